@@ -1,0 +1,63 @@
+"""Kizuna's Flask application factory.
+
+Layer: web wiring. `create_app()` reads the configuration once, builds the runtime (database,
+Redis, cipher) and registers one blueprint per package. It never migrates the database and never
+calls a platform: web boot stays fast and side-effect free.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g
+
+from app.config import Config, load_config
+from app.db import Database
+from app.kizuna import Kizuna
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    config = config or load_config()
+    app = Flask(
+        __name__,
+        instance_path=str(config.instance_path),
+        template_folder="../templates",
+    )
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.app_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+        **overrides,
+    )
+    app.extensions["kizuna"] = Kizuna(config=config, db=Database(config.database_url))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from app import health
+    from app.admin import bp as admin_bp
+    from app.auth import bp as auth_bp
+    from app.webhooks import bp as webhooks_bp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(admin_bp)
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    return app
+
+
+def db_session() -> Any:
+    """The request's database session (opened on first use, closed at teardown)."""
+    from app.kizuna import kizuna
+
+    if "db_session" not in g:
+        g.db_session = kizuna().db.sessionmaker()
+    return g.db_session

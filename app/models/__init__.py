@@ -1,0 +1,22 @@
+"""All models, imported here so that Alembic and `Base.metadata` see every table."""
+
+from app.models.account import Account
+from app.models.checkout import Checkout
+from app.models.customer import Customer, TimelineEvent
+from app.models.order import Order, OrderLine
+from app.models.product import Product, ProductVariant
+from app.models.shop import Shop
+from app.models.webhook_event import WebhookEvent
+
+__all__ = [
+    "Account",
+    "Checkout",
+    "Customer",
+    "Order",
+    "OrderLine",
+    "Product",
+    "ProductVariant",
+    "Shop",
+    "TimelineEvent",
+    "WebhookEvent",
+]

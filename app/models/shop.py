@@ -1,0 +1,52 @@
+"""Shops: one installed store (Shopify or WooCommerce), its encrypted credentials and status.
+
+Tokens are stored only as ciphertext (`app.crypto`); never read these columns directly outside
+`services/shop_tokens.py`. `status` is what the merchant sees: installing → active, and
+uninstalled once the platform says so (all work for the shop stops and tokens are deleted).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+SHOP_STATUSES = ("installing", "active", "uninstalled", "error")
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(20))  # shopify | woocommerce
+    domain: Mapped[str] = mapped_column(String(255))  # canonical: x.myshopify.com
+    name: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="installing")
+    install_method: Mapped[str | None] = mapped_column(String(30))  # managed|code_grant|custom_app
+    scopes: Mapped[str | None] = mapped_column(Text)
+    access_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    webhooks_subscribed: Mapped[int] = mapped_column(Integer, default=0)
+    sync_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("installing", "active")

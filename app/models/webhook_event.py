@@ -1,0 +1,45 @@
+"""The webhook inbox: every verified delivery, recorded before it is acknowledged.
+
+Idempotency key: (platform, dedupe_key) — for Shopify the `X-Shopify-Webhook-Id`. A row is
+written and committed before processing is enqueued, so an acknowledged webhook is never lost:
+the sweeper re-enqueues rows still `pending`. The payload is personal data: it is dropped once
+the event is processed, and a customers/redact erases pending payloads of that customer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+EVENT_STATUSES = ("pending", "processed", "ignored", "failed")
+
+
+class WebhookEvent(Base):
+    __tablename__ = "webhook_events"
+    __table_args__ = (
+        UniqueConstraint("platform", "dedupe_key"),
+        Index("ix_webhook_events_status_received", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    shop_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shops.id", ondelete="SET NULL"), index=True
+    )
+    shop_domain: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str] = mapped_column(String(80))
+    event_id: Mapped[str | None] = mapped_column(String(100))
+    api_version: Mapped[str | None] = mapped_column(String(20))
+    resource_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payload: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

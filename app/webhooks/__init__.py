@@ -1,0 +1,5 @@
+"""The webhooks blueprint."""
+
+from flask import Blueprint
+
+bp = Blueprint("webhooks", __name__)

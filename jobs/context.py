@@ -1,0 +1,50 @@
+"""Running a job inside the Flask app, the way a request runs.
+
+Layer: jobs infrastructure. A worker process builds the app once (`create_app()` from its
+environment); tests bind their own app with `bind_app`. `@kizuna_job` runs the function in an
+app context and hands it the runtime; jobs take plain ids and reload their rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask
+from rq import get_current_job
+
+log = logging.getLogger(__name__)
+
+_app: Flask | None = None
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bind_app(app: Flask | None) -> None:
+    global _app
+    _app = app
+
+
+def get_app() -> Flask:
+    global _app
+    if _app is None:
+        from app import create_app
+
+        _app = create_app()
+    return _app
+
+
+def kizuna_job(func: F) -> F:
+    """Run `func(runtime, *args)` inside the app context; log with the job id, never payloads."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from app.kizuna import kizuna
+
+        job = get_current_job()
+        with get_app().app_context():
+            log.debug("job start name=%s id=%s", func.__name__, job.id if job else None)
+            return func(kizuna(), *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,168 @@
+"""Shared fixtures: real PostgreSQL and Redis, the app, burst workers, and local HTTP servers.
+
+Integration tests build their schema with `alembic upgrade head` in a database of their own
+(`KIZUNA_TEST_DB`, default `kizuna_test`) and use one Redis database (`KIZUNA_TEST_REDIS_DB`,
+default 13); every table is truncated and Redis flushed after each test.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from cryptography.fernet import Fernet
+from flask import Flask
+from sqlalchemy import text
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app import create_app
+from app.config import Config, load_config
+from app.db import Base
+from jobs import context as job_context
+from jobs.queues import QUEUE_NAMES
+
+PG_ADMIN_URL = os.environ.get("KIZUNA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_DB = os.environ.get("KIZUNA_TEST_DB", "kizuna_test")
+REDIS_BASE = os.environ.get("KIZUNA_TEST_REDIS", "redis://127.0.0.1:6379")
+REDIS_DB = int(os.environ.get("KIZUNA_TEST_REDIS_DB", "13"))
+
+SHOPIFY_API_KEY = "test-api-key"
+SHOPIFY_API_SECRET = "test-api-secret-current"
+SHOPIFY_API_SECRET_PREVIOUS = "test-api-secret-previous"
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+def _test_database_url() -> str:
+    base, _, _ = PG_ADMIN_URL.rpartition("/")
+    return f"{base.replace('postgresql://', 'postgresql+psycopg://', 1)}/{TEST_DB}"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A fresh PostgreSQL database for this run, migrated to head."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{TEST_DB}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{TEST_DB}"')
+    from app.migrate import upgrade
+
+    url = _test_database_url()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return f"{REDIS_BASE}/{REDIS_DB}"
+
+
+def make_test_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": "test-secret-key-0123456789",
+        "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "APP_URL": "http://127.0.0.1:8000",
+        "SHOPIFY_API_KEY": SHOPIFY_API_KEY,
+        "SHOPIFY_API_SECRET": SHOPIFY_API_SECRET,
+        "SHOPIFY_API_SECRET_PREVIOUS": SHOPIFY_API_SECRET_PREVIOUS,
+        "SHOPIFY_API_VERSION": "2026-07",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def config(database_url: str, redis_url: str, tmp_path: Path) -> Config:
+    return load_config(make_test_env(database_url, redis_url), instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def app(config: Config) -> Iterator[Flask]:
+    application = create_app(config, TESTING=True)
+    job_context.bind_app(application)
+    runtime = application.extensions["kizuna"]
+    runtime.redis.flushdb()
+    yield application
+    job_context.bind_app(None)
+    _truncate_all(runtime.db.engine)
+    runtime.redis.flushdb()
+    runtime.db.dispose()
+
+
+def _truncate_all(engine: Any) -> None:
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runtime(app: Flask) -> Any:
+    return app.extensions["kizuna"]
+
+
+@pytest.fixture
+def db(runtime: Any) -> Iterator[Any]:
+    with runtime.db.session() as session:
+        yield session
+
+
+def drain(app: Flask, queues: tuple[str, ...] = QUEUE_NAMES) -> int:
+    """Run every queued job to completion in this process (RQ's burst SimpleWorker)."""
+    from rq import Queue, SimpleWorker
+
+    connection = app.extensions["kizuna"].redis
+    worker = SimpleWorker(
+        [Queue(name, connection=connection) for name in queues], connection=connection
+    )
+    worker.work(burst=True, with_scheduler=False)
+    return worker.successful_job_count
+
+
+@pytest.fixture
+def drain_jobs(app: Flask) -> Any:
+    return lambda *queues: drain(app, queues or QUEUE_NAMES)
+
+
+class LiveServer:
+    """A WSGI app served over real HTTP on a loopback port, in a thread."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """`serve(wsgi_app)` → a LiveServer; all are stopped after the test."""
+    servers: list[LiveServer] = []
+
+    def _serve(wsgi_app: Any) -> LiveServer:
+        server = LiveServer(wsgi_app)
+        servers.append(server)
+        return server
+
+    yield _serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url)
