@@ -1,0 +1,270 @@
+"""Every GraphQL document the Shopify connector sends, in one place.
+
+Layer: connectors. Each document is validated against the official Admin schema of the pinned
+API version (`tests/unit/test_shopify_graphql_documents.py`), and the simulated Shopify executes
+them against that same schema. Page sizes keep the requested cost under Shopify's 1,000-point
+per-query ceiling (connections cost 2 + first × node cost; objects 1, scalars 0).
+Deprecated fields are avoided: `defaultEmailAddress` instead of `Customer.email`, `uri` instead
+of `callbackUrl`.
+"""
+
+from __future__ import annotations
+
+CUSTOMERS_PAGE_SIZE = 100
+ORDERS_PAGE_SIZE = 15
+ORDER_LINES_PAGE_SIZE = 10
+PRODUCTS_PAGE_SIZE = 25
+VARIANTS_PAGE_SIZE = 10
+CHECKOUTS_PAGE_SIZE = 25
+CHECKOUT_LINES_PAGE_SIZE = 10
+
+SHOP = """
+query KizunaShop {
+  shop {
+    id
+    name
+    myshopifyDomain
+    currencyCode
+    ianaTimezone
+    email
+  }
+}
+"""
+
+CUSTOMER_FIELDS = """
+fragment KizunaCustomer on Customer {
+  id
+  firstName
+  lastName
+  locale
+  tags
+  createdAt
+  updatedAt
+  defaultEmailAddress {
+    emailAddress
+    marketingState
+    marketingOptInLevel
+    marketingUpdatedAt
+  }
+  defaultPhoneNumber {
+    phoneNumber
+  }
+  defaultAddress {
+    city
+    countryCodeV2
+  }
+}
+"""
+
+CUSTOMERS = (
+    """
+query KizunaCustomers($first: Int!, $after: String, $query: String) {
+  customers(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes {
+      ...KizunaCustomer
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+    + CUSTOMER_FIELDS
+)
+
+ORDERS = """
+query KizunaOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes {
+      id
+      name
+      email
+      createdAt
+      updatedAt
+      processedAt
+      cancelledAt
+      currencyCode
+      displayFinancialStatus
+      displayFulfillmentStatus
+      checkoutToken
+      sourceName
+      totalPriceSet {
+        shopMoney {
+          amount
+          currencyCode
+        }
+      }
+      subtotalPriceSet {
+        shopMoney {
+          amount
+          currencyCode
+        }
+      }
+      customer {
+        id
+      }
+      billingAddress {
+        name
+      }
+      lineItems(first: $lines) {
+        nodes {
+          id
+          title
+          quantity
+          sku
+          originalUnitPriceSet {
+            shopMoney {
+              amount
+              currencyCode
+            }
+          }
+          product {
+            id
+          }
+          variant {
+            id
+          }
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+
+PRODUCTS = """
+query KizunaProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    nodes {
+      id
+      title
+      handle
+      productType
+      vendor
+      status
+      updatedAt
+      featuredMedia {
+        preview {
+          image {
+            url
+          }
+        }
+      }
+      variants(first: $variants) {
+        nodes {
+          id
+          title
+          sku
+          price
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+
+ABANDONED_CHECKOUTS = """
+query KizunaAbandonedCheckouts($first: Int!, $after: String, $query: String, $lines: Int!) {
+  abandonedCheckouts(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
+    nodes {
+      id
+      abandonedCheckoutUrl
+      createdAt
+      updatedAt
+      completedAt
+      totalPriceSet {
+        shopMoney {
+          amount
+          currencyCode
+        }
+      }
+      customer {
+        id
+        defaultEmailAddress {
+          emailAddress
+        }
+      }
+      lineItems(first: $lines) {
+        nodes {
+          id
+          title
+          quantity
+          sku
+          originalUnitPriceSet {
+            shopMoney {
+              amount
+              currencyCode
+            }
+          }
+          product {
+            id
+          }
+          variant {
+            id
+          }
+          image {
+            url
+          }
+        }
+      }
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation KizunaWebhookSubscriptionCreate(
+  $topic: WebhookSubscriptionTopic!
+  $webhookSubscription: WebhookSubscriptionInput!
+) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription {
+      id
+      topic
+      uri
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
+WEBHOOK_SUBSCRIPTIONS = """
+query KizunaWebhookSubscriptions($first: Int!, $after: String) {
+  webhookSubscriptions(first: $first, after: $after) {
+    nodes {
+      id
+      topic
+      uri
+    }
+    pageInfo {
+      hasNextPage
+      endCursor
+    }
+  }
+}
+"""
+
+ALL_DOCUMENTS: dict[str, str] = {
+    "SHOP": SHOP,
+    "CUSTOMERS": CUSTOMERS,
+    "ORDERS": ORDERS,
+    "PRODUCTS": PRODUCTS,
+    "ABANDONED_CHECKOUTS": ABANDONED_CHECKOUTS,
+    "WEBHOOK_SUBSCRIPTION_CREATE": WEBHOOK_SUBSCRIPTION_CREATE,
+    "WEBHOOK_SUBSCRIPTIONS": WEBHOOK_SUBSCRIPTIONS,
+}
