@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, Response, g
 
 from app.config import Config, load_config
 from app.db import Database
@@ -44,6 +44,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)
+
+    @app.after_request
+    def _frame_ancestors(response: Response) -> Response:
+        # Embedded pages may be framed only by their own shop's admin; others by nobody.
+        if response.mimetype == "text/html":
+            ancestors = g.get("frame_ancestors", "'none'")
+            response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
+        return response
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -1,0 +1,76 @@
+"""Who is looking at the admin: `@admin_required` for every admin page and admin JSON endpoint.
+
+Layer: web auth. Two ways in, one set of pages:
+- embedded in the Shopify admin: a Shopify session token (`id_token` on document loads,
+  `Authorization: Bearer` on fetches), verified by `app.auth.embedded`; the CSP names that shop;
+- standalone: the Flask session cookie set by a signed login link; CSP `frame-ancestors 'none'`.
+On success `g.account_id`, `g.shops` (the account's shops), `g.shop` (the one being viewed, or
+None) and `g.embedded` are set. Every admin query must be scoped with `g.shop` / `g.account_id`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, g, jsonify, redirect, request, session, url_for
+from sqlalchemy import select
+
+from app import db_session
+from app.models import Shop
+
+F = Callable[..., Any]
+
+
+def _wants_json() -> bool:
+    return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
+
+
+def _load_shops(account_id: int) -> list[Shop]:
+    return list(
+        db_session()
+        .scalars(select(Shop).where(Shop.account_id == account_id).order_by(Shop.id))
+        .all()
+    )
+
+
+def _select_shop(shops: list[Shop]) -> Shop | None:
+    wanted = request.args.get("shop_id", type=int) or session.get("shop_id")
+    for shop in shops:
+        if shop.id == wanted:
+            return shop
+    return shops[0] if shops else None
+
+
+def admin_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from app.auth import embedded
+
+        if embedded.has_session_token(request):
+            outcome = embedded.authenticate(request)
+            if isinstance(outcome, Response):
+                return outcome
+            shop = outcome
+            g.embedded = True
+            g.account_id = shop.account_id
+            g.shops = [shop]
+            g.shop = shop
+            g.frame_ancestors = f"https://{shop.domain} https://admin.shopify.com"
+        elif embedded.looks_embedded(request):
+            return embedded.bounce(request)
+        else:
+            account_id = session.get("account_id")
+            if not isinstance(account_id, int):
+                if _wants_json():
+                    return jsonify(error="login required"), 401
+                return redirect(url_for("auth.login_required_page"))
+            g.embedded = False
+            g.account_id = account_id
+            g.shops = _load_shops(account_id)
+            g.shop = _select_shop(g.shops)
+            g.frame_ancestors = "'none'"
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
