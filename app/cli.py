@@ -1,0 +1,191 @@
+"""The `kizuna` command: run the processes, migrate, connect shops, hand out login links, demo.
+
+Layer: edge. Each command reads the configuration once (`load_config`) and fails with a clear
+message on a bad value. `kizuna demo` is the one-command tour: embedded SQLite + Redis, a
+simulated Shopify store, web + worker + scheduler, install, backfill, and a live store.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from app.config import ConfigError, load_config
+
+
+def _config():  # type: ignore[no-untyped-def]
+    try:
+        return load_config()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Kizuna — CRM and marketing automation for Shopify and WooCommerce stores."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    from app.migrate import upgrade
+
+    config = _config()
+    upgrade(config.database_url)
+    click.echo("database is at the latest schema")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def web(host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn."""
+    _config()
+    os.execvp(  # noqa: S606 - replaces this process with gunicorn, arguments are ours
+        sys.executable,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{host}:{port}",
+            "--access-logfile",
+            "-",
+            "app:create_app()",
+        ],
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker over every queue, in priority order."""
+    from jobs.context import get_app
+    from jobs.worker import run_worker
+
+    _config()
+    app = get_app()
+    run_worker(app.extensions["kizuna"], burst=burst)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run the scheduler (exactly one per deployment): sweeper and periodic jobs."""
+    from jobs.context import get_app
+    from jobs.schedule import run_scheduler
+
+    _config()
+    app = get_app()
+    run_scheduler(app.extensions["kizuna"])
+
+
+@main.command("login-link")
+@click.option("--account", "account_id", type=int, help="Account id.")
+@click.option("--shop", "shop_domain", help="Shop domain, e.g. my-store.myshopify.com.")
+def login_link(account_id: int | None, shop_domain: str | None) -> None:
+    """Print a signed link that signs in to the standalone admin (valid 24 hours)."""
+    from sqlalchemy import select
+
+    from app.auth.login_link import make_login_url
+    from app.db import Database
+    from app.models import Account, Shop
+
+    config = _config()
+    database = Database(config.database_url)
+    with database.session() as session:
+        if shop_domain:
+            shop = session.scalar(select(Shop).where(Shop.domain == shop_domain.lower()))
+            if shop is None:
+                raise click.ClickException(f"no shop {shop_domain!r}")
+            account_id = shop.account_id
+        elif account_id is None:
+            account_id = session.scalar(select(Account.id).order_by(Account.id).limit(1))
+            if account_id is None:
+                raise click.ClickException("no account yet: connect a shop first")
+        elif session.get(Account, account_id) is None:
+            raise click.ClickException(f"no account {account_id}")
+    click.echo(make_login_url(config, account_id))
+
+
+@main.group()
+def shops() -> None:
+    """Connected stores."""
+
+
+@shops.command("connect")
+@click.argument("platform", type=click.Choice(["shopify"]))
+@click.argument("domain")
+@click.option("--token", required=True, help="Admin API access token of a custom app (shpat_…).")
+def shops_connect(platform: str, domain: str, token: str) -> None:
+    """Connect a store with a custom-app Admin API token (checked against the store first)."""
+    from app.services.install_shop import connect_custom_app
+    from jobs.context import get_app
+
+    _config()
+    app = get_app()
+    with app.app_context():
+        try:
+            shop_id = connect_custom_app(app.extensions["kizuna"], domain, token)
+        except Exception as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"connected {domain} (shop {shop_id}); the first sync is queued")
+
+
+@shops.command("list")
+def shops_list() -> None:
+    """List connected stores and their status."""
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import Shop
+
+    config = _config()
+    database = Database(config.database_url)
+    with database.session() as session:
+        rows = session.scalars(select(Shop).order_by(Shop.id)).all()
+        if not rows:
+            click.echo("no shops connected yet")
+        for shop in rows:
+            sync = (shop.sync_state or {}).get("status", "-")
+            click.echo(
+                f"{shop.id:>4}  {shop.platform:<11} {shop.domain:<40} {shop.status:<12} sync:{sync}"
+            )
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for tokens at rest."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new key for ENCRYPTION_KEYS (put it first to rotate; keep the old ones after it)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the admin.")
+@click.option("--customers", default=3000, show_default=True, type=int)
+@click.option("--activity/--no-activity", default=True, show_default=True, help="Live store.")
+@click.option("--exit-after-sync", is_flag=True, help="Stop once the first sync is done.")
+def demo(port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:
+    """Run everything locally against a simulated Shopify store; Ctrl-C stops it all."""
+    from app.demo import run_demo
+
+    run_demo(port=port, customers=customers, activity=activity, exit_after_sync=exit_after_sync)
+
+
+if __name__ == "__main__":
+    main()
