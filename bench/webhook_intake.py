@@ -1,0 +1,360 @@
+"""Webhook intake throughput: Kizuna's `/webhooks/shopify` against a bare Flask endpoint.
+
+Both are served the same way in the same run (gunicorn, same worker count, loopback), and the
+same load generator sends signed Shopify webhooks to each: a mix of topics with 10 % duplicate
+deliveries. After the run, RQ workers drain the queue and the database is checked: every
+accepted delivery processed (lost = 0), no delivery processed twice (duplicates_processed = 0).
+
+    python bench/webhook_intake.py            # 30 s per target
+    python bench/webhook_intake.py --quick    # a few seconds (CI)
+
+Needs PostgreSQL and Redis (KIZUNA_BENCH_PG, KIZUNA_BENCH_REDIS). The last line printed is
+`RESULT accepted_per_s=… p99_ms=… ratio_to_bare=… lost=… duplicates_processed=…`; the exit
+status is non-zero only when a delivery was lost or processed twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import redis
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KIZUNA_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+BENCH_DB = "kizuna_bench"
+SHOP = "bench-store.myshopify.com"
+SECRET = "bench-shopify-secret"
+TOPICS = (
+    "customers/create",
+    "customers/update",
+    "orders/create",
+    "orders/paid",
+    "checkouts/create",
+)
+
+
+@dataclass
+class Delivery:
+    webhook_id: str
+    request: bytes
+
+
+@dataclass
+class RunStats:
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    accepted_ids: set[str] = field(default_factory=set)
+    sent: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def accepted(self) -> int:
+        return self.statuses.get(200, 0)
+
+    def percentile_ms(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _payload(topic: str, n: int, rng: random.Random) -> dict[str, object]:
+    now = datetime.now(UTC) - timedelta(seconds=rng.randint(0, 3600))
+    customer_id = 7_000_000 + rng.randint(0, 5000)
+    customer = {
+        "id": customer_id,
+        "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
+        "email": f"bench{customer_id}@example.com",
+        "first_name": "Hanako",
+        "last_name": "Sato",
+        "created_at": (now - timedelta(days=30)).isoformat(),
+        "updated_at": now.isoformat(),
+        "currency": "JPY",
+        "phone": None,
+        "default_address": {"city": "Kyoto", "country_code": "JP"},
+    }
+    if topic.startswith("customers/"):
+        return customer
+    lines = [
+        {
+            "id": 9_000_000 + n * 10 + i,
+            "title": f"Sencha {i}",
+            "quantity": 1 + i,
+            "price": "1800",
+            "sku": f"TEA-{i}",
+            "product_id": 500 + i,
+            "variant_id": 600 + i,
+        }
+        for i in range(rng.randint(1, 3))
+    ]
+    if topic.startswith("checkouts/"):
+        return {
+            "token": uuid.uuid4().hex,
+            "cart_token": uuid.uuid4().hex,
+            "email": customer["email"],
+            "created_at": now.isoformat(),
+            "updated_at": now.isoformat(),
+            "completed_at": None,
+            "currency": "JPY",
+            "total_price": "5400",
+            "abandoned_checkout_url": f"https://{SHOP}/1/checkouts/ac/{n}/recover?key=k",
+            "customer": customer,
+            "line_items": lines,
+        }
+    order_id = 8_000_000 + n
+    return {
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "name": f"#{1000 + n}",
+        "email": customer["email"],
+        "created_at": now.isoformat(),
+        "updated_at": now.isoformat(),
+        "processed_at": now.isoformat(),
+        "currency": "JPY",
+        "total_price": "5400",
+        "subtotal_price": "5400",
+        "financial_status": "paid",
+        "fulfillment_status": None,
+        "cancelled_at": None,
+        "checkout_token": None,
+        "source_name": "web",
+        "customer": customer,
+        "line_items": lines,
+    }
+
+
+def build_deliveries(count: int, port_placeholder: str = "{host}") -> list[Delivery]:
+    """Signed HTTP requests, 10 % of them repeats of an earlier delivery (same webhook id)."""
+    rng = random.Random(42)
+    deliveries: list[Delivery] = []
+    for n in range(count):
+        if deliveries and rng.random() < 0.10:
+            deliveries.append(rng.choice(deliveries))
+            continue
+        topic = TOPICS[n % len(TOPICS)]
+        body = json.dumps(_payload(topic, n, rng), separators=(",", ":")).encode()
+        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest())
+        webhook_id = str(uuid.uuid4())
+        head = (
+            f"POST /webhooks/shopify HTTP/1.1\r\nHost: {port_placeholder}\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"X-Shopify-Topic: {topic}\r\n"
+            f"X-Shopify-Hmac-Sha256: {signature.decode()}\r\n"
+            f"X-Shopify-Shop-Domain: {SHOP}\r\n"
+            "X-Shopify-API-Version: 2026-07\r\n"
+            f"X-Shopify-Webhook-Id: {webhook_id}\r\n"
+            f"X-Shopify-Event-Id: {uuid.uuid4()}\r\n"
+            f"X-Shopify-Triggered-At: {datetime.now(UTC).isoformat()}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        deliveries.append(Delivery(webhook_id, head.encode() + body))
+    return deliveries
+
+
+async def _one(port: int, delivery: Delivery, stats: RunStats) -> None:
+    started = time.perf_counter()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(delivery.request)
+        await writer.drain()
+        status_line = await reader.readline()
+        await reader.read()
+        writer.close()
+        status = int(status_line.split()[1])
+    except (OSError, IndexError, ValueError):
+        status = 0
+    stats.latencies.append(time.perf_counter() - started)
+    stats.statuses[status] = stats.statuses.get(status, 0) + 1
+    if status == 200:
+        stats.accepted_ids.add(delivery.webhook_id)
+
+
+async def _load(
+    port: int, deliveries: list[Delivery], seconds: float, concurrency: int
+) -> RunStats:
+    stats = RunStats()
+    deadline = time.perf_counter() + seconds
+    index = 0
+
+    async def worker() -> None:
+        nonlocal index
+        while time.perf_counter() < deadline:
+            delivery = deliveries[index % len(deliveries)]
+            index += 1
+            stats.sent += 1
+            await _one(port, delivery, stats)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    stats.elapsed = time.perf_counter() - started
+    return stats
+
+
+def _gunicorn(target: str, port: int, workers: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            target,
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"gunicorn did not start for {target}")
+
+
+def _prepare_database() -> str:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    url = f"{base}/{BENCH_DB}"
+    sys.path.insert(0, str(ROOT))
+    from app.migrate import upgrade
+
+    upgrade(url)
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        account_id = connection.execute(
+            "INSERT INTO accounts (name, created_at) VALUES ('Bench', now()) RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        connection.execute(
+            "INSERT INTO shops (account_id, platform, domain, status, timezone, currency, locale,"
+            " webhooks_subscribed, sync_state, created_at) VALUES"
+            " (%s, 'shopify', %s, 'active', 'Asia/Tokyo', 'JPY', 'ja', 0, '{}', now())",
+            (account_id, SHOP),
+        )
+    return url
+
+
+def _drain(env: dict[str, str], workers: int) -> float:
+    started = time.perf_counter()
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--burst"], cwd=ROOT, env=env)
+        for _ in range(workers)
+    ]
+    for process in processes:
+        process.wait()
+    return time.perf_counter() - started
+
+
+def _check(url: str, accepted_ids: set[str]) -> tuple[int, int, dict[str, int]]:
+    """Lost = accepted but not processed; duplicates = deliveries processed more than once."""
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        rows = connection.execute(
+            "SELECT dedupe_key, status, attempts FROM webhook_events WHERE platform = 'shopify'"
+        ).fetchall()
+    by_key = {key: (status, attempts) for key, status, attempts in rows}
+    statuses: dict[str, int] = {}
+    for status, _attempts in by_key.values():
+        statuses[status] = statuses.get(status, 0) + 1
+    lost = sum(1 for key in accepted_ids if by_key.get(key, ("missing", 0))[0] != "processed")
+    duplicates = sum(max(0, attempts - 1) for _status, attempts in by_key.values())
+    return lost, duplicates, statuses
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per target")
+    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    seconds = args.seconds or (4.0 if args.quick else 30.0)
+
+    database_url = _prepare_database()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-0123456789",
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        SHOPIFY_API_KEY="bench-app",
+        SHOPIFY_API_SECRET=SECRET,
+        KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
+        PYTHONPATH=str(ROOT),
+    )
+    deliveries = build_deliveries(int(seconds * 3000) + 1000)
+
+    results: dict[str, RunStats] = {}
+    for name, target in (("kizuna", "app:create_app()"), ("bare", "bench.bare_app:app")):
+        port = _free_port()
+        process = _gunicorn(target, port, args.web_workers, env)
+        try:
+            asyncio.run(_load(port, deliveries[:200], 1.0, args.concurrency))  # warm-up
+            results[name] = asyncio.run(_load(port, deliveries, seconds, args.concurrency))
+        finally:
+            process.terminate()
+            process.wait()
+        if name == "kizuna":
+            # The warm-up also delivered webhooks: count them as accepted too.
+            results["kizuna"].accepted_ids |= {d.webhook_id for d in deliveries[:200]}
+
+    kizuna, bare = results["kizuna"], results["bare"]
+    drain_seconds = _drain(env, workers=2)
+    lost, duplicates, statuses = _check(database_url, kizuna.accepted_ids)
+
+    accepted_per_s = kizuna.accepted / kizuna.elapsed
+    bare_per_s = bare.accepted / bare.elapsed
+    print(
+        f"kizuna: sent={kizuna.sent} statuses={kizuna.statuses} "
+        f"p50_ms={kizuna.percentile_ms(0.5):.1f} p99_ms={kizuna.percentile_ms(0.99):.1f}"
+    )
+    print(
+        f"bare:   sent={bare.sent} statuses={bare.statuses} "
+        f"p50_ms={bare.percentile_ms(0.5):.1f} p99_ms={bare.percentile_ms(0.99):.1f} "
+        f"accepted_per_s={bare_per_s:.0f}"
+    )
+    print(f"drain: {drain_seconds:.1f}s for {sum(statuses.values())} events {statuses}")
+    print(
+        f"RESULT accepted_per_s={accepted_per_s:.0f} p99_ms={kizuna.percentile_ms(0.99):.1f} "
+        f"ratio_to_bare={accepted_per_s / bare_per_s:.2f} lost={lost} "
+        f"duplicates_processed={duplicates}"
+    )
+    return 1 if lost or duplicates else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
