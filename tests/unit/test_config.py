@@ -1,0 +1,81 @@
+"""Configuration is read once, checked, and fails fast with a message naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.config import ConfigError, load_config
+
+
+def test_nothing_configured_runs_embedded_with_generated_secrets(tmp_path: Path) -> None:
+    config = load_config({}, instance_path=tmp_path)
+    assert config.embedded
+    assert config.database_url == f"sqlite:///{tmp_path / 'kizuna.sqlite3'}"
+    assert config.redis_url is None
+    again = load_config({}, instance_path=tmp_path)
+    assert again.secret_key == config.secret_key
+    assert again.encryption_keys == config.encryption_keys
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_production_database_without_secrets_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_config({"DATABASE_URL": "postgresql://db/kizuna"}, instance_path=tmp_path)
+
+
+def test_postgres_urls_use_psycopg3(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgres://u@db/kizuna",
+        "SECRET_KEY": "x" * 32,
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SHOPIFY_API_SECRET": "s",
+    }
+    assert (
+        load_config(env, instance_path=tmp_path).database_url == "postgresql+psycopg://u@db/kizuna"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DATABASE_URL", "mysql://db/kizuna", "DATABASE_URL"),
+        ("REDIS_URL", "http://redis", "REDIS_URL"),
+        ("ENCRYPTION_KEYS", "not-a-key", "ENCRYPTION_KEYS"),
+        ("SHOPIFY_API_VERSION", "2024-01", "SHOPIFY_API_VERSION"),
+        ("SHOPIFY_API_VERSION", "latest", "SHOPIFY_API_VERSION"),
+        ("APP_URL", "kizuna.example.com", "APP_URL"),
+        ("SHOPIFY_SANDBOX_URL", "ftp://x", "SHOPIFY_SANDBOX_URL"),
+        ("SECRET_KEY", "short", "SECRET_KEY"),
+    ],
+)
+def test_bad_values_fail_fast_naming_the_variable(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config({name: value}, instance_path=tmp_path)
+
+
+def test_encryption_keys_rotate_first_encrypts_all_decrypt(tmp_path: Path) -> None:
+    from app.crypto import TokenCipher
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = TokenCipher((old,))
+    stored = before.encrypt("shpat_secret")
+    after = TokenCipher((new, old))
+    assert after.decrypt(stored) == "shpat_secret"
+    rotated = after.rotate(stored)
+    assert TokenCipher((new,)).decrypt(rotated) == "shpat_secret"
+    assert b"shpat_secret" not in stored
+    with pytest.raises(ValueError, match="ENCRYPTION_KEYS"):
+        TokenCipher((Fernet.generate_key().decode(),)).decrypt(stored)
+
+
+def test_previous_shopify_secret_is_accepted_second(tmp_path: Path) -> None:
+    config = load_config(
+        {"SHOPIFY_API_SECRET": "current", "SHOPIFY_API_SECRET_PREVIOUS": "previous"},
+        instance_path=tmp_path,
+    )
+    assert config.shopify_secrets == ("current", "previous")
