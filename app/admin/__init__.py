@@ -1,5 +1,13 @@
-"""The admin blueprint."""
+"""The admin blueprint: the merchant's pages under `/app`, one set of templates for both ways in.
+
+Layer: web. Every view is `@admin_required` and reads only through `app.admin.queries`, scoped to
+`g.shop`; nothing here writes to the database. Embedded (inside the Shopify admin) and standalone
+(login link + cookie) render the same templates; `templates/admin/base.html` adds App Bridge and
+its navigation when embedded, a header with the account's stores and a logout button otherwise.
+"""
 
 from flask import Blueprint
 
-bp = Blueprint("admin", __name__)
+bp = Blueprint("admin", __name__, url_prefix="/app")
+
+from app.admin import helpers, views  # noqa: E402, F401  (template globals and routes register on bp)

@@ -1,0 +1,162 @@
+"""Template globals of the admin: `t`, links that keep the embedded context, and formatters.
+
+Layer: web presentation. Links inside the embedded app carry `embedded`, `shop`, `host` and
+`locale` (never `id_token`, which lives a minute): a plain navigation then reaches the guard's
+bounce, and App Bridge reloads it with a fresh session token. Standalone links carry `shop_id`
+when the account has several stores. Dates are shown in the viewed shop's timezone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Response, g, request, session, url_for
+
+from app import formatting
+from app.admin import bp
+from app.i18n import current_language, t
+from app.kizuna import kizuna
+
+EMBEDDED_PARAMS = ("embedded", "shop", "host", "locale")
+
+
+def carried_params() -> dict[str, str]:
+    """Query parameters every admin link keeps, for this request's way in."""
+    if g.get("embedded"):
+        params = {k: v for k in EMBEDDED_PARAMS if (v := request.args.get(k))}
+        params["embedded"] = "1"
+        shop = g.get("shop")
+        if shop is not None:
+            params.setdefault("shop", shop.domain)
+        return params
+    shop = g.get("shop")
+    if shop is not None and len(g.get("shops") or ()) > 1:
+        return {"shop_id": str(shop.id)}
+    return {}
+
+
+def admin_url(endpoint: str, **values: Any) -> str:
+    """`url_for` for an admin page, keeping the embedded/shop context; None values are dropped."""
+    params: dict[str, Any] = dict(carried_params())
+    params.update({k: v for k, v in values.items() if v is not None and v != ""})
+    return url_for(endpoint, **params)
+
+
+def _timezone() -> str:
+    shop = g.get("shop")
+    return shop.timezone if shop is not None else "UTC"
+
+
+def money(amount: Decimal | str | None, currency: str | None = None) -> str:
+    shop = g.get("shop")
+    code = currency or (shop.currency if shop is not None else "USD")
+    return formatting.format_money(amount, code, current_language())
+
+
+def date(value: datetime | None) -> str:
+    return formatting.format_date(value, _timezone(), current_language())
+
+
+def date_time(value: datetime | None) -> str:
+    return formatting.format_datetime(value, _timezone(), current_language())
+
+
+def number(value: int | None) -> str:
+    return formatting.format_number(value, current_language())
+
+
+def duration(seconds: float | None) -> str:
+    return formatting.format_duration(seconds, current_language())
+
+
+def safe_href(url: str | None) -> str | None:
+    """`url` when it is an http(s) link; None for anything else (`javascript:`, data: …)."""
+    if url and url.strip().lower().startswith(("https://", "http://")):
+        return url.strip()
+    return None
+
+
+# Badge tones (Polaris names) for the states the pages show.
+TONES = {
+    "consent": {
+        "subscribed": "success",
+        "pending": "attention",
+        "unsubscribed": "critical",
+        "redacted": "critical",
+        "invalid": "critical",
+    },
+    "shop_status": {"active": "success", "installing": "info", "error": "critical"},
+    "sync": {"running": "info", "done": "success", "failed": "critical"},
+    "financial": {"paid": "success", "pending": "attention", "refunded": "critical"},
+}
+
+
+def tone(kind: str, state: str | None) -> str:
+    return TONES.get(kind, {}).get((state or "").lower(), "neutral")
+
+
+def label(prefix: str, state: str | None) -> str:
+    """`label("consent", "SUBSCRIBED")` → the translated state, or the raw value if unknown."""
+    if not state:
+        return t("common.none")
+    key = state.lower()
+    return t(f"{prefix}.{key}", default=state.replace("_", " ").lower())
+
+
+def consent_state(value: str | None) -> str:
+    return (value or "unknown").lower()
+
+
+def timeline_summary(detail: dict[str, Any] | None) -> str:
+    """One line from a timeline event's detail: its name, its amount, then other plain values."""
+    detail = detail or {}
+    parts: list[str] = []
+    if isinstance(detail.get("name"), str):
+        parts.append(detail["name"])
+    if detail.get("total_price") is not None and isinstance(detail.get("currency"), str):
+        parts.append(money(str(detail["total_price"]), detail["currency"]))
+    skip = {"name", "total_price", "currency"}
+    for key, value in detail.items():
+        if key in skip or key.endswith("_id") or isinstance(value, dict | list) or value is None:
+            continue
+        parts.append(f"{key}: {value}")
+    return " · ".join(parts)
+
+
+TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
+    "t": t,
+    "lang": current_language,
+    "admin_url": admin_url,
+    "carried_params": carried_params,
+    "money": money,
+    "date": date,
+    "date_time": date_time,
+    "number": number,
+    "duration": duration,
+    "safe_href": safe_href,
+    "tone": tone,
+    "label": label,
+    "consent_state": consent_state,
+    "timeline_summary": timeline_summary,
+}
+for _name, _helper in TEMPLATE_GLOBALS.items():
+    bp.add_app_template_global(_helper, _name)
+
+
+@bp.app_context_processor
+def _shopify_api_key() -> dict[str, Any]:
+    return {"shopify_api_key": kizuna().config.shopify_api_key}
+
+
+@bp.after_request
+def _admin_response(response: Response) -> Response:
+    # Pages hold personal data: never cached by the browser or a proxy.
+    response.headers["Cache-Control"] = "private, no-store"
+    # Standalone: remember the store picked in the switcher for the next pages.
+    shop = g.get("shop")
+    if not g.get("embedded") and shop is not None and "shop_id" in request.args:
+        session["shop_id"] = shop.id
+    return response

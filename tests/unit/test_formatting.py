@@ -1,0 +1,255 @@
+"""Admin presentation helpers: money per currency, dates in the shop's zone, durations, language."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from app.admin.status import missing_scopes, parse_scopes, sync_report
+from app.formatting import (
+    format_date,
+    format_datetime,
+    format_duration,
+    format_money,
+    format_number,
+    minor_units,
+    parse_timestamp,
+    zone,
+)
+from app.i18n import MESSAGES, choose_language, normalize_language, translate
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        (Decimal("12800"), "JPY", "ja", "¥12,800"),
+        (Decimal("12800.0000"), "JPY", "en", "¥12,800"),
+        (Decimal("1234.5"), "USD", "en", "$1,234.50"),
+        (Decimal("1234.5"), "USD", "ja", "$1,234.50"),
+        (Decimal("0"), "USD", "en", "$0.00"),
+        (Decimal("999999999.999"), "USD", "en", "$1,000,000,000.00"),
+        (Decimal("-5"), "USD", "en", "-$5.00"),
+        (Decimal("-1500"), "JPY", "ja", "-¥1,500"),
+        (Decimal("19.99"), "EUR", "en", "€19.99"),
+        (Decimal("10.5"), "GBP", "en", "£10.50"),
+        (Decimal("1.2345"), "KWD", "en", "KWD 1.235"),
+        (Decimal("100"), "CAD", "en", "CA$100.00"),
+        (Decimal("3"), "XYZ", "en", "XYZ 3.00"),
+        ("42.1", "usd", "en", "$42.10"),
+        (1000, "JPY", "en", "¥1,000"),
+    ],
+)
+def test_format_money(amount: Decimal, currency: str, locale: str, expected: str) -> None:
+    assert format_money(amount, currency, locale) == expected
+
+
+def test_money_rounds_half_up_to_the_minor_unit() -> None:
+    assert format_money(Decimal("1299.5"), "JPY", "ja") == "¥1,300"
+    assert format_money(Decimal("1299.4999"), "JPY", "ja") == "¥1,299"
+    assert format_money(Decimal("0.005"), "USD", "en") == "$0.01"
+    assert format_money(Decimal("2.675"), "USD", "en") == "$2.68"  # Decimal, not float
+
+
+def test_unknown_money_is_a_dash_not_zero() -> None:
+    assert format_money(None, "USD", "en") == "—"
+    assert format_money("not a number", "USD", "en") == "—"
+    assert format_money(Decimal("NaN"), "USD", "en") == "—"
+
+
+def test_minor_units() -> None:
+    assert minor_units("JPY") == 0
+    assert minor_units("jpy") == 0
+    assert minor_units("USD") == 2
+    assert minor_units("BHD") == 3
+    assert minor_units("") == 2
+
+
+def test_format_number() -> None:
+    assert format_number(1234567) == "1,234,567"
+    assert format_number(0, "ja") == "0"
+    assert format_number(None) == "—"
+
+
+def test_dates_are_shown_in_the_shops_timezone() -> None:
+    # 2026-11-25 16:30 UTC is already the 26th in Tokyo (+09:00).
+    moment = datetime(2026, 11, 25, 16, 30, tzinfo=UTC)
+    assert format_date(moment, "Asia/Tokyo", "ja") == "2026年11月26日"
+    assert format_date(moment, "Asia/Tokyo", "en") == "Nov 26, 2026"
+    assert format_date(moment, "America/New_York", "en") == "Nov 25, 2026"
+    assert format_datetime(moment, "Asia/Tokyo", "ja") == "2026年11月26日 01:30"
+    assert format_datetime(moment, "America/New_York", "en") == "Nov 25, 2026 11:30"
+
+
+def test_dates_follow_daylight_saving_time() -> None:
+    summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    winter = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    assert format_datetime(summer, "America/New_York", "en").endswith("08:00")
+    assert format_datetime(winter, "America/New_York", "en").endswith("07:00")
+
+
+def test_unknown_timezone_falls_back_to_utc_and_none_is_a_dash() -> None:
+    moment = datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    assert format_datetime(moment, "Mars/Olympus_Mons", "en") == "Mar 1, 2026 23:59"
+    assert format_datetime(moment, "", "en") == "Mar 1, 2026 23:59"
+    assert zone("../../etc/passwd").key == "UTC"
+    assert format_date(None, "Asia/Tokyo", "ja") == "—"
+    assert format_datetime(None, "Asia/Tokyo", "en") == "—"
+
+
+def test_other_offsets_are_converted_too() -> None:
+    moment = datetime(2026, 5, 5, 9, 0, tzinfo=timezone(timedelta(hours=9)))
+    assert format_datetime(moment, "UTC", "en") == "May 5, 2026 00:00"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "locale", "expected"),
+    [
+        (0, "en", "0s"),
+        (12.7, "en", "12s"),
+        (245, "en", "4m 05s"),
+        (3723, "en", "1h 02m 03s"),
+        (3723, "ja", "1時間2分3秒"),
+        (65, "ja", "1分5秒"),
+        (9, "ja", "9秒"),
+        (-3, "en", "0s"),
+        (None, "en", "—"),
+    ],
+)
+def test_format_duration(seconds: float | None, locale: str, expected: str) -> None:
+    assert format_duration(seconds, locale) == expected
+
+
+def test_parse_timestamp() -> None:
+    expected = datetime(2026, 11, 25, 1, 2, 3, tzinfo=UTC)
+    assert parse_timestamp("2026-11-25T01:02:03+00:00") == expected
+    assert parse_timestamp("2026-11-25T01:02:03Z") == expected
+    assert parse_timestamp("2026-11-25T10:02:03+09:00") == expected
+    assert parse_timestamp("2026-11-25T01:02:03") == expected  # naive: taken as UTC
+    assert parse_timestamp(expected) == expected
+    assert parse_timestamp("yesterday") is None
+    assert parse_timestamp(None) is None
+    assert parse_timestamp(12) is None
+
+
+# Language choice and the catalogue (app/i18n.py).
+
+
+def test_every_english_message_has_a_japanese_translation() -> None:
+    assert set(MESSAGES["en"]) == set(MESSAGES["ja"])
+
+
+def test_messages_format_their_values() -> None:
+    assert translate("ja", "customers.count", count="1,204") == "1,204 人の顧客"
+    assert translate("en", "customers.count", count="3") == "3 customers"
+    assert translate("ja", "no.such.key") == "no.such.key"
+    assert translate("ja", "no.such.key", default="fallback") == "fallback"
+    assert translate("fr", "nav.home") == "Home"
+    assert translate("en", "customers.count") == "{count} customers"  # no values: untouched
+
+
+@pytest.mark.parametrize(
+    ("locale_param", "accept_language", "shop_locale", "expected"),
+    [
+        ("ja", "en-US,en;q=0.9", "en", "ja"),  # Shopify's locale param wins
+        ("ja-JP", None, None, "ja"),
+        ("fr", "ja", "ja", "en"),  # the admin user reads French: we have English, not Japanese
+        (None, "ja-JP,ja;q=0.9,en;q=0.8", "en", "ja"),
+        (None, "en-US,en;q=0.9,ja;q=0.8", "ja", "en"),
+        (None, "de-DE", "ja", "ja"),  # nothing we speak: the shop's locale
+        (None, None, "ja", "ja"),
+        (None, "", "pt-BR", "en"),
+        (None, None, None, "en"),
+    ],
+)
+def test_choose_language(
+    locale_param: str | None, accept_language: str | None, shop_locale: str | None, expected: str
+) -> None:
+    assert choose_language(locale_param, accept_language, shop_locale) == expected
+
+
+def test_normalize_language() -> None:
+    assert normalize_language("ja_JP") == "ja"
+    assert normalize_language("JA") == "ja"
+    assert normalize_language("en-GB") == "en"
+    assert normalize_language("zh-TW") is None
+    assert normalize_language(None) is None
+
+
+# Status page numbers (app/admin/status.py): pure functions of the shop's sync_state and scopes.
+
+
+def test_missing_scopes_counts_write_as_read() -> None:
+    granted = parse_scopes("write_customers, read_orders,read_products")
+    assert granted == ["read_orders", "read_products", "write_customers"]
+    wanted = parse_scopes("read_customers,read_orders,read_all_orders,write_discounts")
+    assert missing_scopes(granted, wanted) == ["read_all_orders", "write_discounts"]
+    assert parse_scopes(None) == []
+
+
+def test_sync_report_of_a_running_sync() -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    report = sync_report(
+        {
+            "status": "running",
+            "stream": "orders",
+            "done": {"customers": 120, "orders": 300, "bogus": "x"},
+            "started_at": "2026-11-25T11:58:00+00:00",
+            "finished_at": "2026-11-24T00:00:00+00:00",  # the previous run's
+        },
+        now,
+    )
+    assert report["status"] == "running"
+    assert [s["name"] for s in report["streams"]] == ["customers", "orders"]
+    assert report["done_total"] == 420
+    assert report["percent"] is None  # unknown: the bar is indeterminate
+    assert report["elapsed_seconds"] == 120
+    assert report["finished_at"] is None
+
+
+def test_sync_report_percentages() -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    with_totals = {"status": "running", "done": {"customers": 50}, "totals": {"customers": 200}}
+    assert sync_report(with_totals, now)["percent"] == 25.0
+    planned = {"status": "running", "streams": ["customers", "products", "orders", "checkouts"]}
+    assert sync_report({**planned, "stream": "orders"}, now)["percent"] == 50.0
+    assert sync_report({"status": "done", "done": {"orders": 3}}, now)["percent"] == 100.0
+    assert sync_report({}, now) | {"streams": None} == {
+        "status": "not_started",
+        "stream": None,
+        "streams": None,
+        "done_total": 0,
+        "percent": 0.0,
+        "started_at": None,
+        "finished_at": None,
+        "elapsed_seconds": None,
+        "error": None,
+        "notice": None,
+    }
+    failed = sync_report(
+        {
+            "status": "failed",
+            "error": "Backfill failed: 401",
+            "started_at": "2026-11-25T11:00:00+00:00",
+            "finished_at": "2026-11-25T11:00:30+00:00",
+        },
+        now,
+    )
+    assert (failed["status"], failed["error"], failed["elapsed_seconds"]) == (
+        "failed",
+        "Backfill failed: 401",
+        30,
+    )
+    assert sync_report({"status": "weird"}, now)["status"] == "not_started"
+
+
+def test_every_label_used_by_the_admin_templates_is_in_the_catalogue() -> None:
+    templates = Path(__file__).resolve().parents[2] / "templates" / "admin"
+    used: set[str] = set()
+    for path in templates.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*['"]([a-z_.]+)['"]\s*[,)]""", path.read_text("utf-8")))
+    assert used, "no t() calls found"
+    assert used - set(MESSAGES["en"]) == set()
