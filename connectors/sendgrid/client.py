@@ -1,0 +1,285 @@
+"""The SendGrid v3 API client Kizuna sends mail with: Mail Send and the Email Activity lookup.
+
+Layer: connectors. Built on the official `SendGridAPIClient` (python-http-client over urllib):
+its `host` is `base_url`, and `timeout` is set on the underlying client, whose default is none.
+202 → `X-Message-Id`; 429 waits until `X-RateLimit-Reset` (or `Retry-After`); 5xx, 408, 409 and
+failures to connect back off exponentially with jitter; other 4xx are never retried.
+
+Unknown outcome: when the connection times out or drops after the request body was written,
+SendGrid may have accepted the mail, and Mail Send has no idempotency key. So the client never
+resends then; it raises `SendOutcomeUnknown` with the `kizuna_message_id`s of the body. The caller
+marks those messages unknown (not failed, not pending) and settles them from the Event Webhook,
+whose every event echoes `kizuna_message_id`, or from `find_messages` (Email Activity API, a paid
+add-on; the sandbox serves it). Only when neither shows the message after a grace period is it
+sent again. Failures to connect happen before anything is written, so those are retried.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.error import URLError
+
+from python_http_client.exceptions import HTTPError
+from sendgrid import SendGridAPIClient
+
+from connectors.base import AuthenticationError, ConnectorError, RetryableError
+from connectors.sendgrid.mail import KIZUNA_MESSAGE_ID_ARG
+
+log = logging.getLogger(__name__)
+
+# python-http-client logs every request's headers (the API key) and body (addresses) at DEBUG.
+logging.getLogger("python_http_client.client").setLevel(logging.INFO)
+
+DEFAULT_BASE_URL = "https://api.sendgrid.com"
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+RATE_LIMIT_JITTER = 0.25  # seconds, so workers throttled together do not wake together
+_ADDRESS = re.compile(r"[^\s@<>\"'(),;:\[\]]+@[^\s@<>\"'(),;:\[\]]+")
+_OPAQUE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: int  # 202, or 200 when the body asked for sandbox mode
+    message_id: str | None  # X-Message-Id; each event's sg_message_id starts with it
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class ActivityMessage:
+    """One message as the Email Activity API lists it (without its addresses)."""
+
+    msg_id: str
+    status: str
+    last_event_time: datetime | None
+
+
+class SendOutcomeUnknown(ConnectorError):
+    """The request was written but no answer arrived: it may or may not have been accepted."""
+
+    def __init__(self, message: str, *, kizuna_message_ids: tuple[str, ...]) -> None:
+        super().__init__(message, code="outcome_unknown")
+        self.kizuna_message_ids = kizuna_message_ids
+
+
+def _kizuna_message_ids(body: Mapping[str, Any]) -> tuple[str, ...]:
+    ids = []
+    for personalization in body.get("personalizations") or ():
+        value = (personalization.get("custom_args") or {}).get(KIZUNA_MESSAGE_ID_ARG)
+        if isinstance(value, str):
+            ids.append(value)
+    return tuple(ids)
+
+
+def _describe(error: HTTPError) -> str:
+    """SendGrid's error messages, with anything shaped like an address masked."""
+    try:
+        errors = json.loads(error.body or b"{}").get("errors") or []
+        parts = []
+        for entry in errors:
+            text = str(entry.get("message") or "error")
+            if entry.get("field"):
+                text += f" (field: {entry['field']})"
+            parts.append(text)
+        detail = "; ".join(parts)
+    except (ValueError, AttributeError, TypeError):
+        detail = ""
+    return _ADDRESS.sub("<address>", f"SendGrid HTTP {error.status_code}: {detail or 'no detail'}")
+
+
+class SendGridClient:
+    """One API key's client. Not for sharing across threads: python-http-client mutates headers.
+
+    `sleep` and `clock` are injectable for tests; `max_wait` bounds a single rate-limit wait, past
+    which the caller gets a RetryableError with `retry_after` instead of a blocked worker.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_wait: float = 60.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        if not api_key:
+            # SendGridAPIClient would silently fall back to $SENDGRID_API_KEY.
+            raise ValueError("api_key is empty")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._api = SendGridAPIClient(api_key=api_key, host=base_url.rstrip("/"))
+        self._api.client.timeout = timeout
+        self.max_attempts = max_attempts
+        self._sleep = sleep
+        self._clock = clock
+        self.max_wait = max_wait
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+
+    # --- public operations -------------------------------------------------------------------
+
+    def send(self, body: Mapping[str, Any]) -> SendResult:
+        """POST /v3/mail/send. Raises AuthenticationError, ConnectorError (4xx, not retried),
+        RetryableError (attempts exhausted or a long rate limit), or SendOutcomeUnknown."""
+        ids = _kizuna_message_ids(body)
+        response, attempts = self._call(
+            "mail.send",
+            lambda: self._api.client.mail.send.post(request_body=dict(body)),
+            idempotent=False,
+            kizuna_message_ids=ids,
+        )
+        message_id = response.headers.get("X-Message-Id")
+        log.info(
+            "sendgrid sent status=%s recipients=%d attempts=%d",
+            response.status_code,
+            len(ids),
+            attempts,
+        )
+        return SendResult(response.status_code, message_id, attempts)
+
+    def find_messages(self, kizuna_message_id: str, *, limit: int = 10) -> list[ActivityMessage]:
+        """GET /v3/messages for the messages carrying this `kizuna_message_id` custom arg.
+
+        Needs the Email Activity add-on and an API key with that scope. Messages appear there
+        with some delay, so an empty answer shortly after a send proves nothing.
+        """
+        if not _OPAQUE_ID.match(kizuna_message_id):
+            raise ValueError("kizuna_message_id must be an opaque id")
+        query = f"unique_args['{KIZUNA_MESSAGE_ID_ARG}']=\"{kizuna_message_id}\""
+        response, _ = self._call(
+            "messages.get",
+            lambda: self._api.client.messages.get(query_params={"limit": limit, "query": query}),
+            idempotent=True,
+            kizuna_message_ids=(kizuna_message_id,),
+        )
+        try:
+            messages = json.loads(response.body or b"{}").get("messages") or []
+            return [
+                ActivityMessage(
+                    msg_id=str(message["msg_id"]),
+                    status=str(message.get("status") or ""),
+                    last_event_time=_parse_time(message.get("last_event_time")),
+                )
+                for message in messages
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConnectorError("SendGrid messages answer is malformed") from error
+
+    # --- retry loop --------------------------------------------------------------------------
+
+    def _call(
+        self,
+        operation: str,
+        request: Callable[[], Any],
+        *,
+        idempotent: bool,
+        kizuna_message_ids: tuple[str, ...],
+    ) -> tuple[Any, int]:
+        last_status: int | None = None
+        last_reason = ""
+        retry_after: float | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            wait: float | None = None
+            try:
+                return request(), attempt
+            except HTTPError as error:
+                status = error.status_code
+                if status in (401, 403):
+                    raise AuthenticationError(_describe(error), status=status) from None
+                if status not in RETRYABLE_STATUSES and status < 500:
+                    raise ConnectorError(_describe(error), status=status) from None
+                last_status, last_reason = status, f"HTTP {status}"
+                if status == 429:
+                    wait = self._rate_limit_wait(error.headers)
+                    retry_after = wait
+                    if wait is not None and wait > self.max_wait:
+                        raise RetryableError(
+                            f"SendGrid {operation} rate limited for {wait:.0f}s",
+                            retry_after=wait,
+                            status=429,
+                        ) from None
+            except URLError as error:
+                # urllib raises URLError only while connecting or writing the request, so
+                # SendGrid has not received a complete request: a retry cannot duplicate.
+                last_status, last_reason = None, f"connect: {type(error.reason).__name__}"
+            except (OSError, http.client.HTTPException) as error:
+                if not idempotent:
+                    log.warning(
+                        "sendgrid outcome unknown operation=%s error=%s attempt=%d",
+                        operation,
+                        type(error).__name__,
+                        attempt,
+                    )
+                    raise SendOutcomeUnknown(
+                        f"SendGrid {operation}: no answer after the request was sent "
+                        f"({type(error).__name__}); do not resend before checking",
+                        kizuna_message_ids=kizuna_message_ids,
+                    ) from None
+                last_status, last_reason = None, type(error).__name__
+            if attempt == self.max_attempts:
+                break
+            delay = wait if wait is not None else self._backoff(attempt)
+            log.warning(
+                "sendgrid retry operation=%s reason=%s attempt=%d wait=%.2f",
+                operation,
+                last_reason,
+                attempt,
+                delay,
+            )
+            self._sleep(delay)
+        raise RetryableError(
+            f"SendGrid {operation} failed after {self.max_attempts} attempts ({last_reason})",
+            retry_after=retry_after,
+            status=last_status,
+        )
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+    def _rate_limit_wait(self, headers: Any) -> float | None:
+        """Seconds until the limit resets: X-RateLimit-Reset (epoch), else Retry-After."""
+        if headers is None:
+            return None
+        reset = headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                return max(float(reset) - self._clock(), 0.0) + random.uniform(  # noqa: S311
+                    0, RATE_LIMIT_JITTER
+                )
+            except ValueError:
+                pass
+        retry_after = headers.get("Retry-After")
+        if retry_after:
+            try:
+                return max(float(retry_after), 0.0)
+            except ValueError:
+                try:
+                    moment = parsedate_to_datetime(retry_after)
+                except (TypeError, ValueError):
+                    return None
+                return max(moment.timestamp() - self._clock(), 0.0)
+        return None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
