@@ -47,7 +47,8 @@ class CustomerRecord:
     city: str | None = None
     country_code: str | None = None
     locale: str | None = None
-    tags: tuple[str, ...] = ()
+    # None = this payload says nothing about tags (Shopify customer webhooks since 2025-01)
+    tags: tuple[str, ...] | None = ()
     # None = this payload says nothing about consent (Shopify customer webhooks since 2025-01)
     email_marketing_state: str | None = None
     email_marketing_opt_in_level: str | None = None

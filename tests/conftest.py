@@ -33,8 +33,8 @@ REDIS_BASE = os.environ.get("KIZUNA_TEST_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("KIZUNA_TEST_REDIS_DB", "13"))
 
 SHOPIFY_API_KEY = "test-api-key"
-SHOPIFY_API_SECRET = "test-api-secret-current"
-SHOPIFY_API_SECRET_PREVIOUS = "test-api-secret-previous"
+SHOPIFY_API_SECRET = "test-api-secret-current-0123456789abcdef"
+SHOPIFY_API_SECRET_PREVIOUS = "test-api-secret-previous-0123456789abcdef"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 
 
@@ -122,11 +122,14 @@ def drain(app: Flask, queues: tuple[str, ...] = QUEUE_NAMES) -> int:
     from rq import Queue, SimpleWorker
 
     connection = app.extensions["kizuna"].redis
-    worker = SimpleWorker(
-        [Queue(name, connection=connection) for name in queues], connection=connection
-    )
-    worker.work(burst=True, with_scheduler=False)
-    return worker.successful_job_count
+    queue_objects = [Queue(name, connection=connection) for name in queues]
+
+    def finished() -> int:
+        return sum(queue.finished_job_registry.count for queue in queue_objects)
+
+    before = finished()
+    SimpleWorker(queue_objects, connection=connection).work(burst=True, with_scheduler=False)
+    return finished() - before
 
 
 @pytest.fixture

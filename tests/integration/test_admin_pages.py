@@ -143,7 +143,7 @@ def shop_setup(db: Session) -> dict[str, Any]:
             "status": "running",
             "stream": "orders",
             "done": {"customers": 120, "orders": 300},
-            "started_at": (NOW - timedelta(seconds=125)).isoformat(),
+            "started_at": (datetime.now(UTC) - timedelta(seconds=125)).isoformat(),
             "finished_at": None,
             "error": None,
         },

@@ -1,0 +1,197 @@
+"""Installing a Shopify shop: store the grant, learn about the shop, subscribe, start the backfill.
+
+Layer: services. One transaction stores account, shop (reused on reinstall) and tokens; SHOP and
+the webhook subscriptions run after it, and their failure is recorded on the shop, not raised.
+The backfill (job `backfill-<shop_id>`) is enqueued after the last commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Account, Shop
+from app.services.shop_tokens import shopify_client, store_grant
+from connectors.base import AuthenticationError, ConnectorError
+from connectors.shopify.client import ShopifyAdminClient
+from connectors.shopify.domains import normalize_shop_domain, shop_handle
+from connectors.shopify.http import shopify_http_client
+from connectors.shopify.oauth import TokenGrant
+from connectors.shopify.queries import SHOP
+from connectors.shopify.subscriptions import subscribe_webhooks
+from jobs.sync import enqueue_backfill
+
+log = logging.getLogger(__name__)
+
+INSTALL_METHODS = ("managed", "code_grant", "custom_app")
+SUBSCRIBING_METHODS = ("code_grant", "custom_app")
+WEBHOOK_PATH = "/webhooks/shopify"
+READ_ALL_ORDERS_NOTICE = (
+    "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
+)
+
+
+class InstallError(Exception):
+    """An install or connect attempt that cannot go on; the message is for the merchant."""
+
+
+def _scopes_missing_all_orders(scopes: str) -> bool:
+    granted = {scope.strip() for scope in scopes.split(",") if scope.strip()}
+    return bool(granted) and "read_all_orders" not in granted
+
+
+def _store_install(
+    runtime: Kizuna, domain: str, grant: TokenGrant, method: str, account_id: int | None
+) -> int:
+    """The one transaction of an install: account, shop row, grant, status."""
+    with runtime.db.session() as session:
+        shop = session.scalars(
+            select(Shop).where(Shop.platform == "shopify", Shop.domain == domain).with_for_update()
+        ).one_or_none()
+        if shop is not None and account_id is not None and shop.account_id != account_id:
+            raise InstallError(f"{domain} is already connected to another Kizuna account.")
+        if shop is None:
+            if account_id is None:
+                account = Account(name=shop_handle(domain))
+                session.add(account)
+                session.flush()
+                account_id = account.id
+            shop = Shop(account_id=account_id, platform="shopify", domain=domain)
+            shop.name = shop_handle(domain)
+            session.add(shop)
+        store_grant(session, runtime, shop, grant)
+        shop.scopes = grant.scope or None  # a custom app's token does not say
+        shop.status = "active"
+        shop.install_method = method
+        shop.installed_at = utcnow()
+        shop.uninstalled_at = None
+        shop.last_error = None
+        shop.last_error_at = None
+        session.commit()
+        return shop.id
+
+
+def _describe_shop(runtime: Kizuna, shop: Shop, method: str) -> dict[str, Any]:
+    """SHOP's name, currency and timezone, and the webhook subscriptions (when ours to make)."""
+    facts: dict[str, Any] = {}
+    with shopify_client(runtime, shop) as client:
+        info = client.execute(SHOP).get("shop") or {}
+        facts.update(
+            name=info.get("name"),
+            currency=info.get("currencyCode"),
+            timezone=info.get("ianaTimezone"),
+        )
+        if method in SUBSCRIBING_METHODS:
+            uri = f"{runtime.config.app_url}{WEBHOOK_PATH}"
+            facts["webhooks_subscribed"] = subscribe_webhooks(client, uri)
+    return facts
+
+
+def complete_install(
+    runtime: Kizuna,
+    shop_domain: str,
+    grant: TokenGrant,
+    method: str,
+    *,
+    account_id: int | None = None,
+) -> int:
+    """Record an install (or reinstall) and start the shop's first backfill; the shop id."""
+    domain = normalize_shop_domain(shop_domain)
+    if domain is None:
+        raise InstallError("That is not a *.myshopify.com shop domain.")
+    if method not in INSTALL_METHODS:
+        raise ValueError(f"unknown install method {method!r}")
+    try:
+        shop_id = _store_install(runtime, domain, grant, method, account_id)
+    except IntegrityError:
+        # Two installs of a new shop raced; the loser reuses the row the winner created.
+        shop_id = _store_install(runtime, domain, grant, method, account_id)
+
+    with runtime.db.session() as session:
+        installed = session.get_one(Shop, shop_id)
+    # The platform calls run outside any transaction; their outcome is written afterwards.
+    facts: dict[str, Any] = {}
+    failure: ConnectorError | None = None
+    try:
+        facts = _describe_shop(runtime, installed, method)
+    except ConnectorError as error:
+        log.warning("shopify install follow-up failed shop_id=%s code=%s", shop_id, error.code)
+        failure = error
+
+    with runtime.db.session() as session:
+        shop = session.get_one(Shop, shop_id)
+        if failure is not None:
+            shop.last_error = f"Install follow-up failed: {failure}"
+            shop.last_error_at = utcnow()
+        shop.name = facts.get("name") or shop.name
+        shop.currency = facts.get("currency") or shop.currency
+        shop.timezone = facts.get("timezone") or shop.timezone
+        if "webhooks_subscribed" in facts:
+            shop.webhooks_subscribed = facts["webhooks_subscribed"]
+        state = {key: value for key, value in (shop.sync_state or {}).items() if key != "notice"}
+        if _scopes_missing_all_orders(shop.scopes or ""):
+            state["notice"] = READ_ALL_ORDERS_NOTICE
+        shop.sync_state = state
+        enqueue_backfill(runtime, session, shop_id)
+        session.commit()
+    log.info("shopify install complete shop_id=%s method=%s", shop_id, method)
+    return shop_id
+
+
+class _FixedToken:
+    """A token provider for a token that cannot be refreshed (custom apps)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh(self) -> str:
+        raise AuthenticationError("Shopify refused the access token", status=401)
+
+
+def connect_custom_app(
+    runtime: Kizuna, domain: str, token: str, *, account_id: int | None = None
+) -> int:
+    """Connect a shop through a custom app's Admin API token; the shop id.
+
+    The token is tried against the shop (SHOP) first: a refused token raises `InstallError`
+    and nothing is stored.
+    """
+    shop_domain = normalize_shop_domain(domain)
+    if shop_domain is None:
+        raise InstallError("Enter the shop's myshopify.com domain, e.g. my-store.myshopify.com.")
+    token = (token or "").strip()
+    if not token:
+        raise InstallError("Enter the Admin API access token of the custom app.")
+    config = runtime.config
+    client = ShopifyAdminClient(
+        shop_domain,
+        config.shopify_api_version,
+        shopify_http_client(config.shopify_sandbox_url),
+        _FixedToken(token),
+        max_attempts=2,
+    )
+    with client:
+        try:
+            client.execute(SHOP)
+        except AuthenticationError as error:
+            raise InstallError(
+                f"Shopify refused this access token for {shop_domain}. Check that you copied the "
+                "Admin API access token of a custom app installed on this shop."
+            ) from error
+        except ConnectorError as error:
+            raise InstallError(f"Could not reach {shop_domain}: {error}") from error
+    return complete_install(
+        runtime,
+        shop_domain,
+        TokenGrant(access_token=token, scope=""),
+        "custom_app",
+        account_id=account_id,
+    )

@@ -1,0 +1,82 @@
+"""Webhook health for the merchant's status page: inbox counts and rejected deliveries.
+
+Layer: services (read-only on the database). Rejected deliveries (bad signature) are never
+stored, so they are counted in Redis under `kizuna:webhooks:rejected:<claimed domain>`, best
+effort: a Redis failure never changes the answer Shopify gets, and reads as zero here.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.models import WebhookEvent
+from app.models.webhook_event import EVENT_STATUSES
+from connectors.shopify.domains import normalize_shop_domain
+
+log = logging.getLogger(__name__)
+
+REJECTED_KEY_PREFIX = "kizuna:webhooks:rejected:"
+# A claimed domain that is not a shop domain is an attacker's free text: one shared key, so
+# junk cannot create keys without bound.
+INVALID_DOMAIN_KEY = "invalid-domain"
+REJECTED_KEY_TTL = 30 * 24 * 3600
+
+
+def rejected_key(claimed_domain: str | None) -> str:
+    return REJECTED_KEY_PREFIX + (normalize_shop_domain(claimed_domain) or INVALID_DOMAIN_KEY)
+
+
+def count_rejected(connection: redis.Redis, claimed_domain: str | None) -> None:
+    """Add one rejected delivery for the domain it claims to come from (never raises)."""
+    key = rejected_key(claimed_domain)
+    try:
+        pipeline = connection.pipeline(transaction=False)
+        pipeline.incr(key)
+        pipeline.expire(key, REJECTED_KEY_TTL)
+        pipeline.execute()
+    except (redis.RedisError, OSError) as error:
+        log.warning("rejected webhook not counted error=%s", type(error).__name__)
+
+
+def rejected_count(connection: redis.Redis, shop_domain: str) -> int:
+    """Deliveries refused for a bad signature in the last 30 days of activity (0 if unknown)."""
+    try:
+        value: Any = connection.get(rejected_key(shop_domain))
+    except (redis.RedisError, OSError) as error:
+        log.warning("rejected webhook count unavailable error=%s", type(error).__name__)
+        return 0
+    return int(value or 0)
+
+
+def webhook_counts(session: Session, shop_id: int) -> dict[str, Any]:
+    """Counts of the shop's recorded deliveries by status, the last arrival and the last error."""
+    counts: dict[str, Any] = dict.fromkeys(EVENT_STATUSES, 0)
+    by_status = session.execute(
+        select(WebhookEvent.status, func.count(WebhookEvent.id))
+        .where(WebhookEvent.shop_id == shop_id)
+        .group_by(WebhookEvent.status)
+    )
+    for status, count in by_status:
+        counts[status] = int(count)
+    last_received_at: datetime | None = session.scalar(
+        select(func.max(WebhookEvent.received_at)).where(WebhookEvent.shop_id == shop_id)
+    )
+    last_error = session.execute(
+        select(WebhookEvent.last_error, WebhookEvent.topic)
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.last_error.is_not(None))
+        .order_by(WebhookEvent.id.desc())
+        .limit(1)
+    ).first()
+    return {
+        "received": sum(counts[status] for status in EVENT_STATUSES),
+        **counts,
+        "last_received_at": last_received_at,
+        "last_error": last_error.last_error if last_error else None,
+        "last_error_topic": last_error.topic if last_error else None,
+    }

@@ -1,0 +1,294 @@
+"""Processing one recorded webhook delivery: claim it, apply it, mark it processed.
+
+Layer: jobs (queue `webhooks`, job id `webhook-<event_id>`). The event is claimed with
+UPDATE … WHERE status='pending' in the transaction that applies it, so a delivery enqueued twice
+is applied once. The payload is dropped when the event is done. A failure counts an attempt and
+is retried by RQ (backoff 10 s → 5 min); after the last attempt, or at once for a payload that
+cannot be mapped, the event is `failed` and the shop's last_error tells the merchant.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Customer, Shop, TimelineEvent, WebhookEvent
+from app.services import upsert
+from app.services.ingest_webhook import WEBHOOK_RETRY_INTERVALS
+from app.services.redact import redact_customer, redact_shop
+from app.services.uninstall import uninstall_shop
+from connectors.shopify.webhooks import (
+    CHECKOUT_TOPICS,
+    CONSENT_TOPICS,
+    CUSTOMER_TOPICS,
+    ORDER_TOPICS,
+    WebhookPayloadError,
+    checkout_from_payload,
+    compliance_from_payload,
+    consent_from_payload,
+    customer_from_payload,
+    external_id,
+    order_from_payload,
+)
+from jobs.context import kizuna_job
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 1 + len(WEBHOOK_RETRY_INTERVALS)
+DATA_REQUESTS_KEPT = 20
+_ERROR_TEXT_LIMIT = 500
+
+Payload = dict[str, Any]
+Handler = Callable[[Session, WebhookEvent, Shop | None, Payload], None]
+
+
+class _Ignored(Exception):
+    """The event is valid but there is nothing for Kizuna to do (recorded as `ignored`)."""
+
+
+def _require_shop(shop: Shop | None) -> Shop:
+    if shop is None or shop.status == "uninstalled":
+        raise _Ignored
+    return shop
+
+
+def _customers(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    upsert.upsert_customers(session, _require_shop(shop).id, [customer_from_payload(payload)])
+
+
+def _customer_deleted(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    customer_id = external_id(payload)
+    if customer_id is None:
+        raise WebhookPayloadError("payload has no customer id")
+    upsert.mark_customer_deleted(
+        session, _require_shop(shop).id, customer_id, event.triggered_at or utcnow()
+    )
+
+
+def _consent(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    record = consent_from_payload(payload, triggered_at=event.triggered_at)
+    upsert.upsert_customers(session, _require_shop(shop).id, [record])
+
+
+def _orders(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    upsert.upsert_orders(session, _require_shop(shop).id, [order_from_payload(payload)])
+
+
+def _checkouts(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    upsert.upsert_checkouts(session, _require_shop(shop).id, [checkout_from_payload(payload)])
+
+
+def _uninstalled(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    if shop is None:
+        raise _Ignored
+    uninstall_shop(session, shop.id, occurred_at=event.triggered_at)
+
+
+def _data_request(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    """Record the request where the merchant sees it: the customer's timeline and shop status.
+
+    Kizuna holds no data of an unknown shop, so there is nothing to report for one.
+    """
+    if shop is None:
+        return
+    request = compliance_from_payload(payload)
+    request_key = request.data_request_id or event.dedupe_key
+    customer_id = None
+    if request.customer_external_id:
+        customer_id = session.scalar(
+            select(Customer.id).where(
+                Customer.shop_id == shop.id, Customer.external_id == request.customer_external_id
+            )
+        )
+    if customer_id is not None:
+        session.execute(
+            upsert.dialect_insert(session, TimelineEvent)
+            .values(
+                shop_id=shop.id,
+                customer_id=customer_id,
+                kind="data_request",
+                source_key=request_key[:120],
+                occurred_at=event.triggered_at or event.received_at,
+                detail={"request_id": request.data_request_id, "orders": list(request.order_ids)},
+            )
+            .on_conflict_do_nothing(index_elements=["shop_id", "kind", "source_key"])
+        )
+    state = dict(shop.sync_state or {})
+    requests = [r for r in state.get("data_requests", []) if r.get("request_id") != request_key]
+    requests.append(
+        {
+            "request_id": request_key,
+            "customer_id": customer_id,
+            "received_at": (event.triggered_at or event.received_at).isoformat(),
+        }
+    )
+    # A new dict: the JSON column only notices reassignment.
+    shop.sync_state = {**state, "data_requests": requests[-DATA_REQUESTS_KEPT:]}
+
+
+def _customer_redact(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    if shop is None:
+        return  # no rows of an unknown shop: nothing to erase
+    request = compliance_from_payload(payload)
+    redact_customer(
+        session,
+        shop.id,
+        request.customer_external_id,
+        request.email,
+        request.order_ids,
+        keep_event_id=event.id,
+    )
+
+
+def _shop_redact(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    redact_shop(session, event.shop_domain, occurred_at=event.triggered_at)
+
+
+HANDLERS: dict[str, Handler] = {
+    **dict.fromkeys(CUSTOMER_TOPICS, _customers),
+    "customers/delete": _customer_deleted,
+    **dict.fromkeys(CONSENT_TOPICS, _consent),
+    **dict.fromkeys(ORDER_TOPICS, _orders),
+    **dict.fromkeys(CHECKOUT_TOPICS, _checkouts),
+    "app/uninstalled": _uninstalled,
+    "customers/data_request": _data_request,
+    "customers/redact": _customer_redact,
+    "shop/redact": _shop_redact,
+}
+
+
+def _claim(session: Session, event_id: int) -> WebhookEvent | None:
+    """Take the event if it is still pending; a concurrent claimer waits, then finds it done."""
+    claimed = session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event_id, WebhookEvent.status == "pending")
+        .values(attempts=WebhookEvent.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(claimed, "rowcount", 0):
+        return None
+    return session.scalars(
+        select(WebhookEvent)
+        .where(WebhookEvent.id == event_id)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _finish(event: WebhookEvent, status: str) -> None:
+    event.status = status
+    event.processed_at = utcnow()
+    event.payload = None
+    event.last_error = None
+
+
+def _apply(session: Session, event: WebhookEvent) -> str:
+    shop = None
+    if event.shop_id is not None:
+        shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
+    handler = HANDLERS.get(event.topic)
+    if handler is None:
+        return "ignored"
+    if event.payload is None:
+        return "processed"  # erased by a redact before it was processed: nothing left to apply
+    try:
+        payload = json.loads(event.payload)
+    except ValueError as error:
+        raise WebhookPayloadError("stored payload is not JSON") from error
+    if not isinstance(payload, dict):
+        raise WebhookPayloadError("stored payload is not an object")
+    try:
+        handler(session, event, shop, payload)
+    except _Ignored:
+        return "ignored"
+    return "processed"
+
+
+def _describe(error: Exception) -> str:
+    # Database errors quote the row they failed on: only our own mapping messages are safe.
+    if isinstance(error, WebhookPayloadError):
+        return f"{type(error).__name__}: {error}"[:_ERROR_TEXT_LIMIT]
+    return type(error).__name__
+
+
+def _record_failure(runtime: Kizuna, event_id: int, error: Exception, *, final: bool) -> bool:
+    """Count the failed attempt; returns True when the event is now `failed` (no more retries)."""
+    with runtime.db.session() as session:
+        event = session.scalars(
+            select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
+        ).one_or_none()
+        if event is None or event.status != "pending":
+            return True
+        event.attempts += 1
+        event.last_error = _describe(error)
+        failed = final or event.attempts >= MAX_ATTEMPTS
+        if failed:
+            event.status = "failed"
+            event.processed_at = utcnow()
+            # A failed payload is personal data with no further use: the next sync reconciles.
+            event.payload = None
+            if event.shop_id is not None:
+                shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
+                if shop is not None:
+                    shop.last_error = (
+                        f"A Shopify {event.topic} webhook (event {event.id}) could not be "
+                        f"processed after {event.attempts} attempt(s): {event.last_error}. "
+                        "The next sync reconciles the data."
+                    )[:_ERROR_TEXT_LIMIT]
+                    shop.last_error_at = utcnow()
+        session.commit()
+        log.warning(
+            "webhook failed event_id=%s topic=%s attempt=%s final=%s error=%s",
+            event_id,
+            event.topic,
+            event.attempts,
+            failed,
+            type(error).__name__,
+        )
+        return failed
+
+
+@kizuna_job
+def process_webhook_event(runtime: Kizuna, event_id: int) -> str:
+    """Apply one recorded delivery; returns its outcome (processed, ignored, skipped, failed)."""
+    try:
+        with runtime.db.session() as session:
+            event = _claim(session, event_id)
+            if event is None:
+                session.rollback()
+                log.debug("webhook skipped event_id=%s: not pending", event_id)
+                return "skipped"
+            outcome = _apply(session, event)
+            _finish(event, outcome)
+            session.commit()
+            log.info(
+                "webhook %s event_id=%s topic=%s shop_id=%s",
+                outcome,
+                event_id,
+                event.topic,
+                event.shop_id,
+            )
+            return outcome
+    except WebhookPayloadError as error:
+        _record_failure(runtime, event_id, error, final=True)
+        return "failed"
+    except Exception as error:
+        if _record_failure(runtime, event_id, error, final=False):
+            return "failed"
+        raise

@@ -1,0 +1,32 @@
+"""The RQ worker process: every queue, in priority order, with RQ's scheduler for retries.
+
+Layer: jobs infrastructure. Jobs run in the worker process itself (RQ's SimpleWorker): a webhook
+job takes milliseconds, while forking a work horse and reconnecting to the database per job
+costs tens. Each job still gets a fresh app context and session (`@kizuna_job`) and RQ's job
+timeout; a crash leaves the event `pending` in the database for the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from rq import Queue, SimpleWorker
+
+from app.kizuna import Kizuna
+from jobs.queues import QUEUE_NAMES
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(runtime: Kizuna, *, burst: bool = False) -> bool:
+    """Work the queues (webhooks first) until stopped, or until empty with `burst`."""
+    connection = runtime.redis
+    engine = runtime.db.engine
+    # RQ's scheduler runs in a forked process: it must never use (or close) the database
+    # connections pooled here, so a child drops its copies without closing them.
+    os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
+    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    worker = SimpleWorker(queues, connection=connection)
+    log.info("worker starting queues=%s burst=%s", ",".join(QUEUE_NAMES), burst)
+    return worker.work(burst=burst, with_scheduler=True)
