@@ -177,7 +177,7 @@ def keys_new() -> None:
 
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the admin.")
-@click.option("--customers", default=3000, show_default=True, type=int)
+@click.option("--customers", default=2000, show_default=True, type=int)
 @click.option("--activity/--no-activity", default=True, show_default=True, help="Live store.")
 @click.option("--exit-after-sync", is_flag=True, help="Stop once the first sync is done.")
 def demo(port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:

@@ -29,20 +29,30 @@ DEMO_SHOP_NAME = "Kizuna Tea & Craft"
 class Supervisor:
     """Child processes started by the demo, stopped together."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env = env
+        self.log_dir = log_dir
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, args: list[str]) -> None:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            [sys.executable, *args], env=self.env, start_new_session=True
-        )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / f"{name}.log").open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                [sys.executable, *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.children.append((name, process))
 
     def check_alive(self) -> None:
         for name, process in self.children:
             if process.poll() is not None:
-                raise click.ClickException(f"the {name} process exited ({process.returncode})")
+                raise click.ClickException(
+                    f"the {name} process exited ({process.returncode}); "
+                    f"see {self.log_dir / (name + '.log')}"
+                )
 
     def stop(self) -> None:
         for _name, process in self.children:
@@ -70,9 +80,16 @@ def _wait_for_health(url: str, supervisor: Supervisor, timeout: float = 60.0) ->
     raise click.ClickException(f"the web process did not answer on {url}/healthz")
 
 
-def _install(app_url: str) -> None:
-    """Install Kizuna into the demo store through the OAuth code grant, like a merchant."""
-    with httpx.Client(follow_redirects=True, timeout=60) as browser:
+def _install(app_url: str, sandbox_url: str) -> None:
+    """Install Kizuna into the demo store through the OAuth code grant, like a merchant.
+
+    The merchant's browser is played by an HTTP client whose https://{shop}/… requests reach
+    the simulated store, exactly as Kizuna's own Shopify calls do.
+    """
+    from connectors.shopify.http import SandboxRewriteTransport
+
+    transport = SandboxRewriteTransport(sandbox_url)
+    with httpx.Client(transport=transport, follow_redirects=True, timeout=60) as browser:
         response = browser.get(f"{app_url}/auth/shopify", params={"shop": DEMO_SHOP})
     if response.status_code >= 400:
         raise click.ClickException(f"install failed: HTTP {response.status_code}")
@@ -111,7 +128,7 @@ def _follow_sync(config: Config, supervisor: Supervisor, expected: dict[str, int
         eta = f"{(total - done) / rate:4.0f}s" if rate > 0 and done < total else "   -"
         click.echo(
             f"\r  sync {bar} {done:>6}/{total} records  {rate:6.0f}/s  eta {eta}  "
-            f"[{state.get('stream', 'starting')}]   ",
+            f"[{state.get('stream') or state.get('status') or 'starting'}]   ",
             nl=False,
         )
         if state.get("status") == "failed":
@@ -139,7 +156,10 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     click.echo("Kizuna demo — starting a simulated Shopify store and the app")
     base_config = load_config(env)
     sandbox = SandboxShopify(
-        base_config.shopify_api_key, base_config.shopify_api_secret, app_url=app_url, plan="plus"
+        base_config.shopify_api_key,
+        base_config.shopify_api_secret,
+        app_url=app_url,
+        plan="enterprise",
     )
     store = sandbox.add_shop(
         DEMO_SHOP,
@@ -163,7 +183,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     click.echo(f"  database  {config.database_url}")
     click.echo(f"  redis     {env.get('REDIS_URL')}")
 
-    supervisor = Supervisor(env)
+    supervisor = Supervisor(env, config.instance_path / "logs")
     stop_activity = threading.Event()
 
     def _terminate(_signum: int, _frame: object) -> None:
@@ -178,7 +198,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         click.echo(f"  web       {app_url} (healthy)")
 
         click.echo(f"Installing Kizuna into {DEMO_SHOP} (OAuth)…")
-        _install(app_url)
+        _install(app_url, sandbox_url)
         expected = {
             "customers": len(store.customers),
             "products": len(store.products),
@@ -190,7 +210,8 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         click.echo("")
         click.echo("Kizuna is running. Open the admin (signed login link, valid 24 hours):")
         click.echo(f"  {link}")
-        click.echo(f"Health: {app_url}/healthz — press Ctrl-C to stop everything.")
+        click.echo(f"Health: {app_url}/healthz — logs: {supervisor.log_dir}")
+        click.echo("Press Ctrl-C to stop everything.")
         sys.stdout.flush()
         if exit_after_sync:
             return
