@@ -190,6 +190,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         supervisor.start("web", ["-m", "app.cli", "web", "--port", str(port)])
         supervisor.start("worker", ["-m", "app.cli", "worker"])
