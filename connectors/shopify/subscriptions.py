@@ -19,7 +19,7 @@ TOPICS: tuple[str, ...] = (
     "customers/create",
     "customers/update",
     "customers/delete",
-    "customers/email_marketing_consent_update",
+    "customers_email_marketing_consent/update",
     "orders/create",
     "orders/updated",
     "orders/paid",

@@ -25,11 +25,8 @@ Payload = Mapping[str, Any]
 
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update"})
-# The subscription topic is `customers_email_marketing_consent/update`; the GraphQL enum
-# spelling is kept as an alias so either form is recognised.
-CONSENT_TOPICS = frozenset(
-    {"customers_email_marketing_consent/update", "customers/email_marketing_consent_update"}
-)
+# Shopify's own spelling (enum CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE).
+CONSENT_TOPICS = frozenset({"customers_email_marketing_consent/update"})
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 CHECKOUT_TOPICS = frozenset({"checkouts/create", "checkouts/update"})
 SUPPORTED_TOPICS = (

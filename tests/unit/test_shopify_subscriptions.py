@@ -32,7 +32,7 @@ def test_every_topic_is_a_value_of_the_schema_enum() -> None:
 
 
 def test_mapping_round_trips() -> None:
-    assert topic_to_enum("customers/email_marketing_consent_update") == (
+    assert topic_to_enum("customers_email_marketing_consent/update") == (
         "CUSTOMERS_EMAIL_MARKETING_CONSENT_UPDATE"
     )
     assert topic_to_enum("app/uninstalled") == "APP_UNINSTALLED"
