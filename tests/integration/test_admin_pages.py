@@ -672,13 +672,32 @@ def test_shop_locale_is_the_fallback_language(client: Any, runtime: Any, db: Ses
 
 
 @pytest.fixture
-def embedded_as(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Make the guard accept any session token as `shop` (token checks are tested elsewhere)."""
-    from app.auth import embedded
+def embedded_as(db: Any, runtime: Any) -> Any:
+    """A real session token for `shop`, as App Bridge gives it; the shop holds an offline token."""
+    import time
+    import uuid
 
-    def use(shop: Shop) -> None:
-        monkeypatch.setattr(embedded, "has_session_token", lambda request: True)
-        monkeypatch.setattr(embedded, "authenticate", lambda request: shop)
+    import jwt
+
+    from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET
+
+    def use(shop: Shop) -> str:
+        stored = db.get(Shop, shop.id)
+        stored.access_token_encrypted = runtime.cipher.encrypt("shpat_admin_pages")
+        db.commit()
+        now = int(time.time())
+        claims = {
+            "iss": f"https://{shop.domain}/admin",
+            "dest": f"https://{shop.domain}",
+            "aud": SHOPIFY_API_KEY,
+            "sub": "42",
+            "exp": now + 60,
+            "nbf": now,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "sid": "session",
+        }
+        return jwt.encode(claims, SHOPIFY_API_SECRET, algorithm="HS256")
 
     return use
 
@@ -687,12 +706,12 @@ def test_embedded_pages_load_app_bridge_and_keep_the_admin_context(
     client: Any, shop_setup: dict[str, Any], embedded_as: Any
 ) -> None:
     shop = shop_setup["shop"]
-    embedded_as(shop)
+    session_token = embedded_as(shop)
     query = {
         "embedded": "1",
         "shop": shop.domain,
         "host": "YWRtaW4",
-        "id_token": "x",
+        "id_token": session_token,
         "locale": "ja",
     }
     response = client.get("/app", query_string=query)
