@@ -214,6 +214,25 @@ def test_code_grant_install_end_to_end(
     assert shop.sync_state["done"]["customers"] == len(sandbox.shop(DOMAIN).customers)
     assert shop.sync_state["done"]["orders"] == len(sandbox.shop(DOMAIN).orders)
 
+    # The merchant, signed in by the callback, sees the store's customers and their orders.
+    buyer = db.scalars(
+        select(Customer)
+        .where(
+            Customer.shop_id == shop.id, Customer.orders_count > 0, Customer.last_name.is_not(None)
+        )
+        .order_by(Customer.id)
+    ).first()
+    assert buyer is not None
+    listing = client.get("/app/customers", query_string={"q": buyer.last_name})
+    assert listing.status_code == 200
+    assert f"/app/customers/{buyer.id}" in listing.get_data(as_text=True)
+    profile = client.get(f"/app/customers/{buyer.id}").get_data(as_text=True)
+    first_order = db.scalars(
+        select(Order).where(Order.shop_id == shop.id, Order.customer_id == buyer.id)
+    ).first()
+    assert first_order is not None
+    assert first_order.name in profile
+
 
 def test_reinstall_reuses_the_shop_and_resubscribes_nothing_twice(
     live_app: Flask, client: Any, db: Session, sandbox_server: Served
