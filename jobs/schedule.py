@@ -1,8 +1,10 @@
-"""The scheduler process: enqueue periodic jobs (today the webhook sweeper) on time.
+"""The scheduler process: enqueue the periodic jobs in `PERIODIC` on time.
 
 Layer: jobs infrastructure; one per deployment, but a second one is harmless: each tick belongs
 to a time window, claimed once in Redis (SET NX) and enqueued under a job id naming the window.
-Redis being down is logged and retried on the next tick; the loop never dies of it.
+Redis being down is logged and retried on the next tick; the loop never dies of it. A new
+periodic job is one more `PeriodicJob` line below; the job itself takes `every` as its only
+argument and must be safe to run twice.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 
 import redis
 
@@ -19,8 +22,20 @@ from jobs.queues import WEBHOOKS, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
-SWEEP_JOB = "jobs.sweeper.sweep_webhook_events"
 TICK_KEY = "kizuna:schedule:{name}:{window}"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: str  # dotted path, so the scheduler imports no job code
+    queue: str
+    every: float  # seconds
+
+
+SWEEP = PeriodicJob("sweep", "jobs.sweeper.sweep_webhook_events", WEBHOOKS, 30.0)
+
+PERIODIC: tuple[PeriodicJob, ...] = (SWEEP,)
 
 
 def _claim_window(connection: redis.Redis, name: str, window: int, every: float) -> bool:
@@ -28,21 +43,26 @@ def _claim_window(connection: redis.Redis, name: str, window: int, every: float)
     return bool(connection.set(key, "1", nx=True, ex=max(int(every * 2), 1)))
 
 
-def schedule_sweep(runtime: Kizuna, sweep_every: float, now: float | None = None) -> bool:
-    """Enqueue the sweeper for the current window unless a scheduler already did."""
-    window = int((time.time() if now is None else now) // sweep_every)
+def schedule_periodic(runtime: Kizuna, job: PeriodicJob, now: float | None = None) -> bool:
+    """Enqueue `job` for the current window unless a scheduler already did."""
+    window = int((time.time() if now is None else now) // job.every)
     connection = runtime.redis
-    if not _claim_window(connection, "sweep", window, sweep_every):
+    if not _claim_window(connection, job.name, window, job.every):
         return False
     enqueue(
         connection,
-        WEBHOOKS,
-        SWEEP_JOB,
-        sweep_every,
-        job_id=job_id("sweep", "webhooks", window),
-        job_timeout=int(max(sweep_every * 4, 60)),
+        job.queue,
+        job.func,
+        job.every,
+        job_id=job_id(job.name, window),
+        job_timeout=int(max(job.every * 4, 60)),
     )
     return True
+
+
+def schedule_sweep(runtime: Kizuna, sweep_every: float, now: float | None = None) -> bool:
+    """Enqueue the webhook sweeper for the current window unless a scheduler already did."""
+    return schedule_periodic(runtime, PeriodicJob(**{**SWEEP.__dict__, "every": sweep_every}), now)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -53,19 +73,33 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def run_scheduler(
-    runtime: Kizuna, stop: threading.Event | None = None, sweep_every: float = 30.0
+    runtime: Kizuna,
+    stop: threading.Event | None = None,
+    sweep_every: float = SWEEP.every,
+    jobs: tuple[PeriodicJob, ...] | None = None,
 ) -> None:
-    """Tick every `sweep_every` seconds until `stop` is set (SIGTERM/SIGINT set it too)."""
+    """Tick until `stop` is set (SIGTERM/SIGINT set it too), enqueueing each job once a window."""
     if stop is None:
         stop = threading.Event()
         _stop_on_signals(stop)
-    log.info("scheduler started sweep_every=%ss", sweep_every)
+    if jobs is None:
+        jobs = tuple(
+            PeriodicJob(**{**job.__dict__, "every": sweep_every}) if job is SWEEP else job
+            for job in PERIODIC
+        )
+    tick = min(job.every for job in jobs)
+    log.info("scheduler started jobs=%s", ",".join(f"{job.name}/{job.every:g}s" for job in jobs))
     while not stop.is_set():
-        try:
-            if schedule_sweep(runtime, sweep_every):
-                log.info("scheduler enqueued job=sweep_webhook_events")
-        except (redis.RedisError, OSError) as error:
-            log.warning("scheduler tick skipped: redis unavailable error=%s", type(error).__name__)
+        for job in jobs:
+            try:
+                if schedule_periodic(runtime, job):
+                    log.info("scheduler enqueued job=%s", job.name)
+            except (redis.RedisError, OSError) as error:
+                log.warning(
+                    "scheduler tick skipped job=%s: redis unavailable error=%s",
+                    job.name,
+                    type(error).__name__,
+                )
         # Sleep to the start of the next window so ticks of several schedulers line up.
-        stop.wait(sweep_every - (time.time() % sweep_every))
+        stop.wait(tick - (time.time() % tick))
     log.info("scheduler stopped")

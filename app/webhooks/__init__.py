@@ -59,3 +59,6 @@ def shopify_webhook() -> tuple[Response, int]:
 
     result = ingest_shopify_webhook(runtime, headers, body, payload)
     return jsonify(ok=True, duplicate=result.duplicate), 200
+
+
+from app.webhooks import sendgrid, woocommerce  # noqa: E402, F401  (routes register on bp)

@@ -1,0 +1,3 @@
+"""`POST /webhooks/sendgrid`: SendGrid's signed event webhook (see connectors/sendgrid)."""
+
+from app.webhooks import bp  # noqa: F401

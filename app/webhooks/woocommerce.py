@@ -1,0 +1,3 @@
+"""`POST /webhooks/woocommerce`: signed WooCommerce deliveries (see connectors/woocommerce)."""
+
+from app.webhooks import bp  # noqa: F401
