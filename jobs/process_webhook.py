@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select, update
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
-from app.services import upsert
+from app.services import flow_triggers, upsert
 from app.services.ingest_webhook import WEBHOOK_RETRY_INTERVALS
 from app.services.redact import redact_customer, redact_shop
 from app.services.uninstall import uninstall_shop
@@ -80,11 +80,17 @@ def _consent(session: Session, event: WebhookEvent, shop: Shop | None, payload: 
 
 
 def _orders(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
-    upsert.upsert_orders(session, _require_shop(shop).id, [order_from_payload(payload)])
+    record = order_from_payload(payload)
+    shop_id = _require_shop(shop).id
+    upsert.upsert_orders(session, shop_id, [record])
+    flow_triggers.after_orders(session, shop_id, [record])
 
 
 def _checkouts(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
-    upsert.upsert_checkouts(session, _require_shop(shop).id, [checkout_from_payload(payload)])
+    record = checkout_from_payload(payload)
+    shop_id = _require_shop(shop).id
+    upsert.upsert_checkouts(session, shop_id, [record])
+    flow_triggers.after_checkouts(session, shop_id, [record])
 
 
 def _uninstalled(
@@ -198,11 +204,19 @@ def _finish(event: WebhookEvent, status: str) -> None:
     event.last_error = None
 
 
+def _handlers(platform: str) -> Mapping[str, Handler]:
+    if platform == "woocommerce":
+        from jobs.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
+
+        return WOOCOMMERCE_HANDLERS
+    return HANDLERS
+
+
 def _apply(session: Session, event: WebhookEvent) -> str:
     shop = None
     if event.shop_id is not None:
         shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
-    handler = HANDLERS.get(event.topic)
+    handler = _handlers(event.platform).get(event.topic)
     if handler is None:
         return "ignored"
     if event.payload is None:
