@@ -1,6 +1,7 @@
 -- wrk script for bench/webhook_intake.py: replays pre-signed HTTP requests from a file.
--- Thread t sends records t, t+n, t+2n, … in order (cycling), so the caller knows which
--- deliveries each thread sent. Prints per-thread counts and latency percentiles when done.
+-- Thread t sends records t, t+n, t+2n, … in order (cycling). Every 200 response names the
+-- delivery it acknowledged; each thread writes those ids to accepted-<t>.txt beside the
+-- request file. Prints per-thread counts and latency percentiles when done.
 local threads = {}
 local counter = 0
 local nthreads = tonumber(os.getenv("KIZUNA_THREADS"))
@@ -27,6 +28,7 @@ function init(args)
     pos = newline + 1 + length
   end
   position, sent, ok, bad = 0, 0, 0, 0
+  accepted = assert(io.open(os.getenv("KIZUNA_REQUESTS") .. ".accepted-" .. tid, "w"))
 end
 
 function request()
@@ -36,7 +38,14 @@ function request()
 end
 
 function response(status, headers, body)
-  if status == 200 then ok = ok + 1 else bad = bad + 1 end
+  if status == 200 then
+    ok = ok + 1
+    local id = string.match(body or "", '"webhook_id":"([^"]+)"')
+    if id then accepted:write(id, "\n") end
+    if ok % 256 == 0 then accepted:flush() end
+  else
+    bad = bad + 1
+  end
 end
 
 function done(summary, latency, requests)

@@ -58,7 +58,9 @@ def shopify_webhook() -> tuple[Response, int]:
             return _refuse(400, "header_too_long", f"{name} is longer than {limit} characters")
 
     result = ingest_shopify_webhook(runtime, headers, body, payload)
-    return jsonify(ok=True, duplicate=result.duplicate), 200
+    # The acknowledgement names the delivery it covers (Shopify ignores the body; load tests and
+    # operators reading logs of a proxy do not).
+    return jsonify(ok=True, duplicate=result.duplicate, webhook_id=headers.webhook_id), 200
 
 
 from app.webhooks import sendgrid, woocommerce  # noqa: E402, F401  (routes register on bp)
