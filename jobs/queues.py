@@ -52,7 +52,7 @@ def enqueue(
         ):
             return existing
     return queue.enqueue(
-        func,
+        func,  # type: ignore[type-var]  # RQ accepts a callable or its dotted path
         *args,
         job_id=job_id,
         retry=retry,
