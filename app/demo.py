@@ -171,6 +171,15 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     )
     server, sandbox_url = serve_sandbox(sandbox)
     env["SHOPIFY_SANDBOX_URL"] = sandbox_url
+    mail_server = None
+    if not env.get("SENDGRID_API_KEY"):
+        from connectors.sandbox.sendgrid import SandboxSendGrid
+        from connectors.sandbox.sendgrid import serve_sandbox as serve_mail_sandbox
+
+        mail_sandbox = SandboxSendGrid(event_webhook_url=f"{app_url}/webhooks/sendgrid")
+        mail_server, mail_url = serve_mail_sandbox(mail_sandbox)
+        env["SENDGRID_SANDBOX_URL"] = mail_url
+        env["SENDGRID_EVENT_PUBLIC_KEY"] = mail_sandbox.public_key_b64
     config = load_config(env)
     click.echo(
         f"  store     {DEMO_SHOP} ({len(store.customers)} customers, "
@@ -180,6 +189,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     upgrade(config.database_url)
     if not config.redis_url:
         env["REDIS_URL"] = embedded_redis_url(config.instance_path)
+    click.echo(f"  mail      {env.get('SENDGRID_SANDBOX_URL') or 'SendGrid'}")
     click.echo(f"  database  {config.database_url}")
     click.echo(f"  redis     {env.get('REDIS_URL')}")
 
@@ -230,4 +240,6 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         stop_activity.set()
         supervisor.stop()
         server.shutdown()
-        click.echo("Stopped web, worker, scheduler and the simulated store.")
+        if mail_server is not None:
+            mail_server.shutdown()
+        click.echo("Stopped web, worker, scheduler and the simulated store and mail service.")
