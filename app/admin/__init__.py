@@ -10,4 +10,5 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/app")
 
-from app.admin import helpers, views  # noqa: E402, F401  (template globals and routes register on bp)
+# Template globals and routes register on bp.
+from app.admin import analytics, helpers, segments, views  # noqa: E402, F401

@@ -1,0 +1,73 @@
+"""Derived customer scores: RFM cell and group plus the purchase predictions, one row a customer.
+
+Written only by `app.services.scoring.score_shop` (nightly, and after a shop's first sync), in
+bulk, upserted on (shop_id, customer_id); rows of customers no longer scored are deleted by the
+same run. `previous_group` is the group of the last run on an earlier day, so group movement is
+one GROUP BY. `rfm_snapshots` keeps one row per shop and day: group counts, the 5×5 grid counts
+and the prediction model's confidence and reason (en/ja) for the merchant. No personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, Money, UTCDateTime, utcnow
+
+
+class CustomerScore(Base):
+    __tablename__ = "customer_scores"
+    __table_args__ = (UniqueConstraint("shop_id", "customer_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    as_of: Mapped[date] = mapped_column(Date)
+    r: Mapped[int] = mapped_column(SmallInteger)
+    f: Mapped[int] = mapped_column(SmallInteger)
+    m: Mapped[int] = mapped_column(SmallInteger)
+    fm: Mapped[int] = mapped_column(SmallInteger)  # ⌊(f + m) / 2⌋: the grid's column
+    rfm_group: Mapped[str] = mapped_column(String(40))
+    previous_group: Mapped[str | None] = mapped_column(String(40))
+    recency_days: Mapped[int] = mapped_column(Integer)
+    orders: Mapped[int] = mapped_column(Integer)
+    monetary: Mapped[Decimal] = mapped_column(Money)
+    probability_alive: Mapped[float] = mapped_column(Float)
+    expected_orders_365: Mapped[float] = mapped_column(Float)
+    expected_next_order_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    predicted_clv: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    confidence: Mapped[str] = mapped_column(String(10))  # high | medium | low
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RfmSnapshot(Base):
+    __tablename__ = "rfm_snapshots"
+    __table_args__ = (UniqueConstraint("shop_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    group_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    grid_counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # "r,fm" → customers
+    confidence: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language → message
+    model: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # thresholds, fit sizes
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,79 @@
+"""Scoring jobs: every night over all active shops, and once after a shop's first sync.
+
+Layer: jobs (queue `sync`). `score_active_shops` is the periodic job (see `jobs.schedule`): it
+only fans out one `score_shop_job` per active shop under the job id `score-<shop>-<UTC day>`,
+so a second scheduler, a rerun or the after-sync enqueue of the same day is a no-op while the
+first is queued. `score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`,
+which commits once and is safe to run twice. Not retried: the next night scores again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.services.scoring import score_shop
+from jobs.context import kizuna_job
+from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
+
+log = logging.getLogger(__name__)
+
+SCORE_EVERY = 24 * 3600.0
+SCORE_TIMEOUT = 1800
+_SCORE_SHOP = "jobs.scoring.score_shop_job"
+
+
+def scoring_job_id(shop_id: int) -> str:
+    return job_id("score", shop_id, utcnow().strftime("%Y%m%d"))
+
+
+def enqueue_scoring(
+    connection: redis.Redis, shop_id: int, *, after_commit_of: Session | None = None
+) -> None:
+    """Score `shop_id` soon (for example when its first sync finished).
+
+    With `after_commit_of`, the job is enqueued only once that session commits.
+    """
+    key = scoring_job_id(shop_id)
+    if after_commit_of is not None:
+        enqueue_after_commit(
+            after_commit_of,
+            connection,
+            SYNC,
+            _SCORE_SHOP,
+            shop_id,
+            job_id=key,
+            job_timeout=SCORE_TIMEOUT,
+        )
+    else:
+        enqueue(connection, SYNC, _SCORE_SHOP, shop_id, job_id=key, job_timeout=SCORE_TIMEOUT)
+
+
+@kizuna_job
+def score_active_shops(runtime: Kizuna, every: float = SCORE_EVERY) -> int:
+    """Enqueue one scoring job per active shop; returns how many shops were enqueued."""
+    with runtime.db.session() as session:
+        shop_ids = list(
+            session.scalars(select(Shop.id).where(Shop.status == "active").order_by(Shop.id))
+        )
+    for shop_id in shop_ids:
+        enqueue_scoring(runtime.redis, shop_id)
+    log.info("scoring enqueued shops=%s", len(shop_ids))
+    return len(shop_ids)
+
+
+@kizuna_job
+def score_shop_job(runtime: Kizuna, shop_id: int) -> int:
+    """Score one shop now; returns the number of customers scored (0 for a shop gone)."""
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        if shop is None or shop.status != "active":
+            log.info("scoring skipped shop=%s: not active", shop_id)
+            return 0
+        return score_shop(session, shop_id).customers

@@ -1,0 +1,259 @@
+"""The segments, analytics and customer pages show the scores of the viewed shop only.
+
+Real PostgreSQL and Redis (see conftest); each test builds two shops of one account with two
+years of orders, scores them with `score_shop` and signs in through a real login link.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.auth.login_link import make_login_token
+from app.domain.rfm import group_label
+from app.formatting import format_money
+from app.models import Account, Customer, CustomerScore, Order, Shop
+from app.services.scoring import score_shop
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
+    defaults: dict[str, Any] = {
+        "platform": "shopify",
+        "name": domain.split(".")[0].title(),
+        "status": "active",
+        "timezone": "Asia/Tokyo",
+        "currency": "JPY",
+        "locale": "en",
+    }
+    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
+    db.add(shop)
+    db.commit()
+    return shop
+
+
+def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:
+    """Customers with 1–6 orders over the last 650 days; every fourth has a cancelled one."""
+    rng = random.Random(seed)
+    made = []
+    for n in range(customers):
+        customer = Customer(
+            shop_id=shop.id,
+            external_id=f"{seed}-{n}",
+            first_name=f"Seed{seed}Customer{n}",
+            currency=shop.currency,
+        )
+        db.add(customer)
+        db.flush()
+        first_day = rng.randint(20, 650)
+        days = [first_day] + [rng.randint(1, first_day) for _ in range(rng.randint(0, 5))]
+        for k, day in enumerate(days):
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-{k}",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(rng.randrange(1000, 20000, 100)),
+                    processed_at=NOW - timedelta(days=day, hours=12),  # never on a day boundary
+                )
+            )
+        if n % 4 == 0:
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-x",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(777_777),
+                    processed_at=NOW - timedelta(days=2),
+                    cancelled_at=NOW - timedelta(days=1),
+                )
+            )
+        made.append(customer)
+    db.commit()
+    return made
+
+
+@pytest.fixture
+def shops(db: Session, client: Any, runtime: Any) -> dict[str, Any]:
+    """Signed in as an account with a scored Tokyo shop (30 customers) and a second shop."""
+    account = Account(name="Merchant")
+    db.add(account)
+    db.commit()
+    tea = make_shop(db, account, "tea.myshopify.com", name="Tea House")
+    other = make_shop(db, account, "other.myshopify.com", name="Other", currency="USD")
+    customers = build_history(db, tea, 30, seed=11)
+    build_history(db, other, 12, seed=12)
+    score_shop(db, tea.id)
+    score_shop(db, other.id)
+    response = client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    assert response.status_code == 302
+    return {"tea": tea, "other": other, "customers": customers}
+
+
+def page(client: Any, path: str, **params: Any) -> str:
+    response = client.get(path, query_string=params)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def svgs(html: str) -> list[ET.Element]:
+    return [ET.fromstring(m) for m in re.findall(r"<svg .*?</svg>", html, re.S)]  # noqa: S314
+
+
+def revenue(db: Session, shop: Shop) -> Decimal:
+    return db.scalar(
+        select(func.sum(Order.total_price)).where(
+            Order.shop_id == shop.id, Order.cancelled_at.is_(None)
+        )
+    )
+
+
+def test_segments_page_shows_the_grid_groups_and_confidence(
+    db: Session, client: Any, shops: dict[str, Any]
+) -> None:
+    tea = shops["tea"]
+    html = page(client, "/app/segments", shop_id=tea.id)
+    (grid,) = svgs(html)
+    cells = grid.findall(f"{SVG}g")
+    assert len(cells) == 25
+    # A known cell: rows are FM 5 → 1, columns R 1 → 5.
+    rows = db.execute(
+        select(CustomerScore.r, CustomerScore.fm, func.count())
+        .where(CustomerScore.shop_id == tea.id)
+        .group_by(CustomerScore.r, CustomerScore.fm)
+    )
+    counts = {(r, fm): n for r, fm, n in rows}
+    for cell in cells:
+        r = int(cell.get("data-column", "0")) + 1
+        fm = 5 - int(cell.get("data-row", "0"))
+        assert int(cell.get("data-value", "-1")) == counts.get((r, fm), 0)
+    assert sum(int(c.get("data-value", "0")) for c in cells) == 30
+
+    assert 'data-field="scored">30<' in html
+    assert format_money(revenue(db, tea), "JPY") in html
+    groups = dict(
+        db.execute(
+            select(CustomerScore.rfm_group, func.count())
+            .where(CustomerScore.shop_id == tea.id)
+            .group_by(CustomerScore.rfm_group)
+        ).all()
+    )
+    for key, n in groups.items():
+        row = re.search(rf'<tr data-group="{key}">.*?data-field="customers">([\d,]+)<', html, re.S)
+        assert row is not None
+        assert int(row.group(1).replace(",", "")) == n
+    assert 'data-field="confidence-reason"' in html
+    # Nothing of the other shop: its customers' cancelled or not, no USD anywhere.
+    assert "$" not in html
+
+
+def test_segments_page_in_japanese(client: Any, shops: dict[str, Any]) -> None:
+    html = page(client, "/app/segments", shop_id=shops["tea"].id, locale="ja")
+    assert "RFMグリッド" in html
+    assert group_label("champions", "ja") in html
+    assert "信頼度" in html
+    assert svgs(html)  # still valid XML with Japanese text
+
+
+def test_segments_page_before_scoring(db: Session, client: Any, runtime: Any) -> None:
+    account = Account(name="New")
+    db.add(account)
+    db.commit()
+    make_shop(db, account, "new.myshopify.com")
+    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    html = page(client, "/app/segments")
+    assert "not been scored yet" in html
+    assert len(svgs(html)[0].findall(f"{SVG}g")) == 25
+
+
+def test_analytics_page_numbers(db: Session, client: Any, shops: dict[str, Any]) -> None:
+    tea, other = shops["tea"], shops["other"]
+    html = page(client, "/app/analytics", shop_id=tea.id)
+
+    total = revenue(db, tea)
+    assert f'data-field="total-revenue">{format_money(total, "JPY")}<' in html
+    assert 'data-field="customers">30<' in html
+    per_customer = db.execute(
+        select(Order.customer_id, func.count(), func.max(Order.processed_at))
+        .where(Order.shop_id == tea.id, Order.cancelled_at.is_(None))
+        .group_by(Order.customer_id)
+    ).all()
+    repeat = sum(1 for _, n, _ in per_customer if n >= 2) / 30
+    assert f'data-field="repeat-rate">{repeat * 100:.1f}%<' in html
+    p_alive = dict(
+        db.execute(
+            select(CustomerScore.customer_id, CustomerScore.probability_alive).where(
+                CustomerScore.shop_id == tea.id
+            )
+        ).all()
+    )
+    churned = sum(
+        1 for cid, _, last in per_customer if last < NOW - timedelta(days=180) or p_alive[cid] < 0.3
+    )
+    assert f'data-field="churn-rate">{churned / 30 * 100:.1f}%<' in html
+    assert f'data-field="historic-ltv">{format_money(total / 30, "JPY")}<' in html
+
+    bars_svg, cohort_svg = svgs(html)
+    bars = bars_svg.findall(f"{SVG}rect")
+    assert len(bars) == 24
+    # Every order is within the 24 months shown (the oldest is 650 days old).
+    assert sum(Decimal(b.get("data-value", "0")) for b in bars) == total
+    this_month = NOW.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m")
+    assert any(t.text == this_month for t in bars_svg.iter(f"{SVG}text"))
+    assert cohort_svg.findall(f"{SVG}g")
+    # The other shop (USD, ¥777,777 cancelled orders) never shows up.
+    assert "$" not in html
+    assert "777,777" not in html
+    assert format_money(revenue(db, other), "USD") not in html
+
+
+def test_analytics_page_for_a_shop_without_orders(db: Session, client: Any, runtime: Any) -> None:
+    account = Account(name="New")
+    db.add(account)
+    db.commit()
+    make_shop(db, account, "new.myshopify.com")
+    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    html = page(client, "/app/analytics", locale="ja")
+    assert "注文はまだありません" in html
+    assert len(svgs(html)) == 2
+
+
+def test_customer_page_shows_rfm_and_predictions(
+    db: Session, client: Any, shops: dict[str, Any]
+) -> None:
+    tea = shops["tea"]
+    customer = shops["customers"][3]
+    score = db.scalar(select(CustomerScore).where(CustomerScore.customer_id == customer.id))
+    html = page(client, f"/app/customers/{customer.id}", shop_id=tea.id)
+    assert 'id="rfm-card"' in html
+    assert f'data-field="rfm-group">{group_label(score.rfm_group)}<' in html
+    assert f"R{score.r} F{score.f} M{score.m}" in html
+    assert f'data-field="p-alive">{score.probability_alive * 100:.0f}%<' in html
+    assert f'data-field="expected-orders">{score.expected_orders_365:.1f}<' in html
+    assert format_money(score.predicted_clv, "JPY") in html
+    assert "confidence" in html
+    ja = page(client, f"/app/customers/{customer.id}", shop_id=tea.id, locale="ja")
+    assert group_label(score.rfm_group, "ja") in ja
+    assert "継続確率" in ja
+
+
+def test_customer_of_another_shop_is_not_found(client: Any, shops: dict[str, Any]) -> None:
+    response = client.get(
+        f"/app/customers/{shops['customers'][0].id}", query_string={"shop_id": shops["other"].id}
+    )
+    assert response.status_code == 404

@@ -1,0 +1,231 @@
+"""Scoring a shop: customer_scores and rfm_snapshots rows match the domain code, per shop.
+
+Real PostgreSQL and Redis (see conftest). Each test builds its own shops with two years of
+orders; the nightly job is drained with a burst worker.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.domain import rfm
+from app.models import Account, Customer, CustomerScore, Order, RfmSnapshot, Shop
+from app.services.scoring import activities, load_transactions, score_shop
+from jobs.queues import SYNC
+from jobs.scoring import enqueue_scoring, score_active_shops
+
+pytestmark = pytest.mark.integration
+
+AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def make_shop(db: Session, domain: str, **values: Any) -> Shop:
+    account = Account(name=f"Owner of {domain}")
+    db.add(account)
+    db.flush()
+    defaults: dict[str, Any] = {
+        "platform": "shopify",
+        "name": domain.split(".")[0].title(),
+        "status": "active",
+        "timezone": "Asia/Tokyo",
+        "currency": "JPY",
+        "locale": "en",
+    }
+    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
+    db.add(shop)
+    db.commit()
+    return shop
+
+
+def build_history(
+    db: Session, shop: Shop, customers: int, seed: int, as_of: datetime = AS_OF
+) -> list[Customer]:
+    """`customers` customers with 1–8 orders spread over the two years before `as_of`; every
+    fifth customer also has a cancelled order (which must never count)."""
+    rng = random.Random(seed)
+    made = []
+    for n in range(customers):
+        customer = Customer(
+            shop_id=shop.id, external_id=f"{seed}-{n}", first_name=f"C{n}", currency=shop.currency
+        )
+        db.add(customer)
+        db.flush()
+        first_day = rng.randint(30, 730)
+        for k in range(rng.randint(1, 8)):
+            day = first_day if k == 0 else rng.randint(0, first_day)
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-{k}",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(rng.randrange(1000, 30000, 100)),
+                    processed_at=as_of - timedelta(days=day, hours=rng.randint(0, 20)),
+                )
+            )
+        if n % 5 == 0:
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-cancelled",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(999_999),
+                    processed_at=as_of - timedelta(days=1),
+                    cancelled_at=as_of - timedelta(hours=20),
+                )
+            )
+        made.append(customer)
+    db.commit()
+    return made
+
+
+def scores(db: Session, shop: Shop) -> dict[int, CustomerScore]:
+    rows = db.scalars(select(CustomerScore).where(CustomerScore.shop_id == shop.id))
+    return {row.customer_id: row for row in rows}
+
+
+def test_score_shop_matches_the_domain_and_stays_in_its_shop(db: Session) -> None:
+    shop = make_shop(db, "tea.myshopify.com")
+    other = make_shop(db, "other.myshopify.com", currency="USD")
+    build_history(db, shop, 40, seed=1)
+    build_history(db, other, 10, seed=2)
+
+    result = score_shop(db, shop.id, AS_OF)
+    assert result.customers == 40
+
+    expected = rfm.score_customers(activities(load_transactions(db, shop.id, AS_OF)), AS_OF)
+    saved = scores(db, shop)
+    assert len(saved) == 40
+    for c in expected.customers:
+        row = saved[c.customer_id]
+        assert (row.r, row.f, row.m, row.fm, row.rfm_group) == (c.r, c.f, c.m, c.fm, c.group)
+        assert row.orders == c.orders
+        assert row.monetary == c.monetary
+        assert 0.0 <= row.probability_alive <= 1.0
+        assert row.expected_orders_365 >= 0.0
+        assert row.predicted_clv >= 0
+        assert row.currency == "JPY"
+        assert row.previous_group is None
+        assert row.confidence == result.confidence
+    # The cancelled ¥999,999 orders never count.
+    assert max(row.monetary for row in saved.values()) < Decimal(999_999)
+    total = db.scalar(
+        select(func.sum(Order.total_price)).where(
+            Order.shop_id == shop.id, Order.cancelled_at.is_(None)
+        )
+    )
+    assert sum(row.monetary for row in saved.values()) == total
+
+    snapshot = db.scalar(select(RfmSnapshot).where(RfmSnapshot.shop_id == shop.id))
+    assert snapshot is not None
+    assert snapshot.as_of == AS_OF.date()
+    assert snapshot.customers == 40
+    assert snapshot.group_counts == rfm.group_counts(expected)
+    assert sum(snapshot.grid_counts.values()) == 40
+    assert snapshot.confidence in ("high", "medium", "low")
+    assert snapshot.reason["en"]
+    assert snapshot.reason["ja"]
+    # Nothing was written for the other shop.
+    assert scores(db, other) == {}
+    assert db.scalar(select(func.count()).where(RfmSnapshot.shop_id == other.id)) == 0
+
+
+def test_rescoring_is_idempotent_the_same_day_and_tracks_movement_across_days(
+    db: Session,
+) -> None:
+    shop = make_shop(db, "tea.myshopify.com")
+    build_history(db, shop, 25, seed=3)
+    score_shop(db, shop.id, AS_OF)
+    first = {cid: row.rfm_group for cid, row in scores(db, shop).items()}
+    score_shop(db, shop.id, AS_OF + timedelta(hours=1))
+    db.expire_all()
+    again = scores(db, shop)
+    assert {cid: row.rfm_group for cid, row in again.items()} == first
+    assert all(row.previous_group is None for row in again.values())
+    assert db.scalar(select(func.count()).where(RfmSnapshot.shop_id == shop.id)) == 1
+
+    # The next day the least recent customer comes back with a burst of big orders.
+    later = AS_OF + timedelta(days=1)
+    sleeper = min(again.values(), key=lambda row: (row.r, row.fm, row.customer_id))
+    sleeper_id, sleeper_group = sleeper.customer_id, sleeper.rfm_group
+    for k in range(6):
+        db.add(
+            Order(
+                shop_id=shop.id,
+                external_id=f"back-{k}",
+                customer_id=sleeper_id,
+                currency="JPY",
+                total_price=Decimal(50_000),
+                processed_at=later - timedelta(hours=k + 1),
+            )
+        )
+    db.commit()
+    score_shop(db, shop.id, later)
+    db.expire_all()
+    moved = scores(db, shop)
+    assert {cid: row.previous_group for cid, row in moved.items()} == first
+    back = moved[sleeper_id]
+    assert back.r == 5
+    assert back.previous_group == sleeper_group
+    assert back.rfm_group != sleeper_group
+    snapshots = db.scalars(
+        select(RfmSnapshot).where(RfmSnapshot.shop_id == shop.id).order_by(RfmSnapshot.as_of)
+    ).all()
+    assert [s.as_of for s in snapshots] == [AS_OF.date(), later.date()]
+
+
+def test_customers_no_longer_scored_lose_their_row(db: Session) -> None:
+    shop = make_shop(db, "tea.myshopify.com")
+    customers = build_history(db, shop, 5, seed=4)
+    score_shop(db, shop.id, AS_OF)
+    gone = customers[1]
+    for order in db.scalars(select(Order).where(Order.customer_id == gone.id)):
+        order.cancelled_at = AS_OF
+    db.commit()
+    score_shop(db, shop.id, AS_OF)
+    db.expire_all()
+    assert gone.id not in scores(db, shop)
+    assert len(scores(db, shop)) == 4
+
+
+def test_shop_without_orders_gets_an_empty_snapshot(db: Session) -> None:
+    shop = make_shop(db, "empty.myshopify.com")
+    result = score_shop(db, shop.id, AS_OF)
+    assert result.customers == 0
+    assert result.confidence == "low"
+    snapshot = db.scalar(select(RfmSnapshot).where(RfmSnapshot.shop_id == shop.id))
+    assert snapshot is not None
+    assert snapshot.customers == 0
+
+
+def test_nightly_job_scores_every_active_shop(db: Session, runtime: Any, drain_jobs: Any) -> None:
+    active = make_shop(db, "tea.myshopify.com")
+    gone = make_shop(db, "gone.myshopify.com", status="uninstalled")
+    build_history(db, active, 6, seed=5, as_of=datetime.now(UTC))
+    build_history(db, gone, 6, seed=6, as_of=datetime.now(UTC))
+
+    assert score_active_shops() == 1
+    enqueue_scoring(runtime.redis, active.id)  # e.g. the first sync finished: same job id
+    assert drain_jobs(SYNC) == 1
+    assert len(scores(db, active)) == 6
+    assert scores(db, gone) == {}
+
+
+def test_enqueue_after_commit_waits_for_the_commit(
+    db: Session, runtime: Any, drain_jobs: Any
+) -> None:
+    shop = make_shop(db, "tea.myshopify.com")
+    build_history(db, shop, 3, seed=7, as_of=datetime.now(UTC))
+    enqueue_scoring(runtime.redis, shop.id, after_commit_of=db)
+    assert drain_jobs(SYNC) == 0
+    db.commit()
+    assert drain_jobs(SYNC) == 1
+    assert len(scores(db, shop)) == 3
