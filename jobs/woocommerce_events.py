@@ -1,10 +1,93 @@
 """WooCommerce webhook topics and their handlers, used by `jobs.process_webhook`.
 
-Layer: jobs. Same handler signature as the Shopify ones: (session, event, shop, payload).
+Layer: jobs. Same handler signature as the Shopify ones: (session, event, shop, payload); the
+caller claims the event, commits and retries. Order bodies are the REST v3 order: unpaid ones
+(`pending`, `failed`, `checkout-draft`) are checkouts, the rest orders; both go through
+`flow_triggers` like Shopify's. `order.deleted` (trash) is recorded and not applied.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-HANDLERS: dict[str, Any] = {}
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models import Shop, WebhookEvent
+from app.services import flow_triggers, upsert
+from connectors.shopify.webhooks import WebhookPayloadError
+from connectors.woocommerce import mapping
+
+Payload = dict[str, Any]
+Handler = Callable[[Session, WebhookEvent, Shop | None, Payload], None]
+
+
+class _Skip(Exception):
+    pass
+
+
+def _shop_id(shop: Shop | None) -> int:
+    if shop is None or shop.status == "uninstalled":
+        # Recorded as processed with nothing applied: the shop is gone.
+        raise _Skip
+    return shop.id
+
+
+def _guarded(handler: Handler) -> Handler:
+    def wrapper(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+        try:
+            handler(session, event, shop, payload)
+        except _Skip:
+            return
+        except mapping.MappingError as error:
+            raise WebhookPayloadError(str(error)) from error
+
+    return wrapper
+
+
+@_guarded
+def _customer(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    upsert.upsert_customers(session, _shop_id(shop), [mapping.customer_from_resource(payload)])
+
+
+@_guarded
+def _customer_deleted(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload
+) -> None:
+    customer_id = payload.get("id")
+    if not customer_id:
+        raise WebhookPayloadError("payload has no customer id")
+    upsert.mark_customer_deleted(session, _shop_id(shop), str(customer_id), utcnow())
+
+
+@_guarded
+def _order(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    shop_id = _shop_id(shop)
+    if mapping.is_open_checkout(payload):
+        checkout = mapping.checkout_from_resource(payload)
+        upsert.upsert_checkouts(session, shop_id, [checkout])
+        flow_triggers.after_checkouts(session, shop_id, [checkout])
+        return
+    order = mapping.order_from_resource(payload)
+    upsert.upsert_orders(session, shop_id, [order])
+    flow_triggers.after_orders(session, shop_id, [order])
+
+
+@_guarded
+def _product(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    shop_id = _shop_id(shop)
+    currency = shop.currency if shop is not None else "USD"
+    upsert.upsert_products(session, shop_id, [mapping.product_from_resource(payload, currency)])
+
+
+HANDLERS: dict[str, Handler] = {
+    "customer.created": _customer,
+    "customer.updated": _customer,
+    "customer.deleted": _customer_deleted,
+    "order.created": _order,
+    "order.updated": _order,
+    "order.restored": _order,
+    "product.created": _product,
+    "product.updated": _product,
+}

@@ -8,4 +8,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from app.auth import shopify, standalone  # noqa: E402, F401  (routes register on bp)
+from app.auth import shopify, standalone, woocommerce  # noqa: E402, F401  (routes register on bp)

@@ -235,6 +235,11 @@ def _insert_event(intake: _Intake, values: dict[str, Any]) -> int | None:
     return int(rows[0][0]) if rows else None
 
 
+def record_event(runtime: Kizuna, values: dict[str, Any]) -> int | None:
+    """Insert one `webhook_events` row (committed at once); None when its dedupe key exists."""
+    return _insert_event(_intake(runtime.db), values)
+
+
 def ingest_shopify_webhook(
     runtime: Kizuna,
     headers: WebhookHeaders,

@@ -1,0 +1,97 @@
+"""WooCommerce connect routes: the store-URL form, the wc-auth callback, the return page.
+
+Layer: web auth. `/connect/woocommerce` needs a logged-in account and the session CSRF token;
+it records a pending request and sends the browser to the store's `/wc-auth/v1/authorize`.
+`POST /auth/woocommerce/callback` is called by the store, unsigned: it is trusted only through
+the pending request its `user_id` names (unknown, expired or used → 400, nothing stored), and
+answers exactly 200 at once (WooCommerce deletes the key on any other answer).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+from typing import Any
+
+from flask import jsonify, redirect, render_template_string, request, session, url_for
+
+from app.auth import bp
+from app.kizuna import kizuna
+from app.services.woocommerce_install import ConnectError, accept_key_grant, start_connect
+from connectors.woocommerce.auth import KeyGrant
+
+log = logging.getLogger(__name__)
+
+CSRF_SESSION_KEY = "csrf_token"  # the same token as the other connect forms
+
+_FORM = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Connect a WooCommerce store</title></head>
+<body><main>
+<h1>Connect a WooCommerce store</h1>
+{% if error %}<p role="alert">{{ error }}</p>{% endif %}
+<form method="post" action="{{ url_for('auth.connect_woocommerce') }}">
+  <label for="store_url">Store address</label>
+  <input id="store_url" name="store_url" value="{{ store_url }}" required
+         placeholder="https://shop.example.com">
+  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
+  <button type="submit">Connect</button>
+</form>
+<p>You will be asked to approve access in your WordPress admin.</p>
+</main></body></html>"""
+
+
+def _csrf_token() -> str:
+    token = session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def _form(error: str | None = None, store_url: str = "", status: int = 200) -> Any:
+    page = render_template_string(_FORM, error=error, store_url=store_url, csrf_token=_csrf_token())
+    return page, status
+
+
+@bp.route("/connect/woocommerce", methods=["GET", "POST"])
+def connect_woocommerce():  # type: ignore[no-untyped-def]
+    account_id = session.get("account_id")
+    if not isinstance(account_id, int):
+        return redirect(url_for("auth.login_required_page"))
+    if request.method == "GET":
+        return _form()
+    store_url = request.form.get("store_url", "").strip()
+    given = request.form.get("csrf_token", "")
+    expected = session.get(CSRF_SESSION_KEY)
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), given.encode()):
+        return _form("This form has expired. Please submit it again.", store_url, 400)
+    try:
+        target = start_connect(kizuna(), account_id, store_url)
+    except ConnectError as error:
+        return _form(str(error), store_url, 400)
+    return redirect(target)
+
+
+@bp.post("/auth/woocommerce/callback")
+def woocommerce_callback():  # type: ignore[no-untyped-def]
+    try:
+        body = json.loads(request.get_data(cache=False).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        body = None
+    grant = KeyGrant.parse(body)
+    if grant is None:
+        return jsonify(error="invalid_request"), 400
+    shop_id = accept_key_grant(kizuna(), grant)
+    if shop_id is None:
+        return jsonify(error="unknown_request"), 400
+    return jsonify(ok=True), 200
+
+
+@bp.get("/connect/woocommerce/done")
+def woocommerce_done():  # type: ignore[no-untyped-def]
+    # `success=1` is only a hint: the callback has already told us (or not).
+    if request.args.get("success") != "1":
+        return _form("The store did not grant access. You can try again.", status=400)
+    return redirect(url_for("admin.home"))

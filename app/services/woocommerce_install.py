@@ -1,0 +1,244 @@
+"""Connecting a WooCommerce store (wc-auth), its stored credentials, and webhook intake.
+
+Layer: services; each public function owns its transaction and commits. The wc-auth callback is
+unsigned and names no store: it is trusted only through a pending request we created (random
+single-use `user_id`, stored hashed, 15-minute expiry); forged, expired or replayed ids store
+nothing. Keys are stored encrypted (`runtime.cipher`), never logged; follow-up work (key check,
+webhooks, first backfill) is the job `wc-setup-<shop_id>`, enqueued after commit. Webhook intake
+records under `wc:<sha256(shop|topic|id|modified)>` and enqueues `process_webhook_event`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
+from app.services.ingest_webhook import IngestResult, enqueue_webhook_event, record_event
+from connectors.base import AuthenticationError
+from connectors.woocommerce.auth import KeyGrant, authorize_url, normalize_store_url
+from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.webhooks import dedupe_key, resource_id
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "woocommerce"
+PENDING_TTL = timedelta(minutes=15)
+CALLBACK_PATH = "/auth/woocommerce/callback"
+RETURN_PATH = "/connect/woocommerce/done"
+WEBHOOK_PATH = "/webhooks/woocommerce"
+
+
+class ConnectError(Exception):
+    """A connect attempt that cannot go on; the message is for the merchant."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def webhook_delivery_url(runtime: Kizuna, shop_id: int) -> str:
+    """Where the store delivers: our shop id, so the shop comes from our records."""
+    return f"{runtime.config.app_url}{WEBHOOK_PATH}?shop={shop_id}"
+
+
+def start_connect(runtime: Kizuna, account_id: int, store_url: str) -> str:
+    """Record a pending wc-auth request; the store's authorize URL to send the browser to."""
+    url = normalize_store_url(store_url)
+    if url is None:
+        raise ConnectError("That is not a store address. Use the address of your WordPress site.")
+    token = secrets.token_urlsafe(24)
+    with runtime.db.session() as session:
+        existing = session.scalars(
+            select(Shop).where(Shop.platform == PLATFORM, Shop.domain == url)
+        ).one_or_none()
+        if existing is not None and existing.account_id != account_id:
+            raise ConnectError(f"{url} is already connected to another Kizuna account.")
+        session.add(
+            PendingWooCommerceAuth(
+                token_hash=_token_hash(token),
+                account_id=account_id,
+                store_url=url,
+                expires_at=utcnow() + PENDING_TTL,
+            )
+        )
+        session.commit()
+    app_url = runtime.config.app_url
+    return authorize_url(url, token, f"{app_url}{RETURN_PATH}", f"{app_url}{CALLBACK_PATH}")
+
+
+def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
+    """Store the keys of a known, unexpired, unused request; the shop id, or None (refused)."""
+    from jobs.woocommerce import enqueue_setup
+
+    with runtime.db.session() as session:
+        pending = session.scalars(
+            select(PendingWooCommerceAuth)
+            .where(PendingWooCommerceAuth.token_hash == _token_hash(grant.user_id))
+            .with_for_update()
+        ).one_or_none()
+        now = utcnow()
+        if pending is None or pending.used_at is not None or pending.expires_at <= now:
+            reason = "unknown" if pending is None else "used" if pending.used_at else "expired"
+            log.warning("woocommerce callback refused reason=%s", reason)
+            session.rollback()
+            return None
+        shop = session.scalars(
+            select(Shop)
+            .where(Shop.platform == PLATFORM, Shop.domain == pending.store_url)
+            .with_for_update()
+        ).one_or_none()
+        if shop is not None and shop.account_id != pending.account_id:
+            log.warning("woocommerce callback refused reason=other_account shop_id=%s", shop.id)
+            session.rollback()
+            return None
+        if shop is None:
+            shop = Shop(account_id=pending.account_id, platform=PLATFORM, domain=pending.store_url)
+            shop.name = pending.store_url.split("://", 1)[-1]
+            session.add(shop)
+            session.flush()
+        cipher = runtime.cipher
+        shop.access_token_encrypted = cipher.encrypt(
+            json.dumps(
+                {"consumer_key": grant.consumer_key, "consumer_secret": grant.consumer_secret}
+            )
+        )
+        shop.access_token_expires_at = None
+        shop.scopes = grant.permissions or None
+        shop.status = "installing"
+        shop.install_method = "wc_auth"
+        shop.installed_at = now
+        shop.uninstalled_at = None
+        shop.last_error = None
+        shop.last_error_at = None
+        wc = session.get(WooCommerceShop, shop.id)
+        if wc is None:
+            wc = WooCommerceShop(shop_id=shop.id, webhook_ids={})
+            session.add(wc)
+        wc.key_id = grant.key_id
+        wc.key_permissions = grant.permissions or None
+        if wc.webhook_secret_encrypted is None:
+            # Alphanumeric: WooCommerce runs the secret through wp_specialchars_decode.
+            wc.webhook_secret_encrypted = cipher.encrypt(secrets.token_hex(32))
+        pending.used_at = now
+        pending.shop_id = shop.id
+        shop_id = shop.id
+        enqueue_setup(runtime, session, shop_id)
+        session.commit()
+    log.info("woocommerce keys stored shop_id=%s", shop_id)
+    return shop_id
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+def store_keys(runtime: Kizuna, shop: Shop) -> tuple[str, str]:
+    """The shop's consumer key and secret (plaintext in memory only)."""
+    if shop.status == "uninstalled" or shop.access_token_encrypted is None:
+        raise AuthenticationError("the shop has no WooCommerce key", code="no_token")
+    data = json.loads(runtime.cipher.decrypt(shop.access_token_encrypted))
+    return str(data["consumer_key"]), str(data["consumer_secret"])
+
+
+def woocommerce_client(runtime: Kizuna, shop: Shop, **options: Any) -> WooCommerceClient:
+    """A REST client for a stored shop; use it as a context manager to close it."""
+    consumer_key, consumer_secret = store_keys(runtime, shop)
+    return WooCommerceClient(shop.domain, consumer_key, consumer_secret, **options)
+
+
+def webhook_secret(runtime: Kizuna, wc: WooCommerceShop) -> str:
+    if wc.webhook_secret_encrypted is None:
+        raise AuthenticationError("the shop has no webhook secret", code="no_secret")
+    return runtime.cipher.decrypt(wc.webhook_secret_encrypted)
+
+
+@dataclass(frozen=True)
+class WebhookShop:
+    shop_id: int
+    domain: str
+    status: str
+    secrets: tuple[str, ...]  # current first, then the previous one during a rotation
+
+
+def webhook_shop(runtime: Kizuna, shop_id: int | None) -> WebhookShop | None:
+    """The shop a delivery URL names, with its webhook secrets; None if unknown."""
+    if shop_id is None:
+        return None
+    with runtime.db.session() as session:
+        row = session.execute(
+            select(Shop.domain, Shop.status, WooCommerceShop)
+            .join(WooCommerceShop, WooCommerceShop.shop_id == Shop.id)
+            .where(Shop.id == shop_id, Shop.platform == PLATFORM)
+        ).one_or_none()
+        if row is None:
+            return None
+        domain, status, wc = row
+        found = [
+            runtime.cipher.decrypt(value)
+            for value in (wc.webhook_secret_encrypted, wc.webhook_secret_previous_encrypted)
+            if value is not None
+        ]
+    return WebhookShop(shop_id, domain, status, tuple(found))
+
+
+def ingest_webhook(
+    runtime: Kizuna,
+    shop: WebhookShop,
+    topic: str,
+    body: bytes,
+    payload: dict[str, Any],
+    *,
+    delivery_id: str | None,
+    handled: bool,
+) -> IngestResult:
+    """Record one verified delivery (committed) and enqueue it; duplicates are acknowledged.
+
+    `handled`: Kizuna has a handler for the topic; other topics are recorded `ignored`.
+    """
+    from connectors.woocommerce.mapping import MappingError, parse_gmt
+
+    status = "pending" if handled and shop.status != "uninstalled" else "ignored"
+    try:
+        triggered_at = parse_gmt(payload.get("date_modified_gmt"))
+    except MappingError:
+        triggered_at = None
+    values = {
+        "platform": PLATFORM,
+        "dedupe_key": dedupe_key(shop.shop_id, topic, payload, body),
+        "shop_id": shop.shop_id,
+        "shop_domain": shop.domain[:255],
+        "topic": topic[:80],
+        "event_id": (delivery_id or "")[:100] or None,
+        "api_version": "wc/v3",
+        "resource_id": (resource_id(payload) or "")[:64] or None,
+        "triggered_at": triggered_at,
+        "received_at": utcnow(),
+        "payload": body.decode("utf-8") if status == "pending" else None,
+        "status": status,
+        "attempts": 0,
+    }
+    event_id = record_event(runtime, values)
+    if event_id is None:
+        log.info("woocommerce webhook duplicate topic=%s shop_id=%s", topic, shop.shop_id)
+        return IngestResult(event_id=None, duplicate=True)
+    if status == "pending":
+        try:
+            enqueue_webhook_event(runtime.redis, event_id, fresh=True)
+        except (redis.RedisError, OSError) as error:
+            log.warning(
+                "webhook enqueue deferred to sweeper event_id=%s error=%s",
+                event_id,
+                type(error).__name__,
+            )
+    return IngestResult(event_id=event_id, duplicate=False)

@@ -1,0 +1,289 @@
+"""WooCommerce store jobs: setup after connect, backfill / incremental sync, periodic reconcile.
+
+Layer: jobs (queue `sync`; ids `wc-setup-<shop>`, `wc-sync-<shop>`, `wc-reconcile-<shop>`).
+Setup checks the key, creates our webhooks (own per-shop secret, delivery URL naming our shop
+id) and runs the first backfill. A sync upserts page by page, "newer wins", one commit per page
+(a re-run is harmless) with progress in `shop.sync_state`; its watermark `synced_until` is the
+time the sync *started*, so it never passes data the sync could have missed. WooCommerce never
+retries a webhook and disables one after 5 failed deliveries, so the periodic reconcile
+re-activates (or re-creates) webhooks and backfills with `modified_after` = last watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.models.woocommerce import WooCommerceShop
+from app.services import flow_triggers, upsert
+from app.services.woocommerce_install import (
+    webhook_delivery_url,
+    webhook_secret,
+    woocommerce_client,
+)
+from connectors.base import AuthenticationError, ConnectorError
+from connectors.woocommerce import mapping
+from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.webhooks import TOPICS
+from jobs.context import kizuna_job
+from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT_SECONDS = 4 * 3600
+# Page-number pagination can skip rows that change mid-sync; the overlap re-reads them.
+WATERMARK_OVERLAP = timedelta(minutes=5)
+RECONCILE_EVERY = 900.0
+_ERROR_TEXT_LIMIT = 500
+RECONNECT_NEEDED = "WooCommerce refused Kizuna's API key: connect the store again."
+
+
+def enqueue_setup(runtime: Kizuna, session: Session, shop_id: int) -> None:
+    """Queue the setup of a freshly connected store once `session` commits."""
+    enqueue_after_commit(
+        session,
+        runtime.redis,
+        SYNC,
+        setup_shop,
+        shop_id,
+        job_id=job_id("wc-setup", shop_id),
+        job_timeout=SYNC_TIMEOUT_SECONDS,
+    )
+
+
+def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
+    # A new dict each time: the JSON column only notices reassignment.
+    shop.sync_state = {**(shop.sync_state or {}), **changes}
+    session.commit()
+
+
+def _fail(session: Session, shop_id: int, message: str, *, status: str | None = None) -> None:
+    session.rollback()
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return
+    shop.last_error = message[:_ERROR_TEXT_LIMIT]
+    shop.last_error_at = utcnow()
+    if status:
+        shop.status = status
+    _save_state(
+        session, shop, status="failed", error=shop.last_error, finished_at=utcnow().isoformat()
+    )
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def ensure_webhooks(
+    client: WooCommerceClient, delivery_url: str, secret: str
+) -> tuple[dict[str, int], int]:
+    """Our webhooks, one per topic, active and with our secret; (topic → id, re-enabled)."""
+    existing: dict[str, dict[str, Any]] = {}
+    for hook in client.list_webhooks():
+        if hook.get("delivery_url") == delivery_url and hook.get("topic") in TOPICS:
+            existing.setdefault(hook["topic"], hook)
+    ids: dict[str, int] = {}
+    reenabled = 0
+    for topic in TOPICS:
+        found = existing.get(topic)
+        if found is None:
+            hook = client.create_webhook(topic, delivery_url, secret)
+        elif found.get("status") != "active":
+            hook = client.update_webhook(int(found["id"]), status="active", secret=secret)
+            reenabled += 1
+            log.info("woocommerce webhook re-enabled id=%s topic=%s", hook.get("id"), topic)
+        else:
+            hook = found
+        ids[topic] = int(hook["id"])
+    return ids, reenabled
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+def _customer_pages(client: WooCommerceClient, since: datetime | None) -> Any:
+    """All customers (backfill), or the newest first down to `since` (no modified_after here)."""
+    if since is None:
+        yield from client.paginate("customers", {"orderby": "id", "order": "asc", "role": "all"})
+        return
+    for page in client.paginate(
+        "customers", {"orderby": "registered_date", "order": "desc", "role": "all"}
+    ):
+        fresh = [
+            c for c in page if (mapping.parse_gmt(c.get("date_created_gmt")) or since) >= since
+        ]
+        if fresh:
+            yield fresh
+        if len(fresh) < len(page):
+            return
+
+
+def _modified_params(since: datetime | None) -> dict[str, Any]:
+    if since is None:
+        return {"orderby": "id", "order": "asc"}
+    return {
+        "orderby": "modified",
+        "order": "asc",
+        "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
+        "dates_are_gmt": True,
+    }
+
+
+def _apply_orders(
+    session: Session, shop_id: int, page: list[dict[str, Any]], triggers: bool
+) -> int:
+    orders = [mapping.order_from_resource(o) for o in page if not mapping.is_open_checkout(o)]
+    checkouts = [mapping.checkout_from_resource(o) for o in page if mapping.is_open_checkout(o)]
+    upsert.upsert_orders(session, shop_id, orders)
+    upsert.upsert_checkouts(session, shop_id, checkouts)
+    if triggers:
+        flow_triggers.after_orders(session, shop_id, orders)
+        flow_triggers.after_checkouts(session, shop_id, checkouts)
+    return len(page)
+
+
+def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, int]:
+    """Pull customers, products and orders (all, or modified since the watermark)."""
+    done: dict[str, int] = {}
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        wc = session.get(WooCommerceShop, shop_id)
+        if shop is None or wc is None or shop.status == "uninstalled":
+            log.info("woocommerce sync skipped shop_id=%s: not connected", shop_id)
+            return done
+        started = utcnow()
+        since = wc.synced_until - WATERMARK_OVERLAP if incremental and wc.synced_until else None
+        _save_state(
+            session,
+            shop,
+            status="running",
+            mode="incremental" if since else "backfill",
+            stream=None,
+            done=done,
+            started_at=started.isoformat(),
+            finished_at=None,
+            error=None,
+        )
+        streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
+            (
+                "customers",
+                lambda c: _customer_pages(c, since),
+                lambda page: upsert.upsert_customers(
+                    session, shop_id, [mapping.customer_from_resource(x) for x in page]
+                ),
+            ),
+            (
+                "products",
+                lambda c: c.paginate("products", _modified_params(since)),
+                lambda page: upsert.upsert_products(
+                    session,
+                    shop_id,
+                    [mapping.product_from_resource(x, shop.currency) for x in page],
+                ),
+            ),
+            (
+                "orders",
+                lambda c: c.paginate("orders", {**_modified_params(since), "status": "any"}),
+                lambda page: _apply_orders(session, shop_id, page, triggers=since is not None),
+            ),
+        )
+        try:
+            with woocommerce_client(runtime, shop) as client:
+                for name, pages, apply in streams:
+                    done[name] = 0
+                    _save_state(session, shop, stream=name, done=dict(done))
+                    for page in pages(client):
+                        apply(page)
+                        done[name] += len(page)
+                        _save_state(session, shop, done=dict(done))
+        except AuthenticationError:
+            _fail(session, shop_id, RECONNECT_NEEDED, status="error")
+            raise
+        except Exception as error:
+            log.warning(
+                "woocommerce sync failed shop_id=%s error=%s", shop_id, type(error).__name__
+            )
+            _fail(session, shop_id, f"Sync failed: {error}")
+            raise
+        wc.synced_until = started
+        if shop.status == "installing":
+            shop.status = "active"
+        _save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
+        log.info("woocommerce sync done shop_id=%s counts=%s", shop_id, done)
+        return done
+
+
+def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
+    """Check the key, then create or re-activate our webhooks; the number re-enabled."""
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        wc = session.get(WooCommerceShop, shop_id)
+        if shop is None or wc is None or shop.status == "uninstalled":
+            return 0
+        try:
+            with woocommerce_client(runtime, shop) as client:
+                status = client.get("system_status")  # also proves the key works
+                ids, reenabled = ensure_webhooks(
+                    client, webhook_delivery_url(runtime, shop_id), webhook_secret(runtime, wc)
+                )
+        except AuthenticationError:
+            _fail(session, shop_id, RECONNECT_NEEDED, status="error")
+            raise
+        except ConnectorError as error:
+            _fail(session, shop_id, f"Webhook setup failed: {error}")
+            raise
+        currency = (
+            (status.get("settings") or {}).get("currency") if isinstance(status, dict) else None
+        )
+        if isinstance(currency, str) and len(currency) == 3:
+            shop.currency = currency
+        wc.webhook_ids = dict(ids)
+        shop.webhooks_subscribed = len(ids)
+        session.commit()
+        return reenabled
+
+
+@kizuna_job
+def setup_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
+    """After connect: check the key, create webhooks, first backfill."""
+    _setup_webhooks(runtime, shop_id)
+    return run_sync(runtime, shop_id, incremental=False)
+
+
+@kizuna_job
+def reconcile_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
+    """Re-enable disabled (or re-create missing) webhooks, then backfill the gap."""
+    reenabled = _setup_webhooks(runtime, shop_id)
+    done = run_sync(runtime, shop_id, incremental=True)
+    return {**done, "webhooks_reenabled": reenabled}
+
+
+@kizuna_job
+def reconcile_woocommerce(runtime: Kizuna, every: float = RECONCILE_EVERY) -> int:
+    """Periodic: queue `reconcile_shop` for every connected WooCommerce store."""
+    with runtime.db.session() as session:
+        shop_ids = list(
+            session.scalars(
+                select(Shop.id).where(
+                    Shop.platform == "woocommerce", Shop.status.in_(("active", "installing"))
+                )
+            )
+        )
+    for shop_id in shop_ids:
+        enqueue(
+            runtime.redis,
+            SYNC,
+            reconcile_shop,
+            shop_id,
+            job_id=job_id("wc-reconcile", shop_id),
+            job_timeout=SYNC_TIMEOUT_SECONDS,
+        )
+    return len(shop_ids)
