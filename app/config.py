@@ -46,6 +46,8 @@ class Config:
     sendgrid_api_key: str | None
     sendgrid_sandbox_url: str | None
     embedded: bool = field(default=False)  # True when running on the embedded defaults
+    sendgrid_event_public_key: str | None = None  # base64 DER, from SendGrid settings
+    mail_from: str = "Kizuna <no-reply@kizuna.example>"
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -171,4 +173,6 @@ def load_config(
         sendgrid_api_key=env.get("SENDGRID_API_KEY", "").strip() or None,
         sendgrid_sandbox_url=sendgrid_sandbox,
         embedded=embedded,
+        sendgrid_event_public_key=env.get("SENDGRID_EVENT_PUBLIC_KEY", "").strip() or None,
+        mail_from=env.get("MAIL_FROM", "").strip() or "Kizuna <no-reply@kizuna.example>",
     )

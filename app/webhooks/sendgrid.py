@@ -1,3 +1,54 @@
-"""`POST /webhooks/sendgrid`: SendGrid's signed event webhook (see connectors/sendgrid)."""
+"""`POST /webhooks/sendgrid`: SendGrid's signed Event Webhook (see connectors/sendgrid/events).
 
-from app.webhooks import bp  # noqa: F401
+Layer: web. The raw body is verified against SENDGRID_EVENT_PUBLIC_KEY before it is parsed: no
+key configured, a missing or bad signature is 401 and nothing is stored. A verified batch that
+does not parse is 400 (SendGrid retries; the cause shows in the log code). Everything else goes
+to `services.flows.record_message_events`, which dedupes on both keys and commits. Logs carry
+codes and counts, never addresses or bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response, jsonify, request
+
+from app import db_session
+from app.kizuna import kizuna
+from app.services.flows import record_message_events
+from app.webhooks import bp
+from connectors.sendgrid.events import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    EventPayloadError,
+    parse_events,
+    verify_event_signature,
+)
+
+log = logging.getLogger(__name__)
+
+
+@bp.post("/webhooks/sendgrid")
+def sendgrid_events() -> tuple[Response, int]:
+    public_key = kizuna().config.sendgrid_event_public_key
+    body = request.get_data(cache=False)
+    if not public_key:
+        log.warning("sendgrid events rejected reason=no_public_key_configured")
+        return jsonify(error="unauthorized", reason="not_configured"), 401
+    verification = verify_event_signature(
+        public_key,
+        body,
+        request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(TIMESTAMP_HEADER),
+    )
+    if not verification.ok:
+        log.warning("sendgrid events rejected reason=%s", verification.reason)
+        return jsonify(error="unauthorized", reason=verification.reason), 401
+    try:
+        events = parse_events(body)
+    except EventPayloadError as error:
+        log.warning("sendgrid events refused reason=%s", error)
+        return jsonify(error="invalid_payload", reason=str(error)), 400
+    counts = record_message_events(db_session(), events)
+    log.info("sendgrid events %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+    return jsonify(ok=True, **counts), 200

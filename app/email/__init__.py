@@ -1,0 +1,61 @@
+"""The email blueprint: `/unsubscribe/<token>` — a confirmation page and RFC 8058 one-click.
+
+Layer: web. GET never changes anything (mail scanners follow links); it shows a ja/en page with
+one button. POST — from that button or from a mailbox's one-click (`List-Unsubscribe=One-Click`
+in the body, no cookies, no CSRF token: the signed token is the authority) — unsubscribes at
+once via `services.unsubscribe`, which commits. A bad token is 404 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from app import db_session
+from app.kizuna import kizuna
+from app.models import Shop
+from app.services.unsubscribe import read_token, unsubscribe_by_token
+
+bp = Blueprint("email", __name__)
+
+
+def _language(shop_id: int | None) -> str:
+    requested = request.args.get("lang") or ""
+    if requested in ("ja", "en"):
+        return requested
+    if shop_id is not None:
+        shop = db_session().get(Shop, shop_id)
+        if shop is not None and (shop.locale or "").lower().startswith("ja"):
+            return "ja"
+    best = request.accept_languages.best_match(["en", "ja"])
+    return best or "en"
+
+
+def _shop_name(shop_id: int) -> str:
+    shop = db_session().get(Shop, shop_id)
+    return (shop.name or shop.domain) if shop is not None else ""
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> tuple[str, int]:
+    data = read_token(kizuna().config.secret_key, token)
+    if data is None:
+        return render_template("email/unsubscribe_invalid.html", lang=_language(None)), 404
+    return render_template(
+        "email/unsubscribe.html",
+        lang=_language(data.shop_id),
+        shop_name=_shop_name(data.shop_id),
+        token=token,
+    ), 200
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe_now(token: str) -> tuple[str, int]:
+    runtime = kizuna()
+    data = read_token(runtime.config.secret_key, token)
+    if data is None or not unsubscribe_by_token(db_session(), runtime.config.secret_key, token):
+        return render_template("email/unsubscribe_invalid.html", lang=_language(None)), 404
+    return render_template(
+        "email/unsubscribe_done.html",
+        lang=_language(data.shop_id),
+        shop_name=_shop_name(data.shop_id),
+    ), 200

@@ -1,0 +1,405 @@
+"""Flow runs: start, exit, advance one step, and schedule the next — for the cart flow first.
+
+Layer: services, inside the caller's transaction (the webhook job or a flow job commits). A run
+is unique on (shop, flow, customer, checkout token), a message on (run, step, customer): a
+repeated webhook or a step job run twice inserts nothing. Step jobs are scheduled with RQ
+`enqueue_at` after commit, job id `flow-<run id>-<step>`; the send job `send-<message id>`.
+Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from rq import Queue
+from rq.job import JobStatus
+from sqlalchemy import event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.domain.orchestration import CART, FlowConfig, in_holdout
+from app.models import Checkout, Customer, Order, Shop
+from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
+from app.services.unsubscribe import is_suppressed, suppress_address
+from app.services.upsert import dialect_insert, normalize_email
+from connectors.sendgrid.events import Event, event_dedupe_keys
+from jobs.queues import EMAIL, FLOWS, enqueue_after_commit, job_id
+
+log = logging.getLogger(__name__)
+
+STEP_JOB = "jobs.flows.run_flow_step"
+SEND_JOB = "jobs.send_email.send_message"
+_WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+
+
+def _redis() -> redis.Redis:
+    from app.kizuna import kizuna
+
+    return kizuna().redis
+
+
+def is_subscribed(customer: Customer | None) -> bool:
+    """Marketing needs explicit consent: Shopify's SUBSCRIBED (REST spells it lowercase)."""
+    state = (customer.email_marketing_state or "") if customer else ""
+    return state.upper() == "SUBSCRIBED"
+
+
+def flow_config(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig]:
+    """(enabled, config): a shop without a settings row runs the flow on the defaults."""
+    row = session.scalars(
+        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key)
+    ).one_or_none()
+    if row is None:
+        return True, FlowConfig()
+    return row.enabled, FlowConfig.from_overrides(row.config)
+
+
+# --- scheduling ------------------------------------------------------------------------------
+
+
+def enqueue_at_after_commit(
+    session: Session, queue_name: str, when: datetime, func_path: str, *args: Any, job_id: str
+) -> None:
+    """`Queue.enqueue_at` once `session` commits; a job still waiting under the id is kept.
+
+    A Redis failure is logged: the run keeps `next_step_at` (and a message `pending`), which
+    the flow sweeper re-enqueues.
+    """
+    connection = _redis()
+
+    def _after_commit(_session: Session) -> None:
+        try:
+            queue = Queue(queue_name, connection=connection)
+            existing = queue.fetch_job(job_id)
+            if existing is not None and existing.get_status(refresh=False) in _WAITING:
+                return
+            queue.enqueue_at(
+                when, func_path, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400
+            )
+        except (redis.RedisError, OSError) as error:
+            log.warning("schedule deferred job_id=%s error=%s", job_id, type(error).__name__)
+
+    event.listen(session, "after_commit", _after_commit, once=True)
+
+
+def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> None:
+    enqueue_at_after_commit(
+        session, FLOWS, when, STEP_JOB, run.id, step, job_id=job_id("flow", run.id, step)
+    )
+
+
+def enqueue_send(session: Session, message_id: int, when: datetime | None = None) -> None:
+    if when is None:
+        enqueue_after_commit(
+            session, _redis(), EMAIL, SEND_JOB, message_id, job_id=job_id("send", message_id)
+        )
+    else:
+        enqueue_at_after_commit(
+            session,
+            EMAIL,
+            when,
+            SEND_JOB,
+            message_id,
+            job_id=job_id("send", message_id, int(when.timestamp())),
+        )
+
+
+# --- starting and exiting --------------------------------------------------------------------
+
+
+def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
+    """The checkout's customer; an unlinked checkout is linked by email when a customer has it."""
+    if checkout.customer_id is not None:
+        return session.scalars(
+            select(Customer).where(
+                Customer.shop_id == checkout.shop_id, Customer.id == checkout.customer_id
+            )
+        ).one_or_none()
+    email = normalize_email(checkout.email)
+    if email is None:
+        return None
+    customer = session.scalars(
+        select(Customer)
+        .where(Customer.shop_id == checkout.shop_id, Customer.email_normalized == email)
+        .order_by(Customer.id)
+        .limit(1)
+    ).first()
+    if customer is not None:
+        checkout.customer_id = customer.id
+    return customer
+
+
+def start_cart_run(session: Session, checkout: Checkout, now: datetime | None = None) -> int | None:
+    """Start the cart flow for an open checkout with an email and a known customer.
+
+    Returns the new run's id, or None (not eligible, older than the last step's delay, or a run
+    exists for this checkout). A holdout customer gets a `holdout` run and no messages. Step 1
+    is scheduled after commit.
+    """
+    now = now or utcnow()
+    if checkout.completed_at is not None or not normalize_email(checkout.email):
+        return None
+    customer = _link_customer(session, checkout)
+    if customer is None or customer.deleted_at or customer.redacted_at:
+        return None
+    enabled, config = flow_config(session, checkout.shop_id, CART)
+    if not enabled or config.steps == 0:
+        return None
+    # A reconcile or backfill may replay old checkouts: one past the last step is not recovered.
+    last_activity = checkout.platform_updated_at or checkout.platform_created_at
+    if last_activity is not None and now - last_activity > config.step_delays[-1]:
+        return None
+    holdout = in_holdout(checkout.shop_id, CART, customer.id, config.holdout_percent)
+    first_due = now + config.step_delays[0]
+    run_id = session.scalar(
+        dialect_insert(session, FlowRun)
+        .values(
+            shop_id=checkout.shop_id,
+            flow_key=CART,
+            customer_id=customer.id,
+            trigger_key=checkout.external_id,
+            status="holdout" if holdout else "running",
+            next_step=None if holdout else 1,
+            next_step_at=None if holdout else first_due,
+            started_at=now,
+            ended_at=now if holdout else None,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
+        )
+        .returning(FlowRun.id)
+    )
+    if run_id is None:
+        return None
+    log.info("flow run started shop_id=%s run_id=%s holdout=%s", checkout.shop_id, run_id, holdout)
+    if not holdout:
+        run = session.get_one(FlowRun, run_id)
+        schedule_step(session, run, 1, first_due)
+    return int(run_id)
+
+
+def exit_runs(
+    session: Session,
+    shop_id: int,
+    reason: str,
+    *,
+    trigger_key: str | None = None,
+    customer_id: int | None = None,
+    started_before: datetime | None = None,
+) -> int:
+    """Exit the shop's running cart runs for a checkout token and/or a customer."""
+    conditions = [FlowRun.shop_id == shop_id, FlowRun.status == "running"]
+    if trigger_key is not None:
+        conditions.append(FlowRun.trigger_key == trigger_key)
+    if customer_id is not None:
+        conditions.append(FlowRun.customer_id == customer_id)
+    if started_before is not None:
+        conditions.append(FlowRun.started_at <= started_before)
+    if trigger_key is None and customer_id is None:
+        return 0
+    result = session.execute(
+        update(FlowRun)
+        .where(*conditions)
+        .values(status="exited", exit_reason=reason, next_step=None, ended_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# --- one step --------------------------------------------------------------------------------
+
+
+def _order_time() -> Any:
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
+
+
+def exit_reason(session: Session, run: FlowRun) -> str | None:
+    """Why `run` must stop now, or None: the conditions every step and send re-check."""
+    shop = session.get(Shop, run.shop_id)
+    if shop is None or not shop.is_active:
+        return "shop_inactive"
+    enabled, _config = flow_config(session, run.shop_id, run.flow_key)
+    if not enabled:
+        return "flow_disabled"
+    customer = session.scalars(
+        select(Customer).where(Customer.shop_id == run.shop_id, Customer.id == run.customer_id)
+    ).one_or_none()
+    if customer is None or customer.deleted_at or customer.redacted_at:
+        return "customer_gone"
+    if not is_subscribed(customer):
+        return "no_consent"
+    if is_suppressed(session, run.shop_id, customer.email):
+        return "suppressed"
+    checkout = session.scalars(
+        select(Checkout).where(
+            Checkout.shop_id == run.shop_id, Checkout.external_id == run.trigger_key
+        )
+    ).one_or_none()
+    if checkout is not None and checkout.completed_at is not None:
+        return "checkout_completed"
+    ordered = session.scalar(
+        select(Order.id)
+        .where(
+            Order.shop_id == run.shop_id,
+            or_(
+                Order.checkout_token == run.trigger_key,
+                (Order.customer_id == run.customer_id) & (_order_time() >= run.started_at),
+            ),
+        )
+        .limit(1)
+    )
+    if ordered is not None:
+        return "ordered"
+    return None
+
+
+def advance_run(session: Session, run_id: int, step: int, now: datetime | None = None) -> str:
+    """Run step `step` of a run: exit it, or create the step's `pending` message (the
+    idempotency point), schedule the next step and enqueue the send. Does not commit."""
+    now = now or utcnow()
+    run = session.scalars(
+        select(FlowRun).where(FlowRun.id == run_id).with_for_update()
+    ).one_or_none()
+    if run is None or run.status != "running":
+        return "stopped"
+    reason = exit_reason(session, run)
+    if reason is not None:
+        run.status, run.exit_reason, run.next_step, run.ended_at = "exited", reason, None, now
+        return f"exited:{reason}"
+    message_id = session.scalar(
+        dialect_insert(session, Message)
+        .values(
+            shop_id=run.shop_id,
+            flow_run_id=run.id,
+            step=step,
+            customer_id=run.customer_id,
+            status="pending",
+            attempts=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["flow_run_id", "step", "customer_id"])
+        .returning(Message.id)
+    )
+    if message_id is None:
+        return "duplicate"
+    _enabled, config = flow_config(session, run.shop_id, run.flow_key)
+    if step < config.steps:
+        due = run.started_at + config.step_delays[step]
+        run.next_step, run.next_step_at = step + 1, due
+        schedule_step(session, run, step + 1, max(due, now))
+    else:
+        run.status, run.next_step, run.next_step_at, run.ended_at = "completed", None, None, now
+    enqueue_send(session, int(message_id))
+    return "created"
+
+
+def recent_send_times(
+    session: Session, shop_id: int, customer_id: int, now: datetime, exclude_id: int
+) -> list[datetime]:
+    """When this customer was last emailed (sent, in flight or unknown), within a week."""
+    rows = session.scalars(
+        select(Message.sent_at).where(
+            Message.shop_id == shop_id,
+            Message.customer_id == customer_id,
+            Message.status.in_(("sending", "sent", "unknown")),
+            Message.sent_at.is_not(None),
+            Message.sent_at >= now - timedelta(days=7),
+            Message.id != exclude_id,
+        )
+    )
+    return [row for row in rows if row is not None]
+
+
+def runs_due(session: Session, now: datetime, limit: int = 500) -> Sequence[FlowRun]:
+    """Running runs whose next step is overdue (their job was lost): for the flow sweeper."""
+    return session.scalars(
+        select(FlowRun)
+        .where(
+            FlowRun.status == "running",
+            FlowRun.next_step_at.is_not(None),
+            FlowRun.next_step_at <= now - timedelta(minutes=5),
+        )
+        .order_by(FlowRun.next_step_at)
+        .limit(limit)
+    ).all()
+
+
+# --- SendGrid events -------------------------------------------------------------------------
+
+SUPPRESSING_EVENTS = frozenset(
+    {"bounce", "dropped", "spamreport", "unsubscribe", "group_unsubscribe"}
+)
+_SETTLES_UNKNOWN = frozenset({"processed", "delivered", "open", "click", "deferred", "bounce"})
+
+
+def _message_of(session: Session, event: Event) -> Message | None:
+    """The message an event belongs to: by `kizuna_message_id` (checked against
+    `kizuna_shop_id`), else by the X-Message-Id the send recorded."""
+    raw = event.kizuna_message_id
+    if raw and raw.isdigit():
+        msg = session.get(Message, int(raw))
+        shop = event.kizuna_shop_id
+        if msg is not None and (shop is None or shop == str(msg.shop_id)):
+            return msg
+    if event.x_message_id:
+        return session.scalars(
+            select(Message).where(Message.x_message_id == event.x_message_id).limit(1)
+        ).first()
+    return None
+
+
+def record_message_events(session: Session, events: Sequence[Event]) -> dict[str, int]:
+    """Store a verified Event Webhook batch once and apply it; commits.
+
+    Each event is inserted under both dedupe keys (`sg_event_id`, natural key); a duplicate
+    inserts nothing and is not applied again. delivered/open/click stamp the message (and
+    settle an `unknown` one as sent); bounce/dropped/spamreport/unsubscribe/group_unsubscribe
+    suppress the address and set the shop's matching customers UNSUBSCRIBED.
+    """
+    counts = {"recorded": 0, "duplicate": 0, "unmatched": 0}
+    for item in events:
+        keys = event_dedupe_keys(item)
+        msg = _message_of(session, item)
+        shop_id = msg.shop_id if msg else None
+        claimed_shop = item.kizuna_shop_id or ""
+        if shop_id is None and claimed_shop.isdigit():
+            shop_id = session.scalar(select(Shop.id).where(Shop.id == int(claimed_shop)))
+        inserted = session.scalar(
+            dialect_insert(session, MessageEvent)
+            .values(
+                shop_id=shop_id,
+                message_id=msg.id if msg else None,
+                event=item.event[:40],
+                occurred_at=item.timestamp,
+                sg_event_id=keys.event_id,
+                natural_key=keys.natural,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing()
+            .returning(MessageEvent.id)
+        )
+        if inserted is None:
+            counts["duplicate"] += 1
+            continue
+        counts["recorded"] += 1
+        if msg is None:
+            counts["unmatched"] += 1
+        else:
+            if msg.status in ("unknown", "sending") and item.event in _SETTLES_UNKNOWN:
+                msg.status = "sent"
+                msg.x_message_id = msg.x_message_id or item.x_message_id
+            if item.event == "delivered":
+                msg.delivered_at = msg.delivered_at or item.timestamp
+            elif item.event == "open":
+                msg.opened_at = msg.opened_at or item.timestamp
+            elif item.event == "click":
+                msg.clicked_at = msg.clicked_at or item.timestamp
+        if item.event in SUPPRESSING_EVENTS and shop_id is not None:
+            suppress_address(session, shop_id, item.email, item.event)
+    session.commit()
+    return counts

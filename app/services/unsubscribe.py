@@ -1,0 +1,160 @@
+"""Unsubscribes and suppressions: signed per-recipient links, one-click (RFC 8058), bounces.
+
+Layer: services. `unsubscribe_customer` and `suppress_address` run inside the caller's
+transaction (the caller commits); `unsubscribe_by_token` is the request's use-case and commits.
+Idempotent: the suppression is unique on (shop, normalised email) and a second unsubscribe
+changes nothing. Tokens are itsdangerous-signed with SECRET_KEY and never expire (an old email's
+link must keep working); they carry opaque ids only.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models import Customer
+from app.models.flow import FlowRun, Suppression
+from app.services.upsert import dialect_insert, normalize_email
+
+log = logging.getLogger(__name__)
+
+UNSUBSCRIBED = "UNSUBSCRIBED"
+_SALT = "kizuna.unsubscribe.v1"
+
+
+@dataclass(frozen=True)
+class UnsubscribeToken:
+    shop_id: int
+    customer_id: int
+    message_id: int | None
+
+
+def make_token(secret_key: str, shop_id: int, customer_id: int, message_id: int | None) -> str:
+    """A URL-safe signed token naming the recipient by ids (no address)."""
+    return str(URLSafeSerializer(secret_key, salt=_SALT).dumps([shop_id, customer_id, message_id]))
+
+
+def read_token(secret_key: str, token: str) -> UnsubscribeToken | None:
+    """The ids in `token`, or None when the signature or shape is wrong."""
+    try:
+        value = URLSafeSerializer(secret_key, salt=_SALT).loads(token)
+    except BadSignature:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 3
+        or not all(isinstance(v, int) for v in value[:2])
+        or not (value[2] is None or isinstance(value[2], int))
+    ):
+        return None
+    return UnsubscribeToken(value[0], value[1], value[2])
+
+
+def unsubscribe_url(app_url: str, token: str) -> str:
+    return f"{app_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def _suppress(session: Session, shop_id: int, email_normalized: str, reason: str) -> None:
+    session.execute(
+        dialect_insert(session, Suppression)
+        .values(
+            shop_id=shop_id, email_normalized=email_normalized, reason=reason, created_at=utcnow()
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "email_normalized"])
+    )
+
+
+def _exit_runs(session: Session, shop_id: int, customer_ids: list[int], reason: str) -> None:
+    if not customer_ids:
+        return
+    session.execute(
+        update(FlowRun)
+        .where(
+            FlowRun.shop_id == shop_id,
+            FlowRun.customer_id.in_(customer_ids),
+            FlowRun.status == "running",
+        )
+        .values(status="exited", exit_reason=reason, ended_at=utcnow(), next_step=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _mark_unsubscribed(session: Session, customers: list[Customer]) -> None:
+    now = utcnow()
+    for customer in customers:
+        customer.email_marketing_state = UNSUBSCRIBED
+        customer.email_marketing_updated_at = now
+        queue_consent_writeback(session, customer)
+
+
+def queue_consent_writeback(session: Session, customer: Customer) -> None:
+    """Seam: write the opt-out back to Shopify/WooCommerce (a later slice; a no-op for now).
+
+    When built it enqueues after commit, so a platform outage never loses the local opt-out.
+    """
+
+
+def unsubscribe_customer(session: Session, shop_id: int, customer_id: int, reason: str) -> bool:
+    """Suppress the customer's address, set consent UNSUBSCRIBED, exit running flow runs.
+
+    Returns False when the customer is not in this shop. Does not commit.
+    """
+    customer = session.scalars(
+        select(Customer).where(Customer.shop_id == shop_id, Customer.id == customer_id)
+    ).one_or_none()
+    if customer is None:
+        return False
+    if customer.email_normalized:
+        _suppress(session, shop_id, customer.email_normalized, reason)
+    _mark_unsubscribed(session, [customer])
+    _exit_runs(session, shop_id, [customer.id], reason)
+    return True
+
+
+def suppress_address(session: Session, shop_id: int, email: str, reason: str) -> int:
+    """Suppress an address (bounce, spam report, …) and unsubscribe the shop's customers
+    using it; returns how many customers changed. Does not commit."""
+    normalized = normalize_email(email)
+    if normalized is None:
+        return 0
+    _suppress(session, shop_id, normalized, reason)
+    customers = list(
+        session.scalars(
+            select(Customer).where(
+                Customer.shop_id == shop_id, Customer.email_normalized == normalized
+            )
+        )
+    )
+    _mark_unsubscribed(session, customers)
+    _exit_runs(session, shop_id, [c.id for c in customers], reason)
+    return len(customers)
+
+
+def is_suppressed(session: Session, shop_id: int, email: str | None) -> bool:
+    normalized = normalize_email(email)
+    if normalized is None:
+        return True  # nothing to send to
+    return (
+        session.scalar(
+            select(Suppression.id).where(
+                Suppression.shop_id == shop_id, Suppression.email_normalized == normalized
+            )
+        )
+        is not None
+    )
+
+
+def unsubscribe_by_token(session: Session, secret_key: str, token: str) -> bool:
+    """The one-click POST: verify, unsubscribe, commit. False for a bad token."""
+    data = read_token(secret_key, token)
+    if data is None:
+        return False
+    done = unsubscribe_customer(session, data.shop_id, data.customer_id, "unsubscribe_link")
+    session.commit()
+    log.info("unsubscribed shop_id=%s customer_id=%s", data.shop_id, data.customer_id)
+    return done

@@ -1,0 +1,242 @@
+"""Sending one flow message through SendGrid (queue `email`, job id `send-<message id>[-<ts>]`).
+
+Layer: jobs. Acts only on `pending` rows. Consent, suppression, the run's exit conditions, the
+frequency cap and quiet hours are checked again at send time; cap and quiet hours postpone the
+message (`not_before` + a job scheduled then), never drop it. The row is claimed (`sending`,
+attempts + 1) and committed before the API call. Outcomes: 202 → `sent` with X-Message-Id;
+4xx → `failed` and the shop's last_error (never retried); retryable after the client's own
+retries → back to `pending`, rescheduled, `failed` after MAX_ATTEMPTS; `SendOutcomeUnknown` →
+`unknown`: SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
+resent blindly — the Event Webhook (every event echoes `kizuna_message_id`) settles it as `sent`.
+A worker dying between claim and answer leaves `sending`, which is treated like `unknown`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from email.utils import parseaddr
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.db import utcnow
+from app.domain.orchestration import next_send_time, shop_zone
+from app.formatting import format_money
+from app.kizuna import Kizuna
+from app.models import Checkout, Customer, Shop
+from app.models.flow import FlowRun, Message
+from app.services.flows import (
+    enqueue_send,
+    exit_reason,
+    flow_config,
+    is_subscribed,
+    recent_send_times,
+)
+from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
+from connectors.base import ConnectorError, RetryableError
+from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
+from connectors.sendgrid.mail import OutgoingEmail, build_mail_body
+from jobs.context import kizuna_job
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+RETRY_DELAY = timedelta(minutes=5)
+_ERROR_LIMIT = 500
+
+SUBJECTS: dict[str, dict[int, str]] = {
+    "en": {
+        1: "You left something in your cart",
+        2: "Your cart is still waiting for you",
+        3: "Last chance: your cart is about to expire",
+    },
+    "ja": {
+        1: "カートに商品が残っています",
+        2: "お買い物カゴの商品をお取り置きしています",
+        3: "最後のお知らせ:カートの商品はまだ購入できます",
+    },
+}
+
+
+def sendgrid_client(config: Config) -> SendGridClient:
+    """Real SendGrid when SENDGRID_API_KEY is set, else the simulated one at
+    SENDGRID_SANDBOX_URL (the demo starts it); neither configured is a ConnectorError."""
+    if config.sendgrid_api_key:
+        return SendGridClient(config.sendgrid_api_key)
+    if config.sendgrid_sandbox_url:
+        return SendGridClient("sandbox", base_url=config.sendgrid_sandbox_url, max_attempts=3)
+    raise ConnectorError("SendGrid is not configured (SENDGRID_API_KEY)", code="not_configured")
+
+
+def language(customer: Customer, shop: Shop) -> str:
+    locale = (customer.locale or shop.locale or "en").lower()
+    return "ja" if locale.startswith("ja") else "en"
+
+
+def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
+    """Seam: step 2's unique discount code comes in a later slice (None: no discount block)."""
+    return None
+
+
+def _money(value: Any, currency: str, lang: str) -> str:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "—"
+    return format_money(amount, currency, lang)
+
+
+def render(
+    config: Config, shop: Shop, customer: Customer, checkout: Checkout, run: FlowRun, msg: Message
+) -> OutgoingEmail:
+    """The step's email, in the customer's (else the shop's) language."""
+    lang = language(customer, shop)
+    items = [
+        {
+            "title": item.get("title") or "",
+            "variant_title": item.get("variant_title"),
+            "quantity": item.get("quantity") or 1,
+            "price": _money(item.get("price"), checkout.currency, lang),
+            "image_url": item.get("image_url"),
+        }
+        for item in checkout.line_items or ()
+    ]
+    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
+    link = unsubscribe_url(config.app_url, token)
+    context = {
+        "lang": lang,
+        "shop_name": shop.name or shop.domain,
+        "first_name": customer.first_name,
+        "items": items,
+        "total": _money(checkout.total_price, checkout.currency, lang),
+        "recovery_url": checkout.recovery_url,
+        "unsubscribe_url": link,
+        "discount_code": discount_for_step(shop, run, msg.step),
+    }
+    from_name, from_email = parseaddr(config.mail_from)
+    return OutgoingEmail(
+        kizuna_message_id=str(msg.id),
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=shop.name or from_name or None,
+        to_email=customer.email or "",
+        subject=SUBJECTS[lang][msg.step],
+        html=render_template(f"email/cart/step{msg.step}.html", **context),
+        text=render_template(f"email/cart/step{msg.step}.txt", **context),
+        categories=("kizuna", "flow-cart", f"cart-step-{msg.step}"),
+        # SendGrid (and RFC 8058) need https; a plain-http demo keeps the link in the body only.
+        unsubscribe_url=link if link.startswith("https://") else None,
+    )
+
+
+def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Customer | None) -> str:
+    if customer is None or not is_subscribed(customer):
+        return "no_consent"
+    if is_suppressed(session, msg.shop_id, customer.email):
+        return "suppressed"
+    if run.status == "exited":
+        return f"run_exited:{run.exit_reason}"
+    return exit_reason(session, run) or ""
+
+
+def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict[str, Any] | None]:
+    """Checks and claim, in one committed transaction: → (outcome, body to send or None)."""
+    with runtime.db.session() as session:
+        msg = session.scalars(
+            select(Message).where(Message.id == message_id).with_for_update()
+        ).one_or_none()
+        if msg is None or msg.status != "pending":
+            return "skipped", None
+        run = session.get_one(FlowRun, msg.flow_run_id)
+        customer = session.scalars(
+            select(Customer).where(Customer.shop_id == msg.shop_id, Customer.id == msg.customer_id)
+        ).one_or_none()
+        reason = _block_reason(session, msg, run, customer)
+        if reason:
+            consent = reason in ("no_consent", "suppressed")
+            msg.status = "suppressed" if consent else "skipped"
+            msg.last_error = reason
+            session.commit()
+            return msg.status, None
+        assert customer is not None  # noqa: S101 - _block_reason checked it
+        shop = session.get_one(Shop, msg.shop_id)
+        _enabled, config = flow_config(session, msg.shop_id, run.flow_key)
+        due = max(now, msg.not_before or now)
+        when = next_send_time(
+            due,
+            recent_send_times(session, msg.shop_id, msg.customer_id, now, msg.id),
+            shop_zone(shop.timezone),
+            config,
+        )
+        if when > now:
+            msg.not_before = when
+            enqueue_send(session, msg.id, when)
+            session.commit()
+            log.info("send postponed message_id=%s until=%s", msg.id, when.isoformat())
+            return "postponed", None
+        checkout = session.scalars(
+            select(Checkout).where(
+                Checkout.shop_id == msg.shop_id, Checkout.external_id == run.trigger_key
+            )
+        ).one()
+        email = render(runtime.config, shop, customer, checkout, run, msg)
+        body = build_mail_body(email)
+        msg.subject = email.subject
+        msg.status, msg.attempts, msg.sent_at = "sending", msg.attempts + 1, now
+        session.commit()
+        return "sending", body
+
+
+def _finish(runtime: Kizuna, message_id: int, **values: Any) -> Message:
+    with runtime.db.session() as session:
+        msg = session.get_one(Message, message_id)
+        for name, value in values.items():
+            setattr(msg, name, value)
+        if values.get("status") == "failed":
+            shop = session.get_one(Shop, msg.shop_id)
+            shop.last_error = f"A cart email (message {msg.id}) was refused: {msg.last_error}"[
+                :_ERROR_LIMIT
+            ]
+            shop.last_error_at = utcnow()
+        if values.get("status") == "pending":
+            enqueue_send(session, msg.id, utcnow() + RETRY_DELAY)
+        session.commit()
+        return msg
+
+
+@kizuna_job
+def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) -> str:
+    """Send one pending message; returns sent, unknown, failed, pending (retry later),
+    postponed, suppressed or skipped."""
+    now = now or utcnow()
+    outcome, body = _prepare(runtime, message_id, now)
+    if body is None:
+        return outcome
+    try:
+        result = sendgrid_client(runtime.config).send(body)
+    except SendOutcomeUnknown:
+        _finish(runtime, message_id, status="unknown", last_error="outcome_unknown")
+        return "unknown"
+    except RetryableError as error:
+        with runtime.db.session() as session:
+            attempts = session.get_one(Message, message_id).attempts
+        status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
+        _finish(runtime, message_id, status=status, last_error=str(error)[:_ERROR_LIMIT])
+        return status
+    except ConnectorError as error:  # 4xx (incl. 401/403) and "not configured": never retried
+        _finish(runtime, message_id, status="failed", last_error=str(error)[:_ERROR_LIMIT])
+        return "failed"
+    _finish(
+        runtime,
+        message_id,
+        status="sent",
+        x_message_id=result.message_id,
+        last_error=None,
+    )
+    log.info("email sent message_id=%s", message_id)
+    return "sent"
