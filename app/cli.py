@@ -191,5 +191,88 @@ def demo(port: int, customers: int, activity: bool, exit_after_sync: bool) -> No
     run_demo(port=port, customers=customers, activity=activity, exit_after_sync=exit_after_sync)
 
 
+@main.command("sync")
+@click.argument("shop_domain")
+@click.option("--follow", is_flag=True, help="Draw the progress until the sync ends.")
+@click.option("--full", is_flag=True, help="Read everything, not only changes since the last sync.")
+@click.option("--interval", default=1.0, show_default=True, type=float, help="Seconds per redraw.")
+def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
+    """Queue a sync of SHOP_DOMAIN (or show the running one); --follow draws its progress."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    from typing import Any
+
+    from sqlalchemy import select
+
+    from app.admin.status import sync_report
+    from app.models import Shop
+    from connectors.shopify.domains import normalize_shop_domain
+    from connectors.shopify.streams import progress
+    from jobs.context import get_app
+    from jobs.sync import enqueue_sync_now
+
+    try:
+        app = get_app()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from error
+    runtime = app.extensions["kizuna"]
+    domain = normalize_shop_domain(shop_domain) or shop_domain.strip().lower()
+
+    def load() -> tuple[int, dict[str, Any]]:
+        with runtime.db.session() as session:
+            shop = session.scalars(select(Shop).where(Shop.domain == domain)).one_or_none()
+            if shop is None or shop.platform != "shopify":
+                raise click.ClickException(f"no Shopify shop {domain} is connected")
+            if shop.status == "uninstalled":
+                raise click.ClickException(f"{domain} has uninstalled Kizuna")
+            return shop.id, dict(shop.sync_state or {})
+
+    def line(state: dict[str, Any]) -> str:
+        now = datetime.now(UTC)
+        report = sync_report(state, now)
+        done = report["done_total"]
+        totals = [s["total"] for s in report["streams"] if s["total"] is not None]
+        total = sum(totals) if totals else None
+        rate, eta = progress(done, total, float(report["elapsed_seconds"] or 0))
+        percent = report["percent"]
+        filled = int((percent or 0) / 5)
+        parts = [
+            f"[{'#' * filled}{'-' * (20 - filled)}]",
+            f"{percent:5.1f}%" if percent is not None else "    ?%",
+            f"{done:,} / {total:,} records" if total is not None else f"{done:,} records",
+            f"{rate:,.0f}/s" if rate is not None else "-/s",
+            f"ETA {timedelta(seconds=round(eta))}" if eta is not None else "ETA -",
+            report["status"] + (f" ({report['stream']})" if report["stream"] else ""),
+        ]
+        return "  ".join(parts)
+
+    shop_id, state = load()
+    if state.get("status") == "running":
+        click.echo(f"a sync of {domain} is running since {state.get('started_at')}")
+        previous_start = None
+    else:
+        with app.app_context():
+            enqueue_sync_now(runtime, shop_id, full=full)
+        click.echo(f"sync of {domain} queued" + (" (full)" if full else ""))
+        previous_start = state.get("started_at") or ""
+    if state.get("notice"):
+        click.echo(f"note: {state['notice']}")
+    if not follow:
+        return
+    if previous_start is not None:
+        click.echo("waiting for a worker to start it (`kizuna worker`)…")
+    while True:
+        _, state = load()
+        started = previous_start is None or state.get("started_at") != previous_start
+        if started:
+            click.echo("\r" + line(state), nl=False)
+            if state.get("status") in ("done", "failed"):
+                click.echo("")
+                if state.get("status") == "failed":
+                    raise click.ClickException(str(state.get("error") or "the sync failed"))
+                return
+        time.sleep(interval)
+
+
 if __name__ == "__main__":
     main()

@@ -1,84 +1,72 @@
-"""The first backfill of a Shopify shop: customers, products, orders, abandoned checkouts.
+"""Syncing a Shopify shop: the first backfill, and the windows the reconcile job reads.
 
-Layer: jobs (queue `sync`, job id `backfill-<shop_id>`). Pages come through `paginate` and are
-upserted "newer wins", one commit per page, so a re-run is harmless; progress in `sync_state`.
-An uninstalled shop is a no-op (checked after every page). Resumable cursors come later.
+Layer: jobs (queue `sync`, job id `backfill-<shop_id>`). Each stream of
+`connectors.shopify.streams` is read from its saved cursor (`updated_at:>=cursor`), upserted
+"newer wins" with one commit per page, and its cursor saved after each fully written window —
+never past the sync's start minus the safety overlap, so re-runs and overlaps are harmless.
+Big streams (≥ `BULK_THRESHOLD` records) are read by a bulk operation: its end is noticed from
+the `bulk_operations/finish` webhook row, with polling as the fallback, and its JSONL streamed.
+Progress (`status, stream, streams, done, totals, started_at, finished_at, error, notice`) is
+in `shop.sync_state`. An uninstalled shop is a no-op (checked after every page).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
-from sqlalchemy import select
+from redis.exceptions import LockError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.kizuna import Kizuna
-from app.models import Shop
+from app.models import Shop, WebhookEvent
 from app.services import upsert
 from app.services.shop_tokens import shopify_client
-from connectors.shopify import mapping, queries
+from connectors.base import ConnectorError, RetryableError
+from connectors.shopify import queries, streams
+from connectors.shopify.bulk import (
+    FINISH_TOPIC,
+    BulkOperation,
+    assemble,
+    bulk_operation,
+    download_rows,
+    start_bulk_query,
+)
+from connectors.shopify.client import ShopifyAdminClient
+from connectors.shopify.streams import StreamSpec
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, enqueue_after_commit, job_id
+from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
 BACKFILL_TIMEOUT_SECONDS = 4 * 3600
+BACKFILL_LOCK_WAIT_SECONDS = 120.0
+BULK_THRESHOLD = 2_500
+BULK_BATCH = 250
+BULK_POLL_FIRST_SECONDS = 1.0
+BULK_POLL_MAX_SECONDS = 30.0
+BULK_WAKE_SECONDS = 0.5
+BULK_WAIT_LIMIT_SECONDS = BACKFILL_TIMEOUT_SECONDS - 600
 _ERROR_TEXT_LIMIT = 500
-
-
-@dataclass(frozen=True)
-class Stream:
-    name: str
-    document: str
-    connection: str
-    page_size: int
-    variables: dict[str, Any]
-    to_record: Callable[[dict[str, Any], Shop], Any]
-    upsert: Callable[[Session, int, Sequence[Any]], int]
-
-
-STREAMS: tuple[Stream, ...] = (
-    Stream(
-        "customers",
-        queries.CUSTOMERS,
-        "customers",
-        queries.CUSTOMERS_PAGE_SIZE,
-        {},
-        lambda node, _shop: mapping.customer_from_node(node),
-        upsert.upsert_customers,
-    ),
-    Stream(
-        "products",
-        queries.PRODUCTS,
-        "products",
-        queries.PRODUCTS_PAGE_SIZE,
-        {"variants": queries.VARIANTS_PAGE_SIZE},
-        lambda node, shop: mapping.product_from_node(node, shop.currency),
-        upsert.upsert_products,
-    ),
-    Stream(
-        "orders",
-        queries.ORDERS,
-        "orders",
-        queries.ORDERS_PAGE_SIZE,
-        {"lines": queries.ORDER_LINES_PAGE_SIZE},
-        lambda node, _shop: mapping.order_from_node(node),
-        upsert.upsert_orders,
-    ),
-    Stream(
-        "checkouts",
-        queries.ABANDONED_CHECKOUTS,
-        "abandonedCheckouts",
-        queries.CHECKOUTS_PAGE_SIZE,
-        {"lines": queries.CHECKOUT_LINES_PAGE_SIZE},
-        lambda node, _shop: mapping.checkout_from_node(node),
-        upsert.upsert_checkouts,
-    ),
+READ_ALL_ORDERS_NOTICE = (
+    "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
 )
+
+Upsert = Callable[[Session, int, Sequence[Any]], int]
+UPSERTS: dict[str, Upsert] = {
+    "customers": upsert.upsert_customers,
+    "products": upsert.upsert_products,
+    "orders": upsert.upsert_orders,
+    "checkouts": upsert.upsert_checkouts,
+}
 
 
 def enqueue_backfill(runtime: Kizuna, session: Session, shop_id: int) -> None:
@@ -89,6 +77,20 @@ def enqueue_backfill(runtime: Kizuna, session: Session, shop_id: int) -> None:
         SYNC,
         backfill_shop,
         shop_id,
+        True,
+        job_id=job_id("backfill", shop_id),
+        job_timeout=BACKFILL_TIMEOUT_SECONDS,
+    )
+
+
+def enqueue_sync_now(runtime: Kizuna, shop_id: int, *, full: bool = False) -> Any:
+    """Queue the shop's sync at once (CLI); the running or queued job when there is one."""
+    return enqueue(
+        runtime.redis,
+        SYNC,
+        backfill_shop,
+        shop_id,
+        full,
         job_id=job_id("backfill", shop_id),
         job_timeout=BACKFILL_TIMEOUT_SECONDS,
     )
@@ -99,63 +101,337 @@ def _uninstalled(session: Session, shop_id: int) -> bool:
     return status in (None, "uninstalled")
 
 
-def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
+def save_state(session: Session, shop: Shop, **changes: Any) -> None:
+    """Merge `changes` into the shop's `sync_state` and commit."""
+    # Re-read under a row lock: webhook handlers and the installer write other keys meanwhile.
+    session.refresh(shop, ["sync_state"], with_for_update=True)
     # A new dict each time: the JSON column only notices reassignment.
     shop.sync_state = {**(shop.sync_state or {}), **changes}
     session.commit()
 
 
+@contextmanager
+def shop_sync_lock(runtime: Kizuna, shop_id: int, *, wait: float | None) -> Iterator[bool]:
+    """One sync of a shop at a time (backfill or reconcile): yields whether it got the lock,
+    waiting at most `wait` seconds (None: not at all)."""
+    lock = runtime.redis.lock(
+        f"kizuna:sync-lock:{shop_id}", timeout=BACKFILL_TIMEOUT_SECONDS, blocking=wait is not None
+    )
+    acquired = bool(lock.acquire(blocking_timeout=wait) if wait is not None else lock.acquire())
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                lock.release()
+            except LockError:
+                log.warning("sync lock of shop_id=%s expired before release", shop_id)
+
+
+def saved_cursors(state: dict[str, Any] | None) -> dict[str, datetime]:
+    """The per-stream cursors in a `sync_state` (unusable values dropped)."""
+    raw = (state or {}).get("cursors")
+    cursors = {}
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            moment = streams.parse_cursor(value)
+            if moment is not None:
+                cursors[str(name)] = moment
+    return cursors
+
+
+@dataclass
+class SyncRun:
+    """One pass over a shop's streams (a backfill or a reconcile), writing as it goes."""
+
+    runtime: Kizuna
+    session: Session
+    shop: Shop
+    client: ShopifyAdminClient
+    started_at: datetime
+    report: bool  # write status/done/totals (backfill) or only cursors (reconcile)
+    bulk_threshold: int | None = BULK_THRESHOLD
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    done: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, datetime] = field(default_factory=dict)
+    stopped: bool = False
+
+    @property
+    def shop_id(self) -> int:
+        return self.shop.id
+
+    def orders_since(self) -> datetime | None:
+        if streams.has_all_orders(self.shop.scopes):
+            return None
+        return self.started_at - streams.ORDER_HISTORY_WITHOUT_ALL_ORDERS
+
+    def filter_for(self, stream: StreamSpec) -> str | None:
+        return streams.search_filter(
+            stream, self.cursors.get(stream.name), orders_since=self.orders_since()
+        )
+
+    def save(self, **changes: Any) -> None:
+        changes["cursors"] = {
+            **((self.shop.sync_state or {}).get("cursors") or {}),
+            **{name: moment.isoformat() for name, moment in self.cursors.items()},
+        }
+        if self.report:
+            changes["done"] = dict(self.done)
+        save_state(self.session, self.shop, **changes)
+
+    def totals(self, selected: Sequence[StreamSpec]) -> dict[str, int]:
+        """Per-stream totals of this run's windows; {} when Shopify cannot count them."""
+        try:
+            data = self.client.execute(
+                queries.SYNC_COUNTS,
+                streams.count_variables({s.name: self.filter_for(s) for s in STREAMS}),
+            )
+        except ConnectorError as error:
+            log.warning("sync counts unavailable shop_id=%s error=%s", self.shop_id, error)
+            return {}
+        return streams.totals_from_counts(data, [s.name for s in selected])
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def write(self, stream: StreamSpec, nodes: Iterable[Any]) -> list[Any]:
+        """Map and upsert one window's nodes, commit; the records (for the cursor)."""
+        records = [stream.to_record(node, self.shop.currency) for node in nodes]
+        UPSERTS[stream.name](self.session, self.shop_id, records)
+        self.done[stream.name] = self.done.get(stream.name, 0) + len(records)
+        return records
+
+    def page_stream(self, stream: StreamSpec) -> None:
+        """Read `stream` page by page from its cursor; the cursor follows each written page."""
+        for nodes in self.client.paginate(
+            stream.document,
+            stream.connection,
+            {**stream.variables, "query": self.filter_for(stream)},
+            stream.page_size,
+        ):
+            if _uninstalled(self.session, self.shop_id):
+                self.session.rollback()
+                self.stopped = True
+                return
+            records = self.write(stream, nodes)
+            if stream.sorted_by_cursor:
+                moved = streams.advance_cursor(
+                    self.cursors.get(stream.name),
+                    (streams.record_time(r) for r in records),
+                    self.started_at,
+                )
+                if moved is not None:
+                    self.cursors[stream.name] = moved
+            self.save()
+        self.cursors[stream.name] = streams.finished_cursor(
+            self.cursors.get(stream.name), self.started_at
+        )
+        self.save()
+
+    # ---- bulk operations -------------------------------------------------------------------
+
+    def start_bulk(self, stream: StreamSpec) -> str | None:
+        """Start the stream's bulk query; None (read it by pages) when Shopify is busy."""
+        assert stream.bulk_document is not None  # noqa: S101 - callers check
+        text = queries.bulk_query(stream.bulk_document, self.filter_for(stream))
+        try:
+            return start_bulk_query(self.client, text, group_objects=bool(stream.bulk_children))
+        except RetryableError as error:
+            log.info("bulk not started shop_id=%s stream=%s: %s", self.shop_id, stream.name, error)
+            return None
+
+    def _finish_webhooks(self, since: datetime) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count(WebhookEvent.id)).where(
+                    WebhookEvent.shop_id == self.shop_id,
+                    WebhookEvent.topic == FINISH_TOPIC,
+                    WebhookEvent.received_at >= since - timedelta(seconds=5),
+                )
+            )
+            or 0
+        )
+
+    def wait_for_bulk(self, operation_id: str, since: datetime) -> BulkOperation | None:
+        """Poll the operation: at once when a `bulk_operations/finish` delivery arrives, else
+        at growing intervals (1 s → 30 s); None when the shop uninstalled meanwhile."""
+        interval = BULK_POLL_FIRST_SECONDS
+        begun = self.clock()
+        next_poll = begun
+        seen = self._finish_webhooks(since)
+        while True:
+            now = self.clock()
+            arrived = self._finish_webhooks(since)
+            self.session.rollback()  # end the read snapshot so new rows become visible
+            if arrived != seen or now >= next_poll:
+                seen = arrived
+                operation = bulk_operation(self.client, operation_id)
+                if operation.finished:
+                    return operation
+                next_poll = now + interval
+                interval = min(interval * 2, BULK_POLL_MAX_SECONDS)
+            if now - begun > BULK_WAIT_LIMIT_SECONDS:
+                raise RetryableError(f"bulk operation {operation_id} did not finish in time")
+            if _uninstalled(self.session, self.shop_id):
+                return None
+            self.sleep(BULK_WAKE_SECONDS)
+
+    def bulk_stream(self, stream: StreamSpec, operation_id: str, since: datetime) -> None:
+        """Wait for the stream's bulk operation, then stream its JSONL into the database."""
+        operation = self.wait_for_bulk(operation_id, since)
+        if operation is None:
+            self.stopped = True
+            return
+        if operation.status != "COMPLETED":
+            # A failed, cancelled or expired operation: read the stream by pages instead.
+            log.warning(
+                "bulk operation ended shop_id=%s stream=%s status=%s error_code=%s: paging",
+                self.shop_id,
+                stream.name,
+                operation.status,
+                operation.error_code,
+            )
+            self.page_stream(stream)
+            return
+        if operation.url:  # no URL: the query matched nothing
+            rows = assemble(download_rows(self.client.http, operation.url), stream.bulk_children)
+            for batch in _batches(rows, BULK_BATCH):
+                if _uninstalled(self.session, self.shop_id):
+                    self.session.rollback()
+                    self.stopped = True
+                    return
+                self.write(stream, batch)
+                self.save()
+        # Bulk rows come in no guaranteed order: the cursor moves once all are written.
+        self.cursors[stream.name] = streams.finished_cursor(
+            self.cursors.get(stream.name), self.started_at
+        )
+        self.save()
+
+    # ---- the run ---------------------------------------------------------------------------
+
+    def run(self, selected: Sequence[StreamSpec]) -> dict[str, int]:
+        totals = self.totals(selected) if self.report else {}
+        if self.report:
+            self.save(totals=totals)
+        operations: dict[str, tuple[str, datetime]] = {}
+        threshold = self.bulk_threshold
+        if threshold is not None:
+            for stream in selected:
+                if stream.bulk_document and totals.get(stream.name, 0) >= threshold:
+                    began = utcnow()
+                    operation_id = self.start_bulk(stream)
+                    if operation_id is not None:
+                        operations[stream.name] = (operation_id, began)
+            if operations and self.report:
+                self.save(bulk={name: op for name, (op, _began) in operations.items()})
+        # Paged streams first: the bulk operations run meanwhile.
+        ordered = sorted(selected, key=lambda s: s.name in operations)
+        for stream in ordered:
+            self.done.setdefault(stream.name, 0)
+            if self.report:
+                self.save(stream=stream.name)
+            if stream.name in operations:
+                self.bulk_stream(stream, *operations[stream.name])
+            else:
+                self.page_stream(stream)
+            if self.stopped:
+                log.info("sync stopped shop_id=%s: uninstalled", self.shop_id)
+                return self.done
+        return self.done
+
+
+def _batches(items: Iterator[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+STREAMS: tuple[StreamSpec, ...] = streams.STREAMS
+
+
+def _fail(session: Session, shop_id: int, error: Exception) -> None:
+    session.rollback()
+    message = f"Backfill failed: {error}"[:_ERROR_TEXT_LIMIT]
+    log.warning("backfill failed shop_id=%s error=%s", shop_id, type(error).__name__)
+    shop = session.get(Shop, shop_id)
+    if shop is not None:
+        shop.last_error = message
+        shop.last_error_at = utcnow()
+        save_state(session, shop, status="failed", error=message, finished_at=utcnow().isoformat())
+
+
 @kizuna_job
-def backfill_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
-    """Pull every stream of the shop into the database; the row counts per stream."""
-    done: dict[str, int] = {}
+def backfill_shop(
+    runtime: Kizuna,
+    shop_id: int,
+    full: bool = True,
+    bulk: bool = True,
+) -> dict[str, int]:
+    """Pull the shop's streams into the database; the row counts per stream.
+
+    `full` reads everything (an install: rows may have been erased since cursors were saved);
+    otherwise each stream starts at its saved cursor. Streams of `BULK_THRESHOLD` records or more
+    are read by a bulk operation unless `bulk` is False."""
     with runtime.db.session() as session:
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status == "uninstalled":
             log.info("backfill skipped shop_id=%s: not installed", shop_id)
-            return done
-        _save_state(
-            session,
-            shop,
-            status="running",
-            stream=None,
-            done=done,
-            started_at=utcnow().isoformat(),
-            finished_at=None,
-            error=None,
-        )
+            return {}
+        started = utcnow()
+        changes: dict[str, Any] = {
+            "status": "running",
+            "stream": None,
+            "streams": [stream.name for stream in STREAMS],
+            "done": {},
+            "totals": {},
+            "bulk": {},
+            "started_at": started.isoformat(),
+            "finished_at": None,
+            "error": None,
+        }
+        if full:
+            changes["cursors"] = {}
+        if not streams.has_all_orders(shop.scopes):
+            changes["notice"] = READ_ALL_ORDERS_NOTICE
         try:
-            with shopify_client(runtime, shop) as client:
-                for stream in STREAMS:
-                    done[stream.name] = 0
-                    _save_state(session, shop, stream=stream.name, done=dict(done))
-                    for nodes in client.paginate(
-                        stream.document, stream.connection, stream.variables, stream.page_size
-                    ):
-                        if _uninstalled(session, shop_id):
-                            session.rollback()
-                            log.info("backfill stopped shop_id=%s: uninstalled", shop_id)
-                            return done
-                        records = [stream.to_record(node, shop) for node in nodes]
-                        stream.upsert(session, shop_id, records)
-                        done[stream.name] += len(records)
-                        _save_state(session, shop, done=dict(done))
-        except Exception as error:
-            session.rollback()
-            message = f"Backfill failed: {error}"[:_ERROR_TEXT_LIMIT]
-            log.warning("backfill failed shop_id=%s error=%s", shop_id, type(error).__name__)
-            shop = session.get(Shop, shop_id)
-            if shop is not None:
-                shop.last_error = message
-                shop.last_error_at = utcnow()
-                _save_state(
+            with (
+                shop_sync_lock(runtime, shop_id, wait=BACKFILL_LOCK_WAIT_SECONDS) as locked,
+                shopify_client(runtime, shop) as client,
+            ):
+                if not locked:
+                    log.warning("backfill skipped shop_id=%s: another sync holds the lock", shop_id)
+                    return {}
+                save_state(session, shop, **changes)
+                run = SyncRun(
+                    runtime,
                     session,
                     shop,
-                    status="failed",
-                    error=message,
-                    finished_at=utcnow().isoformat(),
+                    client,
+                    started_at=started,
+                    report=True,
+                    bulk_threshold=BULK_THRESHOLD if bulk else None,
+                    cursors={} if full else saved_cursors(shop.sync_state),
                 )
+                done = run.run(STREAMS)
+        except Exception as error:
+            _fail(session, shop_id, error)
             raise
-        _save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
+        if run.stopped:
+            return done
+        save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
         log.info("backfill done shop_id=%s counts=%s", shop_id, done)
         return done
+
+
+def bulk_operation_finished(
+    session: Session, event: WebhookEvent, shop: Shop | None, payload: dict[str, Any]
+) -> None:
+    """The `bulk_operations/finish` webhook handler: nothing to write. The waiting sync polls
+    as soon as the delivery is recorded (`SyncRun.wait_for_bulk`), with or without this."""
+    log.info(
+        "bulk operation finished shop_id=%s event_id=%s status=%s",
+        shop.id if shop else None,
+        event.id,
+        str(payload.get("status"))[:20],
+    )

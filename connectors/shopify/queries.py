@@ -259,6 +259,208 @@ query KizunaWebhookSubscriptions($first: Int!, $after: String) {
 }
 """
 
+# ---- sync: totals, bulk operations ------------------------------------------------------------
+
+# One request for every stream's total (`limit: null`: exact past 10,000); the same search filter
+# as the sync's window, so "done / total" compares like with like.
+SYNC_COUNTS = """
+query KizunaSyncCounts(
+  $customers: String
+  $orders: String
+  $products: String
+  $checkouts: String
+) {
+  customersCount(query: $customers, limit: null) {
+    count
+    precision
+  }
+  ordersCount(query: $orders, limit: null) {
+    count
+    precision
+  }
+  productsCount(query: $products, limit: null) {
+    count
+    precision
+  }
+  abandonedCheckoutsCount(query: $checkouts, limit: null) {
+    count
+    precision
+  }
+}
+"""
+
+BULK_OPERATION_RUN_QUERY = """
+mutation KizunaBulkOperationRunQuery($query: String!, $groupObjects: Boolean!) {
+  bulkOperationRunQuery(query: $query, groupObjects: $groupObjects) {
+    bulkOperation {
+      id
+      status
+    }
+    userErrors {
+      field
+      message
+      code
+    }
+  }
+}
+"""
+
+BULK_OPERATION = """
+query KizunaBulkOperation($id: ID!) {
+  bulkOperation(id: $id) {
+    id
+    status
+    errorCode
+    objectCount
+    rootObjectCount
+    url
+    partialDataUrl
+    completedAt
+  }
+}
+"""
+
+# Bulk query texts (sent as the `query` string of bulkOperationRunQuery, so no variables):
+# `__FILTER__` is replaced by an escaped search filter before sending (see `bulk_query`).
+# Connections without first/after, as bulk operations require; edges/node as Shopify documents.
+BULK_FILTER_MARKER = "__FILTER__"
+
+BULK_CUSTOMERS = """
+{
+  customers(query: "__FILTER__", sortKey: UPDATED_AT) {
+    edges {
+      node {
+        id
+        firstName
+        lastName
+        locale
+        tags
+        createdAt
+        updatedAt
+        defaultEmailAddress {
+          emailAddress
+          marketingState
+          marketingOptInLevel
+          marketingUpdatedAt
+        }
+        defaultPhoneNumber {
+          phoneNumber
+        }
+        defaultAddress {
+          city
+          countryCodeV2
+        }
+      }
+    }
+  }
+}
+"""
+
+BULK_ORDERS = """
+{
+  orders(query: "__FILTER__", sortKey: UPDATED_AT) {
+    edges {
+      node {
+        id
+        name
+        email
+        createdAt
+        updatedAt
+        processedAt
+        cancelledAt
+        currencyCode
+        displayFinancialStatus
+        displayFulfillmentStatus
+        checkoutToken
+        sourceName
+        totalPriceSet {
+          shopMoney {
+            amount
+            currencyCode
+          }
+        }
+        subtotalPriceSet {
+          shopMoney {
+            amount
+            currencyCode
+          }
+        }
+        customer {
+          id
+        }
+        billingAddress {
+          name
+        }
+        lineItems {
+          edges {
+            node {
+              id
+              title
+              quantity
+              sku
+              originalUnitPriceSet {
+                shopMoney {
+                  amount
+                  currencyCode
+                }
+              }
+              product {
+                id
+              }
+              variant {
+                id
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+BULK_PRODUCTS = """
+{
+  products(query: "__FILTER__", sortKey: UPDATED_AT) {
+    edges {
+      node {
+        id
+        title
+        handle
+        productType
+        vendor
+        status
+        updatedAt
+        featuredMedia {
+          preview {
+            image {
+              url
+            }
+          }
+        }
+        variants {
+          edges {
+            node {
+              id
+              title
+              sku
+              price
+            }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def bulk_query(template: str, search: str | None) -> str:
+    """A bulk query text with `search` (a Shopify search filter) in place of the marker."""
+    escaped = (search or "").replace("\\", "\\\\").replace('"', '\\"')
+    return template.replace(BULK_FILTER_MARKER, escaped)
+
+
 ALL_DOCUMENTS: dict[str, str] = {
     "SHOP": SHOP,
     "CUSTOMERS": CUSTOMERS,
@@ -267,4 +469,10 @@ ALL_DOCUMENTS: dict[str, str] = {
     "ABANDONED_CHECKOUTS": ABANDONED_CHECKOUTS,
     "WEBHOOK_SUBSCRIPTION_CREATE": WEBHOOK_SUBSCRIPTION_CREATE,
     "WEBHOOK_SUBSCRIPTIONS": WEBHOOK_SUBSCRIPTIONS,
+    "SYNC_COUNTS": SYNC_COUNTS,
+    "BULK_OPERATION_RUN_QUERY": BULK_OPERATION_RUN_QUERY,
+    "BULK_OPERATION": BULK_OPERATION,
+    "BULK_CUSTOMERS": BULK_CUSTOMERS,
+    "BULK_ORDERS": BULK_ORDERS,
+    "BULK_PRODUCTS": BULK_PRODUCTS,
 }

@@ -35,7 +35,7 @@ SUPPORTED_TOPICS = (
     | ORDER_TOPICS
     | CHECKOUT_TOPICS
     | COMPLIANCE_TOPICS
-    | {"customers/delete", "app/uninstalled"}
+    | {"customers/delete", "app/uninstalled", "bulk_operations/finish"}
 )
 
 

@@ -233,6 +233,11 @@ class AdminRoot:
             "node": lambda _info, id: self.node(id),
             "nodes": lambda _info, ids: [self.node(value) for value in ids],
             "webhookSubscriptionCreate": self.webhook_subscription_create,
+            # Bulk operations live in connectors/sandbox/shopify/bulk.py.
+            "bulkOperationRunQuery": lambda _info, query, groupObjects=False: (
+                store._sandbox.bulk.run_query(store, query)
+            ),
+            "bulkOperation": lambda _info, id: store._sandbox.bulk.find(store, id),
             "webhookSubscriptionDelete": self.webhook_subscription_delete,
         }
 

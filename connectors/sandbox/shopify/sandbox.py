@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from connectors.sandbox.shopify.activity import run_activity
+from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.sandbox.shopify.cost import PLANS, LeakyBucket, RateLimit
 from connectors.sandbox.shopify.data import generate_store
 from connectors.sandbox.shopify.oauth import (
@@ -73,6 +76,8 @@ class SandboxShopify:
             api_key, api_secret, token_ttl=token_ttl, refresh_token_ttl=refresh_token_ttl
         )
         self._dispatcher = WebhookDispatcher(lambda: self._api_secret)
+        self.bulk = SandboxBulkOperations(self)
+        self._muted: set[str] = set()
         self.wsgi_app = SandboxApp(self)
 
     def __repr__(self) -> str:
@@ -252,6 +257,8 @@ class SandboxShopify:
     ) -> int:
         """Queue `payload` for every current subscriber; returns how many deliveries that made."""
         store = self.shop(shop_domain)
+        if shop_domain in self._muted:
+            return 0
         targets: list[tuple[str, str | None]] = []
         with self._lock:
             declared = list(self._app_subscriptions)
@@ -289,6 +296,15 @@ class SandboxShopify:
             log.warning("relative webhook uri without an app url", extra={"uri": uri})
             return None
         return urljoin(self.app_url + "/", uri.lstrip("/"))
+
+    @contextmanager
+    def webhooks_muted(self, shop_domain: str) -> Iterator[None]:
+        """Changes made inside send no webhooks (a missed delivery, for reconcile tests)."""
+        self._muted.add(shop_domain)
+        try:
+            yield
+        finally:
+            self._muted.discard(shop_domain)
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> None:
         """Block until no delivery is queued or retrying; TimeoutError after `timeout` s."""

@@ -71,6 +71,17 @@ class SandboxApp:
                 ),
                 Rule("/_sandbox/<shop>/customers", endpoint="control_customer", methods=["POST"]),
                 Rule("/_sandbox/<shop>/session-token", endpoint="control_session", methods=["GET"]),
+                Rule("/_sandbox/bulk/<int:number>.jsonl", endpoint="bulk_result", methods=["GET"]),
+                Rule(
+                    "/<shop>/_sandbox/bulk/<int:number>.jsonl",
+                    endpoint="bulk_result",
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/_sandbox/<shop>/customers/<int:number>/silent",
+                    endpoint="control_silent_customer",
+                    methods=["POST"],
+                ),
                 Rule("/_sandbox/<shop>/uninstall", endpoint="control_uninstall", methods=["POST"]),
                 Rule("/<shop>/admin/oauth/authorize", endpoint="authorize", methods=["GET"]),
                 Rule("/<shop>/admin/oauth/access_token", endpoint="access_token", methods=["POST"]),
@@ -342,6 +353,27 @@ class SandboxApp:
         except (TypeError, ValueError) as error:
             return _json({"errors": str(error)}, 422)
         return _json({"customer": customer}, 201)
+
+    def on_bulk_result(self, request: Request, number: int, shop: str | None = None) -> Response:
+        """A completed bulk operation's JSONL (Shopify serves it from signed cloud storage)."""
+        operation = self.sandbox.bulk.get(number)
+        if operation is None or operation.status != "COMPLETED":
+            raise NotFound()
+        if shop is not None and shop != operation.domain:
+            raise NotFound()
+        return Response(operation.body, mimetype="application/jsonl")
+
+    def on_control_silent_customer(self, request: Request, shop: str, number: int) -> Response:
+        """Change a customer without sending its webhooks: a delivery Kizuna missed."""
+        store = self._store(shop)
+        with self.sandbox.webhooks_muted(store.domain):
+            try:
+                customer = store.update_customer(number, **self._body(request))
+            except KeyError as error:
+                return _json({"errors": str(error.args[0])}, 404)
+            except (TypeError, ValueError) as error:
+                return _json({"errors": str(error)}, 422)
+        return _json({"customer": customer})
 
     def on_control_session(self, request: Request, shop: str) -> Response:
         store = self._store(shop)

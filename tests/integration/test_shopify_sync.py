@@ -1,0 +1,371 @@
+"""Syncing a Shopify shop against the simulated Shopify over real HTTP: bulk backfill, cursors,
+reconcile of missed webhooks, the 60-day limit without read_all_orders, `kizuna sync --follow`.
+
+Real PostgreSQL and Redis; jobs drained in-process. The shop is connected as a custom app, which
+subscribes Kizuna's webhooks (bulk_operations/finish included) at the sandbox.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from rq import Queue
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import jobs.sync
+from app.cli import main as cli
+from app.config import Config, load_config
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Customer, Order, Product, Shop, WebhookEvent
+from app.services.install_shop import connect_custom_app
+from connectors.sandbox.shopify import SandboxShopify
+from connectors.sandbox.shopify.bulk import SandboxBulkOperations
+from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
+from jobs.queues import SYNC
+from jobs.reconcile import reconcile_all
+from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+DOMAIN = "sync-store.myshopify.com"
+CUSTOMERS = 40
+
+
+class Dispatcher:
+    """A WSGI app forwarding to this test's target: servers outlive tests, apps do not."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.target(environ, start_response)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
+    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
+    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
+    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
+    sandbox_server.stop()
+    kizuna_server.stop()
+
+
+@pytest.fixture
+def sandbox(servers: Any) -> Iterator[SandboxShopify]:
+    _sandbox_server, sandbox_dispatch, kizuna_server, _ = servers
+    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=11, plan="plus")
+    platform.add_shop(DOMAIN, customers=CUSTOMERS, years=1, name="Sync Store")
+    platform.webhook_retry_delays = ()
+    platform.set_app_url(kizuna_server.url)
+    sandbox_dispatch.target = platform.wsgi_app
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def config(database_url: str, redis_url: str, tmp_path: Any, servers: Any) -> Config:
+    sandbox_server, _, kizuna_server, _ = servers
+    env = make_test_env(
+        database_url, redis_url, SHOPIFY_SANDBOX_URL=sandbox_server.url, APP_URL=kizuna_server.url
+    )
+    return load_config(env, instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
+    servers[3].target = app
+    return app
+
+
+def _connect(runtime: Kizuna, sandbox: SandboxShopify) -> int:
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    return connect_custom_app(runtime, DOMAIN, token)
+
+
+def _count(db: Session, model: Any, shop_id: int) -> int:
+    return int(db.scalar(select(func.count()).select_from(model).where(model.shop_id == shop_id)))
+
+
+def _shop(db: Session, shop_id: int) -> Shop:
+    db.expire_all()
+    shop = db.get(Shop, shop_id)
+    assert shop is not None
+    return shop
+
+
+def _customer(db: Session, shop_id: int, external_id: str) -> Customer:
+    db.expire_all()
+    return db.scalars(
+        select(Customer).where(Customer.shop_id == shop_id, Customer.external_id == external_id)
+    ).one()
+
+
+def test_bulk_backfill_end_to_end(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)  # every stream that can, goes bulk
+    shop_id = _connect(runtime, sandbox)
+    store = sandbox.shop(DOMAIN)
+
+    drain_jobs(SYNC)
+
+    shop = _shop(db, shop_id)
+    state = shop.sync_state
+    assert state["status"] == "done", state
+    assert set(state["bulk"]) == {"customers", "products", "orders"}
+    assert state["totals"] == {
+        "customers": len(store.customers),
+        "products": len(store.products),
+        "orders": len(store.orders),
+        "checkouts": len(store.checkouts),
+    }
+    assert state["done"] == state["totals"]
+    assert _count(db, Order, shop_id) == len(store.orders)
+    assert _count(db, Product, shop_id) == len(store.products)
+    assert _count(db, Customer, shop_id) >= len(store.customers)
+    # Line items came as `__parentId` rows and landed on their orders.
+    order = store.orders[0]
+    row = db.scalars(
+        select(Order).where(Order.shop_id == shop_id, Order.external_id == str(order.id))
+    ).one()
+    assert row.name == order.name
+    # The sandbox told Kizuna each operation finished (the webhook the sync waits for).
+    sandbox.wait_for_deliveries()
+    finishes = db.scalar(
+        select(func.count())
+        .select_from(WebhookEvent)
+        .where(WebhookEvent.shop_id == shop_id, WebhookEvent.topic == "bulk_operations/finish")
+    )
+    assert finishes == 3
+    # Cursors: every stream's, at the sync start minus the overlap.
+    started = parse_cursor(state["started_at"])
+    assert started is not None
+    for name in ("customers", "products", "orders", "checkouts"):
+        assert parse_cursor(state["cursors"][name]) == started - SAFETY_OVERLAP
+
+
+def test_a_change_during_the_sync_is_picked_up_by_the_next_reconcile(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    store = sandbox.shop(DOMAIN)
+    target = store.customers[0]
+    page_stream = jobs.sync.SyncRun.page_stream
+
+    def change_then_page(run: jobs.sync.SyncRun, stream: Any) -> None:
+        # Customers are already read; this change (webhook lost) happens mid-sync.
+        if stream.name == "checkouts":
+            with sandbox.webhooks_muted(DOMAIN):
+                store.update_customer(target.id, first_name="DuringSync")
+        page_stream(run, stream)
+
+    monkeypatch.setattr(jobs.sync.SyncRun, "page_stream", change_then_page)
+    drain_jobs(SYNC)
+    monkeypatch.undo()
+
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done", state
+    started = parse_cursor(state["started_at"])
+    cursor = parse_cursor(state["cursors"]["customers"])
+    assert started is not None
+    assert cursor is not None
+    assert cursor <= started - SAFETY_OVERLAP
+    assert cursor < target.updated_at  # the cursor did not pass the change
+    assert _customer(db, shop_id, str(target.id)).first_name != "DuringSync"
+
+    assert reconcile_all(900.0) == 1
+    job = Queue(SYNC, connection=runtime.redis).fetch_job(f"reconcile-{shop_id}")
+    assert job is not None
+    drain_jobs(SYNC)
+    assert job.get_status() == "finished"
+    assert _customer(db, shop_id, str(target.id)).first_name == "DuringSync"
+    read = job.return_value()
+    assert 1 <= read["customers"] < len(store.customers)  # a window, not everything again
+
+
+def test_reconcile_repairs_a_change_whose_webhook_was_missed(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    servers: Any,
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    drain_jobs(SYNC)
+    assert _shop(db, shop_id).sync_state["status"] == "done"
+    target = sandbox.shop(DOMAIN).customers[3]
+    deliveries = len(sandbox.deliveries)
+
+    # Changed at Shopify without a webhook (the sandbox's silent-change control).
+    response = httpx.post(
+        f"{servers[0].url}/_sandbox/{DOMAIN}/customers/{target.id}/silent",
+        json={"last_name": "Missed"},
+    )
+    assert response.status_code == 200
+    sandbox.wait_for_deliveries()
+    assert len(sandbox.deliveries) == deliveries
+    assert _customer(db, shop_id, str(target.id)).last_name != "Missed"
+
+    reconcile_all(900.0)
+    drain_jobs(SYNC)
+
+    assert _customer(db, shop_id, str(target.id)).last_name == "Missed"
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done"
+    assert state["reconciled"]["read"]["customers"] >= 1
+    cursor = parse_cursor(state["cursors"]["customers"])
+    reconcile_start = parse_cursor(state["reconciled"]["started_at"])
+    assert cursor is not None
+    assert reconcile_start is not None
+    assert cursor == reconcile_start - SAFETY_OVERLAP
+
+
+def test_without_read_all_orders_only_60_days_of_orders_are_read(
+    live_app: Flask, runtime: Kizuna, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    shop = _shop(db, shop_id)
+    shop.scopes = "read_customers,read_orders,read_products,read_checkouts"
+    db.commit()
+
+    drain_jobs(SYNC)
+
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done", state
+    assert "read_all_orders" in state["notice"]
+    assert "60 days" in state["notice"]
+    since = utcnow() - timedelta(days=60)
+    recent = [order for order in sandbox.shop(DOMAIN).orders if order.created_at >= since]
+    assert 0 < len(recent) < len(sandbox.shop(DOMAIN).orders)
+    assert _count(db, Order, shop_id) == len(recent) == state["done"]["orders"]
+    assert state["totals"]["orders"] == len(recent)
+
+
+def test_sync_command_queues_a_sync_and_follows_one_to_the_end(
+    live_app: Flask, runtime: Kizuna, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    drain_jobs(SYNC)
+    runner = CliRunner()
+
+    queued = runner.invoke(cli, ["sync", DOMAIN])
+    assert queued.exit_code == 0, queued.output
+    assert f"sync of {DOMAIN} queued" in queued.output
+    job = Queue(SYNC, connection=runtime.redis).fetch_job(f"backfill-{shop_id}")
+    assert job is not None
+    assert job.args == (shop_id, False)  # incremental: from the saved cursors
+    Queue(SYNC, connection=runtime.redis).empty()
+
+    # A running sync: --follow draws it until it is done.
+    shop = _shop(db, shop_id)
+    started = utcnow() - timedelta(seconds=10)
+    shop.sync_state = {
+        **shop.sync_state,
+        "status": "running",
+        "stream": "orders",
+        "started_at": started.isoformat(),
+        "done": {"customers": 40, "orders": 10},
+        "totals": {"customers": 40, "orders": 60},
+    }
+    db.commit()
+
+    def finish() -> None:
+        time.sleep(0.3)
+        with runtime.db.session() as session:
+            row = session.get(Shop, shop_id)
+            assert row is not None
+            row.sync_state = {
+                **row.sync_state,
+                "status": "done",
+                "stream": None,
+                "done": {"customers": 40, "orders": 60},
+                "finished_at": utcnow().isoformat(),
+            }
+            session.commit()
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    followed = runner.invoke(cli, ["sync", DOMAIN, "--follow", "--interval", "0.05"])
+    thread.join()
+    assert followed.exit_code == 0, followed.output
+    assert "is running since" in followed.output
+    first = followed.output.split("\r")[1]
+    assert "50 / 100 records" in first
+    assert "/s" in first
+    assert "ETA 0:00:" in first
+    assert "running (orders)" in first
+    last = followed.output.split("\r")[-1]
+    assert "100.0%" in last
+    assert "100 / 100 records" in last
+    assert "done" in last
+
+    unknown = runner.invoke(cli, ["sync", "nope.myshopify.com"])
+    assert unknown.exit_code != 0
+    assert "no Shopify shop" in unknown.output
+
+
+def test_without_the_finish_webhook_polling_completes_the_bulk_backfill(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
+    shop_id = _connect(runtime, sandbox)
+    with sandbox.webhooks_muted(DOMAIN):
+        drain_jobs(SYNC)
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done", state
+    assert set(state["bulk"]) == {"customers", "products", "orders"}
+    assert state["done"]["orders"] == len(sandbox.shop(DOMAIN).orders)
+    finishes = db.scalar(
+        select(func.count()).select_from(WebhookEvent).where(WebhookEvent.shop_id == shop_id)
+    )
+    assert finishes == 0
+
+
+def test_a_failed_bulk_operation_falls_back_to_pages(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_args: Any) -> list[dict[str, Any]]:
+        raise RuntimeError("simulated bulk failure")
+
+    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(SandboxBulkOperations, "_execute", broken)
+    shop_id = _connect(runtime, sandbox)
+    drain_jobs(SYNC)
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done", state
+    assert set(state["bulk"]) == {"customers", "products", "orders"}
+    store = sandbox.shop(DOMAIN)
+    assert all(operation.status == "FAILED" for operation in sandbox.bulk._operations.values())
+    assert _count(db, Order, shop_id) == len(store.orders) == state["done"]["orders"]
+    assert state["done"]["customers"] == len(store.customers)
