@@ -441,3 +441,143 @@ def translate(language: str, key: str, default: str | None = None, **values: Any
 def t(key: str, default: str | None = None, **values: Any) -> str:
     """`t("customers.count", count="1,204")` in the request's language; a Jinja global."""
     return translate(current_language(), key, default, **values)
+
+
+# Segments, analytics and the customer's RFM + predictions card.
+MESSAGES["en"].update(
+    {
+        "nav.segments": "Segments",
+        "nav.analytics": "Analytics",
+        "confidence.high": "High confidence",
+        "confidence.medium": "Medium confidence",
+        "confidence.low": "Low confidence",
+        "segments.title": "RFM segments",
+        "segments.not_scored": "Customers have not been scored yet. Scores are computed every "
+        "night and after the first sync of a store.",
+        "segments.confidence_label": "Predictions: {level}.",
+        "segments.as_of": "Scored on {date}",
+        "segments.grid_title": "RFM grid",
+        "segments.grid_x": "Recency (R5 = ordered most recently)",
+        "segments.grid_y": "Frequency + monetary",
+        "segments.grid_help": "Each cell shows its group, the number of customers and their "
+        "total spend; darker cells hold more customers. FM is the average of the frequency "
+        "and monetary scores, rounded down.",
+        "segments.scored": "Customers scored",
+        "segments.revenue": "Revenue",
+        "segments.model": "Prediction model",
+        "segments.model.fitted": "Fitted to this store",
+        "segments.model.prior_blended": "Industry priors + this store",
+        "segments.group": "Group",
+        "segments.customers": "Customers",
+        "segments.share": "Share",
+        "segments.predicted_clv": "Predicted value (365 days)",
+        "segments.change": "Change",
+        "segments.movement": "Movement between groups",
+        "segments.movement_since": "Customers whose group changed since {date}.",
+        "segments.from": "From",
+        "segments.to": "To",
+        "segments.no_movement": "No movement yet: it appears after customers have been "
+        "scored on two different days.",
+        "segments.cell_customers": "{count} customers",
+        "segments.cell_title": "R{r} · FM{fm} · {group}: {count} customers, {revenue}",
+        "analytics.title": "Analytics",
+        "analytics.customers": "Customers with orders",
+        "analytics.total_revenue": "Revenue from customers (all time)",
+        "analytics.repeat_rate": "Repeat-purchase rate",
+        "analytics.churn_rate": "Churned",
+        "analytics.historic_ltv": "Average LTV (so far)",
+        "analytics.predicted_ltv": "Average predicted value (next 365 days)",
+        "analytics.definitions": "Cancelled orders are left out. Repeat-purchase rate: "
+        "customers with 2 or more orders among customers with an order. Churned: last order "
+        "more than {days} days ago, or a predicted probability of still being active below "
+        "{p}%. Predictions are refreshed every night.",
+        "analytics.revenue_title": "Revenue by month",
+        "analytics.period_total": "Last 24 months: {total}",
+        "analytics.cohort_title": "Retention by first-order month",
+        "analytics.cohort_help": "Each row is the customers whose first order fell in that "
+        "month (their number in brackets); each cell the share of them who ordered again "
+        "that many months later.",
+        "analytics.cohort_x": "Months after the first order",
+        "analytics.cohort_cell": "{cohort}, {months} months later: {count} of {size} customers",
+        "analytics.months_later": "+{months}",
+        "analytics.orders_n": "{count} orders",
+        "analytics.no_orders": "No orders yet",
+        "rfm.title": "RFM and predictions",
+        "rfm.cell": "RFM cell",
+        "rfm.group": "Group",
+        "rfm.p_alive": "Probability still active",
+        "rfm.expected_orders": "Expected orders (next 365 days)",
+        "rfm.next_order": "Expected next order",
+        "rfm.no_next_order": "Not expected within a year",
+        "rfm.predicted_clv": "Predicted value (next 365 days)",
+        "rfm.computed_at": "Scored",
+        "rfm.not_scored": "Not scored yet: customers are scored every night once they have "
+        "an order.",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "nav.segments": "セグメント",
+        "nav.analytics": "分析",
+        "confidence.high": "信頼度：高",
+        "confidence.medium": "信頼度：中",
+        "confidence.low": "信頼度：低",
+        "segments.title": "RFMセグメント",
+        "segments.not_scored": "顧客のスコアはまだ計算されていません。スコアは毎晩、"
+        "およびストアの初回同期の後に計算されます。",
+        "segments.confidence_label": "予測：{level}。",
+        "segments.as_of": "{date} 時点のスコア",
+        "segments.grid_title": "RFMグリッド",
+        "segments.grid_x": "最新購入日（R5＝最近購入）",
+        "segments.grid_y": "購入頻度＋購入金額",
+        "segments.grid_help": "各セルにはグループ名、顧客数、累計購入金額を表示します。"
+        "色が濃いほど顧客が多いセルです。FMは購入頻度と購入金額のスコアの平均（切り捨て）です。",
+        "segments.scored": "スコア対象の顧客",
+        "segments.revenue": "売上",
+        "segments.model": "予測モデル",
+        "segments.model.fitted": "このストアのデータで推定",
+        "segments.model.prior_blended": "業界の事前分布＋このストア",
+        "segments.group": "グループ",
+        "segments.customers": "顧客数",
+        "segments.share": "割合",
+        "segments.predicted_clv": "予測購入額（365日）",
+        "segments.change": "増減",
+        "segments.movement": "グループ間の移動",
+        "segments.movement_since": "{date} 以降にグループが変わった顧客。",
+        "segments.from": "移動元",
+        "segments.to": "移動先",
+        "segments.no_movement": "移動はまだありません。2日以上スコアを計算すると表示されます。",
+        "segments.cell_customers": "{count}人",
+        "segments.cell_title": "R{r}・FM{fm}・{group}：{count}人、{revenue}",
+        "analytics.title": "分析",
+        "analytics.customers": "購入のある顧客",
+        "analytics.total_revenue": "顧客の売上（全期間）",
+        "analytics.repeat_rate": "リピート率",
+        "analytics.churn_rate": "離反率",
+        "analytics.historic_ltv": "平均LTV（実績）",
+        "analytics.predicted_ltv": "平均予測購入額（今後365日）",
+        "analytics.definitions": "キャンセルされた注文は除きます。リピート率：注文のある顧客のうち"
+        "2回以上注文した顧客の割合。離反：最終注文から{days}日超、または予測される"
+        "継続確率が{p}%未満の顧客。予測は毎晩更新されます。",
+        "analytics.revenue_title": "月別売上",
+        "analytics.period_total": "過去24か月：{total}",
+        "analytics.cohort_title": "初回購入月別の継続率",
+        "analytics.cohort_help": "各行はその月に初めて注文した顧客（括弧内は人数）、"
+        "各セルはその何か月後に再度注文した顧客の割合です。",
+        "analytics.cohort_x": "初回購入からの月数",
+        "analytics.cohort_cell": "{cohort}・{months}か月後：{size}人中{count}人",
+        "analytics.months_later": "+{months}",
+        "analytics.orders_n": "{count}件",
+        "analytics.no_orders": "注文はまだありません",
+        "rfm.title": "RFMと予測",
+        "rfm.cell": "RFMセル",
+        "rfm.group": "グループ",
+        "rfm.p_alive": "継続確率",
+        "rfm.expected_orders": "予測注文数（今後365日）",
+        "rfm.next_order": "次回注文予測日",
+        "rfm.no_next_order": "1年以内の注文は見込まれません",
+        "rfm.predicted_clv": "予測購入額（今後365日）",
+        "rfm.computed_at": "計算日時",
+        "rfm.not_scored": "まだスコアがありません。注文のある顧客は毎晩スコアが計算されます。",
+    }
+)

@@ -38,6 +38,7 @@ from connectors.shopify.webhooks import (
     order_from_payload,
 )
 from jobs.context import kizuna_job
+from jobs.sync import bulk_operation_finished
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,7 @@ HANDLERS: dict[str, Handler] = {
     "customers/data_request": _data_request,
     "customers/redact": _customer_redact,
     "shop/redact": _shop_redact,
+    "bulk_operations/finish": bulk_operation_finished,
 }
 
 
@@ -261,9 +263,9 @@ def _record_failure(runtime: Kizuna, event_id: int, error: Exception, *, final: 
                 shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
                 if shop is not None:
                     shop.last_error = (
-                        f"A Shopify {event.topic} webhook (event {event.id}) could not be "
-                        f"processed after {event.attempts} attempt(s): {event.last_error}. "
-                        "The next sync reconciles the data."
+                        f"A {event.platform.title()} {event.topic} webhook (event {event.id}) "
+                        f"could not be processed after {event.attempts} attempt(s): "
+                        f"{event.last_error}. The next sync reconciles the data."
                     )[:_ERROR_TEXT_LIMIT]
                     shop.last_error_at = utcnow()
         session.commit()

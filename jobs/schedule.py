@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from app.kizuna import Kizuna
-from jobs.queues import WEBHOOKS, enqueue, job_id
+from jobs.queues import FLOWS, SYNC, WEBHOOKS, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,28 @@ class PeriodicJob:
 
 SWEEP = PeriodicJob("sweep", "jobs.sweeper.sweep_webhook_events", WEBHOOKS, 30.0)
 
-PERIODIC: tuple[PeriodicJob, ...] = (SWEEP,)
+# Nightly RFM + predictions for every active shop (fans out one job per shop on `sync`).
+SCORING = PeriodicJob("scoring", "jobs.scoring.score_active_shops", SYNC, 24 * 3600.0)
+
+WOOCOMMERCE_RECONCILE = PeriodicJob(
+    "wc-reconcile", "jobs.woocommerce.reconcile_woocommerce", SYNC, 900.0
+)
+
+# Shopify: re-read what changed since each stream's cursor (repairs missed webhooks).
+SHOPIFY_RECONCILE = PeriodicJob(
+    "shopify-reconcile", "jobs.reconcile.reconcile_all", SYNC, 15 * 60.0
+)
+
+# Flow steps whose scheduled job was lost (Redis down at commit) are scheduled again.
+FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 300.0)
+
+PERIODIC: tuple[PeriodicJob, ...] = (
+    SWEEP,
+    FLOW_SWEEP,
+    SCORING,
+    WOOCOMMERCE_RECONCILE,
+    SHOPIFY_RECONCILE,
+)
 
 
 def _claim_window(connection: redis.Redis, name: str, window: int, every: float) -> bool:

@@ -3,10 +3,13 @@
 from app.models.account import Account
 from app.models.checkout import Checkout
 from app.models.customer import Customer, TimelineEvent
+from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppression  # noqa: F401
 from app.models.order import Order, OrderLine
 from app.models.product import Product, ProductVariant
+from app.models.scores import CustomerScore, RfmSnapshot  # noqa: F401
 from app.models.shop import Shop
 from app.models.webhook_event import WebhookEvent
+from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop  # noqa: F401
 
 __all__ = [
     "Account",

@@ -6,6 +6,7 @@ and urllib run unpatched; faults come from the sandbox; `sleep` records instead 
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -193,10 +194,12 @@ def test_a_timeout_after_sending_is_an_unknown_outcome_never_resent(harness: Har
     assert client.find_messages("msg-8") == []
 
 
-def test_a_refused_connection_is_retried_then_retryable(serve: Any) -> None:
-    server = serve(SandboxSendGrid().wsgi_app)
-    url = server.url
-    server.stop()
+def test_a_refused_connection_is_retried_then_retryable() -> None:
+    # A bound socket that never listens: connections to it are refused, and no other server
+    # can take its port while the test runs.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}"
     slept: list[float] = []
     client = SendGridClient(
         "test-key", base_url=url, timeout=1.0, max_attempts=3, sleep=slept.append
@@ -206,6 +209,7 @@ def test_a_refused_connection_is_retried_then_retryable(serve: Any) -> None:
     assert caught.value.status is None
     assert "connect" in str(caught.value)
     assert len(slept) == 2
+    closed.close()
 
 
 def test_empty_api_key_is_refused_before_any_request() -> None:
