@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
+import redis
 from redis.exceptions import LockError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -421,7 +422,18 @@ def backfill_shop(
             return done
         save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
         log.info("backfill done shop_id=%s counts=%s", shop_id, done)
-        return done
+    _score_soon(runtime, shop_id)
+    return done
+
+
+def _score_soon(runtime: Kizuna, shop_id: int) -> None:
+    """Fresh data: compute RFM and predictions now rather than at the next nightly run."""
+    from jobs.scoring import enqueue_scoring
+
+    try:
+        enqueue_scoring(runtime.redis, shop_id)
+    except (redis.RedisError, OSError) as error:
+        log.warning("scoring not queued shop_id=%s error=%s", shop_id, type(error).__name__)
 
 
 def bulk_operation_finished(
