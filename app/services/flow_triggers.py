@@ -35,7 +35,7 @@ def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord])
             flows.exit_runs(
                 session, shop_id, "ordered", customer_id=customer_id, started_before=placed
             )
-    # Seam: post-purchase flows start here (a later slice).
+    # Post-purchase flows (thank-you, review request, replenishment) start here.
 
 
 def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> None:
