@@ -24,6 +24,7 @@ from app.models import Checkout, Customer, Order, OrderLine, Product, ProductVar
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
+from app.services import people
 from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
 
 # Keeps statements well under PostgreSQL's bind-parameter limit and SQLite's variable limit.
@@ -203,12 +204,17 @@ def _upsert_customer_rows(
     )
     rows = _lock_rows(session, Customer, shop_id, list(grouped))
     applied = 0
+    relink: list[int] = []  # new rows and changed emails: their person may change
     for external_id, batch in grouped.items():
         row = rows[external_id]
+        email_before = row.email_normalized
         if external_id in inserted:
             applied += 1
             batch = batch[1:]
         applied += sum(_merge_customer(row, record) for record in batch)
+        if external_id in inserted or row.email_normalized != email_before:
+            relink.append(row.id)
+    people.link_customers(session, shop_id, relink)
     return applied, rows
 
 
