@@ -93,10 +93,24 @@ def _mark_unsubscribed(session: Session, customers: list[Customer]) -> None:
 
 
 def queue_consent_writeback(session: Session, customer: Customer) -> None:
-    """Seam: write the opt-out back to Shopify/WooCommerce (a later slice; a no-op for now).
+    """Write the opt-out back to the platform: `jobs.consent.write_back_consent` is enqueued
+    once `session` commits (queue `sync`, job id `consent-<customer id>`, RQ retries with
+    backoff), so a platform outage never loses the local opt-out."""
+    from app.kizuna import kizuna
+    from jobs.consent import JOB, RETRY
+    from jobs.queues import SYNC, enqueue_after_commit, job_id
 
-    When built it enqueues after commit, so a platform outage never loses the local opt-out.
-    """
+    if customer.id is None:
+        session.flush()
+    enqueue_after_commit(
+        session,
+        kizuna().redis,
+        SYNC,
+        JOB,
+        customer.id,
+        job_id=job_id("consent", customer.id),
+        retry=RETRY,
+    )
 
 
 def unsubscribe_customer(session: Session, shop_id: int, customer_id: int, reason: str) -> bool:

@@ -461,6 +461,53 @@ def bulk_query(template: str, search: str | None) -> str:
     return template.replace(BULK_FILTER_MARKER, escaped)
 
 
+# Discounts and consent write-back (connectors/shopify/discounts.py, consent.py). Mutations cost 10.
+DISCOUNT_CODE_BASIC_CREATE = """
+mutation KizunaDiscountCodeBasicCreate($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode {
+      id
+      codeDiscount {
+        ... on DiscountCodeBasic {
+          title
+          endsAt
+          usageLimit
+          appliesOncePerCustomer
+        }
+      }
+    }
+    userErrors {
+      field
+      code
+      message
+    }
+  }
+}
+"""
+
+CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE = """
+mutation KizunaCustomerEmailMarketingConsentUpdate(
+  $input: CustomerEmailMarketingConsentUpdateInput!
+) {
+  customerEmailMarketingConsentUpdate(input: $input) {
+    customer {
+      id
+      defaultEmailAddress {
+        marketingState
+        marketingOptInLevel
+        marketingUpdatedAt
+      }
+    }
+    userErrors {
+      field
+      code
+      message
+    }
+  }
+}
+"""
+
+
 ALL_DOCUMENTS: dict[str, str] = {
     "SHOP": SHOP,
     "CUSTOMERS": CUSTOMERS,
@@ -475,4 +522,6 @@ ALL_DOCUMENTS: dict[str, str] = {
     "BULK_CUSTOMERS": BULK_CUSTOMERS,
     "BULK_ORDERS": BULK_ORDERS,
     "BULK_PRODUCTS": BULK_PRODUCTS,
+    "DISCOUNT_CODE_BASIC_CREATE": DISCOUNT_CODE_BASIC_CREATE,
+    "CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE": CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
 }

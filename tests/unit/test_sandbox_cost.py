@@ -28,6 +28,20 @@ PAGE_VARIABLES: dict[str, dict[str, Any]] = {
     "SYNC_COUNTS": {},
     "BULK_OPERATION_RUN_QUERY": {"query": "{ shop { id } }", "groupObjects": False},
     "BULK_OPERATION": {"id": "gid://shopify/BulkOperation/1"},
+    "DISCOUNT_CODE_BASIC_CREATE": {
+        "basicCodeDiscount": {
+            "title": "Kizuna",
+            "code": "KZ-ABCDEFGH",
+            "context": {"customers": {"add": ["gid://shopify/Customer/1"]}},
+            "customerGets": {"value": {"percentage": 0.1}, "items": {"all": True}},
+        }
+    },
+    "CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE": {
+        "input": {
+            "customerId": "gid://shopify/Customer/1",
+            "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"},
+        }
+    },
 }
 # Bulk query bodies run inside a bulk operation, where the single-query cost limit does not apply.
 BULK_BODIES = {"BULK_CUSTOMERS", "BULK_ORDERS", "BULK_PRODUCTS"}

@@ -29,6 +29,7 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 
+from connectors.sandbox.shopify import mutations
 from connectors.sandbox.shopify.cost import MAX_QUERY_COST, LeakyBucket, QueryCost
 from connectors.sandbox.shopify.nodes import (
     CHECKOUT_LISTING,
@@ -239,6 +240,13 @@ class AdminRoot:
             ),
             "bulkOperation": lambda _info, id: store._sandbox.bulk.find(store, id),
             "webhookSubscriptionDelete": self.webhook_subscription_delete,
+            # Discount codes and consent write-back live in connectors/sandbox/shopify/mutations.py.
+            "discountCodeBasicCreate": lambda _info, basicCodeDiscount: (
+                mutations.discount_code_basic_create(store, basicCodeDiscount)
+            ),
+            "customerEmailMarketingConsentUpdate": lambda _info, input: (
+                mutations.customer_email_marketing_consent_update(store, nodes, input)
+            ),
         }
 
     # ---- queries ---------------------------------------------------------------------------

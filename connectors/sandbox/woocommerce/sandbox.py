@@ -30,6 +30,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 from woocommerce.oauth import OAuth
 
+from connectors.sandbox.woocommerce.coupons import create_coupon
 from connectors.sandbox.woocommerce.store import (
     OPEN_CHECKOUT_STATUSES,
     SandboxStore,
@@ -357,6 +358,10 @@ class SandboxWooCommerce:
         self._authenticate(request, store, write)
         if kind == "webhooks" and write:
             return self._create_webhook(request, store)
+        if kind == "coupons" and write:
+            with store.lock:
+                status, coupon = create_coupon(store, _body(request))
+            return _json(coupon, status)
         if kind == "system_status" and not write:
             base = self._base_url(store)
             environment = {"home_url": base, "site_url": base, "version": "9.4.0"}

@@ -1,0 +1,56 @@
+"""Unique single-use WooCommerce coupons (`POST /wp-json/wc/v3/coupons`), one per message.
+
+Layer: connectors (no Flask, no database). The WooCommerce twin of
+`connectors/shopify/discounts.py`: percent off, one use in total and per user, restricted to the
+customer's email, expiring at `date_expires_gmt` (UTC; `date_expires` would be read in the
+site's local timezone). WooCommerce answers 400 `woocommerce_rest_coupon_code_already_exists`
+for a code that exists: for the code we asked for that is an earlier attempt of ours → success.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from connectors.base import ConnectorError
+from connectors.shopify.discounts import DiscountCode
+from connectors.woocommerce.client import WooCommerceClient
+
+CODE_EXISTS = "woocommerce_rest_coupon_code_already_exists"
+
+
+def create_coupon(
+    client: WooCommerceClient,
+    *,
+    email: str,
+    percent: Decimal | float | int,
+    expires_at: datetime,
+    code: str,
+) -> DiscountCode:
+    """Create the coupon; `ConnectorError` for any refusal except "this code already exists"."""
+    amount = Decimal(str(percent))
+    if not 0 < amount <= 100:
+        raise ValueError("percent must be in (0, 100]")
+    if expires_at.tzinfo is None:
+        raise ValueError("expires_at must be timezone-aware")
+    data = {
+        "code": code,
+        "discount_type": "percent",
+        "amount": format(amount.normalize(), "f"),
+        "individual_use": True,
+        "usage_limit": 1,
+        "usage_limit_per_user": 1,
+        "email_restrictions": [email],
+        "date_expires_gmt": expires_at.astimezone(UTC).replace(tzinfo=None).isoformat(),
+        "description": "Kizuna: single-use code for one customer",
+    }
+    try:
+        created = client.request("POST", "coupons", data=data).json()
+    except ConnectorError as error:
+        if error.status == 400 and error.code == CODE_EXISTS:
+            return DiscountCode(code=code, ends_at=expires_at)
+        raise
+    coupon_id = created.get("id") if isinstance(created, dict) else None
+    return DiscountCode(
+        code=code, ends_at=expires_at, discount_id=str(coupon_id) if coupon_id else None
+    )

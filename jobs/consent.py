@@ -1,0 +1,96 @@
+"""Writing a Kizuna opt-out back to the shop's platform (queue `sync`, job id `consent-<customer>`).
+
+Layer: jobs. `app/services/unsubscribe.queue_consent_writeback` enqueues this after the
+unsubscribe commits, so the local opt-out never depends on the platform being up. Shopify:
+`customerEmailMarketingConsentUpdate` with UNSUBSCRIBED / SINGLE_OPT_IN and the time Kizuna
+recorded the opt-out. Retryable failures (429, 5xx, network, after the client's own retries) are
+raised so RQ retries with backoff (`RETRY`); a refusal (4xx, userErrors, no token) is not retried
+and is put on the shop's `last_error`. WooCommerce core has no email-consent field (marketing
+consent lives in plugins such as MailPoet or in the merchant's newsletter tool), so a WooCommerce
+opt-out stays in Kizuna, where it is enforced: logged, nothing written.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Customer, Shop
+from app.services.shop_tokens import shopify_client
+from connectors.base import ConnectorError, RetryableError
+from connectors.shopify.consent import customer_gid, update_email_marketing_consent
+from jobs.context import kizuna_job
+
+log = logging.getLogger(__name__)
+
+JOB = "jobs.consent.write_back_consent"
+RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
+UNSUBSCRIBED = "UNSUBSCRIBED"
+_ERROR_LIMIT = 500
+
+
+def _record_refusal(session: Session, shop: Shop, customer: Customer, error: Exception) -> None:
+    shop.last_error = f"Shopify refused the opt-out of customer {customer.external_id}: {error}"[
+        :_ERROR_LIMIT
+    ]
+    shop.last_error_at = utcnow()
+    session.commit()
+
+
+@kizuna_job
+def write_back_consent(runtime: Kizuna, customer_id: int) -> str:
+    """Push the customer's opt-out to the platform; returns written, skipped, unsupported
+    or failed (a refusal, on the shop's last_error). Retryable errors are raised for RQ."""
+    with runtime.db.session() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None or customer.redacted_at is not None:
+            return "skipped"
+        shop = session.get_one(Shop, customer.shop_id)
+        if shop.status == "uninstalled":
+            return "skipped"
+        if customer.email_marketing_state != UNSUBSCRIBED:
+            # Re-subscribed on the platform since: the platform already has the newer truth.
+            log.info(
+                "consent write-back skipped customer_id=%s (no longer unsubscribed)", customer_id
+            )
+            return "skipped"
+        if shop.platform == "woocommerce":
+            log.info(
+                "consent write-back not supported: WooCommerce core has no email marketing "
+                "consent field; opt-out kept in Kizuna shop_id=%s customer_id=%s",
+                shop.id,
+                customer_id,
+            )
+            return "unsupported"
+        if not customer.email:
+            log.info("consent write-back skipped customer_id=%s (no email)", customer_id)
+            return "skipped"
+        consent_at = customer.email_marketing_updated_at or utcnow()
+        try:
+            gid = customer_gid(customer.external_id)
+            with shopify_client(runtime, shop) as client:
+                update_email_marketing_consent(
+                    client,
+                    customer_gid=gid,
+                    state=UNSUBSCRIBED,
+                    opt_in_level="SINGLE_OPT_IN",
+                    consent_updated_at=consent_at,
+                )
+        except RetryableError:
+            log.warning("consent write-back will be retried customer_id=%s", customer_id)
+            raise
+        except (ConnectorError, ValueError) as error:
+            log.warning(
+                "consent write-back refused shop_id=%s customer_id=%s code=%s",
+                shop.id,
+                customer_id,
+                getattr(error, "code", None),
+            )
+            _record_refusal(session, shop, customer, error)
+            return "failed"
+    log.info("consent written back shop_id=%s customer_id=%s", shop.id, customer_id)
+    return "written"

@@ -1,0 +1,316 @@
+"""Discount codes and consent write-back against the simulated Shopify over real HTTP, on real
+PostgreSQL and Redis: single-use codes (and a retried code counting as created), the cart flow's
+step 2 carrying its code, an unsubscribe reaching the platform, a refusal on the shop's last_error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from flask import Flask
+from rq import Queue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Config, load_config
+from app.models import Customer, Shop
+from app.models.flow import FlowSetting, Message
+from app.services.install_shop import connect_custom_app
+from app.services.shop_tokens import shopify_client
+from app.services.unsubscribe import make_token
+from connectors.base import ConnectorError
+from connectors.sandbox.sendgrid import SandboxSendGrid
+from connectors.sandbox.shopify import SandboxShopify
+from connectors.sandbox.shopify.mutations import discounts
+from connectors.shopify.discounts import create_single_use_discount, message_code
+from jobs.consent import write_back_consent
+from jobs.flows import run_flow_step
+from jobs.queues import EMAIL, SYNC, WEBHOOKS
+from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.integration.test_cart_flow import checkout_body, recently, runs
+from tests.integration.test_shopify_sync import Dispatcher
+from tests.integration.test_webhook_intake import DOMAIN, deliver
+
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+EMAIL_ADDRESS = "kaori@example.jp"
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
+    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
+    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
+    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
+    sandbox_server.stop()
+    kizuna_server.stop()
+
+
+@pytest.fixture
+def sandbox(servers: Any) -> Iterator[SandboxShopify]:
+    _, sandbox_dispatch, kizuna_server, _ = servers
+    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=5, plan="plus")
+    platform.add_shop(DOMAIN, customers=3, years=1, name="Discount Store")
+    platform.webhook_retry_delays = ()
+    platform.set_app_url(kizuna_server.url)
+    sandbox_dispatch.target = platform.wsgi_app
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def sendgrid(serve: Any) -> SandboxSendGrid:
+    sandbox = SandboxSendGrid()
+    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
+def config(
+    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
+) -> Config:
+    sandbox_server, _, kizuna_server, _ = servers
+    env = make_test_env(
+        database_url,
+        redis_url,
+        SHOPIFY_SANDBOX_URL=sandbox_server.url,
+        APP_URL=kizuna_server.url,
+        SENDGRID_SANDBOX_URL=sendgrid.url,
+        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
+    )
+    return load_config(env, instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
+    servers[3].target = app
+    return app
+
+
+def connect(runtime: Any, sandbox: SandboxShopify, db: Session) -> Shop:
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    shop_id = connect_custom_app(runtime, DOMAIN, token)
+    Queue(SYNC, connection=runtime.redis).empty()  # no backfill: these tests add their rows
+    shop = db.get_one(Shop, shop_id)
+    shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "UTC"
+    db.commit()
+    return shop
+
+
+def platform_customer(sandbox: SandboxShopify, db: Session, shop: Shop, **fields: Any) -> Customer:
+    """A customer at the simulated Shopify and the same customer in Kizuna, subscribed."""
+    created = sandbox.shop(DOMAIN).create_customer(
+        email=EMAIL_ADDRESS, first_name="香織", marketing_state="SUBSCRIBED", **fields
+    )
+    customer = Customer(
+        shop_id=shop.id,
+        external_id=str(created["id"]),
+        email=EMAIL_ADDRESS,
+        email_normalized=EMAIL_ADDRESS,
+        first_name="香織",
+        locale="ja",
+        email_marketing_state="SUBSCRIBED",
+    )
+    db.add(customer)
+    db.commit()
+    return customer
+
+
+def test_a_single_use_discount_for_one_customer_and_a_retry_reuses_it(
+    live_app: Flask, runtime: Any, db: Session, sandbox: SandboxShopify
+) -> None:
+    shop = connect(runtime, sandbox, db)
+    customer = platform_customer(sandbox, db, shop)
+    gid = f"gid://shopify/Customer/{customer.external_id}"
+    ends_at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    code = message_code("secret", "discount", shop.id, 42)
+
+    with shopify_client(runtime, shop) as client:
+        first = create_single_use_discount(
+            client, customer_gid=gid, percent=10, ends_at=ends_at, code=code, title="Cart"
+        )
+        again = create_single_use_discount(
+            client, customer_gid=gid, percent=10, ends_at=ends_at, code=code, title="Cart"
+        )
+        with pytest.raises(ConnectorError, match="does not exist"):
+            create_single_use_discount(
+                client,
+                customer_gid="gid://shopify/Customer/1",
+                percent=10,
+                ends_at=ends_at,
+                code=message_code("secret", "other"),
+                title="Cart",
+            )
+
+    assert (first.code, first.ends_at) == (code, ends_at)
+    assert first.discount_id
+    assert first.discount_id.startswith("gid://shopify/DiscountCodeNode/")
+    assert (again.code, again.discount_id) == (code, None)  # "taken" for our own code: success
+    stored = discounts(sandbox.shop(DOMAIN))
+    assert list(stored) == [code]
+    discount = stored[code]
+    assert discount.customer_ids == [int(customer.external_id)]
+    assert (discount.usage_limit, discount.applies_once_per_customer) == (1, True)
+    assert discount.percentage == Decimal("0.1")
+    assert discount.ends_at == ends_at
+
+
+def test_the_cart_flows_second_email_carries_its_code(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    shop = connect(runtime, sandbox, db)
+    customer = platform_customer(sandbox, db, shop)
+    db.add(
+        FlowSetting(
+            shop_id=shop.id,
+            flow_key="cart",
+            enabled=True,
+            config={"holdout_percent": 0, "quiet_hours": None, "caps": [], "discount_percent": 15},
+        )
+    )
+    db.commit()
+    body = checkout_body(
+        updated_at=recently(10),
+        email=EMAIL_ADDRESS,
+        customer={"id": int(customer.external_id), "email": EMAIL_ADDRESS, "first_name": "香織"},
+    )
+    assert deliver(client, "checkouts/create", body, webhook_id="wh-cart-1").status_code == 200
+    drain_jobs(WEBHOOKS)
+    [run] = runs(db)
+    assert run_flow_step(run.id, 1) == "created"
+    drain_jobs(EMAIL)
+    assert run_flow_step(run.id, 2) == "created"
+    drain_jobs(EMAIL)
+
+    first, second = sendgrid.outbox
+    db.expire_all()
+    message = db.scalars(select(Message).where(Message.step == 2)).one()
+    assert message.status == "sent"
+    code = message_code(runtime.config.secret_key, "discount", shop.id, message.id)
+    assert code not in (first.html or "")
+    assert code in (second.html or "")
+    assert code in (second.text or "")
+    discount = discounts(sandbox.shop(DOMAIN))[code]
+    assert discount.percentage == Decimal("0.15")
+    assert discount.customer_ids == [int(customer.external_id)]
+    assert discount.usage_limit == 1
+    assert discount.ends_at is not None
+    validity = discount.ends_at - discount.created_at
+    assert timedelta(days=6, hours=23) < validity <= timedelta(days=7, seconds=1)
+
+
+def test_an_unsubscribe_in_kizuna_reaches_shopify(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+) -> None:
+    shop = connect(runtime, sandbox, db)
+    customer = platform_customer(sandbox, db, shop)
+    store = sandbox.shop(DOMAIN)
+    assert store.customer(customer.external_id).marketing_state == "SUBSCRIBED"
+
+    token = make_token(runtime.config.secret_key, shop.id, customer.id, None)
+    path = urlparse(f"https://x/unsubscribe/{token}").path
+    assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert Queue(SYNC, connection=runtime.redis).job_ids == [f"consent-{customer.id}"]
+    drain_jobs(SYNC)
+
+    platform = store.customer(customer.external_id)
+    assert platform.marketing_state == "UNSUBSCRIBED"
+    assert platform.marketing_opt_in_level == "SINGLE_OPT_IN"
+    sandbox.wait_for_deliveries()
+    consent_hooks = [
+        d for d in sandbox.deliveries if d.topic == "customers_email_marketing_consent/update"
+    ]
+    assert [d.status for d in consent_hooks] == ["delivered"]  # Shopify tells apps, like ours
+    db.expire_all()
+    assert db.get_one(Shop, shop.id).last_error is None
+    assert db.get_one(Customer, customer.id).email_marketing_state == "UNSUBSCRIBED"
+
+
+def test_a_refused_write_back_lands_on_the_shops_last_error(
+    live_app: Flask, runtime: Any, db: Session, sandbox: SandboxShopify
+) -> None:
+    shop = connect(runtime, sandbox, db)
+    ghost = Customer(
+        shop_id=shop.id,
+        external_id="999999999",  # unknown to Shopify → userError
+        email="ghost@example.jp",
+        email_normalized="ghost@example.jp",
+        email_marketing_state="UNSUBSCRIBED",
+        email_marketing_updated_at=datetime.now(UTC),
+    )
+    db.add(ghost)
+    db.commit()
+
+    assert write_back_consent(ghost.id) == "failed"
+
+    db.expire_all()
+    refreshed = db.get_one(Shop, shop.id)
+    assert refreshed.last_error is not None
+    assert "Customer does not exist" in refreshed.last_error
+    assert refreshed.last_error_at is not None
+
+
+def test_woocommerce_has_no_consent_field_so_nothing_is_written(
+    app: Flask, runtime: Any, db: Session
+) -> None:
+    from tests.integration.test_webhook_intake import make_shop
+
+    shop = make_shop(db, domain="woo.example")
+    shop.platform = "woocommerce"
+    customer = Customer(
+        shop_id=shop.id,
+        external_id="12",
+        email="w@example.jp",
+        email_normalized="w@example.jp",
+        email_marketing_state="UNSUBSCRIBED",
+    )
+    db.add(customer)
+    db.commit()
+    assert write_back_consent(customer.id) == "unsupported"
+    db.expire_all()
+    assert db.get_one(Shop, shop.id).last_error is None
+
+
+def test_a_woocommerce_coupon_over_http_and_a_retry_reuses_it(serve: Any) -> None:
+    from connectors.sandbox.woocommerce import SandboxWooCommerce
+    from connectors.sandbox.woocommerce.coupons import coupons
+    from connectors.woocommerce.client import WooCommerceClient
+    from connectors.woocommerce.coupons import create_coupon
+
+    platform = SandboxWooCommerce(seed=7)
+    platform.add_store(url_path="shop-c", customers=2, years=1, currency="JPY")
+    try:
+        key, secret = platform.issue_key("shop-c")
+        url = f"{serve(platform.wsgi_app).url}/shop-c"
+        expires = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
+        with WooCommerceClient(url, key, secret, sleep=lambda _s: None) as wc:
+            first = create_coupon(
+                wc, email="w@example.jp", percent=10, expires_at=expires, code="KZ-WOO23456"
+            )
+            again = create_coupon(
+                wc, email="w@example.jp", percent=10, expires_at=expires, code="KZ-WOO23456"
+            )
+        assert first.discount_id is not None
+        assert (again.code, again.discount_id) == ("KZ-WOO23456", None)
+        [coupon] = coupons(platform.store("shop-c")).values()
+        assert (coupon["discount_type"], coupon["amount"]) == ("percent", "10")
+        assert (coupon["usage_limit"], coupon["email_restrictions"]) == (1, ["w@example.jp"])
+        assert coupon["date_expires_gmt"] == "2026-12-08T00:00:00"
+    finally:
+        platform.close()
