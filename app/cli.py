@@ -122,6 +122,40 @@ def login_link(account_id: int | None, shop_domain: str | None) -> None:
 
 
 @main.group()
+def accounts() -> None:
+    """Merchant accounts of the standalone admin."""
+
+
+@accounts.command("set-password")
+@click.argument("email")
+@click.password_option(prompt="New password", confirmation_prompt="Repeat the password")
+def accounts_set_password(email: str, password: str) -> None:
+    """Set the password EMAIL signs in with at /login (asked twice, not echoed)."""
+    from sqlalchemy import func, select
+
+    from app.auth.passwords import hash_password, password_problem
+    from app.db import Database
+    from app.models import Account
+
+    problem = password_problem(password)
+    if problem == "too_short":
+        raise click.ClickException("the password needs at least 8 characters")
+    if problem:
+        raise click.ClickException("the password is too long")
+    database = Database(_config().database_url)
+    with database.session() as session:
+        wanted = email.strip().lower()
+        account = session.scalars(
+            select(Account).where(func.lower(Account.email) == wanted)
+        ).one_or_none()
+        if account is None:
+            raise click.ClickException(f"no account with the email {email!r}")
+        account.password_hash = hash_password(password)
+        session.commit()
+    click.echo(f"password set for account {account.id}")
+
+
+@main.group()
 def shops() -> None:
     """Connected stores."""
 

@@ -37,6 +37,7 @@ from app.services.flows import (
     is_subscribed,
     recent_send_times,
 )
+from app.services.inquiries import marketing_paused
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
@@ -79,8 +80,71 @@ def language(customer: Customer, shop: Shop) -> str:
 
 
 def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
-    """Seam: step 2's unique discount code comes in a later slice (None: no discount block)."""
-    return None
+    """The cart flow's step 2 carries a unique single-use code for this customer (None: no
+    discount block). Percent and validity come from the flow's config (`discount_percent`,
+    default 10, 0 turns it off; `discount_days`, default 7). The code is derived from the message
+    id, so a retried send reuses it (the platform's "code taken" counts as created). A refusal
+    is put on the shop's last_error (committed with the send) and the email goes out without
+    a code rather than not at all."""
+    from sqlalchemy.orm import object_session
+
+    from app.kizuna import kizuna
+    from app.models.flow import FlowSetting
+    from app.services.shop_tokens import shopify_client
+    from app.services.woocommerce_install import woocommerce_client
+    from connectors.shopify.consent import customer_gid
+    from connectors.shopify.discounts import create_single_use_discount, message_code
+    from connectors.woocommerce.coupons import create_coupon
+
+    session = object_session(shop)
+    if step != 2 or run.flow_key != "cart" or session is None:
+        return None
+    settings = (
+        session.scalar(
+            select(FlowSetting.config).where(
+                FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
+            )
+        )
+        or {}
+    )
+    try:
+        percent = Decimal(str(settings.get("discount_percent", 10)))
+        days = float(settings.get("discount_days", 7))
+    except (InvalidOperation, TypeError, ValueError):
+        percent, days = Decimal(10), 7.0
+    if percent <= 0:
+        return None
+    customer = session.get(Customer, run.customer_id)
+    message_id = session.scalar(
+        select(Message.id).where(Message.flow_run_id == run.id, Message.step == step)
+    )
+    if customer is None or not customer.email or message_id is None:
+        return None
+    runtime = kizuna()
+    code = message_code(runtime.config.secret_key, "discount", shop.id, message_id)
+    ends_at = utcnow() + timedelta(days=days)
+    try:
+        if shop.platform == "woocommerce":
+            with woocommerce_client(runtime, shop) as wc:
+                create_coupon(
+                    wc, email=customer.email, percent=percent, expires_at=ends_at, code=code
+                )
+        else:
+            with shopify_client(runtime, shop) as client:
+                create_single_use_discount(
+                    client,
+                    customer_gid=customer_gid(customer.external_id),
+                    percent=percent,
+                    ends_at=ends_at,
+                    code=code,
+                    title=f"Kizuna cart reminder {code}",
+                )
+    except (ConnectorError, ValueError) as error:
+        log.warning("discount not created message_id=%s error=%s", message_id, error)
+        shop.last_error = f"No discount code for cart email {message_id}: {error}"[:_ERROR_LIMIT]
+        shop.last_error_at = utcnow()
+        return None
+    return code
 
 
 def _money(value: Any, currency: str, lang: str) -> str:
@@ -139,6 +203,8 @@ def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Custom
         return "no_consent"
     if is_suppressed(session, msg.shop_id, customer.email):
         return "suppressed"
+    if marketing_paused(session, msg.shop_id, customer.id):  # an open complaint pauses marketing
+        return "complaint_open"
     if run.status == "exited":
         return f"run_exited:{run.exit_reason}"
     return exit_reason(session, run) or ""
