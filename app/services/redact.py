@@ -20,7 +20,10 @@ from app.db import Base, utcnow
 from app.models import Checkout, Customer, Order, Shop, WebhookEvent
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
+from app.models.inquiry import PERSONAL_COLUMNS as INQUIRY_PERSONAL_COLUMNS
+from app.models.inquiry import Inquiry
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
+from app.services.people import prune_orphans
 from app.services.shop_tokens import delete_tokens
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.shopify.domains import normalize_shop_domain
@@ -107,6 +110,14 @@ def redact_customer(
         customer.redacted_at = customer.redacted_at or now
     session.flush()
     customer_ids = [customer.id for customer in customers]
+    if customer_ids:
+        # What the merchant typed about the customer is theirs too.
+        session.execute(
+            update(Inquiry)
+            .where(Inquiry.shop_id == shop_id, Inquiry.customer_id.in_(customer_ids))
+            .values(dict.fromkeys(INQUIRY_PERSONAL_COLUMNS, ""))
+            .execution_options(synchronize_session=False)
+        )
     external_ids = {c.external_id for c in customers} | (
         {customer_external_id} if customer_external_id else set()
     )
@@ -206,6 +217,8 @@ def redact_shop(
         .values(payload=None)
         .execution_options(synchronize_session=False)
     )
+    # People whose only customer rows were in this shop go too: a person row is an email.
+    prune_orphans(session, shop.account_id)
     delete_tokens(shop)
     shop.status = "uninstalled"
     shop.uninstalled_at = shop.uninstalled_at or utcnow()

@@ -335,6 +335,15 @@ def test_shop_redact_erases_the_shop_and_is_safe_twice(
     client: Any, db: Session, stocked: dict[str, Shop], drain_jobs: Any
 ) -> None:
     shop, other = stocked["shop"], stocked["other"]
+    people_before = (
+        db.execute(
+            text("SELECT email_normalized FROM persons WHERE account_id = :a"),
+            {"a": shop.account_id},
+        )
+        .scalars()
+        .all()
+    )
+    assert "mary@example.com" in people_before
     body = template("shop_redact.body.json")
     deliver(client, "shop/redact", body, "wh-s1", DOMAIN)
     drain_jobs(WEBHOOKS)
@@ -356,6 +365,16 @@ def test_shop_redact_erases_the_shop_and_is_safe_twice(
     ]
     # The other shop keeps everything.
     assert "john@example.com" in rows_text(db, "customers", other.id)
+    # No person of this shop's account outlives its customer rows.
+    people_after = (
+        db.execute(
+            text("SELECT email_normalized FROM persons WHERE account_id = :a"),
+            {"a": shop.account_id},
+        )
+        .scalars()
+        .all()
+    )
+    assert "mary@example.com" not in people_after
 
 
 def test_shop_redact_of_an_unknown_or_erased_shop_is_a_no_op(
@@ -367,3 +386,33 @@ def test_shop_redact_of_an_unknown_or_erased_shop_is_a_no_op(
     assert redact_shop(db, DOMAIN) is True
     db.commit()
     assert db.scalar(select(func.count(Customer.id))) == 1  # only the other shop's
+
+
+def test_customer_redact_blanks_the_merchants_notes_about_them(
+    client: Any, db: Session, stocked: dict[str, Shop], drain_jobs: Any
+) -> None:
+    from app.models.inquiry import Inquiry
+
+    shop = stocked["shop"]
+    target = db.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == TARGET_ID)
+    ).one()
+    db.add(
+        Inquiry(
+            shop_id=shop.id,
+            customer_id=target.id,
+            channel="email",
+            kind="complaint",
+            subject="Parcel for Smithers arrived late",
+            notes="Reply to john@example.com before Friday",
+        )
+    )
+    db.commit()
+
+    deliver(client, "customers/redact", template("customers_redact.body.json"), "wh-r9", DOMAIN)
+    drain_jobs(WEBHOOKS)
+
+    dump = rows_text(db, "inquiries", shop.id).lower()
+    assert "smithers" not in dump
+    assert "john@example.com" not in dump
+    assert "complaint" in dump  # what kind of contact it was is not personal data
