@@ -37,6 +37,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     from app import health
     from app.admin import bp as admin_bp
+    from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.email import bp as email_bp
     from app.webhooks import bp as webhooks_bp
@@ -46,6 +47,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(email_bp)
+    app.register_blueprint(api_bp)
 
     @app.after_request
     def _frame_ancestors(response: Response) -> Response:

@@ -1,0 +1,190 @@
+"""API routes: `/shop`, `/customers`, `/customers/<id>`, `/segments`, `/analytics`.
+
+Layer: web (reads only). Each route validates its parameters (400 on a bad one), reads through
+the admin queries with `g.shop` (another shop's customer is a 404, exactly as on the pages) and
+serialises with `app.api.serialize`. Shapes are documented in `docs/openapi.yaml`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import g, jsonify, request
+
+from app import db_session
+from app.admin import analytics, queries, segments
+from app.admin.status import jsonable, shop_status
+from app.admin.views import MAX_QUERY_LENGTH
+from app.api import bp
+from app.api.errors import api_required, bad_parameter, not_found
+from app.api.serialize import (
+    checkout_json,
+    customer_json,
+    customer_summary_json,
+    money,
+    order_json,
+    ratio,
+    score_json,
+    timeline_json,
+)
+from app.db import utcnow
+from app.domain.rfm import DEFAULT_SEGMENT_MAP, SCORES
+from app.kizuna import kizuna
+
+MAX_ID = 2**31 - 1  # ids are PostgreSQL `integer`
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise bad_parameter(name, "must be an integer")
+    value = int(raw)
+    if not low <= value <= high:
+        raise bad_parameter(name, f"must be between {low} and {high}")
+    return value
+
+
+@bp.get("/shop")
+@api_required
+def shop():  # type: ignore[no-untyped-def]
+    runtime = kizuna()
+    status = shop_status(
+        db_session(), runtime.redis, g.shop, wanted_scopes=runtime.config.shopify_scopes
+    )
+    return jsonify(jsonable(status))
+
+
+@bp.get("/customers")
+@api_required
+def customers():  # type: ignore[no-untyped-def]
+    q = request.args.get("q", "")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise bad_parameter("q", f"at most {MAX_QUERY_LENGTH} characters")
+    if "\x00" in q:
+        raise bad_parameter("q", "must not contain NUL characters")
+    after = _int_arg("after", None, 1, MAX_ID)
+    limit = _int_arg("limit", None, 1, queries.MAX_PAGE_SIZE) or queries.PAGE_SIZE
+    page = queries.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
+    return jsonify(
+        customers=[customer_summary_json(c) for c in page.customers],
+        next_after=page.next_after,
+        count=page.count,
+        count_capped=page.count_capped,
+        limit=limit,
+    )
+
+
+@bp.get("/customers/<int:customer_id>")
+@api_required
+def customer(customer_id: int):  # type: ignore[no-untyped-def]
+    session = db_session()
+    found = queries.get_customer(session, g.shop, customer_id) if customer_id <= MAX_ID else None
+    if found is None:
+        raise not_found("No such customer in this store.")
+    events = queries.timeline(session, g.shop, found)
+    payload: dict[str, Any] = customer_json(found)
+    payload["orders"] = [order_json(o) for o in queries.customer_orders(session, g.shop, found)]
+    payload["checkouts"] = [
+        checkout_json(c) for c in queries.open_checkouts(session, g.shop, found)
+    ]
+    payload["timeline"] = [timeline_json(e) for e in events]
+    payload["timeline_truncated"] = len(events) >= queries.TIMELINE_LIMIT
+    score = segments.customer_score(found)
+    payload["scores"] = score_json(score) if score is not None else None
+    return jsonify(payload)
+
+
+@bp.get("/segments")
+@api_required
+def segments_():  # type: ignore[no-untyped-def]
+    session = db_session()
+    shop = g.shop
+    snapshots = segments.latest_snapshots(session, shop)
+    latest = snapshots[0] if snapshots else None
+    previous = snapshots[1] if len(snapshots) > 1 else None
+    groups = segments.group_rows(session, shop, previous)
+    cells = segments.grid_totals(session, shop)
+    grid = []
+    for r in SCORES:
+        for fm in SCORES:
+            count, revenue = cells.get((r, fm), (0, Decimal(0)))
+            grid.append(
+                {
+                    "r": r,
+                    "fm": fm,
+                    "group": DEFAULT_SEGMENT_MAP[(r, fm)],
+                    "customers": count,
+                    "revenue": money(revenue, shop.currency),
+                }
+            )
+    return jsonify(
+        as_of=latest.as_of.isoformat() if latest else None,
+        previous_as_of=previous.as_of.isoformat() if previous else None,
+        confidence=latest.confidence if latest else None,
+        model=latest.model if latest else None,
+        scored_customers=sum(row.customers for row in groups),
+        revenue=money(sum((row.revenue for row in groups), Decimal(0)), shop.currency),
+        groups=[
+            {
+                "key": row.key,
+                "name": row.name,
+                "customers": row.customers,
+                "share": ratio(row.share),
+                "revenue": money(row.revenue, shop.currency),
+                "predicted_clv": money(row.predicted_clv, shop.currency),
+                "customers_before": row.before,
+            }
+            for row in groups
+        ],
+        grid=grid,
+        moves=[
+            {"from": m.from_group, "to": m.to_group, "customers": m.customers}
+            for m in segments.group_moves(session, shop)
+        ],
+    )
+
+
+@bp.get("/analytics")
+@api_required
+def analytics_():  # type: ignore[no-untyped-def]
+    session = db_session()
+    shop = g.shop
+    now = utcnow()
+    months = analytics.monthly_revenue(session, shop, now=now)
+    stats = analytics.customer_stats(session, shop, now=now)
+    cohorts = analytics.cohort_retention(session, shop, now=now)
+    currency = shop.currency
+    return jsonify(
+        currency=currency,
+        timezone=shop.timezone,
+        monthly_revenue=[
+            {"month": key, "revenue": money(revenue, currency), "orders": orders}
+            for key, revenue, orders in months
+        ],
+        period_revenue=money(sum((r for _, r, _ in months), Decimal(0)), currency),
+        customers=stats.customers,
+        repeat_customers=stats.repeat_customers,
+        repeat_rate=ratio(stats.repeat_rate),
+        churned=stats.churned,
+        churn_rate=ratio(stats.churn_rate),
+        churn_days=analytics.CHURN_DAYS,
+        churn_p_alive=analytics.CHURN_P_ALIVE,
+        ltv={
+            "historic": money(stats.historic_ltv, currency),
+            "predicted": money(stats.predicted_ltv, currency),
+            "scored_customers": stats.scored,
+        },
+        cohorts=[
+            {
+                "month": key,
+                "customers": size,
+                "returning": [
+                    {"months_later": k, "customers": n} for k, n in sorted(by.items()) if k > 0
+                ],
+            }
+            for key, size, by in cohorts
+        ],
+    )
