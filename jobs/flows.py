@@ -13,6 +13,7 @@ from datetime import datetime
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.services.flows import advance_run, runs_due, schedule_step
+from app.services.winback import scan_active_shops
 from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
@@ -42,3 +43,13 @@ def sweep_flow_runs(runtime: Kizuna, every: float = 60.0) -> int:
                 schedule_step(session, run, run.next_step, now)
         session.commit()
     return len(due)
+
+
+@kizuna_job
+def scan_winback(runtime: Kizuna, every: float = 86400.0) -> int:
+    """Daily: start win-back runs for the lapsing customers of every active shop; safe twice."""
+    with runtime.db.session() as session:
+        started = scan_active_shops(session, utcnow())
+        session.commit()
+    log.info("winback scan started=%s", started)
+    return started

@@ -50,9 +50,13 @@ SHOPIFY_RECONCILE = PeriodicJob(
 # Flow steps whose scheduled job was lost (Redis down at commit) are scheduled again.
 FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 300.0)
 
+# Daily: start win-back runs for lapsing customers of every active shop.
+WINBACK_SCAN = PeriodicJob("winback-scan", "jobs.flows.scan_winback", FLOWS, 24 * 3600.0)
+
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
     FLOW_SWEEP,
+    WINBACK_SCAN,
     SCORING,
     WOOCOMMERCE_RECONCILE,
     SHOPIFY_RECONCILE,

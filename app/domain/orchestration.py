@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -181,3 +182,50 @@ def pick_flow(candidates: Iterable[str]) -> str | None:
     """The flow that wins when several would message the same customer (cart beats win-back)."""
     ranked = sorted(set(candidates), key=lambda key: (FLOW_PRIORITY.get(key, 1000), key))
     return ranked[0] if ranked else None
+
+
+# --- win-back --------------------------------------------------------------------------------
+
+# A shop's win-back `flow_settings.config` starts as these (written on its first daily scan):
+# step 1 at once, step 2 a week later; the lapse keys are read by `WinbackConfig`.
+WINBACK_DEFAULTS: Mapping[str, Any] = {
+    "step_delay_hours": [0, 168],
+    "lapse_min_days": 60,
+    "lapse_multiplier": 2,
+    "one_time_days": 90,
+}
+
+
+@dataclass(frozen=True)
+class WinbackConfig:
+    """A repeat buyer lapses when the days since the last order exceed max(`min_days`,
+    `multiplier` × their median days between orders); a one-time buyer after `one_time_days`."""
+
+    min_days: float = 60
+    multiplier: float = 2
+    one_time_days: float = 90
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None) -> WinbackConfig:
+        values = {**WINBACK_DEFAULTS, **(overrides or {})}
+        return cls(
+            float(values["lapse_min_days"]),
+            float(values["lapse_multiplier"]),
+            float(values["one_time_days"]),
+        )
+
+    def threshold(self, order_times: Sequence[datetime]) -> timedelta | None:
+        """How long after the last order the customer counts as lapsing (None: no orders)."""
+        times = sorted(order_times)
+        if not times:
+            return None
+        if len(times) == 1:
+            return timedelta(days=self.one_time_days)
+        gaps = sorted((b - a).total_seconds() / 86400 for a, b in pairwise(times))
+        middle = len(gaps) // 2
+        median = gaps[middle] if len(gaps) % 2 else (gaps[middle - 1] + gaps[middle]) / 2
+        return timedelta(days=max(self.min_days, self.multiplier * median))
+
+    def is_lapsing(self, order_times: Sequence[datetime], now: datetime) -> bool:
+        limit = self.threshold(order_times)
+        return limit is not None and now - max(order_times) > limit

@@ -1,0 +1,218 @@
+"""The win-back flow: a daily scan starts a run for each lapsing customer; two emails.
+
+Layer: services, inside the caller's transaction (the scan job commits). A run is unique on
+(shop, `winback`, customer, `lapse:<last order id>`): one run per lapse, however often the scan
+runs; an order placed later makes a new lapse possible. The steps and the send are the cart
+flow's (`advance_run`, `jobs.send_email.send_message`): consent, suppression, the exit on a new
+order, holdout, frequency cap and quiet hours apply the same way. When a higher-priority flow
+(cart) has a message waiting for the customer, a win-back send yields to it and is postponed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.domain.orchestration import (
+    FLOW_PRIORITY,
+    WINBACK,
+    WINBACK_DEFAULTS,
+    FlowConfig,
+    WinbackConfig,
+    in_holdout,
+)
+from app.models import Customer, Order, Shop
+from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flows import flow_config, is_subscribed, schedule_step
+from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
+from app.services.upsert import dialect_insert
+from connectors.sendgrid.mail import OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+# A send that yields to a higher-priority message tries again after this (then the cap decides).
+PRIORITY_DELAY = timedelta(minutes=5)
+
+SUBJECTS: dict[str, dict[int, str]] = {
+    "en": {1: "It has been a while — we miss you", 2: "Still here for you"},
+    "ja": {1: "お久しぶりです。またのご来店をお待ちしています", 2: "その後いかがお過ごしですか"},
+}
+
+
+def _order_time() -> Any:
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
+
+
+def settings(session: Session, shop_id: int) -> FlowSetting:
+    """The shop's win-back settings row, created with `WINBACK_DEFAULTS` on first use (so the
+    flow's steps are the win-back ones, and the merchant sees what runs)."""
+    session.execute(
+        dialect_insert(session, FlowSetting)
+        .values(shop_id=shop_id, flow_key=WINBACK, enabled=True, config=dict(WINBACK_DEFAULTS))
+        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
+    )
+    return session.scalars(
+        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == WINBACK)
+    ).one()
+
+
+def _order_history(
+    session: Session, shop_id: int, cutoff: datetime
+) -> dict[int, list[tuple[datetime, int]]]:
+    """(time, order id) of every live order of the shop's customers whose last order is older
+    than `cutoff` (no one more recent can be lapsing)."""
+    when = _order_time()
+    stale = (
+        select(Order.customer_id)
+        .where(
+            Order.shop_id == shop_id, Order.customer_id.is_not(None), Order.cancelled_at.is_(None)
+        )
+        .group_by(Order.customer_id)
+        .having(func.max(when) < cutoff)
+    )
+    rows = session.execute(
+        select(Order.customer_id, when, Order.id).where(
+            Order.shop_id == shop_id,
+            Order.cancelled_at.is_(None),
+            Order.customer_id.in_(stale),
+        )
+    )
+    history: dict[int, list[tuple[datetime, int]]] = {}
+    for customer_id, moment, order_id in rows:
+        history.setdefault(int(customer_id), []).append((moment, int(order_id)))
+    return history
+
+
+def scan_shop(session: Session, shop: Shop, now: datetime) -> list[int]:
+    """Start a run for each lapsing, consenting customer of `shop`; → the new runs' ids."""
+    row = settings(session, shop.id)
+    enabled, config = flow_config(session, shop.id, WINBACK)
+    if not enabled or config.steps == 0:
+        return []
+    lapse = WinbackConfig.from_overrides(row.config)
+    cutoff = now - timedelta(days=min(lapse.min_days, lapse.one_time_days))
+    history = _order_history(session, shop.id, cutoff)
+    if not history:
+        return []
+    customers = session.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.id.in_(history))
+    ).all()
+    started = []
+    for customer in customers:
+        orders = sorted(history[customer.id])
+        if customer.deleted_at or customer.redacted_at or not is_subscribed(customer):
+            continue
+        if not lapse.is_lapsing([moment for moment, _ in orders], now):
+            continue
+        if is_suppressed(session, shop.id, customer.email):
+            continue
+        run_id = _start_run(session, shop.id, customer.id, orders[-1][1], config, now)
+        if run_id is not None:
+            started.append(run_id)
+    log.info("winback scan shop_id=%s started=%s", shop.id, len(started))
+    return started
+
+
+def _start_run(
+    session: Session,
+    shop_id: int,
+    customer_id: int,
+    last_order_id: int,
+    config: FlowConfig,
+    now: datetime,
+) -> int | None:
+    holdout = in_holdout(shop_id, WINBACK, customer_id, config.holdout_percent)
+    first_due = now + config.step_delays[0]
+    run_id = session.scalar(
+        dialect_insert(session, FlowRun)
+        .values(
+            shop_id=shop_id,
+            flow_key=WINBACK,
+            customer_id=customer_id,
+            trigger_key=f"lapse:{last_order_id}",
+            status="holdout" if holdout else "running",
+            next_step=None if holdout else 1,
+            next_step_at=None if holdout else first_due,
+            started_at=now,
+            ended_at=now if holdout else None,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
+        )
+        .returning(FlowRun.id)
+    )
+    if run_id is None:
+        return None
+    if not holdout:
+        schedule_step(session, session.get_one(FlowRun, run_id), 1, first_due)
+    return int(run_id)
+
+
+def scan_active_shops(session: Session, now: datetime) -> int:
+    """The daily scan over every active shop; → runs started. Safe to run twice."""
+    shops = session.scalars(
+        select(Shop).where(Shop.status.in_(("installing", "active"))).order_by(Shop.id)
+    ).all()
+    return sum(len(scan_shop(session, shop, now)) for shop in shops)
+
+
+# --- at send time ----------------------------------------------------------------------------
+
+
+def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
+    """Whether another flow that outranks `flow_key` has a message for this customer that is
+    due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
+    rank = FLOW_PRIORITY.get(flow_key, 1000)
+    better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
+    if not better:
+        return False
+    waiting = session.scalar(
+        select(Message.id)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(
+            Message.shop_id == msg.shop_id,
+            Message.customer_id == msg.customer_id,
+            Message.id != msg.id,
+            FlowRun.flow_key.in_(better),
+            Message.status.in_(("pending", "sending")),
+            (Message.not_before.is_(None)) | (Message.not_before <= now),
+        )
+        .limit(1)
+    )
+    return waiting is not None
+
+
+def render(
+    config: Config, shop: Shop, customer: Customer, msg: Message, lang: str
+) -> OutgoingEmail:
+    """The win-back step's email in `lang` (ja or en)."""
+    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
+    link = unsubscribe_url(config.app_url, token)
+    context = {
+        "lang": lang,
+        "shop_name": shop.name or shop.domain,
+        "shop_url": f"https://{shop.domain}",
+        "first_name": customer.first_name,
+        "unsubscribe_url": link,
+    }
+    from_name, from_email = parseaddr(config.mail_from)
+    return OutgoingEmail(
+        kizuna_message_id=str(msg.id),
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=shop.name or from_name or None,
+        to_email=customer.email or "",
+        subject=SUBJECTS[lang][msg.step],
+        html=render_template(f"email/winback/step{msg.step}.html", **context),
+        text=render_template(f"email/winback/step{msg.step}.txt", **context),
+        categories=("kizuna", "flow-winback", f"winback-step-{msg.step}"),
+        unsubscribe_url=link if link.startswith("https://") else None,
+    )
