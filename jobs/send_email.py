@@ -21,15 +21,17 @@ from typing import Any
 
 from flask import render_template
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
-from app.domain.orchestration import next_send_time, shop_zone
+from app.domain.orchestration import WINBACK, next_send_time, shop_zone
 from app.formatting import format_money
 from app.kizuna import Kizuna
 from app.models import Checkout, Customer, Shop
-from app.models.flow import FlowRun, Message
+from app.models.flow import FlowRun, FlowSetting, Message
+from app.services import winback
+from app.services.flow_settings import subject_override
 from app.services.flows import (
     enqueue_send,
     exit_reason,
@@ -183,13 +185,23 @@ def render(
         "discount_code": discount_for_step(shop, run, msg.step),
     }
     from_name, from_email = parseaddr(config.mail_from)
+    session = object_session(shop)
+    setting = (
+        session.scalars(
+            select(FlowSetting).where(
+                FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
+            )
+        ).first()
+        if session is not None
+        else None
+    )
     return OutgoingEmail(
         kizuna_message_id=str(msg.id),
         shop_id=str(shop.id),
         from_email=from_email,
         from_name=shop.name or from_name or None,
         to_email=customer.email or "",
-        subject=SUBJECTS[lang][msg.step],
+        subject=subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step],
         html=render_template(f"email/cart/step{msg.step}.html", **context),
         text=render_template(f"email/cart/step{msg.step}.txt", **context),
         categories=("kizuna", "flow-cart", f"cart-step-{msg.step}"),
@@ -233,6 +245,8 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
         shop = session.get_one(Shop, msg.shop_id)
         _enabled, config = flow_config(session, msg.shop_id, run.flow_key)
         due = max(now, msg.not_before or now)
+        if winback.higher_priority_waiting(session, msg, run.flow_key, now):  # cart first
+            due = max(due, now + winback.PRIORITY_DELAY)
         when = next_send_time(
             due,
             recent_send_times(session, msg.shop_id, msg.customer_id, now, msg.id),
@@ -245,12 +259,15 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
             session.commit()
             log.info("send postponed message_id=%s until=%s", msg.id, when.isoformat())
             return "postponed", None
-        checkout = session.scalars(
-            select(Checkout).where(
-                Checkout.shop_id == msg.shop_id, Checkout.external_id == run.trigger_key
-            )
-        ).one()
-        email = render(runtime.config, shop, customer, checkout, run, msg)
+        if run.flow_key == WINBACK:
+            email = winback.render(runtime.config, shop, customer, msg, language(customer, shop))
+        else:
+            checkout = session.scalars(
+                select(Checkout).where(
+                    Checkout.shop_id == msg.shop_id, Checkout.external_id == run.trigger_key
+                )
+            ).one()
+            email = render(runtime.config, shop, customer, checkout, run, msg)
         body = build_mail_body(email)
         msg.subject = email.subject
         msg.status, msg.attempts, msg.sent_at = "sending", msg.attempts + 1, now

@@ -1,0 +1,298 @@
+"""Flow performance for the admin: sends, engagement, attributed orders and holdout lift.
+
+Layer: services (reads only). Every number is one SQL aggregate scoped by `shop_id` and flow.
+
+Definitions (period = the last `days` days, `[since, until)`):
+- sent / delivered / opened / clicked: the flow's messages with status `sent` and `sent_at` in
+  the period; a message counts as delivered/opened/clicked when its timestamp is stamped or a
+  matching `message_events` row (`delivered`, `open`, `click`) exists.
+- attributed orders and revenue: non-cancelled orders of a customer placed within
+  ATTRIBUTION_WINDOW (5 days) after a sent message of the flow, the message sent in the period;
+  each order counts once however many messages preceded it. Order time is `processed_at`, else
+  the platform's creation time, else our own row's.
+- lift: intention to treat over the flow's runs started in the period. Treated = every run not in
+  the holdout (also those that exited before a send), holdout = `holdout` runs. A run converts
+  when its customer places a non-cancelled order within ATTRIBUTION_WINDOW after the run started.
+  Conversion difference: p_t − p_h ± z·sqrt(p_t(1−p_t)/n_t + p_h(1−p_h)/n_h) (normal
+  approximation, z = 1.96 for 95 %). Incremental revenue: (mean revenue per treated run − mean
+  per holdout run) × treated runs, its interval from the per-run revenue sample variances
+  (mean ± z·sqrt(s_t²/n_t + s_h²/n_h), times n_t). Below MIN_RUNS runs in either group or
+  MIN_CONVERSIONS conversions in all, there is "not enough data" and no interval.
+Revenue is summed in the orders' own amounts: a store sells in its one currency.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Interval as SqlInterval
+from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.models import Order
+from app.models.flow import FlowRun, Message, MessageEvent
+
+ATTRIBUTION_WINDOW = timedelta(days=5)
+DEFAULT_DAYS = 90
+MIN_RUNS = 30  # per group
+MIN_CONVERSIONS = 5  # treated + holdout
+Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Lift:
+    treated_runs: int
+    treated_conversions: int
+    treated_revenue: Decimal
+    holdout_runs: int
+    holdout_conversions: int
+    holdout_revenue: Decimal
+    enough_data: bool
+    conversion_difference: Interval | None  # treated − holdout, as proportions
+    incremental_revenue: Interval | None  # over the treated runs
+
+    @property
+    def treated_rate(self) -> float | None:
+        return self.treated_conversions / self.treated_runs if self.treated_runs else None
+
+    @property
+    def holdout_rate(self) -> float | None:
+        return self.holdout_conversions / self.holdout_runs if self.holdout_runs else None
+
+
+@dataclass(frozen=True)
+class FlowPerformance:
+    flow_key: str
+    since: datetime
+    until: datetime
+    days: int
+    runs: int
+    running: int
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    orders: int
+    revenue: Decimal
+    lift: Lift
+
+    def rate(self, count: int) -> float | None:
+        return count / self.sent if self.sent else None
+
+
+def proportion_difference(
+    x_t: int, n_t: int, x_h: int, n_h: int, z: float = Z95
+) -> Interval | None:
+    """p_t − p_h with its normal-approximation interval; None when a group is empty."""
+    if n_t <= 0 or n_h <= 0:
+        return None
+    p_t, p_h = x_t / n_t, x_h / n_h
+    se = math.sqrt(p_t * (1 - p_t) / n_t + p_h * (1 - p_h) / n_h)
+    diff = p_t - p_h
+    return Interval(diff, diff - z * se, diff + z * se)
+
+
+def mean_difference_total(
+    mean_t: float, var_t: float, n_t: int, mean_h: float, var_h: float, n_h: int, z: float = Z95
+) -> Interval | None:
+    """(mean_t − mean_h) × n_t with its normal-approximation interval (Welch standard error)."""
+    if n_t <= 0 or n_h <= 0:
+        return None
+    se = math.sqrt(var_t / n_t + var_h / n_h)
+    diff = mean_t - mean_h
+    return Interval(diff * n_t, (diff - z * se) * n_t, (diff + z * se) * n_t)
+
+
+def _window() -> Any:
+    return literal(ATTRIBUTION_WINDOW, SqlInterval())
+
+
+def _order_time() -> Any:
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
+
+
+def _sends(session: Session, shop_id: int, flow_key: str, since: datetime, until: datetime) -> Any:
+    flags = (
+        select(
+            MessageEvent.message_id.label("message_id"),
+            func.max(case((MessageEvent.event == "delivered", 1), else_=0)).label("delivered"),
+            func.max(case((MessageEvent.event == "open", 1), else_=0)).label("opened"),
+            func.max(case((MessageEvent.event == "click", 1), else_=0)).label("clicked"),
+        )
+        .where(MessageEvent.shop_id == shop_id, MessageEvent.message_id.is_not(None))
+        .group_by(MessageEvent.message_id)
+        .subquery()
+    )
+
+    def counted(stamp: Any, flag: Any) -> Any:
+        return func.count(case(((stamp.is_not(None)) | (func.coalesce(flag, 0) == 1), 1)))
+
+    return session.execute(
+        select(
+            func.count(),
+            counted(Message.delivered_at, flags.c.delivered),
+            counted(Message.opened_at, flags.c.opened),
+            counted(Message.clicked_at, flags.c.clicked),
+        )
+        .select_from(Message)
+        .join(FlowRun, and_(FlowRun.id == Message.flow_run_id, FlowRun.shop_id == shop_id))
+        .outerjoin(flags, flags.c.message_id == Message.id)
+        .where(
+            Message.shop_id == shop_id,
+            FlowRun.flow_key == flow_key,
+            Message.status == "sent",
+            Message.sent_at >= since,
+            Message.sent_at < until,
+        )
+    ).one()
+
+
+def _attributed(
+    session: Session, shop_id: int, flow_key: str, since: datetime, until: datetime
+) -> tuple[int, Decimal]:
+    when = _order_time()
+    preceded = exists(
+        select(Message.id)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(
+            Message.shop_id == shop_id,
+            FlowRun.shop_id == shop_id,
+            FlowRun.flow_key == flow_key,
+            Message.customer_id == Order.customer_id,
+            Message.status == "sent",
+            Message.sent_at >= since,
+            Message.sent_at < until,
+            when >= Message.sent_at,
+            when < Message.sent_at + _window(),
+        )
+    )
+    orders = (
+        select(Order.id, Order.total_price)
+        .where(Order.shop_id == shop_id, Order.cancelled_at.is_(None), preceded)
+        .subquery()
+    )
+    count, revenue = session.execute(
+        select(func.count(), func.coalesce(func.sum(orders.c.total_price), 0))
+    ).one()
+    return int(count), Decimal(revenue)
+
+
+def _lift(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    since: datetime,
+    until: datetime,
+    min_runs: int,
+    min_conversions: int,
+) -> Lift:
+    when = _order_time()
+    per_run = (
+        select(
+            FlowRun.id.label("run_id"),
+            (FlowRun.status == "holdout").label("holdout"),
+            func.count(Order.id).label("orders"),
+            func.coalesce(func.sum(Order.total_price), 0).label("revenue"),
+        )
+        .select_from(FlowRun)
+        .outerjoin(
+            Order,
+            and_(
+                Order.shop_id == shop_id,
+                Order.customer_id == FlowRun.customer_id,
+                Order.cancelled_at.is_(None),
+                when >= FlowRun.started_at,
+                when < FlowRun.started_at + _window(),
+            ),
+        )
+        .where(
+            FlowRun.shop_id == shop_id,
+            FlowRun.flow_key == flow_key,
+            FlowRun.started_at >= since,
+            FlowRun.started_at < until,
+        )
+        .group_by(FlowRun.id, FlowRun.status)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            per_run.c.holdout,
+            func.count(),
+            func.count(case((per_run.c.orders > 0, 1))),
+            func.coalesce(func.sum(per_run.c.revenue), 0),
+            func.coalesce(func.var_samp(per_run.c.revenue), 0),
+        ).group_by(per_run.c.holdout)
+    ).all()
+    groups = {bool(h): (int(n), int(x), Decimal(rev), float(var)) for h, n, x, rev, var in rows}
+    n_t, x_t, rev_t, var_t = groups.get(False, (0, 0, Decimal(0), 0.0))
+    n_h, x_h, rev_h, var_h = groups.get(True, (0, 0, Decimal(0), 0.0))
+    enough = n_t >= min_runs and n_h >= min_runs and x_t + x_h >= min_conversions
+    conversion = proportion_difference(x_t, n_t, x_h, n_h) if enough else None
+    revenue = (
+        mean_difference_total(float(rev_t) / n_t, var_t, n_t, float(rev_h) / n_h, var_h, n_h)
+        if enough
+        else None
+    )
+    return Lift(
+        treated_runs=n_t,
+        treated_conversions=x_t,
+        treated_revenue=rev_t,
+        holdout_runs=n_h,
+        holdout_conversions=x_h,
+        holdout_revenue=rev_h,
+        enough_data=enough,
+        conversion_difference=conversion,
+        incremental_revenue=revenue,
+    )
+
+
+def flow_performance(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    *,
+    days: int = DEFAULT_DAYS,
+    now: datetime | None = None,
+    min_runs: int = MIN_RUNS,
+    min_conversions: int = MIN_CONVERSIONS,
+) -> FlowPerformance:
+    """The flow's numbers over the last `days` days (see the module docstring)."""
+    until = now or utcnow()
+    since = until - timedelta(days=days)
+    runs, running = session.execute(
+        select(func.count(), func.count(case((FlowRun.status == "running", 1)))).where(
+            FlowRun.shop_id == shop_id,
+            FlowRun.flow_key == flow_key,
+            FlowRun.started_at >= since,
+            FlowRun.started_at < until,
+        )
+    ).one()
+    sent, delivered, opened, clicked = _sends(session, shop_id, flow_key, since, until)
+    orders, revenue = _attributed(session, shop_id, flow_key, since, until)
+    return FlowPerformance(
+        flow_key=flow_key,
+        since=since,
+        until=until,
+        days=days,
+        runs=int(runs),
+        running=int(running),
+        sent=int(sent),
+        delivered=int(delivered),
+        opened=int(opened),
+        clicked=int(clicked),
+        orders=orders,
+        revenue=revenue,
+        lift=_lift(session, shop_id, flow_key, since, until, min_runs, min_conversions),
+    )
