@@ -157,6 +157,8 @@ class SyncRun:
     done: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, datetime] = field(default_factory=dict)
     stopped: bool = False
+    # Nodes that could not be mapped, per stream: {"count", "reasons": {code: n}}; no data.
+    skipped: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def shop_id(self) -> int:
@@ -179,6 +181,7 @@ class SyncRun:
         }
         if self.report:
             changes["done"] = dict(self.done)
+            changes["skipped"] = {name: dict(entry) for name, entry in self.skipped.items()}
         save_state(self.session, self.shop, **changes)
 
     def totals(self, selected: Sequence[StreamSpec]) -> dict[str, int]:
@@ -197,10 +200,32 @@ class SyncRun:
 
     def write(self, stream: StreamSpec, nodes: Iterable[Any]) -> list[Any]:
         """Map and upsert one window's nodes, commit; the records (for the cursor)."""
-        records = [stream.to_record(node, self.shop.currency) for node in nodes]
+        records = []
+        for node in nodes:
+            try:
+                records.append(stream.to_record(node, self.shop.currency))
+            except (ValueError, TypeError, AttributeError, KeyError) as error:
+                # One malformed record must not stop the shop's sync: count it, go on.
+                self.skip(stream.name, getattr(error, "code", None) or "malformed")
         UPSERTS[stream.name](self.session, self.shop_id, records)
         self.done[stream.name] = self.done.get(stream.name, 0) + len(records)
         return records
+
+    def skip(self, stream: str, reason: str) -> None:
+        entry = self.skipped.setdefault(stream, {"count": 0, "reasons": {}})
+        entry["count"] += 1
+        entry["reasons"] = {**entry["reasons"], reason: entry["reasons"].get(reason, 0) + 1}
+
+    def skipped_summary(self) -> str | None:
+        """One line for `shop.last_error` when records were skipped (counts and reasons)."""
+        total = sum(int(entry["count"]) for entry in self.skipped.values())
+        if not total:
+            return None
+        parts = ", ".join(
+            f"{name} {entry['count']} ({', '.join(sorted(entry['reasons']))})"
+            for name, entry in sorted(self.skipped.items())
+        )
+        return f"Sync skipped {total} malformed records from Shopify: {parts}"[:_ERROR_TEXT_LIMIT]
 
     def page_stream(self, stream: StreamSpec) -> None:
         """Read `stream` page by page from its cursor; the cursor follows each written page."""
@@ -390,6 +415,7 @@ def backfill_shop(
             "started_at": started.isoformat(),
             "finished_at": None,
             "error": None,
+            "skipped": {},
         }
         if full:
             changes["cursors"] = {}
@@ -420,6 +446,11 @@ def backfill_shop(
             raise
         if run.stopped:
             return done
+        summary = run.skipped_summary()
+        if summary is not None:
+            log.warning("backfill skipped records shop_id=%s skipped=%s", shop_id, run.skipped)
+            shop.last_error = summary
+            shop.last_error_at = utcnow()
         save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
         log.info("backfill done shop_id=%s counts=%s", shop_id, done)
     _score_soon(runtime, shop_id)

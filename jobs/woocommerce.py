@@ -137,11 +137,58 @@ def _modified_params(since: datetime | None) -> dict[str, Any]:
     }
 
 
+class Skipped:
+    """Records a sync could not map, per stream: a count and short reasons (no record data)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, dict[str, Any]] = {}
+
+    def add(self, stream: str, error: Exception) -> None:
+        code = getattr(error, "code", None) or "malformed"
+        entry = self.streams.setdefault(stream, {"count": 0, "reasons": {}})
+        entry["count"] += 1
+        entry["reasons"][code] = entry["reasons"].get(code, 0) + 1
+
+    def total(self) -> int:
+        return sum(int(entry["count"]) for entry in self.streams.values())
+
+    def summary(self) -> str:
+        parts = ", ".join(
+            f"{name} {entry['count']} ({', '.join(sorted(entry['reasons']))})"
+            for name, entry in sorted(self.streams.items())
+        )
+        return f"Sync skipped {self.total()} malformed records from the store: {parts}"
+
+
+def _mapped(
+    stream: str,
+    page: list[dict[str, Any]],
+    to_record: Callable[[dict[str, Any]], Any],
+    skipped: Skipped | None,
+) -> list[Any]:
+    """Each item mapped; one that cannot be is counted in `skipped`, the others kept."""
+    records = []
+    for item in page:
+        try:
+            records.append(to_record(item))
+        except (mapping.MappingError, ValueError, TypeError, AttributeError) as error:
+            if skipped is None:
+                raise
+            skipped.add(stream, error)
+    return records
+
+
 def _apply_orders(
-    session: Session, shop_id: int, page: list[dict[str, Any]], triggers: bool
+    session: Session,
+    shop_id: int,
+    page: list[dict[str, Any]],
+    triggers: bool,
+    skipped: Skipped | None = None,
 ) -> int:
-    orders = [mapping.order_from_resource(o) for o in page if not mapping.is_open_checkout(o)]
-    checkouts = [mapping.checkout_from_resource(o) for o in page if mapping.is_open_checkout(o)]
+    open_ones = [o for o in page if mapping.is_open_checkout(o)]
+    paid = [o for o in page if not mapping.is_open_checkout(o)]
+    orders = _mapped("orders", paid, mapping.order_from_resource, skipped)
+    checkouts = _mapped("checkouts", open_ones, mapping.checkout_from_resource, skipped)
     upsert.upsert_orders(session, shop_id, orders)
     upsert.upsert_checkouts(session, shop_id, checkouts)
     if triggers:
@@ -171,13 +218,17 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             started_at=started.isoformat(),
             finished_at=None,
             error=None,
+            skipped={},
         )
+        skipped = Skipped()
         streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
             (
                 "customers",
                 lambda c: _customer_pages(c, since),
                 lambda page: upsert.upsert_customers(
-                    session, shop_id, [mapping.customer_from_resource(x) for x in page]
+                    session,
+                    shop_id,
+                    _mapped("customers", page, mapping.customer_from_resource, skipped),
                 ),
             ),
             (
@@ -186,13 +237,20 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                 lambda page: upsert.upsert_products(
                     session,
                     shop_id,
-                    [mapping.product_from_resource(x, shop.currency) for x in page],
+                    _mapped(
+                        "products",
+                        page,
+                        lambda x: mapping.product_from_resource(x, shop.currency),
+                        skipped,
+                    ),
                 ),
             ),
             (
                 "orders",
                 lambda c: c.paginate("orders", {**_modified_params(since), "status": "any"}),
-                lambda page: _apply_orders(session, shop_id, page, triggers=since is not None),
+                lambda page: _apply_orders(
+                    session, shop_id, page, triggers=since is not None, skipped=skipped
+                ),
             ),
         )
         try:
@@ -203,7 +261,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                     for page in pages(client):
                         apply(page)
                         done[name] += len(page)
-                        _save_state(session, shop, done=dict(done))
+                        _save_state(session, shop, done=dict(done), skipped=skipped.streams)
         except AuthenticationError:
             _fail(session, shop_id, RECONNECT_NEEDED, status="error")
             raise
@@ -214,6 +272,11 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             _fail(session, shop_id, f"Sync failed: {error}")
             raise
         wc.synced_until = started
+        if skipped.total():
+            # The sync still succeeds: report what was left out, without any record data.
+            log.warning("woocommerce sync skipped shop_id=%s records=%s", shop_id, skipped.total())
+            shop.last_error = skipped.summary()[:_ERROR_TEXT_LIMIT]
+            shop.last_error_at = utcnow()
         if shop.status == "installing":
             shop.status = "active"
         _save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())

@@ -25,6 +25,15 @@ from connectors.base import (
 Node = Mapping[str, Any]
 
 
+class MappingError(ValueError):
+    """A node that cannot be mapped; `code` is a short reason without the node's data
+    (`no_id`, `bad_amount`, `bad_currency`), fit for a sync report."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 def gid_to_id(gid: str | None) -> str | None:
     """`gid://shopify/Customer/123` → `"123"` (query strings such as `?checkout=…` dropped)."""
     if not gid:
@@ -36,7 +45,7 @@ def gid_to_id(gid: str | None) -> str | None:
 def _required_id(node: Node) -> str:
     external_id = gid_to_id(node.get("id"))
     if external_id is None:
-        raise ValueError("Shopify node without an id")
+        raise MappingError("Shopify node without an id", code="no_id")
     return external_id
 
 
@@ -63,7 +72,17 @@ def _decimal(value: Any) -> Decimal:
     try:
         return Decimal(str(value)) if value not in (None, "") else Decimal(0)
     except InvalidOperation as error:
-        raise ValueError("Shopify sent a malformed amount") from error
+        raise MappingError("Shopify sent a malformed amount", code="bad_amount") from error
+
+
+def _currency(value: Any) -> str:
+    """A three-letter currency code ("" when Shopify sent none)."""
+    if not value:
+        return ""
+    code = str(value)
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise MappingError("Shopify sent a malformed currency code", code="bad_currency")
+    return code.upper()
 
 
 def _lower(value: str | None) -> str | None:
@@ -128,7 +147,7 @@ def order_from_node(node: Node) -> OrderRecord:
     return OrderRecord(
         external_id=_required_id(node),
         updated_at=parse_time(node.get("updatedAt")),
-        currency=currency or node.get("currencyCode") or "",
+        currency=_currency(currency or node.get("currencyCode")),
         total_price=total,
         created_at=parse_time(node.get("createdAt")),
         processed_at=parse_time(node.get("processedAt")),
@@ -208,7 +227,7 @@ def checkout_from_node(node: Node) -> CheckoutRecord:
     return CheckoutRecord(
         external_id=token,
         updated_at=parse_time(node.get("updatedAt")),
-        currency=currency or "",
+        currency=_currency(currency),
         total_price=total,
         created_at=parse_time(node.get("createdAt")),
         email=email,

@@ -36,7 +36,9 @@ GUEST_PREFIX = "guest:"
 
 
 class MappingError(ConnectorError):
-    """A payload that cannot be mapped (no id, unreadable dates or amounts)."""
+    """A payload that cannot be mapped (no id, unreadable dates, amounts or currency); `code`
+    is a short reason without the payload's data (`no_id`, `bad_date`, `bad_amount`,
+    `bad_currency`), fit for a sync report."""
 
 
 def parse_gmt(value: Any) -> datetime | None:
@@ -45,7 +47,7 @@ def parse_gmt(value: Any) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
-        raise MappingError(f"unreadable date {value!r}") from error
+        raise MappingError(f"unreadable date {value!r}", code="bad_date") from error
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
@@ -53,14 +55,24 @@ def _money(value: Any) -> Decimal:
     try:
         return Decimal(str(value if value not in (None, "") else "0"))
     except InvalidOperation as error:
-        raise MappingError(f"unreadable amount {value!r}") from error
+        raise MappingError(f"unreadable amount {value!r}", code="bad_amount") from error
 
 
 def _id(data: dict[str, Any]) -> str:
     value = data.get("id")
     if not isinstance(value, int | str) or not str(value):
-        raise MappingError("payload has no id")
+        raise MappingError("payload has no id", code="no_id")
     return str(value)
+
+
+def _currency(value: Any) -> str:
+    """An ISO 4217-shaped code (three letters); missing → USD, WooCommerce's default."""
+    if value in (None, ""):
+        return "USD"
+    code = str(value).strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise MappingError(f"unreadable currency {str(value)[:10]!r}", code="bad_currency")
+    return code
 
 
 def _blank(value: Any) -> str | None:
@@ -174,7 +186,7 @@ def order_from_resource(data: dict[str, Any]) -> OrderRecord:
     return OrderRecord(
         external_id=_id(data),
         updated_at=updated,
-        currency=str(data.get("currency") or "USD"),
+        currency=_currency(data.get("currency")),
         total_price=_money(data.get("total")),
         created_at=parse_gmt(data.get("date_created_gmt")),
         processed_at=parse_gmt(data.get("date_paid_gmt"))
@@ -202,7 +214,7 @@ def checkout_from_resource(data: dict[str, Any]) -> CheckoutRecord:
     return CheckoutRecord(
         external_id=_id(data),
         updated_at=parse_gmt(data.get("date_modified_gmt")),
-        currency=str(data.get("currency") or "USD"),
+        currency=_currency(data.get("currency")),
         total_price=_money(data.get("total")),
         created_at=parse_gmt(data.get("date_created_gmt")),
         email=_blank(billing.get("email")),
