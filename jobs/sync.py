@@ -13,6 +13,7 @@ in `shop.sync_state`. An uninstalled shop is a no-op (checked after every page).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 BACKFILL_TIMEOUT_SECONDS = 4 * 3600
 BACKFILL_LOCK_WAIT_SECONDS = 120.0
+SYNC_LOCK_TTL = 180.0
 BULK_THRESHOLD = 2_500
 BULK_BATCH = 250
 BULK_POLL_FIRST_SECONDS = 1.0
@@ -114,15 +116,38 @@ def save_state(session: Session, shop: Shop, **changes: Any) -> None:
 @contextmanager
 def shop_sync_lock(runtime: Kizuna, shop_id: int, *, wait: float | None) -> Iterator[bool]:
     """One sync of a shop at a time (backfill or reconcile): yields whether it got the lock,
-    waiting at most `wait` seconds (None: not at all)."""
+    waiting at most `wait` seconds (None: not at all).
+
+    The lock lives `SYNC_LOCK_TTL` seconds and a heartbeat thread renews it while the sync runs,
+    so a worker killed mid-sync frees the shop within minutes, not hours.
+    """
     lock = runtime.redis.lock(
-        f"kizuna:sync-lock:{shop_id}", timeout=BACKFILL_TIMEOUT_SECONDS, blocking=wait is not None
+        f"kizuna:sync-lock:{shop_id}",
+        timeout=SYNC_LOCK_TTL,
+        blocking=wait is not None,
+        thread_local=False,  # the heartbeat thread renews it
     )
     acquired = bool(lock.acquire(blocking_timeout=wait) if wait is not None else lock.acquire())
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(SYNC_LOCK_TTL / 3):
+            try:
+                lock.reacquire()
+            except (LockError, redis.RedisError) as error:
+                log.warning(
+                    "sync lock of shop_id=%s not renewed: %s", shop_id, type(error).__name__
+                )
+
+    renewer = threading.Thread(target=heartbeat, name=f"sync-lock-{shop_id}", daemon=True)
+    if acquired:
+        renewer.start()
     try:
         yield acquired
     finally:
+        stop.set()
         if acquired:
+            renewer.join(timeout=5)
             try:
                 lock.release()
             except LockError:
