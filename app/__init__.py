@@ -40,6 +40,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.email import bp as email_bp
+    from app.storefront import bp as storefront_bp
     from app.webhooks import bp as webhooks_bp
 
     app.register_blueprint(health.bp)
@@ -47,6 +48,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(email_bp)
+    app.register_blueprint(storefront_bp)
     app.register_blueprint(api_bp)
 
     @app.after_request

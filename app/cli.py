@@ -179,6 +179,31 @@ def shops_connect(platform: str, domain: str, token: str) -> None:
     click.echo(f"connected {domain} (shop {shop_id}); the first sync is queued")
 
 
+@shops.command("capture-script")
+@click.argument("store_url")
+def shops_capture_script(store_url: str) -> None:
+    """Print the cart-capture <script> tag for a connected WooCommerce store's checkout page."""
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import Shop
+    from app.storefront import capture_key
+    from connectors.woocommerce.auth import normalize_store_url
+
+    config = _config()
+    domain = normalize_store_url(store_url)
+    database = Database(config.database_url)
+    with database.session() as session:
+        shop = session.scalar(
+            select(Shop).where(Shop.platform == "woocommerce", Shop.domain == domain)
+        )
+        if shop is None:
+            raise click.ClickException(f"no connected WooCommerce store at {store_url!r}")
+        key = capture_key(config.secret_key, shop.id)
+        src = f"{config.app_url}/storefront/woocommerce/capture.js?shop={shop.id}&key={key}"
+    click.echo(f'<script async src="{src}"></script>')
+
+
 @shops.command("list")
 def shops_list() -> None:
     """List connected stores and their status."""
