@@ -72,6 +72,13 @@ def duration(seconds: float | None) -> str:
     return formatting.format_duration(seconds, current_language())
 
 
+def rate_text(records_per_second: float | None) -> str:
+    """ "120 records/s" (or "—" when there is no rate yet)."""
+    if records_per_second is None:
+        return "—"
+    return t("sync.records_per_second", rate=number(round(records_per_second)))
+
+
 def safe_href(url: str | None) -> str | None:
     """`url` when it is an http(s) link; None for anything else (`javascript:`, data: …)."""
     if url and url.strip().lower().startswith(("https://", "http://")):
@@ -136,6 +143,7 @@ TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "date_time": date_time,
     "number": number,
     "duration": duration,
+    "rate_text": rate_text,
     "safe_href": safe_href,
     "tone": tone,
     "label": label,

@@ -72,17 +72,24 @@ def sync_report(state: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
         percent = 100.0 * planned.index(stream) / len(planned)
     elif status == "not_started":
         percent = 0.0
+    # Rate and ETA while running, from records written so far and the estimated totals.
+    done_total = sum(done.values())
+    rate = done_total / elapsed if status == "running" and elapsed and done_total else None
+    remaining = sum(totals.values()) - done_total if totals else None
+    eta = remaining / rate if rate and remaining is not None and remaining > 0 else None
     return {
         "status": status,
         "stream": stream,
         "streams": [
             {"name": name, "done": done.get(name, 0), "total": totals.get(name)} for name in streams
         ],
-        "done_total": sum(done.values()),
+        "done_total": done_total,
         "percent": None if percent is None else round(percent, 1),
         "started_at": started_at,
         "finished_at": finished_at,
         "elapsed_seconds": None if elapsed is None else round(elapsed),
+        "records_per_second": None if rate is None else round(rate, 1),
+        "eta_seconds": None if eta is None else round(eta),
         "error": state.get("error"),
         "notice": state.get("notice"),
     }

@@ -12,7 +12,7 @@ from flask import abort, g, jsonify, render_template, request
 
 from app import db_session
 from app.admin import bp, queries
-from app.admin.helpers import date_time, duration, label
+from app.admin.helpers import date_time, duration, label, rate_text
 from app.admin.status import jsonable, shop_status
 from app.auth.guard import admin_required
 from app.kizuna import kizuna
@@ -48,6 +48,8 @@ def status_json():  # type: ignore[no-untyped-def]
         "sync_status": label("sync.status", sync["status"]),
         "stream": label("stream", sync["stream"]) if sync["stream"] else "",
         "elapsed": duration(sync["elapsed_seconds"]),
+        "rate": rate_text(sync["records_per_second"]),
+        "eta": duration(sync["eta_seconds"]),
         "started_at": date_time(sync["started_at"]),
         "finished_at": date_time(sync["finished_at"]),
         "last_received_at": date_time(status["webhooks"].get("last_received_at")),

@@ -208,6 +208,24 @@ def test_sync_report_of_a_running_sync() -> None:
     assert report["percent"] is None  # unknown: the bar is indeterminate
     assert report["elapsed_seconds"] == 120
     assert report["finished_at"] is None
+    assert report["records_per_second"] == 3.5  # 420 records in 120 s
+    assert report["eta_seconds"] is None  # no estimated totals: no ETA
+
+
+def test_sync_report_rate_and_eta_from_the_estimated_totals() -> None:
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    state = {
+        "status": "running",
+        "done": {"customers": 300, "orders": 100},
+        "totals": {"customers": 300, "orders": 900},
+        "started_at": "2026-11-25T11:59:00+00:00",
+    }
+    report = sync_report(state, now)
+    assert report["records_per_second"] == round(400 / 60, 1)
+    assert report["eta_seconds"] == round(800 / (400 / 60))  # 800 left at 6.7 records/s
+    finished = sync_report({**state, "status": "done"}, now)
+    assert finished["records_per_second"] is None
+    assert finished["eta_seconds"] is None
 
 
 def test_sync_report_percentages() -> None:
@@ -226,6 +244,8 @@ def test_sync_report_percentages() -> None:
         "started_at": None,
         "finished_at": None,
         "elapsed_seconds": None,
+        "records_per_second": None,
+        "eta_seconds": None,
         "error": None,
         "notice": None,
     }

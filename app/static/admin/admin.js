@@ -63,6 +63,8 @@
       });
     }
     setText(field("sync-elapsed"), display.elapsed || "—");
+    setText(field("sync-rate"), display.rate || "—");
+    setText(field("sync-eta"), display.eta || "—");
     setText(field("sync-started"), display.started_at || "—");
     setText(field("sync-finished"), display.finished_at || "—");
     var error = field("sync-error");
