@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,26 @@ class LiveServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Dispatcher:
+    """A WSGI app forwarding to this test's target: servers outlive tests, apps do not."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        return self.target(environ, start_response)
+
+
+@dataclass
+class Served:
+    server: LiveServer
+    dispatcher: Dispatcher
+
+    @property
+    def url(self) -> str:
+        return self.server.url
 
 
 @pytest.fixture

@@ -32,9 +32,14 @@ from connectors.shopify.discounts import create_single_use_discount, message_cod
 from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from jobs.queues import EMAIL, SYNC, WEBHOOKS
-from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    Dispatcher,
+    LiveServer,
+    make_test_env,
+)
 from tests.integration.test_cart_flow import checkout_body, recently, runs
-from tests.integration.test_shopify_sync import Dispatcher
 from tests.integration.test_webhook_intake import DOMAIN, deliver
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -38,7 +37,9 @@ from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,
     SHOPIFY_API_SECRET_PREVIOUS,
+    Dispatcher,
     LiveServer,
+    Served,
     make_test_env,
 )
 
@@ -47,26 +48,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 DOMAIN = "demo-store.myshopify.com"
 CUSTOMERS = 40
-
-
-class Dispatcher:
-    """A WSGI app forwarding to this test's target: servers outlive tests, apps do not."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.target(environ, start_response)
-
-
-@dataclass
-class Served:
-    server: LiveServer
-    dispatcher: Dispatcher
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 @pytest.fixture(scope="module")

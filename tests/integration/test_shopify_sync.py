@@ -33,22 +33,18 @@ from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
 from jobs.queues import SYNC
 from jobs.reconcile import reconcile_all
-from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    Dispatcher,
+    LiveServer,
+    make_test_env,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 DOMAIN = "sync-store.myshopify.com"
 CUSTOMERS = 40
-
-
-class Dispatcher:
-    """A WSGI app forwarding to this test's target: servers outlive tests, apps do not."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.target(environ, start_response)
 
 
 @pytest.fixture(scope="module")

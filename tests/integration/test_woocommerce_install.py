@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -30,30 +29,10 @@ from connectors.sandbox.woocommerce import SandboxWooCommerce, sign
 from connectors.woocommerce.webhooks import TOPICS
 from jobs.queues import SYNC
 from jobs.woocommerce import reconcile_woocommerce
-from tests.conftest import LiveServer, make_test_env
+from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
 
 STORE = "shop-a"
 CUSTOMERS = 12
-
-
-class Dispatcher:
-    """A WSGI app forwarding to this test's target: servers outlive tests, apps do not."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        return self.target(environ, start_response)
-
-
-@dataclass
-class Served:
-    server: LiveServer
-    dispatcher: Dispatcher
-
-    @property
-    def url(self) -> str:
-        return self.server.url
 
 
 @pytest.fixture(scope="module")
