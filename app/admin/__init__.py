@@ -11,4 +11,13 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, url_prefix="/app")
 
 # Template globals and routes register on bp.
-from app.admin import analytics, flows, helpers, inquiries, segments, views  # noqa: E402, F401
+from app.admin import (  # noqa: E402, F401
+    analytics,
+    customer_activity,
+    flows,
+    helpers,
+    inquiries,
+    segments,
+    stores,
+    views,
+)
