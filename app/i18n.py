@@ -895,3 +895,241 @@ MESSAGES["ja"].update(
         "message.status.skipped": "スキップ",
     }
 )
+
+# customer page: messages, flow runs, suppression, other stores
+MESSAGES["en"].update(
+    {
+        "customer.messages": "Email",
+        "customer.suppressed": "Suppressed",
+        "customer.message_flow": "Flow",
+        "customer.message_subject": "Subject",
+        "customer.message_status": "Status",
+        "customer.message_events": "Events",
+        "customer.message_step": "email {step}",
+        "customer.no_messages": "No email sent to this customer yet.",
+        "customer.flow_runs": "Flow runs",
+        "customer.run_status": "State",
+        "customer.run_started": "Started",
+        "customer.run_next": "Next step",
+        "customer.no_flow_runs": "This customer has not entered a flow.",
+        "customer.other_stores": "Orders in your other stores",
+        "run.status.running": "Running",
+        "run.status.exited": "Exited",
+        "run.status.completed": "Completed",
+        "run.status.holdout": "Holdout (no email)",
+        "run.exit.ordered": "ordered",
+        "run.exit.checkout_completed": "checkout completed",
+        "run.exit.no_consent": "no consent",
+        "run.exit.suppressed": "suppressed",
+        "run.exit.flow_disabled": "flow turned off",
+        "run.exit.customer_gone": "customer deleted",
+        "run.exit.shop_inactive": "store inactive",
+        "message.event.processed": "processed",
+        "message.event.delivered": "delivered",
+        "message.event.open": "opened",
+        "message.event.click": "clicked",
+        "message.event.bounce": "bounced",
+        "message.event.dropped": "dropped",
+        "message.event.deferred": "deferred",
+        "message.event.spamreport": "spam report",
+        "message.event.unsubscribe": "unsubscribed",
+        "message.event.group_unsubscribe": "unsubscribed (group)",
+        "suppression.bounce": "The address bounced.",
+        "suppression.dropped": "SendGrid dropped a message to this address.",
+        "suppression.spamreport": "Marked an email as spam.",
+        "suppression.unsubscribe": "Unsubscribed.",
+        "suppression.group_unsubscribe": "Unsubscribed from this kind of email.",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "customer.messages": "メール",
+        "customer.suppressed": "配信停止中",
+        "customer.message_flow": "フロー",
+        "customer.message_subject": "件名",
+        "customer.message_status": "状態",
+        "customer.message_events": "イベント",
+        "customer.message_step": "{step} 通目",
+        "customer.no_messages": "この顧客へのメール送信はまだありません。",
+        "customer.flow_runs": "フローの実行",
+        "customer.run_status": "状態",
+        "customer.run_started": "開始",
+        "customer.run_next": "次のステップ",
+        "customer.no_flow_runs": "この顧客はまだフローに入っていません。",
+        "customer.other_stores": "他のストアでの注文",
+        "run.status.running": "実行中",
+        "run.status.exited": "終了",
+        "run.status.completed": "完了",
+        "run.status.holdout": "ホールドアウト(送信なし)",
+        "run.exit.ordered": "注文済み",
+        "run.exit.checkout_completed": "チェックアウト完了",
+        "run.exit.no_consent": "同意なし",
+        "run.exit.suppressed": "配信停止",
+        "run.exit.flow_disabled": "フロー停止",
+        "run.exit.customer_gone": "顧客削除",
+        "run.exit.shop_inactive": "ストア停止中",
+        "message.event.processed": "処理済み",
+        "message.event.delivered": "配信",
+        "message.event.open": "開封",
+        "message.event.click": "クリック",
+        "message.event.bounce": "バウンス",
+        "message.event.dropped": "破棄",
+        "message.event.deferred": "遅延",
+        "message.event.spamreport": "迷惑メール報告",
+        "message.event.unsubscribe": "配信停止",
+        "message.event.group_unsubscribe": "配信停止(グループ)",
+        "suppression.bounce": "アドレスがバウンスしました。",
+        "suppression.dropped": "SendGrid がこのアドレスへのメールを破棄しました。",
+        "suppression.spamreport": "メールが迷惑メールとして報告されました。",
+        "suppression.unsubscribe": "配信停止済みです。",
+        "suppression.group_unsubscribe": "この種類のメールの配信を停止しました。",
+    }
+)
+
+# home: email by state
+MESSAGES["en"].update(
+    {
+        "email_status.title": "Email, last 7 days",
+        "email_status.unknown_help": "Unknown: a worker stopped while SendGrid was answering. "
+        "Such an email is never sent twice; SendGrid's events settle it when they arrive.",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "email_status.title": "メール(過去 7 日間)",
+        "email_status.unknown_help": "不明:SendGrid の応答中に処理が停止したメールです。"
+        "二重送信はしません。SendGrid のイベントが届くと確定します。",
+    }
+)
+
+# all stores
+MESSAGES["en"].update(
+    {
+        "nav.stores": "All stores",
+        "stores.title": "All stores",
+        "stores.count": "Stores",
+        "stores.customers": "Customers",
+        "stores.shared_people": "People who shop in more than one store",
+        "stores.store": "Store",
+        "stores.state": "State",
+        "stores.orders_30d": "Orders, 30 days",
+        "stores.revenue_30d": "Revenue, 30 days",
+        "stores.orders_n": "{count} orders",
+        "stores.emails_7d": "Email sent, 7 days",
+        "stores.status.active": "Active",
+        "stores.status.installing": "Installing",
+        "stores.status.uninstalled": "Uninstalled",
+        "stores.help": "Revenue is shown per currency and never converted. A person is one email "
+        "address across your stores.",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "nav.stores": "全ストア",
+        "stores.title": "全ストア",
+        "stores.count": "ストア数",
+        "stores.customers": "顧客数",
+        "stores.shared_people": "複数のストアで購入している人",
+        "stores.store": "ストア",
+        "stores.state": "状態",
+        "stores.orders_30d": "注文数(30 日)",
+        "stores.revenue_30d": "売上(30 日)",
+        "stores.orders_n": "{count} 件の注文",
+        "stores.emails_7d": "送信メール(7 日)",
+        "stores.status.active": "稼働中",
+        "stores.status.installing": "インストール中",
+        "stores.status.uninstalled": "アンインストール済み",
+        "stores.help": "売上は通貨ごとに表示し、換算はしません。人はストアをまたいだ同じメールアドレスです。",
+    }
+)
+# RFM score boundaries and the group map (segments page)
+MESSAGES["en"].update(
+    {
+        "rfm_thresholds.title": "Score boundaries",
+        "rfm_thresholds.help": "Each dimension scores customers from 1 to 5. Automatic "
+        "boundaries split this store's customers into fifths (quintiles), or use standard "
+        "boundaries while the store is small. Saving rescores every customer.",
+        "rfm_thresholds.dimension.recency_days": "Recency: days since the last order",
+        "rfm_thresholds.dimension.frequency_orders": "Frequency: number of orders",
+        "rfm_thresholds.dimension.monetary": "Monetary: total spent, in the store's currency",
+        "rfm_thresholds.source.custom": "in use: custom",
+        "rfm_thresholds.source.quintiles": "in use: quintiles",
+        "rfm_thresholds.source.standard": "in use: standard boundaries",
+        "rfm_thresholds.mode.auto": "Automatic",
+        "rfm_thresholds.mode.custom": "Custom",
+        "rfm_thresholds.edge.recency_days.1": "R5: ordered within (days)",
+        "rfm_thresholds.edge.recency_days.2": "R4: within (days)",
+        "rfm_thresholds.edge.recency_days.3": "R3: within (days)",
+        "rfm_thresholds.edge.recency_days.4": "R2: within (days); longer ago is R1",
+        "rfm_thresholds.edge.frequency_orders.1": "F2 from (orders)",
+        "rfm_thresholds.edge.frequency_orders.2": "F3 from (orders)",
+        "rfm_thresholds.edge.frequency_orders.3": "F4 from (orders)",
+        "rfm_thresholds.edge.frequency_orders.4": "F5 from (orders)",
+        "rfm_thresholds.edge.monetary.1": "M2 from (spent)",
+        "rfm_thresholds.edge.monetary.2": "M3 from (spent)",
+        "rfm_thresholds.edge.monetary.3": "M4 from (spent)",
+        "rfm_thresholds.edge.monetary.4": "M5 from (spent)",
+        "rfm_thresholds.save": "Save boundaries",
+        "rfm_thresholds.automatic": "Use automatic boundaries everywhere",
+        "rfm_thresholds.saved": "Saved. Customers were scored again with these boundaries.",
+        "rfm_thresholds.saved_queued": "Saved. Customers are being scored again with these "
+        "boundaries; the new scores appear here within a few minutes.",
+        "rfm_thresholds.has_errors": "Some boundaries are not valid, so nothing was saved.",
+        "rfm_thresholds.error.required": "Enter a value.",
+        "rfm_thresholds.error.integer": "Enter a whole number.",
+        "rfm_thresholds.error.number": "Enter a number.",
+        "rfm_thresholds.error.places": "Use at most {places} decimal places.",
+        "rfm_thresholds.error.range": "Enter a value from {low} to {high}.",
+        "rfm_thresholds.error.ascending": "Must be larger than the boundary before it.",
+        "rfm_thresholds.error.mode": "Choose automatic or custom.",
+        "segments.mapping_title": "Which cells make each group",
+        "segments.mapping_help": "R is the recency score; FM is the average of the frequency "
+        "and monetary scores, rounded down.",
+        "segments.mapping_cells": "Cells (R · FM)",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "rfm_thresholds.title": "スコアの境界値",
+        "rfm_thresholds.help": "各指標で顧客を1〜5で採点します。自動ではこのストアの顧客を"
+        "5等分（五分位）し、顧客が少ないうちは標準の境界値を使います。"
+        "保存するとすべての顧客を再採点します。",
+        "rfm_thresholds.dimension.recency_days": "最新購入日：最後の注文からの日数",
+        "rfm_thresholds.dimension.frequency_orders": "購入頻度：注文回数",
+        "rfm_thresholds.dimension.monetary": "購入金額：累計購入額（ストアの通貨）",
+        "rfm_thresholds.source.custom": "使用中：カスタム",
+        "rfm_thresholds.source.quintiles": "使用中：五分位",
+        "rfm_thresholds.source.standard": "使用中：標準の境界値",
+        "rfm_thresholds.mode.auto": "自動",
+        "rfm_thresholds.mode.custom": "カスタム",
+        "rfm_thresholds.edge.recency_days.1": "R5：何日以内に注文",
+        "rfm_thresholds.edge.recency_days.2": "R4：何日以内",
+        "rfm_thresholds.edge.recency_days.3": "R3：何日以内",
+        "rfm_thresholds.edge.recency_days.4": "R2：何日以内（それより前はR1）",
+        "rfm_thresholds.edge.frequency_orders.1": "F2：何回から",
+        "rfm_thresholds.edge.frequency_orders.2": "F3：何回から",
+        "rfm_thresholds.edge.frequency_orders.3": "F4：何回から",
+        "rfm_thresholds.edge.frequency_orders.4": "F5：何回から",
+        "rfm_thresholds.edge.monetary.1": "M2：いくらから",
+        "rfm_thresholds.edge.monetary.2": "M3：いくらから",
+        "rfm_thresholds.edge.monetary.3": "M4：いくらから",
+        "rfm_thresholds.edge.monetary.4": "M5：いくらから",
+        "rfm_thresholds.save": "境界値を保存",
+        "rfm_thresholds.automatic": "すべて自動に戻す",
+        "rfm_thresholds.saved": "保存しました。この境界値で顧客を再採点しました。",
+        "rfm_thresholds.saved_queued": "保存しました。この境界値で顧客を再採点しています。"
+        "数分以内にこのページに反映されます。",
+        "rfm_thresholds.has_errors": "正しくない境界値があるため、保存されていません。",
+        "rfm_thresholds.error.required": "値を入力してください。",
+        "rfm_thresholds.error.integer": "整数を入力してください。",
+        "rfm_thresholds.error.number": "数値を入力してください。",
+        "rfm_thresholds.error.places": "小数点以下は{places}桁までにしてください。",
+        "rfm_thresholds.error.range": "{low} から {high} までの値を入力してください。",
+        "rfm_thresholds.error.ascending": "前の境界値より大きくしてください。",
+        "rfm_thresholds.error.mode": "自動かカスタムを選んでください。",
+        "segments.mapping_title": "グループを構成するセル",
+        "segments.mapping_help": "Rは最新購入日のスコア、FMは購入頻度と購入金額のスコアの平均"
+        "（切り捨て）です。",
+        "segments.mapping_cells": "セル（R・FM）",
+    }
+)

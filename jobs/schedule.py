@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from app.kizuna import Kizuna
-from jobs.queues import FLOWS, SYNC, WEBHOOKS, enqueue, job_id
+from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,16 @@ SHOPIFY_RECONCILE = PeriodicJob(
 # Flow steps whose scheduled job was lost (Redis down at commit) are scheduled again.
 FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 300.0)
 
+# Sends whose job was lost are queued again; sends a dead worker abandoned become `unknown`.
+MESSAGE_SWEEP = PeriodicJob("message-sweep", "jobs.message_sweep.sweep_messages", EMAIL, 300.0)
+
 # Daily: start win-back runs for lapsing customers of every active shop.
 WINBACK_SCAN = PeriodicJob("winback-scan", "jobs.flows.scan_winback", FLOWS, 24 * 3600.0)
 
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
     FLOW_SWEEP,
+    MESSAGE_SWEEP,
     WINBACK_SCAN,
     SCORING,
     WOOCOMMERCE_RECONCILE,

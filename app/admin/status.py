@@ -1,4 +1,5 @@
-"""The shop's status for the home page and `/app/status.json`: install, scopes, sync, webhooks.
+"""The shop's status for the home page and `/app/status.json`: install, scopes, sync, webhooks,
+and the last week's email by state.
 
 Layer: web (reads only). One function builds one plain dict from the shop row, its `sync_state`
 JSON, the webhook inbox counts and Redis' rejected-delivery counter, so the page and the JSON
@@ -8,14 +9,16 @@ outage as zero rejected deliveries rather than failing the page).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis import Redis
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.formatting import parse_timestamp
 from app.models import Shop
+from app.models.flow import Message
 from app.services.webhook_stats import rejected_count, webhook_counts
 
 ALL_ORDERS_SCOPE = "read_all_orders"
@@ -133,7 +136,24 @@ def shop_status(
         },
         "sync": sync_report(shop.sync_state, now),
         "webhooks": counts,
+        "email": email_counts(session, shop.id, now),
     }
+
+
+EMAIL_WINDOW = timedelta(days=7)
+EMAIL_STATES = ("pending", "sending", "sent", "unknown", "failed", "suppressed", "skipped")
+
+
+def email_counts(session: Session, shop_id: int, now: datetime) -> dict[str, int]:
+    """The shop's flow messages of the last seven days by state (`unknown`: SendGrid may or may
+    not have accepted it — never resent; `failed`: refused, see the shop's last error)."""
+    rows = session.execute(
+        select(Message.status, func.count())
+        .where(Message.shop_id == shop_id, Message.created_at >= now - EMAIL_WINDOW)
+        .group_by(Message.status)
+    )
+    found = {str(state): int(count) for state, count in rows}
+    return {state: found.get(state, 0) for state in EMAIL_STATES}
 
 
 def jsonable(value: Any) -> Any:

@@ -1,0 +1,62 @@
+"""The message sweeper: hand lost sends back to the queue and settle sends a worker abandoned.
+
+Layer: jobs (queue `email`, run by the scheduler; safe to run twice, and beside live workers).
+- A `pending` message due more than `LOST_AFTER` ago has lost its send job (Redis was down at
+  commit, or the job expired): it is enqueued again under `send-<id>`. `send_message` claims the
+  row before sending, so a message the sweeper and its own job both reach is sent once.
+- A `sending` message claimed more than `ABANDONED_AFTER` ago belongs to a worker that died
+  between the claim and SendGrid's answer. SendGrid may have accepted it and Mail Send has no
+  idempotency key, so it is never resent: it becomes `unknown` (outcome unknown), counts
+  against the frequency cap, shows on the shop's status, and the first Event Webhook event
+  naming it (`kizuna_message_id`) settles it as `sent`. An unknown message never turns into a
+  second email; at worst one customer misses one email, which the status page tells the merchant.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models.flow import Message
+from jobs.context import kizuna_job
+from jobs.queues import EMAIL, enqueue, job_id
+
+log = logging.getLogger(__name__)
+
+LOST_AFTER = timedelta(minutes=10)
+ABANDONED_AFTER = timedelta(minutes=15)
+BATCH = 1_000
+SEND_JOB = "jobs.send_email.send_message"
+
+
+@kizuna_job
+def sweep_messages(runtime: Kizuna, every: float = 300.0) -> dict[str, int]:
+    """Re-enqueue lost pending sends and mark abandoned `sending` rows `unknown`."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        due = func.coalesce(Message.not_before, Message.created_at)
+        lost = list(
+            session.scalars(
+                select(Message.id)
+                .where(Message.status == "pending", due < now - LOST_AFTER)
+                .order_by(Message.id)
+                .limit(BATCH)
+            )
+        )
+        abandoned = session.execute(
+            update(Message)
+            .where(Message.status == "sending", Message.sent_at < now - ABANDONED_AFTER)
+            .values(status="unknown", last_error="worker_lost")
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    for message_id in lost:
+        enqueue(runtime.redis, EMAIL, SEND_JOB, message_id, job_id=job_id("send", message_id))
+    counts = {"requeued": len(lost), "unknown": int(getattr(abandoned, "rowcount", 0) or 0)}
+    if any(counts.values()):
+        log.info("message sweep requeued=%s unknown=%s", counts["requeued"], counts["unknown"])
+    return counts
