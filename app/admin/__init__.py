@@ -13,6 +13,7 @@ bp = Blueprint("admin", __name__, url_prefix="/app")
 # Template globals and routes register on bp.
 from app.admin import (  # noqa: E402, F401
     analytics,
+    attribution,
     customer_activity,
     flows,
     helpers,

@@ -27,11 +27,12 @@ from app.admin import bp
 from app.admin.helpers import admin_url
 from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
+from app.domain.attribution import MODELS
 from app.domain.orchestration import CART
 from app.kizuna import kizuna
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
-from app.services import flow_settings, flow_stats
+from app.services import attribution, flow_settings, flow_stats
 from app.services.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def flows():  # type: ignore[no-untyped-def]
     if g.shop is None:
         return render_template("admin/connect_store.html")
     session = db_session()
+    credit = attribution.settings_of(g.shop)
     rows = []
     for key in flow_settings.FLOW_KEYS:
         setting = flow_settings.load(session, g.shop.id, key)
@@ -77,13 +79,16 @@ def flows():  # type: ignore[no-untyped-def]
                 "key": key,
                 "enabled": setting is None or setting.enabled,
                 "values": flow_settings.form_values(setting),
-                "stats": flow_stats.flow_performance(session, g.shop.id, key),
+                "stats": flow_stats.flow_performance(session, g.shop.id, key, attribution=credit),
             }
         )
     return render_template(
         "admin/flows.html",
         flows=rows,
-        window_days=flow_stats.ATTRIBUTION_WINDOW.days,
+        window_days=credit.window_days,
+        attribution=credit,
+        attribution_models=MODELS,
+        attribution_notice=request.args.get("attribution"),
         min_runs=flow_stats.MIN_RUNS,
         min_conversions=flow_stats.MIN_CONVERSIONS,
     )

@@ -6,13 +6,14 @@ Definitions (period = the last `days` days, `[since, until)`):
 - sent / delivered / opened / clicked: the flow's messages with status `sent` and `sent_at` in
   the period; a message counts as delivered/opened/clicked when its timestamp is stamped or a
   matching `message_events` row (`delivered`, `open`, `click`) exists.
-- attributed orders and revenue: non-cancelled orders of a customer placed within
-  ATTRIBUTION_WINDOW (5 days) after a sent message of the flow, the message sent in the period;
-  each order counts once however many messages preceded it. Order time is `processed_at`, else
-  the platform's creation time, else our own row's.
+- attributed orders and revenue: non-cancelled orders placed in the period whose last touch
+  (`services.attribution`: by default the customer's last click on one of our emails, within
+  5 days before the order; window and model are the shop's settings) is one of this flow's
+  messages. An order is credited to one message of one flow at most.
 - lift: intention to treat over the flow's runs started in the period. Treated = every run not in
   the holdout (also those that exited before a send), holdout = `holdout` runs. A run converts
-  when its customer places a non-cancelled order within ATTRIBUTION_WINDOW after the run started.
+  when its customer places a non-cancelled order within the attribution window after the run
+  started.
   Conversion difference: p_t − p_h ± z·sqrt(p_t(1−p_t)/n_t + p_h(1−p_h)/n_h) (normal
   approximation, z = 1.96 for 95 %). Incremental revenue: (mean revenue per treated run − mean
   per holdout run) × treated runs, its interval from the per-run revenue sample variances
@@ -30,14 +31,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Interval as SqlInterval
-from sqlalchemy import and_, case, exists, func, literal, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.models import Order
+from app.domain.attribution import AttributionSettings
+from app.models import Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
+from app.services.attribution import attributed_orders
 
-ATTRIBUTION_WINDOW = timedelta(days=5)
+ATTRIBUTION_WINDOW = AttributionSettings().window  # the default
 DEFAULT_DAYS = 90
 MIN_RUNS = 30  # per group
 MIN_CONVERSIONS = 5  # treated + holdout
@@ -115,8 +118,8 @@ def mean_difference_total(
     return Interval(diff * n_t, (diff - z * se) * n_t, (diff + z * se) * n_t)
 
 
-def _window() -> Any:
-    return literal(ATTRIBUTION_WINDOW, SqlInterval())
+def _window(window: timedelta) -> Any:
+    return literal(window, SqlInterval())
 
 
 def _order_time() -> Any:
@@ -160,33 +163,19 @@ def _sends(session: Session, shop_id: int, flow_key: str, since: datetime, until
 
 
 def _attributed(
-    session: Session, shop_id: int, flow_key: str, since: datetime, until: datetime
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    since: datetime,
+    until: datetime,
+    settings: AttributionSettings,
 ) -> tuple[int, Decimal]:
-    when = _order_time()
-    preceded = exists(
-        select(Message.id)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(
-            Message.shop_id == shop_id,
-            FlowRun.shop_id == shop_id,
-            FlowRun.flow_key == flow_key,
-            Message.customer_id == Order.customer_id,
-            Message.status == "sent",
-            Message.sent_at >= since,
-            Message.sent_at < until,
-            when >= Message.sent_at,
-            when < Message.sent_at + _window(),
-        )
-    )
-    orders = (
-        select(Order.id, Order.total_price)
-        .where(Order.shop_id == shop_id, Order.cancelled_at.is_(None), preceded)
-        .subquery()
-    )
-    count, revenue = session.execute(
-        select(func.count(), func.coalesce(func.sum(orders.c.total_price), 0))
-    ).one()
-    return int(count), Decimal(revenue)
+    credited = [
+        order
+        for order in attributed_orders(session, shop_id, since, until, settings)
+        if order.flow_key == flow_key
+    ]
+    return len(credited), sum((order.revenue for order in credited), Decimal(0))
 
 
 def _lift(
@@ -197,6 +186,7 @@ def _lift(
     until: datetime,
     min_runs: int,
     min_conversions: int,
+    window: timedelta,
 ) -> Lift:
     when = _order_time()
     per_run = (
@@ -214,7 +204,7 @@ def _lift(
                 Order.customer_id == FlowRun.customer_id,
                 Order.cancelled_at.is_(None),
                 when >= FlowRun.started_at,
-                when < FlowRun.started_at + _window(),
+                when < FlowRun.started_at + _window(window),
             ),
         )
         .where(
@@ -267,8 +257,13 @@ def flow_performance(
     now: datetime | None = None,
     min_runs: int = MIN_RUNS,
     min_conversions: int = MIN_CONVERSIONS,
+    attribution: AttributionSettings | None = None,
 ) -> FlowPerformance:
-    """The flow's numbers over the last `days` days (see the module docstring)."""
+    """The flow's numbers over the last `days` days (see the module docstring); attribution
+    defaults to the shop's settings."""
+    if attribution is None:
+        shop = session.get(Shop, shop_id)
+        attribution = AttributionSettings.from_json(shop.attribution if shop else None)
     until = now or utcnow()
     since = until - timedelta(days=days)
     runs, running = session.execute(
@@ -280,7 +275,7 @@ def flow_performance(
         )
     ).one()
     sent, delivered, opened, clicked = _sends(session, shop_id, flow_key, since, until)
-    orders, revenue = _attributed(session, shop_id, flow_key, since, until)
+    orders, revenue = _attributed(session, shop_id, flow_key, since, until, attribution)
     return FlowPerformance(
         flow_key=flow_key,
         since=since,
@@ -294,5 +289,14 @@ def flow_performance(
         clicked=int(clicked),
         orders=orders,
         revenue=revenue,
-        lift=_lift(session, shop_id, flow_key, since, until, min_runs, min_conversions),
+        lift=_lift(
+            session,
+            shop_id,
+            flow_key,
+            since,
+            until,
+            min_runs,
+            min_conversions,
+            attribution.window,
+        ),
     )

@@ -14,6 +14,7 @@ Hand computation (runs start at S = T0 − 1 h, messages go out at T0; window 5 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from app.domain.attribution import AttributionSettings
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
 from app.services.flow_stats import (
@@ -138,7 +140,15 @@ def fixture(db: Session) -> dict[str, Any]:
 
 
 def test_numbers_match_the_hand_computation(db: Session, fixture: dict[str, Any]) -> None:
-    stats = flow_performance(db, fixture["shop"].id, "cart", now=NOW, min_runs=2, min_conversions=1)
+    stats = flow_performance(
+        db,
+        fixture["shop"].id,
+        "cart",
+        now=NOW,
+        min_runs=2,
+        min_conversions=1,
+        attribution=AttributionSettings("send", 5),
+    )
     assert (stats.runs, stats.running) == (6, 0)
     assert (stats.sent, stats.delivered, stats.opened, stats.clicked) == (3, 2, 1, 1)
     assert (stats.orders, stats.revenue) == (2, Decimal("1700"))
@@ -201,6 +211,22 @@ def test_the_flows_page_shows_the_numbers(
     page = text_of(client.get("/app/flows", headers={"Accept-Language": "en"}))
     assert 'data-field="sent">3<' in page
     assert 'data-field="delivered">2<' in page
+    assert 'data-field="orders">0<' in page  # nobody clicked: last click credits nothing
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    form = {"csrf_token": token.group(1), "model": "send", "window_days": "5"}
+    assert (
+        client.post("/app/flows/attribution", data={**form, "window_days": "0"}).status_code == 302
+    )
+    assert 'data-field="orders">0<' in text_of(client.get("/app/flows?attribution=invalid"))
+    assert client.post(
+        "/app/flows/attribution", data={k: v for k, v in form.items() if k != "csrf_token"}
+    ).status_code in (400, 403)
+    saved = client.post("/app/flows/attribution", data=form)
+    assert saved.status_code == 302
+    assert "attribution=saved" in saved.headers["Location"]
+    page = text_of(client.get("/app/flows", headers={"Accept-Language": "en"}))
     assert 'data-field="orders">2<' in page
     assert "Not enough data yet" in page  # the default minimum sample is far above 6 runs
     assert "within 5 days" in page
