@@ -1,4 +1,5 @@
-"""The merchant's JSON API under `/api/v1`: shop status, customers, segments, analytics.
+"""The merchant's JSON API under `/api/v1`: shop status, customers, segments, analytics,
+flows and the account's stores.
 
 Layer: web (reads only; nothing here writes or commits). Every route is `@api_required`: the
 admin guard (session cookie or Shopify session token) scoped to `g.shop`, with every refusal
@@ -12,4 +13,5 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Routes and error handlers register on bp.
-from app.api import errors, views  # noqa: E402, F401
+from app.api import errors, flows, views  # noqa: E402, F401
+from app.api import saved_segments  # noqa: E402, F401

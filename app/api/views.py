@@ -13,7 +13,7 @@ from typing import Any
 from flask import g, jsonify, request
 
 from app import db_session
-from app.admin import analytics, queries, segments
+from app.admin import analytics, customer_activity, queries, segments
 from app.admin.status import jsonable, shop_status
 from app.admin.views import MAX_QUERY_LENGTH
 from app.api import bp
@@ -27,6 +27,7 @@ from app.api.serialize import (
     ratio,
     score_json,
     timeline_json,
+    when,
 )
 from app.db import utcnow
 from app.domain.rfm import DEFAULT_SEGMENT_MAP, SCORES
@@ -94,7 +95,43 @@ def customer(customer_id: int):  # type: ignore[no-untyped-def]
     payload["timeline_truncated"] = len(events) >= queries.TIMELINE_LIMIT
     score = segments.customer_score(found)
     payload["scores"] = score_json(score) if score is not None else None
+    payload.update(customer_email_json(found))
     return jsonify(payload)
+
+
+def customer_email_json(found: Any) -> dict[str, Any]:
+    """The customer page's email part: suppression, messages with events, flow runs."""
+    suppression = customer_activity.customer_suppression(found)
+    return {
+        "suppression": (
+            {"reason": suppression.reason, "since": when(suppression.created_at)}
+            if suppression is not None
+            else None
+        ),
+        "messages": [
+            {
+                "id": row.message.id,
+                "flow": row.flow_key,
+                "step": row.message.step,
+                "status": row.message.status,
+                "subject": row.message.subject,
+                "sent_at": when(row.message.sent_at),
+                "events": [{"event": e.event, "at": when(e.occurred_at)} for e in row.events],
+            }
+            for row in customer_activity.customer_messages(found)
+        ],
+        "flow_runs": [
+            {
+                "id": run.id,
+                "flow": run.flow_key,
+                "status": run.status,
+                "exit_reason": run.exit_reason,
+                "started_at": when(run.started_at),
+                "next_step_at": when(run.next_step_at),
+            }
+            for run in customer_activity.customer_flow_runs(found)
+        ],
+    }
 
 
 @bp.get("/segments")
@@ -120,7 +157,10 @@ def segments_():  # type: ignore[no-untyped-def]
                     "revenue": money(revenue, shop.currency),
                 }
             )
+    from app.api.saved_segments import saved_segments_json
+
     return jsonify(
+        saved=saved_segments_json(session, shop.id),
         as_of=latest.as_of.isoformat() if latest else None,
         previous_as_of=previous.as_of.isoformat() if previous else None,
         confidence=latest.confidence if latest else None,
