@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from app.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from app.services.flow_simulation import SimulationResult
 
 
 def _config():  # type: ignore[no-untyped-def]
@@ -331,6 +336,108 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
                     raise click.ClickException(str(state.get("error") or "the sync failed"))
                 return
         time.sleep(interval)
+
+
+@main.group()
+def flows() -> None:
+    """Marketing flows."""
+
+
+@flows.command("simulate")
+@click.option("--shop", "shop_domain", required=True, help="Shop domain or WooCommerce store URL.")
+@click.option("--flow", "flow_key", required=True, help="The flow to replay, e.g. cart or winback.")
+@click.option("--since", "lookback", default="30d", show_default=True, help="Window: Nd or Nh.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
+def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool) -> None:
+    """Replay the shop's recent past through a flow and show who would have been emailed, when.
+
+    Nothing is written, queued or sent.
+    """
+    import json
+
+    from sqlalchemy import select
+
+    from app.db import utcnow
+    from app.models import Shop
+    from app.services.flow_simulation import SIMULATORS, parse_lookback, simulate
+    from connectors.woocommerce.auth import normalize_store_url
+    from jobs.context import get_app
+
+    if flow_key not in SIMULATORS:
+        known = ", ".join(sorted(SIMULATORS))
+        raise click.BadParameter(f"unknown flow {flow_key!r}; choose {known}", param_hint="--flow")
+    try:
+        span = parse_lookback(lookback)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--since") from error
+    try:
+        app = get_app()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from error
+    runtime = app.extensions["kizuna"]
+    names = {shop_domain.strip().lower(), normalize_store_url(shop_domain) or ""} - {""}
+    with runtime.db.session() as session:
+        shop = session.scalars(
+            select(Shop).where(Shop.domain.in_(names)).order_by(Shop.id).limit(1)
+        ).first()
+        if shop is None:
+            raise click.BadParameter(f"no shop {shop_domain!r} is connected", param_hint="--shop")
+        now = utcnow()
+        result = simulate(session, shop, flow_key, now - span, now)
+        session.rollback()
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        return
+    _print_simulation(result)
+
+
+def _print_simulation(result: SimulationResult) -> None:
+    from app.domain.orchestration import shop_zone
+
+    zone = shop_zone(result.timezone)
+
+    def local(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    totals = result.totals
+    click.echo(
+        f"{result.flow_key} flow replayed for {result.shop_domain}: "
+        f"{local(result.since)} → {local(result.until)} ({result.timezone}). Nothing was sent."
+    )
+    if not result.enabled:
+        click.echo("note: the flow is turned off for this shop; replayed with its settings")
+    ineligible = ", ".join(f"{why} {n}" for why, n in sorted(totals.not_eligible.items()))
+    rows = [
+        ("entered", totals.entered, f"{totals.exited} exited before their last email"),
+        ("held out", totals.held_out, "control group, no emails"),
+        ("not eligible", sum(totals.not_eligible.values()), ineligible),
+        ("emails", totals.emails, ""),
+        ("  capped", totals.capped, "postponed by the frequency cap"),
+        ("  quiet hours", totals.quiet_hours_deferred, "postponed to the morning"),
+    ]
+    for label, count, detail in rows:
+        click.echo(f"  {label:<14}{count:>6}  {detail}".rstrip())
+    others = [entry for entry in result.entries if not entry.emails]
+    if others:
+        click.echo("\nwithout an email:")
+    for entry in others:
+        who = f"customer {entry.customer_id}" if entry.customer_id else "no customer"
+        click.echo(
+            f"  {local(entry.started_at)}  {who:<16} {entry.masked_email:<24} "
+            f"{entry.trigger}  → {entry.describe()}"
+        )
+    emails = result.emails()
+    heading = f"would-be emails ({result.timezone}):" if emails else "no email would have gone"
+    click.echo(f"\n{heading}")
+    for entry, email in emails:
+        cause = email.deferred_by.replace("_", " ")
+        deferred = "" if email.deferred_by == "none" else f"  deferred by {cause}"
+        late = "  (after now)" if email.would_send_at > result.until else ""
+        click.echo(
+            f"  {local(email.would_send_at)}  step {email.step}  customer {entry.customer_id:<7} "
+            f"{entry.masked_email:<24} due {local(email.due_at)}{deferred}{late}  "
+            f"[{entry.trigger}; {entry.describe()}]"
+        )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,522 @@
+"""Flow backtests: replay a past window of one shop through one flow, sending nothing.
+
+Layer: services, read-only: only SELECTs in the caller's session, never an insert, update,
+enqueue or send, never a commit. The live rules are applied at simulated times, in time order,
+as the step and send jobs would: eligibility (`is_subscribed`, `is_suppressed`,
+`marketing_paused`), `in_holdout`, the step delays, the exits, then `next_send_time` (frequency
+cap and quiet hours) against this simulation's sends plus the customer's real sends of other
+flows. Customer state (consent, suppression, open complaints) is taken as it is now.
+`SIMULATORS` maps a flow key to the function that finds its triggers in the window.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.domain.orchestration import (
+    CART,
+    WINBACK,
+    WINBACK_DEFAULTS,
+    FlowConfig,
+    WinbackConfig,
+    apply_quiet_hours,
+    in_holdout,
+    next_send_time,
+    shop_zone,
+)
+from app.models import Checkout, Customer, Order, Shop
+from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flows import flow_config, is_subscribed
+from app.services.inquiries import marketing_paused
+from app.services.unsubscribe import is_suppressed
+from app.services.upsert import normalize_email
+
+ENTERED = "entered"
+HELD_OUT = "held_out"
+NOT_ELIGIBLE = "not_eligible"
+EXITED = "exited"
+
+NO_DEFERRAL = "none"
+QUIET_HOURS = "quiet_hours"
+CAP = "cap"
+
+# Ties between exits at the same moment resolve as `flows.exit_reason` checks them.
+_EXIT_ORDER = {"checkout_completed": 0, "ordered": 1}
+_LOOKBACK = re.compile(r"^\s*(\d+)\s*([dh])\s*$", re.IGNORECASE)
+MAX_LOOKBACK = timedelta(days=366)
+
+
+class UnknownFlow(ValueError):
+    """No simulator is registered for this flow key."""
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """One moment a flow would have started for a customer (or been refused).
+
+    `ineligible` is a reason known from the trigger itself (no email, no linked customer);
+    `exits` are the (moment, reason) pairs that stop the run once they have happened.
+    """
+
+    label: str
+    started_at: datetime
+    customer: Customer | None
+    ineligible: str | None = None
+    exits: tuple[tuple[datetime, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowPlan:
+    """What a simulator found: the flow's settings and its triggers in the window."""
+
+    enabled: bool
+    config: FlowConfig
+    triggers: list[Trigger]
+
+
+Simulator = Callable[[Session, Shop, Window], FlowPlan]
+
+
+@dataclass
+class SimulatedEmail:
+    step: int
+    due_at: datetime
+    would_send_at: datetime
+    deferred_by: str  # none | quiet_hours | cap
+
+
+@dataclass
+class SimulatedEntry:
+    customer_id: int | None
+    masked_email: str
+    trigger: str
+    started_at: datetime
+    outcome: str  # entered | held_out | not_eligible:<reason> | exited:<reason>
+    exited_before_step: int | None = None
+    emails: list[SimulatedEmail] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.exited_before_step is not None:
+            return f"{self.outcome} before step {self.exited_before_step}"
+        return self.outcome
+
+
+@dataclass
+class SimulationTotals:
+    entered: int = 0  # runs that started, including those that exited later
+    held_out: int = 0
+    not_eligible: dict[str, int] = field(default_factory=dict)
+    exited: int = 0
+    emails: int = 0
+    capped: int = 0
+    quiet_hours_deferred: int = 0
+
+
+@dataclass
+class SimulationResult:
+    shop_id: int
+    shop_domain: str
+    flow_key: str
+    since: datetime
+    until: datetime
+    timezone: str
+    enabled: bool
+    entries: list[SimulatedEntry]
+    totals: SimulationTotals
+
+    def emails(self) -> list[tuple[SimulatedEntry, SimulatedEmail]]:
+        """Every would-be email with its entry, in the order they would have gone."""
+        pairs = [(entry, email) for entry in self.entries for email in entry.emails]
+        return sorted(pairs, key=lambda pair: (pair[1].would_send_at, pair[1].step))
+
+    def to_json(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value
+
+
+def parse_lookback(text: str) -> timedelta:
+    """`30d` or `12h` → the timedelta; ValueError for anything else or over a year."""
+    match = _LOOKBACK.match(text or "")
+    if match is None:
+        raise ValueError("use a number of days or hours, e.g. 30d or 12h")
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    span = timedelta(days=amount) if unit == "d" else timedelta(hours=amount)
+    if span <= timedelta(0) or span > MAX_LOOKBACK:
+        raise ValueError("choose between 1h and 366d")
+    return span
+
+
+def mask_email(email: str | None) -> str:
+    """`hanako@example.jp` → `h***@example.jp`: enough for a merchant to recognise."""
+    local, at, domain = (email or "").strip().partition("@")
+    if not local or not at:
+        return "-"
+    return f"{local[0]}***@{domain}"
+
+
+def _order_time() -> Any:
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
+
+
+# --- cart ------------------------------------------------------------------------------------
+
+
+def cart_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
+    """Every checkout created in the window; exits on its completion, an order carrying its
+    token, or any order of the customer from the start on (as `flows.exit_reason`)."""
+    enabled, config = flow_config(session, shop.id, CART)
+    created = func.coalesce(Checkout.platform_created_at, Checkout.created_at)
+    checkouts = session.execute(
+        select(Checkout, created)
+        .where(Checkout.shop_id == shop.id, created >= window.since, created <= window.until)
+        .order_by(created, Checkout.id)
+    ).all()
+    emails = {normalize_email(checkout.email) for checkout, _ in checkouts} - {None}
+    linked_ids = {checkout.customer_id for checkout, _ in checkouts} - {None}
+    customers = session.scalars(
+        select(Customer)
+        .where(
+            Customer.shop_id == shop.id,
+            or_(Customer.id.in_(linked_ids), Customer.email_normalized.in_(emails)),
+        )
+        .order_by(Customer.id)
+    ).all()
+    by_id = {customer.id: customer for customer in customers}
+    by_email: dict[str, Customer] = {}
+    for candidate in customers:  # lowest id wins, as `flows._link_customer`
+        if candidate.email_normalized:
+            by_email.setdefault(candidate.email_normalized, candidate)
+    tokens = [checkout.external_id for checkout, _ in checkouts]
+    when = _order_time()
+    orders = session.execute(
+        select(Order.checkout_token, Order.customer_id, when).where(
+            Order.shop_id == shop.id,
+            or_(Order.checkout_token.in_(tokens), Order.customer_id.in_(list(by_id))),
+            when >= window.since,
+        )
+    ).all()
+    triggers = []
+    for checkout, started in checkouts:
+        email = normalize_email(checkout.email)
+        if checkout.customer_id is not None:
+            customer = by_id.get(checkout.customer_id)
+        else:
+            customer = by_email.get(email) if email else None
+        ineligible = None
+        if email is None:
+            ineligible = "no_email"
+        elif customer is None:
+            ineligible = "no_customer"
+        exits = [(checkout.completed_at, "checkout_completed")] if checkout.completed_at else []
+        for token, customer_id, placed in orders:
+            if token == checkout.external_id or (
+                customer is not None and customer_id == customer.id and placed >= started
+            ):
+                exits.append((placed, "ordered"))
+        triggers.append(
+            Trigger(
+                label=f"checkout {checkout.external_id}",
+                started_at=started,
+                customer=customer,
+                ineligible=ineligible,
+                exits=tuple(exits),
+            )
+        )
+    return FlowPlan(enabled, config, triggers)
+
+
+# --- win-back --------------------------------------------------------------------------------
+
+
+def _winback_settings(session: Session, shop: Shop) -> tuple[bool, FlowConfig, WinbackConfig]:
+    """As `winback.scan_shop` would see them, without creating the settings row it writes."""
+    row = session.scalars(
+        select(FlowSetting).where(FlowSetting.shop_id == shop.id, FlowSetting.flow_key == WINBACK)
+    ).one_or_none()
+    if row is None:
+        return True, FlowConfig.from_overrides(WINBACK_DEFAULTS), WinbackConfig()
+    return (
+        row.enabled,
+        FlowConfig.from_overrides(row.config),
+        WinbackConfig.from_overrides(row.config),
+    )
+
+
+def scan_times(window: Window) -> list[datetime]:
+    """The daily scans of the window: at its start, then every 24 hours up to its end."""
+    moments, moment = [], window.since
+    while moment <= window.until:
+        moments.append(moment)
+        moment += timedelta(days=1)
+    return moments
+
+
+def winback_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
+    """The daily scan replayed for each day of the window with the orders known that day: a
+    customer enters at the first scan after a lapse begins and before their next order, once
+    per lapse (`lapse:<last order id>`); any later order exits the run."""
+    enabled, config, lapse = _winback_settings(session, shop)
+    scans = scan_times(window)
+    cutoff = window.until - timedelta(days=min(lapse.min_days, lapse.one_time_days))
+    when = _order_time()
+    old_enough = (
+        select(Order.customer_id)
+        .where(Order.shop_id == shop.id, Order.customer_id.is_not(None))
+        .group_by(Order.customer_id)
+        .having(func.min(when) < cutoff)
+    )
+    rows = session.execute(
+        select(Order.customer_id, when, Order.id, Order.cancelled_at).where(
+            Order.shop_id == shop.id, Order.customer_id.in_(old_enough), when <= window.until
+        )
+    ).all()
+    live: dict[int, list[tuple[datetime, int]]] = {}
+    every: dict[int, list[datetime]] = {}
+    for customer_id, placed, order_id, cancelled_at in rows:
+        every.setdefault(customer_id, []).append(placed)
+        if cancelled_at is None:
+            live.setdefault(customer_id, []).append((placed, order_id))
+    lapses: list[tuple[int, datetime, int]] = []  # (customer id, scan, last order id)
+    for customer_id, orders in live.items():
+        orders.sort()
+        times = [placed for placed, _ in orders]
+        for index, (last, order_id) in enumerate(orders):
+            limit = lapse.threshold(times[: index + 1]) or timedelta(0)
+            following = times[index + 1] if index + 1 < len(times) else None
+            scan = next(
+                (
+                    moment
+                    for moment in scans
+                    if moment - last > limit and (following is None or moment < following)
+                ),
+                None,
+            )
+            if scan is not None:
+                lapses.append((customer_id, scan, order_id))
+    customers = {
+        customer.id: customer
+        for customer in session.scalars(
+            select(Customer).where(
+                Customer.shop_id == shop.id, Customer.id.in_({c for c, _, _ in lapses})
+            )
+        )
+    }
+    triggers = [
+        Trigger(
+            label=f"lapse after order {order_id}",
+            started_at=scan,
+            customer=customers.get(customer_id),
+            ineligible=None if customer_id in customers else "no_customer",
+            exits=tuple(
+                (placed, "ordered") for placed in every.get(customer_id, ()) if placed >= scan
+            ),
+        )
+        for customer_id, scan, order_id in lapses
+    ]
+    return FlowPlan(enabled, config, triggers)
+
+
+# A flow plugs in with a function returning its FlowPlan (settings, triggers and their exits);
+# eligibility, holdout, step timing, exits, cap and quiet hours are then replayed alike.
+SIMULATORS: dict[str, Simulator] = {CART: cart_triggers, WINBACK: winback_triggers}
+
+
+# --- the replay ------------------------------------------------------------------------------
+
+
+def _ineligible_reason(session: Session, shop_id: int, customer: Customer) -> str | None:
+    """The send-time checks of `jobs.send_email._block_reason`, on the customer as they are."""
+    if customer.deleted_at or customer.redacted_at:
+        return "customer_gone"
+    if not is_subscribed(customer):
+        return "no_consent"
+    if is_suppressed(session, shop_id, customer.email):
+        return "suppressed"
+    if marketing_paused(session, shop_id, customer.id):
+        return "complaint_open"
+    return None
+
+
+def _real_sends(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_ids: Iterable[int],
+    since: datetime,
+    until: datetime,
+) -> dict[int, list[datetime]]:
+    """Emails other flows really sent these customers (this flow's are what is replayed)."""
+    ids = sorted(set(customer_ids))
+    sends: dict[int, list[datetime]] = {customer_id: [] for customer_id in ids}
+    if not ids:
+        return sends
+    rows = session.execute(
+        select(Message.customer_id, Message.sent_at)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(
+            Message.shop_id == shop_id,
+            FlowRun.shop_id == shop_id,
+            FlowRun.flow_key != flow_key,
+            Message.customer_id.in_(ids),
+            Message.status.in_(("sending", "sent", "unknown")),
+            Message.sent_at >= since,
+            Message.sent_at <= until,
+        )
+    )
+    for customer_id, sent_at in rows:
+        if sent_at is not None:
+            sends[customer_id].append(sent_at)
+    return sends
+
+
+def _first_exit(trigger: Trigger, moment: datetime) -> str | None:
+    happened = [(when, _EXIT_ORDER.get(why, 9), why) for when, why in trigger.exits]
+    happened = [item for item in happened if item[0] <= moment]
+    return min(happened)[2] if happened else None
+
+
+def _deferral(causes: set[str]) -> str:
+    if CAP in causes:
+        return CAP
+    return QUIET_HOURS if QUIET_HOURS in causes else NO_DEFERRAL
+
+
+def simulate(
+    session: Session,
+    shop: Shop,
+    flow_key: str,
+    since: datetime,
+    until: datetime | None = None,
+) -> SimulationResult:
+    """Replay `shop`'s window [since, until] (default: until now) through `flow_key`.
+
+    Steps fall due at start + delay and their email is tried at once; an exit that has
+    happened by then stops the run; the cap and quiet hours postpone a send, which is tried
+    again then (so sends of the same simulation compete as they would live). Emails due after
+    `until` are included. Raises UnknownFlow for a flow without a simulator.
+    """
+    simulator = SIMULATORS.get(flow_key)
+    if simulator is None:
+        raise UnknownFlow(flow_key)
+    window = Window(since, until or utcnow())
+    plan = simulator(session, shop, window)
+    zone = shop_zone(shop.timezone)
+    config = plan.config
+    totals = SimulationTotals()
+    entries: list[SimulatedEntry] = []
+    treated: list[tuple[SimulatedEntry, Trigger, Customer]] = []
+    reasons: dict[int, str | None] = {}
+    for trigger in sorted(plan.triggers, key=lambda item: item.started_at):
+        customer = trigger.customer
+        entry = SimulatedEntry(
+            customer_id=customer.id if customer else None,
+            masked_email=mask_email(customer.email if customer else None),
+            trigger=trigger.label,
+            started_at=trigger.started_at,
+            outcome=ENTERED,
+        )
+        entries.append(entry)
+        reason = trigger.ineligible
+        if reason is None and customer is not None:
+            if customer.id not in reasons:
+                reasons[customer.id] = _ineligible_reason(session, shop.id, customer)
+            reason = reasons[customer.id]
+        if reason is not None or customer is None:
+            reason = reason or "no_customer"
+            entry.outcome = f"{NOT_ELIGIBLE}:{reason}"
+            totals.not_eligible[reason] = totals.not_eligible.get(reason, 0) + 1
+        elif in_holdout(shop.id, flow_key, customer.id, config.holdout_percent):
+            entry.outcome = HELD_OUT
+            totals.held_out += 1
+        else:
+            totals.entered += 1
+            if config.steps:
+                treated.append((entry, trigger, customer))
+
+    longest_cap = max((cap.window for cap in config.caps), default=timedelta(0))
+    sends = _real_sends(
+        session,
+        shop.id,
+        flow_key,
+        (customer.id for _, _, customer in treated),
+        window.since - longest_cap,
+        window.until,
+    )
+    causes: dict[tuple[int, int], set[str]] = {}
+    # (moment, order, run, step, is_send, due): a step falls due, or its email is tried.
+    queue: list[tuple[datetime, int, int, int, bool, datetime]] = []
+    order = 0
+    for index, (_, trigger, _) in enumerate(treated):
+        due = trigger.started_at + config.step_delays[0]
+        queue.append((due, order, index, 1, False, due))
+        order += 1
+    heapq.heapify(queue)
+    while queue:
+        moment, _, index, step, is_send, due = heapq.heappop(queue)
+        entry, trigger, customer = treated[index]
+        if entry.outcome != ENTERED:
+            continue
+        reason = _first_exit(trigger, moment)
+        if reason is not None:
+            entry.outcome, entry.exited_before_step = f"{EXITED}:{reason}", step
+            totals.exited += 1
+            continue
+        if not is_send:
+            if step < config.steps:
+                next_due = trigger.started_at + config.step_delays[step]
+                heapq.heappush(queue, (next_due, order, index, step + 1, False, next_due))
+                order += 1
+            heapq.heappush(queue, (moment, order, index, step, True, due))
+            order += 1
+            continue
+        history = sends[customer.id]
+        when = next_send_time(moment, history, zone, config)
+        if when > moment:
+            # Quiet hours alone would have moved it just as far: the cap did not matter.
+            quiet = apply_quiet_hours(moment, zone, config.quiet_start, config.quiet_end)
+            causes.setdefault((index, step), set()).add(QUIET_HOURS if quiet == when else CAP)
+            heapq.heappush(queue, (when, order, index, step, True, due))
+            order += 1
+            continue
+        history.append(moment)
+        deferred_by = _deferral(causes.get((index, step), set()))
+        entry.emails.append(SimulatedEmail(step, due, moment, deferred_by))
+        totals.emails += 1
+        totals.capped += int(deferred_by == CAP)
+        totals.quiet_hours_deferred += int(deferred_by == QUIET_HOURS)
+
+    return SimulationResult(
+        shop_id=shop.id,
+        shop_domain=shop.domain,
+        flow_key=flow_key,
+        since=window.since,
+        until=window.until,
+        timezone=zone.key,
+        enabled=plan.enabled,
+        entries=entries,
+        totals=totals,
+    )

@@ -1,0 +1,368 @@
+"""Flow backtests on real PostgreSQL and Redis: the cart and win-back flows replayed over a past
+window with the live rules (exits, quiet hours, frequency cap, holdout, consent), and the proof
+that a simulation writes, queues and sends nothing; the `kizuna flows simulate` command."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from click.testing import CliRunner
+from rq import Queue
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from app.cli import main
+from app.domain.orchestration import CART, WINBACK, WINBACK_DEFAULTS, holdout_bucket
+from app.models import Checkout, Customer, Order, Shop
+from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.models.inquiry import Inquiry
+from app.services.flow_simulation import (
+    SIMULATORS,
+    SimulatedEntry,
+    SimulationResult,
+    mask_email,
+    parse_lookback,
+    simulate,
+)
+from jobs.queues import EMAIL, FLOWS
+from tests.integration.test_admin_pages import make_account, make_customer, make_order, make_shop
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+UNTIL = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+SINCE = UNTIL - timedelta(days=30)
+
+
+def new_shop(db: Session, domain: str = "sim-store.myshopify.com", **values: Any) -> Shop:
+    return make_shop(db, make_account(db), domain, **values)
+
+
+def flow_settings(db: Session, shop: Shop, flow_key: str, **config: Any) -> None:
+    db.add(FlowSetting(shop_id=shop.id, flow_key=flow_key, enabled=True, config=config))
+    db.commit()
+
+
+def subscriber(db: Session, shop: Shop, **values: Any) -> Customer:
+    return make_customer(db, shop, **{"email_marketing_state": "SUBSCRIBED", **values})
+
+
+def make_checkout(
+    db: Session, shop: Shop, customer: Customer | None, token: str, created: datetime, **values: Any
+) -> Checkout:
+    checkout = Checkout(
+        shop_id=shop.id,
+        external_id=token,
+        customer_id=customer.id if customer else None,
+        email=customer.email if customer else None,
+        currency="JPY",
+        total_price=Decimal(12800),
+        platform_created_at=created,
+        platform_updated_at=created,
+        **values,
+    )
+    db.add(checkout)
+    db.commit()
+    return checkout
+
+
+def entry_for(result: SimulationResult, customer: Customer, trigger: str = "") -> SimulatedEntry:
+    [entry] = [e for e in result.entries if e.customer_id == customer.id and trigger in e.trigger]
+    return entry
+
+
+def test_lookback_and_masking() -> None:
+    assert parse_lookback("30d") == timedelta(days=30)
+    assert parse_lookback("12H") == timedelta(hours=12)
+    for bad in ("", "30", "0d", "-3d", "2w", "400d"):
+        try:
+            parse_lookback(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")
+    assert mask_email("hanako@example.jp") == "h***@example.jp"
+    assert mask_email(None) == "-"
+    assert set(SIMULATORS) >= {CART, WINBACK}
+
+
+def test_an_order_after_the_cart_exits_the_run_before_the_next_step(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, CART, holdout_percent=0, quiet_hours=None)
+    quick, later = subscriber(db, shop), subscriber(db, shop)
+    start = SINCE + timedelta(days=3, hours=2)
+    make_checkout(db, shop, quick, "tok-quick", start)
+    make_order(db, shop, quick, "#1001", [("Tea", 1, "3000")], checkout_token="tok-quick",
+               processed_at=start + timedelta(minutes=30))  # fmt: skip
+    make_checkout(db, shop, later, "tok-later", start)
+    # An order without the token still exits: any order by the customer after the start.
+    make_order(db, shop, later, "#1002", [("Tea", 1, "3000")],
+               processed_at=start + timedelta(hours=5))  # fmt: skip
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    first = entry_for(result, quick)
+    assert (first.outcome, first.exited_before_step, first.emails) == ("exited:ordered", 1, [])
+    assert first.describe() == "exited:ordered before step 1"
+    second = entry_for(result, later)
+    assert (second.outcome, second.exited_before_step) == ("exited:ordered", 2)
+    [email] = second.emails
+    assert (email.step, email.would_send_at, email.deferred_by) == (
+        1,
+        start + timedelta(hours=1),
+        "none",
+    )
+    assert (result.totals.entered, result.totals.exited, result.totals.emails) == (2, 2, 1)
+
+
+def test_a_cart_abandoned_at_ten_at_night_waits_for_nine_in_the_morning(db: Session) -> None:
+    shop = new_shop(db, timezone="Asia/Tokyo")
+    flow_settings(db, shop, CART, holdout_percent=0)  # quiet hours 21:00–09:00 by default
+    customer = subscriber(db, shop)
+    abandoned = datetime(2026, 11, 10, 22, 0, tzinfo=TOKYO)
+    make_checkout(db, shop, customer, "tok-night", abandoned.astimezone(UTC))
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    entry = entry_for(result, customer)
+    assert entry.outcome == "entered"
+    step1 = entry.emails[0]
+    assert step1.step == 1
+    assert step1.due_at.astimezone(TOKYO) == datetime(2026, 11, 10, 23, 0, tzinfo=TOKYO)
+    assert step1.would_send_at.astimezone(TOKYO) == datetime(2026, 11, 11, 9, 0, tzinfo=TOKYO)
+    assert step1.deferred_by == "quiet_hours"
+    assert [e.step for e in entry.emails] == [1, 2, 3]
+    assert result.totals.quiet_hours_deferred == 3  # every step falls due at 22:00 or 23:00
+    assert result.timezone == "Asia/Tokyo"
+
+
+def test_a_second_cart_within_sixteen_hours_is_capped_and_deferred(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, CART, holdout_percent=0, quiet_hours=None)
+    customer = subscriber(db, shop)
+    first_cart = SINCE + timedelta(days=5, hours=10)
+    make_checkout(db, shop, customer, "tok-a", first_cart)
+    make_checkout(db, shop, customer, "tok-b", first_cart + timedelta(hours=4))
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    first, second = entry_for(result, customer, "tok-a"), entry_for(result, customer, "tok-b")
+    sent_first = first.emails[0]
+    assert (sent_first.would_send_at, sent_first.deferred_by) == (
+        first_cart + timedelta(hours=1),
+        "none",
+    )
+    held = second.emails[0]
+    assert held.due_at == first_cart + timedelta(hours=5)
+    assert held.would_send_at == sent_first.would_send_at + timedelta(hours=16)
+    assert held.deferred_by == "cap"
+    sends = sorted(e.would_send_at for entry in (first, second) for e in entry.emails)
+    assert all(b - a >= timedelta(hours=16) for a, b in pairwise(sends))
+    assert result.totals.capped >= 1
+
+
+def test_a_held_out_customer_gets_no_email_and_others_do(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, CART, holdout_percent=10, quiet_hours=None)
+    customers = [subscriber(db, shop) for _ in range(3)]
+    while holdout_bucket(shop.id, CART, customers[-1].id) >= 10:
+        customers.append(subscriber(db, shop))
+    held_out = customers[-1]
+    treated = next(c for c in customers if holdout_bucket(shop.id, CART, c.id) >= 10)
+    start = SINCE + timedelta(days=1)
+    make_checkout(db, shop, held_out, "tok-held", start)
+    make_checkout(db, shop, treated, "tok-treated", start)
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    assert (entry_for(result, held_out).outcome, entry_for(result, held_out).emails) == (
+        "held_out",
+        [],
+    )
+    assert entry_for(result, treated).outcome == "entered"
+    assert (result.totals.held_out, result.totals.entered) == (1, 1)
+
+
+def test_customers_who_may_not_be_emailed_are_not_eligible(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, CART, holdout_percent=0)
+    unsubscribed = make_customer(db, shop, email_marketing_state="UNSUBSCRIBED")
+    suppressed = subscriber(db, shop)
+    complaining = subscriber(db, shop)
+    db.add(Suppression(shop_id=shop.id, email_normalized=suppressed.email_normalized, reason="b"))
+    db.add(
+        Inquiry(
+            shop_id=shop.id,
+            customer_id=complaining.id,
+            channel="email",
+            kind="complaint",
+            status="open",
+            subject="Broken teapot",
+        )
+    )
+    db.commit()
+    start = SINCE + timedelta(days=2)
+    for customer in (unsubscribed, suppressed, complaining):
+        make_checkout(db, shop, customer, f"tok-{customer.id}", start)
+    make_checkout(db, shop, None, "tok-anonymous", start)
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    assert entry_for(result, unsubscribed).outcome == "not_eligible:no_consent"
+    assert entry_for(result, suppressed).outcome == "not_eligible:suppressed"
+    assert entry_for(result, complaining).outcome == "not_eligible:complaint_open"
+    assert result.totals.not_eligible == {
+        "no_consent": 1,
+        "suppressed": 1,
+        "complaint_open": 1,
+        "no_email": 1,
+    }
+    assert (result.totals.entered, result.totals.emails) == (0, 0)
+
+
+def test_winback_replays_a_daily_scan_over_thirty_days(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, WINBACK, **{**WINBACK_DEFAULTS, "holdout_percent": 0})
+
+    def ordered(customer: Customer, *days_before_until: int) -> None:
+        for days in days_before_until:
+            make_order(db, shop, customer, f"#{customer.id}-{days}", [("Tea", 1, "3000")],
+                       processed_at=UNTIL - timedelta(days=days))  # fmt: skip
+
+    # Every 40 days, last 95 days ago: lapsing after max(60, 2 × 40) = 80 days, 15 days ago.
+    lapsing = subscriber(db, shop)
+    ordered(lapsing, 175, 135, 95)
+    # Lapsed long before the window, back again 25 days ago: enters on day one, then exits.
+    returning = subscriber(db, shop)
+    ordered(returning, 300, 250, 200, 25)
+    recent = subscriber(db, shop)
+    ordered(recent, 60, 30, 10)
+
+    result = simulate(db, shop, WINBACK, SINCE, UNTIL)
+
+    assert {e.customer_id for e in result.entries} == {lapsing.id, returning.id}
+    entered = entry_for(result, lapsing)
+    assert entered.outcome == "entered"
+    assert entered.started_at == UNTIL - timedelta(days=14)  # first daily scan past 80 days
+    assert [(e.step, e.would_send_at) for e in entered.emails] == [
+        (1, UNTIL - timedelta(days=14)),
+        (2, UNTIL - timedelta(days=7)),
+    ]
+    back = entry_for(result, returning)
+    assert back.started_at == SINCE
+    assert (back.outcome, back.exited_before_step) == ("exited:ordered", 2)
+    assert [e.step for e in back.emails] == [1]
+    assert (result.totals.entered, result.totals.exited, result.totals.emails) == (2, 1, 3)
+
+
+def test_a_real_email_of_another_flow_counts_and_nothing_is_written_or_queued(
+    db: Session, runtime: Any
+) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, CART, holdout_percent=0, quiet_hours=None)
+    customer = subscriber(db, shop)
+    make_order(db, shop, customer, "#1", [("Tea", 1, "3000")],
+               processed_at=UNTIL - timedelta(days=200))  # fmt: skip
+    start = SINCE + timedelta(days=4)
+    make_checkout(db, shop, customer, "tok-real", start)
+    real_run = FlowRun(
+        shop_id=shop.id,
+        flow_key=WINBACK,
+        customer_id=customer.id,
+        trigger_key="lapse:1",
+        status="completed",
+        started_at=start,
+    )
+    db.add(real_run)
+    db.flush()
+    real_sent = start + timedelta(minutes=30)
+    db.add(
+        Message(
+            shop_id=shop.id,
+            flow_run_id=real_run.id,
+            step=1,
+            customer_id=customer.id,
+            status="sent",
+            sent_at=real_sent,
+        )
+    )
+    db.commit()
+    Queue(EMAIL, connection=runtime.redis).enqueue_at(UNTIL, "jobs.sweeper.sweep_webhook_events")
+
+    def counts() -> tuple[int, ...]:
+        models = (FlowRun, Message, FlowSetting, Checkout, Order, Customer, Suppression)
+        return tuple(db.scalar(select(func.count()).select_from(m)) or 0 for m in models)
+
+    before_rows = counts()
+    before_redis = sorted(runtime.redis.keys("*"))
+    before_queues = [Queue(name, connection=runtime.redis).count for name in (FLOWS, EMAIL)]
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.lstrip().split(None, 1)[0].upper())
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        cart = simulate(db, shop, CART, SINCE, UNTIL)
+        winback = simulate(db, shop, WINBACK, SINCE, UNTIL)  # no settings row: none is created
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert not db.new
+    assert not db.dirty
+    assert not db.deleted
+    db.commit()
+
+    assert statements
+    assert set(statements) == {"SELECT"}
+    assert counts() == before_rows
+    assert sorted(runtime.redis.keys("*")) == before_redis
+    assert [Queue(n, connection=runtime.redis).count for n in (FLOWS, EMAIL)] == before_queues
+    step1 = entry_for(cart, customer).emails[0]
+    assert (step1.would_send_at, step1.deferred_by) == (real_sent + timedelta(hours=16), "cap")
+    [lapse] = winback.entries  # the default 10 % holdout may hold this customer out
+    assert (lapse.customer_id, lapse.started_at) == (customer.id, SINCE)
+
+
+def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
+    db: Session, app: Any
+) -> None:
+    shop = new_shop(db, timezone="Asia/Tokyo")
+    flow_settings(db, shop, CART, holdout_percent=0)
+    customer = subscriber(db, shop, email="hanako@example.jp")
+    make_checkout(db, shop, customer, "tok-cli", datetime.now(UTC) - timedelta(days=3))
+    runner = CliRunner()
+    base = ["flows", "simulate", "--shop", shop.domain]
+
+    result = runner.invoke(main, [*base, "--flow", "cart", "--since", "30d"])
+    assert result.exit_code == 0, result.output
+    assert "cart flow replayed for sim-store.myshopify.com" in result.output
+    assert "Nothing was sent." in result.output
+    assert "entered" in result.output
+    assert "held out" in result.output
+    assert f"customer {customer.id}" in result.output
+    assert "h***@example.jp" in result.output
+    assert "hanako@example.jp" not in result.output
+    assert "would-be emails (Asia/Tokyo):" in result.output
+    assert "step 3" in result.output
+
+    as_json = runner.invoke(main, [*base, "--flow", "cart", "--since", "96h", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    data = json.loads(as_json.output)
+    assert data["totals"]["entered"] == 1
+    assert data["entries"][0]["masked_email"] == "h***@example.jp"
+
+    unknown_flow = runner.invoke(main, [*base, "--flow", "birthday"])
+    assert unknown_flow.exit_code == 2
+    assert "unknown flow 'birthday'" in unknown_flow.output
+    assert "cart, winback" in unknown_flow.output
+    unknown_shop = runner.invoke(
+        main, ["flows", "simulate", "--shop", "nope.myshopify.com", "--flow", "cart"]
+    )
+    assert unknown_shop.exit_code == 2
+    assert "no shop 'nope.myshopify.com' is connected" in unknown_shop.output
+    bad_window = runner.invoke(main, [*base, "--flow", "cart", "--since", "2w"])
+    assert bad_window.exit_code == 2
+    assert "30d or 12h" in bad_window.output
