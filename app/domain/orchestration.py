@@ -17,13 +17,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CART = "cart"
 WINBACK = "winback"
+THANK_YOU = "thank_you"
+REVIEW_REQUEST = "review_request"
+REPLENISHMENT = "replenishment"
+POST_PURCHASE_FLOWS = (THANK_YOU, REVIEW_REQUEST, REPLENISHMENT)
 
 # Lower wins when two flows compete for the same customer at the same time.
 FLOW_PRIORITY: Mapping[str, int] = {
     CART: 0,
     "browse": 10,
     "welcome": 20,
-    "post_purchase": 30,
+    THANK_YOU: 25,
+    REPLENISHMENT: 30,
+    REVIEW_REQUEST: 35,
     WINBACK: 40,
 }
 
@@ -229,3 +235,32 @@ class WinbackConfig:
     def is_lapsing(self, order_times: Sequence[datetime], now: datetime) -> bool:
         limit = self.threshold(order_times)
         return limit is not None and now - max(order_times) > limit
+
+
+# --- post-purchase ---------------------------------------------------------------------------
+
+# A shop's post-purchase `flow_settings.config` rows start as these (written on first use). The
+# step delay counts from the flow's moment: the payment (thank-you), `review_delay_days` after
+# the fulfilment (review request), `lead_days` before the expected re-order date (replenishment).
+POST_PURCHASE_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
+    THANK_YOU: {"step_delay_hours": [2]},
+    REVIEW_REQUEST: {"step_delay_hours": [0], "review_delay_days": 7},
+    REPLENISHMENT: {"step_delay_hours": [0], "lead_days": 3},
+}
+
+
+@dataclass(frozen=True)
+class PostPurchaseTiming:
+    """Days after fulfilment for the review request; days before the expected re-order date
+    for the replenishment reminder."""
+
+    review_delay_days: float = 7
+    lead_days: float = 3
+
+    @classmethod
+    def from_overrides(cls, overrides: Mapping[str, Any] | None) -> PostPurchaseTiming:
+        values = overrides or {}
+        return cls(
+            float(values.get("review_delay_days", cls.review_delay_days)),
+            float(values.get("lead_days", cls.lead_days)),
+        )

@@ -38,6 +38,8 @@ class Order(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the order was first seen fulfilled (the review request counts from it).
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     lines: Mapped[list[OrderLine]] = relationship(

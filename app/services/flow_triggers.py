@@ -2,7 +2,9 @@
 
 Layer: services, inside the caller's transaction (the caller commits). Flows start or exit
 here; anything that needs Redis is enqueued after commit. Idempotent: a checkout delivered five
-times starts one run (unique on shop, flow, customer, checkout token); exiting twice is a no-op.
+times starts one run (unique on shop, flow, customer, checkout token), an order one run per
+post-purchase flow (and product, for replenishment); exiting twice is a no-op. A new order
+exits the customer's cart and win-back runs, never the post-purchase ones.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.domain.orchestration import POST_PURCHASE_FLOWS
 from app.models import Checkout, Customer
-from app.services import flows
+from app.services import flows, post_purchase
 from connectors.base import CheckoutRecord, OrderRecord
 
 
@@ -33,9 +36,14 @@ def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord])
         if customer_id is not None:
             placed = record.processed_at or record.created_at or utcnow()
             flows.exit_runs(
-                session, shop_id, "ordered", customer_id=customer_id, started_before=placed
+                session,
+                shop_id,
+                "ordered",
+                customer_id=customer_id,
+                started_before=placed,
+                except_flows=POST_PURCHASE_FLOWS,
             )
-    # Post-purchase flows (thank-you, review request, replenishment) start here.
+    post_purchase.start_runs(session, shop_id, {record.external_id for record in records})
 
 
 def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> None:

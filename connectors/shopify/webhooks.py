@@ -317,7 +317,21 @@ def order_from_payload(payload: Payload) -> OrderRecord:
         lines=tuple(_order_line(line) for line in lines if isinstance(line, Mapping))
         if isinstance(lines, list)
         else (),
+        fulfilled_at=_fulfilled_at(payload) if fulfillment == "fulfilled" else None,
     )
+
+
+def _fulfilled_at(payload: Payload) -> datetime | None:
+    """The latest fulfilment's `created_at`: the moment the order became fully fulfilled."""
+    fulfillments = payload.get("fulfillments")
+    if not isinstance(fulfillments, list):
+        return None
+    moments = [
+        moment
+        for item in fulfillments
+        if isinstance(item, Mapping) and (moment := _time(item, "created_at")) is not None
+    ]
+    return max(moments, default=None)
 
 
 def _checkout_line(line: Payload) -> dict[str, Any]:

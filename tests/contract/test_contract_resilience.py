@@ -221,7 +221,8 @@ def test_woocommerce_watermark_never_passes_the_sync_start(
     since = wc.synced_until - jobs.woocommerce.WATERMARK_OVERLAP
     assert since < store.orders[target]["modified"]
 
-    jobs.woocommerce.run_sync(runtime, shop_id, incremental=True)
+    with app.app_context():  # as in a worker: a fulfilled order starts a post-purchase flow
+        jobs.woocommerce.run_sync(runtime, shop_id, incremental=True)
 
     assert _shop(db, shop_id).sync_state["mode"] == "incremental"
     assert row().fulfillment_status == "fulfilled"

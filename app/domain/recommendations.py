@@ -1,0 +1,182 @@
+"""Cross-sell recommendations and re-order timing, computed from a shop's order history.
+
+Layer: domain (pure: no Flask, no I/O, no clock — callers pass `now` and the purchases). A
+purchase is one product in one order of one customer; products are named by external id.
+Invariants: a product the customer already owns is never recommended unless it is consumable
+and its re-buy time has come; the products of the order itself are never recommended; ties are
+broken by product id, so the same history always gives the same list.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+# Two purchases of a product less than this apart are one purchase (a split or amended order).
+SAME_OCCASION = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """`product_id` bought in order `order_id` by `customer_id` (None: a guest) at `at`."""
+
+    customer_id: int | None
+    order_id: int
+    product_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConsumableRule:
+    """A product is consumable when at least `min_repeat_buyers` customers, and at least
+    `min_repeat_share` of its buyers, bought it again on a later occasion."""
+
+    min_repeat_share: float = 0.3
+    min_repeat_buyers: int = 3
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def occasions(times: Iterable[datetime]) -> list[datetime]:
+    """Purchase times in order, with those within `SAME_OCCASION` of the previous one merged."""
+    kept: list[datetime] = []
+    for moment in sorted(times):
+        if not kept or moment - kept[-1] >= SAME_OCCASION:
+            kept.append(moment)
+    return kept
+
+
+def median_gap(times: Iterable[datetime]) -> timedelta | None:
+    """The median time between consecutive purchase occasions; None below two occasions."""
+    kept = occasions(times)
+    if len(kept) < 2:
+        return None
+    return timedelta(seconds=median([(b - a).total_seconds() for a, b in pairwise(kept)]))
+
+
+def _baskets(purchases: Iterable[Purchase]) -> dict[int, set[str]]:
+    baskets: dict[int, set[str]] = {}
+    for purchase in purchases:
+        baskets.setdefault(purchase.order_id, set()).add(purchase.product_id)
+    return baskets
+
+
+def co_purchased(anchors: Collection[str], purchases: Iterable[Purchase]) -> list[str]:
+    """Products bought in the same orders as any of `anchors` (anchors excluded), best first:
+    by the number of such orders, then by lift (how much likelier than chance), then by id."""
+    baskets = _baskets(purchases)
+    wanted = set(anchors)
+    orders_with = Counter(product for basket in baskets.values() for product in basket)
+    together: Counter[str] = Counter()
+    anchored = 0
+    for basket in baskets.values():
+        if basket & wanted:
+            anchored += 1
+            together.update(basket - wanted)
+    if not together:
+        return []
+    total = len(baskets)
+
+    def lift(product: str) -> float:
+        return together[product] * total / (anchored * orders_with[product])
+
+    return sorted(together, key=lambda product: (-together[product], -lift(product), product))
+
+
+def best_sellers(purchases: Iterable[Purchase]) -> list[str]:
+    """Products by the number of orders they were in, most first (then by id)."""
+    counts = Counter(product for basket in _baskets(purchases).values() for product in basket)
+    return sorted(counts, key=lambda product: (-counts[product], product))
+
+
+def rebuy_intervals(
+    purchases: Iterable[Purchase], rule: ConsumableRule = ConsumableRule()
+) -> dict[str, timedelta]:
+    """The consumable products and their re-buy interval: the median time between a customer's
+    consecutive purchases of the product, over all its repeat buyers. Guests do not count."""
+    times: dict[str, dict[int, list[datetime]]] = {}
+    for purchase in purchases:
+        if purchase.customer_id is not None:
+            buyers = times.setdefault(purchase.product_id, {})
+            buyers.setdefault(purchase.customer_id, []).append(purchase.at)
+    intervals: dict[str, timedelta] = {}
+    for product, buyers in times.items():
+        gaps: list[float] = []
+        repeat_buyers = 0
+        for moments in buyers.values():
+            kept = occasions(moments)
+            if len(kept) > 1:
+                repeat_buyers += 1
+                gaps.extend((b - a).total_seconds() for a, b in pairwise(kept))
+        if repeat_buyers < rule.min_repeat_buyers:
+            continue
+        if repeat_buyers / len(buyers) < rule.min_repeat_share:
+            continue
+        intervals[product] = timedelta(seconds=median(gaps))
+    return intervals
+
+
+def may_recommend(
+    product: str,
+    owned: Mapping[str, datetime],
+    intervals: Mapping[str, timedelta],
+    now: datetime,
+) -> bool:
+    """Whether `product` may be offered to a customer whose last purchase of each product is
+    `owned`: never bought, or consumable and its re-buy interval has passed since."""
+    last = owned.get(product)
+    if last is None:
+        return True
+    interval = intervals.get(product)
+    return interval is not None and now >= last + interval
+
+
+def recommend(
+    anchors: Collection[str],
+    purchases: Sequence[Purchase],
+    owned: Mapping[str, datetime],
+    now: datetime,
+    *,
+    intervals: Mapping[str, timedelta],
+    available: Collection[str] | None = None,
+    limit: int = 3,
+) -> list[str]:
+    """Up to `limit` products for a customer who just bought `anchors`: co-purchased products
+    first, then the shop's best sellers; owned products only by `may_recommend`; only products
+    in `available` when given (e.g. those still on sale)."""
+    chosen: list[str] = []
+    wanted = set(anchors)
+    for product in [*co_purchased(wanted, purchases), *best_sellers(purchases)]:
+        if len(chosen) >= limit:
+            break
+        if product in wanted or product in chosen:
+            continue
+        if available is not None and product not in available:
+            continue
+        if may_recommend(product, owned, intervals, now):
+            chosen.append(product)
+    return chosen
+
+
+def expected_reorder(
+    own_times: Iterable[datetime], product_interval: timedelta | None
+) -> datetime | None:
+    """When a customer should run out of a product: their last purchase plus their own median
+    interval (two purchases or more), else plus the product's re-buy interval; None when
+    neither is known (a one-off purchase of a product that is not consumable)."""
+    kept = occasions(own_times)
+    if not kept:
+        return None
+    interval = median_gap(kept) or product_interval
+    if interval is None:
+        return None
+    return kept[-1] + interval

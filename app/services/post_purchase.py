@@ -1,0 +1,577 @@
+"""Post-purchase flows: a thank-you with cross-sells, a review request, a replenishment reminder.
+
+Layer: services, inside the caller's transaction (the webhook or sync job commits). Runs start
+from `flow_triggers.after_orders` for paid orders that are not cancelled, unique on (shop, flow,
+customer, trigger key): `order:<order id>` (thank-you), `fulfilled:<order id>` (review request),
+`replenish:<product external id>:<order id>` (replenishment), so a replayed order starts nothing
+new. Each flow has one step, scheduled with RQ `enqueue_at` at its due time; consent,
+suppression, holdout, frequency cap, quiet hours and the send are the cart flow's
+(`advance_run`, `jobs.send_email.send_message`). A trigger whose step would already be more
+than a day overdue (a backfill, a late edit of an old order) starts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from email.utils import parseaddr
+from typing import Any
+
+from flask import render_template
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.db import utcnow
+from app.domain.orchestration import (
+    POST_PURCHASE_DEFAULTS,
+    REPLENISHMENT,
+    REVIEW_REQUEST,
+    THANK_YOU,
+    FlowConfig,
+    PostPurchaseTiming,
+    in_holdout,
+)
+from app.domain.recommendations import (
+    SAME_OCCASION,
+    Purchase,
+    expected_reorder,
+    rebuy_intervals,
+    recommend,
+)
+from app.formatting import format_money
+from app.models import Customer, Order, OrderLine, Product, Shop
+from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flow_settings import subject_override
+from app.services.flows import flow_config, schedule_step
+from app.services.unsubscribe import make_token, unsubscribe_url
+from app.services.upsert import dialect_insert
+from connectors.sendgrid.mail import OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+# Financial states of an order that has been paid (Shopify REST and GraphQL lowercased; the
+# WooCommerce mapping stores processing/completed as "paid").
+PAID_STATUSES = frozenset({"paid", "partially_refunded"})
+# Orders in these states were never paid or were given back: the customer does not own them.
+REVERSED_STATUSES = ("refunded", "voided")
+# A step more overdue than this when its trigger arrives is not sent (backfills, replays).
+OVERDUE_LIMIT = timedelta(days=1)
+# A thank-you only for orders placed this recently (late payments: bank transfer, konbini).
+THANK_YOU_WINDOW = timedelta(days=3)
+# Recommendations read the shop's most recent order lines within this window.
+HISTORY_WINDOW = timedelta(days=365)
+HISTORY_LINES = 50_000
+RECOMMENDATIONS = 3
+# Available products: Shopify's `active`, WooCommerce's `publish` (unknown counts as available).
+AVAILABLE_STATUSES = ("active", "publish")
+
+SUBJECTS: dict[str, dict[str, str]] = {
+    "en": {
+        THANK_YOU: "Thank you for your order",
+        REVIEW_REQUEST: "How do you like your purchase?",
+        REPLENISHMENT: "Running low on {product}?",
+    },
+    "ja": {
+        THANK_YOU: "ご注文ありがとうございます",
+        REVIEW_REQUEST: "ご購入いただいた商品はいかがですか",
+        REPLENISHMENT: "{product}のお買い替え時期が近づいています",
+    },
+}
+
+
+def settings(session: Session, shop_id: int, flow_key: str) -> FlowSetting:
+    """The shop's settings row for a post-purchase flow, created with its defaults on first use
+    (so the flow runs on its own steps, on by default, and the merchant sees what runs)."""
+    session.execute(
+        dialect_insert(session, FlowSetting)
+        .values(
+            shop_id=shop_id,
+            flow_key=flow_key,
+            enabled=True,
+            config=dict(POST_PURCHASE_DEFAULTS[flow_key]),
+        )
+        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
+    )
+    return session.scalars(
+        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key)
+    ).one()
+
+
+def is_paid(order: Order) -> bool:
+    return (order.financial_status or "").lower() in PAID_STATUSES
+
+
+def _order_time() -> Any:
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
+
+
+def placed_at(order: Order) -> datetime:
+    return order.processed_at or order.platform_created_at or order.created_at
+
+
+def _owned_order() -> ColumnElement[bool]:
+    """Orders whose products the customer has: not cancelled, not refunded or voided."""
+    return (Order.cancelled_at.is_(None)) & or_(
+        Order.financial_status.is_(None),
+        func.lower(Order.financial_status).not_in(REVERSED_STATUSES),
+    )
+
+
+def _purchases(
+    session: Session, shop_id: int, *conditions: Any, limit: int | None = None
+) -> list[Purchase]:
+    when = _order_time()
+    statement = (
+        select(Order.customer_id, Order.id, OrderLine.product_external_id, when)
+        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
+        .where(
+            Order.shop_id == shop_id,
+            _owned_order(),
+            OrderLine.product_external_id.is_not(None),
+            *conditions,
+        )
+        .order_by(when.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return [
+        Purchase(customer_id, int(order_id), str(product), moment)
+        for customer_id, order_id, product, moment in session.execute(statement)
+    ]
+
+
+def shop_purchases(
+    session: Session, shop_id: int, now: datetime, products: Collection[str] | None = None
+) -> list[Purchase]:
+    """The shop's recent purchases (newest `HISTORY_LINES` lines of `HISTORY_WINDOW`), of
+    `products` only when given."""
+    conditions = [_order_time() >= now - HISTORY_WINDOW]
+    if products is not None:
+        conditions.append(OrderLine.product_external_id.in_(sorted(products)))
+    return _purchases(session, shop_id, *conditions, limit=HISTORY_LINES)
+
+
+def customer_purchases(session: Session, shop_id: int, customer_id: int) -> list[Purchase]:
+    return _purchases(session, shop_id, Order.customer_id == customer_id)
+
+
+def last_purchases(purchases: Sequence[Purchase]) -> dict[str, datetime]:
+    """Each product's latest purchase time."""
+    owned: dict[str, datetime] = {}
+    for purchase in purchases:
+        known = owned.get(purchase.product_id)
+        if known is None or purchase.at > known:
+            owned[purchase.product_id] = purchase.at
+    return owned
+
+
+def _order_products(session: Session, order: Order) -> list[str]:
+    """The order's products, read from the table (its lines may have just been replaced)."""
+    rows = session.scalars(
+        select(OrderLine.product_external_id)
+        .where(
+            OrderLine.shop_id == order.shop_id,
+            OrderLine.order_id == order.id,
+            OrderLine.product_external_id.is_not(None),
+        )
+        .distinct()
+    )
+    return sorted(str(product) for product in rows)
+
+
+# --- starting runs ---------------------------------------------------------------------------
+
+
+def _start_run(
+    session: Session,
+    order: Order,
+    flow_key: str,
+    trigger_key: str,
+    due: datetime,
+    config: FlowConfig,
+    now: datetime,
+) -> int | None:
+    """Insert the run (a `holdout` run for the holdout share) and schedule its step at `due`."""
+    customer_id = order.customer_id
+    assert customer_id is not None  # noqa: S101 - callers start runs for known customers only
+    holdout = in_holdout(order.shop_id, flow_key, customer_id, config.holdout_percent)
+    run_id = session.scalar(
+        dialect_insert(session, FlowRun)
+        .values(
+            shop_id=order.shop_id,
+            flow_key=flow_key,
+            customer_id=customer_id,
+            trigger_key=trigger_key,
+            status="holdout" if holdout else "running",
+            next_step=None if holdout else 1,
+            next_step_at=None if holdout else due,
+            started_at=now,
+            ended_at=now if holdout else None,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(
+            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
+        )
+        .returning(FlowRun.id)
+    )
+    if run_id is None:
+        return None
+    log.info(
+        "flow run started shop_id=%s flow=%s run_id=%s holdout=%s",
+        order.shop_id,
+        flow_key,
+        run_id,
+        holdout,
+    )
+    if not holdout:
+        schedule_step(session, session.get_one(FlowRun, run_id), 1, due)
+    return int(run_id)
+
+
+def _flow(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig, FlowSetting]:
+    row = settings(session, shop_id, flow_key)
+    enabled, config = flow_config(session, shop_id, flow_key)
+    return enabled and config.steps > 0, config, row
+
+
+def _due_or_none(due: datetime, now: datetime) -> datetime | None:
+    """`due` (at the earliest `now`), or None when it is too overdue to be worth sending."""
+    if now - due > OVERDUE_LIMIT:
+        return None
+    return max(due, now)
+
+
+def start_thank_you(session: Session, order: Order, now: datetime) -> int | None:
+    """The thank-you, `step_delay_hours[0]` after the payment: the order's time, or its update
+    that recorded a later payment. An order placed before `THANK_YOU_WINDOW` gets none."""
+    enabled, config, _row = _flow(session, order.shop_id, THANK_YOU)
+    placed = placed_at(order)
+    if not enabled or now - placed > THANK_YOU_WINDOW:
+        return None
+    paid = min(max(order.platform_updated_at or placed, placed), now)
+    due = _due_or_none(paid + config.step_delays[0], now)
+    if due is None:
+        return None
+    return _start_run(session, order, THANK_YOU, f"order:{order.id}", due, config, now)
+
+
+def start_review_request(session: Session, order: Order, now: datetime) -> int | None:
+    """The review request, `review_delay_days` after the order was fulfilled."""
+    if order.fulfilled_at is None:
+        return None
+    enabled, config, row = _flow(session, order.shop_id, REVIEW_REQUEST)
+    if not enabled:
+        return None
+    timing = PostPurchaseTiming.from_overrides(row.config)
+    moment = order.fulfilled_at + timedelta(days=timing.review_delay_days)
+    due = _due_or_none(moment + config.step_delays[0], now)
+    if due is None:
+        return None
+    return _start_run(session, order, REVIEW_REQUEST, f"fulfilled:{order.id}", due, config, now)
+
+
+def _exit_earlier_replenishments(
+    session: Session, order: Order, product: str, now: datetime
+) -> None:
+    """The product was bought again: reminders counted from earlier purchases of it stop."""
+    running = session.scalars(
+        select(FlowRun).where(
+            FlowRun.shop_id == order.shop_id,
+            FlowRun.flow_key == REPLENISHMENT,
+            FlowRun.customer_id == order.customer_id,
+            FlowRun.status == "running",
+            FlowRun.trigger_key.startswith(f"replenish:{product}:", autoescape=True),
+        )
+    ).all()
+    placed = placed_at(order)
+    for run in running:
+        earlier = _trigger_order(session, run)
+        if earlier is None or (earlier.id != order.id and placed_at(earlier) < placed):
+            run.status, run.exit_reason = "exited", "reordered"
+            run.next_step, run.ended_at = None, now
+
+
+def start_replenishments(session: Session, order: Order, now: datetime) -> list[int]:
+    """A reminder per product of the order that the customer should re-order: `lead_days`
+    before the expected re-order date (their own rhythm, else the product's re-buy interval).
+    Earlier reminders for those products stop; a product re-ordered later starts none here."""
+    products = _order_products(session, order)
+    if not products or order.customer_id is None:
+        return []
+    placed = placed_at(order)
+    for product in products:
+        _exit_earlier_replenishments(session, order, product, now)
+    enabled, config, row = _flow(session, order.shop_id, REPLENISHMENT)
+    if not enabled:
+        return []
+    timing = PostPurchaseTiming.from_overrides(row.config)
+    intervals = rebuy_intervals(shop_purchases(session, order.shop_id, now, products))
+    history = customer_purchases(session, order.shop_id, order.customer_id)
+    started = []
+    for product in products:
+        own = [p.at for p in history if p.product_id == product]
+        if any(moment >= placed + SAME_OCCASION for moment in own):
+            continue  # a later order of the product has (or will have) its own reminder
+        expected = expected_reorder(own or [placed], intervals.get(product))
+        if expected is None:
+            continue
+        moment = expected - timedelta(days=timing.lead_days) + config.step_delays[0]
+        if moment - placed < SAME_OCCASION:
+            continue  # re-bought so often that a reminder would follow the order itself
+        due = _due_or_none(moment, now)
+        if due is None:
+            continue
+        trigger = f"replenish:{product}:{order.id}"
+        run_id = _start_run(session, order, REPLENISHMENT, trigger, due, config, now)
+        if run_id is not None:
+            started.append(run_id)
+    return started
+
+
+def start_runs(
+    session: Session, shop_id: int, order_external_ids: Collection[str], now: datetime | None = None
+) -> list[int]:
+    """Start the post-purchase runs the shop's orders call for (paid, not cancelled, a known
+    customer who is not deleted); → the new runs' ids. Safe to call again for the same orders."""
+    now = now or utcnow()
+    if not order_external_ids:
+        return []
+    orders = session.scalars(
+        select(Order)
+        .join(Customer, (Customer.id == Order.customer_id) & (Customer.shop_id == Order.shop_id))
+        .where(
+            Order.shop_id == shop_id,
+            Order.external_id.in_(sorted(order_external_ids)),
+            Order.cancelled_at.is_(None),
+            Customer.deleted_at.is_(None),
+            Customer.redacted_at.is_(None),
+        )
+        .order_by(Order.id)
+    ).all()
+    started: list[int] = []
+    for order in orders:
+        if not is_paid(order):
+            continue
+        for run_id in (
+            start_thank_you(session, order, now),
+            start_review_request(session, order, now),
+        ):
+            if run_id is not None:
+                started.append(run_id)
+        started.extend(start_replenishments(session, order, now))
+    return started
+
+
+# --- exits -----------------------------------------------------------------------------------
+
+
+def _trigger_order_id(trigger_key: str) -> int | None:
+    tail = trigger_key.rsplit(":", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _trigger_product(trigger_key: str) -> str | None:
+    """`replenish:<product>:<order id>` → the product's external id."""
+    kind, _, rest = trigger_key.partition(":")
+    if kind != "replenish":
+        return None
+    return rest.rpartition(":")[0] or None
+
+
+def _trigger_order(session: Session, run: FlowRun) -> Order | None:
+    order_id = _trigger_order_id(run.trigger_key)
+    if order_id is None:
+        return None
+    return session.scalars(
+        select(Order).where(Order.shop_id == run.shop_id, Order.id == order_id)
+    ).one_or_none()
+
+
+def _product(session: Session, shop_id: int, external_id: str) -> Product | None:
+    return session.scalars(
+        select(Product).where(Product.shop_id == shop_id, Product.external_id == external_id)
+    ).one_or_none()
+
+
+def _available(product: Product | None) -> bool:
+    return product is not None and (product.status is None or product.status in AVAILABLE_STATUSES)
+
+
+def exit_reason(session: Session, run: FlowRun) -> str | None:
+    """Why a post-purchase run stops (after the checks every flow makes), or None. A new order
+    does not stop a thank-you or a review request; a later order of the product stops a
+    replenishment reminder, and so does the product no longer being on sale."""
+    order = _trigger_order(session, run)
+    if order is None:
+        return "order_gone"
+    if order.cancelled_at is not None:
+        return "order_cancelled"
+    if not is_paid(order):
+        return "order_refunded"
+    if run.flow_key != REPLENISHMENT:
+        return None
+    product = _trigger_product(run.trigger_key)
+    if product is None or not _available(_product(session, run.shop_id, product)):
+        return "product_unavailable"
+    reordered = session.scalar(
+        select(Order.id)
+        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
+        .where(
+            Order.shop_id == run.shop_id,
+            Order.customer_id == run.customer_id,
+            Order.id != order.id,
+            _owned_order(),
+            OrderLine.product_external_id == product,
+            _order_time() > placed_at(order),
+        )
+        .limit(1)
+    )
+    return "reordered" if reordered is not None else None
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def store_url(shop: Shop) -> str:
+    """The storefront's base URL (WooCommerce shops are stored by their URL)."""
+    domain = shop.domain.rstrip("/")
+    return domain if domain.startswith(("https://", "http://")) else f"https://{domain}"
+
+
+def product_url(shop: Shop, product: Product) -> str:
+    base = store_url(shop)
+    if shop.platform == "woocommerce":
+        # The product's id resolves under any permalink structure the store uses.
+        return f"{base}/?post_type=product&p={product.external_id}"
+    if product.handle:
+        return f"{base}/products/{product.handle}"
+    return base
+
+
+def _price(product: Product, fallback_currency: str) -> tuple[Decimal, str] | None:
+    if not product.variants:
+        return None
+    cheapest = min(product.variants, key=lambda variant: variant.price)
+    return cheapest.price, cheapest.currency or fallback_currency
+
+
+def product_cards(
+    session: Session, shop: Shop, external_ids: Sequence[str], lang: str
+) -> list[dict[str, Any]]:
+    """Title, image, price and store link of each product, in the order given; unknown or
+    unavailable products are left out."""
+    if not external_ids:
+        return []
+    products = {
+        product.external_id: product
+        for product in session.scalars(
+            select(Product).where(
+                Product.shop_id == shop.id, Product.external_id.in_(list(external_ids))
+            )
+        )
+    }
+    cards = []
+    for external_id in external_ids:
+        product = products.get(external_id)
+        if product is None or not _available(product):
+            continue
+        price = _price(product, shop.currency)
+        image = product.image_url or next(
+            (variant.image_url for variant in product.variants if variant.image_url), None
+        )
+        cards.append(
+            {
+                "title": product.title,
+                "image_url": image,
+                "price": format_money(price[0], price[1], lang) if price else None,
+                "url": product_url(shop, product),
+            }
+        )
+    return cards
+
+
+def recommendations_for(
+    session: Session, shop: Shop, order: Order, customer_id: int, now: datetime
+) -> list[str]:
+    """Cross-sells for a customer who just placed `order`, by product external id."""
+    purchases = shop_purchases(session, shop.id, now)
+    available = set(
+        session.scalars(
+            select(Product.external_id).where(
+                Product.shop_id == shop.id,
+                or_(Product.status.is_(None), Product.status.in_(AVAILABLE_STATUSES)),
+            )
+        )
+    )
+    owned = last_purchases(customer_purchases(session, shop.id, customer_id))
+    return recommend(
+        _order_products(session, order),
+        purchases,
+        owned,
+        now,
+        intervals=rebuy_intervals(purchases),
+        available=available,
+        limit=RECOMMENDATIONS,
+    )
+
+
+def render(
+    config: Config,
+    session: Session,
+    shop: Shop,
+    customer: Customer,
+    run: FlowRun,
+    msg: Message,
+    lang: str,
+    now: datetime,
+) -> OutgoingEmail:
+    """A post-purchase step's email in `lang` (ja or en)."""
+    order = _trigger_order(session, run)
+    if order is None:
+        raise LookupError(f"run {run.id} has no order")
+    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
+    link = unsubscribe_url(config.app_url, token)
+    context: dict[str, Any] = {
+        "lang": lang,
+        "shop_name": shop.name or shop.domain,
+        "shop_url": store_url(shop),
+        "first_name": customer.first_name,
+        "order_name": order.name,
+        "unsubscribe_url": link,
+    }
+    product_title = ""
+    if run.flow_key == THANK_YOU:
+        context["total"] = format_money(order.total_price, order.currency, lang)
+        context["items"] = [
+            {"title": line.title, "quantity": line.quantity} for line in order.lines
+        ]
+        picks = recommendations_for(session, shop, order, customer.id, now)
+        context["recommendations"] = product_cards(session, shop, picks, lang)
+    elif run.flow_key == REVIEW_REQUEST:
+        context["products"] = product_cards(session, shop, _order_products(session, order), lang)
+    else:
+        product = _trigger_product(run.trigger_key) or ""
+        cards = product_cards(session, shop, [product], lang)
+        context["product"] = cards[0] if cards else None
+        product_title = cards[0]["title"] if cards else ""
+    setting = session.scalars(
+        select(FlowSetting).where(
+            FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
+        )
+    ).first()
+    subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][run.flow_key]
+    from_name, from_email = parseaddr(config.mail_from)
+    return OutgoingEmail(
+        kizuna_message_id=str(msg.id),
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=shop.name or from_name or None,
+        to_email=customer.email or "",
+        subject=subject.replace("{product}", product_title)[:500],
+        html=render_template(f"email/{run.flow_key}/step{msg.step}.html", **context),
+        text=render_template(f"email/{run.flow_key}/step{msg.step}.txt", **context),
+        categories=("kizuna", f"flow-{run.flow_key}", f"{run.flow_key}-step-{msg.step}"),
+        unsubscribe_url=link if link.startswith("https://") else None,
+    )
