@@ -345,7 +345,12 @@ def flows() -> None:
 
 @flows.command("simulate")
 @click.option("--shop", "shop_domain", required=True, help="Shop domain or WooCommerce store URL.")
-@click.option("--flow", "flow_key", required=True, help="The flow to replay, e.g. cart or winback.")
+@click.option(
+    "--flow",
+    "flow_key",
+    required=True,
+    help="The flow to replay: cart, winback, thank_you, review_request or replenishment.",
+)
 @click.option("--since", "lookback", default="30d", show_default=True, help="Window: Nd or Nh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool) -> None:
@@ -364,7 +369,7 @@ def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool
     from jobs.context import get_app
 
     if flow_key not in SIMULATORS:
-        known = ", ".join(sorted(SIMULATORS))
+        known = ", ".join(SIMULATORS)
         raise click.BadParameter(f"unknown flow {flow_key!r}; choose {known}", param_hint="--flow")
     try:
         span = parse_lookback(lookback)

@@ -5,15 +5,18 @@ enqueue or send, never a commit. The live rules are applied at simulated times, 
 as the step and send jobs would: eligibility (`is_subscribed`, `is_suppressed`,
 `marketing_paused`), `in_holdout`, the step delays, the exits, then `next_send_time` (frequency
 cap and quiet hours) against this simulation's sends plus the customer's real sends of other
-flows. Customer state (consent, suppression, open complaints) is taken as it is now.
-`SIMULATORS` maps a flow key to the function that finds its triggers in the window.
+flows. A trigger is replayed when its webhook would have arrived (a checkout or order created,
+an order fulfilled). Customer, order and product state (consent, suppression, open complaints,
+cancellations and refunds, products on sale) is taken as it is now. `SIMULATORS` maps a flow
+key to the function that finds its triggers in the window.
 """
 
 from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,19 +27,40 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.domain.orchestration import (
     CART,
+    POST_PURCHASE_DEFAULTS,
+    REPLENISHMENT,
+    REVIEW_REQUEST,
+    THANK_YOU,
     WINBACK,
     WINBACK_DEFAULTS,
     FlowConfig,
+    PostPurchaseTiming,
     WinbackConfig,
     apply_quiet_hours,
     in_holdout,
     next_send_time,
     shop_zone,
 )
-from app.models import Checkout, Customer, Order, Shop
+from app.domain.recommendations import (
+    SAME_OCCASION,
+    Purchase,
+    expected_reorder,
+    occasions,
+    rebuy_intervals,
+)
+from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flows import flow_config, is_subscribed
 from app.services.inquiries import marketing_paused
+from app.services.post_purchase import (
+    AVAILABLE_STATUSES,
+    HISTORY_LINES,
+    HISTORY_WINDOW,
+    OVERDUE_LIMIT,
+    REVERSED_STATUSES,
+    is_paid,
+    placed_at,
+)
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import normalize_email
 
@@ -49,8 +73,9 @@ NO_DEFERRAL = "none"
 QUIET_HOURS = "quiet_hours"
 CAP = "cap"
 
-# Ties between exits at the same moment resolve as `flows.exit_reason` checks them.
-_EXIT_ORDER = {"checkout_completed": 0, "ordered": 1}
+# Ties between exits at the same moment resolve as `flows.exit_reason` and
+# `post_purchase.exit_reason` check them.
+_EXIT_ORDER = {"checkout_completed": 0, "ordered": 1, "product_unavailable": 2, "reordered": 3}
 _LOOKBACK = re.compile(r"^\s*(\d+)\s*([dh])\s*$", re.IGNORECASE)
 MAX_LOOKBACK = timedelta(days=366)
 
@@ -70,7 +95,9 @@ class Trigger:
     """One moment a flow would have started for a customer (or been refused).
 
     `ineligible` is a reason known from the trigger itself (no email, no linked customer);
-    `exits` are the (moment, reason) pairs that stop the run once they have happened.
+    `exits` are the (moment, reason) pairs that stop the run once they have happened;
+    `first_due` is when step 1 falls due when the flow counts it from its own moment (a
+    fulfilment, an expected re-order), else it is `started_at` + the first step delay.
     """
 
     label: str
@@ -78,6 +105,7 @@ class Trigger:
     customer: Customer | None
     ineligible: str | None = None
     exits: tuple[tuple[datetime, str], ...] = ()
+    first_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -252,18 +280,23 @@ def cart_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
 # --- win-back --------------------------------------------------------------------------------
 
 
-def _winback_settings(session: Session, shop: Shop) -> tuple[bool, FlowConfig, WinbackConfig]:
-    """As `winback.scan_shop` would see them, without creating the settings row it writes."""
+def _stored_settings(
+    session: Session, shop: Shop, flow_key: str, defaults: Mapping[str, Any]
+) -> tuple[bool, Mapping[str, Any]]:
+    """(enabled, config) of a flow whose settings row is written with `defaults` on first use,
+    as the live code would see them, without writing that row."""
     row = session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop.id, FlowSetting.flow_key == WINBACK)
+        select(FlowSetting).where(FlowSetting.shop_id == shop.id, FlowSetting.flow_key == flow_key)
     ).one_or_none()
     if row is None:
-        return True, FlowConfig.from_overrides(WINBACK_DEFAULTS), WinbackConfig()
-    return (
-        row.enabled,
-        FlowConfig.from_overrides(row.config),
-        WinbackConfig.from_overrides(row.config),
-    )
+        return True, defaults
+    return row.enabled, row.config or {}
+
+
+def _winback_settings(session: Session, shop: Shop) -> tuple[bool, FlowConfig, WinbackConfig]:
+    """As `winback.scan_shop` would see them."""
+    enabled, overrides = _stored_settings(session, shop, WINBACK, WINBACK_DEFAULTS)
+    return enabled, FlowConfig.from_overrides(overrides), WinbackConfig.from_overrides(overrides)
 
 
 def scan_times(window: Window) -> list[datetime]:
@@ -340,9 +373,275 @@ def winback_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
     return FlowPlan(enabled, config, triggers)
 
 
+# --- post-purchase ---------------------------------------------------------------------------
+
+
+def _post_purchase_settings(
+    session: Session, shop: Shop, flow_key: str
+) -> tuple[bool, FlowConfig, PostPurchaseTiming]:
+    """As `post_purchase.start_runs` would see them."""
+    enabled, overrides = _stored_settings(session, shop, flow_key, POST_PURCHASE_DEFAULTS[flow_key])
+    return (
+        enabled,
+        FlowConfig.from_overrides(overrides),
+        PostPurchaseTiming.from_overrides(overrides),
+    )
+
+
+def _first_delay(config: FlowConfig) -> timedelta:
+    return config.step_delays[0] if config.steps else timedelta(0)
+
+
+def _live_due(due: datetime, arrived: datetime) -> datetime | None:
+    """When a post-purchase step arriving at `arrived` is scheduled: at `due`, at once when it
+    is overdue, never when it is more than `OVERDUE_LIMIT` overdue (`post_purchase`'s cut-off
+    for backfills and replays)."""
+    if arrived - due > OVERDUE_LIMIT:
+        return None
+    return max(due, arrived)
+
+
+def _order_name(order: Order) -> str:
+    return order.name or order.external_id
+
+
+def _paid_orders(session: Session, shop: Shop, *conditions: Any) -> list[Order]:
+    """The shop's orders matching `conditions` that start post-purchase runs: paid (as
+    `post_purchase.is_paid` reads the status) and not cancelled."""
+    orders = session.scalars(
+        select(Order)
+        .where(Order.shop_id == shop.id, Order.cancelled_at.is_(None), *conditions)
+        .order_by(_order_time(), Order.id)
+    ).all()
+    return [order for order in orders if is_paid(order)]
+
+
+def _customers_of(session: Session, shop: Shop, orders: Iterable[Order]) -> dict[int, Customer]:
+    ids = sorted({order.customer_id for order in orders if order.customer_id is not None})
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.id.in_(ids))
+    )
+    return {customer.id: customer for customer in rows}
+
+
+def _order_trigger(
+    label: str,
+    started: datetime,
+    order: Order,
+    customers: Mapping[int, Customer],
+    first_due: datetime,
+    exits: Sequence[tuple[datetime, str]] = (),
+) -> Trigger:
+    customer = customers.get(order.customer_id) if order.customer_id is not None else None
+    return Trigger(
+        label=label,
+        started_at=started,
+        customer=customer,
+        ineligible=None if customer is not None else "no_customer",
+        exits=tuple(exits),
+        first_due=first_due,
+    )
+
+
+def thank_you_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
+    """Every paid order placed in the window that is not cancelled, replayed at its placing
+    (paid on arrival): step 1 `step_delay_hours[0]` later. A new order exits nothing."""
+    enabled, config, _timing = _post_purchase_settings(session, shop, THANK_YOU)
+    when = _order_time()
+    orders = _paid_orders(session, shop, when >= window.since, when <= window.until)
+    customers = _customers_of(session, shop, orders)
+    triggers = []
+    for order in orders:
+        placed = placed_at(order)
+        due = _live_due(placed + _first_delay(config), placed)
+        if due is not None:
+            triggers.append(
+                _order_trigger(f"order {_order_name(order)}", placed, order, customers, due)
+            )
+    return FlowPlan(enabled, config, triggers)
+
+
+def review_request_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
+    """Every paid order fulfilled in the window that is not cancelled, replayed at its
+    fulfilment: step 1 `review_delay_days` + `step_delay_hours[0]` after it. A new order exits
+    nothing."""
+    enabled, config, timing = _post_purchase_settings(session, shop, REVIEW_REQUEST)
+    orders = _paid_orders(
+        session, shop, Order.fulfilled_at >= window.since, Order.fulfilled_at <= window.until
+    )
+    customers = _customers_of(session, shop, orders)
+    triggers = []
+    for order in orders:
+        fulfilled = order.fulfilled_at
+        if fulfilled is None:
+            continue
+        arrived = max(fulfilled, placed_at(order))  # no webhook carries it before the order
+        moment = fulfilled + timedelta(days=timing.review_delay_days) + _first_delay(config)
+        due = _live_due(moment, arrived)
+        if due is not None:
+            label = f"order {_order_name(order)} fulfilled"
+            triggers.append(_order_trigger(label, arrived, order, customers, due))
+    return FlowPlan(enabled, config, triggers)
+
+
+def _owned_purchases(session: Session, shop: Shop, *conditions: Any) -> list[Purchase]:
+    """Product lines of the orders a customer owns (not cancelled, not refunded or voided, as
+    `post_purchase` counts them), oldest first."""
+    when = _order_time()
+    rows = session.execute(
+        select(Order.customer_id, Order.id, OrderLine.product_external_id, when)
+        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
+        .where(
+            Order.shop_id == shop.id,
+            Order.cancelled_at.is_(None),
+            or_(
+                Order.financial_status.is_(None),
+                func.lower(Order.financial_status).not_in(REVERSED_STATUSES),
+            ),
+            OrderLine.product_external_id.is_not(None),
+            *conditions,
+        )
+        .order_by(when, Order.id)
+    )
+    return [
+        Purchase(customer_id, int(order_id), str(product), moment)
+        for customer_id, order_id, product, moment in rows
+    ]
+
+
+def _at(purchase: Purchase) -> datetime:
+    return purchase.at
+
+
+def _known_span(purchases: Sequence[Purchase], now: datetime) -> tuple[int, int]:
+    """The index range of `purchases` (oldest first) that `post_purchase.shop_purchases` reads
+    at `now`: within `HISTORY_WINDOW`, placed by then."""
+    return (
+        bisect_left(purchases, now - HISTORY_WINDOW, key=_at),
+        bisect_right(purchases, now, key=_at),
+    )
+
+
+def _rebuy_interval(
+    shop_history: Mapping[str, Sequence[Purchase]],
+    products: Collection[str],
+    product: str,
+    now: datetime,
+) -> timedelta | None:
+    """`product`'s re-buy interval as `start_replenishments` computes it at `now` for an order
+    of `products`: from the newest `HISTORY_LINES` lines of those products known by then."""
+    spans = {name: _known_span(shop_history.get(name, ()), now) for name in products}
+    if sum(end - start for start, end in spans.values()) <= HISTORY_LINES:
+        start, end = spans[product]
+        lines = list(shop_history.get(product, ())[start:end])
+    else:
+        known = [
+            purchase
+            for name, (start, end) in spans.items()
+            for purchase in shop_history.get(name, ())[start:end]
+        ]
+        known.sort(key=lambda purchase: (purchase.at, purchase.order_id), reverse=True)
+        lines = [purchase for purchase in known[:HISTORY_LINES] if purchase.product_id == product]
+    return rebuy_intervals(lines).get(product)
+
+
+def replenishment_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
+    """For each paid order of a known customer placed in the window, each of its products with
+    an expected re-order date (`expected_reorder` from the customer's own rhythm, else the
+    product's re-buy interval, with the orders known at the order's time): step 1 `lead_days`
+    before that date. A later order of the product exits the run (`reordered`), and so does
+    the product no longer being on sale."""
+    enabled, config, timing = _post_purchase_settings(session, shop, REPLENISHMENT)
+    when = _order_time()
+    orders = _paid_orders(
+        session,
+        shop,
+        when >= window.since,
+        when <= window.until,
+        Order.customer_id.is_not(None),
+    )
+    products_of: dict[int, set[str]] = {}
+    if orders:
+        for order_id, product in session.execute(
+            select(OrderLine.order_id, OrderLine.product_external_id).where(
+                OrderLine.shop_id == shop.id,
+                OrderLine.order_id.in_([order.id for order in orders]),
+                OrderLine.product_external_id.is_not(None),
+            )
+        ):
+            products_of.setdefault(order_id, set()).add(str(product))
+    products = sorted(set().union(*products_of.values()))
+    customers = _customers_of(session, shop, orders)
+    shop_history: dict[str, list[Purchase]] = {}
+    own: dict[tuple[int | None, str], list[Purchase]] = {}
+    on_sale: set[str] = set()
+    if products:
+        for purchase in _owned_purchases(
+            session,
+            shop,
+            OrderLine.product_external_id.in_(products),
+            when >= window.since - HISTORY_WINDOW,
+            when <= window.until,
+        ):
+            shop_history.setdefault(purchase.product_id, []).append(purchase)
+        for purchase in _owned_purchases(
+            session,
+            shop,
+            OrderLine.product_external_id.in_(products),
+            Order.customer_id.in_(sorted({order.customer_id for order in orders})),
+        ):
+            own.setdefault((purchase.customer_id, purchase.product_id), []).append(purchase)
+        on_sale = set(
+            session.scalars(
+                select(Product.external_id).where(
+                    Product.shop_id == shop.id,
+                    Product.external_id.in_(products),
+                    or_(Product.status.is_(None), Product.status.in_(AVAILABLE_STATUSES)),
+                )
+            )
+        )
+    triggers = []
+    for order in orders:
+        placed = placed_at(order)
+        bought = sorted(products_of.get(order.id, ()))
+        for product in bought:
+            history = own.get((order.customer_id, product), [])
+            mine = [purchase.at for purchase in history if purchase.at <= placed]
+            interval = None
+            if len(occasions(mine or [placed])) < 2:  # no rhythm of their own
+                interval = _rebuy_interval(shop_history, bought, product, placed)
+            expected = expected_reorder(mine or [placed], interval)
+            if expected is None:
+                continue
+            moment = expected - timedelta(days=timing.lead_days) + _first_delay(config)
+            if moment - placed < SAME_OCCASION:
+                continue  # re-bought so often that a reminder would follow the order itself
+            due = _live_due(moment, placed)
+            if due is None:
+                continue
+            exits = [
+                (purchase.at, "reordered")
+                for purchase in history
+                if purchase.order_id != order.id and purchase.at > placed
+            ]
+            if product not in on_sale:
+                exits.append((placed, "product_unavailable"))
+            label = f"product {product} of order {_order_name(order)}"
+            triggers.append(_order_trigger(label, placed, order, customers, due, exits))
+    return FlowPlan(enabled, config, triggers)
+
+
 # A flow plugs in with a function returning its FlowPlan (settings, triggers and their exits);
 # eligibility, holdout, step timing, exits, cap and quiet hours are then replayed alike.
-SIMULATORS: dict[str, Simulator] = {CART: cart_triggers, WINBACK: winback_triggers}
+SIMULATORS: dict[str, Simulator] = {
+    CART: cart_triggers,
+    WINBACK: winback_triggers,
+    THANK_YOU: thank_you_triggers,
+    REVIEW_REQUEST: review_request_triggers,
+    REPLENISHMENT: replenishment_triggers,
+}
 
 
 # --- the replay ------------------------------------------------------------------------------
@@ -471,7 +770,9 @@ def simulate(
     queue: list[tuple[datetime, int, int, int, bool, datetime]] = []
     order = 0
     for index, (_, trigger, _) in enumerate(treated):
-        due = trigger.started_at + config.step_delays[0]
+        due = trigger.first_due
+        if due is None:
+            due = trigger.started_at + config.step_delays[0]
         queue.append((due, order, index, 1, False, due))
         order += 1
     heapq.heapify(queue)

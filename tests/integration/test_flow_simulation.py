@@ -1,6 +1,7 @@
-"""Flow backtests on real PostgreSQL and Redis: the cart and win-back flows replayed over a past
-window with the live rules (exits, quiet hours, frequency cap, holdout, consent), and the proof
-that a simulation writes, queues and sends nothing; the `kizuna flows simulate` command."""
+"""Flow backtests on real PostgreSQL and Redis: the cart, win-back and post-purchase flows
+(thank-you, review request, replenishment) replayed over a past window with the live rules
+(exits, quiet hours, frequency cap, holdout, consent, paid orders), and the proof that a
+simulation of any flow writes, queues and sends nothing; the `kizuna flows simulate` command."""
 
 from __future__ import annotations
 
@@ -17,8 +18,17 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.cli import main
-from app.domain.orchestration import CART, WINBACK, WINBACK_DEFAULTS, holdout_bucket
-from app.models import Checkout, Customer, Order, Shop
+from app.domain.orchestration import (
+    CART,
+    POST_PURCHASE_DEFAULTS,
+    REPLENISHMENT,
+    REVIEW_REQUEST,
+    THANK_YOU,
+    WINBACK,
+    WINBACK_DEFAULTS,
+    holdout_bucket,
+)
+from app.models import Checkout, Customer, Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
 from app.services.flow_simulation import (
@@ -31,6 +41,15 @@ from app.services.flow_simulation import (
 )
 from jobs.queues import EMAIL, FLOWS
 from tests.integration.test_admin_pages import make_account, make_customer, make_order, make_shop
+from tests.integration.test_post_purchase import (
+    BOWL,
+    CATALOGUE,
+    CUSTOMER,
+    TEA,
+    TRAY,
+    add_history,
+    setup_shop,
+)
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 UNTIL = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -74,6 +93,15 @@ def entry_for(result: SimulationResult, customer: Customer, trigger: str = "") -
     return entry
 
 
+def entry_of(result: SimulationResult, trigger: str) -> SimulatedEntry:
+    [entry] = [e for e in result.entries if e.trigger == trigger]
+    return entry
+
+
+def reorder_label(order: Order, product: str = TEA) -> str:
+    return f"product {product} of order {order.name or order.external_id}"
+
+
 def test_lookback_and_masking() -> None:
     assert parse_lookback("30d") == timedelta(days=30)
     assert parse_lookback("12H") == timedelta(hours=12)
@@ -85,7 +113,7 @@ def test_lookback_and_masking() -> None:
         raise AssertionError(f"{bad!r} was accepted")
     assert mask_email("hanako@example.jp") == "h***@example.jp"
     assert mask_email(None) == "-"
-    assert set(SIMULATORS) >= {CART, WINBACK}
+    assert set(SIMULATORS) == {CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT}
 
 
 def test_an_order_after_the_cart_exits_the_run_before_the_next_step(db: Session) -> None:
@@ -257,6 +285,137 @@ def test_winback_replays_a_daily_scan_over_thirty_days(db: Session) -> None:
     assert (result.totals.entered, result.totals.exited, result.totals.emails) == (2, 1, 3)
 
 
+def test_a_paid_order_gets_a_thank_you_two_hours_later_unless_cancelled_or_unpaid(
+    db: Session,
+) -> None:
+    shop = new_shop(db, timezone="Asia/Tokyo")
+    # The defaults (2 hours after payment) with quiet hours 21:00–09:00 and no holdout.
+    flow_settings(
+        db, shop, THANK_YOU, **{**POST_PURCHASE_DEFAULTS[THANK_YOU], "holdout_percent": 0}
+    )
+    noon, evening, refunded_in_part = (subscriber(db, shop) for _ in range(3))
+    pending, cancelled, refunded = (subscriber(db, shop) for _ in range(3))
+    day = datetime(2026, 11, 12, 12, 0, tzinfo=TOKYO)
+
+    def ordered(customer: Customer, name: str, placed: datetime, **values: Any) -> None:
+        make_order(db, shop, customer, name, [("Tea", 1, "3000")],
+                   processed_at=placed.astimezone(UTC), **values)  # fmt: skip
+
+    ordered(noon, "#2001", day, financial_status="paid")
+    ordered(evening, "#2002", day.replace(hour=20, minute=30), financial_status="PAID")
+    ordered(
+        refunded_in_part, "#2003", day + timedelta(days=1), financial_status="partially_refunded"
+    )
+    ordered(pending, "#2004", day, financial_status="pending")
+    ordered(cancelled, "#2005", day, financial_status="paid", cancelled_at=day.astimezone(UTC))
+    ordered(refunded, "#2006", day, financial_status="refunded")
+    ordered(noon, "#2007", SINCE - timedelta(hours=3), financial_status="paid")  # before the window
+
+    result = simulate(db, shop, THANK_YOU, SINCE, UNTIL)
+
+    assert {e.trigger for e in result.entries} == {"order #2001", "order #2002", "order #2003"}
+    [at_noon] = entry_for(result, noon).emails
+    assert (at_noon.step, at_noon.deferred_by) == (1, "none")
+    assert at_noon.due_at == at_noon.would_send_at == day + timedelta(hours=2)
+    [at_night] = entry_for(result, evening).emails
+    assert at_night.due_at.astimezone(TOKYO) == datetime(2026, 11, 12, 22, 30, tzinfo=TOKYO)
+    assert at_night.would_send_at.astimezone(TOKYO) == datetime(2026, 11, 13, 9, 0, tzinfo=TOKYO)
+    assert at_night.deferred_by == "quiet_hours"
+    assert entry_for(result, refunded_in_part).outcome == "entered"
+    assert (result.totals.entered, result.totals.emails, result.totals.quiet_hours_deferred) == (
+        3,
+        3,
+        1,
+    )
+
+
+def test_a_fulfilled_order_gets_a_review_request_seven_days_later(db: Session) -> None:
+    shop, hanako = setup_shop(db)
+    # Placed before the window, fulfilled in it: the fulfilment counts.
+    shipped = add_history(db, shop, str(CUSTOMER), 35, [BOWL], base=UNTIL)
+    shipped.fulfilled_at = UNTIL - timedelta(days=20)
+    # Fulfilled two days before the end: its request would go after the window.
+    late = add_history(db, shop, str(CUSTOMER), 4, [TRAY], base=UNTIL)
+    late.fulfilled_at = UNTIL - timedelta(days=2)
+    unshipped = add_history(db, shop, str(CUSTOMER), 10, [BOWL], base=UNTIL)
+    earlier = add_history(db, shop, str(CUSTOMER), 50, [BOWL], base=UNTIL)
+    earlier.fulfilled_at = SINCE - timedelta(days=1)
+    db.commit()
+
+    result = simulate(db, shop, REVIEW_REQUEST, SINCE, UNTIL)
+
+    assert [e.trigger for e in result.entries] == [
+        f"order {shipped.external_id} fulfilled",
+        f"order {late.external_id} fulfilled",
+    ]
+    first, second = result.entries
+    assert (first.customer_id, first.started_at, first.outcome) == (
+        hanako.id,
+        UNTIL - timedelta(days=20),
+        "entered",
+    )
+    [email] = first.emails
+    assert email.due_at == email.would_send_at == UNTIL - timedelta(days=13)
+    [after] = second.emails
+    assert after.would_send_at == UNTIL + timedelta(days=5)  # listed, though after the window
+    assert unshipped.fulfilled_at is None
+    assert result.totals.emails == 2
+
+
+def test_replenishment_comes_before_the_expected_reorder_and_exits_on_a_reorder(
+    db: Session,
+) -> None:
+    shop, hanako = setup_shop(db)
+    quick, newcomer, regular = (subscriber(db, shop, external_id=f"80{n}") for n in range(3))
+    db.scalars(select(Product).where(Product.external_id == TRAY)).one().status = "archived"
+    db.commit()
+
+    def bought(customer: Customer, days_before_until: int, products: list[str]) -> Order:
+        return add_history(db, shop, customer.external_id, days_before_until, products, base=UNTIL)
+
+    # Hanako buys tea every 20 days: after her order 20 days ago she runs out now.
+    bought(hanako, 60, [TEA])
+    bought(hanako, 40, [TEA])
+    rhythm = bought(hanako, 20, [TEA, BOWL])
+    # The same rhythm, but re-ordered before the reminder: that run exits, the new one enters.
+    bought(quick, 65, [TEA])
+    bought(quick, 45, [TEA])
+    early = bought(quick, 25, [TEA])
+    again = bought(quick, 12, [TEA])
+    # Another regular (every 30 days) makes tea a consumable for a first-time buyer.
+    bought(regular, 100, [TEA])
+    bought(regular, 70, [TEA])
+    first_time = bought(newcomer, 10, [TEA])
+    # A tray re-bought every 10 days, no longer on sale.
+    bought(hanako, 29, [TRAY])
+    tray = bought(hanako, 19, [TRAY])
+
+    result = simulate(db, shop, REPLENISHMENT, SINCE, UNTIL)
+
+    reminded = entry_of(result, reorder_label(rhythm))
+    assert (reminded.customer_id, reminded.outcome) == (hanako.id, "entered")
+    [email] = reminded.emails
+    assert email.due_at == email.would_send_at == UNTIL - timedelta(days=3)
+    assert reorder_label(rhythm, BOWL) not in {e.trigger for e in result.entries}  # bought once
+
+    exited = entry_of(result, reorder_label(early))
+    assert (exited.outcome, exited.exited_before_step, exited.emails) == (
+        "exited:reordered",
+        1,
+        [],
+    )
+    [next_one] = entry_of(result, reorder_label(again)).emails
+    assert next_one.due_at == UNTIL - timedelta(days=12) + timedelta(days=20 - 3)
+
+    # Repeat buyers at her order's time: Hanako, quick and regular — median gap 20 days.
+    [newcomer_email] = entry_of(result, reorder_label(first_time)).emails
+    assert newcomer_email.due_at == UNTIL - timedelta(days=10) + timedelta(days=20 - 3)
+
+    gone = entry_of(result, reorder_label(tray, TRAY))
+    assert (gone.outcome, gone.emails) == ("exited:product_unavailable", [])
+    assert result.totals.exited == 2
+
+
 def test_a_real_email_of_another_flow_counts_and_nothing_is_written_or_queued(
     db: Session, runtime: Any
 ) -> None:
@@ -289,10 +448,17 @@ def test_a_real_email_of_another_flow_counts_and_nothing_is_written_or_queued(
         )
     )
     db.commit()
+    # A tea buyer in the window gives every post-purchase flow something to replay.
+    buyer = subscriber(db, shop)
+    db.add(Product(shop_id=shop.id, external_id=TEA, title=CATALOGUE[TEA][0], status="active"))
+    for days in (25, 15):
+        tea = add_history(db, shop, buyer.external_id, days, [TEA], base=UNTIL)
+        tea.fulfilled_at = UNTIL - timedelta(days=days - 1)
+    db.commit()
     Queue(EMAIL, connection=runtime.redis).enqueue_at(UNTIL, "jobs.sweeper.sweep_webhook_events")
 
     def counts() -> tuple[int, ...]:
-        models = (FlowRun, Message, FlowSetting, Checkout, Order, Customer, Suppression)
+        models = (FlowRun, Message, FlowSetting, Checkout, Order, Customer, Suppression, Product)
         return tuple(db.scalar(select(func.count()).select_from(m)) or 0 for m in models)
 
     before_rows = counts()
@@ -306,8 +472,8 @@ def test_a_real_email_of_another_flow_counts_and_nothing_is_written_or_queued(
     engine = db.get_bind()
     event.listen(engine, "before_cursor_execute", record)
     try:
-        cart = simulate(db, shop, CART, SINCE, UNTIL)
-        winback = simulate(db, shop, WINBACK, SINCE, UNTIL)  # no settings row: none is created
+        # Only the cart has a settings row: no other flow's row is created.
+        results = {flow_key: simulate(db, shop, flow_key, SINCE, UNTIL) for flow_key in SIMULATORS}
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert not db.new
@@ -320,10 +486,18 @@ def test_a_real_email_of_another_flow_counts_and_nothing_is_written_or_queued(
     assert counts() == before_rows
     assert sorted(runtime.redis.keys("*")) == before_redis
     assert [Queue(n, connection=runtime.redis).count for n in (FLOWS, EMAIL)] == before_queues
-    step1 = entry_for(cart, customer).emails[0]
+    step1 = entry_for(results[CART], customer).emails[0]
     assert (step1.would_send_at, step1.deferred_by) == (real_sent + timedelta(hours=16), "cap")
-    [lapse] = winback.entries  # the default 10 % holdout may hold this customer out
+    [lapse] = results[WINBACK].entries  # the default 10 % holdout may hold this customer out
     assert (lapse.customer_id, lapse.started_at) == (customer.id, SINCE)
+    replayed = {
+        key: [e.customer_id for e in results[key].entries] for key in POST_PURCHASE_DEFAULTS
+    }
+    assert replayed == {
+        THANK_YOU: [buyer.id, buyer.id],
+        REVIEW_REQUEST: [buyer.id, buyer.id],
+        REPLENISHMENT: [buyer.id],  # the second tea order, 10 days after the first
+    }
 
 
 def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
@@ -357,7 +531,13 @@ def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
     unknown_flow = runner.invoke(main, [*base, "--flow", "birthday"])
     assert unknown_flow.exit_code == 2
     assert "unknown flow 'birthday'" in unknown_flow.output
-    assert "cart, winback" in unknown_flow.output
+    assert "cart, winback, thank_you, review_request, replenishment" in unknown_flow.output
+    usage = runner.invoke(main, ["flows", "simulate", "--help"])
+    assert all(flow_key in usage.output for flow_key in SIMULATORS), usage.output
+    post_purchase = runner.invoke(main, [*base, "--flow", REVIEW_REQUEST])
+    assert post_purchase.exit_code == 0, post_purchase.output
+    assert "review_request flow replayed for sim-store.myshopify.com" in post_purchase.output
+    assert "no email would have gone" in post_purchase.output
     unknown_shop = runner.invoke(
         main, ["flows", "simulate", "--shop", "nope.myshopify.com", "--flow", "cart"]
     )
