@@ -85,6 +85,8 @@ class OrderRecord:
     checkout_token: str | None = None
     source_name: str | None = None
     lines: tuple[OrderLineRecord, ...] = ()
+    # When the platform says the order was fulfilled (None: not said, or not fulfilled)
+    fulfilled_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,15 @@ class VariantRecord:
     title: str | None = None
     sku: str | None = None
     image_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CollectionRef:
+    """A collection a product belongs to (Shopify collection, WooCommerce product category)."""
+
+    external_id: str
+    title: str
+    handle: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,9 @@ class ProductRecord:
     status: str | None = None
     image_url: str | None = None
     variants: tuple[VariantRecord, ...] = ()
+    # None = this payload says nothing about collections (Shopify's REST products/* webhooks):
+    # the stored ones are kept. () = the product is in no collection.
+    collections: tuple[CollectionRef, ...] | None = None
 
 
 @dataclass(frozen=True)

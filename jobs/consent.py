@@ -5,9 +5,11 @@ unsubscribe commits, so the local opt-out never depends on the platform being up
 `customerEmailMarketingConsentUpdate` with UNSUBSCRIBED / SINGLE_OPT_IN and the time Kizuna
 recorded the opt-out. Retryable failures (429, 5xx, network, after the client's own retries) are
 raised so RQ retries with backoff (`RETRY`); a refusal (4xx, userErrors, no token) is not retried
-and is put on the shop's `last_error`. WooCommerce core has no email-consent field (marketing
-consent lives in plugins such as MailPoet or in the merchant's newsletter tool), so a WooCommerce
-opt-out stays in Kizuna, where it is enforced: logged, nothing written.
+and is put on the shop's `last_error`. WooCommerce core has no email-consent field: the state is
+written to the customer's meta (`PUT /customers/<id>`: `kizuna_marketing_consent` =
+"unsubscribed", and Mailchimp for WooCommerce's key too when the customer has it), so the next
+sync reads the opt-out back. A guest has no customer record in WooCommerce: the opt-out stays in
+Kizuna (suppression and consent), the job answers "unsupported".
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Shop
 from app.services.shop_tokens import shopify_client
+from app.services.woocommerce_install import woocommerce_client
 from connectors.base import ConnectorError, RetryableError
 from connectors.shopify.consent import customer_gid, update_email_marketing_consent
+from connectors.woocommerce.consent import is_registered, write_consent
 from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
@@ -34,9 +38,10 @@ _ERROR_LIMIT = 500
 
 
 def _record_refusal(session: Session, shop: Shop, customer: Customer, error: Exception) -> None:
-    shop.last_error = f"Shopify refused the opt-out of customer {customer.external_id}: {error}"[
-        :_ERROR_LIMIT
-    ]
+    platform = "WooCommerce" if shop.platform == "woocommerce" else "Shopify"
+    shop.last_error = (
+        f"{platform} refused the opt-out of customer {customer.external_id}: {error}"
+    )[:_ERROR_LIMIT]
     shop.last_error_at = utcnow()
     session.commit()
 
@@ -59,13 +64,7 @@ def write_back_consent(runtime: Kizuna, customer_id: int) -> str:
             )
             return "skipped"
         if shop.platform == "woocommerce":
-            log.info(
-                "consent write-back not supported: WooCommerce core has no email marketing "
-                "consent field; opt-out kept in Kizuna shop_id=%s customer_id=%s",
-                shop.id,
-                customer_id,
-            )
-            return "unsupported"
+            return _write_back_woocommerce(runtime, session, shop, customer)
         if not customer.email:
             log.info("consent write-back skipped customer_id=%s (no email)", customer_id)
             return "skipped"
@@ -93,4 +92,35 @@ def write_back_consent(runtime: Kizuna, customer_id: int) -> str:
             _record_refusal(session, shop, customer, error)
             return "failed"
     log.info("consent written back shop_id=%s customer_id=%s", shop.id, customer_id)
+    return "written"
+
+
+def _write_back_woocommerce(
+    runtime: Kizuna, session: Session, shop: Shop, customer: Customer
+) -> str:
+    """The opt-out into the customer's meta; a guest has no record to write."""
+    if not is_registered(customer.external_id):
+        log.info(
+            "consent write-back not possible: a WooCommerce guest has no customer record; "
+            "the opt-out is kept in Kizuna (suppression) shop_id=%s customer_id=%s",
+            shop.id,
+            customer.id,
+        )
+        return "unsupported"
+    try:
+        with woocommerce_client(runtime, shop) as client:
+            write_consent(client, customer.external_id, UNSUBSCRIBED)
+    except RetryableError:
+        log.warning("consent write-back will be retried customer_id=%s", customer.id)
+        raise
+    except (ConnectorError, ValueError) as error:  # ValueError: keys that cannot be decrypted
+        log.warning(
+            "consent write-back refused shop_id=%s customer_id=%s code=%s",
+            shop.id,
+            customer.id,
+            getattr(error, "code", None),
+        )
+        _record_refusal(session, shop, customer, error)
+        return "failed"
+    log.info("consent written back shop_id=%s customer_id=%s", shop.id, customer.id)
     return "written"

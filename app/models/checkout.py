@@ -2,6 +2,8 @@
 
 `external_id` is the checkout token (Shopify dropped numeric checkout ids in 2026-04).
 Personal data: `email` only. `line_items` holds product data, never addresses.
+`marketing_opt_in_at`: when the shopper ticked the marketing opt-in on the storefront (WooCommerce
+cart capture); applied to the customer with this email once one exists (see services/upsert).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Checkout(Base):
     currency: Mapped[str] = mapped_column(String(3))
     line_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marketing_opt_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     platform_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,6 +4,8 @@ Layer: services; the caller owns the transaction and commits. Rows are unique on
 (shop_id, external_id): new rows go in with INSERT … ON CONFLICT DO NOTHING (PostgreSQL and
 SQLite), existing rows are locked and merged "newer wins" on the platform's `updated_at`, so a
 replayed or reordered record changes nothing. A redacted customer's personal columns stay blank.
+A marketing opt-in ticked on a storefront checkout subscribes the customers with its email, now
+or when they arrive, unless their consent was stated later (`apply_opt_in`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,20 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db import Base, to_decimal
+from app.db import Base, to_decimal, utcnow
 from app.models import Checkout, Customer, Order, OrderLine, Product, ProductVariant, TimelineEvent
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
+from app.models.product import ProductCollection
 from app.services import people
-from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
+from connectors.base import (
+    CheckoutRecord,
+    CollectionRef,
+    CustomerRecord,
+    OrderRecord,
+    ProductRecord,
+)
 
 # Keeps statements well under PostgreSQL's bind-parameter limit and SQLite's variable limit.
 _CHUNK = 500
@@ -215,6 +224,9 @@ def _upsert_customer_rows(
         if external_id in inserted or row.email_normalized != email_before:
             relink.append(row.id)
     people.link_customers(session, shop_id, relink)
+    # A customer who arrives after ticking the storefront opt-in on a checkout gets it now.
+    relinked = set(relink)
+    _apply_checkout_opt_ins(session, shop_id, [r for r in rows.values() if r.id in relinked])
     return applied, rows
 
 
@@ -226,6 +238,72 @@ def upsert_customers(session: Session, shop_id: int, records: Iterable[CustomerR
     """
     applied, _rows = _upsert_customer_rows(session, shop_id, records)
     return applied
+
+
+def apply_opt_in(customer: Customer, at: datetime) -> bool:
+    """A storefront opt-in (a box ticked at `at`) → SUBSCRIBED / SINGLE_OPT_IN at `at`; returns
+    whether it changed anything. Never over consent stated at or after `at` (an unsubscribe, or
+    the platform's own word), and never on a deleted or redacted customer."""
+    if customer.deleted_at is not None or customer.redacted_at is not None:
+        return False
+    if (customer.email_marketing_state or "").upper() == "SUBSCRIBED":
+        return False
+    stored = customer.email_marketing_updated_at
+    if stored is not None and stored >= at:
+        return False
+    customer.email_marketing_state = "SUBSCRIBED"
+    customer.email_marketing_opt_in_level = "SINGLE_OPT_IN"
+    customer.email_marketing_updated_at = at
+    return True
+
+
+def _apply_checkout_opt_ins(session: Session, shop_id: int, customers: list[Customer]) -> None:
+    """Apply the latest opt-in ticked on any of the shop's checkouts with a customer's email."""
+    by_email: dict[str, list[Customer]] = {}
+    for customer in customers:
+        if customer.email_normalized:
+            by_email.setdefault(customer.email_normalized, []).append(customer)
+    checkout_email = func.lower(func.trim(Checkout.email))
+    for chunk in _chunks(sorted(by_email)):
+        ticks = session.execute(
+            select(checkout_email, func.max(Checkout.marketing_opt_in_at))
+            .where(
+                Checkout.shop_id == shop_id,
+                Checkout.marketing_opt_in_at.is_not(None),
+                checkout_email.in_(chunk),
+            )
+            .group_by(checkout_email)
+        )
+        for email, at in ticks:
+            for customer in by_email.get(email, ()):
+                apply_opt_in(customer, at)
+
+
+def record_storefront_opt_in(
+    session: Session, shop_id: int, checkout_external_id: str, ticked: bool, at: datetime
+) -> int:
+    """The storefront's marketing checkbox on a checkout: ticked stores the tick on the checkout
+    and subscribes the shop's customers with its email (others get it when they arrive); not
+    ticked only withdraws a tick not yet applied — it never unsubscribes anyone. Returns the
+    customers subscribed now. The caller commits."""
+    checkout = session.scalars(
+        select(Checkout).where(
+            Checkout.shop_id == shop_id, Checkout.external_id == checkout_external_id
+        )
+    ).one_or_none()
+    if checkout is None:
+        return 0
+    checkout.marketing_opt_in_at = at if ticked else None
+    email = normalize_email(checkout.email)
+    if not ticked or email is None:
+        return 0
+    customers = session.scalars(
+        select(Customer)
+        .where(Customer.shop_id == shop_id, Customer.email_normalized == email)
+        .order_by(Customer.id)
+        .with_for_update()
+    ).all()
+    return sum(apply_opt_in(customer, at) for customer in customers)
 
 
 def mark_customer_deleted(
@@ -299,7 +377,7 @@ def _replace_variants(
 
 
 def upsert_products(session: Session, shop_id: int, records: Iterable[ProductRecord]) -> int:
-    """Insert or update the shop's products and their variants ("newer wins")."""
+    """Insert or update the shop's products, their variants and collections ("newer wins")."""
     grouped = _group(records, "external_id")
     if not grouped:
         return 0
@@ -317,18 +395,58 @@ def upsert_products(session: Session, shop_id: int, records: Iterable[ProductRec
     for external_id, batch in grouped.items():
         row = rows[external_id]
         winner: ProductRecord | None = None
+        collections: tuple[CollectionRef, ...] | None = None
         if external_id in inserted:
             winner, batch = batch[0], batch[1:]
+            collections = winner.collections
             applied += 1
         for record in batch:
             if _is_newer(record.updated_at, row.platform_updated_at):
                 for name, value in _product_values(record).items():
                     setattr(row, name, value)
                 winner = record
+                if record.collections is not None:
+                    collections = record.collections
                 applied += 1
         if winner is not None:
             _replace_variants(session, shop_id, row.id, winner)
+        if collections is not None:
+            _replace_collections(session, shop_id, row.id, collections)
     return applied
+
+
+def _replace_collections(
+    session: Session, shop_id: int, product_id: int, collections: tuple[CollectionRef, ...]
+) -> None:
+    """The product's collection rows become exactly `collections` (a record without them,
+    `None`, never reaches here: the stored ones are kept)."""
+    wanted = {ref.external_id: ref for ref in collections}
+    stale = delete(ProductCollection).where(
+        ProductCollection.shop_id == shop_id, ProductCollection.product_id == product_id
+    )
+    if wanted:
+        stale = stale.where(ProductCollection.collection_external_id.not_in(list(wanted)))
+    session.execute(stale.execution_options(synchronize_session=False))
+    if not wanted:
+        return
+    statement = dialect_insert(session, ProductCollection)
+    statement = statement.on_conflict_do_update(
+        index_elements=["shop_id", "product_id", "collection_external_id"],
+        set_={name: statement.excluded[name] for name in ("title", "handle")},
+    )
+    session.execute(
+        statement,
+        [
+            {
+                "shop_id": shop_id,
+                "product_id": product_id,
+                "collection_external_id": ref.external_id,
+                "title": ref.title[:255],
+                "handle": ref.handle[:255] if ref.handle else None,
+            }
+            for ref in wanted.values()
+        ],
+    )
 
 
 # --- orders ----------------------------------------------------------------------------------
@@ -474,6 +592,14 @@ def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterab
         )
 
 
+def _stamp_fulfilment(applied: list[tuple[Order, OrderRecord]]) -> None:
+    """`fulfilled_at` is set once, when an order is first seen fulfilled: the platform's
+    fulfilment time when the record has it, else the update that made it fulfilled."""
+    for order, record in applied:
+        if order.fulfillment_status == "fulfilled" and order.fulfilled_at is None:
+            order.fulfilled_at = record.fulfilled_at or order.platform_updated_at or utcnow()
+
+
 def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]) -> int:
     """Insert or update the shop's orders ("newer wins"); returns the orders applied.
 
@@ -524,6 +650,7 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
                 touched_customers.add(row.customer_id)
     if not applied:
         return 0
+    _stamp_fulfilment(applied)
     session.flush()
     _replace_lines(session, shop_id, applied)
     _record_order_placed(session, shop_id, applied)

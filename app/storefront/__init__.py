@@ -6,6 +6,10 @@ README) posts the email as it is typed and the cart (read from the store's own S
 Invariants: the shop comes from our records and a per-store capture key, the request must come
 from that store's own origin, input is validated and rate-limited, and nothing is sent from here:
 the checkout is upserted ("newer wins") and the cart flow decides, consent first.
+Marketing opt-in: the script reads a checkbox (Kizuna's own, inserted after the billing email, or
+the merchant's, named by the `consent` CSS selector on the script URL) and posts
+`marketing_consent`; a ticked box subscribes the customers with that email (or waits on the
+checkout for them), an unticked one never unsubscribes anyone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import redis
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -34,6 +38,9 @@ MAX_ITEMS = 100
 RATE_LIMIT = 60  # captures per IP per minute
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A plain CSS selector for the merchant's own opt-in checkbox: no quotes, angle brackets or
+# control characters (it is written into the script as a JSON string all the same).
+_SELECTOR = re.compile(r"^[^\"'`<>\x00-\x1f\x7f]{1,100}$")
 
 
 def capture_key(secret_key: str, shop_id: int) -> str:
@@ -124,14 +131,20 @@ def capture_script() -> Response:
     shop = _shop()
     if shop is None:
         return _refuse(404, "unknown_store")
+    consent = request.args.get("consent")
+    if consent is not None and not _SELECTOR.match(consent.strip()):
+        return _refuse(400, "invalid_consent_selector")
+    consent = consent.strip() if consent else None
     base = f"{kizuna().config.app_url}/storefront/woocommerce"
     key = request.args.get("key", "")
+    query = {"shop": shop.id, "key": key, **({"consent": consent} if consent else {})}
     body = render_template(
         "storefront/capture.js",
         endpoint=f"{base}/capture",
-        script_url=f"{base}/capture.js?shop={shop.id}&key={key}",
+        script_url=f"{base}/capture.js?{urlencode(query)}",
         shop_id=shop.id,
         key=key,
+        consent_selector=consent,
     )
     return Response(body, mimetype="application/javascript")
 
@@ -163,6 +176,9 @@ def capture() -> Response:
         return _refuse(400, "invalid_items", origin)
     if not re.fullmatch(r"[A-Z]{3}", currency):
         return _refuse(400, "invalid_currency", origin)
+    marketing_consent = data.get("marketing_consent")
+    if marketing_consent is not None and not isinstance(marketing_consent, bool):
+        return _refuse(400, "invalid_marketing_consent", origin)
     cart_url = str(data.get("cart_url") or "")
     if _origin(cart_url) != origin:
         cart_url = f"{shop.domain}/cart/"
@@ -179,6 +195,10 @@ def capture() -> Response:
     )
     session = db_session()
     upsert.upsert_checkouts(session, shop.id, [record])
+    if marketing_consent is not None:  # absent: a script from before the checkbox
+        upsert.record_storefront_opt_in(
+            session, shop.id, record.external_id, marketing_consent, now
+        )
     flow_triggers.after_checkouts(session, shop.id, [record])
     session.commit()
     return _with_cors(jsonify(ok=True), origin)

@@ -122,8 +122,10 @@ def assemble(
     (the shape the paginated queries return), each yielded once the next top-level row starts.
 
     `children` maps a child's GID type to its connection name (`{"LineItem": "lineItems"}`);
-    children of other types are skipped. Grandchildren attach to their child.
+    children of other types are skipped. Grandchildren attach to their child. A top-level node
+    with no child rows gets its connections empty, as a paginated query would return them.
     """
+    connections = sorted(set(children.values()))
     current: dict[str, Any] | None = None
     family: dict[str, dict[str, Any]] = {}
     skipped = 0
@@ -133,6 +135,8 @@ def assemble(
             if current is not None:
                 yield current
             current = row
+            for connection in connections:
+                current.setdefault(connection, {"nodes": []})
             family = {str(row.get("id")): row}
             continue
         parent = family.get(str(parent_id))

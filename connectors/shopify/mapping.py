@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from connectors.base import (
     CheckoutRecord,
+    CollectionRef,
     CustomerRecord,
     OrderLineRecord,
     OrderRecord,
@@ -165,8 +166,23 @@ def order_from_node(node: Node) -> OrderRecord:
     )
 
 
+def _collections(node: Node) -> tuple[CollectionRef, ...] | None:
+    """The product's collections; None when the node was read without them."""
+    if "collections" not in node:
+        return None
+    return tuple(
+        CollectionRef(
+            external_id=_required_id(collection),
+            title=collection.get("title") or "",
+            handle=collection.get("handle") or None,
+        )
+        for collection in _nodes(node, "collections")
+    )
+
+
 def product_from_node(node: Node, currency: str) -> ProductRecord:
-    """A product with its variants; the Products query carries no currency, so the shop's."""
+    """A product with its variants and collections; the Products query carries no currency, so
+    the shop's. A node read without `collections` leaves the stored collections as they are."""
     variants = tuple(
         VariantRecord(
             external_id=_required_id(variant),
@@ -187,6 +203,7 @@ def product_from_node(node: Node, currency: str) -> ProductRecord:
         status=_lower(node.get("status")),
         image_url=_path(node, "featuredMedia", "preview", "image", "url"),
         variants=variants,
+        collections=_collections(node),
     )
 
 

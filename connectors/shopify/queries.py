@@ -4,6 +4,8 @@ Layer: connectors. Each document is validated against the official Admin schema 
 API version (`tests/unit/test_shopify_graphql_documents.py`), and the simulated Shopify executes
 them against that same schema. Page sizes keep the requested cost under Shopify's 1,000-point
 per-query ceiling (connections cost 2 + first × node cost; objects 1, scalars 0).
+A product's collections are its first 10 in the paged query, all of them in the bulk query (no
+cost ceiling there; products → variants/collections stays within 5 connections, 2 levels deep).
 Deprecated fields are avoided: `defaultEmailAddress` instead of `Customer.email`, `uri` instead
 of `callbackUrl`.
 """
@@ -160,6 +162,13 @@ query KizunaProducts($first: Int!, $after: String, $query: String, $variants: In
           title
           sku
           price
+        }
+      }
+      collections(first: 10) {
+        nodes {
+          id
+          title
+          handle
         }
       }
     }
@@ -445,6 +454,15 @@ BULK_PRODUCTS = """
               title
               sku
               price
+            }
+          }
+        }
+        collections {
+          edges {
+            node {
+              id
+              title
+              handle
             }
           }
         }

@@ -66,7 +66,7 @@ PRODUCTS = StreamSpec(
     count_variable="products",
     variables={"variants": queries.VARIANTS_PAGE_SIZE},
     bulk_document=queries.BULK_PRODUCTS,
-    bulk_children={"ProductVariant": "variants"},
+    bulk_children={"ProductVariant": "variants", "Collection": "collections"},
 )
 ORDERS = StreamSpec(
     name="orders",

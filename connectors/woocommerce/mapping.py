@@ -6,6 +6,8 @@ not customers in WooCommerce: a guest order's billing data becomes a customer ke
 Orders still `pending`, `failed` or `checkout-draft` are unpaid checkouts, not orders: they
 become `CheckoutRecord`s (external id = order id, recovery URL = the order's payment URL);
 a paid order names the same id as its checkout token, so it completes that checkout.
+Marketing consent comes from `meta_data` (see consent.py): a customer's own, a guest's from the
+order; none stated → None (unknown, which is no consent).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from connectors.base import (
     CheckoutRecord,
+    CollectionRef,
     ConnectorError,
     CustomerRecord,
     OrderLineRecord,
@@ -23,6 +26,7 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
+from connectors.woocommerce.consent import consent_from_meta
 
 OPEN_CHECKOUT_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
 FINANCIAL_STATUS = {
@@ -100,8 +104,19 @@ def customer_from_resource(data: dict[str, Any]) -> CustomerRecord:
         city=_blank(billing.get("city")),
         country_code=_blank(billing.get("country")),
         tags=None,
-        email_marketing_state=None,
+        # Consent is read from meta (see consent.py); its time is the customer's modification.
+        **_consent_fields(data),
     )
+
+
+def _consent_fields(data: dict[str, Any]) -> dict[str, Any]:
+    consent = consent_from_meta(data.get("meta_data"))
+    if consent is None:
+        return {"email_marketing_state": None, "email_marketing_opt_in_level": None}
+    return {
+        "email_marketing_state": consent.state,
+        "email_marketing_opt_in_level": consent.opt_in_level,
+    }
 
 
 def order_customer(data: dict[str, Any]) -> CustomerRecord | None:
@@ -127,6 +142,7 @@ def order_customer(data: dict[str, Any]) -> CustomerRecord | None:
         updated_at=parse_gmt(data.get("date_modified_gmt")),
         created_at=parse_gmt(data.get("date_created_gmt")),
         **profile,
+        **_consent_fields(data),  # a guest's consent is on the order's meta
     )
 
 
@@ -202,6 +218,7 @@ def order_from_resource(data: dict[str, Any]) -> OrderRecord:
         checkout_token=_id(data),
         source_name=_blank(data.get("created_via")),
         lines=lines,
+        fulfilled_at=parse_gmt(data.get("date_completed_gmt")) if status == "completed" else None,
     )
 
 
@@ -235,9 +252,25 @@ def checkout_from_resource(data: dict[str, Any]) -> CheckoutRecord:
     )
 
 
+def _categories(data: dict[str, Any]) -> tuple[CollectionRef, ...] | None:
+    """The product's categories as collections; None when the resource does not list them."""
+    categories = data.get("categories")
+    if not isinstance(categories, list):
+        return None
+    return tuple(
+        CollectionRef(
+            external_id=_id(category),
+            title=str(category.get("name") or ""),
+            handle=_blank(category.get("slug")),
+        )
+        for category in categories
+        if isinstance(category, dict) and category.get("id") not in (None, "")
+    )
+
+
 def product_from_resource(data: dict[str, Any], currency: str) -> ProductRecord:
     """A product; a simple product is its own single variant (variable ones list none here:
-    their variations need one more call per product)."""
+    their variations need one more call per product). Its `categories` are its collections."""
     images = data.get("images") or []
     image = images[0].get("src") if images and isinstance(images[0], dict) else None
     variants: tuple[VariantRecord, ...] = ()
@@ -261,4 +294,5 @@ def product_from_resource(data: dict[str, Any], currency: str) -> ProductRecord:
         status=_blank(data.get("status")),
         image_url=image,
         variants=variants,
+        collections=_categories(data),
     )

@@ -1,5 +1,7 @@
 /* Kizuna cart capture for WooCommerce: when a shopper types an email at checkout, send it with
-   the cart (read from the store's own Store API) so an abandoned cart can be followed up.
+   the cart (read from the store's own Store API) so an abandoned cart can be followed up, and
+   whether the marketing opt-in box is ticked. The box is Kizuna's own, inserted after the billing
+   email field, unless the script URL names the store's own checkbox with `consent=<selector>`.
    Add to the store's checkout page:
    <script async src="{{ script_url }}"></script> */
 (function () {
@@ -13,6 +15,52 @@
     try { window.localStorage.setItem(storageKey, token); } catch (e) { /* private mode */ }
   }
   var lastSent = "";
+  var consentSelector = {{ consent_selector | tojson }};
+  var ownBoxId = "kizuna_marketing_consent";
+  var japanese = /^ja/i.test(document.documentElement.lang || "");
+  var label = japanese ? "ニュースやお得な情報をメールで受け取る" : "Email me news and offers";
+
+  function emailField() {
+    return document.getElementById("billing_email") ||
+      document.querySelector("input[type=email]");
+  }
+
+  function consentBox() {
+    var box = null;
+    if (consentSelector) {
+      try { box = document.querySelector(consentSelector); } catch (e) { box = null; }
+    } else {
+      box = document.getElementById(ownBoxId);
+    }
+    return box && box.type === "checkbox" ? box : null;
+  }
+
+  function insertOwnBox() {
+    if (consentSelector || document.getElementById(ownBoxId)) { return; }
+    var field = emailField();
+    if (!field || !field.parentNode) { return; }
+    var anchor = (field.closest &&
+      field.closest("#billing_email_field, .form-row, .wc-block-components-text-input")) ||
+      field;
+    var row = document.createElement("p");
+    row.className = "form-row form-row-wide kizuna-marketing-consent";
+    var wrapper = document.createElement("label");
+    wrapper.className = "woocommerce-form__label woocommerce-form__label-for-checkbox checkbox";
+    wrapper.setAttribute("for", ownBoxId);
+    var box = document.createElement("input");
+    box.type = "checkbox";
+    box.id = ownBoxId;
+    box.name = ownBoxId;
+    box.value = "1";
+    box.className = "woocommerce-form__input woocommerce-form__input-checkbox input-checkbox";
+    var text = document.createElement("span");
+    text.textContent = label;
+    wrapper.appendChild(box);
+    wrapper.appendChild(document.createTextNode(" "));
+    wrapper.appendChild(text);
+    row.appendChild(wrapper);
+    anchor.parentNode.insertBefore(row, anchor.nextSibling);
+  }
 
   function money(prices) {
     var unit = Number(prices.currency_minor_unit || 0);
@@ -35,13 +83,16 @@
           };
         });
         if (!items.length) { return; }
-        var body = JSON.stringify({
+        var payload = {
           email: email,
           cart_token: token,
           items: items,
           currency: cart.totals && cart.totals.currency_code,
           cart_url: window.location.origin + "/cart/"
-        });
+        };
+        var box = consentBox();
+        if (box) { payload.marketing_consent = !!box.checked; }
+        var body = JSON.stringify(payload);
         if (body === lastSent) { return; }
         lastSent = body;
         window.fetch(endpoint, {
@@ -59,6 +110,23 @@
     var field = event.target;
     if (field && (field.id === "billing_email" || field.type === "email")) {
       send(String(field.value || "").trim());
+    } else if (field && field === consentBox()) {
+      var email = emailField();
+      if (email) { send(String(email.value || "").trim()); }
     }
   }, true);
+
+  function start() {
+    insertOwnBox();
+    if (!consentSelector && window.MutationObserver) {
+      // The block checkout re-renders its fields: put the box back when it is dropped.
+      new window.MutationObserver(insertOwnBox)
+        .observe(document.body, { childList: true, subtree: true });
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();

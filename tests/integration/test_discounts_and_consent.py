@@ -271,7 +271,7 @@ def test_a_refused_write_back_lands_on_the_shops_last_error(
     assert refreshed.last_error_at is not None
 
 
-def test_woocommerce_has_no_consent_field_so_nothing_is_written(
+def test_a_woocommerce_guest_has_no_record_so_nothing_is_written(
     app: Flask, runtime: Any, db: Session
 ) -> None:
     from tests.integration.test_webhook_intake import make_shop
@@ -280,7 +280,7 @@ def test_woocommerce_has_no_consent_field_so_nothing_is_written(
     shop.platform = "woocommerce"
     customer = Customer(
         shop_id=shop.id,
-        external_id="12",
+        external_id="guest:w@example.jp",  # registered ones: test_woocommerce_marketing_consent.py
         email="w@example.jp",
         email_normalized="w@example.jp",
         email_marketing_state="UNSUBSCRIBED",

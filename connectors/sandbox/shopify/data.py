@@ -23,6 +23,7 @@ from connectors.sandbox.shopify.records import (
     ZERO_DECIMAL_CURRENCIES,
     Address,
     Checkout,
+    Collection,
     Customer,
     LineItem,
     Order,
@@ -32,6 +33,15 @@ from connectors.sandbox.shopify.records import (
     quantize,
     whole_seconds,
 )
+
+# Custom collections besides one per product type: (title, handle, is a member?). Membership
+# follows from the catalogue alone (no random draw), so adding collections changed no other data.
+EXTRA_COLLECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("Tea Ceremony", "tea-ceremony", "ceremony"),
+    ("Gift Ideas", "gift-ideas", "gift"),
+)
+CEREMONY_WORDS = ("Matcha", "Kyusu", "Yunomi", "Gyokuro")
+GIFT_MIN_JPY = 4000
 
 # JPY prices convert at these rates; unknown currencies use the USD rate.
 JPY_RATES = {
@@ -268,6 +278,7 @@ class IdSequence:
         "order": 5_900_000_000_000,
         "line": 14_800_000_000_000,
         "checkout": 33_000_000_000_000,
+        "collection": 480_000_000_000,
         "webhook": 1_400_000_000_000,
     }
     STEP: ClassVar[int] = 37
@@ -510,8 +521,37 @@ class Generator:
         # A couple of items are no longer sold; orders placed before still reference them.
         products[-1].status = "ARCHIVED"
         products[9].status = "DRAFT"
+        self.assign_collections(products, created_at)
         self.set_catalogue(products)
         return products
+
+    def assign_collections(self, products: list[Product], created_at: datetime) -> None:
+        """One collection per product type, plus "Tea Ceremony" and "Gift Ideas"; archived
+        products are in none. Deterministic from the catalogue (no random draw)."""
+        base_prices = {row[0]: row[3] for row in CATALOGUE}
+        made = whole_seconds(created_at)
+        by_key: dict[str, Collection] = {}
+
+        def collection(key: str, title: str, handle: str) -> Collection:
+            if key not in by_key:
+                by_key[key] = Collection(self.ids.next("collection"), title, handle, made, made)
+            return by_key[key]
+
+        for product in products:
+            if product.status == "ARCHIVED":
+                continue
+            kind = product.product_type
+            product.collections.append(
+                collection(f"type:{kind}", kind, kind.lower().replace(" ", "-"))
+            )
+            for title, handle, rule in EXTRA_COLLECTIONS:
+                member = (
+                    any(word in product.title for word in CEREMONY_WORDS)
+                    if rule == "ceremony"
+                    else base_prices.get(product.title, 0) >= GIFT_MIN_JPY
+                )
+                if member:
+                    product.collections.append(collection(rule, title, handle))
 
     def set_catalogue(self, products: list[Product]) -> None:
         order = list(range(len(products)))

@@ -16,6 +16,7 @@ from connectors.sandbox.shopify.pagination import Listing, connection
 from connectors.sandbox.shopify.records import (
     Address,
     Checkout,
+    Collection,
     Customer,
     LineItem,
     Order,
@@ -55,6 +56,20 @@ VARIANT_LISTING: Listing[Variant] = Listing(
     other_fields={"sku": lambda variant: variant.sku},
     record_id=lambda variant: variant.id,
     default_sort="POSITION",
+)
+COLLECTION_LISTING: Listing[Collection] = Listing(
+    sort_keys={
+        "ID": lambda collection: collection.id,
+        "TITLE": lambda collection: collection.title.lower(),
+        "UPDATED_AT": lambda collection: collection.updated_at,
+    },
+    time_fields={"updated_at": lambda collection: collection.updated_at},
+    other_fields={
+        "handle": lambda collection: collection.handle,
+        "title": lambda collection: collection.title,
+        "collection_type": lambda _collection: "custom",
+    },
+    record_id=lambda collection: collection.id,
 )
 CUSTOMER_LISTING: Listing[Customer] = Listing(
     sort_keys={
@@ -376,6 +391,22 @@ class GraphNodes:
             "variants": lambda _info, **args: connection(
                 product.variants, VARIANT_LISTING, lambda v: self.variant(v, product), **args
             ),
+            "collections": lambda _info, **args: connection(
+                product.collections, COLLECTION_LISTING, self.collection, **args
+            ),
+        }
+
+    def collection(self, collection: Collection) -> Node:
+        return {
+            "__typename": "Collection",
+            "id": collection.gid,
+            "legacyResourceId": str(collection.id),
+            "title": collection.title,
+            "handle": collection.handle,
+            "description": "",
+            "descriptionHtml": "",
+            "sortOrder": "MANUAL",
+            "updatedAt": self.time(collection.updated_at),
         }
 
     def _line_links(self, line: LineItem) -> Node:

@@ -123,6 +123,21 @@ class Variant:
 
 
 @dataclass(slots=True)
+class Collection:
+    """A custom collection of the catalogue (membership is listed on each product)."""
+
+    id: int
+    title: str
+    handle: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def gid(self) -> str:
+        return gid("Collection", self.id)
+
+
+@dataclass(slots=True)
 class Product:
     id: int
     title: str
@@ -137,6 +152,7 @@ class Product:
     image_id: int
     image_url: str
     variants: list[Variant] = field(default_factory=list)
+    collections: list[Collection] = field(default_factory=list)
 
     @property
     def external_id(self) -> str:

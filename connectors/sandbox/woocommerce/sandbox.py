@@ -4,8 +4,10 @@ Layer: connectors/sandbox (plain werkzeug). Speaks wc-auth (`/wc-auth/v1/authori
 at once: the keys are POSTed to `callback_url`, which must answer exactly 200, then the browser
 goes to `return_url?success=1&user_id=…`), REST v3 customers/orders/products/webhooks (Basic auth
 or OAuth 1.0a one-legged with the consumer key; 401 otherwise; `per_page` ≤ 100; `X-WP-Total`,
-`X-WP-TotalPages`, `Link`) and signed webhooks (see `webhooks.py`). Unlike a real store it
-accepts Basic auth over plain http, and it does not insist on an https callback_url.
+`X-WP-TotalPages`, `Link`) and signed webhooks (see `webhooks.py`). `PUT /customers/<id>` takes
+`meta_data` (WooCommerce's `update_meta_data`: by id, else by key, repeated keys collapsed) and
+fires `customer.updated`. Unlike a real store it accepts Basic auth over plain http, and it does
+not insist on an https callback_url.
 """
 
 from __future__ import annotations
@@ -153,18 +155,32 @@ class SandboxWooCommerce:
         customer_id: int | None = None,
         guest_email: str | None = None,
         status: str = "processing",
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         store = self.stores[url_path]
         customer = store.customers[customer_id] if customer_id else None
-        order = store.add_order(
-            self.rng,
-            datetime.now(UTC).replace(microsecond=0),
-            status=status,
-            customer=customer,
-            guest_email=guest_email,
-        )
+        with store.lock:
+            order = store.add_order(
+                self.rng,
+                datetime.now(UTC).replace(microsecond=0),
+                status=status,
+                customer=customer,
+                guest_email=guest_email,
+            )
+            for key, value in (meta or {}).items():
+                _update_meta(store, order, {"key": key, "value": value})
         self._emit(store, "order.created", order["id"])
         return order
+
+    def set_meta(self, url_path: str, kind: str, item_id: int, key: str, value: Any) -> None:
+        """Set one meta entry on a customer or order, as a plugin would (`update_meta_data`),
+        and fire `<resource>.updated`."""
+        store = self.stores[url_path]
+        with store.lock:
+            item = self._get(store, kind, item_id)
+            _update_meta(store, item, {"key": key, "value": value})
+            _touch(item)
+        self._emit(store, f"{RESOURCES[kind]}.updated", item_id)
 
     def update_order(self, url_path: str, order_id: int, *, status: str) -> dict[str, Any]:
         store = self.stores[url_path]
@@ -405,9 +421,30 @@ class SandboxWooCommerce:
                 rendered = self._render(store, kind, item)
                 del store.webhooks[item_id]
                 return _json(rendered, 200)
+            elif kind == "customers" and request.method in ("PUT", "POST"):
+                self._update_customer(store, item, _body(request))
             elif write:
                 raise _RestError(501, "sandbox_not_implemented", "Not simulated.")
-            return _json(self._render(store, kind, item), 200)
+            rendered = self._render(store, kind, item)
+        if kind == "customers" and write:
+            self._emit(store, "customer.updated", item_id)
+        return _json(rendered, 200)
+
+    def _update_customer(
+        self, store: SandboxStore, customer: dict[str, Any], data: dict[str, Any]
+    ) -> None:
+        """`PUT /customers/<id>`: only `meta_data` and the names are simulated."""
+        entries = data.get("meta_data", [])
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("key"), str) and e["key"] for e in entries
+        ):
+            raise _RestError(400, "rest_invalid_param", "Invalid parameter(s): meta_data")
+        for name in ("first_name", "last_name"):
+            if isinstance(data.get(name), str):
+                customer[name] = data[name]
+        for entry in entries:
+            _update_meta(store, customer, entry)
+        _touch(customer)
 
     def _create_webhook(self, request: Request, store: SandboxStore) -> Response:
         data = _body(request)
@@ -531,6 +568,32 @@ class SandboxWooCommerce:
             key=lambda i: (i[sort_field], i["id"]),
             reverse=args.get("order", "desc") == "desc",
         )
+
+
+def _update_meta(store: SandboxStore, item: dict[str, Any], entry: dict[str, Any]) -> None:
+    """WC_Data::update_meta_data: the entry with this id, else the first with this key (other
+    entries with the key are dropped), else a new entry."""
+    meta: list[dict[str, Any]] = item.setdefault("meta_data", [])
+    key, value = entry["key"], entry.get("value")
+    target = None
+    if entry.get("id") is not None:
+        target = next((m for m in meta if str(m["id"]) == str(entry["id"])), None)
+        if target is None:
+            raise _RestError(400, "woocommerce_rest_invalid_meta_id", "Invalid meta ID.")
+    else:
+        matches = [m for m in meta if m["key"] == key]
+        if matches:
+            target = matches[0]
+            item["meta_data"] = meta = [m for m in meta if m["key"] != key or m is target]
+    if target is None:
+        meta.append({"id": store.next_id(), "key": key, "value": value})
+    else:
+        target["key"], target["value"] = key, value
+
+
+def _touch(item: dict[str, Any]) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    item["modified"] = max(now, item["modified"] + timedelta(seconds=1))
 
 
 def _paging(request: Request) -> tuple[int, int, int | None]:

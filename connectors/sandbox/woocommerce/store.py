@@ -28,6 +28,14 @@ PRODUCT_NAMES = (
     "Bamboo Whisk",
     "Yuzu Candle",
 )
+# Product categories (id, name, slug) and the products in each; ids are fixed, outside the
+# store's id sequence, so that categories change no other generated id.
+CATEGORIES = (
+    (16, "Tea", "tea", ("Matcha Set", "Sencha 100g", "Hojicha 100g")),
+    (17, "Teaware", "teaware", ("Matcha Set", "Kyusu Teapot", "Chawan Bowl", "Bamboo Whisk")),
+    (18, "Home & Gifts", "home-gifts", ("Tenugui Towel", "Yuzu Candle")),
+)
+UNCATEGORIZED = (15, "Uncategorized", "uncategorized")
 ORDER_STATUSES = ("processing", "completed", "on-hold", "cancelled", "refunded")
 OPEN_CHECKOUT_STATUSES = ("pending", "failed", "checkout-draft")
 
@@ -142,7 +150,7 @@ class SandboxStore:
             },
             "is_paying_customer": customer.get("is_paying_customer", False),
             "avatar_url": "https://secure.gravatar.com/avatar/0?s=96",
-            "meta_data": [],
+            "meta_data": [dict(entry) for entry in customer.get("meta_data", ())],
             "_links": self._links(base_url, "customers", customer["id"]),
         }
 
@@ -162,6 +170,7 @@ class SandboxStore:
             "sale_price": "",
             "images": [{"id": product["id"] + 1000, "src": product["image"]}],
             "variations": [v["id"] for v in product["variations"]],
+            "categories": [dict(category) for category in product.get("categories", [])],
             "_links": self._links(base_url, "products", product["id"]),
         }
 
@@ -221,7 +230,7 @@ class SandboxStore:
             **self._dates("date_paid", paid),
             **self._dates("date_completed", order.get("completed")),
             "cart_hash": "",
-            "meta_data": [],
+            "meta_data": [dict(entry) for entry in order.get("meta_data", ())],
             "line_items": lines,
             "tax_lines": [],
             "shipping_lines": [],
@@ -333,9 +342,22 @@ class SandboxStore:
                 "modified": created,
                 "image": f"https://example.jp/wp-content/uploads/{slug}.jpg",
                 "variations": variations,
+                "categories": categories_for(name),
             }
             self.products[product_id] = product
             return product
+
+
+def categories_for(name: str) -> list[dict[str, Any]]:
+    """A product's categories as REST v3 lists them; WooCommerce files the rest under
+    "Uncategorized"."""
+    found = [
+        {"id": number, "name": title, "slug": slug}
+        for number, title, slug, names in CATEGORIES
+        if name in names
+    ]
+    number, title, slug = UNCATEGORIZED
+    return found or [{"id": number, "name": title, "slug": slug}]
 
 
 def _billing(rng: random.Random, first: str, last: str, email: str) -> dict[str, str]:
