@@ -2,7 +2,8 @@
 
 The app runs in a thread (werkzeug, `serve` fixture) against the integration test database and
 Redis. Chromium is the system one (`apt-get install -y chromium`); `playwright install` is never
-needed. Without `/usr/bin/chromium` the tests are skipped with that reason.
+needed. Without `/usr/bin/chromium` the tests are skipped with that reason — except under CI
+(`CI` set), where `.ci/run` installs it and its absence fails the run.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def browser_page() -> Iterator[Any]:
     """A fresh Playwright page in headless Chromium (one browser per test: tests stay few)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`")
+        reason = f"{CHROMIUM} is missing: install it with `apt-get install -y chromium`"
+        if os.environ.get("CI"):  # .ci/run installs it: a missing browser there is a failure
+            pytest.fail(reason)
+        pytest.skip(reason)
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,0 +1,711 @@
+"""Tenant isolation over every merchant-facing route: shop A's login or token never reaches shop B.
+
+Real PostgreSQL and Redis (see conftest). Two accounts each own a shop with customers, orders,
+checkouts, inquiries, flow settings, flow runs, messages, scores and a saved segment matching
+everyone. The cases are generated from `app.url_map`: every route of the merchant-facing
+blueprints, every method, each path argument replaced by shop B's object of that kind
+(`ID_TABLES` / `PLAIN_ARGUMENTS`; a route with an argument neither knows fails the test, and so
+does a route of an unclassified blueprint). A signs in with a password (cookie session + CSRF
+token) or with a Shopify session token (Bearer / `id_token`), also naming B in `shop` / `shop_id`
+query parameters. A request naming B's object must be refused with 403/404; no answer may contain
+B's names or emails; B's rows (every table with `shop_id`, `account_id` or `customer_id`) must be
+byte-for-byte unchanged. Each route is also called with A's own objects, which must work (a 404
+there would prove nothing); an object a delete route removed is put back before the next call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import jwt
+import pytest
+from flask import Flask
+from sqlalchemy import MetaData, Table, select, text
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+
+from app.auth import passwords
+from app.models import (
+    Account,
+    Checkout,
+    Customer,
+    FlowRun,
+    FlowSetting,
+    Inquiry,
+    Message,
+    Order,
+    OrderLine,
+    Product,
+    Shop,
+    Suppression,
+    TimelineEvent,
+)
+from app.models.product import ProductCollection
+from app.services import segments
+from app.services.scoring import score_shop
+from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC)
+PASSWORD = "isolation test password"
+SAFE_METHODS = ("GET",)
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+# Blueprints whose every route acts for a signed-in merchant.
+MERCHANT_BLUEPRINTS = frozenset({"admin", "api"})
+# Merchant-facing routes of other blueprints (session cookie required).
+MERCHANT_ENDPOINTS = frozenset(
+    {"auth.connect_shopify", "auth.connect_woocommerce", "auth.woocommerce_done"}
+)
+# Every other route, and why it is not a merchant's door into tenant data.
+NOT_MERCHANT_ROUTES = {
+    "auth.login_required_page": "sign-in form; reads no tenant data",
+    "auth.login_with_link": "a signed login link is the credential itself",
+    "auth.logout": "clears the caller's own session",
+    "auth.session_token_bounce": "static App Bridge page",
+    "auth.shopify_install": "OAuth start, checked by Shopify's HMAC",
+    "auth.shopify_callback": "OAuth callback, checked by state + HMAC",
+    "auth.woocommerce_callback": "wc-auth key delivery, checked by the pending user_id",
+    "email.unsubscribe_page": "signed per-message token",
+    "email.unsubscribe_now": "signed per-message token",
+    "health.healthz": "no tenant data",
+    "static": "static files",
+    "storefront.capture": "shopper-facing, keyed by the store's public capture key",
+    "storefront.capture_script": "shopper-facing script",
+    "webhooks.sendgrid_events": "signed by SendGrid",
+    "webhooks.shopify_webhook": "signed by Shopify",
+    "webhooks.woocommerce_webhook": "signed by the store",
+}
+
+# Path argument → the table whose row of the target shop it names. New tenant objects in routes
+# need a line here and a row in `populate` (for both shops).
+ID_TABLES = {
+    "customer_id": "customers",
+    "inquiry_id": "inquiries",
+    "message_id": "messages",
+    "order_id": "orders",
+    "checkout_id": "checkouts",
+    "flow_run_id": "flow_runs",
+    "run_id": "flow_runs",
+    "product_id": "products",
+    "segment_id": "saved_segments",
+    "snapshot_id": "rfm_snapshots",
+    "event_id": "webhook_events",
+}
+# Path arguments that are not tenant ids: the same value is used for both shops.
+PLAIN_ARGUMENTS = {"key": "cart", "flow_key": "cart"}
+# Matches every customer of the shop it runs in: any row of another shop in its answers is a leak.
+EVERYONE = {"match": "all", "rules": [{"field": "orders_count", "op": "gte", "value": "0"}]}
+# A form a merchant could plausibly send to any admin POST (fields a view does not know are
+# ignored), so that a refusal is the guard's and not the form's; the API gets it as JSON.
+FORM = {
+    "channel": "email",
+    "kind": "complaint",
+    "subject": "Isolation probe",
+    "notes": "written by shop A",
+    "enabled": "1",
+    "name": "Isolation probe",
+    "domain": "",
+    "token": "",
+    "store_url": "",
+}
+API_BODY = {"name": "Isolation probe", "rule": EVERYONE}
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tenant:
+    account_id: int
+    email: str
+    shop_id: int
+    domain: str
+    ids: dict[str, int] = field(default_factory=dict)  # table → one row id
+    secrets: tuple[str, ...] = ()  # strings only this tenant's data contains
+
+
+def populate(db: Session, tag: str, person: str) -> Tenant:
+    """An account with a password and one Shopify shop holding a little of every kind of data."""
+    account = Account(
+        name=f"{person} Holdings",
+        email=f"owner@{tag}.example",
+        password_hash=passwords.hash_password(PASSWORD),
+    )
+    db.add(account)
+    db.flush()
+    shop = Shop(
+        account_id=account.id,
+        platform="shopify",
+        domain=f"{tag}.myshopify.com",
+        name=f"{person} Store",
+        status="active",
+        install_method="managed",
+        scopes="read_customers,write_customers,read_orders,read_products",
+        installed_at=NOW - timedelta(days=30),
+        timezone="Asia/Tokyo",
+        currency="JPY",
+        locale="en",
+        webhooks_subscribed=5,
+        sync_state={"status": "done", "done": {"customers": 3}},
+    )
+    db.add(shop)
+    db.flush()
+    customers = []
+    for n in range(3):
+        customer = Customer(
+            shop_id=shop.id,
+            external_id=f"{tag}-c{n}",
+            first_name=f"{person}first{n}",
+            last_name=f"{person}last{n}",
+            email=f"{person.lower()}{n}@{tag}.example",
+            email_marketing_state="SUBSCRIBED",
+            currency="JPY",
+            orders_count=2,
+            total_spent=Decimal(6000),
+        )
+        customer.email_normalized = customer.email.lower() if customer.email else None
+        db.add(customer)
+        db.flush()
+        customers.append(customer)
+        for k in range(2):
+            order = Order(
+                shop_id=shop.id,
+                external_id=f"{tag}-o{n}-{k}",
+                customer_id=customer.id,
+                name=f"#{person}{n}{k}",
+                email=customer.email,
+                billing_name=f"{person}billing{n}",
+                currency="JPY",
+                financial_status="paid",
+                total_price=Decimal(3000),
+                processed_at=NOW - timedelta(days=40 + 90 * k + n),
+            )
+            order.lines.append(
+                OrderLine(
+                    shop_id=shop.id,
+                    external_id=f"{order.external_id}-l",
+                    title=f"{person}product",
+                    quantity=1,
+                    price=Decimal(3000),
+                    currency="JPY",
+                )
+            )
+            db.add(order)
+            db.flush()
+            db.add(
+                TimelineEvent(
+                    shop_id=shop.id,
+                    customer_id=customer.id,
+                    kind="order_placed",
+                    source_key=order.external_id,
+                    occurred_at=order.processed_at,
+                    detail={"name": order.name, "total_price": "3000", "currency": "JPY"},
+                )
+            )
+    first = customers[0]
+    checkout = Checkout(
+        shop_id=shop.id,
+        external_id=f"{tag}-tok",
+        customer_id=first.id,
+        email=first.email,
+        currency="JPY",
+        total_price=Decimal(2400),
+        recovery_url=f"https://{tag}.example/recover",
+        line_items=[{"title": f"{person}product", "quantity": 1}],
+    )
+    inquiry = Inquiry(
+        shop_id=shop.id,
+        customer_id=first.id,
+        channel="email",
+        kind="question",
+        subject=f"{person} inquiry subject",
+        notes=f"{person} inquiry notes",
+        account_id=account.id,
+    )
+    setting = FlowSetting(
+        shop_id=shop.id, flow_key="cart", enabled=True, config={"holdout_percent": 10}
+    )
+    run = FlowRun(
+        shop_id=shop.id,
+        flow_key="cart",
+        customer_id=first.id,
+        trigger_key=checkout.external_id,
+        status="running",
+        next_step=2,
+    )
+    db.add_all([checkout, inquiry, setting, run])
+    db.flush()
+    message = Message(
+        shop_id=shop.id,
+        flow_run_id=run.id,
+        step=1,
+        customer_id=first.id,
+        status="sent",
+        subject=f"{person} message subject",
+        sent_at=NOW - timedelta(hours=3),
+    )
+    suppression = Suppression(
+        shop_id=shop.id, email_normalized=customers[2].email_normalized or "", reason="bounce"
+    )
+    catalogue = Product(shop_id=shop.id, external_id=f"{tag}-p", title=f"{person}product")
+    db.add_all([message, suppression, catalogue])
+    db.flush()
+    db.add(
+        ProductCollection(
+            shop_id=shop.id,
+            product_id=catalogue.id,
+            collection_external_id="1",
+            title=f"{person} collection",
+        )
+    )
+    saved = segments.save_segment(db, shop.id, f"{person} everyone", EVERYONE)
+    assert saved.segment is not None, saved.problems
+    db.commit()
+    score_shop(db, shop.id)
+    secrets = (
+        account.name,
+        account.email or "",
+        shop.name or "",
+        shop.domain,
+        inquiry.subject,
+        inquiry.notes,
+        message.subject or "",
+        f"{person}product",
+        f"{person}billing",
+        f"{person} collection",
+        *(c.first_name or "" for c in customers),
+        *(c.last_name or "" for c in customers),
+        *(c.email or "" for c in customers),
+    )
+    return Tenant(
+        account_id=account.id,
+        email=account.email or "",
+        shop_id=shop.id,
+        domain=shop.domain,
+        ids={
+            "customers": first.id,
+            "orders": _first_id(db, Order, shop.id),
+            "checkouts": checkout.id,
+            "inquiries": inquiry.id,
+            "flow_runs": run.id,
+            "messages": message.id,
+            "saved_segments": saved.segment.id,
+        },
+        secrets=secrets,
+    )
+
+
+def _first_id(db: Session, model: Any, shop_id: int) -> int:
+    found = db.scalars(select(model.id).where(model.shop_id == shop_id).order_by(model.id)).first()
+    assert isinstance(found, int)
+    return found
+
+
+def add_generic_ids(tenant: Tenant, engine: Any) -> None:
+    """Ids of the other tables a route may name (rows made by scoring or by newer features)."""
+    tables = _reflect(engine)
+    with engine.connect() as connection:
+        for table_name in set(ID_TABLES.values()) - tenant.ids.keys():
+            table = tables.get(table_name)
+            if table is None or "shop_id" not in table.c:
+                continue
+            found = connection.execute(
+                select(table.c.id).where(table.c.shop_id == tenant.shop_id).order_by(table.c.id)
+            ).first()
+            if found is not None:
+                tenant.ids[table_name] = found[0]
+
+
+_REFLECTED: dict[str, Table] = {}
+
+
+def _reflect(engine: Any) -> dict[str, Table]:
+    """The migrated schema as the database has it (dependency order), newer features included."""
+    if not _REFLECTED:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        _REFLECTED.update((table.name, table) for table in metadata.sorted_tables)
+    return _REFLECTED
+
+
+def snapshot(engine: Any, tenant: Tenant) -> list[tuple[Table, dict[str, Any]]]:
+    """The rows a route may name (`tenant.ids`), to put back after a route deleted one."""
+    tables = _reflect(engine)
+    rows = []
+    with engine.connect() as connection:
+        for name, table in tables.items():
+            if name in tenant.ids:
+                row = connection.execute(select(table).where(table.c.id == tenant.ids[name])).one()
+                rows.append((table, dict(row._mapping)))
+    return rows
+
+
+def restore(engine: Any, rows: list[tuple[Table, dict[str, Any]]]) -> None:
+    with engine.begin() as connection:
+        for table, row in rows:
+            if (
+                connection.execute(select(table.c.id).where(table.c.id == row["id"])).first()
+                is None
+            ):
+                connection.execute(table.insert().values(**row))
+
+
+def fingerprint(engine: Any, tenant: Tenant) -> dict[str, str]:
+    """A digest per table of every row belonging to the tenant, straight from the database."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            _fingerprint_sql(engine), {"shop_id": tenant.shop_id, "account_id": tenant.account_id}
+        )
+        return {row[0]: row[1] for row in rows}
+
+
+_FINGERPRINT_SQL: list[Any] = []
+
+
+def _fingerprint_sql(engine: Any) -> Any:
+    """One statement: md5 of the ordered text of the tenant's rows, per table."""
+    if _FINGERPRINT_SQL:
+        return _FINGERPRINT_SQL[0]
+    customers = "SELECT id FROM customers WHERE shop_id = :shop_id"
+    parts = []
+    for name, table in sorted(_reflect(engine).items()):
+        conditions = []
+        if name == "shops":
+            conditions.append("t.id = :shop_id")
+        if name == "accounts":
+            conditions.append("t.id = :account_id")
+        if "shop_id" in table.c:
+            conditions.append("t.shop_id = :shop_id")
+        if "account_id" in table.c:
+            conditions.append("t.account_id = :account_id")
+        if "customer_id" in table.c:
+            conditions.append(f"t.customer_id IN ({customers})")
+        if not conditions:
+            continue
+        # Table names come from the database's own catalogue; the ids are bound parameters.
+        where = " OR ".join(conditions)
+        parts.append(
+            f"SELECT '{name}' AS name, "  # noqa: S608
+            "md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest "
+            f'FROM "{name}" AS t WHERE {where}'
+        )
+    _FINGERPRINT_SQL.append(text(" UNION ALL ".join(parts)))
+    return _FINGERPRINT_SQL[0]
+
+
+@pytest.fixture
+def tenants(db: Session, runtime: Any) -> tuple[Tenant, Tenant]:
+    a = populate(db, "alpha-isolation", "Aoife")
+    b = populate(db, "bravo-isolation", "Brunhilde")
+    for tenant in (a, b):
+        stored = db.get(Shop, tenant.shop_id)
+        assert stored is not None
+        stored.access_token_encrypted = runtime.cipher.encrypt(f"shpat_{tenant.shop_id}")
+        add_generic_ids(tenant, runtime.db.engine)
+    db.commit()
+    return a, b
+
+
+# --- sign-in ---------------------------------------------------------------------------------
+
+
+def password_login(client: Any, email: str) -> str:
+    """Sign in through the login form; the new session's CSRF token."""
+    page = client.get("/login").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": found.group(1)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        token = session["csrf_token"]
+    assert isinstance(token, str)
+    return token
+
+
+def session_token(domain: str) -> str:
+    """A session token for `domain`, signed as App Bridge's would be."""
+    now = int(time.time())
+    claims = {
+        "iss": f"https://{domain}/admin",
+        "dest": f"https://{domain}",
+        "aud": SHOPIFY_API_KEY,
+        "sub": "42",
+        "exp": now + 300,
+        "nbf": now,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "sid": "isolation",
+    }
+    return jwt.encode(claims, SHOPIFY_API_SECRET, algorithm="HS256")
+
+
+# --- the cases -------------------------------------------------------------------------------
+
+
+def merchant_rules(app: Flask) -> list[Rule]:
+    """Every merchant-facing rule; fails when a route is neither merchant-facing nor exempted."""
+    rules = []
+    unclassified = []
+    for rule in app.url_map.iter_rules():
+        blueprint = rule.endpoint.split(".", 1)[0] if "." in rule.endpoint else ""
+        if blueprint in MERCHANT_BLUEPRINTS or rule.endpoint in MERCHANT_ENDPOINTS:
+            rules.append(rule)
+        elif rule.endpoint not in NOT_MERCHANT_ROUTES:
+            unclassified.append(f"{rule.endpoint} {rule.rule}")
+    assert not unclassified, (
+        "routes not classified for the shop-isolation test — add each to MERCHANT_ENDPOINTS "
+        f"(or its blueprint to MERCHANT_BLUEPRINTS), or to NOT_MERCHANT_ROUTES with a reason: "
+        f"{unclassified}"
+    )
+    return sorted(rules, key=lambda r: (r.rule, r.endpoint))
+
+
+def build_path(rule: Rule, tenant: Tenant) -> tuple[str, bool]:
+    """The rule's path with its arguments naming `tenant`'s objects; True if one is a tenant id."""
+    values: dict[str, Any] = {}
+    names_object = False
+    for argument in sorted(rule.arguments):
+        converter = type(rule._converters[argument]).__name__
+        if argument in ID_TABLES:
+            table = ID_TABLES[argument]
+            assert table in tenant.ids, (
+                f"route {rule.endpoint} ({rule.rule}) names a {table} row by `{argument}`, but "
+                f"the isolation test's `populate` makes no {table} row: add one"
+            )
+            values[argument] = tenant.ids[table]
+            names_object = True
+        elif argument in PLAIN_ARGUMENTS:
+            values[argument] = PLAIN_ARGUMENTS[argument]
+        elif converter == "PathConverter":
+            values[argument] = f"customers/{tenant.ids['customers']}/orders"
+            names_object = True
+        else:
+            pytest.fail(
+                f"route {rule.endpoint} ({rule.rule}) has the path argument `{argument}` "
+                f"({converter}) that the shop-isolation test cannot fill: add it to ID_TABLES "
+                "(a tenant object) or PLAIN_ARGUMENTS (not a tenant id)"
+            )
+    path = rule.rule
+    for argument, value in values.items():
+        path = re.sub(rf"<(?:[^:<>]+:)?{re.escape(argument)}>", str(value), path)
+    assert "<" not in path, path
+    return path, names_object
+
+
+def methods_of(rule: Rule) -> list[str]:
+    return sorted(m for m in (rule.methods or set()) if m in SAFE_METHODS + UNSAFE_METHODS)
+
+
+@dataclass
+class Caller:
+    """Shop A calling in one of its ways."""
+
+    name: str
+    client: Any
+    headers: dict[str, str]
+    query: dict[str, str]
+    csrf: str | None = None
+
+    def call(self, method: str, path: str, extra_query: dict[str, str] | None = None) -> Any:
+        query = {**self.query, **(extra_query or {})}
+        headers = dict(self.headers)
+        body: dict[str, Any] = {}
+        if method in UNSAFE_METHODS:
+            if self.csrf is not None:
+                headers["X-CSRF-Token"] = self.csrf
+            if path.startswith("/api/"):
+                body["json"] = API_BODY
+            else:
+                body["data"] = {**FORM, **({"csrf_token": self.csrf} if self.csrf else {})}
+        response = self.client.open(
+            path, method=method, query_string=query, headers=headers, **body
+        )
+        response.get_data()  # read a streamed body to its end, then let the view clean up
+        response.close()
+        return response
+
+
+def callers(app: Flask, a: Tenant) -> Iterator[Caller]:
+    cookie = app.test_client()
+    csrf = password_login(cookie, a.email)
+    yield Caller("password session", cookie, {}, {}, csrf)
+    yield Caller(
+        "session token (Bearer)",
+        app.test_client(),
+        {"Authorization": f"Bearer {session_token(a.domain)}"},
+        {},
+    )
+    yield Caller(
+        "session token (id_token)",
+        app.test_client(),
+        {},
+        {"id_token": session_token(a.domain), "embedded": "1", "shop": a.domain, "host": "YQ"},
+    )
+
+
+def leaked(body: str, tenant: Tenant, *, sent: tuple[str, ...] = ()) -> list[str]:
+    lowered = body.lower()
+    return [s for s in tenant.secrets if s and s not in sent and s.lower() in lowered]
+
+
+def check_route_set(app: Flask, runtime: Any, a: Tenant, b: Tenant) -> list[str]:
+    """Run every case; a list of what went wrong (empty when isolated)."""
+    engine = runtime.db.engine
+    problems: list[str] = []
+    rules = merchant_rules(app)
+    for caller in callers(app, a):
+        for rule in rules:
+            b_path, names_b = build_path(rule, b)
+            a_path, _ = build_path(rule, a)
+            for method in methods_of(rule):
+                if caller.name.endswith("(id_token)") and method != "GET":
+                    continue  # document loads only
+                label = f"[{caller.name}] {method} {rule.rule} ({rule.endpoint})"
+                variants: list[tuple[str, dict[str, str]]] = [(b_path, {})]
+                # A names B as the shop to look at: ignored or refused.
+                variants.append((b_path, {"shop_id": str(b.shop_id)}))
+                if not caller.csrf:
+                    variants.append((b_path, {"shop": b.domain, "shop_id": str(b.shop_id)}))
+                    if a_path != b_path:
+                        variants.append((a_path, {"shop": b.domain, "shop_id": str(b.shop_id)}))
+                for path, extra in variants:
+                    before = fingerprint(engine, b)
+                    response = caller.call(method, path, extra)
+                    after = fingerprint(engine, b)
+                    where = f"{label} {path}?{extra}" if extra else f"{label} {path}"
+                    body = response.get_data(as_text=True)
+                    if response.status_code >= 500:
+                        problems.append(f"{where}: answered {response.status_code}")
+                    if names_b and path == b_path and response.status_code not in (403, 404):
+                        problems.append(
+                            f"{where}: B's object answered {response.status_code}, not 403/404"
+                        )
+                    sent = (b.domain,) if "shop" in extra else ()
+                    if found := leaked(body, b, sent=sent):
+                        problems.append(f"{where}: body shows shop B's data {found}")
+                    location = response.headers.get("Location", "")
+                    if found := leaked(location, b, sent=sent):
+                        problems.append(f"{where}: redirect shows shop B's data {found}")
+                    changed = sorted(t for t in after if after[t] != before.get(t))
+                    if changed:
+                        problems.append(f"{where}: changed shop B's rows in {changed}")
+    return problems
+
+
+def check_own_objects_work(app: Flask, engine: Any, a: Tenant, b: Tenant) -> list[str]:
+    """The control: with A's own objects, each id-naming route is not a 403/404 (objects a
+    delete route removed are put back first), and shows nothing of B."""
+    problems = []
+    originals = snapshot(engine, a)
+    for caller in callers(app, a):
+        for rule in merchant_rules(app):
+            if not any(arg in ID_TABLES for arg in rule.arguments):
+                continue
+            path, _ = build_path(rule, a)
+            for method in methods_of(rule):
+                if caller.name.endswith("(id_token)") and method != "GET":
+                    continue
+                restore(engine, originals)
+                response = caller.call(method, path)
+                if found := leaked(response.get_data(as_text=True), b):
+                    problems.append(f"[{caller.name}] {method} {path} shows shop B's {found}")
+                if response.status_code in (401, 403, 404) or response.status_code >= 500:
+                    problems.append(
+                        f"[{caller.name}] {method} {path} ({rule.endpoint}) with shop A's own "
+                        f"objects answered {response.status_code}"
+                    )
+                elif method == "GET" and response.status_code != 200:
+                    problems.append(
+                        f"[{caller.name}] GET {path} with shop A's own objects answered "
+                        f"{response.status_code}, not 200"
+                    )
+    return problems
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+def test_every_merchant_route_keeps_shop_b_out_of_reach_of_shop_a(
+    app: Flask, runtime: Any, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    problems = check_route_set(app, runtime, a, b)
+    assert not problems, "shop isolation broken:\n" + "\n".join(problems)
+
+
+def test_the_same_routes_serve_shop_a_its_own_objects(
+    app: Flask, runtime: Any, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    problems = check_own_objects_work(app, runtime.db.engine, a, b)
+    assert not problems, "\n".join(problems)
+
+
+def test_a_token_for_a_naming_b_in_the_query_sees_only_a(
+    app: Flask, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {session_token(a.domain)}"}
+    for query in (
+        {"shop": b.domain},
+        {"shop_id": str(b.shop_id)},
+        {"shop": b.domain, "shop_id": str(b.shop_id), "host": "YQ", "embedded": "1"},
+    ):
+        shop = client.get("/api/v1/shop", query_string=query, headers=bearer)
+        assert shop.status_code == 200, query
+        assert shop.get_json()["shop"]["domain"] == a.domain, query
+        customers = client.get("/api/v1/customers", query_string=query, headers=bearer)
+        assert customers.status_code == 200, query
+        emails = {row["email"] for row in customers.get_json()["customers"]}
+        assert emails == {f"aoife{n}@alpha-isolation.example" for n in range(3)}, query
+        page = client.get("/app/customers", query_string=query, headers=bearer)
+        assert page.status_code == 200, query
+        assert "aoife0@alpha-isolation.example" in page.get_data(as_text=True)
+        assert not leaked(page.get_data(as_text=True), b, sent=(b.domain,)), query
+
+
+def test_a_password_session_naming_shop_b_still_sees_only_a(
+    app: Flask, tenants: tuple[Tenant, Tenant]
+) -> None:
+    """A's cookie session with B's shop id planted in it (`session["shop_id"]`) is still A's."""
+    a, b = tenants
+    client = app.test_client()
+    password_login(client, a.email)
+    with client.session_transaction() as session:
+        session["shop_id"] = b.shop_id
+    response = client.get("/api/v1/shop")
+    assert response.status_code == 200
+    assert response.get_json()["shop"]["domain"] == a.domain
+    assert not leaked(client.get("/app/customers").get_data(as_text=True), b)
+
+
+def test_a_rule_matching_everyone_matches_only_the_callers_customers(
+    app: Flask, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    client = app.test_client()
+    bearer = {"Authorization": f"Bearer {session_token(a.domain)}"}
+    counted = client.post("/api/v1/segments/count", json={"rule": EVERYONE}, headers=bearer)
+    assert counted.status_code == 200, counted.get_data(as_text=True)
+    assert counted.get_json()["count"] == 3
+    members = client.get(
+        f"/api/v1/segments/{a.ids['saved_segments']}/customers",
+        query_string={"shop_id": str(b.shop_id)},
+        headers=bearer,
+    )
+    assert members.status_code == 200
+    body = members.get_data(as_text=True)
+    assert all(f"aoife{n}@alpha-isolation.example" in body for n in range(3))
+    assert not leaked(body, b)
