@@ -18,6 +18,7 @@ from app.admin import (  # noqa: E402, F401
     flows,
     helpers,
     inquiries,
+    segment_builder,
     segments,
     stores,
     views,

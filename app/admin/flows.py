@@ -1,5 +1,6 @@
 """Admin flows: `/app/flows` (list + performance), `/app/flows/<key>` (settings + preview) and
-`/app/outbox` (the latest emails sent for this store).
+`/app/outbox` (the latest emails sent for this store). The settings include the flow's audience:
+everyone or one of the shop's saved segments (a deleted one is flagged on the page).
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
 `app.services.flow_settings` and is committed here (POST, CSRF-checked). The preview renders each
@@ -32,7 +33,7 @@ from app.domain.orchestration import CART
 from app.kizuna import kizuna
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
-from app.services import attribution, flow_settings, flow_stats
+from app.services import attribution, flow_settings, flow_stats, segments
 from app.services.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,10 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
     else:
         values = flow_settings.form_values(flow_settings.load(session, shop.id, key))
 
+    saved_setting = flow_settings.load(session, shop.id, key)
+    audience_missing = segments.missing_audience(
+        session, shop.id, saved_setting.config if saved_setting is not None else None
+    )
     candidates = preview_candidates(session, shop)
     wanted = request.args.get("customer_id", type=int)
     chosen: tuple[Customer, Checkout] | None = None
@@ -217,6 +222,8 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             steps=range(1, flow_settings.STEPS + 1),
             languages=flow_settings.LANGUAGES,
             limits=flow_settings,
+            audiences=segments.list_segments(session, shop.id),
+            audience_missing=audience_missing,
         ),
         status,
     )

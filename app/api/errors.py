@@ -11,8 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, g, jsonify, make_response
-from werkzeug.exceptions import HTTPException
+from flask import Response, g, jsonify, make_response, request
+from werkzeug.exceptions import HTTPException, NotFound
 
 from app.api import bp
 from app.auth.embedded import RETRY_HEADER
@@ -89,6 +89,15 @@ def _http_error(error: HTTPException) -> Response:
 def _unknown(_rest: str) -> Response:
     # Under /api/v1 even an unknown path answers JSON, not the site's HTML 404.
     return error_response(404, "not_found", "No such endpoint.")
+
+
+@bp.app_errorhandler(NotFound)
+def _unrouted(error: NotFound) -> Response | NotFound:
+    # A path the URL map cannot even match (a newline in a segment, say) never reaches
+    # `_unknown`; under /api/v1 it still answers JSON. Elsewhere the site's own 404 stays.
+    if request.path.startswith(f"{bp.url_prefix}/"):
+        return error_response(404, "not_found", "No such endpoint.")
+    return error
 
 
 @bp.after_request

@@ -18,6 +18,7 @@ from app.admin.status import jsonable, shop_status
 from app.admin.views import MAX_QUERY_LENGTH
 from app.api import bp
 from app.api.errors import api_required, bad_parameter, not_found
+from app.api.saved_segments import saved_segments_json
 from app.api.serialize import (
     checkout_json,
     customer_json,
@@ -157,8 +158,6 @@ def segments_():  # type: ignore[no-untyped-def]
                     "revenue": money(revenue, shop.currency),
                 }
             )
-    from app.api.saved_segments import saved_segments_json
-
     return jsonify(
         saved=saved_segments_json(session, shop.id),
         as_of=latest.as_of.isoformat() if latest else None,

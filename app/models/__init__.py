@@ -7,8 +7,9 @@ from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppres
 from app.models.inquiry import Inquiry  # noqa: F401
 from app.models.order import Order, OrderLine
 from app.models.person import Person  # noqa: F401
-from app.models.product import Product, ProductVariant
+from app.models.product import Product, ProductCollection, ProductVariant
 from app.models.scores import CustomerScore, RfmSnapshot  # noqa: F401
+from app.models.segment import SavedSegment
 from app.models.shop import Shop
 from app.models.webhook_event import WebhookEvent
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop  # noqa: F401
@@ -20,7 +21,9 @@ __all__ = [
     "Order",
     "OrderLine",
     "Product",
+    "ProductCollection",
     "ProductVariant",
+    "SavedSegment",
     "Shop",
     "TimelineEvent",
     "WebhookEvent",

@@ -4,8 +4,10 @@ Layer: services, inside the caller's transaction (the admin view commits). Saved
 `flow_settings.config` in exactly the keys the flow reads: `FlowConfig.from_overrides`
 (`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM",
 "HH:MM"] or null) and `jobs.send_email.discount_for_step` (`discount_percent`, `discount_days`);
-subject lines are kept under `subjects` {"ja"|"en": {"1": ..}} (blank = the built-in subject).
-Other keys already in the row are kept. Invalid input saves nothing.
+subject lines are kept under `subjects` {"ja"|"en": {"1": ..}} (blank = the built-in subject);
+the audience under `audience_segment_id` (a saved segment of the same shop, or null for everyone;
+a form without the field keeps the saved audience). Other keys already in the row are kept.
+Invalid input saves nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.domain.orchestration import CART, FlowConfig
 from app.models.flow import FlowSetting
+from app.models.segment import SavedSegment
 
 STEPS = 3  # the cart flow has three email templates (templates/email/cart/step1..3)
 LANGUAGES = ("ja", "en")
@@ -39,6 +42,7 @@ MAX_SUBJECT = 150
 DEFAULT_DISCOUNT_PERCENT = 10
 DEFAULT_DISCOUNT_DAYS = 7
 FLOW_KEYS = (CART,)
+AUDIENCE_KEY = "audience_segment_id"
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -99,7 +103,14 @@ def form_values(row: FlowSetting | None) -> dict[str, str]:
             given = {}
         for step in range(1, STEPS + 1):
             values[f"subject_{lang}_{step}"] = str(given.get(str(step)) or "")
+    audience = raw.get(AUDIENCE_KEY)
+    values["audience_segment_id"] = str(audience) if audience is not None else ""
     return values
+
+
+def shop_segment_ids(session: Session, shop_id: int) -> set[int]:
+    """Ids of the shop's saved segments: the audiences a flow may use."""
+    return set(session.scalars(select(SavedSegment.id).where(SavedSegment.shop_id == shop_id)))
 
 
 def _number(
@@ -126,8 +137,35 @@ def _number(
     return value
 
 
-def validate(form: Mapping[str, str], existing: Mapping[str, Any] | None = None) -> Validated:
-    """The posted form → (enabled, the new config JSON, field errors)."""
+def _audience(
+    form: Mapping[str, str],
+    existing: Mapping[str, Any],
+    segment_ids: set[int],
+    errors: dict[str, FieldError],
+) -> int | None:
+    if AUDIENCE_KEY not in form:
+        kept = existing.get(AUDIENCE_KEY)
+        return kept if isinstance(kept, int) else None
+    text = (form.get(AUDIENCE_KEY) or "").strip()
+    if not text:
+        return None
+    chosen = int(text) if text.isascii() and text.isdigit() and len(text) < 11 else None
+    # The saved value is kept even when its segment was deleted (the flow then reaches nobody).
+    if chosen is None or (chosen not in segment_ids and chosen != existing.get(AUDIENCE_KEY)):
+        errors[AUDIENCE_KEY] = FieldError("flows.error.audience")
+        return None
+    return chosen
+
+
+def validate(
+    form: Mapping[str, str],
+    existing: Mapping[str, Any] | None = None,
+    segment_ids: set[int] | None = None,
+) -> Validated:
+    """The posted form → (enabled, the new config JSON, field errors).
+
+    `segment_ids` are the shop's saved segments, the only audiences accepted.
+    """
     errors: dict[str, FieldError] = {}
     config: dict[str, Any] = dict(existing or {})
     delays: list[float] = []
@@ -166,7 +204,12 @@ def validate(form: Mapping[str, str], existing: Mapping[str, Any] | None = None)
                 errors[name] = FieldError("flows.error.too_long", {"max": MAX_SUBJECT})
             elif text:
                 subjects.setdefault(lang, {})[str(step)] = text
+    audience = _audience(form, existing or {}, segment_ids or set(), errors)
     if not errors:
+        if audience is None:
+            config.pop(AUDIENCE_KEY, None)  # no key: everyone
+        else:
+            config[AUDIENCE_KEY] = audience
         config.update(
             step_delay_hours=[float(f"{d:g}") for d in delays],
             holdout_percent=int(holdout or 0),
@@ -183,7 +226,8 @@ def validate(form: Mapping[str, str], existing: Mapping[str, Any] | None = None)
 def save(session: Session, shop_id: int, flow_key: str, form: Mapping[str, str]) -> Validated:
     """Validate and, when valid, write the shop's row (created if missing); does not commit."""
     row = load(session, shop_id, flow_key)
-    result = validate(form, row.config if row is not None else None)
+    segment_ids = shop_segment_ids(session, shop_id)
+    result = validate(form, row.config if row is not None else None, segment_ids)
     if not result.ok:
         return result
     if row is None:

@@ -9,6 +9,7 @@ Bounded: a few examples per operation and a deadline, so it stays a quick integr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,13 +30,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.login_link import make_login_token
-from app.models import Account, Checkout, Customer, Order, OrderLine, Shop, TimelineEvent
+from app.models import (
+    Account,
+    Checkout,
+    Customer,
+    Order,
+    OrderLine,
+    SavedSegment,
+    Shop,
+    TimelineEvent,
+)
+from app.services import segments
 from app.services.scoring import score_shop
 
 pytestmark = pytest.mark.integration
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 NOW = datetime.now(UTC)
+BUYERS = {"match": "all", "rules": [{"field": "orders_count", "op": "gte", "value": 1}]}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -139,17 +151,53 @@ def session_cookie(db: Session, client: Any, runtime: Any) -> str:
 # operations' Hypothesis strategies directly instead (same generation, same checks).
 SCHEMA = schemathesis.openapi.from_path(SPEC_PATH)
 OPERATIONS = ["getShop", "listCustomers", "getCustomer", "getSegments", "getAnalytics"]
+# Saved segments: unsafe methods carry the session's CSRF token; ids drawn from real segments.
+SEGMENT_OPERATIONS = [
+    "createSegment",
+    "countSegment",
+    "getSavedSegment",
+    "deleteSavedSegment",
+    "listSegmentCustomers",
+]
+OPERATIONS += SEGMENT_OPERATIONS
+
+
+def _csrf(client: Any) -> tuple[str, str]:
+    """The session's CSRF token (from the builder page) and the session cookie holding it."""
+    page = client.get("/app/segments/saved/new").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    return found.group(1), str(cookie.value)
 
 
 @pytest.mark.parametrize("operation_id", OPERATIONS)
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
 def test_api_conforms_to_openapi(
-    app: Any, db: Session, session_cookie: str, operation_id: str, mode: GenerationMode
+    app: Any,
+    db: Session,
+    client: Any,
+    session_cookie: str,
+    operation_id: str,
+    mode: GenerationMode,
 ) -> None:
     SCHEMA.app = app
     operation = SCHEMA.find_operation_by_id(operation_id)
     cookies = {"session": session_cookie}
+    csrf_headers: dict[str, str] = {}
     cases = operation.as_strategy(generation_mode=mode)
+    if operation_id in SEGMENT_OPERATIONS:
+        token, cookies["session"] = _csrf(client)
+        csrf_headers["X-CSRF-Token"] = token
+        for shop_id in db.scalars(select(Shop.id)):
+            segments.save_segment(db, shop_id, "Buyers", BUYERS)
+        db.commit()
+    if "segment_id" in operation.path and mode is GenerationMode.POSITIVE:
+        segment_ids = [*db.scalars(select(SavedSegment.id)), 10**6]
+        cases = st.sampled_from(segment_ids).flatmap(
+            lambda i: operation.as_strategy(generation_mode=mode, path_parameters={"segment_id": i})
+        )
     if operation_id == "getCustomer" and mode is GenerationMode.POSITIVE:
         # Random ids almost never exist: draw real ones (of both shops) and a missing one.
         ids = [*db.scalars(select(Customer.id)), 10**6]
@@ -172,6 +220,8 @@ def test_api_conforms_to_openapi(
             # A generated bearer token would take precedence over the cookie (and be refused);
             # negative cases keep theirs, so the 401 answers are checked too.
             case.headers.pop("Authorization", None)
+        if csrf_headers:
+            case.headers = {**(case.headers or {}), **csrf_headers}
         response = case.call(cookies=cookies)
         case.validate_response(response, checks=CHECKS)
 

@@ -1,0 +1,251 @@
+"""Segment rules: parse and validate a rule JSON into a typed tree of groups and conditions.
+
+Layer: domain (pure logic; no Flask, no database, no I/O). A rule is
+`{"match": "all"|"any", "rules": [group | {"field", "op", "value"}, ...]}`, nested at most
+`MAX_DEPTH` groups deep with at most `MAX_CONDITIONS` conditions. Every problem is reported as a
+`RuleProblem` (a node path such as `r-1-0-value` and an i18n key), all of them at once, so a form
+can show each next to its field. `Group.to_json()` gives the canonical form that is stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+from app.domain.rfm import GROUP_KEYS
+
+MAX_DEPTH = 3
+MAX_CONDITIONS = 30
+MAX_DAYS = 36_500
+MAX_AMOUNT = Decimal("1e14")
+MAX_COUNT = 10_000_000
+MAX_TEXT = 255
+ROOT = "r"
+
+Match = Literal["all", "any"]
+Value = Decimal | int | float | date | str
+
+COMPARISONS = ("gt", "gte", "lt", "lte", "eq")
+SCORE_COMPARISONS = ("gt", "gte", "lt", "lte")
+ORDER_DATE_OPS = ("before", "after", "within_days", "over_days_ago")
+NEXT_ORDER_OPS = ("before", "after", "within_days")
+DAY_OPS = ("within_days", "over_days_ago")
+CONSENT_STATES = ("subscribed", "not_subscribed", "unsubscribed")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_INTEGER = re.compile(r"^-?[0-9]{1,12}$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What a field accepts: its operators and the kind of value each operator takes."""
+
+    ops: tuple[str, ...]
+    kind: Literal["money", "count", "date", "id", "text", "country", "choice", "score"]
+    choices: tuple[str, ...] = ()
+
+
+FIELDS: dict[str, FieldSpec] = {
+    "total_spent": FieldSpec(COMPARISONS, "money"),
+    "orders_count": FieldSpec(COMPARISONS, "count"),
+    "first_order_at": FieldSpec(ORDER_DATE_OPS, "date"),
+    "last_order_at": FieldSpec(ORDER_DATE_OPS, "date"),
+    "product_bought": FieldSpec(("is", "is_not"), "id"),
+    "collection_bought": FieldSpec(("is", "is_not"), "text"),
+    "tag": FieldSpec(("has", "has_not"), "text"),
+    "country": FieldSpec(("is", "is_not"), "country"),
+    "consent": FieldSpec(("is",), "choice", CONSENT_STATES),
+    "rfm_group": FieldSpec(("is", "is_not"), "choice", GROUP_KEYS),
+    "expected_orders_365": FieldSpec(SCORE_COMPARISONS, "score"),
+    "probability_alive": FieldSpec(SCORE_COMPARISONS, "score"),
+    "predicted_clv": FieldSpec(SCORE_COMPARISONS, "money"),
+    "expected_next_order_at": FieldSpec(NEXT_ORDER_OPS, "date"),
+}
+FIELD_NAMES = tuple(FIELDS)
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Value
+
+    def to_json(self) -> dict[str, Any]:
+        value: Any = self.value
+        if isinstance(value, Decimal | date):
+            value = str(value) if isinstance(value, Decimal) else value.isoformat()
+        return {"field": self.field, "op": self.op, "value": value}
+
+
+@dataclass(frozen=True)
+class Group:
+    match: Match
+    rules: tuple[Group | Condition, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"match": self.match, "rules": [rule.to_json() for rule in self.rules]}
+
+    def conditions(self) -> list[Condition]:
+        """Every condition of the tree, depth first."""
+        found: list[Condition] = []
+        for rule in self.rules:
+            found.extend(rule.conditions() if isinstance(rule, Group) else [rule])
+        return found
+
+
+EVERYONE = Group("all", ())
+
+
+@dataclass(frozen=True)
+class RuleProblem:
+    """`path` names the node and part (`r-0-value`, `r-1-match`, `r` for the whole rule)."""
+
+    path: str
+    key: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RuleError(ValueError):
+    """The rule is not valid; `problems` lists every reason."""
+
+    def __init__(self, problems: Sequence[RuleProblem]) -> None:
+        super().__init__("; ".join(f"{p.path}: {p.key}" for p in problems))
+        self.problems = tuple(problems)
+
+
+def parse_rule(raw: Any) -> Group:
+    """The rule JSON → a `Group` tree, or `RuleError` with every problem found."""
+    problems: list[RuleProblem] = []
+    counter = [0]
+    group = _parse_group(raw, ROOT, 1, problems, counter)
+    if counter[0] > MAX_CONDITIONS:
+        problems.append(
+            RuleProblem(
+                ROOT, "segments.rule.too_many", {"max": MAX_CONDITIONS, "count": counter[0]}
+            )
+        )
+    if problems or group is None:
+        raise RuleError(problems or [RuleProblem(ROOT, "segments.rule.not_object")])
+    return group
+
+
+def _parse_group(
+    raw: Any, path: str, depth: int, problems: list[RuleProblem], counter: list[int]
+) -> Group | None:
+    if not isinstance(raw, Mapping):
+        problems.append(RuleProblem(path, "segments.rule.not_object"))
+        return None
+    match = raw.get("match")
+    if match not in ("all", "any"):
+        problems.append(RuleProblem(f"{path}-match", "segments.rule.match"))
+    rules = raw.get("rules", [])
+    if not isinstance(rules, list):
+        problems.append(RuleProblem(path, "segments.rule.not_list"))
+        return None
+    if not rules and path != ROOT:
+        problems.append(RuleProblem(path, "segments.rule.empty_group"))
+    parsed: list[Group | Condition] = []
+    for index, item in enumerate(rules):
+        child = f"{path}-{index}"
+        if isinstance(item, Mapping) and ("rules" in item or "match" in item):
+            if depth >= MAX_DEPTH:
+                problems.append(RuleProblem(child, "segments.rule.depth", {"max": MAX_DEPTH}))
+                continue
+            group = _parse_group(item, child, depth + 1, problems, counter)
+            if group is not None:
+                parsed.append(group)
+        else:
+            counter[0] += 1
+            condition = _parse_condition(item, child, problems)
+            if condition is not None:
+                parsed.append(condition)
+    if match not in ("all", "any"):
+        return None
+    return Group(match, tuple(parsed))
+
+
+def _parse_condition(raw: Any, path: str, problems: list[RuleProblem]) -> Condition | None:
+    if not isinstance(raw, Mapping):
+        problems.append(RuleProblem(path, "segments.rule.not_object"))
+        return None
+    name = raw.get("field")
+    spec = FIELDS.get(name) if isinstance(name, str) else None
+    if spec is None or not isinstance(name, str):
+        problems.append(RuleProblem(f"{path}-field", "segments.rule.unknown_field"))
+        return None
+    op = raw.get("op")
+    if not isinstance(op, str) or op not in spec.ops:
+        problems.append(RuleProblem(f"{path}-op", "segments.rule.unknown_op"))
+        return None
+    value, problem = parse_value(spec, op, raw.get("value"))
+    if problem is not None:
+        key, values = problem
+        problems.append(RuleProblem(f"{path}-value", key, values))
+        return None
+    if value is None:
+        return None
+    return Condition(name, op, value)
+
+
+def parse_value(
+    spec: FieldSpec, op: str, raw: Any
+) -> tuple[Value | None, tuple[str, dict[str, Any]] | None]:
+    """One condition's value → (typed value, None) or (None, (i18n key, values))."""
+    if raw is None or isinstance(raw, bool) or (isinstance(raw, str) and not raw.strip()):
+        return None, ("segments.rule.required", {})
+    if isinstance(raw, list | dict):
+        return None, ("segments.rule.scalar", {})
+    text = str(raw).strip()
+    if spec.kind == "date" and op in DAY_OPS:
+        return _integer(text, 0, MAX_DAYS)
+    if spec.kind == "date":
+        try:
+            return date.fromisoformat(text), None
+        except ValueError:
+            return None, ("segments.rule.date", {})
+    if spec.kind == "money":
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            return None, ("segments.rule.number", {})
+        if not amount.is_finite() or abs(amount) >= MAX_AMOUNT:
+            return None, ("segments.rule.number", {})
+        return amount, None
+    if spec.kind == "score":
+        try:
+            score = float(text)
+        except ValueError:
+            return None, ("segments.rule.number", {})
+        if score != score or abs(score) > float(MAX_AMOUNT):
+            return None, ("segments.rule.number", {})
+        return score, None
+    if spec.kind == "count":
+        return _integer(text, 0, MAX_COUNT)
+    if spec.kind == "id":
+        return _integer(text, 1, 2**31 - 1)
+    if spec.kind == "country":
+        code = text.upper()
+        if not _COUNTRY.match(code):
+            return None, ("segments.rule.country", {})
+        return code, None
+    if spec.kind == "choice":
+        if text not in spec.choices:
+            return None, ("segments.rule.choice", {})
+        return text, None
+    if len(text) > MAX_TEXT:
+        return None, ("segments.rule.too_long", {"max": MAX_TEXT})
+    return text, None
+
+
+def _integer(
+    text: str, low: int, high: int
+) -> tuple[int | None, tuple[str, dict[str, Any]] | None]:
+    if not _INTEGER.match(text):
+        return None, ("segments.rule.integer", {})
+    number = int(text)
+    if not low <= number <= high:
+        return None, ("segments.rule.range", {"low": low, "high": high})
+    return number, None
