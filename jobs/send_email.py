@@ -14,33 +14,38 @@ A worker dying between claim and answer leaves `sending`, which is treated like 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import parseaddr
 from typing import Any
 
 from flask import render_template
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
-from app.domain.orchestration import WINBACK, next_send_time, shop_zone
+from app.domain.orchestration import POST_PURCHASE_FLOWS, WINBACK, next_send_time, shop_zone
 from app.formatting import format_money
 from app.kizuna import Kizuna
 from app.models import Checkout, Customer, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
-from app.services import winback
+from app.models.flow import FlowRun, Message
+from app.services import post_purchase, winback
 from app.services.flow_settings import subject_override
 from app.services.flows import (
+    cart_checkout,
     enqueue_send,
     exit_reason,
     flow_config,
+    flow_setting,
     is_subscribed,
     recent_send_times,
+    suppressed,
 )
 from app.services.inquiries import marketing_paused
-from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
+from app.services.unsubscribe import make_token, unsubscribe_url
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
 from connectors.sendgrid.mail import OutgoingEmail, build_mail_body
@@ -66,13 +71,29 @@ SUBJECTS: dict[str, dict[int, str]] = {
 }
 
 
+_clients = threading.local()  # SendGridClient is not for sharing across threads
+
+
 def sendgrid_client(config: Config) -> SendGridClient:
     """Real SendGrid when SENDGRID_API_KEY is set, else the simulated one at
-    SENDGRID_SANDBOX_URL (the demo starts it); neither configured is a ConnectorError."""
+    SENDGRID_SANDBOX_URL (the demo starts it); neither configured is a ConnectorError.
+    One client per thread and destination, reused by every send (with its connection)."""
+    clients: dict[tuple[str, str | None], SendGridClient] = _clients.__dict__.setdefault(
+        "by_destination", {}
+    )
+    key: tuple[str, str | None]
     if config.sendgrid_api_key:
-        return SendGridClient(config.sendgrid_api_key)
+        key = (config.sendgrid_api_key, None)
+        if key not in clients:
+            clients[key] = SendGridClient(config.sendgrid_api_key)
+        return clients[key]
     if config.sendgrid_sandbox_url:
-        return SendGridClient("sandbox", base_url=config.sendgrid_sandbox_url, max_attempts=3)
+        key = ("sandbox", config.sendgrid_sandbox_url)
+        if key not in clients:
+            clients[key] = SendGridClient(
+                "sandbox", base_url=config.sendgrid_sandbox_url, max_attempts=3
+            )
+        return clients[key]
     raise ConnectorError("SendGrid is not configured (SENDGRID_API_KEY)", code="not_configured")
 
 
@@ -186,15 +207,7 @@ def render(
     }
     from_name, from_email = parseaddr(config.mail_from)
     session = object_session(shop)
-    setting = (
-        session.scalars(
-            select(FlowSetting).where(
-                FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
-            )
-        ).first()
-        if session is not None
-        else None
-    )
+    setting = flow_setting(session, shop.id, run.flow_key) if session is not None else None
     return OutgoingEmail(
         kizuna_message_id=str(msg.id),
         shop_id=str(shop.id),
@@ -213,7 +226,7 @@ def render(
 def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Customer | None) -> str:
     if customer is None or not is_subscribed(customer):
         return "no_consent"
-    if is_suppressed(session, msg.shop_id, customer.email):
+    if suppressed(session, msg.shop_id, customer.email):
         return "suppressed"
     if marketing_paused(session, msg.shop_id, customer.id):  # an open complaint pauses marketing
         return "complaint_open"
@@ -261,12 +274,14 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
             return "postponed", None
         if run.flow_key == WINBACK:
             email = winback.render(runtime.config, shop, customer, msg, language(customer, shop))
+        elif run.flow_key in POST_PURCHASE_FLOWS:
+            email = post_purchase.render(
+                runtime.config, session, shop, customer, run, msg, language(customer, shop), now
+            )
         else:
-            checkout = session.scalars(
-                select(Checkout).where(
-                    Checkout.shop_id == msg.shop_id, Checkout.external_id == run.trigger_key
-                )
-            ).one()
+            checkout = cart_checkout(session, msg.shop_id, run.trigger_key)
+            if checkout is None:
+                raise NoResultFound(f"no checkout for run {run.id}")
             email = render(runtime.config, shop, customer, checkout, run, msg)
         body = build_mail_body(email)
         msg.subject = email.subject
@@ -282,14 +297,27 @@ def _finish(runtime: Kizuna, message_id: int, **values: Any) -> Message:
             setattr(msg, name, value)
         if values.get("status") == "failed":
             shop = session.get_one(Shop, msg.shop_id)
-            shop.last_error = f"A cart email (message {msg.id}) was refused: {msg.last_error}"[
-                :_ERROR_LIMIT
-            ]
+            flow_key = session.scalar(select(FlowRun.flow_key).where(FlowRun.id == msg.flow_run_id))
+            flow_name = (flow_key or "flow").replace("_", "-")
+            shop.last_error = (
+                f"A {flow_name} email (message {msg.id}) was refused: {msg.last_error}"
+            )[:_ERROR_LIMIT]
             shop.last_error_at = utcnow()
         if values.get("status") == "pending":
             enqueue_send(session, msg.id, utcnow() + RETRY_DELAY)
         session.commit()
         return msg
+
+
+def _mark_sent(runtime: Kizuna, message_id: int, x_message_id: str | None) -> None:
+    """The common outcome, in one statement: the claimed row becomes `sent`."""
+    with runtime.db.session() as session:
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status="sent", x_message_id=x_message_id, last_error=None)
+        )
+        session.commit()
 
 
 @kizuna_job
@@ -314,12 +342,6 @@ def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) 
     except ConnectorError as error:  # 4xx (incl. 401/403) and "not configured": never retried
         _finish(runtime, message_id, status="failed", last_error=str(error)[:_ERROR_LIMIT])
         return "failed"
-    _finish(
-        runtime,
-        message_id,
-        status="sent",
-        x_message_id=result.message_id,
-        last_error=None,
-    )
+    _mark_sent(runtime, message_id, result.message_id)
     log.info("email sent message_id=%s", message_id)
     return "sent"

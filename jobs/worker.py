@@ -4,6 +4,10 @@ Layer: jobs infrastructure. Jobs run in the worker process itself (RQ's SimpleWo
 job takes milliseconds, while forking a work horse and reconnecting to the database per job
 costs tens. Each job still gets a fresh app context and session (`@kizuna_job`) and RQ's job
 timeout; a crash leaves the event `pending` in the database for the sweeper.
+
+Order: webhooks, then sends, then flow steps (then sync, default). A send's message already
+exists and its customer is waiting; finishing those before starting new steps delivers a burst
+of due carts first-in, first-out, instead of creating every message before sending any.
 """
 
 from __future__ import annotations
@@ -14,9 +18,12 @@ import os
 from rq import Queue, SimpleWorker
 
 from app.kizuna import Kizuna
-from jobs.queues import QUEUE_NAMES
+from jobs.queues import EMAIL, FLOWS, QUEUE_NAMES, WEBHOOKS
 
 log = logging.getLogger(__name__)
+
+_FIRST = (WEBHOOKS, EMAIL, FLOWS)
+WORKER_ORDER = _FIRST + tuple(name for name in QUEUE_NAMES if name not in _FIRST)
 
 
 def run_worker(runtime: Kizuna, *, burst: bool = False) -> bool:
@@ -26,7 +33,7 @@ def run_worker(runtime: Kizuna, *, burst: bool = False) -> bool:
     # RQ's scheduler runs in a forked process: it must never use (or close) the database
     # connections pooled here, so a child drops its copies without closing them.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
-    queues = [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    queues = [Queue(name, connection=connection) for name in WORKER_ORDER]
     worker = SimpleWorker(queues, connection=connection)
-    log.info("worker starting queues=%s burst=%s", ",".join(QUEUE_NAMES), burst)
+    log.info("worker starting queues=%s burst=%s", ",".join(WORKER_ORDER), burst)
     return worker.work(burst=burst, with_scheduler=True)

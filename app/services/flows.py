@@ -5,6 +5,7 @@ is unique on (shop, flow, customer, checkout token), a message on (run, step, cu
 repeated webhook or a step job run twice inserts nothing. Step jobs are scheduled with RQ
 `enqueue_at` after commit, job id `flow-<run id>-<step>`; the send job `send-<message id>`.
 Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send).
+The checks read the shop, flow settings, suppression and checkout once per transaction.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from typing import Any
 
 import redis
 from rq import Queue
-from rq.job import JobStatus
+from rq.job import Job, JobStatus
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.domain.orchestration import CART, FlowConfig, in_holdout
+from app.domain.orchestration import CART, POST_PURCHASE_FLOWS, FlowConfig, in_holdout
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.services.unsubscribe import is_suppressed, suppress_address
@@ -48,14 +49,93 @@ def is_subscribed(customer: Customer | None) -> bool:
     return state.upper() == "SUBSCRIBED"
 
 
+# --- reads shared by the checks of one transaction ------------------------------------------
+#
+# A step and a send check the same settings, suppression and checkout several times (exit
+# reasons, block reasons, rendering). Each is read once per transaction and kept in
+# `session.info`; any flush, commit, rollback or write to one of these tables drops them, so a
+# check never answers from before a change its own transaction made.
+
+_READS = "kizuna.flows.reads"
+_READ_TABLES = frozenset({"shops", "flow_settings", "suppressions", "checkouts"})
+
+
+def _reads(session: Session) -> dict[tuple[Any, ...], Any]:
+    reads: dict[tuple[Any, ...], Any] = session.info.setdefault(_READS, {})
+    return reads
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_reads_at_end(session: Session, _transaction: Any) -> None:
+    session.info.pop(_READS, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_reads_after_flush(session: Session, _context: Any) -> None:
+    session.info.pop(_READS, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_reads_on_write(state: Any) -> None:
+    if state.is_select:
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table is None or table in _READ_TABLES:
+        state.session.info.pop(_READS, None)
+
+
+def shop_row(session: Session, shop_id: int) -> Shop | None:
+    """The shop, held for the rest of the transaction (the identity map alone holds it weakly,
+    so a later `session.get` would read it again)."""
+    key = ("shop", shop_id)
+    reads = _reads(session)
+    if key not in reads:
+        reads[key] = session.get(Shop, shop_id)
+    shop: Shop | None = reads[key]
+    return shop
+
+
+def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
+    """The shop's settings row for a flow (None: defaults), read once per transaction."""
+    key = ("flow_setting", shop_id, flow_key)
+    reads = _reads(session)
+    if key not in reads:
+        reads[key] = session.scalars(
+            select(FlowSetting).where(
+                FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
+            )
+        ).one_or_none()
+    row: FlowSetting | None = reads[key]
+    return row
+
+
 def flow_config(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig]:
     """(enabled, config): a shop without a settings row runs the flow on the defaults."""
-    row = session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key)
-    ).one_or_none()
+    row = flow_setting(session, shop_id, flow_key)
     if row is None:
         return True, FlowConfig()
     return row.enabled, FlowConfig.from_overrides(row.config)
+
+
+def suppressed(session: Session, shop_id: int, email: str | None) -> bool:
+    """`is_suppressed`, read once per transaction."""
+    key = ("suppressed", shop_id, normalize_email(email))
+    reads = _reads(session)
+    if key not in reads:
+        reads[key] = is_suppressed(session, shop_id, email)
+    return bool(reads[key])
+
+
+def cart_checkout(session: Session, shop_id: int, token: str) -> Checkout | None:
+    """The checkout a cart run was started for, read once per transaction."""
+    key = ("checkout", shop_id, token)
+    reads = _reads(session)
+    if key not in reads:
+        reads[key] = session.scalars(
+            select(Checkout).where(Checkout.shop_id == shop_id, Checkout.external_id == token)
+        ).one_or_none()
+    checkout: Checkout | None = reads[key]
+    return checkout
 
 
 # --- scheduling ------------------------------------------------------------------------------
@@ -73,10 +153,13 @@ def enqueue_at_after_commit(
 
     def _after_commit(_session: Session) -> None:
         try:
-            queue = Queue(queue_name, connection=connection)
-            existing = queue.fetch_job(job_id)
-            if existing is not None and existing.get_status(refresh=False) in _WAITING:
+            # Only the status of a job under this id matters: one HGET, not the whole job.
+            status = connection.hget(Job.key_for(job_id), "status")
+            if isinstance(status, bytes):
+                status = status.decode()
+            if status in _WAITING:
                 return
+            queue = Queue(queue_name, connection=connection)
             queue.enqueue_at(
                 when, func_path, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400
             )
@@ -191,9 +274,13 @@ def exit_runs(
     trigger_key: str | None = None,
     customer_id: int | None = None,
     started_before: datetime | None = None,
+    except_flows: Sequence[str] = (),
 ) -> int:
-    """Exit the shop's running cart runs for a checkout token and/or a customer."""
+    """Exit the shop's running runs for a checkout token and/or a customer (but not those of
+    `except_flows`)."""
     conditions = [FlowRun.shop_id == shop_id, FlowRun.status == "running"]
+    if except_flows:
+        conditions.append(FlowRun.flow_key.not_in(except_flows))
     if trigger_key is not None:
         conditions.append(FlowRun.trigger_key == trigger_key)
     if customer_id is not None:
@@ -220,26 +307,26 @@ def _order_time() -> Any:
 
 def exit_reason(session: Session, run: FlowRun) -> str | None:
     """Why `run` must stop now, or None: the conditions every step and send re-check."""
-    shop = session.get(Shop, run.shop_id)
+    shop = shop_row(session, run.shop_id)
     if shop is None or not shop.is_active:
         return "shop_inactive"
     enabled, _config = flow_config(session, run.shop_id, run.flow_key)
     if not enabled:
         return "flow_disabled"
-    customer = session.scalars(
-        select(Customer).where(Customer.shop_id == run.shop_id, Customer.id == run.customer_id)
-    ).one_or_none()
+    customer = session.get(Customer, run.customer_id)  # the send has it loaded already
+    if customer is not None and customer.shop_id != run.shop_id:
+        customer = None
     if customer is None or customer.deleted_at or customer.redacted_at:
         return "customer_gone"
     if not is_subscribed(customer):
         return "no_consent"
-    if is_suppressed(session, run.shop_id, customer.email):
+    if suppressed(session, run.shop_id, customer.email):
         return "suppressed"
-    checkout = session.scalars(
-        select(Checkout).where(
-            Checkout.shop_id == run.shop_id, Checkout.external_id == run.trigger_key
-        )
-    ).one_or_none()
+    if run.flow_key in POST_PURCHASE_FLOWS:  # a new order is no reason to stop these
+        from app.services import post_purchase
+
+        return post_purchase.exit_reason(session, run)
+    checkout = cart_checkout(session, run.shop_id, run.trigger_key)
     if checkout is not None and checkout.completed_at is not None:
         return "checkout_completed"
     ordered = session.scalar(

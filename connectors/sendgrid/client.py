@@ -2,8 +2,10 @@
 
 Layer: connectors. Built on the official `SendGridAPIClient` (python-http-client over urllib):
 its `host` is `base_url`, and `timeout` is set on the underlying client, whose default is none.
-202 → `X-Message-Id`; 429 waits until `X-RateLimit-Reset` (or `Retry-After`); 5xx, 408, 409 and
-failures to connect back off exponentially with jitter; other 4xx are never retried.
+Mail Send, the call made once per email, goes over one kept-alive connection per client with the
+same headers (python-http-client opens a connection per request; over TLS that is a handshake
+per email). 202 → `X-Message-Id`; 429 waits until `X-RateLimit-Reset` (or `Retry-After`); 5xx,
+408, 409 and failures to connect back off exponentially with jitter; other 4xx are never retried.
 
 Unknown outcome: when the connection times out or drops after the request body was written,
 SendGrid may have accepted the mail, and Mail Send has no idempotency key. So the client never
@@ -11,7 +13,9 @@ resends then; it raises `SendOutcomeUnknown` with the `kizuna_message_id`s of th
 marks those messages unknown (not failed, not pending) and settles them from the Event Webhook,
 whose every event echoes `kizuna_message_id`, or from `find_messages` (Email Activity API, a paid
 add-on; the sandbox serves it). Only when neither shows the message after a grace period is it
-sent again. Failures to connect happen before anything is written, so those are retried.
+sent again. Failures to connect happen before anything is written, so those are retried. A kept
+connection the server has closed is noticed before the request is written and replaced; one it
+closes while the request is being written is an unknown outcome like any lost answer.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import logging
 import random
 import re
+import select
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +33,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
@@ -123,6 +129,7 @@ class SendGridClient:
             raise ValueError("max_attempts must be at least 1")
         self._api = SendGridAPIClient(api_key=api_key, host=base_url.rstrip("/"))
         self._api.client.timeout = timeout
+        self._mail_send = _KeptConnection(base_url.rstrip("/") + "/v3/mail/send")
         self.max_attempts = max_attempts
         self._sleep = sleep
         self._clock = clock
@@ -136,9 +143,11 @@ class SendGridClient:
         """POST /v3/mail/send. Raises AuthenticationError, ConnectorError (4xx, not retried),
         RetryableError (attempts exhausted or a long rate limit), or SendOutcomeUnknown."""
         ids = _kizuna_message_ids(body)
+        payload = json.dumps(dict(body)).encode("utf-8")
+        headers = {**self._api.client.request_headers, "Content-Type": "application/json"}
         response, attempts = self._call(
             "mail.send",
-            lambda: self._api.client.mail.send.post(request_body=dict(body)),
+            lambda: self._mail_send.post(payload, headers, self._api.client.timeout),
             idempotent=False,
             kizuna_message_ids=ids,
         )
@@ -150,6 +159,10 @@ class SendGridClient:
             attempts,
         )
         return SendResult(response.status_code, message_id, attempts)
+
+    def close(self) -> None:
+        """Close the kept Mail Send connection (the next send opens a new one)."""
+        self._mail_send.close()
 
     def find_messages(self, kizuna_message_id: str, *, limit: int = 10) -> list[ActivityMessage]:
         """GET /v3/messages for the messages carrying this `kizuna_message_id` custom arg.
@@ -274,6 +287,82 @@ class SendGridClient:
                     return None
                 return max(moment.timestamp() - self._clock(), 0.0)
         return None
+
+
+@dataclass(frozen=True)
+class _Response:
+    status_code: int
+    body: bytes
+    headers: http.client.HTTPMessage
+
+
+class _KeptConnection:
+    """POSTs to one URL over a connection kept open between calls, failing the way
+    python-http-client does: HTTPError for a non-2xx answer, URLError when nothing was written
+    (connecting failed), OSError or HTTPException once the request may have been written."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("base_url must be an http(s) URL")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = parts.path or "/"
+        self._connection: http.client.HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
+        connection = self._connection
+        if connection is not None and (connection.sock is None or _closed_by_peer(connection)):
+            self.close()
+            connection = None
+        if connection is None:
+            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            connection = kind(self._host, self._port, timeout=timeout)
+            try:
+                connection.connect()
+            except OSError as error:
+                connection.close()
+                raise URLError(error) from error
+            self._connection = connection
+        elif connection.timeout != timeout and connection.sock is not None:
+            connection.timeout = timeout
+            connection.sock.settimeout(timeout)
+        return connection
+
+    def post(self, payload: bytes, headers: Mapping[str, str], timeout: float | None) -> _Response:
+        connection = self._connect(timeout)
+        try:
+            connection.request("POST", self._path, body=payload, headers=dict(headers))
+            answer = connection.getresponse()
+            body = answer.read()
+        except BaseException:
+            self.close()
+            raise
+        if answer.will_close:
+            self.close()
+        if not 200 <= answer.status < 300:
+            raise HTTPError(answer.status, answer.reason, body, answer.headers)
+        return _Response(answer.status, body, answer.headers)
+
+
+def _closed_by_peer(connection: http.client.HTTPConnection) -> bool:
+    """An idle kept connection with something to read has been closed (or broken) by the
+    server: nothing may be sent on it."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 def _parse_time(value: Any) -> datetime | None:
