@@ -25,6 +25,7 @@ from app.db import utcnow
 from app.domain.orchestration import CART, POST_PURCHASE_FLOWS, FlowConfig, in_holdout
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
+from app.services.segments import in_audience
 from app.services.unsubscribe import is_suppressed, suppress_address
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.sendgrid.events import Event, event_dedupe_keys
@@ -236,6 +237,8 @@ def start_cart_run(session: Session, checkout: Checkout, now: datetime | None = 
     last_activity = checkout.platform_updated_at or checkout.platform_created_at
     if last_activity is not None and now - last_activity > config.step_delays[-1]:
         return None
+    if not in_audience(session, checkout.shop_id, CART, customer.id):
+        return None
     holdout = in_holdout(checkout.shop_id, CART, customer.id, config.holdout_percent)
     first_due = now + config.step_delays[0]
     run_id = session.scalar(
@@ -322,6 +325,8 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
         return "no_consent"
     if suppressed(session, run.shop_id, customer.email):
         return "suppressed"
+    if not in_audience(session, run.shop_id, run.flow_key, run.customer_id):
+        return "not_in_audience"
     if run.flow_key in POST_PURCHASE_FLOWS:  # a new order is no reason to stop these
         from app.services import post_purchase
 

@@ -46,6 +46,7 @@ from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, schedule_step
+from app.services.segments import in_audience
 from app.services.unsubscribe import make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -196,6 +197,8 @@ def _start_run(
     """Insert the run (a `holdout` run for the holdout share) and schedule its step at `due`."""
     customer_id = order.customer_id
     assert customer_id is not None  # noqa: S101 - callers start runs for known customers only
+    if not in_audience(session, order.shop_id, flow_key, customer_id):
+        return None
     holdout = in_holdout(order.shop_id, flow_key, customer_id, config.holdout_percent)
     run_id = session.scalar(
         dialect_insert(session, FlowRun)
