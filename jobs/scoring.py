@@ -3,8 +3,10 @@
 Layer: jobs (queue `sync`). `score_active_shops` is the periodic job (see `jobs.schedule`): it
 only fans out one `score_shop_job` per active shop under the job id `score-<shop>-<UTC day>`,
 so a second scheduler, a rerun or the after-sync enqueue of the same day is a no-op while the
-first is queued. `score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`,
-which commits once and is safe to run twice. Not retried: the next night scores again.
+first is queued; `enqueue_rescoring` runs `rescore_rfm_job` after a merchant changed the shop's
+RFM boundaries (job id `rescore-<shop>-<version of the boundaries>`). `score_shop_job` reloads the
+shop by id and calls `services.scoring.score_shop`, which commits once and is safe to run twice.
+Not retried: the next night scores again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
-from app.services.scoring import score_shop
+from app.services.scoring import rescore_rfm, score_shop
 from jobs.context import kizuna_job
 from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 SCORE_EVERY = 24 * 3600.0
 SCORE_TIMEOUT = 1800
 _SCORE_SHOP = "jobs.scoring.score_shop_job"
+_RESCORE_RFM = "jobs.scoring.rescore_rfm_job"
 
 
 def scoring_job_id(shop_id: int) -> str:
@@ -55,6 +58,26 @@ def enqueue_scoring(
         enqueue(connection, SYNC, _SCORE_SHOP, shop_id, job_id=key, job_timeout=SCORE_TIMEOUT)
 
 
+def enqueue_rescoring(
+    connection: redis.Redis, shop_id: int, version: str, *, after_commit_of: Session
+) -> None:
+    """Rescore `shop_id`'s RFM cells once `after_commit_of` commits (its boundaries changed).
+
+    The job id names the saved boundaries (`version`, for example a hash of them): saving the
+    same boundaries twice enqueues once, while new ones get a job of their own even when the
+    previous rescoring is already running with the old ones.
+    """
+    enqueue_after_commit(
+        after_commit_of,
+        connection,
+        SYNC,
+        _RESCORE_RFM,
+        shop_id,
+        job_id=job_id("rescore", shop_id, version),
+        job_timeout=SCORE_TIMEOUT,
+    )
+
+
 @kizuna_job
 def score_active_shops(runtime: Kizuna, every: float = SCORE_EVERY) -> int:
     """Enqueue one scoring job per active shop; returns how many shops were enqueued."""
@@ -77,3 +100,13 @@ def score_shop_job(runtime: Kizuna, shop_id: int) -> int:
             log.info("scoring skipped shop=%s: not active", shop_id)
             return 0
         return score_shop(session, shop_id).customers
+
+
+@kizuna_job
+def rescore_rfm_job(runtime: Kizuna, shop_id: int) -> int:
+    """Rescore one shop's RFM cells under its current boundaries; returns the customers."""
+    with runtime.db.session() as session:
+        if session.get(Shop, shop_id) is None:
+            log.info("rescoring skipped shop=%s: gone", shop_id)
+            return 0
+        return rescore_rfm(session, shop_id)

@@ -1,30 +1,50 @@
-"""Admin segments page (`/app/segments`): the RFM heat map, the groups, movement, model confidence.
+"""Admin segments page (`/app/segments`): the RFM heat map, the groups, movement, model confidence,
+the score boundaries (editable) and which R × FM cells make each group.
 
-Layer: web (reads only). Everything comes from `customer_scores` and `rfm_snapshots`, written
-nightly by `services.scoring`, aggregated in SQL and scoped to `g.shop`. Movement is the
-per-customer change since the last scoring on an earlier day (`previous_group` → `rfm_group`),
-plus the change of each group's size between the two most recent snapshots. Also registers the
-`customer_score(customer)` template global used by the customer page's RFM card.
+Layer: web. Everything shown comes from `customer_scores` and `rfm_snapshots`, written nightly by
+`services.scoring`, scoped to `g.shop`: the totals each scoring stored in its snapshot (one row
+to read, however many customers), else aggregated in SQL. The one write — the shop's RFM
+boundaries — goes through `services.rfm_thresholds` and is committed here (POST, CSRF-checked);
+the shop is then rescored inline when small, else by a job enqueued after the commit. Movement is
+the per-customer change since the last scoring on an earlier day (`previous_group` →
+`rfm_group`), plus the change of each group's size between the two most recent snapshots. Also
+registers the `customer_score(customer)` template global used by the customer page's RFM card.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from flask import g, render_template
+from flask import g, redirect, render_template, request
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import db_session
 from app.admin import bp
-from app.admin.helpers import money, number
+from app.admin.helpers import admin_url, money, number
+from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
 from app.charts import HeatCell, heat_map
-from app.domain.rfm import DEFAULT_SEGMENT_MAP, GROUP_KEYS, SCORES, group_label
+from app.domain.rfm import (
+    DEFAULT_SEGMENT_MAP,
+    GROUP_KEYS,
+    SCORES,
+    THRESHOLD_DIMENSIONS,
+    group_label,
+)
 from app.i18n import current_language, t
+from app.kizuna import kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
+from app.services import rfm_thresholds
+from app.services.scoring import rescore_rfm
+
+log = logging.getLogger(__name__)
 
 MOVES_SHOWN = 15
 CONFIDENCE_TONES = {"high": "success", "medium": "attention", "low": "warning"}
@@ -39,6 +59,21 @@ class GroupRow:
     predicted_clv: Decimal
     share: float  # of scored customers
     before: int | None  # customers in the group at the previous snapshot
+
+
+@dataclass(frozen=True)
+class GroupCells:
+    key: str
+    name: str
+    cells: tuple[tuple[int, int], ...]  # (R, FM), best first
+
+
+@dataclass(frozen=True)
+class ThresholdRow:
+    dimension: str  # one of THRESHOLD_DIMENSIONS
+    prefix: str  # the form's field prefix
+    source: str | None  # custom | quintiles | standard, as last applied; None before scoring
+    applied: tuple[str, ...]  # the four boundaries last applied
 
 
 @dataclass(frozen=True)
@@ -60,8 +95,18 @@ def latest_snapshots(session: Session, shop: Shop, limit: int = 2) -> list[RfmSn
     )
 
 
+def stored_totals(session: Session, shop: Shop) -> dict[str, Any] | None:
+    """The totals the latest scoring stored (`services.scoring.score_totals`), None if none."""
+    latest = latest_snapshots(session, shop, limit=1)
+    totals = (latest[0].detail or {}).get("totals") if latest else None
+    return totals if isinstance(totals, dict) else None
+
+
 def grid_totals(session: Session, shop: Shop) -> dict[tuple[int, int], tuple[int, Decimal]]:
     """(R, FM) → (customers, revenue) over the shop's current scores."""
+    totals = stored_totals(session, shop)
+    if totals is not None:
+        return {(r, fm): (n, Decimal(revenue)) for r, fm, n, revenue in totals["cells"]}
     rows = session.execute(
         select(
             CustomerScore.r,
@@ -77,16 +122,20 @@ def grid_totals(session: Session, shop: Shop) -> dict[tuple[int, int], tuple[int
 
 def group_rows(session: Session, shop: Shop, previous: RfmSnapshot | None) -> list[GroupRow]:
     """Every group in `GROUP_KEYS` order with customers, revenue and predicted value."""
-    rows = session.execute(
-        select(
-            CustomerScore.rfm_group,
-            func.count(),
-            func.coalesce(func.sum(CustomerScore.monetary), 0),
-            func.coalesce(func.sum(CustomerScore.predicted_clv), 0),
+    totals = stored_totals(session, shop)
+    if totals is not None:
+        rows: Any = totals["groups"]
+    else:
+        rows = session.execute(
+            select(
+                CustomerScore.rfm_group,
+                func.count(),
+                func.coalesce(func.sum(CustomerScore.monetary), 0),
+                func.coalesce(func.sum(CustomerScore.predicted_clv), 0),
+            )
+            .where(CustomerScore.shop_id == shop.id)
+            .group_by(CustomerScore.rfm_group)
         )
-        .where(CustomerScore.shop_id == shop.id)
-        .group_by(CustomerScore.rfm_group)
-    )
     found = {group: (n, Decimal(rev), Decimal(clv)) for group, n, rev, clv in rows}
     total = sum(n for n, _, _ in found.values()) or 1
     language = current_language()
@@ -107,6 +156,9 @@ def group_rows(session: Session, shop: Shop, previous: RfmSnapshot | None) -> li
 
 def group_moves(session: Session, shop: Shop, limit: int = MOVES_SHOWN) -> list[Move]:
     """Customers who changed group since the last scoring on an earlier day, largest first."""
+    totals = stored_totals(session, shop)
+    if totals is not None:
+        return [Move(a, b, n) for a, b, n in totals["moves"][:limit]]
     rows = session.execute(
         select(CustomerScore.previous_group, CustomerScore.rfm_group, func.count())
         .where(
@@ -119,6 +171,58 @@ def group_moves(session: Session, shop: Shop, limit: int = MOVES_SHOWN) -> list[
         .limit(limit)
     )
     return [Move(a or "", b, n) for a, b, n in rows]  # previous_group is not null here
+
+
+def group_cells() -> list[GroupCells]:
+    """Which (R, FM) cells make each group under the default map, in `GROUP_KEYS` order."""
+    language = current_language()
+    return [
+        GroupCells(
+            key=key,
+            name=group_label(key, language),
+            cells=tuple(
+                (r, fm)
+                for r in reversed(SCORES)
+                for fm in reversed(SCORES)
+                if DEFAULT_SEGMENT_MAP[(r, fm)] == key
+            ),
+        )
+        for key in GROUP_KEYS
+    ]
+
+
+def threshold_rows(latest: RfmSnapshot | None) -> list[ThresholdRow]:
+    """The boundaries and their source per dimension, as the latest scoring applied them."""
+    applied: dict[str, Any] = ((latest.detail or {}).get("thresholds") or {}) if latest else {}
+    sources = applied.get("sources") or [None, None, None]
+    return [
+        ThresholdRow(
+            dimension=name,
+            prefix=rfm_thresholds.PREFIXES[name],
+            source=sources[i] if i < len(sources) else None,
+            applied=tuple(str(v) for v in applied.get(name) or ()),
+        )
+        for i, name in enumerate(THRESHOLD_DIMENSIONS)
+    ]
+
+
+def _save_and_rescore(shop: Shop) -> str:
+    """Commit the saved boundaries and rescore: inline when small (→ "1"), else a job enqueued
+    by that same commit (→ "queued")."""
+    session = db_session()
+    inline = rfm_thresholds.small_enough_to_rescore_inline(session, shop)
+    if not inline:
+        from jobs.scoring import enqueue_rescoring
+
+        stored = json.dumps(shop.rfm_thresholds, sort_keys=True)
+        version = hashlib.sha256(stored.encode()).hexdigest()[:16]
+        enqueue_rescoring(kizuna().redis, shop.id, version, after_commit_of=session)
+    session.commit()
+    log.info("rfm thresholds saved shop_id=%s inline=%s", shop.id, inline)
+    if inline:
+        rescore_rfm(session, shop.id)
+        return "1"
+    return "queued"
 
 
 def rfm_heat_map(cells: dict[tuple[int, int], tuple[int, Decimal]], currency: str) -> Markup:
@@ -160,19 +264,42 @@ def rfm_heat_map(cells: dict[tuple[int, int], tuple[int, Decimal]], currency: st
     )
 
 
-@bp.get("/segments")
+@bp.route("/segments", methods=["GET", "POST"])
 @admin_required
+@csrf_protect
 def segments():  # type: ignore[no-untyped-def]
     if g.shop is None:
         return render_template("admin/connect_store.html")
     session = db_session()
+    errors: Any = {}
+    status = 200
+    posted: dict[str, str] | None = None
+    if request.method == "POST":
+        if request.form.get("action") == "automatic":
+            rfm_thresholds.reset(session, g.shop)
+            ok = True
+        else:
+            result = rfm_thresholds.save(session, g.shop, request.form)
+            ok, errors = result.ok, result.errors
+        if ok:
+            rescored = _save_and_rescore(g.shop)
+            return redirect(admin_url("admin.segments", thresholds=rescored) + "#thresholds")
+        session.rollback()
+        status = 400
+        posted = {name: request.form.get(name, "") for name in rfm_thresholds.field_names()}
     snapshots = latest_snapshots(session, g.shop)
     latest = snapshots[0] if snapshots else None
     previous = snapshots[1] if len(snapshots) > 1 else None
     cells = grid_totals(session, g.shop)
     groups = group_rows(session, g.shop, previous)
+    applied = ((latest.detail or {}).get("thresholds") or None) if latest else None
     return render_template(
         "admin/segments.html",
+        threshold_rows=threshold_rows(latest),
+        threshold_values=posted or rfm_thresholds.form_values(g.shop, applied),
+        threshold_errors=errors,
+        thresholds_saved=request.args.get("thresholds") if not errors else None,
+        group_cells=group_cells(),
         latest=latest,
         previous=previous,
         grid_svg=rfm_heat_map(cells, g.shop.currency),
@@ -181,7 +308,7 @@ def segments():  # type: ignore[no-untyped-def]
         revenue=sum((row.revenue for row in groups), Decimal(0)),
         moves=group_moves(session, g.shop),
         group_name=lambda key: group_label(key, current_language()),
-    )
+    ), status
 
 
 def customer_score(customer: Customer) -> CustomerScore | None:

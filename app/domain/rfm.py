@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
 
 SCORES = (1, 2, 3, 4, 5)
 
@@ -25,6 +29,12 @@ SCORES = (1, 2, 3, 4, 5)
 # the snapshot reaches that score.
 Edges = tuple[Decimal, Decimal, Decimal, Decimal]
 ThresholdSource = Literal["custom", "quintiles", "standard"]
+ThresholdDimension = Literal["recency_days", "frequency_orders", "monetary"]
+THRESHOLD_DIMENSIONS: tuple[ThresholdDimension, ...] = (
+    "recency_days",
+    "frequency_orders",
+    "monetary",
+)
 GridAxis = Literal["fm", "f"]
 
 # Shop-relative quintiles say little with a handful of customers or a few weeks of orders (the
@@ -187,6 +197,42 @@ def group_label(group: str, language: str = "en") -> str:
     if labels is None:
         return group
     return labels.get(language, labels["en"])
+
+
+def thresholds_to_json(thresholds: RfmThresholds) -> dict[str, list[str] | None] | None:
+    """The stored form of a merchant's boundaries (decimal strings); None when all automatic."""
+    stored: dict[str, list[str] | None] = {}
+    for name in THRESHOLD_DIMENSIONS:
+        edges = getattr(thresholds, name)
+        stored[name] = [str(edge) for edge in edges] if edges is not None else None
+    return stored if any(value is not None for value in stored.values()) else None
+
+
+def thresholds_from_json(stored: Mapping[str, object] | None) -> RfmThresholds:
+    """The inverse of `thresholds_to_json`; ValueError on anything it would not have written."""
+    if not stored:
+        return RfmThresholds()
+    if not isinstance(stored, Mapping) or set(stored) - set(THRESHOLD_DIMENSIONS):
+        raise ValueError(f"unexpected RFM thresholds {stored!r}")
+    parsed: dict[str, Edges | None] = {}
+    for name in THRESHOLD_DIMENSIONS:
+        raw = stored.get(name)
+        if raw is None:
+            parsed[name] = None
+            continue
+        if not isinstance(raw, list) or not all(isinstance(v, str | int) for v in raw):
+            raise ValueError(f"{name} boundaries must be a list of decimal strings")
+        try:
+            values = [Decimal(str(v)) for v in raw]
+        except ArithmeticError as error:
+            raise ValueError(f"{name} boundaries must be decimals") from error
+        _validate_edges(name, values)
+        parsed[name] = _as_edges(values)
+    return RfmThresholds(
+        recency_days=parsed["recency_days"],
+        frequency_orders=parsed["frequency_orders"],
+        monetary=parsed["monetary"],
+    )
 
 
 def validate_segment_map(segment_map: Mapping[tuple[int, int], str]) -> None:
@@ -374,6 +420,186 @@ def group_movement(before: RfmSnapshot, after: RfmSnapshot) -> tuple[GroupMove, 
             moves.items(), key=lambda item: (order(item[0][0]), order(item[0][1]))
         )
     )
+
+
+# --- whole-shop arrays ---------------------------------------------------------------------------
+# The same scoring on numpy arrays, for rescoring a large shop at once after its boundaries
+# changed: results identical to `compute_thresholds` and `score_customers` (the unit tests compare
+# them), with money as integer minor units, `MONEY_UNITS` per currency unit (the scale of the
+# `Money` column), so every comparison stays exact.
+
+MONEY_UNITS = 10_000
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class ScoredArrays:
+    """Per-customer R, F, M, FM and group (an index into `GROUP_KEYS`), aligned with the input."""
+
+    r: IntArray
+    f: IntArray
+    m: IntArray
+    fm: IntArray
+    group: IntArray
+
+
+def thresholds_for_arrays(
+    recency_days: IntArray,
+    orders: IntArray,
+    monetary_units: IntArray,
+    history_days: int,
+    overrides: RfmThresholds | None = None,
+) -> AppliedThresholds:
+    """`compute_thresholds` for customers given as arrays (one element per customer with orders).
+
+    `history_days` is the most days since any of these customers' first order (the recency
+    quintiles need `MIN_HISTORY_DAYS_FOR_RECENCY_QUINTILES` of them).
+    """
+    overrides = overrides or RfmThresholds()
+    count = len(recency_days)
+    enough_customers = count >= MIN_CUSTOMERS_FOR_QUINTILES
+    days = np.sort(np.asarray(recency_days, dtype=np.int64))
+    ordered_orders = np.sort(np.asarray(orders, dtype=np.int64))
+    spends = np.sort(np.asarray(monetary_units, dtype=np.int64))
+
+    recency_source: ThresholdSource
+    if overrides.recency_days is not None:
+        recency, recency_source = overrides.recency_days, "custom"
+    elif (
+        enough_customers
+        and history_days >= MIN_HISTORY_DAYS_FOR_RECENCY_QUINTILES
+        and (_sorted_spread(days))
+    ):
+        bounds = _sorted_recency_bounds(days, 1)
+        recency, recency_source = _as_edges([Decimal(b) for b in bounds]), "quintiles"
+    else:
+        recency, recency_source = STANDARD_RECENCY_DAYS, "standard"
+
+    frequency_source: ThresholdSource
+    if overrides.frequency_orders is not None:
+        frequency, frequency_source = overrides.frequency_orders, "custom"
+    elif enough_customers and _sorted_spread(ordered_orders):
+        bounds = _sorted_lower_bounds(ordered_orders, 1)
+        frequency, frequency_source = _as_edges([Decimal(b) for b in bounds]), "quintiles"
+    else:
+        frequency, frequency_source = STANDARD_FREQUENCY_ORDERS, "standard"
+
+    monetary_source: ThresholdSource
+    if overrides.monetary is not None:
+        monetary, monetary_source = overrides.monetary, "custom"
+    elif enough_customers and _sorted_spread(spends):
+        bounds = _sorted_lower_bounds(spends, MONEY_UNITS)
+        monetary, monetary_source = _as_edges([_money(b) for b in bounds]), "quintiles"
+    else:
+        median = _sorted_median_money(spends)
+        if median > 0:
+            multiples = STANDARD_MONETARY_MEDIAN_MULTIPLES
+            monetary = _as_edges([median * multiple for multiple in multiples])
+        elif count:
+            bounds = _sorted_lower_bounds(spends, MONEY_UNITS)
+            monetary = _as_edges([_money(b) for b in bounds])
+        else:
+            monetary = _as_edges([Decimal(0)] * 4)
+        monetary_source = "standard"
+
+    return AppliedThresholds(
+        recency_days=recency,
+        frequency_orders=frequency,
+        monetary=monetary,
+        recency_source=recency_source,
+        frequency_source=frequency_source,
+        monetary_source=monetary_source,
+    )
+
+
+def score_arrays(
+    recency_days: IntArray,
+    orders: IntArray,
+    monetary_units: IntArray,
+    applied: AppliedThresholds,
+    segment_map: Mapping[tuple[int, int], str] = DEFAULT_SEGMENT_MAP,
+) -> ScoredArrays:
+    """`score_customers`' scores and groups for customers given as arrays, under `applied`."""
+    validate_segment_map(segment_map)
+    days = np.asarray(recency_days, dtype=np.int64)
+    # Integers compared with a Decimal boundary: days ≤ b ⇔ days ≤ ⌊b⌋, n ≥ b ⇔ n ≥ ⌈b⌉.
+    r = 1 + sum((days <= math.floor(bound)).astype(np.int64) for bound in applied.recency_days)
+    f = 1 + sum(
+        (np.asarray(orders, dtype=np.int64) >= math.ceil(bound)).astype(np.int64)
+        for bound in applied.frequency_orders
+    )
+    spends = np.asarray(monetary_units, dtype=np.int64)
+    m = 1 + sum(
+        (spends >= math.ceil(bound * MONEY_UNITS)).astype(np.int64) for bound in applied.monetary
+    )
+    fm = (f + m) // 2
+    lookup = np.zeros((6, 6), dtype=np.int64)
+    for (cell_r, cell_fm), group in segment_map.items():
+        lookup[cell_r, cell_fm] = GROUP_KEYS.index(group)
+    return ScoredArrays(
+        r=np.asarray(r, dtype=np.int64),
+        f=np.asarray(f, dtype=np.int64),
+        m=np.asarray(m, dtype=np.int64),
+        fm=np.asarray(fm, dtype=np.int64),
+        group=lookup[r, fm],
+    )
+
+
+def _sorted_spread(ordered: IntArray) -> bool:
+    return len(ordered) > 0 and bool(ordered[0] != ordered[-1])
+
+
+def _sorted_lower_bounds(ordered: IntArray, one: int) -> list[int]:
+    """`quintile_lower_bounds` on an ascending array; `one` is the unit of "one more"."""
+    count = len(ordered)
+    bounds = []
+    for level in range(1, 5):
+        # Boundary k: the least value whose first position i has 5·i ≥ k·count.
+        start = -(-level * count // 5)
+        if start >= count:
+            bounds.append(int(ordered[-1]) + one)
+            continue
+        value = ordered[start]
+        if np.searchsorted(ordered, value, "left") >= start:
+            bounds.append(int(value))
+            continue
+        after = int(np.searchsorted(ordered, value, "right"))
+        bounds.append(int(ordered[after]) if after < count else int(ordered[-1]) + one)
+    return bounds
+
+
+def _sorted_recency_bounds(ordered: IntArray, one: int) -> list[int]:
+    """`quintile_recency_bounds` on an ascending array of days."""
+    count = len(ordered)
+    bounds = []
+    for level in range(4, 0, -1):
+        # The most days d with 5 · (customers with more days than d) ≥ level · count.
+        limit = count - -(-level * count // 5)
+        if limit <= 0:
+            bounds.append(int(ordered[0]) - one)
+            continue
+        value = ordered[limit - 1]
+        if np.searchsorted(ordered, value, "right") <= limit:
+            bounds.append(int(value))
+            continue
+        start = int(np.searchsorted(ordered, value, "left"))
+        bounds.append(int(ordered[start - 1]) if start > 0 else int(ordered[0]) - one)
+    return bounds
+
+
+def _sorted_median_money(ordered: IntArray) -> Decimal:
+    count = len(ordered)
+    if not count:
+        return Decimal(0)
+    middle = count // 2
+    if count % 2:
+        return _money(int(ordered[middle]))
+    return (Decimal(int(ordered[middle - 1]) + int(ordered[middle])) / 2).scaleb(-4)
+
+
+def _money(units: int) -> Decimal:
+    """Minor units back to the column's Decimal (scale 4, as the database returns it)."""
+    return Decimal(units).scaleb(-4)
 
 
 def _scored_customers(activities: Iterable[CustomerActivity], as_of: datetime) -> list[_Scored]:

@@ -43,6 +43,8 @@ class Shop(Base):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     webhooks_subscribed: Mapped[int] = mapped_column(Integer, default=0)
     sync_state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The merchant's RFM score boundaries (`services.rfm_thresholds`); None: automatic quintiles.
+    rfm_thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # How orders are credited to emails (`domain.attribution`); None: last click within 5 days.
     attribution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
