@@ -1388,3 +1388,133 @@ MESSAGES["ja"].update(
         "flows.error.audience": "このストアの保存済みセグメントを選んでください。",
     }
 )
+
+# Settings, preview and performance of the win-back and post-purchase flows.
+MESSAGES["en"].update(
+    {
+        "flows.name.winback": "Win-back",
+        "flows.name.thank_you": "Thank-you",
+        "flows.name.review_request": "Review request",
+        "flows.name.replenishment": "Replenishment reminder",
+        "flows.summary.winback": "Emails {d1} h and {d2} h after a customer is found lapsing "
+        "(no order for the longer of {lapse_min_days} days and {lapse_multiplier} × their usual "
+        "gap; {one_time_days} days after a single order); holdout {holdout} %.",
+        "flows.unit.times": "× the usual gap",
+        "flows.summary.thank_you": "One email {d1} h after payment, with cross-sells; "
+        "holdout {holdout} %.",
+        "flows.summary.review_request": "One email {review_delay_days} days after fulfilment; "
+        "holdout {holdout} %.",
+        "flows.summary.replenishment": "One email {lead_days} days before the expected re-order "
+        "of a product the customer buys repeatedly; holdout {holdout} %.",
+        "flows.stat.runs.generic": "Customers entered",
+        "flows.lift.runs.generic": "Customers",
+        "flows.lift.not_enough.generic": "Not enough data yet: the comparison needs at least "
+        "{runs} customers in each group and {conversions} orders in all.",
+        "flows.lift.help.generic": "Both groups count orders within {days} days after the "
+        "customer entered the flow, whether or not an email went out (intention to treat). The "
+        "interval is the normal approximation for a difference of proportions.",
+        "flows.holdout_help.generic": "This share of customers gets no email, to measure what "
+        "the flow adds.",
+        "flows.delays_help.winback": "Hours after the daily scan finds the customer lapsing "
+        "(0 = at once); email 2 later than email 1.",
+        "flows.delays_help.thank_you": "Hours after the order was paid (0 = at once).",
+        "flows.field.delay.thank_you": "Send after",
+        "flows.section.lapse": "When a customer is lapsing",
+        "flows.lapse_help": "A repeat buyer is lapsing when the days since their last order "
+        "exceed the larger of the minimum and the multiple of their usual (median) gap between "
+        "orders; a one-time buyer after the days given below.",
+        "flows.field.lapse_min_days": "At least",
+        "flows.field.lapse_multiplier": "Multiple",
+        "flows.field.one_time_days": "One-time buyers after",
+        "flows.field.review_delay_days": "Send after fulfilment",
+        "flows.field.lead_days": "Send before the expected re-order",
+        "flows.help.review_delay_days": "Days after the order was fulfilled (1 to 90).",
+        "flows.help.lead_days": "Days before the date the customer is expected to buy the "
+        "product again, from their own rhythm or the store's (0 = on that day).",
+        "flows.subjects_help.replenishment": "Leave empty to use the built-in subject. "
+        "{product} is replaced by the product's name.",
+        "flows.field.subject_single": "Subject ({lang_name})",
+        "flows.preview.email": "Email",
+        "flows.preview.none.winback": "No customer has an order yet: enter a customer ID.",
+        "flows.preview.none.thank_you": "No customer has a paid order yet: enter a customer ID.",
+        "flows.preview.none.review_request": "No customer has a fulfilled order yet: enter a "
+        "customer ID.",
+        "flows.preview.none.replenishment": "No customer has bought a product twice yet: enter "
+        "a customer ID.",
+        "flows.preview.no_order": "This customer has no order in this store.",
+        "flows.preview.no_paid_order": "This customer has no paid order in this store.",
+        "flows.preview.no_fulfilled_order": "This customer has no fulfilled order in this store.",
+        "flows.preview.no_repeat_product": "This customer has not bought any product twice in "
+        "this store.",
+        "flows.preview.for_order": "For {name} (customer {id}), order {order}.",
+        "flows.preview.for_product": "For {name} (customer {id}), product {product}.",
+        "flows.preview.help.generic": "Rendered as the sender does, in the customer's language; "
+        "links are inactive here.",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "flows.name.winback": "休眠顧客の呼び戻し",
+        "flows.name.thank_you": "購入のお礼",
+        "flows.name.review_request": "レビュー依頼",
+        "flows.name.replenishment": "買い替えのお知らせ",
+        "flows.summary.winback": "休眠と判定されてから {d1} 時間後と {d2} 時間後にメール送信"
+        "（最後の注文から {lapse_min_days} 日と普段の間隔の {lapse_multiplier} 倍の長い方、"
+        "1 回だけの購入者は {one_time_days} 日）、ホールドアウト {holdout}%。",
+        "flows.summary.thank_you": "支払いから {d1} 時間後におすすめ商品付きのメールを 1 通、"
+        "ホールドアウト {holdout}%。",
+        "flows.summary.review_request": "発送から {review_delay_days} 日後にメールを 1 通、"
+        "ホールドアウト {holdout}%。",
+        "flows.summary.replenishment": "繰り返し購入される商品の次回購入予定日の "
+        "{lead_days} 日前にメールを 1 通、ホールドアウト {holdout}%。",
+        "flows.stat.runs.generic": "対象顧客",
+        "flows.lift.runs.generic": "顧客数",
+        "flows.lift.not_enough.generic": "データが不足しています：各グループ {runs} 人以上の"
+        "顧客と、合計 {conversions} 件以上の注文が必要です。",
+        "flows.lift.help.generic": "両グループとも、フロー開始から {days} 日以内の注文を数えます"
+        "（メール送信の有無にかかわらず）。信頼区間は比率の差の正規近似です。",
+        "flows.holdout_help.generic": "この割合の顧客にはメールを送らず、"
+        "フローの効果を測定します。",
+        "flows.delays_help.winback": "毎日の確認で休眠と判定されてからの時間（0 = すぐ）。"
+        "2 通目は 1 通目より後にしてください。",
+        "flows.delays_help.thank_you": "注文の支払いからの時間（0 = すぐ）。",
+        "flows.field.delay.thank_you": "送信のタイミング",
+        "flows.section.lapse": "休眠の判定",
+        "flows.lapse_help": "リピーターは、最後の注文からの日数が「最低日数」と「普段の注文間隔"
+        "（中央値）× 倍率」の大きい方を超えると休眠と判定されます。1 回だけの購入者は下の日数で"
+        "判定されます。",
+        "flows.field.lapse_min_days": "最低日数",
+        "flows.unit.times": "倍",
+        "flows.field.lapse_multiplier": "普段の間隔の倍率",
+        "flows.field.one_time_days": "1 回だけの購入者",
+        "flows.field.review_delay_days": "発送からの日数",
+        "flows.field.lead_days": "次回購入予定日の何日前",
+        "flows.help.review_delay_days": "注文の発送から何日後に送るか（1〜90 日）。",
+        "flows.help.lead_days": "顧客自身またはストア全体の購入周期から見込んだ次回購入日の"
+        "何日前に送るか（0 = 当日）。",
+        "flows.subjects_help.replenishment": "空欄の場合は標準の件名を使います。"
+        "{product} は商品名に置き換わります。",
+        "flows.field.subject_single": "件名（{lang_name}）",
+        "flows.preview.email": "メール",
+        "flows.preview.none.winback": "注文のある顧客がまだいません。顧客 ID を入力してください。",
+        "flows.preview.none.thank_you": "支払い済みの注文がある顧客がまだいません。"
+        "顧客 ID を入力してください。",
+        "flows.preview.none.review_request": "発送済みの注文がある顧客がまだいません。"
+        "顧客 ID を入力してください。",
+        "flows.preview.none.replenishment": "同じ商品を 2 回以上購入した顧客がまだいません。"
+        "顧客 ID を入力してください。",
+        "flows.preview.no_order": "この顧客にはこのストアの注文がありません。",
+        "flows.preview.no_paid_order": "この顧客にはこのストアの支払い済みの注文がありません。",
+        "flows.preview.no_fulfilled_order": "この顧客にはこのストアの発送済みの注文がありません。",
+        "flows.preview.no_repeat_product": "この顧客はこのストアで同じ商品を 2 回以上購入して"
+        "いません。",
+        "flows.preview.for_order": "{name} さん（顧客 {id}）、注文 {order}。",
+        "flows.preview.for_product": "{name} さん（顧客 {id}）、商品 {product}。",
+        "flows.preview.help.generic": "送信時と同じ方法で、顧客の言語で表示しています。"
+        "ここではリンクは無効です。",
+    }
+)
+
+# flow runs: audience exit
+MESSAGES["en"].update({"run.exit.not_in_audience": "left the flow's audience"})
+MESSAGES["ja"].update({"run.exit.not_in_audience": "対象セグメント外"})

@@ -1,14 +1,18 @@
-"""Admin flows: `/app/flows` (list + performance), `/app/flows/<key>` (settings + preview) and
+"""Admin flows: `/app/flows` (every flow with its performance), `/app/flows/<key>` (settings +
+preview, for the cart, win-back, thank-you, review-request and replenishment flows) and
 `/app/outbox` (the latest emails sent for this store). The settings include the flow's audience:
 everyone or one of the shop's saved segments (a deleted one is flagged on the page).
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
 `app.services.flow_settings` and is committed here (POST, CSRF-checked). The preview renders each
-step with the sender's own `jobs.send_email.render` for one real customer's latest checkout,
-on unsaved run/message objects (id 0): no discount code is created and nothing is stored; the
-preview's unsubscribe link is neutralised and the HTML is shown in a sandboxed iframe.
-The outbox reads the simulated SendGrid's `/_sandbox/outbox` when the app sends there (only the
-messages whose `custom_args.kizuna_shop_id` is this store), else Kizuna's `messages` table.
+step with the flow's own renderer (`jobs.send_email.render`, `winback.render`,
+`post_purchase.render`) for one real customer — their latest checkout (cart), latest order
+(win-back), latest paid or fulfilled order (thank-you, review request) or a product they bought
+twice (replenishment) — on unsaved run/message objects (id 0): no discount code is created and
+nothing is stored; the preview's unsubscribe link is neutralised and the HTML is shown in a
+sandboxed iframe. The outbox reads the simulated SendGrid's `/_sandbox/outbox` when the app
+sends there (only the messages whose `custom_args.kizuna_shop_id` is this store), else
+Kizuna's `messages` table.
 """
 
 from __future__ import annotations
@@ -16,11 +20,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import httpx
 from flask import abort, g, redirect, render_template, request
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import db_session
@@ -28,12 +33,21 @@ from app.admin import bp
 from app.admin.helpers import admin_url
 from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
+from app.db import utcnow
 from app.domain.attribution import MODELS
-from app.domain.orchestration import CART
+from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
+from app.i18n import MESSAGES, t
 from app.kizuna import kizuna
-from app.models import Checkout, Customer, Shop
+from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
-from app.services import attribution, flow_settings, flow_stats, segments
+from app.services import (
+    attribution,
+    flow_settings,
+    flow_stats,
+    post_purchase,
+    segments,
+    winback,
+)
 from app.services.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -41,6 +55,14 @@ log = logging.getLogger(__name__)
 OUTBOX_LIMIT = 50
 SANDBOX_FETCH = 500  # the sandbox cannot filter by shop: fetch this many, keep this shop's
 PREVIEW_CANDIDATES = 20
+# Shown when the customer asked for has nothing the flow's run could start from.
+PREVIEW_MISSING = {
+    CART: "flows.preview.no_checkout",
+    WINBACK: "flows.preview.no_order",
+    THANK_YOU: "flows.preview.no_paid_order",
+    REVIEW_REQUEST: "flows.preview.no_fulfilled_order",
+    REPLENISHMENT: "flows.preview.no_repeat_product",
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +101,7 @@ def flows():  # type: ignore[no-untyped-def]
             {
                 "key": key,
                 "enabled": setting is None or setting.enabled,
-                "values": flow_settings.form_values(setting),
+                "values": flow_settings.form_values(setting, key),
                 "stats": flow_stats.flow_performance(session, g.shop.id, key, attribution=credit),
             }
         )
@@ -92,82 +114,222 @@ def flows():  # type: ignore[no-untyped-def]
         attribution_notice=request.args.get("attribution"),
         min_runs=flow_stats.MIN_RUNS,
         min_conversions=flow_stats.MIN_CONVERSIONS,
+        flow_text=_flow_text,
     )
 
 
 # --- preview ---------------------------------------------------------------------------------
 
 
-def preview_candidates(session: Session, shop: Shop) -> list[tuple[Customer, Checkout]]:
-    """Customers of the shop with an open (abandoned) checkout, latest first."""
-    rows = session.execute(
-        select(Customer, Checkout)
-        .join(Checkout, (Checkout.customer_id == Customer.id) & (Checkout.shop_id == shop.id))
-        .where(
-            Customer.shop_id == shop.id,
-            Customer.deleted_at.is_(None),
-            Customer.redacted_at.is_(None),
-            Checkout.completed_at.is_(None),
+@dataclass(frozen=True)
+class PreviewTarget:
+    """What a run of the flow would be started for: the customer, the run's trigger key, and
+    a line naming it (i18n key + values); the cart flow's checkout."""
+
+    customer: Customer
+    trigger_key: str
+    detail: str
+    values: dict[str, Any]
+    checkout: Checkout | None = None
+
+
+def _live_customers() -> Any:
+    return (Customer.deleted_at.is_(None)) & (Customer.redacted_at.is_(None))
+
+
+def _order_label(order: Order) -> str:
+    return order.name or order.external_id
+
+
+def _paid_orders(shop_id: int) -> Any:
+    return (
+        (Order.shop_id == shop_id)
+        & Order.cancelled_at.is_(None)
+        & func.lower(Order.financial_status).in_(sorted(post_purchase.PAID_STATUSES))
+    )
+
+
+def _repeat_products(shop_id: int) -> Any:
+    """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
+    return (
+        select(
+            Order.customer_id,
+            OrderLine.product_external_id,
+            func.max(Order.id).label("order_id"),
         )
-        .order_by(Checkout.id.desc())
+        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
+        .where(
+            _paid_orders(shop_id),
+            Order.customer_id.is_not(None),
+            OrderLine.product_external_id.is_not(None),
+        )
+        .group_by(Order.customer_id, OrderLine.product_external_id)
+        .having(func.count(func.distinct(Order.id)) >= 2)
+    )
+
+
+def _candidate_query(shop: Shop, key: str) -> Any:
+    """Customers of the shop the flow could reach, newest trigger first (with repeats)."""
+    if key == CART:
+        joined = (Checkout.customer_id == Customer.id) & (Checkout.shop_id == shop.id)
+        return (
+            select(Customer)
+            .join(Checkout, joined)
+            .where(Checkout.completed_at.is_(None))
+            .order_by(Checkout.id.desc())
+        )
+    if key == REPLENISHMENT:
+        repeat = _repeat_products(shop.id).subquery()
+        return (
+            select(Customer)
+            .join(repeat, repeat.c.customer_id == Customer.id)
+            .order_by(repeat.c.order_id.desc())
+        )
+    joined = (Order.customer_id == Customer.id) & (Order.shop_id == shop.id)
+    if key == WINBACK:
+        condition = Order.cancelled_at.is_(None)
+    else:
+        condition = _paid_orders(shop.id)
+        if key == REVIEW_REQUEST:
+            condition = condition & Order.fulfilled_at.is_not(None)
+    return select(Customer).join(Order, joined).where(condition).order_by(Order.id.desc())
+
+
+def preview_candidates(session: Session, shop: Shop, key: str = CART) -> list[Customer]:
+    """Customers the flow's preview can be shown for (an open checkout for the cart flow, an
+    order for win-back, a paid / fulfilled order / a product bought twice for the
+    post-purchase flows), latest first."""
+    statement = (
+        _candidate_query(shop, key)
+        .where(Customer.shop_id == shop.id, _live_customers())
         .limit(PREVIEW_CANDIDATES * 3)
-    ).all()
+    )
     seen: set[int] = set()
-    found: list[tuple[Customer, Checkout]] = []
-    for customer, checkout in rows:
+    found: list[Customer] = []
+    for customer in session.scalars(statement):
         if customer.id not in seen:
             seen.add(customer.id)
-            found.append((customer, checkout))
+            found.append(customer)
     return found[:PREVIEW_CANDIDATES]
 
 
-def _checkout_of(
-    session: Session, shop: Shop, customer_id: int
-) -> tuple[Customer, Checkout] | None:
-    customer = session.scalars(
+def _latest_order(session: Session, shop: Shop, customer: Customer, condition: Any) -> Order | None:
+    return session.scalars(
+        select(Order)
+        .where(Order.shop_id == shop.id, Order.customer_id == customer.id, condition)
+        .order_by(Order.id.desc())
+        .limit(1)
+    ).first()
+
+
+def preview_target(
+    session: Session, shop: Shop, key: str, customer: Customer
+) -> PreviewTarget | None:
+    """What the flow's run would be for this customer (None: nothing to start one from)."""
+    if key == CART:
+        checkout = session.scalars(
+            select(Checkout)
+            .where(Checkout.shop_id == shop.id, Checkout.customer_id == customer.id)
+            .order_by(Checkout.completed_at.is_not(None), Checkout.id.desc())
+            .limit(1)
+        ).first()
+        if checkout is None:
+            return None
+        return PreviewTarget(
+            customer,
+            checkout.external_id,
+            "flows.preview.for",
+            {"checkout": checkout.external_id},
+            checkout,
+        )
+    if key == REPLENISHMENT:
+        repeat = _repeat_products(shop.id).subquery()
+        found = session.execute(
+            select(repeat.c.product_external_id, repeat.c.order_id)
+            .where(repeat.c.customer_id == customer.id)
+            .order_by(repeat.c.order_id.desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            return None
+        product, order_id = str(found[0]), int(found[1])
+        title = session.scalar(
+            select(Product.title).where(Product.shop_id == shop.id, Product.external_id == product)
+        )
+        return PreviewTarget(
+            customer,
+            f"replenish:{product}:{order_id}",
+            "flows.preview.for_product",
+            {"product": title or product},
+        )
+    if key == WINBACK:
+        order = _latest_order(session, shop, customer, Order.cancelled_at.is_(None))
+        trigger = f"lapse:{order.id}" if order is not None else ""
+    elif key == THANK_YOU:
+        order = _latest_order(session, shop, customer, _paid_orders(shop.id))
+        trigger = f"order:{order.id}" if order is not None else ""
+    else:
+        fulfilled = _paid_orders(shop.id) & Order.fulfilled_at.is_not(None)
+        order = _latest_order(session, shop, customer, fulfilled)
+        trigger = f"fulfilled:{order.id}" if order is not None else ""
+    if order is None:
+        return None
+    return PreviewTarget(
+        customer, trigger, "flows.preview.for_order", {"order": _order_label(order)}
+    )
+
+
+def render_previews(
+    session: Session, shop: Shop, key: str, target: PreviewTarget
+) -> list[StepPreview]:
+    """Every step as the sender would render it for this target (nothing stored): the flow's
+    own renderer on an unsaved run and message (id 0), so no discount code is created."""
+    from jobs.send_email import language, render
+
+    config = kizuna().config
+    customer = target.customer
+    lang = language(customer, shop)
+    link = unsubscribe_url(config.app_url, make_token(config.secret_key, shop.id, customer.id, 0))
+    previews = []
+    with session.no_autoflush:
+        for step in range(1, flow_settings.FORMS[key].steps + 1):
+            run = FlowRun(
+                id=0, shop_id=shop.id, flow_key=key, customer_id=customer.id,
+                trigger_key=target.trigger_key, status="running",
+            )  # fmt: skip
+            msg = Message(id=0, shop_id=shop.id, flow_run_id=0, step=step, customer_id=customer.id)
+            if key == CART:
+                assert target.checkout is not None  # noqa: S101 - preview_target sets it
+                email = render(config, shop, customer, target.checkout, run, msg)
+            elif key == WINBACK:
+                email = winback.render(config, shop, customer, msg, lang)
+            else:
+                email = post_purchase.render(
+                    config, session, shop, customer, run, msg, lang, utcnow()
+                )
+            html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
+            text = (email.text or "").replace(link, "#")
+            previews.append(StepPreview(step, email.subject, html, text))
+    return previews
+
+
+def _customer_of(session: Session, shop: Shop, customer_id: int) -> Customer | None:
+    return session.scalars(
         select(Customer).where(
             Customer.shop_id == shop.id,
             Customer.id == customer_id,
             Customer.redacted_at.is_(None),
         )
     ).one_or_none()
-    if customer is None:
-        return None
-    checkout = session.scalars(
-        select(Checkout)
-        .where(Checkout.shop_id == shop.id, Checkout.customer_id == customer.id)
-        .order_by(Checkout.completed_at.is_not(None), Checkout.id.desc())
-        .limit(1)
-    ).first()
-    return (customer, checkout) if checkout is not None else None
 
 
-def render_previews(
-    session: Session, shop: Shop, customer: Customer, checkout: Checkout
-) -> list[StepPreview]:
-    """Every step as the sender would render it for this customer's checkout (nothing stored)."""
-    from jobs.send_email import language, render
-
-    config = kizuna().config
-    setting = flow_settings.load(session, shop.id, CART)
-    lang = language(customer, shop)
-    previews = []
-    with session.no_autoflush:
-        for step in range(1, flow_settings.STEPS + 1):
-            run = FlowRun(
-                id=0, shop_id=shop.id, flow_key=CART, customer_id=customer.id,
-                trigger_key=checkout.external_id, status="running",
-            )  # fmt: skip
-            msg = Message(id=0, shop_id=shop.id, flow_run_id=0, step=step, customer_id=customer.id)
-            email = render(config, shop, customer, checkout, run, msg)
-            link = unsubscribe_url(
-                config.app_url, make_token(config.secret_key, shop.id, customer.id, 0)
-            )
-            html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
-            text = (email.text or "").replace(link, "#")
-            subject = flow_settings.subject_override(setting, lang, step) or email.subject
-            previews.append(StepPreview(step, subject, html, text))
-    return previews
+def _flow_text(name: str, flow_key: str, **values: Any) -> str:
+    """`name.<flow key>` when the flow has its own wording, else `name.generic` for the flows
+    other than the cart flow, else `name`."""
+    for candidate in (f"{name}.{flow_key}", f"{name}.generic" if flow_key != CART else None):
+        if candidate is not None and candidate in MESSAGES["en"]:
+            return t(candidate, **values)
+    return t(name, **values)
 
 
 @bp.route("/flows/<key>", methods=["GET", "POST"])
@@ -187,31 +349,38 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             return redirect(admin_url("admin.flow_edit", key=key, saved="1"))
         session.rollback()
         errors, status = result.errors, 400
-        values = {name: request.form.get(name, "") for name in flow_settings.form_values(None)}
+        blank = flow_settings.form_values(None, key)
+        values = {name: request.form.get(name, "") for name in blank}
     else:
-        values = flow_settings.form_values(flow_settings.load(session, shop.id, key))
+        values = flow_settings.form_values(flow_settings.load(session, shop.id, key), key)
 
     saved_setting = flow_settings.load(session, shop.id, key)
     audience_missing = segments.missing_audience(
         session, shop.id, saved_setting.config if saved_setting is not None else None
     )
-    candidates = preview_candidates(session, shop)
+    candidates = preview_candidates(session, shop, key)
     wanted = request.args.get("customer_id", type=int)
-    chosen: tuple[Customer, Checkout] | None = None
+    chosen: PreviewTarget | None = None
     preview_error = None
     if wanted is not None:
-        chosen = _checkout_of(session, shop, wanted)
+        customer = _customer_of(session, shop, wanted)
+        chosen = preview_target(session, shop, key, customer) if customer is not None else None
         if chosen is None:
-            preview_error = "flows.preview.no_checkout"
-    elif candidates:
-        chosen = candidates[0]
+            preview_error = PREVIEW_MISSING[key]
+    else:
+        for candidate in candidates[:3]:
+            chosen = preview_target(session, shop, key, candidate)
+            if chosen is not None:
+                break
     previews: list[StepPreview] = []
     if chosen is not None:
-        previews = render_previews(session, shop, *chosen)
+        previews = render_previews(session, shop, key, chosen)
+    spec = flow_settings.FORMS[key]
     return (
         render_template(
             "admin/flow_edit.html",
             key=key,
+            spec=spec,
             values=values,
             errors=errors,
             saved=request.args.get("saved") == "1" and not errors,
@@ -219,11 +388,13 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             chosen=chosen,
             previews=previews,
             preview_error=preview_error,
-            steps=range(1, flow_settings.STEPS + 1),
+            steps=range(1, spec.steps + 1),
+            delays=range(1, spec.delays + 1),
             languages=flow_settings.LANGUAGES,
             limits=flow_settings,
             audiences=segments.list_segments(session, shop.id),
             audience_missing=audience_missing,
+            flow_text=_flow_text,
         ),
         status,
     )

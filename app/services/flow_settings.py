@@ -1,13 +1,17 @@
-"""A flow's settings form: the current values, validation with field errors, and saving.
+"""Each flow's settings form (`FORMS`: cart, win-back, thank-you, review request,
+replenishment): the current values, validation with field errors, and saving.
 
 Layer: services, inside the caller's transaction (the admin view commits). Saved values go to
-`flow_settings.config` in exactly the keys the flow reads: `FlowConfig.from_overrides`
+`flow_settings.config` in exactly the keys the flows read: `FlowConfig.from_overrides`
 (`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM",
-"HH:MM"] or null) and `jobs.send_email.discount_for_step` (`discount_percent`, `discount_days`);
-subject lines are kept under `subjects` {"ja"|"en": {"1": ..}} (blank = the built-in subject);
-the audience under `audience_segment_id` (a saved segment of the same shop, or null for everyone;
-a form without the field keeps the saved audience). Other keys already in the row are kept.
-Invalid input saves nothing.
+"HH:MM"] or null), `jobs.send_email.discount_for_step` (cart: `discount_percent`,
+`discount_days`), `WinbackConfig` (`lapse_min_days`, `lapse_multiplier`, `one_time_days`) and
+`PostPurchaseTiming` (`review_delay_days`, `lead_days`). Subject lines are kept under `subjects`
+{"ja"|"en": {"1": ..}} (blank = the built-in subject), read by every flow's renderer through
+`subject_override`; the audience under `audience_segment_id` (a saved segment of the same shop,
+or null for everyone; a form without the field keeps the saved audience). A flow without a row
+shows, and is saved on top of, the defaults its first use would write (`WINBACK_DEFAULTS`,
+`POST_PURCHASE_DEFAULTS`); other keys already in the row are kept. Invalid input saves nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +27,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.domain.orchestration import CART, FlowConfig
+from app.domain.orchestration import (
+    CART,
+    POST_PURCHASE_DEFAULTS,
+    REPLENISHMENT,
+    REVIEW_REQUEST,
+    THANK_YOU,
+    WINBACK,
+    WINBACK_DEFAULTS,
+    FlowConfig,
+    PostPurchaseTiming,
+)
 from app.models.flow import FlowSetting
 from app.models.segment import SavedSegment
 
@@ -33,6 +47,7 @@ CAP_SHORT_HOURS = 16
 CAP_WEEK_HOURS = 7 * 24
 MAX_DELAY_HOURS = 30 * 24
 MIN_DELAY_HOURS = 0.25
+MAX_THANK_YOU_HOURS = 7 * 24
 MAX_HOLDOUT = 50
 MAX_CAP_SHORT = 10
 MAX_CAP_WEEK = 50
@@ -41,9 +56,102 @@ MAX_DISCOUNT_DAYS = 60
 MAX_SUBJECT = 150
 DEFAULT_DISCOUNT_PERCENT = 10
 DEFAULT_DISCOUNT_DAYS = 7
-FLOW_KEYS = (CART,)
 AUDIENCE_KEY = "audience_segment_id"
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Number:
+    """A flow-specific setting edited as a number, stored under its own name as the config key."""
+
+    name: str
+    low: float
+    high: float
+    default: float
+    integer: bool = True
+    unit: str = "days"  # flows.unit.*; "%" is shown as it is
+    section: str = "steps"  # flows.section.*
+
+
+@dataclass(frozen=True)
+class FlowForm:
+    """What the settings form of one flow edits: `steps` emails (one subject per step and
+    language), the first `delays` of `step_delay_hours` (each later than the one before, the
+    first at least `first_delay_low`), its own numbers, and the common fields."""
+
+    key: str
+    steps: int
+    delays: int
+    first_delay_low: float = MIN_DELAY_HOURS
+    delay_high: float = MAX_DELAY_HOURS
+    numbers: tuple[Number, ...] = ()
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+FORMS: Mapping[str, FlowForm] = {
+    CART: FlowForm(
+        CART,
+        steps=STEPS,
+        delays=STEPS,
+        numbers=(
+            Number(
+                "discount_percent",
+                0,
+                MAX_DISCOUNT,
+                DEFAULT_DISCOUNT_PERCENT,
+                unit="%",
+                section="discount",
+            ),
+            Number(
+                "discount_days", 1, MAX_DISCOUNT_DAYS, DEFAULT_DISCOUNT_DAYS, section="discount"
+            ),
+        ),
+    ),
+    WINBACK: FlowForm(
+        WINBACK,
+        steps=2,
+        delays=2,
+        first_delay_low=0,
+        numbers=(
+            Number("lapse_min_days", 14, 730, WINBACK_DEFAULTS["lapse_min_days"], section="lapse"),
+            Number(
+                "lapse_multiplier",
+                1,
+                10,
+                WINBACK_DEFAULTS["lapse_multiplier"],
+                integer=False,
+                unit="times",
+                section="lapse",
+            ),
+            Number("one_time_days", 14, 730, WINBACK_DEFAULTS["one_time_days"], section="lapse"),
+        ),
+        defaults=WINBACK_DEFAULTS,
+    ),
+    THANK_YOU: FlowForm(
+        THANK_YOU,
+        steps=1,
+        delays=1,
+        first_delay_low=0,
+        delay_high=MAX_THANK_YOU_HOURS,
+        defaults=POST_PURCHASE_DEFAULTS[THANK_YOU],
+    ),
+    REVIEW_REQUEST: FlowForm(
+        REVIEW_REQUEST,
+        steps=1,
+        delays=0,
+        numbers=(Number("review_delay_days", 1, 90, PostPurchaseTiming.review_delay_days),),
+        defaults=POST_PURCHASE_DEFAULTS[REVIEW_REQUEST],
+    ),
+    REPLENISHMENT: FlowForm(
+        REPLENISHMENT,
+        steps=1,
+        delays=0,
+        numbers=(Number("lead_days", 0, 30, PostPurchaseTiming.lead_days),),
+        defaults=POST_PURCHASE_DEFAULTS[REPLENISHMENT],
+    ),
+}
+# The order of the flows page and of the API.
+FLOW_KEYS = (CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT)
 
 
 @dataclass(frozen=True)
@@ -76,14 +184,24 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:g}"
 
 
-def form_values(row: FlowSetting | None) -> dict[str, str]:
+def saved_config(row: FlowSetting | None, flow_key: str) -> dict[str, Any]:
+    """The config the flow runs on: the row's keys over the defaults its first use writes."""
+    raw = (row.config if row is not None else None) or {}
+    return {**FORMS[flow_key].defaults, **raw}
+
+
+def form_values(row: FlowSetting | None, flow_key: str = CART) -> dict[str, str]:
     """The form's fields from the saved row, defaults filled in (all strings, as posted)."""
-    raw: Mapping[str, Any] = (row.config if row is not None else None) or {}
+    spec = FORMS[flow_key]
+    raw = saved_config(row, flow_key)
     config = FlowConfig.from_overrides(raw)
     values: dict[str, str] = {"enabled": "1" if row is None or row.enabled else ""}
-    for step in range(1, STEPS + 1):
+    for step in range(1, spec.delays + 1):
         delay = config.step_delays[step - 1] if step <= config.steps else timedelta(0)
         values[f"delay_{step}"] = _hours(delay)
+    for number in spec.numbers:
+        given = raw.get(number.name, number.default)
+        values[number.name] = f"{float(given):g}" if isinstance(given, int | float) else str(given)
     values["holdout_percent"] = str(config.holdout_percent)
     caps = {round(cap.window.total_seconds() / 3600): cap.limit for cap in config.caps}
     values["cap_short"] = str(caps.get(CAP_SHORT_HOURS, 0))
@@ -92,17 +210,15 @@ def form_values(row: FlowSetting | None) -> dict[str, str]:
     values["quiet_enabled"] = "1" if quiet_on else ""
     values["quiet_start"] = config.quiet_start.strftime("%H:%M") if quiet_on else "21:00"
     values["quiet_end"] = config.quiet_end.strftime("%H:%M") if quiet_on else "09:00"
-    values["discount_percent"] = str(raw.get("discount_percent", DEFAULT_DISCOUNT_PERCENT))
-    values["discount_days"] = str(raw.get("discount_days", DEFAULT_DISCOUNT_DAYS))
     subjects = raw.get("subjects")
     if not isinstance(subjects, dict):
         subjects = {}
     for lang in LANGUAGES:
-        given = subjects.get(lang)
-        if not isinstance(given, dict):
-            given = {}
-        for step in range(1, STEPS + 1):
-            values[f"subject_{lang}_{step}"] = str(given.get(str(step)) or "")
+        given_subjects = subjects.get(lang)
+        if not isinstance(given_subjects, dict):
+            given_subjects = {}
+        for step in range(1, spec.steps + 1):
+            values[f"subject_{lang}_{step}"] = str(given_subjects.get(str(step)) or "")
     audience = raw.get(AUDIENCE_KEY)
     values["audience_segment_id"] = str(audience) if audience is not None else ""
     return values
@@ -157,32 +273,50 @@ def _audience(
     return chosen
 
 
-def validate(
-    form: Mapping[str, str],
-    existing: Mapping[str, Any] | None = None,
-    segment_ids: set[int] | None = None,
-) -> Validated:
-    """The posted form → (enabled, the new config JSON, field errors).
-
-    `segment_ids` are the shop's saved segments, the only audiences accepted.
-    """
-    errors: dict[str, FieldError] = {}
-    config: dict[str, Any] = dict(existing or {})
+def _delays(form: Mapping[str, str], spec: FlowForm, errors: dict[str, FieldError]) -> list[float]:
     delays: list[float] = []
-    for step in range(1, STEPS + 1):
+    for step in range(1, spec.delays + 1):
         name = f"delay_{step}"
-        value = _number(form, name, errors, MIN_DELAY_HOURS, MAX_DELAY_HOURS, integer=False)
+        low = spec.first_delay_low if step == 1 else 0
+        value = _number(form, name, errors, low, spec.delay_high, integer=False)
         if value is not None:
             if delays and value <= delays[-1] and f"delay_{step - 1}" not in errors:
                 errors[name] = FieldError("flows.error.delay_order", {"step": step - 1})
             delays.append(value)
+    return delays
+
+
+def _stored(value: float, integer: bool) -> int | float:
+    return int(value) if integer else float(f"{value:g}")
+
+
+def validate(
+    form: Mapping[str, str],
+    existing: Mapping[str, Any] | None = None,
+    segment_ids: set[int] | None = None,
+    flow_key: str = CART,
+) -> Validated:
+    """The posted form of `flow_key` → (enabled, the new config JSON, field errors).
+
+    `existing` is the saved config (None: no row yet, the flow's defaults are the base); keys
+    the form does not edit are kept. `segment_ids` are the shop's saved segments, the only
+    audiences accepted.
+    """
+    spec = FORMS[flow_key]
+    errors: dict[str, FieldError] = {}
+    base: dict[str, Any] = {**spec.defaults, **(existing or {})}
+    config = dict(base)
+    delays = _delays(form, spec, errors)
+    numbers: dict[str, int | float] = {}
+    for number in spec.numbers:
+        value = _number(form, number.name, errors, number.low, number.high, integer=number.integer)
+        if value is not None:
+            numbers[number.name] = _stored(value, number.integer)
     holdout = _number(form, "holdout_percent", errors, 0, MAX_HOLDOUT)
     cap_short = _number(form, "cap_short", errors, 0, MAX_CAP_SHORT)
     cap_week = _number(form, "cap_week", errors, 0, MAX_CAP_WEEK)
     if cap_short is not None and cap_week is not None and 0 < cap_week < cap_short:
         errors["cap_week"] = FieldError("flows.error.cap_order")
-    percent = _number(form, "discount_percent", errors, 0, MAX_DISCOUNT)
-    days = _number(form, "discount_days", errors, 1, MAX_DISCOUNT_DAYS)
     quiet: list[str] | None = None
     if form.get("quiet_enabled"):
         times: list[str] = []
@@ -197,26 +331,28 @@ def validate(
             quiet = times
     subjects: dict[str, dict[str, str]] = {}
     for lang in LANGUAGES:
-        for step in range(1, STEPS + 1):
+        for step in range(1, spec.steps + 1):
             name = f"subject_{lang}_{step}"
             text = " ".join((form.get(name) or "").split())
             if len(text) > MAX_SUBJECT:
                 errors[name] = FieldError("flows.error.too_long", {"max": MAX_SUBJECT})
             elif text:
                 subjects.setdefault(lang, {})[str(step)] = text
-    audience = _audience(form, existing or {}, segment_ids or set(), errors)
+    audience = _audience(form, base, segment_ids or set(), errors)
     if not errors:
         if audience is None:
             config.pop(AUDIENCE_KEY, None)  # no key: everyone
         else:
             config[AUDIENCE_KEY] = audience
+        if spec.delays:
+            # Steps beyond the edited ones (none today) keep their saved delays.
+            kept = list(base.get("step_delay_hours") or ())[spec.delays :]
+            config["step_delay_hours"] = [float(f"{d:g}") for d in delays] + kept
+        config.update(numbers)
         config.update(
-            step_delay_hours=[float(f"{d:g}") for d in delays],
             holdout_percent=int(holdout or 0),
             caps=[[int(cap_short or 0), CAP_SHORT_HOURS], [int(cap_week or 0), CAP_WEEK_HOURS]],
             quiet_hours=quiet,
-            discount_percent=int(percent or 0),
-            discount_days=int(days or DEFAULT_DISCOUNT_DAYS),
             subjects=subjects,
         )
         FlowConfig.from_overrides(config)  # the flow must be able to read what is saved
@@ -224,10 +360,11 @@ def validate(
 
 
 def save(session: Session, shop_id: int, flow_key: str, form: Mapping[str, str]) -> Validated:
-    """Validate and, when valid, write the shop's row (created if missing); does not commit."""
+    """Validate and, when valid, write the shop's row (created if missing, on the flow's
+    defaults); does not commit."""
     row = load(session, shop_id, flow_key)
     segment_ids = shop_segment_ids(session, shop_id)
-    result = validate(form, row.config if row is not None else None, segment_ids)
+    result = validate(form, row.config if row is not None else None, segment_ids, flow_key)
     if not result.ok:
         return result
     if row is None:

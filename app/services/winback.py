@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import render_template
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.domain.orchestration import (
@@ -30,7 +30,10 @@ from app.domain.orchestration import (
 )
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flow_settings import load as load_setting
+from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, is_subscribed, schedule_step
+from app.services.segments import in_audience
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -128,6 +131,8 @@ def _start_run(
     config: FlowConfig,
     now: datetime,
 ) -> int | None:
+    if not in_audience(session, shop_id, WINBACK, customer_id):
+        return None
     holdout = in_holdout(shop_id, WINBACK, customer_id, config.holdout_percent)
     first_due = now + config.step_delays[0]
     run_id = session.scalar(
@@ -193,7 +198,8 @@ def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: 
 def render(
     config: Config, shop: Shop, customer: Customer, msg: Message, lang: str
 ) -> OutgoingEmail:
-    """The win-back step's email in `lang` (ja or en)."""
+    """The win-back step's email in `lang` (ja or en); the merchant's subject line for the
+    step when one is set (`flow_settings.subject_override`)."""
     token = make_token(config.secret_key, shop.id, customer.id, msg.id)
     link = unsubscribe_url(config.app_url, token)
     context = {
@@ -203,6 +209,9 @@ def render(
         "first_name": customer.first_name,
         "unsubscribe_url": link,
     }
+    session = object_session(shop)
+    setting = load_setting(session, shop.id, WINBACK) if session is not None else None
+    subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step]
     from_name, from_email = parseaddr(config.mail_from)
     return OutgoingEmail(
         kizuna_message_id=str(msg.id),
@@ -210,7 +219,7 @@ def render(
         from_email=from_email,
         from_name=shop.name or from_name or None,
         to_email=customer.email or "",
-        subject=SUBJECTS[lang][msg.step],
+        subject=subject,
         html=render_template(f"email/winback/step{msg.step}.html", **context),
         text=render_template(f"email/winback/step{msg.step}.txt", **context),
         categories=("kizuna", "flow-winback", f"winback-step-{msg.step}"),
