@@ -812,7 +812,8 @@ MESSAGES["ja"].update(
         "flows.stat.clicked": "クリック",
         "flows.stat.orders": "貢献注文",
         "flows.stat.revenue": "貢献売上",
-        "flows.attribution_help": "期間内の注文のうち、注文前 {days} 日以内の最後の接点がこのフローの"
+        "flows.attribution_help": "期間内の注文のうち、注文前 {days} "
+        "日以内の最後の接点がこのフローの"
         "メールだったものを貢献注文とします(1 注文は 1 回のみ数え、キャンセル注文は除外)。",
         "flows.lift.title": "ホールドアウト比較",
         "flows.lift.runs": "カート数",
@@ -1039,7 +1040,8 @@ MESSAGES["ja"].update(
         "stores.status.active": "稼働中",
         "stores.status.installing": "インストール中",
         "stores.status.uninstalled": "アンインストール済み",
-        "stores.help": "売上は通貨ごとに表示し、換算はしません。人はストアをまたいだ同じメールアドレスです。",
+        "stores.help": "売上は通貨ごとに表示し、換算はしません。人"
+        "はストアをまたいだ同じメールアドレスです。",
     }
 )
 # RFM score boundaries and the group map (segments page)
@@ -1162,9 +1164,11 @@ MESSAGES["ja"].update(
         "attribution.model.send": "最後に送信したメール",
         "attribution.window": "注文前の日数",
         "attribution.save": "保存",
-        "attribution.saved": "保存しました。下の数値は過去の注文も含めてこの設定で再計算されています。",
+        "attribution.saved": "保存しました。下の数値は過去の注文も"
+        "含めてこの設定で再計算されています。",
         "attribution.invalid": "モデルと 1〜30 日の期間を選んでください。",
-        "attribution.help": "開封は既定で数えません。Apple メールはダウンロードしたメールをすべて開封扱いにするため、"
+        "attribution.help": "開封は既定で数えません。Apple メールはダ"
+        "ウンロードしたメールをすべて開封扱いにするため、"
         "開封はメールの成果を過大に見せます。ホールドアウト比較も同じ期間で注文を数えます。",
         "attribution.error.model": "モデルを選んでください。",
         "attribution.error.window": "1〜30 日を選んでください。",
@@ -1314,7 +1318,8 @@ MESSAGES["ja"].update(
         "segments.builder.edit": "編集",
         "segments.builder.back": "保存済みセグメントに戻る",
         "segments.builder.count": "該当する顧客：{count}人",
-        "segments.builder.count_invalid": "件数を表示するには、赤く示された条件を修正してください。",
+        "segments.builder.count_invalid": "件数を表示するには、赤く示さ"
+        "れた条件を修正してください。",
         "segments.builder.count_failed": "件数を更新できませんでした。",
         "segments.builder.has_errors": "条件に誤りがあります。保存されていません。",
         "segments.builder.no_rules": "条件がありません：すべての顧客が該当します。",
