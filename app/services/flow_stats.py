@@ -25,13 +25,13 @@ Revenue is summed in the orders' own amounts: a store sells in its one currency.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Interval as SqlInterval
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -118,10 +118,6 @@ def mean_difference_total(
     return Interval(diff * n_t, (diff - z * se) * n_t, (diff + z * se) * n_t)
 
 
-def _window(window: timedelta) -> Any:
-    return literal(window, SqlInterval())
-
-
 def _order_time() -> Any:
     return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
 
@@ -178,6 +174,15 @@ def _attributed(
     return len(credited), sum((order.revenue for order in credited), Decimal(0))
 
 
+def _var(values: list[Decimal]) -> float:
+    """The sample variance (n − 1), 0 below two values."""
+    if len(values) < 2:
+        return 0.0
+    floats = [float(value) for value in values]
+    mean = sum(floats) / len(floats)
+    return sum((value - mean) ** 2 for value in floats) / (len(floats) - 1)
+
+
 def _lift(
     session: Session,
     shop_id: int,
@@ -189,42 +194,52 @@ def _lift(
     window: timedelta,
 ) -> Lift:
     when = _order_time()
-    per_run = (
-        select(
-            FlowRun.id.label("run_id"),
-            (FlowRun.status == "holdout").label("holdout"),
-            func.count(Order.id).label("orders"),
-            func.coalesce(func.sum(Order.total_price), 0).label("revenue"),
-        )
-        .select_from(FlowRun)
-        .outerjoin(
-            Order,
-            and_(
-                Order.shop_id == shop_id,
-                Order.customer_id == FlowRun.customer_id,
-                Order.cancelled_at.is_(None),
-                when >= FlowRun.started_at,
-                when < FlowRun.started_at + _window(window),
-            ),
-        )
-        .where(
+    runs = session.execute(
+        select(FlowRun.customer_id, FlowRun.started_at, FlowRun.status == "holdout").where(
             FlowRun.shop_id == shop_id,
             FlowRun.flow_key == flow_key,
             FlowRun.started_at >= since,
             FlowRun.started_at < until,
         )
-        .group_by(FlowRun.id, FlowRun.status)
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            per_run.c.holdout,
-            func.count(),
-            func.count(case((per_run.c.orders > 0, 1))),
-            func.coalesce(func.sum(per_run.c.revenue), 0),
-            func.coalesce(func.var_samp(per_run.c.revenue), 0),
-        ).group_by(per_run.c.holdout)
     ).all()
+    in_runs = select(FlowRun.customer_id).where(
+        FlowRun.shop_id == shop_id,
+        FlowRun.flow_key == flow_key,
+        FlowRun.started_at >= since,
+        FlowRun.started_at < until,
+    )
+    orders: dict[int, list[tuple[datetime, Decimal]]] = defaultdict(list)
+    for customer_id, placed, total in session.execute(
+        select(Order.customer_id, when, Order.total_price).where(
+            Order.shop_id == shop_id,
+            Order.cancelled_at.is_(None),
+            Order.customer_id.in_(in_runs),
+            when >= since,
+            when < until + window,
+        )
+    ):
+        orders[int(customer_id)].append((placed, Decimal(total)))
+    # Per run: the customer's orders within `window` after it started (portable: no SQL
+    # interval arithmetic or var_samp, so SQLite in the demo computes the same numbers).
+    per_group: dict[bool, list[tuple[bool, Decimal]]] = {False: [], True: []}
+    for customer_id, started, holdout in runs:
+        after = [
+            total
+            for placed, total in orders.get(int(customer_id), ())
+            if started <= placed < started + window
+        ]
+        per_group[bool(holdout)].append((bool(after), sum(after, Decimal(0))))
+    rows = [
+        (
+            holdout,
+            len(outcomes),
+            sum(1 for converted, _ in outcomes if converted),
+            sum((amount for _, amount in outcomes), Decimal(0)),
+            _var([amount for _, amount in outcomes]),
+        )
+        for holdout, outcomes in per_group.items()
+        if outcomes
+    ]
     groups = {bool(h): (int(n), int(x), Decimal(rev), float(var)) for h, n, x, rev, var in rows}
     n_t, x_t, rev_t, var_t = groups.get(False, (0, 0, Decimal(0), 0.0))
     n_h, x_h, rev_h, var_h = groups.get(True, (0, 0, Decimal(0), 0.0))

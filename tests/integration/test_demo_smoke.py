@@ -93,6 +93,20 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
             customers = browser.get("/app/customers")
             assert customers.status_code == 200
             assert customers.text.count("/app/customers/") >= 10
+            # Every page of the admin answers on the embedded SQLite database.
+            for path in (
+                "/app/customers/1",
+                "/app/segments",
+                "/app/segments/saved/new",
+                "/app/analytics",
+                "/app/flows",
+                "/app/flows/winback",
+                "/app/flows/thank_you",
+                "/app/outbox",
+                "/app/stores",
+                "/api/v1/flows",
+            ):
+                assert browser.get(path).status_code == 200, path
         assert (tmp_path / "instance" / "kizuna.sqlite3").exists()
     finally:
         os.killpg(process.pid, signal.SIGINT)

@@ -17,12 +17,15 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
 
+from app.db import make_engine
 from app.domain.attribution import AttributionSettings
+from app.migrate import upgrade
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
 from app.services.flow_stats import (
@@ -102,6 +105,10 @@ def order(
 
 @pytest.fixture
 def fixture(db: Session) -> dict[str, Any]:
+    return build_fixture(db)
+
+
+def build_fixture(db: Session) -> dict[str, Any]:
     account = make_account(db)
     shop = make_shop(db, account, "stats.myshopify.com", currency="JPY")
     c = [make_customer(db, shop) for _ in range(6)]
@@ -232,3 +239,26 @@ def test_the_flows_page_shows_the_numbers(
     assert "within 5 days" in page
     ja = text_of(client.get("/app/flows", headers={"Accept-Language": "ja"}))
     assert "データが不足しています" in ja
+
+
+def test_the_same_numbers_on_sqlite(tmp_path: Path) -> None:
+    """The embedded demo's database computes what PostgreSQL does (no interval arithmetic or
+    var_samp in SQL)."""
+    url = f"sqlite:///{tmp_path / 'flows.sqlite3'}"
+    upgrade(url)
+    with Session(make_engine(url)) as session:
+        shop = build_fixture(session)["shop"]
+        stats = flow_performance(
+            session,
+            shop.id,
+            "cart",
+            now=NOW,
+            min_runs=2,
+            min_conversions=1,
+            attribution=AttributionSettings("send", 5),
+        )
+    assert (stats.sent, stats.orders, stats.revenue) == (3, 2, Decimal("1700"))
+    lift = stats.lift
+    assert (lift.treated_runs, lift.treated_conversions, lift.holdout_conversions) == (4, 2, 1)
+    assert lift.incremental_revenue is not None
+    assert lift.incremental_revenue.low == pytest.approx(-795.12, abs=0.01)
