@@ -9,6 +9,10 @@ retries → back to `pending`, rescheduled, `failed` after MAX_ATTEMPTS; `SendOu
 `unknown`: SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
 resent blindly — the Event Webhook (every event echoes `kizuna_message_id`) settles it as `sent`.
 A worker dying between claim and answer leaves `sending`, which is treated like `unknown`.
+Win-back emails are campaign-size: a win-back message's job sends every due message of its
+shop and step with it, up to 1,000 recipients per request (shared content, per-recipient
+substitutions, custom_args and List-Unsubscribe); all are claimed in one transaction first,
+and the request's outcome applies to each of them.
 """
 
 from __future__ import annotations
@@ -48,7 +52,13 @@ from app.services.inquiries import marketing_paused
 from app.services.unsubscribe import make_token, unsubscribe_url
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
-from connectors.sendgrid.mail import OutgoingEmail, build_mail_body
+from connectors.sendgrid.mail import (
+    KIZUNA_MESSAGE_ID_ARG,
+    MAX_PERSONALIZATIONS,
+    OutgoingEmail,
+    build_batch,
+    build_mail_body,
+)
 from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
@@ -235,6 +245,56 @@ def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Custom
     return exit_reason(session, run) or ""
 
 
+def _check_and_render(
+    runtime: Kizuna, session: Session, msg: Message, now: datetime, *, shared: bool = False
+) -> tuple[str, OutgoingEmail | None]:
+    """The send-time checks for one locked `pending` message, then its email: → ("ready",
+    email), or (suppressed | skipped | postponed, None) with the row already updated."""
+    run = session.get_one(FlowRun, msg.flow_run_id)
+    customer = session.scalars(
+        select(Customer).where(Customer.shop_id == msg.shop_id, Customer.id == msg.customer_id)
+    ).one_or_none()
+    reason = _block_reason(session, msg, run, customer)
+    if reason:
+        consent = reason in ("no_consent", "suppressed")
+        msg.status = "suppressed" if consent else "skipped"
+        msg.last_error = reason
+        return msg.status, None
+    assert customer is not None  # noqa: S101 - _block_reason checked it
+    shop = session.get_one(Shop, msg.shop_id)
+    _enabled, config = flow_config(session, msg.shop_id, run.flow_key)
+    due = max(now, msg.not_before or now)
+    if winback.higher_priority_waiting(session, msg, run.flow_key, now):  # cart first
+        due = max(due, now + winback.PRIORITY_DELAY)
+    when = next_send_time(
+        due,
+        recent_send_times(session, msg.shop_id, msg.customer_id, now, msg.id),
+        shop_zone(shop.timezone),
+        config,
+    )
+    if when > now:
+        msg.not_before = when
+        enqueue_send(session, msg.id, when)
+        log.info("send postponed message_id=%s until=%s", msg.id, when.isoformat())
+        return "postponed", None
+    lang = language(customer, shop)
+    if run.flow_key == WINBACK:
+        email = winback.render(runtime.config, shop, customer, msg, lang, shared=shared)
+    elif run.flow_key in POST_PURCHASE_FLOWS:
+        email = post_purchase.render(runtime.config, session, shop, customer, run, msg, lang, now)
+    else:
+        checkout = cart_checkout(session, msg.shop_id, run.trigger_key)
+        if checkout is None:
+            raise NoResultFound(f"no checkout for run {run.id}")
+        email = render(runtime.config, shop, customer, checkout, run, msg)
+    return "ready", email
+
+
+def _claim(msg: Message, email: OutgoingEmail, now: datetime) -> None:
+    msg.subject = email.subject
+    msg.status, msg.attempts, msg.sent_at = "sending", msg.attempts + 1, now
+
+
 def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict[str, Any] | None]:
     """Checks and claim, in one committed transaction: → (outcome, body to send or None)."""
     with runtime.db.session() as session:
@@ -243,51 +303,124 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
         ).one_or_none()
         if msg is None or msg.status != "pending":
             return "skipped", None
-        run = session.get_one(FlowRun, msg.flow_run_id)
-        customer = session.scalars(
-            select(Customer).where(Customer.shop_id == msg.shop_id, Customer.id == msg.customer_id)
-        ).one_or_none()
-        reason = _block_reason(session, msg, run, customer)
-        if reason:
-            consent = reason in ("no_consent", "suppressed")
-            msg.status = "suppressed" if consent else "skipped"
-            msg.last_error = reason
+        outcome, email = _check_and_render(runtime, session, msg, now)
+        if email is None:
             session.commit()
-            return msg.status, None
-        assert customer is not None  # noqa: S101 - _block_reason checked it
-        shop = session.get_one(Shop, msg.shop_id)
-        _enabled, config = flow_config(session, msg.shop_id, run.flow_key)
-        due = max(now, msg.not_before or now)
-        if winback.higher_priority_waiting(session, msg, run.flow_key, now):  # cart first
-            due = max(due, now + winback.PRIORITY_DELAY)
-        when = next_send_time(
-            due,
-            recent_send_times(session, msg.shop_id, msg.customer_id, now, msg.id),
-            shop_zone(shop.timezone),
-            config,
-        )
-        if when > now:
-            msg.not_before = when
-            enqueue_send(session, msg.id, when)
-            session.commit()
-            log.info("send postponed message_id=%s until=%s", msg.id, when.isoformat())
-            return "postponed", None
-        if run.flow_key == WINBACK:
-            email = winback.render(runtime.config, shop, customer, msg, language(customer, shop))
-        elif run.flow_key in POST_PURCHASE_FLOWS:
-            email = post_purchase.render(
-                runtime.config, session, shop, customer, run, msg, language(customer, shop), now
-            )
-        else:
-            checkout = cart_checkout(session, msg.shop_id, run.trigger_key)
-            if checkout is None:
-                raise NoResultFound(f"no checkout for run {run.id}")
-            email = render(runtime.config, shop, customer, checkout, run, msg)
+            return outcome, None
         body = build_mail_body(email)
-        msg.subject = email.subject
-        msg.status, msg.attempts, msg.sent_at = "sending", msg.attempts + 1, now
+        _claim(msg, email, now)
         session.commit()
         return "sending", body
+
+
+# --- campaign-size sends ---------------------------------------------------------------------
+
+# Flows whose emails differ per recipient only by substitutions: their due messages of one shop
+# and step leave together, up to 1,000 recipients per Mail Send request.
+BATCHED_FLOWS = frozenset({WINBACK})
+BATCH_LIMIT = MAX_PERSONALIZATIONS
+
+
+def _batched_flow(runtime: Kizuna, message_id: int) -> str | None:
+    with runtime.db.session() as session:
+        flow_key = session.scalar(
+            select(FlowRun.flow_key)
+            .join(Message, Message.flow_run_id == FlowRun.id)
+            .where(Message.id == message_id)
+        )
+    return flow_key if flow_key in BATCHED_FLOWS else None
+
+
+def _prepare_batch(
+    runtime: Kizuna, message_id: int, flow_key: str, now: datetime
+) -> tuple[str, list[OutgoingEmail]]:
+    """Lock the due `pending` messages of this message's shop, flow and step (this one first,
+    up to BATCH_LIMIT, skipping rows another worker holds), check and render each, and claim
+    the ready ones in one committed transaction: → (this message's outcome, the emails)."""
+    with runtime.db.session() as session:
+        first = session.scalars(
+            select(Message).where(Message.id == message_id).with_for_update()
+        ).one_or_none()
+        if first is None or first.status != "pending":
+            return "skipped", []
+        others = session.scalars(
+            select(Message)
+            .join(FlowRun, FlowRun.id == Message.flow_run_id)
+            .where(
+                Message.shop_id == first.shop_id,
+                Message.step == first.step,
+                Message.status == "pending",
+                Message.id != first.id,
+                FlowRun.flow_key == flow_key,
+                (Message.not_before.is_(None)) | (Message.not_before <= now),
+            )
+            .order_by(Message.id)
+            .limit(BATCH_LIMIT - 1)
+            .with_for_update(skip_locked=True, of=Message)
+        ).all()
+        outcome, emails, customers = "skipped", [], set()
+        for msg in (first, *others):
+            if msg.customer_id in customers:  # one email per customer per request
+                continue
+            result, email = _check_and_render(runtime, session, msg, now, shared=True)
+            if email is not None:
+                _claim(msg, email, now)
+                emails.append(email)
+                customers.add(msg.customer_id)
+                result = "sending"
+            if msg.id == first.id:
+                outcome = result
+        session.commit()
+    return outcome, emails
+
+
+def _send_batch(runtime: Kizuna, message_id: int, flow_key: str, now: datetime) -> str:
+    """Send the due messages of this one's shop, flow and step together; → this one's outcome
+    (as `send_message`). Each request's outcome applies to every message it carried."""
+    outcome, emails = _prepare_batch(runtime, message_id, flow_key, now)
+    mine = outcome
+    client = sendgrid_client(runtime.config) if emails else None
+    for body in build_batch(emails):
+        ids = [
+            int(p["custom_args"][KIZUNA_MESSAGE_ID_ARG]) for p in body.get("personalizations", [])
+        ]
+        assert client is not None  # noqa: S101 - emails exist
+        try:
+            result = client.send(body)
+        except SendOutcomeUnknown:
+            status, values = "unknown", {"status": "unknown", "last_error": "outcome_unknown"}
+        except RetryableError as error:
+            status, values = (
+                "pending",
+                {"status": "pending", "last_error": str(error)[:_ERROR_LIMIT]},
+            )
+        except ConnectorError as error:
+            status, values = "failed", {"status": "failed", "last_error": str(error)[:_ERROR_LIMIT]}
+        else:
+            with runtime.db.session() as session:
+                session.execute(
+                    update(Message)
+                    .where(Message.id.in_(ids))
+                    .values(status="sent", x_message_id=result.message_id, last_error=None)
+                )
+                session.commit()
+            status, values = "sent", {}
+        if "last_error" in values:
+            values["last_error"] = values["last_error"][:_ERROR_LIMIT]
+        for each in ids if values else ():
+            if values["status"] == "pending":
+                attempts = _attempts(runtime, each)
+                values = {**values, "status": "failed" if attempts >= MAX_ATTEMPTS else "pending"}
+            _finish(runtime, each, **values)
+        if message_id in ids:
+            mine = values.get("status", status)
+        log.info("batch sent flow=%s recipients=%s outcome=%s", flow_key, len(ids), status)
+    return mine
+
+
+def _attempts(runtime: Kizuna, message_id: int) -> int:
+    with runtime.db.session() as session:
+        return int(session.get_one(Message, message_id).attempts)
 
 
 def _finish(runtime: Kizuna, message_id: int, **values: Any) -> Message:
@@ -325,6 +458,9 @@ def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) 
     """Send one pending message; returns sent, unknown, failed, pending (retry later),
     postponed, suppressed or skipped."""
     now = now or utcnow()
+    batched = _batched_flow(runtime, message_id)
+    if batched is not None:
+        return _send_batch(runtime, message_id, batched, now)
     outcome, body = _prepare(runtime, message_id, now)
     if body is None:
         return outcome

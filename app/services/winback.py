@@ -16,6 +16,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from flask import render_template
+from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -195,20 +196,50 @@ def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: 
     return waiting is not None
 
 
+# Substitution tags of a shared-content email (`render(..., shared=True)`): SendGrid replaces
+# them per recipient, so one Mail Send request carries up to 1,000 win-back emails.
+GREETING_HTML, GREETING_TEXT, UNSUBSCRIBE_TAG = "-greeting_html-", "-greeting_text-", "-unsub-"
+
+
+def greeting(first_name: str | None, lang: str, *, html: bool) -> str:
+    """'Hi Hanako, ' / '花子 様、' (HTML: a sentence prefix; text: its own line)."""
+    if not first_name:
+        return ""
+    if lang == "ja":
+        return f"{first_name} 様、" if html else f"{first_name} 様"
+    return f"Hi {first_name}, " if html else f"Hi {first_name},"
+
+
 def render(
-    config: Config, shop: Shop, customer: Customer, msg: Message, lang: str
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    msg: Message,
+    lang: str,
+    *,
+    shared: bool = False,
 ) -> OutgoingEmail:
     """The win-back step's email in `lang` (ja or en); the merchant's subject line for the
-    step when one is set (`flow_settings.subject_override`)."""
+    step when one is set (`flow_settings.subject_override`). With `shared`, the greeting and
+    the unsubscribe link are substitution tags (HTML-escaped value for the HTML part), so the
+    content is the same for every recipient of the shop, step and language."""
     token = make_token(config.secret_key, shop.id, customer.id, msg.id)
     link = unsubscribe_url(config.app_url, token)
     context = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
         "shop_url": f"https://{shop.domain}",
-        "first_name": customer.first_name,
-        "unsubscribe_url": link,
+        "unsubscribe_url": UNSUBSCRIBE_TAG if shared else link,
     }
+    html_greeting = greeting(customer.first_name, lang, html=True)
+    text_greeting = greeting(customer.first_name, lang, html=False)
+    substitutions: dict[str, str] = {}
+    if shared:
+        substitutions = {
+            GREETING_HTML: str(escape(html_greeting)),
+            GREETING_TEXT: text_greeting,
+            UNSUBSCRIBE_TAG: link,
+        }
     session = object_session(shop)
     setting = load_setting(session, shop.id, WINBACK) if session is not None else None
     subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step]
@@ -220,8 +251,17 @@ def render(
         from_name=shop.name or from_name or None,
         to_email=customer.email or "",
         subject=subject,
-        html=render_template(f"email/winback/step{msg.step}.html", **context),
-        text=render_template(f"email/winback/step{msg.step}.txt", **context),
+        html=render_template(
+            f"email/winback/step{msg.step}.html",
+            greeting=GREETING_HTML if shared else html_greeting,
+            **context,
+        ),
+        text=render_template(
+            f"email/winback/step{msg.step}.txt",
+            greeting=GREETING_TEXT if shared else text_greeting,
+            **context,
+        ),
         categories=("kizuna", "flow-winback", f"winback-step-{msg.step}"),
+        substitutions=substitutions,
         unsubscribe_url=link if link.startswith("https://") else None,
     )
