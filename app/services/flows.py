@@ -237,17 +237,42 @@ def start_cart_run(session: Session, checkout: Checkout, now: datetime | None = 
     last_activity = checkout.platform_updated_at or checkout.platform_created_at
     if last_activity is not None and now - last_activity > config.step_delays[-1]:
         return None
-    if not in_audience(session, checkout.shop_id, CART, customer.id):
+    return start_run(
+        session,
+        checkout.shop_id,
+        CART,
+        customer.id,
+        checkout.external_id,
+        config,
+        now + config.step_delays[0],
+        now,
+    )
+
+
+def start_run(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_id: int,
+    trigger_key: str,
+    config: FlowConfig,
+    first_due: datetime,
+    now: datetime,
+) -> int | None:
+    """Every flow's entry: the audience check, then the run (a `holdout` run without messages
+    for the holdout share), unique on (shop, flow, customer, trigger key), and step 1
+    scheduled at `first_due` after commit. → the new run's id, or None (not in the audience,
+    or a run exists for this trigger)."""
+    if not in_audience(session, shop_id, flow_key, customer_id):
         return None
-    holdout = in_holdout(checkout.shop_id, CART, customer.id, config.holdout_percent)
-    first_due = now + config.step_delays[0]
+    holdout = in_holdout(shop_id, flow_key, customer_id, config.holdout_percent)
     run_id = session.scalar(
         dialect_insert(session, FlowRun)
         .values(
-            shop_id=checkout.shop_id,
-            flow_key=CART,
-            customer_id=customer.id,
-            trigger_key=checkout.external_id,
+            shop_id=shop_id,
+            flow_key=flow_key,
+            customer_id=customer_id,
+            trigger_key=trigger_key,
             status="holdout" if holdout else "running",
             next_step=None if holdout else 1,
             next_step_at=None if holdout else first_due,
@@ -262,10 +287,15 @@ def start_cart_run(session: Session, checkout: Checkout, now: datetime | None = 
     )
     if run_id is None:
         return None
-    log.info("flow run started shop_id=%s run_id=%s holdout=%s", checkout.shop_id, run_id, holdout)
+    log.info(
+        "flow run started shop_id=%s flow=%s run_id=%s holdout=%s",
+        shop_id,
+        flow_key,
+        run_id,
+        holdout,
+    )
     if not holdout:
-        run = session.get_one(FlowRun, run_id)
-        schedule_step(session, run, 1, first_due)
+        schedule_step(session, session.get_one(FlowRun, run_id), 1, first_due)
     return int(run_id)
 
 

@@ -32,7 +32,6 @@ from app.domain.orchestration import (
     THANK_YOU,
     FlowConfig,
     PostPurchaseTiming,
-    in_holdout,
 )
 from app.domain.recommendations import (
     SAME_OCCASION,
@@ -45,8 +44,7 @@ from app.formatting import format_money
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, schedule_step
-from app.services.segments import in_audience
+from app.services.flows import flow_config, start_run
 from app.services.unsubscribe import make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -197,40 +195,7 @@ def _start_run(
     """Insert the run (a `holdout` run for the holdout share) and schedule its step at `due`."""
     customer_id = order.customer_id
     assert customer_id is not None  # noqa: S101 - callers start runs for known customers only
-    if not in_audience(session, order.shop_id, flow_key, customer_id):
-        return None
-    holdout = in_holdout(order.shop_id, flow_key, customer_id, config.holdout_percent)
-    run_id = session.scalar(
-        dialect_insert(session, FlowRun)
-        .values(
-            shop_id=order.shop_id,
-            flow_key=flow_key,
-            customer_id=customer_id,
-            trigger_key=trigger_key,
-            status="holdout" if holdout else "running",
-            next_step=None if holdout else 1,
-            next_step_at=None if holdout else due,
-            started_at=now,
-            ended_at=now if holdout else None,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
-        )
-        .returning(FlowRun.id)
-    )
-    if run_id is None:
-        return None
-    log.info(
-        "flow run started shop_id=%s flow=%s run_id=%s holdout=%s",
-        order.shop_id,
-        flow_key,
-        run_id,
-        holdout,
-    )
-    if not holdout:
-        schedule_step(session, session.get_one(FlowRun, run_id), 1, due)
-    return int(run_id)
+    return start_run(session, order.shop_id, flow_key, customer_id, trigger_key, config, due, now)
 
 
 def _flow(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig, FlowSetting]:

@@ -27,14 +27,12 @@ from app.domain.orchestration import (
     WINBACK_DEFAULTS,
     FlowConfig,
     WinbackConfig,
-    in_holdout,
 )
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, is_subscribed, schedule_step
-from app.services.segments import in_audience
+from app.services.flows import flow_config, is_subscribed, start_run
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -132,34 +130,16 @@ def _start_run(
     config: FlowConfig,
     now: datetime,
 ) -> int | None:
-    if not in_audience(session, shop_id, WINBACK, customer_id):
-        return None
-    holdout = in_holdout(shop_id, WINBACK, customer_id, config.holdout_percent)
-    first_due = now + config.step_delays[0]
-    run_id = session.scalar(
-        dialect_insert(session, FlowRun)
-        .values(
-            shop_id=shop_id,
-            flow_key=WINBACK,
-            customer_id=customer_id,
-            trigger_key=f"lapse:{last_order_id}",
-            status="holdout" if holdout else "running",
-            next_step=None if holdout else 1,
-            next_step_at=None if holdout else first_due,
-            started_at=now,
-            ended_at=now if holdout else None,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
-        )
-        .returning(FlowRun.id)
+    return start_run(
+        session,
+        shop_id,
+        WINBACK,
+        customer_id,
+        f"lapse:{last_order_id}",
+        config,
+        now + config.step_delays[0],
+        now,
     )
-    if run_id is None:
-        return None
-    if not holdout:
-        schedule_step(session, session.get_one(FlowRun, run_id), 1, first_due)
-    return int(run_id)
 
 
 def scan_active_shops(session: Session, now: datetime) -> int:
