@@ -21,7 +21,6 @@ import logging
 import threading
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from email.utils import parseaddr
 from typing import Any
 
 from flask import render_template
@@ -43,6 +42,7 @@ from app.services.flows import (
     enqueue_send,
     exit_reason,
     flow_config,
+    flow_email,
     flow_setting,
     is_subscribed,
     recent_send_times,
@@ -215,21 +215,18 @@ def render(
         "unsubscribe_url": link,
         "discount_code": discount_for_step(shop, run, msg.step),
     }
-    from_name, from_email = parseaddr(config.mail_from)
     session = object_session(shop)
     setting = flow_setting(session, shop.id, run.flow_key) if session is not None else None
-    return OutgoingEmail(
-        kizuna_message_id=str(msg.id),
-        shop_id=str(shop.id),
-        from_email=from_email,
-        from_name=shop.name or from_name or None,
-        to_email=customer.email or "",
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        run.flow_key,
         subject=subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step],
         html=render_template(f"email/cart/step{msg.step}.html", **context),
         text=render_template(f"email/cart/step{msg.step}.txt", **context),
-        categories=("kizuna", "flow-cart", f"cart-step-{msg.step}"),
-        # SendGrid (and RFC 8058) need https; a plain-http demo keeps the link in the body only.
-        unsubscribe_url=link if link.startswith("https://") else None,
+        link=link,
     )
 
 

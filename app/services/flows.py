@@ -11,8 +11,9 @@ The checks read the shop, flow settings, suppression and checkout once per trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 import redis
@@ -21,6 +22,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import CART, POST_PURCHASE_FLOWS, FlowConfig, in_holdout
 from app.models import Checkout, Customer, Order, Shop
@@ -29,6 +31,7 @@ from app.services.segments import in_audience
 from app.services.unsubscribe import is_suppressed, suppress_address
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.sendgrid.events import Event, event_dedupe_keys
+from connectors.sendgrid.mail import OutgoingEmail
 from jobs.queues import EMAIL, FLOWS, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
@@ -190,6 +193,42 @@ def enqueue_send(session: Session, message_id: int, when: datetime | None = None
             message_id,
             job_id=job_id("send", message_id, int(when.timestamp())),
         )
+
+
+# --- the email envelope ----------------------------------------------------------------------
+
+
+def flow_email(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    msg: Message,
+    flow_key: str,
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    link: str,
+    substitutions: Mapping[str, str] | None = None,
+) -> OutgoingEmail:
+    """A flow message's email: the shop as sender name, opaque ids, categories
+    `kizuna`/`flow-<key>`/`<key>-step-<n>`, and the one-click unsubscribe header — which
+    SendGrid (and RFC 8058) accept only over https, so a plain-http demo keeps the link in the
+    body only."""
+    from_name, from_email = parseaddr(config.mail_from)
+    return OutgoingEmail(
+        kizuna_message_id=str(msg.id),
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=shop.name or from_name or None,
+        to_email=customer.email or "",
+        subject=subject,
+        html=html,
+        text=text,
+        categories=("kizuna", f"flow-{flow_key}", f"{flow_key}-step-{msg.step}"),
+        substitutions=dict(substitutions or {}),
+        unsubscribe_url=link if link.startswith("https://") else None,
+    )
 
 
 # --- starting and exiting --------------------------------------------------------------------

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from email.utils import parseaddr
 from typing import Any
 
 from flask import render_template
@@ -43,8 +42,9 @@ from app.domain.recommendations import (
 from app.formatting import format_money
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, start_run
+from app.services.flows import flow_config, flow_email, start_run
 from app.services.unsubscribe import make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -524,22 +524,16 @@ def render(
         cards = product_cards(session, shop, [product], lang)
         context["product"] = cards[0] if cards else None
         product_title = cards[0]["title"] if cards else ""
-    setting = session.scalars(
-        select(FlowSetting).where(
-            FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
-        )
-    ).first()
+    setting = load_setting(session, shop.id, run.flow_key)
     subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][run.flow_key]
-    from_name, from_email = parseaddr(config.mail_from)
-    return OutgoingEmail(
-        kizuna_message_id=str(msg.id),
-        shop_id=str(shop.id),
-        from_email=from_email,
-        from_name=shop.name or from_name or None,
-        to_email=customer.email or "",
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        run.flow_key,
         subject=subject.replace("{product}", product_title)[:500],
         html=render_template(f"email/{run.flow_key}/step{msg.step}.html", **context),
         text=render_template(f"email/{run.flow_key}/step{msg.step}.txt", **context),
-        categories=("kizuna", f"flow-{run.flow_key}", f"{run.flow_key}-step-{msg.step}"),
-        unsubscribe_url=link if link.startswith("https://") else None,
+        link=link,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 from flask import render_template
@@ -32,7 +31,7 @@ from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, is_subscribed, start_run
+from app.services.flows import flow_config, flow_email, is_subscribed, start_run
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -223,13 +222,12 @@ def render(
     session = object_session(shop)
     setting = load_setting(session, shop.id, WINBACK) if session is not None else None
     subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step]
-    from_name, from_email = parseaddr(config.mail_from)
-    return OutgoingEmail(
-        kizuna_message_id=str(msg.id),
-        shop_id=str(shop.id),
-        from_email=from_email,
-        from_name=shop.name or from_name or None,
-        to_email=customer.email or "",
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        WINBACK,
         subject=subject,
         html=render_template(
             f"email/winback/step{msg.step}.html",
@@ -241,7 +239,6 @@ def render(
             greeting=GREETING_TEXT if shared else text_greeting,
             **context,
         ),
-        categories=("kizuna", "flow-winback", f"winback-step-{msg.step}"),
+        link=link,
         substitutions=substitutions,
-        unsubscribe_url=link if link.startswith("https://") else None,
     )
