@@ -20,36 +20,30 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import render_template
 from sqlalchemy import select, update
 from sqlalchemy.exc import NoResultFound
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import POST_PURCHASE_FLOWS, WINBACK, next_send_time, shop_zone
-from app.formatting import format_money
 from app.kizuna import Kizuna
-from app.models import Checkout, Customer, Shop
+from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services import post_purchase, winback
-from app.services.flow_settings import subject_override
+from app.services.cart_email import language, render
 from app.services.flows import (
     cart_checkout,
     enqueue_send,
     exit_reason,
     flow_config,
-    flow_email,
-    flow_setting,
     is_subscribed,
     recent_send_times,
     suppressed,
 )
 from app.services.inquiries import marketing_paused
-from app.services.unsubscribe import make_token, unsubscribe_url
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
 from connectors.sendgrid.mail import (
@@ -66,20 +60,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=5)
 _ERROR_LIMIT = 500
-
-SUBJECTS: dict[str, dict[int, str]] = {
-    "en": {
-        1: "You left something in your cart",
-        2: "Your cart is still waiting for you",
-        3: "Last chance: your cart is about to expire",
-    },
-    "ja": {
-        1: "カートに商品が残っています",
-        2: "お買い物カゴの商品をお取り置きしています",
-        3: "最後のお知らせ:カートの商品はまだ購入できます",
-    },
-}
-
 
 _clients = threading.local()  # SendGridClient is not for sharing across threads
 
@@ -105,129 +85,6 @@ def sendgrid_client(config: Config) -> SendGridClient:
             )
         return clients[key]
     raise ConnectorError("SendGrid is not configured (SENDGRID_API_KEY)", code="not_configured")
-
-
-def language(customer: Customer, shop: Shop) -> str:
-    locale = (customer.locale or shop.locale or "en").lower()
-    return "ja" if locale.startswith("ja") else "en"
-
-
-def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
-    """The cart flow's step 2 carries a unique single-use code for this customer (None: no
-    discount block). Percent and validity come from the flow's config (`discount_percent`,
-    default 10, 0 turns it off; `discount_days`, default 7). The code is derived from the message
-    id, so a retried send reuses it (the platform's "code taken" counts as created). A refusal
-    is put on the shop's last_error (committed with the send) and the email goes out without
-    a code rather than not at all."""
-    from sqlalchemy.orm import object_session
-
-    from app.kizuna import kizuna
-    from app.models.flow import FlowSetting
-    from app.services.shop_tokens import shopify_client
-    from app.services.woocommerce_install import woocommerce_client
-    from connectors.shopify.consent import customer_gid
-    from connectors.shopify.discounts import create_single_use_discount, message_code
-    from connectors.woocommerce.coupons import create_coupon
-
-    session = object_session(shop)
-    if step != 2 or run.flow_key != "cart" or session is None:
-        return None
-    settings = (
-        session.scalar(
-            select(FlowSetting.config).where(
-                FlowSetting.shop_id == shop.id, FlowSetting.flow_key == run.flow_key
-            )
-        )
-        or {}
-    )
-    try:
-        percent = Decimal(str(settings.get("discount_percent", 10)))
-        days = float(settings.get("discount_days", 7))
-    except (InvalidOperation, TypeError, ValueError):
-        percent, days = Decimal(10), 7.0
-    if percent <= 0:
-        return None
-    customer = session.get(Customer, run.customer_id)
-    message_id = session.scalar(
-        select(Message.id).where(Message.flow_run_id == run.id, Message.step == step)
-    )
-    if customer is None or not customer.email or message_id is None:
-        return None
-    runtime = kizuna()
-    code = message_code(runtime.config.secret_key, "discount", shop.id, message_id)
-    ends_at = utcnow() + timedelta(days=days)
-    try:
-        if shop.platform == "woocommerce":
-            with woocommerce_client(runtime, shop) as wc:
-                create_coupon(
-                    wc, email=customer.email, percent=percent, expires_at=ends_at, code=code
-                )
-        else:
-            with shopify_client(runtime, shop) as client:
-                create_single_use_discount(
-                    client,
-                    customer_gid=customer_gid(customer.external_id),
-                    percent=percent,
-                    ends_at=ends_at,
-                    code=code,
-                    title=f"Kizuna cart reminder {code}",
-                )
-    except (ConnectorError, ValueError) as error:
-        log.warning("discount not created message_id=%s error=%s", message_id, error)
-        shop.last_error = f"No discount code for cart email {message_id}: {error}"[:_ERROR_LIMIT]
-        shop.last_error_at = utcnow()
-        return None
-    return code
-
-
-def _money(value: Any, currency: str, lang: str) -> str:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return "—"
-    return format_money(amount, currency, lang)
-
-
-def render(
-    config: Config, shop: Shop, customer: Customer, checkout: Checkout, run: FlowRun, msg: Message
-) -> OutgoingEmail:
-    """The step's email, in the customer's (else the shop's) language."""
-    lang = language(customer, shop)
-    items = [
-        {
-            "title": item.get("title") or "",
-            "variant_title": item.get("variant_title"),
-            "quantity": item.get("quantity") or 1,
-            "price": _money(item.get("price"), checkout.currency, lang),
-            "image_url": item.get("image_url"),
-        }
-        for item in checkout.line_items or ()
-    ]
-    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
-    link = unsubscribe_url(config.app_url, token)
-    context = {
-        "lang": lang,
-        "shop_name": shop.name or shop.domain,
-        "first_name": customer.first_name,
-        "items": items,
-        "total": _money(checkout.total_price, checkout.currency, lang),
-        "recovery_url": checkout.recovery_url,
-        "unsubscribe_url": link,
-        "discount_code": discount_for_step(shop, run, msg.step),
-    }
-    session = object_session(shop)
-    setting = flow_setting(session, shop.id, run.flow_key) if session is not None else None
-    return flow_email(
-        config,
-        shop,
-        customer,
-        msg,
-        run.flow_key,
-        subject=subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step],
-        html=render_template(f"email/cart/step{msg.step}.html", **context),
-        text=render_template(f"email/cart/step{msg.step}.txt", **context),
-        link=link,
-    )
 
 
 def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Customer | None) -> str:

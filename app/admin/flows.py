@@ -5,7 +5,7 @@ everyone or one of the shop's saved segments (a deleted one is flagged on the pa
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
 `app.services.flow_settings` and is committed here (POST, CSRF-checked). The preview renders each
-step with the flow's own renderer (`jobs.send_email.render`, `winback.render`,
+step with the flow's own renderer (`cart_email.render`, `winback.render`,
 `post_purchase.render`) for one real customer — their latest checkout (cart), latest order
 (win-back), latest paid or fulfilled order (thank-you, review request) or a product they bought
 twice (replenishment) — on unsaved run/message objects (id 0): no discount code is created and
@@ -284,7 +284,7 @@ def render_previews(
 ) -> list[StepPreview]:
     """Every step as the sender would render it for this target (nothing stored): the flow's
     own renderer on an unsaved run and message (id 0), so no discount code is created."""
-    from jobs.send_email import language, render
+    from app.services.cart_email import language, render
 
     config = kizuna().config
     customer = target.customer

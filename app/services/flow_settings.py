@@ -4,7 +4,7 @@ replenishment): the current values, validation with field errors, and saving.
 Layer: services, inside the caller's transaction (the admin view commits). Saved values go to
 `flow_settings.config` in exactly the keys the flows read: `FlowConfig.from_overrides`
 (`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM",
-"HH:MM"] or null), `jobs.send_email.discount_for_step` (cart: `discount_percent`,
+"HH:MM"] or null), `cart_email.discount_terms` (cart: `discount_percent`,
 `discount_days`), `WinbackConfig` (`lapse_min_days`, `lapse_multiplier`, `one_time_days`) and
 `PostPurchaseTiming` (`review_delay_days`, `lead_days`). Subject lines are kept under `subjects`
 {"ja"|"en": {"1": ..}} (blank = the built-in subject), read by every flow's renderer through

@@ -1,0 +1,282 @@
+"""The cart-abandonment email: its subjects, its discount code, and its rendering — one email
+per message, or shared content with per-recipient substitutions for a batch.
+
+Layer: services. Rendering needs an app context (Jinja). Personal data (names, items, links)
+goes only into the email or its per-recipient substitutions, never into shared content, logs or
+`custom_args`. A shared email fits only when its substitutions stay within SendGrid's 10,000
+bytes per personalization and the step carries no discount code (codes are created per message).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import current_app, render_template
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
+
+from app.config import Config
+from app.db import utcnow
+from app.formatting import format_money
+from app.models import Checkout, Customer, Shop
+from app.models.flow import FlowRun, Message
+from app.services.flow_settings import subject_override
+from app.services.flows import flow_email, flow_setting
+from app.services.unsubscribe import make_token, unsubscribe_url
+from app.services.winback import UNSUBSCRIBE_TAG, greeting
+from connectors.base import ConnectorError
+from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+_ERROR_LIMIT = 500
+DISCOUNT_STEP = 2
+
+SUBJECTS: dict[str, dict[int, str]] = {
+    "en": {
+        1: "You left something in your cart",
+        2: "Your cart is still waiting for you",
+        3: "Last chance: your cart is about to expire",
+    },
+    "ja": {
+        1: "カートに商品が残っています",
+        2: "お買い物カゴの商品をお取り置きしています",
+        3: "最後のお知らせ:カートの商品はまだ購入できます",
+    },
+}
+
+# Substitution tags of shared cart content (`render_shared`); the unsubscribe tag is win-back's.
+GREETING_HTML_TAG, GREETING_TEXT_TAG = "-cart_greeting_html-", "-cart_greeting_text-"
+ITEMS_HTML_TAG, ITEMS_TEXT_TAG = "-cart_items_html-", "-cart_items_text-"
+RECOVERY_HTML_TAG, RECOVERY_TEXT_TAG = "-cart_recovery_html-", "-cart_recovery_text-"
+
+
+def language(customer: Customer, shop: Shop) -> str:
+    locale = (customer.locale or shop.locale or "en").lower()
+    return "ja" if locale.startswith("ja") else "en"
+
+
+def discount_terms(config: dict[str, Any] | None) -> tuple[Decimal, float] | None:
+    """(percent, days valid) of the cart flow's step-2 code, or None when turned off
+    (`discount_percent` 0). Defaults: 10 % for 7 days."""
+    settings = config or {}
+    try:
+        percent = Decimal(str(settings.get("discount_percent", 10)))
+        days = float(settings.get("discount_days", 7))
+    except (InvalidOperation, TypeError, ValueError):
+        percent, days = Decimal(10), 7.0
+    return None if percent <= 0 else (percent, days)
+
+
+def step_has_discount(config: dict[str, Any] | None, step: int) -> bool:
+    return step == DISCOUNT_STEP and discount_terms(config) is not None
+
+
+def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
+    """The cart flow's step 2 carries a unique single-use code for this customer (None: no
+    discount block). The code is derived from the message id, so a retried send reuses it (the
+    platform's "code taken" counts as created). A refusal is put on the shop's last_error
+    (committed with the send) and the email goes out without a code rather than not at all."""
+    from app.kizuna import kizuna
+    from app.services.shop_tokens import shopify_client
+    from app.services.woocommerce_install import woocommerce_client
+    from connectors.shopify.consent import customer_gid
+    from connectors.shopify.discounts import create_single_use_discount, message_code
+    from connectors.woocommerce.coupons import create_coupon
+
+    session = object_session(shop)
+    if step != DISCOUNT_STEP or run.flow_key != "cart" or session is None:
+        return None
+    setting = flow_setting(session, shop.id, run.flow_key)
+    terms = discount_terms(setting.config if setting is not None else None)
+    if terms is None:
+        return None
+    percent, days = terms
+    customer = session.get(Customer, run.customer_id)
+    message_id = session.scalar(
+        select(Message.id).where(Message.flow_run_id == run.id, Message.step == step)
+    )
+    if customer is None or not customer.email or message_id is None:
+        return None
+    runtime = kizuna()
+    code = message_code(runtime.config.secret_key, "discount", shop.id, message_id)
+    ends_at = utcnow() + timedelta(days=days)
+    try:
+        if shop.platform == "woocommerce":
+            with woocommerce_client(runtime, shop) as wc:
+                create_coupon(
+                    wc, email=customer.email, percent=percent, expires_at=ends_at, code=code
+                )
+        else:
+            with shopify_client(runtime, shop) as client:
+                create_single_use_discount(
+                    client,
+                    customer_gid=customer_gid(customer.external_id),
+                    percent=percent,
+                    ends_at=ends_at,
+                    code=code,
+                    title=f"Kizuna cart reminder {code}",
+                )
+    except (ConnectorError, ValueError) as error:
+        log.warning("discount not created message_id=%s error=%s", message_id, error)
+        shop.last_error = f"No discount code for cart email {message_id}: {error}"[:_ERROR_LIMIT]
+        shop.last_error_at = utcnow()
+        return None
+    return code
+
+
+def _money(value: Any, currency: str, lang: str) -> str:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "—"
+    return format_money(amount, currency, lang)
+
+
+def _cart_lines(checkout: Checkout, lang: str) -> dict[str, Any]:
+    items = [
+        {
+            "title": item.get("title") or "",
+            "variant_title": item.get("variant_title"),
+            "quantity": item.get("quantity") or 1,
+            "price": _money(item.get("price"), checkout.currency, lang),
+            "image_url": item.get("image_url"),
+        }
+        for item in checkout.line_items or ()
+    ]
+    total = _money(checkout.total_price, checkout.currency, lang)
+    return {"lang": lang, "items": items, "total": total}
+
+
+def _render_items(checkout: Checkout, lang: str) -> tuple[Markup, str]:
+    """The cart's rows and total, as HTML (escaped) and text."""
+    env = current_app.jinja_env
+    lines = _cart_lines(checkout, lang)
+    html = env.get_template("email/cart/_items.html").render(**lines)
+    text = env.get_template("email/cart/_items.txt").render(**lines)
+    return Markup(html), text  # noqa: S704 - autoescaped template output
+
+
+def _subject(session: Session | None, shop: Shop, lang: str, step: int) -> str:
+    setting = flow_setting(session, shop.id, "cart") if session is not None else None
+    return subject_override(setting, lang, step) or SUBJECTS[lang][step]
+
+
+def _unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
+    return unsubscribe_url(
+        config.app_url, make_token(config.secret_key, shop.id, customer.id, msg.id)
+    )
+
+
+def _templates(step: int, **context: Any) -> tuple[str, str]:
+    return (
+        render_template(f"email/cart/step{step}.html", **context),
+        render_template(f"email/cart/step{step}.txt", **context),
+    )
+
+
+def render(
+    config: Config, shop: Shop, customer: Customer, checkout: Checkout, run: FlowRun, msg: Message
+) -> OutgoingEmail:
+    """The step's email for one recipient, in the customer's (else the shop's) language."""
+    lang = language(customer, shop)
+    items_html, items_text = _render_items(checkout, lang)
+    link = _unsubscribe_link(config, shop, customer, msg)
+    html, text = _templates(
+        msg.step,
+        lang=lang,
+        shop_name=shop.name or shop.domain,
+        greeting=greeting(customer.first_name, lang, html=True),
+        greeting_text=greeting(customer.first_name, lang, html=True),
+        items_html=items_html,
+        items_text=items_text,
+        recovery_url=checkout.recovery_url,
+        recovery_text=checkout.recovery_url,
+        unsubscribe_url=link,
+        discount_code=discount_for_step(shop, run, msg.step),
+    )
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        run.flow_key,
+        subject=_subject(object_session(shop), shop, lang, msg.step),
+        html=html,
+        text=text,
+        link=link,
+    )
+
+
+@dataclass(frozen=True)
+class SharedContent:
+    """One step's cart email in one language with substitution tags where recipients differ."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
+    """The content every recipient of this shop, step and language shares (no discount block:
+    a discount step is sent per message)."""
+    html, text = _templates(
+        step,
+        lang=lang,
+        shop_name=shop.name or shop.domain,
+        greeting=GREETING_HTML_TAG,
+        greeting_text=GREETING_TEXT_TAG,
+        items_html=ITEMS_HTML_TAG,
+        items_text=ITEMS_TEXT_TAG,
+        recovery_url=RECOVERY_HTML_TAG,
+        recovery_text=RECOVERY_TEXT_TAG,
+        unsubscribe_url=UNSUBSCRIBE_TAG,
+        discount_code=None,
+    )
+    return SharedContent(_subject(session, shop, lang, step), html, text)
+
+
+def shared_email(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    checkout: Checkout,
+    msg: Message,
+    lang: str,
+    content: SharedContent,
+) -> OutgoingEmail | None:
+    """This recipient's email on shared content, or None when it cannot share it (no recovery
+    link, or substitutions over SendGrid's per-personalization limit): send it on its own."""
+    if not checkout.recovery_url:
+        return None
+    items_html, items_text = _render_items(checkout, lang)
+    link = _unsubscribe_link(config, shop, customer, msg)
+    substitutions = {
+        GREETING_HTML_TAG: str(escape(greeting(customer.first_name, lang, html=True))),
+        GREETING_TEXT_TAG: greeting(customer.first_name, lang, html=True),
+        ITEMS_HTML_TAG: str(items_html),
+        ITEMS_TEXT_TAG: items_text,
+        RECOVERY_HTML_TAG: str(escape(checkout.recovery_url)),
+        RECOVERY_TEXT_TAG: checkout.recovery_url,
+        UNSUBSCRIBE_TAG: link,
+    }
+    if len(json.dumps(substitutions).encode()) > MAX_SUBSTITUTIONS_BYTES:
+        return None
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        "cart",
+        subject=content.subject,
+        html=content.html,
+        text=content.text,
+        link=link,
+        substitutions=substitutions,
+    )
