@@ -1,20 +1,26 @@
-"""Flow step jobs (queue `flows`, job id `flow-<run id>-<step>`) and the flow sweeper.
+"""Flow step jobs (queue `flows`) and the flow sweeper.
 
-Layer: jobs. A step re-checks every exit condition, then creates its `messages` row in its own
-transaction before anything is sent (unique on run, step, customer): a second worker running the
-same step finds the row and stops. The send itself is `jobs.send_email.send_message`.
+Layer: jobs. `dispatch_due_steps` is the scheduled job (one per shop, flow, step and due second,
+`flows.step_job_id`): it takes the due runs in batches of up to 1,000, each batch committed —
+exits re-checked, `messages` rows created (unique on run, step, customer) — before anything is
+sent; cart emails claimed in the batch then leave together (`send_email.deliver`), the rest
+through `send-<message id>` jobs. `run_flow_step` advances one run (the sweeper's and the
+tests' unit of work, and jobs scheduled under the older per-run ids).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime
 
 from app.db import utcnow
 from app.kizuna import Kizuna
+from app.services.flow_dispatch import BATCH_SIZE, dispatch_due
 from app.services.flows import advance_run, runs_due, schedule_step
 from app.services.winback import scan_active_shops
 from jobs.context import kizuna_job
+from jobs.send_email import deliver
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,33 @@ def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None 
             session.commit()
     log.info("flow step run_id=%s step=%s outcome=%s", run_id, step, outcome)
     return outcome
+
+
+@kizuna_job
+def dispatch_due_steps(
+    runtime: Kizuna, shop_id: int, flow_key: str, step: int, now: datetime | None = None
+) -> dict[str, int]:
+    """Advance every run of this shop and flow whose step `step` is due, a batch at a time,
+    sending each batch's claimed emails after its commit; → outcome counts. Concurrent jobs
+    share the work (locked runs are skipped)."""
+    totals: Counter[str] = Counter()
+    while True:
+        with runtime.db.session() as session:
+            batch = dispatch_due(session, runtime.config, shop_id, flow_key, step, now or utcnow())
+            session.commit()
+        totals.update(batch.outcomes)
+        sent = Counter(deliver(runtime, batch.emails, flow_key).values())
+        totals.update({f"sent:{status}": count for status, count in sent.items()})
+        if batch.claimed < BATCH_SIZE:
+            break
+    log.info(
+        "flow dispatch shop_id=%s flow=%s step=%s outcomes=%s",
+        shop_id,
+        flow_key,
+        step,
+        dict(totals),
+    )
+    return dict(totals)
 
 
 @kizuna_job

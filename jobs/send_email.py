@@ -230,9 +230,16 @@ def _prepare_batch(
 
 def _send_batch(runtime: Kizuna, message_id: int, flow_key: str, now: datetime) -> str:
     """Send the due messages of this one's shop, flow and step together; → this one's outcome
-    (as `send_message`). Each request's outcome applies to every message it carried."""
+    (as `send_message`)."""
     outcome, emails = _prepare_batch(runtime, message_id, flow_key, now)
-    mine = outcome
+    return deliver(runtime, emails, flow_key).get(message_id, outcome)
+
+
+def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict[int, str]:
+    """Send claimed (`sending`) messages, up to 1,000 recipients per request; → message id →
+    sent, unknown, pending (retried later, `failed` after MAX_ATTEMPTS) or failed. Each
+    request's outcome applies to every message it carried."""
+    statuses: dict[int, str] = {}
     client = sendgrid_client(runtime.config) if emails else None
     for body in build_batch(emails):
         ids = [
@@ -244,12 +251,9 @@ def _send_batch(runtime: Kizuna, message_id: int, flow_key: str, now: datetime) 
         except SendOutcomeUnknown:
             status, values = "unknown", {"status": "unknown", "last_error": "outcome_unknown"}
         except RetryableError as error:
-            status, values = (
-                "pending",
-                {"status": "pending", "last_error": str(error)[:_ERROR_LIMIT]},
-            )
+            status, values = "pending", {"status": "pending", "last_error": str(error)}
         except ConnectorError as error:
-            status, values = "failed", {"status": "failed", "last_error": str(error)[:_ERROR_LIMIT]}
+            status, values = "failed", {"status": "failed", "last_error": str(error)}
         else:
             with runtime.db.session() as session:
                 session.execute(
@@ -259,6 +263,7 @@ def _send_batch(runtime: Kizuna, message_id: int, flow_key: str, now: datetime) 
                 )
                 session.commit()
             status, values = "sent", {}
+        statuses.update(dict.fromkeys(ids, status))
         if "last_error" in values:
             values["last_error"] = values["last_error"][:_ERROR_LIMIT]
         for each in ids if values else ():
@@ -266,10 +271,9 @@ def _send_batch(runtime: Kizuna, message_id: int, flow_key: str, now: datetime) 
                 attempts = _attempts(runtime, each)
                 values = {**values, "status": "failed" if attempts >= MAX_ATTEMPTS else "pending"}
             _finish(runtime, each, **values)
-        if message_id in ids:
-            mine = values.get("status", status)
+            statuses[each] = values["status"]
         log.info("batch sent flow=%s recipients=%s outcome=%s", flow_key, len(ids), status)
-    return mine
+    return statuses
 
 
 def _attempts(runtime: Kizuna, message_id: int) -> int:

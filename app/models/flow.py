@@ -11,7 +11,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -36,7 +46,19 @@ class FlowSetting(Base):
 
 class FlowRun(Base):
     __tablename__ = "flow_runs"
-    __table_args__ = (UniqueConstraint("shop_id", "flow_key", "customer_id", "trigger_key"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "flow_key", "customer_id", "trigger_key"),
+        # The dispatcher's claim: running runs of a shop, flow and step by due time.
+        Index(
+            "ix_flow_runs_due",
+            "shop_id",
+            "flow_key",
+            "next_step",
+            "next_step_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)

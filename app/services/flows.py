@@ -1,9 +1,12 @@
-"""Flow runs: start, exit, advance one step, and schedule the next — for the cart flow first.
+"""Flow runs: start, exit, advance one step, and schedule the next — for every flow.
 
 Layer: services, inside the caller's transaction (the webhook job or a flow job commits). A run
 is unique on (shop, flow, customer, checkout token), a message on (run, step, customer): a
-repeated webhook or a step job run twice inserts nothing. Step jobs are scheduled with RQ
-`enqueue_at` after commit, job id `flow-<run id>-<step>`; the send job `send-<message id>`.
+repeated webhook or a step job run twice inserts nothing. A run's `next_step_at` is the truth;
+the job that acts on it is one per (shop, flow, step, due second), scheduled with RQ
+`enqueue_at` after commit (`step_job_id`): it takes every run of that shop, flow and step that
+is due by then (`jobs.flows.dispatch_due_steps`), so runs falling due together cost one job.
+The send job of a single message is `send-<message id>`.
 Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send).
 The checks read the shop, flow settings, suppression and checkout once per transaction.
 """
@@ -11,8 +14,9 @@ The checks read the shop, flow settings, suppression and checkout once per trans
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+import math
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -37,6 +41,7 @@ from jobs.queues import EMAIL, FLOWS, enqueue_after_commit, job_id
 log = logging.getLogger(__name__)
 
 STEP_JOB = "jobs.flows.run_flow_step"
+DISPATCH_JOB = "jobs.flows.dispatch_due_steps"
 SEND_JOB = "jobs.send_email.send_message"
 _WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
@@ -173,9 +178,53 @@ def enqueue_at_after_commit(
     event.listen(session, "after_commit", _after_commit, once=True)
 
 
+def step_job_id(shop_id: int, flow_key: str, step: int, when: datetime) -> str:
+    """The id of the job that runs this shop's `flow_key` step `step` for runs due at `when`:
+    one per due second (rounded up, so the job never runs before its runs are due)."""
+    return job_id("flow", shop_id, flow_key, step, math.ceil(when.timestamp()))
+
+
+_SCHEDULED = "kizuna.flows.scheduled"
+
+
 def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> None:
+    """Have step `step` of `run` run at `when` (its `next_step_at`, already set by the caller):
+    the dispatch job of its due second is scheduled after commit, once per transaction."""
+    scheduled: set[str] = session.info.setdefault(_SCHEDULED, set())
+    key = step_job_id(run.shop_id, run.flow_key, step, when)
+    if key in scheduled:
+        return
+    scheduled.add(key)
+    second = datetime.fromtimestamp(math.ceil(when.timestamp()), UTC)
     enqueue_at_after_commit(
-        session, FLOWS, when, STEP_JOB, run.id, step, job_id=job_id("flow", run.id, step)
+        session, FLOWS, second, DISPATCH_JOB, run.shop_id, run.flow_key, step, job_id=key
+    )
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_scheduled(session: Session, _transaction: Any) -> None:
+    session.info.pop(_SCHEDULED, None)
+
+
+def claim_due_runs(
+    session: Session, shop_id: int, flow_key: str, step: int, now: datetime, limit: int
+) -> list[FlowRun]:
+    """Up to `limit` running runs of this shop and flow whose step `step` is due by `now`,
+    locked for this transaction; rows another worker holds are skipped (PostgreSQL)."""
+    return list(
+        session.scalars(
+            select(FlowRun)
+            .where(
+                FlowRun.shop_id == shop_id,
+                FlowRun.flow_key == flow_key,
+                FlowRun.status == "running",
+                FlowRun.next_step == step,
+                FlowRun.next_step_at <= now,
+            )
+            .order_by(FlowRun.next_step_at, FlowRun.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
     )
 
 
@@ -373,7 +422,7 @@ def exit_runs(
 # --- one step --------------------------------------------------------------------------------
 
 
-def _order_time() -> Any:
+def order_time() -> Any:
     return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
 
 
@@ -409,7 +458,7 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
             Order.shop_id == run.shop_id,
             or_(
                 Order.checkout_token == run.trigger_key,
-                (Order.customer_id == run.customer_id) & (_order_time() >= run.started_at),
+                (Order.customer_id == run.customer_id) & (order_time() >= run.started_at),
             ),
         )
         .limit(1)
@@ -463,17 +512,35 @@ def recent_send_times(
     session: Session, shop_id: int, customer_id: int, now: datetime, exclude_id: int
 ) -> list[datetime]:
     """When this customer was last emailed (sent, in flight or unknown), within a week."""
-    rows = session.scalars(
-        select(Message.sent_at).where(
-            Message.shop_id == shop_id,
-            Message.customer_id == customer_id,
-            Message.status.in_(("sending", "sent", "unknown")),
-            Message.sent_at.is_not(None),
-            Message.sent_at >= now - timedelta(days=7),
-            Message.id != exclude_id,
-        )
+    return recent_sends(session, shop_id, [customer_id], now, exclude_id=exclude_id).get(
+        customer_id, []
     )
-    return [row for row in rows if row is not None]
+
+
+def recent_sends(
+    session: Session,
+    shop_id: int,
+    customer_ids: Collection[int],
+    now: datetime,
+    exclude_id: int | None = None,
+) -> dict[int, list[datetime]]:
+    """`recent_send_times` for many customers in one query: customer id → send times."""
+    conditions = [
+        Message.shop_id == shop_id,
+        Message.customer_id.in_(customer_ids),
+        Message.status.in_(("sending", "sent", "unknown")),
+        Message.sent_at.is_not(None),
+        Message.sent_at >= now - timedelta(days=7),
+    ]
+    if exclude_id is not None:
+        conditions.append(Message.id != exclude_id)
+    times: dict[int, list[datetime]] = {}
+    for customer_id, sent_at in session.execute(
+        select(Message.customer_id, Message.sent_at).where(*conditions)
+    ):
+        if sent_at is not None:
+            times.setdefault(customer_id, []).append(sent_at)
+    return times
 
 
 def runs_due(session: Session, now: datetime, limit: int = 500) -> Sequence[FlowRun]:

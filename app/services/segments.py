@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -313,6 +313,15 @@ def matching_customers(
 def in_audience(session: Session, shop_id: int, flow_key: str, customer_id: int) -> bool:
     """Whether the customer may enter the flow: everyone when the flow has no audience segment,
     nobody when its segment was deleted, else the segment's members (live customers only)."""
+    members = audience_members(session, shop_id, flow_key, [customer_id])
+    return members is None or customer_id in members
+
+
+def audience_members(
+    session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
+) -> set[int] | None:
+    """Which of `customer_ids` are in the flow's audience, in one query; None: the flow has no
+    audience segment (everyone is in it). A deleted segment or a broken rule admits nobody."""
     config = session.scalar(
         select(FlowSetting.config).where(
             FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
@@ -320,15 +329,15 @@ def in_audience(session: Session, shop_id: int, flow_key: str, customer_id: int)
     )
     segment_id = (config or {}).get(AUDIENCE_KEY)
     if segment_id is None:
-        return True
+        return None
     segment = get_segment(session, shop_id, segment_id) if isinstance(segment_id, int) else None
-    if segment is None:
-        return False
+    if segment is None or not customer_ids:
+        return set()
     try:
         where = customer_filter(shop_id, segment.rule, timezone=_shop_timezone(session, shop_id))
     except RuleError:
-        return False
-    return bool(session.scalar(select(exists().where(where, Customer.id == customer_id))))
+        return set()
+    return set(session.scalars(select(Customer.id).where(where, Customer.id.in_(customer_ids))))
 
 
 def missing_audience(session: Session, shop_id: int, config: Mapping[str, Any] | None) -> bool:

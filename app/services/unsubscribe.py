@@ -10,6 +10,7 @@ link must keep working); they carry opaque ids only.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -153,13 +154,20 @@ def is_suppressed(session: Session, shop_id: int, email: str | None) -> bool:
     normalized = normalize_email(email)
     if normalized is None:
         return True  # nothing to send to
-    return (
-        session.scalar(
-            select(Suppression.id).where(
-                Suppression.shop_id == shop_id, Suppression.email_normalized == normalized
+    return normalized in suppressed_emails(session, shop_id, [normalized])
+
+
+def suppressed_emails(session: Session, shop_id: int, emails: Iterable[str | None]) -> set[str]:
+    """Which of these addresses (normalised) the shop has suppressed, in one query."""
+    normalized = {e for e in (normalize_email(email) for email in emails) if e is not None}
+    if not normalized:
+        return set()
+    return set(
+        session.scalars(
+            select(Suppression.email_normalized).where(
+                Suppression.shop_id == shop_id, Suppression.email_normalized.in_(normalized)
             )
         )
-        is not None
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from app.config import Config, load_config
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.queues import EMAIL, FLOWS, WEBHOOKS
@@ -147,7 +148,7 @@ def test_checkout_five_times_and_step_twice_send_exactly_one_email(
 
     [run] = runs(db)
     assert (run.status, run.next_step, run.trigger_key) == ("running", 1, TOKEN)
-    assert scheduled(runtime, FLOWS) == [f"flow-{run.id}-1"]
+    assert scheduled(runtime, FLOWS) == [step_job_id(run.shop_id, "cart", 1, run.next_step_at)]
     assert run.next_step_at is not None
     assert timedelta(minutes=59) < run.next_step_at - run.started_at <= timedelta(hours=1)
 
@@ -176,7 +177,10 @@ def test_checkout_five_times_and_step_twice_send_exactly_one_email(
     assert sent.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert sent.headers["List-Unsubscribe"].startswith("<https://kizuna.test/unsubscribe/")
     # Step 2 is scheduled 24 h after the run started.
-    assert f"flow-{run.id}-2" in scheduled(runtime, FLOWS)
+    db.refresh(run)
+    assert run.next_step == 2
+    assert run.next_step_at is not None
+    assert step_job_id(run.shop_id, "cart", 2, run.next_step_at) in scheduled(runtime, FLOWS)
 
 
 def test_a_customer_without_consent_gets_nothing(

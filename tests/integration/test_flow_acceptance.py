@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from rq import Queue
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,8 +29,9 @@ from app.db import utcnow
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Suppression
+from app.services.flows import DISPATCH_JOB, step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
-from jobs.flows import run_flow_step, sweep_flow_runs
+from jobs.flows import dispatch_due_steps, run_flow_step, sweep_flow_runs
 from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from jobs.send_email import send_message
 from tests.conftest import make_test_env
@@ -68,11 +70,15 @@ def test_first_email_is_scheduled_an_hour_after_the_checkout_with_url_and_items(
     drain_jobs(WEBHOOKS)
     [run] = runs(db)
     registry = ScheduledJobRegistry(queue=Queue(FLOWS, connection=runtime.redis))
-    due = registry.get_scheduled_time(f"flow-{run.id}-1")
+    assert run.next_step_at is not None
+    job_id = step_job_id(run.shop_id, "cart", 1, run.next_step_at)
+    due = registry.get_scheduled_time(job_id)
     assert before + timedelta(minutes=59) < due < datetime.now(UTC) + timedelta(minutes=61)
+    job = Job.fetch(job_id, connection=runtime.redis)
+    assert (job.func_name, job.args) == (DISPATCH_JOB, (run.shop_id, "cart", 1))
 
-    assert run_flow_step(run.id, 1) == "created"
-    drain_jobs(EMAIL)
+    # The scheduled job, run when it falls due: the email leaves in the job itself.
+    assert dispatch_due_steps(*job.args, now=due) == {"created": 1, "sent:sent": 1}
     [sent] = sendgrid.outbox
     for body in (sent.html or "", sent.text or ""):
         assert "抹茶セット" in body

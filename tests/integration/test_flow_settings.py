@@ -32,6 +32,7 @@ from app.domain.orchestration import (
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.flow_settings import FLOW_KEYS
+from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
 from jobs.queues import EMAIL, FLOWS, WEBHOOKS
@@ -166,7 +167,7 @@ def test_valid_settings_are_saved_in_the_keys_the_flow_reads(
     assert run.next_step_at is not None
     assert run.next_step_at - run.started_at == timedelta(hours=2)
     registry = ScheduledJobRegistry(queue=Queue(FLOWS, connection=runtime.redis))
-    when = registry.get_scheduled_time(f"flow-{run.id}-1")
+    when = registry.get_scheduled_time(step_job_id(run.shop_id, "cart", 1, run.next_step_at))
     assert abs(when.timestamp() - run.next_step_at.timestamp()) < 2
 
 

@@ -24,6 +24,7 @@ from app.domain.orchestration import (
 )
 from app.models import Customer, Order, OrderLine, Product, ProductVariant, Shop
 from app.models.flow import FlowRun, FlowSetting
+from app.services.flows import step_job_id
 from app.services.post_purchase import exit_reason, product_url
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.woocommerce import mapping as woocommerce_mapping
@@ -204,7 +205,8 @@ def runs(db: Session, flow_key: str) -> list[FlowRun]:
 
 def due_time(runtime: Any, run: FlowRun) -> datetime:
     registry = ScheduledJobRegistry(queue=Queue(FLOWS, connection=runtime.redis))
-    return registry.get_scheduled_time(f"flow-{run.id}-1")
+    assert run.next_step_at is not None
+    return registry.get_scheduled_time(step_job_id(run.shop_id, run.flow_key, 1, run.next_step_at))
 
 
 def test_a_paid_order_gets_a_thank_you_two_hours_later_with_cross_sells(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
 from jobs.queues import EMAIL, FLOWS, WEBHOOKS
@@ -85,7 +86,8 @@ def test_a_lapsed_repeat_buyer_gets_step_one_and_an_order_exits_the_run(
     assert scan_winback() == 0  # the daily scan twice starts nothing new
     [run] = winback_runs(db)
     assert (run.customer_id, run.status, run.next_step) == (lapsed.id, "running", 1)
-    assert f"flow-{run.id}-1" in scheduled(runtime, FLOWS)
+    assert run.next_step_at is not None
+    assert step_job_id(run.shop_id, "winback", 1, run.next_step_at) in scheduled(runtime, FLOWS)
 
     assert run_flow_step(run.id, 1) == "created"
     drain_jobs(EMAIL)
@@ -99,7 +101,7 @@ def test_a_lapsed_repeat_buyer_gets_step_one_and_an_order_exits_the_run(
     [run] = winback_runs(db)
     assert run.next_step == 2
     assert run.next_step_at == run.started_at + timedelta(days=7)
-    assert f"flow-{run.id}-2" in scheduled(runtime, FLOWS)
+    assert step_job_id(run.shop_id, "winback", 2, run.next_step_at) in scheduled(runtime, FLOWS)
 
     # The customer orders again: the run exits and step 2 sends nothing.
     order = copy.deepcopy(sample_body("orders.create.json"))
