@@ -1,13 +1,16 @@
 """Cart-flow timeliness: many carts whose first email falls due in the same minute.
 
 A shop with N subscribed customers and N open checkouts (bulk-inserted), one running cart flow
-run each whose step 1 falls due within one minute; the step jobs are scheduled by the product's
-own `schedule_step` (RQ `enqueue_at`). Real `kizuna worker` processes (with RQ's scheduler)
-run the step and send jobs against the simulated SendGrid, served over HTTP from this process.
+run each whose step 1 falls due within one minute; the product's own `schedule_step` schedules
+their jobs (RQ `enqueue_at`, one per due second). Real `kizuna worker` processes (with RQ's
+scheduler) run them — claim the due runs, check them, create their messages, send them in
+batches — against the simulated SendGrid, served over HTTP from this process.
 Lateness of a cart = when the simulated SendGrid accepted its email minus its due time;
 duplicates = (run, step) pairs found more than once in the simulator's outbox; lost = runs whose
 email never arrived. The ceiling, measured first in the same run: the same number of processes
-posting a cart-sized body with Kizuna's SendGrid client in a bare loop.
+posting requests shaped like the product's cart batches (1,000 personalizations with their own
+carts as substitutions) with Kizuna's SendGrid client in a bare loop — what the simulated
+SendGrid and the client can do with no database, no checks and no rendering.
 
     python bench/flow_timeliness.py            # 100,000 carts due within 60 s
     python bench/flow_timeliness.py --quick    # 500 carts due within 20 s (CI)
@@ -184,32 +187,42 @@ def schedule_due_steps(batch: int = 1000) -> float:
     return time.perf_counter() - started
 
 
-def calibrate_scheduling(count: int = 300) -> float:
-    """Seconds per scheduled step job: the same `enqueue_at_after_commit` into a scratch queue,
-    far in the future, removed afterwards."""
-    from rq import Queue
+def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> float:
+    """Seconds per run of `schedule_due_steps`: the product's `schedule_step` over `count`
+    unsaved runs of a scratch flow, due a day ahead as densely as the real ones; their jobs are
+    removed afterwards."""
     from rq.registry import ScheduledJobRegistry
 
     from app.kizuna import kizuna
-    from app.services.flows import STEP_JOB, enqueue_at_after_commit
+    from app.models.flow import FlowRun
+    from app.services.flows import schedule_step
     from jobs.context import get_app
+    from jobs.queues import FLOWS
 
     with get_app().app_context():
         runtime = kizuna()
-        when = datetime.now(UTC) + timedelta(days=1)
+        first = datetime.now(UTC) + timedelta(days=1)
         started = time.perf_counter()
         with runtime.db.session() as session:
             for n in range(count):
-                enqueue_at_after_commit(
-                    session, "bench-calibration", when, STEP_JOB, -n, 1, job_id=f"calibration-{n}"
-                )
+                due = first + timedelta(seconds=spread_s * n / carts)
+                run = FlowRun(id=-n, shop_id=-1, flow_key="calibration", next_step_at=due)
+                schedule_step(session, run, 1, due)
             session.commit()
-        per_job = (time.perf_counter() - started) / count
-        registry = ScheduledJobRegistry("bench-calibration", connection=runtime.redis)
+        per_run = (time.perf_counter() - started) / count
+        registry = ScheduledJobRegistry(FLOWS, connection=runtime.redis)
         for job_id in registry.get_job_ids():
-            registry.remove(job_id, delete_job=True)
-        Queue("bench-calibration", connection=runtime.redis).delete(delete_jobs=True)
-    return per_job
+            if job_id.startswith("flow--1-calibration-"):
+                registry.remove(job_id, delete_job=True)
+    return per_run
+
+
+def scheduled_jobs() -> int:
+    from rq.registry import ScheduledJobRegistry
+
+    from jobs.queues import FLOWS
+
+    return ScheduledJobRegistry(FLOWS, connection=redis.Redis.from_url(REDIS_URL)).count
 
 
 def wait_for_workers(count: int, timeout: float = 120.0) -> None:
@@ -291,36 +304,48 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def ceiling_child(url: str, seconds: float) -> None:
-    """Post cart-sized Mail Send bodies in a bare loop for `seconds`; print how many."""
+    """Post Mail Send requests shaped like the product's cart batches — 1,000 personalizations
+    on shared content, each with its own cart as substitutions — in a bare loop for `seconds`;
+    print how many personalizations were accepted."""
     from connectors.sendgrid.client import SendGridClient
-    from connectors.sendgrid.mail import OutgoingEmail, build_mail_body
+    from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail, build_batch
 
-    html = "<html><body>" + "<p>抹茶セット 缶入り ¥12,800</p>" * 120 + "</body></html>"
+    html = "<html><body>" + "<p>カートに商品が残っています</p>" * 60 + "</body></html>"
+    items = "<tr><td>抹茶セット 缶入り</td><td>¥12,800</td></tr>" * 8
     client = SendGridClient("sandbox", base_url=url, max_attempts=3)
     deadline = time.perf_counter() + seconds
     sent = 0
     while time.perf_counter() < deadline:
-        body = build_mail_body(
+        emails = [
             OutgoingEmail(
-                kizuna_message_id=f"ceiling-{os.getpid()}-{sent}",
+                kizuna_message_id=f"ceiling-{os.getpid()}-{sent + n}",
                 shop_id="1",
                 from_email="no-reply@kizuna.example",
                 from_name="絆ストア",
-                to_email=f"ceiling{sent}@example.jp",
+                to_email=f"ceiling{sent + n}@example.jp",
                 subject="カートに商品が残っています",
                 html=html,
-                text="抹茶セット 缶入り ¥12,800\n" * 60,
+                text="抹茶セット 缶入り ¥12,800\n" * 30,
                 categories=("kizuna", "flow-cart", "cart-step-1"),
-                unsubscribe_url="https://kizuna.bench/unsubscribe/token",
+                substitutions={
+                    "-cart_items_html-": items,
+                    "-cart_items_text-": "抹茶セット 缶入り ¥12,800\n" * 8,
+                    "-cart_recovery_html-": f"https://shop.example/checkouts/{sent + n}/recover",
+                    "-unsub-": f"https://kizuna.bench/unsubscribe/{sent + n}",
+                },
+                unsubscribe_url=f"https://kizuna.bench/unsubscribe/{sent + n}",
             )
-        )
-        client.send(body)
-        sent += 1
+            for n in range(MAX_PERSONALIZATIONS)
+        ]
+        for body in build_batch(emails):
+            client.send(body)
+        sent += len(emails)
     print(sent)
 
 
 def measure_ceiling(url: str, processes: int, seconds: float) -> float:
-    """Sends per second of `processes` bare-loop senders against the simulated SendGrid."""
+    """Emails per second that `processes` bare-loop senders get accepted by the simulated
+    SendGrid."""
     started = time.perf_counter()
     children = [
         subprocess.Popen(
@@ -381,7 +406,7 @@ def main() -> int:
         ceiling_child(args.ceiling_child[0], float(args.ceiling_child[1]))
         return 0
     carts = args.carts or (500 if args.quick else 100_000)
-    ceiling_seconds = args.ceiling_seconds or (2.0 if args.quick else 10.0)
+    ceiling_seconds = args.ceiling_seconds or (4.0 if args.quick else 10.0)
     spread_s = args.spread or (20.0 if args.quick else SPREAD_S)
     max_wait_s = 60 * (args.max_minutes or (4.0 if args.quick else 600.0))
 
@@ -407,15 +432,15 @@ def main() -> int:
         try:
             wait_for_workers(args.workers)
             # Scheduling must be done before the first step falls due.
-            per_job = calibrate_scheduling()
-            lead = 10.0 + carts * per_job * 3.0  # the machine may be busier than when calibrating
+            per_run = calibrate_scheduling(carts, spread_s)
+            lead = 10.0 + carts * per_run * 3.0  # the machine may be busier than when calibrating
             first_due = datetime.now(UTC) + timedelta(seconds=lead)
             due_by_run = insert_runs(database_url, shop_id, first_due, spread_s)
             scheduling_s = schedule_due_steps()
             margin = (first_due - datetime.now(UTC)).total_seconds()
             print(
-                f"scheduled: {len(due_by_run)} step jobs in {scheduling_s:.1f}s, "
-                f"{margin:.1f}s before the first falls due"
+                f"scheduled: {len(due_by_run)} runs as {scheduled_jobs()} jobs (one per due "
+                f"second) in {scheduling_s:.1f}s, {margin:.1f}s before the first falls due"
             )
             last_due = max(due_by_run.values()).timestamp()
             ended = wait_for_drain(
