@@ -7,7 +7,8 @@ never past the sync's start minus the safety overlap, so re-runs and overlaps ar
 Big streams (≥ `BULK_THRESHOLD` records) are read by a bulk operation: its end is noticed from
 the `bulk_operations/finish` webhook row, with polling as the fallback, and its JSONL streamed.
 Progress (`status, stream, streams, done, totals, started_at, finished_at, error, notice`) is
-in `shop.sync_state`. An uninstalled shop is a no-op (checked after every page).
+in `shop.sync_state`. An uninstalled shop is a no-op (checked after every page). A reconcile's
+orders and checkouts go through `flow_triggers` as a webhook's would (the backfill is history).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
-from app.services import upsert
+from app.services import flow_triggers, upsert
 from app.services.shop_tokens import shopify_client
 from connectors.base import ConnectorError, RetryableError
 from connectors.shopify import queries, streams
@@ -69,6 +70,14 @@ UPSERTS: dict[str, Upsert] = {
     "products": upsert.upsert_products,
     "orders": upsert.upsert_orders,
     "checkouts": upsert.upsert_checkouts,
+}
+
+
+# A reconcile reads what webhooks missed, so its orders and checkouts start and exit flows as
+# a webhook would have; the first backfill is history and starts none.
+TRIGGERS: dict[str, Callable[[Session, int, Sequence[Any]], None]] = {
+    "orders": flow_triggers.after_orders,
+    "checkouts": flow_triggers.after_checkouts,
 }
 
 
@@ -233,6 +242,8 @@ class SyncRun:
                 # One malformed record must not stop the shop's sync: count it, go on.
                 self.skip(stream.name, getattr(error, "code", None) or "malformed")
         UPSERTS[stream.name](self.session, self.shop_id, records)
+        if not self.report and stream.name in TRIGGERS:  # a reconcile: what webhooks missed
+            TRIGGERS[stream.name](self.session, self.shop_id, records)
         self.done[stream.name] = self.done.get(stream.name, 0) + len(records)
         return records
 

@@ -27,11 +27,12 @@ from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
+from app.models.flow import FlowRun
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
-from jobs.queues import SYNC
+from jobs.queues import SYNC, WEBHOOKS
 from jobs.reconcile import reconcile_all
 from tests.conftest import (
     SHOPIFY_API_KEY,
@@ -365,3 +366,45 @@ def test_a_failed_bulk_operation_falls_back_to_pages(
     assert all(operation.status == "FAILED" for operation in sandbox.bulk._operations.values())
     assert _count(db, Order, shop_id) == len(store.orders) == state["done"]["orders"]
     assert state["done"]["customers"] == len(store.customers)
+
+
+def _refuse_webhooks(environ: Any, start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"down"]
+
+
+def test_reconcile_starts_the_flows_a_missed_webhook_would_have(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    servers: Any,
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    drain_jobs(SYNC)
+    store = sandbox.shop(DOMAIN)
+    shopper, buyer = store.customers[5], store.customers[6]
+
+    # Kizuna is down while a cart is abandoned and an order is paid: both webhooks are lost.
+    servers[3].target = _refuse_webhooks
+    control = f"{servers[0].url}/_sandbox/{DOMAIN}"
+    checkout = httpx.post(f"{control}/checkouts", json={"customer_id": shopper.id})
+    order = httpx.post(f"{control}/orders", json={"customer_id": buyer.id, "paid": True})
+    assert (checkout.status_code, order.status_code) == (201, 201)
+    sandbox.wait_for_deliveries()
+    servers[3].target = live_app
+    drain_jobs(WEBHOOKS)
+    assert _count(db, FlowRun, shop_id) == 0
+
+    reconcile_all(900.0)
+    drain_jobs(SYNC)
+
+    db.expire_all()
+    runs = db.scalars(select(FlowRun).where(FlowRun.shop_id == shop_id)).all()
+    started = {(run.flow_key, run.customer_id) for run in runs}
+    assert ("cart", _customer(db, shop_id, str(shopper.id)).id) in started
+    assert ("thank_you", _customer(db, shop_id, str(buyer.id)).id) in started
+    reconcile_all(900.0)
+    drain_jobs(SYNC)
+    assert _count(db, FlowRun, shop_id) == len(runs)  # a second reconcile starts nothing new
