@@ -1,15 +1,16 @@
 """Due flow steps, many runs at a time: claim them, check them, create their messages, and
-claim the cart emails that can leave together.
+claim the emails that can leave together.
 
 Layer: services, inside the caller's transaction (`jobs.flows.dispatch_due_steps` commits, then
 sends). Runs are claimed with `FOR UPDATE SKIP LOCKED`, so concurrent jobs split the work and
-never take the same run. The cart flow's steps without a discount code are checked set-wise —
-the same exits as `flows.exit_reason` and the same send-time rules as `jobs.send_email` (open
-complaint, frequency cap, quiet hours), each read once per batch — and their ready messages are
-inserted already claimed (`sending`, attempts 1) in the same transaction that advances the runs:
-the row exists before anything is sent, and a claimed row is never sent again. Every other
-step, and any cart email that cannot share content, takes the one-run path (`advance_run`, then
-`send-<message id>`).
+never take the same run. The win-back steps and the cart steps without a discount code are
+checked set-wise — the same exits as `flows.exit_reason` and the same send-time rules as
+`jobs.send_email` (open complaint, flow priority, frequency cap, quiet hours), each read once
+per batch — and their ready messages are claimed (`sending`, attempts 1) in the same
+transaction that creates them and advances the runs: the row exists before anything is sent,
+and a claimed row is never sent again. Every other step (post-purchase emails differ per
+recipient; a discount code is created per message), and any email that cannot share content,
+takes the one-run path (`advance_run`, then `send-<message id>`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.domain.orchestration import CART, FlowConfig, next_send_time, shop_zone
+from app.domain.orchestration import CART, WINBACK, FlowConfig, next_send_time, shop_zone
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, Message
+from app.services import winback
 from app.services.cart_email import (
     SharedContent,
     language,
@@ -79,11 +81,18 @@ def dispatch_due(
     runs = claim_due_runs(session, shop_id, flow_key, step, now, limit)
     if not runs:
         return Dispatched()
-    setting = flow_setting(session, shop_id, flow_key)
-    if flow_key == CART and not step_has_discount(setting.config if setting else None, step):
-        return _CartBatch(session, config, runs, step, now).dispatch()
+    if set_wise(session, shop_id, flow_key, step):
+        return _Batch(session, config, flow_key, runs, step, now).dispatch()
     outcomes = Counter(advance_run(session, run.id, step, now) for run in runs)
     return Dispatched(claimed=len(runs), outcomes=outcomes)
+
+
+def set_wise(session: Session, shop_id: int, flow_key: str, step: int) -> bool:
+    """Whether this step's emails share content: win-back, and cart steps without a code."""
+    if flow_key == WINBACK:
+        return True
+    setting = flow_setting(session, shop_id, flow_key)
+    return flow_key == CART and not step_has_discount(setting.config if setting else None, step)
 
 
 @dataclass
@@ -95,14 +104,20 @@ class _Decision:
     message_id: int | None = None
 
 
-class _CartBatch:
-    """The cart flow's checks, messages and shared emails for one batch of locked runs."""
+class _Batch:
+    """The checks, messages and shared emails of one batch of locked cart or win-back runs."""
 
     def __init__(
-        self, session: Session, config: Config, runs: list[FlowRun], step: int, now: datetime
+        self,
+        session: Session,
+        config: Config,
+        flow_key: str,
+        runs: list[FlowRun],
+        step: int,
+        now: datetime,
     ) -> None:
         self.session, self.config, self.runs, self.step, self.now = session, config, runs, step, now
-        self.shop_id = runs[0].shop_id
+        self.flow_key, self.shop_id = flow_key, runs[0].shop_id
         customer_ids = {run.customer_id for run in runs}
         self.customers = {
             customer.id: customer
@@ -115,7 +130,7 @@ class _CartBatch:
         self.suppressed = suppressed_emails(
             session, self.shop_id, (c.email for c in self.customers.values())
         )
-        self.audience = audience_members(session, self.shop_id, CART, customer_ids)
+        self.audience = audience_members(session, self.shop_id, flow_key, customer_ids)
         tokens = {run.trigger_key for run in runs}
         self.checkouts = {
             checkout.external_id: checkout
@@ -142,10 +157,14 @@ class _CartBatch:
             if customer_id is not None and placed_at is not None:
                 self.order_times.setdefault(customer_id, []).append(placed_at)
         self.paused = paused_customers(session, self.shop_id, customer_ids)
+        self.outranked = winback.customers_outranked(
+            session, self.shop_id, flow_key, customer_ids, now
+        )
         self.recent = recent_sends(session, self.shop_id, customer_ids, now)
 
     def exit_reason(self, run: FlowRun, shop: Shop | None, enabled: bool) -> str | None:
-        """`flows.exit_reason` for a cart run, from this batch's reads."""
+        """`flows.exit_reason` for a cart or win-back run, from this batch's reads (a win-back
+        run's trigger key names no checkout and no order's checkout token)."""
         if shop is None or not shop.is_active:
             return "shop_inactive"
         if not enabled:
@@ -170,12 +189,16 @@ class _CartBatch:
         return None
 
     def decide(self, run: FlowRun, shop: Shop, config: FlowConfig) -> _Decision:
-        """The send-time rules of `jobs.send_email`: an open complaint skips the email; the
-        frequency cap and quiet hours postpone it; otherwise it is ready now."""
+        """The send-time rules of `jobs.send_email`: an open complaint skips the email; a due
+        email of a higher-priority flow, the frequency cap and quiet hours postpone it;
+        otherwise it is ready now."""
         if run.customer_id in self.paused:
             return _Decision(run, status="skipped", last_error="complaint_open")
+        due = self.now
+        if run.customer_id in self.outranked:  # cart first
+            due = self.now + winback.PRIORITY_DELAY
         sends = self.recent.setdefault(run.customer_id, [])
-        when = next_send_time(self.now, sends, shop_zone(shop.timezone), config)
+        when = next_send_time(due, sends, shop_zone(shop.timezone), config)
         if when > self.now:
             return _Decision(run, not_before=when)
         sends.append(self.now)  # a second cart of the same customer waits for the cap
@@ -192,7 +215,7 @@ class _CartBatch:
 
     def dispatch(self) -> Dispatched:
         shop = shop_row(self.session, self.shop_id)
-        enabled, config = flow_config(self.session, self.shop_id, CART)
+        enabled, config = flow_config(self.session, self.shop_id, self.flow_key)
         result = Dispatched(claimed=len(self.runs))
         decisions: list[_Decision] = []
         for run in self.runs:
@@ -255,13 +278,14 @@ class _CartBatch:
             if decision.status != "sending" or decision.message_id is None:
                 continue
             customer = self.customers[decision.run.customer_id]
-            checkout = self.checkouts.get(decision.run.trigger_key)
+            lang = language(customer, shop)
+            message = Message(id=decision.message_id, step=self.step)
             email = None
-            if checkout is not None:
-                lang = language(customer, shop)
+            if self.flow_key == WINBACK:
+                email = winback.render(self.config, shop, customer, message, lang, shared=True)
+            elif (checkout := self.checkouts.get(decision.run.trigger_key)) is not None:
                 if lang not in contents:
                     contents[lang] = render_shared(self.session, shop, self.step, lang)
-                message = Message(id=decision.message_id, step=self.step)
                 email = shared_email(
                     self.config, shop, customer, checkout, message, lang, contents[lang]
                 )

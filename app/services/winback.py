@@ -11,6 +11,7 @@ order, holdout, frequency cap and quiet hours apply the same way. When a higher-
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,9 +30,8 @@ from app.domain.orchestration import (
 )
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
-from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, flow_email, is_subscribed, start_run
+from app.services.flows import flow_config, flow_email, flow_setting, is_subscribed, start_run
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
@@ -155,24 +155,41 @@ def scan_active_shops(session: Session, now: datetime) -> int:
 def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
     """Whether another flow that outranks `flow_key` has a message for this customer that is
     due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
+    return msg.customer_id in customers_outranked(
+        session, msg.shop_id, flow_key, [msg.customer_id], now, exclude_message=msg.id
+    )
+
+
+def customers_outranked(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_ids: Collection[int],
+    now: datetime,
+    exclude_message: int | None = None,
+) -> set[int]:
+    """Which of these customers have a due or in-flight message of a flow that outranks
+    `flow_key` (`higher_priority_waiting` for many customers, in one query)."""
     rank = FLOW_PRIORITY.get(flow_key, 1000)
     better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
-    if not better:
-        return False
-    waiting = session.scalar(
-        select(Message.id)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(
-            Message.shop_id == msg.shop_id,
-            Message.customer_id == msg.customer_id,
-            Message.id != msg.id,
-            FlowRun.flow_key.in_(better),
-            Message.status.in_(("pending", "sending")),
-            (Message.not_before.is_(None)) | (Message.not_before <= now),
+    if not better or not customer_ids:
+        return set()
+    conditions = [
+        Message.shop_id == shop_id,
+        Message.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        Message.status.in_(("pending", "sending")),
+        (Message.not_before.is_(None)) | (Message.not_before <= now),
+    ]
+    if exclude_message is not None:
+        conditions.append(Message.id != exclude_message)
+    return set(
+        session.scalars(
+            select(Message.customer_id)
+            .join(FlowRun, FlowRun.id == Message.flow_run_id)
+            .where(*conditions)
         )
-        .limit(1)
     )
-    return waiting is not None
 
 
 # Substitution tags of a shared-content email (`render(..., shared=True)`): SendGrid replaces
@@ -220,7 +237,7 @@ def render(
             UNSUBSCRIBE_TAG: link,
         }
     session = object_session(shop)
-    setting = load_setting(session, shop.id, WINBACK) if session is not None else None
+    setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
     subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step]
     return flow_email(
         config,

@@ -197,7 +197,7 @@ def _scenario_shop(db: Session, domain: str) -> dict[str, FlowRun]:
 
 
 def _outcome(db: Session, run: FlowRun) -> tuple[Any, ...]:
-    db.refresh(run)
+    db.expire_all()
     message = db.scalars(
         select(Message).where(Message.flow_run_id == run.id, Message.step == 1)
     ).one_or_none()
@@ -447,3 +447,95 @@ def test_two_carts_of_one_customer_in_one_batch_send_one_email(
     assert len(sendgrid.outbox) == 1
     states = {_outcome(db, run)[3] for run in (first, second)}
     assert states == {("sent", None, False), ("pending", None, True)}  # the cap defers one
+
+
+WINBACK_SCENARIOS = ("ready", "ready_en", "ordered_since", "no_consent", "cart_waiting", "capped")
+
+
+def _winback_shop(db: Session, domain: str) -> dict[str, FlowRun]:
+    shop = make_shop(db, domain=domain)
+    shop.timezone, shop.locale, shop.name = "UTC", "ja", "絆ストア"
+    db.add(
+        FlowSetting(
+            shop_id=shop.id,
+            flow_key="winback",
+            config={"holdout_percent": 0, "quiet_hours": None},
+        )
+    )
+    now = utcnow()
+    runs: dict[str, FlowRun] = {}
+    for n, scenario in enumerate(WINBACK_SCENARIOS):
+        customer, _, cart_run = _cart(
+            db, shop, n, name="Tom & Jerry", locale="en" if scenario == "ready_en" else "ja"
+        )
+        cart_run.status, cart_run.next_step = "completed", None  # only the win-back is due
+        run = FlowRun(
+            shop_id=shop.id,
+            flow_key="winback",
+            customer_id=customer.id,
+            trigger_key=f"lapse:{n}",
+            status="running",
+            next_step=1,
+            next_step_at=now - timedelta(seconds=5),
+            started_at=now - timedelta(minutes=1),
+        )
+        db.add(run)
+        db.flush()
+        runs[scenario] = run
+        if scenario == "ordered_since":
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"order-{n}",
+                    customer_id=customer.id,
+                    currency="JPY",
+                    processed_at=now - timedelta(seconds=20),
+                )
+            )
+        elif scenario == "no_consent":
+            customer.email_marketing_state = "NOT_SUBSCRIBED"
+        elif scenario in ("cart_waiting", "capped"):  # a cart email due now, or sent an hour ago
+            db.add(
+                Message(
+                    shop_id=shop.id,
+                    flow_run_id=cart_run.id,
+                    step=1,
+                    customer_id=customer.id,
+                    status="pending" if scenario == "cart_waiting" else "sent",
+                    attempts=0 if scenario == "cart_waiting" else 1,
+                    sent_at=None if scenario == "cart_waiting" else now - timedelta(hours=1),
+                )
+            )
+    db.commit()
+    return runs
+
+
+def test_winback_dispatch_decides_and_renders_as_the_one_run_path(
+    db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    one_by_one = _winback_shop(db, "wb-one.myshopify.com")
+    set_wise = _winback_shop(db, "wb-set.myshopify.com")
+    for run in one_by_one.values():
+        run_flow_step(run.id, 1)
+    for message in db.scalars(select(Message).where(Message.status == "pending")).all():
+        if message.flow_run_id in {run.id for run in one_by_one.values()}:
+            send_message(message.id)
+    sent_one_by_one = {m.to_email: m for m in sendgrid.outbox}
+    sendgrid.clear_outbox()
+
+    outcomes = dispatch_due_steps(set_wise["ready"].shop_id, "winback", 1)
+
+    assert outcomes == {"created": 4, "exited:ordered": 1, "exited:no_consent": 1, "sent:sent": 2}
+    for scenario in WINBACK_SCENARIOS:
+        assert _outcome(db, set_wise[scenario]) == _outcome(db, one_by_one[scenario]), scenario
+    assert _outcome(db, set_wise["cart_waiting"])[3] == ("pending", None, True)  # cart first
+    sent_set_wise = {m.to_email: m for m in sendgrid.outbox}
+    assert sorted(sent_set_wise) == sorted(sent_one_by_one) == ["c0@example.jp", "c1@example.jp"]
+    for address, mine in sent_set_wise.items():
+        theirs = sent_one_by_one[address]
+        assert mine.subject == theirs.subject
+        for part in ("html", "text"):
+            assert _normalized(getattr(mine, part), "wb-set.myshopify.com") == _normalized(
+                getattr(theirs, part), "wb-one.myshopify.com"
+            ), (address, part)
+    assert "Tom &amp; Jerry" in (sent_set_wise["c0@example.jp"].html or "")
