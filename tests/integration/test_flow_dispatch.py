@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import make_engine, utcnow
+from app.migrate import upgrade
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
@@ -539,3 +540,26 @@ def test_winback_dispatch_decides_and_renders_as_the_one_run_path(
                 getattr(theirs, part), "wb-one.myshopify.com"
             ), (address, part)
     assert "Tom &amp; Jerry" in (sent_set_wise["c0@example.jp"].html or "")
+
+
+def test_dispatch_works_on_the_embedded_sqlite_database(
+    tmp_path: Any, app: Any, runtime: Any
+) -> None:
+    """The demo's database: no SKIP LOCKED (SQLite has one writer), the same batch."""
+    url = f"sqlite:///{tmp_path / 'dispatch.sqlite3'}"
+    upgrade(url)
+    with Session(make_engine(url)) as session:
+        shop = _shop(session, "embedded.myshopify.com")
+        for n in range(3):
+            _cart(session, shop, n)
+        session.commit()
+        with app.app_context():
+            batch = dispatch_due(session, runtime.config, shop.id, "cart", 1, utcnow())
+            session.commit()
+            again = dispatch_due(session, runtime.config, shop.id, "cart", 1, utcnow())
+        assert (batch.claimed, len(batch.emails), again.claimed) == (3, 3, 0)
+        assert batch.outcomes == {"created": 3}
+        statuses = session.scalars(select(Message.status)).all()
+        assert statuses == ["sending"] * 3
+        [body] = build_batch(batch.emails)
+        assert_valid(body)
