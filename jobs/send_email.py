@@ -52,6 +52,7 @@ from connectors.sendgrid.mail import (
     OutgoingEmail,
     build_batch,
     build_mail_body,
+    refusal,
 )
 from jobs.context import kizuna_job
 
@@ -161,6 +162,11 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
         if email is None:
             session.commit()
             return outcome, None
+        problem = refusal(email)
+        if problem is not None:
+            msg.status, msg.last_error = "failed", problem
+            session.commit()
+            return "failed", None
         body = build_mail_body(email)
         _claim(msg, email, now)
         session.commit()
@@ -217,6 +223,8 @@ def _prepare_batch(
             if msg.customer_id in customers:  # one email per customer per request
                 continue
             result, email = _check_and_render(runtime, session, msg, now, shared=True)
+            if email is not None and (problem := refusal(email)) is not None:
+                msg.status, msg.last_error, email, result = "failed", problem, None, "failed"
             if email is not None:
                 _claim(msg, email, now)
                 emails.append(email)

@@ -51,7 +51,11 @@ from app.services.inquiries import paused_customers
 from app.services.segments import audience_members
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
-from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail
+from connectors.sendgrid.mail import (
+    MAX_PERSONALIZATIONS,
+    OutgoingEmail,
+    refusal,
+)
 
 log = logging.getLogger(__name__)
 
@@ -270,10 +274,12 @@ class _Batch:
 
     def _claim_emails(self, shop: Shop, decisions: list[_Decision]) -> list[OutgoingEmail]:
         """The ready messages' emails on shared content, claimed (`sending`) in one statement
-        per subject; a message that cannot share content stays `pending` for its own send."""
+        per subject; a message that cannot share content stays `pending` for its own send, one
+        SendGrid would refuse (a malformed address) is `failed` with the reason."""
         contents: dict[str, SharedContent] = {}
         emails: list[OutgoingEmail] = []
         claimed: dict[str, list[int]] = {}
+        refused: dict[int, str] = {}
         for decision in decisions:
             if decision.status != "sending" or decision.message_id is None:
                 continue
@@ -292,8 +298,20 @@ class _Batch:
             if email is None:
                 decision.status = "pending"  # sent on its own (`send-<message id>`)
                 continue
+            problem = refusal(email)
+            if problem is not None:  # e.g. a malformed address: never sendable
+                decision.status = "failed"
+                refused[decision.message_id] = problem
+                continue
             emails.append(email)
             claimed.setdefault(email.subject, []).append(decision.message_id)
+        for message_id, reason in refused.items():
+            self.session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(status="failed", last_error=reason)
+                .execution_options(synchronize_session=False)
+            )
         for subject, ids in claimed.items():
             self.session.execute(
                 update(Message)

@@ -200,6 +200,16 @@ def validate(email: OutgoingEmail) -> None:
         raise InvalidEmailError("send_at must be timezone-aware")
 
 
+def refusal(email: OutgoingEmail) -> str | None:
+    """Why SendGrid would refuse this email whatever the retry (e.g. a malformed address), as a
+    reason to store (`invalid_email: …`, naming the field, never its value), or None."""
+    try:
+        validate(email)
+    except InvalidEmailError as error:
+        return f"invalid_email: {error}"
+    return None
+
+
 # --- building --------------------------------------------------------------------------------
 
 

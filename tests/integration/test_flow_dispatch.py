@@ -563,3 +563,29 @@ def test_dispatch_works_on_the_embedded_sqlite_database(
         assert statuses == ["sending"] * 3
         [body] = build_batch(batch.emails)
         assert_valid(body)
+
+
+def test_a_malformed_address_fails_its_own_message_and_the_batch_goes_out(
+    db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop = _shop(db, "typo.myshopify.com")
+    for n in range(3):
+        customer, _, _ = _cart(db, shop, n)
+    customer.email = customer.email_normalized = "c2@example"  # no top-level domain
+    _, _, one_run = _cart(db, _shop(db, "typo-one.myshopify.com"), 9)
+    typo = db.get(Customer, one_run.customer_id)
+    assert typo is not None
+    typo.email = typo.email_normalized = "c9@example"
+    db.commit()
+
+    assert dispatch_due_steps(shop.id, "cart", 1) == {"created": 3, "sent:sent": 2}
+    assert sorted(m.to_email for m in sendgrid.outbox) == ["c0@example.jp", "c1@example.jp"]
+    refused = db.scalars(
+        select(Message).where(Message.shop_id == shop.id, Message.status == "failed")
+    ).one()
+    assert refused.last_error == "invalid_email: to_email is not an email address"
+
+    assert run_flow_step(one_run.id, 1) == "created"  # the one-run path does the same
+    drain_jobs(EMAIL)
+    message = db.scalars(select(Message).where(Message.flow_run_id == one_run.id)).one()
+    assert (message.status, message.last_error) == ("failed", refused.last_error)
