@@ -395,6 +395,7 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             audiences=segments.list_segments(session, shop.id),
             audience_missing=audience_missing,
             flow_text=_flow_text,
+            shop_currency=shop.currency,
         ),
         status,
     )

@@ -62,27 +62,42 @@ def language(customer: Customer, shop: Shop) -> str:
     return "ja" if locale.startswith("ja") else "en"
 
 
-def discount_terms(config: dict[str, Any] | None) -> tuple[Decimal, float] | None:
-    """(percent, days valid) of the cart flow's step-2 code, or None when turned off
-    (`discount_percent` 0). Defaults: 10 % for 7 days."""
+@dataclass(frozen=True)
+class DiscountTerms:
+    """The cart flow's step-2 code: `percent` off, valid `days`, for carts of at least
+    `min_total` in the checkout's currency (the split: smaller carts get the email without a
+    code)."""
+
+    percent: Decimal
+    days: float
+    min_total: Decimal = Decimal(0)
+
+
+def discount_terms(config: dict[str, Any] | None) -> DiscountTerms | None:
+    """The step-2 code's terms from the flow's config, or None when turned off
+    (`discount_percent` 0). Defaults: 10 % for 7 days, every cart."""
     settings = config or {}
     try:
         percent = Decimal(str(settings.get("discount_percent", 10)))
         days = float(settings.get("discount_days", 7))
+        min_total = Decimal(str(settings.get("discount_min_total", 0)))
     except (InvalidOperation, TypeError, ValueError):
-        percent, days = Decimal(10), 7.0
-    return None if percent <= 0 else (percent, days)
+        percent, days, min_total = Decimal(10), 7.0, Decimal(0)
+    return None if percent <= 0 else DiscountTerms(percent, days, min_total)
 
 
 def step_has_discount(config: dict[str, Any] | None, step: int) -> bool:
     return step == DISCOUNT_STEP and discount_terms(config) is not None
 
 
-def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
+def discount_for_step(
+    shop: Shop, run: FlowRun, step: int, checkout: Checkout | None = None
+) -> str | None:
     """The cart flow's step 2 carries a unique single-use code for this customer (None: no
-    discount block). The code is derived from the message id, so a retried send reuses it (the
-    platform's "code taken" counts as created). A refusal is put on the shop's last_error
-    (committed with the send) and the email goes out without a code rather than not at all."""
+    discount block, also for a `checkout` below the terms' minimum total). The code is derived
+    from the message id, so a retried send reuses it (the platform's "code taken" counts as
+    created). A refusal is put on the shop's last_error (committed with the send) and the email
+    goes out without a code rather than not at all."""
     from app.kizuna import kizuna
     from app.services.shop_tokens import shopify_client
     from app.services.woocommerce_install import woocommerce_client
@@ -97,7 +112,9 @@ def discount_for_step(shop: Shop, run: FlowRun, step: int) -> str | None:
     terms = discount_terms(setting.config if setting is not None else None)
     if terms is None:
         return None
-    percent, days = terms
+    if checkout is not None and checkout.total_price < terms.min_total:
+        return None  # the split: a small cart is reminded without a code
+    percent, days = terms.percent, terms.days
     customer = session.get(Customer, run.customer_id)
     message_id = session.scalar(
         select(Message.id).where(Message.flow_run_id == run.id, Message.step == step)
@@ -199,7 +216,7 @@ def render(
         recovery_url=checkout.recovery_url,
         recovery_text=checkout.recovery_url,
         unsubscribe_url=link,
-        discount_code=discount_for_step(shop, run, msg.step),
+        discount_code=discount_for_step(shop, run, msg.step, checkout),
     )
     return flow_email(
         config,

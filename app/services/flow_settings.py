@@ -3,14 +3,14 @@ replenishment): the current values, validation with field errors, and saving.
 
 Layer: services, inside the caller's transaction (the admin view commits). Saved values go to
 `flow_settings.config` in exactly the keys the flows read: `FlowConfig.from_overrides`
-(`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM",
-"HH:MM"] or null), `cart_email.discount_terms` (cart: `discount_percent`,
-`discount_days`), `WinbackConfig` (`lapse_min_days`, `lapse_multiplier`, `one_time_days`) and
+(`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM", "HH:MM"]
+or null), `cart_email.discount_terms` (cart: `discount_percent`, `discount_days`,
+`discount_min_total`), `WinbackConfig` (`lapse_min_days`, `lapse_multiplier`, `one_time_days`) and
 `PostPurchaseTiming` (`review_delay_days`, `lead_days`). Subject lines are kept under `subjects`
 {"ja"|"en": {"1": ..}} (blank = the built-in subject), read by every flow's renderer through
-`subject_override`; the audience under `audience_segment_id` (a saved segment of the same shop,
-or null for everyone; a form without the field keeps the saved audience). A flow without a row
-shows, and is saved on top of, the defaults its first use would write (`WINBACK_DEFAULTS`,
+`subject_override`; the audience under `audience_segment_id` (a saved segment of the same shop, or
+null for everyone; a form without the field keeps the saved audience). A flow without a row shows,
+and is saved on top of, the defaults its first use would write (`WINBACK_DEFAULTS`,
 `POST_PURCHASE_DEFAULTS`); other keys already in the row are kept. Invalid input saves nothing.
 """
 
@@ -53,6 +53,7 @@ MAX_CAP_SHORT = 10
 MAX_CAP_WEEK = 50
 MAX_DISCOUNT = 90
 MAX_DISCOUNT_DAYS = 60
+MAX_DISCOUNT_MIN_TOTAL = 10_000_000  # in the shop's currency (¥10M, or $10M)
 MAX_SUBJECT = 150
 DEFAULT_DISCOUNT_PERCENT = 10
 DEFAULT_DISCOUNT_DAYS = 7
@@ -104,6 +105,16 @@ FORMS: Mapping[str, FlowForm] = {
             ),
             Number(
                 "discount_days", 1, MAX_DISCOUNT_DAYS, DEFAULT_DISCOUNT_DAYS, section="discount"
+            ),
+            # The split: carts below this total get email 2 without a code.
+            Number(
+                "discount_min_total",
+                0,
+                MAX_DISCOUNT_MIN_TOTAL,
+                0,
+                integer=False,
+                unit="currency",
+                section="discount",
             ),
         ),
     ),

@@ -215,6 +215,52 @@ def test_the_cart_flows_second_email_carries_its_code(
     assert timedelta(days=6, hours=23) < validity <= timedelta(days=7, seconds=1)
 
 
+@pytest.mark.parametrize(("min_total", "with_code"), [(20000, False), (12800, True)])
+def test_a_cart_below_the_minimum_total_gets_email_two_without_a_code(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+    min_total: int,
+    with_code: bool,
+) -> None:
+    """The cart flow's split: email 2 carries a code only for carts of at least
+    `discount_min_total` (this cart: ¥12,800)."""
+    shop = connect(runtime, sandbox, db)
+    customer = platform_customer(sandbox, db, shop)
+    config = {
+        "holdout_percent": 0,
+        "quiet_hours": None,
+        "caps": [],
+        "discount_min_total": min_total,
+    }
+    db.add(FlowSetting(shop_id=shop.id, flow_key="cart", enabled=True, config=config))
+    db.commit()
+    body = checkout_body(
+        updated_at=recently(10),
+        email=EMAIL_ADDRESS,
+        customer={"id": int(customer.external_id), "email": EMAIL_ADDRESS, "first_name": "香織"},
+    )
+    assert deliver(client, "checkouts/create", body, webhook_id="wh-cart-split").status_code == 200
+    drain_jobs(WEBHOOKS)
+    [run] = runs(db)
+    assert run_flow_step(run.id, 1) == "created"
+    assert run_flow_step(run.id, 2) == "created"
+    drain_jobs(EMAIL)
+
+    _first, second = sendgrid.outbox
+    db.expire_all()
+    message = db.scalars(select(Message).where(Message.step == 2)).one()
+    assert message.status == "sent"
+    code = message_code(runtime.config.secret_key, "discount", shop.id, message.id)
+    assert (code in (second.html or "")) is with_code
+    assert (code in discounts(sandbox.shop(DOMAIN))) is with_code
+    assert "抹茶セット" in (second.html or "")  # the reminder itself goes either way
+
+
 def test_an_unsubscribe_in_kizuna_reaches_shopify(
     live_app: Flask,
     client: Any,

@@ -60,6 +60,7 @@ VALID = {
     "delay_3": "96",
     "discount_percent": "15",
     "discount_days": "5",
+    "discount_min_total": "3000",
     "subject_ja_1": "お忘れ物はありませんか",
     "subject_en_1": "",
     "holdout_percent": "20",
@@ -147,6 +148,7 @@ def test_valid_settings_are_saved_in_the_keys_the_flow_reads(
         "quiet_hours": ["22:00", "08:30"],
         "discount_percent": 15,
         "discount_days": 5,
+        "discount_min_total": 3000,
         "subjects": {"ja": {"1": "お忘れ物はありませんか"}},
     }
     page = text_of(client.get(response.headers["Location"], headers=EN))

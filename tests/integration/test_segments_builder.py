@@ -704,6 +704,7 @@ def test_saved_segment_as_flow_audience(client: Any, runtime: Any, db: Session) 
         "delay_3": "72",
         "discount_percent": "10",
         "discount_days": "7",
+        "discount_min_total": "0",
         "holdout_percent": "0",
         "cap_short": "0",
         "cap_week": "0",
