@@ -3,9 +3,10 @@
 Layer: jobs. `dispatch_due_steps` is the scheduled job (one per shop, flow, step and due second,
 `flows.step_job_id`): it takes the due runs in batches of up to 1,000, each batch committed —
 exits re-checked, `messages` rows created (unique on run, step, customer) — before anything is
-sent; cart emails claimed in the batch then leave together (`send_email.deliver`), the rest
-through `send-<message id>` jobs. `run_flow_step` advances one run (the sweeper's and the
-tests' unit of work, and jobs scheduled under the older per-run ids).
+sent; the cart and win-back emails claimed in the batch then leave together
+(`send_email.deliver`), the rest through `send-<message id>` jobs. `run_flow_step` advances one
+run (jobs scheduled under the older per-run ids `flow-<run id>-<step>` still run). The flow
+sweeper re-schedules the dispatch of runs whose job was lost.
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ retries → back to `pending`, rescheduled, `failed` after MAX_ATTEMPTS; `SendOu
 `unknown`: SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
 resent blindly — the Event Webhook (every event echoes `kizuna_message_id`) settles it as `sent`.
 A worker dying between claim and answer leaves `sending`, which is treated like `unknown`.
-Win-back emails are campaign-size: a win-back message's job sends every due message of its
-shop and step with it, up to 1,000 recipients per request (shared content, per-recipient
-substitutions, custom_args and List-Unsubscribe); all are claimed in one transaction first,
-and the request's outcome applies to each of them.
+Emails claimed together leave together (`deliver`): up to 1,000 recipients per request (shared
+content, per-recipient substitutions, custom_args and List-Unsubscribe), the request's outcome
+applying to each — the batches `jobs.flows.dispatch_due_steps` claims, and a win-back message's
+own job, which claims every due win-back message of its shop and step with it. An email that
+SendGrid would refuse whatever the retry (a malformed address) is `failed` before any claim.
 """
 
 from __future__ import annotations

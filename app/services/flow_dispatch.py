@@ -15,7 +15,6 @@ takes the one-run path (`advance_run`, then `send-<message id>`).
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,13 +50,7 @@ from app.services.inquiries import paused_customers
 from app.services.segments import audience_members
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
-from connectors.sendgrid.mail import (
-    MAX_PERSONALIZATIONS,
-    OutgoingEmail,
-    refusal,
-)
-
-log = logging.getLogger(__name__)
+from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail, refusal
 
 BATCH_SIZE = MAX_PERSONALIZATIONS  # runs per transaction: at most one Mail Send request each
 

@@ -40,7 +40,6 @@ from jobs.queues import EMAIL, FLOWS, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
-STEP_JOB = "jobs.flows.run_flow_step"
 DISPATCH_JOB = "jobs.flows.dispatch_due_steps"
 SEND_JOB = "jobs.send_email.send_message"
 _WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
