@@ -140,6 +140,53 @@ def _follow_sync(config: Config, supervisor: Supervisor, expected: dict[str, int
         time.sleep(0.5)
 
 
+# The demo's flows run at demo pace so a newcomer sees emails in the outbox within minutes:
+# cart reminders 15, 30 and 60 minutes after a cart is left, a thank-you 6 minutes after an
+# order, no quiet hours (the store keeps Tokyo time, whatever the visitor's clock says).
+DEMO_PACE: dict[str, dict[str, Any]] = {
+    "cart": {"step_delay_hours": [0.25, 0.5, 1.0], "quiet_hours": None},
+    "thank_you": {"step_delay_hours": [0.1], "quiet_hours": None},
+    "winback": {"quiet_hours": None},
+}
+
+
+def _demo_pace(config: Config, redis_url: str) -> None:
+    """Give the demo shop its demo-pace flow settings (unless it has settings already: a
+    restarted demo keeps what the visitor changed) and run the win-back scan now."""
+    import redis
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.domain.orchestration import POST_PURCHASE_DEFAULTS, WINBACK_DEFAULTS
+    from app.models import Shop
+    from app.models.flow import FlowSetting
+    from jobs.queues import FLOWS, enqueue
+
+    defaults = {"winback": WINBACK_DEFAULTS, **POST_PURCHASE_DEFAULTS}
+    database = Database(config.database_url)
+    try:
+        with database.session() as session:
+            shop_id = session.scalar(select(Shop.id).where(Shop.domain == DEMO_SHOP))
+            configured = session.scalar(
+                select(FlowSetting.id).where(FlowSetting.shop_id == shop_id)
+            )
+            if shop_id is None or configured is not None:
+                return
+            for flow_key, pace in DEMO_PACE.items():
+                session.add(
+                    FlowSetting(
+                        shop_id=shop_id,
+                        flow_key=flow_key,
+                        enabled=True,
+                        config={**defaults.get(flow_key, {}), **pace},
+                    )
+                )
+            session.commit()
+    finally:
+        database.dispose()
+    enqueue(redis.Redis.from_url(redis_url), FLOWS, "jobs.flows.scan_winback")
+
+
 def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:
     from app.auth.login_link import make_login_url
     from app.migrate import upgrade
@@ -217,6 +264,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
             "checkouts": len(store.checkouts),
         }
         account_id = _follow_sync(config, supervisor, expected)
+        _demo_pace(config, env.get("REDIS_URL") or config.redis_url or "")
         link = make_login_url(config, account_id)
         click.echo("")
         click.echo("Kizuna is running. Open the admin (signed login link, valid 24 hours):")
@@ -231,6 +279,10 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
                 target=sandbox.run_activity, args=(stop_activity,), daemon=True
             ).start()
             click.echo("The store is live: new orders and checkouts arrive every few seconds.")
+            click.echo(
+                "Flows run at demo pace: win-back emails now, thank-yous 6 minutes after an "
+                "order, cart reminders from 15 minutes after a cart is left (see the Outbox page)."
+            )
         while True:
             supervisor.check_alive()
             time.sleep(1)

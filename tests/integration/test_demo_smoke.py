@@ -107,6 +107,13 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
                 "/api/v1/flows",
             ):
                 assert browser.get(path).status_code == 200, path
+            # Demo pace: the win-back scan runs at once and its emails reach the outbox.
+            deadline = time.monotonic() + 60
+            outbox = browser.get("/app/outbox").text
+            while "flow-winback" not in outbox and time.monotonic() < deadline:
+                time.sleep(1)
+                outbox = browser.get("/app/outbox").text
+            assert "flow-winback" in outbox, "no win-back email reached the demo's outbox"
         assert (tmp_path / "instance" / "kizuna.sqlite3").exists()
     finally:
         os.killpg(process.pid, signal.SIGINT)
