@@ -1,4 +1,4 @@
-"""Where a cart email's time goes: cProfile and SQL statement counts over step + send, in-process.
+"""Where a cart email's time goes when sent on its own: cProfile and SQL counts, in-process.
 
 Uses the database `bench/flow_timeliness.py` leaves behind (run it first, e.g. `--quick`): the
 first N flow runs are reset to step 1 and each goes through `run_flow_step` and `send_message`
