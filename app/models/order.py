@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ColumnElement, ForeignKey, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, Money, UTCDateTime, utcnow
@@ -45,6 +45,12 @@ class Order(Base):
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderLine.id"
     )
+
+
+def order_time() -> ColumnElement[datetime]:
+    """When an order counts as placed, in SQL: processed, else created at the platform, else
+    when Kizuna first stored it."""
+    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
 
 
 class OrderLine(Base):

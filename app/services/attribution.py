@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.attribution import (
@@ -28,6 +28,7 @@ from app.domain.attribution import (
 )
 from app.models import Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
+from app.models.order import order_time
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,6 @@ def save_settings(shop: Shop, settings: AttributionSettings) -> None:
     shop.attribution = settings.to_json()
 
 
-def _order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
-
-
 def attributed_orders(
     session: Session,
     shop_id: int,
@@ -73,7 +70,7 @@ def attributed_orders(
     settings: AttributionSettings,
 ) -> list[AttributedOrder]:
     """Every non-cancelled order placed in `[since, until)` that a touch is credited with."""
-    when = _order_time()
+    when = order_time()
     orders = session.execute(
         select(Order.id, Order.customer_id, when, Order.total_price).where(
             Order.shop_id == shop_id,
@@ -112,7 +109,7 @@ def attributed_orders(
             )
         ).all()
     touches = [Touch(int(c), at, int(m), str(f)) for c, at, m, f in touch_rows if at is not None]
-    placed = [OrderPlaced(int(o), int(c), at) for o, c, at, _total in orders]
+    placed = [OrderPlaced(int(o), c, at) for o, c, at, _total in orders if c is not None]
     credited = last_touches(placed, touches, settings.window)
     revenue = {int(o): Decimal(total) for o, _c, _at, total in orders}
     return [

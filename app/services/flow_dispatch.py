@@ -26,6 +26,7 @@ from app.config import Config
 from app.domain.orchestration import CART, WINBACK, FlowConfig, next_send_time, shop_zone
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, Message
+from app.models.order import order_time
 from app.services import winback
 from app.services.cart_email import (
     SharedContent,
@@ -41,7 +42,6 @@ from app.services.flows import (
     flow_config,
     flow_setting,
     is_subscribed,
-    order_time,
     recent_sends,
     schedule_step,
     shop_row,

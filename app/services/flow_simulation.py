@@ -50,6 +50,7 @@ from app.domain.recommendations import (
 )
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.order import order_time
 from app.services.flows import flow_config, is_subscribed
 from app.services.inquiries import marketing_paused
 from app.services.post_purchase import (
@@ -206,10 +207,6 @@ def mask_email(email: str | None) -> str:
     return f"{local[0]}***@{domain}"
 
 
-def _order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
-
-
 # --- cart ------------------------------------------------------------------------------------
 
 
@@ -239,7 +236,7 @@ def cart_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
         if candidate.email_normalized:
             by_email.setdefault(candidate.email_normalized, candidate)
     tokens = [checkout.external_id for checkout, _ in checkouts]
-    when = _order_time()
+    when = order_time()
     orders = session.execute(
         select(Order.checkout_token, Order.customer_id, when).where(
             Order.shop_id == shop.id,
@@ -315,7 +312,7 @@ def winback_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
     enabled, config, lapse = _winback_settings(session, shop)
     scans = scan_times(window)
     cutoff = window.until - timedelta(days=min(lapse.min_days, lapse.one_time_days))
-    when = _order_time()
+    when = order_time()
     old_enough = (
         select(Order.customer_id)
         .where(Order.shop_id == shop.id, Order.customer_id.is_not(None))
@@ -411,7 +408,7 @@ def _paid_orders(session: Session, shop: Shop, *conditions: Any) -> list[Order]:
     orders = session.scalars(
         select(Order)
         .where(Order.shop_id == shop.id, Order.cancelled_at.is_(None), *conditions)
-        .order_by(_order_time(), Order.id)
+        .order_by(order_time(), Order.id)
     ).all()
     return [order for order in orders if is_paid(order)]
 
@@ -449,7 +446,7 @@ def thank_you_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan
     """Every paid order placed in the window that is not cancelled, replayed at its placing
     (paid on arrival): step 1 `step_delay_hours[0]` later. A new order exits nothing."""
     enabled, config, _timing = _post_purchase_settings(session, shop, THANK_YOU)
-    when = _order_time()
+    when = order_time()
     orders = _paid_orders(session, shop, when >= window.since, when <= window.until)
     customers = _customers_of(session, shop, orders)
     triggers = []
@@ -489,7 +486,7 @@ def review_request_triggers(session: Session, shop: Shop, window: Window) -> Flo
 def _owned_purchases(session: Session, shop: Shop, *conditions: Any) -> list[Purchase]:
     """Product lines of the orders a customer owns (not cancelled, not refunded or voided, as
     `post_purchase` counts them), oldest first."""
-    when = _order_time()
+    when = order_time()
     rows = session.execute(
         select(Order.customer_id, Order.id, OrderLine.product_external_id, when)
         .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
@@ -554,7 +551,7 @@ def replenishment_triggers(session: Session, shop: Shop, window: Window) -> Flow
     before that date. A later order of the product exits the run (`reordered`), and so does
     the product no longer being on sale."""
     enabled, config, timing = _post_purchase_settings(session, shop, REPLENISHMENT)
-    when = _order_time()
+    when = order_time()
     orders = _paid_orders(
         session,
         shop,

@@ -38,6 +38,7 @@ from app.db import utcnow
 from app.domain.attribution import AttributionSettings
 from app.models import Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
+from app.models.order import order_time
 from app.services.attribution import attributed_orders
 
 ATTRIBUTION_WINDOW = AttributionSettings().window  # the default
@@ -118,10 +119,6 @@ def mean_difference_total(
     return Interval(diff * n_t, (diff - z * se) * n_t, (diff + z * se) * n_t)
 
 
-def _order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
-
-
 def _sends(session: Session, shop_id: int, flow_key: str, since: datetime, until: datetime) -> Any:
     flags = (
         select(
@@ -193,7 +190,7 @@ def _lift(
     min_conversions: int,
     window: timedelta,
 ) -> Lift:
-    when = _order_time()
+    when = order_time()
     runs = session.execute(
         select(FlowRun.customer_id, FlowRun.started_at, FlowRun.status == "holdout").where(
             FlowRun.shop_id == shop_id,
@@ -218,7 +215,8 @@ def _lift(
             when < until + window,
         )
     ):
-        orders[int(customer_id)].append((placed, Decimal(total)))
+        if customer_id is not None:
+            orders[customer_id].append((placed, Decimal(total)))
     # Per run: the customer's orders within `window` after it started (portable: no SQL
     # interval arithmetic or var_samp, so SQLite in the demo computes the same numbers).
     per_group: dict[bool, list[tuple[bool, Decimal]]] = {False: [], True: []}

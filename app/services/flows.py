@@ -23,7 +23,7 @@ from typing import Any
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import event, func, or_, select, update
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.config import Config
@@ -31,6 +31,7 @@ from app.db import utcnow
 from app.domain.orchestration import CART, POST_PURCHASE_FLOWS, FlowConfig, in_holdout
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
+from app.models.order import order_time
 from app.services.segments import in_audience
 from app.services.unsubscribe import is_suppressed, suppress_address
 from app.services.upsert import dialect_insert, normalize_email
@@ -419,10 +420,6 @@ def exit_runs(
 
 
 # --- one step --------------------------------------------------------------------------------
-
-
-def order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
 
 
 def exit_reason(session: Session, run: FlowRun) -> str | None:

@@ -42,6 +42,7 @@ from app.domain.recommendations import (
 from app.formatting import format_money
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.order import order_time
 from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, flow_email, start_run
@@ -103,10 +104,6 @@ def is_paid(order: Order) -> bool:
     return (order.financial_status or "").lower() in PAID_STATUSES
 
 
-def _order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
-
-
 def placed_at(order: Order) -> datetime:
     return order.processed_at or order.platform_created_at or order.created_at
 
@@ -122,7 +119,7 @@ def _owned_order() -> ColumnElement[bool]:
 def _purchases(
     session: Session, shop_id: int, *conditions: Any, limit: int | None = None
 ) -> list[Purchase]:
-    when = _order_time()
+    when = order_time()
     statement = (
         select(Order.customer_id, Order.id, OrderLine.product_external_id, when)
         .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
@@ -146,7 +143,7 @@ def shop_purchases(
 ) -> list[Purchase]:
     """The shop's recent purchases (newest `HISTORY_LINES` lines of `HISTORY_WINDOW`), of
     `products` only when given."""
-    conditions = [_order_time() >= now - HISTORY_WINDOW]
+    conditions = [order_time() >= now - HISTORY_WINDOW]
     if products is not None:
         conditions.append(OrderLine.product_external_id.in_(sorted(products)))
     return _purchases(session, shop_id, *conditions, limit=HISTORY_LINES)
@@ -392,7 +389,7 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
             Order.id != order.id,
             _owned_order(),
             OrderLine.product_external_id == product,
-            _order_time() > placed_at(order),
+            order_time() > placed_at(order),
         )
         .limit(1)
     )

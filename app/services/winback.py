@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import render_template
 from markupsafe import escape
@@ -30,6 +29,7 @@ from app.domain.orchestration import (
 )
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.order import order_time
 from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, flow_email, flow_setting, is_subscribed, start_run
 from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
@@ -45,10 +45,6 @@ SUBJECTS: dict[str, dict[int, str]] = {
     "en": {1: "It has been a while — we miss you", 2: "Still here for you"},
     "ja": {1: "お久しぶりです。またのご来店をお待ちしています", 2: "その後いかがお過ごしですか"},
 }
-
-
-def _order_time() -> Any:
-    return func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
 
 
 def settings(session: Session, shop_id: int) -> FlowSetting:
@@ -69,7 +65,7 @@ def _order_history(
 ) -> dict[int, list[tuple[datetime, int]]]:
     """(time, order id) of every live order of the shop's customers whose last order is older
     than `cutoff` (no one more recent can be lapsing)."""
-    when = _order_time()
+    when = order_time()
     stale = (
         select(Order.customer_id)
         .where(
@@ -87,7 +83,8 @@ def _order_history(
     )
     history: dict[int, list[tuple[datetime, int]]] = {}
     for customer_id, moment, order_id in rows:
-        history.setdefault(int(customer_id), []).append((moment, int(order_id)))
+        if customer_id is not None:
+            history.setdefault(customer_id, []).append((moment, int(order_id)))
     return history
 
 
