@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from flask import render_template
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
@@ -150,8 +150,8 @@ def scan_active_shops(session: Session, now: datetime) -> int:
 
 
 def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
-    """Whether another flow that outranks `flow_key` has a message for this customer that is
-    due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
+    """Whether another flow that outranks `flow_key` has, for this customer, a step due or a
+    message due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
     return msg.customer_id in customers_outranked(
         session, msg.shop_id, flow_key, [msg.customer_id], now, exclude_message=msg.id
     )
@@ -165,8 +165,10 @@ def customers_outranked(
     now: datetime,
     exclude_message: int | None = None,
 ) -> set[int]:
-    """Which of these customers have a due or in-flight message of a flow that outranks
-    `flow_key` (`higher_priority_waiting` for many customers, in one query)."""
+    """Which of these customers have a due step or a due or in-flight message of a flow that
+    outranks `flow_key` (`higher_priority_waiting` for many customers). One statement, so one
+    snapshot: a step that creates and claims its message in another transaction is seen either
+    as the due run before its commit or as the message after it, never as neither."""
     rank = FLOW_PRIORITY.get(flow_key, 1000)
     better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
     if not better or not customer_ids:
@@ -180,13 +182,19 @@ def customers_outranked(
     ]
     if exclude_message is not None:
         conditions.append(Message.id != exclude_message)
-    return set(
-        session.scalars(
-            select(Message.customer_id)
-            .join(FlowRun, FlowRun.id == Message.flow_run_id)
-            .where(*conditions)
-        )
+    waiting_messages = (
+        select(Message.customer_id)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(*conditions)
     )
+    due_steps = select(FlowRun.customer_id).where(
+        FlowRun.shop_id == shop_id,
+        FlowRun.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        FlowRun.status == "running",
+        FlowRun.next_step_at <= now,
+    )
+    return set(session.scalars(union(waiting_messages, due_steps)))
 
 
 # Substitution tags of a shared-content email (`render(..., shared=True)`): SendGrid replaces

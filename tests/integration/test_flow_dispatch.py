@@ -590,3 +590,55 @@ def test_a_malformed_address_fails_its_own_message_and_the_batch_goes_out(
     drain_jobs(EMAIL)
     message = db.scalars(select(Message).where(Message.flow_run_id == one_run.id)).one()
     assert (message.status, message.last_error) == ("failed", refused.last_error)
+
+
+def test_cart_and_winback_batches_at_once_send_each_customer_the_cart_email_only(
+    db: Session, runtime: Any, app: Any, sendgrid: SandboxSendGrid
+) -> None:
+    """Two flows' batches over the same customers at the same moment: the win-back batch sees
+    each due cart step, before or after the cart batch commits, and waits its turn."""
+    shop = _shop(db, "both.myshopify.com")
+    db.add(
+        FlowSetting(
+            shop_id=shop.id, flow_key="winback", config={"holdout_percent": 0, "quiet_hours": None}
+        )
+    )
+    now = utcnow()
+    for n in range(300):
+        customer, _, _ = _cart(db, shop, n)
+        db.add(
+            FlowRun(
+                shop_id=shop.id,
+                flow_key="winback",
+                customer_id=customer.id,
+                trigger_key=f"lapse:{n}",
+                status="running",
+                next_step=1,
+                next_step_at=now - timedelta(seconds=5),
+                started_at=now - timedelta(minutes=1),
+            )
+        )
+    db.commit()
+
+    def dispatch(flow_key: str) -> None:
+        with app.app_context():
+            dispatch_due_steps(shop.id, flow_key, 1)
+
+    threads = [threading.Thread(target=dispatch, args=(key,)) for key in ("winback", "cart")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert len(sendgrid.outbox) == 300
+    assert {m.categories[1] for m in sendgrid.outbox} == {"flow-cart"}
+    rows = db.execute(
+        select(FlowRun.flow_key, Message.status, Message.not_before)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(Message.shop_id == shop.id)
+    ).all()
+    assert sorted({(key, status) for key, status, _ in rows}) == [
+        ("cart", "sent"),
+        ("winback", "pending"),
+    ]
+    assert all(wait is not None and wait > now for key, _, wait in rows if key == "winback")

@@ -209,6 +209,14 @@ def due_time(runtime: Any, run: FlowRun) -> datetime:
     return registry.get_scheduled_time(step_job_id(run.shop_id, run.flow_key, 1, run.next_step_at))
 
 
+def thank_yous_done(db: Session) -> None:
+    """End the thank-you runs: a due thank-you outranks the other post-purchase emails, which
+    would wait for it (`winback.customers_outranked`)."""
+    for run in runs(db, THANK_YOU):
+        run.status, run.next_step, run.next_step_at = "completed", None, None
+    db.commit()
+
+
 def test_a_paid_order_gets_a_thank_you_two_hours_later_with_cross_sells(
     client: Any, db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
 ) -> None:
@@ -313,6 +321,7 @@ def test_the_review_request_follows_fulfilment_and_survives_a_new_order(
     deliver_order(client, drain_jobs, order_body(880005, [TRAY]))
     [thanks, _new_thanks] = runs(db, THANK_YOU)
     assert thanks.status == "running"
+    thank_yous_done(db)
     assert run_flow_step(run.id, 1) == "created"
     drain_jobs(EMAIL)
     [sent] = sendgrid.outbox
@@ -349,6 +358,7 @@ def test_replenishment_comes_before_the_expected_reorder_and_stops_when_re_order
     assert run_flow_step(first.id, 1) == "stopped"
     assert second.status == "running"
 
+    thank_yous_done(db)
     assert run_flow_step(second.id, 1) == "created"
     drain_jobs(EMAIL)
     [sent] = sendgrid.outbox
@@ -430,3 +440,23 @@ def test_woocommerce_orders_carry_their_completion_time_and_products_link_by_id(
     assert product_url(shop, product) == "https://tea.example/?post_type=product&p=77"
     shop = Shop(platform="shopify", domain=DOMAIN)
     assert product_url(shop, product) == f"https://{DOMAIN}/products/matcha"
+
+
+def test_a_due_thank_you_makes_the_review_request_wait(
+    client: Any, db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    setup_shop(db)
+    placed = now() - timedelta(hours=3)
+    shipped = now() - timedelta(minutes=30)
+    order = order_body(880008, [BOWL], placed=placed, fulfilled_at=shipped)
+    deliver_order(client, drain_jobs, order)
+    [thanks] = runs(db, THANK_YOU)
+    [review] = runs(db, REVIEW_REQUEST)
+    assert thanks.next_step_at is not None
+    assert thanks.next_step_at <= now()  # paid 3 h ago: the thank-you is due
+    assert run_flow_step(review.id, 1) == "created"  # run early: only the order matters here
+    drain_jobs(EMAIL)
+    assert sendgrid.outbox == []  # the thank-you goes first
+    [waiting] = [m for m in messages(db) if m.flow_run_id == review.id]
+    assert waiting.status == "pending"
+    assert waiting.not_before is not None
