@@ -36,10 +36,12 @@ from app.models.flow import FlowRun, Message
 from app.services import post_purchase, winback
 from app.services.cart_email import language, render
 from app.services.flows import (
+    PRIORITY_DELAY,
     cart_checkout,
     enqueue_send,
     exit_reason,
     flow_config,
+    higher_priority_waiting,
     is_subscribed,
     recent_send_times,
     suppressed,
@@ -120,8 +122,8 @@ def _check_and_render(
     shop = session.get_one(Shop, msg.shop_id)
     _enabled, config = flow_config(session, msg.shop_id, run.flow_key)
     due = max(now, msg.not_before or now)
-    if winback.higher_priority_waiting(session, msg, run.flow_key, now):  # cart first
-        due = max(due, now + winback.PRIORITY_DELAY)
+    if higher_priority_waiting(session, msg, run.flow_key, now):  # cart first
+        due = max(due, now + PRIORITY_DELAY)
     when = next_send_time(
         due,
         recent_send_times(session, msg.shop_id, msg.customer_id, now, msg.id),

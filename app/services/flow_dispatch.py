@@ -36,8 +36,10 @@ from app.services.cart_email import (
     step_has_discount,
 )
 from app.services.flows import (
+    PRIORITY_DELAY,
     advance_run,
     claim_due_runs,
+    customers_outranked,
     enqueue_send,
     flow_config,
     flow_setting,
@@ -154,9 +156,7 @@ class _Batch:
             if customer_id is not None and placed_at is not None:
                 self.order_times.setdefault(customer_id, []).append(placed_at)
         self.paused = paused_customers(session, self.shop_id, customer_ids)
-        self.outranked = winback.customers_outranked(
-            session, self.shop_id, flow_key, customer_ids, now
-        )
+        self.outranked = customers_outranked(session, self.shop_id, flow_key, customer_ids, now)
         self.recent = recent_sends(session, self.shop_id, customer_ids, now)
 
     def exit_reason(self, run: FlowRun, shop: Shop | None, enabled: bool) -> str | None:
@@ -193,7 +193,7 @@ class _Batch:
             return _Decision(run, status="skipped", last_error="complaint_open")
         due = self.now
         if run.customer_id in self.outranked:  # cart first
-            due = self.now + winback.PRIORITY_DELAY
+            due = self.now + PRIORITY_DELAY
         sends = self.recent.setdefault(run.customer_id, [])
         when = next_send_time(due, sends, shop_zone(shop.timezone), config)
         if when > self.now:

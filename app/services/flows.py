@@ -23,12 +23,18 @@ from typing import Any
 import redis
 from rq import Queue
 from rq.job import Job, JobStatus
-from sqlalchemy import event, or_, select, update
+from sqlalchemy import event, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.db import utcnow
-from app.domain.orchestration import CART, POST_PURCHASE_FLOWS, FlowConfig, in_holdout
+from app.domain.orchestration import (
+    CART,
+    FLOW_PRIORITY,
+    POST_PURCHASE_FLOWS,
+    FlowConfig,
+    in_holdout,
+)
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
@@ -537,6 +543,58 @@ def recent_sends(
         if sent_at is not None:
             times.setdefault(customer_id, []).append(sent_at)
     return times
+
+
+# A send that yields to a higher-priority flow tries again after this (then the cap decides).
+PRIORITY_DELAY = timedelta(minutes=5)
+
+
+def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
+    """Whether another flow that outranks `flow_key` has, for this customer, a step due or a
+    message due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
+    return msg.customer_id in customers_outranked(
+        session, msg.shop_id, flow_key, [msg.customer_id], now, exclude_message=msg.id
+    )
+
+
+def customers_outranked(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_ids: Collection[int],
+    now: datetime,
+    exclude_message: int | None = None,
+) -> set[int]:
+    """Which of these customers have a due step or a due or in-flight message of a flow that
+    outranks `flow_key` (`higher_priority_waiting` for many customers). One statement, so one
+    snapshot: a step that creates and claims its message in another transaction is seen either
+    as the due run before its commit or as the message after it, never as neither."""
+    rank = FLOW_PRIORITY.get(flow_key, 1000)
+    better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
+    if not better or not customer_ids:
+        return set()
+    conditions = [
+        Message.shop_id == shop_id,
+        Message.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        Message.status.in_(("pending", "sending")),
+        (Message.not_before.is_(None)) | (Message.not_before <= now),
+    ]
+    if exclude_message is not None:
+        conditions.append(Message.id != exclude_message)
+    waiting_messages = (
+        select(Message.customer_id)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(*conditions)
+    )
+    due_steps = select(FlowRun.customer_id).where(
+        FlowRun.shop_id == shop_id,
+        FlowRun.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        FlowRun.status == "running",
+        FlowRun.next_step_at <= now,
+    )
+    return set(session.scalars(union(waiting_messages, due_steps)))
 
 
 def runs_due(session: Session, now: datetime, limit: int = 500) -> Sequence[FlowRun]:

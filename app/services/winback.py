@@ -11,24 +11,22 @@ order, holdout, frequency cap and quiet hours apply the same way. When a higher-
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from flask import render_template
 from markupsafe import escape
-from sqlalchemy import func, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.domain.orchestration import (
-    FLOW_PRIORITY,
     WINBACK,
     WINBACK_DEFAULTS,
     FlowConfig,
     WinbackConfig,
 )
 from app.models import Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowSetting, Message
 from app.models.order import order_time
 from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, flow_email, flow_setting, is_subscribed, start_run
@@ -38,8 +36,6 @@ from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
-# A send that yields to a higher-priority message tries again after this (then the cap decides).
-PRIORITY_DELAY = timedelta(minutes=5)
 
 SUBJECTS: dict[str, dict[int, str]] = {
     "en": {1: "It has been a while — we miss you", 2: "Still here for you"},
@@ -147,54 +143,6 @@ def scan_active_shops(session: Session, now: datetime) -> int:
 
 
 # --- at send time ----------------------------------------------------------------------------
-
-
-def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
-    """Whether another flow that outranks `flow_key` has, for this customer, a step due or a
-    message due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
-    return msg.customer_id in customers_outranked(
-        session, msg.shop_id, flow_key, [msg.customer_id], now, exclude_message=msg.id
-    )
-
-
-def customers_outranked(
-    session: Session,
-    shop_id: int,
-    flow_key: str,
-    customer_ids: Collection[int],
-    now: datetime,
-    exclude_message: int | None = None,
-) -> set[int]:
-    """Which of these customers have a due step or a due or in-flight message of a flow that
-    outranks `flow_key` (`higher_priority_waiting` for many customers). One statement, so one
-    snapshot: a step that creates and claims its message in another transaction is seen either
-    as the due run before its commit or as the message after it, never as neither."""
-    rank = FLOW_PRIORITY.get(flow_key, 1000)
-    better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
-    if not better or not customer_ids:
-        return set()
-    conditions = [
-        Message.shop_id == shop_id,
-        Message.customer_id.in_(customer_ids),
-        FlowRun.flow_key.in_(better),
-        Message.status.in_(("pending", "sending")),
-        (Message.not_before.is_(None)) | (Message.not_before <= now),
-    ]
-    if exclude_message is not None:
-        conditions.append(Message.id != exclude_message)
-    waiting_messages = (
-        select(Message.customer_id)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(*conditions)
-    )
-    due_steps = select(FlowRun.customer_id).where(
-        FlowRun.shop_id == shop_id,
-        FlowRun.customer_id.in_(customer_ids),
-        FlowRun.flow_key.in_(better),
-        FlowRun.status == "running",
-        FlowRun.next_step_at <= now,
-    )
-    return set(session.scalars(union(waiting_messages, due_steps)))
 
 
 # Substitution tags of a shared-content email (`render(..., shared=True)`): SendGrid replaces

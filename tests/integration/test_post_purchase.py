@@ -211,7 +211,7 @@ def due_time(runtime: Any, run: FlowRun) -> datetime:
 
 def thank_yous_done(db: Session) -> None:
     """End the thank-you runs: a due thank-you outranks the other post-purchase emails, which
-    would wait for it (`winback.customers_outranked`)."""
+    would wait for it (`flows.customers_outranked`)."""
     for run in runs(db, THANK_YOU):
         run.status, run.next_step, run.next_step_at = "completed", None, None
     db.commit()
