@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
 from app.models import Customer, Shop
-from app.models.flow import FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting, Message
 from app.services.install_shop import connect_custom_app
 from app.services.shop_tokens import shopify_client
 from app.services.unsubscribe import make_token
@@ -165,25 +165,20 @@ def test_a_single_use_discount_for_one_customer_and_a_retry_reuses_it(
     assert discount.ends_at == ends_at
 
 
-def test_the_cart_flows_second_email_carries_its_code(
-    live_app: Flask,
-    client: Any,
+def _cart_run(
     runtime: Any,
-    db: Session,
-    drain_jobs: Any,
     sandbox: SandboxShopify,
-    sendgrid: SandboxSendGrid,
-) -> None:
+    db: Session,
+    client: Any,
+    drain_jobs: Any,
+    discount: dict[str, Any],
+) -> tuple[Shop, Customer, FlowRun]:
+    """A connected shop whose cart flow has these discount settings, and the cart run a
+    platform customer's abandoned checkout started."""
     shop = connect(runtime, sandbox, db)
     customer = platform_customer(sandbox, db, shop)
-    db.add(
-        FlowSetting(
-            shop_id=shop.id,
-            flow_key="cart",
-            enabled=True,
-            config={"holdout_percent": 0, "quiet_hours": None, "caps": [], "discount_percent": 15},
-        )
-    )
+    config = {"holdout_percent": 0, "quiet_hours": None, "caps": [], **discount}
+    db.add(FlowSetting(shop_id=shop.id, flow_key="cart", enabled=True, config=config))
     db.commit()
     body = checkout_body(
         updated_at=recently(10),
@@ -193,6 +188,21 @@ def test_the_cart_flows_second_email_carries_its_code(
     assert deliver(client, "checkouts/create", body, webhook_id="wh-cart-1").status_code == 200
     drain_jobs(WEBHOOKS)
     [run] = runs(db)
+    return shop, customer, run
+
+
+def test_the_cart_flows_second_email_carries_its_code(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    shop, customer, run = _cart_run(
+        runtime, sandbox, db, client, drain_jobs, {"discount_percent": 15}
+    )
     assert run_flow_step(run.id, 1) == "created"
     drain_jobs(EMAIL)
     assert run_flow_step(run.id, 2) == "created"
@@ -229,24 +239,9 @@ def test_a_cart_below_the_minimum_total_gets_email_two_without_a_code(
 ) -> None:
     """The cart flow's split: email 2 carries a code only for carts of at least
     `discount_min_total` (this cart: ¥12,800)."""
-    shop = connect(runtime, sandbox, db)
-    customer = platform_customer(sandbox, db, shop)
-    config = {
-        "holdout_percent": 0,
-        "quiet_hours": None,
-        "caps": [],
-        "discount_min_total": min_total,
-    }
-    db.add(FlowSetting(shop_id=shop.id, flow_key="cart", enabled=True, config=config))
-    db.commit()
-    body = checkout_body(
-        updated_at=recently(10),
-        email=EMAIL_ADDRESS,
-        customer={"id": int(customer.external_id), "email": EMAIL_ADDRESS, "first_name": "香織"},
+    shop, _customer, run = _cart_run(
+        runtime, sandbox, db, client, drain_jobs, {"discount_min_total": min_total}
     )
-    assert deliver(client, "checkouts/create", body, webhook_id="wh-cart-split").status_code == 200
-    drain_jobs(WEBHOOKS)
-    [run] = runs(db)
     assert run_flow_step(run.id, 1) == "created"
     assert run_flow_step(run.id, 2) == "created"
     drain_jobs(EMAIL)
