@@ -137,7 +137,11 @@ def _check_and_render(
         return "postponed", None
     lang = language(customer, shop)
     if run.flow_key == WINBACK:
-        email = winback.render(runtime.config, shop, customer, msg, lang, shared=shared)
+        if shared:
+            content = winback.render_shared(shop, msg.step, lang)
+            email = winback.shared_email(runtime.config, shop, customer, msg, content)
+        else:
+            email = winback.render(runtime.config, shop, customer, msg, lang)
     elif run.flow_key in POST_PURCHASE_FLOWS:
         email = post_purchase.render(runtime.config, session, shop, customer, run, msg, lang, now)
     else:

@@ -27,8 +27,12 @@ from app.formatting import format_money
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_email, flow_setting
-from app.services.unsubscribe import make_token, unsubscribe_url
+from app.services.flows import (
+    SharedContent,
+    flow_email,
+    flow_setting,
+    message_unsubscribe_link,
+)
 from app.services.winback import UNSUBSCRIBE_TAG, greeting
 from connectors.base import ConnectorError
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
@@ -185,12 +189,6 @@ def _subject(session: Session | None, shop: Shop, lang: str, step: int) -> str:
     return subject_override(setting, lang, step) or SUBJECTS[lang][step]
 
 
-def _unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
-    return unsubscribe_url(
-        config.app_url, make_token(config.secret_key, shop.id, customer.id, msg.id)
-    )
-
-
 def _templates(step: int, **context: Any) -> tuple[str, str]:
     return (
         render_template(f"email/cart/step{step}.html", **context),
@@ -204,7 +202,7 @@ def render(
     """The step's email for one recipient, in the customer's (else the shop's) language."""
     lang = language(customer, shop)
     items_html, items_text = _render_items(checkout, lang)
-    link = _unsubscribe_link(config, shop, customer, msg)
+    link = message_unsubscribe_link(config, shop, customer, msg)
     html, text = _templates(
         msg.step,
         lang=lang,
@@ -231,15 +229,6 @@ def render(
     )
 
 
-@dataclass(frozen=True)
-class SharedContent:
-    """One step's cart email in one language with substitution tags where recipients differ."""
-
-    subject: str
-    html: str
-    text: str
-
-
 def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
     """The content every recipient of this shop, step and language shares (no discount block:
     a discount step is sent per message)."""
@@ -256,7 +245,7 @@ def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedC
         unsubscribe_url=UNSUBSCRIBE_TAG,
         discount_code=None,
     )
-    return SharedContent(_subject(session, shop, lang, step), html, text)
+    return SharedContent(lang, _subject(session, shop, lang, step), html, text)
 
 
 def shared_email(
@@ -265,15 +254,15 @@ def shared_email(
     customer: Customer,
     checkout: Checkout,
     msg: Message,
-    lang: str,
     content: SharedContent,
 ) -> OutgoingEmail | None:
     """This recipient's email on shared content, or None when it cannot share it (no recovery
     link, or substitutions over SendGrid's per-personalization limit): send it on its own."""
     if not checkout.recovery_url:
         return None
+    lang = content.lang
     items_html, items_text = _render_items(checkout, lang)
-    link = _unsubscribe_link(config, shop, customer, msg)
+    link = message_unsubscribe_link(config, shop, customer, msg)
     substitutions = {
         GREETING_HTML_TAG: str(escape(greeting(customer.first_name, lang, html=True))),
         GREETING_TEXT_TAG: greeting(customer.first_name, lang, html=True),

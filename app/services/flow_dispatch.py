@@ -279,15 +279,17 @@ class _Batch:
             customer = self.customers[decision.run.customer_id]
             lang = language(customer, shop)
             message = Message(id=decision.message_id, step=self.step)
+            if lang not in contents:
+                contents[lang] = (
+                    winback.render_shared(shop, self.step, lang)
+                    if self.flow_key == WINBACK
+                    else render_shared(self.session, shop, self.step, lang)
+                )
             email = None
             if self.flow_key == WINBACK:
-                email = winback.render(self.config, shop, customer, message, lang, shared=True)
+                email = winback.shared_email(self.config, shop, customer, message, contents[lang])
             elif (checkout := self.checkouts.get(decision.run.trigger_key)) is not None:
-                if lang not in contents:
-                    contents[lang] = render_shared(self.session, shop, self.step, lang)
-                email = shared_email(
-                    self.config, shop, customer, checkout, message, lang, contents[lang]
-                )
+                email = shared_email(self.config, shop, customer, checkout, message, contents[lang])
             if email is None:
                 decision.status = "pending"  # sent on its own (`send-<message id>`)
                 continue

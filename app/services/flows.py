@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -39,7 +40,12 @@ from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
 from app.services.segments import in_audience
-from app.services.unsubscribe import is_suppressed, suppress_address
+from app.services.unsubscribe import (
+    is_suppressed,
+    make_token,
+    suppress_address,
+    unsubscribe_url,
+)
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.sendgrid.events import Event, event_dedupe_keys
 from connectors.sendgrid.mail import OutgoingEmail
@@ -251,6 +257,24 @@ def enqueue_send(session: Session, message_id: int, when: datetime | None = None
 
 
 # --- the email envelope ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharedContent:
+    """One step's email in one language, the same for every recipient: what differs per
+    recipient is left as substitution tags."""
+
+    lang: str
+    subject: str
+    html: str
+    text: str
+
+
+def message_unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
+    """The signed one-click unsubscribe URL of this recipient's message."""
+    return unsubscribe_url(
+        config.app_url, make_token(config.secret_key, shop.id, customer.id, msg.id)
+    )
 
 
 def flow_email(

@@ -45,8 +45,7 @@ from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, flow_email, start_run
-from app.services.unsubscribe import make_token, unsubscribe_url
+from app.services.flows import flow_config, flow_email, message_unsubscribe_link, start_run
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
 
@@ -496,8 +495,7 @@ def render(
     order = _trigger_order(session, run)
     if order is None:
         raise LookupError(f"run {run.id} has no order")
-    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
-    link = unsubscribe_url(config.app_url, token)
+    link = message_unsubscribe_link(config, shop, customer, msg)
     context: dict[str, Any] = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,

@@ -29,8 +29,16 @@ from app.models import Customer, Order, Shop
 from app.models.flow import FlowSetting, Message
 from app.models.order import order_time
 from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, flow_email, flow_setting, is_subscribed, start_run
-from app.services.unsubscribe import is_suppressed, make_token, unsubscribe_url
+from app.services.flows import (
+    SharedContent,
+    flow_config,
+    flow_email,
+    flow_setting,
+    is_subscribed,
+    message_unsubscribe_link,
+    start_run,
+)
+from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
 
@@ -159,56 +167,71 @@ def greeting(first_name: str | None, lang: str, *, html: bool) -> str:
     return f"Hi {first_name}, " if html else f"Hi {first_name},"
 
 
-def render(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    msg: Message,
-    lang: str,
-    *,
-    shared: bool = False,
-) -> OutgoingEmail:
-    """The win-back step's email in `lang` (ja or en); the merchant's subject line for the
-    step when one is set (`flow_settings.subject_override`). With `shared`, the greeting and
-    the unsubscribe link are substitution tags (HTML-escaped value for the HTML part), so the
-    content is the same for every recipient of the shop, step and language."""
-    token = make_token(config.secret_key, shop.id, customer.id, msg.id)
-    link = unsubscribe_url(config.app_url, token)
+def _subject(shop: Shop, lang: str, step: int) -> str:
+    session = object_session(shop)
+    setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
+    return subject_override(setting, lang, step) or SUBJECTS[lang][step]
+
+
+def _templates(
+    shop: Shop, step: int, lang: str, greetings: tuple[str, str], link: str
+) -> tuple[str, str]:
     context = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
         "shop_url": f"https://{shop.domain}",
-        "unsubscribe_url": UNSUBSCRIBE_TAG if shared else link,
+        "unsubscribe_url": link,
     }
-    html_greeting = greeting(customer.first_name, lang, html=True)
-    text_greeting = greeting(customer.first_name, lang, html=False)
-    substitutions: dict[str, str] = {}
-    if shared:
-        substitutions = {
-            GREETING_HTML: str(escape(html_greeting)),
-            GREETING_TEXT: text_greeting,
-            UNSUBSCRIBE_TAG: link,
-        }
-    session = object_session(shop)
-    setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
-    subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][msg.step]
+    return (
+        render_template(f"email/winback/step{step}.html", greeting=greetings[0], **context),
+        render_template(f"email/winback/step{step}.txt", greeting=greetings[1], **context),
+    )
+
+
+def render(
+    config: Config, shop: Shop, customer: Customer, msg: Message, lang: str
+) -> OutgoingEmail:
+    """The win-back step's email for one recipient in `lang` (ja or en); the merchant's
+    subject line for the step when one is set (`flow_settings.subject_override`)."""
+    link = message_unsubscribe_link(config, shop, customer, msg)
+    greetings = (
+        greeting(customer.first_name, lang, html=True),
+        greeting(customer.first_name, lang, html=False),
+    )
+    html, text = _templates(shop, msg.step, lang, greetings, link)
+    subject = _subject(shop, lang, msg.step)
+    return flow_email(
+        config, shop, customer, msg, WINBACK, subject=subject, html=html, text=text, link=link
+    )
+
+
+def render_shared(shop: Shop, step: int, lang: str) -> SharedContent:
+    """The content every recipient of this shop, step and language shares: the greeting and
+    the unsubscribe link are substitution tags."""
+    html, text = _templates(shop, step, lang, (GREETING_HTML, GREETING_TEXT), UNSUBSCRIBE_TAG)
+    return SharedContent(lang, _subject(shop, lang, step), html, text)
+
+
+def shared_email(
+    config: Config, shop: Shop, customer: Customer, msg: Message, content: SharedContent
+) -> OutgoingEmail:
+    """This recipient's email on shared content: the greeting (HTML-escaped for the HTML part)
+    and the unsubscribe link as substitutions."""
+    link = message_unsubscribe_link(config, shop, customer, msg)
+    substitutions = {
+        GREETING_HTML: str(escape(greeting(customer.first_name, content.lang, html=True))),
+        GREETING_TEXT: greeting(customer.first_name, content.lang, html=False),
+        UNSUBSCRIBE_TAG: link,
+    }
     return flow_email(
         config,
         shop,
         customer,
         msg,
         WINBACK,
-        subject=subject,
-        html=render_template(
-            f"email/winback/step{msg.step}.html",
-            greeting=GREETING_HTML if shared else html_greeting,
-            **context,
-        ),
-        text=render_template(
-            f"email/winback/step{msg.step}.txt",
-            greeting=GREETING_TEXT if shared else text_greeting,
-            **context,
-        ),
+        subject=content.subject,
+        html=content.html,
+        text=content.text,
         link=link,
         substitutions=substitutions,
     )
