@@ -37,6 +37,7 @@ from app.services import post_purchase, winback
 from app.services.cart_email import language, render
 from app.services.flows import (
     PRIORITY_DELAY,
+    SharedContent,
     cart_checkout,
     enqueue_send,
     exit_reason,
@@ -104,10 +105,16 @@ def _block_reason(session: Session, msg: Message, run: FlowRun, customer: Custom
 
 
 def _check_and_render(
-    runtime: Kizuna, session: Session, msg: Message, now: datetime, *, shared: bool = False
+    runtime: Kizuna,
+    session: Session,
+    msg: Message,
+    now: datetime,
+    *,
+    shared: dict[str, SharedContent] | None = None,
 ) -> tuple[str, OutgoingEmail | None]:
     """The send-time checks for one locked `pending` message, then its email: → ("ready",
-    email), or (suppressed | skipped | postponed, None) with the row already updated."""
+    email), or (suppressed | skipped | postponed, None) with the row already updated. With
+    `shared` (win-back), the email is on shared content, rendered once per language there."""
     run = session.get_one(FlowRun, msg.flow_run_id)
     customer = session.scalars(
         select(Customer).where(Customer.shop_id == msg.shop_id, Customer.id == msg.customer_id)
@@ -137,9 +144,10 @@ def _check_and_render(
         return "postponed", None
     lang = language(customer, shop)
     if run.flow_key == WINBACK:
-        if shared:
-            content = winback.render_shared(shop, msg.step, lang)
-            email = winback.shared_email(runtime.config, shop, customer, msg, content)
+        if shared is not None:
+            if lang not in shared:
+                shared[lang] = winback.render_shared(shop, msg.step, lang)
+            email = winback.shared_email(runtime.config, shop, customer, msg, shared[lang])
         else:
             email = winback.render(runtime.config, shop, customer, msg, lang)
     elif run.flow_key in POST_PURCHASE_FLOWS:
@@ -226,10 +234,11 @@ def _prepare_batch(
             .with_for_update(skip_locked=True, of=Message)
         ).all()
         outcome, emails, customers = "skipped", [], set()
+        contents: dict[str, SharedContent] = {}
         for msg in (first, *others):
             if msg.customer_id in customers:  # one email per customer per request
                 continue
-            result, email = _check_and_render(runtime, session, msg, now, shared=True)
+            result, email = _check_and_render(runtime, session, msg, now, shared=contents)
             if email is not None and (problem := refusal(email)) is not None:
                 msg.status, msg.last_error, email, result = "failed", problem, None, "failed"
             if email is not None:
