@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 from cryptography.fernet import Fernet
 
+from connectors.outbound import STRICT, OutboundPolicy
+
 SPECS_API_VERSIONS = ("2025-10", "2026-01", "2026-04", "2026-07", "2026-10")
 DEFAULT_SHOPIFY_API_VERSION = "2026-07"
 _API_VERSION_RE = re.compile(r"^\d{4}-(01|04|07|10)$")
@@ -48,6 +50,7 @@ class Config:
     embedded: bool = field(default=False)  # True when running on the embedded defaults
     sendgrid_event_public_key: str | None = None  # base64 DER, from SendGrid settings
     mail_from: str = "Kizuna <no-reply@kizuna.example>"
+    outbound: OutboundPolicy = STRICT  # who may be called over http / on private addresses
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -157,6 +160,13 @@ def load_config(
     if sendgrid_sandbox:
         sendgrid_sandbox = _check_url("SENDGRID_SANDBOX_URL", sendgrid_sandbox, ("http", "https"))
 
+    try:
+        outbound = OutboundPolicy.from_settings(
+            env.get("KIZUNA_ENV"), env.get("OUTBOUND_ALLOW_HOSTS")
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+
     return Config(
         instance_path=instance,
         database_url=database_url,
@@ -175,4 +185,5 @@ def load_config(
         embedded=embedded,
         sendgrid_event_public_key=env.get("SENDGRID_EVENT_PUBLIC_KEY", "").strip() or None,
         mail_from=env.get("MAIL_FROM", "").strip() or "Kizuna <no-reply@kizuna.example>",
+        outbound=outbound,
     )

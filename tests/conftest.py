@@ -25,6 +25,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from app import create_app
 from app.config import Config, load_config
 from app.db import Base
+from connectors.outbound import OutboundPolicy
 from jobs import context as job_context
 from jobs.queues import QUEUE_NAMES
 
@@ -37,6 +38,9 @@ SHOPIFY_API_KEY = "test-api-key"
 SHOPIFY_API_SECRET = "test-api-secret-current-0123456789abcdef"
 SHOPIFY_API_SECRET_PREVIOUS = "test-api-secret-previous-0123456789abcdef"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
+SIMULATOR_HOST = "127.0.0.1"
+# For WooCommerce clients built directly against a simulator (as make_test_env configures).
+SIMULATOR_OUTBOUND = OutboundPolicy(development=True, allow_hosts=frozenset({SIMULATOR_HOST}))
 
 
 def _test_database_url() -> str:
@@ -73,6 +77,9 @@ def make_test_env(database_url: str, redis_url: str, **extra: str) -> dict[str, 
         "SHOPIFY_API_SECRET": SHOPIFY_API_SECRET,
         "SHOPIFY_API_SECRET_PREVIOUS": SHOPIFY_API_SECRET_PREVIOUS,
         "SHOPIFY_API_VERSION": "2026-07",
+        # The simulated stores listen on loopback: reachable only because they are listed here.
+        "KIZUNA_ENV": "development",
+        "OUTBOUND_ALLOW_HOSTS": SIMULATOR_HOST,
     }
     env.update(extra)
     return env

@@ -154,6 +154,7 @@ def store_keys(runtime: Kizuna, shop: Shop) -> tuple[str, str]:
 def woocommerce_client(runtime: Kizuna, shop: Shop, **options: Any) -> WooCommerceClient:
     """A REST client for a stored shop; use it as a context manager to close it."""
     consumer_key, consumer_secret = store_keys(runtime, shop)
+    options.setdefault("outbound", runtime.config.outbound)
     return WooCommerceClient(shop.domain, consumer_key, consumer_secret, **options)
 
 

@@ -1,9 +1,11 @@
 """REST API v3 client for one WooCommerce store, on top of the `woocommerce` package's `API`.
 
-Layer: connectors (no Flask, no database). One `requests.Session` per client (the package calls
-the module-level `requests.request`, so no keep-alive); timeouts (connect, read); retries with
-backoff on 429, 5xx, timeouts and connection errors, honouring `Retry-After`; 401/403 →
-`AuthenticationError`, other 4xx → `ConnectorError`, never retried. Pagination follows
+Layer: connectors (no Flask, no database). One guarded `requests.Session` per client
+(`connectors.outbound`: the store URL is the merchant's, so private addresses, plain http
+outside allow-listed simulators and DNS rebinding are refused, never retried); timeouts
+(connect, read); retries with backoff on 429, 5xx, timeouts and connection errors, honouring
+`Retry-After`; 401/403 → `AuthenticationError`, other 4xx → `ConnectorError`, never retried.
+Pagination follows
 `X-WP-TotalPages`, else the `Link: rel="next"` header. Package bugs worked around here: query
 params are no longer sent twice on the OAuth (http) path, the caller's params dict is never
 mutated (query-string auth put the secret into it), booleans are sent as `true`/`false`.
@@ -24,6 +26,7 @@ from requests.auth import HTTPBasicAuth
 from woocommerce import API
 
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
+from connectors.outbound import STRICT, OutboundPolicy, guarded_session
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +105,10 @@ class WooCommerceClient:
         backoff: float = 0.5,
         basic_auth_over_http: bool = False,
         sleep: Callable[[float], None] = time.sleep,
+        outbound: OutboundPolicy = STRICT,
     ) -> None:
         self.store_url = store_url.rstrip("/")
-        self.http = requests.Session()
+        self.http = guarded_session(outbound)
         self.api = _SessionAPI(
             self.store_url,
             consumer_key,

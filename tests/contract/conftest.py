@@ -23,7 +23,12 @@ from connectors.sandbox.woocommerce import sign as woo_sign
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.http import shopify_http_client
 from connectors.woocommerce.client import WooCommerceClient
-from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, SHOPIFY_API_SECRET_PREVIOUS
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    SHOPIFY_API_SECRET_PREVIOUS,
+    SIMULATOR_OUTBOUND,
+)
 
 CUSTOMERS = 23  # not a multiple of the test page size: the last page is partial
 SHOPIFY_DOMAIN = "contract-store.myshopify.com"
@@ -146,6 +151,7 @@ def woocommerce_harness(serve: Any) -> Harness:
         basic_auth_over_http=True,
         backoff=0.01,
         sleep=sleeps.append,
+        outbound=SIMULATOR_OUTBOUND,
     )
     connector = WooCommerceConnector(
         client, currency="JPY", secrets=(WOO_SECRET, WOO_SECRET_PREVIOUS)

@@ -35,6 +35,7 @@ from jobs.queues import EMAIL, SYNC, WEBHOOKS
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,
+    SIMULATOR_OUTBOUND,
     Dispatcher,
     LiveServer,
     make_test_env,
@@ -345,7 +346,9 @@ def test_a_woocommerce_coupon_over_http_and_a_retry_reuses_it(serve: Any) -> Non
         key, secret = platform.issue_key("shop-c")
         url = f"{serve(platform.wsgi_app).url}/shop-c"
         expires = datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
-        with WooCommerceClient(url, key, secret, sleep=lambda _s: None) as wc:
+        with WooCommerceClient(
+            url, key, secret, sleep=lambda _s: None, outbound=SIMULATOR_OUTBOUND
+        ) as wc:
             first = create_coupon(
                 wc, email="w@example.jp", percent=10, expires_at=expires, code="KZ-WOO23456"
             )

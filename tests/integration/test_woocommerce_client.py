@@ -18,6 +18,7 @@ from werkzeug.wrappers import Request, Response
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from connectors.sandbox.woocommerce import SandboxWooCommerce, sign
 from connectors.woocommerce.client import WooCommerceClient
+from tests.conftest import SIMULATOR_OUTBOUND
 
 STORE = "shop-a"
 
@@ -37,7 +38,9 @@ def store_url(sandbox: SandboxWooCommerce, serve: Any) -> str:
 
 def _client(sandbox: SandboxWooCommerce, store_url: str, **options: Any) -> WooCommerceClient:
     key, secret = sandbox.issue_key(STORE)
-    return WooCommerceClient(store_url, key, secret, sleep=lambda _s: None, **options)
+    return WooCommerceClient(
+        store_url, key, secret, sleep=lambda _s: None, outbound=SIMULATOR_OUTBOUND, **options
+    )
 
 
 @pytest.mark.parametrize("basic", [False, True])
@@ -61,7 +64,9 @@ def test_wrong_key_is_an_authentication_error(sandbox: SandboxWooCommerce, store
     key, _ = sandbox.issue_key(STORE)
     for basic in (False, True):
         with (
-            WooCommerceClient(store_url, key, "cs_wrong", basic_auth_over_http=basic) as client,
+            WooCommerceClient(
+                store_url, key, "cs_wrong", basic_auth_over_http=basic, outbound=SIMULATOR_OUTBOUND
+            ) as client,
             pytest.raises(AuthenticationError),
         ):
             client.get("orders")
@@ -81,7 +86,9 @@ def test_429_and_5xx_are_retried_with_retry_after(
 ) -> None:
     slept: list[float] = []
     key, secret = sandbox.issue_key(STORE)
-    client = WooCommerceClient(store_url, key, secret, sleep=slept.append, max_attempts=3)
+    client = WooCommerceClient(
+        store_url, key, secret, sleep=slept.append, max_attempts=3, outbound=SIMULATOR_OUTBOUND
+    )
     sandbox.fail_next(STORE, 429, count=1, retry_after=2)
     sandbox.fail_next(STORE, 503, count=1)
     with client:
@@ -171,6 +178,8 @@ def test_paginates_by_link_header_when_total_pages_is_missing(serve: Any) -> Non
         return Response(body, 200, headers=headers)(environ, start_response)
 
     url = serve(pages).url
-    with WooCommerceClient(url, "ck_x", "cs_y", basic_auth_over_http=True) as client:
+    with WooCommerceClient(
+        url, "ck_x", "cs_y", basic_auth_over_http=True, outbound=SIMULATOR_OUTBOUND
+    ) as client:
         ids = [item["id"] for page in client.paginate("orders", per_page=2) for item in page]
     assert ids == [10, 11, 20, 21, 30, 31]
