@@ -1,12 +1,13 @@
 """WooCommerce store jobs: setup after connect, backfill / incremental sync, periodic reconcile.
 
-Layer: jobs (queue `sync`; ids `wc-setup-<shop>`, `wc-sync-<shop>`, `wc-reconcile-<shop>`).
-Setup checks the key, creates our webhooks (own per-shop secret, delivery URL naming our shop
-id) and runs the first backfill. A sync upserts page by page, "newer wins", one commit per page
-(a re-run is harmless) with progress in `shop.sync_state`; its watermark `synced_until` is the
-time the sync *started*, so it never passes data the sync could have missed. WooCommerce never
-retries a webhook and disables one after 5 failed deliveries, so the periodic reconcile
-re-activates (or re-creates) webhooks and backfills with `modified_after` = last watermark.
+Layer: jobs (queue `sync`; ids `wc-setup-<shop>`, `wc-sync-<shop>`, `wc-reconcile-<shop>`; the
+key check `wc-key-check-<pending>` on `webhooks`). Setup checks the key, creates our webhooks
+(own per-shop secret, delivery URL naming our shop id) and runs the first backfill. A sync
+upserts page by page, "newer wins", one commit per page (a re-run is harmless) with progress in
+`shop.sync_state`; its watermark `synced_until` is the time the sync *started*, so it never
+passes data the sync could have missed. WooCommerce never retries a webhook and disables one
+after 5 failed deliveries, so the periodic reconcile re-activates (or re-creates) webhooks and
+backfills with `modified_after` = last watermark. Failures reach `last_error` as a reason class.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -25,16 +27,18 @@ from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
 from app.services import flow_triggers, upsert
 from app.services.woocommerce_install import (
+    bind_checked_store,
     webhook_delivery_url,
     webhook_secret,
     woocommerce_client,
 )
 from connectors.base import AuthenticationError, ConnectorError
+from connectors.outbound import merchant_reason
 from connectors.woocommerce import mapping
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import TOPICS
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
+from jobs.queues import SYNC, WEBHOOKS, enqueue, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,30 @@ WATERMARK_OVERLAP = timedelta(minutes=5)
 RECONCILE_EVERY = 900.0
 _ERROR_TEXT_LIMIT = 500
 RECONNECT_NEEDED = "WooCommerce refused Kizuna's API key: connect the store again."
+KEY_CHECK_TIMEOUT_SECONDS = 120
+# What a call to the store can fail with; the merchant sees only its reason class.
+STORE_CALL_ERRORS = (ConnectorError, requests.RequestException, OSError, ValueError)
+
+
+def enqueue_key_check(runtime: Kizuna, session: Session, pending_id: int) -> None:
+    """Queue the check of a key the store just sent once `session` commits. On the webhooks
+    queue: it is one short call and the merchant is waiting for it."""
+    enqueue_after_commit(
+        session,
+        runtime.redis,
+        WEBHOOKS,
+        check_key_grant,
+        pending_id,
+        job_id=job_id("wc-key-check", pending_id),
+        job_timeout=KEY_CHECK_TIMEOUT_SECONDS,
+    )
+
+
+def _failure_text(prefix: str, error: BaseException) -> str:
+    """For `last_error`: a reason class for a failed store call, never the store's answer."""
+    if isinstance(error, STORE_CALL_ERRORS):
+        return f"{prefix}: {merchant_reason(error)}"
+    return f"{prefix}: an internal error (logged)."
 
 
 def enqueue_setup(runtime: Kizuna, session: Session, shop_id: int) -> None:
@@ -269,7 +297,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             log.warning(
                 "woocommerce sync failed shop_id=%s error=%s", shop_id, type(error).__name__
             )
-            _fail(session, shop_id, f"Sync failed: {error}")
+            _fail(session, shop_id, _failure_text("Sync failed", error))
             raise
         wc.synced_until = started
         if skipped.total():
@@ -300,8 +328,14 @@ def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
         except AuthenticationError:
             _fail(session, shop_id, RECONNECT_NEEDED, status="error")
             raise
-        except ConnectorError as error:
-            _fail(session, shop_id, f"Webhook setup failed: {error}")
+        except STORE_CALL_ERRORS as error:
+            log.warning(
+                "woocommerce setup failed shop_id=%s error=%s status=%s",
+                shop_id,
+                type(error).__name__,
+                getattr(error, "status", None),
+            )
+            _fail(session, shop_id, _failure_text("Webhook setup failed", error))
             raise
         currency = (
             (status.get("settings") or {}).get("currency") if isinstance(status, dict) else None
@@ -312,6 +346,12 @@ def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
         shop.webhooks_subscribed = len(ids)
         session.commit()
         return reenabled
+
+
+@kizuna_job
+def check_key_grant(runtime: Kizuna, pending_id: int) -> int | None:
+    """After the wc-auth callback: bind the store once its key works; the shop id or None."""
+    return bind_checked_store(runtime, pending_id)
 
 
 @kizuna_job

@@ -4,7 +4,8 @@ Layer: web auth. `/connect/woocommerce` needs a logged-in account and the sessio
 it records a pending request and sends the browser to the store's `/wc-auth/v1/authorize`.
 `POST /auth/woocommerce/callback` is called by the store, unsigned: it is trusted only through
 the pending request its `user_id` names (unknown, expired or used → 400, nothing stored), and
-answers exactly 200 at once (WooCommerce deletes the key on any other answer).
+answers exactly 200 at once (WooCommerce deletes the key on any other answer); the store is bound
+only after a job has used the key. The return page shows that check's outcome.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from flask import jsonify, redirect, render_template_string, request, session, u
 
 from app.auth import bp
 from app.kizuna import kizuna
-from app.services.woocommerce_install import ConnectError, accept_key_grant, start_connect
+from app.services.woocommerce_install import (
+    CHECKING,
+    CONNECTED,
+    ConnectError,
+    accept_key_grant,
+    connect_status,
+    start_connect,
+)
 from connectors.woocommerce.auth import KeyGrant
 
 log = logging.getLogger(__name__)
@@ -39,6 +47,15 @@ _FORM = """<!doctype html>
   <button type="submit">Connect</button>
 </form>
 <p>You will be asked to approve access in your WordPress admin.</p>
+</main></body></html>"""
+
+
+_CHECKING = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<title>Connecting your WooCommerce store</title></head>
+<body><main>
+<h1>Connecting your WooCommerce store</h1>
+<p role="status">Checking the key your store sent. This page updates by itself.</p>
 </main></body></html>"""
 
 
@@ -83,8 +100,8 @@ def woocommerce_callback():  # type: ignore[no-untyped-def]
     grant = KeyGrant.parse(body)
     if grant is None:
         return jsonify(error="invalid_request"), 400
-    shop_id = accept_key_grant(kizuna(), grant)
-    if shop_id is None:
+    pending_id = accept_key_grant(kizuna(), grant)
+    if pending_id is None:
         return jsonify(error="unknown_request"), 400
     return jsonify(ok=True), 200
 
@@ -94,4 +111,13 @@ def woocommerce_done():  # type: ignore[no-untyped-def]
     # `success=1` is only a hint: the callback has already told us (or not).
     if request.args.get("success") != "1":
         return _form("The store did not grant access. You can try again.", status=400)
-    return redirect(url_for("admin.home"))
+    account_id = session.get("account_id")
+    token = request.args.get("user_id", "")
+    status = None
+    if isinstance(account_id, int) and token:
+        status = connect_status(kizuna(), account_id, token)
+    if status is None or status.outcome == CONNECTED:
+        return redirect(url_for("admin.home"))
+    if status.outcome in (None, CHECKING):
+        return render_template_string(_CHECKING), 200
+    return _form(status.failure or "The store could not be connected.", status=400)

@@ -2,9 +2,11 @@
 
 The wc-auth callback is unsigned and names no store, so `pending_woocommerce_auth` maps our own
 single-use random `user_id` (stored as its SHA-256) to the account and store URL that asked,
-until it expires or is used. A connected store's REST key sits encrypted in
-`shops.access_token_encrypted` (JSON {consumer_key, consumer_secret}, so uninstall and key
-rotation treat it like any token); its webhook secret and webhook ids live here, encrypted.
+until it expires or is used; the keys it brings wait there, encrypted, until a REST call with them
+succeeds against that URL (`outcome` checking → connected | refused). A connected store's REST
+key sits encrypted in `shops.access_token_encrypted` (JSON {consumer_key, consumer_secret}, so
+uninstall and key rotation treat it like any token); its webhook secret and webhook ids live
+here, encrypted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ class PendingWooCommerceAuth(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     shop_id: Mapped[int | None] = mapped_column(ForeignKey("shops.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The callback's key, encrypted, kept only until it has been checked against the store.
+    grant_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    outcome: Mapped[str | None] = mapped_column(String(20))  # checking, connected, refused
+    failure: Mapped[str | None] = mapped_column(String(200))  # the reason shown to the merchant
 
 
 class WooCommerceShop(Base):

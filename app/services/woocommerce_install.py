@@ -3,9 +3,10 @@
 Layer: services; each public function owns its transaction and commits. The wc-auth callback is
 unsigned and names no store: it is trusted only through a pending request we created (random
 single-use `user_id`, stored hashed, 15-minute expiry); forged, expired or replayed ids store
-nothing. Keys are stored encrypted (`runtime.cipher`), never logged; follow-up work (key check,
-webhooks, first backfill) is the job `wc-setup-<shop_id>`, enqueued after commit. Webhook intake
-records under `wc:<sha256(shop|topic|id|modified)>` and enqueues `process_webhook_event`.
+nothing, and a store is bound only once its key works (job `wc-key-check-<pending id>`). Keys
+are stored encrypted (`runtime.cipher`), never logged; webhooks and the first backfill are the
+job `wc-setup-<shop_id>`, enqueued after commit. Webhook intake records under
+`wc:<sha256(shop|topic|id|modified)>` and enqueues `process_webhook_event`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 import redis
+import requests
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -26,7 +28,15 @@ from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from app.services.ingest_webhook import IngestResult, enqueue_webhook_event, record_event
-from connectors.base import AuthenticationError
+from connectors.base import AuthenticationError, ConnectorError
+from connectors.outbound import (
+    ADDRESS_NOT_ALLOWED,
+    NO_ANSWER,
+    NOT_A_STORE,
+    AddressNotAllowed,
+    check_url,
+    merchant_reason,
+)
 from connectors.woocommerce.auth import KeyGrant, authorize_url, normalize_store_url
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import dedupe_key, resource_id
@@ -38,6 +48,12 @@ PENDING_TTL = timedelta(minutes=15)
 CALLBACK_PATH = "/auth/woocommerce/callback"
 RETURN_PATH = "/connect/woocommerce/done"
 WEBHOOK_PATH = "/webhooks/woocommerce"
+
+
+CHECKING, CONNECTED, REFUSED = "checking", "connected", "refused"
+KEY_CHECK_ATTEMPTS = 2
+KEY_REFUSED = "The store did not accept Kizuna's key. Connect it again and approve access."
+CONNECTED_ELSEWHERE = "This store is already connected to another Kizuna account."
 
 
 class ConnectError(Exception):
@@ -54,17 +70,22 @@ def webhook_delivery_url(runtime: Kizuna, shop_id: int) -> str:
 
 
 def start_connect(runtime: Kizuna, account_id: int, store_url: str) -> str:
-    """Record a pending wc-auth request; the store's authorize URL to send the browser to."""
+    """Record a pending wc-auth request; the store's authorize URL to send the browser to.
+
+    Whether another account already has the store is not told here: anyone may ask, and the
+    answer would say which stores use Kizuna. Ownership is proven by a working key, later."""
     url = normalize_store_url(store_url)
     if url is None:
         raise ConnectError("That is not a store address. Use the address of your WordPress site.")
+    try:
+        check_url(url, runtime.config.outbound)
+    except AddressNotAllowed as error:
+        log.info("woocommerce connect refused reason=%s", error.code)
+        raise ConnectError(ADDRESS_NOT_ALLOWED) from error
+    except OSError as error:
+        raise ConnectError(NO_ANSWER) from error
     token = secrets.token_urlsafe(24)
     with runtime.db.session() as session:
-        existing = session.scalars(
-            select(Shop).where(Shop.platform == PLATFORM, Shop.domain == url)
-        ).one_or_none()
-        if existing is not None and existing.account_id != account_id:
-            raise ConnectError(f"{url} is already connected to another Kizuna account.")
         session.add(
             PendingWooCommerceAuth(
                 token_hash=_token_hash(token),
@@ -79,8 +100,10 @@ def start_connect(runtime: Kizuna, account_id: int, store_url: str) -> str:
 
 
 def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
-    """Store the keys of a known, unexpired, unused request; the shop id, or None (refused)."""
-    from jobs.woocommerce import enqueue_setup
+    """Keep the keys of a known, unexpired, unused request, encrypted, for the key check (job
+    `wc-key-check-<pending id>`); the pending id, or None (refused). No store is bound here:
+    the callback is unsigned, so its keys prove nothing until the store accepts them."""
+    from jobs.woocommerce import enqueue_key_check
 
     with runtime.db.session() as session:
         pending = session.scalars(
@@ -94,28 +117,103 @@ def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
             log.warning("woocommerce callback refused reason=%s", reason)
             session.rollback()
             return None
-        shop = session.scalars(
-            select(Shop)
-            .where(Shop.platform == PLATFORM, Shop.domain == pending.store_url)
+        pending.grant_encrypted = runtime.cipher.encrypt(
+            json.dumps(
+                {
+                    "consumer_key": grant.consumer_key,
+                    "consumer_secret": grant.consumer_secret,
+                    "key_id": grant.key_id,
+                    "permissions": grant.permissions,
+                }
+            )
+        )
+        pending.used_at = now
+        pending.outcome = CHECKING
+        pending_id = pending.id
+        enqueue_key_check(runtime, session, pending_id)
+        session.commit()
+    log.info("woocommerce keys received pending_id=%s", pending_id)
+    return pending_id
+
+
+def _check_key(runtime: Kizuna, store_url: str, grant: dict[str, Any]) -> str | None:
+    """None when an authenticated read with the key succeeds at `store_url`, else the reason."""
+    try:
+        with WooCommerceClient(
+            store_url,
+            str(grant["consumer_key"]),
+            str(grant["consumer_secret"]),
+            outbound=runtime.config.outbound,
+            max_attempts=KEY_CHECK_ATTEMPTS,
+        ) as client:
+            status = client.get("system_status")
+    except AuthenticationError:
+        return KEY_REFUSED
+    except (ConnectorError, ValueError, requests.RequestException) as error:
+        return merchant_reason(error)
+    if not isinstance(status, dict) or not isinstance(status.get("environment"), dict):
+        return NOT_A_STORE
+    return None
+
+
+def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
+    """Check a received key against the pending store URL, then bind the store to the account
+    that asked and queue its setup; the shop id, or None (outcome `refused`, reason kept).
+
+    A store bound to another account stays there; only someone whose key the store accepted
+    learns that. No transaction is held open while the store is called."""
+    from jobs.woocommerce import enqueue_setup
+
+    with runtime.db.session() as session:
+        pending = session.get(PendingWooCommerceAuth, pending_id)
+        if pending is None or pending.outcome != CHECKING or pending.grant_encrypted is None:
+            return None
+        store_url = pending.store_url
+        grant = json.loads(runtime.cipher.decrypt(pending.grant_encrypted))
+    failure = _check_key(runtime, store_url, grant)
+    with runtime.db.session() as session:
+        pending = session.scalars(
+            select(PendingWooCommerceAuth)
+            .where(PendingWooCommerceAuth.id == pending_id)
             .with_for_update()
         ).one_or_none()
-        if shop is not None and shop.account_id != pending.account_id:
-            log.warning("woocommerce callback refused reason=other_account shop_id=%s", shop.id)
-            session.rollback()
+        if pending is None or pending.outcome != CHECKING:
             return None
+        pending.grant_encrypted = None  # the key lives on the shop, or nowhere
+        shop = None
+        if failure is None:
+            shop = session.scalars(
+                select(Shop)
+                .where(Shop.platform == PLATFORM, Shop.domain == store_url)
+                .with_for_update()
+            ).one_or_none()
+            if shop is not None and shop.account_id != pending.account_id:
+                failure = CONNECTED_ELSEWHERE
+        if failure is not None:
+            pending.outcome = REFUSED
+            pending.failure = failure
+            session.commit()
+            log.info("woocommerce key check refused pending_id=%s", pending_id)
+            return None
+        now = utcnow()
         if shop is None:
-            shop = Shop(account_id=pending.account_id, platform=PLATFORM, domain=pending.store_url)
-            shop.name = pending.store_url.split("://", 1)[-1]
+            shop = Shop(account_id=pending.account_id, platform=PLATFORM, domain=store_url)
+            shop.name = store_url.split("://", 1)[-1]
             session.add(shop)
             session.flush()
         cipher = runtime.cipher
         shop.access_token_encrypted = cipher.encrypt(
             json.dumps(
-                {"consumer_key": grant.consumer_key, "consumer_secret": grant.consumer_secret}
+                {
+                    "consumer_key": grant["consumer_key"],
+                    "consumer_secret": grant["consumer_secret"],
+                }
             )
         )
+        permissions = str(grant.get("permissions") or "") or None
+        key_id = grant.get("key_id")
         shop.access_token_expires_at = None
-        shop.scopes = grant.permissions or None
+        shop.scopes = permissions
         shop.status = "installing"
         shop.install_method = "wc_auth"
         shop.installed_at = now
@@ -126,18 +224,38 @@ def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
         if wc is None:
             wc = WooCommerceShop(shop_id=shop.id, webhook_ids={})
             session.add(wc)
-        wc.key_id = grant.key_id
-        wc.key_permissions = grant.permissions or None
+        wc.key_id = key_id if isinstance(key_id, int) else None
+        wc.key_permissions = permissions
         if wc.webhook_secret_encrypted is None:
             # Alphanumeric: WooCommerce runs the secret through wp_specialchars_decode.
             wc.webhook_secret_encrypted = cipher.encrypt(secrets.token_hex(32))
-        pending.used_at = now
+        pending.outcome = CONNECTED
         pending.shop_id = shop.id
         shop_id = shop.id
         enqueue_setup(runtime, session, shop_id)
         session.commit()
     log.info("woocommerce keys stored shop_id=%s", shop_id)
     return shop_id
+
+
+@dataclass(frozen=True)
+class ConnectStatus:
+    outcome: str | None  # None: the store has not sent the key (yet)
+    failure: str | None
+
+
+def connect_status(runtime: Kizuna, account_id: int, token: str) -> ConnectStatus | None:
+    """Where the account's connect request named by `token` stands; None if not theirs."""
+    with runtime.db.session() as session:
+        pending = session.scalars(
+            select(PendingWooCommerceAuth).where(
+                PendingWooCommerceAuth.token_hash == _token_hash(token),
+                PendingWooCommerceAuth.account_id == account_id,
+            )
+        ).one_or_none()
+        if pending is None:
+            return None
+        return ConnectStatus(pending.outcome, pending.failure)
 
 
 # --- credentials ---------------------------------------------------------------------------

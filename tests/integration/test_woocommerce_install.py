@@ -135,22 +135,38 @@ def test_install_end_to_end(
     approved = requests.get(location, allow_redirects=False, timeout=30)
     assert approved.status_code == 302
 
-    shop = _shop(db)
-    assert (shop.account_id, shop.status, shop.domain) == (logged_in, "installing", store_url)
+    # The callback only keeps the key, encrypted, until it has been tried against the store.
     key = next(iter(sandbox.store(STORE).keys.values()))
+    assert _count(db, Shop) == 0
+    pending = db.scalars(select(PendingWooCommerceAuth)).one()
+    assert (pending.used_at is not None, pending.outcome) == (True, "checking")
+    assert user_id not in pending.token_hash  # only its hash is stored
+    assert pending.grant_encrypted is not None
+    assert key.consumer_secret.encode() not in pending.grant_encrypted
+    back = urlsplit(approved.headers["Location"])
+    waiting = client.get(f"{back.path}?{back.query}")
+    assert waiting.status_code == 200
+    assert b"Checking the key" in waiting.data
+
+    drain_jobs()
+
+    shop = _shop(db)
+    assert (shop.account_id, shop.domain) == (logged_in, store_url)
     assert shop.access_token_encrypted is not None
     assert key.consumer_secret.encode() not in shop.access_token_encrypted
     assert json.loads(runtime.cipher.decrypt(shop.access_token_encrypted)) == {
         "consumer_key": key.consumer_key,
         "consumer_secret": key.consumer_secret,
     }
+    db.expire_all()
     pending = db.scalars(select(PendingWooCommerceAuth)).one()
-    assert pending.used_at is not None
-    assert user_id not in pending.token_hash  # only its hash is stored
-
-    drain_jobs()
-
-    shop = _shop(db)
+    assert (pending.outcome, pending.shop_id, pending.grant_encrypted) == (
+        "connected",
+        shop.id,
+        None,
+    )
+    done = client.get(f"{back.path}?{back.query}")
+    assert (done.status_code, urlsplit(done.headers["Location"]).path) == (302, "/app")
     assert shop.status == "active"
     assert shop.currency == "JPY"
     assert shop.sync_state["status"] == "done", shop.sync_state
@@ -216,6 +232,7 @@ def test_forged_expired_and_replayed_callbacks_store_nothing(
     location = _start(client, store_url)
     user_id = parse_qs(urlsplit(location).query)["user_id"][0]
     assert requests.get(location, allow_redirects=False, timeout=30).status_code == 302
+    drain_jobs()
     stored = _shop(db).access_token_encrypted
     replay = client.post("/auth/woocommerce/callback", json={**body, "user_id": user_id})
     assert replay.status_code == 400
