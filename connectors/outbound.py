@@ -165,7 +165,7 @@ def check_url(url: str, policy: OutboundPolicy, resolver: Resolver = system_reso
         raise AddressNotAllowed("only http(s) URLs")
     if parts.username is not None or parts.password is not None:
         raise AddressNotAllowed("credentials in the URL")
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")  # `name.` is `name`, fully qualified
     if not host:
         raise AddressNotAllowed("no host")
     try:

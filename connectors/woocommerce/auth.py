@@ -18,7 +18,9 @@ _HOST = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?$")
 
 
 def normalize_store_url(value: str | None) -> str | None:
-    """`https://Shop.example.com/path/` → `https://shop.example.com/path`; None if not a URL."""
+    """`https://Shop.example.com/path/` → `https://shop.example.com/path`; None if not a URL.
+
+    Only the form: whether Kizuna may call the address is `connectors.outbound.check_url`'s."""
     if not value:
         return None
     value = value.strip()
@@ -26,7 +28,7 @@ def normalize_store_url(value: str | None) -> str | None:
         value = "https://" + value
     parts = urlsplit(value)
     host = parts.netloc.lower()
-    if parts.scheme not in ("http", "https") or not _HOST.match(host) or "." not in host:
+    if parts.scheme not in ("http", "https") or not _HOST.match(host):
         return None
     if parts.query or parts.fragment or "@" in parts.netloc:
         return None

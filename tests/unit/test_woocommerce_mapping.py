@@ -97,8 +97,10 @@ def test_bad_payloads_raise_mapping_errors() -> None:
 def test_store_url_normalisation_and_authorize_url() -> None:
     assert normalize_store_url(" Shop.Example.com/ ") == "https://shop.example.com"
     assert normalize_store_url("http://127.0.0.1:8080/shop-a/") == "http://127.0.0.1:8080/shop-a"
-    for bad in ("", "ftp://x.com", "https://user@x.com", "https://x.com/?a=1", "localhost"):
+    for bad in ("", "ftp://x.com", "https://user@x.com", "https://x.com/?a=1", "x.com#top"):
         assert normalize_store_url(bad) is None
+    # Only the form: the address check (connectors.outbound) is what refuses internal hosts.
+    assert normalize_store_url("localhost") == "https://localhost"
     url = authorize_url("https://s.example", "tok", "https://k/done", "https://k/cb")
     assert url.startswith("https://s.example/wc-auth/v1/authorize?app_name=Kizuna&scope=read_write")
 
