@@ -29,7 +29,7 @@ from app.kizuna import Kizuna
 from app.models import Account, Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from app.services.woocommerce_install import KEY_REFUSED, _token_hash
-from connectors.outbound import ADDRESS_NOT_ALLOWED
+from connectors.outbound import ADDRESS_NOT_ALLOWED, NOT_A_STORE
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from jobs.queues import SYNC, enqueue
 from jobs.woocommerce import reconcile_shop
@@ -351,3 +351,22 @@ def test_a_stranger_cannot_tell_which_stores_use_kizuna_nor_take_one(
     assert (shop.account_id, shop.access_token_encrypted) == (owner_id, keys_before)
     count = db.scalar(select(func.count()).select_from(Shop))
     assert count == 1
+
+
+def test_an_address_that_is_no_store_is_told_so_without_its_answer(
+    live_app: Flask, db: Session, servers: tuple[Served, Served], drain_jobs: Any
+) -> None:
+    merchant, _ = _merchant(live_app, db, "Typo")
+    started = _connect(merchant, f"{servers[0].url}/no-such-store")
+    user_id = _user_id(started)
+    merchant.post("/auth/woocommerce/callback", json=_made_up_keys(user_id))
+    drain_jobs()
+    assert _shops(db) == []
+    assert (_pending(db, user_id).outcome, _pending(db, user_id).failure) == (
+        "refused",
+        NOT_A_STORE,
+    )
+    page = _done_page(merchant, user_id).get_data(as_text=True)
+    assert escape(NOT_A_STORE) in page
+    assert "404" not in page
+    assert "rest_no_route" not in page
