@@ -187,7 +187,9 @@ def check_url(url: str, policy: OutboundPolicy, resolver: Resolver = system_reso
                 raise AddressNotAllowed("unreadable address") from error
             if not is_public_address(parsed):
                 raise AddressNotAllowed("not a public address")
-    return Target(scheme=scheme, host=host, port=port, address=addresses[0])
+    # Every address passed; IPv4 first, since many hosts have no IPv6 route out.
+    address = next((a for a in addresses if ":" not in a), addresses[0])
+    return Target(scheme=scheme, host=host, port=port, address=address)
 
 
 class PinnedAdapter(HTTPAdapter):

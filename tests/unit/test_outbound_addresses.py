@@ -30,6 +30,7 @@ NAMES = {
     "redis.internal": ["10.1.2.3"],
     "mixed.example": [PUBLIC, "192.168.0.10"],
     "v6.example": ["2606:4700::1111"],
+    "dual.example": ["2606:4700::1111", PUBLIC],
     "v6-private.example": ["fd00::5"],
 }
 
@@ -92,6 +93,7 @@ ALLOWED = [
     ("https://[2606:4700::1111]", "2606:4700::1111"),
     ("https://[::ffff:93.184.216.34]", "::ffff:5db8:d822"),
     ("https://v6.example", "2606:4700::1111"),
+    ("https://dual.example", PUBLIC),
 ]
 
 
