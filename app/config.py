@@ -51,6 +51,7 @@ class Config:
     sendgrid_event_public_key: str | None = None  # base64 DER, from SendGrid settings
     mail_from: str = "Kizuna <no-reply@kizuna.example>"
     outbound: OutboundPolicy = STRICT  # who may be called over http / on private addresses
+    stalled_after: float = 120.0  # seconds without a worker or scheduler heartbeat
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -166,6 +167,12 @@ def load_config(
         )
     except ValueError as error:
         raise ConfigError(str(error)) from error
+    try:
+        stalled_after = float(env.get("STALLED_AFTER_SECONDS", "").strip() or 120)
+    except ValueError as error:
+        raise ConfigError("STALLED_AFTER_SECONDS must be a number of seconds") from error
+    if not 1 <= stalled_after <= 86400:
+        raise ConfigError("STALLED_AFTER_SECONDS must be between 1 and 86400")
 
     return Config(
         instance_path=instance,
@@ -186,4 +193,5 @@ def load_config(
         sendgrid_event_public_key=env.get("SENDGRID_EVENT_PUBLIC_KEY", "").strip() or None,
         mail_from=env.get("MAIL_FROM", "").strip() or "Kizuna <no-reply@kizuna.example>",
         outbound=outbound,
+        stalled_after=stalled_after,
     )

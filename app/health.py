@@ -1,29 +1,56 @@
-"""`GET /healthz`: is the database answering, is Redis answering. 200 when both, else 503."""
+"""`GET /healthz`: do the database and Redis answer, are the workers and the scheduler alive.
+
+Layer: web (unauthenticated, cheap: one `SELECT 1` and four Redis reads). 200 when all hold, else
+503 with `reasons`. Liveness comes from the processes' heartbeats (`app.heartbeats`): a queue with
+no worker, or no scheduler, seen within `STALLED_AFTER_SECONDS` means automations are stalled.
+The body names processes by count and age only: no shop, customer or host data.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from app.kizuna import kizuna
+from app.heartbeats import Liveness, liveness
+from app.kizuna import Kizuna, kizuna
 
 bp = Blueprint("health", __name__)
+
+# The queues workers must cover (`jobs.queues.QUEUE_NAMES`; the app layer never imports jobs).
+EXPECTED_QUEUES = ("webhooks", "flows", "email", "sync", "default")
+
+
+def automations_liveness(runtime: Kizuna) -> Liveness:
+    return liveness(runtime.redis, runtime.config.stalled_after, EXPECTED_QUEUES)
 
 
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
     runtime = kizuna()
     checks: dict[str, str] = {}
+    reasons: list[str] = []
+    body: dict[str, Any] = {}
     try:
         with runtime.db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as error:
         checks["database"] = f"error: {type(error).__name__}"
+        reasons.append("database unreachable")
     try:
         runtime.redis.ping()
         checks["redis"] = "ok"
     except Exception as error:
         checks["redis"] = f"error: {type(error).__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503
+        reasons.append("redis unreachable")
+    else:
+        seen = automations_liveness(runtime)
+        body.update(seen.to_json())
+        reasons.extend(seen.reasons)
+    healthy = not reasons
+    return (
+        jsonify(status="ok" if healthy else "degraded", **checks, **body, reasons=reasons),
+        200 if healthy else 503,
+    )

@@ -25,6 +25,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.switch_shop": "Store",
         "nav.switch": "Switch",
         "nav.main": "Main navigation",
+        "health.stalled": "Automations are stalled: emails are not being sent. The background "
+        "worker or scheduler has stopped; `kizuna doctor` names the fault.",
         # login
         "login.title": "Sign in",
         "login.expired": "This login link has expired or is not valid.",
@@ -214,6 +216,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.switch_shop": "ストア",
         "nav.switch": "切り替え",
         "nav.main": "メインナビゲーション",
+        "health.stalled": "自動化が停止しています：メールは送信されていません。バックグラウンドの"
+        "ワーカーまたはスケジューラーが止まっています。`kizuna doctor` で原因を確認できます。",
         "login.title": "ログイン",
         "login.expired": "このログインリンクは期限切れか、無効です。",
         "login.help": "{demo} または {login_link} が表示するログインリンクを開いてください。",

@@ -3,7 +3,8 @@
 Layer: jobs infrastructure. Jobs run in the worker process itself (RQ's SimpleWorker): a webhook
 job takes milliseconds, while forking a work horse and reconnecting to the database per job
 costs tens. Each job still gets a fresh app context and session (`@kizuna_job`) and RQ's job
-timeout; a crash leaves the event `pending` in the database for the sweeper.
+timeout; a crash leaves the event `pending` in the database for the sweeper. A long-running
+worker beats (`app.heartbeats`) from a thread, so `/healthz` sees it die.
 
 Order: webhooks, then sends, then flow steps (then sync, default). A send's message already
 exists and its customer is waiting; finishing those before starting new steps delivers a burst
@@ -17,6 +18,7 @@ import os
 
 from rq import Queue, SimpleWorker
 
+from app.heartbeats import beat_interval, forget_worker, process_name, start_beating
 from app.kizuna import Kizuna
 from jobs.queues import EMAIL, FLOWS, QUEUE_NAMES, WEBHOOKS
 
@@ -36,4 +38,14 @@ def run_worker(runtime: Kizuna, *, burst: bool = False) -> bool:
     queues = [Queue(name, connection=connection) for name in WORKER_ORDER]
     worker = SimpleWorker(queues, connection=connection)
     log.info("worker starting queues=%s burst=%s", ",".join(WORKER_ORDER), burst)
-    return worker.work(burst=burst, with_scheduler=True)
+    if burst:
+        return worker.work(burst=True, with_scheduler=True)
+    name = process_name()
+    beating = start_beating(
+        connection, name, WORKER_ORDER, beat_interval(runtime.config.stalled_after)
+    )
+    try:
+        return worker.work(burst=False, with_scheduler=True)
+    finally:
+        beating.set()
+        forget_worker(connection, name)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, g, request, session, url_for
+from redis import RedisError
 
 from app import formatting
 from app.admin import bp
@@ -157,6 +158,19 @@ for _name, _helper in TEMPLATE_GLOBALS.items():
 @bp.app_context_processor
 def _shopify_api_key() -> dict[str, Any]:
     return {"shopify_api_key": kizuna().config.shopify_api_key}
+
+
+def automations_stalled() -> bool:
+    """True when no worker or scheduler beat lately (or Redis is unreachable): nothing is sent."""
+    from app.health import automations_liveness
+
+    try:
+        return automations_liveness(kizuna()).stalled
+    except (RedisError, OSError):
+        return True
+
+
+bp.add_app_template_global(automations_stalled, "automations_stalled")
 
 
 @bp.after_request

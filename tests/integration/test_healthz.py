@@ -1,12 +1,17 @@
-"""`GET /healthz`: 200 when PostgreSQL and Redis answer, 503 when one does not."""
+"""`GET /healthz`: 200 when PostgreSQL and Redis answer and the workers and scheduler beat,
+503 with the reason when one does not (the processes themselves: `test_heartbeats.py`)."""
 
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
+
+from typing import Any
 
 from app import create_app
 from app.config import load_config
+from app.heartbeats import beat_scheduler, beat_worker
 from tests.conftest import make_test_env
 
 
@@ -16,10 +21,41 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_healthy_when_database_and_redis_answer(client) -> None:  # type: ignore[no-untyped-def]
+QUEUES = ("webhooks", "flows", "email", "sync", "default")
+
+
+def test_healthy_when_database_redis_worker_and_scheduler_answer(client: Any, runtime: Any) -> None:
+    beat_worker(runtime.redis, "host-a:1", QUEUES)
+    beat_scheduler(runtime.redis, "host-a:2")
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    body = response.get_json()
+    assert (body["status"], body["database"], body["redis"]) == ("ok", "ok", "ok")
+    assert body["reasons"] == []
+    assert body["workers"]["alive"] == 1
+    assert body["workers"]["queues"] == dict.fromkeys(QUEUES, 1)
+    assert body["scheduler"]["last_seen_seconds_ago"] < 5
+    assert "host-a" not in response.get_data(as_text=True)  # counts and ages, no host names
+
+
+def test_unhealthy_without_any_heartbeat(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["reasons"] == [
+        "no worker seen for 120 s",
+        "no scheduler seen for 120 s",
+    ]
+
+
+def test_a_queue_no_live_worker_listens_to_is_named(client: Any, runtime: Any) -> None:
+    beat_worker(runtime.redis, "host-a:1", ("webhooks", "flows", "sync", "default"))
+    beat_worker(runtime.redis, "host-b:1", QUEUES, now=time.time() - 600)  # long dead
+    beat_scheduler(runtime.redis, "host-a:2")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["reasons"] == ["no worker listening on queue email seen for 120 s"]
+    assert body["workers"]["queues"]["email"] == 0
 
 
 def test_unhealthy_when_redis_is_down(database_url: str, tmp_path: Path) -> None:
