@@ -17,9 +17,10 @@ from datetime import datetime
 
 from app.db import utcnow
 from app.kizuna import Kizuna
+from app.models import Shop
 from app.services.flow_dispatch import BATCH_SIZE, dispatch_due
 from app.services.flows import advance_run, runs_due, schedule_step
-from app.services.winback import scan_active_shops
+from app.services.winback import scan_active_shops, scan_shop
 from jobs.context import kizuna_job
 from jobs.send_email import deliver
 
@@ -81,9 +82,24 @@ def sweep_flow_runs(runtime: Kizuna, every: float = 60.0) -> int:
 
 @kizuna_job
 def scan_winback(runtime: Kizuna, every: float = 86400.0) -> int:
-    """Daily: start win-back runs for the lapsing customers of every active shop; safe twice."""
+    """Start win-back runs for the lapsing customers of every active shop at once (the demo);
+    the scheduler runs `scan_winback_shop` per shop at its local hour instead. Safe twice."""
     with runtime.db.session() as session:
         started = scan_active_shops(session, utcnow())
         session.commit()
     log.info("winback scan started=%s", started)
+    return started
+
+
+@kizuna_job
+def scan_winback_shop(runtime: Kizuna, shop_id: int) -> int:
+    """Daily at the shop's local hour: start win-back runs for its lapsing customers; safe twice."""
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        if shop is None or not shop.is_active:
+            log.info("winback scan skipped shop=%s: not active", shop_id)
+            return 0
+        started = len(scan_shop(session, shop, utcnow()))
+        session.commit()
+    log.info("winback scan shop=%s started=%s", shop_id, started)
     return started

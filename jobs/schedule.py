@@ -1,10 +1,10 @@
-"""The scheduler process: enqueue the periodic jobs in `PERIODIC` on time.
+"""The scheduler process: enqueue the periodic jobs in `PERIODIC` on time, and each shop's
+daily jobs in `DAILY` at their local hour in the shop's time zone.
 
 Layer: jobs infrastructure; one per deployment, but a second one is harmless: each tick belongs
-to a time window, claimed once in Redis (SET NX) and enqueued under a job id naming the window.
-Redis being down is logged and retried on the next tick; the loop never dies of it. A new
-periodic job is one more `PeriodicJob` line below; the job itself takes `every` as its only
-argument and must be safe to run twice.
+to a time window (a daily job's: shop and local date), claimed once in Redis (SET NX) and
+enqueued under a job id naming it. Redis or the database being down is logged and retried on the
+next tick; the loop never dies of it. Every tick also beats (`app.heartbeats`).
 """
 
 from __future__ import annotations
@@ -14,15 +14,27 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from app.domain.daily import due_local_date
+from app.domain.orchestration import shop_zone
+from app.heartbeats import beat_interval, beat_scheduler, forget_scheduler, process_name
 from app.kizuna import Kizuna
+from app.models import Shop
+from app.services.daily_schedule import SCORING as SCORING_NAME
+from app.services.daily_schedule import WINBACK_SCAN as WINBACK_SCAN_NAME
+from app.services.daily_schedule import hours_for
 from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
 TICK_KEY = "kizuna:schedule:{name}:{window}"
+DAILY_KEY = "kizuna:daily:{name}:{shop}:{day}"
+DAILY_CLAIM_TTL = 3 * 24 * 3600  # outlives the local date it names, in every time zone
 
 
 @dataclass(frozen=True)
@@ -34,9 +46,6 @@ class PeriodicJob:
 
 
 SWEEP = PeriodicJob("sweep", "jobs.sweeper.sweep_webhook_events", WEBHOOKS, 30.0)
-
-# Nightly RFM + predictions for every active shop (fans out one job per shop on `sync`).
-SCORING = PeriodicJob("scoring", "jobs.scoring.score_active_shops", SYNC, 24 * 3600.0)
 
 WOOCOMMERCE_RECONCILE = PeriodicJob(
     "wc-reconcile", "jobs.woocommerce.reconcile_woocommerce", SYNC, 900.0
@@ -53,18 +62,27 @@ FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 300.
 # Sends whose job was lost are queued again; sends a dead worker abandoned become `unknown`.
 MESSAGE_SWEEP = PeriodicJob("message-sweep", "jobs.message_sweep.sweep_messages", EMAIL, 300.0)
 
-# Daily: start win-back runs for lapsing customers of every active shop.
-WINBACK_SCAN = PeriodicJob("winback-scan", "jobs.flows.scan_winback", FLOWS, 24 * 3600.0)
-
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
     FLOW_SWEEP,
     MESSAGE_SWEEP,
-    WINBACK_SCAN,
-    SCORING,
     WOOCOMMERCE_RECONCILE,
     SHOPIFY_RECONCILE,
 )
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    name: str  # also the key of its hour in `Shop.daily_hours`
+    func: str  # dotted path of a job taking the shop id
+    queue: str
+
+
+# RFM + predictions of one shop (default 04:00 local), and its win-back scan (10:00 local).
+SCORING = DailyJob(SCORING_NAME, "jobs.scoring.score_shop_job", SYNC)
+WINBACK_SCAN = DailyJob(WINBACK_SCAN_NAME, "jobs.flows.scan_winback_shop", FLOWS)
+DAILY: tuple[DailyJob, ...] = (SCORING, WINBACK_SCAN)
+DAILY_TIMEOUT = 1800
 
 
 def _claim_window(connection: redis.Redis, name: str, window: int, every: float) -> bool:
@@ -94,6 +112,46 @@ def schedule_sweep(runtime: Kizuna, sweep_every: float, now: float | None = None
     return schedule_periodic(runtime, PeriodicJob(**{**SWEEP.__dict__, "every": sweep_every}), now)
 
 
+def schedule_daily(
+    runtime: Kizuna, now: datetime | None = None, jobs: tuple[DailyJob, ...] = DAILY
+) -> list[str]:
+    """Enqueue each shop's daily jobs that are due at `now` and not yet run this local date.
+
+    → the ids of the jobs enqueued (`<job>-<shop>-<local date>`).
+    """
+    now = now or datetime.now(UTC)
+    with runtime.db.session() as session:
+        shops = session.execute(
+            select(Shop.id, Shop.timezone, Shop.daily_hours)
+            .where(Shop.status.in_(("installing", "active")))
+            .order_by(Shop.id)
+        ).all()
+    due: list[tuple[DailyJob, int, str]] = []
+    for shop_id, timezone, stored_hours in shops:
+        zone, hours = shop_zone(timezone), hours_for(stored_hours)
+        for job in jobs:
+            local_date = due_local_date(now, zone, hours[job.name])
+            if local_date is not None:
+                due.append((job, shop_id, local_date.strftime("%Y%m%d")))
+    if not due:
+        return []
+    connection = runtime.redis
+    pipe = connection.pipeline(transaction=False)
+    for job, shop_id, day in due:
+        key = DAILY_KEY.format(name=job.name, shop=shop_id, day=day)
+        pipe.set(key, "1", nx=True, ex=DAILY_CLAIM_TTL)
+    enqueued: list[str] = []
+    for (job, shop_id, day), claimed in zip(due, pipe.execute(), strict=True):
+        if not claimed:
+            continue
+        daily_id = job_id(job.name, shop_id, day)
+        enqueue(
+            connection, job.queue, job.func, shop_id, job_id=daily_id, job_timeout=DAILY_TIMEOUT
+        )
+        enqueued.append(daily_id)
+    return enqueued
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
@@ -116,9 +174,15 @@ def run_scheduler(
             PeriodicJob(**{**job.__dict__, "every": sweep_every}) if job is SWEEP else job
             for job in PERIODIC
         )
-    tick = min(job.every for job in jobs)
+    beat_every = beat_interval(runtime.config.stalled_after)
+    tick = min([beat_every, *(job.every for job in jobs)])
+    name = process_name()
     log.info("scheduler started jobs=%s", ",".join(f"{job.name}/{job.every:g}s" for job in jobs))
     while not stop.is_set():
+        try:
+            beat_scheduler(runtime.redis, name)
+        except (redis.RedisError, OSError) as error:
+            log.warning("scheduler heartbeat failed error=%s", type(error).__name__)
         for job in jobs:
             try:
                 if schedule_periodic(runtime, job):
@@ -129,6 +193,12 @@ def run_scheduler(
                     job.name,
                     type(error).__name__,
                 )
+        try:
+            for daily_id in schedule_daily(runtime):
+                log.info("scheduler enqueued job=%s", daily_id)
+        except (redis.RedisError, OSError, SQLAlchemyError) as error:
+            log.warning("scheduler daily jobs skipped error=%s", type(error).__name__)
         # Sleep to the start of the next window so ticks of several schedulers line up.
         stop.wait(tick - (time.time() % tick))
+    forget_scheduler(runtime.redis, name)
     log.info("scheduler stopped")

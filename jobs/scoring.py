@@ -1,12 +1,12 @@
-"""Scoring jobs: every night over all active shops, and once after a shop's first sync.
+"""Scoring jobs: every day at each shop's local hour, and once after a shop's first sync.
 
-Layer: jobs (queue `sync`). `score_active_shops` is the periodic job (see `jobs.schedule`): it
-only fans out one `score_shop_job` per active shop under the job id `score-<shop>-<UTC day>`,
-so a second scheduler, a rerun or the after-sync enqueue of the same day is a no-op while the
-first is queued; `enqueue_rescoring` runs `rescore_rfm_job` after a merchant changed the shop's
-RFM boundaries (job id `rescore-<shop>-<version of the boundaries>`). `score_shop_job` reloads the
-shop by id and calls `services.scoring.score_shop`, which commits once and is safe to run twice.
-Not retried: the next night scores again.
+Layer: jobs (queue `sync`). The scheduler runs `score_shop_job` per shop at its local hour
+(`jobs.schedule.DAILY`, job id `scoring-<shop>-<local date>`); `score_active_shops` fans out one
+per active shop at once under `score-<shop>-<UTC day>`, so a rerun or the after-sync enqueue of
+the same day is a no-op while the first is queued; `enqueue_rescoring` runs `rescore_rfm_job`
+after a merchant changed the shop's RFM boundaries (job id `rescore-<shop>-<version>`).
+`score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`, which commits
+once and is safe to run twice. Not retried: the next day scores again.
 """
 
 from __future__ import annotations

@@ -47,6 +47,9 @@ class Shop(Base):
     rfm_thresholds: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # How orders are credited to emails (`domain.attribution`); None: last click within 5 days.
     attribution: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Local hour (0-23, in `timezone`) of each daily job, by job name (`services.daily_schedule`);
+    # None or a missing name: the job's default hour.
+    daily_hours: Mapped[dict[str, int] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,140 @@
+"""Daily jobs run once per shop and local date, at the shop's local hour, across DST changes.
+
+The clock is driven explicitly: `schedule_daily(runtime, now)` is called every ten minutes over
+days around New York's 2026 DST changes (8 March: 02:00 → 03:00; 1 November: 02:00 → 01:00),
+for a Tokyo shop on the default hours and a New York shop whose hours sit in those odd hours.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rq import Queue
+from sqlalchemy.orm import Session
+
+from app.models import Account, Shop
+from app.services.daily_schedule import save_daily_hours
+from jobs.schedule import schedule_daily
+
+TOKYO, NEW_YORK = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
+STEP = timedelta(minutes=10)
+
+
+def make_shop(db: Session, domain: str, timezone: str, **hours: int) -> Shop:
+    account = Account(name=domain)
+    db.add(account)
+    db.flush()
+    shop = Shop(
+        account_id=account.id, platform="shopify", domain=domain, status="active", timezone=timezone
+    )
+    assert save_daily_hours(shop, hours) == {}
+    db.add(shop)
+    db.commit()
+    return shop
+
+
+def drive(runtime: Any, start: datetime, end: datetime) -> dict[str, datetime]:
+    """Tick from `start` to `end`; → each enqueued job id and the tick that enqueued it."""
+    enqueued: dict[str, datetime] = {}
+    now = start
+    while now < end:
+        for daily_id in schedule_daily(runtime, now):
+            assert daily_id not in enqueued, f"{daily_id} enqueued twice"
+            enqueued[daily_id] = now
+        assert schedule_daily(runtime, now) == []  # a second scheduler on the same tick
+        now += STEP
+    return enqueued
+
+
+def runs_by_local_date(
+    enqueued: dict[str, datetime], prefix: str, zone: ZoneInfo
+) -> dict[date, list[datetime]]:
+    runs: dict[date, list[datetime]] = defaultdict(list)
+    for daily_id, moment in enqueued.items():
+        if daily_id.startswith(prefix):
+            local = moment.astimezone(zone)
+            assert daily_id == f"{prefix}{local:%Y%m%d}"  # the id names the local date
+            runs[local.date()].append(local)
+    return runs
+
+
+def days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def test_each_daily_job_runs_once_per_local_day_at_its_local_hour_across_dst(
+    runtime: Any, db: Session
+) -> None:
+    tokyo = make_shop(db, "tokyo.myshopify.com", "Asia/Tokyo")
+    # 02:30 does not exist on 8 March and 01:30 happens twice on 1 November in New York.
+    new_york = make_shop(
+        db, "ny.myshopify.com", "America/New_York", scoring=2, **{"winback-scan": 1}
+    )
+
+    for start, end, first, last in (
+        (
+            datetime(2026, 3, 6, 12, tzinfo=UTC),
+            datetime(2026, 3, 10, 12, tzinfo=UTC),
+            date(2026, 3, 7),
+            date(2026, 3, 9),
+        ),
+        (
+            datetime(2026, 10, 30, 12, tzinfo=UTC),
+            datetime(2026, 11, 3, 12, tzinfo=UTC),
+            date(2026, 10, 31),
+            date(2026, 11, 2),
+        ),
+    ):
+        enqueued = drive(runtime, start, end)
+
+        scoring_tokyo = runs_by_local_date(enqueued, f"scoring-{tokyo.id}-", TOKYO)
+        winback_tokyo = runs_by_local_date(enqueued, f"winback-scan-{tokyo.id}-", TOKYO)
+        scoring_ny = runs_by_local_date(enqueued, f"scoring-{new_york.id}-", NEW_YORK)
+        winback_ny = runs_by_local_date(enqueued, f"winback-scan-{new_york.id}-", NEW_YORK)
+        for day in days(first, last):
+            assert [(t.hour, t.minute) for t in scoring_tokyo[day]] == [(4, 0)], day
+            assert [(t.hour, t.minute) for t in winback_tokyo[day]] == [(10, 0)], day
+            # Spring forward: 02:00 never comes, the run goes at 03:00 instead of being skipped.
+            expected = (3, 0) if day == date(2026, 3, 8) else (2, 0)
+            assert [(t.hour, t.minute) for t in scoring_ny[day]] == [expected], day
+            # Fall back: 01:00 comes twice, the run goes once.
+            assert [(t.hour, t.minute) for t in winback_ny[day]] == [(1, 0)], day
+        assert len(enqueued) == sum(
+            len(runs)
+            for runs in (scoring_tokyo, winback_tokyo, scoring_ny, winback_ny)
+            for runs in runs.values()
+        )
+
+    sync = Queue("sync", connection=runtime.redis)
+    flows = Queue("flows", connection=runtime.redis)
+    assert f"scoring-{tokyo.id}-20261101" in sync.job_ids
+    assert f"winback-scan-{new_york.id}-20261101" in flows.job_ids
+    job = flows.fetch_job(f"winback-scan-{new_york.id}-20261101")
+    assert job is not None
+    assert (job.func_name, job.args) == ("jobs.flows.scan_winback_shop", (new_york.id,))
+
+
+def test_a_run_that_already_finished_is_not_enqueued_again_that_day(
+    runtime: Any, db: Session, drain_jobs: Any
+) -> None:
+    shop = make_shop(db, "tokyo.myshopify.com", "Asia/Tokyo")
+    morning = datetime(2026, 12, 7, 1, 30, tzinfo=UTC)  # 10:30 in Tokyo
+    assert sorted(schedule_daily(runtime, morning)) == [
+        f"scoring-{shop.id}-20261207",
+        f"winback-scan-{shop.id}-20261207",
+    ]
+    assert drain_jobs("sync", "flows") == 2  # both ran (an empty shop: nothing to score or scan)
+    assert schedule_daily(runtime, morning + timedelta(hours=5)) == []
+    assert schedule_daily(runtime, datetime(2026, 12, 7, 19, tzinfo=UTC)) == [
+        f"scoring-{shop.id}-20261208"  # 04:00 on the 8th in Tokyo; the scan waits for 10:00
+    ]
+
+
+def test_invalid_daily_hours_are_refused_and_change_nothing(db: Session) -> None:
+    shop = make_shop(db, "tokyo.myshopify.com", "Asia/Tokyo", scoring=5)
+    errors = save_daily_hours(shop, {"scoring": 24, "winback-scan": "10", "sync": 3})
+    assert set(errors) == {"scoring", "winback-scan", "sync"}
+    assert shop.daily_hours == {"scoring": 5}
