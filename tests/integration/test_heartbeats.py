@@ -49,7 +49,7 @@ def start(env: dict[str, str]) -> Iterator[Callable[[str], subprocess.Popen[byte
     started: list[subprocess.Popen[bytes]] = []
 
     def _start(command: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", command],
             cwd=ROOT,
             env={**os.environ, **env},
