@@ -98,6 +98,30 @@ def scheduler() -> None:
     run_scheduler(app.extensions["kizuna"])
 
 
+@main.command()
+def doctor() -> None:
+    """Check configuration, database, Redis, processes, stores and SendGrid; print each fix."""
+    from app.services.doctor import Check, run_checks
+
+    def show(check: Check) -> None:
+        mark = click.style("✓", fg="green") if check.ok else click.style("✗", fg="red")
+        click.echo(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            click.echo(f"    fix: {check.fix}")
+
+    try:
+        config = load_config()
+    except ConfigError as error:
+        show(Check("configuration", False, str(error), "set the variable it names (.env.example)"))
+        sys.exit(1)
+    failed = 0
+    for check in run_checks(config):
+        show(check)
+        failed += not check.ok
+    click.echo(f"{failed} problem(s) found" if failed else "everything looks right")
+    sys.exit(1 if failed else 0)
+
+
 @main.command("login-link")
 @click.option("--account", "account_id", type=int, help="Account id.")
 @click.option("--shop", "shop_domain", help="Shop domain, e.g. my-store.myshopify.com.")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +225,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         from connectors.sandbox.sendgrid import serve_sandbox as serve_mail_sandbox
 
         mail_sandbox = SandboxSendGrid(event_webhook_url=f"{app_url}/webhooks/sendgrid")
+        mail_sandbox.add_sender(parseaddr(base_config.mail_from)[1], "Kizuna")
         mail_server, mail_url = serve_mail_sandbox(mail_sandbox)
         env["SENDGRID_SANDBOX_URL"] = mail_url
         env["SENDGRID_EVENT_PUBLIC_KEY"] = mail_sandbox.public_key_b64

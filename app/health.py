@@ -13,17 +13,10 @@ from typing import Any
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from app.heartbeats import Liveness, liveness
-from app.kizuna import Kizuna, kizuna
+from app.heartbeats import automations_liveness
+from app.kizuna import kizuna
 
 bp = Blueprint("health", __name__)
-
-# The queues workers must cover (`jobs.queues.QUEUE_NAMES`; the app layer never imports jobs).
-EXPECTED_QUEUES = ("webhooks", "flows", "email", "sync", "default")
-
-
-def automations_liveness(runtime: Kizuna) -> Liveness:
-    return liveness(runtime.redis, runtime.config.stalled_after, EXPECTED_QUEUES)
 
 
 @bp.get("/healthz")

@@ -15,15 +15,20 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import redis
+
+if TYPE_CHECKING:
+    from app.kizuna import Kizuna
 
 log = logging.getLogger(__name__)
 
 WORKERS_KEY = "kizuna:heartbeats:workers"
 WORKER_QUEUES_KEY = "kizuna:heartbeats:worker-queues"
 SCHEDULERS_KEY = "kizuna:heartbeats:schedulers"
+# The queues workers must cover (`jobs.queues.QUEUE_NAMES`; the app layer never imports jobs).
+EXPECTED_QUEUES = ("webhooks", "flows", "email", "sync", "default")
 # Entries older than this are pruned: a process gone for a day is history, not a fault to list.
 FORGET_AFTER = 24 * 3600.0
 
@@ -154,6 +159,11 @@ def liveness(
         stalled_after=stalled_after,
         reasons=reasons,
     )
+
+
+def automations_liveness(runtime: Kizuna) -> Liveness:
+    """The heartbeats judged with the configured stall window, against every queue."""
+    return liveness(runtime.redis, runtime.config.stalled_after, EXPECTED_QUEUES)
 
 
 def start_beating(

@@ -18,6 +18,7 @@ from redis import RedisError
 
 from app import formatting
 from app.admin import bp
+from app.heartbeats import automations_liveness
 from app.i18n import current_language, t
 from app.kizuna import kizuna
 
@@ -162,8 +163,6 @@ def _shopify_api_key() -> dict[str, Any]:
 
 def automations_stalled() -> bool:
     """True when no worker or scheduler beat lately (or Redis is unreachable): nothing is sent."""
-    from app.health import automations_liveness
-
     try:
         return automations_liveness(kizuna()).stalled
     except (RedisError, OSError):

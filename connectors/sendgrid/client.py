@@ -1,4 +1,5 @@
-"""The SendGrid v3 API client Kizuna sends mail with: Mail Send and the Email Activity lookup.
+"""The SendGrid v3 API client Kizuna sends mail with: Mail Send, the Email Activity lookup, and
+the read-only checks of `kizuna doctor` (the key's scopes, the verified Sender Identities).
 
 Layer: connectors. Built on the official `SendGridAPIClient` (python-http-client over urllib):
 its `host` is `base_url`, and `timeout` is set on the underlying client, whose default is none.
@@ -67,6 +68,12 @@ class ActivityMessage:
     msg_id: str
     status: str
     last_event_time: datetime | None
+
+
+@dataclass(frozen=True)
+class VerifiedSender:
+    from_email: str
+    verified: bool
 
 
 class SendOutcomeUnknown(ConnectorError):
@@ -191,6 +198,40 @@ class SendGridClient:
             ]
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise ConnectorError("SendGrid messages answer is malformed") from error
+
+    def scopes(self) -> list[str]:
+        """GET /v3/scopes: the permissions of this API key (`mail.send` is the one sending needs).
+
+        Raises AuthenticationError when SendGrid refuses the key."""
+        response, _ = self._call(
+            "scopes.get",
+            lambda: self._api.client.scopes.get(),
+            idempotent=True,
+            kizuna_message_ids=(),
+        )
+        try:
+            return [str(scope) for scope in json.loads(response.body or b"{}")["scopes"]]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ConnectorError("SendGrid scopes answer is malformed") from error
+
+    def verified_senders(self) -> list[VerifiedSender]:
+        """GET /v3/verified_senders: the account's Sender Identities, verified or not."""
+        response, _ = self._call(
+            "verified_senders.get",
+            lambda: self._api.client.verified_senders.get(),
+            idempotent=True,
+            kizuna_message_ids=(),
+        )
+        try:
+            results = json.loads(response.body or b"{}").get("results") or []
+            return [
+                VerifiedSender(
+                    from_email=str(item["from_email"]), verified=bool(item.get("verified"))
+                )
+                for item in results
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConnectorError("SendGrid verified senders answer is malformed") from error
 
     # --- retry loop --------------------------------------------------------------------------
 

@@ -125,12 +125,45 @@ def _custom_args(value: Any) -> dict[str, str]:
     return {str(key): str(entry) for key, entry in (value or {}).items()}
 
 
+# What a full-access key of a real account lists at GET /v3/scopes (the part Kizuna reads).
+DEFAULT_SCOPES = ("mail.send", "messages.read", "user.webhooks.event.settings.read")
+
+
+@dataclass
+class VerifiedSender:
+    """A Sender Identity as GET /v3/verified_senders lists it (single sender verification)."""
+
+    id: int
+    from_email: str
+    from_name: str
+    verified: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "nickname": self.from_name or self.from_email,
+            "from_email": self.from_email,
+            "from_name": self.from_name,
+            "reply_to": self.from_email,
+            "reply_to_name": self.from_name,
+            "verified": self.verified,
+            "locked": False,
+        }
+
+
 class SandboxSendGrid:
     """A simulated SendGrid account; `api_key=None` accepts any non-empty bearer key."""
 
-    def __init__(self, api_key: str | None = None, event_webhook_url: str | None = None) -> None:
+    def __init__(
+        self,
+        api_key: str | None = None,
+        event_webhook_url: str | None = None,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+    ) -> None:
         self.api_key = api_key
         self.event_webhook_url = event_webhook_url
+        self.scopes = tuple(scopes)
+        self._senders: list[VerifiedSender] = []
         self._lock = threading.Lock()
         self._outbox: list[OutboxMessage] = []
         self._activity: dict[str, _Activity] = {}
@@ -142,6 +175,20 @@ class SandboxSendGrid:
         )
         self.public_key_b64 = base64.b64encode(der).decode("ascii")
         self.wsgi_app = SandboxApp(self)
+
+    # --- sender identities ---------------------------------------------------------------
+
+    def add_sender(self, from_email: str, from_name: str = "", *, verified: bool = True) -> int:
+        """Register a Sender Identity (verified unless told otherwise); → its id."""
+        with self._lock:
+            sender = VerifiedSender(len(self._senders) + 1, from_email, from_name, verified)
+            self._senders.append(sender)
+            return sender.id
+
+    @property
+    def senders(self) -> list[VerifiedSender]:
+        with self._lock:
+            return list(self._senders)
 
     # --- outbox ------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""HTTP routes of the simulated SendGrid: Mail Send, Email Activity, and sandbox controls.
+"""HTTP routes of the simulated SendGrid: Mail Send, Email Activity, the API key's scopes, Sender
+Identities (GET /v3/verified_senders), and sandbox controls.
 
 Layer: connectors/sandbox (plain werkzeug). `/v3/...` answers as SendGrid does: bearer auth,
 400 `{"errors": [{"message", "field", "help"}]}`, 202 + `X-Message-Id`. Injected faults apply to
@@ -111,6 +112,8 @@ class SandboxApp:
             [
                 Rule("/v3/mail/send", endpoint="mail_send", methods=["POST"]),
                 Rule("/v3/messages", endpoint="messages", methods=["GET"]),
+                Rule("/v3/scopes", endpoint="scopes", methods=["GET"]),
+                Rule("/v3/verified_senders", endpoint="verified_senders", methods=["GET"]),
                 Rule("/_sandbox/outbox", endpoint="outbox", methods=["GET"]),
                 Rule("/_sandbox/outbox", endpoint="outbox_clear", methods=["DELETE"]),
                 Rule("/_sandbox/outbox/<message_id>", endpoint="outbox_message", methods=["GET"]),
@@ -217,6 +220,29 @@ class SandboxApp:
             if len(rows) == limit:
                 break
         return _json({"messages": rows})
+
+    def on_scopes(self, request: Request) -> Response:
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        return _json({"scopes": list(self.sandbox.scopes)})
+
+    def on_verified_senders(self, request: Request) -> Response:
+        """`limit`, `lastSeenID` and `id` filter as SendGrid's do; verified and not, by id."""
+        refused = self._authenticate(request)
+        if refused is not None:
+            return refused
+        limit = request.args.get("limit", type=int)
+        last_seen = request.args.get("lastSeenID", type=int)
+        only = request.args.get("id", type=int)
+        senders = [
+            sender
+            for sender in self.sandbox.senders
+            if (only is None or sender.id == only) and (last_seen is None or sender.id > last_seen)
+        ]
+        if limit is not None:
+            senders = senders[: max(limit, 0)]
+        return _json({"results": [sender.to_json() for sender in senders]})
 
     # --- sandbox controls --------------------------------------------------------------------
 
