@@ -89,7 +89,7 @@ def worker(burst: bool) -> None:
 
 @main.command()
 def scheduler() -> None:
-    """Run the scheduler (exactly one per deployment): sweeper and periodic jobs."""
+    """Run the scheduler (exactly one per deployment): sweepers, periodic and daily jobs."""
     from jobs.context import get_app
     from jobs.schedule import run_scheduler
 
@@ -206,6 +206,38 @@ def shops_connect(platform: str, domain: str, token: str) -> None:
         except Exception as error:
             raise click.ClickException(str(error)) from error
     click.echo(f"connected {domain} (shop {shop_id}); the first sync is queued")
+
+
+@shops.command("daily-hours")
+@click.argument("shop_domain")
+@click.option("--scoring", type=int, help="Local hour (0-23) of the daily scoring.")
+@click.option("--winback-scan", type=int, help="Local hour (0-23) of the daily win-back scan.")
+def shops_daily_hours(shop_domain: str, scoring: int | None, winback_scan: int | None) -> None:
+    """Show, or set, the local hour of SHOP_DOMAIN's daily jobs (in the shop's time zone)."""
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import Shop
+    from app.services.daily_schedule import SCORING, WINBACK_SCAN, hours_for, save_daily_hours
+
+    database = Database(_config().database_url)
+    changes = {
+        name: value
+        for name, value in ((SCORING, scoring), (WINBACK_SCAN, winback_scan))
+        if value is not None
+    }
+    with database.session() as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == shop_domain.strip().lower()))
+        if shop is None:
+            raise click.ClickException(f"no shop {shop_domain!r}")
+        errors = save_daily_hours(shop, changes)
+        if errors:
+            raise click.ClickException(
+                "; ".join(f"--{name}: {message}" for name, message in errors.items())
+            )
+        session.commit()
+        for name, hour in hours_for(shop.daily_hours).items():
+            click.echo(f"{name:<14}{hour:02d}:00 {shop.timezone}")
 
 
 @shops.command("capture-script")

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from click.testing import CliRunner
 from rq import Queue
 from sqlalchemy.orm import Session
 
+from app.cli import main
 from app.models import Account, Shop
 from app.services.daily_schedule import save_daily_hours
 from jobs.schedule import schedule_daily
+from tests.conftest import make_test_env
 
 TOKYO, NEW_YORK = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
 STEP = timedelta(minutes=10)
@@ -138,3 +142,28 @@ def test_invalid_daily_hours_are_refused_and_change_nothing(db: Session) -> None
     errors = save_daily_hours(shop, {"scoring": 24, "winback-scan": "10", "sync": 3})
     assert set(errors) == {"scoring", "winback-scan", "sync"}
     assert shop.daily_hours == {"scoring": 5}
+
+
+def test_the_cli_shows_sets_and_refuses_daily_hours(
+    db: Session, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    shop = make_shop(db, "tokyo.myshopify.com", "Asia/Tokyo")
+    env = make_test_env(database_url, redis_url, KIZUNA_INSTANCE=str(tmp_path / "cli"))
+    command = ["shops", "daily-hours", "tokyo.myshopify.com"]
+
+    shown = CliRunner().invoke(main, command, env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.splitlines() == [
+        "scoring       04:00 Asia/Tokyo",
+        "winback-scan  10:00 Asia/Tokyo",
+    ]
+
+    changed = CliRunner().invoke(main, [*command, "--winback-scan", "9"], env=env)
+    assert "winback-scan  09:00 Asia/Tokyo" in changed.output
+    refused = CliRunner().invoke(
+        main, [*command, "--scoring", "24", "--winback-scan", "7"], env=env
+    )
+    assert refused.exit_code == 1
+    assert "--scoring: must be a whole hour from 0 to 23" in refused.output
+    db.expire_all()
+    assert db.get_one(Shop, shop.id).daily_hours == {"winback-scan": 9}
