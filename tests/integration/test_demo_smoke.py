@@ -87,6 +87,28 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
         assert health.json()["database"] == "ok"
         assert health.json()["redis"] == "ok"
 
+        # `kizuna doctor` beside the demo, on its instance folder and simulated services, passes.
+        printed = "".join(output)
+        store_url = re.search(r"^  store .* at (http://\S+)$", printed, re.MULTILINE)
+        mail_url = re.search(r"^  mail +(http://\S+)$", printed, re.MULTILINE)
+        assert store_url, printed
+        assert mail_url, printed
+        doctor = subprocess.run(
+            [sys.executable, "-m", "app.cli", "doctor"],
+            cwd=ROOT,
+            env={
+                **env,
+                "APP_URL": base,
+                "SHOPIFY_SANDBOX_URL": store_url.group(1),
+                "SENDGRID_SANDBOX_URL": mail_url.group(1),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert "✓ kizuna-demo.myshopify.com: webhooks: 12 topics" in doctor.stdout, doctor.stdout
+
         with httpx.Client(base_url=base, follow_redirects=True, timeout=20) as browser:
             home = browser.get(link[0])
             assert home.status_code == 200
