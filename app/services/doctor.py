@@ -203,8 +203,8 @@ def _woocommerce_webhooks(runtime: Kizuna, shop: Shop) -> Check:
         name,
         False,
         f"missing or paused at the store for {delivery_url}: {', '.join(missing)}",
-        "run the shop's setup again (it re-creates and re-enables them): connect the store again "
-        "from the admin's Stores page",
+        "keep `kizuna worker` and `kizuna scheduler` running: the store's reconcile re-creates "
+        "and re-enables them every 15 minutes; if they stay missing, connect the store again",
     )
 
 

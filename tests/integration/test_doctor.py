@@ -6,6 +6,7 @@ subscription deleted at the store, a sender SendGrid has not verified.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -24,10 +25,19 @@ from app.cli import main
 from app.config import Config, load_config
 from app.heartbeats import EXPECTED_QUEUES, beat_scheduler, beat_worker
 from app.migrate import alembic_config, upgrade
+from app.models import Shop
+from app.models.woocommerce import WooCommerceShop
 from app.services.install_shop import connect_custom_app
+from app.services.woocommerce_install import (
+    webhook_delivery_url,
+    webhook_secret,
+    woocommerce_client,
+)
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
+from connectors.sandbox.woocommerce import SandboxWooCommerce
 from jobs.queues import SYNC
+from jobs.woocommerce import ensure_webhooks
 from tests.conftest import PG_ADMIN_URL, SHOPIFY_API_KEY, SHOPIFY_API_SECRET, TEST_DB, make_test_env
 
 DOMAIN = "doctor-store.myshopify.com"
@@ -232,3 +242,46 @@ def test_a_pending_migration_is_named(
     assert fix_after(result.output, "✗ database schema") == "    fix: run `kizuna db upgrade`"
     assert "not checked: the database schema is behind" in line(result.output, "✗ shops")
     line(result.output, "✓ redis")  # the rest is still checked
+
+
+def test_a_paused_and_a_deleted_woocommerce_webhook_are_named(
+    env: dict[str, str], connected: int, runtime: Any, db: Any, serve: Any
+) -> None:
+    platform = SandboxWooCommerce(seed=5)
+    platform.add_store("wc-doctor", customers=2)
+    store_url = f"{serve(platform.wsgi_app).url}/wc-doctor"
+    consumer_key, consumer_secret = platform.issue_key("wc-doctor")
+    shop = Shop(
+        account_id=db.get_one(Shop, connected).account_id,
+        platform="woocommerce",
+        domain=store_url,
+        status="active",
+        access_token_encrypted=runtime.cipher.encrypt(
+            json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
+        ),
+    )
+    db.add(shop)
+    db.flush()
+    wc = WooCommerceShop(
+        shop_id=shop.id, webhook_ids={}, webhook_secret_encrypted=runtime.cipher.encrypt("s3cr3t")
+    )
+    db.add(wc)
+    db.commit()
+    with woocommerce_client(runtime, shop) as client:  # what the shop's setup job does
+        ensure_webhooks(client, webhook_delivery_url(runtime, shop.id), webhook_secret(runtime, wc))
+    try:
+        healthy = doctor(env)
+        assert healthy.exit_code == 0, healthy.output
+        line(healthy.output, f"✓ {store_url}: webhooks: 8 topics delivered to")
+
+        hooks = platform.store("wc-doctor").webhooks
+        next(h for h in hooks.values() if h.topic == "order.created").status = "disabled"
+        deleted = next(h for h in hooks.values() if h.topic == "customer.deleted")
+        del hooks[deleted.id]
+        result = doctor(env)
+        assert result.exit_code == 1
+        failed = line(result.output, f"✗ {store_url}: webhooks")
+        assert failed.endswith("customer.deleted, order.created")
+        assert "reconcile" in fix_after(result.output, failed)
+    finally:
+        platform.close()
