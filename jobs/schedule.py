@@ -145,9 +145,14 @@ def schedule_daily(
         if not claimed:
             continue
         daily_id = job_id(job.name, shop_id, day)
-        enqueue(
-            connection, job.queue, job.func, shop_id, job_id=daily_id, job_timeout=DAILY_TIMEOUT
-        )
+        try:
+            enqueue(
+                connection, job.queue, job.func, shop_id, job_id=daily_id, job_timeout=DAILY_TIMEOUT
+            )
+        except (redis.RedisError, OSError):
+            # Give the claim back, so the next tick enqueues this day's run instead of losing it.
+            connection.delete(DAILY_KEY.format(name=job.name, shop=shop_id, day=day))
+            raise
         enqueued.append(daily_id)
     return enqueued
 
