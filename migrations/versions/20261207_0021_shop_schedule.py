@@ -1,7 +1,7 @@
 """the local hour of each shop's daily jobs (scoring, win-back scan)
 
 Revision ID: 20261207_shop_schedule
-Revises: 0016_due_runs
+Revises: 20261207_wc_key_check
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_shop_schedule"
-down_revision: str | None = "0016_due_runs"
+down_revision: str | None = "20261207_wc_key_check"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
