@@ -50,7 +50,10 @@ logging.getLogger("python_http_client.client").setLevel(logging.INFO)
 DEFAULT_BASE_URL = "https://api.sendgrid.com"
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 RATE_LIMIT_JITTER = 0.25  # seconds, so workers throttled together do not wake together
-_ADDRESS = re.compile(r"[^\s@<>\"'(),;:\[\]]+@[^\s@<>\"'(),;:\[\]]+")
+# Runs of characters that may belong to an address; one containing "@" is masked whole. A run
+# either matches or ends at a delimiter, so the scan is linear (a pattern anchored on "@" would
+# retry every start position of a long run without one).
+_ADDRESS_RUN = re.compile(r"[^\s<>\"'(),;:\[\]]+")
 _OPAQUE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
@@ -106,7 +109,8 @@ def _describe(error: HTTPError) -> str:
         detail = "; ".join(parts)
     except (ValueError, AttributeError, TypeError):
         detail = ""
-    return _ADDRESS.sub("<address>", f"SendGrid HTTP {error.status_code}: {detail or 'no detail'}")
+    text = f"SendGrid HTTP {error.status_code}: {detail or 'no detail'}"
+    return _ADDRESS_RUN.sub(lambda run: "<address>" if "@" in run[0] else run[0], text)
 
 
 class SendGridClient:

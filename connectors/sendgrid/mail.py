@@ -30,6 +30,8 @@ from sendgrid.helpers.mail import (
     To,
 )
 
+from connectors.email_address import is_email_address
+
 MAX_PERSONALIZATIONS = 1000
 MAX_CATEGORIES = 10
 MAX_CATEGORY_LENGTH = 255
@@ -125,15 +127,10 @@ class OutgoingEmail:
 # --- validation ------------------------------------------------------------------------------
 
 
-def _looks_like_address(value: str) -> bool:
-    local, at, domain = value.partition("@")
-    return bool(at and local and "." in domain and not any(c.isspace() for c in value))
-
-
 def _check_address(value: str | None, field_name: str, *, ascii_only: bool = False) -> None:
     if value is None:
         return
-    if not _looks_like_address(value):
+    if not is_email_address(value):
         raise InvalidEmailError(f"{field_name} is not an email address")
     if ascii_only and not value.isascii():
         raise InvalidEmailError(f"{field_name} must be ASCII (SendGrid refuses Unicode here)")

@@ -7,6 +7,7 @@ tests/integration/test_sendgrid_client.py.
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from python_http_client.exceptions import HTTPError
@@ -79,3 +80,14 @@ def test_kizuna_ids_come_from_every_personalization() -> None:
 def test_find_messages_refuses_ids_that_would_change_the_query() -> None:
     with pytest.raises(ValueError, match="opaque"):
         _client().find_messages('x" OR status="delivered')
+
+
+def test_masking_a_long_error_text_takes_linear_time() -> None:
+    # An address-free run of 50,000 characters: a pattern anchored on "@" retried it from each
+    # start position (seconds); the scan is one pass.
+    body = json.dumps({"errors": [{"message": "x" * 50_000 + " and b@example.com"}]}).encode()
+    started = time.perf_counter()
+    text = _describe(HTTPError(400, "Bad Request", body, {}))
+    assert time.perf_counter() - started < 0.5
+    assert "b@example.com" not in text
+    assert text.endswith("and <address>")
