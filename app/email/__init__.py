@@ -1,9 +1,11 @@
-"""The email blueprint: `/unsubscribe/<token>` — a confirmation page and RFC 8058 one-click.
+"""The email blueprint: `/unsubscribe/<token>` — a confirmation page and RFC 8058 one-click —
+and `/opt-in/<token>`, the double opt-in link of a storefront marketing tick.
 
 Layer: web. GET never changes anything (mail scanners follow links); it shows a ja/en page with
 one button. POST — from that button or from a mailbox's one-click (`List-Unsubscribe=One-Click`
 in the body, no cookies, no CSRF token: the signed token is the authority) — unsubscribes at
-once via `services.unsubscribe`, which commits. A bad token is 404 and changes nothing.
+once via `services.unsubscribe`, or confirms the opt-in via `services.opt_in`; both commit.
+A bad token is 404 (an expired or used opt-in link too) and changes nothing.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from app import db_session
+from app.db import utcnow
 from app.kizuna import kizuna
 from app.models import Shop
+from app.services import opt_in
 from app.services.unsubscribe import read_token, unsubscribe_by_token
 
 bp = Blueprint("email", __name__)
@@ -58,4 +62,30 @@ def unsubscribe_now(token: str) -> tuple[str, int]:
         "email/unsubscribe_done.html",
         lang=_language(data.shop_id),
         shop_name=_shop_name(data.shop_id),
+    ), 200
+
+
+@bp.get("/opt-in/<token>")
+def opt_in_page(token: str) -> tuple[str, int]:
+    data = opt_in.read_token(kizuna().config.secret_key, token)
+    if data is None:
+        return render_template("email/opt_in_page.html", state="invalid", lang=_language(None)), 404
+    return render_template(
+        "email/opt_in_page.html",
+        state="ask",
+        lang=_language(data.shop_id),
+        shop_name=_shop_name(data.shop_id),
+    ), 200
+
+
+@bp.post("/opt-in/<token>")
+def opt_in_confirm(token: str) -> tuple[str, int]:
+    confirmed = opt_in.confirm(db_session(), kizuna().config.secret_key, token, utcnow())
+    if confirmed is None:
+        return render_template("email/opt_in_page.html", state="invalid", lang=_language(None)), 404
+    return render_template(
+        "email/opt_in_page.html",
+        state="done",
+        lang=_language(confirmed.shop_id),
+        shop_name=_shop_name(confirmed.shop_id),
     ), 200

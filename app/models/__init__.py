@@ -5,6 +5,7 @@ from app.models.checkout import Checkout
 from app.models.customer import Customer, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppression  # noqa: F401
 from app.models.inquiry import Inquiry  # noqa: F401
+from app.models.opt_in import OptInRequest  # noqa: F401
 from app.models.order import Order, OrderLine
 from app.models.person import Person  # noqa: F401
 from app.models.product import Product, ProductCollection, ProductVariant

@@ -3,7 +3,8 @@
 `external_id` is the checkout token (Shopify dropped numeric checkout ids in 2026-04).
 Personal data: `email` only. `line_items` holds product data, never addresses.
 `marketing_opt_in_at`: when the shopper ticked the marketing opt-in on the storefront (WooCommerce
-cart capture); applied to the customer with this email once one exists (see services/upsert).
+cart capture). A record of the request only: consent needs the shopper's confirmation
+(models/opt_in, services/opt_in).
 """
 
 from __future__ import annotations

@@ -335,18 +335,29 @@ def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     return customer
 
 
-def start_cart_run(session: Session, checkout: Checkout, now: datetime | None = None) -> int | None:
+def start_cart_run(
+    session: Session,
+    checkout: Checkout,
+    now: datetime | None = None,
+    *,
+    consent_required: bool = False,
+) -> int | None:
     """Start the cart flow for an open checkout with an email and a known customer.
 
     Returns the new run's id, or None (not eligible, older than the last step's delay, or a run
     exists for this checkout). A holdout customer gets a `holdout` run and no messages. Step 1
-    is scheduled after commit.
+    is scheduled after commit. `consent_required`: only for a customer who consents now and is
+    not suppressed (checkouts from unauthenticated input never start a flow towards anyone else).
     """
     now = now or utcnow()
     if checkout.completed_at is not None or not normalize_email(checkout.email):
         return None
     customer = _link_customer(session, checkout)
     if customer is None or customer.deleted_at or customer.redacted_at:
+        return None
+    if consent_required and (
+        not is_subscribed(customer) or suppressed(session, checkout.shop_id, customer.email)
+    ):
         return None
     enabled, config = flow_config(session, checkout.shop_id, CART)
     if not enabled or config.steps == 0:

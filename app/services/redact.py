@@ -22,6 +22,7 @@ from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.inquiry import PERSONAL_COLUMNS as INQUIRY_PERSONAL_COLUMNS
 from app.models.inquiry import Inquiry
+from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
 from app.services.people import prune_orphans
 from app.services.shop_tokens import delete_tokens
@@ -72,7 +73,8 @@ def redact_customer(
     *,
     keep_event_id: int | None = None,
 ) -> RedactSummary:
-    """Erase one customer's personal data from customers, orders, checkouts and the inbox.
+    """Erase one customer's personal data from customers, orders, checkouts, opt-in requests
+    and the inbox.
 
     Customers match by external id or normalised email; orders and checkouts by that customer
     (row or external id), by email, and orders also by `order_ids` (Shopify's orders_to_redact).
@@ -103,6 +105,16 @@ def redact_customer(
             dialect_insert(session, Customer)
             .values(shop_id=shop_id, external_id=customer_external_id, tags=[], redacted_at=now)
             .on_conflict_do_nothing(index_elements=["shop_id", "external_id"])
+        )
+    # An opt-in request is only an address and its dates: it goes whole.
+    addresses = {c.email_normalized for c in customers if c.email_normalized}
+    addresses |= {email_normalized} if email_normalized else set()
+    if addresses:
+        session.execute(
+            delete(OptInRequest).where(
+                OptInRequest.shop_id == shop_id,
+                OptInRequest.email_normalized.in_(sorted(addresses)),
+            )
         )
     for customer in customers:
         for column in CUSTOMER_PERSONAL_COLUMNS:

@@ -4,8 +4,8 @@ Layer: services; the caller owns the transaction and commits. Rows are unique on
 (shop_id, external_id): new rows go in with INSERT … ON CONFLICT DO NOTHING (PostgreSQL and
 SQLite), existing rows are locked and merged "newer wins" on the platform's `updated_at`, so a
 replayed or reordered record changes nothing. A redacted customer's personal columns stay blank.
-A marketing opt-in ticked on a storefront checkout subscribes the customers with its email, now
-or when they arrive, unless their consent was stated later (`apply_opt_in`).
+A storefront marketing opt-in the shopper confirmed (double opt-in, `services/opt_in`) subscribes
+the customers with its address, now or when they arrive, unless their consent was stated later.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from app.db import Base, to_decimal, utcnow
 from app.models import Checkout, Customer, Order, OrderLine, Product, ProductVariant, TimelineEvent
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
+from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
 from app.models.product import ProductCollection
 from app.services import people
@@ -224,9 +225,9 @@ def _upsert_customer_rows(
         if external_id in inserted or row.email_normalized != email_before:
             relink.append(row.id)
     people.link_customers(session, shop_id, relink)
-    # A customer who arrives after ticking the storefront opt-in on a checkout gets it now.
+    # A customer who arrives after confirming a storefront opt-in gets it now.
     relinked = set(relink)
-    _apply_checkout_opt_ins(session, shop_id, [r for r in rows.values() if r.id in relinked])
+    _apply_confirmed_opt_ins(session, shop_id, [r for r in rows.values() if r.id in relinked])
     return applied, rows
 
 
@@ -240,10 +241,11 @@ def upsert_customers(session: Session, shop_id: int, records: Iterable[CustomerR
     return applied
 
 
-def apply_opt_in(customer: Customer, at: datetime) -> bool:
-    """A storefront opt-in (a box ticked at `at`) → SUBSCRIBED / SINGLE_OPT_IN at `at`; returns
-    whether it changed anything. Never over consent stated at or after `at` (an unsubscribe, or
-    the platform's own word), and never on a deleted or redacted customer."""
+def apply_confirmed_opt_in(customer: Customer, at: datetime) -> bool:
+    """A storefront opt-in the shopper confirmed (double opt-in, clicked at `at`) →
+    SUBSCRIBED / CONFIRMED_OPT_IN at `at`; returns whether it changed anything. Never over
+    consent stated at or after `at` (an unsubscribe, or the platform's own word), and never on
+    a deleted or redacted customer."""
     if customer.deleted_at is not None or customer.redacted_at is not None:
         return False
     if (customer.email_marketing_state or "").upper() == "SUBSCRIBED":
@@ -252,58 +254,30 @@ def apply_opt_in(customer: Customer, at: datetime) -> bool:
     if stored is not None and stored >= at:
         return False
     customer.email_marketing_state = "SUBSCRIBED"
-    customer.email_marketing_opt_in_level = "SINGLE_OPT_IN"
+    customer.email_marketing_opt_in_level = "CONFIRMED_OPT_IN"
     customer.email_marketing_updated_at = at
     return True
 
 
-def _apply_checkout_opt_ins(session: Session, shop_id: int, customers: list[Customer]) -> None:
-    """Apply the latest opt-in ticked on any of the shop's checkouts with a customer's email."""
+def _apply_confirmed_opt_ins(session: Session, shop_id: int, customers: list[Customer]) -> None:
+    """Apply the storefront opt-in a customer's address confirmed before they arrived. A tick
+    nobody confirmed (`checkouts.marketing_opt_in_at`) is never consent."""
     by_email: dict[str, list[Customer]] = {}
     for customer in customers:
         if customer.email_normalized:
             by_email.setdefault(customer.email_normalized, []).append(customer)
-    checkout_email = func.lower(func.trim(Checkout.email))
     for chunk in _chunks(sorted(by_email)):
-        ticks = session.execute(
-            select(checkout_email, func.max(Checkout.marketing_opt_in_at))
-            .where(
-                Checkout.shop_id == shop_id,
-                Checkout.marketing_opt_in_at.is_not(None),
-                checkout_email.in_(chunk),
+        confirmed = session.execute(
+            select(OptInRequest.email_normalized, OptInRequest.confirmed_at).where(
+                OptInRequest.shop_id == shop_id,
+                OptInRequest.confirmed_at.is_not(None),
+                OptInRequest.email_normalized.in_(chunk),
             )
-            .group_by(checkout_email)
         )
-        for email, at in ticks:
+        for email, at in confirmed:
             for customer in by_email.get(email, ()):
-                apply_opt_in(customer, at)
-
-
-def record_storefront_opt_in(
-    session: Session, shop_id: int, checkout_external_id: str, ticked: bool, at: datetime
-) -> int:
-    """The storefront's marketing checkbox on a checkout: ticked stores the tick on the checkout
-    and subscribes the shop's customers with its email (others get it when they arrive); not
-    ticked only withdraws a tick not yet applied — it never unsubscribes anyone. Returns the
-    customers subscribed now. The caller commits."""
-    checkout = session.scalars(
-        select(Checkout).where(
-            Checkout.shop_id == shop_id, Checkout.external_id == checkout_external_id
-        )
-    ).one_or_none()
-    if checkout is None:
-        return 0
-    checkout.marketing_opt_in_at = at if ticked else None
-    email = normalize_email(checkout.email)
-    if not ticked or email is None:
-        return 0
-    customers = session.scalars(
-        select(Customer)
-        .where(Customer.shop_id == shop_id, Customer.email_normalized == email)
-        .order_by(Customer.id)
-        .with_for_update()
-    ).all()
-    return sum(apply_opt_in(customer, at) for customer in customers)
+                if at is not None:  # the query's filter; the row type allows None
+                    apply_confirmed_opt_in(customer, at)
 
 
 def mark_customer_deleted(

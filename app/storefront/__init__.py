@@ -4,18 +4,18 @@ Layer: web. WooCommerce creates no order until the shopper pays, so a shopper wh
 email at checkout and leaves is invisible to the REST API. A store that adds the script (see
 README) posts the email as it is typed and the cart (read from the store's own Store API) here.
 Invariants: the shop comes from our records and a per-store capture key, the request must come
-from that store's own origin, input is validated and rate-limited, and nothing is sent from here:
-the checkout is upserted ("newer wins") and the cart flow decides, consent first.
-Marketing opt-in: the script reads a checkbox (Kizuna's own, inserted after the billing email, or
-the merchant's, named by the `consent` CSS selector on the script URL) and posts
-`marketing_consent`; a ticked box subscribes the customers with that email (or waits on the
-checkout for them), an unticked one never unsubscribes anyone.
+from that store's own origin (both public: any client can send them), the body is capped at
+MAX_BODY_BYTES before it is parsed, every field is length-capped before any check (no regular
+expression sees unbounded input), and only http(s) URLs are kept. Nothing here changes consent:
+a ticked opt-in box (Kizuna's own, or the merchant's named by the `consent` CSS selector on the
+script URL) asks the shopper to confirm by email (`services/opt_in`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -29,15 +29,19 @@ from sqlalchemy import select
 from app import db_session
 from app.kizuna import kizuna
 from app.models import Shop
-from app.services import flow_triggers, upsert
+from app.services import storefront_capture
 from connectors.base import CheckoutRecord
+from connectors.email_address import MAX_EMAIL_LENGTH, is_email_address
 
 bp = Blueprint("storefront", __name__, url_prefix="/storefront/woocommerce")
 
 MAX_ITEMS = 100
-RATE_LIMIT = 60  # captures per IP per minute
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# A real cart is a few KiB; 100 items with long titles and image URLs fit in 32 KiB.
+MAX_BODY_BYTES = 32 * 1024
+MAX_URL_LENGTH = 1000
+RATE_LIMIT = 60  # captures per IP per minute (`remote_addr`, which ProxyFix sets behind a proxy)
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
 # A plain CSS selector for the merchant's own opt-in checkbox: no quotes, angle brackets or
 # control characters (it is written into the script as a JSON string all the same).
 _SELECTOR = re.compile(r"^[^\"'`<>\x00-\x1f\x7f]{1,100}$")
@@ -52,6 +56,38 @@ def capture_key(secret_key: str, shop_id: int) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _web_url(value: Any) -> str | None:
+    """`value` when it is an absolute http(s) URL of sane length, else None: a shopper's URL
+    reaches emails and pages, where `javascript:` or `data:` must never land."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_URL_LENGTH:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return value.strip()
+
+
+def _short_text(value: Any, limit: int) -> str:
+    """A string field capped at `limit` characters before anything else looks at it."""
+    return value[: limit + 1] if isinstance(value, str) else ""
+
+
+def _read_json() -> Any:
+    """The body as JSON, read only up to MAX_BODY_BYTES: → the value, "too_large" or None."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return "too_large"
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        return "too_large"
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
+        return None
 
 
 def _shop() -> Shop | None:
@@ -120,7 +156,7 @@ def _items(raw: Any) -> list[dict[str, Any]] | None:
                 "price": str(price),
                 "product_id": str(entry.get("product_id") or "")[:64] or None,
                 "variant_id": str(entry.get("variant_id") or "")[:64] or None,
-                "image_url": str(entry.get("image_url") or "")[:1000] or None,
+                "image_url": _web_url(entry.get("image_url")),
             }
         )
     return items
@@ -161,26 +197,28 @@ def capture() -> Response:
         return _with_cors(Response(status=204), origin)
     if _rate_limited():
         return _refuse(429, "too_many_requests", origin)
-    data = request.get_json(silent=True)
+    data = _read_json()
+    if data == "too_large":
+        return _refuse(413, "body_too_large", origin)
     if not isinstance(data, dict):
         return _refuse(400, "invalid_json", origin)
-    email = str(data.get("email") or "").strip()
-    cart_token = str(data.get("cart_token") or "")
-    items = _items(data.get("items"))
-    currency = str(data.get("currency") or shop.currency).upper()
-    if not _EMAIL.match(email):
+    email = _short_text(data.get("email"), 2 * MAX_EMAIL_LENGTH).strip()
+    cart_token = _short_text(data.get("cart_token"), 64)
+    currency = _short_text(data.get("currency") or shop.currency, 3).upper()
+    if not is_email_address(email):
         return _refuse(400, "invalid_email", origin)
-    if not _TOKEN.match(cart_token):
+    if not _TOKEN.fullmatch(cart_token):
         return _refuse(400, "invalid_cart_token", origin)
+    items = _items(data.get("items"))
     if items is None:
         return _refuse(400, "invalid_items", origin)
-    if not re.fullmatch(r"[A-Z]{3}", currency):
+    if not _CURRENCY.fullmatch(currency):
         return _refuse(400, "invalid_currency", origin)
     marketing_consent = data.get("marketing_consent")
     if marketing_consent is not None and not isinstance(marketing_consent, bool):
         return _refuse(400, "invalid_marketing_consent", origin)
-    cart_url = str(data.get("cart_url") or "")
-    if _origin(cart_url) != origin:
+    cart_url = _web_url(data.get("cart_url"))
+    if cart_url is None or _origin(cart_url) != origin:
         cart_url = f"{shop.domain}/cart/"
     now = datetime.now(UTC)
     record = CheckoutRecord(
@@ -193,12 +231,5 @@ def capture() -> Response:
         recovery_url=cart_url,
         line_items=tuple(items),
     )
-    session = db_session()
-    upsert.upsert_checkouts(session, shop.id, [record])
-    if marketing_consent is not None:  # absent: a script from before the checkbox
-        upsert.record_storefront_opt_in(
-            session, shop.id, record.external_id, marketing_consent, now
-        )
-    flow_triggers.after_checkouts(session, shop.id, [record])
-    session.commit()
+    storefront_capture.record_capture(db_session(), shop.id, record, marketing_consent, now)
     return _with_cors(jsonify(ok=True), origin)

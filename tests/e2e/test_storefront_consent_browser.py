@@ -1,6 +1,7 @@
 """The WooCommerce capture script in a real browser: on a checkout page (served by a stand-in
 store on its own origin) it inserts the opt-in box in the page's language, and a ticked box with
-a typed email reaches Kizuna across origins (CORS preflight included) and subscribes the customer.
+a typed email reaches Kizuna across origins (CORS preflight included) as a request for consent:
+the shopper is asked to confirm by email, and the customer's consent is unchanged until then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from app.config import Config, load_config
 from app.models import Account, Checkout, Customer, Shop
+from app.models.opt_in import OptInRequest
 from app.storefront import capture_key
 from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
 
@@ -114,11 +116,15 @@ def _wait_for(db: Session, check: Any, timeout: float = 10.0) -> Any:
         time.sleep(0.2)
 
 
+def _opt_in_request(db: Session, shop: Shop) -> OptInRequest | None:
+    return db.scalars(select(OptInRequest).where(OptInRequest.shop_id == shop.id)).one_or_none()
+
+
 @pytest.mark.parametrize(
     ("lang", "label"),
     [("ja-JP", "ニュースやお得な情報をメールで受け取る"), ("en-US", "Email me news and offers")],
 )
-def test_the_box_is_inserted_and_a_tick_subscribes(
+def test_the_box_is_inserted_and_a_tick_asks_for_confirmation(
     app: Any,
     runtime: Any,
     db: Session,
@@ -142,19 +148,14 @@ def test_the_box_is_inserted_and_a_tick_subscribes(
     page.fill("#billing_email", "Yui@Example.jp")
     page.locator("#billing_email").dispatch_event("change")
 
-    customer = _wait_for(
-        db,
-        lambda: db.scalars(
-            select(Customer).where(
-                Customer.shop_id == shop.id, Customer.email_marketing_state == "SUBSCRIBED"
-            )
-        ).one_or_none(),
-    )
-    assert customer is not None
-    assert customer.external_id == "25"
-    assert customer.email_marketing_opt_in_level == "SINGLE_OPT_IN"
+    request = _wait_for(db, lambda: _opt_in_request(db, shop))
+    assert request is not None
+    assert request.email_normalized == "yui@example.jp"
+    assert request.confirmed_at is None
     checkout = db.scalars(select(Checkout).where(Checkout.shop_id == shop.id)).one()
     assert checkout.marketing_opt_in_at is not None
+    customer = db.scalars(select(Customer).where(Customer.shop_id == shop.id)).one()
+    assert customer.email_marketing_state is None  # until the shopper confirms
 
 
 def test_the_merchants_own_box_is_read_and_unticked_means_no_change(
@@ -184,13 +185,10 @@ def test_the_merchants_own_box_is_read_and_unticked_means_no_change(
     assert checkout.marketing_opt_in_at is None
     assert page.locator("#kizuna_marketing_consent").count() == 0  # no box of ours
 
-    page.check("#store_newsletter")  # ticking it posts again
-    customer = _wait_for(
-        db,
-        lambda: db.scalars(
-            select(Customer).where(
-                Customer.shop_id == shop.id, Customer.email_marketing_state == "SUBSCRIBED"
-            )
-        ).one_or_none(),
-    )
-    assert customer is not None
+    assert _opt_in_request(db, shop) is None
+
+    page.check("#store_newsletter")  # ticking it posts again: a request for confirmation
+    request = _wait_for(db, lambda: _opt_in_request(db, shop))
+    assert request is not None
+    customer = db.scalars(select(Customer).where(Customer.shop_id == shop.id)).one()
+    assert customer.email_marketing_state is None

@@ -31,6 +31,7 @@ from app.models import (
     TimelineEvent,
     WebhookEvent,
 )
+from app.models.opt_in import OptInRequest
 from app.services.redact import redact_customer, redact_shop
 from app.services.upsert import upsert_checkouts, upsert_customers, upsert_orders, upsert_products
 from connectors.base import (
@@ -55,7 +56,7 @@ T0 = datetime(2026, 4, 1, 9, 0, tzinfo=UTC)
 TARGET_ID = "191167"
 TARGET_STRINGS = ("john@example.com", "JOHN@EXAMPLE.COM", "Johnathan", "Smithers", "555-625-1199")
 BYSTANDER_STRINGS = ("mary@example.com", "Mary", "Major")
-PERSONAL_TABLES = ("customers", "orders", "checkouts", "webhook_events")
+PERSONAL_TABLES = ("customers", "orders", "checkouts", "opt_in_requests", "webhook_events")
 
 
 def template(name: str) -> dict[str, Any]:
@@ -208,6 +209,8 @@ def stocked(db: Session) -> dict[str, Shop]:
     )
     pending_event(db, shop, "customers/update", "777", {"id": 777, "email": "mary@example.com"})
     upsert_customers(db, other.id, [person(TARGET_ID, "john@example.com", "Johnathan", "Smithers")])
+    for address in ("john@example.com", "mary@example.com"):  # storefront opt-ins asked for
+        db.add(OptInRequest(shop_id=shop.id, email_normalized=address, requested_at=T0))
     db.commit()
     return {"shop": shop, "other": other}
 

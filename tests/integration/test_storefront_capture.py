@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Account, Checkout, Shop
-from app.storefront import capture_key
+from app.storefront import MAX_BODY_BYTES, capture_key
 
 STORE = "https://tea.example.com"
 
@@ -113,6 +115,113 @@ def test_bad_input_is_refused_with_a_reason_and_stores_nothing(
     assert response.status_code == status
     assert response.get_json()["error"] == error
     assert db.scalars(select(Checkout)).all() == []
+
+
+def test_a_multi_megabyte_dotted_email_is_refused_at_once(
+    client: Any, db: Session, runtime: Any, store: Shop
+) -> None:
+    # The shape that made a backtracking pattern spin for seconds per megabyte.
+    email = "a@" + "." * 3_000_000 + "@"
+    started = time.perf_counter()
+    response = client.post(_url(store, runtime), json=_cart(email=email), headers={"Origin": STORE})
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "body_too_large"
+    assert db.scalars(select(Checkout)).all() == []
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a@" + "." * 20_000 + "@",
+        "a@" + "b" * 20_000 + ".jp",
+        "hanako@" + "." * 300 + ".jp",
+    ],
+)
+def test_an_over_long_email_under_the_body_cap_is_refused(
+    client: Any, db: Session, runtime: Any, store: Shop, email: str
+) -> None:
+    started = time.perf_counter()
+    response = client.post(_url(store, runtime), json=_cart(email=email), headers={"Origin": STORE})
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_email"
+    assert db.scalars(select(Checkout)).all() == []
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read_even_when_chunked(
+    app: Any, db: Session, runtime: Any, store: Shop, serve: Any
+) -> None:
+    """Over real HTTP: a declared length over the cap, and a chunked body with no length."""
+    server = serve(app)
+    url = server.url + _url(store, runtime)
+    headers = {"Origin": STORE, "Content-Type": "application/json"}
+    body = json.dumps(_cart(email="hanako@example.jp", padding="x" * MAX_BODY_BYTES)).encode()
+    declared = requests.post(url, data=body, headers=headers, timeout=10)
+    assert declared.status_code == 413
+    assert declared.json()["error"] == "body_too_large"
+
+    def chunks() -> Any:
+        for start in range(0, len(body), 4096):
+            yield body[start : start + 4096]
+
+    chunked = requests.post(url, data=chunks(), headers=headers, timeout=10)
+    assert chunked.status_code == 413
+    assert db.scalars(select(Checkout)).all() == []
+    # A body just under the cap is read and parsed as usual.
+    fitting = json.dumps(_cart(padding="x" * (MAX_BODY_BYTES - 1000))).encode()
+    assert requests.post(url, data=fitting, headers=headers, timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("body", [b"[" * 30_000, b'{"email": ' + b"[" * 30_000, b"\xff\xfe"])
+def test_unparseable_or_too_deep_json_is_a_400(
+    client: Any, db: Session, runtime: Any, store: Shop, body: bytes
+) -> None:
+    response = client.post(
+        _url(store, runtime),
+        data=body,
+        headers={"Origin": STORE, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_json"
+
+
+def test_only_http_urls_from_the_shopper_are_kept(
+    client: Any, db: Session, runtime: Any, store: Shop
+) -> None:
+    images = [
+        "https://tea.example.com/sencha.jpg",
+        "http://cdn.example.net/kyusu.png",
+        "javascript:alert(document.cookie)",
+        "JAVASCRIPT:alert(1)",
+        "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=",
+        "//evil.example/x.png",
+        "vbscript:msgbox",
+        "https://[::1",
+        "https://" + "a" * 2000 + ".example/x.png",
+    ]
+    items = [
+        {"title": f"Tea {n}", "quantity": 1, "price": "100", "image_url": image}
+        for n, image in enumerate(images)
+    ]
+    response = client.post(
+        _url(store, runtime),
+        json=_cart(items=items, cart_url="javascript://tea.example.com/%0aalert(1)"),
+        headers={"Origin": STORE},
+    )
+    assert response.status_code == 200
+    checkout = db.scalars(select(Checkout)).one()
+    assert [item["image_url"] for item in checkout.line_items] == [
+        "https://tea.example.com/sencha.jpg",
+        "http://cdn.example.net/kyusu.png",
+        *[None] * 7,
+    ]
+    assert checkout.recovery_url == f"{STORE}/cart/"
+    # A cart URL that cannot be parsed falls back to the store's cart too, never a 500.
+    again = client.post(
+        _url(store, runtime), json=_cart(cart_url="https://[::1/cart/"), headers={"Origin": STORE}
+    )
+    assert again.status_code == 200
 
 
 def test_a_wrong_key_or_origin_is_refused(

@@ -1,6 +1,7 @@
 """Marketing consent on WooCommerce, end to end: meta read by a sync from the simulated store over
-real HTTP, the storefront checkbox posted to the capture endpoint, the cart email that follows,
-and an opt-out written back to the store's customer meta (a guest's stays in Kizuna).
+real HTTP, signed order data, the storefront checkbox posted to the capture endpoint (a request
+the shopper confirms from an email: double opt-in), the cart email that follows, and an opt-out
+written back to the store's customer meta (a guest's stays in Kizuna).
 
 Real PostgreSQL and Redis; the simulated WooCommerce and SendGrid are served on loopback ports.
 """
@@ -8,6 +9,7 @@ Real PostgreSQL and Redis; the simulated WooCommerce and SendGrid are served on 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,26 +17,29 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import requests
 from rq import Queue
 from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
-from app.models import Account, Checkout, Customer, Shop
+from app.models import Account, Checkout, Customer, Shop, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting
+from app.models.opt_in import OptInRequest
 from app.models.woocommerce import WooCommerceShop
-from app.services import upsert
-from app.services.unsubscribe import make_token
+from app.services import opt_in, upsert
+from app.services.unsubscribe import make_token, suppress_address
 from app.storefront import capture_key
 from connectors.base import CustomerRecord, RetryableError
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.woocommerce import SandboxWooCommerce
+from connectors.sandbox.woocommerce.webhooks import sign
 from connectors.woocommerce import mapping
 from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
-from jobs.queues import EMAIL, SYNC
+from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS
 from jobs.woocommerce import run_sync
 from tests.conftest import make_test_env
 
@@ -181,95 +186,90 @@ def test_a_sync_reads_consent_from_customer_and_guest_order_meta(
     assert row.email_marketing_updated_at > first
 
 
-# --- the storefront checkbox -----------------------------------------------------------------
+# --- the storefront checkbox: a request for consent, confirmed by the shopper ----------------
 
 
-def test_a_ticked_box_subscribes_a_known_customer_and_an_unticked_one_never_downgrades(
-    client: Any, db: Session, runtime: Any, woo: SandboxWooCommerce, shop: Shop
+def _forged_capture(base_url: str, runtime: Any, shop: Shop, email: str, **changes: Any) -> Any:
+    """A plain HTTP client with the store's public capture key and an `Origin` it sets itself."""
+    key = capture_key(runtime.config.secret_key, shop.id)
+    body = {
+        "email": email,
+        "cart_token": "cart0123456789",
+        "currency": "JPY",
+        "items": [{"title": "Sencha", "quantity": 2, "price": "1800", "product_id": 11}],
+        **changes,
+    }
+    return requests.post(
+        f"{base_url}/storefront/woocommerce/capture?shop={shop.id}&key={key}",
+        json=body,
+        headers={"Origin": _origin(shop)},
+        timeout=30,
+    )
+
+
+def _consent(db: Session, shop: Shop, external_id: str) -> tuple[Any, ...]:
+    row = _customer(db, shop, external_id)
+    return (
+        row.email_marketing_state,
+        row.email_marketing_opt_in_level,
+        row.email_marketing_updated_at,
+    )
+
+
+def _confirmations(sendgrid: SandboxSendGrid) -> list[Any]:
+    return [m for m in sendgrid.outbox if "opt-in-confirmation" in m.categories]
+
+
+def _link_path(message: Any) -> str:
+    found = re.search(r"https://kizuna\.test(/opt-in/[A-Za-z0-9_.-]+)", message.text or "")
+    assert found is not None, message.text
+    return found.group(1)
+
+
+def test_a_forged_tick_changes_no_consent_and_starts_no_flow(
+    app: Any,
+    serve: Any,
+    db: Session,
+    runtime: Any,
+    woo: SandboxWooCommerce,
+    shop: Shop,
+    sendgrid: SandboxSendGrid,
+    drain_jobs: Any,
 ) -> None:
+    a, b, c, d = sorted(woo.store(STORE).customers)[:4]
+    woo.set_meta(STORE, "customers", b, KIZUNA_KEY, "unsubscribed")
+    woo.set_meta(STORE, "customers", c, KIZUNA_KEY, "no")
     run_sync(runtime, shop.id, incremental=False)
-    first, second = sorted(woo.store(STORE).customers)[:2]
-    email = woo.store(STORE).customers[first]["email"]
-    assert _customer(db, shop, str(first)).email_marketing_state is None
+    before = {str(n): _consent(db, shop, str(n)) for n in (a, b, c, d)}
+    assert [state[0] for state in before.values()] == [None, "UNSUBSCRIBED", "NOT_SUBSCRIBED", None]
 
-    before = datetime.now(UTC)
-    assert _capture(client, runtime, shop, email.upper(), marketing_consent=True).status_code == 200
-    row = _customer(db, shop, str(first))
-    assert (row.email_marketing_state, row.email_marketing_opt_in_level) == (
-        "SUBSCRIBED",
-        "SINGLE_OPT_IN",
+    base_url = serve(app).url
+    for n, cart in ((a, "cartaaaaaaaa"), (b, "cartbbbbbbbb"), (c, "cartcccccccc")):
+        email = woo.store(STORE).customers[n]["email"]
+        response = _forged_capture(
+            base_url, runtime, shop, email.upper(), cart_token=cart, marketing_consent=True
+        )
+        assert response.status_code == 200
+    # A cart without any box, for a customer who never consented: captured, never followed up.
+    email = woo.store(STORE).customers[d]["email"]
+    assert _forged_capture(base_url, runtime, shop, email, cart_token="cartdddddddd").ok
+
+    assert {str(n): _consent(db, shop, str(n)) for n in (a, b, c, d)} == before
+    captured = select(Checkout).where(Checkout.external_id.startswith("capture:"))
+    assert len(db.scalars(captured).all()) == 4
+    assert db.scalars(select(FlowRun)).all() == []
+    drain_jobs(EMAIL, FLOWS)
+    # Each address is asked to confirm; no marketing email goes anywhere.
+    assert sorted(m.to_email for m in sendgrid.outbox) == sorted(
+        woo.store(STORE).customers[n]["email"].lower() for n in (a, b, c)
     )
-    assert row.email_marketing_updated_at is not None
-    assert row.email_marketing_updated_at >= before.replace(microsecond=0)
-    subscribed_at = row.email_marketing_updated_at
-
-    # The box unticked on a later capture: not an opt-out.
-    assert _capture(client, runtime, shop, email, marketing_consent=False).status_code == 200
-    row = _customer(db, shop, str(first))
-    assert row.email_marketing_state == "SUBSCRIBED"
-    assert row.email_marketing_updated_at == subscribed_at
-
-    # Unticked for a customer who never consented: nothing changes either.
-    other = woo.store(STORE).customers[second]["email"]
-    response = _capture(
-        client, runtime, shop, other, cart_token="cart9876543210", marketing_consent=False
-    )
-    assert response.status_code == 200
-    assert _customer(db, shop, str(second)).email_marketing_state is None
-
-    refused = _capture(client, runtime, shop, email, marketing_consent="yes")
-    assert refused.status_code == 400
-    assert refused.get_json()["error"] == "invalid_marketing_consent"
+    assert all(m.categories == ("kizuna", "opt-in-confirmation") for m in sendgrid.outbox)
+    assert all("List-Unsubscribe" not in m.headers for m in sendgrid.outbox)
 
 
-def test_a_tick_before_the_customer_exists_applies_when_they_arrive(
-    client: Any, db: Session, runtime: Any, woo: SandboxWooCommerce, shop: Shop
-) -> None:
-    response = _capture(client, runtime, shop, "New.Buyer@example.jp", marketing_consent=True)
-    assert response.status_code == 200
-    db.expire_all()
-    checkout = db.scalars(select(Checkout).where(Checkout.shop_id == shop.id)).one()
-    assert checkout.customer_id is None
-    assert checkout.marketing_opt_in_at is not None
-    assert db.scalars(select(Customer).where(Customer.shop_id == shop.id)).all() == []
-
-    # The shopper pays as a guest: the order (no consent meta) brings the customer.
-    woo.create_order(STORE, guest_email="new.buyer@example.jp")
-    run_sync(runtime, shop.id, incremental=False)
-    guest = _customer(db, shop, "guest:new.buyer@example.jp")
-    assert (guest.email_marketing_state, guest.email_marketing_opt_in_level) == (
-        "SUBSCRIBED",
-        "SINGLE_OPT_IN",
-    )
-    assert guest.email_marketing_updated_at == checkout.marketing_opt_in_at
-
-
-def test_a_tick_never_overrides_a_later_unsubscribe(
-    client: Any, db: Session, runtime: Any, shop: Shop
-) -> None:
-    response = _capture(client, runtime, shop, "late@example.jp", marketing_consent=True)
-    assert response.status_code == 200
-    db.expire_all()
-    ticked_at = db.scalars(select(Checkout.marketing_opt_in_at)).one()
-    assert ticked_at is not None
-    # The customer arrives saying they unsubscribed after the tick: that stands.
-    record = CustomerRecord(
-        external_id="77",
-        updated_at=ticked_at + timedelta(minutes=5),
-        email="late@example.jp",
-        email_marketing_state="UNSUBSCRIBED",
-    )
-    upsert.upsert_customers(db, shop.id, [record])
-    db.commit()
-    assert _customer(db, shop, "77").email_marketing_state == "UNSUBSCRIBED"
-    # Nor does a tick older than a stored unsubscribe, on the immediate path.
-    row = _customer(db, shop, "77")
-    assert not upsert.apply_opt_in(row, ticked_at)
-    assert row.email_marketing_state == "UNSUBSCRIBED"
-
-
-def test_a_ticked_box_lets_the_cart_email_go_to_a_woocommerce_customer(
-    client: Any,
+def test_double_opt_in_from_capture_to_the_cart_email(
+    app: Any,
+    serve: Any,
     db: Session,
     runtime: Any,
     woo: SandboxWooCommerce,
@@ -278,25 +278,217 @@ def test_a_ticked_box_lets_the_cart_email_go_to_a_woocommerce_customer(
     drain_jobs: Any,
 ) -> None:
     run_sync(runtime, shop.id, incremental=False)
-    first, second = sorted(woo.store(STORE).customers)[:2]
-    ticked = woo.store(STORE).customers[first]["email"]
-    unticked = woo.store(STORE).customers[second]["email"]
-    assert _capture(client, runtime, shop, ticked, marketing_consent=True).status_code == 200
-    response = _capture(
-        client, runtime, shop, unticked, cart_token="cart9876543210", marketing_consent=False
-    )
+    first = sorted(woo.store(STORE).customers)[0]
+    email = woo.store(STORE).customers[first]["email"]
+    base_url = serve(app).url
+    response = _forged_capture(base_url, runtime, shop, email, marketing_consent=True)
     assert response.status_code == 200
-
-    db.expire_all()
-    runs = {run.trigger_key: run for run in db.scalars(select(FlowRun))}
-    assert set(runs) == {"capture:cart0123456789", "capture:cart9876543210"}
-    assert run_flow_step(runs["capture:cart0123456789"].id, 1) == "created"
-    assert run_flow_step(runs["capture:cart9876543210"].id, 1) == "exited:no_consent"
     drain_jobs(EMAIL)
 
-    [sent] = sendgrid.outbox
-    assert sent.to_email == ticked
-    assert "Sencha" in (sent.text or "")
+    [confirmation] = _confirmations(sendgrid)
+    assert confirmation.to_email == email.lower()
+    assert confirmation.subject == "絆ティー のメール配信登録の確認"  # the shop's language
+    assert confirmation.kizuna_message_id is not None
+    assert email.lower() not in confirmation.kizuna_message_id
+    path = _link_path(confirmation)
+    assert _customer(db, shop, str(first)).email_marketing_state is None
+
+    # Opening the link (or a mail scanner following it) changes nothing; the button confirms.
+    page = requests.get(base_url + path, timeout=30)
+    assert page.status_code == 200
+    assert 'method="post"' in page.text
+    assert _customer(db, shop, str(first)).email_marketing_state is None
+    clicked = datetime.now(UTC)
+    done = requests.post(base_url + path, timeout=30)
+    assert done.status_code == 200
+    assert "登録しました" in done.text
+
+    state, level, at = _consent(db, shop, str(first))
+    assert (state, level) == ("SUBSCRIBED", "CONFIRMED_OPT_IN")
+    assert at is not None
+    assert at >= clicked.replace(microsecond=0)
+    request_row = db.scalars(select(OptInRequest)).one()
+    assert request_row.confirmed_at == at
+    assert request_row.nonce is None
+    event = db.scalars(select(TimelineEvent).where(TimelineEvent.kind == "consent_changed")).one()
+    assert event.detail == {"state": "SUBSCRIBED", "source": "storefront_double_opt_in"}
+    assert event.occurred_at == at
+
+    # The link works once; a tampered one never.
+    assert requests.post(base_url + path, timeout=30).status_code == 404
+    assert requests.post(base_url + path[:-2] + "xx", timeout=30).status_code == 404
+    assert requests.get(base_url + path[:-2] + "xx", timeout=30).status_code == 404
+
+    # The cart the shopper left is followed up now that they consent.
+    [run] = db.scalars(select(FlowRun)).all()
+    assert (run.trigger_key, run.status) == ("capture:cart0123456789", "running")
+    assert run_flow_step(run.id, 1) == "created"
+    drain_jobs(EMAIL)
+    [cart_email] = [m for m in sendgrid.outbox if "flow-cart" in m.categories]
+    assert cart_email.to_email == email
+    assert "Sencha" in (cart_email.text or "")
+
+
+def test_a_confirmation_link_expires_and_names_no_address(runtime: Any) -> None:
+    token = opt_in.make_token(runtime.config.secret_key, 1, 2, "nonce")
+    assert opt_in.read_token(runtime.config.secret_key, token) == opt_in.OptInToken(1, 2, "nonce")
+    assert opt_in.read_token(runtime.config.secret_key, token, max_age=timedelta(-1)) is None
+    assert opt_in.read_token("another-secret-key-0123456789", token) is None
+    assert opt_in.read_token(runtime.config.secret_key, token + "x" * 300) is None
+
+
+def test_one_confirmation_a_day_and_none_when_there_is_nothing_to_confirm(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    woo: SandboxWooCommerce,
+    shop: Shop,
+    sendgrid: SandboxSendGrid,
+    drain_jobs: Any,
+) -> None:
+    consenting = sorted(woo.store(STORE).customers)[0]
+    woo.set_meta(STORE, "customers", consenting, KIZUNA_KEY, "subscribed")
+    run_sync(runtime, shop.id, incremental=False)
+
+    ticks = [
+        ("twice@example.jp", "cart0000000001"),
+        ("TWICE@example.jp", "cart0000000002"),
+        (woo.store(STORE).customers[consenting]["email"], "cart0000000003"),
+        ("bounced@example.jp", "cart0000000004"),
+    ]
+    suppress_address(db, shop.id, "bounced@example.jp", "bounce")
+    db.commit()
+    for email, cart in ticks:
+        response = _capture(client, runtime, shop, email, cart_token=cart, marketing_consent=True)
+        assert response.status_code == 200
+    drain_jobs(EMAIL)
+    assert [m.to_email for m in _confirmations(sendgrid)] == ["twice@example.jp"]
+
+    # The consenting customer's cart is captured and followed up as before.
+    db.expire_all()
+    [run] = db.scalars(select(FlowRun)).all()
+    assert run.trigger_key == "capture:cart0000000003"
+    assert _customer(db, shop, str(consenting)).email_marketing_opt_in_level == "SINGLE_OPT_IN"
+
+
+def test_only_a_confirmed_opt_in_applies_when_the_customer_arrives(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    woo: SandboxWooCommerce,
+    shop: Shop,
+    sendgrid: SandboxSendGrid,
+    drain_jobs: Any,
+) -> None:
+    for email, cart in (("New.Buyer@example.jp", "cart0000000001"), ("other@example.jp", "cart2")):
+        response = _capture(
+            client, runtime, shop, email, cart_token=cart.ljust(8, "0"), marketing_consent=True
+        )
+        assert response.status_code == 200
+    drain_jobs(EMAIL)
+    confirmation = next(m for m in _confirmations(sendgrid) if m.to_email == "new.buyer@example.jp")
+    assert client.post(_link_path(confirmation)).status_code == 200
+    db.expire_all()
+    assert db.scalars(select(Customer).where(Customer.shop_id == shop.id)).all() == []
+    confirmed_at = db.scalars(
+        select(OptInRequest.confirmed_at).where(OptInRequest.confirmed_at.is_not(None))
+    ).one()
+    ticked = db.scalars(select(Checkout).where(Checkout.external_id == "capture:cart2000")).one()
+    assert ticked.marketing_opt_in_at is not None  # the tick is on record, and is not consent
+
+    # Both pay as guests: the orders (no consent meta) bring the customers.
+    woo.create_order(STORE, guest_email="new.buyer@example.jp")
+    woo.create_order(STORE, guest_email="other@example.jp")
+    run_sync(runtime, shop.id, incremental=False)
+    assert _consent(db, shop, "guest:new.buyer@example.jp") == (
+        "SUBSCRIBED",
+        "CONFIRMED_OPT_IN",
+        confirmed_at,
+    )
+    assert _consent(db, shop, "guest:other@example.jp") == (None, None, None)
+
+
+def test_a_confirmation_never_overrides_a_later_unsubscribe(
+    client: Any, db: Session, runtime: Any, shop: Shop, sendgrid: SandboxSendGrid, drain_jobs: Any
+) -> None:
+    response = _capture(client, runtime, shop, "late@example.jp", marketing_consent=True)
+    assert response.status_code == 200
+    drain_jobs(EMAIL)
+    assert client.post(_link_path(_confirmations(sendgrid)[0])).status_code == 200
+    db.expire_all()
+    confirmed_at = db.scalars(select(OptInRequest.confirmed_at)).one()
+    assert confirmed_at is not None
+    # The customer arrives saying they unsubscribed after confirming: that stands.
+    record = CustomerRecord(
+        external_id="77",
+        updated_at=confirmed_at + timedelta(minutes=5),
+        email="late@example.jp",
+        email_marketing_state="UNSUBSCRIBED",
+    )
+    upsert.upsert_customers(db, shop.id, [record])
+    db.commit()
+    assert _customer(db, shop, "77").email_marketing_state == "UNSUBSCRIBED"
+    # Nor does a confirmation older than a stored unsubscribe, on the immediate path.
+    row = _customer(db, shop, "77")
+    assert not upsert.apply_confirmed_opt_in(row, confirmed_at)
+    assert row.email_marketing_state == "UNSUBSCRIBED"
+
+
+def test_signed_order_data_carrying_the_opt_in_subscribes_and_forged_data_does_not(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    woo: SandboxWooCommerce,
+    shop: Shop,
+    drain_jobs: Any,
+) -> None:
+    """The other trustworthy source: the store's own order webhook, signed with our secret,
+    carrying the checkout's opt-in meta (a store plugin saves the box with the order)."""
+    secret = "webhook-secret-0123456789"
+    wc = db.get_one(WooCommerceShop, shop.id)
+    wc.webhook_secret_encrypted = runtime.cipher.encrypt(secret)
+    db.commit()
+    signed = woo.create_order(STORE, guest_email="signed@example.jp", meta={KIZUNA_KEY: "yes"})
+    forged = woo.create_order(STORE, guest_email="forged@example.jp", meta={KIZUNA_KEY: "yes"})
+
+    def deliver(order: dict[str, Any], key: str) -> Any:
+        body = json.dumps(woo.render(STORE, "orders", order["id"])).encode()
+        return client.post(
+            f"/webhooks/woocommerce?shop={shop.id}",
+            data=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-WC-Webhook-Topic": "order.created",
+                "X-WC-Webhook-Signature": sign(body, key),
+            },
+        )
+
+    assert deliver(signed, secret).status_code == 200
+    assert deliver(forged, "a-guessed-secret").status_code == 401
+    drain_jobs(WEBHOOKS)
+    assert _customer(db, shop, "guest:signed@example.jp").email_marketing_state == "SUBSCRIBED"
+    assert (
+        db.scalars(
+            select(Customer).where(Customer.external_id == "guest:forged@example.jp")
+        ).one_or_none()
+        is None
+    )
+
+
+def test_an_unticked_box_never_unsubscribes_anyone(
+    client: Any, db: Session, runtime: Any, woo: SandboxWooCommerce, shop: Shop
+) -> None:
+    first = sorted(woo.store(STORE).customers)[0]
+    woo.set_meta(STORE, "customers", first, KIZUNA_KEY, "subscribed")
+    run_sync(runtime, shop.id, incremental=False)
+    email = woo.store(STORE).customers[first]["email"]
+    before = _consent(db, shop, str(first))
+    assert _capture(client, runtime, shop, email, marketing_consent=False).status_code == 200
+    assert _consent(db, shop, str(first)) == before
+
+    refused = _capture(client, runtime, shop, email, marketing_consent="yes")
+    assert refused.status_code == 400
+    assert refused.get_json()["error"] == "invalid_marketing_consent"
 
 
 # --- writing an opt-out back -----------------------------------------------------------------

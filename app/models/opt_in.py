@@ -1,0 +1,34 @@
+"""Storefront marketing opt-ins awaiting (or given) the shopper's confirmation: double opt-in.
+
+A box ticked on a storefront is unauthenticated browser input, so it is only a request: one row
+per (shop, address) holds the confirmation link's single-use `nonce` (None once used or never
+sent), when the last confirmation email was asked for and sent, and when the shopper confirmed.
+Personal data: `email_normalized` only (a customer redact deletes the row).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+PERSONAL_COLUMNS = ("email_normalized",)
+STOREFRONT_DOUBLE_OPT_IN = "storefront_double_opt_in"  # the consent's source, once confirmed
+
+
+class OptInRequest(Base):
+    __tablename__ = "opt_in_requests"
+    __table_args__ = (UniqueConstraint("shop_id", "email_normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    email_normalized: Mapped[str] = mapped_column(String(320))
+    checkout_external_id: Mapped[str | None] = mapped_column(String(64))
+    nonce: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,240 @@
+"""Double opt-in: a marketing box ticked on a storefront becomes consent only once the shopper
+confirms it from a link emailed to the address.
+
+Layer: services. `request_confirmation` runs in the capture's transaction (the caller commits) and
+enqueues `jobs.opt_in.send_confirmation` after commit; `confirm` is the link's use-case and
+commits. Invariants: one `opt_in_requests` row per (shop, address); at most one confirmation
+email per address per day, none to a suppressed address or to customers already subscribed;
+links are itsdangerous-signed (ids and a nonce, no address), expire after CONFIRMATION_TTL and
+work once (the nonce is cleared). Confirming records SUBSCRIBED / CONFIRMED_OPT_IN at the time of
+the click on every live customer with the address (later arrivals get it in `upsert`), notes
+the source on their timeline, and starts the cart flow for the checkout that asked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parseaddr
+
+from flask import render_template
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.models import Checkout, Customer, Shop, TimelineEvent
+from app.models.opt_in import STOREFRONT_DOUBLE_OPT_IN, OptInRequest
+from app.services import flows
+from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
+from connectors.sendgrid.mail import OutgoingEmail
+
+log = logging.getLogger(__name__)
+
+CONFIRMATION_TTL = timedelta(days=7)
+RESEND_AFTER = timedelta(days=1)  # at most one confirmation email per address per day
+IN_FLIGHT = timedelta(minutes=10)  # an email asked for but not sent yet is not asked again
+SEND_JOB = "jobs.opt_in.send_confirmation"
+_SALT = "kizuna.opt-in.v1"
+
+
+@dataclass(frozen=True)
+class OptInToken:
+    shop_id: int
+    request_id: int
+    nonce: str
+
+
+def make_token(secret_key: str, shop_id: int, request_id: int, nonce: str) -> str:
+    """The confirmation link's token: signed, timestamped, ids and the nonce only."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=_SALT)
+    return str(serializer.dumps([shop_id, request_id, nonce]))
+
+
+def read_token(
+    secret_key: str, token: str, max_age: timedelta = CONFIRMATION_TTL
+) -> OptInToken | None:
+    """The token's contents, or None when its signature, age or shape is wrong."""
+    if len(token) > 200:
+        return None
+    try:
+        value = URLSafeTimedSerializer(secret_key, salt=_SALT).loads(
+            token, max_age=int(max_age.total_seconds())
+        )
+    except BadSignature:  # SignatureExpired is one
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 3
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[:2])
+        or not isinstance(value[2], str)
+    ):
+        return None
+    return OptInToken(value[0], value[1], value[2])
+
+
+def confirmation_url(app_url: str, token: str) -> str:
+    return f"{app_url.rstrip('/')}/opt-in/{token}"
+
+
+def _live_customers(session: Session, shop_id: int, email: str, *, lock: bool) -> list[Customer]:
+    statement = (
+        select(Customer)
+        .where(
+            Customer.shop_id == shop_id,
+            Customer.email_normalized == email,
+            Customer.deleted_at.is_(None),
+            Customer.redacted_at.is_(None),
+        )
+        .order_by(Customer.id)
+    )
+    return list(session.scalars(statement.with_for_update() if lock else statement))
+
+
+def request_confirmation(
+    session: Session, shop_id: int, email: str, checkout_external_id: str | None, now: datetime
+) -> int | None:
+    """A ticked storefront box for `email`: ask the shopper to confirm, unless there is nothing
+    to confirm (already subscribed, suppressed) or an email went out recently. Returns the
+    request's id when a confirmation email is queued (after the caller commits), else None."""
+    address = normalize_email(email)
+    if address is None or flows.suppressed(session, shop_id, address):
+        return None
+    customers = _live_customers(session, shop_id, address, lock=False)
+    if customers and all(flows.is_subscribed(customer) for customer in customers):
+        return None
+    session.execute(
+        dialect_insert(session, OptInRequest)
+        .values(shop_id=shop_id, email_normalized=address, requested_at=now, created_at=now)
+        .on_conflict_do_nothing(index_elements=["shop_id", "email_normalized"])
+    )
+    row = session.scalars(
+        select(OptInRequest)
+        .where(OptInRequest.shop_id == shop_id, OptInRequest.email_normalized == address)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if row.sent_at is not None and now - row.sent_at < RESEND_AFTER:
+        return None
+    if row.nonce is not None and row.sent_at is None and now - row.requested_at < IN_FLIGHT:
+        return None
+    row.nonce = secrets.token_urlsafe(24)  # a new link; an older one stops working
+    row.requested_at, row.sent_at = now, None
+    row.checkout_external_id = checkout_external_id
+    session.flush()
+    _queue_send(session, row)
+    log.info("opt-in confirmation requested shop_id=%s request_id=%s", shop_id, row.id)
+    return row.id
+
+
+def _queue_send(session: Session, row: OptInRequest) -> None:
+    from app.kizuna import kizuna
+    from jobs.opt_in import RETRY
+    from jobs.queues import EMAIL, enqueue_after_commit, job_id
+
+    enqueue_after_commit(
+        session,
+        kizuna().redis,
+        EMAIL,
+        SEND_JOB,
+        row.id,
+        row.nonce,
+        job_id=job_id("opt-in", row.shop_id, row.id, row.nonce),
+        retry=RETRY,
+    )
+
+
+def confirmation_email(
+    config: Config, session: Session, shop: Shop, row: OptInRequest
+) -> OutgoingEmail:
+    """The email asking the shopper to confirm, in the language of the customer with the address
+    (else the shop's). Not marketing: no unsubscribe link; ignoring it subscribes no one."""
+    assert row.nonce is not None  # noqa: S101 - only a live request is sent
+    customer = next(iter(_live_customers(session, shop.id, row.email_normalized, lock=False)), None)
+    locale = ((customer.locale if customer else None) or shop.locale or "en").lower()
+    lang = "ja" if locale.startswith("ja") else "en"
+    shop_name = shop.name or shop.domain
+    url = confirmation_url(
+        config.app_url, make_token(config.secret_key, shop.id, row.id, row.nonce)
+    )
+    values = {"lang": lang, "shop_name": shop_name, "confirm_url": url}
+    subject = (
+        f"{shop_name} のメール配信登録の確認"
+        if lang == "ja"
+        else f"Please confirm your subscription to {shop_name}"
+    )
+    from_name, from_email = parseaddr(config.mail_from)
+    return OutgoingEmail(
+        kizuna_message_id=f"opt-in-{row.id}",
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=shop.name or from_name or None,
+        to_email=row.email_normalized,
+        subject=subject,
+        html=render_template("email/opt_in/confirm.html", **values),
+        text=render_template("email/opt_in/confirm.txt", **values),
+        categories=("kizuna", "opt-in-confirmation"),
+    )
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    shop_id: int
+    customers: int  # live customers subscribed now
+    cart_run_id: int | None
+
+
+def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Confirmation | None:
+    """The shopper clicked "confirm": record consent (source and time) and start the cart flow
+    for the checkout that asked; commits. None for a bad, expired or already used link."""
+    data = read_token(secret_key, token)
+    if data is None:
+        return None
+    row = session.scalars(
+        select(OptInRequest)
+        .where(OptInRequest.shop_id == data.shop_id, OptInRequest.id == data.request_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.nonce is None or not hmac.compare_digest(row.nonce, data.nonce):
+        return None
+    shop = session.get(Shop, row.shop_id)
+    if shop is None or not shop.is_active:
+        return None
+    row.nonce, row.confirmed_at = None, now
+    subscribed = 0
+    for customer in _live_customers(session, row.shop_id, row.email_normalized, lock=True):
+        if apply_confirmed_opt_in(customer, now):
+            subscribed += 1
+            session.add(
+                TimelineEvent(
+                    shop_id=row.shop_id,
+                    customer_id=customer.id,
+                    kind="consent_changed",
+                    source_key=f"opt-in:{row.id}:{customer.id}:{int(now.timestamp())}",
+                    occurred_at=now,
+                    detail={"state": "SUBSCRIBED", "source": STOREFRONT_DOUBLE_OPT_IN},
+                )
+            )
+    run_id = None
+    if row.checkout_external_id:
+        checkout = session.scalars(
+            select(Checkout).where(
+                Checkout.shop_id == row.shop_id,
+                Checkout.external_id == row.checkout_external_id,
+            )
+        ).one_or_none()
+        if checkout is not None:
+            session.flush()
+            run_id = flows.start_cart_run(session, checkout, now, consent_required=True)
+    session.commit()
+    log.info(
+        "opt-in confirmed shop_id=%s request_id=%s customers=%s cart_run=%s",
+        row.shop_id,
+        row.id,
+        subscribed,
+        run_id,
+    )
+    return Confirmation(row.shop_id, subscribed, run_id)

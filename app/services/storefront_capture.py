@@ -1,0 +1,52 @@
+"""A cart posted by the storefront script: the checkout, the opt-in it asks for, the cart flow.
+
+Layer: services; owns the capture's transaction and commits. The post is unauthenticated browser
+input (the capture key is public, `Origin` is any client's to set), so it never changes stored
+consent: a ticked box asks the shopper to confirm by email (`services/opt_in`), an unticked one
+only withdraws an unconfirmed tick; and the cart flow starts only for a customer who consents
+already. The checkout is upserted "newer wins", so a repeated post updates the same cart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Checkout
+from app.services import flows, opt_in, upsert
+from connectors.base import CheckoutRecord
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    cart_run_id: int | None  # a cart flow started for a consenting customer
+    confirmation_request_id: int | None  # a confirmation email queued for a ticked box
+
+
+def record_capture(
+    session: Session,
+    shop_id: int,
+    record: CheckoutRecord,
+    marketing_opt_in: bool | None,
+    now: datetime,
+) -> CaptureOutcome:
+    """Store the captured cart; `marketing_opt_in` is the box (None: a script without one)."""
+    upsert.upsert_checkouts(session, shop_id, [record])
+    checkout = session.scalars(
+        select(Checkout).where(
+            Checkout.shop_id == shop_id, Checkout.external_id == record.external_id
+        )
+    ).one()
+    request_id = None
+    if marketing_opt_in is not None:
+        checkout.marketing_opt_in_at = now if marketing_opt_in else None
+    if marketing_opt_in and record.email:
+        request_id = opt_in.request_confirmation(
+            session, shop_id, record.email, record.external_id, now
+        )
+    run_id = flows.start_cart_run(session, checkout, now, consent_required=True)
+    session.commit()
+    return CaptureOutcome(run_id, request_id)

@@ -1,0 +1,72 @@
+"""Sending a double opt-in confirmation email (queue `email`, job id
+`opt-in-<shop>-<request>-<nonce>`).
+
+Layer: jobs. `services/opt_in.request_confirmation` enqueues this after its commit. The job acts
+only while the request's link is the one it was queued for and not sent yet: it claims the row
+(`sent_at`) and commits before the API call, so a duplicate job sends nothing. Retryable
+failures release the claim and are raised for RQ (`RETRY`); a refusal (4xx) or an unknown
+outcome is logged and not retried (a second confirmation email is worse than a missing one:
+the shopper can tick the box again).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import Retry
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.models.opt_in import OptInRequest
+from app.services.flows import suppressed
+from app.services.opt_in import confirmation_email
+from connectors.base import ConnectorError, RetryableError
+from connectors.sendgrid.mail import build_mail_body, refusal
+from jobs.context import kizuna_job
+from jobs.send_email import sendgrid_client
+
+log = logging.getLogger(__name__)
+
+RETRY = Retry(max=3, interval=[60, 300, 900])
+
+
+@kizuna_job
+def send_confirmation(runtime: Kizuna, request_id: int, nonce: str) -> str:
+    """Send the confirmation for request `request_id`'s link `nonce`; → sent, skipped, failed.
+    Retryable errors are raised for RQ."""
+    with runtime.db.session() as session:
+        row = session.scalars(
+            select(OptInRequest).where(OptInRequest.id == request_id).with_for_update()
+        ).one_or_none()
+        if row is None or row.nonce != nonce or row.sent_at is not None:
+            return "skipped"
+        shop = session.get(Shop, row.shop_id)
+        if shop is None or not shop.is_active or suppressed(session, shop.id, row.email_normalized):
+            return "skipped"
+        email = confirmation_email(runtime.config, session, shop, row)
+        problem = refusal(email)
+        if problem is not None:
+            log.info("opt-in confirmation refused request_id=%s reason=%s", request_id, problem)
+            return "failed"
+        row.sent_at = utcnow()
+        session.commit()
+    try:
+        result = sendgrid_client(runtime.config).send(build_mail_body(email))
+    except RetryableError:
+        _release(runtime, request_id, nonce)
+        raise
+    except ConnectorError as error:
+        log.warning("opt-in confirmation not sent request_id=%s code=%s", request_id, error.code)
+        return "failed"
+    log.info("opt-in confirmation sent request_id=%s status=%s", request_id, result.status)
+    return "sent"
+
+
+def _release(runtime: Kizuna, request_id: int, nonce: str) -> None:
+    with runtime.db.session() as session:
+        row = session.get(OptInRequest, request_id)
+        if row is not None and row.nonce == nonce:
+            row.sent_at = None
+            session.commit()
