@@ -1,14 +1,11 @@
-"""Double opt-in: a marketing box ticked on a storefront becomes consent only once the shopper
-confirms it from a link emailed to the address.
+"""Double opt-in: a box ticked on a storefront becomes consent only when the shopper confirms it
+from a link emailed to the address.
 
-Layer: services. `request_confirmation` runs in the capture's transaction (the caller commits) and
-enqueues `jobs.opt_in.send_confirmation` after commit; `confirm` is the link's use-case and
-commits. Invariants: one `opt_in_requests` row per (shop, address); at most one confirmation
-email per address per day, none to a suppressed address or to customers already subscribed;
-links are itsdangerous-signed (ids and a nonce, no address), expire after CONFIRMATION_TTL and
-work once (the nonce is cleared). Confirming records SUBSCRIBED / CONFIRMED_OPT_IN at the time of
-the click on every live customer with the address (later arrivals get it in `upsert`), notes
-the source on their timeline, and starts the cart flow for the checkout that asked.
+Layer: services. `request_confirmation` runs in the capture's transaction and queues the email
+after commit; `confirm` (the link's use-case) commits. Invariants: one row per (shop, address); at
+most one email per address per day and MAX_CONFIRMATIONS_PER_HOUR per shop, none to a suppressed
+or already subscribed address; links are signed (ids and a nonce, no address), expire, work once.
+Confirming records SUBSCRIBED / CONFIRMED_OPT_IN at the click, with its source on the timeline.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from email.utils import parseaddr
 
 from flask import render_template
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
@@ -37,6 +34,9 @@ log = logging.getLogger(__name__)
 CONFIRMATION_TTL = timedelta(days=7)
 RESEND_AFTER = timedelta(days=1)  # at most one confirmation email per address per day
 IN_FLIGHT = timedelta(minutes=10)  # an email asked for but not sent yet is not asked again
+# Anyone can tick the box for any address: this bounds what a flood of ticks for distinct
+# addresses can send in a shop's name (far above a busy store's real checkouts with a tick).
+MAX_CONFIRMATIONS_PER_HOUR = 200
 SEND_JOB = "jobs.opt_in.send_confirmation"
 _SALT = "kizuna.opt-in.v1"
 
@@ -94,6 +94,19 @@ def _live_customers(session: Session, shop_id: int, email: str, *, lock: bool) -
     return list(session.scalars(statement.with_for_update() if lock else statement))
 
 
+def _asked_in_the_last_hour(session: Session, shop_id: int, now: datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count(OptInRequest.id)).where(
+                OptInRequest.shop_id == shop_id,
+                OptInRequest.nonce.is_not(None),
+                OptInRequest.requested_at > now - timedelta(hours=1),
+            )
+        )
+        or 0
+    )
+
+
 def request_confirmation(
     session: Session, shop_id: int, email: str, checkout_external_id: str | None, now: datetime
 ) -> int | None:
@@ -120,6 +133,9 @@ def request_confirmation(
     if row.sent_at is not None and now - row.sent_at < RESEND_AFTER:
         return None
     if row.nonce is not None and row.sent_at is None and now - row.requested_at < IN_FLIGHT:
+        return None
+    if _asked_in_the_last_hour(session, shop_id, now) >= MAX_CONFIRMATIONS_PER_HOUR:
+        log.warning("opt-in confirmations over the hourly cap shop_id=%s", shop_id)
         return None
     row.nonce = secrets.token_urlsafe(24)  # a new link; an older one stops working
     row.requested_at, row.sent_at = now, None

@@ -371,6 +371,26 @@ def test_one_confirmation_a_day_and_none_when_there_is_nothing_to_confirm(
     assert _customer(db, shop, str(consenting)).email_marketing_opt_in_level == "SINGLE_OPT_IN"
 
 
+def test_confirmations_a_shop_sends_are_capped_per_hour(
+    client: Any,
+    runtime: Any,
+    shop: Shop,
+    sendgrid: SandboxSendGrid,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(opt_in, "MAX_CONFIRMATIONS_PER_HOUR", 2)
+    for n in range(3):
+        email, cart = f"flood{n}@example.jp", f"cartflood{n}"
+        response = _capture(client, runtime, shop, email, cart_token=cart, marketing_consent=True)
+        assert response.status_code == 200  # the cart itself is still captured
+    drain_jobs(EMAIL)
+    assert sorted(m.to_email for m in _confirmations(sendgrid)) == [
+        "flood0@example.jp",
+        "flood1@example.jp",
+    ]
+
+
 def test_only_a_confirmed_opt_in_applies_when_the_customer_arrives(
     client: Any,
     db: Session,
