@@ -63,6 +63,8 @@ def _web_url(value: Any) -> str | None:
     reaches emails and pages, where `javascript:` or `data:` must never land."""
     if not isinstance(value, str) or not 0 < len(value) <= MAX_URL_LENGTH:
         return None
+    if any(char <= " " or char == "\x7f" for char in value.strip()):  # no spaces or controls
+        return None
     try:
         parts = urlsplit(value.strip())
     except ValueError:  # e.g. an unbalanced IPv6 bracket
@@ -77,13 +79,16 @@ def _short_text(value: Any, limit: int) -> str:
     return value[: limit + 1] if isinstance(value, str) else ""
 
 
-def _read_json() -> Any:
-    """The body as JSON, read only up to MAX_BODY_BYTES: → the value, "too_large" or None."""
+def _capped_body() -> bytes | None:
+    """The request body, or None when it is over MAX_BODY_BYTES (declared or streamed): a
+    chunked body has no length to check, so at most one byte more than the cap is read."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        return "too_large"
+        return None
     raw = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
-        return "too_large"
+    return raw if len(raw) <= MAX_BODY_BYTES else None
+
+
+def _parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
@@ -197,9 +202,10 @@ def capture() -> Response:
         return _with_cors(Response(status=204), origin)
     if _rate_limited():
         return _refuse(429, "too_many_requests", origin)
-    data = _read_json()
-    if data == "too_large":
+    raw = _capped_body()
+    if raw is None:
         return _refuse(413, "body_too_large", origin)
+    data = _parse_json(raw)
     if not isinstance(data, dict):
         return _refuse(400, "invalid_json", origin)
     email = _short_text(data.get("email"), 2 * MAX_EMAIL_LENGTH).strip()

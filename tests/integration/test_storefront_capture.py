@@ -173,7 +173,9 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read_even_when_chunked(
     assert requests.post(url, data=fitting, headers=headers, timeout=10).status_code == 200
 
 
-@pytest.mark.parametrize("body", [b"[" * 30_000, b'{"email": ' + b"[" * 30_000, b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"[" * 30_000, b'{"email": ' + b"[" * 30_000, b"\xff\xfe", b'"too_large"']
+)
 def test_unparseable_or_too_deep_json_is_a_400(
     client: Any, db: Session, runtime: Any, store: Shop, body: bytes
 ) -> None:
@@ -198,6 +200,7 @@ def test_only_http_urls_from_the_shopper_are_kept(
         "//evil.example/x.png",
         "vbscript:msgbox",
         "https://[::1",
+        "https://tea.example.com/a.jpg\nBcc: x",
         "https://" + "a" * 2000 + ".example/x.png",
     ]
     items = [
@@ -214,7 +217,7 @@ def test_only_http_urls_from_the_shopper_are_kept(
     assert [item["image_url"] for item in checkout.line_items] == [
         "https://tea.example.com/sencha.jpg",
         "http://cdn.example.net/kyusu.png",
-        *[None] * 7,
+        *[None] * 8,
     ]
     assert checkout.recovery_url == f"{STORE}/cart/"
     # A cart URL that cannot be parsed falls back to the store's cart too, never a 500.
