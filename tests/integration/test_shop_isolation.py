@@ -76,6 +76,8 @@ NOT_MERCHANT_ROUTES = {
     "auth.woocommerce_callback": "wc-auth key delivery, checked by the pending user_id",
     "email.unsubscribe_page": "signed per-message token",
     "email.unsubscribe_now": "signed per-message token",
+    "email.opt_in_page": "signed single-use opt-in token naming its shop",
+    "email.opt_in_confirm": "signed single-use opt-in token naming its shop",
     "health.healthz": "no tenant data",
     "static": "static files",
     "storefront.capture": "shopper-facing, keyed by the store's public capture key",
