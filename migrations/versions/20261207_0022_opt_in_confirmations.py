@@ -1,7 +1,7 @@
 """storefront opt-ins awaiting the shopper's confirmation (double opt-in)
 
 Revision ID: 20261207_opt_in_confirmations
-Revises: 20261207_wc_key_check
+Revises: 20261207_shop_schedule
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_opt_in_confirmations"
-down_revision: str | None = "20261207_wc_key_check"
+down_revision: str | None = "20261207_shop_schedule"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
