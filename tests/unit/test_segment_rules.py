@@ -11,6 +11,7 @@ import pytest
 from app.domain.segment_rules import (
     FIELDS,
     MAX_CONDITIONS,
+    MAX_PROBLEMS,
     Condition,
     Group,
     RuleError,
@@ -148,3 +149,82 @@ def test_every_field_has_operators_and_parses() -> None:
                 value = samples[spec.kind]
             parsed = parse_rule({"match": "all", "rules": [cond(name, op, value)]})
             assert parsed.rules[0].field == name  # type: ignore[union-attr]
+
+
+# --- bounds: a rule that parses can run -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "op", "value", "key"),
+    [
+        ("last_order_at", "after", "9999-12-31", "segments.rule.range"),
+        ("first_order_at", "before", "0001-01-01", "segments.rule.range"),
+        ("expected_next_order_at", "before", "1899-12-31", "segments.rule.range"),
+        ("last_order_at", "before", "2201-01-01", "segments.rule.range"),
+        ("total_spent", "gte", "1E-999999", "segments.rule.places"),
+        ("total_spent", "gte", "10.12345", "segments.rule.places"),
+        ("predicted_clv", "gt", "1E+999999", "segments.rule.number"),
+        ("total_spent", "gt", "1" * 3000, "segments.rule.too_long"),
+        ("total_spent", "gt", 10**40, "segments.rule.number"),
+        ("orders_count", "gt", 10**400, "segments.rule.number"),
+        ("probability_alive", "gt", "1e10", "segments.rule.number"),
+        ("tag", "has", "vip\x00", "segments.rule.characters"),
+        ("collection_bought", "is", "c-\ud800", "segments.rule.characters"),
+        ("tag", "has", "x" * 256, "segments.rule.too_long"),
+    ],
+    ids=lambda v: repr(v)[:20],
+)
+def test_values_a_column_cannot_hold_are_refused(field: str, op: str, value: Any, key: str) -> None:
+    assert problems({"match": "all", "rules": [cond(field, op, value)]}) == {"r-0-value": key}
+
+
+def test_values_at_the_bounds_are_accepted() -> None:
+    rule = parse_rule(
+        {
+            "match": "all",
+            "rules": [
+                cond("last_order_at", "after", "2200-12-31"),
+                cond("first_order_at", "before", "1900-01-01"),
+                cond("total_spent", "lt", "99999999999999.9999"),
+                cond("predicted_clv", "gt", "-0.0001"),
+                cond("probability_alive", "gt", "1E-999999"),  # no finer than a millionth
+                cond("tag", "has", "x" * 255),
+            ],
+        }
+    )
+    values = [c.value for c in rule.conditions()]
+    assert values[:4] == [
+        date(2200, 12, 31),
+        date(1900, 1, 1),
+        Decimal("99999999999999.9999"),
+        Decimal("-0.0001"),
+    ]
+    assert values[4] == 0.0
+
+
+class Untouchable(dict[str, Any]):
+    """A rule item that fails the test if the parser looks into it."""
+
+    def __contains__(self, key: object) -> bool:
+        raise AssertionError("item parsed before the size was checked")
+
+    def get(self, *args: Any) -> Any:
+        raise AssertionError("item parsed before the size was checked")
+
+
+def test_the_size_is_checked_before_any_item_is_parsed() -> None:
+    items = [Untouchable() for _ in range(100_000)]
+    with pytest.raises(RuleError) as caught:
+        parse_rule({"match": "all", "rules": items})
+    assert [(p.path, p.key) for p in caught.value.problems] == [("r", "segments.rule.too_many")]
+    # Groups count too: no valid rule has more than two groups per condition.
+    groups = [{"match": "all", "rules": [{"match": "any", "rules": []}] * 29}] * 4
+    assert problems({"match": "all", "rules": groups}) == {"r": "segments.rule.too_many"}
+
+
+def test_at_most_the_first_few_problems_are_reported() -> None:
+    rule = {"match": "all", "rules": [cond("tag", "gt", "x")] * MAX_CONDITIONS}
+    with pytest.raises(RuleError) as caught:
+        parse_rule(rule)
+    assert len(caught.value.problems) == MAX_PROBLEMS < MAX_CONDITIONS
+    assert caught.value.problems[0].path == "r-0-op"
