@@ -1529,3 +1529,27 @@ MESSAGES["ja"].update(
 # flow runs: audience exit
 MESSAGES["en"].update({"run.exit.not_in_audience": "left the flow's audience"})
 MESSAGES["ja"].update({"run.exit.not_in_audience": "対象セグメント外"})
+
+# segment rules that can't be evaluated (bounds, and rules saved before the bounds existed)
+MESSAGES["en"].update(
+    {
+        "segments.rule.characters": "Remove control characters from this value.",
+        "segments.rule.places": "Use at most {max} decimal places.",
+        "segments.rule.cannot_run": "The rule can't be run on this store's data.",
+        "segments.unavailable": "This segment can't be evaluated: {reason}",
+        "flows.audience.unavailable_error": "The {flow} flow's audience segment “{segment}” "
+        "can't be evaluated: {reason} Nobody enters the flow until the segment is fixed.",
+        "run.exit.audience_unavailable": "audience segment can't be evaluated",
+    }
+)
+MESSAGES["ja"].update(
+    {
+        "segments.rule.characters": "制御文字を含めないでください。",
+        "segments.rule.places": "小数点以下は {max} 桁までです。",
+        "segments.rule.cannot_run": "このストアのデータに対して条件を実行できません。",
+        "segments.unavailable": "このセグメントは評価できません：{reason}",
+        "flows.audience.unavailable_error": "{flow} フローの対象セグメント「{segment}」は評価"
+        "できません：{reason} セグメントを直すまで誰もフローに入りません。",
+        "run.exit.audience_unavailable": "対象セグメントを評価できない",
+    }
+)

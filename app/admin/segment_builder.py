@@ -40,6 +40,7 @@ from app.domain.segment_rules import (
     FIELDS,
     MAX_CONDITIONS,
     MAX_DEPTH,
+    MAX_TEXT,
     ROOT,
     RuleError,
     RuleProblem,
@@ -67,7 +68,9 @@ def rule_from_form(form: Mapping[str, str]) -> dict[str, Any]:
     for key in form:
         found = _NODE_KEY.match(key)
         if found and len(nodes) <= MAX_FORM_NODES:
-            nodes.setdefault(found.group(1), {})[found.group(2)] = form.get(key, "")
+            # Longer than any valid value either way; the page echoes what was posted.
+            value = form.get(key, "")[: 4 * MAX_TEXT]
+            nodes.setdefault(found.group(1), {})[found.group(2)] = value
 
     def build(path: str, depth: int) -> dict[str, Any]:
         node = nodes.get(path, {})
@@ -190,14 +193,22 @@ def saved_segments():  # type: ignore[no-untyped-def]
     session = db_session()
     rows = []
     for segment in segments.list_segments(session, g.shop.id):
+        count: int | None = None
+        unavailable = ""
         try:
-            count: int | None = segments.count_matching(session, g.shop.id, segment.rule)
-        except RuleError:
-            count = None
-        rows.append((segment, count))
+            count = segments.count_matching(session, g.shop.id, segment.rule)
+        except RuleError as error:
+            unavailable = _unavailable(error)
+        rows.append((segment, count, unavailable))
     return render_template(
         "admin/saved_segments.html", rows=rows, deleted=request.args.get("deleted") == "1"
     )
+
+
+def _unavailable(error: RuleError) -> str:
+    """ "This segment can't be evaluated: <reason>", in the page's language."""
+    reason = segments.unavailable_text(current_language(), error.problems)
+    return t("segments.unavailable", reason=reason)
 
 
 def _builder_page(segment: SavedSegment | None) -> Any:
@@ -227,11 +238,15 @@ def _builder_page(segment: SavedSegment | None) -> Any:
         rule = dict(segment.rule) if segment else {"match": "all", "rules": [dict(NEW_CONDITION)]}
         name = segment.name if segment else ""
     count: int | None = None
+    unavailable = ""
     try:
         count = segments.count_matching(session, shop.id, parse_rule(rule))
     except RuleError as error:
         if request.method == "POST" and not problems:
             problems = list(error.problems)
+        elif request.method == "GET" and segment is not None:
+            # A rule saved before today's bounds: say why, and mark its fields.
+            problems, unavailable = list(error.problems), _unavailable(error)
     pickers = _pickers(session, shop)
     errors = {p.path: t(p.key, **p.values) for p in problems}
     return (
@@ -252,6 +267,7 @@ def _builder_page(segment: SavedSegment | None) -> Any:
                 for key in (segments.flows_using(session, shop.id, segment.id) if segment else [])
             ],
             saved=request.args.get("saved") == "1" and not problems,
+            unavailable=unavailable,
             max_depth=MAX_DEPTH,
             max_conditions=MAX_CONDITIONS,
         ),
@@ -294,8 +310,8 @@ def segment_export(segment_id: int):  # type: ignore[no-untyped-def]
     segment = _segment_or_404(session, segment_id)
     try:
         lines = segments.export_csv(session, g.shop.id, segment.rule)
-    except RuleError:
-        abort(409)
+    except RuleError as error:
+        return Response(_unavailable(error), status=409, mimetype="text/plain")
 
     def body() -> Any:
         try:
@@ -315,7 +331,10 @@ def segment_export(segment_id: int):  # type: ignore[no-untyped-def]
 def segment_count():  # type: ignore[no-untyped-def]
     if g.shop is None:
         return jsonify(error="no_shop"), 404
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes: not a rule either
+        payload = None
     rule = payload.get("rule") if isinstance(payload, dict) else None
     try:
         count = segments.count_matching(db_session(), g.shop.id, parse_rule(rule))

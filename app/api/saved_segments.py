@@ -4,8 +4,10 @@ Layer: web. `POST /segments` (create), `GET|DELETE /segments/<id>`, `POST /segme
 `GET /segments/<id>/customers` (keyset pages by customer id); `GET /segments` (in `views`) lists
 the saved segments next to the RFM groups. Writes go through `app.services.segments` and are
 committed here. Unsafe requests on the cookie session need the session's CSRF token in
-`X-CSRF-Token` (a Shopify session token needs none). Invalid rules answer 400 with every problem:
-`{"error": "invalid_rule", "message", "errors": [{"path", "key", "message"}]}`.
+`X-CSRF-Token` (a Shopify session token needs none). Invalid rules answer 400 with the first
+problems: `{"error": "invalid_rule", "message", "errors": [{"path", "key", "message"}]}`. A saved
+segment that can't be evaluated still reads (`"customers": null`, `"unavailable": reason`); its
+members answer 409 `segment_unavailable`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from app.api.errors import ApiError, api_required, bad_parameter, not_found
 from app.api.serialize import customer_summary_json, when
 from app.auth.csrf import protect_session_posts
 from app.domain.segment_rules import RuleError, RuleProblem, parse_rule
-from app.i18n import t
+from app.i18n import current_language, t
 from app.models import SavedSegment
 from app.services import segments
 
@@ -30,7 +32,9 @@ MAX_PAGE_SIZE = 200
 MAX_ID = 2**31 - 1
 
 
-def saved_segment_json(segment: SavedSegment, count: int | None = None) -> dict[str, Any]:
+def saved_segment_json(
+    segment: SavedSegment, count: int | None = None, unavailable: str | None = None
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": segment.id,
         "name": segment.name,
@@ -40,7 +44,20 @@ def saved_segment_json(segment: SavedSegment, count: int | None = None) -> dict[
     }
     if count is not None:
         payload["customers"] = count
+    if unavailable is not None:
+        payload["customers"] = None
+        payload["unavailable"] = unavailable
     return payload
+
+
+def _counted_json(session: Session, segment: SavedSegment) -> dict[str, Any]:
+    """The segment with its member count, or with why it can't be evaluated."""
+    try:
+        count = segments.count_matching(session, g.shop.id, segment.rule)
+    except RuleError as error:
+        reason = segments.unavailable_text(current_language(), error.problems)
+        return saved_segment_json(segment, unavailable=reason)
+    return saved_segment_json(segment, count)
 
 
 def saved_segments_json(session: Session, shop_id: int) -> list[dict[str, Any]]:
@@ -64,7 +81,10 @@ def _check_csrf() -> None:
 
 
 def _body() -> dict[str, Any]:
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        payload = None
     if not isinstance(payload, dict):
         raise ApiError(400, "invalid_body", "The body must be a JSON object.")
     return payload
@@ -91,8 +111,7 @@ def create_segment():  # type: ignore[no-untyped-def]
         session.rollback()
         return _invalid(result.problems)
     session.commit()
-    count = segments.count_matching(session, g.shop.id, result.segment.rule)
-    return jsonify(saved_segment_json(result.segment, count)), 201
+    return jsonify(_counted_json(session, result.segment)), 201
 
 
 @bp.post("/segments/count")
@@ -111,10 +130,7 @@ def count_segment():  # type: ignore[no-untyped-def]
 @api_required
 def get_segment(segment_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
-    segment = _segment(session, segment_id)
-    return jsonify(
-        saved_segment_json(segment, segments.count_matching(session, g.shop.id, segment.rule))
-    )
+    return jsonify(_counted_json(session, _segment(session, segment_id)))
 
 
 @bp.delete("/segments/<int:segment_id>")
@@ -152,7 +168,10 @@ def segment_customers(segment_id: int):  # type: ignore[no-untyped-def]
             session, g.shop.id, segment.rule, after=after, limit=limit + 1
         )
     except RuleError as error:
-        return _invalid(error.problems)
+        reason = segments.unavailable_text(current_language(), error.problems)
+        raise ApiError(
+            409, "segment_unavailable", t("segments.unavailable", reason=reason)
+        ) from error
     more = len(page) > limit
     page = page[:limit]
     return jsonify(

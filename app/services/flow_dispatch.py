@@ -49,7 +49,7 @@ from app.services.flows import (
     shop_row,
 )
 from app.services.inquiries import paused_customers
-from app.services.segments import audience_members
+from app.services.segments import flow_audience
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail, refusal
@@ -129,7 +129,7 @@ class _Batch:
         self.suppressed = suppressed_emails(
             session, self.shop_id, (c.email for c in self.customers.values())
         )
-        self.audience = audience_members(session, self.shop_id, flow_key, customer_ids)
+        self.audience = flow_audience(session, self.shop_id, flow_key, customer_ids)
         tokens = {run.trigger_key for run in runs}
         self.checkouts = {
             checkout.external_id: checkout
@@ -174,8 +174,9 @@ class _Batch:
         email = normalize_email(customer.email)
         if email is None or email in self.suppressed:
             return "suppressed"
-        if self.audience is not None and run.customer_id not in self.audience:
-            return "not_in_audience"
+        audience_exit = self.audience.exit_reason(run.customer_id)
+        if audience_exit is not None:
+            return audience_exit
         checkout = self.checkouts.get(run.trigger_key)
         if checkout is not None and checkout.completed_at is not None:
             return "checkout_completed"

@@ -39,7 +39,7 @@ from app.domain.orchestration import (
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
-from app.services.segments import in_audience
+from app.services.segments import flow_audience, in_audience
 from app.services.unsubscribe import (
     is_suppressed,
     make_token,
@@ -390,8 +390,9 @@ def start_run(
 ) -> int | None:
     """Every flow's entry: the audience check, then the run (a `holdout` run without messages
     for the holdout share), unique on (shop, flow, customer, trigger key), and step 1
-    scheduled at `first_due` after commit. → the new run's id, or None (not in the audience,
-    or a run exists for this trigger)."""
+    scheduled at `first_due` after commit. → the new run's id, or None (not in the audience —
+    or its segment can't be evaluated, which the shop's last error then says — or a run exists
+    for this trigger)."""
     if not in_audience(session, shop_id, flow_key, customer_id):
         return None
     holdout = in_holdout(shop_id, flow_key, customer_id, config.holdout_percent)
@@ -480,8 +481,10 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
         return "no_consent"
     if suppressed(session, run.shop_id, customer.email):
         return "suppressed"
-    if not in_audience(session, run.shop_id, run.flow_key, run.customer_id):
-        return "not_in_audience"
+    audience = flow_audience(session, run.shop_id, run.flow_key, [run.customer_id])
+    audience_exit = audience.exit_reason(run.customer_id)
+    if audience_exit is not None:
+        return audience_exit
     if run.flow_key in POST_PURCHASE_FLOWS:  # a new order is no reason to stop these
         from app.services import post_purchase
 

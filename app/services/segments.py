@@ -4,19 +4,22 @@ Layer: services. Every query is scoped to one shop and to live customers (not de
 redacted). Dates in rules are days in the shop's time zone; "within N days" counts back from now.
 CRUD functions write in the caller's transaction and never commit (the view or API commits).
 A flow's audience is `flow_settings.config["audience_segment_id"]`: none means everyone; a
-segment that no longer exists means nobody, until the merchant picks another (the flow page says
-so), because sending a flow to everyone by accident is worse than pausing it.
+segment that no longer exists, or whose rule can't be evaluated, means nobody, until the merchant
+fixes it (the flow page or the shop's last error says so), because sending a flow to everyone by
+accident is worse than pausing it. Evaluating a rule never breaks the caller's transaction: its
+queries run in a savepoint and any failure becomes a `RuleError` with the reason.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterator, Mapping
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import (
@@ -31,7 +34,7 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -39,13 +42,16 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.db import utcnow
 from app.domain.segment_rules import (
+    ROOT,
     Condition,
     Group,
     RuleError,
     RuleProblem,
     parse_rule,
+    unstorable,
 )
 from app.formatting import minor_units
+from app.i18n import translate
 from app.models import (
     Customer,
     CustomerScore,
@@ -59,7 +65,12 @@ from app.models import (
 from app.models.flow import FlowSetting
 from app.models.segment import MAX_NAME
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 AUDIENCE_KEY = "audience_segment_id"
+CANNOT_RUN = "segments.rule.cannot_run"
+_ERROR_LIMIT = 500
 EXPORT_BATCH = 1000
 MAX_SEGMENTS_PER_SHOP = 200
 CSV_COLUMNS = (
@@ -267,12 +278,41 @@ def _shop_timezone(session: Session, shop_id: int) -> str:
     return session.scalar(select(Shop.timezone).where(Shop.id == shop_id)) or "UTC"
 
 
+def _where(
+    session: Session, shop_id: int, rule: Group | Mapping[str, Any], now: datetime | None
+) -> ColumnElement[bool]:
+    """`customer_filter` in the shop's time zone; a rule that can't become SQL (a date out of
+    range, say, in a rule saved before values were bounded) is a `RuleError`."""
+    timezone = _shop_timezone(session, shop_id)
+    try:
+        return customer_filter(shop_id, rule, timezone=timezone, now=now)
+    except RuleError:
+        raise
+    except (ArithmeticError, ValueError, TypeError) as error:
+        raise RuleError([RuleProblem(ROOT, CANNOT_RUN)]) from error
+
+
+def _guarded(session: Session, query: Callable[[], T]) -> T:
+    """Run a rule's query in a savepoint: when the database (or binding a value) refuses it,
+    only the savepoint is rolled back, and the failure is a `RuleError`."""
+    try:
+        with session.begin_nested():
+            return query()
+    except RuleError:
+        raise
+    except (StatementError, ArithmeticError, ValueError) as error:
+        log.warning("segment rule failed to run error=%s", type(error).__name__)
+        raise RuleError([RuleProblem(ROOT, CANNOT_RUN)]) from error
+
+
 def count_matching(
     session: Session, shop_id: int, rule: Group | Mapping[str, Any], *, now: datetime | None = None
 ) -> int:
-    """How many of the shop's live customers match `rule` (`RuleError` when invalid)."""
-    where = customer_filter(shop_id, rule, timezone=_shop_timezone(session, shop_id), now=now)
-    return session.scalar(select(func.count()).select_from(Customer).where(where)) or 0
+    """How many of the shop's live customers match `rule` (`RuleError` when invalid or when it
+    can't be evaluated)."""
+    where = _where(session, shop_id, rule, now)
+    query = select(func.count()).select_from(Customer).where(where)
+    return _guarded(session, lambda: session.scalar(query) or 0)
 
 
 def matching_customer_ids(
@@ -285,13 +325,13 @@ def matching_customer_ids(
     now: datetime | None = None,
 ) -> list[int]:
     """Ids of the matching customers in id order, from after `after` (keyset), `limit` of them."""
-    where = customer_filter(shop_id, rule, timezone=_shop_timezone(session, shop_id), now=now)
+    where = _where(session, shop_id, rule, now)
     query = select(Customer.id).where(where).order_by(Customer.id)
     if after is not None:
         query = query.where(Customer.id > after)
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    return _guarded(session, lambda: list(session.scalars(query)))
 
 
 def matching_customers(
@@ -303,25 +343,51 @@ def matching_customers(
     limit: int,
 ) -> list[Customer]:
     """One keyset page of matching customers, in id order."""
-    where = customer_filter(shop_id, rule, timezone=_shop_timezone(session, shop_id))
+    where = _where(session, shop_id, rule, None)
     query = select(Customer).where(where).order_by(Customer.id).limit(limit)
     if after is not None:
         query = query.where(Customer.id > after)
-    return list(session.scalars(query))
+    return _guarded(session, lambda: list(session.scalars(query)))
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A flow's audience among some customers: `members` None is everyone; `unavailable` holds
+    why the flow's segment can't be evaluated (then nobody is in it)."""
+
+    members: set[int] | None
+    unavailable: tuple[RuleProblem, ...] = ()
+
+    def exit_reason(self, customer_id: int) -> str | None:
+        """Why this customer may not be (or stay) in the flow, or None."""
+        if self.unavailable:
+            return "audience_unavailable"
+        if self.members is not None and customer_id not in self.members:
+            return "not_in_audience"
+        return None
 
 
 def in_audience(session: Session, shop_id: int, flow_key: str, customer_id: int) -> bool:
     """Whether the customer may enter the flow: everyone when the flow has no audience segment,
-    nobody when its segment was deleted, else the segment's members (live customers only)."""
-    members = audience_members(session, shop_id, flow_key, [customer_id])
-    return members is None or customer_id in members
+    nobody when its segment was deleted or can't be evaluated, else the segment's members."""
+    audience = flow_audience(session, shop_id, flow_key, [customer_id])
+    return audience.exit_reason(customer_id) is None
 
 
 def audience_members(
     session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
 ) -> set[int] | None:
-    """Which of `customer_ids` are in the flow's audience, in one query; None: the flow has no
-    audience segment (everyone is in it). A deleted segment or a broken rule admits nobody."""
+    """Which of `customer_ids` are in the flow's audience; None: everyone is in it."""
+    audience = flow_audience(session, shop_id, flow_key, customer_ids)
+    return set() if audience.unavailable else audience.members
+
+
+def flow_audience(
+    session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
+) -> Audience:
+    """The flow's audience among `customer_ids`, in one query. A deleted segment admits nobody;
+    a segment that can't be evaluated admits nobody either, and the shop's last error says why
+    (the caller's transaction is left usable and commits it)."""
     config = session.scalar(
         select(FlowSetting.config).where(
             FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
@@ -329,15 +395,50 @@ def audience_members(
     )
     segment_id = (config or {}).get(AUDIENCE_KEY)
     if segment_id is None:
-        return None
+        return Audience(None)
     segment = get_segment(session, shop_id, segment_id) if isinstance(segment_id, int) else None
     if segment is None or not customer_ids:
-        return set()
+        return Audience(set())
     try:
-        where = customer_filter(shop_id, segment.rule, timezone=_shop_timezone(session, shop_id))
-    except RuleError:
-        return set()
-    return set(session.scalars(select(Customer.id).where(where, Customer.id.in_(customer_ids))))
+        where = _where(session, shop_id, segment.rule, None)
+        query = select(Customer.id).where(where, Customer.id.in_(customer_ids))
+        return Audience(_guarded(session, lambda: set(session.scalars(query))))
+    except RuleError as error:
+        _report_unavailable(session, shop_id, flow_key, segment, error.problems)
+        return Audience(set(), error.problems)
+
+
+def unavailable_text(language: str, problems: Collection[RuleProblem]) -> str:
+    """The reasons a segment can't be evaluated, as one line in `language`."""
+    return " ".join(translate(language, p.key, **p.values) for p in list(problems)[:3])
+
+
+def _report_unavailable(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    segment: SavedSegment,
+    problems: Collection[RuleProblem],
+) -> None:
+    log.warning(
+        "flow audience unavailable shop_id=%s flow=%s segment_id=%s reason=%s",
+        shop_id,
+        flow_key,
+        segment.id,
+        ",".join(p.key for p in problems),
+    )
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return
+    message = translate(
+        "en",
+        "flows.audience.unavailable_error",
+        flow=flow_key,
+        segment=segment.name,
+        reason=unavailable_text("en", problems),
+    )[:_ERROR_LIMIT]
+    if shop.last_error != message:  # one write per new problem, not one per webhook
+        shop.last_error, shop.last_error_at = message, utcnow()
 
 
 def missing_audience(session: Session, shop_id: int, config: Mapping[str, Any] | None) -> bool:
@@ -386,6 +487,8 @@ def _name_problems(
         return [RuleProblem("name", "segments.rule.required")]
     if len(name) > MAX_NAME:
         return [RuleProblem("name", "segments.rule.too_long", {"max": MAX_NAME})]
+    if unstorable(name):
+        return [RuleProblem("name", "segments.rule.characters")]
     taken = session.scalar(
         select(SavedSegment.id).where(SavedSegment.shop_id == shop_id, SavedSegment.name == name)
     )
@@ -479,13 +582,14 @@ def export_csv(
 ) -> Iterator[str]:
     """The matching customers as CSV lines (header first), read in keyset batches of ids.
 
-    Text cells from the store's data go through `csv_safe`; numbers and times are written by us.
+    The first batch is read before this returns, so a rule that can't be evaluated is a
+    `RuleError` here rather than a broken download. Text cells from the store's data go through
+    `csv_safe`; numbers and times are written by us.
     """
-    where = customer_filter(shop_id, rule, timezone=_shop_timezone(session, shop_id), now=now)
-    yield _csv_line(list(CSV_COLUMNS))
-    after = 0
-    while True:
-        rows = session.execute(
+    where = _where(session, shop_id, rule, now)
+
+    def batch(after: int) -> list[Any]:
+        query = (
             select(
                 Customer.id,
                 Customer.email,
@@ -505,7 +609,17 @@ def export_csv(
             .where(where, Customer.id > after)
             .order_by(Customer.id)
             .limit(batch_size)
-        ).all()
+        )
+        return _guarded(session, lambda: list(session.execute(query).all()))
+
+    return _csv_lines(batch(0), batch, batch_size)
+
+
+def _csv_lines(
+    rows: list[Any], batch: Callable[[int], list[Any]], batch_size: int
+) -> Iterator[str]:
+    yield _csv_line(list(CSV_COLUMNS))
+    while True:
         for row in rows:
             spent = Decimal(row.total_spent if row.total_spent is not None else 0)
             cents = Decimal(1).scaleb(-minor_units(row.currency or "USD"))
@@ -524,4 +638,4 @@ def export_csv(
             )
         if len(rows) < batch_size:
             return
-        after = rows[-1].id
+        rows = batch(rows[-1].id)
