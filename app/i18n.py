@@ -1540,6 +1540,8 @@ MESSAGES["en"].update(
         "flows.audience.unavailable_error": "The {flow} flow's audience segment “{segment}” "
         "can't be evaluated: {reason} Nobody enters the flow until the segment is fixed.",
         "run.exit.audience_unavailable": "audience segment can't be evaluated",
+        "flows.audience.unavailable": "The audience segment “{segment}” can't be evaluated: "
+        "{reason} Nobody enters this flow until you fix the segment or choose another.",
     }
 )
 MESSAGES["ja"].update(
@@ -1551,5 +1553,7 @@ MESSAGES["ja"].update(
         "flows.audience.unavailable_error": "{flow} フローの対象セグメント「{segment}」は評価"
         "できません：{reason} セグメントを直すまで誰もフローに入りません。",
         "run.exit.audience_unavailable": "対象セグメントを評価できない",
+        "flows.audience.unavailable": "対象セグメント「{segment}」は評価できません：{reason}"
+        "セグメントを直すか別のセグメントを選ぶまで、誰もこのフローに入りません。",
     }
 )

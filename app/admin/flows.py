@@ -36,7 +36,7 @@ from app.auth.guard import admin_required
 from app.db import utcnow
 from app.domain.attribution import MODELS
 from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
-from app.i18n import MESSAGES, t
+from app.i18n import MESSAGES, current_language, t
 from app.kizuna import kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
@@ -358,6 +358,18 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
     audience_missing = segments.missing_audience(
         session, shop.id, saved_setting.config if saved_setting is not None else None
     )
+    broken_audience, audience_problems = segments.audience_problems(
+        session, shop.id, saved_setting.config if saved_setting is not None else None
+    )
+    audience_unavailable = (
+        t(
+            "flows.audience.unavailable",
+            segment=broken_audience.name,
+            reason=segments.unavailable_text(current_language(), audience_problems),
+        )
+        if broken_audience is not None and audience_problems
+        else ""
+    )
     candidates = preview_candidates(session, shop, key)
     wanted = request.args.get("customer_id", type=int)
     chosen: PreviewTarget | None = None
@@ -394,6 +406,7 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             limits=flow_settings,
             audiences=segments.list_segments(session, shop.id),
             audience_missing=audience_missing,
+            audience_unavailable=audience_unavailable,
             flow_text=_flow_text,
             shop_currency=shop.currency,
         ),

@@ -449,6 +449,22 @@ def missing_audience(session: Session, shop_id: int, config: Mapping[str, Any] |
     return not isinstance(segment_id, int) or get_segment(session, shop_id, segment_id) is None
 
 
+def audience_problems(
+    session: Session, shop_id: int, config: Mapping[str, Any] | None
+) -> tuple[SavedSegment | None, tuple[RuleProblem, ...]]:
+    """The flow's audience segment and why it can't be evaluated (no problems: it can, or the
+    flow has none). Reads one member at most; writes nothing."""
+    segment_id = (config or {}).get(AUDIENCE_KEY)
+    segment = get_segment(session, shop_id, segment_id) if isinstance(segment_id, int) else None
+    if segment is None:
+        return None, ()
+    try:
+        matching_customer_ids(session, shop_id, segment.rule, limit=1)
+    except RuleError as error:
+        return segment, error.problems
+    return segment, ()
+
+
 # --- saved segments --------------------------------------------------------------------------
 
 

@@ -265,6 +265,8 @@ def test_a_checkout_with_a_broken_cart_audience_is_processed_and_starts_no_run(
     error = _status_error(client, runtime, db, shop)
     assert "cart flow's audience segment “Broken” can't be evaluated" in error
     assert "Nobody enters the flow" in error
+    flow_page = text_of(client.get("/app/flows/cart", headers={"Accept-Language": "en"}))
+    assert 'data-field="audience-unavailable">The audience segment “Broken” can' in flow_page
     assert sendgrid.outbox == []
 
 
