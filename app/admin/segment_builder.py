@@ -206,7 +206,7 @@ def saved_segments():  # type: ignore[no-untyped-def]
 
 
 def _unavailable(error: RuleError) -> str:
-    """ "This segment can't be evaluated: <reason>", in the page's language."""
+    """The line "This segment can't be evaluated: <reason>", in the page's language."""
     reason = segments.unavailable_text(current_language(), error.problems)
     return t("segments.unavailable", reason=reason)
 

@@ -374,14 +374,6 @@ def in_audience(session: Session, shop_id: int, flow_key: str, customer_id: int)
     return audience.exit_reason(customer_id) is None
 
 
-def audience_members(
-    session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
-) -> set[int] | None:
-    """Which of `customer_ids` are in the flow's audience; None: everyone is in it."""
-    audience = flow_audience(session, shop_id, flow_key, customer_ids)
-    return set() if audience.unavailable else audience.members
-
-
 def flow_audience(
     session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
 ) -> Audience:
