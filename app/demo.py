@@ -200,6 +200,7 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     app_url = f"http://127.0.0.1:{port}"
     env["APP_URL"] = app_url
     env.setdefault("SHOPIFY_API_KEY", "kizuna-demo-app")
+    env.setdefault("KIZUNA_ENV", "development")  # a loopback app, also on a PostgreSQL database
 
     click.echo("Kizuna demo — starting a simulated Shopify store and the app")
     base_config = load_config(env)

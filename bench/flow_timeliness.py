@@ -268,6 +268,7 @@ def bench_env(database_url: str, sendgrid_url: str) -> dict[str, str]:
         SHOPIFY_API_KEY="bench-app",
         SHOPIFY_API_SECRET="bench-shopify-secret",
         APP_URL="https://kizuna.bench",
+        KIZUNA_ENV="development",
         SENDGRID_SANDBOX_URL=sendgrid_url,
         KIZUNA_INSTANCE=str(ROOT / "instance" / "flow-bench"),
         PYTHONPATH=str(ROOT),

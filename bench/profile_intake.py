@@ -37,6 +37,7 @@ def main() -> None:
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         SHOPIFY_API_KEY="bench-app",
         SHOPIFY_API_SECRET=SECRET,
+        KIZUNA_ENV="development",
         KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
     )
     from app import create_app

@@ -291,6 +291,7 @@ def main() -> int:
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         SHOPIFY_API_KEY="bench-app",
         SHOPIFY_API_SECRET="bench-shopify-secret",
+        KIZUNA_ENV="development",
         KIZUNA_INSTANCE=str(ROOT / "instance" / "bench-segments"),
     )
     from sqlalchemy import text

@@ -390,6 +390,7 @@ def main() -> int:
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         SHOPIFY_API_KEY="bench-app",
         SHOPIFY_API_SECRET=SECRET,
+        KIZUNA_ENV="development",
         KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
         PYTHONPATH=str(ROOT),
     )

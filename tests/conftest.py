@@ -77,7 +77,8 @@ def make_test_env(database_url: str, redis_url: str, **extra: str) -> dict[str, 
         "SHOPIFY_API_SECRET": SHOPIFY_API_SECRET,
         "SHOPIFY_API_SECRET_PREVIOUS": SHOPIFY_API_SECRET_PREVIOUS,
         "SHOPIFY_API_VERSION": "2026-07",
-        # The simulated stores listen on loopback: reachable only because they are listed here.
+        # Loopback APP_URL and no mail setting; the simulated stores listen on loopback:
+        # reachable only because they are listed here.
         "KIZUNA_ENV": "development",
         "OUTBOUND_ALLOW_HOSTS": SIMULATOR_HOST,
     }

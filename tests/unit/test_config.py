@@ -26,13 +26,69 @@ def test_production_database_without_secrets_is_refused(tmp_path: Path) -> None:
         load_config({"DATABASE_URL": "postgresql://db/kizuna"}, instance_path=tmp_path)
 
 
-def test_postgres_urls_use_psycopg3(tmp_path: Path) -> None:
+def production_env(**overrides: str) -> dict[str, str]:
+    """A complete production environment; a test removes or changes one value."""
     env = {
-        "DATABASE_URL": "postgres://u@db/kizuna",
+        "DATABASE_URL": "postgresql://db/kizuna",
         "SECRET_KEY": "x" * 32,
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SHOPIFY_API_KEY": "real-client-id",
         "SHOPIFY_API_SECRET": "s",
+        "APP_URL": "https://kizuna.example.com",
+        "SENDGRID_API_KEY": "SG.key",
     }
+    env.update(overrides)
+    return {name: value for name, value in env.items() if value}
+
+
+def test_complete_production_environment_starts(tmp_path: Path) -> None:
+    config = load_config(production_env(), instance_path=tmp_path)
+    assert not config.embedded
+    assert config.shopify_api_key == "real-client-id"
+    assert config.app_url == "https://kizuna.example.com"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"SHOPIFY_API_KEY": ""}, "SHOPIFY_API_KEY"),
+        ({"APP_URL": ""}, "APP_URL"),
+        ({"APP_URL": "http://kizuna.example.com"}, "APP_URL"),
+        ({"APP_URL": "https://127.0.0.1:8000"}, "APP_URL"),
+        ({"APP_URL": "https://localhost"}, "APP_URL"),
+        ({"APP_URL": "https://[::1]:8443"}, "APP_URL"),
+        ({"APP_URL": "https://0.0.0.0"}, "APP_URL"),
+        ({"SENDGRID_API_KEY": ""}, "SENDGRID_API_KEY"),
+        ({"KIZUNA_ENV": "staging"}, "KIZUNA_ENV"),
+    ],
+)
+def test_production_refuses_demo_stand_ins(
+    tmp_path: Path, overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(production_env(**overrides), instance_path=tmp_path)
+
+
+def test_sendgrid_sandbox_counts_as_a_mail_setting(tmp_path: Path) -> None:
+    env = production_env(SENDGRID_API_KEY="", SENDGRID_SANDBOX_URL="https://mail.sandbox.example")
+    assert load_config(env, instance_path=tmp_path).sendgrid_sandbox_url
+
+
+def test_development_relaxes_only_key_app_url_and_mail(tmp_path: Path) -> None:
+    env = production_env(
+        KIZUNA_ENV="development", SHOPIFY_API_KEY="", APP_URL="http://127.0.0.1:8000",
+        SENDGRID_API_KEY="",
+    )  # fmt: skip
+    config = load_config(env, instance_path=tmp_path)
+    assert config.app_url == "http://127.0.0.1:8000"
+    assert config.shopify_api_key == "kizuna-demo-app"
+    for required in ("SECRET_KEY", "ENCRYPTION_KEYS", "SHOPIFY_API_SECRET"):
+        with pytest.raises(ConfigError, match=required):
+            load_config({**env, required: ""}, instance_path=tmp_path)
+
+
+def test_postgres_urls_use_psycopg3(tmp_path: Path) -> None:
+    env = production_env(DATABASE_URL="postgres://u@db/kizuna")
     assert (
         load_config(env, instance_path=tmp_path).database_url == "postgresql+psycopg://u@db/kizuna"
     )
