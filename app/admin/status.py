@@ -111,7 +111,7 @@ def shop_status(
     granted = parse_scopes(shop.scopes)
     is_shopify = shop.platform == "shopify"
     counts = dict(webhook_counts(session, shop.id))
-    counts["rejected"] = rejected_count(redis, shop.domain)
+    counts["rejected"] = rejected_count(redis, shop.id)
     return {
         "shop": {
             "id": shop.id,

@@ -24,7 +24,7 @@ from rq import Queue, Retry
 from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.db import Database, utcnow
 from app.kizuna import Kizuna
@@ -171,6 +171,19 @@ def _find_shop(intake: _Intake, domain: str | None) -> tuple[int, str] | None:
     if status != "uninstalled":
         intake.remember_shop(domain, shop_id, status)
     return shop_id, status
+
+
+def installed_shop_id(database: Database, domain: str | None) -> int | None:
+    """The id of the installed Shopify shop with this canonical domain, else None (also when
+    the database cannot answer: callers use it for best-effort bookkeeping only)."""
+    try:
+        shop = _find_shop(_intake(database), domain)
+    except SQLAlchemyError as error:
+        log.warning("shop lookup failed error=%s", type(error).__name__)
+        return None
+    if shop is None or shop[1] == "uninstalled":
+        return None
+    return shop[0]
 
 
 def _initial_status(topic: str, shop: tuple[int, str] | None) -> str:

@@ -1,8 +1,10 @@
 """Webhook health for the merchant's status page: inbox counts and rejected deliveries.
 
 Layer: services (read-only on the database). Rejected deliveries (bad signature) are never
-stored, so they are counted in Redis under `kizuna:webhooks:rejected:<claimed domain>`, best
-effort: a Redis failure never changes the answer Shopify gets, and reads as zero here.
+stored, so they are counted in Redis under `kizuna:webhooks:rejected:<shop id>`, only for a shop
+that is installed: unsigned traffic naming anything else creates no key, so the key set is bounded
+by the installed shops and each key expires 30 days after its last rejection. Best effort: a
+Redis failure never changes the answer the platform gets, and reads as zero here.
 """
 
 from __future__ import annotations
@@ -17,24 +19,21 @@ from sqlalchemy.orm import Session
 
 from app.models import WebhookEvent
 from app.models.webhook_event import EVENT_STATUSES
-from connectors.shopify.domains import normalize_shop_domain
 
 log = logging.getLogger(__name__)
 
 REJECTED_KEY_PREFIX = "kizuna:webhooks:rejected:"
-# A claimed domain that is not a shop domain is an attacker's free text: one shared key, so
-# junk cannot create keys without bound.
-INVALID_DOMAIN_KEY = "invalid-domain"
 REJECTED_KEY_TTL = 30 * 24 * 3600
 
 
-def rejected_key(claimed_domain: str | None) -> str:
-    return REJECTED_KEY_PREFIX + (normalize_shop_domain(claimed_domain) or INVALID_DOMAIN_KEY)
+def rejected_key(shop_id: int) -> str:
+    return f"{REJECTED_KEY_PREFIX}{int(shop_id)}"
 
 
-def count_rejected(connection: redis.Redis, claimed_domain: str | None) -> None:
-    """Add one rejected delivery for the domain it claims to come from (never raises)."""
-    key = rejected_key(claimed_domain)
+def count_rejected(connection: redis.Redis, shop_id: int) -> None:
+    """Add one rejected delivery to an installed shop's count (never raises). The caller has
+    found the shop installed: a claimed domain alone never reaches here."""
+    key = rejected_key(shop_id)
     try:
         pipeline = connection.pipeline(transaction=False)
         pipeline.incr(key)
@@ -44,10 +43,10 @@ def count_rejected(connection: redis.Redis, claimed_domain: str | None) -> None:
         log.warning("rejected webhook not counted error=%s", type(error).__name__)
 
 
-def rejected_count(connection: redis.Redis, shop_domain: str) -> int:
+def rejected_count(connection: redis.Redis, shop_id: int) -> int:
     """Deliveries refused for a bad signature in the last 30 days of activity (0 if unknown)."""
     try:
-        value: Any = connection.get(rejected_key(shop_domain))
+        value: Any = connection.get(rejected_key(shop_id))
     except (redis.RedisError, OSError) as error:
         log.warning("rejected webhook count unavailable error=%s", type(error).__name__)
         return 0

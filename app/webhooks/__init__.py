@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from app.kizuna import kizuna
-from app.services.ingest_webhook import ingest_shopify_webhook
+from app.services.ingest_webhook import ingest_shopify_webhook, installed_shop_id
 from app.services.webhook_stats import count_rejected
 from connectors.shopify.webhooks import WebhookHeaders, verify_webhook_hmac
 
@@ -39,7 +39,9 @@ def shopify_webhook() -> tuple[Response, int]:
     verification = verify_webhook_hmac(body, headers.signature, runtime.config.shopify_secrets)
     if not verification.ok:
         log.warning("webhook rejected reason=%s shop=%s", verification.reason, headers.shop_domain)
-        count_rejected(runtime.redis, headers.claimed_domain)
+        shop_id = installed_shop_id(runtime.db, headers.shop_domain)
+        if shop_id is not None:
+            count_rejected(runtime.redis, shop_id)
         return _refuse(401, "unauthorized", verification.reason)
 
     try:

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, jsonify, request
 
 from app.kizuna import kizuna
+from app.services.webhook_stats import count_rejected
 from app.services.woocommerce_install import ingest_webhook, webhook_shop
 from app.webhooks import bp
 from connectors.woocommerce.webhooks import (
@@ -51,6 +52,8 @@ def woocommerce_webhook() -> tuple[Response, int]:
         log.warning(
             "woocommerce webhook rejected reason=%s shop_id=%s", verification.reason, shop.shop_id
         )
+        if shop.status != "uninstalled":
+            count_rejected(runtime.redis, shop.shop_id)
         return _refuse(401, "unauthorized", verification.reason)
     try:
         payload: Any = json.loads(body.decode("utf-8"))

@@ -169,7 +169,7 @@ def shop_setup(db: Session) -> dict[str, Any]:
 @pytest.fixture
 def rejected_twice(runtime: Any, shop_setup: dict[str, Any]) -> None:
     for _ in range(2):
-        count_rejected(runtime.redis, shop_setup["shop"].domain)
+        count_rejected(runtime.redis, shop_setup["shop"].id)
 
 
 # --- access ----------------------------------------------------------------------------------

@@ -186,7 +186,53 @@ def test_bad_signature_is_401_stores_nothing_and_is_counted(
     )
     assert response.status_code == 401
     assert events(db) == []
-    assert rejected_count(runtime.redis, DOMAIN) == 3
+    assert rejected_count(runtime.redis, shop.id) == 3
+
+
+def rejected_keys(runtime: Any) -> list[str]:
+    return sorted(key.decode() for key in runtime.redis.scan_iter("kizuna:webhooks:rejected:*"))
+
+
+def test_bad_signatures_naming_no_installed_shop_create_no_counter(
+    client: Any, db: Session, runtime: Any
+) -> None:
+    make_shop(db, "gone.myshopify.com", status="uninstalled")
+    raw = json.dumps(sample_body("customers.create.json")).encode()
+    for n, domain in enumerate(
+        ["random-1.myshopify.com", "random-2.myshopify.com", "gone.myshopify.com", "junk!", ""]
+    ):
+        headers = shopify_headers(
+            "customers/create", raw, webhook_id=f"wh-{n}", domain=domain, secret="wrong"
+        )
+        response = client.post("/webhooks/shopify", data=raw, headers=headers)
+        assert response.status_code == 401
+    assert rejected_keys(runtime) == []
+
+
+def test_rejections_count_for_the_installed_shop_alone_and_expire(
+    client: Any, db: Session, shop: Shop, runtime: Any
+) -> None:
+    from app.admin.status import shop_status
+
+    woo = Shop(
+        account_id=shop.account_id, platform="woocommerce", domain="https://woo.example",
+        status="active", installed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )  # fmt: skip
+    db.add(woo)
+    db.commit()
+    raw = json.dumps(sample_body("customers.create.json")).encode()
+    for n, domain in enumerate([DOMAIN, DOMAIN.upper(), "random.myshopify.com", "junk!"]):
+        headers = shopify_headers(
+            "customers/create", raw, webhook_id=f"wh-{n}", domain=domain, secret="wrong"
+        )
+        assert client.post("/webhooks/shopify", data=raw, headers=headers).status_code == 401
+
+    assert rejected_keys(runtime) == [f"kizuna:webhooks:rejected:{shop.id}"]
+    ttl = runtime.redis.ttl(f"kizuna:webhooks:rejected:{shop.id}")
+    assert 0 < ttl <= 30 * 24 * 3600
+    assert shop_status(db, runtime.redis, shop, wanted_scopes="")["webhooks"]["rejected"] == 2
+    # Junk naming no shop no longer lands on a store whose domain is not a Shopify one.
+    assert shop_status(db, runtime.redis, woo, wanted_scopes="")["webhooks"]["rejected"] == 0
 
 
 def test_previous_secret_is_accepted(client: Any, db: Session, shop: Shop) -> None:
