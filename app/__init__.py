@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 from app.config import Config, load_config
 from app.db import Database
@@ -52,11 +52,18 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(api_bp)
 
     @app.after_request
-    def _frame_ancestors(response: Response) -> Response:
-        # Embedded pages may be framed only by their own shop's admin; others by nobody.
+    def _security_headers(response: Response) -> Response:
+        # Embedded pages may be framed only by their own shop's admin; others by nobody. No
+        # X-Frame-Options: it cannot name the shop, and Shopify's admin frames the app.
         if response.mimetype == "text/html":
             ancestors = g.get("frame_ancestors", "'none'")
             response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # Login links, session tokens and unsubscribe tokens ride in URLs: other sites see only
+        # our origin.
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        if request.is_secure or config.app_url.startswith("https://"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     @app.teardown_appcontext
