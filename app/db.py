@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -63,11 +64,52 @@ def to_decimal(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
+def describe_error(error: BaseException) -> str:
+    """An error as a merchant's status page shows it: a database error by its class alone (its
+    statement means nothing there), anything else by its message."""
+    if isinstance(error, SQLAlchemyError):
+        return f"database error ({type(error).__name__})"
+    return str(error)
+
+
+def _server_error_names(error: BaseException) -> str | None:
+    """What a database server's error may say outside the database: its class, SQLSTATE and
+    the schema names involved. None for errors raised by the driver itself, which quote no row.
+    PostgreSQL's own text quotes values (`invalid input syntax ...: "hanako@…"`,
+    `Key (email)=(…) already exists`), so it never leaves the process."""
+    diag = getattr(error, "diag", None)
+    if diag is None or not getattr(diag, "sqlstate", None):
+        return None
+    names = [
+        f"{label}={value}"
+        for label in ("sqlstate", "constraint_name", "table_name", "column_name", "datatype_name")
+        if (value := getattr(diag, label, None))
+    ]
+    return " ".join([type(error).__name__, *names])
+
+
+def _hide_quoted_values(context: ExceptionContext) -> None:
+    # Both the driver's exception and SQLAlchemy's wrapper print in a traceback.
+    safe = _server_error_names(context.original_exception)
+    if safe is None:
+        return
+    context.original_exception.args = (safe,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        orig = type(context.original_exception)
+        wrapped.args = (f"({orig.__module__}.{orig.__name__}) {safe}",)
+
+
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """An engine whose errors never carry row values: bound parameters are hidden from every
+    error message and log line (`hide_parameters`), and server messages that quote values are
+    replaced by their SQLSTATE and schema names."""
+    kwargs.setdefault("hide_parameters", True)
     if database_url.startswith("sqlite"):
         engine = create_engine(
             database_url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
         )
+        event.listen(engine, "handle_error", _hide_quoted_values)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,7 +120,9 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    engine = create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    event.listen(engine, "handle_error", _hide_quoted_values)
+    return engine
 
 
 class Database:

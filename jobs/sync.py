@@ -28,7 +28,7 @@ from redis.exceptions import LockError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import describe_error, utcnow
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
 from app.services import flow_triggers, upsert
@@ -414,7 +414,7 @@ STREAMS: tuple[StreamSpec, ...] = streams.STREAMS
 
 def _fail(session: Session, shop_id: int, error: Exception) -> None:
     session.rollback()
-    message = f"Backfill failed: {error}"[:_ERROR_TEXT_LIMIT]
+    message = f"Backfill failed: {describe_error(error)}"[:_ERROR_TEXT_LIMIT]
     log.warning("backfill failed shop_id=%s error=%s", shop_id, type(error).__name__)
     shop = session.get(Shop, shop_id)
     if shop is not None:

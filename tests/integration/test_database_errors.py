@@ -1,0 +1,99 @@
+"""A failed statement never puts its parameters (emails, names) in a log line, a page or a status.
+
+Real PostgreSQL and Redis; the platform is the simulated Shopify store over HTTP and the sync
+runs in RQ's burst worker, whose failure log is what an operator reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from app import create_app, db_session
+from app.config import Config, load_config
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.services.install_shop import connect_custom_app
+from connectors.sandbox.shopify import SandboxShopify
+from jobs.queues import SYNC
+from jobs.sync import enqueue_sync_now
+from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+EMAIL = "hanako.private@example.com"
+DOMAIN = "quiet-store.myshopify.com"
+
+
+def test_a_failed_statement_in_a_request_logs_no_parameters(
+    config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
+    application = create_app(config)  # not TESTING: the error is handled and logged as in prod
+
+    @application.get("/statement-that-fails")
+    def statement_that_fails() -> str:
+        db_session().execute(text("SELECT CAST(:email AS integer)"), {"email": EMAIL})
+        return "unreachable"
+
+    caplog.set_level(logging.DEBUG)
+    try:
+        response = application.test_client().get("/statement-that-fails")
+    finally:
+        application.extensions["kizuna"].db.dispose()
+    assert response.status_code == 500
+    assert "DataError" in caplog.text  # the failure is logged, with its statement
+    assert EMAIL not in caplog.text
+    assert EMAIL not in response.get_data(as_text=True)
+
+
+@pytest.fixture
+def shopify(serve: Any) -> Iterator[tuple[SandboxShopify, LiveServer]]:
+    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=5, plan="plus")
+    platform.add_shop(DOMAIN, customers=1, years=1, name="Quiet Store")
+    yield platform, serve(platform.wsgi_app)
+    platform.close()
+
+
+@pytest.fixture
+def config(
+    database_url: str, redis_url: str, tmp_path: Any, request: Any
+) -> Config:  # the shared `config`, pointed at the simulated store when a test uses one
+    extra: dict[str, str] = {}
+    if "shopify" in request.fixturenames:
+        extra["SHOPIFY_SANDBOX_URL"] = request.getfixturevalue("shopify")[1].url
+    return load_config(make_test_env(database_url, redis_url, **extra), tmp_path / "instance")
+
+
+def test_a_sync_that_fails_on_a_record_reports_no_personal_data(
+    app: Any,
+    runtime: Kizuna,
+    db: Any,
+    drain_jobs: Any,
+    shopify: tuple[SandboxShopify, LiveServer],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    platform, _server = shopify
+    store = platform.shop(DOMAIN)
+    shop_id = connect_custom_app(
+        runtime, DOMAIN, platform.install_app(DOMAIN, expiring=False)["access_token"]
+    )
+    with platform.webhooks_muted(DOMAIN):
+        # PostgreSQL refuses a NUL in text: the customers insert fails with this row's values.
+        store.create_customer(email=EMAIL, first_name="Hana\x00ko", last_name="Private")
+    caplog.set_level(logging.DEBUG)
+
+    enqueue_sync_now(runtime, shop_id, full=True)
+    drain_jobs(SYNC)
+
+    db.expire_all()
+    shop = db.scalars(select(Shop).where(Shop.id == shop_id)).one()
+    assert shop.sync_state["status"] == "failed"
+    assert shop.last_error == "Backfill failed: database error (DataError)"
+    assert "DataError" in caplog.text  # the worker logged the failure
+    for where in (caplog.text, shop.last_error or "", str(shop.sync_state)):
+        assert EMAIL not in where
+        assert "Private" not in where
