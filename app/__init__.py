@@ -15,6 +15,7 @@ from flask import Flask, Response, g, request
 from app.config import Config, load_config
 from app.db import Database
 from app.kizuna import Kizuna
+from app.links import safe_url
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -33,6 +34,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         **overrides,
     )
     app.extensions["kizuna"] = Kizuna(config=config, db=Database(config.database_url))
+    app.add_template_filter(safe_url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from app import health

@@ -81,13 +81,6 @@ def rate_text(records_per_second: float | None) -> str:
     return t("sync.records_per_second", rate=number(round(records_per_second)))
 
 
-def safe_href(url: str | None) -> str | None:
-    """`url` when it is an http(s) link; None for anything else (`javascript:`, data: …)."""
-    if url and url.strip().lower().startswith(("https://", "http://")):
-        return url.strip()
-    return None
-
-
 # Badge tones (Polaris names) for the states the pages show.
 TONES = {
     "consent": {
@@ -146,7 +139,6 @@ TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "number": number,
     "duration": duration,
     "rate_text": rate_text,
-    "safe_href": safe_href,
     "tone": tone,
     "label": label,
     "consent_state": consent_state,

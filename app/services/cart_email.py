@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, object_session
 from app.config import Config
 from app.db import utcnow
 from app.formatting import format_money
+from app.links import safe_url, shop_home_url
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.flow_settings import subject_override
@@ -167,12 +168,20 @@ def _cart_lines(checkout: Checkout, lang: str) -> dict[str, Any]:
             "variant_title": item.get("variant_title"),
             "quantity": item.get("quantity") or 1,
             "price": _money(item.get("price"), checkout.currency, lang),
-            "image_url": item.get("image_url"),
+            "image_url": safe_url(item.get("image_url")),
         }
         for item in checkout.line_items or ()
     ]
     total = _money(checkout.total_price, checkout.currency, lang)
     return {"lang": lang, "items": items, "total": total}
+
+
+def recovery_link(shop: Shop, checkout: Checkout) -> str | None:
+    """The checkout's recovery URL for the email's button; the shop's home page when the
+    platform sent something other than an http(s) URL; None (no button) when it sent none."""
+    if not checkout.recovery_url:
+        return None
+    return safe_url(checkout.recovery_url, shop_home_url(shop))
 
 
 def _render_items(checkout: Checkout, lang: str) -> tuple[Markup, str]:
@@ -211,8 +220,8 @@ def render(
         greeting_text=greeting(customer.first_name, lang, html=True),
         items_html=items_html,
         items_text=items_text,
-        recovery_url=checkout.recovery_url,
-        recovery_text=checkout.recovery_url,
+        recovery_url=recovery_link(shop, checkout),
+        recovery_text=recovery_link(shop, checkout),
         unsubscribe_url=link,
         discount_code=discount_for_step(shop, run, msg.step, checkout),
     )
@@ -258,7 +267,8 @@ def shared_email(
 ) -> OutgoingEmail | None:
     """This recipient's email on shared content, or None when it cannot share it (no recovery
     link, or substitutions over SendGrid's per-personalization limit): send it on its own."""
-    if not checkout.recovery_url:
+    recovery = recovery_link(shop, checkout)
+    if recovery is None:
         return None
     lang = content.lang
     items_html, items_text = _render_items(checkout, lang)
@@ -268,8 +278,8 @@ def shared_email(
         GREETING_TEXT_TAG: greeting(customer.first_name, lang, html=True),
         ITEMS_HTML_TAG: str(items_html),
         ITEMS_TEXT_TAG: items_text,
-        RECOVERY_HTML_TAG: str(escape(checkout.recovery_url)),
-        RECOVERY_TEXT_TAG: checkout.recovery_url,
+        RECOVERY_HTML_TAG: str(escape(recovery)),
+        RECOVERY_TEXT_TAG: recovery,
         UNSUBSCRIBE_TAG: link,
     }
     if len(json.dumps(substitutions).encode()) > MAX_SUBSTITUTIONS_BYTES:

@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from flask import render_template
 from sqlalchemy import ColumnElement, func, or_, select
@@ -40,6 +41,7 @@ from app.domain.recommendations import (
     recommend,
 )
 from app.formatting import format_money
+from app.links import safe_url, shop_home_url
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
@@ -398,19 +400,13 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
 # --- rendering -------------------------------------------------------------------------------
 
 
-def store_url(shop: Shop) -> str:
-    """The storefront's base URL (WooCommerce shops are stored by their URL)."""
-    domain = shop.domain.rstrip("/")
-    return domain if domain.startswith(("https://", "http://")) else f"https://{domain}"
-
-
 def product_url(shop: Shop, product: Product) -> str:
-    base = store_url(shop)
+    base = shop_home_url(shop)
     if shop.platform == "woocommerce":
         # The product's id resolves under any permalink structure the store uses.
         return f"{base}/?post_type=product&p={product.external_id}"
     if product.handle:
-        return f"{base}/products/{product.handle}"
+        return f"{base}/products/{quote(product.handle, safe='')}"
     return base
 
 
@@ -448,7 +444,7 @@ def product_cards(
         cards.append(
             {
                 "title": product.title,
-                "image_url": image,
+                "image_url": safe_url(image),
                 "price": format_money(price[0], price[1], lang) if price else None,
                 "url": product_url(shop, product),
             }
@@ -499,7 +495,7 @@ def render(
     context: dict[str, Any] = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
-        "shop_url": store_url(shop),
+        "shop_url": shop_home_url(shop),
         "first_name": customer.first_name,
         "order_name": order.name,
         "unsubscribe_url": link,

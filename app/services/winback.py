@@ -25,6 +25,7 @@ from app.domain.orchestration import (
     FlowConfig,
     WinbackConfig,
 )
+from app.links import shop_home_url
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowSetting, Message
 from app.models.order import order_time
@@ -179,7 +180,7 @@ def _templates(
     context = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
-        "shop_url": f"https://{shop.domain}",
+        "shop_url": shop_home_url(shop),
         "unsubscribe_url": link,
     }
     return (
