@@ -95,7 +95,6 @@ def _time_or_none(value: str | None) -> datetime | None:
 class WebhookHeaders:
     topic: str | None
     shop_domain: str | None  # canonical `x.myshopify.com`, or None when absent or invalid
-    claimed_domain: str | None  # the header as sent (lowercased), for counting rejections
     webhook_id: str | None
     event_id: str | None
     api_version: str | None
@@ -107,11 +106,9 @@ class WebhookHeaders:
         """Read both header styles: `X-Shopify-*` and the newer un-prefixed `shopify-*`."""
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         lowered = {key.lower(): value for key, value in pairs}
-        claimed = _header(lowered, "shop-domain")
         return cls(
             topic=_header(lowered, "topic"),
-            shop_domain=normalize_shop_domain(claimed),
-            claimed_domain=claimed.lower() if claimed else None,
+            shop_domain=normalize_shop_domain(_header(lowered, "shop-domain")),
             webhook_id=_header(lowered, "webhook-id"),
             event_id=_header(lowered, "event-id"),
             api_version=_header(lowered, "api-version"),
