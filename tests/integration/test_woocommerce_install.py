@@ -25,6 +25,7 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Checkout, Customer, Order, Shop, WebhookEvent
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
+from app.services.webhook_stats import rejected_count
 from connectors.sandbox.woocommerce import SandboxWooCommerce, sign
 from connectors.woocommerce.webhooks import TOPICS
 from jobs.queues import SYNC
@@ -302,6 +303,11 @@ def test_webhooks_signature_ping_and_duplicates(
     assert bad.status_code == 401
     assert _signed_post(client, shop.id + 999, secret, payload).status_code == 401
     assert _count(db, WebhookEvent) == events_before + 1
+    # The bad signature counts on the store's status page; the unknown shop creates no key.
+    assert rejected_count(runtime.redis, shop.id) == 1
+    assert list(runtime.redis.scan_iter("kizuna:webhooks:rejected:*")) == [
+        f"kizuna:webhooks:rejected:{shop.id}".encode()
+    ]
 
     # The creation ping: acknowledged, not recorded.
     ping = client.post(
