@@ -78,7 +78,9 @@ def _server_error_names(error: BaseException) -> str | None:
     PostgreSQL's own text quotes values (`invalid input syntax ...: "hanako@…"`,
     `Key (email)=(…) already exists`), so it never leaves the process."""
     diag = getattr(error, "diag", None)
-    if diag is None or not getattr(diag, "sqlstate", None):
+    sqlstate = getattr(diag, "sqlstate", None) or ""
+    # Connection failures (08, 57) quote no row, and their text tells SQLAlchemy a connection died.
+    if not sqlstate or sqlstate.startswith(("08", "57")):
         return None
     names = [
         f"{label}={value}"
