@@ -1,10 +1,8 @@
 """Webhook health for the merchant's status page: inbox counts and rejected deliveries.
 
-Layer: services (read-only on the database). Rejected deliveries (bad signature) are never
-stored, so they are counted in Redis under `kizuna:webhooks:rejected:<shop id>`, only for a shop
-that is installed: unsigned traffic naming anything else creates no key, so the key set is bounded
-by the installed shops and each key expires 30 days after its last rejection. Best effort: a
-Redis failure never changes the answer the platform gets, and reads as zero here.
+Layer: services (read-only on the database). Rejected deliveries (bad signature) are counted in
+Redis per installed shop (`kizuna:webhooks:rejected:<shop id>`, 30-day TTL), never per claimed
+domain, so junk creates no keys. Best effort: a Redis failure never changes the answer, reads 0.
 """
 
 from __future__ import annotations
