@@ -2,7 +2,8 @@
 
 Layer: web wiring. `create_app()` reads the configuration once, builds the runtime (database,
 Redis, cipher) and registers one blueprint per package. It never migrates the database and never
-calls a platform: web boot stays fast and side-effect free.
+calls a platform: web boot stays fast and side-effect free. Sessions are server-side
+(`app.auth.sessions`); X-Forwarded-* headers count only from `KIZUNA_TRUSTED_PROXIES` proxies.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, load_config
 from app.db import Database
@@ -19,6 +21,8 @@ from app.links import safe_url
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
+    from app.auth.sessions import ABSOLUTE_LIFETIME, ServerSessionInterface
+
     config = config or load_config()
     app = Flask(
         __name__,
@@ -30,11 +34,19 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.app_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=ABSOLUTE_LIFETIME,
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
         **overrides,
     )
     app.extensions["kizuna"] = Kizuna(config=config, db=Database(config.database_url))
     app.add_template_filter(safe_url)
+    app.session_interface = ServerSessionInterface()
+    if config.trusted_proxies:
+        # Each trusted proxy appends one address: the client is that many from the right.
+        count = config.trusted_proxies
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=count, x_proto=count, x_host=count
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from app import health

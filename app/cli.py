@@ -126,12 +126,13 @@ def doctor() -> None:
 @click.option("--account", "account_id", type=int, help="Account id.")
 @click.option("--shop", "shop_domain", help="Shop domain, e.g. my-store.myshopify.com.")
 def login_link(account_id: int | None, shop_domain: str | None) -> None:
-    """Print a signed link that signs in to the standalone admin (valid 24 hours)."""
+    """Print a login link to the standalone admin (works once, within 15 minutes)."""
     from sqlalchemy import select
 
     from app.auth.login_link import make_login_url
     from app.db import Database
     from app.models import Account, Shop
+    from app.redis_conn import connect_redis
 
     config = _config()
     database = Database(config.database_url)
@@ -147,7 +148,7 @@ def login_link(account_id: int | None, shop_domain: str | None) -> None:
                 raise click.ClickException("no account yet: connect a shop first")
         elif session.get(Account, account_id) is None:
             raise click.ClickException(f"no account {account_id}")
-    click.echo(make_login_url(config, account_id))
+    click.echo(make_login_url(config, connect_redis(config), account_id))
 
 
 @main.group()
@@ -159,19 +160,26 @@ def accounts() -> None:
 @click.argument("email")
 @click.password_option(prompt="New password", confirmation_prompt="Repeat the password")
 def accounts_set_password(email: str, password: str) -> None:
-    """Set the password EMAIL signs in with at /login (asked twice, not echoed)."""
+    """Set the password EMAIL signs in with at /login (asked twice, not echoed).
+
+    Every session and unused login link of the account ends: whoever knew the old password is out.
+    """
+    from redis import RedisError
     from sqlalchemy import func, select
 
     from app.auth.passwords import hash_password, password_problem
+    from app.auth.sessions import end_account_sessions
     from app.db import Database
     from app.models import Account
+    from app.redis_conn import connect_redis
 
     problem = password_problem(password)
     if problem == "too_short":
         raise click.ClickException("the password needs at least 8 characters")
     if problem:
         raise click.ClickException("the password is too long")
-    database = Database(_config().database_url)
+    config = _config()
+    database = Database(config.database_url)
     with database.session() as session:
         wanted = email.strip().lower()
         account = session.scalars(
@@ -181,7 +189,14 @@ def accounts_set_password(email: str, password: str) -> None:
             raise click.ClickException(f"no account with the email {email!r}")
         account.password_hash = hash_password(password)
         session.commit()
-    click.echo(f"password set for account {account.id}")
+    try:
+        ended = end_account_sessions(connect_redis(config), account.id)
+    except RedisError as error:
+        raise click.ClickException(
+            f"password set for account {account.id}, but its sessions could not be ended "
+            f"(Redis: {type(error).__name__}); run this command again"
+        ) from error
+    click.echo(f"password set for account {account.id}; {ended} session(s) signed out")
 
 
 @main.group()

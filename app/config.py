@@ -54,6 +54,7 @@ class Config:
     mail_from: str = "Kizuna <no-reply@kizuna.example>"
     outbound: OutboundPolicy = STRICT  # who may be called over http / on private addresses
     stalled_after: float = 120.0  # seconds without a worker or scheduler heartbeat
+    trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-* headers count
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -139,6 +140,13 @@ def _check_fernet_key(key: str) -> str:
     return key
 
 
+def _check_count(name: str, raw: str) -> int:
+    value = raw.strip() or "0"
+    if not re.fullmatch(r"[0-9]{1,2}", value) or int(value) > 10:
+        raise ConfigError(f"{name} must be a whole number from 0 to 10: got {raw!r}")
+    return int(value)
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, instance_path: str | Path | None = None
 ) -> Config:
@@ -210,6 +218,7 @@ def load_config(
         raise ConfigError("STALLED_AFTER_SECONDS must be a number of seconds") from error
     if not 1 <= stalled_after <= 86400:
         raise ConfigError("STALLED_AFTER_SECONDS must be between 1 and 86400")
+    trusted_proxies = _check_count("KIZUNA_TRUSTED_PROXIES", env.get("KIZUNA_TRUSTED_PROXIES", ""))
 
     return Config(
         instance_path=instance,
@@ -231,4 +240,5 @@ def load_config(
         mail_from=env.get("MAIL_FROM", "").strip() or "Kizuna <no-reply@kizuna.example>",
         outbound=outbound,
         stalled_after=stalled_after,
+        trusted_proxies=trusted_proxies,
     )

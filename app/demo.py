@@ -189,6 +189,8 @@ def _demo_pace(config: Config, redis_url: str) -> None:
 
 
 def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:
+    import redis
+
     from app.auth.login_link import make_login_url
     from app.migrate import upgrade
     from app.redis_conn import embedded_redis_url
@@ -267,10 +269,12 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
             "checkouts": len(store.checkouts),
         }
         account_id = _follow_sync(config, supervisor, expected)
-        _demo_pace(config, env.get("REDIS_URL") or config.redis_url or "")
-        link = make_login_url(config, account_id)
+        demo_redis_url = env.get("REDIS_URL") or config.redis_url or ""
+        _demo_pace(config, demo_redis_url)
+        link = make_login_url(config, redis.Redis.from_url(demo_redis_url), account_id)
         click.echo("")
-        click.echo("Kizuna is running. Open the admin (signed login link, valid 24 hours):")
+        click.echo("Kizuna is running. Open the admin (login link: works once, within 15 minutes;")
+        click.echo("`kizuna login-link` prints another):")
         click.echo(f"  {link}")
         click.echo(f"Health: {app_url}/healthz — logs: {supervisor.log_dir}")
         click.echo("Press Ctrl-C to stop everything.")

@@ -29,7 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "worker or scheduler has stopped; `kizuna doctor` names the fault.",
         # login
         "login.title": "Sign in",
-        "login.expired": "This login link has expired or is not valid.",
+        "login.expired": "This login link has expired, was already used, or is not valid.",
         "login.help": "Open the login link printed by {demo} or {login_link}.",
         # empty state
         "empty.title": "Connect your first store",
@@ -219,7 +219,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "health.stalled": "自動化が停止しています：メールは送信されていません。バックグラウンドの"
         "ワーカーまたはスケジューラーが止まっています。`kizuna doctor` で原因を確認できます。",
         "login.title": "ログイン",
-        "login.expired": "このログインリンクは期限切れか、無効です。",
+        "login.expired": "このログインリンクは期限切れ、使用済み、または無効です。",
         "login.help": "{demo} または {login_link} が表示するログインリンクを開いてください。",
         "empty.title": "最初のストアを接続しましょう",
         "empty.body": "このアカウントにはまだストアがありません。Shopify ストアを接続すると、"
@@ -601,7 +601,11 @@ MESSAGES["en"].update(
         "login.invalid": "The email or password is not correct.",
         "login.missing": "Enter your email and password.",
         "login.form_expired": "This form has expired. Please sign in again.",
-        "login.rate_limited": "Too many failed sign-in attempts. Wait 15 minutes, then try again.",
+        "login.rate_limited": "Too many failed sign-in attempts from this address. "
+        "Wait a few minutes, then try again.",
+        "login.link_confirm": "Sign in to Kizuna with this login link? It works once.",
+        "login.link_needs_script": "This page needs JavaScript to read the login link.",
+        "nav.logout_everywhere": "Log out everywhere",
         "login.password_help": "No password yet? Set one from a terminal with {command}.",
         "csrf.title": "This form has expired",
         "csrf.body": "The page was open too long or came from another site. Go back, reload the "
@@ -648,8 +652,13 @@ MESSAGES["ja"].update(
         "login.invalid": "メールアドレスまたはパスワードが正しくありません。",
         "login.missing": "メールアドレスとパスワードを入力してください。",
         "login.form_expired": "フォームの有効期限が切れました。もう一度ログインしてください。",
-        "login.rate_limited": "ログインの失敗が多すぎます。"
-        "15分待ってから、もう一度お試しください。",
+        "login.rate_limited": "このアドレスからのログインの失敗が多すぎます。"
+        "数分待ってから、もう一度お試しください。",
+        "login.link_confirm": "このログインリンクで Kizuna にログインしますか？"
+        "リンクは一度だけ使えます。",
+        "login.link_needs_script": "このページでログインリンクを読み取るには "
+        "JavaScript が必要です。",
+        "nav.logout_everywhere": "すべての端末からログアウト",
         "login.password_help": "パスワードが未設定の場合は、ターミナルで {command} を"
         "実行してください。",
         "csrf.title": "フォームの有効期限が切れました",

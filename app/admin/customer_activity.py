@@ -110,12 +110,12 @@ def customer_suppression(customer: Customer) -> Suppression | None:
 def other_store_orders(customer: Customer) -> list[StoreOrders]:
     """The same person's orders in the signed-in account's other stores, grouped per store.
 
-    Only for the account's own sign-in: inside the Shopify admin the session belongs to one
-    store's staff, who may not be allowed to see the account's other stores.
+    Only for the account's own sign-in: inside the Shopify admin, or after a Shopify code grant,
+    the session belongs to one store's staff, who may not be allowed to see the other stores.
     """
     shop = _shop_and(customer)
     account_id = getattr(g, "account_id", None)
-    if shop is None or getattr(g, "embedded", True) or shop.account_id != account_id:
+    if shop is None or not g.get("account_wide") or shop.account_id != account_id:
         return []
     session = db_session()
     person = people.person_of(session, shop.id, customer.id)

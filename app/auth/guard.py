@@ -3,9 +3,11 @@
 Layer: web auth. Two ways in, one set of pages:
 - embedded in the Shopify admin: a Shopify session token (`id_token` on document loads,
   `Authorization: Bearer` on fetches), verified by `app.auth.embedded`; the CSP names that shop;
-- standalone: the Flask session cookie set by a signed login link; CSP `frame-ancestors 'none'`.
-On success `g.account_id`, `g.shops` (the account's shops), `g.shop` (the one being viewed, or
-None) and `g.embedded` are set. Every admin query must be scoped with `g.shop` / `g.account_id`.
+- standalone: the server-side session (password, login link, or a Shopify code grant, which is
+  limited to its shop like a session token); CSP `frame-ancestors 'none'`.
+On success `g.account_id`, `g.shops` (the shops this sign-in may see), `g.shop` (the one being
+viewed, or None), `g.embedded` and `g.account_wide` (signed in to the whole account) are set.
+Every admin query must be scoped with `g.shop` / `g.shops`.
 """
 
 from __future__ import annotations
@@ -27,12 +29,27 @@ def _wants_json() -> bool:
     return request.path.endswith(".json") or request.accept_mimetypes.best == "application/json"
 
 
-def _load_shops(account_id: int) -> list[Shop]:
-    return list(
-        db_session()
-        .scalars(select(Shop).where(Shop.account_id == account_id).order_by(Shop.id))
-        .all()
-    )
+def _load_shops(account_id: int, only_shop: int | None) -> list[Shop]:
+    query = select(Shop).where(Shop.account_id == account_id)
+    if only_shop is not None:
+        query = query.where(Shop.id == only_shop)
+    return list(db_session().scalars(query.order_by(Shop.id)).all())
+
+
+def _shop_scope() -> int | None:
+    """The one shop this session may see; None when it is signed in to the whole account."""
+    if "shop_scope" not in session:
+        return None
+    scope = session["shop_scope"]
+    return scope if isinstance(scope, int) else 0  # unreadable: no shop rather than every shop
+
+
+def account_wide_session() -> int | None:
+    """The account id of a session signed in to the whole account; None for any other."""
+    account_id = session.get("account_id")
+    if not isinstance(account_id, int) or "shop_scope" in session:
+        return None
+    return account_id
 
 
 def _select_shop(shops: list[Shop]) -> Shop | None:
@@ -54,6 +71,7 @@ def admin_required(view: F) -> F:
                 return outcome
             shop = outcome
             g.embedded = True
+            g.account_wide = False
             g.account_id = shop.account_id
             g.shops = [shop]
             g.shop = shop
@@ -66,9 +84,11 @@ def admin_required(view: F) -> F:
                 if _wants_json():
                     return jsonify(error="login required"), 401
                 return redirect(url_for("auth.login_required_page"))
+            scope = _shop_scope()
             g.embedded = False
+            g.account_wide = scope is None
             g.account_id = account_id
-            g.shops = _load_shops(account_id)
+            g.shops = _load_shops(account_id, scope)
             g.shop = _select_shop(g.shops)
             g.frame_ancestors = "'none'"
         return view(*args, **kwargs)

@@ -1,6 +1,7 @@
 """Shopify install routes: authorization-code grant, session-token bounce, custom-app connect.
 
-Layer: web auth. Each route checks shop domain, the signed single-use `state` cookie (32 random
+Layer: web auth. A code-grant sign-in is limited to the installed shop, as a session token is.
+Each route checks shop domain, the signed single-use `state` cookie (32 random
 bytes, HttpOnly, SameSite=Lax, bound to the shop), the query `hmac` (current or previous secret),
 the timestamp or the CSRF token before calling one service; a refusal stores nothing.
 """
@@ -21,6 +22,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app import db_session
 from app.auth import bp
+from app.auth.guard import account_wide_session
+from app.auth.sessions import start_session
 from app.config import Config
 from app.kizuna import kizuna
 from app.models import Shop
@@ -126,13 +129,6 @@ def _callback_refusal(config: Config, shop: str) -> tuple[str, int] | None:
     return None
 
 
-def _log_in(account_id: int, shop_id: int) -> None:
-    session.clear()
-    session["account_id"] = account_id
-    session["shop_id"] = shop_id
-    session.permanent = True
-
-
 @bp.get("/auth/shopify/callback")
 def shopify_callback():  # type: ignore[no-untyped-def]
     runtime = kizuna()
@@ -168,7 +164,8 @@ def _finish_install(shop: str) -> BaseResponse | tuple[str, int]:
             "Shopify did not accept the authorization code. Start the install again.", 400
         )
     account_id = db_session().get_one(Shop, shop_id).account_id
-    _log_in(account_id, shop_id)
+    # Like a session token, the grant speaks for this one shop, not for the account's others.
+    start_session(account_id, shop_id=shop_id)
     log.info("shopify code-grant install shop_id=%s", shop_id)
     return redirect(url_for("admin.home"))
 
@@ -216,8 +213,8 @@ def _connect_form(error: str | None = None, domain: str = "", status: int = 200)
 
 @bp.route("/connect/shopify", methods=["GET", "POST"])
 def connect_shopify():  # type: ignore[no-untyped-def]
-    account_id = session.get("account_id")
-    if not isinstance(account_id, int):
+    account_id = account_wide_session()
+    if account_id is None:
         return redirect(url_for("auth.login_required_page"))
     if request.method == "GET":
         return _connect_form()

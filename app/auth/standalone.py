@@ -1,73 +1,35 @@
-"""Standalone admin sign-in: email + password form, signed login links, sign out.
+"""Standalone admin sign-in: email + password form, single-use login links, sign out.
 
-Layer: web auth. `POST /login` and `POST /logout` need the session CSRF token (`app.auth.csrf`).
-Failed password logins are counted in Redis per client IP and per email (hashed: no personal data
-in keys); `MAX_FAILURES` within `FAILURE_WINDOW` seconds → 429 until the window ends. A login
-clears the session first (no fixation) and gets a fresh CSRF token.
+Layer: web auth. `POST /login`, `POST /login/link` and `POST /logout` need the session CSRF token
+(`app.auth.csrf`). Wrong passwords are counted per email and client address (`app.auth.lockout`,
+backoff with a cap; the client address comes through `KIZUNA_TRUSTED_PROXIES` proxies). A sign-in
+gets a new server-side session (`app.auth.sessions`); sign-out ends it, or every session of the
+account, and the account's unused login links.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import time
 from typing import Any
 
 from flask import redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from app import db_session
-from app.auth import bp
-from app.auth.csrf import csrf_protect, csrf_token, csrf_valid, rotate_csrf_token
-from app.auth.login_link import read_login_token
+from app.auth import bp, lockout
+from app.auth.csrf import csrf_protect, csrf_token, csrf_valid
+from app.auth.login_link import MAX_TOKEN_LENGTH, redeem_login_token, revoke_login_links
 from app.auth.passwords import verify_password
+from app.auth.sessions import end_account_sessions, start_session
 from app.kizuna import kizuna
 from app.models import Account
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60
 MAX_EMAIL_LENGTH = 320
-_KEY_PREFIX = "kizuna:login-failures"
 
 bp.add_app_template_global(csrf_token, "csrf_token")
-
-
-def _start_session(account_id: int) -> None:
-    session.clear()
-    session["account_id"] = account_id
-    session.permanent = True
-    rotate_csrf_token()
-
-
-def _failure_keys(email: str) -> list[str]:
-    email_key = hashlib.sha256(email.encode("utf-8")).hexdigest()[:32]
-    return [
-        f"{_KEY_PREFIX}:ip:{request.remote_addr or 'unknown'}",
-        f"{_KEY_PREFIX}:email:{email_key}",
-    ]
-
-
-def _retry_after(keys: list[str]) -> int:
-    """Seconds until this client may try again; 0 when it is not rate limited."""
-    redis = kizuna().redis
-    counts: list[Any] = redis.mget(keys)  # type: ignore[assignment]  # sync client
-    waits = [
-        max(int(redis.ttl(key)), 1)  # type: ignore[arg-type]  # sync client returns int
-        for key, count in zip(keys, counts, strict=True)
-        if count is not None and int(count) >= MAX_FAILURES
-    ]
-    return max(waits, default=0)
-
-
-def _record_failure(keys: list[str]) -> None:
-    redis = kizuna().redis
-    pipe = redis.pipeline()
-    for key in keys:
-        pipe.incr(key)
-    for key, count in zip(keys, pipe.execute(), strict=True):
-        if int(count) == 1:  # the window starts at the first failure, it does not slide
-            redis.expire(key, FAILURE_WINDOW)
 
 
 def _login_form(
@@ -78,12 +40,26 @@ def _login_form(
     return page, status
 
 
-@bp.get("/login/<token>")
-def login_with_link(token: str):  # type: ignore[no-untyped-def]
-    account_id = read_login_token(kizuna().config, token)
-    if account_id is None:
+@bp.get("/login/link")
+def login_link_page():  # type: ignore[no-untyped-def]
+    # The token is in the fragment: the page's script moves it into the form; nothing signs in here.
+    page = render_template("admin/login_link.html")
+    return page, 200, {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+
+
+@bp.post("/login/link")
+def login_with_link():  # type: ignore[no-untyped-def]
+    if not csrf_valid():
+        return _login_form(error="login.form_expired", status=400)
+    token = request.form.get("token", "").strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return _login_form(expired=True, status=400)
+    account_id = redeem_login_token(kizuna().redis, token, time.time())
+    if account_id is None or db_session().get(Account, account_id) is None:
+        log.info("login link refused")
         return _login_form(expired=True)
-    _start_session(account_id)
+    start_session(account_id)
+    log.info("login link used account_id=%s", account_id)
     return redirect(url_for("admin.home"))
 
 
@@ -97,10 +73,11 @@ def login_required_page():  # type: ignore[no-untyped-def]
         return _login_form(error="login.form_expired", email=email, status=400)
     if not email or not password:
         return _login_form(error="login.missing", email=email, status=400)
-    keys = _failure_keys(email.lower())
-    wait = _retry_after(keys)
+    runtime = kizuna()
+    address = request.remote_addr or "unknown"
+    wait = lockout.retry_after(runtime.redis, email, address, time.time())
     if wait:
-        log.info("password login rate limited ip=%s", request.remote_addr)
+        log.info("password login held back ip=%s wait=%s", address, wait)
         page, _ = _login_form(error="login.rate_limited", email=email)
         return page, 429, {"Retry-After": str(wait)}
     account = (
@@ -109,12 +86,12 @@ def login_required_page():  # type: ignore[no-untyped-def]
         .one_or_none()
     )
     if not verify_password(account.password_hash if account else None, password):
-        _record_failure(keys)
-        log.info("password login refused ip=%s", request.remote_addr)
+        lockout.record_failure(runtime.redis, email, address, time.time())
+        log.info("password login refused ip=%s", address)
         return _login_form(error="login.invalid", email=email)
     assert account is not None  # noqa: S101 - verify_password(None, ...) is always False
-    kizuna().redis.delete(keys[1])  # the IP count stays: it also counts other emails
-    _start_session(account.id)
+    lockout.clear_failures(runtime.redis, email, address)
+    start_session(account.id)
     log.info("password login account_id=%s", account.id)
     return redirect(url_for("admin.home"))
 
@@ -122,5 +99,13 @@ def login_required_page():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 @csrf_protect
 def logout():  # type: ignore[no-untyped-def]
+    account_id = session.get("account_id")
+    if isinstance(account_id, int):
+        client = kizuna().redis
+        if request.form.get("everywhere") == "1":
+            ended = end_account_sessions(client, account_id)
+            log.info("signed out everywhere account_id=%s sessions=%s", account_id, ended)
+        else:
+            revoke_login_links(client, account_id)
     session.clear()
     return redirect(url_for("auth.login_required_page"))

@@ -19,6 +19,7 @@ from typing import Any
 from flask import jsonify, redirect, render_template_string, request, session, url_for
 
 from app.auth import bp
+from app.auth.guard import account_wide_session
 from app.kizuna import kizuna
 from app.services.woocommerce_install import (
     CHECKING,
@@ -74,8 +75,8 @@ def _form(error: str | None = None, store_url: str = "", status: int = 200) -> A
 
 @bp.route("/connect/woocommerce", methods=["GET", "POST"])
 def connect_woocommerce():  # type: ignore[no-untyped-def]
-    account_id = session.get("account_id")
-    if not isinstance(account_id, int):
+    account_id = account_wide_session()
+    if account_id is None:  # connecting a store is for the account's owner, not one shop's staff
         return redirect(url_for("auth.login_required_page"))
     if request.method == "GET":
         return _form()
