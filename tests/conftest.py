@@ -8,6 +8,7 @@ default 13); every table is truncated and Redis flushed after each test.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
+from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.db import Base
 from connectors.outbound import OutboundPolicy
@@ -198,3 +200,12 @@ def serve() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def redis_client(redis_url: str) -> redis.Redis:
     return redis.Redis.from_url(redis_url)
+
+
+def sign_in_with_link(client: Any, runtime: Any, account_id: int) -> Any:
+    """Sign `client` in as a person opening a login link does: the page, then its POST."""
+    token = make_login_token(runtime.redis, account_id)
+    page = client.get("/login/link").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the login link page has no CSRF token"
+    return client.post("/login/link", data={"token": token, "csrf_token": found.group(1)})

@@ -33,7 +33,9 @@ def test_live_count_add_remove_and_save(
         )
     base = serve(app).url
     page = browser_page
-    page.goto(f"{base}/login/{make_login_token(runtime.config, account.id)}")
+    page.goto(f"{base}/login/link#{make_login_token(runtime.redis, account.id)}")
+    page.click("[data-login-link-submit]")
+    page.wait_for_url(re.compile(r"/app"))
     page.goto(f"{base}/app/segments/saved/new")
     count = page.get_by_test_id("segment-count")
     expect(page.get_by_test_id("refresh-count")).to_be_hidden()

@@ -17,7 +17,6 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.admin.queries import PAGE_SIZE
-from app.auth.login_link import make_login_token
 from app.models import (
     Account,
     Checkout,
@@ -29,6 +28,7 @@ from app.models import (
     WebhookEvent,
 )
 from app.services.webhook_stats import count_rejected
+from tests.conftest import sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -118,7 +118,7 @@ def make_order(
 
 
 def login(client: Any, runtime: Any, account: Account) -> None:
-    response = client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/app")
 
@@ -187,7 +187,12 @@ def test_pages_need_a_login(client: Any) -> None:
     assert response.status_code == 401
     assert "kizuna login-link" in text_of(response)
     assert "ログインリンク" in text_of(response)
-    assert "expired" in text_of(client.get("/login/not-a-valid-token"))
+    page = text_of(client.get("/login/link"))
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+    refused = client.post("/login/link", data={"token": "not-a-valid-token", "csrf_token": csrf[1]})
+    assert refused.status_code == 401
+    assert "expired" in text_of(refused)
 
 
 def test_an_account_without_a_store_is_pointed_to_connect_one(

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.login_link import make_login_token
 from app.domain.rfm import group_label
 from app.formatting import format_money
 from app.models import Account, Customer, CustomerScore, Order, Shop
 from app.services.scoring import score_shop
+from tests.conftest import sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -100,7 +100,7 @@ def shops(db: Session, client: Any, runtime: Any) -> dict[str, Any]:
     build_history(db, other, 12, seed=12)
     score_shop(db, tea.id)
     score_shop(db, other.id)
-    response = client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
     return {"tea": tea, "other": other, "customers": customers}
 
@@ -175,7 +175,7 @@ def test_segments_page_before_scoring(db: Session, client: Any, runtime: Any) ->
     db.add(account)
     db.commit()
     make_shop(db, account, "new.myshopify.com")
-    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    sign_in_with_link(client, runtime, account.id)
     html = page(client, "/app/segments")
     assert "not been scored yet" in html
     assert len(svgs(html)[0].findall(f"{SVG}g")) == 25
@@ -227,7 +227,7 @@ def test_analytics_page_for_a_shop_without_orders(db: Session, client: Any, runt
     db.add(account)
     db.commit()
     make_shop(db, account, "new.myshopify.com")
-    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    sign_in_with_link(client, runtime, account.id)
     html = page(client, "/app/analytics", locale="ja")
     assert "注文はまだありません" in html
     assert len(svgs(html)) == 2

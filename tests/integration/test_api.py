@@ -18,7 +18,6 @@ from referencing import Registry, Resource
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.auth.login_link import make_login_token
 from app.models import (
     Account,
     Checkout,
@@ -31,6 +30,7 @@ from app.models import (
     WebhookEvent,
 )
 from app.services.scoring import score_shop
+from tests.conftest import sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +186,7 @@ def shops(db: Session, client: Any, runtime: Any) -> dict[str, Any]:
     db.commit()
     score_shop(db, tea.id)
     score_shop(db, other.id)
-    response = client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
     return {
         "account": account,
@@ -232,7 +232,7 @@ def test_an_account_without_a_store(client: Any, runtime: Any, db: Session) -> N
     account = Account(name="Empty")
     db.add(account)
     db.commit()
-    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    sign_in_with_link(client, runtime, account.id)
     assert get(client, "/shop", "/shop", status=404)["error"] == "no_shop"
 
 
@@ -447,7 +447,7 @@ def test_analytics_of_a_shop_without_orders(db: Session, client: Any, runtime: A
     db.add(account)
     db.commit()
     make_shop(db, account, "new.myshopify.com")
-    client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    sign_in_with_link(client, runtime, account.id)
     body = get(client, "/analytics", "/analytics")
     assert (body["customers"], body["repeat_rate"], body["ltv"]["historic"]) == (0, None, None)
     segments = get(client, "/segments", "/segments")

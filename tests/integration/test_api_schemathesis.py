@@ -29,7 +29,6 @@ from schemathesis.checks import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.login_link import make_login_token
 from app.models import (
     Account,
     Checkout,
@@ -42,6 +41,7 @@ from app.models import (
 )
 from app.services import segments
 from app.services.scoring import score_shop
+from tests.conftest import sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +140,7 @@ def session_cookie(db: Session, client: Any, runtime: Any) -> str:
     db.commit()
     _history(db, _shop(db, account, "tea.myshopify.com", "JPY"), 8)
     _history(db, _shop(db, account, "usd.myshopify.com", "USD"), 4)
-    response = client.get(f"/login/{make_login_token(runtime.config, account.id)}")
+    response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
     cookie = client.get_cookie("session")
     assert cookie is not None

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LOGIN_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/login/\S+)")
+LOGIN_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/login/link#\S+)")
 
 
 def _free_port() -> int:
@@ -110,7 +110,12 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
         assert "✓ kizuna-demo.myshopify.com: webhooks: 12 topics" in doctor.stdout, doctor.stdout
 
         with httpx.Client(base_url=base, follow_redirects=True, timeout=20) as browser:
-            home = browser.get(link[0])
+            # What the link page's script does: the fragment's token, posted with the CSRF token.
+            url, _, token = link[0].partition("#")
+            page = browser.get(url)
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert csrf
+            home = browser.post(url, data={"token": token, "csrf_token": csrf[1]})
             assert home.status_code == 200
             customers = browser.get("/app/customers")
             assert customers.status_code == 200

@@ -1,4 +1,4 @@
-"""Password login of the standalone admin: scrypt hashes, CSRF, rate limit, session, CLI.
+"""Password login of the standalone admin: scrypt hashes, CSRF, lockout per address, CLI.
 
 Real PostgreSQL and Redis (see conftest); each test creates its own account.
 """
@@ -12,11 +12,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from app.auth import passwords
-from app.auth.login_link import make_login_token
-from app.auth.standalone import MAX_FAILURES
+from app.auth import lockout, passwords
+from app.auth.lockout import BASE_DELAY, FREE_FAILURES
 from app.models import Account
-from tests.conftest import make_test_env
+from tests.conftest import make_test_env, sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -101,21 +100,46 @@ def test_wrong_password_unknown_email_and_missing_csrf_are_refused(
         assert "account_id" not in session
 
 
-def test_failures_are_rate_limited_per_email_and_per_ip(client: Any, app: Any, db: Session) -> None:
+def test_wrong_passwords_hold_back_that_address_for_that_email_only(
+    client: Any, app: Any, db: Session
+) -> None:
     make_account(db)
-    for _ in range(MAX_FAILURES):
+    make_account(db, "second@example.com")
+    for _ in range(FREE_FAILURES):
         assert post_login(client, "owner@example.com", "guess").status_code == 401
     limited = post_login(client, "owner@example.com", PASSWORD)
     assert limited.status_code == 429
-    assert 0 < int(limited.headers["Retry-After"]) <= 15 * 60
+    assert 0 < int(limited.headers["Retry-After"]) <= BASE_DELAY
     assert "Too many failed sign-in attempts" in limited.get_data(as_text=True)
-    # Another address from the same IP is limited too; another IP with another email is not.
-    assert post_login(client, "other@example.com", "guess").status_code == 429
+    # The owner, from another address, signs in at once: the guesses locked only their address.
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "198.51.100.7"
-    assert post_login(elsewhere, "owner@example.com", PASSWORD).status_code == 429
-    make_account(db, "second@example.com")
-    assert post_login(elsewhere, "second@example.com", PASSWORD).status_code == 302
+    assert post_login(elsewhere, "owner@example.com", PASSWORD).status_code == 302
+    # The guessing address is not locked out of every other account either.
+    assert post_login(client, "second@example.com", PASSWORD).status_code == 302
+
+
+def test_each_failure_past_the_free_ones_doubles_the_wait_up_to_a_cap(runtime: Any) -> None:
+    redis, email, address, now = runtime.redis, "owner@example.com", "203.0.113.9", 1_000_000.0
+    waits = [lockout.record_failure(redis, email, address, now) for _ in range(FREE_FAILURES - 1)]
+    assert waits == [0] * (FREE_FAILURES - 1)
+    assert lockout.retry_after(redis, email, address, now) == 0
+    for expected in (30, 60, 120, 240, 480, 900, 900):
+        assert lockout.record_failure(redis, email, address, now) == expected
+        assert lockout.retry_after(redis, email, address, now + expected - 1) == 1
+        assert lockout.retry_after(redis, email, address, now + expected) == 0
+        now += expected
+    assert lockout.retry_after(redis, "owner@example.com", "203.0.113.10", now - 1) == 0
+    lockout.clear_failures(redis, email, address)
+    assert lockout.record_failure(redis, email, address, now) == 0
+
+
+def test_an_address_guessing_many_emails_is_held_back(runtime: Any) -> None:
+    redis, address, now = runtime.redis, "203.0.113.9", 1_000_000.0
+    for n in range(lockout.ADDRESS_MAX_FAILURES):
+        lockout.record_failure(redis, f"user{n}@example.com", address, now)
+    assert 0 < lockout.retry_after(redis, "fresh@example.com", address, now) <= 15 * 60
+    assert lockout.retry_after(redis, "fresh@example.com", "203.0.113.10", now) == 0
 
 
 def test_the_japanese_form(client: Any) -> None:
@@ -131,7 +155,7 @@ def test_the_japanese_form(client: Any) -> None:
 
 def test_logout_needs_the_csrf_token(client: Any, runtime: Any, db: Session) -> None:
     account = make_account(db)
-    assert client.get(f"/login/{make_login_token(runtime.config, account.id)}").status_code == 302
+    assert sign_in_with_link(client, runtime, account.id).status_code == 302
     page = client.get("/app").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token

@@ -6,11 +6,13 @@ everyone. The cases are generated from `app.url_map`: every route of the merchan
 blueprints, every method, each path argument replaced by shop B's object of that kind
 (`ID_TABLES` / `PLAIN_ARGUMENTS`; a route with an argument neither knows fails the test, and so
 does a route of an unclassified blueprint). A signs in with a password (cookie session + CSRF
-token) or with a Shopify session token (Bearer / `id_token`), also naming B in `shop` / `shop_id`
-query parameters. A request naming B's object must be refused with 403/404; no answer may contain
-B's names or emails; B's rows (every table with `shop_id`, `account_id` or `customer_id`) must be
-byte-for-byte unchanged. Each route is also called with A's own objects, which must work (a 404
-there would prove nothing); an object a delete route removed is put back before the next call.
+token), with a Shopify code grant's session (limited to A's shop) or with a Shopify session token
+(Bearer / `id_token`), also naming B in `shop` / `shop_id` query parameters; the one-shop ways
+in are also checked against a shop B of A's own account. A request naming B's object must be
+refused with 403/404; no answer may contain B's names or emails; B's rows (every table with
+`shop_id`, `account_id` or `customer_id`) must be byte-for-byte unchanged. Each route is also
+called with A's own objects, which must work (a 404 there would prove nothing); an object a
+delete route removed is put back before the next call.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ MERCHANT_ENDPOINTS = frozenset(
 # Every other route, and why it is not a merchant's door into tenant data.
 NOT_MERCHANT_ROUTES = {
     "auth.login_required_page": "sign-in form; reads no tenant data",
-    "auth.login_with_link": "a signed login link is the credential itself",
+    "auth.login_link_page": "the login link's confirmation page; reads no tenant data",
+    "auth.login_with_link": "a single-use login link is the credential itself",
     "auth.logout": "clears the caller's own session",
     "auth.session_token_bounce": "static App Bridge page",
     "auth.shopify_install": "OAuth start, checked by Shopify's HMAC",
@@ -538,10 +541,26 @@ class Caller:
         return response
 
 
+def code_grant_login(client: Any, tenant: Tenant) -> str:
+    """The session a Shopify code grant for the tenant's shop leaves (the grant itself is tested
+    end to end in test_shopify_install); its CSRF token."""
+    csrf = "code-grant-csrf-token"
+    with client.session_transaction() as session:
+        session.update(
+            account_id=tenant.account_id,
+            shop_id=tenant.shop_id,
+            shop_scope=tenant.shop_id,
+            csrf_token=csrf,
+        )
+    return csrf
+
+
 def callers(app: Flask, a: Tenant) -> Iterator[Caller]:
     cookie = app.test_client()
     csrf = password_login(cookie, a.email)
     yield Caller("password session", cookie, {}, {}, csrf)
+    granted = app.test_client()
+    yield Caller("code-grant session", granted, {}, {}, code_grant_login(granted, a))
     yield Caller(
         "session token (Bearer)",
         app.test_client(),
@@ -561,12 +580,19 @@ def leaked(body: str, tenant: Tenant, *, sent: tuple[str, ...] = ()) -> list[str
     return [s for s in tenant.secrets if s and s not in sent and s.lower() in lowered]
 
 
-def check_route_set(app: Flask, runtime: Any, a: Tenant, b: Tenant) -> list[str]:
+def one_shop_callers(app: Flask, a: Tenant) -> Iterator[Caller]:
+    """The ways in that speak for A's shop alone, not for its whole account."""
+    return (caller for caller in callers(app, a) if caller.name != "password session")
+
+
+def check_route_set(
+    app: Flask, runtime: Any, a: Tenant, b: Tenant, ways: Any = callers
+) -> list[str]:
     """Run every case; a list of what went wrong (empty when isolated)."""
     engine = runtime.db.engine
     problems: list[str] = []
     rules = merchant_rules(app)
-    for caller in callers(app, a):
+    for caller in ways(app, a):
         for rule in rules:
             b_path, names_b = build_path(rule, b)
             a_path, _ = build_path(rule, a)
@@ -644,6 +670,18 @@ def test_every_merchant_route_keeps_shop_b_out_of_reach_of_shop_a(
     a, b = tenants
     problems = check_route_set(app, runtime, a, b)
     assert not problems, "shop isolation broken:\n" + "\n".join(problems)
+
+
+def test_a_one_shop_sign_in_keeps_the_accounts_other_shop_out_of_reach(
+    app: Flask, runtime: Any, db: Session, tenants: tuple[Tenant, Tenant]
+) -> None:
+    a, b = tenants
+    db.execute(
+        text("UPDATE shops SET account_id = :a WHERE id = :b"), {"a": a.account_id, "b": b.shop_id}
+    )
+    db.commit()
+    problems = check_route_set(app, runtime, a, b, ways=one_shop_callers)
+    assert not problems, "shop isolation broken within an account:\n" + "\n".join(problems)
 
 
 def test_the_same_routes_serve_shop_a_its_own_objects(

@@ -215,6 +215,41 @@ def test_code_grant_install_end_to_end(
     assert first_order.name in profile
 
 
+def test_a_code_grant_sign_in_sees_only_the_installed_shop(
+    live_app: Flask, client: Any, db: Session, sandbox: SandboxShopify, sandbox_server: Served
+) -> None:
+    """Like a session token, a code grant speaks for its shop, not the account's other stores."""
+    assert _install_by_code_grant(client, sandbox_server.url).status_code == 302
+    installed = _shop(db)
+    sister = Shop(
+        account_id=installed.account_id,
+        platform="shopify",
+        domain="sister-store.myshopify.com",
+        name="Sister Store",
+        status="active",
+    )
+    db.add(sister)
+    db.flush()
+    stranger = Customer(
+        shop_id=sister.id, external_id="sister-1", first_name="Siobhan", email="siobhan@sister.test"
+    )
+    db.add(stranger)
+    db.commit()
+    for query in ({}, {"shop_id": str(sister.id)}):
+        shop = client.get("/api/v1/shop", query_string=query)
+        assert shop.status_code == 200, query
+        assert shop.get_json()["shop"]["domain"] == DOMAIN, query
+        customers = client.get("/app/customers", query_string=query)
+        assert customers.status_code == 200, query
+        assert "siobhan@sister.test" not in customers.get_data(as_text=True), query
+    assert "Sister Store" not in client.get("/app/stores").get_data(as_text=True)
+    assert client.get(f"/app/customers/{stranger.id}").status_code == 404
+    assert client.get(f"/api/v1/customers/{stranger.id}").status_code == 404
+    # Connecting more stores to the account takes the account's own sign-in.
+    assert client.get("/connect/woocommerce").status_code == 302
+    assert client.get("/connect/shopify").status_code == 302
+
+
 def test_reinstall_reuses_the_shop_and_resubscribes_nothing_twice(
     live_app: Flask, client: Any, db: Session, sandbox_server: Served
 ) -> None:

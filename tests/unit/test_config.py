@@ -105,6 +105,9 @@ def test_postgres_urls_use_psycopg3(tmp_path: Path) -> None:
         ("APP_URL", "kizuna.example.com", "APP_URL"),
         ("SHOPIFY_SANDBOX_URL", "ftp://x", "SHOPIFY_SANDBOX_URL"),
         ("SECRET_KEY", "short", "SECRET_KEY"),
+        ("KIZUNA_TRUSTED_PROXIES", "yes", "KIZUNA_TRUSTED_PROXIES"),
+        ("KIZUNA_TRUSTED_PROXIES", "-1", "KIZUNA_TRUSTED_PROXIES"),
+        ("KIZUNA_TRUSTED_PROXIES", "11", "KIZUNA_TRUSTED_PROXIES"),
     ],
 )
 def test_bad_values_fail_fast_naming_the_variable(
@@ -112,6 +115,12 @@ def test_bad_values_fail_fast_naming_the_variable(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config({name: value}, instance_path=tmp_path)
+
+
+def test_trusted_proxies_default_to_none(tmp_path: Path) -> None:
+    assert load_config({}, instance_path=tmp_path).trusted_proxies == 0
+    env = {"KIZUNA_TRUSTED_PROXIES": " 2 "}
+    assert load_config(env, instance_path=tmp_path).trusted_proxies == 2
 
 
 def test_encryption_keys_rotate_first_encrypts_all_decrypt(tmp_path: Path) -> None:
