@@ -1,7 +1,8 @@
-"""The auth blueprint: Shopify install (code grant, token exchange), session tokens, login links.
+"""The auth blueprint: Shopify install (code grant, token exchange), session tokens, sign-in.
 
-Layer: web. Routes live in `standalone.py` (login links) and `shopify.py` (install and embedded
-entry); `guard.py` protects admin pages.
+Layer: web. Routes live in `standalone.py` (password, login links, logout), `shopify.py` (install
+and embedded entry) and `woocommerce.py`; `guard.py` protects admin pages; `sessions.py` keeps
+the server-side sessions, `lockout.py` the failed sign-ins.
 """
 
 from flask import Blueprint

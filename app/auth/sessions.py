@@ -79,7 +79,12 @@ class ServerSessionInterface(SessionInterface):
         session_id = request.cookies.get(self.get_cookie_name(app), "")
         if not session_id or len(session_id) > _MAX_ID_LENGTH:
             return ServerSession()
-        raw: Any = self._redis(app).get(session_key(session_id))
+        try:
+            raw: Any = self._redis(app).get(session_key(session_id))
+        except redis.RedisError as error:
+            # Pages that need no sign-in (unsubscribe, health) keep working; admin pages sign in.
+            log.warning("session store unreachable error=%s", type(error).__name__)
+            return ServerSession()
         if raw is None:
             return ServerSession()
         try:
