@@ -142,25 +142,30 @@ class ServerSessionInterface(SessionInterface):
         payload = json.dumps(
             {"created": session.created, "data": session_json_serializer.dumps(dict(session))}
         )
-        pipe = client.pipeline()
-        pipe.set(key, payload, ex=self._lifetime_left(session, now))
+        # An existing session is written only while it still exists: a request in flight never
+        # revives a session that was ended meanwhile.
+        if not client.set(key, payload, ex=self._lifetime_left(session, now), xx=not fresh):
+            response.delete_cookie(name, domain=domain, path=path)
+            return
         account_id = _account_of(session)
         if account_id is not None:
+            pipe = client.pipeline()
             pipe.sadd(account_sessions_key(account_id), key)
             pipe.expire(account_sessions_key(account_id), ABSOLUTE_LIFETIME)
-        pipe.execute()
-        if fresh:
-            assert session.created is not None  # noqa: S101 - set just above
-            response.set_cookie(
-                name,
-                session.session_id,
-                expires=datetime.fromtimestamp(session.created + ABSOLUTE_LIFETIME, UTC),
-                httponly=self.get_cookie_httponly(app),
-                domain=domain,
-                path=path,
-                secure=self.get_cookie_secure(app),
-                samesite=self.get_cookie_samesite(app),
-            )
+            pipe.execute()
+        if not fresh:
+            return
+        assert session.created is not None  # noqa: S101 - set just above
+        response.set_cookie(
+            name,
+            session.session_id,
+            expires=datetime.fromtimestamp(session.created + ABSOLUTE_LIFETIME, UTC),
+            httponly=self.get_cookie_httponly(app),
+            domain=domain,
+            path=path,
+            secure=self.get_cookie_secure(app),
+            samesite=self.get_cookie_samesite(app),
+        )
 
 
 def _current() -> ServerSession:

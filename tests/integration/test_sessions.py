@@ -24,7 +24,12 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.auth import passwords
 from app.auth.login_link import LINK_LIFETIME, make_login_token
-from app.auth.sessions import ABSOLUTE_LIFETIME, IDLE_LIFETIME, SESSION_PREFIX
+from app.auth.sessions import (
+    ABSOLUTE_LIFETIME,
+    IDLE_LIFETIME,
+    SESSION_PREFIX,
+    end_account_sessions,
+)
 from app.config import load_config
 from app.models import Account
 from tests.conftest import make_test_env
@@ -166,6 +171,17 @@ def test_logout_everywhere_ends_the_accounts_other_sessions(
     assert everywhere.status_code == 302
     assert not signed_in(client)
     assert not signed_in(other)
+
+
+def test_a_request_in_flight_does_not_revive_a_session_ended_meanwhile(
+    client: Any, runtime: Any, db: Session
+) -> None:
+    account = make_account(db)
+    assert password_login(client).status_code == 302
+    with client.session_transaction() as in_flight:
+        assert end_account_sessions(runtime.redis, account.id) == 1
+        in_flight["shop_id"] = 7  # the request writes its session back after the sign-out
+    assert not signed_in(client)
 
 
 # --- login links -----------------------------------------------------------------------------
