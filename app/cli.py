@@ -167,11 +167,12 @@ def accounts_set_password(email: str, password: str) -> None:
     from redis import RedisError
     from sqlalchemy import func, select
 
-    from app.auth.passwords import hash_password, password_problem
+    from app.auth.passwords import password_problem
     from app.auth.sessions import end_account_sessions
     from app.db import Database
     from app.models import Account
     from app.redis_conn import connect_redis
+    from app.services.accounts import set_password
 
     problem = password_problem(password)
     if problem == "too_short":
@@ -187,8 +188,7 @@ def accounts_set_password(email: str, password: str) -> None:
         ).one_or_none()
         if account is None:
             raise click.ClickException(f"no account with the email {email!r}")
-        account.password_hash = hash_password(password)
-        session.commit()
+        set_password(session, account, password)
     try:
         ended = end_account_sessions(connect_redis(config), account.id)
     except RedisError as error:

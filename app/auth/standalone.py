@@ -1,10 +1,10 @@
-"""Standalone admin sign-in: email + password form, single-use login links, sign out.
+"""Standalone admin sign-in: password form, single-use login links, sign out, password change.
 
-Layer: web auth. `POST /login`, `POST /login/link` and `POST /logout` need the session CSRF token
-(`app.auth.csrf`). Wrong passwords are counted per email and client address (`app.auth.lockout`,
-backoff with a cap; the client address comes through `KIZUNA_TRUSTED_PROXIES` proxies). A sign-in
-gets a new server-side session (`app.auth.sessions`); sign-out ends it, or every session of the
-account, and the account's unused login links.
+Layer: web auth. Every POST here needs the session CSRF token (`app.auth.csrf`). Wrong passwords
+are counted per email and client address (`app.auth.lockout`: backoff with a cap; the address
+comes through `KIZUNA_TRUSTED_PROXIES` proxies). A sign-in gets a new server-side session
+(`app.auth.sessions`); sign-out ends it (or all of the account's) and the account's unused login
+links; a new password ends the account's other sessions.
 """
 
 from __future__ import annotations
@@ -13,17 +13,19 @@ import logging
 import time
 from typing import Any
 
-from flask import redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from app import db_session
 from app.auth import bp, lockout
 from app.auth.csrf import csrf_protect, csrf_token, csrf_valid
+from app.auth.guard import admin_required
 from app.auth.login_link import MAX_TOKEN_LENGTH, redeem_login_token, revoke_login_links
-from app.auth.passwords import verify_password
+from app.auth.passwords import password_problem, verify_password
 from app.auth.sessions import end_account_sessions, start_session
 from app.kizuna import kizuna
 from app.models import Account
+from app.services.accounts import set_password
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +111,42 @@ def logout():  # type: ignore[no-untyped-def]
             revoke_login_links(client, account_id)
     session.clear()
     return redirect(url_for("auth.login_required_page"))
+
+
+def _password_form(*, error: str | None = None, done: bool = False, status: int = 200) -> Any:
+    return render_template("admin/password.html", error=error, done=done), status
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@admin_required
+def change_password():  # type: ignore[no-untyped-def]
+    # The account's own sign-in only: one shop's staff (embedded, code grant) has no password here.
+    if not g.account_wide:
+        return "Not Found", 404
+    if request.method == "GET":
+        return _password_form(done=request.args.get("done") == "1")
+    if not csrf_valid():
+        return _password_form(error="login.form_expired", status=400)
+    account = db_session().get_one(Account, g.account_id)
+    runtime = kizuna()
+    address = request.remote_addr or "unknown"
+    lock_name = account.email or f"account-{account.id}"
+    wait = lockout.retry_after(runtime.redis, lock_name, address, time.time())
+    if wait:
+        page, _ = _password_form(error="login.rate_limited")
+        return page, 429, {"Retry-After": str(wait)}
+    current = request.form.get("current_password", "")
+    new = request.form.get("new_password", "")
+    if not verify_password(account.password_hash, current):
+        lockout.record_failure(runtime.redis, lock_name, address, time.time())
+        return _password_form(error="password.wrong_current", status=401)
+    problem = password_problem(new)
+    if problem:
+        return _password_form(error=f"password.{problem}", status=400)
+    if new != request.form.get("repeat_password", ""):
+        return _password_form(error="password.mismatch", status=400)
+    set_password(db_session(), account, new)
+    ended = end_account_sessions(runtime.redis, account.id)
+    start_session(account.id)  # this browser stays signed in, under a new session id
+    log.info("password changed account_id=%s sessions_ended=%s", account.id, ended)
+    return redirect(url_for("auth.change_password", done=1))

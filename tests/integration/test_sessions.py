@@ -155,6 +155,33 @@ def test_a_password_change_signs_out_every_session_of_the_account(
     assert signed_in(neighbour)  # another account's session is not touched
 
 
+def test_a_password_change_in_the_admin_signs_out_the_other_sessions(
+    app: Flask, client: Any, db: Session
+) -> None:
+    make_account(db)
+    phone = app.test_client()
+    assert password_login(client).status_code == 302
+    assert password_login(phone).status_code == 302
+    form = client.get("/account/password")
+    assert form.status_code == 200
+    found = CSRF.search(form.get_data(as_text=True))
+    assert found
+
+    def change(current: str, new: str, repeat: str) -> Any:
+        data = {"current_password": current, "new_password": new, "repeat_password": repeat}
+        return client.post("/account/password", data={**data, "csrf_token": found[1]})
+
+    assert change("not it", "a brand new password", "a brand new password").status_code == 401
+    assert change(PASSWORD, "a brand new password", "another one").status_code == 400
+    assert change(PASSWORD, "short", "short").status_code == 400
+    assert signed_in(phone)  # nothing changed yet
+    changed = change(PASSWORD, "a brand new password", "a brand new password")
+    assert changed.status_code == 302
+    assert signed_in(client)  # the browser that changed it stays signed in
+    assert not signed_in(phone)
+    assert password_login(app.test_client()).status_code == 401  # the old password is gone
+
+
 def test_logout_everywhere_ends_the_accounts_other_sessions(
     app: Flask, client: Any, db: Session
 ) -> None:

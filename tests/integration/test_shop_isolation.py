@@ -65,7 +65,12 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 MERCHANT_BLUEPRINTS = frozenset({"admin", "api"})
 # Merchant-facing routes of other blueprints (session cookie required).
 MERCHANT_ENDPOINTS = frozenset(
-    {"auth.connect_shopify", "auth.connect_woocommerce", "auth.woocommerce_done"}
+    {
+        "auth.change_password",
+        "auth.connect_shopify",
+        "auth.connect_woocommerce",
+        "auth.woocommerce_done",
+    }
 )
 # Every other route, and why it is not a merchant's door into tenant data.
 NOT_MERCHANT_ROUTES = {

@@ -245,7 +245,8 @@ def test_a_code_grant_sign_in_sees_only_the_installed_shop(
     assert "Sister Store" not in client.get("/app/stores").get_data(as_text=True)
     assert client.get(f"/app/customers/{stranger.id}").status_code == 404
     assert client.get(f"/api/v1/customers/{stranger.id}").status_code == 404
-    # Connecting more stores to the account takes the account's own sign-in.
+    # Connecting more stores, or the account's password, takes the account's own sign-in.
+    assert client.get("/account/password").status_code == 404
     assert client.get("/connect/woocommerce").status_code == 302
     assert client.get("/connect/shopify").status_code == 302
 
