@@ -1,10 +1,9 @@
 """Failed password sign-ins, counted per (email, client address), with exponential backoff.
 
-Layer: web auth (Redis). Wrong passwords from one address slow down only that address for that
-email: the owner can still sign in from another address. After FREE_FAILURES failures each one
-doubles the wait from BASE_DELAY up to MAX_DELAY; a pair's count is forgotten FAILURE_MEMORY after
-its last failure and cleared by a correct password. An address failing on many emails is held
-ADDRESS_WINDOW after ADDRESS_MAX_FAILURES. Keys hold a hash of the email, never the email.
+Layer: web auth (Redis; keys hold a hash of the email). Wrong passwords from one address hold back
+only that address for that email, so the owner still signs in from elsewhere: after FREE_FAILURES
+the wait doubles from BASE_DELAY up to MAX_DELAY, forgotten FAILURE_MEMORY after the last failure
+or at a correct password. An address failing on many emails is held back as a whole.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Login links for the standalone admin (the demo, WooCommerce merchants): single-use, 15 minutes.
 
-Layer: web auth (Redis). A link is `<APP_URL>/login/link#<token>`: the token rides in the URL
-fragment, which browsers never send, so it reaches no access log, proxy or Referer; the page's
-script posts it with the CSRF token when the person confirms (a GET never signs in, so a link
-cannot sign someone in behind their back). Redis holds only the token's hash → account id; it is
-deleted when used (atomically), after LINK_LIFETIME, and when the account signs out.
+Layer: web auth (Redis). A link is `<APP_URL>/login/link#<token>`: browsers never send a fragment,
+so the token reaches no access log, proxy or Referer. The page's script posts it with the CSRF
+token when the person confirms; a GET never signs in (no login CSRF). Redis keeps the token's hash
+→ account id until it is used (atomically), LINK_LIFETIME passes, or the account signs out.
 """
 
 from __future__ import annotations
