@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.models import Account, Shop
-from tests.conftest import make_test_env
+from tests.conftest import make_test_env, sign_in_with_link
 
 ROOT = Path(__file__).resolve().parents[2]
 STALLED_AFTER = "2"
@@ -82,7 +81,7 @@ def wait_for_health(client: Any, status: int, timeout: float = 45.0) -> dict[str
 
 
 def admin_page(client: Any, runtime: Any, account: Account, language: str = "en") -> str:
-    assert client.get(f"/login/{make_login_token(runtime.config, account.id)}").status_code == 302
+    assert sign_in_with_link(client, runtime, account.id).status_code == 302
     response = client.get("/app", headers={"Accept-Language": language})
     assert response.status_code == 200
     return str(response.get_data(as_text=True))
