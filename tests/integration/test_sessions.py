@@ -108,11 +108,12 @@ def test_the_cookie_holds_an_opaque_id_and_every_sign_in_gets_a_new_one(
     assert after != before  # no fixation: the pre-login id does not become the signed-in one
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", after)
     decoded = base64.urlsafe_b64decode(after + "=" * (-len(after) % 4))
-    assert str(account.id).encode() not in decoded
+    assert len(decoded) == 32  # 32 random bytes and nothing else: no data, no signature
     assert b"account_id" not in decoded
     # Redis holds the session under a hash of the id, not the id itself.
-    keys = [k.decode() for k in runtime.redis.scan_iter(f"{SESSION_PREFIX}:*")]
-    assert keys
+    keys = {k.decode() for k in runtime.redis.scan_iter(f"{SESSION_PREFIX}:*")}
+    indexed = {k.decode() for k in runtime.redis.smembers(f"kizuna:account-sessions:{account.id}")}
+    assert keys == indexed  # the anonymous pre-login session is gone, the signed-in one indexed
     assert all(after not in key for key in keys)
 
 
