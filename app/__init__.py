@@ -8,7 +8,6 @@ calls a platform: web boot stays fast and side-effect free. Sessions are server-
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -18,6 +17,8 @@ from app.config import Config, load_config
 from app.db import Database
 from app.kizuna import Kizuna
 from app.links import safe_url
+from app.observability import init_observability
+from app.resources import STATIC, TEMPLATES
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -27,7 +28,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app = Flask(
         __name__,
         instance_path=str(config.instance_path),
-        template_folder="../templates",
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
     )
     app.config.update(
         SECRET_KEY=config.secret_key,
@@ -47,7 +49,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=count, x_proto=count, x_host=count
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    init_observability(app, app.extensions["kizuna"])
 
     from app import health
     from app.admin import bp as admin_bp

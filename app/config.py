@@ -55,6 +55,9 @@ class Config:
     outbound: OutboundPolicy = STRICT  # who may be called over http / on private addresses
     stalled_after: float = 120.0  # seconds without a worker or scheduler heartbeat
     trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-* headers count
+    log_format: str = "json"  # json | text (text by default when embedded)
+    metrics_token: str | None = None  # None: /metrics answers 404
+    sentry_dsn: str | None = None  # None: no error reporting
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -219,6 +222,15 @@ def load_config(
     if not 1 <= stalled_after <= 86400:
         raise ConfigError("STALLED_AFTER_SECONDS must be between 1 and 86400")
     trusted_proxies = _check_count("KIZUNA_TRUSTED_PROXIES", env.get("KIZUNA_TRUSTED_PROXIES", ""))
+    log_format = env.get("LOG_FORMAT", "").strip().lower() or ("text" if embedded else "json")
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text: got {log_format!r}")
+    metrics_token = env.get("METRICS_TOKEN", "").strip() or None
+    if metrics_token is not None and len(metrics_token) < 16:
+        raise ConfigError("METRICS_TOKEN must be at least 16 characters")
+    sentry_dsn = env.get("SENTRY_DSN", "").strip() or None
+    if sentry_dsn:
+        _check_url("SENTRY_DSN", sentry_dsn, ("http", "https"))
 
     return Config(
         instance_path=instance,
@@ -241,4 +253,7 @@ def load_config(
         outbound=outbound,
         stalled_after=stalled_after,
         trusted_proxies=trusted_proxies,
+        log_format=log_format,
+        metrics_token=metrics_token,
+        sentry_dsn=sentry_dsn,
     )

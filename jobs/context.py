@@ -2,7 +2,8 @@
 
 Layer: jobs infrastructure. A worker process builds the app once (`create_app()` from its
 environment); tests bind their own app with `bind_app`. `@kizuna_job` runs the function in an
-app context and hands it the runtime; jobs take plain ids and reload their rows.
+app context and hands it the runtime; jobs take plain ids and reload their rows. Its log lines
+carry the job id and the request id the job was enqueued under (job meta).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, TypeVar
 
 from flask import Flask
 from rq import get_current_job
+
+from app.logs import job_context
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,10 @@ def kizuna_job(func: F) -> F:
         from app.kizuna import kizuna
 
         job = get_current_job()
-        with get_app().app_context():
+        with (
+            job_context(job.id if job else None, job.meta if job else None),
+            get_app().app_context(),
+        ):
             log.debug("job start name=%s id=%s", func.__name__, job.id if job else None)
             return func(kizuna(), *args, **kwargs)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.kizuna import Kizuna
+from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import flow_triggers, upsert
 from app.services.ingest_webhook import WEBHOOK_RETRY_INTERVALS
@@ -268,7 +271,9 @@ def _record_failure(runtime: Kizuna, event_id: int, error: Exception, *, final: 
                         f"{event.last_error}. The next sync reconciles the data."
                     )[:_ERROR_TEXT_LIMIT]
                     shop.last_error_at = utcnow()
+        timing = (event.platform, event.received_at, event.processed_at)
         session.commit()
+        _record_metrics(runtime, timing, "failed" if failed else "retry", None)
         log.warning(
             "webhook failed event_id=%s topic=%s attempt=%s final=%s error=%s",
             event_id,
@@ -280,9 +285,34 @@ def _record_failure(runtime: Kizuna, event_id: int, error: Exception, *, final: 
         return failed
 
 
+def _record_metrics(
+    runtime: Kizuna,
+    timing: tuple[str, datetime, datetime | None],
+    outcome: str,
+    started: float | None,
+) -> None:
+    """Count the outcome; time the processing and the lag since receipt (settled events)."""
+    platform, received_at, processed_at = timing
+    labels = {"platform": platform}
+    observations = []
+    if started is not None:
+        observations.append(
+            ("kizuna_webhook_processing_seconds", labels, time.perf_counter() - started)
+        )
+    if processed_at is not None:
+        lag = (processed_at - received_at).total_seconds()
+        observations.append(("kizuna_webhook_lag_seconds", labels, max(0.0, lag)))
+    record(
+        runtime.redis,
+        counts=[("kizuna_webhook_processed", {**labels, "outcome": outcome})],
+        observations=observations,
+    )
+
+
 @kizuna_job
 def process_webhook_event(runtime: Kizuna, event_id: int) -> str:
     """Apply one recorded delivery; returns its outcome (processed, ignored, skipped, failed)."""
+    started = time.perf_counter()
     try:
         with runtime.db.session() as session:
             event = _claim(session, event_id)
@@ -292,7 +322,9 @@ def process_webhook_event(runtime: Kizuna, event_id: int) -> str:
                 return "skipped"
             outcome = _apply(session, event)
             _finish(event, outcome)
+            timing = (event.platform, event.received_at, event.processed_at)
             session.commit()
+            _record_metrics(runtime, timing, outcome, started)
             log.info(
                 "webhook %s event_id=%s topic=%s shop_id=%s",
                 outcome,

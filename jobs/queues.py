@@ -19,6 +19,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.logs import job_meta
+
 log = logging.getLogger(__name__)
 
 WEBHOOKS, FLOWS, EMAIL, SYNC, DEFAULT = "webhooks", "flows", "email", "sync", "default"
@@ -59,6 +61,7 @@ def enqueue(
         job_timeout=job_timeout,
         result_ttl=3600,
         failure_ttl=7 * 24 * 3600,
+        meta=job_meta(),
     )
 
 

@@ -36,6 +36,7 @@ from app.domain.orchestration import (
     FlowConfig,
     in_holdout,
 )
+from app.logs import job_meta
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
@@ -182,7 +183,13 @@ def enqueue_at_after_commit(
                 return
             queue = Queue(queue_name, connection=connection)
             queue.enqueue_at(
-                when, func_path, *args, job_id=job_id, result_ttl=3600, failure_ttl=7 * 86400
+                when,
+                func_path,
+                *args,
+                job_id=job_id,
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+                meta=job_meta(),
             )
         except (redis.RedisError, OSError) as error:
             log.warning("schedule deferred job_id=%s error=%s", job_id, type(error).__name__)

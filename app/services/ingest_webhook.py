@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.db import Database, utcnow
 from app.kizuna import Kizuna
+from app.logs import job_meta
 from app.models import Shop, WebhookEvent
 from app.services.upsert import table_of
 from connectors.shopify.webhooks import (
@@ -85,6 +86,7 @@ def enqueue_webhook_event(connection: redis.Redis, event_id: int, *, fresh: bool
             result_ttl=3600,
             failure_ttl=7 * 24 * 3600,
             pipeline=pipeline,
+            meta=job_meta(),
             **options,
         )
         pipeline.execute()

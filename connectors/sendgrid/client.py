@@ -41,6 +41,7 @@ from sendgrid import SendGridAPIClient
 
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from connectors.sendgrid.mail import KIZUNA_MESSAGE_ID_ARG
+from connectors.telemetry import problem_kind, report_api_problem
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +257,7 @@ class SendGridClient:
                 return request(), attempt
             except HTTPError as error:
                 status = error.status_code
+                report_api_problem("sendgrid", problem_kind(status))
                 if status in (401, 403):
                     raise AuthenticationError(_describe(error), status=status) from None
                 if status not in RETRYABLE_STATUSES and status < 500:
@@ -271,10 +273,12 @@ class SendGridClient:
                             status=429,
                         ) from None
             except URLError as error:
+                report_api_problem("sendgrid", "network")
                 # urllib raises URLError only while connecting or writing the request, so
                 # SendGrid has not received a complete request: a retry cannot duplicate.
                 last_status, last_reason = None, f"connect: {type(error.reason).__name__}"
             except (OSError, http.client.HTTPException) as error:
+                report_api_problem("sendgrid", "network")
                 if not idempotent:
                     log.warning(
                         "sendgrid outcome unknown operation=%s error=%s attempt=%d",

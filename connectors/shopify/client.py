@@ -19,6 +19,7 @@ import httpx
 
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from connectors.shopify.domains import normalize_shop_domain
+from connectors.telemetry import problem_kind, report_api_problem
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,14 @@ class ShopifyAdminClient:
                     headers={"X-Shopify-Access-Token": token, "Accept": "application/json"},
                 )
             except (httpx.TimeoutException, httpx.TransportError) as error:
+                report_api_problem("shopify", "network")
                 failures += 1
                 self._back_off(failures, None, f"network error {type(error).__name__}")
                 continue
 
             status = response.status_code
+            if status != 200:
+                report_api_problem("shopify", problem_kind(status))
             if status == 401:
                 if refreshed:
                     raise AuthenticationError("Shopify refused the refreshed token", status=401)
@@ -160,6 +164,7 @@ class ShopifyAdminClient:
             if errors:
                 message, code = _error_messages(errors)
                 if code == "THROTTLED":
+                    report_api_problem("shopify", "throttled")
                     throttle_waits += 1
                     if throttle_waits > self.max_throttle_waits:
                         raise RetryableError("still throttled after waiting", code=code)

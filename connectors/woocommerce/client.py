@@ -27,6 +27,7 @@ from woocommerce import API
 
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from connectors.outbound import STRICT, OutboundPolicy, guarded_session
+from connectors.telemetry import problem_kind, report_api_problem
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,7 @@ class WooCommerceClient:
                 else:
                     response = self.api.delete(endpoint, params=params)
             except (requests.Timeout, requests.ConnectionError) as error:
+                report_api_problem("woocommerce", "network")
                 failure: RetryableError = RetryableError(
                     f"WooCommerce {method} {endpoint}: {type(error).__name__}", code="network"
                 )
@@ -163,6 +165,7 @@ class WooCommerceClient:
                 if status < 400:
                     return response
                 code = _error_code(response)
+                report_api_problem("woocommerce", problem_kind(status))
                 if status in AUTH_STATUSES:
                     raise AuthenticationError(
                         f"WooCommerce refused the API key ({status} {code})",
