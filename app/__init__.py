@@ -19,6 +19,7 @@ from app.kizuna import Kizuna
 from app.links import safe_url
 from app.observability import init_observability
 from app.resources import STATIC, TEMPLATES
+from app.slow_bodies import BodyDeadline
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
@@ -50,6 +51,8 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             app.wsgi_app, x_for=count, x_proto=count, x_host=count
         )
     init_observability(app, app.extensions["kizuna"])
+    body_limit = app.config["MAX_CONTENT_LENGTH"]
+    app.wsgi_app = BodyDeadline(app.wsgi_app, max_bytes=body_limit)  # type: ignore[method-assign]
 
     from app import health
     from app.admin import bp as admin_bp
