@@ -314,6 +314,23 @@ def keys_new() -> None:
     click.echo(Fernet.generate_key().decode())
 
 
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored credential with the first key of ENCRYPTION_KEYS."""
+    from app.crypto import TokenCipher
+    from app.db import Database
+    from app.services.rotate_keys import UnreadableCredential, reencrypt_credentials
+
+    config = _config()
+    database = Database(config.database_url)
+    with database.session() as session:
+        try:
+            count = reencrypt_credentials(session, TokenCipher(config.encryption_keys))
+        except UnreadableCredential as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"re-encrypted {count} stored credentials with the first key")
+
+
 @main.command()
 @click.option("--port", default=8000, show_default=True, type=int, help="Port of the admin.")
 @click.option("--customers", default=2000, show_default=True, type=int)

@@ -27,4 +27,9 @@ class TokenCipher:
 
     def rotate(self, ciphertext: bytes) -> bytes:
         """Re-encrypt under the first key."""
-        return self._fernet.rotate(ciphertext)
+        try:
+            return self._fernet.rotate(ciphertext)
+        except InvalidToken as error:
+            raise ValueError(
+                "stored credential cannot be decrypted with ENCRYPTION_KEYS"
+            ) from error

@@ -1,0 +1,50 @@
+"""Re-encrypt every stored credential under the first of `ENCRYPTION_KEYS`.
+
+Layer: service; commits once, for all shops (a failure leaves every row as it was). Run after
+putting a new key first; afterwards the old keys can leave `ENCRYPTION_KEYS`. Safe to run again.
+A value no key decrypts stops the run and names the shop, never the value.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.crypto import TokenCipher
+from app.models import Shop
+from app.models.woocommerce import WooCommerceShop
+
+# (model, its shop id column, its encrypted columns)
+_CREDENTIALS = (
+    (Shop, Shop.id, ("access_token_encrypted", "refresh_token_encrypted")),
+    (
+        WooCommerceShop,
+        WooCommerceShop.shop_id,
+        ("webhook_secret_encrypted", "webhook_secret_previous_encrypted"),
+    ),
+)
+
+
+class UnreadableCredential(ValueError):
+    """A stored credential that none of the configured keys decrypts."""
+
+
+def reencrypt_credentials(session: Session, cipher: TokenCipher) -> int:
+    """Re-encrypt every credential column; returns how many values were rewritten."""
+    rewritten = 0
+    for model, shop_id, columns in _CREDENTIALS:
+        for row in session.scalars(select(model).order_by(shop_id)):
+            for column in columns:
+                ciphertext = getattr(row, column)
+                if ciphertext is None:
+                    continue
+                try:
+                    setattr(row, column, cipher.rotate(ciphertext))
+                except ValueError as error:
+                    raise UnreadableCredential(
+                        f"shop {getattr(row, shop_id.key)}: {column} cannot be decrypted "
+                        "with ENCRYPTION_KEYS"
+                    ) from error
+                rewritten += 1
+    session.commit()
+    return rewritten
