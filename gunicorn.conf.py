@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import os
 
+from gunicorn.glogging import Logger
+
+from app.logs import JsonFormatter
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
@@ -41,8 +45,26 @@ limit_request_line = 8190
 # The proxies whose X-Forwarded-* gunicorn believes (the app applies its own ProxyFix too).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
+# Same rule as the app's LOG_FORMAT: JSON lines in production, text on the embedded defaults.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or (
+    "json" if os.environ.get("DATABASE_URL", "").strip() else "text"
+)
+
+
+class KizunaGunicornLogger(Logger):
+    """Gunicorn's own lines (start-up, worker events, access) as JSON when the app logs JSON."""
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        if LOG_FORMAT == "json":
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    handler.setFormatter(JsonFormatter())
+
+
+logger_class = KizunaGunicornLogger
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # %(U)s is the path alone: query strings (tokens, emails) never reach the access log.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms "%({x-request-id}o)s"'
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'

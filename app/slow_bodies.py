@@ -23,6 +23,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 16 * 1024
+_TOO_SLOW = b'{"error": "request_timeout", "reason": "the request body arrived too slowly"}'
 CHUNK_SECONDS = 2.0  # i.e. at least 8 KiB/s: far below any real client, far above a trickle
 
 
@@ -90,10 +91,11 @@ class BodyDeadline:
         if body is None:
             log.info("request body too slow path=%s", environ.get("PATH_INFO", ""))
             # The reading side is shut: the server closes the connection after this answer.
-            start_response("408 Request Timeout", [("Content-Type", "application/json")])
-            return [
-                b'{"error": "request_timeout", "reason": "the request body arrived too slowly"}'
-            ]
+            start_response(
+                "408 Request Timeout",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(_TOO_SLOW)))],
+            )
+            return [_TOO_SLOW]
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
