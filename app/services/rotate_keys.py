@@ -2,7 +2,7 @@
 
 Layer: service; commits once, for all shops (a failure leaves every row as it was). Run after
 putting a new key first; afterwards the old keys can leave `ENCRYPTION_KEYS`. Safe to run again.
-A value no key decrypts stops the run and names the shop, never the value.
+A value no key decrypts stops the run and names its row, never the value.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.crypto import TokenCipher
 from app.models import Shop
-from app.models.woocommerce import WooCommerceShop
+from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 
-# (model, its shop id column, its encrypted columns)
+# (model, its key column, its encrypted columns)
 _CREDENTIALS = (
     (Shop, Shop.id, ("access_token_encrypted", "refresh_token_encrypted")),
+    (PendingWooCommerceAuth, PendingWooCommerceAuth.id, ("grant_encrypted",)),
     (
         WooCommerceShop,
         WooCommerceShop.shop_id,
@@ -32,8 +33,8 @@ class UnreadableCredential(ValueError):
 def reencrypt_credentials(session: Session, cipher: TokenCipher) -> int:
     """Re-encrypt every credential column; returns how many values were rewritten."""
     rewritten = 0
-    for model, shop_id, columns in _CREDENTIALS:
-        for row in session.scalars(select(model).order_by(shop_id)):
+    for model, key, columns in _CREDENTIALS:
+        for row in session.scalars(select(model).order_by(key)):
             for column in columns:
                 ciphertext = getattr(row, column)
                 if ciphertext is None:
@@ -41,9 +42,9 @@ def reencrypt_credentials(session: Session, cipher: TokenCipher) -> int:
                 try:
                     setattr(row, column, cipher.rotate(ciphertext))
                 except ValueError as error:
+                    where = f"{model.__tablename__} {getattr(row, key.key)}"
                     raise UnreadableCredential(
-                        f"shop {getattr(row, shop_id.key)}: {column} cannot be decrypted "
-                        "with ENCRYPTION_KEYS"
+                        f"{where}: {column} cannot be decrypted with ENCRYPTION_KEYS"
                     ) from error
                 rewritten += 1
     session.commit()

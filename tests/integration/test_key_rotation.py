@@ -7,15 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crypto import TokenCipher
+from app.db import utcnow
 from app.models import Shop
-from app.models.woocommerce import WooCommerceShop
+from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from tests.conftest import ENCRYPTION_KEY, make_test_env
 from tests.integration.test_webhook_intake import make_shop
 
@@ -50,6 +53,15 @@ def test_rotate_re_encrypts_every_credential_with_the_first_key(
     woo_shop.access_token_encrypted = old.encrypt("ck_key:cs_secret")
     woo_shop.refresh_token_encrypted = None
     db.add(WooCommerceShop(shop_id=woo_shop.id, webhook_secret_encrypted=old.encrypt("whsec-1")))
+    db.add(
+        PendingWooCommerceAuth(
+            token_hash="0" * 64,
+            account_id=woo_shop.account_id,
+            store_url="https://woo.example",
+            expires_at=utcnow() + timedelta(minutes=5),
+            grant_encrypted=old.encrypt("ck_pending:cs_pending"),
+        )
+    )
     db.commit()
 
     new_key = Fernet.generate_key().decode()
@@ -57,7 +69,7 @@ def test_rotate_re_encrypts_every_credential_with_the_first_key(
         database_url, redis_url, tmp_path, f"{new_key},{ENCRYPTION_KEY}", "keys", "rotate"
     )
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 4 stored credentials" in done.stdout
+    assert "re-encrypted 5 stored credentials" in done.stdout
     assert "shpat_" not in done.stdout + done.stderr
 
     only_new = TokenCipher((new_key,))
@@ -72,6 +84,9 @@ def test_rotate_re_encrypts_every_credential_with_the_first_key(
     assert woo is not None
     assert woo.webhook_secret_encrypted is not None
     assert only_new.decrypt(woo.webhook_secret_encrypted) == "whsec-1"
+    pending = db.scalars(select(PendingWooCommerceAuth)).one()
+    assert pending.grant_encrypted is not None
+    assert only_new.decrypt(pending.grant_encrypted) == "ck_pending:cs_pending"
 
 
 def test_rotate_names_a_credential_no_key_opens_and_changes_nothing(
@@ -82,7 +97,7 @@ def test_rotate_names_a_credential_no_key_opens_and_changes_nothing(
     stranger = Fernet.generate_key().decode()
     failed = kizuna(database_url, redis_url, tmp_path, stranger, "keys", "rotate")
     assert failed.returncode != 0
-    assert f"shop {shop.id}: access_token_encrypted cannot be decrypted" in failed.stderr
+    assert f"shops {shop.id}: access_token_encrypted cannot be decrypted" in failed.stderr
     db.expire_all()
     unchanged = db.get(Shop, shop.id)
     assert unchanged is not None
