@@ -9,8 +9,12 @@ never a client's cookies or credentials.
 from __future__ import annotations
 
 import os
+import sys
 
 from gunicorn.glogging import Logger
+
+# The app's packages sit beside this file, wherever gunicorn is started from.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from app.logs import JsonFormatter
 
@@ -66,5 +70,6 @@ logger_class = KizunaGunicornLogger
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
-# %(U)s is the path alone: query strings (tokens, emails) never reach the access log.
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
+# %(U)s is the path alone: query strings (tokens, emails) never reach the access log; nor does
+# the client's address (personal data): the request id ties a line to the app's own lines.
+access_log_format = '"%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms request_id=%({x-request-id}o)s'
