@@ -19,7 +19,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
+from app.heartbeats import beat_scheduler, beat_worker
+from jobs.queues import QUEUE_NAMES
 from tests.conftest import make_test_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +37,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def gunicorn(
+    database_url: str, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[tuple[str, Path]]:
+    # A worker and the scheduler have just beaten, so /healthz has nothing but speed to prove.
+    redis_client.flushdb()
+    beat_worker(redis_client, "test-worker", QUEUE_NAMES)
+    beat_scheduler(redis_client, "test-scheduler")
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     env = {
@@ -69,6 +78,7 @@ def gunicorn(database_url: str, redis_url: str, tmp_path: Path) -> Iterator[tupl
         finally:
             process.terminate()
             process.wait(timeout=40)
+            redis_client.flushdb()
 
 
 def trickle(port: int, answers: list[bytes], stop: threading.Event) -> None:
