@@ -20,12 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.heartbeats import beat_scheduler, beat_worker
 from jobs.queues import QUEUE_NAMES
 from tests.conftest import make_test_env
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "metrics-token-0123456789abcdef"
 SLOW_CLIENTS = 40
 BODY_BYTES = 60  # a minute at one byte a second
 
@@ -53,6 +55,7 @@ def gunicorn(
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "8",
+        "METRICS_TOKEN": METRICS_TOKEN,
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -152,3 +155,25 @@ def test_forty_slow_bodies_do_not_starve_healthz(gunicorn: tuple[str, Path]) -> 
     ][-1:]
     assert f"request_id={health.headers['X-Request-Id']}" in access["message"]
     assert any("request body too slow" in line["message"] for line in lines)
+
+
+def test_metrics_add_up_across_gunicorn_workers(gunicorn: tuple[str, Path]) -> None:
+    url, _log_path = gunicorn
+    deliveries = 30
+    for number in range(deliveries):
+        # A new connection each time, so both worker processes take some of them.
+        answer = httpx.post(
+            f"{url}/webhooks/shopify",
+            content=b"{}",
+            headers={"X-Shopify-Topic": "orders/create", "X-Request-Id": f"edge-unsigned-{number}"},
+        )
+        assert answer.status_code == 401
+    scrape = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert scrape.status_code == 200
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scrape.text)
+        for sample in family.samples
+    }
+    unsigned = ("kizuna_webhook_intake_total", (("platform", "shopify"), ("status", "401")))
+    assert samples[unsigned] == deliveries
