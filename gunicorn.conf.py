@@ -49,10 +49,11 @@ limit_request_line = 8190
 # The proxies whose X-Forwarded-* gunicorn believes (the app applies its own ProxyFix too).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
-# Same rule as the app's LOG_FORMAT: JSON lines in production, text on the embedded defaults.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or (
-    "json" if os.environ.get("DATABASE_URL", "").strip() else "text"
+# Same rule as the app's LOG_FORMAT: JSON in production, text when embedded or in development.
+_LOCAL_RUN = not os.environ.get("DATABASE_URL", "").strip() or (
+    os.environ.get("KIZUNA_ENV", "").strip().lower() == "development"
 )
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "").strip().lower() or ("text" if _LOCAL_RUN else "json")
 
 
 class KizunaGunicornLogger(Logger):

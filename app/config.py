@@ -55,7 +55,7 @@ class Config:
     outbound: OutboundPolicy = STRICT  # who may be called over http / on private addresses
     stalled_after: float = 120.0  # seconds without a worker or scheduler heartbeat
     trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-* headers count
-    log_format: str = "json"  # json | text (text by default when embedded)
+    log_format: str = "json"  # json | text (text by default when embedded or in development)
     metrics_token: str | None = None  # None: /metrics answers 404
     sentry_dsn: str | None = None  # None: no error reporting
 
@@ -222,7 +222,8 @@ def load_config(
     if not 1 <= stalled_after <= 86400:
         raise ConfigError("STALLED_AFTER_SECONDS must be between 1 and 86400")
     trusted_proxies = _check_count("KIZUNA_TRUSTED_PROXIES", env.get("KIZUNA_TRUSTED_PROXIES", ""))
-    log_format = env.get("LOG_FORMAT", "").strip().lower() or ("text" if embedded else "json")
+    local_run = embedded or env.get("KIZUNA_ENV", "").strip().lower() == "development"
+    log_format = env.get("LOG_FORMAT", "").strip().lower() or ("text" if local_run else "json")
     if log_format not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text: got {log_format!r}")
     metrics_token = env.get("METRICS_TOKEN", "").strip() or None

@@ -56,6 +56,7 @@ def gunicorn(
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "8",
         "METRICS_TOKEN": METRICS_TOKEN,
+        "LOG_FORMAT": "json",
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(

@@ -17,7 +17,10 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://db/kizuna",
     "SECRET_KEY": "s" * 32,
     "ENCRYPTION_KEYS": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    "APP_URL": "https://kizuna.example.com",
+    "SHOPIFY_API_KEY": "client-id",
     "SHOPIFY_API_SECRET": "secret",
+    "SENDGRID_API_KEY": "SG.key",
 }
 
 
@@ -25,9 +28,13 @@ PRODUCTION = {
 DATABASE_ERROR_TEXT = "duplicate key (email)=(hanako@example.jp)"
 
 
-def test_logs_are_json_in_production_and_text_when_embedded(tmp_path: Path) -> None:
+def test_logs_are_json_in_production_and_text_when_embedded_or_in_development(
+    tmp_path: Path,
+) -> None:
     assert load_config(PRODUCTION, instance_path=tmp_path).log_format == "json"
     assert load_config({}, instance_path=tmp_path).log_format == "text"
+    development = {**PRODUCTION, "KIZUNA_ENV": "development"}
+    assert load_config(development, instance_path=tmp_path).log_format == "text"
     text = load_config({**PRODUCTION, "LOG_FORMAT": "TEXT"}, instance_path=tmp_path)
     assert text.log_format == "text"
 
