@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import threading
 import time
 import uuid
@@ -168,6 +169,9 @@ class SandboxSendGrid:
         self._outbox: list[OutboxMessage] = []
         self._activity: dict[str, _Activity] = {}
         self._faults: deque[Fault] = deque()
+        self._failure_share = 0.0
+        self._failure_statuses: tuple[int, ...] = (500,)
+        self._random = random.Random(0)
         self._requests: list[RequestRecord] = []
         self._signing_key = ec.generate_private_key(ec.SECP256R1())
         der = self._signing_key.public_key().public_bytes(
@@ -280,9 +284,20 @@ class SandboxSendGrid:
         with self._lock:
             self._faults.extend(Fault(delay=seconds) for _ in range(count))
 
+    def fail_share(self, share: float, statuses: tuple[int, ...] = (500, 502, 503)) -> None:
+        """Answer a random `share` of API requests (0 to 1) with one of `statuses`, until set
+        back to 0; queued faults (`fail_next`, `delay_next`) are taken first."""
+        with self._lock:
+            self._failure_share = max(0.0, min(1.0, share))
+            self._failure_statuses = statuses
+
     def take_fault(self) -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                return self._faults.popleft()
+            if self._failure_share and self._random.random() < self._failure_share:
+                return Fault(status=self._random.choice(self._failure_statuses))
+            return None
 
     def record(self, method: str, path: str, status: int) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ delivery queue. The API secret signs tokens and webhooks and is never logged or 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -78,6 +79,9 @@ class SandboxShopify:
         self._dispatcher = WebhookDispatcher(lambda: self._api_secret)
         self.bulk = SandboxBulkOperations(self)
         self._muted: set[str] = set()
+        self._admin_faults: list[int] = []
+        self._admin_failure_share = 0.0
+        self._random = random.Random(seed)
         self.wsgi_app = SandboxApp(self)
 
     def __repr__(self) -> str:
@@ -135,6 +139,25 @@ class SandboxShopify:
         self._buckets[domain] = LeakyBucket(RateLimit(float(restore_rate), float(maximum)))
 
     # ---- the app ---------------------------------------------------------------------------
+
+    def fail_admin_api(self, status: int, count: int = 1) -> None:
+        """Answer the next `count` Admin API (GraphQL) requests with HTTP `status`."""
+        with self._lock:
+            self._admin_faults.extend([status] * count)
+
+    def fail_admin_share(self, share: float) -> None:
+        """Answer a random `share` (0 to 1) of Admin API requests with a 502 or 503."""
+        with self._lock:
+            self._admin_failure_share = max(0.0, min(1.0, share))
+
+    def take_admin_fault(self) -> int | None:
+        """The HTTP status the next Admin API request must get instead of an answer, if any."""
+        with self._lock:
+            if self._admin_faults:
+                return self._admin_faults.pop(0)
+            if self._admin_failure_share and self._random.random() < self._admin_failure_share:
+                return self._random.choice((502, 503))
+            return None
 
     def set_app_url(self, url: str) -> None:
         """Kizuna's base URL: OAuth redirects must stay under it, "open app" lands on it."""

@@ -196,6 +196,9 @@ class SandboxApp:
         token = request.headers.get("X-Shopify-Access-Token", "")
         if not token or self.sandbox.tokens.authenticate(store.domain, token) is None:
             return _json({"errors": UNAUTHORIZED_MESSAGE}, 401)
+        fault = self.sandbox.take_admin_fault()
+        if fault is not None:
+            return _json({"errors": "Service Unavailable"}, fault)
         if request.mimetype == "application/graphql":
             body: Any = {"query": request.get_data(as_text=True)}
         else:
