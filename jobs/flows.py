@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.db import utcnow
 from app.kizuna import Kizuna
@@ -68,11 +68,12 @@ def dispatch_due_steps(
 
 
 @kizuna_job
-def sweep_flow_runs(runtime: Kizuna, every: float = 60.0) -> int:
-    """Re-schedule overdue steps whose job was lost (Redis down at commit); safe to run twice."""
+def sweep_flow_runs(runtime: Kizuna, every: float = 30.0, overdue_after: float = 60.0) -> int:
+    """Re-schedule steps overdue by more than `overdue_after` seconds, whose job was lost (Redis
+    down at commit, or restarted empty); safe to run twice, and beside the step's own job."""
     now = utcnow()
     with runtime.db.session() as session:
-        due = runs_due(session, now)
+        due = runs_due(session, now, timedelta(seconds=overdue_after))
         for run in due:
             if run.next_step is not None:
                 schedule_step(session, run, run.next_step, now)

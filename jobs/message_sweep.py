@@ -27,22 +27,25 @@ from jobs.queues import EMAIL, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
-LOST_AFTER = timedelta(minutes=10)
+LOST_AFTER = timedelta(minutes=1)
 ABANDONED_AFTER = timedelta(minutes=15)
 BATCH = 1_000
 SEND_JOB = "jobs.send_email.send_message"
 
 
 @kizuna_job
-def sweep_messages(runtime: Kizuna, every: float = 300.0) -> dict[str, int]:
-    """Re-enqueue lost pending sends and mark abandoned `sending` rows `unknown`."""
+def sweep_messages(
+    runtime: Kizuna, every: float = 30.0, lost_after: float = LOST_AFTER.total_seconds()
+) -> dict[str, int]:
+    """Re-enqueue pending sends due more than `lost_after` seconds ago (a send job still
+    queued is left alone) and mark abandoned `sending` rows `unknown`."""
     now = utcnow()
     with runtime.db.session() as session:
         due = func.coalesce(Message.not_before, Message.created_at)
         lost = list(
             session.scalars(
                 select(Message.id)
-                .where(Message.status == "pending", due < now - LOST_AFTER)
+                .where(Message.status == "pending", due < now - timedelta(seconds=lost_after))
                 .order_by(Message.id)
                 .limit(BATCH)
             )

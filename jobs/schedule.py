@@ -29,12 +29,14 @@ from app.services.daily_schedule import SCORING as SCORING_NAME
 from app.services.daily_schedule import WINBACK_SCAN as WINBACK_SCAN_NAME
 from app.services.daily_schedule import hours_for
 from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS, enqueue, job_id
+from jobs.redis_recovery import recover_if_emptied
 
 log = logging.getLogger(__name__)
 
 TICK_KEY = "kizuna:schedule:{name}:{window}"
 DAILY_KEY = "kizuna:daily:{name}:{shop}:{day}"
 DAILY_CLAIM_TTL = 3 * 24 * 3600  # outlives the local date it names, in every time zone
+RECOVERY_CHECK_EVERY = 5.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,10 @@ SHOPIFY_RECONCILE = PeriodicJob(
 )
 
 # Flow steps whose scheduled job was lost (Redis down at commit) are scheduled again.
-FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 300.0)
+FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 30.0)
 
 # Sends whose job was lost are queued again; sends a dead worker abandoned become `unknown`.
-MESSAGE_SWEEP = PeriodicJob("message-sweep", "jobs.message_sweep.sweep_messages", EMAIL, 300.0)
+MESSAGE_SWEEP = PeriodicJob("message-sweep", "jobs.message_sweep.sweep_messages", EMAIL, 30.0)
 
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
@@ -122,12 +124,14 @@ def schedule_daily(
     now = now or datetime.now(UTC)
     with runtime.db.session() as session:
         shops = session.execute(
-            select(Shop.id, Shop.timezone, Shop.daily_hours)
+            select(Shop.id, Shop.timezone, Shop.daily_hours, Shop.sync_state)
             .where(Shop.status.in_(("installing", "active")))
             .order_by(Shop.id)
         ).all()
     due: list[tuple[DailyJob, int, str]] = []
-    for shop_id, timezone, stored_hours in shops:
+    for shop_id, timezone, stored_hours, sync_state in shops:
+        if not (sync_state or {}).get("finished_at"):
+            continue  # the first sync is still running; it scores the shop when it ends
         zone, hours = shop_zone(timezone), hours_for(stored_hours)
         for job in jobs:
             local_date = due_local_date(now, zone, hours[job.name])
@@ -183,11 +187,17 @@ def run_scheduler(
     tick = min([beat_every, *(job.every for job in jobs)])
     name = process_name()
     log.info("scheduler started jobs=%s", ",".join(f"{job.name}/{job.every:g}s" for job in jobs))
+    first_tick = True
     while not stop.is_set():
         try:
             beat_scheduler(runtime.redis, name)
         except (redis.RedisError, OSError) as error:
             log.warning("scheduler heartbeat failed error=%s", type(error).__name__)
+        try:
+            recover_if_emptied(runtime.redis, first_tick=first_tick)
+            first_tick = False
+        except (redis.RedisError, OSError) as error:
+            log.warning("scheduler recovery check skipped error=%s", type(error).__name__)
         for job in jobs:
             try:
                 if schedule_periodic(runtime, job):
@@ -204,6 +214,7 @@ def run_scheduler(
         except (redis.RedisError, OSError, SQLAlchemyError) as error:
             log.warning("scheduler daily jobs skipped error=%s", type(error).__name__)
         # Sleep to the start of the next window so ticks of several schedulers line up.
-        stop.wait(tick - (time.time() % tick))
+        # ... but wake at least every few seconds to notice Redis coming back empty.
+        stop.wait(min(RECOVERY_CHECK_EVERY, tick - (time.time() % tick)))
     forget_scheduler(runtime.redis, name)
     log.info("scheduler stopped")

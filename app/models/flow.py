@@ -44,6 +44,9 @@ class FlowSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+UNSETTLED = "status IN ('pending', 'sending')"
+
+
 class FlowRun(Base):
     __tablename__ = "flow_runs"
     __table_args__ = (
@@ -54,6 +57,13 @@ class FlowRun(Base):
             "shop_id",
             "flow_key",
             "next_step",
+            "next_step_at",
+            postgresql_where=text("status = 'running'"),
+            sqlite_where=text("status = 'running'"),
+        ),
+        # The flow sweeper: running runs of every shop by due time.
+        Index(
+            "ix_flow_runs_overdue",
             "next_step_at",
             postgresql_where=text("status = 'running'"),
             sqlite_where=text("status = 'running'"),
@@ -78,7 +88,16 @@ class FlowRun(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("flow_run_id", "step", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("flow_run_id", "step", "customer_id"),
+        # The message sweeper: the few messages not yet settled, among millions sent.
+        Index(
+            "ix_messages_unsettled",
+            "status",
+            postgresql_where=text(UNSETTLED),
+            sqlite_where=text(UNSETTLED),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)

@@ -642,14 +642,16 @@ def customers_outranked(
     return set(session.scalars(union(waiting_messages, due_steps)))
 
 
-def runs_due(session: Session, now: datetime, limit: int = 500) -> Sequence[FlowRun]:
-    """Running runs whose next step is overdue (their job was lost): for the flow sweeper."""
+def runs_due(
+    session: Session, now: datetime, overdue: timedelta = timedelta(minutes=1), limit: int = 500
+) -> Sequence[FlowRun]:
+    """Running runs whose next step is `overdue` (their job was lost): for the flow sweeper."""
     return session.scalars(
         select(FlowRun)
         .where(
             FlowRun.status == "running",
             FlowRun.next_step_at.is_not(None),
-            FlowRun.next_step_at <= now - timedelta(minutes=5),
+            FlowRun.next_step_at <= now - overdue,
         )
         .order_by(FlowRun.next_step_at)
         .limit(limit)

@@ -32,7 +32,12 @@ def make_shop(db: Session, domain: str, timezone: str, **hours: int) -> Shop:
     db.add(account)
     db.flush()
     shop = Shop(
-        account_id=account.id, platform="shopify", domain=domain, status="active", timezone=timezone
+        account_id=account.id,
+        platform="shopify",
+        domain=domain,
+        status="active",
+        timezone=timezone,
+        sync_state={"status": "done", "finished_at": "2026-01-01T00:00:00+00:00"},
     )
     assert save_daily_hours(shop, hours) == {}
     db.add(shop)
@@ -167,3 +172,14 @@ def test_the_cli_shows_sets_and_refuses_daily_hours(
     assert "--scoring: must be a whole hour from 0 to 23" in refused.output
     db.expire_all()
     assert db.get_one(Shop, shop.id).daily_hours == {"winback-scan": 9}
+
+
+def test_no_daily_job_while_the_first_sync_runs(db: Session, runtime: Any) -> None:
+    shop = make_shop(db, "syncing.myshopify.com", "Asia/Tokyo")
+    shop.sync_state = {"status": "running", "finished_at": None}
+    db.commit()
+    noon = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo: every daily hour has passed
+    assert schedule_daily(runtime, noon) == []
+    shop.sync_state = {"status": "done", "finished_at": noon.isoformat()}
+    db.commit()
+    assert len(schedule_daily(runtime, noon)) == 2

@@ -1,0 +1,44 @@
+"""Recovery after Redis comes back empty: every queued and scheduled job was lost with it.
+
+Layer: jobs infrastructure, called by the scheduler on each tick. The database is the truth
+(webhook events `pending`, flow runs with their `next_step_at`, messages `pending`), so the
+sweepers can rebuild the queues; when Redis has lost its data they run at once and with no
+grace period instead of waiting for their next window. A marker key without expiry tells:
+missing means Redis restarted without its data (or was flushed). Sweeping what still has a job
+is harmless — jobs have deterministic ids and every job re-checks its row.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import redis
+
+from jobs.queues import EMAIL, FLOWS, WEBHOOKS, enqueue, job_id
+
+log = logging.getLogger(__name__)
+
+MARKER_KEY = "kizuna:redis-epoch"
+RECOVERY_SWEEPS = (
+    (WEBHOOKS, "jobs.sweeper.sweep_webhook_events", (0.0,)),
+    (FLOWS, "jobs.flows.sweep_flow_runs", (0.0, 0.0)),
+    (EMAIL, "jobs.message_sweep.sweep_messages", (0.0, 0.0)),
+)
+
+
+def recover_if_emptied(connection: redis.Redis, *, first_tick: bool = False) -> bool:
+    """Run every sweeper now if Redis has lost its data since the last call; returns whether
+    it did. On a scheduler's first tick a missing marker is also treated as lost data (a new
+    deployment sweeps once: harmless)."""
+    epoch = uuid.uuid4().hex
+    if not connection.set(MARKER_KEY, epoch, nx=True):
+        return False
+    log.warning(
+        "redis has no epoch marker%s: sweeping every queue now",
+        " (first start)" if first_tick else " (restarted without its data)",
+    )
+    for queue, func, args in RECOVERY_SWEEPS:
+        name = func.rsplit(".", 1)[1]
+        enqueue(connection, queue, func, *args, job_id=job_id("recover", name, epoch))
+    return True
