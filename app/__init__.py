@@ -54,7 +54,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     body_limit = app.config["MAX_CONTENT_LENGTH"]
     app.wsgi_app = BodyDeadline(app.wsgi_app, max_bytes=body_limit)  # type: ignore[method-assign]
 
-    from app import health
+    from app import health, outage
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
@@ -69,6 +69,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(email_bp)
     app.register_blueprint(storefront_bp)
     app.register_blueprint(api_bp)
+    outage.register(app)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
