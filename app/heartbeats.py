@@ -31,6 +31,8 @@ SCHEDULERS_KEY = "kizuna:heartbeats:schedulers"
 EXPECTED_QUEUES = ("webhooks", "flows", "email", "sync", "default")
 # Entries older than this are pruned: a process gone for a day is history, not a fault to list.
 FORGET_AFTER = 24 * 3600.0
+# A worker silent this long has died (it beats at least every 15 seconds, also during a job).
+LOST_AFTER = 45.0
 
 
 def beat_interval(stalled_after: float) -> float:
@@ -40,6 +42,19 @@ def beat_interval(stalled_after: float) -> float:
 
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_lost(connection: redis.Redis, name: str | None, now: float | None = None) -> bool:
+    """Whether the worker process `name` is gone: it beat, but not for `LOST_AFTER` seconds.
+
+    A process that never beats (a burst worker, an RQ name that is no heartbeat name) is never
+    judged lost; nor is one whose heartbeat Redis forgot in a restart (its jobs went too)."""
+    if not name:
+        return False
+    last = cast("float | None", connection.zscore(WORKERS_KEY, name))
+    if last is None:
+        return False
+    return (time.time() if now is None else now) - float(last) > LOST_AFTER
 
 
 def beat_worker(

@@ -1,7 +1,8 @@
 """Queues, in the order workers take them, and enqueueing after commit.
 
 Layer: jobs infrastructure. Job ids are deterministic (`<job>-<shop>-<key>`), so enqueueing the
-same work twice is a no-op while the first job is still queued. `enqueue_after_commit` hooks the
+same work twice is a no-op while the first job is still queued or running (unless the worker
+running it is gone: its heartbeat stopped). `enqueue_after_commit` hooks the
 session: nothing reaches Redis unless the transaction that made the work committed; if Redis is
 down at that moment the work stays recorded in the database for the sweeper.
 """
@@ -19,6 +20,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.heartbeats import worker_lost
 from app.logs import job_meta
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ WEBHOOKS, FLOWS, EMAIL, SYNC, DEFAULT = "webhooks", "flows", "email", "sync", "d
 QUEUE_NAMES = (WEBHOOKS, FLOWS, EMAIL, SYNC, DEFAULT)  # priority order for workers
 
 _JOB_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def job_id(*parts: object) -> str:
@@ -42,17 +45,18 @@ def enqueue(
     retry: Retry | None = None,
     job_timeout: int = 600,
 ) -> Job | None:
-    """Enqueue unless a job with the same id is still waiting or running."""
+    """Enqueue unless a job with the same id is still waiting, or running in a live worker (a
+    job whose worker was killed mid-run is enqueued again: every job re-checks its rows)."""
     queue = Queue(queue_name, connection=connection)
     if job_id is not None:
         existing = queue.fetch_job(job_id)
-        if existing is not None and existing.get_status(refresh=False) in (
-            JobStatus.QUEUED,
-            JobStatus.STARTED,
-            JobStatus.SCHEDULED,
-            JobStatus.DEFERRED,
-        ):
+        status = existing.get_status(refresh=False) if existing is not None else None
+        if existing is not None and status in _WAITING:
             return existing
+        if existing is not None and status == JobStatus.STARTED:
+            if not worker_lost(connection, existing.worker_name):
+                return existing
+            log.warning("job of a lost worker enqueued again job_id=%s", job_id)
     return queue.enqueue(
         func,  # type: ignore[type-var]  # RQ accepts a callable or its dotted path
         *args,

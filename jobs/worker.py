@@ -25,6 +25,7 @@ from jobs.queues import EMAIL, FLOWS, QUEUE_NAMES, WEBHOOKS
 log = logging.getLogger(__name__)
 
 _FIRST = (WEBHOOKS, EMAIL, FLOWS)
+MAINTENANCE_EVERY_S = 30
 WORKER_ORDER = _FIRST + tuple(name for name in QUEUE_NAMES if name not in _FIRST)
 
 
@@ -36,11 +37,18 @@ def run_worker(runtime: Kizuna, *, burst: bool = False) -> bool:
     # connections pooled here, so a child drops its copies without closing them.
     os.register_at_fork(after_in_child=lambda: engine.dispose(close=False))
     queues = [Queue(name, connection=connection) for name in WORKER_ORDER]
-    worker = SimpleWorker(queues, connection=connection)
-    log.info("worker starting queues=%s burst=%s", ",".join(WORKER_ORDER), burst)
     if burst:
-        return worker.work(burst=True, with_scheduler=True)
+        log.info("worker starting queues=%s burst=True", ",".join(WORKER_ORDER))
+        return SimpleWorker(queues, connection=connection).work(burst=True, with_scheduler=True)
+    # Named as its heartbeat, so a job it was running when it died can be told from a live one.
+    # RQ restarts a dead scheduler (it dies when Redis drops its connection) only in its
+    # maintenance pass; every 30 s instead of 10 minutes, so retries and flow steps scheduled
+    # for later are not stranded after a Redis restart.
     name = process_name()
+    worker = SimpleWorker(
+        queues, connection=connection, name=name, maintenance_interval=MAINTENANCE_EVERY_S
+    )
+    log.info("worker starting queues=%s burst=False", ",".join(WORKER_ORDER))
     beating = start_beating(
         connection, name, WORKER_ORDER, beat_interval(runtime.config.stalled_after)
     )
