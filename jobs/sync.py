@@ -25,6 +25,7 @@ from typing import Any
 
 import redis
 from redis.exceptions import LockError
+from rq import Retry, get_current_job
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -51,6 +52,10 @@ from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
 log = logging.getLogger(__name__)
 
 BACKFILL_TIMEOUT_SECONDS = 4 * 3600
+# A deadlock or serialization failure against a concurrent job (scoring, a webhook) is retried:
+# every page is committed with its cursor, so the retry resumes where the sync stopped.
+BACKFILL_RETRY_INTERVALS = [10, 30, 120]
+_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 BACKFILL_LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_TTL = 180.0
 BULK_THRESHOLD = 2_500
@@ -92,6 +97,7 @@ def enqueue_backfill(runtime: Kizuna, session: Session, shop_id: int) -> None:
         True,
         job_id=job_id("backfill", shop_id),
         job_timeout=BACKFILL_TIMEOUT_SECONDS,
+        retry=Retry(max=len(BACKFILL_RETRY_INTERVALS), interval=BACKFILL_RETRY_INTERVALS),
     )
 
 
@@ -105,6 +111,7 @@ def enqueue_sync_now(runtime: Kizuna, shop_id: int, *, full: bool = False) -> An
         full,
         job_id=job_id("backfill", shop_id),
         job_timeout=BACKFILL_TIMEOUT_SECONDS,
+        retry=Retry(max=len(BACKFILL_RETRY_INTERVALS), interval=BACKFILL_RETRY_INTERVALS),
     )
 
 
@@ -412,6 +419,17 @@ def _batches(items: Iterator[Any] | Iterable[Any], size: int) -> Iterator[list[A
 STREAMS: tuple[StreamSpec, ...] = streams.STREAMS
 
 
+def _transient(error: BaseException) -> bool:
+    """A deadlock or serialization failure: nothing is wrong with the data, try again."""
+    original = getattr(error, "orig", None)
+    return getattr(original, "sqlstate", None) in _TRANSIENT_SQLSTATES
+
+
+def _retries_left() -> int:
+    job = get_current_job()
+    return int(job.retries_left or 0) if job is not None else 0
+
+
 def _fail(session: Session, shop_id: int, error: Exception) -> None:
     session.rollback()
     message = f"Backfill failed: {describe_error(error)}"[:_ERROR_TEXT_LIMIT]
@@ -478,7 +496,14 @@ def backfill_shop(
                 )
                 done = run.run(STREAMS)
         except Exception as error:
-            _fail(session, shop_id, error)
+            if _transient(error) and _retries_left() > 0:
+                session.rollback()
+                log.warning(
+                    "backfill will retry shop_id=%s error=%s", shop_id, type(error).__name__
+                )
+                save_state(session, shop, status="retrying", error=None)
+            else:
+                _fail(session, shop_id, error)
             raise
         if run.stopped:
             return done
