@@ -95,7 +95,10 @@ class ServerSessionInterface(SessionInterface):
             log.warning("unreadable session data dropped")
             return ServerSession()
         if time.time() - created > ABSOLUTE_LIFETIME:
-            self._delete(app, session_id, _account_of(data))
+            try:
+                self._delete(app, session_id, _account_of(data))
+            except redis.RedisError as error:
+                log.warning("expired session not deleted error=%s", type(error).__name__)
             return ServerSession()
         return ServerSession(data, session_id, created)
 
@@ -113,6 +116,14 @@ class ServerSessionInterface(SessionInterface):
         return max(1, min(IDLE_LIFETIME, int(data.created + ABSOLUTE_LIFETIME - now)))
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        try:
+            self._save(app, session, response)
+        except redis.RedisError as error:
+            # The answer itself is complete (a webhook is stored, a page rendered): it is not
+            # turned into a 500 because the session store is down; the change is not kept.
+            log.warning("session not saved: store unreachable error=%s", type(error).__name__)
+
+    def _save(self, app: Flask, session: SessionMixin, response: Response) -> None:
         assert isinstance(session, ServerSession)  # noqa: S101 - this interface opened it
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from app.auth.sessions import (
     ABSOLUTE_LIFETIME,
     IDLE_LIFETIME,
     SESSION_PREFIX,
+    ServerSession,
     end_account_sessions,
 )
 from app.config import load_config
@@ -377,3 +379,22 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(
     # A forged X-Forwarded-For does not get a locked-out address a fresh start.
     assert password_login(from_proxy(direct, "203.0.113.8")).status_code == 429
     direct.extensions["kizuna"].db.dispose()
+
+
+def test_a_session_store_outage_at_the_end_of_a_request_is_no_500(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Redis answered when the session was read and is gone when it is saved (a restart in the
+    middle of a request): the answer stands, the session is simply not refreshed."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    env = make_test_env(database_url, f"redis://127.0.0.1:{port}/0")
+    down = create_app(load_config(env, instance_path=tmp_path / "instance"))
+    interface = down.session_interface
+    session = ServerSession({"account_id": 1}, "a" * 43, time.time())
+    response = down.response_class("ok")
+    with down.test_request_context("/"):
+        interface.save_session(down, session, response)  # no exception
+    assert response.status_code == 200
