@@ -87,6 +87,7 @@ NOT_MERCHANT_ROUTES = {
     "email.opt_in_page": "signed single-use opt-in token naming its shop",
     "email.opt_in_confirm": "signed single-use opt-in token naming its shop",
     "health.healthz": "no tenant data",
+    "metrics.metrics": "operator's bearer token (METRICS_TOKEN); cross-shop totals, no shop ids",
     "static": "static files",
     "storefront.capture": "shopper-facing, keyed by the store's public capture key",
     "storefront.capture_script": "shopper-facing script",
