@@ -1,9 +1,10 @@
 """Kizuna's Flask application factory.
 
 Layer: web wiring. `create_app()` reads the configuration once, builds the runtime (database,
-Redis, cipher) and registers one blueprint per package. It never migrates the database and never
-calls a platform: web boot stays fast and side-effect free. Sessions are server-side
-(`app.auth.sessions`); X-Forwarded-* headers count only from `KIZUNA_TRUSTED_PROXIES` proxies.
+Redis, cipher) and registers one blueprint per package behind the input limits of
+`app.request_guards`. It never migrates the database and never calls a platform: web boot stays
+fast and side-effect free. Sessions are server-side (`app.auth.sessions`); X-Forwarded-* headers
+count only from `KIZUNA_TRUSTED_PROXIES` proxies.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     body_limit = app.config["MAX_CONTENT_LENGTH"]
     app.wsgi_app = BodyDeadline(app.wsgi_app, max_bytes=body_limit)  # type: ignore[method-assign]
 
-    from app import health, outage
+    from app import health, outage, request_guards
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
@@ -62,6 +63,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from app.storefront import bp as storefront_bp
     from app.webhooks import bp as webhooks_bp
 
+    request_guards.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(webhooks_bp)

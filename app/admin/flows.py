@@ -40,6 +40,7 @@ from app.i18n import MESSAGES, current_language, t
 from app.kizuna import kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
+from app.request_guards import db_integer
 from app.services import (
     attribution,
     flow_settings,
@@ -371,7 +372,7 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         else ""
     )
     candidates = preview_candidates(session, shop, key)
-    wanted = request.args.get("customer_id", type=int)
+    wanted = request.args.get("customer_id", type=db_integer)
     chosen: PreviewTarget | None = None
     preview_error = None
     if wanted is not None:

@@ -16,6 +16,7 @@ from app.admin.helpers import date_time, duration, label, rate_text
 from app.admin.status import jsonable, shop_status
 from app.auth.guard import admin_required
 from app.kizuna import kizuna
+from app.request_guards import db_integer
 
 MAX_QUERY_LENGTH = 200
 
@@ -64,8 +65,8 @@ def customers():  # type: ignore[no-untyped-def]
     if g.shop is None:
         return render_template("admin/connect_store.html")
     q = " ".join(request.args.get("q", "").split())[:MAX_QUERY_LENGTH]
-    after = request.args.get("after", type=int)
-    limit = request.args.get("limit", type=int) or queries.PAGE_SIZE
+    after = request.args.get("after", type=db_integer)
+    limit = request.args.get("limit", type=db_integer) or queries.PAGE_SIZE
     page = queries.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
     return render_template(
         "admin/customers.html",

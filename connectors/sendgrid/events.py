@@ -255,7 +255,7 @@ def parse_events(payload: bytes) -> list[Event]:
     """
     try:
         decoded = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise EventPayloadError("body is not JSON") from error
     if not isinstance(decoded, list):
         raise EventPayloadError("body is not a JSON array")
