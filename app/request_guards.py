@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import DataError
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,13 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class InputRefused(HTTPException):
-    """A request refused by a guard: its status and a reason the caller can act on."""
+    """A request refused by a guard: its status, an error code (the API's `error`) and a reason
+    the caller can act on."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, error: str = "invalid_body") -> None:
         super().__init__(description=reason)
         self.code = status
+        self.error = error
 
 
 def db_integer(raw: str) -> int:
@@ -85,10 +87,10 @@ def check_request() -> None:
         request.max_content_length = limit
     cap = request.max_content_length
     if cap is not None and request.content_length is not None and request.content_length > cap:
-        raise InputRefused(413, f"The request body is larger than {cap} bytes.")
+        raise InputRefused(413, f"The request body is larger than {cap} bytes.", "body_too_large")
     for value in (request.view_args or {}).values():
         if isinstance(value, int) and value > MAX_DB_INTEGER:
-            raise NotFound("No such object.")  # no row can have that id
+            raise InputRefused(404, "No such object.", "not_found")  # no row can have that id
     _check_headers()
     _check_path()
     _check_query()
@@ -99,43 +101,53 @@ def check_request() -> None:
 def _check_headers() -> None:
     for name, value in request.headers.items():
         if len(value) > MAX_HEADER_LENGTH:
-            raise InputRefused(431, f"The header {name[:40]} is longer than {MAX_HEADER_LENGTH}.")
+            raise InputRefused(
+                431, f"The header {name[:40]} is longer than {MAX_HEADER_LENGTH}.", "invalid_header"
+            )
         if "\x00" in value:
-            raise InputRefused(400, f"The header {name[:40]} contains a NUL character.")
+            raise InputRefused(
+                400, f"The header {name[:40]} contains a NUL character.", "invalid_header"
+            )
 
 
 def _check_path() -> None:
     raw = request.environ.get("PATH_INFO", "").encode("latin-1", "replace")
-    _check_text_bytes(raw, "The path")
+    _check_text_bytes(raw, "The path", "invalid_path")
 
 
 def _check_query() -> None:
     query = request.environ.get("QUERY_STRING", "")
     if len(query) > MAX_QUERY_STRING:
-        raise InputRefused(414, f"The query string is longer than {MAX_QUERY_STRING} characters.")
-    _check_pairs(query.encode("latin-1", "replace"), "query parameter", MAX_QUERY_VALUE)
+        raise InputRefused(
+            414,
+            f"The query string is longer than {MAX_QUERY_STRING} characters.",
+            "invalid_parameter",
+        )
+    _check_pairs(
+        query.encode("latin-1", "replace"), "query parameter", MAX_QUERY_VALUE, "invalid_parameter"
+    )
 
 
-def _check_pairs(raw: bytes, kind: str, max_length: int) -> None:
+def _check_pairs(raw: bytes, kind: str, max_length: int, error: str = "invalid_body") -> None:
     """`name=value&…` bytes: each name and value valid UTF-8, without NUL, within its cap."""
     for pair in raw.split(b"&"):
         if not pair:
             continue
         name, _, value = pair.partition(b"=")
         label = f"The {kind} {_printable(name)}"
-        _check_text_bytes(unquote_to_bytes(name.replace(b"+", b" ")), label)
-        text = _check_text_bytes(unquote_to_bytes(value.replace(b"+", b" ")), label)
+        _check_text_bytes(unquote_to_bytes(name.replace(b"+", b" ")), label, error)
+        text = _check_text_bytes(unquote_to_bytes(value.replace(b"+", b" ")), label, error)
         if len(text) > max_length:
-            raise InputRefused(400, f"{label} is longer than {max_length} characters.")
+            raise InputRefused(400, f"{label} is longer than {max_length} characters.", error)
 
 
-def _check_text_bytes(raw: bytes, label: str) -> str:
+def _check_text_bytes(raw: bytes, label: str, error: str) -> str:
     if b"\x00" in raw:
-        raise InputRefused(400, f"{label} contains a NUL character.")
+        raise InputRefused(400, f"{label} contains a NUL character.", error)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputRefused(400, f"{label} is not valid UTF-8.") from None
+        raise InputRefused(400, f"{label} is not valid UTF-8.", error) from None
 
 
 def _printable(name: bytes) -> str:
@@ -207,7 +219,7 @@ def _check_json_scalar(value: Any) -> None:
 def _refused(error: InputRefused) -> Response:
     status = error.code or 400
     if request.path.startswith("/api/") or request.is_json:
-        response = jsonify(error="invalid_input", message=error.description)
+        response = jsonify(error=error.error, message=error.description)
     else:
         response = Response(f"{error.description}\n", mimetype="text/plain")
     response.status_code = status
@@ -219,4 +231,6 @@ def _unstorable(error: DataError) -> Response:
     # came from the request. The statement and its parameters hold input: never logged.
     code = getattr(error.orig, "sqlstate", None)
     log.warning("value refused by the database endpoint=%s sqlstate=%s", request.endpoint, code)
-    return _refused(InputRefused(400, "A value is out of the range this store can hold."))
+    return _refused(
+        InputRefused(400, "A value is out of the range this store can hold.", "value_out_of_range")
+    )

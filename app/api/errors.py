@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from app.api import bp
 from app.auth.embedded import RETRY_HEADER
 from app.auth.guard import admin_required
+from app.request_guards import InputRefused
 
 F = Callable[..., Any]
 
@@ -77,6 +78,11 @@ def api_required(view: F) -> F:
 @bp.errorhandler(ApiError)
 def _api_error(error: ApiError) -> Response:
     return error_response(error.status, error.code, error.message)
+
+
+@bp.errorhandler(InputRefused)
+def _input_refused(error: InputRefused) -> Response:
+    return error_response(error.code or 400, error.error, error.description or error.name)
 
 
 @bp.errorhandler(HTTPException)

@@ -1,9 +1,11 @@
-"""Property-based check of the API against `docs/openapi.yaml` with schemathesis.
+"""Property-based check of the whole API against `docs/openapi.yaml` with schemathesis.
 
-Real PostgreSQL and Redis (see conftest): a shop with scored customers, orders, a checkout and a
-timeline, signed in with a real login link; schemathesis generates requests from the spec (valid
-and invalid parameters), sends them to the Flask app over WSGI with the session cookie, and
-checks: no 5xx, documented status, JSON content type, body conforms to the response schema.
+Real PostgreSQL and Redis (see conftest): an account with two scored Shopify shops (customers,
+orders, checkouts, timelines), signed in both ways the spec documents: the session cookie of a
+real login link (unsafe methods with the session's CSRF token) and a Shopify session token
+(`Authorization: Bearer`). Every operation of the spec is generated (a new one is covered without
+a line here), valid and invalid parameters and bodies, sent to the Flask app over WSGI, and
+checked: no 5xx, documented status, JSON content type, body conforms to the response schema.
 Bounded: a few examples per operation and a deadline, so it stays a quick integration test.
 """
 
@@ -42,6 +44,7 @@ from app.models import (
 from app.services import segments
 from app.services.scoring import score_shop
 from tests.conftest import sign_in_with_link
+from tests.integration.test_shop_isolation import session_token
 
 pytestmark = pytest.mark.integration
 
@@ -134,12 +137,18 @@ def _history(db: Session, shop: Shop, customers: int) -> None:
 
 @pytest.fixture
 def session_cookie(db: Session, client: Any, runtime: Any) -> str:
-    """The session cookie of an account with two scored shops (ids 1 and 2: hit by examples)."""
+    """The session cookie of an account with two scored shops (ids 1 and 2: hit by examples);
+    both hold an offline token, so a session token for either needs no token exchange."""
     account = Account(name="Merchant")
     db.add(account)
     db.commit()
-    _history(db, _shop(db, account, "tea.myshopify.com", "JPY"), 8)
-    _history(db, _shop(db, account, "usd.myshopify.com", "USD"), 4)
+    for domain, currency, customers in (
+        (TOKEN_SHOP, "JPY", 8),
+        ("usd.myshopify.com", "USD", 4),
+    ):
+        shop = _shop(db, account, domain, currency)
+        shop.access_token_encrypted = runtime.cipher.encrypt(f"shpat_{shop.id}")
+        _history(db, shop, customers)
     response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
     cookie = client.get_cookie("session")
@@ -150,16 +159,14 @@ def session_cookie(db: Session, client: Any, runtime: Any) -> str:
 # `schemathesis.pytest.from_fixture` reads `Function._nodeid`, gone in pytest 9: drive the
 # operations' Hypothesis strategies directly instead (same generation, same checks).
 SCHEMA = schemathesis.openapi.from_path(SPEC_PATH)
-OPERATIONS = ["getShop", "listCustomers", "getCustomer", "getSegments", "getAnalytics"]
-# Saved segments: unsafe methods carry the session's CSRF token; ids drawn from real segments.
-SEGMENT_OPERATIONS = [
-    "createSegment",
-    "countSegment",
-    "getSavedSegment",
-    "deleteSavedSegment",
-    "listSegmentCustomers",
+# Listed from a schema of their own: listing caches operations bound to no app.
+OPERATIONS = [
+    result.ok().definition.raw["operationId"]
+    for result in schemathesis.openapi.from_path(SPEC_PATH).get_all_operations()
 ]
-OPERATIONS += SEGMENT_OPERATIONS
+UNSAFE_METHODS = {"post", "put", "patch", "delete"}
+# Shop whose session token signs the Bearer calls (a Shopify shop of the account).
+TOKEN_SHOP = "tea.myshopify.com"
 
 
 def _csrf(client: Any) -> tuple[str, str]:
@@ -174,6 +181,7 @@ def _csrf(client: Any) -> tuple[str, str]:
 
 @pytest.mark.parametrize("operation_id", OPERATIONS)
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda m: m.value)
+@pytest.mark.parametrize("auth", ["cookie", "bearer"])
 def test_api_conforms_to_openapi(
     app: Any,
     db: Session,
@@ -181,15 +189,21 @@ def test_api_conforms_to_openapi(
     session_cookie: str,
     operation_id: str,
     mode: GenerationMode,
+    auth: str,
 ) -> None:
     SCHEMA.app = app
     operation = SCHEMA.find_operation_by_id(operation_id)
-    cookies = {"session": session_cookie}
-    csrf_headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    auth_headers: dict[str, str] = {}
+    if auth == "cookie":
+        cookies["session"] = session_cookie
+        if operation.method.lower() in UNSAFE_METHODS:
+            token, cookies["session"] = _csrf(client)
+            auth_headers["X-CSRF-Token"] = token
+    else:
+        auth_headers["Authorization"] = f"Bearer {session_token(TOKEN_SHOP)}"
     cases = operation.as_strategy(generation_mode=mode)
-    if operation_id in SEGMENT_OPERATIONS:
-        token, cookies["session"] = _csrf(client)
-        csrf_headers["X-CSRF-Token"] = token
+    if "segment" in operation.path:
         for shop_id in db.scalars(select(Shop.id)):
             segments.save_segment(db, shop_id, "Buyers", BUYERS)
         db.commit()
@@ -216,13 +230,16 @@ def test_api_conforms_to_openapi(
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     def check(case: Any) -> None:
-        if mode is GenerationMode.POSITIVE and case.headers:
-            # A generated bearer token would take precedence over the cookie (and be refused);
-            # negative cases keep theirs, so the 401 answers are checked too.
-            case.headers.pop("Authorization", None)
-        if csrf_headers:
-            case.headers = {**(case.headers or {}), **csrf_headers}
+        headers = dict(case.headers or {})
+        if mode is GenerationMode.POSITIVE or auth == "bearer":
+            # A generated bearer token would take precedence over ours (and be refused);
+            # negative cases signed in with the cookie keep theirs, so 401 answers are checked.
+            headers.pop("Authorization", None)
+        case.headers = {**headers, **auth_headers}
         response = case.call(cookies=cookies)
         case.validate_response(response, checks=CHECKS)
+        if mode is GenerationMode.POSITIVE:
+            # Signed in either way: a valid request is never turned away at the door.
+            assert response.status_code not in (401, 403), response.text
 
     check()
