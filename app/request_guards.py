@@ -38,6 +38,7 @@ BODY_LIMITS = {
     "auth.woocommerce_callback": 16 * KIB,
     "auth.logout": 16 * KIB,
     "email.unsubscribe_now": 16 * KIB,
+    "email.opt_in_confirm": 16 * KIB,
     "api.create_segment": 64 * KIB,
     "api.count_segment": 64 * KIB,
     "webhooks.shopify_webhook": None,
