@@ -1,12 +1,9 @@
-"""Limits every request meets before a view parses it: body size, headers, text, JSON, path ids.
+"""Input limits every request meets before a view parses it. Layer: web wiring (`create_app`).
 
-Layer: web wiring, registered by `create_app` (`install`). Before any view runs, the body is
-within its route's cap (413); each header within `MAX_HEADER_LENGTH` (431); the path, query
-string, url-encoded or multipart form and any JSON body are valid UTF-8 without NUL (PostgreSQL
-cannot store it), text values within their caps, JSON nested at most `MAX_JSON_DEPTH` deep with
-numbers a `bigint`/finite `double` can hold (400). Path ids above PostgreSQL `integer` name
-nothing (404). A value that still does not fit its column (`DataError`) is a 400, not a
-500. Every refusal names its reason; the input itself is never logged.
+Invariants: a body within its route's cap (413; webhooks and the storefront capture check their
+own), headers ≤ 8 KiB (431), no NUL or invalid UTF-8 in path, query, form or JSON, text and JSON
+depth capped, numbers and path ids within what PostgreSQL holds (400/404), and a value the
+database still refuses is a 400. Every refusal names its reason; the input is never logged.
 """
 
 from __future__ import annotations
@@ -27,13 +24,14 @@ MAX_DB_INTEGER = 2**31 - 1  # ids and counts are PostgreSQL `integer`
 MAX_DB_BIGINT = 2**63 - 1
 
 KIB = 1024
-MIB = 1024 * KIB
-# Bodies are small unless a platform sends them: forms and JSON from the admin, the API and the
-# storefront fit in these; webhooks keep the app-wide `MAX_CONTENT_LENGTH` (5 MiB), which covers
-# the largest order and event batches Shopify, WooCommerce and SendGrid post.
+# Bodies are small unless a platform sends them: forms and JSON from the admin and the API fit in
+# these. `None`: the view reads and checks its own body before parsing it — webhooks (signature
+# first; the app-wide `MAX_CONTENT_LENGTH`, 5 MiB, covers the largest order and event batches
+# Shopify, WooCommerce and SendGrid post) and the storefront capture (its own 32 KiB cap, read
+# from the stream).
 DEFAULT_BODY_LIMIT = 256 * KIB
 BODY_LIMITS = {
-    "storefront.capture": 32 * KIB,
+    "storefront.capture": None,
     "auth.login_required_page": 16 * KIB,
     "auth.woocommerce_callback": 16 * KIB,
     "auth.logout": 16 * KIB,
@@ -95,7 +93,8 @@ def check_request() -> None:
     _check_headers()
     _check_path()
     _check_query()
-    if request.content_length or request.headers.get("Transfer-Encoding"):
+    has_body = request.content_length or request.headers.get("Transfer-Encoding")
+    if has_body and limit is not None:
         _check_body()
 
 
@@ -103,7 +102,9 @@ def _check_headers() -> None:
     for name, value in request.headers.items():
         if len(value) > MAX_HEADER_LENGTH:
             raise InputRefused(
-                431, f"The header {name[:40]} is longer than {MAX_HEADER_LENGTH}.", "invalid_header"
+                431,
+                f"The header {name[:40]} is longer than {MAX_HEADER_LENGTH} bytes.",
+                "invalid_header",
             )
         if "\x00" in value:
             raise InputRefused(
@@ -170,11 +171,8 @@ def _check_body() -> None:
                 raise InputRefused(400, f"{label} contains a NUL character.")
             if len(value) > MAX_FORM_VALUE:
                 raise InputRefused(400, f"{label} is longer than {MAX_FORM_VALUE} characters.")
-    elif (
-        data.lstrip()[:1] in (b"{", b"[") and BODY_LIMITS.get(request.endpoint or "", 0) is not None
-    ):
-        # Whatever its declared type: some views parse the body as JSON regardless. A platform's
-        # webhook is left to its view, which verifies the signature before it parses anything.
+    elif data.lstrip()[:1] in (b"{", b"["):
+        # Whatever its declared type: some views parse the body as JSON regardless.
         _check_json(data)
 
 

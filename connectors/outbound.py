@@ -90,7 +90,10 @@ class Target:
 
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for `host`."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as error:  # IDNA refuses it (a label over 63 characters): no such host
+        raise OSError("not a resolvable host name") from error
     return [str(info[4][0]).split("%", 1)[0] for info in infos]
 
 

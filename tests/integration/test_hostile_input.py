@@ -55,6 +55,10 @@ NUL = "probe\x00nul"
 LONG = "x" * 3000  # past every text column, within the form and query caps
 HUGE_NUMBERS = ("9" * 40, "1e400", str(2**31), "-99999999999", "NaN")
 WC_ORIGIN = "https://hostile-shop.example"
+# A 5xx that is a route's answer whatever the input, and why.
+STATUS_BY_DESIGN = {
+    "health.healthz": (503,),  # reports the service unhealthy (no worker heartbeat in tests)
+}
 
 
 # --- what to send -----------------------------------------------------------------------------
@@ -576,6 +580,8 @@ def run_probes(
                             caller, method, rule, probe, tenant, secret_key, signed=signed
                         )
                         status = response.status_code
+                        if status in STATUS_BY_DESIGN.get(rule.endpoint, ()):
+                            continue
                         if status >= 500:
                             problems.append(f"{where}: answered {status}")
                         elif status >= 400 and not response.get_data(as_text=True).strip():
