@@ -413,3 +413,45 @@ def test_reconcile_is_in_the_schedule() -> None:
     from jobs.schedule import PERIODIC
 
     assert "jobs.woocommerce.reconcile_woocommerce" in {job.func for job in PERIODIC}
+
+
+def test_store_deliveries_of_every_subscribed_topic(
+    live_app: Flask,
+    client: Any,
+    db: Session,
+    sandbox: SandboxWooCommerce,
+    store_url: str,
+    logged_in: int,
+    drain_jobs: Any,
+) -> None:
+    _install(client, store_url, drain_jobs)
+    customer = sandbox.create_customer(STORE, email="all.topics@example.jp")
+    sandbox.set_meta(STORE, "customers", customer["id"], "visits", 2)
+    order = sandbox.create_order(STORE, customer_id=customer["id"])
+    sandbox.update_order(STORE, order["id"], status="completed")
+    sandbox.trash_order(STORE, order["id"])
+    sandbox.restore_order(STORE, order["id"])
+    product = sandbox.create_product(STORE, "Gyokuro")
+    sandbox.update_product(STORE, product["id"], price=2700)
+    sandbox.wait_for_deliveries()  # a delivery renders the resource when it goes: delete after
+    sandbox.delete_customer(STORE, customer["id"])
+    sandbox.wait_for_deliveries()
+    drain_jobs()
+    db.expire_all()
+
+    events = db.scalars(select(WebhookEvent).where(WebhookEvent.platform == "woocommerce")).all()
+    assert sorted(e.topic for e in events) == sorted(TOPICS)  # order.deleted: not subscribed
+    assert {e.status for e in events} == {"processed"}
+    restored = db.scalars(select(Order).where(Order.external_id == str(order["id"]))).one()
+    assert restored.fulfillment_status == "fulfilled"
+    member = db.scalars(select(Customer).where(Customer.external_id == str(customer["id"]))).one()
+    assert member.deleted_at is not None
+    # The trashed order is no longer listed, as WooCommerce's `status=any` leaves trash out.
+    sandbox.trash_order(STORE, order["id"])
+    listed = requests.get(
+        f"{store_url}/wp-json/wc/v3/orders",
+        params={"per_page": 100},
+        auth=next((k.consumer_key, k.consumer_secret) for k in sandbox.store(STORE).keys.values()),
+        timeout=30,
+    ).json()
+    assert order["id"] not in {o["id"] for o in listed}

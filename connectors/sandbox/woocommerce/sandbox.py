@@ -6,8 +6,9 @@ goes to `return_url?success=1&user_id=…`), REST v3 customers/orders/products/w
 or OAuth 1.0a one-legged with the consumer key; 401 otherwise; `per_page` ≤ 100; `X-WP-Total`,
 `X-WP-TotalPages`, `Link`) and signed webhooks (see `webhooks.py`). `PUT /customers/<id>` takes
 `meta_data` (WooCommerce's `update_meta_data`: by id, else by key, repeated keys collapsed) and
-fires `customer.updated`. Unlike a real store it accepts Basic auth over plain http, and it does
-not insist on an https callback_url.
+fires `customer.updated`. Orders in the trash are left out of `status=any`, as WooCommerce does.
+Unlike a real store it accepts Basic auth over plain http, and it does not insist on an https
+callback_url.
 """
 
 from __future__ import annotations
@@ -193,6 +194,50 @@ class SandboxWooCommerce:
                 order["paid"] = order["modified"]
         self._emit(store, "order.updated", order_id)
         return order
+
+    def delete_customer(self, url_path: str, customer_id: int) -> None:
+        """Delete a customer for good (`DELETE /customers/<id>?force=true`): `customer.deleted`."""
+        store = self.stores[url_path]
+        with store.lock:
+            del store.customers[customer_id]
+        self._emit(store, "customer.deleted", customer_id)
+
+    def trash_order(self, url_path: str, order_id: int) -> None:
+        """Move an order to the trash (no longer listed under `status=any`): `order.deleted`."""
+        store = self.stores[url_path]
+        with store.lock:
+            order = store.orders[order_id]
+            order["pre_trash_status"] = order["status"]
+            order["status"] = "trash"
+            _touch(order)
+        self._emit(store, "order.deleted", order_id)
+
+    def restore_order(self, url_path: str, order_id: int) -> dict[str, Any]:
+        """Take an order out of the trash, with the status it had: `order.restored`."""
+        store = self.stores[url_path]
+        with store.lock:
+            order = store.orders[order_id]
+            order["status"] = order.pop("pre_trash_status", "processing")
+            _touch(order)
+        self._emit(store, "order.restored", order_id)
+        return order
+
+    def create_product(self, url_path: str, name: str) -> dict[str, Any]:
+        store = self.stores[url_path]
+        product = store.add_product(self.rng, name, datetime.now(UTC).replace(microsecond=0))
+        self._emit(store, "product.created", product["id"])
+        return product
+
+    def update_product(self, url_path: str, product_id: int, *, price: int) -> dict[str, Any]:
+        store = self.stores[url_path]
+        with store.lock:
+            product = store.products[product_id]
+            product["price"] = str(price)
+            for variation in product["variations"]:
+                variation["price"] = price
+            _touch(product)
+        self._emit(store, "product.updated", product_id)
+        return product
 
     def render(self, url_path: str, kind: str, resource_id: int) -> dict[str, Any]:
         """A resource exactly as `GET /wp-json/wc/v3/<kind>/<id>` returns it."""
@@ -554,7 +599,9 @@ class SandboxWooCommerce:
                 items = [i for i in items if keep(i[field], bound)]
         if kind == "orders":
             statuses = [s for s in args.get("status", "any").split(",") if s]
-            if "any" not in statuses:
+            if "any" in statuses:
+                items = [o for o in items if o["status"] != "trash"]
+            else:
                 items = [o for o in items if o["status"] in statuses]
             if args.get("customer"):
                 items = [o for o in items if str(o["customer_id"]) == args["customer"]]
