@@ -1,25 +1,35 @@
-"""Chaos: a sustained mixed load while Redis, PostgreSQL, a worker, SendGrid and Shopify fail.
+"""Chaos: a sustained mixed load while Redis, PostgreSQL, a worker, SendGrid and the stores fail.
 
 Everything runs for real on this machine: a private PostgreSQL and a private Redis (so that they
 can be restarted without touching anyone else's), Kizuna's gunicorn web process, two
 `kizuna worker` processes (restarted when they die, as a process manager would) and the
-scheduler, against the simulated Shopify (installed over OAuth, first sync done) and the
-simulated SendGrid. The load: signed Shopify webhooks of every topic Kizuna handles (10 %
-duplicate deliveries), carts and orders whose flow steps fall due during the faults (the flows
-run at a pace of seconds), a win-back batch, and admin page reads. The faults, on a schedule:
-the simulated SendGrid answers 5xx to 20 % of requests, then 429 bursts; Redis restarts (its
-data gone); a worker is SIGKILLed while it runs a job; PostgreSQL restarts (immediate shutdown);
-the simulated Shopify throttles and answers 5xx while a reconcile runs; SendGrid stalls past the
-client's timeout. Then the load stops and the system drains.
+scheduler, against the simulated Shopify (installed over OAuth, first sync done), the simulated
+WooCommerce (connected to the same account over HTTP as its owner does: a login link, the
+connect form, wc-auth; first sync done) and the simulated SendGrid. The load: signed Shopify
+webhooks of every topic Kizuna handles (10 % duplicate deliveries); changes in the WooCommerce
+store (customers, orders, checkouts, products created, updated, deleted, restored) whose signed
+webhooks the store itself delivers, once, as WooCommerce does; carts and orders whose flow steps
+fall due during the faults (the flows run at a pace of seconds), a win-back batch, and admin page
+reads. The faults, on a schedule: the simulated SendGrid answers 5xx to 20 % of requests, then
+429 bursts; Redis restarts (its data gone); a worker is SIGKILLed while it runs a job; PostgreSQL
+restarts (immediate shutdown); the simulated Shopify throttles and answers 5xx while a reconcile
+runs, and the WooCommerce store answers 503, 429 and 500 while its reconcile runs; SendGrid
+stalls past the client's timeout. Then the load stops and the system drains.
 
     python bench/chaos.py            # about 6 minutes of faults under load
     python bench/chaos.py --quick    # about 2 minutes (CI)
 
-The last line is `RESULT events=… lost=… duplicates_processed=… emails=… duplicate_emails=…
-unsent=… unknown=… recovered_s=…`:
-- events: webhook deliveries Kizuna answered 200 (distinct webhook ids); lost: of those, the ones
-  not processed when the bench ends; duplicates_processed: extra times a worker reported an
-  event processed (from the workers' logs);
+A `PLATFORMS` line gives events, lost and duplicates_processed per platform, and for WooCommerce
+`gaps_unrepaired`, by topic: resources whose delivery failed (never retried) that Kizuna still
+does not have as the store has them at the end. The reconcile backfills orders, products and new
+customers; REST v3 cannot list customers by modification time, so a missed `customer.updated` or
+`customer.deleted` stays missed (reported, not counted as lost). The last line is
+`RESULT events=… lost=… duplicates_processed=… emails=… duplicate_emails=… unsent=… unknown=…
+recovered_s=…`, over both platforms:
+- events: webhook deliveries Kizuna answered 200 (Shopify: distinct webhook ids; WooCommerce:
+  distinct dedupe keys, derived from the store's deliveries as Kizuna derives them); lost: of
+  those, the ones not processed (or ignored) when the bench ends; duplicates_processed: extra
+  times a worker reported an event processed (from the workers' logs);
 - emails: Mail Send personalizations the simulated SendGrid accepted for Kizuna's messages;
   duplicate_emails: a message (or a flow run's step) accepted more than once; unsent: messages
   due but neither sent nor settled when the bench ends; unknown: messages honestly marked
@@ -60,6 +70,7 @@ from typing import Any
 import httpx
 import psycopg
 from cryptography.fernet import Fernet
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -86,7 +97,10 @@ WEBHOOK_TOPICS = (
     "orders/cancelled",
     "customers/data_request",
 )
+# Worker log lines for both platforms (jobs.process_webhook logs them; event ids are row ids).
 PROCESSED_LINE = re.compile(r"webhook (?:processed|ignored) event_id=(\d+)")
+WC_STORE = "chaos-wc"
+WC_RATE = 4.0  # store changes per second, each one webhook delivery
 
 
 def _free_port() -> int:
@@ -104,6 +118,13 @@ def _wait_port(port: int, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.1)
     raise SystemExit(f"nothing answered on port {port}")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log from the simulated store: paths carry wc-auth user ids and keys."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 def say(message: str) -> None:
@@ -476,6 +497,79 @@ class Load:
         self.admin_statuses[status] += 1
 
 
+class WooLoad:
+    """Changes in the simulated WooCommerce store at a steady rate, one webhook topic each, so that
+    the store itself delivers signed webhooks to Kizuna (once: WooCommerce never retries)."""
+
+    ACTIONS = (
+        "customer.created",
+        "order.created",
+        "customer.updated",
+        "order.created",
+        "order.updated",
+        "product.created",
+        "checkout.created",
+        "product.updated",
+        "order.restored",
+        "customer.deleted",
+    )
+
+    def __init__(self, sandbox: Any, rate: float) -> None:
+        self.sandbox = sandbox
+        self.rate = rate
+        self.changes: Counter[str] = Counter()
+        self.rng = random.Random(13)
+        store = sandbox.store(WC_STORE)
+        self.customers = sorted(store.customers)
+        self.orders = sorted(store.orders)
+        self.products = sorted(store.products)
+
+    def _change(self, n: int) -> str:
+        action = self.ACTIONS[n % len(self.ACTIONS)]
+        sandbox, rng = self.sandbox, self.rng
+        if action == "customer.created":
+            customer = sandbox.create_customer(WC_STORE, email=f"wc-chaos{n}@example.jp")
+            self.customers.append(customer["id"])
+        elif action == "customer.updated":
+            customer_id = rng.choice(self.customers)
+            sandbox.set_meta(WC_STORE, "customers", customer_id, "chaos_visits", n)
+        elif action == "customer.deleted":
+            customer_id = self.customers.pop(rng.randrange(len(self.customers)))
+            sandbox.delete_customer(WC_STORE, customer_id)
+        elif action == "order.created":
+            order = sandbox.create_order(WC_STORE, customer_id=rng.choice(self.customers))
+            self.orders.append(order["id"])
+        elif action == "checkout.created":  # an unpaid order: a checkout to Kizuna
+            order = sandbox.create_order(
+                WC_STORE, guest_email=f"wc-guest{n}@example.jp", status="pending"
+            )
+            self.orders.append(order["id"])
+            action = "order.created"
+        elif action == "order.updated":
+            sandbox.update_order(WC_STORE, rng.choice(self.orders), status="completed")
+        elif action == "order.restored":
+            order_id = rng.choice(self.orders)
+            sandbox.trash_order(WC_STORE, order_id)
+            sandbox.restore_order(WC_STORE, order_id)
+        elif action == "product.created":
+            product = sandbox.create_product(WC_STORE, f"Chaos Matcha {n}")
+            self.products.append(product["id"])
+        else:
+            price = rng.choice((900, 1500, 2100))
+            sandbox.update_product(WC_STORE, rng.choice(self.products), price=price)
+        return action
+
+    def run(self, stop: threading.Event) -> None:
+        started = time.monotonic()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            self.changes[self._change(n)] += 1
+            pause = started + n / self.rate - time.monotonic()
+            if pause > 0:
+                stop.wait(pause)
+
+
 # --- the database's view ------------------------------------------------------------------------
 
 
@@ -514,20 +608,64 @@ def install(app_url: str, shopify_url: str) -> None:
         raise SystemExit(f"install failed: HTTP {answer.status_code}")
 
 
-def wait_for_sync(url: str, timeout: float = 300.0) -> None:
+def wait_for_sync(url: str, platform: str = "shopify", timeout: float = 300.0) -> None:
+    """Until the platform's (only) shop has finished its first sync."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with _connect(url) as connection:
             row = connection.execute(
-                "SELECT sync_state FROM shops WHERE domain = %s", (SHOP,)
+                "SELECT sync_state FROM shops WHERE platform = %s", (platform,)
             ).fetchone()
         state = (row[0] if row else None) or {}
         if state.get("status") == "done":
             return
         if state.get("status") == "failed":
-            raise SystemExit(f"the first sync failed: {state.get('error')}")
+            raise SystemExit(f"the {platform} first sync failed: {state.get('error')}")
         time.sleep(1.0)
-    raise SystemExit("the first sync did not finish")
+    raise SystemExit(f"the {platform} first sync did not finish")
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if found is None:
+        raise SystemExit("a form without its CSRF token")
+    return found.group(1)
+
+
+def connect_woocommerce(app_url: str, store_url: str, env: dict[str, str]) -> None:
+    """Connect the WooCommerce store to the Shopify shop's account as its owner does: a login
+    link (`kizuna login-link`), the connect form, the store's wc-auth approval, the return page."""
+    printed = subprocess.run(
+        [sys.executable, "-m", "app.cli", "login-link", "--shop", SHOP],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    token = printed.rpartition("#")[2]
+    with httpx.Client(base_url=app_url, timeout=60) as browser:
+        page = browser.get("/login/link").text
+        action = re.search(r'<form[^>]*action="([^"]+)"', page)
+        signed_in = browser.post(
+            action.group(1) if action else "/login/link",
+            data={"token": token, "csrf_token": _csrf(page)},
+        )
+        if signed_in.status_code != 302:
+            raise SystemExit(f"login link refused: HTTP {signed_in.status_code}")
+        form = browser.get("/connect/woocommerce")
+        started = browser.post(
+            "/connect/woocommerce",
+            data={"store_url": store_url, "csrf_token": _csrf(form.text)},
+        )
+        if started.status_code != 302:
+            raise SystemExit(f"connect refused: HTTP {started.status_code} {started.text[:300]}")
+        approved = browser.get(started.headers["Location"])  # the store approves at once
+        if approved.status_code != 302:
+            raise SystemExit(f"the store did not approve: HTTP {approved.status_code}")
+        back = browser.get(approved.headers["Location"])
+        if back.status_code >= 400:
+            raise SystemExit(f"the return page failed: HTTP {back.status_code}")
 
 
 def set_fast_flows(url: str) -> None:
@@ -547,15 +685,88 @@ def set_fast_flows(url: str) -> None:
             )
 
 
-def final_counts(
-    url: str, accepted: set[str], outbox: list[Any], worker_logs: str
-) -> dict[str, int]:
+def woocommerce_accepted(url: str, deliveries: list[Any]) -> tuple[set[str], Counter[str]]:
+    """The dedupe keys of the store's deliveries that Kizuna answered 200, derived as Kizuna
+    derives them; and every delivery's answer (`none`: no answer)."""
+    from connectors.woocommerce.webhooks import TOPIC_HEADER, dedupe_key
+
     with _connect(url) as connection:
-        events = dict(
-            connection.execute(
-                "SELECT dedupe_key, status FROM webhook_events WHERE platform = 'shopify'"
-            )
-        )
+        row = connection.execute("SELECT id FROM shops WHERE platform = 'woocommerce'").fetchone()
+    assert row is not None  # noqa: S101
+    answers: Counter[str] = Counter()
+    accepted: set[str] = set()
+    for delivery in deliveries:
+        if delivery.topic == "ping":
+            continue
+        answers[str(delivery.status).lower()] += 1
+        if delivery.status == 200:
+            topic = delivery.headers[TOPIC_HEADER]
+            accepted.add(dedupe_key(row[0], topic, json.loads(delivery.body), delivery.body))
+    return accepted, answers
+
+
+def woocommerce_gaps(url: str, sandbox: Any, deliveries: list[Any]) -> Counter[str]:
+    """Resources whose delivery failed (WooCommerce does not retry) and that Kizuna still does
+    not have as the store has them now, by the failed delivery's topic: what the reconcile left
+    unrepaired."""
+    store = sandbox.store(WC_STORE)
+    missed = {
+        (delivery.topic.partition(".")[0], json.loads(delivery.body)["id"]): delivery.topic
+        for delivery in deliveries
+        if delivery.topic != "ping" and delivery.status != 200
+    }
+    # The store's table of each resource, and Kizuna's tables (with their deleted column).
+    tables: dict[str, tuple[dict[int, Any], tuple[str, ...]]] = {
+        "customer": (store.customers, ("SELECT platform_updated_at, deleted_at FROM customers",)),
+        "order": (
+            store.orders,
+            (
+                "SELECT platform_updated_at, NULL FROM orders",
+                "SELECT platform_updated_at, NULL FROM checkouts",
+            ),
+        ),
+        "product": (store.products, ("SELECT platform_updated_at, NULL FROM products",)),
+    }
+    gaps: Counter[str] = Counter()
+    with _connect(url) as connection:
+        shop = connection.execute("SELECT id FROM shops WHERE platform = 'woocommerce'").fetchone()
+        assert shop is not None  # noqa: S101
+        for (resource, item_id), topic in missed.items():
+            items, selects = tables[resource]
+            rows = [
+                found
+                for select in selects
+                if (
+                    found := connection.execute(
+                        select + " WHERE shop_id = %s AND external_id = %s",
+                        (shop[0], str(item_id)),
+                    ).fetchone()
+                )
+                is not None
+            ]
+            current = items.get(item_id)
+            if current is None:  # deleted in the store: absent or marked deleted in Kizuna
+                repaired = all(deleted is not None for _updated, deleted in rows)
+            else:
+                repaired = any(
+                    updated is not None and updated >= current["modified"] for updated, _ in rows
+                )
+            if not repaired:
+                gaps[topic] += 1
+    return gaps
+
+
+def final_counts(
+    url: str,
+    accepted: dict[str, set[str]],
+    outbox: list[Any],
+    worker_logs: str,
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """The RESULT counts over both platforms, and events / lost / duplicates per platform."""
+    with _connect(url) as connection:
+        rows = connection.execute(
+            "SELECT id, platform, dedupe_key, status FROM webhook_events"
+        ).fetchall()
         messages = {
             str(message_id): (run_id, step, status)
             for message_id, run_id, step, status in connection.execute(
@@ -570,8 +781,22 @@ def final_counts(
             "SELECT count(*) FROM flow_runs WHERE status = 'running'"
             " AND next_step_at < now() - interval '15 seconds'"
         ).fetchone()
-    lost = sum(1 for key in accepted if events.get(key) not in ("processed", "ignored"))
+    status_of = {(platform, key): status for _id, platform, key, status in rows}
+    platform_of = {str(event_id): platform for event_id, platform, _key, _status in rows}
     processed_lines = Counter(PROCESSED_LINE.findall(worker_logs))
+    per_platform: dict[str, dict[str, int]] = {}
+    for platform, keys in accepted.items():
+        per_platform[platform] = {
+            "events": len(keys),
+            "lost": sum(
+                1 for key in keys if status_of.get((platform, key)) not in ("processed", "ignored")
+            ),
+            "duplicates_processed": sum(
+                count - 1
+                for event_id, count in processed_lines.items()
+                if count > 1 and platform_of.get(event_id) == platform
+            ),
+        }
     duplicates_processed = sum(count - 1 for count in processed_lines.values() if count > 1)
     per_message = Counter(m.kizuna_message_id for m in outbox if m.kizuna_message_id in messages)
     per_step = Counter(
@@ -582,8 +807,8 @@ def final_counts(
     )
     statuses = Counter(status for _run, _step, status in messages.values())
     return {
-        "events": len(accepted),
-        "lost": lost,
+        "events": sum(p["events"] for p in per_platform.values()),
+        "lost": sum(p["lost"] for p in per_platform.values()),
         "duplicates_processed": duplicates_processed,
         "emails": sum(per_message.values()),
         "duplicate_emails": duplicate_emails,
@@ -591,7 +816,7 @@ def final_counts(
         + int(overdue_runs[0] if overdue_runs else 0),
         "unknown": statuses.get("unknown", 0),
         "failed_messages": statuses.get("failed", 0),
-    }
+    }, per_platform
 
 
 # --- faults -------------------------------------------------------------------------------------
@@ -648,6 +873,7 @@ def run_faults(
     supervisor: Supervisor,
     sendgrid: Any,
     shopify: Any,
+    woocommerce: Any,
     redis_url: str,
     client_timeout: float,
 ) -> float:
@@ -687,6 +913,12 @@ def run_faults(
     shopify.fail_admin_share(0.3)
     enqueue_job(redis_url, "sync", "jobs.reconcile.reconcile_all")
     say("fault: Shopify throttles and answers 5xx to 30 %; a reconcile runs")
+    # Three failures in a row: the WooCommerce client's fourth attempt gets through.
+    woocommerce.fail_next(WC_STORE, 503)
+    woocommerce.fail_next(WC_STORE, 429, retry_after=1.0)
+    woocommerce.fail_next(WC_STORE, 500)
+    enqueue_job(redis_url, "sync", "jobs.woocommerce.reconcile_woocommerce")
+    say("fault: WooCommerce answers 503, 429, 500; its reconcile runs (re-enables, backfills)")
     until(0.72)
     shopify.fail_admin_share(0.0)
     shopify.set_rate_limit(SHOP, restore_rate=1000.0, maximum=20000.0)
@@ -728,6 +960,7 @@ def main() -> int:
     from connectors.sandbox.sendgrid import SandboxSendGrid
     from connectors.sandbox.sendgrid import serve_sandbox as serve_mail
     from connectors.sandbox.shopify import SandboxShopify, serve_sandbox
+    from connectors.sandbox.woocommerce import SandboxWooCommerce
 
     # A SIGTERM (CI's timeout, Ctrl-C's cousin) still stops every process this bench started.
     signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(143))
@@ -738,6 +971,7 @@ def main() -> int:
     exit_code = 1
     supervisor: Supervisor | None = None
     servers: list[Any] = []
+    woocommerce: Any = None
     try:
         pg.start()
         rds.start()
@@ -757,11 +991,20 @@ def main() -> int:
         sendgrid = SandboxSendGrid(event_webhook_url=f"{app_url}/webhooks/sendgrid")
         mail_server, mail_url = serve_mail(sendgrid)
         servers.append(mail_server)
+        woocommerce = SandboxWooCommerce(seed=17)
+        woocommerce.add_store(WC_STORE, customers=customers // 3, years=1, currency="JPY")
+        woo_server = make_server(
+            "127.0.0.1", 0, woocommerce.wsgi_app, threaded=True, request_handler=_QuietHandler
+        )
+        threading.Thread(target=woo_server.serve_forever, daemon=True).start()
+        servers.append(woo_server)
+        store_url = f"http://127.0.0.1:{woo_server.server_port}/{WC_STORE}"
         env = dict(os.environ)
         env.update(
             DATABASE_URL=pg.url,
             REDIS_URL=rds.url,
             KIZUNA_ENV="development",
+            OUTBOUND_ALLOW_HOSTS="127.0.0.1",  # the simulated WooCommerce store
             SECRET_KEY="chaos-secret-key-0123456789",
             ENCRYPTION_KEYS=Fernet.generate_key().decode(),
             APP_URL=app_url,
@@ -805,6 +1048,9 @@ def main() -> int:
         wait_for_sync(pg.url)
         set_fast_flows(pg.url)
         say(f"installed into {SHOP} over OAuth; first sync done ({customers} customers)")
+        connect_woocommerce(app_url, store_url, env)
+        wait_for_sync(pg.url, "woocommerce")
+        say(f"connected the WooCommerce store {store_url} over wc-auth; first sync done")
 
         def session_token() -> str:
             return str(shopify.mint_session_token(SHOP))
@@ -812,11 +1058,15 @@ def main() -> int:
         load = Load(app_url=app_url, rate=rate, session_token=session_token)
         stop_load = threading.Event()
         load_thread = threading.Thread(target=load.run, args=(stop_load,), daemon=True)
+        woo_load = WooLoad(woocommerce, WC_RATE)
+        woo_thread = threading.Thread(target=woo_load.run, args=(stop_load,), daemon=True)
         started = time.monotonic()
         load_thread.start()
+        woo_thread.start()
         enqueue_job(rds.url, "flows", "jobs.flows.scan_winback")
         say(
-            f"load: {rate:g} signed webhooks/s with admin reads; a win-back scan; "
+            f"load: {rate:g} signed Shopify webhooks/s with admin reads, {WC_RATE:g} WooCommerce"
+            " store changes/s; a win-back scan; "
             f"{window:.0f}s of faults"
         )
         from connectors.sendgrid.client import SendGridClient
@@ -830,14 +1080,26 @@ def main() -> int:
             supervisor=supervisor,
             sendgrid=sendgrid,
             shopify=shopify,
+            woocommerce=woocommerce,
             redis_url=rds.url,
             client_timeout=client_timeout,
         )
         stop_load.set()
         load_thread.join(timeout=120)
+        woo_thread.join(timeout=30)
         say(
             f"load stopped: {load.sent} deliveries, answers {dict(load.statuses)}; "
             f"admin reads {dict(load.admin_statuses)}"
+        )
+        woocommerce.wait_for_deliveries(timeout=120)
+        wc_accepted, wc_answers = woocommerce_accepted(pg.url, woocommerce.dispatcher.deliveries)
+        disabled = sum(
+            1 for h in woocommerce.store(WC_STORE).webhooks.values() if h.status != "active"
+        )
+        say(
+            f"WooCommerce: {sum(woo_load.changes.values())} store changes "
+            f"{dict(woo_load.changes)}; deliveries answered {dict(wc_answers)}; "
+            f"webhooks not active now: {disabled}"
         )
 
         recovered_s = float("nan")
@@ -866,9 +1128,24 @@ def main() -> int:
                 break
             time.sleep(1.0)
         time.sleep(3.0)  # a late duplicate would land now
-        counts = final_counts(pg.url, load.accepted, sendgrid.outbox, supervisor.logs("worker"))
+        wc_gaps = woocommerce_gaps(pg.url, woocommerce, woocommerce.dispatcher.deliveries)
+        counts, per_platform = final_counts(
+            pg.url,
+            {"shopify": load.accepted, "woocommerce": wc_accepted},
+            sendgrid.outbox,
+            supervisor.logs("worker"),
+        )
         restarts = {c.name: c.restarts for c in supervisor.children if c.restarts}
         say(f"process restarts {restarts}; failed messages {counts.pop('failed_messages')}")
+        print(
+            "PLATFORMS "
+            + "; ".join(
+                f"{platform} " + " ".join(f"{key}={value}" for key, value in numbers.items())
+                for platform, numbers in per_platform.items()
+            )
+            + f" gaps_unrepaired={sum(wc_gaps.values())} {dict(wc_gaps)}",
+            flush=True,
+        )
         print(
             "RESULT "
             + " ".join(f"{key}={value}" for key, value in counts.items())
@@ -887,6 +1164,8 @@ def main() -> int:
             supervisor.stop()
         for server in servers:
             server.shutdown()
+        if woocommerce is not None:
+            woocommerce.close()
         rds.stop()
         with contextlib.suppress(subprocess.CalledProcessError):
             pg.stop()
