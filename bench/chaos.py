@@ -20,10 +20,11 @@ stalls past the client's timeout. Then the load stops and the system drains.
     python bench/chaos.py --quick    # about 2 minutes (CI)
 
 A `PLATFORMS` line gives events, lost and duplicates_processed per platform, and for WooCommerce
-`gaps_unrepaired`, by topic: resources whose delivery failed (never retried) that Kizuna still
-does not have as the store has them at the end. The reconcile backfills orders, products and new
-customers; REST v3 cannot list customers by modification time, so a missed `customer.updated` or
-`customer.deleted` stays missed (reported, not counted as lost). The last line is
+`out_of_sync`, by kind: what Kizuna does not have as the store has it at the end (a failed
+delivery is never retried; a webhook disabled after 5 failures delivers nothing until the
+reconcile re-enables it), and the webhooks still not active. The reconcile backfills orders,
+products and new customers; REST v3 cannot list customers by modification time, so a missed
+customer update or deletion stays missed (reported, not counted as lost). The last line is
 `RESULT events=… lost=… duplicates_processed=… emails=… duplicate_emails=… unsent=… unknown=…
 recovered_s=…`, over both platforms:
 - events: webhook deliveries Kizuna answered 200 (Shopify: distinct webhook ids; WooCommerce:
@@ -523,6 +524,7 @@ class WooLoad:
         self.customers = sorted(store.customers)
         self.orders = sorted(store.orders)
         self.products = sorted(store.products)
+        self.deleted: list[int] = []
 
     def _change(self, n: int) -> str:
         action = self.ACTIONS[n % len(self.ACTIONS)]
@@ -536,6 +538,7 @@ class WooLoad:
         elif action == "customer.deleted":
             customer_id = self.customers.pop(rng.randrange(len(self.customers)))
             sandbox.delete_customer(WC_STORE, customer_id)
+            self.deleted.append(customer_id)
         elif action == "order.created":
             order = sandbox.create_order(WC_STORE, customer_id=rng.choice(self.customers))
             self.orders.append(order["id"])
@@ -705,55 +708,45 @@ def woocommerce_accepted(url: str, deliveries: list[Any]) -> tuple[set[str], Cou
     return accepted, answers
 
 
-def woocommerce_gaps(url: str, sandbox: Any, deliveries: list[Any]) -> Counter[str]:
-    """Resources whose delivery failed (WooCommerce does not retry) and that Kizuna still does
-    not have as the store has them now, by the failed delivery's topic: what the reconcile left
-    unrepaired."""
-    store = sandbox.store(WC_STORE)
-    missed = {
-        (delivery.topic.partition(".")[0], json.loads(delivery.body)["id"]): delivery.topic
-        for delivery in deliveries
-        if delivery.topic != "ping" and delivery.status != 200
-    }
-    # The store's table of each resource, and Kizuna's tables (with their deleted column).
-    tables: dict[str, tuple[dict[int, Any], tuple[str, ...]]] = {
-        "customer": (store.customers, ("SELECT platform_updated_at, deleted_at FROM customers",)),
-        "order": (
-            store.orders,
-            (
-                "SELECT platform_updated_at, NULL FROM orders",
-                "SELECT platform_updated_at, NULL FROM checkouts",
-            ),
-        ),
-        "product": (store.products, ("SELECT platform_updated_at, NULL FROM products",)),
-    }
-    gaps: Counter[str] = Counter()
+def woocommerce_out_of_sync(url: str, store: Any, deleted: list[int]) -> Counter[str]:
+    """What Kizuna does not have as the store has it at the end, by kind: a customer, order
+    (or checkout) or product missing or older than the store's, a deleted customer not marked
+    deleted. Failed deliveries are never retried and a disabled webhook delivers nothing, so
+    this is what webhooks and the reconcile's backfill left unrepaired."""
     with _connect(url) as connection:
         shop = connection.execute("SELECT id FROM shops WHERE platform = 'woocommerce'").fetchone()
         assert shop is not None  # noqa: S101
-        for (resource, item_id), topic in missed.items():
-            items, selects = tables[resource]
-            rows = [
-                found
-                for select in selects
-                if (
-                    found := connection.execute(
-                        select + " WHERE shop_id = %s AND external_id = %s",
-                        (shop[0], str(item_id)),
-                    ).fetchone()
-                )
-                is not None
-            ]
-            current = items.get(item_id)
-            if current is None:  # deleted in the store: absent or marked deleted in Kizuna
-                repaired = all(deleted is not None for _updated, deleted in rows)
-            else:
-                repaired = any(
-                    updated is not None and updated >= current["modified"] for updated, _ in rows
-                )
-            if not repaired:
-                gaps[topic] += 1
-    return gaps
+
+        def rows(table: str, deleted_column: str = "NULL") -> dict[str, tuple[Any, Any]]:
+            found = connection.execute(
+                f"SELECT external_id, platform_updated_at, {deleted_column} FROM {table}"  # noqa: S608
+                " WHERE shop_id = %s",
+                (shop[0],),
+            )
+            return {external_id: (updated, gone) for external_id, updated, gone in found}
+
+        customers = rows("customers", "deleted_at")
+        orders = rows("checkouts")
+        for external_id, (updated, _gone) in rows("orders").items():
+            # A checkout that was paid has both rows; the newer says what Kizuna knows.
+            before = orders.get(external_id, (None, None))[0]
+            if before is None or (updated is not None and updated > before):
+                orders[external_id] = (updated, None)
+        products = rows("products")
+    gaps: Counter[str] = Counter()
+    for kind, items, kizuna in (
+        ("customer", store.customers, customers),
+        ("order", store.orders, orders),
+        ("product", store.products, products),
+    ):
+        for item_id, item in items.items():
+            updated = kizuna.get(str(item_id), (None, None))[0]
+            if updated is None or updated < item["modified"]:
+                gaps[kind] += 1
+    gaps["customer.deleted"] += sum(
+        1 for item_id in deleted if str(item_id) in customers and customers[str(item_id)][1] is None
+    )
+    return +gaps
 
 
 def final_counts(
@@ -1099,7 +1092,7 @@ def main() -> int:
         say(
             f"WooCommerce: {sum(woo_load.changes.values())} store changes "
             f"{dict(woo_load.changes)}; deliveries answered {dict(wc_answers)}; "
-            f"webhooks not active now: {disabled}"
+            f"webhooks not active at load stop: {disabled}"
         )
 
         recovered_s = float("nan")
@@ -1128,7 +1121,10 @@ def main() -> int:
                 break
             time.sleep(1.0)
         time.sleep(3.0)  # a late duplicate would land now
-        wc_gaps = woocommerce_gaps(pg.url, woocommerce, woocommerce.dispatcher.deliveries)
+        wc_gaps = woocommerce_out_of_sync(pg.url, woocommerce.store(WC_STORE), woo_load.deleted)
+        disabled = sum(
+            1 for h in woocommerce.store(WC_STORE).webhooks.values() if h.status != "active"
+        )
         counts, per_platform = final_counts(
             pg.url,
             {"shopify": load.accepted, "woocommerce": wc_accepted},
@@ -1143,7 +1139,8 @@ def main() -> int:
                 f"{platform} " + " ".join(f"{key}={value}" for key, value in numbers.items())
                 for platform, numbers in per_platform.items()
             )
-            + f" gaps_unrepaired={sum(wc_gaps.values())} {dict(wc_gaps)}",
+            + f" out_of_sync={sum(wc_gaps.values())} {dict(wc_gaps)}"
+            + f" webhooks_not_active={disabled}",
             flush=True,
         )
         print(
