@@ -57,7 +57,7 @@ UNRUNNABLE = [
     ("total_spent", "gte", "1E-999999"),
     ("predicted_clv", "lt", "1E-999999"),
     ("total_spent", "gt", "0." + "0" * 3000 + "1"),
-    ("tag", "has", "vip\x00"),
+    ("tag", "has", "vip\x07"),  # NUL never gets this far: the request guards refuse it
     ("collection_bought", "is", "c-\ud800"),
 ]
 
@@ -119,7 +119,7 @@ def test_a_name_a_text_column_cannot_store_is_refused(
     client: Any, db: Session, signed_in: tuple[World, str]
 ) -> None:
     _world, token = signed_in
-    body = {"name": "VIP\x00", "rule": JP_RULE}
+    body = {"name": "VIP\x07", "rule": JP_RULE}  # (NUL: refused earlier by the request guards)
     response = client.post("/api/v1/segments", json=body, headers=_headers(token))
     assert response.status_code == 400
     assert [e["path"] for e in response.get_json()["errors"]] == ["name"]
@@ -130,13 +130,23 @@ def test_an_oversized_rule_is_refused_for_its_size_with_a_short_answer(
     client: Any, db: Session, signed_in: tuple[World, str]
 ) -> None:
     _world, token = signed_in
-    # 100,000 conditions, each of them wrong: only the size is reported.
-    wrong_items = [{"field": "nope", "op": "?", "value": n} for n in range(100_000)]
-    huge = {"match": "all", "rules": wrong_items}
+    # 100,000 conditions (2 MiB): refused for the body's size before anything is parsed.
+    huge = {
+        "match": "all",
+        "rules": [{"field": "nope", "op": "?", "value": n} for n in range(100_000)],
+    }
+    # 1,000 conditions, a body under the route's cap, each of them wrong: only the count counts.
+    many = {
+        "match": "all",
+        "rules": [{"field": "nope", "op": "?", "value": n} for n in range(1_000)],
+    }
     # Within the size limit but wrong everywhere: the first few problems only.
     wrong = {"match": "any", "rules": [{"field": "tag", "op": "is", "value": "x"}] * 30}
     for url in ("/app/segments/count", "/api/v1/segments/count", "/api/v1/segments"):
         response = client.post(url, json={"name": "Big", "rule": huge}, headers=_headers(token))
+        assert response.status_code == 413, url
+        assert len(response.get_data()) < MAX_ANSWER, url
+        response = client.post(url, json={"name": "Many", "rule": many}, headers=_headers(token))
         assert response.status_code == 400, url
         assert len(response.get_data()) < MAX_ANSWER, url
         assert [e["key"] for e in response.get_json()["errors"]] == ["segments.rule.too_many"]
@@ -150,11 +160,20 @@ def test_deeply_nested_json_is_a_400(
     client: Any, db: Session, signed_in: tuple[World, str]
 ) -> None:
     _world, token = signed_in
-    too_deep_to_parse = '{"name": "Deep", "rule": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    # 200,000 levels: the body alone is over the route's cap; 20,000 levels fit and are too deep
+    # for any JSON parser with recursion.
+    too_big_to_parse = '{"name": "Deep", "rule": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    too_deep_to_parse = '{"name": "Deep", "rule": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    # Ten groups in groups: valid JSON, deeper than a rule may be.
     nested: dict[str, Any] = {"field": "tag", "op": "has", "value": "vip"}
-    for _ in range(200):
+    for _ in range(10):
         nested = {"match": "all", "rules": [nested]}
     for url in ("/app/segments/count", "/api/v1/segments/count", "/api/v1/segments"):
+        response = client.post(
+            url, data=too_big_to_parse, content_type="application/json", headers=_headers(token)
+        )
+        assert response.status_code == 413, url
+        assert len(response.get_data()) < MAX_ANSWER, url
         response = client.post(
             url, data=too_deep_to_parse, content_type="application/json", headers=_headers(token)
         )
