@@ -81,7 +81,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             ancestors = g.get("frame_ancestors", "'none'")
             response.headers["Content-Security-Policy"] = f"frame-ancestors {ancestors};"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        # Login links, session tokens and unsubscribe tokens ride in URLs: other sites see only
+        # Session tokens (`id_token`) and unsubscribe tokens ride in URLs: other sites see only
         # our origin.
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         if request.is_secure or config.app_url.startswith("https://"):
