@@ -4,9 +4,10 @@ Layer: jobs (queue `email`, run by the scheduler; safe to run twice, and beside 
 - A `pending` message due more than `LOST_AFTER` ago has lost its send job (Redis was down at
   commit, or the job expired): it is enqueued again under `send-<id>`. `send_message` claims the
   row before sending, so a message the sweeper and its own job both reach is sent once.
-- A `sending` message claimed more than `ABANDONED_AFTER` ago belongs to a worker that died
-  between the claim and SendGrid's answer. SendGrid may have accepted it and Mail Send has no
-  idempotency key, so it is never resent: it becomes `unknown` (outcome unknown), counts
+- A `sending` message whose claiming worker (`claimed_by`) has stopped beating, or claimed more
+  than `ABANDONED_AFTER` ago, belongs to a worker that died between the claim and SendGrid's
+  answer. SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
+  resent: it becomes `unknown` (outcome unknown), counts
   against the frequency cap, shows on the shop's status, and the first Event Webhook event
   naming it (`kizuna_message_id`) settles it as `sent`. An unknown message never turns into a
   second email; at worst one customer misses one email, which the status page tells the merchant.
@@ -20,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from app.db import utcnow
+from app.heartbeats import worker_lost
 from app.kizuna import Kizuna
 from app.models.flow import Message
 from jobs.context import kizuna_job
@@ -50,9 +52,18 @@ def sweep_messages(
                 .limit(BATCH)
             )
         )
+        claimers = session.scalars(
+            select(Message.claimed_by)
+            .where(Message.status == "sending", Message.claimed_by.is_not(None))
+            .distinct()
+        ).all()
+        dead = [name for name in claimers if name and worker_lost(runtime.redis, name)]
         abandoned = session.execute(
             update(Message)
-            .where(Message.status == "sending", Message.sent_at < now - ABANDONED_AFTER)
+            .where(
+                Message.status == "sending",
+                Message.claimed_by.in_(dead) | (Message.sent_at < now - ABANDONED_AFTER),
+            )
             .values(status="unknown", last_error="worker_lost")
             .execution_options(synchronize_session=False)
         )

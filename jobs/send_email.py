@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import POST_PURCHASE_FLOWS, WINBACK, next_send_time, shop_zone
+from app.heartbeats import process_name
 from app.kizuna import Kizuna
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
@@ -163,6 +164,7 @@ def _check_and_render(
 def _claim(msg: Message, email: OutgoingEmail, now: datetime) -> None:
     msg.subject = email.subject
     msg.status, msg.attempts, msg.sent_at = "sending", msg.attempts + 1, now
+    msg.claimed_by = process_name()
 
 
 def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict[str, Any] | None]:

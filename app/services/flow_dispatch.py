@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.domain.orchestration import CART, WINBACK, FlowConfig, next_send_time, shop_zone
+from app.heartbeats import process_name
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, Message
 from app.models.order import order_time
@@ -312,7 +313,13 @@ class _Batch:
             self.session.execute(
                 update(Message)
                 .where(Message.id.in_(ids))
-                .values(status="sending", attempts=1, sent_at=self.now, subject=subject)
+                .values(
+                    status="sending",
+                    attempts=1,
+                    sent_at=self.now,
+                    subject=subject,
+                    claimed_by=process_name(),
+                )
                 .execution_options(synchronize_session=False)
             )
         return emails

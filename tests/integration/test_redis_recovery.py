@@ -20,7 +20,7 @@ from app import create_app
 from app.config import load_config
 from app.heartbeats import beat_worker, worker_lost
 from app.models import WebhookEvent
-from app.models.flow import FlowRun
+from app.models.flow import FlowRun, Message
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, sweep_flow_runs
 from jobs.message_sweep import sweep_messages
@@ -160,3 +160,32 @@ def test_a_job_running_in_a_live_worker_is_not_enqueued_twice(runtime: Any) -> N
     assert not worker_lost(connection, "a-burst-worker-that-never-beats")
     enqueue(connection, WEBHOOKS, "jobs.sweeper.sweep_webhook_events", job_id="webhook-98")
     assert queue.job_ids == []
+
+
+def test_a_send_claimed_by_a_worker_that_died_is_settled_unknown_at_the_next_sweep(
+    client: Any, db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    setup_shop(db)
+    deliver_checkout(client)
+    drain_jobs()
+    (run,) = runs(db)
+    db.execute(update(FlowRun).values(next_step_at=datetime.now(UTC)))
+    db.commit()
+    assert run_flow_step(run.id, 1) == "created"
+    [message] = messages(db)
+    # Claimed seconds ago by two workers: one still beats, the other was SIGKILLed a minute ago.
+    for claimer in ("host-live:11", "host-dead:22"):
+        db.execute(
+            update(Message)
+            .where(Message.id == message.id)
+            .values(status="sending", sent_at=datetime.now(UTC), claimed_by=claimer)
+        )
+        db.commit()
+        beat_worker(runtime.redis, "host-live:11", ["email"])
+        beat_worker(runtime.redis, "host-dead:22", ["email"], now=time.time() - 60)
+        expected = 1 if claimer == "host-dead:22" else 0
+        assert sweep_messages()["unknown"] == expected
+    [settled] = messages(db)
+    assert (settled.status, settled.last_error) == ("unknown", "worker_lost")
+    drain_jobs()
+    assert sendgrid.outbox == []  # never resent
