@@ -274,14 +274,16 @@ class Supervisor:
         with self._lock:
             for child in self.children:
                 if child.process is not None and child.process.poll() is None:
-                    os.killpg(child.process.pid, signal.SIGTERM)
+                    with contextlib.suppress(ProcessLookupError):  # it died meanwhile
+                        os.killpg(child.process.pid, signal.SIGTERM)
             for child in self.children:
                 if child.process is None:
                     continue
                 try:
                     child.process.wait(timeout=20)
                 except subprocess.TimeoutExpired:
-                    os.killpg(child.process.pid, signal.SIGKILL)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(child.process.pid, signal.SIGKILL)
                     child.process.wait()
 
     def logs(self, prefix: str) -> str:
@@ -1159,14 +1161,19 @@ def main() -> int:
             else 0
         )
     finally:
+        # Each step on its own: one that fails must not leave the others' processes running.
         if supervisor is not None:
-            supervisor.stop()
+            with contextlib.suppress(Exception):
+                supervisor.stop()
         for server in servers:
-            server.shutdown()
+            with contextlib.suppress(Exception):
+                server.shutdown()
         if woocommerce is not None:
-            woocommerce.close()
-        rds.stop()
-        with contextlib.suppress(subprocess.CalledProcessError):
+            with contextlib.suppress(Exception):
+                woocommerce.close()
+        with contextlib.suppress(Exception):
+            rds.stop()
+        with contextlib.suppress(Exception, SystemExit):
             pg.stop()
         if exit_code == 0:
             shutil.rmtree(workdir, ignore_errors=True)
