@@ -3,13 +3,14 @@
 Layer: infrastructure (Redis only, no Flask). One sorted set per kind maps a process name to the
 Unix time it last beat, and a hash keeps each worker's queues; both are rewritten on every beat,
 so a Redis restart that loses them is repaired within one beat interval. Readers judge staleness
-against `Config.stalled_after`; nothing here holds personal data (names are host:pid).
+against `Config.stalled_after`; nothing here holds personal data (names are host:pid:tag).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -40,8 +41,16 @@ def beat_interval(stalled_after: float) -> float:
     return max(0.2, min(15.0, stalled_after / 4))
 
 
+_TAGS: dict[int, str] = {}
+
+
 def process_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name in heartbeats, RQ's worker registry and message claims: host, pid and
+    a random tag, so a process restarted with the same pid (pid 1 in a container) never takes
+    the name of the one that died."""
+    pid = os.getpid()
+    tag = _TAGS.setdefault(pid, secrets.token_hex(3))
+    return f"{socket.gethostname()[:40]}:{pid}:{tag}"
 
 
 def worker_lost(connection: redis.Redis, name: str | None, now: float | None = None) -> bool:

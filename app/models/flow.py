@@ -116,7 +116,7 @@ class Message(Base):
     not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)  # cap / quiet hours
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The worker process (`host:pid`, its heartbeat name) that claimed it for sending.
+    # The worker process (`host:pid:tag`, its heartbeat name) that claimed it for sending.
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
