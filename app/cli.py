@@ -79,7 +79,7 @@ def web(host: str, port: int, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker over every queue, in priority order."""
-    from jobs.context import get_app
+    from app.kizuna import get_app
     from jobs.worker import run_worker
 
     _config()
@@ -90,7 +90,7 @@ def worker(burst: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler (exactly one per deployment): sweepers, periodic and daily jobs."""
-    from jobs.context import get_app
+    from app.kizuna import get_app
     from jobs.schedule import run_scheduler
 
     _config()
@@ -210,8 +210,8 @@ def shops() -> None:
 @click.option("--token", required=True, help="Admin API access token of a custom app (shpat_…).")
 def shops_connect(platform: str, domain: str, token: str) -> None:
     """Connect a store with a custom-app Admin API token (checked against the store first)."""
+    from app.kizuna import get_app
     from app.services.install_shop import connect_custom_app
-    from jobs.context import get_app
 
     _config()
     app = get_app()
@@ -357,11 +357,11 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
     from sqlalchemy import select
 
     from app.admin.status import sync_report
+    from app.kizuna import get_app
     from app.models import Shop
+    from app.services.shop_sync import enqueue_sync_now
     from connectors.shopify.domains import normalize_shop_domain
     from connectors.shopify.streams import progress
-    from jobs.context import get_app
-    from jobs.sync import enqueue_sync_now
 
     try:
         app = get_app()
@@ -451,10 +451,10 @@ def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool
     from sqlalchemy import select
 
     from app.db import utcnow
+    from app.kizuna import get_app
     from app.models import Shop
     from app.services.flow_simulation import SIMULATORS, parse_lookback, simulate
     from connectors.woocommerce.auth import normalize_store_url
-    from jobs.context import get_app
 
     if flow_key not in SIMULATORS:
         known = ", ".join(SIMULATORS)

@@ -161,7 +161,8 @@ def _demo_pace(config: Config, redis_url: str) -> None:
     from app.domain.orchestration import POST_PURCHASE_DEFAULTS, WINBACK_DEFAULTS
     from app.models import Shop
     from app.models.flow import FlowSetting
-    from jobs.queues import FLOWS, enqueue
+    from app.queueing import enqueue
+    from app.tasks import SCAN_WINBACK
 
     defaults = {"winback": WINBACK_DEFAULTS, **POST_PURCHASE_DEFAULTS}
     database = Database(config.database_url)
@@ -185,7 +186,7 @@ def _demo_pace(config: Config, redis_url: str) -> None:
             session.commit()
     finally:
         database.dispose()
-    enqueue(redis.Redis.from_url(redis_url), FLOWS, "jobs.flows.scan_winback")
+    enqueue(redis.Redis.from_url(redis_url), SCAN_WINBACK)
 
 
 def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 WORKERS_KEY = "kizuna:heartbeats:workers"
 WORKER_QUEUES_KEY = "kizuna:heartbeats:worker-queues"
 SCHEDULERS_KEY = "kizuna:heartbeats:schedulers"
-# The queues workers must cover (`jobs.queues.QUEUE_NAMES`; the app layer never imports jobs).
+# The queues workers must cover (`app.queueing.QUEUE_NAMES`, which imports this module).
 EXPECTED_QUEUES = ("webhooks", "flows", "email", "sync", "default")
 # Entries older than this are pruned: a process gone for a day is history, not a fault to list.
 FORGET_AFTER = 24 * 3600.0

@@ -147,7 +147,7 @@ class KizunaCollector(Collector):
             yield histogram
 
     def _queues(self) -> Iterator[Any]:
-        from jobs.queues import QUEUE_NAMES
+        from app.queueing import QUEUE_NAMES
 
         depth = GaugeMetricFamily(
             "kizuna_queue_jobs", "Jobs waiting in each RQ queue", labels=["queue"]

@@ -906,13 +906,13 @@ def run_faults(
     until(0.56)
     shopify.set_rate_limit(SHOP, restore_rate=5.0, maximum=60.0)
     shopify.fail_admin_share(0.3)
-    enqueue_job(redis_url, "sync", "jobs.reconcile.reconcile_all")
+    enqueue_job(redis_url, "RECONCILE_ALL")
     say("fault: Shopify throttles and answers 5xx to 30 %; a reconcile runs")
     # Three failures in a row: the WooCommerce client's fourth attempt gets through.
     woocommerce.fail_next(WC_STORE, 503)
     woocommerce.fail_next(WC_STORE, 429, retry_after=1.0)
     woocommerce.fail_next(WC_STORE, 500)
-    enqueue_job(redis_url, "sync", "jobs.woocommerce.reconcile_woocommerce")
+    enqueue_job(redis_url, "WOOCOMMERCE_RECONCILE_ALL")
     say("fault: WooCommerce answers 503, 429, 500; its reconcile runs (re-enables, backfills)")
     until(0.72)
     shopify.fail_admin_share(0.0)
@@ -926,15 +926,18 @@ def run_faults(
     return time.monotonic()
 
 
-def enqueue_job(redis_url: str, queue: str, func: str, *args: Any) -> None:
+def enqueue_job(redis_url: str, task_name: str, *args: Any) -> None:
+    """Enqueue the task `app.tasks.<task_name>` (imported here: the bench sets the env first)."""
     import redis
 
-    from jobs.queues import enqueue
+    from app import tasks
+    from app.queueing import enqueue
 
+    task = getattr(tasks, task_name)
     try:
-        enqueue(redis.Redis.from_url(redis_url), queue, func, *args)
+        enqueue(redis.Redis.from_url(redis_url), task, *args)
     except redis.RedisError as error:
-        say(f"could not enqueue {func}: {type(error).__name__}")
+        say(f"could not enqueue {task.path}: {type(error).__name__}")
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -1060,7 +1063,7 @@ def main() -> int:
         started = time.monotonic()
         load_thread.start()
         woo_thread.start()
-        enqueue_job(rds.url, "flows", "jobs.flows.scan_winback")
+        enqueue_job(rds.url, "SCAN_WINBACK")
         say(
             f"load: {rate:g} signed Shopify webhooks/s with admin reads, {WC_RATE:g} WooCommerce"
             " store changes/s; a win-back scan; "

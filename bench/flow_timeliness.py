@@ -162,10 +162,9 @@ def schedule_due_steps(batch: int = 1000) -> float:
     `enqueue_at` after commit), a batch of runs per transaction; → seconds taken."""
     from sqlalchemy import select
 
-    from app.kizuna import kizuna
+    from app.kizuna import get_app, kizuna
     from app.models.flow import FlowRun
     from app.services.flows import schedule_step
-    from jobs.context import get_app
 
     started = time.perf_counter()
     with get_app().app_context():
@@ -193,11 +192,10 @@ def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> floa
     removed afterwards."""
     from rq.registry import ScheduledJobRegistry
 
-    from app.kizuna import kizuna
+    from app.kizuna import get_app, kizuna
     from app.models.flow import FlowRun
+    from app.queueing import FLOWS
     from app.services.flows import schedule_step
-    from jobs.context import get_app
-    from jobs.queues import FLOWS
 
     with get_app().app_context():
         runtime = kizuna()
@@ -220,7 +218,7 @@ def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> floa
 def scheduled_jobs() -> int:
     from rq.registry import ScheduledJobRegistry
 
-    from jobs.queues import FLOWS
+    from app.queueing import FLOWS
 
     return ScheduledJobRegistry(FLOWS, connection=redis.Redis.from_url(REDIS_URL)).count
 

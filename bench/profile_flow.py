@@ -67,8 +67,8 @@ def main() -> None:
         ]
     redis.Redis.from_url(REDIS_URL).flushdb()
 
+    from app.kizuna import get_app
     from jobs import flows, send_email
-    from jobs.context import get_app
 
     # The jobs as RQ calls them: `@kizuna_job` supplies the runtime.
     run_flow_step: Any = flows.run_flow_step
@@ -104,7 +104,7 @@ def main() -> None:
     def through_rq(ids: list[int]) -> None:
         from rq import Queue, SimpleWorker
 
-        from jobs.queues import FLOWS, QUEUE_NAMES
+        from app.queueing import FLOWS, QUEUE_NAMES
 
         connection = app.extensions["kizuna"].redis
         flows_queue = Queue(FLOWS, connection=connection)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 
-from rq import Retry
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -31,8 +30,6 @@ from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
 
-JOB = "jobs.consent.write_back_consent"
-RETRY = Retry(max=5, interval=[30, 120, 600, 1800, 3600])
 UNSUBSCRIBED = "UNSUBSCRIBED"
 _ERROR_LIMIT = 500
 

@@ -1,9 +1,9 @@
 """Running a job inside the Flask app, the way a request runs.
 
-Layer: jobs infrastructure. A worker process builds the app once (`create_app()` from its
-environment); tests bind their own app with `bind_app`. `@kizuna_job` runs the function in an
-app context and hands it the runtime; jobs take plain ids and reload their rows. Its log lines
-carry the job id and the request id the job was enqueued under (job meta).
+Layer: jobs infrastructure. A worker process builds the app once (`app.kizuna.get_app()` from
+its environment; tests bind their own with `app.kizuna.bind_app`). `@kizuna_job` runs the
+function in an app context and hands it the runtime; jobs take plain ids and reload their rows.
+Its log lines carry the job id and the request id the job was enqueued under (job meta).
 """
 
 from __future__ import annotations
@@ -13,29 +13,14 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Flask
 from rq import get_current_job
 
+from app.kizuna import get_app
 from app.logs import job_context
 
 log = logging.getLogger(__name__)
 
-_app: Flask | None = None
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def bind_app(app: Flask | None) -> None:
-    global _app
-    _app = app
-
-
-def get_app() -> Flask:
-    global _app
-    if _app is None:
-        from app import create_app
-
-        _app = create_app()
-    return _app
 
 
 def kizuna_job(func: F) -> F:

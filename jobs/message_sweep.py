@@ -24,15 +24,15 @@ from app.db import utcnow
 from app.heartbeats import worker_lost
 from app.kizuna import Kizuna
 from app.models.flow import Message
+from app.queueing import enqueue, job_id
+from app.tasks import SEND_MESSAGE
 from jobs.context import kizuna_job
-from jobs.queues import EMAIL, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
 LOST_AFTER = timedelta(minutes=1)
 ABANDONED_AFTER = timedelta(minutes=15)
 BATCH = 1_000
-SEND_JOB = "jobs.send_email.send_message"
 
 
 @kizuna_job
@@ -69,7 +69,7 @@ def sweep_messages(
         )
         session.commit()
     for message_id in lost:
-        enqueue(runtime.redis, EMAIL, SEND_JOB, message_id, job_id=job_id("send", message_id))
+        enqueue(runtime.redis, SEND_MESSAGE, message_id, job_id=job_id("send", message_id))
     counts = {"requeued": len(lost), "unknown": int(getattr(abandoned, "rowcount", 0) or 0)}
     if any(counts.values()):
         log.info("message sweep requeued=%s unknown=%s", counts["requeued"], counts["unknown"])

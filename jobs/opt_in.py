@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 
-from rq import Retry
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -28,8 +27,6 @@ from jobs.context import kizuna_job
 from jobs.send_email import sendgrid_client
 
 log = logging.getLogger(__name__)
-
-RETRY = Retry(max=3, interval=[60, 300, 900])
 
 
 @kizuna_job

@@ -24,9 +24,10 @@ from app.kizuna import Kizuna
 from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import flow_triggers, upsert
-from app.services.ingest_webhook import WEBHOOK_RETRY_INTERVALS
 from app.services.redact import redact_customer, redact_shop
 from app.services.uninstall import uninstall_shop
+from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
+from app.tasks import PROCESS_WEBHOOK
 from connectors.shopify.webhooks import (
     CHECKOUT_TOPICS,
     CONSENT_TOPICS,
@@ -45,7 +46,7 @@ from jobs.sync import bulk_operation_finished
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 1 + len(WEBHOOK_RETRY_INTERVALS)
+MAX_ATTEMPTS = 1 + len(PROCESS_WEBHOOK.retry_intervals)
 DATA_REQUESTS_KEPT = 20
 _ERROR_TEXT_LIMIT = 500
 
@@ -211,8 +212,6 @@ def _finish(event: WebhookEvent, status: str) -> None:
 
 def _handlers(platform: str) -> Mapping[str, Handler]:
     if platform == "woocommerce":
-        from jobs.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
-
         return WOOCOMMERCE_HANDLERS
     return HANDLERS
 

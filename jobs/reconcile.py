@@ -17,15 +17,15 @@ from sqlalchemy import select
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.queueing import enqueue, job_id
 from app.services.shop_tokens import shopify_client
+from app.tasks import RECONCILE_SHOP
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, enqueue, job_id
 from jobs.sync import STREAMS, SyncRun, save_state, saved_cursors, shop_sync_lock
 
 log = logging.getLogger(__name__)
 
 RECONCILE_EVERY_SECONDS = 15 * 60.0
-RECONCILE_TIMEOUT_SECONDS = 3600
 
 
 @kizuna_job
@@ -40,14 +40,7 @@ def reconcile_all(runtime: Kizuna, every: float = RECONCILE_EVERY_SECONDS) -> in
             )
         )
     for shop_id in shop_ids:
-        enqueue(
-            runtime.redis,
-            SYNC,
-            reconcile_shop,
-            shop_id,
-            job_id=job_id("reconcile", shop_id),
-            job_timeout=RECONCILE_TIMEOUT_SECONDS,
-        )
+        enqueue(runtime.redis, RECONCILE_SHOP, shop_id, job_id=job_id("reconcile", shop_id))
     log.info("reconcile enqueued shops=%d every=%.0fs", len(shop_ids), every)
     return len(shop_ids)
 

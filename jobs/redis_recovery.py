@@ -15,15 +15,16 @@ import uuid
 
 import redis
 
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS, enqueue, job_id
+from app.queueing import enqueue, job_id
+from app.tasks import SWEEP_FLOW_RUNS, SWEEP_MESSAGES, SWEEP_WEBHOOK_EVENTS
 
 log = logging.getLogger(__name__)
 
 MARKER_KEY = "kizuna:redis-epoch"
 RECOVERY_SWEEPS = (
-    (WEBHOOKS, "jobs.sweeper.sweep_webhook_events", (0.0,)),
-    (FLOWS, "jobs.flows.sweep_flow_runs", (0.0, 0.0)),
-    (EMAIL, "jobs.message_sweep.sweep_messages", (0.0, 0.0)),
+    (SWEEP_WEBHOOK_EVENTS, (0.0,)),
+    (SWEEP_FLOW_RUNS, (0.0, 0.0)),
+    (SWEEP_MESSAGES, (0.0, 0.0)),
 )
 
 
@@ -38,7 +39,6 @@ def recover_if_emptied(connection: redis.Redis, *, first_tick: bool = False) -> 
         "redis has no epoch marker%s: sweeping every queue now",
         " (first start)" if first_tick else " (restarted without its data)",
     )
-    for queue, func, args in RECOVERY_SWEEPS:
-        name = func.rsplit(".", 1)[1]
-        enqueue(connection, queue, func, *args, job_id=job_id("recover", name, epoch))
+    for task, args in RECOVERY_SWEEPS:
+        enqueue(connection, task, *args, job_id=job_id("recover", task.name, epoch))
     return True

@@ -25,10 +25,19 @@ from app.domain.orchestration import shop_zone
 from app.heartbeats import beat_interval, beat_scheduler, forget_scheduler, process_name
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.queueing import Task, enqueue, job_id
 from app.services.daily_schedule import SCORING as SCORING_NAME
 from app.services.daily_schedule import WINBACK_SCAN as WINBACK_SCAN_NAME
 from app.services.daily_schedule import hours_for
-from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS, enqueue, job_id
+from app.tasks import (
+    RECONCILE_ALL,
+    SCAN_WINBACK_SHOP,
+    SCORE_SHOP,
+    SWEEP_FLOW_RUNS,
+    SWEEP_MESSAGES,
+    SWEEP_WEBHOOK_EVENTS,
+    WOOCOMMERCE_RECONCILE_ALL,
+)
 from jobs.redis_recovery import recover_if_emptied
 
 log = logging.getLogger(__name__)
@@ -42,27 +51,22 @@ RECOVERY_CHECK_EVERY = 5.0  # seconds
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
-    func: str  # dotted path, so the scheduler imports no job code
-    queue: str
-    every: float  # seconds
+    task: Task  # named by its dotted path, so the scheduler imports no job code
+    every: float  # seconds; the job gets `every` as its argument
 
 
-SWEEP = PeriodicJob("sweep", "jobs.sweeper.sweep_webhook_events", WEBHOOKS, 30.0)
+SWEEP = PeriodicJob("sweep", SWEEP_WEBHOOK_EVENTS, 30.0)
 
-WOOCOMMERCE_RECONCILE = PeriodicJob(
-    "wc-reconcile", "jobs.woocommerce.reconcile_woocommerce", SYNC, 900.0
-)
+WOOCOMMERCE_RECONCILE = PeriodicJob("wc-reconcile", WOOCOMMERCE_RECONCILE_ALL, 900.0)
 
 # Shopify: re-read what changed since each stream's cursor (repairs missed webhooks).
-SHOPIFY_RECONCILE = PeriodicJob(
-    "shopify-reconcile", "jobs.reconcile.reconcile_all", SYNC, 15 * 60.0
-)
+SHOPIFY_RECONCILE = PeriodicJob("shopify-reconcile", RECONCILE_ALL, 15 * 60.0)
 
 # Flow steps whose scheduled job was lost (Redis down at commit) are scheduled again.
-FLOW_SWEEP = PeriodicJob("flow-sweep", "jobs.flows.sweep_flow_runs", FLOWS, 30.0)
+FLOW_SWEEP = PeriodicJob("flow-sweep", SWEEP_FLOW_RUNS, 30.0)
 
 # Sends whose job was lost are queued again; sends a dead worker abandoned become `unknown`.
-MESSAGE_SWEEP = PeriodicJob("message-sweep", "jobs.message_sweep.sweep_messages", EMAIL, 30.0)
+MESSAGE_SWEEP = PeriodicJob("message-sweep", SWEEP_MESSAGES, 30.0)
 
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
@@ -76,15 +80,13 @@ PERIODIC: tuple[PeriodicJob, ...] = (
 @dataclass(frozen=True)
 class DailyJob:
     name: str  # also the key of its hour in `Shop.daily_hours`
-    func: str  # dotted path of a job taking the shop id
-    queue: str
+    task: Task  # a job taking the shop id
 
 
 # RFM + predictions of one shop (default 04:00 local), and its win-back scan (10:00 local).
-SCORING = DailyJob(SCORING_NAME, "jobs.scoring.score_shop_job", SYNC)
-WINBACK_SCAN = DailyJob(WINBACK_SCAN_NAME, "jobs.flows.scan_winback_shop", FLOWS)
+SCORING = DailyJob(SCORING_NAME, SCORE_SHOP)
+WINBACK_SCAN = DailyJob(WINBACK_SCAN_NAME, SCAN_WINBACK_SHOP)
 DAILY: tuple[DailyJob, ...] = (SCORING, WINBACK_SCAN)
-DAILY_TIMEOUT = 1800
 
 
 def _claim_window(connection: redis.Redis, name: str, window: int, every: float) -> bool:
@@ -98,14 +100,7 @@ def schedule_periodic(runtime: Kizuna, job: PeriodicJob, now: float | None = Non
     connection = runtime.redis
     if not _claim_window(connection, job.name, window, job.every):
         return False
-    enqueue(
-        connection,
-        job.queue,
-        job.func,
-        job.every,
-        job_id=job_id(job.name, window),
-        job_timeout=int(max(job.every * 4, 60)),
-    )
+    enqueue(connection, job.task, job.every, job_id=job_id(job.name, window))
     return True
 
 
@@ -150,9 +145,7 @@ def schedule_daily(
             continue
         daily_id = job_id(job.name, shop_id, day)
         try:
-            enqueue(
-                connection, job.queue, job.func, shop_id, job_id=daily_id, job_timeout=DAILY_TIMEOUT
-            )
+            enqueue(connection, job.task, shop_id, job_id=daily_id)
         except (redis.RedisError, OSError):
             # Give the claim back, so the next tick enqueues this day's run instead of losing it.
             connection.delete(DAILY_KEY.format(name=job.name, shop=shop_id, day=day))

@@ -3,7 +3,8 @@
 Layer: jobs (queue `sync`). The scheduler runs `score_shop_job` per shop at its local hour
 (`jobs.schedule.DAILY`, job id `scoring-<shop>-<local date>`); `score_active_shops` fans out one
 per active shop at once under `score-<shop>-<UTC day>`, so a rerun or the after-sync enqueue of
-the same day is a no-op while the first is queued; `enqueue_rescoring` runs `rescore_rfm_job`
+the same day is a no-op while the first is queued; `services.scoring.enqueue_rescoring` runs
+`rescore_rfm_job`
 after a merchant changed the shop's RFM boundaries (job id `rescore-<shop>-<version>`).
 `score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`, which commits
 once and is safe to run twice. Not retried: the next day scores again.
@@ -13,69 +14,16 @@ from __future__ import annotations
 
 import logging
 
-import redis
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
-from app.services.scoring import rescore_rfm, score_shop
+from app.services.scoring import enqueue_scoring, rescore_rfm, score_shop
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
 SCORE_EVERY = 24 * 3600.0
-SCORE_TIMEOUT = 1800
-_SCORE_SHOP = "jobs.scoring.score_shop_job"
-_RESCORE_RFM = "jobs.scoring.rescore_rfm_job"
-
-
-def scoring_job_id(shop_id: int) -> str:
-    return job_id("score", shop_id, utcnow().strftime("%Y%m%d"))
-
-
-def enqueue_scoring(
-    connection: redis.Redis, shop_id: int, *, after_commit_of: Session | None = None
-) -> None:
-    """Score `shop_id` soon (for example when its first sync finished).
-
-    With `after_commit_of`, the job is enqueued only once that session commits.
-    """
-    key = scoring_job_id(shop_id)
-    if after_commit_of is not None:
-        enqueue_after_commit(
-            after_commit_of,
-            connection,
-            SYNC,
-            _SCORE_SHOP,
-            shop_id,
-            job_id=key,
-            job_timeout=SCORE_TIMEOUT,
-        )
-    else:
-        enqueue(connection, SYNC, _SCORE_SHOP, shop_id, job_id=key, job_timeout=SCORE_TIMEOUT)
-
-
-def enqueue_rescoring(
-    connection: redis.Redis, shop_id: int, version: str, *, after_commit_of: Session
-) -> None:
-    """Rescore `shop_id`'s RFM cells once `after_commit_of` commits (its boundaries changed).
-
-    The job id names the saved boundaries (`version`, for example a hash of them): saving the
-    same boundaries twice enqueues once, while new ones get a job of their own even when the
-    previous rescoring is already running with the old ones.
-    """
-    enqueue_after_commit(
-        after_commit_of,
-        connection,
-        SYNC,
-        _RESCORE_RFM,
-        shop_id,
-        job_id=job_id("rescore", shop_id, version),
-        job_timeout=SCORE_TIMEOUT,
-    )
 
 
 @kizuna_job

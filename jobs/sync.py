@@ -25,7 +25,7 @@ from typing import Any
 
 import redis
 from redis.exceptions import LockError
-from rq import Retry, get_current_job
+from rq import get_current_job
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -33,7 +33,9 @@ from app.db import describe_error, utcnow
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
 from app.services import flow_triggers, upsert
+from app.services.scoring import enqueue_scoring
 from app.services.shop_tokens import shopify_client
+from app.tasks import BACKFILL_SHOP
 from connectors.base import ConnectorError, RetryableError
 from connectors.shopify import queries, streams
 from connectors.shopify.bulk import (
@@ -47,14 +49,12 @@ from connectors.shopify.bulk import (
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.streams import StreamSpec
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, enqueue, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
-BACKFILL_TIMEOUT_SECONDS = 4 * 3600
-# A deadlock or serialization failure against a concurrent job (scoring, a webhook) is retried:
-# every page is committed with its cursor, so the retry resumes where the sync stopped.
-BACKFILL_RETRY_INTERVALS = [10, 30, 120]
+# A deadlock or serialization failure against a concurrent job (scoring, a webhook) is retried
+# (`BACKFILL_SHOP.retry_intervals`): every page is committed with its cursor, so the retry resumes
+# where the sync stopped.
 _TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 BACKFILL_LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_TTL = 180.0
@@ -63,7 +63,7 @@ BULK_BATCH = 250
 BULK_POLL_FIRST_SECONDS = 1.0
 BULK_POLL_MAX_SECONDS = 30.0
 BULK_WAKE_SECONDS = 0.5
-BULK_WAIT_LIMIT_SECONDS = BACKFILL_TIMEOUT_SECONDS - 600
+BULK_WAIT_LIMIT_SECONDS = BACKFILL_SHOP.timeout - 600
 _ERROR_TEXT_LIMIT = 500
 READ_ALL_ORDERS_NOTICE = (
     "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
@@ -84,35 +84,6 @@ TRIGGERS: dict[str, Callable[[Session, int, Sequence[Any]], None]] = {
     "orders": flow_triggers.after_orders,
     "checkouts": flow_triggers.after_checkouts,
 }
-
-
-def enqueue_backfill(runtime: Kizuna, session: Session, shop_id: int) -> None:
-    """Queue the shop's backfill once `session` commits (a duplicate enqueue is a no-op)."""
-    enqueue_after_commit(
-        session,
-        runtime.redis,
-        SYNC,
-        backfill_shop,
-        shop_id,
-        True,
-        job_id=job_id("backfill", shop_id),
-        job_timeout=BACKFILL_TIMEOUT_SECONDS,
-        retry=Retry(max=len(BACKFILL_RETRY_INTERVALS), interval=BACKFILL_RETRY_INTERVALS),
-    )
-
-
-def enqueue_sync_now(runtime: Kizuna, shop_id: int, *, full: bool = False) -> Any:
-    """Queue the shop's sync at once (CLI); the running or queued job when there is one."""
-    return enqueue(
-        runtime.redis,
-        SYNC,
-        backfill_shop,
-        shop_id,
-        full,
-        job_id=job_id("backfill", shop_id),
-        job_timeout=BACKFILL_TIMEOUT_SECONDS,
-        retry=Retry(max=len(BACKFILL_RETRY_INTERVALS), interval=BACKFILL_RETRY_INTERVALS),
-    )
 
 
 def _uninstalled(session: Session, shop_id: int) -> bool:
@@ -520,8 +491,6 @@ def backfill_shop(
 
 def _score_soon(runtime: Kizuna, shop_id: int) -> None:
     """Fresh data: compute RFM and predictions now rather than at the next nightly run."""
-    from jobs.scoring import enqueue_scoring
-
     try:
         enqueue_scoring(runtime.redis, shop_id)
     except (redis.RedisError, OSError) as error:

@@ -25,6 +25,7 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
+from app.queueing import enqueue, job_id
 from app.services import flow_triggers, upsert
 from app.services.woocommerce_install import (
     bind_checked_store,
@@ -32,39 +33,23 @@ from app.services.woocommerce_install import (
     webhook_secret,
     woocommerce_client,
 )
+from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.outbound import merchant_reason
 from connectors.woocommerce import mapping
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import TOPICS
 from jobs.context import kizuna_job
-from jobs.queues import SYNC, WEBHOOKS, enqueue, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
 
-SYNC_TIMEOUT_SECONDS = 4 * 3600
 # Page-number pagination can skip rows that change mid-sync; the overlap re-reads them.
 WATERMARK_OVERLAP = timedelta(minutes=5)
 RECONCILE_EVERY = 900.0
 _ERROR_TEXT_LIMIT = 500
 RECONNECT_NEEDED = "WooCommerce refused Kizuna's API key: connect the store again."
-KEY_CHECK_TIMEOUT_SECONDS = 120
 # What a call to the store can fail with; the merchant sees only its reason class.
 STORE_CALL_ERRORS = (ConnectorError, requests.RequestException, OSError, ValueError)
-
-
-def enqueue_key_check(runtime: Kizuna, session: Session, pending_id: int) -> None:
-    """Queue the check of a key the store just sent once `session` commits. On the webhooks
-    queue: it is one short call and the merchant is waiting for it."""
-    enqueue_after_commit(
-        session,
-        runtime.redis,
-        WEBHOOKS,
-        check_key_grant,
-        pending_id,
-        job_id=job_id("wc-key-check", pending_id),
-        job_timeout=KEY_CHECK_TIMEOUT_SECONDS,
-    )
 
 
 def _failure_text(prefix: str, error: BaseException) -> str:
@@ -72,19 +57,6 @@ def _failure_text(prefix: str, error: BaseException) -> str:
     if isinstance(error, STORE_CALL_ERRORS):
         return f"{prefix}: {merchant_reason(error)}"
     return f"{prefix}: an internal error (logged)."
-
-
-def enqueue_setup(runtime: Kizuna, session: Session, shop_id: int) -> None:
-    """Queue the setup of a freshly connected store once `session` commits."""
-    enqueue_after_commit(
-        session,
-        runtime.redis,
-        SYNC,
-        setup_shop,
-        shop_id,
-        job_id=job_id("wc-setup", shop_id),
-        job_timeout=SYNC_TIMEOUT_SECONDS,
-    )
 
 
 def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
@@ -383,10 +355,8 @@ def reconcile_woocommerce(runtime: Kizuna, every: float = RECONCILE_EVERY) -> in
     for shop_id in shop_ids:
         enqueue(
             runtime.redis,
-            SYNC,
-            reconcile_shop,
+            WOOCOMMERCE_RECONCILE_SHOP,
             shop_id,
             job_id=job_id("wc-reconcile", shop_id),
-            job_timeout=SYNC_TIMEOUT_SECONDS,
         )
     return len(shop_ids)

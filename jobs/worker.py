@@ -20,7 +20,7 @@ from rq import Queue, SimpleWorker
 
 from app.heartbeats import beat_interval, forget_worker, process_name, start_beating
 from app.kizuna import Kizuna
-from jobs.queues import EMAIL, FLOWS, QUEUE_NAMES, WEBHOOKS
+from app.queueing import EMAIL, FLOWS, QUEUE_NAMES, WEBHOOKS
 
 log = logging.getLogger(__name__)
 

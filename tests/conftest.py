@@ -24,12 +24,12 @@ from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
+from app import kizuna as process_runtime
 from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.db import Base
+from app.queueing import QUEUE_NAMES
 from connectors.outbound import OutboundPolicy
-from jobs import context as job_context
-from jobs.queues import QUEUE_NAMES
 
 PG_ADMIN_URL = os.environ.get("KIZUNA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_DB = os.environ.get("KIZUNA_TEST_DB", "kizuna_test")
@@ -96,11 +96,11 @@ def config(database_url: str, redis_url: str, tmp_path: Path) -> Config:
 @pytest.fixture
 def app(config: Config) -> Iterator[Flask]:
     application = create_app(config, TESTING=True)
-    job_context.bind_app(application)
+    process_runtime.bind_app(application)
     runtime = application.extensions["kizuna"]
     runtime.redis.flushdb()
     yield application
-    job_context.bind_app(None)
+    process_runtime.bind_app(None)
     _truncate_all(runtime.db.engine)
     runtime.redis.flushdb()
     runtime.db.dispose()

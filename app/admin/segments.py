@@ -42,7 +42,7 @@ from app.i18n import current_language, t
 from app.kizuna import kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
 from app.services import rfm_thresholds
-from app.services.scoring import rescore_rfm
+from app.services.scoring import enqueue_rescoring, rescore_rfm
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +212,6 @@ def _save_and_rescore(shop: Shop) -> str:
     session = db_session()
     inline = rfm_thresholds.small_enough_to_rescore_inline(session, shop)
     if not inline:
-        from jobs.scoring import enqueue_rescoring
-
         stored = json.dumps(shop.rfm_thresholds, sort_keys=True)
         version = hashlib.sha256(stored.encode()).hexdigest()[:16]
         enqueue_rescoring(kizuna().redis, shop.id, version, after_commit_of=session)

@@ -22,8 +22,6 @@ from email.utils import parseaddr
 from typing import Any
 
 import redis
-from rq import Queue
-from rq.job import Job, JobStatus
 from sqlalchemy import event, or_, select, union, update
 from sqlalchemy.orm import Session
 
@@ -36,10 +34,10 @@ from app.domain.orchestration import (
     FlowConfig,
     in_holdout,
 )
-from app.logs import job_meta
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
+from app.queueing import enqueue_after_commit, job_id
 from app.services.segments import flow_audience, in_audience
 from app.services.unsubscribe import (
     is_suppressed,
@@ -48,15 +46,11 @@ from app.services.unsubscribe import (
     unsubscribe_url,
 )
 from app.services.upsert import dialect_insert, normalize_email
+from app.tasks import DISPATCH_DUE_STEPS, SEND_MESSAGE
 from connectors.sendgrid.events import Event, event_dedupe_keys
 from connectors.sendgrid.mail import OutgoingEmail
-from jobs.queues import EMAIL, FLOWS, enqueue_after_commit, job_id
 
 log = logging.getLogger(__name__)
-
-DISPATCH_JOB = "jobs.flows.dispatch_due_steps"
-SEND_JOB = "jobs.send_email.send_message"
-_WAITING = (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 
 def _redis() -> redis.Redis:
@@ -163,40 +157,6 @@ def cart_checkout(session: Session, shop_id: int, token: str) -> Checkout | None
 # --- scheduling ------------------------------------------------------------------------------
 
 
-def enqueue_at_after_commit(
-    session: Session, queue_name: str, when: datetime, func_path: str, *args: Any, job_id: str
-) -> None:
-    """`Queue.enqueue_at` once `session` commits; a job still waiting under the id is kept.
-
-    A Redis failure is logged: the run keeps `next_step_at` (and a message `pending`), which
-    the flow sweeper re-enqueues.
-    """
-    connection = _redis()
-
-    def _after_commit(_session: Session) -> None:
-        try:
-            # Only the status of a job under this id matters: one HGET, not the whole job.
-            status = connection.hget(Job.key_for(job_id), "status")
-            if isinstance(status, bytes):
-                status = status.decode()
-            if status in _WAITING:
-                return
-            queue = Queue(queue_name, connection=connection)
-            queue.enqueue_at(
-                when,
-                func_path,
-                *args,
-                job_id=job_id,
-                result_ttl=3600,
-                failure_ttl=7 * 86400,
-                meta=job_meta(),
-            )
-        except (redis.RedisError, OSError) as error:
-            log.warning("schedule deferred job_id=%s error=%s", job_id, type(error).__name__)
-
-    event.listen(session, "after_commit", _after_commit, once=True)
-
-
 def step_job_id(shop_id: int, flow_key: str, step: int, when: datetime) -> str:
     """The id of the job that runs this shop's `flow_key` step `step` for runs due at `when`:
     one per due second (rounded up, so the job never runs before its runs are due)."""
@@ -215,8 +175,15 @@ def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> 
         return
     scheduled.add(key)
     second = datetime.fromtimestamp(math.ceil(when.timestamp()), UTC)
-    enqueue_at_after_commit(
-        session, FLOWS, second, DISPATCH_JOB, run.shop_id, run.flow_key, step, job_id=key
+    enqueue_after_commit(
+        session,
+        _redis(),
+        DISPATCH_DUE_STEPS,
+        run.shop_id,
+        run.flow_key,
+        step,
+        job_id=key,
+        at=second,
     )
 
 
@@ -248,19 +215,14 @@ def claim_due_runs(
 
 
 def enqueue_send(session: Session, message_id: int, when: datetime | None = None) -> None:
-    if when is None:
-        enqueue_after_commit(
-            session, _redis(), EMAIL, SEND_JOB, message_id, job_id=job_id("send", message_id)
-        )
-    else:
-        enqueue_at_after_commit(
-            session,
-            EMAIL,
-            when,
-            SEND_JOB,
-            message_id,
-            job_id=job_id("send", message_id, int(when.timestamp())),
-        )
+    """Send message `message_id` once `session` commits (at `when`, when given). A Redis failure
+    leaves the message `pending` for the message sweeper."""
+    key = (
+        job_id("send", message_id)
+        if when is None
+        else job_id("send", message_id, int(when.timestamp()))
+    )
+    enqueue_after_commit(session, _redis(), SEND_MESSAGE, message_id, job_id=key, at=when)
 
 
 # --- the email envelope ----------------------------------------------------------------------

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from rq import Queue, Retry
 from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,22 +27,20 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.db import Database, utcnow
 from app.kizuna import Kizuna
-from app.logs import job_meta
 from app.models import Shop, WebhookEvent
+from app.queueing import enqueue, job_id
 from app.services.upsert import table_of
+from app.tasks import PROCESS_WEBHOOK
 from connectors.shopify.webhooks import (
     COMPLIANCE_TOPICS,
     SUPPORTED_TOPICS,
     WebhookHeaders,
     resource_id,
 )
-from jobs.queues import WEBHOOKS, enqueue, job_id
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "shopify"
-PROCESS_JOB = "jobs.process_webhook.process_webhook_event"
-WEBHOOK_RETRY_INTERVALS = [10, 30, 60, 120, 300]
 # Shops found active are remembered briefly per process; a shop that has just uninstalled is
 # still re-checked by the processing job, and unknown or uninstalled shops are never cached, so a
 # fresh install is seen at once.
@@ -62,36 +59,10 @@ def webhook_job_id(event_id: int) -> str:
     return job_id("webhook", event_id)
 
 
-def _retry() -> Retry:
-    return Retry(max=len(WEBHOOK_RETRY_INTERVALS), interval=WEBHOOK_RETRY_INTERVALS)
-
-
-def enqueue_webhook_event(connection: redis.Redis, event_id: int, *, fresh: bool = False) -> None:
+def enqueue_webhook_event(connection: redis.Redis, event_id: int) -> None:
     """Queue processing of one recorded event (a no-op while the same job is still queued).
-
-    `fresh`: the event was inserted just now, so no job can carry its id yet and the lookup
-    of an existing job is skipped (one Redis round trip less on the intake path).
-    """
-    options: dict[str, Any] = {
-        "job_id": webhook_job_id(event_id),
-        "retry": _retry(),
-        "job_timeout": 300,
-    }
-    if fresh:
-        # One pipeline: RQ would otherwise send the job and the queue push separately.
-        pipeline = connection.pipeline()
-        Queue(WEBHOOKS, connection=connection).enqueue(
-            PROCESS_JOB,
-            event_id,
-            result_ttl=3600,
-            failure_ttl=7 * 24 * 3600,
-            pipeline=pipeline,
-            meta=job_meta(),
-            **options,
-        )
-        pipeline.execute()
-        return
-    enqueue(connection, WEBHOOKS, PROCESS_JOB, event_id, **options)
+    One Redis round trip: RQ's unique enqueue checks, saves and pushes in one script."""
+    enqueue(connection, PROCESS_WEBHOOK, event_id, job_id=webhook_job_id(event_id))
 
 
 class _Intake:
@@ -288,7 +259,7 @@ def ingest_shopify_webhook(
         return IngestResult(event_id=None, duplicate=True)
     if status == "pending":
         try:
-            enqueue_webhook_event(runtime.redis, event_id, fresh=True)
+            enqueue_webhook_event(runtime.redis, event_id)
         except (redis.RedisError, OSError) as error:
             log.warning(
                 "webhook enqueue deferred to sweeper event_id=%s error=%s",

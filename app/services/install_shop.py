@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
+from app.services.shop_sync import enqueue_backfill
 from app.services.shop_tokens import shopify_client, store_grant
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.shopify.client import ShopifyAdminClient
@@ -24,7 +25,6 @@ from connectors.shopify.http import shopify_http_client
 from connectors.shopify.oauth import TokenGrant
 from connectors.shopify.queries import SHOP
 from connectors.shopify.subscriptions import subscribe_webhooks
-from jobs.sync import enqueue_backfill
 
 log = logging.getLogger(__name__)
 

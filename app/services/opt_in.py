@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.models import Checkout, Customer, Shop, TimelineEvent
 from app.models.opt_in import STOREFRONT_DOUBLE_OPT_IN, OptInRequest
+from app.queueing import enqueue_after_commit, job_id
 from app.services import flows
 from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
+from app.tasks import SEND_OPT_IN_CONFIRMATION
 from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,6 @@ IN_FLIGHT = timedelta(minutes=10)  # an email asked for but not sent yet is not 
 # Anyone can tick the box for any address: this bounds what a flood of ticks for distinct
 # addresses can send in a shop's name (far above a busy store's real checkouts with a tick).
 MAX_CONFIRMATIONS_PER_HOUR = 200
-SEND_JOB = "jobs.opt_in.send_confirmation"
 _SALT = "kizuna.opt-in.v1"
 
 
@@ -148,18 +149,14 @@ def request_confirmation(
 
 def _queue_send(session: Session, row: OptInRequest) -> None:
     from app.kizuna import kizuna
-    from jobs.opt_in import RETRY
-    from jobs.queues import EMAIL, enqueue_after_commit, job_id
 
     enqueue_after_commit(
         session,
         kizuna().redis,
-        EMAIL,
-        SEND_JOB,
+        SEND_OPT_IN_CONFIRMATION,
         row.id,
         row.nonce,
         job_id=job_id("opt-in", row.shop_id, row.id, row.nonce),
-        retry=RETRY,
     )
 
 

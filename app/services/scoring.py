@@ -21,15 +21,53 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import redis
 from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.domain import predictions, rfm
 from app.models import Customer, CustomerScore, Order, RfmSnapshot, Shop
+from app.queueing import enqueue, enqueue_after_commit, job_id
 from app.services.upsert import dialect_insert, table_of
+from app.tasks import RESCORE_RFM, SCORE_SHOP
 
 log = logging.getLogger(__name__)
+
+
+def scoring_job_id(shop_id: int) -> str:
+    return job_id("score", shop_id, utcnow().strftime("%Y%m%d"))
+
+
+def enqueue_scoring(
+    connection: redis.Redis, shop_id: int, *, after_commit_of: Session | None = None
+) -> None:
+    """Score `shop_id` soon (for example when its first sync finished): one job per shop and UTC
+    day. With `after_commit_of`, the job is enqueued only once that session commits."""
+    key = scoring_job_id(shop_id)
+    if after_commit_of is not None:
+        enqueue_after_commit(after_commit_of, connection, SCORE_SHOP, shop_id, job_id=key)
+    else:
+        enqueue(connection, SCORE_SHOP, shop_id, job_id=key)
+
+
+def enqueue_rescoring(
+    connection: redis.Redis, shop_id: int, version: str, *, after_commit_of: Session
+) -> None:
+    """Rescore `shop_id`'s RFM cells once `after_commit_of` commits (its boundaries changed).
+
+    The job id names the saved boundaries (`version`, for example a hash of them): saving the
+    same boundaries twice enqueues once, while new ones get a job of their own even when the
+    previous rescoring is already running with the old ones.
+    """
+    enqueue_after_commit(
+        after_commit_of,
+        connection,
+        RESCORE_RFM,
+        shop_id,
+        job_id=job_id("rescore", shop_id, version),
+    )
+
 
 _CHUNK = 500
 MOVES_STORED = 50  # group moves kept in the snapshot (the page shows the largest 15)

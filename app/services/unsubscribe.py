@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.models import Customer
 from app.models.flow import FlowRun, Suppression
+from app.queueing import enqueue_after_commit, job_id
 from app.services.upsert import dialect_insert, normalize_email
+from app.tasks import CONSENT_WRITEBACK
 
 log = logging.getLogger(__name__)
 
@@ -98,19 +100,15 @@ def queue_consent_writeback(session: Session, customer: Customer) -> None:
     once `session` commits (queue `sync`, job id `consent-<customer id>`, RQ retries with
     backoff), so a platform outage never loses the local opt-out."""
     from app.kizuna import kizuna
-    from jobs.consent import JOB, RETRY
-    from jobs.queues import SYNC, enqueue_after_commit, job_id
 
     if customer.id is None:
         session.flush()
     enqueue_after_commit(
         session,
         kizuna().redis,
-        SYNC,
-        JOB,
+        CONSENT_WRITEBACK,
         customer.id,
         job_id=job_id("consent", customer.id),
-        retry=RETRY,
     )
 
 

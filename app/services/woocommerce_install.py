@@ -27,7 +27,9 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
+from app.queueing import enqueue_after_commit, job_id
 from app.services.ingest_webhook import IngestResult, enqueue_webhook_event, record_event
+from app.tasks import WOOCOMMERCE_KEY_CHECK, WOOCOMMERCE_SETUP
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.outbound import (
     ADDRESS_NOT_ALLOWED,
@@ -103,8 +105,6 @@ def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
     """Keep the keys of a known, unexpired, unused request, encrypted, for the key check (job
     `wc-key-check-<pending id>`); the pending id, or None (refused). No store is bound here:
     the callback is unsigned, so its keys prove nothing until the store accepts them."""
-    from jobs.woocommerce import enqueue_key_check
-
     with runtime.db.session() as session:
         pending = session.scalars(
             select(PendingWooCommerceAuth)
@@ -130,7 +130,14 @@ def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
         pending.used_at = now
         pending.outcome = CHECKING
         pending_id = pending.id
-        enqueue_key_check(runtime, session, pending_id)
+        # On the webhooks queue: one short call, and the merchant is waiting for it.
+        enqueue_after_commit(
+            session,
+            runtime.redis,
+            WOOCOMMERCE_KEY_CHECK,
+            pending_id,
+            job_id=job_id("wc-key-check", pending_id),
+        )
         session.commit()
     log.info("woocommerce keys received pending_id=%s", pending_id)
     return pending_id
@@ -162,8 +169,6 @@ def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
 
     A store bound to another account stays there; only someone whose key the store accepted
     learns that. No transaction is held open while the store is called."""
-    from jobs.woocommerce import enqueue_setup
-
     with runtime.db.session() as session:
         pending = session.get(PendingWooCommerceAuth, pending_id)
         if pending is None or pending.outcome != CHECKING or pending.grant_encrypted is None:
@@ -232,7 +237,9 @@ def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
         pending.outcome = CONNECTED
         pending.shop_id = shop.id
         shop_id = shop.id
-        enqueue_setup(runtime, session, shop_id)
+        enqueue_after_commit(
+            session, runtime.redis, WOOCOMMERCE_SETUP, shop_id, job_id=job_id("wc-setup", shop_id)
+        )
         session.commit()
     log.info("woocommerce keys stored shop_id=%s", shop_id)
     return shop_id
@@ -353,7 +360,7 @@ def ingest_webhook(
         return IngestResult(event_id=None, duplicate=True)
     if status == "pending":
         try:
-            enqueue_webhook_event(runtime.redis, event_id, fresh=True)
+            enqueue_webhook_event(runtime.redis, event_id)
         except (redis.RedisError, OSError) as error:
             log.warning(
                 "webhook enqueue deferred to sweeper event_id=%s error=%s",

@@ -17,6 +17,7 @@ from flask import Response, jsonify, request
 
 from app.kizuna import kizuna
 from app.services.webhook_stats import count_rejected
+from app.services.woocommerce_events import HANDLERS
 from app.services.woocommerce_install import ingest_webhook, webhook_shop
 from app.webhooks import bp
 from connectors.woocommerce.webhooks import (
@@ -26,7 +27,6 @@ from connectors.woocommerce.webhooks import (
     is_ping,
     verify_webhook_signature,
 )
-from jobs.woocommerce_events import HANDLERS
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from app.config import Config, load_config
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from jobs.send_email import send_message
 from tests.conftest import make_test_env
 from tests.integration.test_webhook_intake import deliver, make_shop, sample_body

@@ -17,10 +17,10 @@ from app import create_app, db_session
 from app.config import Config, load_config
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.queueing import SYNC
 from app.services.install_shop import connect_custom_app
+from app.services.shop_sync import enqueue_sync_now
 from connectors.sandbox.shopify import SandboxShopify
-from jobs.queues import SYNC
-from jobs.sync import enqueue_sync_now
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.config import Config, load_config
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.queueing import EMAIL, SYNC, WEBHOOKS
 from app.services.install_shop import connect_custom_app
 from app.services.shop_tokens import shopify_client
 from app.services.unsubscribe import make_token
@@ -31,7 +32,6 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.shopify.discounts import create_single_use_discount, message_code
 from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, SYNC, WEBHOOKS
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,

@@ -27,6 +27,7 @@ from app.heartbeats import EXPECTED_QUEUES, beat_scheduler, beat_worker
 from app.migrate import alembic_config, upgrade
 from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
+from app.queueing import SYNC
 from app.services.install_shop import connect_custom_app
 from app.services.woocommerce_install import (
     webhook_delivery_url,
@@ -36,7 +37,6 @@ from app.services.woocommerce_install import (
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from jobs.queues import SYNC
 from jobs.woocommerce import ensure_webhooks
 from tests.conftest import PG_ADMIN_URL, SHOPIFY_API_KEY, SHOPIFY_API_SECRET, TEST_DB, make_test_env
 

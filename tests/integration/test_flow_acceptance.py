@@ -29,10 +29,11 @@ from app.db import utcnow
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Suppression
-from app.services.flows import DISPATCH_JOB, step_job_id
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
+from app.services.flows import step_job_id
+from app.tasks import DISPATCH_DUE_STEPS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps, run_flow_step, sweep_flow_runs
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from jobs.send_email import send_message
 from tests.conftest import make_test_env
 from tests.integration import test_cart_flow
@@ -75,7 +76,7 @@ def test_first_email_is_scheduled_an_hour_after_the_checkout_with_url_and_items(
     due = registry.get_scheduled_time(job_id)
     assert before + timedelta(minutes=59) < due < datetime.now(UTC) + timedelta(minutes=61)
     job = Job.fetch(job_id, connection=runtime.redis)
-    assert (job.func_name, job.args) == (DISPATCH_JOB, (run.shop_id, "cart", 1))
+    assert (job.func_name, job.args) == (DISPATCH_DUE_STEPS.path, (run.shop_id, "cart", 1))
 
     # The scheduled job, run when it falls due: the email leaves in the job itself.
     assert dispatch_due_steps(*job.args, now=due) == {"created": 1, "sent:sent": 1}

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from app.models import Customer
 from app.models.flow import FlowSetting
 from app.models.segment import SavedSegment
+from app.queueing import EMAIL, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, WEBHOOKS
 from tests.integration import test_cart_flow
 from tests.integration.test_cart_flow import deliver_checkout, runs, setup_shop
 

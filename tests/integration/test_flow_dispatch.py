@@ -20,12 +20,12 @@ from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
+from app.queueing import EMAIL
 from app.services.flow_dispatch import dispatch_due
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sendgrid.mail import build_batch
 from jobs.flows import dispatch_due_steps, run_flow_step
 from jobs.message_sweep import sweep_messages
-from jobs.queues import EMAIL
 from jobs.send_email import send_message
 from tests.integration import test_cart_flow
 from tests.integration.test_webhook_intake import make_shop

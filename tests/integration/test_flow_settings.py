@@ -31,11 +31,11 @@ from app.domain.orchestration import (
 )
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from app.services.flow_settings import FLOW_KEYS
 from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from tests.integration.test_admin_pages import login, text_of
 from tests.integration.test_cart_flow import (  # noqa: F401 - fixtures
     config,

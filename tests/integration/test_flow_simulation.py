@@ -31,6 +31,7 @@ from app.domain.orchestration import (
 from app.models import Checkout, Customer, Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
+from app.queueing import EMAIL, FLOWS
 from app.services.flow_simulation import (
     SIMULATORS,
     SimulatedEntry,
@@ -39,7 +40,6 @@ from app.services.flow_simulation import (
     parse_lookback,
     simulate,
 )
-from jobs.queues import EMAIL, FLOWS
 from tests.integration.test_admin_pages import make_account, make_customer, make_order, make_shop
 from tests.integration.test_post_purchase import (
     BOWL,

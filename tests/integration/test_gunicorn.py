@@ -23,7 +23,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.heartbeats import beat_scheduler, beat_worker
-from jobs.queues import QUEUE_NAMES
+from app.queueing import QUEUE_NAMES
 from tests.conftest import make_test_env
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,10 +12,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.models.flow import Message
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.message_sweep import sweep_messages
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from tests.integration import test_cart_flow
 from tests.integration.test_cart_flow import deliver_checkout, messages, runs, setup_shop
 

@@ -22,12 +22,12 @@ from rq.job import Job
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app import kizuna as process_runtime
 from app.config import Config, load_config
 from app.logs import make_handler
+from app.queueing import EMAIL, QUEUE_NAMES, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
-from jobs import context as job_context
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, QUEUE_NAMES, WEBHOOKS
 from tests.conftest import SHOPIFY_API_SECRET, make_test_env
 from tests.integration.test_cart_flow import (
     CUSTOMER_ID,
@@ -263,7 +263,7 @@ def test_an_error_in_a_route_reaches_sentry_without_personal_data(
     dsn, received = sentry_listener
     env = make_test_env(database_url, redis_url, SENTRY_DSN=dsn)
     application: Flask = create_app(load_config(env, instance_path=tmp_path / "i"))
-    job_context.bind_app(application)
+    process_runtime.bind_app(application)
     add_failing_route(application)
 
     try:
@@ -279,7 +279,7 @@ def test_an_error_in_a_route_reaches_sentry_without_personal_data(
     finally:
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)  # no client for the tests that follow
-        job_context.bind_app(None)
+        process_runtime.bind_app(None)
         application.extensions["kizuna"].db.dispose()
 
     assert received, "no event reached the listener"

@@ -24,12 +24,12 @@ from app.domain.orchestration import (
 )
 from app.models import Customer, Order, OrderLine, Product, ProductVariant, Shop
 from app.models.flow import FlowRun, FlowSetting
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from app.services.flows import step_job_id
 from app.services.post_purchase import exit_reason, product_url
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.woocommerce import mapping as woocommerce_mapping
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from tests.integration import test_cart_flow
 from tests.integration.test_cart_flow import messages
 from tests.integration.test_webhook_intake import DOMAIN, deliver, make_shop

@@ -27,12 +27,12 @@ from app.kizuna import Kizuna
 from app.migrate import upgrade
 from app.models import Account, Product, Shop
 from app.models.product import ProductCollection
+from app.queueing import SYNC
 from app.services.install_shop import connect_custom_app
 from app.services.upsert import upsert_products
 from connectors.base import CollectionRef, ProductRecord, VariantRecord
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from jobs.queues import SYNC
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,

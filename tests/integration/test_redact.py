@@ -32,6 +32,7 @@ from app.models import (
     WebhookEvent,
 )
 from app.models.opt_in import OptInRequest
+from app.queueing import WEBHOOKS
 from app.services.redact import redact_customer, redact_shop
 from app.services.upsert import upsert_checkouts, upsert_customers, upsert_orders, upsert_products
 from connectors.base import (
@@ -43,7 +44,6 @@ from connectors.base import (
     VariantRecord,
 )
 from jobs.process_webhook import process_webhook_event
-from jobs.queues import WEBHOOKS
 from tests.conftest import SHOPIFY_API_SECRET
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"

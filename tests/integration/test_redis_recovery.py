@@ -21,10 +21,11 @@ from app.config import load_config
 from app.heartbeats import beat_worker, worker_lost
 from app.models import WebhookEvent
 from app.models.flow import FlowRun, Message
+from app.queueing import QUEUE_NAMES, WEBHOOKS, enqueue
+from app.tasks import SWEEP_WEBHOOK_EVENTS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, sweep_flow_runs
 from jobs.message_sweep import sweep_messages
-from jobs.queues import QUEUE_NAMES, WEBHOOKS, enqueue
 from jobs.redis_recovery import recover_if_emptied
 from jobs.sweeper import sweep_webhook_events
 from tests.conftest import make_test_env
@@ -142,7 +143,7 @@ def test_a_job_whose_worker_died_mid_run_is_enqueued_again(runtime: Any) -> None
     queue.remove(job)
     beat_worker(connection, "host-a:4242", [WEBHOOKS], now=time.time() - 60)
     assert worker_lost(connection, "host-a:4242")
-    again = enqueue(connection, WEBHOOKS, "jobs.sweeper.sweep_webhook_events", job_id="webhook-99")
+    again = enqueue(connection, SWEEP_WEBHOOK_EVENTS, job_id="webhook-99")
     assert again is not None
     assert again.get_status() == JobStatus.QUEUED
     assert queue.job_ids == ["webhook-99"]
@@ -158,7 +159,7 @@ def test_a_job_running_in_a_live_worker_is_not_enqueued_twice(runtime: Any) -> N
     beat_worker(connection, "host-b:4343", [WEBHOOKS])
     assert not worker_lost(connection, "host-b:4343")
     assert not worker_lost(connection, "a-burst-worker-that-never-beats")
-    enqueue(connection, WEBHOOKS, "jobs.sweeper.sweep_webhook_events", job_id="webhook-98")
+    enqueue(connection, SWEEP_WEBHOOK_EVENTS, job_id="webhook-98")
     assert queue.job_ids == []
 
 

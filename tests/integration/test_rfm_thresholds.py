@@ -22,9 +22,9 @@ from app.db import make_engine, utcnow
 from app.domain import rfm
 from app.migrate import upgrade
 from app.models import Account, CustomerScore, RfmSnapshot, Shop
+from app.queueing import SYNC
 from app.services import rfm_thresholds
 from app.services.scoring import activities, load_transactions, rescore_rfm, score_shop
-from jobs.queues import SYNC
 from tests.integration.test_admin_pages import login, text_of
 from tests.integration.test_scoring import build_history, make_shop
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from app.domain import rfm
 from app.models import Account, Customer, CustomerScore, Order, RfmSnapshot, Shop
-from app.services.scoring import activities, load_transactions, score_shop
-from jobs.queues import SYNC
-from jobs.scoring import enqueue_scoring, score_active_shops
+from app.queueing import SYNC
+from app.services.scoring import activities, enqueue_scoring, load_transactions, score_shop
+from jobs.scoring import score_active_shops
 
 pytestmark = pytest.mark.integration
 

@@ -22,10 +22,10 @@ from app.domain.orchestration import THANK_YOU
 from app.domain.segment_rules import MAX_PROBLEMS, Condition, Group, RuleError
 from app.models import Account, SavedSegment, Shop, WebhookEvent
 from app.models.flow import FlowRun, FlowSetting
+from app.queueing import FLOWS, WEBHOOKS
 from app.services import segments
-from app.services.flows import DISPATCH_JOB
+from app.tasks import DISPATCH_DUE_STEPS
 from connectors.sandbox.sendgrid import SandboxSendGrid
-from jobs.queues import FLOWS, WEBHOOKS
 from tests.integration import test_cart_flow
 from tests.integration.test_admin_pages import login, text_of
 from tests.integration.test_cart_flow import deliver_checkout, runs, setup_shop
@@ -314,7 +314,7 @@ def test_running_runs_whose_audience_breaks_exit_on_both_dispatch_paths(
         db.commit()
         _use_as_audience(db, shop.id, "cart", _legacy_segment(db, shop.id, "Broken", FAR_FUTURE))
         Queue(FLOWS, connection=runtime.redis).enqueue(
-            DISPATCH_JOB, shop.id, "cart", step, job_id=f"test-dispatch-{shop.id}-{step}"
+            DISPATCH_DUE_STEPS.path, shop.id, "cart", step, job_id=f"test-dispatch-{shop.id}-{step}"
         )
     assert drain_jobs(FLOWS) == 2  # both jobs finished
     db.expire_all()

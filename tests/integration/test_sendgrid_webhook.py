@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.models import Customer
 from app.models.flow import Message, MessageEvent, Suppression
+from app.queueing import EMAIL, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
-from jobs.queues import EMAIL, WEBHOOKS
 from tests.integration import test_cart_flow as cart_flow
 from tests.integration.test_cart_flow import deliver_checkout, messages, runs, setup_shop
 

@@ -26,13 +26,13 @@ from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Customer, Order, Product, Shop
+from app.queueing import SYNC
 from app.services.shop_tokens import access_token, refresh_access_token, shopify_client
 from connectors.base import AuthenticationError
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.shopify.oauth import query_hmac
 from connectors.shopify.queries import SHOP as SHOP_QUERY
 from connectors.shopify.subscriptions import TOPICS, existing_topics
-from jobs.queues import SYNC
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,

@@ -28,11 +28,11 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
 from app.models.flow import FlowRun
+from app.queueing import SYNC, WEBHOOKS
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
-from jobs.queues import SYNC, WEBHOOKS
 from jobs.reconcile import reconcile_all
 from tests.conftest import (
     SHOPIFY_API_KEY,

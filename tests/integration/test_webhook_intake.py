@@ -31,13 +31,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app import kizuna as process_runtime
 from app.config import Config, load_config
 from app.models import Account, Customer, Shop, WebhookEvent
+from app.queueing import WEBHOOKS
 from app.services.webhook_stats import rejected_count, webhook_counts
-from jobs import context as job_context
 from jobs import process_webhook
 from jobs.process_webhook import MAX_ATTEMPTS, process_webhook_event
-from jobs.queues import WEBHOOKS
 from jobs.schedule import run_scheduler, schedule_sweep
 from jobs.sweeper import sweep_webhook_events
 from jobs.worker import run_worker
@@ -555,9 +555,9 @@ def outage_app(app: Flask, config: Config, own_redis: OwnRedis, tmp_path: Path) 
         make_test_env(config.database_url, own_redis.url), instance_path=tmp_path / "outage"
     )
     application = create_app(own_config, TESTING=True)
-    job_context.bind_app(application)
+    process_runtime.bind_app(application)
     yield application
-    job_context.bind_app(app)
+    process_runtime.bind_app(app)
     application.extensions["kizuna"].db.dispose()
 
 

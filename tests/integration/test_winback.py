@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
+from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
-from jobs.queues import EMAIL, FLOWS, WEBHOOKS
 from tests.integration import test_cart_flow
 from tests.integration.test_cart_flow import scheduled
 from tests.integration.test_webhook_intake import deliver, make_shop, sample_body

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
 from app.models.flow import FlowSetting, Message
+from app.queueing import EMAIL
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
-from jobs.queues import EMAIL
 from jobs.send_email import send_message
 from tests.integration import test_cart_flow
 from tests.integration.test_webhook_intake import make_shop

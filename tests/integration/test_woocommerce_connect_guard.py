@@ -28,11 +28,11 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
+from app.queueing import enqueue
 from app.services.woocommerce_install import KEY_REFUSED, _token_hash
+from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.outbound import ADDRESS_NOT_ALLOWED, NOT_A_STORE
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from jobs.queues import SYNC, enqueue
-from jobs.woocommerce import reconcile_shop
 from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
 
 STORES = ("shop-a", "shop-b")
@@ -249,7 +249,7 @@ def test_a_bound_store_pointing_inside_shows_only_the_reason(
         )
     )
     db.commit()
-    enqueue(runtime.redis, SYNC, reconcile_shop, shop.id, job_id=f"wc-reconcile-{shop.id}")
+    enqueue(runtime.redis, WOOCOMMERCE_RECONCILE_SHOP, shop.id, job_id=f"wc-reconcile-{shop.id}")
     drain_jobs()
 
     assert internal.received == []

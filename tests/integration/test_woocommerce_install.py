@@ -25,10 +25,10 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Checkout, Customer, Order, Shop, WebhookEvent
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
+from app.queueing import SYNC
 from app.services.webhook_stats import rejected_count
 from connectors.sandbox.woocommerce import SandboxWooCommerce, sign
 from connectors.woocommerce.webhooks import TOPICS
-from jobs.queues import SYNC
 from jobs.woocommerce import reconcile_woocommerce
 from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
 
@@ -412,7 +412,7 @@ def test_webhook_customer_and_checkout_then_paid(
 def test_reconcile_is_in_the_schedule() -> None:
     from jobs.schedule import PERIODIC
 
-    assert "jobs.woocommerce.reconcile_woocommerce" in {job.func for job in PERIODIC}
+    assert "jobs.woocommerce.reconcile_woocommerce" in {job.task.path for job in PERIODIC}
 
 
 def test_store_deliveries_of_every_subscribed_topic(

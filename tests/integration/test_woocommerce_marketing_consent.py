@@ -28,6 +28,7 @@ from app.models import Account, Checkout, Customer, Shop, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting
 from app.models.opt_in import OptInRequest
 from app.models.woocommerce import WooCommerceShop
+from app.queueing import EMAIL, FLOWS, SYNC, WEBHOOKS
 from app.services import opt_in, upsert
 from app.services.unsubscribe import make_token, suppress_address
 from app.storefront import capture_key
@@ -39,7 +40,6 @@ from connectors.woocommerce import mapping
 from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
-from jobs.queues import EMAIL, FLOWS, SYNC, WEBHOOKS
 from jobs.woocommerce import run_sync
 from tests.conftest import make_test_env
 

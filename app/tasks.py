@@ -1,0 +1,80 @@
+"""Every background job, declared once: its dotted path, queue, timeout and retries.
+
+Layer: app infrastructure (no imports beyond `app.queueing`). Every enqueue names one of these,
+so a job's options live here and nowhere else, and `app` enqueues `jobs` without importing them.
+Paths are what jobs already in Redis carry: a job function is never renamed or moved without
+keeping its old path working. tests/unit/test_tasks.py checks that each path is a job function.
+"""
+
+from __future__ import annotations
+
+from app.queueing import EMAIL, FLOWS, SYNC, WEBHOOKS, Task
+
+HOUR = 3600
+SYNC_TIMEOUT = 4 * HOUR
+
+# Intake and the webhook sweeper.
+PROCESS_WEBHOOK = Task(
+    "jobs.process_webhook.process_webhook_event",
+    WEBHOOKS,
+    timeout=300,
+    retry_intervals=(10, 30, 60, 120, 300),
+)
+SWEEP_WEBHOOK_EVENTS = Task("jobs.sweeper.sweep_webhook_events", WEBHOOKS, timeout=120)
+
+# Shopify sync: the first backfill (or `kizuna sync`) and the 15-minute reconcile.
+BACKFILL_SHOP = Task(
+    "jobs.sync.backfill_shop", SYNC, timeout=SYNC_TIMEOUT, retry_intervals=(10, 30, 120)
+)
+RECONCILE_ALL = Task("jobs.reconcile.reconcile_all", SYNC, timeout=HOUR)
+RECONCILE_SHOP = Task("jobs.reconcile.reconcile_shop", SYNC, timeout=HOUR)
+
+# WooCommerce: the key check the merchant waits for (short, on the fast queue), setup, reconcile.
+WOOCOMMERCE_KEY_CHECK = Task("jobs.woocommerce.check_key_grant", WEBHOOKS, timeout=120)
+WOOCOMMERCE_SETUP = Task("jobs.woocommerce.setup_shop", SYNC, timeout=SYNC_TIMEOUT)
+WOOCOMMERCE_RECONCILE_ALL = Task("jobs.woocommerce.reconcile_woocommerce", SYNC, timeout=HOUR)
+WOOCOMMERCE_RECONCILE_SHOP = Task("jobs.woocommerce.reconcile_shop", SYNC, timeout=SYNC_TIMEOUT)
+
+# Consent written back to the platform after an opt-out.
+CONSENT_WRITEBACK = Task(
+    "jobs.consent.write_back_consent", SYNC, retry_intervals=(30, 120, 600, 1800, 3600)
+)
+
+# Scores: nightly per shop, and the RFM cells again after the merchant moves the boundaries.
+SCORE_SHOP = Task("jobs.scoring.score_shop_job", SYNC, timeout=1800)
+RESCORE_RFM = Task("jobs.scoring.rescore_rfm_job", SYNC, timeout=1800)
+
+# Flows: due steps (one job per shop, flow, step and second), win-back scans, the flow sweeper.
+DISPATCH_DUE_STEPS = Task("jobs.flows.dispatch_due_steps", FLOWS)
+SCAN_WINBACK = Task("jobs.flows.scan_winback", FLOWS)
+SCAN_WINBACK_SHOP = Task("jobs.flows.scan_winback_shop", FLOWS, timeout=1800)
+SWEEP_FLOW_RUNS = Task("jobs.flows.sweep_flow_runs", FLOWS, timeout=120)
+
+# Email: one message, the storefront opt-in confirmation, the message sweeper.
+SEND_MESSAGE = Task("jobs.send_email.send_message", EMAIL)
+SEND_OPT_IN_CONFIRMATION = Task(
+    "jobs.opt_in.send_confirmation", EMAIL, retry_intervals=(60, 300, 900)
+)
+SWEEP_MESSAGES = Task("jobs.message_sweep.sweep_messages", EMAIL, timeout=120)
+
+ALL: tuple[Task, ...] = (
+    PROCESS_WEBHOOK,
+    SWEEP_WEBHOOK_EVENTS,
+    BACKFILL_SHOP,
+    RECONCILE_ALL,
+    RECONCILE_SHOP,
+    WOOCOMMERCE_KEY_CHECK,
+    WOOCOMMERCE_SETUP,
+    WOOCOMMERCE_RECONCILE_ALL,
+    WOOCOMMERCE_RECONCILE_SHOP,
+    CONSENT_WRITEBACK,
+    SCORE_SHOP,
+    RESCORE_RFM,
+    DISPATCH_DUE_STEPS,
+    SCAN_WINBACK,
+    SCAN_WINBACK_SHOP,
+    SWEEP_FLOW_RUNS,
+    SEND_MESSAGE,
+    SEND_OPT_IN_CONFIRMATION,
+    SWEEP_MESSAGES,
+)
