@@ -4,8 +4,8 @@ Layer: services; the caller owns the transaction and commits. A customer with an
 redacted, points at the person of (its shop's account, email_normalized); customers of another
 account never share it. Linking is idempotent and set-based (a constant number of statements
 per batch, whatever its size); a person left without customers is deleted, since its email is
-personal data. A redact (ORM flush that blanks a customer's email or sets `redacted_at`) unlinks
-through the session listener at the bottom, so `services/redact.py` needs no change.
+personal data. A redact calls `unlink_customers` itself (`services/redact.py`); an email the
+platform changes or blanks is relinked by `link_customers` from the upsert. No session listeners.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     case,
     delete,
-    event,
     exists,
     literal,
     select,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, attributes
+from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime, utcnow
 from app.models import Customer, Order, Person, Shop
@@ -152,20 +151,23 @@ def link_shop(session: Session, shop_id: int) -> None:
     link_customers(session, shop_id, ids)
 
 
-def unlink_customers(bind: Session | Connection, customer_ids: Iterable[int]) -> None:
+def unlink_customers(session: Session, customer_ids: Iterable[int]) -> None:
     """Detach these customers from their person (a redact); orphaned persons are deleted."""
     ids = sorted(set(customer_ids))
     for chunk in _chunks(ids):
-        before = _linked_persons(bind, chunk)
+        before = _linked_persons(session, chunk)
         if not before:
             continue
-        bind.execute(
+        session.execute(
             update(_customers)
             .where(_customers.c.id.in_(chunk), _person_id.is_not(None))
             .values(person_id=None)
             .execution_options(synchronize_session=False)
         )
-        _delete_orphans(bind, before)
+        _delete_orphans(session, before)
+    _expire_person_ids(session, ids)
+    if ids:
+        log.info("customers unlinked from people count=%s", len(ids))
 
 
 def prune_orphans(session: Session, account_id: int) -> int:
@@ -239,31 +241,3 @@ def person_orders(session: Session, account_id: int, person_id: int) -> list[Ord
             .order_by(placed.is_(None), placed, Order.id)
         )
     )
-
-
-# --- redact hook ---------------------------------------------------------------------------------
-
-
-def _changed(instance: Customer, name: str) -> bool:
-    return attributes.get_history(instance, name).has_changes()
-
-
-@event.listens_for(Session, "after_flush")
-def _unlink_erased_customers(session: Session, _flush_context: Any) -> None:
-    """A flush that blanks a customer's email or sets `redacted_at` unlinks it from its person.
-
-    `session.dirty` still lists the flushed objects here; the statements go through the flush's
-    own connection.
-    """
-    erased = [
-        instance.id
-        for instance in session.dirty
-        if isinstance(instance, Customer)
-        and (
-            (instance.redacted_at is not None and _changed(instance, "redacted_at"))
-            or (instance.email_normalized is None and _changed(instance, "email_normalized"))
-        )
-    ]
-    if erased:
-        unlink_customers(session.connection(), erased)
-        log.info("customers unlinked from people count=%s", len(erased))

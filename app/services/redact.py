@@ -24,7 +24,7 @@ from app.models.inquiry import PERSONAL_COLUMNS as INQUIRY_PERSONAL_COLUMNS
 from app.models.inquiry import Inquiry
 from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
-from app.services.people import prune_orphans
+from app.services.people import prune_orphans, unlink_customers
 from app.services.shop_tokens import delete_tokens
 from app.services.upsert import dialect_insert, normalize_email
 from connectors.shopify.domains import normalize_shop_domain
@@ -122,6 +122,7 @@ def redact_customer(
         customer.redacted_at = customer.redacted_at or now
     session.flush()
     customer_ids = [customer.id for customer in customers]
+    unlink_customers(session, customer_ids)  # their emails are gone: so is their person link
     if customer_ids:
         # What the merchant typed about the customer is theirs too.
         session.execute(
