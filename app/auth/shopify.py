@@ -20,12 +20,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from shopify_app import ShopifyApp
 from werkzeug.wrappers import Response as BaseResponse
 
-from app import db_session
 from app.auth import bp
+from app.auth.csrf import csrf_token, csrf_valid
 from app.auth.guard import account_wide_session
 from app.auth.sessions import start_session
 from app.config import Config
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services.install_shop import InstallError, complete_install, connect_custom_app
 from connectors.base import ConnectorError
@@ -44,7 +44,6 @@ STATE_COOKIE = "kizuna_shopify_state"
 STATE_COOKIE_PATH = "/auth/shopify"
 STATE_SALT = "kizuna-shopify-oauth-state"
 STATE_MAX_AGE = 600
-CSRF_SESSION_KEY = "csrf_token"
 
 
 def _state_serializer(config: Config) -> URLSafeTimedSerializer:
@@ -196,17 +195,9 @@ def session_token_bounce():  # type: ignore[no-untyped-def]
     )
 
 
-def _csrf_token() -> str:
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
-
-
 def _connect_form(error: str | None = None, domain: str = "", status: int = 200) -> Any:
     page = render_template(
-        "auth/connect_shopify.html", error=error, domain=domain, csrf_token=_csrf_token()
+        "auth/connect_shopify.html", error=error, domain=domain, csrf_token=csrf_token()
     )
     return page, status
 
@@ -219,11 +210,7 @@ def connect_shopify():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return _connect_form()
     domain = request.form.get("domain", "").strip()
-    given_csrf = request.form.get("csrf_token", "")
-    expected_csrf = session.get(CSRF_SESSION_KEY)
-    if not isinstance(expected_csrf, str) or not hmac.compare_digest(
-        expected_csrf.encode(), given_csrf.encode()
-    ):
+    if not csrf_valid():
         return _connect_form("This form has expired. Please submit it again.", domain, 400)
     try:
         shop_id = connect_custom_app(

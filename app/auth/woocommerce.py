@@ -10,15 +10,14 @@ only after a job has used the key. The return page shows that check's outcome.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import secrets
 from typing import Any
 
 from flask import jsonify, redirect, render_template_string, request, session, url_for
 
 from app.auth import bp
+from app.auth.csrf import csrf_token, csrf_valid
 from app.auth.guard import account_wide_session
 from app.kizuna import kizuna
 from app.services.woocommerce_install import (
@@ -33,7 +32,6 @@ from connectors.woocommerce.auth import KeyGrant
 
 log = logging.getLogger(__name__)
 
-CSRF_SESSION_KEY = "csrf_token"  # the same token as the other connect forms
 
 _FORM = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Connect a WooCommerce store</title></head>
@@ -60,16 +58,8 @@ _CHECKING = """<!doctype html>
 </main></body></html>"""
 
 
-def _csrf_token() -> str:
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(32)
-        session[CSRF_SESSION_KEY] = token
-    return token
-
-
 def _form(error: str | None = None, store_url: str = "", status: int = 200) -> Any:
-    page = render_template_string(_FORM, error=error, store_url=store_url, csrf_token=_csrf_token())
+    page = render_template_string(_FORM, error=error, store_url=store_url, csrf_token=csrf_token())
     return page, status
 
 
@@ -81,9 +71,7 @@ def connect_woocommerce():  # type: ignore[no-untyped-def]
     if request.method == "GET":
         return _form()
     store_url = request.form.get("store_url", "").strip()
-    given = request.form.get("csrf_token", "")
-    expected = session.get(CSRF_SESSION_KEY)
-    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), given.encode()):
+    if not csrf_valid():
         return _form("This form has expired. Please submit it again.", store_url, 400)
     try:
         target = start_connect(kizuna(), account_id, store_url)
