@@ -95,12 +95,3 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
             session.close()
 
     return app
-
-
-def db_session() -> Any:
-    """The request's database session (opened on first use, closed at teardown)."""
-    from app.kizuna import kizuna
-
-    if "db_session" not in g:
-        g.db_session = kizuna().db.sessionmaker()
-    return g.db_session

@@ -79,7 +79,7 @@ def web(host: str, port: int, workers: int) -> None:
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
 def worker(burst: bool) -> None:
     """Run an RQ worker over every queue, in priority order."""
-    from app.kizuna import get_app
+    from app.entry import get_app
     from jobs.worker import run_worker
 
     _config()
@@ -90,7 +90,7 @@ def worker(burst: bool) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler (exactly one per deployment): sweepers, periodic and daily jobs."""
-    from app.kizuna import get_app
+    from app.entry import get_app
     from jobs.schedule import run_scheduler
 
     _config()
@@ -167,10 +167,10 @@ def accounts_set_password(email: str, password: str) -> None:
     from redis import RedisError
     from sqlalchemy import func, select
 
-    from app.auth.passwords import password_problem
     from app.auth.sessions import end_account_sessions
     from app.db import Database
     from app.models import Account
+    from app.passwords import password_problem
     from app.redis_conn import connect_redis
     from app.services.accounts import set_password
 
@@ -210,7 +210,7 @@ def shops() -> None:
 @click.option("--token", required=True, help="Admin API access token of a custom app (shpat_…).")
 def shops_connect(platform: str, domain: str, token: str) -> None:
     """Connect a store with a custom-app Admin API token (checked against the store first)."""
-    from app.kizuna import get_app
+    from app.entry import get_app
     from app.services.install_shop import connect_custom_app
 
     _config()
@@ -357,7 +357,7 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
     from sqlalchemy import select
 
     from app.admin.status import sync_report
-    from app.kizuna import get_app
+    from app.entry import get_app
     from app.models import Shop
     from app.services.shop_sync import enqueue_sync_now
     from connectors.shopify.domains import normalize_shop_domain
@@ -451,7 +451,7 @@ def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool
     from sqlalchemy import select
 
     from app.db import utcnow
-    from app.kizuna import get_app
+    from app.entry import get_app
     from app.models import Shop
     from app.services.flow_simulation import SIMULATORS, parse_lookback, simulate
     from connectors.woocommerce.auth import normalize_store_url

@@ -1,17 +1,18 @@
 """The per-process runtime: config, database, Redis, token cipher — attached to the Flask app.
 
-Layer: infrastructure. Built once in `create_app()`; web requests reach it with `kizuna()`. A
-process without a request (worker, scheduler, CLI) builds its one app with `get_app()` (tests bind
-their own with `bind_app`). Nothing here commits or performs platform I/O.
+Layer: infrastructure. Built once in `create_app()`; web requests reach it with `kizuna()` and
+their database session with `db_session()`, jobs through `jobs.context` (`app.entry`). Nothing
+here commits or performs platform I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import current_app, g
 
 from app.config import Config
 from app.crypto import TokenCipher
@@ -39,20 +40,8 @@ def kizuna() -> Kizuna:
     return runtime
 
 
-_app: Flask | None = None
-
-
-def bind_app(app: Flask | None) -> None:
-    """Make `app` the process's app (tests); None forgets it."""
-    global _app
-    _app = app
-
-
-def get_app() -> Flask:
-    """The process's app, built from the environment on first use (workers, scheduler, CLI)."""
-    global _app
-    if _app is None:
-        from app import create_app
-
-        _app = create_app()
-    return _app
+def db_session() -> Any:
+    """The request's database session (opened on first use, closed at teardown in `create_app`)."""
+    if "db_session" not in g:
+        g.db_session = kizuna().db.sessionmaker()
+    return g.db_session

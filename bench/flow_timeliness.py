@@ -162,7 +162,8 @@ def schedule_due_steps(batch: int = 1000) -> float:
     `enqueue_at` after commit), a batch of runs per transaction; → seconds taken."""
     from sqlalchemy import select
 
-    from app.kizuna import get_app, kizuna
+    from app.entry import get_app
+    from app.kizuna import kizuna
     from app.models.flow import FlowRun
     from app.services.flows import schedule_step
 
@@ -192,7 +193,8 @@ def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> floa
     removed afterwards."""
     from rq.registry import ScheduledJobRegistry
 
-    from app.kizuna import get_app, kizuna
+    from app.entry import get_app
+    from app.kizuna import kizuna
     from app.models.flow import FlowRun
     from app.queueing import FLOWS
     from app.services.flows import schedule_step

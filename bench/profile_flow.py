@@ -67,7 +67,7 @@ def main() -> None:
         ]
     redis.Redis.from_url(REDIS_URL).flushdb()
 
-    from app.kizuna import get_app
+    from app.entry import get_app
     from jobs import flows, send_email
 
     # The jobs as RQ calls them: `@kizuna_job` supplies the runtime.

@@ -1,7 +1,7 @@
 """Running a job inside the Flask app, the way a request runs.
 
-Layer: jobs infrastructure. A worker process builds the app once (`app.kizuna.get_app()` from
-its environment; tests bind their own with `app.kizuna.bind_app`). `@kizuna_job` runs the
+Layer: jobs infrastructure. A worker process builds the app once (`app.entry.get_app()` from
+its environment; tests bind their own with `app.entry.bind_app`). `@kizuna_job` runs the
 function in an app context and hands it the runtime; jobs take plain ids and reload their rows.
 Its log lines carry the job id and the request id the job was enqueued under (job meta).
 """
@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from rq import get_current_job
 
-from app.kizuna import get_app
+from app.entry import get_app
 from app.logs import job_context
 
 log = logging.getLogger(__name__)

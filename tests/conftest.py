@@ -24,7 +24,7 @@ from sqlalchemy import text
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
-from app import kizuna as process_runtime
+from app import entry as process_runtime
 from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.db import Base

@@ -27,7 +27,6 @@ from markupsafe import Markup
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.admin import bp
 from app.admin.helpers import money, number
 from app.auth.guard import admin_required
@@ -35,6 +34,7 @@ from app.charts import Bar, HeatCell, bar_chart, heat_map
 from app.db import utcnow
 from app.formatting import currency_symbol, to_local
 from app.i18n import current_language, t
+from app.kizuna import db_session
 from app.models import CustomerScore, Order, Shop
 from app.services.scoring import order_placed_at
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from flask import abort, g, redirect, request
 
-from app import db_session
 from app.admin import bp
 from app.admin.helpers import admin_url
 from app.auth.guard import admin_required
+from app.kizuna import db_session
 from app.services import attribution
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from flask import g
 from sqlalchemy import select
 
-from app import db_session
 from app.admin import bp
+from app.kizuna import db_session
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent, Suppression
 from app.services import people

@@ -28,7 +28,6 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.admin import bp
 from app.admin.helpers import admin_url
 from app.auth.csrf import csrf_protect
@@ -37,7 +36,7 @@ from app.db import utcnow
 from app.domain.attribution import MODELS
 from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
 from app.i18n import MESSAGES, current_language, t
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
 from app.request_guards import db_integer

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import abort, g, redirect, request
 
-from app import db_session
 from app.admin import bp, queries
 from app.admin.helpers import admin_url
 from app.auth.csrf import protect_session_posts
 from app.auth.guard import admin_required
+from app.kizuna import db_session
 from app.models.inquiry import Inquiry
 from app.services import inquiries as service
 

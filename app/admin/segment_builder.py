@@ -29,7 +29,6 @@ from flask import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.admin import bp
 from app.admin.helpers import admin_url, number
 from app.auth.csrf import csrf_protect
@@ -47,6 +46,7 @@ from app.domain.segment_rules import (
     parse_rule,
 )
 from app.i18n import current_language, t
+from app.kizuna import db_session
 from app.models import Customer, Product, ProductCollection, SavedSegment, Shop
 from app.services import segments
 

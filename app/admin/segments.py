@@ -25,7 +25,6 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.admin import bp
 from app.admin.helpers import admin_url, money, number
 from app.auth.csrf import csrf_protect
@@ -39,7 +38,7 @@ from app.domain.rfm import (
     group_label,
 )
 from app.i18n import current_language, t
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
 from app.services import rfm_thresholds
 from app.services.scoring import enqueue_rescoring, rescore_rfm

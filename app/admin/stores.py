@@ -19,10 +19,10 @@ from flask import g, render_template
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.admin import bp
 from app.auth.guard import admin_required
 from app.db import utcnow
+from app.kizuna import db_session
 from app.models import Customer, Order, Shop
 from app.models.flow import Message
 from app.services.scoring import order_placed_at

@@ -10,12 +10,11 @@ from typing import Any
 
 from flask import abort, g, jsonify, render_template, request
 
-from app import db_session
 from app.admin import bp, queries
 from app.admin.helpers import date_time, duration, label, rate_text
 from app.admin.status import jsonable, shop_status
 from app.auth.guard import admin_required
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.request_guards import db_integer
 
 MAX_QUERY_LENGTH = 200

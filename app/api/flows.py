@@ -12,12 +12,12 @@ from typing import Any
 
 from flask import g, jsonify
 
-from app import db_session
 from app.admin.stores import overview
 from app.api import bp
 from app.api.errors import api_required
 from app.api.serialize import money, ratio, when
 from app.db import utcnow
+from app.kizuna import db_session
 from app.services import attribution, flow_settings, flow_stats
 
 

@@ -17,13 +17,13 @@ from typing import Any
 from flask import Response, g, jsonify, request
 from sqlalchemy.orm import Session
 
-from app import db_session
 from app.api import bp
 from app.api.errors import ApiError, api_required, bad_parameter, not_found
 from app.api.serialize import customer_summary_json, when
 from app.auth.csrf import protect_session_posts
 from app.domain.segment_rules import RuleError, RuleProblem, parse_rule
 from app.i18n import current_language, t
+from app.kizuna import db_session
 from app.models import SavedSegment
 from app.services import segments
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import g, jsonify, request
 
-from app import db_session
 from app.admin import analytics, customer_activity, queries, segments
 from app.admin.status import jsonable, shop_status
 from app.admin.views import MAX_QUERY_LENGTH
@@ -32,7 +31,7 @@ from app.api.serialize import (
 )
 from app.db import utcnow
 from app.domain.rfm import DEFAULT_SEGMENT_MAP, SCORES
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL `integer`
 

@@ -13,9 +13,8 @@ from urllib.parse import quote, urlencode
 from flask import Request, Response, url_for
 from sqlalchemy import select
 
-from app import db_session
 from app.db import utcnow
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services.install_shop import InstallError, complete_install
 from connectors.base import AuthenticationError, ConnectorError

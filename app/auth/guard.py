@@ -19,7 +19,7 @@ from typing import Any
 from flask import Response, g, jsonify, redirect, request, session, url_for
 from sqlalchemy import select
 
-from app import db_session
+from app.kizuna import db_session
 from app.models import Shop
 
 F = Callable[..., Any]

@@ -16,15 +16,14 @@ from typing import Any
 from flask import g, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from app import db_session
 from app.auth import bp, lockout
 from app.auth.csrf import csrf_protect, csrf_token, csrf_valid
 from app.auth.guard import admin_required
 from app.auth.login_link import MAX_TOKEN_LENGTH, redeem_login_token, revoke_login_links
-from app.auth.passwords import password_problem, verify_password
 from app.auth.sessions import end_account_sessions, start_session
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Account
+from app.passwords import password_problem, verify_password
 from app.services.accounts import set_password
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from app import db_session
 from app.db import utcnow
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services import opt_in
 from app.services.unsubscribe import read_token, unsubscribe_by_token

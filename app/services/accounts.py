@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.auth.passwords import hash_password
 from app.models import Account
+from app.passwords import hash_password
 
 
 def set_password(db: Session, account: Account, password: str) -> None:

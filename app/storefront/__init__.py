@@ -26,8 +26,7 @@ import redis
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
-from app import db_session
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services import storefront_capture
 from connectors.base import CheckoutRecord

@@ -13,8 +13,7 @@ import logging
 
 from flask import Response, jsonify, request
 
-from app import db_session
-from app.kizuna import kizuna
+from app.kizuna import db_session, kizuna
 from app.services.flows import record_message_events
 from app.webhooks import bp
 from connectors.sendgrid.events import (

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.passwords import hash_password
 from app.i18n import translate
 from app.models.flow import FlowSetting
 from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
+from app.passwords import hash_password
 from tests.e2e.conftest import ARTIFACTS
 from tests.integration.test_admin_pages import make_customer, make_order, make_shop
 

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from app import create_app, db_session
+from app import create_app
 from app.config import Config, load_config
-from app.kizuna import Kizuna
+from app.kizuna import Kizuna, db_session
 from app.models import Shop
 from app.queueing import SYNC
 from app.services.install_shop import connect_custom_app

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from app.auth import lockout, passwords
+from app import passwords
+from app.auth import lockout
 from app.auth.lockout import BASE_DELAY, FREE_FAILURES
 from app.models import Account
 from tests.conftest import make_test_env, sign_in_with_link

@@ -22,7 +22,7 @@ from rq.job import Job
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app import kizuna as process_runtime
+from app import entry as process_runtime
 from app.config import Config, load_config
 from app.logs import make_handler
 from app.queueing import EMAIL, QUEUE_NAMES, WEBHOOKS

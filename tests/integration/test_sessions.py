@@ -22,8 +22,7 @@ from click.testing import CliRunner
 from flask import Flask, jsonify, request
 from sqlalchemy.orm import Session
 
-from app import create_app
-from app.auth import passwords
+from app import create_app, passwords
 from app.auth.login_link import LINK_LIFETIME, make_login_token
 from app.auth.sessions import (
     ABSOLUTE_LIFETIME,

@@ -33,7 +33,7 @@ from sqlalchemy import MetaData, Table, select, text
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
-from app.auth import passwords
+from app import passwords
 from app.models import (
     Account,
     Checkout,

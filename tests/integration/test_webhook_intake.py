@@ -31,7 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app import kizuna as process_runtime
+from app import entry as process_runtime
 from app.config import Config, load_config
 from app.models import Account, Customer, Shop, WebhookEvent
 from app.queueing import WEBHOOKS
