@@ -75,58 +75,85 @@ query KizunaCustomers($first: Int!, $after: String, $query: String) {
     + CUSTOMER_FIELDS
 )
 
-ORDERS = """
+# Every order field we read, for the paged query and the bulk query alike (a field added here
+# reaches both); line items are a connection of their own in each.
+ORDER_FIELDS = """
+id
+name
+email
+createdAt
+updatedAt
+processedAt
+cancelledAt
+currencyCode
+displayFinancialStatus
+displayFulfillmentStatus
+checkoutToken
+sourceName
+totalPriceSet {
+  shopMoney {
+    amount
+    currencyCode
+  }
+}
+subtotalPriceSet {
+  shopMoney {
+    amount
+    currencyCode
+  }
+}
+customer {
+  id
+}
+billingAddress {
+  name
+}
+"""
+
+ORDER_LINE_FIELDS = """
+id
+title
+quantity
+sku
+originalUnitPriceSet {
+  shopMoney {
+    amount
+    currencyCode
+  }
+}
+product {
+  id
+}
+variant {
+  id
+}
+"""
+
+
+def _with_fields(document: str, **fields: str) -> str:
+    """`document` with each line `__NAME__` replaced by the field list `fields[NAME]`, indented
+    like that line."""
+    lines: list[str] = []
+    for line in document.splitlines():
+        marker = line.strip()
+        name = marker.strip("_")
+        if marker.startswith("__") and marker.endswith("__") and name in fields:
+            indent = line[: len(line) - len(line.lstrip())]
+            lines.extend(indent + field for field in fields[name].strip("\n").splitlines())
+        else:
+            lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+ORDERS = _with_fields(
+    """
 query KizunaOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     nodes {
-      id
-      name
-      email
-      createdAt
-      updatedAt
-      processedAt
-      cancelledAt
-      currencyCode
-      displayFinancialStatus
-      displayFulfillmentStatus
-      checkoutToken
-      sourceName
-      totalPriceSet {
-        shopMoney {
-          amount
-          currencyCode
-        }
-      }
-      subtotalPriceSet {
-        shopMoney {
-          amount
-          currencyCode
-        }
-      }
-      customer {
-        id
-      }
-      billingAddress {
-        name
-      }
+      __ORDER__
       lineItems(first: $lines) {
         nodes {
-          id
-          title
-          quantity
-          sku
-          originalUnitPriceSet {
-            shopMoney {
-              amount
-              currencyCode
-            }
-          }
-          product {
-            id
-          }
-          variant {
-            id
-          }
+          __LINE__
         }
       }
     }
@@ -136,7 +163,10 @@ query KizunaOrders($first: Int!, $after: String, $query: String, $lines: Int!) {
     }
   }
 }
-"""
+""",
+    ORDER=ORDER_FIELDS,
+    LINE=ORDER_LINE_FIELDS,
+)
 
 PRODUCTS = """
 query KizunaProducts($first: Int!, $after: String, $query: String, $variants: Int!) {
@@ -365,60 +395,17 @@ BULK_CUSTOMERS = """
 }
 """
 
-BULK_ORDERS = """
+BULK_ORDERS = _with_fields(
+    """
 {
   orders(query: "__FILTER__", sortKey: UPDATED_AT) {
     edges {
       node {
-        id
-        name
-        email
-        createdAt
-        updatedAt
-        processedAt
-        cancelledAt
-        currencyCode
-        displayFinancialStatus
-        displayFulfillmentStatus
-        checkoutToken
-        sourceName
-        totalPriceSet {
-          shopMoney {
-            amount
-            currencyCode
-          }
-        }
-        subtotalPriceSet {
-          shopMoney {
-            amount
-            currencyCode
-          }
-        }
-        customer {
-          id
-        }
-        billingAddress {
-          name
-        }
+        __ORDER__
         lineItems {
           edges {
             node {
-              id
-              title
-              quantity
-              sku
-              originalUnitPriceSet {
-                shopMoney {
-                  amount
-                  currencyCode
-                }
-              }
-              product {
-                id
-              }
-              variant {
-                id
-              }
+              __LINE__
             }
           }
         }
@@ -426,7 +413,10 @@ BULK_ORDERS = """
     }
   }
 }
-"""
+""",
+    ORDER=ORDER_FIELDS,
+    LINE=ORDER_LINE_FIELDS,
+)
 
 BULK_PRODUCTS = """
 {
