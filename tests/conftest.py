@@ -1,8 +1,18 @@
 """Shared fixtures: real PostgreSQL and Redis, the app, burst workers, and local HTTP servers.
 
-Integration tests build their schema with `alembic upgrade head` in a database of their own
-(`KIZUNA_TEST_DB`, default `kizuna_test`) and use one Redis database (`KIZUNA_TEST_REDIS_DB`,
-default 13); every table is truncated and Redis flushed after each test.
+Integration tests build their schema with `alembic upgrade head` in a database of their own and
+use one Redis database; every table is truncated and that Redis database flushed (FLUSHDB, never
+FLUSHALL) after each test. The suite runs in parallel (`pytest -n auto`, pytest-xdist): each
+worker gets its own database and Redis index, so workers never see each other's rows or jobs.
+
+- Database: `KIZUNA_TEST_DB` (default `kizuna_test`) without xdist; `<KIZUNA_TEST_DB>_<worker>`
+  under xdist (`kizuna_test_gw0`, `kizuna_test_gw1`, ...), each dropped and migrated at start.
+- Redis index: `KIZUNA_TEST_REDIS_DB` (default 13) is the base, used by gw0 and by a run
+  without xdist. Further workers take the next indexes of `REDIS_DB_ORDER` (13, 15, 12, 11,
+  10, ...: Redis has 16 databases, and 6, 8 and 14 belong to the benches), counting on from
+  the base and wrapping round; a base outside that order is used by gw0 and the order follows
+  it. So two checkouts run side by side with bases far enough apart (13 and 9 with `-n 2`
+  take 13, 15 and 9, 7). More workers than indexes is refused at start.
 """
 
 from __future__ import annotations
@@ -32,9 +42,41 @@ from app.queueing import QUEUE_NAMES
 from connectors.outbound import OutboundPolicy
 
 PG_ADMIN_URL = os.environ.get("KIZUNA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-TEST_DB = os.environ.get("KIZUNA_TEST_DB", "kizuna_test")
 REDIS_BASE = os.environ.get("KIZUNA_TEST_REDIS", "redis://127.0.0.1:6379")
-REDIS_DB = int(os.environ.get("KIZUNA_TEST_REDIS_DB", "13"))
+# Redis databases the suite may take, in the order workers take them (16 in all; the benches
+# use 6, 8 and 14 after the suite).
+REDIS_DB_ORDER = (13, 15, 12, 11, 10, 9, 7, 5, 4, 3, 2, 1, 0)
+
+
+def xdist_worker_number(worker: str) -> int:
+    """0 for a run without xdist (`worker` empty) and for gw0, 1 for gw1, ..."""
+    return int(worker[2:]) if worker.startswith("gw") else 0
+
+
+def worker_database_name(base: str, worker: str) -> str:
+    return f"{base}_{worker}" if worker else base
+
+
+def redis_database_index(base: int, worker_number: int) -> int:
+    """The Redis index of xdist worker `worker_number` when the run's base index is `base`."""
+    if base in REDIS_DB_ORDER:
+        start = REDIS_DB_ORDER.index(base)
+        order = REDIS_DB_ORDER[start:] + REDIS_DB_ORDER[:start]
+    else:
+        order = (base, *REDIS_DB_ORDER)
+    if worker_number >= len(order):
+        raise pytest.UsageError(
+            f"xdist worker {worker_number} has no Redis database of its own: "
+            f"run with at most {len(order)} workers"
+        )
+    return order[worker_number]
+
+
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+TEST_DB = worker_database_name(os.environ.get("KIZUNA_TEST_DB", "kizuna_test"), XDIST_WORKER)
+REDIS_DB = redis_database_index(
+    int(os.environ.get("KIZUNA_TEST_REDIS_DB", "13")), xdist_worker_number(XDIST_WORKER)
+)
 
 SHOPIFY_API_KEY = "test-api-key"
 SHOPIFY_API_SECRET = "test-api-secret-current-0123456789abcdef"
@@ -104,6 +146,20 @@ def app(config: Config) -> Iterator[Flask]:
     _truncate_all(runtime.db.engine)
     runtime.redis.flushdb()
     runtime.db.dispose()
+
+
+def analyze_after_bulk_load(session: Any, *tables: str) -> None:
+    """Refresh the planner's statistics on `tables` after a fixture loaded many rows into them.
+
+    Tables are truncated between tests, so PostgreSQL would otherwise plan the test's queries
+    with the statistics of whatever an earlier test left (or none): the product runs ANALYZE
+    after its own bulk loads for the same reason. Rows the session has not committed count too.
+    A no-op on SQLite.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.flush()
+    session.execute(text("ANALYZE " + ", ".join(f'"{table}"' for table in tables)))
 
 
 def _truncate_all(engine: Any) -> None:
