@@ -31,6 +31,7 @@ import redis
 from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app import create_app
@@ -162,10 +163,35 @@ def analyze_after_bulk_load(session: Any, *tables: str) -> None:
     session.execute(text("ANALYZE " + ", ".join(f'"{table}"' for table in tables)))
 
 
+_USED_SEQUENCES = """
+SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences
+WHERE schemaname = current_schema() AND last_value IS NOT NULL
+"""
+
+
 def _truncate_all(engine: Any) -> None:
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    """Empty every table and restart every id sequence, as `TRUNCATE … RESTART IDENTITY` would.
+
+    Only the tables a test left rows in are emptied, with DELETE in dependency order, and only
+    the sequences it used are restarted: a TRUNCATE costs about a second even of empty tables
+    (new files at commit, cascading to every referencing table), a DELETE of a few rows
+    nothing. A cycle the DELETE order cannot break falls back to one TRUNCATE of them all.
+    """
+    tables = Base.metadata.sorted_tables
+    probe = "SELECT '{0}' WHERE EXISTS (SELECT 1 FROM \"{0}\")"  # our own table names
+    written = " UNION ALL ".join(probe.format(table.name) for table in tables)
+    try:
+        with engine.begin() as connection:
+            dirty = set(connection.scalars(text(written)))
+            for table in reversed(tables):
+                if table.name in dirty:
+                    connection.execute(table.delete())
+            for sequence in connection.scalars(text(_USED_SEQUENCES)).all():
+                connection.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
+    except IntegrityError:
+        names = ", ".join(f'"{table.name}"' for table in tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
