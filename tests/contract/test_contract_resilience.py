@@ -42,7 +42,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.integration.test_sync_resume import connect_woo_store, woo_small_pages
+from tests.factories.sync_resume import connect_woo_store, woo_small_pages
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 

@@ -21,7 +21,7 @@ from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
 from app.passwords import hash_password
 from tests.e2e.conftest import ARTIFACTS
-from tests.integration.test_admin_pages import make_customer, make_order, make_shop
+from tests.factories.admin import make_customer, make_order, make_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

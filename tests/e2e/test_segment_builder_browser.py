@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.login_link import make_login_token
 from app.models import Account, SavedSegment
-from tests.integration.test_admin_pages import make_customer, make_shop
+from tests.factories.admin import make_customer, make_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

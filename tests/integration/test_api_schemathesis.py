@@ -44,7 +44,7 @@ from app.models import (
 from app.services import segments
 from app.services.scoring import score_shop
 from tests.conftest import sign_in_with_link
-from tests.integration.test_shop_isolation import session_token
+from tests.factories.tenants import session_token
 
 pytestmark = pytest.mark.integration
 

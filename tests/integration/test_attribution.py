@@ -14,8 +14,8 @@ from app.domain.attribution import AttributionSettings
 from app.models.flow import MessageEvent
 from app.services.attribution import attributed_orders
 from app.services.flow_stats import flow_performance
-from tests.integration.test_admin_pages import make_account, make_customer, make_shop
-from tests.integration.test_flow_stats import NOW, T0, message, order, run
+from tests.factories.admin import make_account, make_customer, make_shop
+from tests.factories.flow_stats import NOW, T0, message, order, run
 
 pytestmark = pytest.mark.integration
 

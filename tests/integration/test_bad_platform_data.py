@@ -25,7 +25,7 @@ from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
-from tests.integration.test_sync_resume import connect_woo_store
+from tests.factories.sync_resume import connect_woo_store
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 

@@ -40,8 +40,8 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.integration.test_cart_flow import checkout_body, recently, runs
-from tests.integration.test_webhook_intake import DOMAIN, deliver
+from tests.factories.cart_flow import checkout_body, recently, runs
+from tests.factories.shopify_webhooks import DOMAIN, deliver
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -316,7 +316,7 @@ def test_a_refused_write_back_lands_on_the_shops_last_error(
 def test_a_woocommerce_guest_has_no_record_so_nothing_is_written(
     app: Flask, runtime: Any, db: Session
 ) -> None:
-    from tests.integration.test_webhook_intake import make_shop
+    from tests.factories.shopify_webhooks import make_shop
 
     shop = make_shop(db, domain="woo.example")
     shop.platform = "woocommerce"

@@ -36,23 +36,17 @@ from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps, run_flow_step, sweep_flow_runs
 from jobs.send_email import send_message
 from tests.conftest import make_test_env
-from tests.integration import test_cart_flow
-from tests.integration.test_cart_flow import (
-    TOKEN,
-    deliver_checkout,
-    messages,
-    runs,
-    scheduled,
-    setup_shop,
-)
-from tests.integration.test_webhook_intake import deliver, sample_body
+from tests.factories import cart_flow
+from tests.factories.cart_flow import TOKEN, deliver_checkout, messages, runs, scheduled, setup_shop
+from tests.factories.shopify_webhooks import deliver, sample_body
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 RECOVERY_URL = "https://shop.example/checkouts/cart-token-0001/recover?key=k"
 REPO = Path(__file__).resolve().parents[2]
 
 # The cart flow's fixtures: the simulated SendGrid on a port, and a config pointing at it.
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 
 def mail_statuses(sandbox: SandboxSendGrid) -> list[int]:

@@ -16,13 +16,14 @@ from app.models.segment import SavedSegment
 from app.queueing import EMAIL, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
-from tests.integration import test_cart_flow
-from tests.integration.test_cart_flow import deliver_checkout, runs, setup_shop
+from tests.factories import cart_flow
+from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
 
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 JAPAN = {"match": "all", "rules": [{"field": "country", "op": "is", "value": "JP"}]}
 

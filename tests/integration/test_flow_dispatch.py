@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.db import make_engine, utcnow
 from app.migrate import upgrade
-from app.models import Checkout, Customer, Order, Shop
+from app.models import Customer, Order
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
@@ -27,20 +26,16 @@ from connectors.sendgrid.mail import build_batch
 from jobs.flows import dispatch_due_steps, run_flow_step
 from jobs.message_sweep import sweep_messages
 from jobs.send_email import send_message
-from tests.integration import test_cart_flow
-from tests.integration.test_webhook_intake import make_shop
-from tests.unit.test_sendgrid_mail import assert_valid
+from tests.factories import cart_flow
+from tests.factories.flow_dispatch import LINE_ITEMS, _cart, _shop
+from tests.factories.sendgrid_mail import assert_valid
+from tests.factories.shopify_webhooks import make_shop
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
 
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
-
-LINE_ITEMS = [
-    {"title": "抹茶セット", "variant_title": "缶入り", "quantity": 1, "price": "12800",
-     "image_url": "https://cdn.example/matcha.jpg"},
-    {"title": "Tea <b>& Cups", "variant_title": None, "quantity": 2, "price": "1800"},
-]  # fmt: skip
 
 # Every exit and send-time rule the cart flow has, one customer each.
 SCENARIOS = (
@@ -57,65 +52,6 @@ SCENARIOS = (
     "complaint",
     "capped",
 )
-
-
-def _shop(db: Session, domain: str, **flow_config: Any) -> Shop:
-    shop = make_shop(db, domain=domain)
-    shop.timezone, shop.locale, shop.currency, shop.name = "UTC", "ja", "JPY", "絆ストア"
-    db.add(
-        FlowSetting(
-            shop_id=shop.id,
-            flow_key="cart",
-            config={"holdout_percent": 0, "quiet_hours": None, **flow_config},
-        )
-    )
-    db.commit()
-    return shop
-
-
-def _cart(
-    db: Session, shop: Shop, n: int, *, name: str | None = "花子", locale: str = "ja", **kw: Any
-) -> tuple[Customer, Checkout, FlowRun]:
-    """A subscribed customer with an open checkout and a cart run whose step 1 is due."""
-    now = utcnow()
-    customer = Customer(
-        shop_id=shop.id,
-        external_id=str(8000 + n),
-        email=f"c{n}@example.jp",
-        email_normalized=f"c{n}@example.jp",
-        first_name=name,
-        locale=locale,
-        country_code="JP",
-        email_marketing_state="SUBSCRIBED",
-    )
-    db.add(customer)
-    db.flush()
-    token = f"tok-{n:05d}"
-    checkout = Checkout(
-        shop_id=shop.id,
-        external_id=token,
-        customer_id=customer.id,
-        email=customer.email,
-        recovery_url=f"https://{shop.domain}/checkouts/{token}/recover?key=k&n={n}",
-        total_price=Decimal(16400),
-        currency="JPY",
-        line_items=kw.get("line_items", LINE_ITEMS),
-        platform_created_at=now - timedelta(hours=1),
-        platform_updated_at=now - timedelta(hours=1),
-    )
-    run = FlowRun(
-        shop_id=shop.id,
-        flow_key="cart",
-        customer_id=customer.id,
-        trigger_key=token,
-        status="running",
-        next_step=1,
-        next_step_at=now - timedelta(seconds=5),
-        started_at=now - timedelta(hours=1),
-    )
-    db.add_all([checkout, run])
-    db.flush()
-    return customer, checkout, run
 
 
 def _scenario_shop(db: Session, domain: str) -> dict[str, FlowRun]:

@@ -36,18 +36,16 @@ from app.services.flow_settings import FLOW_KEYS
 from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
-from tests.integration.test_admin_pages import login, text_of
-from tests.integration.test_cart_flow import (  # noqa: F401 - fixtures
-    config,
-    deliver_checkout,
-    runs,
-    sendgrid,
-    setup_shop,
-)
-from tests.integration.test_post_purchase import BOWL, TEA, add_history
-from tests.integration.test_post_purchase import setup_shop as post_purchase_shop
-from tests.integration.test_webhook_intake import make_shop
-from tests.integration.test_winback import add_customer as add_winback_customer
+from tests.factories import cart_flow
+from tests.factories.admin import login, text_of
+from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
+from tests.factories.post_purchase import BOWL, TEA, add_history
+from tests.factories.post_purchase import setup_shop as post_purchase_shop
+from tests.factories.shopify_webhooks import make_shop
+from tests.factories.winback import add_customer as add_winback_customer
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
 
@@ -239,7 +237,7 @@ def test_outbox_shows_only_this_shops_sandbox_messages(
     client: Any,
     db: Session,
     runtime: Any,
-    sendgrid: SandboxSendGrid,  # noqa: F811
+    sendgrid: SandboxSendGrid,
 ) -> None:
     shop = setup_shop(db)
     other = make_shop(db, domain="other.myshopify.com")
@@ -534,7 +532,7 @@ def test_a_subject_override_reaches_the_sent_winback_email(
     db: Session,
     runtime: Any,
     drain_jobs: Any,
-    sendgrid: SandboxSendGrid,  # noqa: F811
+    sendgrid: SandboxSendGrid,
 ) -> None:
     shop = make_shop(db)
     shop.name, shop.locale, shop.timezone = "絆ストア", "ja", "UTC"

@@ -40,8 +40,8 @@ from app.services.flow_simulation import (
     parse_lookback,
     simulate,
 )
-from tests.integration.test_admin_pages import make_account, make_customer, make_order, make_shop
-from tests.integration.test_post_purchase import (
+from tests.factories.admin import make_account, make_customer, make_order, make_shop
+from tests.factories.post_purchase import (
     BOWL,
     CATALOGUE,
     CUSTOMER,

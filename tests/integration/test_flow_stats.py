@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,60 +26,17 @@ from sqlalchemy.orm import Session
 from app.db import make_engine
 from app.domain.attribution import AttributionSettings
 from app.migrate import upgrade
-from app.models import Customer, Shop
-from app.models.flow import FlowRun, Message, MessageEvent
+from app.models.flow import Message, MessageEvent
 from app.services.flow_stats import (
     Z95,
     flow_performance,
     mean_difference_total,
     proportion_difference,
 )
-from tests.integration.test_admin_pages import (
-    login,
-    make_account,
-    make_customer,
-    make_order,
-    make_shop,
-    text_of,
-)
+from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
+from tests.factories.flow_stats import NOW, T0, S, _events, message, order, run
 
 pytestmark = pytest.mark.integration
-
-NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
-T0 = NOW - timedelta(days=20)
-S = T0 - timedelta(hours=1)
-_events = iter(range(1, 10**6))
-
-
-def run(db: Session, shop: Shop, customer: Customer, status: str, started: datetime = S) -> FlowRun:
-    row = FlowRun(
-        shop_id=shop.id,
-        flow_key="cart",
-        customer_id=customer.id,
-        trigger_key=f"token-{customer.id}-{started.timestamp()}",
-        status=status,
-        started_at=started,
-    )
-    db.add(row)
-    db.commit()
-    return row
-
-
-def message(
-    db: Session, flow_run: FlowRun, step: int, status: str = "sent", **stamps: Any
-) -> Message:
-    row = Message(
-        shop_id=flow_run.shop_id,
-        flow_run_id=flow_run.id,
-        step=step,
-        customer_id=flow_run.customer_id,
-        status=status,
-        sent_at=stamps.pop("sent_at", T0 if status == "sent" else None),
-        **stamps,
-    )
-    db.add(row)
-    db.commit()
-    return row
 
 
 def event(db: Session, msg: Message, name: str) -> None:
@@ -95,12 +52,6 @@ def event(db: Session, msg: Message, name: str) -> None:
         )
     )
     db.commit()
-
-
-def order(
-    db: Session, shop: Shop, customer: Customer, amount: str, at: datetime, **kw: Any
-) -> None:
-    make_order(db, shop, customer, f"#{next(_events)}", [("Tea", 1, amount)], processed_at=at, **kw)
 
 
 @pytest.fixture

@@ -28,23 +28,24 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 from flask import Flask
-from sqlalchemy.orm import Session
 from werkzeug.datastructures import Headers
 from werkzeug.routing import Rule
 
-from app.models import Shop
 from app.storefront import capture_key
 from tests.conftest import SHOPIFY_API_SECRET
-from tests.integration.test_shop_isolation import (
+from tests.factories import hostile_input
+from tests.factories.hostile_input import WC_ORIGIN
+from tests.factories.tenants import (
     ID_TABLES,
     MERCHANT_ENDPOINTS,
     PLAIN_ARGUMENTS,
     Tenant,
-    add_generic_ids,
     password_login,
-    populate,
     session_token,
 )
+
+tenant = hostile_input.tenant
+
 
 pytestmark = pytest.mark.integration
 
@@ -54,7 +55,6 @@ BIG_IDS = (2**31, 2**63, 10**30, -1, 0)
 NUL = "probe\x00nul"
 LONG = "x" * 3000  # past every text column, within the form and query caps
 HUGE_NUMBERS = ("9" * 40, "1e400", str(2**31), "-99999999999", "NaN")
-WC_ORIGIN = "https://hostile-shop.example"
 # A 5xx that is a route's answer whatever the input, and why.
 STATUS_BY_DESIGN = {
     "health.healthz": (503,),  # reports the service unhealthy (no worker heartbeat in tests)
@@ -407,28 +407,6 @@ class Caller:
     client: Any
     headers: dict[str, str]
     csrf: str | None = None
-
-
-@pytest.fixture
-def tenant(db: Session, runtime: Any) -> Tenant:
-    found = populate(db, "hostile-input", "Hana")
-    shop = db.get(Shop, found.shop_id)
-    assert shop is not None
-    shop.access_token_encrypted = runtime.cipher.encrypt(f"shpat_{found.shop_id}")
-    store = Shop(
-        account_id=found.account_id,
-        platform="woocommerce",
-        domain=WC_ORIGIN,
-        name="Hostile Woo",
-        status="active",
-        currency="JPY",
-        timezone="Asia/Tokyo",
-    )
-    db.add(store)
-    db.commit()
-    found.ids["woocommerce_shop"] = store.id
-    add_generic_ids(found, runtime.db.engine)
-    return found
 
 
 def callers(app: Flask, tenant: Tenant) -> Iterator[Caller]:

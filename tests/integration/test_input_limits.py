@@ -18,8 +18,11 @@ from sqlalchemy.orm import Session
 
 from app.models import Checkout, Inquiry, SavedSegment
 from app.storefront import capture_key
-from tests.integration.test_hostile_input import WC_ORIGIN, tenant
-from tests.integration.test_shop_isolation import Tenant, password_login, session_token
+from tests.factories import hostile_input
+from tests.factories.hostile_input import WC_ORIGIN
+from tests.factories.tenants import Tenant, password_login, session_token
+
+tenant = hostile_input.tenant
 
 pytestmark = pytest.mark.integration
 

@@ -17,13 +17,7 @@ from app.models import Checkout, TimelineEvent
 from app.models.flow import FlowRun, Message
 from app.models.inquiry import Inquiry
 from app.services import inquiries
-from tests.integration.test_admin_pages import (
-    login,
-    make_account,
-    make_customer,
-    make_shop,
-    text_of,
-)
+from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
 
 pytestmark = pytest.mark.integration
 

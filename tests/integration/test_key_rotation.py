@@ -20,7 +20,7 @@ from app.db import utcnow
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from tests.conftest import ENCRYPTION_KEY, make_test_env
-from tests.integration.test_webhook_intake import make_shop
+from tests.factories.shopify_webhooks import make_shop
 
 ROOT = Path(__file__).resolve().parents[2]
 

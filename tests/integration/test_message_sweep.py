@@ -16,13 +16,13 @@ from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.message_sweep import sweep_messages
-from tests.integration import test_cart_flow
-from tests.integration.test_cart_flow import deliver_checkout, messages, runs, setup_shop
+from tests.factories import cart_flow
+from tests.factories.cart_flow import deliver_checkout, messages, runs, setup_shop
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
-
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 
 def _created_message(client: Any, db: Session, runtime: Any, drain_jobs: Any) -> Message:

@@ -29,15 +29,11 @@ from app.queueing import EMAIL, QUEUE_NAMES, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from tests.conftest import SHOPIFY_API_SECRET, make_test_env
-from tests.integration.test_cart_flow import (
-    CUSTOMER_ID,
-    TOKEN,
-    checkout_body,
-    runs,
-    setup_shop,
-)
-from tests.integration.test_cart_flow import sendgrid as sendgrid
-from tests.integration.test_webhook_intake import deliver, shopify_headers
+from tests.factories import cart_flow
+from tests.factories.cart_flow import CUSTOMER_ID, TOKEN, checkout_body, runs, setup_shop
+from tests.factories.shopify_webhooks import deliver, shopify_headers
+
+sendgrid = cart_flow.sendgrid
 
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 PERSONAL = ("hanako@example.jp", "hanako", "花子", TOKEN, "/unsubscribe/", "/recover?key=")

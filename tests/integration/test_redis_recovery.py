@@ -29,14 +29,14 @@ from jobs.message_sweep import sweep_messages
 from jobs.redis_recovery import recover_if_emptied
 from jobs.sweeper import sweep_webhook_events
 from tests.conftest import make_test_env
-from tests.integration import test_cart_flow
-from tests.integration.test_cart_flow import deliver_checkout, messages, runs, setup_shop
-from tests.integration.test_webhook_intake import deliver
+from tests.factories import cart_flow
+from tests.factories.cart_flow import checkout_body, deliver_checkout, messages, runs, setup_shop
+from tests.factories.shopify_webhooks import deliver
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
-
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 
 def _closed_port() -> int:
@@ -69,7 +69,7 @@ def test_redis_back_empty_resumes_events_steps_and_sends_at_once(
     # The run's first step falls due now, and a second checkout's webhook is recorded.
     db.execute(update(FlowRun).values(next_step_at=datetime.now(UTC)))
     db.commit()
-    second = test_cart_flow.checkout_body(token="cart-token-0002")
+    second = checkout_body(token="cart-token-0002")
     assert deliver(client, "checkouts/create", second, webhook_id="wh-2").status_code == 200
 
     runtime.redis.flushdb()  # Redis restarts without its data: every job is gone
@@ -120,7 +120,7 @@ def test_requests_during_a_database_outage_get_503_and_retry_after(
     )
     app = create_app(load_config(env, instance_path=tmp_path))
     client = app.test_client()
-    body = test_cart_flow.checkout_body()
+    body = checkout_body()
     webhook = deliver(client, "checkouts/create", body, webhook_id="wh-outage")
     assert webhook.status_code == 503
     assert webhook.headers["Retry-After"] == "5"

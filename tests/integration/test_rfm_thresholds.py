@@ -25,8 +25,8 @@ from app.models import Account, CustomerScore, RfmSnapshot, Shop
 from app.queueing import SYNC
 from app.services import rfm_thresholds
 from app.services.scoring import activities, load_transactions, rescore_rfm, score_shop
-from tests.integration.test_admin_pages import login, text_of
-from tests.integration.test_scoring import build_history, make_shop
+from tests.factories.admin import login, text_of
+from tests.factories.scoring import build_history, make_shop
 
 pytestmark = pytest.mark.integration
 

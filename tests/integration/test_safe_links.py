@@ -23,11 +23,12 @@ from app.services.post_purchase import product_cards
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps, run_flow_step
 from jobs.send_email import send_message
-from tests.integration import test_cart_flow
-from tests.integration.test_flow_dispatch import LINE_ITEMS, _cart, _shop
+from tests.factories import cart_flow
+from tests.factories.flow_dispatch import LINE_ITEMS, _cart, _shop
 
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
+
 
 HOSTILE_URLS = (
     "javascript:alert(document.cookie)",

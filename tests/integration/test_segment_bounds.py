@@ -26,19 +26,20 @@ from app.queueing import FLOWS, WEBHOOKS
 from app.services import segments
 from app.tasks import DISPATCH_DUE_STEPS
 from connectors.sandbox.sendgrid import SandboxSendGrid
-from tests.integration import test_cart_flow
-from tests.integration.test_admin_pages import login, text_of
-from tests.integration.test_cart_flow import deliver_checkout, runs, setup_shop
-from tests.integration.test_flow_dispatch import _cart, _shop
-from tests.integration.test_post_purchase import BOWL, deliver_order, order_body
-from tests.integration.test_post_purchase import runs as flow_runs
-from tests.integration.test_post_purchase import setup_shop as setup_post_purchase_shop
-from tests.integration.test_segments_builder import JP_RULE, World, _signed_in, build_world
+from tests.factories import cart_flow
+from tests.factories.admin import login, text_of
+from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
+from tests.factories.flow_dispatch import _cart, _shop
+from tests.factories.post_purchase import BOWL, deliver_order, order_body
+from tests.factories.post_purchase import runs as flow_runs
+from tests.factories.post_purchase import setup_shop as setup_post_purchase_shop
+from tests.factories.segment_worlds import JP_RULE, World, _signed_in, build_world
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
 
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 MAX_ANSWER = 16 * 1024  # bytes: an error answer stays small whatever was sent
 FAR_FUTURE = {

@@ -17,12 +17,13 @@ from app.models.flow import Message, MessageEvent, Suppression
 from app.queueing import EMAIL, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
-from tests.integration import test_cart_flow as cart_flow
-from tests.integration.test_cart_flow import deliver_checkout, messages, runs, setup_shop
+from tests.factories import cart_flow
+from tests.factories.cart_flow import deliver_checkout, messages, runs, setup_shop
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 # The same fixtures as the cart flow: a served sandbox, and a config pointing at it.
-sendgrid = cart_flow.sendgrid
-config = cart_flow.config
 
 
 @pytest.fixture

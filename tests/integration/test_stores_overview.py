@@ -10,14 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.services import people
-from tests.integration.test_admin_pages import (
-    login,
-    make_account,
-    make_customer,
-    make_order,
-    make_shop,
-    text_of,
-)
+from tests.factories.admin import login, make_account, make_customer, make_order, make_shop, text_of
 
 pytestmark = pytest.mark.integration
 

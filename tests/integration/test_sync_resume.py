@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,19 +23,18 @@ import jobs.sync
 import jobs.woocommerce
 from app.config import Config, load_config
 from app.kizuna import Kizuna
-from app.models import Account, Customer, Order, Shop
+from app.models import Customer, Order, Shop
 from app.models.woocommerce import WooCommerceShop
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from connectors.woocommerce.client import WooCommerceClient
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.factories.sync_resume import PAGE, connect_woo_store, woo_small_pages
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 DOMAIN = "resume-store.myshopify.com"
 WOO_STORE = "resume-store"
-PAGE = 5
 
 
 class Killed(BaseException):
@@ -214,35 +212,6 @@ def woo_orders(platform: SandboxWooCommerce) -> list[tuple[str, datetime | None,
             for order in store.orders.values()
             if order["status"] not in ("pending", "failed", "checkout-draft")
         ]
-
-
-def connect_woo_store(runtime: Kizuna, platform: SandboxWooCommerce, url: str, path: str) -> int:
-    """A connected WooCommerce shop (keys stored as the wc-auth callback stores them)."""
-    key, secret = platform.issue_key(path, "read_write")
-    with runtime.db.session() as session:
-        account = Account(name="Merchant")
-        session.add(account)
-        session.flush()
-        shop = Shop(account_id=account.id, platform="woocommerce", domain=f"{url}/{path}")
-        shop.status = "active"
-        shop.currency = "JPY"
-        shop.access_token_encrypted = runtime.cipher.encrypt(
-            json.dumps({"consumer_key": key, "consumer_secret": secret})
-        )
-        session.add(shop)
-        session.flush()
-        session.add(WooCommerceShop(shop_id=shop.id, webhook_ids={}))
-        session.commit()
-        return shop.id
-
-
-def woo_small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    paginate = WooCommerceClient.paginate
-
-    def small(self: WooCommerceClient, endpoint: str, params: Any = None, per_page: int = 0) -> Any:
-        return paginate(self, endpoint, params, PAGE)
-
-    monkeypatch.setattr(WooCommerceClient, "paginate", small)
 
 
 def test_a_woocommerce_sync_killed_mid_way_resumes_without_gap_or_duplicate(

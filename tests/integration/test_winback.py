@@ -6,61 +6,24 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
-from app.models import Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowSetting, Message
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
-from tests.integration import test_cart_flow
-from tests.integration.test_cart_flow import scheduled
-from tests.integration.test_webhook_intake import deliver, make_shop, sample_body
+from tests.factories import cart_flow
+from tests.factories.cart_flow import scheduled
+from tests.factories.shopify_webhooks import deliver, make_shop, sample_body
+from tests.factories.winback import add_customer, winback_runs
 
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
-
-NOW = datetime.now(UTC)
-
-
-def add_customer(
-    db: Session, shop: Shop, external_id: str, order_days_ago: list[int], consent: str
-) -> Customer:
-    email = f"c{external_id}@example.jp"
-    customer = Customer(
-        shop_id=shop.id,
-        external_id=external_id,
-        email=email,
-        email_normalized=email,
-        first_name="花子",
-        locale="ja",
-        email_marketing_state=consent,
-    )
-    db.add(customer)
-    db.flush()
-    for index, days in enumerate(order_days_ago):
-        db.add(
-            Order(
-                shop_id=shop.id,
-                external_id=f"{external_id}-{index}",
-                customer_id=customer.id,
-                currency="JPY",
-                total_price=Decimal(5000),
-                processed_at=NOW - timedelta(days=days),
-            )
-        )
-    return customer
-
-
-def winback_runs(db: Session) -> list[FlowRun]:
-    db.expire_all()
-    return list(db.scalars(select(FlowRun).where(FlowRun.flow_key == WINBACK)))
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 
 def test_a_lapsed_repeat_buyer_gets_step_one_and_an_order_exits_the_run(

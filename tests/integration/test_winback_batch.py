@@ -16,14 +16,14 @@ from app.queueing import EMAIL
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
 from jobs.send_email import send_message
-from tests.integration import test_cart_flow
-from tests.integration.test_webhook_intake import make_shop
-from tests.integration.test_winback import add_customer, winback_runs
+from tests.factories import cart_flow
+from tests.factories.shopify_webhooks import make_shop
+from tests.factories.winback import add_customer, winback_runs
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
-
-sendgrid = test_cart_flow.sendgrid
-config = test_cart_flow.config
 
 
 def _lapsed_customers(db: Session, names: list[str | None]) -> Any:

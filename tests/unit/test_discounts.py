@@ -220,7 +220,7 @@ def test_woocommerce_existing_code_counts_as_created_other_errors_raise() -> Non
     "name", ["DISCOUNT_CODE_BASIC_CREATE", "CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE"]
 )
 def test_the_new_mutations_cost_ten(name: str) -> None:
-    from tests.unit.test_sandbox_cost import PAGE_VARIABLES, cost_of
+    from tests.factories.sandbox_cost import PAGE_VARIABLES, cost_of
 
     assert admin_schema() is not None
     requested = cost_of(queries.ALL_DOCUMENTS[name], PAGE_VARIABLES[name]).requested()

@@ -1,0 +1,112 @@
+"""Builders and helpers shared by the tests, first written for test_admin_pages.py.
+
+Plain functions and fixtures, no tests: test modules import them from here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Account,
+    Customer,
+    Order,
+    OrderLine,
+    Shop,
+)
+from tests.conftest import sign_in_with_link
+
+NOW = datetime.now(UTC)
+
+
+def make_account(db: Session, name: str = "Merchant") -> Account:
+    account = Account(name=name)
+    db.add(account)
+    db.commit()
+    return account
+
+
+def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
+    defaults: dict[str, Any] = {
+        "platform": "shopify",
+        "name": domain.split(".")[0].title(),
+        "status": "active",
+        "install_method": "managed",
+        "scopes": "read_customers,write_customers,read_orders,read_products,read_checkouts",
+        "installed_at": NOW - timedelta(hours=2),
+        "timezone": "Asia/Tokyo",
+        "currency": "JPY",
+        "locale": "en",
+    }
+    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
+    db.add(shop)
+    db.commit()
+    return shop
+
+
+_serial = iter(range(1, 10**9))
+
+
+def make_customer(db: Session, shop: Shop, **values: Any) -> Customer:
+    n = next(_serial)
+    defaults: dict[str, Any] = {
+        "external_id": str(9000 + n),
+        "first_name": f"First{n}",
+        "last_name": f"Last{n}",
+        "email": f"customer{n}@example.com",
+        "currency": shop.currency,
+    }
+    customer = Customer(shop_id=shop.id, **{**defaults, **values})
+    customer.email_normalized = customer.email.lower() if customer.email else None
+    db.add(customer)
+    db.commit()
+    return customer
+
+
+def make_order(
+    db: Session,
+    shop: Shop,
+    customer: Customer,
+    name: str,
+    lines: list[tuple[str, int, str]],
+    **kw: Any,
+) -> Order:
+    n = next(_serial)
+    order = Order(
+        shop_id=shop.id,
+        external_id=str(5000 + n),
+        customer_id=customer.id,
+        name=name,
+        currency=kw.pop("currency", shop.currency),
+        total_price=sum((Decimal(price) * qty for _, qty, price in lines), Decimal(0)),
+        **kw,
+    )
+    for i, (title, qty, price) in enumerate(lines):
+        order.lines.append(
+            OrderLine(
+                shop_id=shop.id,
+                external_id=f"{order.external_id}-{i}",
+                title=title,
+                quantity=qty,
+                price=Decimal(price),
+                currency=order.currency,
+                sku=f"SKU-{i}",
+            )
+        )
+    db.add(order)
+    db.commit()
+    return order
+
+
+def login(client: Any, runtime: Any, account: Account) -> None:
+    response = sign_in_with_link(client, runtime, account.id)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/app")
+
+
+def text_of(response: Any) -> str:
+    return response.get_data(as_text=True)

@@ -1,0 +1,188 @@
+"""Builders and helpers shared by the tests, first written for test_post_purchase.py.
+
+Plain functions and fixtures, no tests: test modules import them from here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.orchestration import POST_PURCHASE_DEFAULTS
+from app.models import Customer, Order, OrderLine, Product, ProductVariant, Shop
+from app.models.flow import FlowRun, FlowSetting
+from app.queueing import WEBHOOKS
+from tests.factories.shopify_webhooks import deliver, make_shop
+
+CUSTOMER = 7001
+
+
+# external id → (title, handle, price in JPY)
+CATALOGUE = {
+    "101": ("抹茶碗", "matcha-bowl", 4800),
+    "102": ("茶筅", "chasen", 2500),
+    "103": ("宇治抹茶 30g", "uji-matcha", 1200),
+    "104": ("茶杓", "chashaku", 900),
+    "105": ("盆", "tray", 3000),
+}
+
+
+BOWL, WHISK, TEA, SCOOP, TRAY = CATALOGUE
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def setup_shop(
+    db: Session, *, consent: str = "SUBSCRIBED", holdout_percent: int = 0
+) -> tuple[Shop, Customer]:
+    shop = make_shop(db)
+    shop.timezone, shop.locale, shop.currency, shop.name = "UTC", "ja", "JPY", "絆ストア"
+    customer = Customer(
+        shop_id=shop.id,
+        external_id=str(CUSTOMER),
+        email="hanako@example.jp",
+        email_normalized="hanako@example.jp",
+        first_name="花子",
+        locale="ja",
+        email_marketing_state=consent,
+    )
+    db.add(customer)
+    for flow_key, defaults in POST_PURCHASE_DEFAULTS.items():
+        config = {**defaults, "holdout_percent": holdout_percent, "quiet_hours": None}
+        db.add(FlowSetting(shop_id=shop.id, flow_key=flow_key, config=config))
+    for external_id, (title, handle, price) in CATALOGUE.items():
+        product = Product(
+            shop_id=shop.id,
+            external_id=external_id,
+            title=title,
+            handle=handle,
+            status="active",
+            image_url=f"https://cdn.example/{handle}.jpg",
+        )
+        db.add(product)
+        db.flush()
+        db.add(
+            ProductVariant(
+                shop_id=shop.id,
+                product_id=product.id,
+                external_id=f"{external_id}1",
+                price=Decimal(price),
+                currency="JPY",
+            )
+        )
+    db.commit()
+    return shop, customer
+
+
+def add_history(
+    db: Session,
+    shop: Shop,
+    customer_external_id: str,
+    days_ago: float,
+    products: list[str],
+    base: datetime | None = None,
+) -> Order:
+    """A paid order placed `days_ago` before `base` (now), written as rows (not a trigger)."""
+    customer = db.scalars(
+        select(Customer).where(
+            Customer.shop_id == shop.id, Customer.external_id == customer_external_id
+        )
+    ).one_or_none()
+    if customer is None:
+        customer = Customer(shop_id=shop.id, external_id=customer_external_id)
+        db.add(customer)
+        db.flush()
+    count = db.scalar(select(Order.id).order_by(Order.id.desc()).limit(1)) or 0
+    placed = (base or now()) - timedelta(days=days_ago)
+    order = Order(
+        shop_id=shop.id,
+        external_id=f"h{count + 1}",
+        customer_id=customer.id,
+        currency="JPY",
+        total_price=Decimal(1000),
+        financial_status="paid",
+        processed_at=placed,
+        platform_updated_at=placed,
+    )
+    db.add(order)
+    db.flush()
+    for product in products:
+        db.add(
+            OrderLine(
+                shop_id=shop.id,
+                order_id=order.id,
+                external_id=f"{order.external_id}-{product}",
+                product_external_id=product,
+                title=CATALOGUE[product][0],
+                quantity=1,
+                price=Decimal(CATALOGUE[product][2]),
+                currency="JPY",
+            )
+        )
+    db.commit()
+    return order
+
+
+def order_body(
+    order_id: int,
+    products: list[str],
+    *,
+    placed: datetime | None = None,
+    updated: datetime | None = None,
+    financial_status: str = "paid",
+    fulfilled_at: datetime | None = None,
+    cancelled: bool = False,
+) -> dict[str, Any]:
+    placed = placed or now() - timedelta(minutes=5)
+    updated = updated or placed
+    total = sum(CATALOGUE[product][2] for product in products)
+    return {
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "name": f"#{order_id}",
+        "email": "hanako@example.jp",
+        "currency": "JPY",
+        "total_price": str(total),
+        "subtotal_price": str(total),
+        "financial_status": financial_status,
+        "fulfillment_status": "fulfilled" if fulfilled_at else None,
+        "fulfillments": [{"id": 1, "created_at": fulfilled_at.isoformat()}] if fulfilled_at else [],
+        "cancelled_at": placed.isoformat() if cancelled else None,
+        "created_at": placed.isoformat(),
+        "processed_at": placed.isoformat(),
+        "updated_at": updated.isoformat(),
+        "checkout_token": None,
+        "customer": {"id": CUSTOMER, "email": "hanako@example.jp", "first_name": "花子"},
+        "line_items": [
+            {
+                "id": order_id * 10 + index,
+                "product_id": int(product),
+                "variant_id": int(f"{product}1"),
+                "title": CATALOGUE[product][0],
+                "quantity": 1,
+                "price": str(CATALOGUE[product][2]),
+            }
+            for index, product in enumerate(products)
+        ],
+    }
+
+
+def deliver_order(client: Any, drain_jobs: Any, body: dict[str, Any], topic: str = "") -> None:
+    topic = topic or "orders/create"
+    webhook_id = f"wh-{topic}-{body['id']}-{body['updated_at']}"
+    response = deliver(client, topic, body, webhook_id=webhook_id)
+    assert response.status_code == 200
+    drain_jobs(WEBHOOKS)
+
+
+def runs(db: Session, flow_key: str) -> list[FlowRun]:
+    db.expire_all()
+    return list(
+        db.scalars(select(FlowRun).where(FlowRun.flow_key == flow_key).order_by(FlowRun.id))
+    )

@@ -1,0 +1,78 @@
+"""Builders and helpers shared by the tests, first written for test_scoring.py.
+
+Plain functions and fixtures, no tests: test modules import them from here.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import Account, Customer, Order, Shop
+
+AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def make_shop(db: Session, domain: str, **values: Any) -> Shop:
+    account = Account(name=f"Owner of {domain}")
+    db.add(account)
+    db.flush()
+    defaults: dict[str, Any] = {
+        "platform": "shopify",
+        "name": domain.split(".")[0].title(),
+        "status": "active",
+        "timezone": "Asia/Tokyo",
+        "currency": "JPY",
+        "locale": "en",
+    }
+    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
+    db.add(shop)
+    db.commit()
+    return shop
+
+
+def build_history(
+    db: Session, shop: Shop, customers: int, seed: int, as_of: datetime = AS_OF
+) -> list[Customer]:
+    """`customers` customers with 1–8 orders spread over the two years before `as_of`; every
+    fifth customer also has a cancelled order (which must never count)."""
+    rng = random.Random(seed)
+    made = []
+    for n in range(customers):
+        customer = Customer(
+            shop_id=shop.id, external_id=f"{seed}-{n}", first_name=f"C{n}", currency=shop.currency
+        )
+        db.add(customer)
+        db.flush()
+        first_day = rng.randint(30, 730)
+        for k in range(rng.randint(1, 8)):
+            day = first_day if k == 0 else rng.randint(0, first_day)
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-{k}",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(rng.randrange(1000, 30000, 100)),
+                    processed_at=as_of - timedelta(days=day, hours=rng.randint(0, 20)),
+                )
+            )
+        if n % 5 == 0:
+            db.add(
+                Order(
+                    shop_id=shop.id,
+                    external_id=f"{seed}-{n}-cancelled",
+                    customer_id=customer.id,
+                    currency=shop.currency,
+                    total_price=Decimal(999_999),
+                    processed_at=as_of - timedelta(days=1),
+                    cancelled_at=as_of - timedelta(hours=20),
+                )
+            )
+        made.append(customer)
+    db.commit()
+    return made
