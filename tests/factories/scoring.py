@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models import Account, Customer, Order, Shop
+from tests.conftest import analyze_after_bulk_load
 
 AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -75,4 +76,5 @@ def build_history(
             )
         made.append(customer)
     db.commit()
+    analyze_after_bulk_load(db, "customers", "orders")
     return made

@@ -25,6 +25,7 @@ from app.models import (
     ProductCollection,
     Shop,
 )
+from tests.conftest import analyze_after_bulk_load
 from tests.factories.admin import login, text_of
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -171,6 +172,17 @@ def _populate(db: Session, shop: Shop, rng: random.Random, count: int) -> tuple[
     return products, customers
 
 
+# The tables `_populate` fills: their statistics are refreshed once a world is built.
+BULK_TABLES = (
+    "customers",
+    "orders",
+    "order_lines",
+    "products",
+    "product_collections",
+    "customer_scores",
+)
+
+
 def build_world(db: Session, count: int = 300) -> World:
     rng = random.Random(20261202)
     account = Account(name="Merchant")
@@ -181,6 +193,8 @@ def build_world(db: Session, count: int = 300) -> World:
     products, customers = _populate(db, shop, rng, count)
     # Shop B: the same kinds of rows, sharing external ids of products and collections.
     _populate(db, other, rng, count // 3)
+    db.commit()
+    analyze_after_bulk_load(db, *BULK_TABLES)
     db.commit()
     return World(shop, other, products, customers)
 

@@ -22,7 +22,7 @@ from app.domain.rfm import group_label
 from app.formatting import format_money
 from app.models import Account, Customer, CustomerScore, Order, Shop
 from app.services.scoring import score_shop
-from tests.conftest import sign_in_with_link
+from tests.conftest import analyze_after_bulk_load, sign_in_with_link
 
 pytestmark = pytest.mark.integration
 
@@ -85,6 +85,7 @@ def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Cu
             )
         made.append(customer)
     db.commit()
+    analyze_after_bulk_load(db, "customers", "orders")
     return made
 
 
