@@ -19,6 +19,7 @@ from app.models import (
     Shop,
 )
 from tests.conftest import sign_in_with_link
+from tests.factories.shops import build_shop
 
 NOW = datetime.now(UTC)
 
@@ -32,9 +33,7 @@ def make_account(db: Session, name: str = "Merchant") -> Account:
 
 def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
     defaults: dict[str, Any] = {
-        "platform": "shopify",
         "name": domain.split(".")[0].title(),
-        "status": "active",
         "install_method": "managed",
         "scopes": "read_customers,write_customers,read_orders,read_products,read_checkouts",
         "installed_at": NOW - timedelta(hours=2),
@@ -42,10 +41,7 @@ def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop
         "currency": "JPY",
         "locale": "en",
     }
-    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
-    db.add(shop)
-    db.commit()
-    return shop
+    return build_shop(db, domain, account=account, **{**defaults, **values})
 
 
 _serial = iter(range(1, 10**9))

@@ -12,28 +12,21 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.models import Account, Customer, Order, Shop
+from app.models import Customer, Order, Shop
 from tests.conftest import analyze_after_bulk_load
+from tests.factories.shops import build_shop
 
 AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 def make_shop(db: Session, domain: str, **values: Any) -> Shop:
-    account = Account(name=f"Owner of {domain}")
-    db.add(account)
-    db.flush()
     defaults: dict[str, Any] = {
-        "platform": "shopify",
         "name": domain.split(".")[0].title(),
-        "status": "active",
         "timezone": "Asia/Tokyo",
         "currency": "JPY",
         "locale": "en",
     }
-    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
-    db.add(shop)
-    db.commit()
-    return shop
+    return build_shop(db, domain, account_name=f"Owner of {domain}", **{**defaults, **values})
 
 
 def build_history(

@@ -27,6 +27,7 @@ from app.models import (
 )
 from tests.conftest import analyze_after_bulk_load
 from tests.factories.admin import login, text_of
+from tests.factories.shops import build_shop
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -52,19 +53,16 @@ class World:
 
 
 def _shop(db: Session, account: Account, domain: str) -> Shop:
-    shop = Shop(
-        account_id=account.id,
-        domain=domain,
-        platform="shopify",
+    return build_shop(
+        db,
+        domain,
+        account=account,
+        commit=False,
         name=domain.split(".")[0],
-        status="active",
         timezone="Asia/Tokyo",
         currency="JPY",
         locale="en",
     )
-    db.add(shop)
-    db.flush()
-    return shop
 
 
 def _populate(db: Session, shop: Shop, rng: random.Random, count: int) -> tuple[list[Any], ...]:

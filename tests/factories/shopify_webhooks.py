@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from app.models import Account, Shop
+from app.models import Shop
 from tests.conftest import SHOPIFY_API_SECRET
+from tests.factories.shops import build_shop
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -69,21 +70,14 @@ def deliver(client: Any, topic: str, body: dict[str, Any] | bytes, **options: An
 
 
 def make_shop(session: Session, domain: str = DOMAIN, status: str = "active") -> Shop:
-    account = Account(name="Merchant")
-    session.add(account)
-    session.flush()
-    shop = Shop(
-        account_id=account.id,
-        platform="shopify",
-        domain=domain,
+    return build_shop(
+        session,
+        domain,
         status=status,
         access_token_encrypted=b"ciphertext-access",
         refresh_token_encrypted=b"ciphertext-refresh",
         installed_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    session.add(shop)
-    session.commit()
-    return shop
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from app.formatting import format_money
 from app.models import Account, Customer, CustomerScore, Order, Shop
 from app.services.scoring import score_shop
 from tests.conftest import analyze_after_bulk_load, sign_in_with_link
+from tests.factories.shops import build_shop
 
 pytestmark = pytest.mark.integration
 
@@ -32,17 +33,12 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
     defaults: dict[str, Any] = {
-        "platform": "shopify",
         "name": domain.split(".")[0].title(),
-        "status": "active",
         "timezone": "Asia/Tokyo",
         "currency": "JPY",
         "locale": "en",
     }
-    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
-    db.add(shop)
-    db.commit()
-    return shop
+    return build_shop(db, domain, account=account, **{**defaults, **values})
 
 
 def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:

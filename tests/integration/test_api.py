@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.services.scoring import score_shop
 from tests.conftest import sign_in_with_link
+from tests.factories.shops import build_shop
 
 pytestmark = pytest.mark.integration
 
@@ -58,9 +59,7 @@ def conforms(template: str, response: Any) -> dict[str, Any]:
 
 def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
     defaults: dict[str, Any] = {
-        "platform": "shopify",
         "name": domain.split(".")[0].title(),
-        "status": "active",
         "install_method": "managed",
         "scopes": "read_customers,read_orders",
         "installed_at": NOW - timedelta(days=1),
@@ -68,10 +67,7 @@ def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop
         "currency": "JPY",
         "locale": "en",
     }
-    shop = Shop(account_id=account.id, domain=domain, **{**defaults, **values})
-    db.add(shop)
-    db.commit()
-    return shop
+    return build_shop(db, domain, account=account, **{**defaults, **values})
 
 
 def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:

@@ -44,6 +44,7 @@ from app.models import (
 from app.services import segments
 from app.services.scoring import score_shop
 from tests.conftest import sign_in_with_link
+from tests.factories.shops import build_shop
 from tests.factories.tenants import session_token
 
 pytestmark = pytest.mark.integration
@@ -60,21 +61,17 @@ CHECKS = [
 
 
 def _shop(db: Session, account: Account, domain: str, currency: str) -> Shop:
-    shop = Shop(
-        account_id=account.id,
-        domain=domain,
-        platform="shopify",
+    return build_shop(
+        db,
+        domain,
+        account=account,
         name=domain.split(".")[0],
-        status="active",
         scopes="read_customers,read_orders",
         installed_at=NOW - timedelta(days=3),
         timezone="Asia/Tokyo",
         currency=currency,
         sync_state={"status": "done", "done": {"customers": 8}},
     )
-    db.add(shop)
-    db.commit()
-    return shop
 
 
 def _history(db: Session, shop: Shop, customers: int) -> None:

@@ -18,29 +18,26 @@ from rq import Queue
 from sqlalchemy.orm import Session
 
 from app.cli import main
-from app.models import Account, Shop
+from app.models import Shop
 from app.services.daily_schedule import save_daily_hours
 from jobs.schedule import schedule_daily
 from tests.conftest import make_test_env
+from tests.factories.shops import build_shop
 
 TOKYO, NEW_YORK = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
 STEP = timedelta(minutes=10)
 
 
 def make_shop(db: Session, domain: str, timezone: str, **hours: int) -> Shop:
-    account = Account(name=domain)
-    db.add(account)
-    db.flush()
-    shop = Shop(
-        account_id=account.id,
-        platform="shopify",
-        domain=domain,
-        status="active",
+    shop = build_shop(
+        db,
+        domain,
+        account_name=domain,
+        commit=False,
         timezone=timezone,
         sync_state={"status": "done", "finished_at": "2026-01-01T00:00:00+00:00"},
     )
     assert save_daily_hours(shop, hours) == {}
-    db.add(shop)
     db.commit()
     return shop
 

@@ -23,15 +23,13 @@ from app.services import people
 from app.services.redact import redact_customer
 from app.services.upsert import upsert_customers, upsert_orders
 from connectors.base import CustomerRecord, OrderRecord
+from tests.factories.shops import build_shop
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 def _shop(session: Session, account: Account, platform: str, domain: str) -> Shop:
-    shop = Shop(account_id=account.id, platform=platform, domain=domain, status="active")
-    session.add(shop)
-    session.flush()
-    return shop
+    return build_shop(session, domain, account=account, commit=False, platform=platform)
 
 
 def _customer(external_id: str, email: str | None, at: datetime = T0) -> CustomerRecord:

@@ -21,7 +21,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.models import (
-    Account,
     Checkout,
     Customer,
     Order,
@@ -45,6 +44,7 @@ from connectors.base import (
 )
 from jobs.process_webhook import process_webhook_event
 from tests.conftest import SHOPIFY_API_SECRET
+from tests.factories.shops import build_shop
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 GDPR = SHARED / "specs" / "shopify" / "webhook_samples" / "official_template_gdpr"
@@ -93,22 +93,14 @@ def rows_text(db: Session, table: str, shop_id: int | None = None) -> str:
 
 
 def make_shop(db: Session, domain: str) -> Shop:
-    account = Account(name="Merchant")
-    db.add(account)
-    db.flush()
-    shop = Shop(
-        account_id=account.id,
-        platform="shopify",
-        domain=domain,
+    return build_shop(
+        db,
+        domain,
         name="Tea Shop",
-        status="active",
         scopes="read_customers",
         access_token_encrypted=b"ciphertext",
         installed_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    db.add(shop)
-    db.commit()
-    return shop
 
 
 def person(external_id: str, email: str, first: str, last: str) -> CustomerRecord:

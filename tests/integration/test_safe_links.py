@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.models import Account, Customer, Product, Shop
+from app.models import Customer, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.product import ProductVariant
 from app.services.post_purchase import product_cards
@@ -25,6 +25,7 @@ from jobs.flows import dispatch_due_steps, run_flow_step
 from jobs.send_email import send_message
 from tests.factories import cart_flow
 from tests.factories.flow_dispatch import LINE_ITEMS, _cart, _shop
+from tests.factories.shops import build_shop
 
 config = cart_flow.config
 sendgrid = cart_flow.sendgrid
@@ -132,22 +133,17 @@ def _winback_run(db: Session, shop: Shop) -> FlowRun:
 
 
 def _woocommerce_shop(db: Session, url: str) -> Shop:
-    account = Account(name="Woo merchant")
-    db.add(account)
-    db.flush()
-    shop = Shop(
-        account_id=account.id,
+    return build_shop(
+        db,
+        url,
+        account_name="Woo merchant",
+        commit=False,
         platform="woocommerce",
-        domain=url,
-        status="active",
         name="Woo Tea",
         timezone="UTC",
         locale="en",
         currency="JPY",
     )
-    db.add(shop)
-    db.flush()
-    return shop
 
 
 @pytest.mark.parametrize(

@@ -19,14 +19,12 @@ from sqlalchemy.orm import Session
 from app.db import Database
 from app.migrate import upgrade
 from app.models import (
-    Account,
     Checkout,
     Customer,
     Order,
     OrderLine,
     Product,
     ProductVariant,
-    Shop,
     TimelineEvent,
 )
 from app.services.upsert import (
@@ -43,6 +41,7 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
+from tests.factories.shops import build_shop
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -65,13 +64,7 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]
 
 
 def make_shop(session: Session, domain: str = "upsert-test.myshopify.com") -> int:
-    account = Account(name="Merchant")
-    session.add(account)
-    session.flush()
-    shop = Shop(account_id=account.id, platform="shopify", domain=domain, status="active")
-    session.add(shop)
-    session.commit()
-    return shop.id
+    return build_shop(session, domain).id
 
 
 @pytest.fixture
