@@ -1,0 +1,1 @@
+"""Builders and fixtures the tests share; no test module imports another test module."""

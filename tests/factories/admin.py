@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_admin_pages.py.
+"""Accounts, shops, customers and orders for the admin pages, and signing a merchant in.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

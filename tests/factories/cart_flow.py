@@ -1,6 +1,7 @@
-"""Builders and helpers shared by the tests, first written for test_cart_flow.py.
+"""The cart flow's shop, checkout webhooks and runs; the SendGrid sandbox and the app
+configured to send to it (`sendgrid`, `config`: take them with `config = cart_flow.config`).
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

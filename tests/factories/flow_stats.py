@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_flow_stats.py.
+"""Runs, messages and orders for the flow statistics and attribution tests.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

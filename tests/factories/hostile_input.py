@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_hostile_input.py.
+"""The tenant the hostile-input tests probe (the `tenant` fixture) and its storefront origin.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_scoring.py.
+"""Order histories for RFM scoring (ANALYZE after the load).
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

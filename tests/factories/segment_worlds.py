@@ -1,6 +1,7 @@
-"""Builders and helpers shared by the tests, first written for test_segments_builder.py.
+"""A seeded world of customers, orders, products and scores for segment rules
+(ANALYZE after the load).
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_sendgrid_mail.py.
+"""SendGrid v3 mail/send bodies checked against the vendor's OpenAPI schema.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_webhook_intake.py.
+"""Signed Shopify webhook deliveries from the captured samples, and the shop they go to.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations

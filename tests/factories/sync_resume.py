@@ -1,6 +1,6 @@
-"""Builders and helpers shared by the tests, first written for test_sync_resume.py.
+"""A WooCommerce store connected for sync tests, with small pages.
 
-Plain functions and fixtures, no tests: test modules import them from here.
+Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations
