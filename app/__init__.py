@@ -12,14 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, g, request
+from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, load_config
 from app.db import Database
+from app.i18n import select_locale
 from app.kizuna import Kizuna
 from app.links import safe_url
 from app.observability import init_observability
-from app.resources import STATIC, TEMPLATES
+from app.resources import STATIC, TEMPLATES, TRANSLATIONS
 from app.slow_bodies import BodyDeadline
 
 
@@ -44,6 +46,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     )
     app.extensions["kizuna"] = Kizuna(config=config, db=Database(config.database_url))
     app.add_template_filter(safe_url)
+    Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
     app.session_interface = ServerSessionInterface()
     if config.trusted_proxies:
         # Each trusted proxy appends one address: the client is that many from the right.

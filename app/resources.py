@@ -12,6 +12,8 @@ import sysconfig
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Flask-Babel catalogues: package data, shipped inside the wheel with their compiled `.mo`.
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
 
 def _templates_folder() -> Path:

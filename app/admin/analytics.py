@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, render_template
+from flask_babel import gettext, npgettext
 from markupsafe import Markup
 from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from app.auth.guard import admin_required
 from app.charts import Bar, HeatCell, bar_chart, heat_map
 from app.db import utcnow
 from app.formatting import currency_symbol, to_local
-from app.i18n import current_language, t
+from app.i18n import current_language
 from app.kizuna import db_session
 from app.models import CustomerScore, Order, Shop
 from app.services.scoring import order_placed_at
@@ -229,7 +230,13 @@ def compact_money(value: float, currency: str) -> str:
 
 
 def _bar_text(revenue: Decimal, orders: int, currency: str) -> str:
-    return f"{money(revenue, currency)} · {t('analytics.orders_n', count=number(orders))}"
+    return f"{money(revenue, currency)} · {orders_text(orders)}"
+
+
+def orders_text(orders: int) -> str:
+    return npgettext(
+        "analytics.orders_n", "%(count)s order", "%(count)s orders", orders, count=number(orders)
+    )
 
 
 def revenue_chart(months: list[tuple[str, Decimal, int]], currency: str) -> Markup:
@@ -237,7 +244,7 @@ def revenue_chart(months: list[tuple[str, Decimal, int]], currency: str) -> Mark
         Bar(
             month_label(k),
             revenue,
-            f"{money(revenue, currency)} · {t('analytics.orders_n', count=number(n))}",
+            f"{money(revenue, currency)} · {orders_text(n)}",
         )
         for k, revenue, n in months
     ]
@@ -245,9 +252,9 @@ def revenue_chart(months: list[tuple[str, Decimal, int]], currency: str) -> Mark
         bars = []
     return bar_chart(
         bars,
-        title=t("analytics.revenue_title"),
+        title=gettext("Revenue by month"),
         y_format=lambda v: compact_money(v, currency),
-        empty_text=t("analytics.no_orders"),
+        empty_text=gettext("No orders yet"),
     )
 
 
@@ -266,8 +273,8 @@ def cohort_chart(cohorts: list[tuple[str, int, dict[int, int]]], now_key: str) -
                 HeatCell(
                     value=share,
                     lines=(f"{share * 100:.0f}%",) if size else ("—",),
-                    title=t(
-                        "analytics.cohort_cell",
+                    title=gettext(
+                        "%(cohort)s, %(months)s months later: %(count)s of %(size)s customers",
                         cohort=month_label(cohort),
                         months=k,
                         count=number(returning),
@@ -279,9 +286,9 @@ def cohort_chart(cohorts: list[tuple[str, int, dict[int, int]]], now_key: str) -
     return heat_map(
         rows,
         row_labels=[f"{month_label(c)} ({number(size)})" for c, size, _ in cohorts],
-        column_labels=[t("analytics.months_later", months=k) for k in offsets],
-        title=t("analytics.cohort_title"),
-        x_title=t("analytics.cohort_x"),
+        column_labels=[gettext("+%(months)s", months=k) for k in offsets],
+        title=gettext("Retention by first-order month"),
+        x_title=gettext("Months after the first order"),
         cell_width=58,
         cell_height=28,
         label_width=118,

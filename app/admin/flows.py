@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from flask import abort, g, redirect, render_template, request
+from flask_babel import gettext
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,7 +36,7 @@ from app.auth.guard import admin_required
 from app.db import utcnow
 from app.domain.attribution import MODELS
 from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
-from app.i18n import MESSAGES, current_language, t
+from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
@@ -327,9 +328,9 @@ def _flow_text(name: str, flow_key: str, **values: Any) -> str:
     """`name.<flow key>` when the flow has its own wording, else `name.generic` for the flows
     other than the cart flow, else `name`."""
     for candidate in (f"{name}.{flow_key}", f"{name}.generic" if flow_key != CART else None):
-        if candidate is not None and candidate in MESSAGES["en"]:
-            return t(candidate, **values)
-    return t(name, **values)
+        if candidate is not None and candidate in KEYED_MESSAGES:
+            return text_for(candidate, **values)
+    return text_for(name, **values)
 
 
 @bp.route("/flows/<key>", methods=["GET", "POST"])
@@ -362,8 +363,9 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         session, shop.id, saved_setting.config if saved_setting is not None else None
     )
     audience_unavailable = (
-        t(
-            "flows.audience.unavailable",
+        gettext(
+            "The audience segment “%(segment)s” can't be evaluated: %(reason)s Nobody enters "
+            "this flow until you fix the segment or choose another.",
             segment=broken_audience.name,
             reason=segments.unavailable_text(current_language(), audience_problems),
         )

@@ -14,12 +14,13 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response, g, request, session, url_for
+from flask_babel import gettext
 from redis import RedisError
 
 from app import formatting
 from app.admin import bp
 from app.heartbeats import automations_liveness
-from app.i18n import current_language, t
+from app.i18n import current_language, text_for
 from app.kizuna import kizuna
 
 EMBEDDED_PARAMS = ("embedded", "shop", "host", "locale")
@@ -78,7 +79,7 @@ def rate_text(records_per_second: float | None) -> str:
     """ "120 records/s" (or "—" when there is no rate yet)."""
     if records_per_second is None:
         return "—"
-    return t("sync.records_per_second", rate=number(round(records_per_second)))
+    return gettext("%(rate)s records/s", rate=number(round(records_per_second)))
 
 
 # Badge tones (Polaris names) for the states the pages show.
@@ -103,9 +104,9 @@ def tone(kind: str, state: str | None) -> str:
 def label(prefix: str, state: str | None) -> str:
     """`label("consent", "SUBSCRIBED")` → the translated state, or the raw value if unknown."""
     if not state:
-        return t("common.none")
+        return gettext("—")
     key = state.lower()
-    return t(f"{prefix}.{key}", default=state.replace("_", " ").lower())
+    return text_for(f"{prefix}.{key}", default=state.replace("_", " ").lower())
 
 
 def consent_state(value: str | None) -> str:
@@ -129,7 +130,7 @@ def timeline_summary(detail: dict[str, Any] | None) -> str:
 
 
 TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
-    "t": t,
+    "text_for": text_for,
     "lang": current_language,
     "admin_url": admin_url,
     "carried_params": carried_params,

@@ -26,6 +26,7 @@ from flask import (
     request,
     stream_with_context,
 )
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -45,7 +46,7 @@ from app.domain.segment_rules import (
     RuleProblem,
     parse_rule,
 )
-from app.i18n import current_language, t
+from app.i18n import current_language, text_for
 from app.kizuna import db_session
 from app.models import Customer, Product, ProductCollection, SavedSegment, Shop
 from app.services import segments
@@ -122,7 +123,9 @@ def apply_action(rule: dict[str, Any], action: str) -> dict[str, Any]:
 
 
 def problems_json(problems: tuple[RuleProblem, ...] | list[RuleProblem]) -> list[dict[str, str]]:
-    return [{"path": p.path, "key": p.key, "message": t(p.key, **p.values)} for p in problems]
+    return [
+        {"path": p.path, "key": p.key, "message": text_for(p.key, **p.values)} for p in problems
+    ]
 
 
 # --- pickers ---------------------------------------------------------------------------------
@@ -155,7 +158,7 @@ def _pickers(session: Session, shop: Shop) -> dict[str, list[tuple[str, str]]]:
         "product_bought": [(str(pid), title) for pid, title in products],
         "collection_bought": [(cid, title) for cid, title in collections],
         "country": [(code, code) for code in countries if code],
-        "consent": [(state, t(f"segments.consent.{state}")) for state in CONSENT_STATES],
+        "consent": [(state, text_for(f"segments.consent.{state}")) for state in CONSENT_STATES],
         "rfm_group": [(key, group_label(key, language)) for key in GROUP_KEYS],
     }
 
@@ -167,10 +170,10 @@ def builder_spec(shop: Shop, pickers: Mapping[str, list[tuple[str, str]]]) -> di
         if name == "collection_bought" and not pickers.get(name):
             continue  # nothing synced yet: the picker is hidden
         fields[name] = {
-            "label": t(f"segments.field.{name}"),
-            "ops": [[op, t(f"segments.op.{op}")] for op in spec.ops],
+            "label": text_for(f"segments.field.{name}"),
+            "ops": [[op, text_for(f"segments.op.{op}")] for op in spec.ops],
             "list": f"values-{name}" if name in pickers else None,
-            "hint": t(f"segments.hint.{spec.kind}", currency=shop.currency),
+            "hint": text_for(f"segments.hint.{spec.kind}", currency=shop.currency),
         }
     return {"fields": fields}
 
@@ -208,7 +211,7 @@ def saved_segments():  # type: ignore[no-untyped-def]
 def _unavailable(error: RuleError) -> str:
     """The line "This segment can't be evaluated: <reason>", in the page's language."""
     reason = segments.unavailable_text(current_language(), error.problems)
-    return t("segments.unavailable", reason=reason)
+    return gettext("This segment can't be evaluated: %(reason)s", reason=reason)
 
 
 def _builder_page(segment: SavedSegment | None) -> Any:
@@ -248,7 +251,7 @@ def _builder_page(segment: SavedSegment | None) -> Any:
             # A rule saved before today's bounds: say why, and mark its fields.
             problems, unavailable = list(error.problems), _unavailable(error)
     pickers = _pickers(session, shop)
-    errors = {p.path: t(p.key, **p.values) for p in problems}
+    errors = {p.path: text_for(p.key, **p.values) for p in problems}
     return (
         render_template(
             "admin/segment_builder.html",
@@ -256,14 +259,14 @@ def _builder_page(segment: SavedSegment | None) -> Any:
             name=name,
             rule=rule,
             count=count,
-            count_text=t("segments.builder.count", count=number(count))
+            count_text=gettext("%(count)s customers match", count=number(count))
             if count is not None
             else "",
             errors=errors,
             spec=builder_spec(shop, pickers),
             pickers=pickers,
             used_by=[
-                t(f"flows.name.{key}")
+                text_for(f"flows.name.{key}")
                 for key in (segments.flows_using(session, shop.id, segment.id) if segment else [])
             ],
             saved=request.args.get("saved") == "1" and not problems,
@@ -340,4 +343,4 @@ def segment_count():  # type: ignore[no-untyped-def]
         count = segments.count_matching(db_session(), g.shop.id, parse_rule(rule))
     except RuleError as error:
         return jsonify(errors=problems_json(error.problems)), 400
-    return jsonify(count=count, text=t("segments.builder.count", count=number(count)))
+    return jsonify(count=count, text=gettext("%(count)s customers match", count=number(count)))

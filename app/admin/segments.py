@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, redirect, render_template, request
+from flask_babel import gettext, pgettext
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -37,7 +38,7 @@ from app.domain.rfm import (
     THRESHOLD_DIMENSIONS,
     group_label,
 )
-from app.i18n import current_language, t
+from app.i18n import current_language
 from app.kizuna import db_session, kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
 from app.services import rfm_thresholds
@@ -237,11 +238,15 @@ def rfm_heat_map(cells: dict[tuple[int, int], tuple[int, Decimal]], currency: st
                     value=customers,
                     lines=(
                         name,
-                        t("segments.cell_customers", count=number(customers)),
+                        pgettext(
+                            "segments.cell_customers",
+                            "%(count)s customers",
+                            count=number(customers),
+                        ),
                         shown_revenue,
                     ),
-                    title=t(
-                        "segments.cell_title",
+                    title=gettext(
+                        "R%(r)s · FM%(fm)s · %(group)s: %(count)s customers, %(revenue)s",
                         r=r,
                         fm=fm,
                         group=name,
@@ -255,9 +260,9 @@ def rfm_heat_map(cells: dict[tuple[int, int], tuple[int, Decimal]], currency: st
         rows,
         row_labels=[f"FM {fm}" for fm in reversed(SCORES)],
         column_labels=[f"R {r}" for r in SCORES],
-        title=t("segments.grid_title"),
-        x_title=t("segments.grid_x"),
-        y_title=t("segments.grid_y"),
+        title=gettext("RFM grid"),
+        x_title=gettext("Recency (R5 = ordered most recently)"),
+        y_title=gettext("Frequency + monetary"),
     )
 
 
@@ -321,7 +326,7 @@ def customer_score(customer: Customer) -> CustomerScore | None:
 
 
 def _customer_group_name(key: str | None) -> str:
-    return group_label(key, current_language()) if key else t("common.none")
+    return group_label(key, current_language()) if key else gettext("—")
 
 
 bp.add_app_template_global(customer_score, "customer_score")

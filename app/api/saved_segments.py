@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, g, jsonify, request
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from app.api import bp
@@ -22,7 +23,7 @@ from app.api.errors import ApiError, api_required, bad_parameter, not_found
 from app.api.serialize import customer_summary_json, when
 from app.auth.csrf import protect_session_posts
 from app.domain.segment_rules import RuleError, RuleProblem, parse_rule
-from app.i18n import current_language, t
+from app.i18n import current_language, text_for
 from app.kizuna import db_session
 from app.models import SavedSegment
 from app.services import segments
@@ -68,8 +69,10 @@ def saved_segments_json(session: Session, shop_id: int) -> list[dict[str, Any]]:
 def _invalid(problems: tuple[RuleProblem, ...] | list[RuleProblem]) -> Response:
     response = jsonify(
         error="invalid_rule",
-        message="; ".join(f"{p.path}: {t(p.key, **p.values)}" for p in problems),
-        errors=[{"path": p.path, "key": p.key, "message": t(p.key, **p.values)} for p in problems],
+        message="; ".join(f"{p.path}: {text_for(p.key, **p.values)}" for p in problems),
+        errors=[
+            {"path": p.path, "key": p.key, "message": text_for(p.key, **p.values)} for p in problems
+        ],
     )
     response.status_code = 400
     return response
@@ -170,7 +173,9 @@ def segment_customers(segment_id: int):  # type: ignore[no-untyped-def]
     except RuleError as error:
         reason = segments.unavailable_text(current_language(), error.problems)
         raise ApiError(
-            409, "segment_unavailable", t("segments.unavailable", reason=reason)
+            409,
+            "segment_unavailable",
+            gettext("This segment can't be evaluated: %(reason)s", reason=reason),
         ) from error
     more = len(page) > limit
     page = page[:limit]

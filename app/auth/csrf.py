@@ -19,6 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, render_template_string, request, session
+from flask_babel import gettext
+
+from app.i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,11 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 F = Callable[..., Any]
 
 _REFUSED = """<!doctype html>
-<html lang="{{ lang() }}"><head><meta charset="utf-8"><title>{{ t('csrf.title') }}</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ title }}</title>
 <link rel="stylesheet" href="{{ url_for('static', filename='admin/admin.css') }}"></head>
 <body class="is-standalone"><main class="page page-narrow"><section class="card">
-<h1>{{ t('csrf.title') }}</h1><p role="alert">{{ t('csrf.body') }}</p>
-<p><a class="btn" href="{{ url_for('auth.login_required_page') }}">{{ t('csrf.back') }}</a></p>
+<h1>{{ title }}</h1><p role="alert">{{ body }}</p>
+<p><a class="btn" href="{{ url_for('auth.login_required_page') }}">{{ back }}</a></p>
 </section></main></body></html>"""
 
 
@@ -64,10 +67,19 @@ def csrf_valid(given: str | None = None) -> bool:
 
 
 def csrf_refused() -> tuple[str, int]:
-    from app.i18n import current_language, t
 
     log.info("csrf token refused path=%s", request.path)
-    return render_template_string(_REFUSED, t=t, lang=current_language), 400
+    page = render_template_string(
+        _REFUSED,
+        lang=current_language(),
+        title=gettext("This form has expired"),
+        body=gettext(
+            "The page was open too long or came from another site. Go back, reload the page "
+            "and submit it again."
+        ),
+        back=gettext("Back to Kizuna"),
+    )
+    return page, 400
 
 
 def _needs_check() -> bool:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, jsonify, redirect, request, session, url_for
+from flask_babel import refresh as refresh_locale
 from sqlalchemy import select
 
 from app.kizuna import db_session
@@ -91,6 +92,7 @@ def admin_required(view: F) -> F:
             g.shops = _load_shops(account_id, scope)
             g.shop = _select_shop(g.shops)
             g.frame_ancestors = "'none'"
+        refresh_locale()  # the shop's locale is part of the language rule (app.i18n)
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
