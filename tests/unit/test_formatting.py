@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +18,6 @@ from app.formatting import (
     parse_timestamp,
     zone,
 )
-from app.i18n import MESSAGES, choose_language, normalize_language, translate
 
 
 @pytest.mark.parametrize(
@@ -135,50 +132,6 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp(12) is None
 
 
-# Language choice and the catalogue (app/i18n.py).
-
-
-def test_every_english_message_has_a_japanese_translation() -> None:
-    assert set(MESSAGES["en"]) == set(MESSAGES["ja"])
-
-
-def test_messages_format_their_values() -> None:
-    assert translate("ja", "customers.count", count="1,204") == "1,204 人の顧客"
-    assert translate("en", "customers.count", count="3") == "3 customers"
-    assert translate("ja", "no.such.key") == "no.such.key"
-    assert translate("ja", "no.such.key", default="fallback") == "fallback"
-    assert translate("fr", "nav.home") == "Home"
-    assert translate("en", "customers.count") == "{count} customers"  # no values: untouched
-
-
-@pytest.mark.parametrize(
-    ("locale_param", "accept_language", "shop_locale", "expected"),
-    [
-        ("ja", "en-US,en;q=0.9", "en", "ja"),  # Shopify's locale param wins
-        ("ja-JP", None, None, "ja"),
-        ("fr", "ja", "ja", "en"),  # the admin user reads French: we have English, not Japanese
-        (None, "ja-JP,ja;q=0.9,en;q=0.8", "en", "ja"),
-        (None, "en-US,en;q=0.9,ja;q=0.8", "ja", "en"),
-        (None, "de-DE", "ja", "ja"),  # nothing we speak: the shop's locale
-        (None, None, "ja", "ja"),
-        (None, "", "pt-BR", "en"),
-        (None, None, None, "en"),
-    ],
-)
-def test_choose_language(
-    locale_param: str | None, accept_language: str | None, shop_locale: str | None, expected: str
-) -> None:
-    assert choose_language(locale_param, accept_language, shop_locale) == expected
-
-
-def test_normalize_language() -> None:
-    assert normalize_language("ja_JP") == "ja"
-    assert normalize_language("JA") == "ja"
-    assert normalize_language("en-GB") == "en"
-    assert normalize_language("zh-TW") is None
-    assert normalize_language(None) is None
-
-
 # Status page numbers (app/admin/status.py): pure functions of the shop's sync_state and scopes.
 
 
@@ -264,12 +217,3 @@ def test_sync_report_percentages() -> None:
         30,
     )
     assert sync_report({"status": "weird"}, now)["status"] == "not_started"
-
-
-def test_every_label_used_by_the_admin_templates_is_in_the_catalogue() -> None:
-    templates = Path(__file__).resolve().parents[2] / "templates" / "admin"
-    used: set[str] = set()
-    for path in templates.glob("*.html"):
-        used |= set(re.findall(r"""\bt\(\s*['"]([a-z_.]+)['"]\s*[,)]""", path.read_text("utf-8")))
-    assert used, "no t() calls found"
-    assert used - set(MESSAGES["en"]) == set()

@@ -1,0 +1,155 @@
+"""The catalogue (app/translations) and the one language rule (app/i18n.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask_babel import Babel, force_locale, gettext, ngettext, npgettext
+
+from app.i18n import (
+    KEYED_MESSAGES,
+    choose_language,
+    normalize_language,
+    recipient_language,
+    text_for,
+    translate,
+)
+from app.resources import TRANSLATIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def app() -> Iterator[Flask]:
+    app = Flask(__name__)
+    Babel(app, default_translation_directories=str(TRANSLATIONS))
+    with app.app_context():
+        yield app
+
+
+def _japanese() -> dict[tuple[str | None, str], object]:
+    with (TRANSLATIONS / "ja" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle)
+    return {
+        (m.context, m.id[0] if isinstance(m.id, tuple) else m.id): m.string for m in catalog if m.id
+    }
+
+
+def test_every_english_message_has_a_japanese_translation() -> None:
+    japanese = _japanese()
+    assert japanese
+    assert all(japanese.values())
+
+
+@pytest.mark.usefixtures("app")
+def test_messages_format_their_values() -> None:
+    plural = ("customers.count", "%(count)s customer", "%(count)s customers")
+    with force_locale("ja"):
+        assert npgettext(*plural, 1204, count="1,204") == "1,204 人の顧客"
+    with force_locale("en"):
+        assert npgettext(*plural, 3, count="3") == "3 customers"
+    assert text_for("no.such.key") == "no.such.key"
+    assert text_for("no.such.key", default="fallback") == "fallback"
+    with force_locale("fr"):
+        assert gettext("Home") == "Home"
+    assert gettext("%(count)s customers match") == "%(count)s customers match"  # no values
+    assert translate("ja", "flows.name.cart") == "カート放棄"
+    assert translate("en", "flows.name.cart") == "Abandoned cart"
+
+
+@pytest.mark.usefixtures("app")
+def test_plural_forms_follow_each_language() -> None:
+    with force_locale("en"):
+        assert (
+            npgettext("customers.count", "%(count)s customer", "%(count)s customers", 1, count="1")
+            == "1 customer"
+        )
+        assert (
+            npgettext("customers.count", "%(count)s customer", "%(count)s customers", 2, count="2")
+            == "2 customers"
+        )
+        assert ngettext("%(num)s item", "%(num)s items", 0) == "0 items"
+    with force_locale("ja"):  # Japanese has one form
+        assert (
+            npgettext("customers.count", "%(count)s customer", "%(count)s customers", 1, count="1")
+            == "1 人の顧客"
+        )
+        assert (
+            npgettext("customers.count", "%(count)s customer", "%(count)s customers", 7, count="7")
+            == "7 人の顧客"
+        )
+
+
+@pytest.mark.parametrize(
+    ("locale_param", "accept_language", "shop_locale", "expected"),
+    [
+        ("ja", "en-US,en;q=0.9", "en", "ja"),  # Shopify's locale param wins
+        ("ja-JP", None, None, "ja"),
+        ("fr", "ja", "ja", "en"),  # the admin user reads French: we have English, not Japanese
+        (None, "ja-JP,ja;q=0.9,en;q=0.8", "en", "ja"),
+        (None, "en-US,en;q=0.9,ja;q=0.8", "ja", "en"),
+        (None, "de-DE", "ja", "ja"),  # nothing we speak: the shop's locale
+        (None, None, "ja", "ja"),
+        (None, "", "pt-BR", "en"),
+        (None, None, None, "en"),
+    ],
+)
+def test_choose_language(
+    locale_param: str | None, accept_language: str | None, shop_locale: str | None, expected: str
+) -> None:
+    assert choose_language(locale_param, accept_language, shop_locale) == expected
+
+
+def test_recipient_language_is_the_customers_then_the_shops() -> None:
+    assert recipient_language("ja-JP", "en") == "ja"
+    assert recipient_language(None, "ja") == "ja"
+    assert recipient_language("fr", "ja") == "en"  # the customer reads French: not Japanese
+    assert recipient_language(None, None) == "en"
+
+
+def test_normalize_language() -> None:
+    assert normalize_language("ja_JP") == "ja"
+    assert normalize_language("JA") == "ja"
+    assert normalize_language("en-GB") == "en"
+    assert normalize_language("zh-TW") is None
+    assert normalize_language(None) is None
+
+
+def test_every_label_used_by_the_admin_templates_is_in_the_catalogue() -> None:
+    options = {"extensions": "jinja2.ext.i18n"}
+    used = {
+        (context, msgid[0] if isinstance(msgid, tuple) else msgid)
+        for _file, _line, msgid, _comments, context in extract_from_dir(
+            ROOT / "templates" / "admin",
+            method_map=[("**.html", "jinja2")],
+            options_map={"**.html": options},
+        )
+    }
+    assert used, "no messages found"
+    japanese = _japanese()
+    assert {k for k in used if not japanese.get(k)} == set()
+
+
+def test_every_keyed_message_is_translated() -> None:
+    japanese = _japanese()
+    for key, message in KEYED_MESSAGES.items():
+        context = message._args[0] if len(message._args) == 2 else None
+        assert japanese.get((context, message._args[-1])), key
+
+
+def test_the_ci_check_passes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "check-translations")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
