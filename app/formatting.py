@@ -1,9 +1,10 @@
-"""Display formatting for the admin: money per currency, dates in the shop's timezone, durations.
+"""Display formatting for the admin and emails: money per currency, dates in the shop's timezone.
 
-Layer: web presentation helpers (pure functions, no Flask, no I/O). Money arrives as `Decimal`
-and is rounded half-up to the currency's minor unit (JPY none, USD two, KWD three) only here,
-at the edge. Times arrive timezone-aware UTC and are shown in the shop's IANA zone; an unknown
-zone falls back to UTC rather than failing the page. Only the admin's languages (en, ja).
+Layer: web presentation helpers (pure functions, no Flask, no I/O). Numbers, money and dates go
+through Babel's CLDR data for the given locale, so every currency gets its own digits and symbol
+(JPY none, USD two, KWD three). Money arrives as `Decimal` and is rounded half-up to the
+currency's minor unit only here, at the edge. Times arrive timezone-aware UTC and are shown in
+the shop's IANA zone; an unknown zone falls back to UTC rather than failing the page.
 """
 
 from __future__ import annotations
@@ -13,51 +14,52 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# ISO 4217 minor units where they differ from 2.
-_MINOR_UNITS = {
-    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0,
-    "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0,
-    "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-}  # fmt: skip
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_skeleton, format_time
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+)
 
-# Symbols as CLDR shows them in English; Japanese uses the same except for the local-only ones.
-_SYMBOLS = {
-    "USD": "$", "JPY": "¥", "EUR": "€", "GBP": "£", "CNY": "CN¥", "KRW": "₩", "INR": "₹",
-    "CAD": "CA$", "AUD": "A$", "NZD": "NZ$", "HKD": "HK$", "TWD": "NT$",
-    "ILS": "₪", "VND": "₫", "MXN": "MX$", "BRL": "R$", "PHP": "₱",
-}  # fmt: skip
-_SYMBOLS_JA = {"CNY": "元"}
+# Where the symbol shoppers see differs from CLDR's: Japanese stores print the half-width yen
+# sign (CLDR's ja symbol is the full-width ￥).
+_SYMBOL_OVERRIDES = {("ja", "JPY"): ("￥", "¥")}
+
+
+@lru_cache(maxsize=64)
+def _locale(locale: str | None) -> Locale:
+    """`ja-JP` / `ja_JP` / `ja` → Babel's locale; English when unknown or empty."""
+    try:
+        return Locale.parse((locale or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse("en")
 
 
 def minor_units(currency: str) -> int:
-    """Digits after the decimal point for `currency` (ISO 4217; 2 when unknown)."""
-    return _MINOR_UNITS.get((currency or "").upper(), 2)
-
-
-def currency_symbol(currency: str, locale: str = "en") -> str:
-    code = (currency or "").upper()
-    if language_of(locale) == "ja" and code in _SYMBOLS_JA:
-        return _SYMBOLS_JA[code]
-    return _SYMBOLS.get(code, f"{code} " if code else "")
+    """Digits after the decimal point for `currency` (CLDR; 2 when unknown)."""
+    return int(get_currency_precision((currency or "").upper() or "XXX"))
 
 
 def language_of(locale: str | None) -> str:
-    """`ja-JP` → `ja`; anything else than Japanese is shown in English."""
-    return "ja" if (locale or "").lower().replace("_", "-").split("-")[0] == "ja" else "en"
+    """`ja-JP` → `ja`: the language part of a locale (English when unknown)."""
+    return _locale(locale).language
 
 
 def format_number(value: int | Decimal | None, locale: str = "en") -> str:
-    """An integer with thousands separators: 12,800 (the same in English and Japanese)."""
+    """An integer with the locale's grouping: 12,800."""
     if value is None:
         return "—"
-    return f"{int(value):,}"
+    return format_decimal(int(value), locale=_locale(locale))
 
 
 def format_money(amount: Decimal | int | str | None, currency: str, locale: str = "en") -> str:
     """`Decimal("12800"), "JPY"` → `¥12,800`; `Decimal("1234.5"), "USD"` → `$1,234.50`.
 
-    Rounds half-up to the currency's minor unit; negative amounts get a leading minus sign
-    (`-$5.00`). `None` (unknown) shows as a dash, never as zero.
+    Rounds half-up to the currency's minor unit (Babel alone rounds half-even); negative amounts
+    get a leading minus sign (`-$5.00`); a code-only symbol is spaced (`KWD 1.235`). `None`
+    (unknown) shows as a dash, never as zero.
     """
     if amount is None:
         return "—"
@@ -67,12 +69,32 @@ def format_money(amount: Decimal | int | str | None, currency: str, locale: str 
         return "—"
     if not value.is_finite():
         return "—"
-    digits = minor_units(currency)
-    quantum = Decimal(1).scaleb(-digits)
-    rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
-    sign = "-" if rounded < 0 else ""
-    body = f"{abs(rounded):,.{digits}f}"
-    return f"{sign}{currency_symbol(currency, locale)}{body}"
+    code = (currency or "").upper() or "XXX"
+    rounded = value.quantize(Decimal(1).scaleb(-minor_units(code)), rounding=ROUND_HALF_UP)
+    where = _locale(locale)
+    text = format_currency(rounded, code, locale=where)
+    override = _SYMBOL_OVERRIDES.get((where.language, code))
+    if override is not None:
+        text = text.replace(*override)
+    # CLDR's currency spacing: an alphabetic symbol (an ISO code) is set apart from the digits.
+    body = text.lstrip("-")
+    if body.startswith(code) and body[len(code) : len(code) + 1].isdigit():
+        text = text.replace(code, f"{code} ", 1)
+    return text
+
+
+def format_compact_money(value: float | Decimal, currency: str, locale: str = "en") -> str:
+    """A chart axis label: `$1.2M`, `¥123.5万` (CLDR's short compact forms)."""
+    code = (currency or "").upper() or "XXX"
+    where = _locale(locale)
+    text = format_compact_currency(value, code, locale=where, fraction_digits=1)
+    override = _SYMBOL_OVERRIDES.get((where.language, code))
+    return text.replace(*override) if override is not None else text
+
+
+def format_month(year: int, month: int, locale: str = "en") -> str:
+    """A calendar month: `Nov 2026` / `2026年11月`."""
+    return format_skeleton("yMMM", datetime(year, month, 1, tzinfo=UTC), locale=_locale(locale))
 
 
 @lru_cache(maxsize=256)
@@ -82,9 +104,6 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo(name) if name else ZoneInfo("UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def to_local(value: datetime, timezone: str | None) -> datetime:
@@ -97,10 +116,7 @@ def format_date(value: datetime | None, timezone: str | None, locale: str = "en"
     """The calendar date in the shop's zone: `Nov 25, 2026` / `2026年11月25日`."""
     if value is None:
         return "—"
-    local = to_local(value, timezone)
-    if language_of(locale) == "ja":
-        return f"{local.year}年{local.month}月{local.day}日"
-    return f"{_MONTHS_EN[local.month - 1]} {local.day}, {local.year}"
+    return format_skeleton("yMMMd", to_local(value, timezone), locale=_locale(locale))
 
 
 def format_datetime(value: datetime | None, timezone: str | None, locale: str = "en") -> str:
@@ -108,7 +124,9 @@ def format_datetime(value: datetime | None, timezone: str | None, locale: str = 
     if value is None:
         return "—"
     local = to_local(value, timezone)
-    return f"{format_date(local, timezone, locale)} {local:%H:%M}"
+    where = _locale(locale)
+    day = format_skeleton("yMMMd", local, locale=where)
+    return f"{day} {format_time(local, 'HH:mm', locale=where)}"
 
 
 def format_duration(seconds: float | None, locale: str = "en") -> str:

@@ -33,7 +33,7 @@ from app.admin.helpers import money, number
 from app.auth.guard import admin_required
 from app.charts import Bar, HeatCell, bar_chart, heat_map
 from app.db import utcnow
-from app.formatting import currency_symbol, to_local
+from app.formatting import format_compact_money, format_month, to_local
 from app.i18n import current_language
 from app.kizuna import db_session
 from app.models import CustomerScore, Order, Shop
@@ -205,25 +205,13 @@ def _months_between(earlier: str, later: str) -> int:
 
 
 def month_label(key: str) -> str:
-    if current_language() == "ja":
-        return f"{key[:4]}年{int(key[5:7])}月"
-    return key
+    """`2026-11` → `Nov 2026` / `2026年11月`."""
+    return format_month(int(key[:4]), int(key[5:7]), current_language())
 
 
 def compact_money(value: float, currency: str) -> str:
-    """Axis labels: ¥1.2M / 120万円 style, short enough for the chart's margin."""
-    language = current_language()
-    symbol = currency_symbol(currency, language)
-    if language == "ja" and currency.upper() == "JPY":
-        if value >= 100_000_000:
-            return f"{value / 100_000_000:,.4g}億円"
-        if value >= 10_000:
-            return f"{value / 10_000:,.4g}万円"
-        return f"{value:,.0f}円"
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if value >= size:
-            return f"{symbol}{value / size:,.3g}{suffix}"
-    return f"{symbol}{value:,.0f}"
+    """Axis labels: $1.2M / ¥123.5万, short enough for the chart's margin."""
+    return format_compact_money(value, currency, current_language())
 
 
 # --- charts ----------------------------------------------------------------------------------

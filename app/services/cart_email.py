@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import LazyString, force_locale, lazy_pgettext
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, object_session
 from app.config import Config
 from app.db import utcnow
 from app.formatting import format_money
+from app.i18n import recipient_language
 from app.links import safe_url, shop_home_url
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
@@ -43,17 +45,11 @@ log = logging.getLogger(__name__)
 _ERROR_LIMIT = 500
 DISCOUNT_STEP = 2
 
-SUBJECTS: dict[str, dict[int, str]] = {
-    "en": {
-        1: "You left something in your cart",
-        2: "Your cart is still waiting for you",
-        3: "Last chance: your cart is about to expire",
-    },
-    "ja": {
-        1: "カートに商品が残っています",
-        2: "お買い物カゴの商品をお取り置きしています",
-        3: "最後のお知らせ:カートの商品はまだ購入できます",
-    },
+# The built-in subject of each step, translated when the email is rendered.
+SUBJECTS: dict[int, LazyString] = {
+    1: lazy_pgettext("email subject", "You left something in your cart"),
+    2: lazy_pgettext("email subject", "Your cart is still waiting for you"),
+    3: lazy_pgettext("email subject", "Last chance: your cart is about to expire"),
 }
 
 # Substitution tags of shared cart content (`render_shared`); the unsubscribe tag is win-back's.
@@ -63,8 +59,7 @@ RECOVERY_HTML_TAG, RECOVERY_TEXT_TAG = "-cart_recovery_html-", "-cart_recovery_t
 
 
 def language(customer: Customer, shop: Shop) -> str:
-    locale = (customer.locale or shop.locale or "en").lower()
-    return "ja" if locale.startswith("ja") else "en"
+    return recipient_language(customer.locale, shop.locale)
 
 
 @dataclass(frozen=True)
@@ -188,21 +183,24 @@ def _render_items(checkout: Checkout, lang: str) -> tuple[Markup, str]:
     """The cart's rows and total, as HTML (escaped) and text."""
     env = current_app.jinja_env
     lines = _cart_lines(checkout, lang)
-    html = env.get_template("email/cart/_items.html").render(**lines)
-    text = env.get_template("email/cart/_items.txt").render(**lines)
+    with force_locale(lang):
+        html = env.get_template("email/cart/_items.html").render(**lines)
+        text = env.get_template("email/cart/_items.txt").render(**lines)
     return Markup(html), text  # noqa: S704 - autoescaped template output
 
 
 def _subject(session: Session | None, shop: Shop, lang: str, step: int) -> str:
     setting = flow_setting(session, shop.id, "cart") if session is not None else None
-    return subject_override(setting, lang, step) or SUBJECTS[lang][step]
+    with force_locale(lang):
+        return subject_override(setting, lang, step) or str(SUBJECTS[step])
 
 
 def _templates(step: int, **context: Any) -> tuple[str, str]:
-    return (
-        render_template(f"email/cart/step{step}.html", **context),
-        render_template(f"email/cart/step{step}.txt", **context),
-    )
+    with force_locale(context["lang"]):
+        return (
+            render_template(f"email/cart/step{step}.html", **context),
+            render_template(f"email/cart/step{step}.txt", **context),
+        )
 
 
 def render(

@@ -18,11 +18,13 @@ from datetime import datetime, timedelta
 from email.utils import parseaddr
 
 from flask import render_template
+from flask_babel import force_locale, gettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.i18n import recipient_language
 from app.models import Checkout, Customer, Shop, TimelineEvent
 from app.models.opt_in import STOREFRONT_DOUBLE_OPT_IN, OptInRequest
 from app.queueing import enqueue_after_commit, job_id
@@ -167,18 +169,16 @@ def confirmation_email(
     (else the shop's). Not marketing: no unsubscribe link; ignoring it subscribes no one."""
     assert row.nonce is not None  # noqa: S101 - only a live request is sent
     customer = next(iter(_live_customers(session, shop.id, row.email_normalized, lock=False)), None)
-    locale = ((customer.locale if customer else None) or shop.locale or "en").lower()
-    lang = "ja" if locale.startswith("ja") else "en"
+    lang = recipient_language(customer.locale if customer else None, shop.locale)
     shop_name = shop.name or shop.domain
     url = confirmation_url(
         config.app_url, make_token(config.secret_key, shop.id, row.id, row.nonce)
     )
     values = {"lang": lang, "shop_name": shop_name, "confirm_url": url}
-    subject = (
-        f"{shop_name} のメール配信登録の確認"
-        if lang == "ja"
-        else f"Please confirm your subscription to {shop_name}"
-    )
+    with force_locale(lang):
+        subject = gettext("Please confirm your subscription to %(shop_name)s", shop_name=shop_name)
+        html = render_template("email/opt_in/confirm.html", **values)
+        text = render_template("email/opt_in/confirm.txt", **values)
     from_name, from_email = parseaddr(config.mail_from)
     return OutgoingEmail(
         kizuna_message_id=f"opt-in-{row.id}",
@@ -187,8 +187,8 @@ def confirmation_email(
         from_name=shop.name or from_name or None,
         to_email=row.email_normalized,
         subject=subject,
-        html=render_template("email/opt_in/confirm.html", **values),
-        text=render_template("email/opt_in/confirm.txt", **values),
+        html=html,
+        text=text,
         categories=("kizuna", "opt-in-confirmation"),
     )
 

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import render_template
+from flask_babel import LazyString, force_locale, lazy_pgettext
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -69,17 +70,12 @@ RECOMMENDATIONS = 3
 # Available products: Shopify's `active`, WooCommerce's `publish` (unknown counts as available).
 AVAILABLE_STATUSES = ("active", "publish")
 
-SUBJECTS: dict[str, dict[str, str]] = {
-    "en": {
-        THANK_YOU: "Thank you for your order",
-        REVIEW_REQUEST: "How do you like your purchase?",
-        REPLENISHMENT: "Running low on {product}?",
-    },
-    "ja": {
-        THANK_YOU: "ご注文ありがとうございます",
-        REVIEW_REQUEST: "ご購入いただいた商品はいかがですか",
-        REPLENISHMENT: "{product}のお買い替え時期が近づいています",
-    },
+# The built-in subject of each flow, translated when the email is rendered; `{product}` is
+# replaced by the product's name (as in a merchant's own subject).
+SUBJECTS: dict[str, LazyString] = {
+    THANK_YOU: lazy_pgettext("email subject", "Thank you for your order"),
+    REVIEW_REQUEST: lazy_pgettext("email subject", "How do you like your purchase?"),
+    REPLENISHMENT: lazy_pgettext("email subject", "Running low on {product}?"),
 }
 
 
@@ -516,7 +512,10 @@ def render(
         context["product"] = cards[0] if cards else None
         product_title = cards[0]["title"] if cards else ""
     setting = load_setting(session, shop.id, run.flow_key)
-    subject = subject_override(setting, lang, msg.step) or SUBJECTS[lang][run.flow_key]
+    with force_locale(lang):
+        subject = subject_override(setting, lang, msg.step) or str(SUBJECTS[run.flow_key])
+        html = render_template(f"email/{run.flow_key}/step{msg.step}.html", **context)
+        text = render_template(f"email/{run.flow_key}/step{msg.step}.txt", **context)
     return flow_email(
         config,
         shop,
@@ -524,7 +523,7 @@ def render(
         msg,
         run.flow_key,
         subject=subject.replace("{product}", product_title)[:500],
-        html=render_template(f"email/{run.flow_key}/step{msg.step}.html", **context),
-        text=render_template(f"email/{run.flow_key}/step{msg.step}.txt", **context),
+        html=html,
+        text=text,
         link=link,
     )

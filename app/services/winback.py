@@ -14,6 +14,7 @@ import logging
 from datetime import datetime, timedelta
 
 from flask import render_template
+from flask_babel import LazyString, force_locale, gettext, lazy_pgettext
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
@@ -46,9 +47,10 @@ from connectors.sendgrid.mail import OutgoingEmail
 log = logging.getLogger(__name__)
 
 
-SUBJECTS: dict[str, dict[int, str]] = {
-    "en": {1: "It has been a while — we miss you", 2: "Still here for you"},
-    "ja": {1: "お久しぶりです。またのご来店をお待ちしています", 2: "その後いかがお過ごしですか"},
+# The built-in subject of each step, translated when the email is rendered.
+SUBJECTS: dict[int, LazyString] = {
+    1: lazy_pgettext("email subject", "It has been a while — we miss you"),
+    2: lazy_pgettext("email subject", "Still here for you"),
 }
 
 
@@ -163,15 +165,17 @@ def greeting(first_name: str | None, lang: str, *, html: bool) -> str:
     """'Hi Hanako, ' / '花子 様、' (HTML: a sentence prefix; text: its own line)."""
     if not first_name:
         return ""
-    if lang == "ja":
-        return f"{first_name} 様、" if html else f"{first_name} 様"
-    return f"Hi {first_name}, " if html else f"Hi {first_name},"
+    with force_locale(lang):
+        if html:
+            return gettext("Hi %(first_name)s, ", first_name=first_name)
+        return gettext("Hi %(first_name)s,", first_name=first_name)
 
 
 def _subject(shop: Shop, lang: str, step: int) -> str:
     session = object_session(shop)
     setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
-    return subject_override(setting, lang, step) or SUBJECTS[lang][step]
+    with force_locale(lang):
+        return subject_override(setting, lang, step) or str(SUBJECTS[step])
 
 
 def _templates(
@@ -183,10 +187,11 @@ def _templates(
         "shop_url": shop_home_url(shop),
         "unsubscribe_url": link,
     }
-    return (
-        render_template(f"email/winback/step{step}.html", greeting=greetings[0], **context),
-        render_template(f"email/winback/step{step}.txt", greeting=greetings[1], **context),
-    )
+    with force_locale(lang):
+        return (
+            render_template(f"email/winback/step{step}.html", greeting=greetings[0], **context),
+            render_template(f"email/winback/step{step}.txt", greeting=greetings[1], **context),
+        )
 
 
 def render(

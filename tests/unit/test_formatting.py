@@ -9,10 +9,12 @@ import pytest
 
 from app.admin.status import missing_scopes, parse_scopes, sync_report
 from app.formatting import (
+    format_compact_money,
     format_date,
     format_datetime,
     format_duration,
     format_money,
+    format_month,
     format_number,
     minor_units,
     parse_timestamp,
@@ -217,3 +219,27 @@ def test_sync_report_percentages() -> None:
         30,
     )
     assert sync_report({"status": "weird"}, now)["status"] == "not_started"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "locale", "expected"),
+    [
+        (Decimal("1234.5"), "EUR", "ja", "€1,234.50"),
+        (Decimal("1234.5"), "KRW", "en", "₩1,235"),  # no minor unit
+        (Decimal("1.2345"), "BHD", "en", "BHD 1.235"),  # three
+        (Decimal("5"), "CHF", "en", "CHF 5.00"),
+        (Decimal("5"), "CNY", "ja", "元5.00"),
+        (Decimal("5"), "CNY", "en", "CN¥5.00"),
+    ],
+)
+def test_every_currency_has_its_cldr_digits_and_symbol(
+    amount: Decimal, currency: str, locale: str, expected: str
+) -> None:
+    assert format_money(amount, currency, locale) == expected
+
+
+def test_chart_labels() -> None:
+    assert format_compact_money(1_234_567, "USD", "en") == "$1.2M"
+    assert format_compact_money(1_234_567, "JPY", "ja") == "¥123.5万"
+    assert format_month(2026, 11, "en") == "Nov 2026"
+    assert format_month(2026, 11, "ja") == "2026年11月"
