@@ -210,7 +210,9 @@ def test_analytics_page_numbers(db: Session, client: Any, shops: dict[str, Any])
     assert len(bars) == 24
     # Every order is within the 24 months shown (the oldest is 650 days old).
     assert sum(Decimal(b.get("data-value", "0")) for b in bars) == total
-    this_month = NOW.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m")
+    # The month axis is labelled by CLDR's English month format ("Nov 2026"), no longer by the
+    # raw "2026-11" key.
+    this_month = NOW.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%b %Y")
     assert any(t.text == this_month for t in bars_svg.iter(f"{SVG}text"))
     assert cohort_svg.findall(f"{SVG}g")
     # The other shop (USD, ¥777,777 cancelled orders) never shows up.

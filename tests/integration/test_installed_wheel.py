@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from babel.support import Translations
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,6 +69,10 @@ def test_the_wheel_carries_every_template_and_static_file(wheel: Path) -> None:
         if path.is_file():
             assert path.relative_to(ROOT).as_posix() in names, path
     assert any(name.startswith("migrations/versions/") for name in names)
+    catalogues = list((ROOT / "app" / "translations").rglob("messages.[pm]o"))
+    assert len(catalogues) >= 2  # the Japanese .po and its compiled .mo
+    for path in catalogues:
+        assert path.relative_to(ROOT).as_posix() in names, path
 
 
 @pytest.fixture
@@ -127,6 +132,10 @@ def test_the_installed_app_renders_the_admin_from_outside_the_repository(
     assert login.status_code == 401  # the sign-in page, rendered from the shipped templates
     assert 'class="login-form" method="post" action="/login"' in login.text
     assert "admin/admin.css" in login.text
+    japanese = httpx.get(f"{installed_web}/login", headers={"Accept-Language": "ja"}, timeout=10)
+    sign_in = Translations.load(str(ROOT / "app" / "translations"), ["ja"]).gettext("Sign in")
+    assert sign_in != "Sign in"
+    assert f"<title>{sign_in}" in japanese.text  # the shipped .mo, read by the installed app
     css = httpx.get(f"{installed_web}/static/admin/admin.css", timeout=10)
     assert css.status_code == 200
     assert css.text == (ROOT / "app" / "static" / "admin" / "admin.css").read_text()
