@@ -83,9 +83,16 @@ def text_for(key: str, default: str | None = None, **values: Any) -> str:
 
 
 def translate(language: str, key: str, **values: Any) -> str:
-    """`text_for` in `language` rather than the request's (a job writing an English error)."""
+    """`text_for` in `language` rather than the request's (a job writing an English error);
+    inside an app context, like every gettext."""
     with force_locale(language):
         return text_for(key, **values)
+
+
+def group_label(group: str, language: str | None = None) -> str:
+    """An RFM group's display name (`app.domain.rfm.GROUP_KEYS`), in `language` or the current."""
+    key = f"rfm_group.{group}"
+    return text_for(key, default=group) if language is None else translate(language, key)
 
 
 KEYED_MESSAGES: dict[str, Any] = {
@@ -362,6 +369,17 @@ KEYED_MESSAGES: dict[str, Any] = {
     "rfm_thresholds.source.custom": lazy_gettext("in use: custom"),
     "rfm_thresholds.source.quintiles": lazy_gettext("in use: quintiles"),
     "rfm_thresholds.source.standard": lazy_gettext("in use: standard boundaries"),
+    "rfm_group.champions": lazy_gettext("Champions"),
+    "rfm_group.loyal": lazy_gettext("Loyal"),
+    "rfm_group.potential_loyalists": lazy_gettext("Potential loyalists"),
+    "rfm_group.new": lazy_gettext("New"),
+    "rfm_group.promising": lazy_gettext("Promising"),
+    "rfm_group.need_attention": lazy_gettext("Need attention"),
+    "rfm_group.about_to_sleep": lazy_gettext("About to sleep"),
+    "rfm_group.at_risk": lazy_gettext("At risk"),
+    "rfm_group.cant_lose_them": lazy_gettext("Can't lose them"),
+    "rfm_group.hibernating": lazy_gettext("Hibernating"),
+    "rfm_group.lost": lazy_gettext("Lost"),
     "run.exit.audience_unavailable": lazy_gettext("audience segment can't be evaluated"),
     "run.exit.checkout_completed": lazy_gettext("checkout completed"),
     "run.exit.customer_gone": lazy_gettext("customer deleted"),

@@ -34,7 +34,7 @@ from app.admin import bp
 from app.admin.helpers import admin_url, number
 from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
-from app.domain.rfm import GROUP_KEYS, group_label
+from app.domain.rfm import GROUP_KEYS
 from app.domain.segment_rules import (
     CONSENT_STATES,
     FIELDS,
@@ -46,7 +46,7 @@ from app.domain.segment_rules import (
     RuleProblem,
     parse_rule,
 )
-from app.i18n import current_language, text_for
+from app.i18n import current_language, group_label, text_for
 from app.kizuna import db_session
 from app.models import Customer, Product, ProductCollection, SavedSegment, Shop
 from app.services import segments

@@ -36,9 +36,8 @@ from app.domain.rfm import (
     GROUP_KEYS,
     SCORES,
     THRESHOLD_DIMENSIONS,
-    group_label,
 )
-from app.i18n import current_language
+from app.i18n import current_language, group_label
 from app.kizuna import db_session, kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
 from app.services import rfm_thresholds

@@ -54,20 +54,20 @@ STANDARD_MONETARY_MEDIAN_MULTIPLES: Edges = (
     Decimal(2),
 )
 
-GROUP_LABELS: dict[str, dict[str, str]] = {
-    "champions": {"en": "Champions", "ja": "チャンピオン"},
-    "loyal": {"en": "Loyal", "ja": "ロイヤル顧客"},
-    "potential_loyalists": {"en": "Potential loyalists", "ja": "ロイヤル候補"},
-    "new": {"en": "New", "ja": "新規顧客"},
-    "promising": {"en": "Promising", "ja": "有望顧客"},
-    "need_attention": {"en": "Need attention", "ja": "要注意顧客"},
-    "about_to_sleep": {"en": "About to sleep", "ja": "休眠予備軍"},
-    "at_risk": {"en": "At risk", "ja": "離反危険顧客"},
-    "cant_lose_them": {"en": "Can't lose them", "ja": "失いたくない顧客"},
-    "hibernating": {"en": "Hibernating", "ja": "休眠顧客"},
-    "lost": {"en": "Lost", "ja": "離反顧客"},
-}
-GROUP_KEYS = tuple(GROUP_LABELS)
+# The named groups; their display names are in the catalogue (`app.i18n`, `rfm_group.<key>`).
+GROUP_KEYS: tuple[str, ...] = (
+    "champions",
+    "loyal",
+    "potential_loyalists",
+    "new",
+    "promising",
+    "need_attention",
+    "about_to_sleep",
+    "at_risk",
+    "cant_lose_them",
+    "hibernating",
+    "lost",
+)
 
 # The widely used 11-segment RFM grid, drawn on recency (columns) against the average of the
 # frequency and monetary scores (rows). Frequency and monetary move together for most customers,
@@ -191,14 +191,6 @@ class _Scored:
     recency_days: int
 
 
-def group_label(group: str, language: str = "en") -> str:
-    """The group's display name in `language` (English when the language is not offered)."""
-    labels = GROUP_LABELS.get(group)
-    if labels is None:
-        return group
-    return labels.get(language, labels["en"])
-
-
 def thresholds_to_json(thresholds: RfmThresholds) -> dict[str, list[str] | None] | None:
     """The stored form of a merchant's boundaries (decimal strings); None when all automatic."""
     stored: dict[str, list[str] | None] = {}
@@ -242,7 +234,7 @@ def validate_segment_map(segment_map: Mapping[tuple[int, int], str]) -> None:
     extra = set(segment_map) - expected
     if missing or extra:
         raise ValueError(f"segment map cells missing {sorted(missing)}, unexpected {sorted(extra)}")
-    unknown = sorted({group for group in segment_map.values() if group not in GROUP_LABELS})
+    unknown = sorted({group for group in segment_map.values() if group not in GROUP_KEYS})
     if unknown:
         raise ValueError(f"segment map names unknown groups {unknown}")
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from app.domain.rfm import (
     DEFAULT_SEGMENT_MAP,
     GROUP_KEYS,
-    GROUP_LABELS,
     MIN_CUSTOMERS_FOR_QUINTILES,
     SCORES,
     CustomerActivity,
@@ -22,7 +21,6 @@ from app.domain.rfm import (
     RfmThresholds,
     compute_thresholds,
     group_counts,
-    group_label,
     group_movement,
     quintile_lower_bounds,
     quintile_recency_bounds,
@@ -229,14 +227,6 @@ def test_incomplete_or_unknown_maps_are_rejected() -> None:
         score_customers([activity(1)], AS_OF, segment_map=incomplete)
     with pytest.raises(ValueError, match="unknown groups"):
         validate_segment_map({**DEFAULT_SEGMENT_MAP, (3, 3): "vip"})
-
-
-def test_every_group_has_english_and_japanese_names() -> None:
-    for group, labels in GROUP_LABELS.items():
-        assert labels["en"]
-        assert labels["ja"]
-        assert group_label(group, "ja") == labels["ja"]
-    assert group_label("champions", "fr") == "Champions"
 
 
 # --- thresholds --------------------------------------------------------------------------------

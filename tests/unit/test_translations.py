@@ -13,9 +13,11 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel, force_locale, gettext, ngettext, npgettext
 
+from app.domain.rfm import GROUP_KEYS
 from app.i18n import (
     KEYED_MESSAGES,
     choose_language,
+    group_label,
     normalize_language,
     recipient_language,
     text_for,
@@ -153,3 +155,14 @@ def test_the_ci_check_passes() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.usefixtures("app")
+def test_every_group_has_english_and_japanese_names() -> None:
+    for group in GROUP_KEYS:
+        english, japanese = group_label(group, "en"), group_label(group, "ja")
+        assert english
+        assert japanese
+        assert japanese != english
+    assert group_label("champions", "ja") == "チャンピオン"
+    assert group_label("champions", "fr") == "Champions"
