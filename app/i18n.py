@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from flask_babel import force_locale, get_locale, lazy_gettext, lazy_pgettext
+from flask_babel import LazyString, force_locale, get_locale, lazy_gettext, lazy_pgettext
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -95,7 +95,7 @@ def group_label(group: str, language: str | None = None) -> str:
     return text_for(key, default=group) if language is None else translate(language, key)
 
 
-KEYED_MESSAGES: dict[str, Any] = {
+KEYED_MESSAGES: dict[str, LazyString] = {
     "attribution.error.model": lazy_gettext("Choose a model."),
     "attribution.error.window": lazy_gettext("Choose 1 to 30 days."),
     "attribution.model.click": lazy_gettext("the last email clicked"),
