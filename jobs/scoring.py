@@ -6,8 +6,9 @@ per active shop at once under `score-<shop>-<UTC day>`, so a rerun or the after-
 the same day is a no-op while the first is queued; `services.scoring.enqueue_rescoring` runs
 `rescore_rfm_job`
 after a merchant changed the shop's RFM boundaries (job id `rescore-<shop>-<version>`).
-`score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`, which commits
-once and is safe to run twice. Not retried: the next day scores again.
+`score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`, then
+`post_purchase.refresh_history_stats` (each commits once and is safe to run twice). Not
+retried: the next day scores again.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.services.post_purchase import refresh_history_stats
 from app.services.scoring import enqueue_scoring, rescore_rfm, score_shop
 from jobs.context import kizuna_job
 
@@ -41,13 +43,17 @@ def score_active_shops(runtime: Kizuna, every: float = SCORE_EVERY) -> int:
 
 @kizuna_job
 def score_shop_job(runtime: Kizuna, shop_id: int) -> int:
-    """Score one shop now; returns the number of customers scored (0 for a shop gone)."""
+    """Score one shop now and refresh its purchase history stats (re-buy intervals, products
+    bought together); returns the number of customers scored (0 for a shop gone)."""
     with runtime.db.session() as session:
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status != "active":
             log.info("scoring skipped shop=%s: not active", shop_id)
             return 0
-        return score_shop(session, shop_id).customers
+        customers = score_shop(session, shop_id).customers
+        products = refresh_history_stats(session, shop_id)
+        log.info("history stats refreshed shop=%s products=%s", shop_id, products)
+        return customers
 
 
 @kizuna_job

@@ -82,14 +82,23 @@ def co_purchased(anchors: Collection[str], purchases: Iterable[Purchase]) -> lis
         if basket & wanted:
             anchored += 1
             together.update(basket - wanted)
-    if not together:
-        return []
-    total = len(baskets)
+    return rank_co_purchased(together, anchored, orders_with, len(baskets))
+
+
+def rank_co_purchased(
+    together: Mapping[str, int], anchored: int, orders_with: Mapping[str, int], total: int
+) -> list[str]:
+    """Products by `together` (orders shared with the anchors), then by lift (`anchored`: orders
+    with an anchor, `orders_with`: orders with the product, `total`: all orders), then by id."""
 
     def lift(product: str) -> float:
-        return together[product] * total / (anchored * orders_with[product])
+        denominator = anchored * orders_with.get(product, 0)
+        return together[product] * total / denominator if denominator else 0.0
 
-    return sorted(together, key=lambda product: (-together[product], -lift(product), product))
+    return sorted(
+        (product for product, count in together.items() if count > 0),
+        key=lambda product: (-together[product], -lift(product), product),
+    )
 
 
 def best_sellers(purchases: Iterable[Purchase]) -> list[str]:
@@ -153,9 +162,27 @@ def recommend(
     """Up to `limit` products for a customer who just bought `anchors`: co-purchased products
     first, then the shop's best sellers; owned products only by `may_recommend`; only products
     in `available` when given (e.g. those still on sale)."""
+    candidates = [*co_purchased(anchors, purchases), *best_sellers(purchases)]
+    return choose(
+        anchors, candidates, owned, now, intervals=intervals, available=available, limit=limit
+    )
+
+
+def choose(
+    anchors: Collection[str],
+    candidates: Iterable[str],
+    owned: Mapping[str, datetime],
+    now: datetime,
+    *,
+    intervals: Mapping[str, timedelta],
+    available: Collection[str] | None = None,
+    limit: int = 3,
+) -> list[str]:
+    """The first `limit` of `candidates` (best first) that may be offered: not an anchor, in
+    `available` when given, not owned unless `may_recommend` says so."""
     chosen: list[str] = []
     wanted = set(anchors)
-    for product in [*co_purchased(wanted, purchases), *best_sellers(purchases)]:
+    for product in candidates:
         if len(chosen) >= limit:
             break
         if product in wanted or product in chosen:
@@ -165,6 +192,41 @@ def recommend(
         if may_recommend(product, owned, intervals, now):
             chosen.append(product)
     return chosen
+
+
+@dataclass(frozen=True)
+class ProductHistory:
+    """What a shop's history says of one product: orders with it, its re-buy interval (None:
+    not consumable) and the products bought with it, `(product, orders together)` best first."""
+
+    orders: int
+    rebuy_interval: timedelta | None
+    together: tuple[tuple[str, int], ...]
+
+
+def product_histories(
+    purchases: Iterable[Purchase], together_kept: int = 20, rule: ConsumableRule = ConsumableRule()
+) -> tuple[int, dict[str, ProductHistory]]:
+    """The number of orders in `purchases` and each product's `ProductHistory`, keeping its
+    `together_kept` most co-purchased products (ranked as `co_purchased` with it as anchor)."""
+    purchases = list(purchases)
+    baskets = _baskets(purchases)
+    orders_with = Counter(product for basket in baskets.values() for product in basket)
+    pairs: dict[str, Counter[str]] = {}
+    for basket in baskets.values():
+        for product in basket:
+            pairs.setdefault(product, Counter()).update(basket - {product})
+    intervals = rebuy_intervals(purchases, rule)
+    histories = {}
+    for product, count in orders_with.items():
+        together = pairs.get(product, Counter())
+        ranked = rank_co_purchased(together, count, orders_with, len(baskets))[:together_kept]
+        histories[product] = ProductHistory(
+            orders=count,
+            rebuy_interval=intervals.get(product),
+            together=tuple((other, together[other]) for other in ranked),
+        )
+    return len(baskets), histories
 
 
 def expected_reorder(

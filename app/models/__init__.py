@@ -9,6 +9,7 @@ from app.models.opt_in import OptInRequest  # noqa: F401
 from app.models.order import Order, OrderLine
 from app.models.person import Person  # noqa: F401
 from app.models.product import Product, ProductCollection, ProductVariant
+from app.models.purchase_stats import ProductPurchaseStats, ShopPurchaseStats  # noqa: F401
 from app.models.scores import CustomerScore, RfmSnapshot  # noqa: F401
 from app.models.segment import SavedSegment
 from app.models.shop import Shop

@@ -37,15 +37,16 @@ from app.domain.orchestration import (
 from app.domain.recommendations import (
     SAME_OCCASION,
     Purchase,
+    choose,
     expected_reorder,
-    rebuy_intervals,
-    recommend,
+    product_histories,
 )
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
+from app.services import purchase_stats
 from app.services.flow_settings import load as load_setting
 from app.services.flow_settings import subject_override
 from app.services.flows import flow_config, flow_email, message_unsubscribe_link, start_run
@@ -269,7 +270,7 @@ def start_replenishments(session: Session, order: Order, now: datetime) -> list[
     if not enabled:
         return []
     timing = PostPurchaseTiming.from_overrides(row.config)
-    intervals = rebuy_intervals(shop_purchases(session, order.shop_id, now, products))
+    intervals = purchase_stats.rebuy_intervals(session, order.shop_id, products)
     history = customer_purchases(session, order.shop_id, order.customer_id)
     started = []
     for product in products:
@@ -451,26 +452,41 @@ def product_cards(
 def recommendations_for(
     session: Session, shop: Shop, order: Order, customer_id: int, now: datetime
 ) -> list[str]:
-    """Cross-sells for a customer who just placed `order`, by product external id."""
-    purchases = shop_purchases(session, shop.id, now)
+    """Cross-sells for a customer who just placed `order`, by product external id, from the
+    shop's precomputed history stats (`purchase_stats`)."""
+    anchors = _order_products(session, order)
+    candidates = purchase_stats.cross_sell_candidates(session, shop.id, anchors)
+    if not candidates.ranked:
+        return []
     available = set(
         session.scalars(
             select(Product.external_id).where(
                 Product.shop_id == shop.id,
+                Product.external_id.in_(sorted(set(candidates.ranked))),
                 or_(Product.status.is_(None), Product.status.in_(AVAILABLE_STATUSES)),
             )
         )
     )
     owned = last_purchases(customer_purchases(session, shop.id, customer_id))
-    return recommend(
-        _order_products(session, order),
-        purchases,
+    return choose(
+        anchors,
+        candidates.ranked,
         owned,
         now,
-        intervals=rebuy_intervals(purchases),
+        intervals=candidates.intervals,
         available=available,
         limit=RECOMMENDATIONS,
     )
+
+
+def refresh_history_stats(session: Session, shop_id: int, now: datetime | None = None) -> int:
+    """Recompute the shop's history stats from its recent purchases (`shop_purchases`) and
+    commit; → the number of products with stats. Run daily per shop and after a first sync."""
+    now = now or utcnow()
+    orders, histories = product_histories(shop_purchases(session, shop_id, now))
+    purchase_stats.save(session, shop_id, orders, histories, now)
+    session.commit()
+    return len(histories)
 
 
 def render(

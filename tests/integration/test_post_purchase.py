@@ -24,7 +24,7 @@ from app.models import Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.queueing import EMAIL, FLOWS
 from app.services.flows import step_job_id
-from app.services.post_purchase import exit_reason, product_url
+from app.services.post_purchase import exit_reason, product_url, refresh_history_stats
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.woocommerce import mapping as woocommerce_mapping
 from jobs.flows import run_flow_step
@@ -82,6 +82,7 @@ def test_a_paid_order_gets_a_thank_you_two_hours_later_with_cross_sells(
     # Hanako owns a whisk (never offered again) and tea bought 40 days ago (due after 30).
     add_history(db, shop, str(CUSTOMER), 60, [WHISK])
     add_history(db, shop, str(CUSTOMER), 40, [TEA])
+    refresh_history_stats(db, shop.id)  # as the shop's daily job does
 
     paid = now() - timedelta(minutes=5)
     deliver_order(client, drain_jobs, order_body(880001, [BOWL], placed=paid))
