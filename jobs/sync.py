@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from app.db import describe_error, utcnow
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
-from app.services import flow_triggers, upsert
+from app.services import bulk_load, flow_triggers, upsert
 from app.services.scoring import enqueue_scoring
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP
@@ -60,6 +60,8 @@ BACKFILL_LOCK_WAIT_SECONDS = 120.0
 SYNC_LOCK_TTL = 180.0
 BULK_THRESHOLD = 2_500
 BULK_BATCH = 250
+# On PostgreSQL a bulk result is written set-wise (COPY + merge), this many records a commit.
+BULK_SET_BATCH = 10_000
 BULK_POLL_FIRST_SECONDS = 1.0
 BULK_POLL_MAX_SECONDS = 30.0
 BULK_WAKE_SECONDS = 0.5
@@ -210,8 +212,11 @@ class SyncRun:
 
     # ---- writing ---------------------------------------------------------------------------
 
-    def write(self, stream: StreamSpec, nodes: Iterable[Any]) -> list[Any]:
-        """Map and upsert one window's nodes, commit; the records (for the cursor)."""
+    def write(
+        self, stream: StreamSpec, nodes: Iterable[Any], loader: Upsert | None = None
+    ) -> list[Any]:
+        """Map and write one window's nodes (row-wise upserts, or `loader` set-wise); the
+        records (for the cursor). The caller commits."""
         records = []
         for node in nodes:
             try:
@@ -219,7 +224,7 @@ class SyncRun:
             except (ValueError, TypeError, AttributeError, KeyError) as error:
                 # One malformed record must not stop the shop's sync: count it, go on.
                 self.skip(stream.name, getattr(error, "code", None) or "malformed")
-        UPSERTS[stream.name](self.session, self.shop_id, records)
+        (loader or UPSERTS[stream.name])(self.session, self.shop_id, records)
         if not self.report and stream.name in TRIGGERS:  # a reconcile: what webhooks missed
             TRIGGERS[stream.name](self.session, self.shop_id, records)
         self.done[stream.name] = self.done.get(stream.name, 0) + len(records)
@@ -334,13 +339,18 @@ class SyncRun:
             self.page_stream(stream)
             return
         if operation.url:  # no URL: the query matched nothing
+            loader = (
+                bulk_load.loader_for(stream.name)
+                if bulk_load.copy_supported(self.session)
+                else None
+            )
             rows = assemble(download_rows(self.client.http, operation.url), stream.bulk_children)
-            for batch in _batches(rows, BULK_BATCH):
+            for batch in _batches(rows, BULK_SET_BATCH if loader else BULK_BATCH):
                 if _uninstalled(self.session, self.shop_id):
                     self.session.rollback()
                     self.stopped = True
                     return
-                self.write(stream, batch)
+                self.write(stream, batch, loader)
                 self.save()
         # Bulk rows come in no guaranteed order: the cursor moves once all are written.
         self.cursors[stream.name] = streams.finished_cursor(
@@ -378,6 +388,11 @@ class SyncRun:
             if self.stopped:
                 log.info("sync stopped shop_id=%s: uninstalled", self.shop_id)
                 return self.done
+            if self.report:  # a backfill: the planner learns what was just loaded
+                bulk_load.analyze_loaded_tables(
+                    self.session, bulk_load.LOADED_TABLES[stream.name]
+                )
+                self.session.commit()
         return self.done
 
 
