@@ -339,24 +339,31 @@ class SyncRun:
             self.page_stream(stream)
             return
         if operation.url:  # no URL: the query matched nothing
-            loader = (
-                bulk_load.loader_for(stream.name)
-                if bulk_load.copy_supported(self.session)
-                else None
-            )
-            rows = assemble(download_rows(self.client.http, operation.url), stream.bulk_children)
-            for batch in _batches(rows, BULK_SET_BATCH if loader else BULK_BATCH):
-                if _uninstalled(self.session, self.shop_id):
-                    self.session.rollback()
-                    self.stopped = True
-                    return
-                self.write(stream, batch, loader)
-                self.save()
+            rows = download_rows(self.client.http, operation.url)
+            if not self.load_bulk_rows(stream, rows):
+                return
         # Bulk rows come in no guaranteed order: the cursor moves once all are written.
         self.cursors[stream.name] = streams.finished_cursor(
             self.cursors.get(stream.name), self.started_at
         )
         self.save()
+
+    def load_bulk_rows(self, stream: StreamSpec, rows: Iterable[dict[str, Any]]) -> bool:
+        """Write a bulk result's JSONL rows (children nested under their parents), one commit
+        and one progress update per batch: set-wise on PostgreSQL (`BULK_SET_BATCH` records a
+        batch), row-wise elsewhere. False when the shop uninstalled meanwhile (stopped)."""
+        loader = (
+            bulk_load.loader_for(stream.name) if bulk_load.copy_supported(self.session) else None
+        )
+        nodes = assemble(rows, stream.bulk_children)
+        for batch in _batches(nodes, BULK_SET_BATCH if loader else BULK_BATCH):
+            if _uninstalled(self.session, self.shop_id):
+                self.session.rollback()
+                self.stopped = True
+                return False
+            self.write(stream, batch, loader)
+            self.save()
+        return True
 
     # ---- the run ---------------------------------------------------------------------------
 
