@@ -16,12 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import redis
 from redis.exceptions import LockError
@@ -51,6 +52,7 @@ from connectors.shopify.streams import StreamSpec
 from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A deadlock or serialization failure against a concurrent job (scoring, a webhook) is retried
 # (`BACKFILL_SHOP.retry_intervals`): every page is committed with its cursor, so the retry resumes
@@ -217,13 +219,19 @@ class SyncRun:
     ) -> list[Any]:
         """Map and write one window's nodes (row-wise upserts, or `loader` set-wise); the
         records (for the cursor). The caller commits."""
-        records = []
-        for node in nodes:
-            try:
-                records.append(stream.to_record(node, self.shop.currency))
-            except (ValueError, TypeError, AttributeError, KeyError) as error:
-                # One malformed record must not stop the shop's sync: count it, go on.
-                self.skip(stream.name, getattr(error, "code", None) or "malformed")
+        records, malformed = map_nodes(stream, nodes, self.shop.currency)
+        return self.write_records(stream, records, malformed, loader)
+
+    def write_records(
+        self,
+        stream: StreamSpec,
+        records: list[Any],
+        malformed: Sequence[str] = (),
+        loader: Upsert | None = None,
+    ) -> list[Any]:
+        """Write mapped records (and count the nodes that could not be mapped)."""
+        for reason in malformed:
+            self.skip(stream.name, reason)
         (loader or UPSERTS[stream.name])(self.session, self.shop_id, records)
         if not self.report and stream.name in TRIGGERS:  # a reconcile: what webhooks missed
             TRIGGERS[stream.name](self.session, self.shop_id, records)
@@ -352,17 +360,28 @@ class SyncRun:
         """Write a bulk result's JSONL rows (children nested under their parents), one commit
         and one progress update per batch: set-wise on PostgreSQL (`BULK_SET_BATCH` records a
         batch), row-wise elsewhere. False when the shop uninstalled meanwhile (stopped)."""
-        loader = (
-            bulk_load.loader_for(stream.name) if bulk_load.copy_supported(self.session) else None
+        set_wise = bulk_load.copy_supported(self.session)
+        totals_later: set[int] = set()  # customers rewritten once, at the end
+        loader = bulk_load.loader_for(stream.name, totals_later) if set_wise else None
+        currency = self.shop.currency
+        batches = (
+            map_nodes(stream, batch, currency)
+            for batch in _batches(
+                assemble(rows, stream.bulk_children), BULK_SET_BATCH if loader else BULK_BATCH
+            )
         )
-        nodes = assemble(rows, stream.bulk_children)
-        for batch in _batches(nodes, BULK_SET_BATCH if loader else BULK_BATCH):
-            if _uninstalled(self.session, self.shop_id):
-                self.session.rollback()
-                self.stopped = True
-                return False
-            self.write(stream, batch, loader)
-            self.save()
+        # Parsing and mapping the next batch (Python) overlaps writing this one (the database).
+        with closing(prefetched(batches)) as mapped:
+            for records, malformed in mapped:
+                if _uninstalled(self.session, self.shop_id):
+                    self.session.rollback()
+                    self.stopped = True
+                    return False
+                self.write_records(stream, records, malformed, loader)
+                self.save()
+        if totals_later:
+            bulk_load.refresh_totals(self.session, self.shop_id, totals_later)
+            self.session.commit()
         return True
 
     # ---- the run ---------------------------------------------------------------------------
@@ -396,11 +415,68 @@ class SyncRun:
                 log.info("sync stopped shop_id=%s: uninstalled", self.shop_id)
                 return self.done
             if self.report:  # a backfill: the planner learns what was just loaded
-                bulk_load.analyze_loaded_tables(
-                    self.session, bulk_load.LOADED_TABLES[stream.name]
-                )
+                bulk_load.analyze_loaded_tables(self.session, bulk_load.LOADED_TABLES[stream.name])
                 self.session.commit()
         return self.done
+
+
+def map_nodes(
+    stream: StreamSpec, nodes: Iterable[Any], currency: str
+) -> tuple[list[Any], list[str]]:
+    """The stream's records of `nodes`, and the reason of each node that could not be mapped
+    (one malformed record must not stop the shop's sync: it is counted, the others go on)."""
+    records, malformed = [], []
+    for node in nodes:
+        try:
+            records.append(stream.to_record(node, currency))
+        except (ValueError, TypeError, AttributeError, KeyError) as error:
+            malformed.append(getattr(error, "code", None) or "malformed")
+    return records, malformed
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterable[T], depth: int = 1) -> Generator[T, None, None]:
+    """`items`, produced by a worker thread at most `depth` ahead of the consumer (bounded
+    memory); the worker's exception is raised here; closing the generator stops the worker."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((item, None), timeout=0.2)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            outcome: tuple[Any, BaseException | None] = (_DONE, None)
+        except BaseException as error:  # handed to the consumer, raised there
+            outcome = (_DONE, error)
+        while not stop.is_set():
+            try:
+                queue.put(outcome, timeout=0.2)
+                return
+            except Full:
+                continue
+
+    worker = threading.Thread(target=produce, name="bulk-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, error = queue.get()
+            if item is _DONE:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=30)
 
 
 def _batches(items: Iterator[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:

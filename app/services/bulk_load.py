@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select, text
@@ -62,6 +63,8 @@ def _copy_rows(
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row(row)
+    # Temporary tables get no statistics otherwise: the merges would be planned blind.
+    session.execute(text(f"ANALYZE {table}"))
 
 
 def _stage(session: Session, table: str, columns: str) -> None:
@@ -207,6 +210,19 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
         ),
         shop,
     )
+    account_id = session.scalar(select(Shop.account_id).where(Shop.id == shop_id))
+    params = {"shop_id": shop_id, "account_id": account_id}
+    # New customers are written once, already linked to their person (one per account+email).
+    if account_id is not None:
+        session.execute(
+            text(
+                "INSERT INTO persons (account_id, email_normalized, created_at)"
+                " SELECT DISTINCT :account_id, s.email_normalized, now() FROM _stage_customers s"
+                " WHERE s.old_id IS NULL AND s.email_normalized IS NOT NULL"
+                " ON CONFLICT (account_id, email_normalized) DO NOTHING"
+            ),
+            params,
+        )
     session.execute(
         text(
             """
@@ -215,19 +231,22 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
                     shop_id, external_id, email, email_normalized, first_name, last_name, phone,
                     city, country_code, locale, tags, email_marketing_state,
                     email_marketing_opt_in_level, email_marketing_updated_at, orders_count,
-                    total_spent, platform_created_at, platform_updated_at, created_at, updated_at)
+                    total_spent, platform_created_at, platform_updated_at, created_at, updated_at,
+                    person_id)
                 SELECT :shop_id, s.external_id, s.email, s.email_normalized, s.first_name,
                     s.last_name, s.phone, s.city, s.country_code, s.locale,
                     coalesce(s.tags, '[]')::json, s.consent_state, s.consent_level, s.consent_at,
-                    0, 0, s.platform_created_at, s.platform_updated_at, now(), now()
-                FROM _stage_customers s WHERE s.old_id IS NULL ORDER BY s.external_id
+                    0, 0, s.platform_created_at, s.platform_updated_at, now(), now(), p.id
+                FROM _stage_customers s LEFT JOIN persons p
+                    ON p.account_id = :account_id AND p.email_normalized = s.email_normalized
+                WHERE s.old_id IS NULL ORDER BY s.external_id
                 ON CONFLICT (shop_id, external_id) DO NOTHING
                 RETURNING external_id)
             UPDATE _stage_customers s SET inserted = true
             FROM inserted WHERE inserted.external_id = s.external_id
             """
         ),
-        shop,
+        params,
     )
     existing = (
         "FROM _stage_customers s WHERE c.shop_id = :shop_id"
@@ -277,18 +296,15 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
         ),
         shop,
     )
-    _link_people(session, shop_id)
+    if account_id is not None:
+        _link_people(session, params)
     return len(rows)
 
 
-def _link_people(session: Session, shop_id: int) -> None:
-    """People for new customers and changed emails (as `people.link_customers`, set-wise), then
-    the storefront opt-ins their address confirmed before they arrived."""
-    relink = "(s.inserted OR s.old_email IS DISTINCT FROM s.new_email)"
-    account_id = session.scalar(select(Shop.account_id).where(Shop.id == shop_id))
-    if account_id is None:
-        return
-    params = {"shop_id": shop_id, "account_id": account_id}
+def _link_people(session: Session, params: dict[str, Any]) -> None:
+    """Relink customers whose email changed (as `people.link_customers`, set-wise), then apply
+    the storefront opt-ins a new or changed address confirmed before the customer arrived."""
+    relink = "(NOT s.inserted AND s.old_email IS DISTINCT FROM s.new_email)"
     before = list(
         session.scalars(
             text(
@@ -338,7 +354,8 @@ def _link_people(session: Session, shop_id: int) -> None:
                  (SELECT email_normalized, min(confirmed_at) AS confirmed_at
                   FROM opt_in_requests WHERE shop_id = :shop_id AND confirmed_at IS NOT NULL
                   GROUP BY email_normalized) o
-            WHERE c.id = s.cid AND {relink} AND c.email_normalized = o.email_normalized
+            WHERE c.id = s.cid AND (s.inserted OR {relink})
+              AND c.email_normalized = o.email_normalized
               AND c.deleted_at IS NULL AND c.redacted_at IS NULL
               AND upper(coalesce(c.email_marketing_state, '')) <> 'SUBSCRIBED'
               AND (c.email_marketing_updated_at IS NULL
@@ -395,7 +412,9 @@ _FULFILLED_AT = "coalesce(s.fulfilled_hint, s.platform_updated_at, now())"
 def _order_rows(
     records: Iterable[OrderRecord],
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[CustomerRecord]]:
-    orders, lines, customers = [], [], []
+    orders: list[tuple[Any, ...]] = []
+    lines: list[tuple[Any, ...]] = []
+    customers: list[CustomerRecord] = []
     line_seq = 0
     for seq, batch in enumerate(upsert._group(records, "external_id").values()):
         customers.extend(r.customer for r in batch if r.customer is not None)
@@ -448,9 +467,16 @@ def _order_rows(
     return orders, lines, customers
 
 
-def load_orders(session: Session, shop_id: int, records: Sequence[OrderRecord]) -> int:
+def load_orders(
+    session: Session,
+    shop_id: int,
+    records: Sequence[OrderRecord],
+    totals_later: set[int] | None = None,
+) -> int:
     """Write a batch of the shop's orders with their customers and lines; the orders applied
-    (row-wise off PostgreSQL)."""
+    (row-wise off PostgreSQL). With `totals_later`, the customers whose totals need recomputing
+    are added to it (a long load rewrites each customer once, at its end: `refresh_totals`)
+    instead of being recomputed now."""
     if not copy_supported(session):
         return upsert.upsert_orders(session, shop_id, records)
     session.flush()
@@ -537,36 +563,66 @@ def load_orders(session: Session, shop_id: int, records: Sequence[OrderRecord]) 
               ORDER BY customer_id, external_id DESC) x
         WHERE c.id = x.customer_id AND c.currency IS DISTINCT FROM x.currency
         """,
-        # The totals of every customer an applied order names, now or before.
-        """
-        WITH touched AS (
-            SELECT customer_id AS id FROM _stage_orders
-            WHERE applied_id IS NOT NULL AND customer_id IS NOT NULL
-            UNION
-            SELECT old_customer_id FROM _stage_orders
-            WHERE applied_id IS NOT NULL AND old_customer_id IS NOT NULL),
-        totals AS (
-            SELECT t.id, count(o.id) AS orders_count,
-                coalesce(sum(CASE WHEN o.cancelled_at IS NULL THEN o.total_price ELSE 0 END), 0)
-                    AS total_spent,
-                min(coalesce(o.processed_at, o.platform_created_at, o.created_at)) AS first_at,
-                max(coalesce(o.processed_at, o.platform_created_at, o.created_at)) AS last_at
-            FROM touched t LEFT JOIN orders o ON o.shop_id = :shop_id AND o.customer_id = t.id
-            GROUP BY t.id)
-        UPDATE customers c SET orders_count = totals.orders_count,
-            total_spent = totals.total_spent, first_order_at = totals.first_at,
-            last_order_at = totals.last_at
-        FROM totals WHERE c.id = totals.id AND c.shop_id = :shop_id
-        """,
     ]
     for statement in statements:
         session.execute(text(statement), shop)
+    # The totals of every customer an applied order names, now or before.
+    touched = set(
+        session.scalars(
+            text(
+                "SELECT customer_id FROM _stage_orders"
+                " WHERE applied_id IS NOT NULL AND customer_id IS NOT NULL"
+                " UNION SELECT old_customer_id FROM _stage_orders"
+                " WHERE applied_id IS NOT NULL AND old_customer_id IS NOT NULL"
+            )
+        )
+    )
+    if totals_later is not None:
+        totals_later.update(touched)
+    else:
+        refresh_totals(session, shop_id, touched)
     applied = session.scalar(
         text("SELECT count(*) FROM _stage_orders WHERE applied_id IS NOT NULL")
     )
     return int(applied or 0)
 
 
-def loader_for(stream: str) -> Any:
+_TOTALS_CHUNK = 50_000
+
+
+def refresh_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
+    """`upsert.refresh_customer_totals`, set-wise: orders_count, total_spent (not cancelled),
+    first and last order time, recomputed from the stored orders."""
+    ids = sorted(set(customer_ids))
+    for start in range(0, len(ids), _TOTALS_CHUNK):
+        session.execute(
+            text(
+                """
+                WITH totals AS (
+                    SELECT t.id, count(o.id) AS orders_count,
+                        coalesce(sum(CASE WHEN o.cancelled_at IS NULL THEN o.total_price
+                                     ELSE 0 END), 0) AS total_spent,
+                        min(coalesce(o.processed_at, o.platform_created_at, o.created_at))
+                            AS first_at,
+                        max(coalesce(o.processed_at, o.platform_created_at, o.created_at))
+                            AS last_at
+                    FROM unnest(CAST(:ids AS bigint[])) AS t(id)
+                    LEFT JOIN orders o ON o.shop_id = :shop_id AND o.customer_id = t.id
+                    GROUP BY t.id)
+                UPDATE customers c SET orders_count = totals.orders_count,
+                    total_spent = totals.total_spent, first_order_at = totals.first_at,
+                    last_order_at = totals.last_at
+                FROM totals WHERE c.id = totals.id AND c.shop_id = :shop_id
+                """
+            ),
+            {"shop_id": shop_id, "ids": ids[start : start + _TOTALS_CHUNK]},
+        )
+
+
+def loader_for(stream: str, totals_later: set[int] | None = None) -> Any:
     """The set-based writer of a stream, or None (the stream is written row by row)."""
-    return {"customers": load_customers, "orders": load_orders}.get(stream)
+    if stream == "customers":
+        return load_customers
+    if stream == "orders":
+        return partial(load_orders, totals_later=totals_later)
+    return None

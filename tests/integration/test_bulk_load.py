@@ -133,21 +133,15 @@ def orders(count: int, seed: int, hour: float = 5) -> list[OrderRecord]:
 def snapshot(session: Session, shop_id: int) -> dict[str, Any]:
     """Everything the product reads, keyed by external ids (no surrogate ids)."""
     session.expire_all()
-    people = {
-        key: value for key, value in session.execute(select(Person.id, Person.email_normalized))
-    }
-    ext = {
-        key: value
-        for key, value in session.execute(
+    people = dict(session.execute(select(Person.id, Person.email_normalized)).all())
+    ext = dict(
+        session.execute(
             select(Customer.id, Customer.external_id).where(Customer.shop_id == shop_id)
-        )
-    }
-    order_ext = {
-        key: value
-        for key, value in session.execute(
-            select(Order.id, Order.external_id).where(Order.shop_id == shop_id)
-        )
-    }
+        ).all()
+    )
+    order_ext = dict(
+        session.execute(select(Order.id, Order.external_id).where(Order.shop_id == shop_id)).all()
+    )
     skip = {"id", "shop_id", "created_at", "updated_at", "search_text", "person_id", "customer_id"}
 
     def columns(row: Any) -> dict[str, Any]:
@@ -249,7 +243,8 @@ def test_bulk_path_writes_what_the_row_wise_path_writes(db: Session) -> None:
         for row in got["customers"].values()
         if row["email_marketing_opt_in_level"] == "CONFIRMED_OPT_IN"
     ]
-    assert confirmed and all(row["email_marketing_updated_at"] == at(20) for row in confirmed)
+    assert confirmed
+    assert all(row["email_marketing_updated_at"] == at(20) for row in confirmed)
 
 
 def test_reimport_changes_nothing(session: Session) -> None:

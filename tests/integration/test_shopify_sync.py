@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 import jobs.sync
@@ -408,3 +408,77 @@ def test_reconcile_starts_the_flows_a_missed_webhook_would_have(
     reconcile_all(900.0)
     drain_jobs(SYNC)
     assert _count(db, FlowRun, shop_id) == len(runs)  # a second reconcile starts nothing new
+
+
+def test_bulk_backfill_writes_set_wise_with_progress_and_fresh_statistics(
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(jobs.sync, "BULK_SET_BATCH", 7)  # many batches from a small store
+    seen: list[dict[str, int]] = []
+    save_state = jobs.sync.save_state
+
+    def recording(session: Session, shop: Shop, **changes: Any) -> None:
+        save_state(session, shop, **changes)
+        if "done" in changes:
+            seen.append(dict(changes["done"]))
+
+    monkeypatch.setattr(jobs.sync, "save_state", recording)
+    analyzed_before = _analyze_count(db, "orders")
+    shop_id = _connect(runtime, sandbox)
+    store = sandbox.shop(DOMAIN)
+
+    drain_jobs(SYNC)
+
+    state = _shop(db, shop_id).sync_state
+    assert state["status"] == "done", state
+    assert state["done"] == state["totals"]
+    # Progress moved batch by batch while the orders were written, never backwards.
+    orders_done = [done["orders"] for done in seen if "orders" in done]
+    steps = sorted(set(orders_done))
+    assert len(steps) >= len(store.orders) // 7
+    assert orders_done == sorted(orders_done)
+    # Each customer's totals (recomputed once, after the last batch) match its stored orders.
+    mismatched = db.scalar(
+        text(
+            "SELECT count(*) FROM customers c LEFT JOIN (SELECT customer_id, count(*) AS n"
+            " FROM orders WHERE shop_id = :shop GROUP BY customer_id) t ON t.customer_id = c.id"
+            " WHERE c.shop_id = :shop AND c.orders_count <> coalesce(t.n, 0)"
+        ),
+        {"shop": shop_id},
+    )
+    assert mismatched == 0
+    assert db.scalar(
+        text("SELECT count(*) FROM customers WHERE shop_id = :shop AND orders_count > 0"),
+        {"shop": shop_id},
+    )
+    unlinked = db.scalar(
+        text(
+            "SELECT count(*) FROM customers WHERE shop_id = :shop AND person_id IS NULL"
+            " AND email_normalized IS NOT NULL AND redacted_at IS NULL"
+        ),
+        {"shop": shop_id},
+    )
+    assert unlinked == 0
+    # The backfill refreshed the planner's statistics of what it loaded.
+    deadline = time.monotonic() + 5
+    while _analyze_count(db, "orders") == analyzed_before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _analyze_count(db, "orders") > analyzed_before
+
+
+def _analyze_count(db: Session, table: str) -> int:
+    db.commit()
+    db.execute(text("SELECT pg_stat_clear_snapshot()"))
+    return int(
+        db.scalar(
+            text("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = :name"),
+            {"name": table},
+        )
+        or 0
+    )
