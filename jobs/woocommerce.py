@@ -26,7 +26,7 @@ from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
 from app.queueing import enqueue, job_id
-from app.services import flow_triggers, upsert
+from app.services import bulk_load, flow_triggers, upsert
 from app.services.woocommerce_install import (
     bind_checked_store,
     webhook_delivery_url,
@@ -108,6 +108,12 @@ def ensure_webhooks(
 
 # --- sync ------------------------------------------------------------------------------------
 
+# What each stream writes (WooCommerce's orders stream carries the open checkouts too).
+WOOCOMMERCE_LOADED_TABLES = {
+    **bulk_load.LOADED_TABLES,
+    "orders": (*bulk_load.LOADED_TABLES["orders"], "checkouts"),
+}
+
 
 def _customer_pages(client: WooCommerceClient, since: datetime | None) -> Any:
     """All customers (backfill), or the newest first down to `since` (no modified_after here)."""
@@ -184,12 +190,13 @@ def _apply_orders(
     page: list[dict[str, Any]],
     triggers: bool,
     skipped: Skipped | None = None,
+    write_orders: Callable[[Session, int, list[Any]], int] = upsert.upsert_orders,
 ) -> int:
     open_ones = [o for o in page if mapping.is_open_checkout(o)]
     paid = [o for o in page if not mapping.is_open_checkout(o)]
     orders = _mapped("orders", paid, mapping.order_from_resource, skipped)
     checkouts = _mapped("checkouts", open_ones, mapping.checkout_from_resource, skipped)
-    upsert.upsert_orders(session, shop_id, orders)
+    write_orders(session, shop_id, orders)
     upsert.upsert_checkouts(session, shop_id, checkouts)
     if triggers:
         flow_triggers.after_orders(session, shop_id, orders)
@@ -221,11 +228,19 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             skipped={},
         )
         skipped = Skipped()
+        # A first backfill on PostgreSQL writes set-wise (COPY + merge per page); customers'
+        # totals are recomputed once, after the last page of orders.
+        set_wise = since is None and bulk_load.copy_supported(session)
+        totals_later: set[int] = set()
+        write_customers = bulk_load.load_customers if set_wise else upsert.upsert_customers
+        write_orders = (
+            bulk_load.loader_for("orders", totals_later) if set_wise else upsert.upsert_orders
+        )
         streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
             (
                 "customers",
                 lambda c: _customer_pages(c, since),
-                lambda page: upsert.upsert_customers(
+                lambda page: write_customers(
                     session,
                     shop_id,
                     _mapped("customers", page, mapping.customer_from_resource, skipped),
@@ -249,7 +264,12 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                 "orders",
                 lambda c: c.paginate("orders", {**_modified_params(since), "status": "any"}),
                 lambda page: _apply_orders(
-                    session, shop_id, page, triggers=since is not None, skipped=skipped
+                    session,
+                    shop_id,
+                    page,
+                    triggers=since is not None,
+                    skipped=skipped,
+                    write_orders=write_orders,
                 ),
             ),
         )
@@ -262,6 +282,13 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                         apply(page)
                         done[name] += len(page)
                         _save_state(session, shop, done=dict(done), skipped=skipped.streams)
+                    if name == "orders" and totals_later:
+                        bulk_load.refresh_totals(session, shop_id, totals_later)
+                    if since is None:  # a backfill: the planner learns what was just loaded
+                        bulk_load.analyze_loaded_tables(
+                            session, WOOCOMMERCE_LOADED_TABLES.get(name, ())
+                        )
+                    session.commit()
         except AuthenticationError:
             _fail(session, shop_id, RECONNECT_NEEDED, status="error")
             raise
