@@ -252,11 +252,14 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
         "FROM _stage_customers s WHERE c.shop_id = :shop_id"
         " AND c.external_id = s.external_id AND NOT s.inserted"
     )
-    # Lock in id order, as the row-wise upserts do, so concurrent writers queue, not deadlock.
+    changes = f"({_TIMED_NEWER} OR {_CONSENT_FORWARD} OR {_UNTIMED_FILLS})"
+    # Lock in id order, as the row-wise upserts do, so concurrent writers queue, not deadlock;
+    # only the rows this batch changes (an order's bare customer reference changes nothing).
     session.execute(
         text(
-            "SELECT c.id FROM customers c, _stage_customers s WHERE c.shop_id = :shop_id"
-            " AND c.external_id = s.external_id AND NOT s.inserted ORDER BY c.id FOR UPDATE OF c"
+            "SELECT c.id FROM customers c JOIN _stage_customers s"  # noqa: S608
+            " ON c.external_id = s.external_id WHERE c.shop_id = :shop_id AND NOT s.inserted"
+            f" AND {changes} ORDER BY c.id FOR UPDATE OF c"
         ),
         shop,
     )
@@ -282,8 +285,7 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
                 email_marketing_updated_at = CASE WHEN {_CONSENT_FORWARD}
                     THEN s.consent_at ELSE c.email_marketing_updated_at END,
                 updated_at = now()
-            {existing}
-              AND ({_TIMED_NEWER} OR {_CONSENT_FORWARD} OR {_UNTIMED_FILLS})
+            {existing} AND {changes}
             """  # noqa: S608
         ),
         shop,
