@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
@@ -199,6 +199,27 @@ def test_install_end_to_end(
     assert checkout.recovery_url is not None
     assert "/checkout/order-pay/" in checkout.recovery_url
     assert shop.sync_state["done"]["orders"] == len(store.orders)
+    # The first backfill wrote set-wise: every customer's totals (recomputed once, after the
+    # last page of orders) match its stored orders, and customers with an email have a person.
+    params = {"shop": shop.id}
+    assert not db.scalar(
+        text(
+            "SELECT count(*) FROM customers c LEFT JOIN (SELECT customer_id, count(*) AS n"
+            " FROM orders WHERE shop_id = :shop GROUP BY customer_id) t ON t.customer_id = c.id"
+            " WHERE c.shop_id = :shop AND c.orders_count <> coalesce(t.n, 0)"
+        ),
+        params,
+    )
+    assert db.scalar(
+        text("SELECT count(*) FROM customers WHERE shop_id = :shop AND orders_count > 0"), params
+    )
+    assert not db.scalar(
+        text(
+            "SELECT count(*) FROM customers WHERE shop_id = :shop AND person_id IS NULL"
+            " AND email_normalized IS NOT NULL"
+        ),
+        params,
+    )
 
 
 def test_forged_expired_and_replayed_callbacks_store_nothing(
