@@ -146,7 +146,7 @@ def _customer_rows(records: Iterable[CustomerRecord]) -> list[tuple[Any, ...]]:
                 record.locale,
                 None if record.tags is None else json.dumps(list(record.tags)),
                 record.email_marketing_state,
-                record.email_marketing_opt_in_level if carries else None,
+                record.email_marketing_opt_in_level,
                 upsert._consent_time(record) if carries else None,
                 record.created_at,
                 record.updated_at,
