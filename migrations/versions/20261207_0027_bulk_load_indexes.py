@@ -1,7 +1,7 @@
 """indexes for reads after a bulk load: order lines by order, a customer's orders by placed time
 
 Revision ID: 20261207_bulk_load_indexes
-Revises: 20261207_message_claimed_by
+Revises: 20261207_purchase_stats
 Create Date: 2026-12-07 13:00:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261207_bulk_load_indexes"
-down_revision: str | None = "20261207_message_claimed_by"
+down_revision: str | None = "20261207_purchase_stats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
