@@ -17,7 +17,7 @@ import click
 from app.config import ConfigError, load_config
 
 if TYPE_CHECKING:
-    from app.services.flow_simulation import SimulationResult
+    from app.flows.simulation import SimulationResult
 
 
 def _config():  # type: ignore[no-untyped-def]
@@ -452,8 +452,8 @@ def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool
 
     from app.db import utcnow
     from app.entry import get_app
+    from app.flows.simulation import SIMULATORS, parse_lookback, simulate
     from app.models import Shop
-    from app.services.flow_simulation import SIMULATORS, parse_lookback, simulate
     from connectors.woocommerce.auth import normalize_store_url
 
     if flow_key not in SIMULATORS:

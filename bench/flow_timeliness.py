@@ -163,9 +163,9 @@ def schedule_due_steps(batch: int = 1000) -> float:
     from sqlalchemy import select
 
     from app.entry import get_app
+    from app.flows.runs import schedule_step
     from app.kizuna import kizuna
     from app.models.flow import FlowRun
-    from app.services.flows import schedule_step
 
     started = time.perf_counter()
     with get_app().app_context():
@@ -194,10 +194,10 @@ def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> floa
     from rq.registry import ScheduledJobRegistry
 
     from app.entry import get_app
+    from app.flows.runs import schedule_step
     from app.kizuna import kizuna
     from app.models.flow import FlowRun
     from app.queueing import FLOWS
-    from app.services.flows import schedule_step
 
     with get_app().app_context():
         runtime = kizuna()

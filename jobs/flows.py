@@ -16,11 +16,11 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from app.db import utcnow
+from app.flows.dispatch import BATCH_SIZE, dispatch_due
+from app.flows.runs import advance_run, runs_due, schedule_step
+from app.flows.winback import scan_active_shops, scan_shop
 from app.kizuna import Kizuna
 from app.models import Shop
-from app.services.flow_dispatch import BATCH_SIZE, dispatch_due
-from app.services.flows import advance_run, runs_due, schedule_step
-from app.services.winback import scan_active_shops, scan_shop
 from jobs.context import kizuna_job
 from jobs.send_email import deliver
 

@@ -16,10 +16,10 @@ import logging
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.flows.runs import suppressed
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.opt_in import OptInRequest
-from app.services.flows import suppressed
 from app.services.opt_in import confirmation_email
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.mail import build_mail_body, refusal

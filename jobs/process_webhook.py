@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
 from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
-from app.services import flow_triggers, upsert
+from app.services import upsert
 from app.services.redact import redact_customer, redact_shop
 from app.services.uninstall import uninstall_shop
 from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS

@@ -17,9 +17,9 @@ import logging
 
 from sqlalchemy import select
 
+from app.flows.post_purchase import refresh_history_stats
 from app.kizuna import Kizuna
 from app.models import Shop
-from app.services.post_purchase import refresh_history_stats
 from app.services.scoring import enqueue_scoring, rescore_rfm, score_shop
 from jobs.context import kizuna_job
 

@@ -30,13 +30,9 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import POST_PURCHASE_FLOWS, WINBACK, next_send_time, shop_zone
-from app.heartbeats import process_name
-from app.kizuna import Kizuna
-from app.models import Customer, Shop
-from app.models.flow import FlowRun, Message
-from app.services import post_purchase, winback
-from app.services.cart_email import language, render
-from app.services.flows import (
+from app.flows import post_purchase, winback
+from app.flows.cart import language, render
+from app.flows.runs import (
     PRIORITY_DELAY,
     SharedContent,
     cart_checkout,
@@ -48,6 +44,10 @@ from app.services.flows import (
     recent_send_times,
     suppressed,
 )
+from app.heartbeats import process_name
+from app.kizuna import Kizuna
+from app.models import Customer, Shop
+from app.models.flow import FlowRun, Message
 from app.services.inquiries import marketing_paused
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown

@@ -33,9 +33,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import describe_error, utcnow
+from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
-from app.services import bulk_load, flow_triggers, upsert
+from app.services import bulk_load, upsert
 from app.services.scoring import enqueue_scoring
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP

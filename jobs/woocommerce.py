@@ -22,11 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
 from app.queueing import enqueue, job_id
-from app.services import bulk_load, flow_triggers, upsert
+from app.services import bulk_load, upsert
 from app.services.woocommerce_install import (
     bind_checked_store,
     webhook_delivery_url,

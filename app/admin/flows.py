@@ -4,7 +4,7 @@ preview, for the cart, win-back, thank-you, review-request and replenishment flo
 everyone or one of the shop's saved segments (a deleted one is flagged on the page).
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
-`app.services.flow_settings` and is committed here (POST, CSRF-checked). The preview renders each
+`app.flows.settings` and is committed here (POST, CSRF-checked). The preview renders each
 step with the flow's own renderer (`cart_email.render`, `winback.render`,
 `post_purchase.render`) for one real customer — their latest checkout (cart), latest order
 (win-back), latest paid or fulfilled order (thank-you, review request) or a product they bought
@@ -36,19 +36,15 @@ from app.auth.guard import admin_required
 from app.db import utcnow
 from app.domain.attribution import MODELS
 from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
+from app.flows import post_purchase, winback
+from app.flows import settings as flow_settings
+from app.flows import stats as flow_stats
 from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
 from app.request_guards import db_integer
-from app.services import (
-    attribution,
-    flow_settings,
-    flow_stats,
-    post_purchase,
-    segments,
-    winback,
-)
+from app.services import attribution, segments
 from app.services.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
@@ -285,7 +281,7 @@ def render_previews(
 ) -> list[StepPreview]:
     """Every step as the sender would render it for this target (nothing stored): the flow's
     own renderer on an unsaved run and message (id 0), so no discount code is created."""
-    from app.services.cart_email import language, render
+    from app.flows.cart import language, render
 
     config = kizuna().config
     customer = target.customer

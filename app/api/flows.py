@@ -17,8 +17,10 @@ from app.api import bp
 from app.api.errors import api_required
 from app.api.serialize import money, ratio, when
 from app.db import utcnow
+from app.flows import settings as flow_settings
+from app.flows import stats as flow_stats
 from app.kizuna import db_session
-from app.services import attribution, flow_settings, flow_stats
+from app.services import attribution
 
 
 def _interval(value: flow_stats.Interval | None, scale: float = 1.0) -> dict[str, float] | None:

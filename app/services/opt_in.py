@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.flows import runs as flows
 from app.i18n import recipient_language
 from app.models import Checkout, Customer, Shop, TimelineEvent
 from app.models.opt_in import STOREFRONT_DOUBLE_OPT_IN, OptInRequest
 from app.queueing import enqueue_after_commit, job_id
-from app.services import flows
 from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
 from app.tasks import SEND_OPT_IN_CONFIRMATION
 from connectors.sendgrid.mail import OutgoingEmail

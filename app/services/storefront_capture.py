@@ -15,8 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.flows import runs as flows
 from app.models import Checkout
-from app.services import flows, opt_in, upsert
+from app.services import opt_in, upsert
 from connectors.base import CheckoutRecord
 
 

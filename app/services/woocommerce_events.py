@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.flows import triggers as flow_triggers
 from app.models import Shop, WebhookEvent
-from app.services import flow_triggers, upsert
+from app.services import upsert
 from connectors.shopify.webhooks import WebhookPayloadError
 from connectors.woocommerce import mapping
 

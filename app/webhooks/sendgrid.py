@@ -13,8 +13,8 @@ import logging
 
 from flask import Response, jsonify, request
 
+from app.flows.runs import record_message_events
 from app.kizuna import db_session, kizuna
-from app.services.flows import record_message_events
 from app.webhooks import bp
 from connectors.sendgrid.events import (
     SIGNATURE_HEADER,

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.domain.attribution import AttributionSettings
+from app.flows.stats import flow_performance
 from app.models.flow import MessageEvent
 from app.services.attribution import attributed_orders
-from app.services.flow_stats import flow_performance
 from tests.factories.admin import make_account, make_customer, make_shop
 from tests.factories.flow_stats import NOW, T0, message, order, run
 

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.flows.runs import step_job_id
 from app.models import Customer, Shop
 from app.models.flow import Suppression
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
-from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.send_email import send_message

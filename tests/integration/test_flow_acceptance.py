@@ -27,10 +27,10 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
+from app.flows.runs import step_job_id
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Suppression
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
-from app.services.flows import step_job_id
 from app.tasks import DISPATCH_DUE_STEPS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps, run_flow_step, sweep_flow_runs

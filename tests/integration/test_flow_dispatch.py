@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import make_engine, utcnow
+from app.flows.dispatch import dispatch_due
 from app.migrate import upgrade
 from app.models import Customer, Order
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
 from app.queueing import EMAIL
-from app.services.flow_dispatch import dispatch_due
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sendgrid.mail import build_batch
 from jobs.flows import dispatch_due_steps, run_flow_step

@@ -29,11 +29,11 @@ from app.domain.orchestration import (
     PostPurchaseTiming,
     WinbackConfig,
 )
+from app.flows.runs import step_job_id
+from app.flows.settings import FLOW_KEYS
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
-from app.services.flow_settings import FLOW_KEYS
-from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
 from tests.factories import cart_flow

@@ -28,11 +28,7 @@ from app.domain.orchestration import (
     WINBACK_DEFAULTS,
     holdout_bucket,
 )
-from app.models import Checkout, Customer, Order, Product, Shop
-from app.models.flow import FlowRun, FlowSetting, Message, Suppression
-from app.models.inquiry import Inquiry
-from app.queueing import EMAIL, FLOWS
-from app.services.flow_simulation import (
+from app.flows.simulation import (
     SIMULATORS,
     SimulatedEntry,
     SimulationResult,
@@ -40,6 +36,10 @@ from app.services.flow_simulation import (
     parse_lookback,
     simulate,
 )
+from app.models import Checkout, Customer, Order, Product, Shop
+from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.models.inquiry import Inquiry
+from app.queueing import EMAIL, FLOWS
 from tests.factories.admin import make_account, make_customer, make_order, make_shop
 from tests.factories.post_purchase import (
     BOWL,

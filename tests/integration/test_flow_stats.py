@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session
 
 from app.db import make_engine
 from app.domain.attribution import AttributionSettings
-from app.migrate import upgrade
-from app.models.flow import Message, MessageEvent
-from app.services.flow_stats import (
+from app.flows.stats import (
     Z95,
     flow_performance,
     mean_difference_total,
     proportion_difference,
 )
+from app.migrate import upgrade
+from app.models.flow import Message, MessageEvent
 from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
 from tests.factories.flow_stats import NOW, T0, S, _events, message, order, run
 

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import REPLENISHMENT
+from app.flows.post_purchase import refresh_history_stats
 from app.models import Shop
 from app.queueing import WEBHOOKS
-from app.services.post_purchase import refresh_history_stats
 from tests.integration.test_post_purchase import (
     BOWL,
     TEA,

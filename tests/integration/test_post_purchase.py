@@ -20,11 +20,11 @@ from app.domain.orchestration import (
     THANK_YOU,
     in_holdout,
 )
+from app.flows.post_purchase import exit_reason, product_url, refresh_history_stats
+from app.flows.runs import step_job_id
 from app.models import Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.queueing import EMAIL, FLOWS
-from app.services.flows import step_job_id
-from app.services.post_purchase import exit_reason, product_url, refresh_history_stats
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.woocommerce import mapping as woocommerce_mapping
 from jobs.flows import run_flow_step

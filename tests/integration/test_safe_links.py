@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
+from app.flows.post_purchase import product_cards
 from app.models import Customer, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.product import ProductVariant
-from app.services.post_purchase import product_cards
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps, run_flow_step
 from jobs.send_email import send_message

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
+from app.flows.runs import step_job_id
 from app.models.flow import FlowSetting, Message
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
-from app.services.flows import step_job_id
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step, scan_winback
 from tests.factories import cart_flow

@@ -24,19 +24,19 @@ from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
-from app.formatting import format_money
-from app.i18n import recipient_language
-from app.links import safe_url, shop_home_url
-from app.models import Checkout, Customer, Shop
-from app.models.flow import FlowRun, Message
-from app.services.flow_settings import subject_override
-from app.services.flows import (
+from app.flows.runs import (
     SharedContent,
     flow_email,
     flow_setting,
     message_unsubscribe_link,
 )
-from app.services.winback import UNSUBSCRIBE_TAG, greeting
+from app.flows.settings import subject_override
+from app.flows.winback import UNSUBSCRIBE_TAG, greeting
+from app.formatting import format_money
+from app.i18n import recipient_language
+from app.links import safe_url, shop_home_url
+from app.models import Checkout, Customer, Shop
+from app.models.flow import FlowRun, Message
 from connectors.base import ConnectorError
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 

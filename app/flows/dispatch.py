@@ -24,19 +24,15 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.domain.orchestration import CART, WINBACK, FlowConfig, next_send_time, shop_zone
-from app.heartbeats import process_name
-from app.models import Checkout, Customer, Order, Shop
-from app.models.flow import FlowRun, Message
-from app.models.order import order_time
-from app.services import winback
-from app.services.cart_email import (
+from app.flows import winback
+from app.flows.cart import (
     SharedContent,
     language,
     render_shared,
     shared_email,
     step_has_discount,
 )
-from app.services.flows import (
+from app.flows.runs import (
     PRIORITY_DELAY,
     advance_run,
     claim_due_runs,
@@ -49,6 +45,10 @@ from app.services.flows import (
     schedule_step,
     shop_row,
 )
+from app.heartbeats import process_name
+from app.models import Checkout, Customer, Order, Shop
+from app.models.flow import FlowRun, Message
+from app.models.order import order_time
 from app.services.inquiries import paused_customers
 from app.services.segments import flow_audience
 from app.services.unsubscribe import suppressed_emails

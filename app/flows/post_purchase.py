@@ -41,15 +41,15 @@ from app.domain.recommendations import (
     expected_reorder,
     product_histories,
 )
+from app.flows.runs import flow_config, flow_email, message_unsubscribe_link, start_run
+from app.flows.settings import load as load_setting
+from app.flows.settings import subject_override
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.services import purchase_stats
-from app.services.flow_settings import load as load_setting
-from app.services.flow_settings import subject_override
-from app.services.flows import flow_config, flow_email, message_unsubscribe_link, start_run
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
 

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.domain.orchestration import POST_PURCHASE_FLOWS
+from app.flows import post_purchase
+from app.flows import runs as flows
 from app.models import Checkout, Customer
-from app.services import flows, post_purchase
 from connectors.base import CheckoutRecord, OrderRecord
 
 

@@ -455,7 +455,7 @@ def exit_reason(session: Session, run: FlowRun) -> str | None:
     if audience_exit is not None:
         return audience_exit
     if run.flow_key in POST_PURCHASE_FLOWS:  # a new order is no reason to stop these
-        from app.services import post_purchase
+        from app.flows import post_purchase
 
         return post_purchase.exit_reason(session, run)
     checkout = cart_checkout(session, run.shop_id, run.trigger_key)

@@ -48,12 +48,7 @@ from app.domain.recommendations import (
     occasions,
     rebuy_intervals,
 )
-from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
-from app.models.order import order_time
-from app.services.flows import flow_config, is_subscribed
-from app.services.inquiries import marketing_paused
-from app.services.post_purchase import (
+from app.flows.post_purchase import (
     AVAILABLE_STATUSES,
     HISTORY_LINES,
     HISTORY_WINDOW,
@@ -62,6 +57,11 @@ from app.services.post_purchase import (
     is_paid,
     placed_at,
 )
+from app.flows.runs import flow_config, is_subscribed
+from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
+from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.order import order_time
+from app.services.inquiries import marketing_paused
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import normalize_email
 

@@ -26,12 +26,7 @@ from app.domain.orchestration import (
     FlowConfig,
     WinbackConfig,
 )
-from app.links import shop_home_url
-from app.models import Customer, Order, Shop
-from app.models.flow import FlowSetting, Message
-from app.models.order import order_time
-from app.services.flow_settings import subject_override
-from app.services.flows import (
+from app.flows.runs import (
     SharedContent,
     flow_config,
     flow_email,
@@ -40,6 +35,11 @@ from app.services.flows import (
     message_unsubscribe_link,
     start_run,
 )
+from app.flows.settings import subject_override
+from app.links import shop_home_url
+from app.models import Customer, Order, Shop
+from app.models.flow import FlowSetting, Message
+from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
