@@ -4,14 +4,14 @@ preview, for the cart, win-back, thank-you, review-request and replenishment flo
 everyone or one of the shop's saved segments (a deleted one is flagged on the page).
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
-`app.flows.settings` and is committed here (POST, CSRF-checked). The preview renders each
-step with the flow's own renderer (`cart_email.render`, `winback.render`,
-`post_purchase.render`) for one real customer — their latest checkout (cart), latest order
-(win-back), latest paid or fulfilled order (thank-you, review request) or a product they bought
-twice (replenishment) — on unsaved run/message objects (id 0): no discount code is created and
-nothing is stored; the preview's unsubscribe link is neutralised and the HTML is shown in a
-sandboxed iframe. The outbox reads the simulated SendGrid's `/_sandbox/outbox` when the app
-sends there (only the messages whose `custom_args.kizuna_shop_id` is this store), else
+`app.flows.settings` and is committed here (POST, CSRF-checked). The preview renders each step
+with the flow's own renderer (its registry definition's `render`) for one real customer — their
+latest checkout (cart), latest order (win-back), latest paid or fulfilled order (thank-you,
+review request) or a product they bought twice (replenishment) — on unsaved run/message objects
+(id 0): no discount code is created and nothing is stored (rendering has no side effects: the
+discount code is the send step's); the preview's unsubscribe link is neutralised and the HTML is
+shown in a sandboxed iframe. The outbox reads the simulated SendGrid's `/_sandbox/outbox` when
+the app sends there (only the messages whose `custom_args.kizuna_shop_id` is this store), else
 Kizuna's `messages` table.
 """
 
@@ -36,9 +36,12 @@ from app.auth.guard import admin_required
 from app.db import utcnow
 from app.domain.attribution import MODELS
 from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
-from app.flows import post_purchase, winback
+from app.flows import post_purchase, registry
 from app.flows import settings as flow_settings
 from app.flows import stats as flow_stats
+from app.flows.facts import FactSet
+from app.flows.rules import Exit, Postpone, Skip, decide
+from app.formatting import format_datetime
 from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
@@ -52,14 +55,6 @@ log = logging.getLogger(__name__)
 OUTBOX_LIMIT = 50
 SANDBOX_FETCH = 500  # the sandbox cannot filter by shop: fetch this many, keep this shop's
 PREVIEW_CANDIDATES = 20
-# Shown when the customer asked for has nothing the flow's run could start from.
-PREVIEW_MISSING = {
-    CART: "flows.preview.no_checkout",
-    WINBACK: "flows.preview.no_order",
-    THANK_YOU: "flows.preview.no_paid_order",
-    REVIEW_REQUEST: "flows.preview.no_fulfilled_order",
-    REPLENISHMENT: "flows.preview.no_repeat_product",
-}
 
 
 @dataclass(frozen=True)
@@ -281,7 +276,7 @@ def render_previews(
 ) -> list[StepPreview]:
     """Every step as the sender would render it for this target (nothing stored): the flow's
     own renderer on an unsaved run and message (id 0), so no discount code is created."""
-    from app.flows.cart import language, render
+    from app.flows.cart import language
 
     config = kizuna().config
     customer = target.customer
@@ -295,19 +290,33 @@ def render_previews(
                 trigger_key=target.trigger_key, status="running",
             )  # fmt: skip
             msg = Message(id=0, shop_id=shop.id, flow_run_id=0, step=step, customer_id=customer.id)
-            if key == CART:
-                assert target.checkout is not None  # noqa: S101 - preview_target sets it
-                email = render(config, shop, customer, target.checkout, run, msg)
-            elif key == WINBACK:
-                email = winback.render(config, shop, customer, msg, lang)
-            else:
-                email = post_purchase.render(
-                    config, session, shop, customer, run, msg, lang, utcnow()
-                )
+            email = registry.get(key).render(
+                config, session, shop, customer, run, msg, lang, utcnow(), discount_code=None
+            )
             html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
             text = (email.text or "").replace(link, "#")
             previews.append(StepPreview(step, email.subject, html, text))
     return previews
+
+
+def preview_decision(session: Session, shop: Shop, key: str, target: PreviewTarget) -> str:
+    """What the send rules (`rules.decide`) would answer for this target were its email due
+    now — the same facts and the same function as the send — as one line for the page."""
+    now = utcnow()
+    run = FlowRun(
+        id=0, shop_id=shop.id, flow_key=key, customer_id=target.customer.id,
+        trigger_key=target.trigger_key, status="running", started_at=now,
+    )  # fmt: skip
+    with session.no_autoflush:
+        decision = decide(FactSet(session, shop.id, key, [run], now).facts(run), now)
+    if isinstance(decision, Exit | Skip):
+        return gettext(
+            "Were it due now, it would not be sent (%(reason)s).", reason=decision.reason
+        )
+    if isinstance(decision, Postpone):
+        until = format_datetime(decision.until, shop.timezone, current_language())
+        return gettext("Were it due now, it would wait until %(until)s.", until=until)
+    return gettext("Were it due now, it would be sent now.")
 
 
 def _customer_of(session: Session, shop: Shop, customer_id: int) -> Customer | None:
@@ -376,15 +385,17 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         customer = _customer_of(session, shop, wanted)
         chosen = preview_target(session, shop, key, customer) if customer is not None else None
         if chosen is None:
-            preview_error = PREVIEW_MISSING[key]
+            preview_error = registry.get(key).preview_missing
     else:
         for candidate in candidates[:3]:
             chosen = preview_target(session, shop, key, candidate)
             if chosen is not None:
                 break
     previews: list[StepPreview] = []
+    decision = ""
     if chosen is not None:
         previews = render_previews(session, shop, key, chosen)
+        decision = preview_decision(session, shop, key, chosen)
     spec = flow_settings.FORMS[key]
     return (
         render_template(
@@ -398,6 +409,7 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             chosen=chosen,
             previews=previews,
             preview_error=preview_error,
+            preview_decision=decision,
             steps=range(1, spec.steps + 1),
             delays=range(1, spec.delays + 1),
             languages=flow_settings.LANGUAGES,

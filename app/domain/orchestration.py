@@ -20,18 +20,6 @@ WINBACK = "winback"
 THANK_YOU = "thank_you"
 REVIEW_REQUEST = "review_request"
 REPLENISHMENT = "replenishment"
-POST_PURCHASE_FLOWS = (THANK_YOU, REVIEW_REQUEST, REPLENISHMENT)
-
-# Lower wins when two flows compete for the same customer at the same time.
-FLOW_PRIORITY: Mapping[str, int] = {
-    CART: 0,
-    "browse": 10,
-    "welcome": 20,
-    THANK_YOU: 25,
-    REPLENISHMENT: 30,
-    REVIEW_REQUEST: 35,
-    WINBACK: 40,
-}
 
 
 @dataclass(frozen=True)
@@ -171,7 +159,7 @@ def next_send_time(
     return moment
 
 
-# --- holdout and priority --------------------------------------------------------------------
+# --- holdout ------------------------------------------------------------------------------
 
 
 def holdout_bucket(shop_id: int, flow_key: str, customer_id: int) -> int:
@@ -182,12 +170,6 @@ def holdout_bucket(shop_id: int, flow_key: str, customer_id: int) -> int:
 
 def in_holdout(shop_id: int, flow_key: str, customer_id: int, percent: int) -> bool:
     return holdout_bucket(shop_id, flow_key, customer_id) < percent
-
-
-def pick_flow(candidates: Iterable[str]) -> str | None:
-    """The flow that wins when several would message the same customer (cart beats win-back)."""
-    ranked = sorted(set(candidates), key=lambda key: (FLOW_PRIORITY.get(key, 1000), key))
-    return ranked[0] if ranked else None
 
 
 # --- win-back --------------------------------------------------------------------------------

@@ -1,18 +1,22 @@
-"""The cart-abandonment email: its subjects, its discount code, and its rendering — one email
-per message, or shared content with per-recipient substitutions for a batch.
+"""The cart-abandonment flow: its definition (`DEFINITION`, settings `FORM`), subjects, discount
+code and rendering — one email per message, or shared content with per-recipient substitutions
+for a batch.
 
-Layer: services. Rendering needs an app context (Jinja). Personal data (names, items, links)
-goes only into the email or its per-recipient substitutions, never into shared content, logs or
-`custom_args`. A shared email fits only when its substitutions stay within SendGrid's 10,000
-bytes per personalization and the step carries no discount code (codes are created per message).
+Layer: services. Rendering needs an app context (Jinja) and has no side effects: the discount
+code is created by the send step (`create_discount_code`), explicitly, before it renders.
+Personal data (names, items, links) goes only into the email or its per-recipient substitutions,
+never into shared content, logs or `custom_args`. A shared email fits only when its
+substitutions stay within SendGrid's 10,000 bytes per personalization and the step carries no
+discount code (codes are created per message).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -20,17 +24,32 @@ from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
 from markupsafe import Markup, escape
 from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
+from app.flows import simulation
+from app.flows.registry import FlowDefinition
 from app.flows.runs import (
     SharedContent,
+    cart_checkout,
     flow_email,
     flow_setting,
+    load_order_exits,
     message_unsubscribe_link,
 )
-from app.flows.settings import subject_override
+from app.flows.settings import (
+    DEFAULT_DISCOUNT_DAYS,
+    DEFAULT_DISCOUNT_PERCENT,
+    MAX_DISCOUNT,
+    MAX_DISCOUNT_DAYS,
+    MAX_DISCOUNT_MIN_TOTAL,
+    STEPS,
+    FlowForm,
+    Number,
+    subject_override,
+)
 from app.flows.winback import UNSUBSCRIBE_TAG, greeting
 from app.formatting import format_money
 from app.i18n import recipient_language
@@ -90,11 +109,10 @@ def step_has_discount(config: dict[str, Any] | None, step: int) -> bool:
     return step == DISCOUNT_STEP and discount_terms(config) is not None
 
 
-def discount_for_step(
-    shop: Shop, run: FlowRun, step: int, checkout: Checkout | None = None
-) -> str | None:
-    """The cart flow's step 2 carries a unique single-use code for this customer (None: no
-    discount block, also for a `checkout` below the terms' minimum total). The code is derived
+def create_discount_code(session: Session, shop: Shop, run: FlowRun, msg: Message) -> str | None:
+    """The send step's explicit side effect, before rendering: the cart flow's step 2 carries
+    a unique single-use code for this customer, created on the platform here (None: no
+    discount block, also for a checkout below the terms' minimum total). The code is derived
     from the message id, so a retried send reuses it (the platform's "code taken" counts as
     created). A refusal is put on the shop's last_error (committed with the send) and the email
     goes out without a code rather than not at all."""
@@ -105,21 +123,19 @@ def discount_for_step(
     from connectors.shopify.discounts import create_single_use_discount, message_code
     from connectors.woocommerce.coupons import create_coupon
 
-    session = object_session(shop)
-    if step != DISCOUNT_STEP or run.flow_key != "cart" or session is None:
+    step, message_id = msg.step, msg.id
+    if step != DISCOUNT_STEP or run.flow_key != "cart":
         return None
     setting = flow_setting(session, shop.id, run.flow_key)
     terms = discount_terms(setting.config if setting is not None else None)
     if terms is None:
         return None
+    checkout = cart_checkout(session, shop.id, run.trigger_key)
     if checkout is not None and checkout.total_price < terms.min_total:
         return None  # the split: a small cart is reminded without a code
     percent, days = terms.percent, terms.days
     customer = session.get(Customer, run.customer_id)
-    message_id = session.scalar(
-        select(Message.id).where(Message.flow_run_id == run.id, Message.step == step)
-    )
-    if customer is None or not customer.email or message_id is None:
+    if customer is None or not customer.email:
         return None
     runtime = kizuna()
     code = message_code(runtime.config.secret_key, "discount", shop.id, message_id)
@@ -204,9 +220,17 @@ def _templates(step: int, **context: Any) -> tuple[str, str]:
 
 
 def render(
-    config: Config, shop: Shop, customer: Customer, checkout: Checkout, run: FlowRun, msg: Message
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    checkout: Checkout,
+    run: FlowRun,
+    msg: Message,
+    *,
+    discount_code: str | None = None,
 ) -> OutgoingEmail:
-    """The step's email for one recipient, in the customer's (else the shop's) language."""
+    """The step's email for one recipient, in the customer's (else the shop's) language; no
+    side effects (the send step creates `discount_code` first, `create_discount_code`)."""
     lang = language(customer, shop)
     items_html, items_text = _render_items(checkout, lang)
     link = message_unsubscribe_link(config, shop, customer, msg)
@@ -221,7 +245,7 @@ def render(
         recovery_url=recovery_link(shop, checkout),
         recovery_text=recovery_link(shop, checkout),
         unsubscribe_url=link,
-        discount_code=discount_for_step(shop, run, msg.step, checkout),
+        discount_code=discount_code,
     )
     return flow_email(
         config,
@@ -294,3 +318,96 @@ def shared_email(
         link=link,
         substitutions=substitutions,
     )
+
+
+def render_message(
+    config: Config,
+    session: Session,
+    shop: Shop,
+    customer: Customer,
+    run: FlowRun,
+    msg: Message,
+    lang: str,
+    now: datetime,
+    *,
+    discount_code: str | None,
+) -> OutgoingEmail:
+    """`render` for the send step: the run's checkout, read in the send's transaction."""
+    checkout = cart_checkout(session, msg.shop_id, run.trigger_key)
+    if checkout is None:
+        raise NoResultFound(f"no checkout for run {run.id}")
+    return render(config, shop, customer, checkout, run, msg, discount_code=discount_code)
+
+
+def load_checkouts(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> dict[str, Any]:
+    """The batch's checkouts by token, in one query."""
+    tokens = {run.trigger_key for run in runs}
+    return {
+        checkout.external_id: checkout
+        for checkout in session.scalars(
+            select(Checkout).where(Checkout.shop_id == shop_id, Checkout.external_id.in_(tokens))
+        )
+    }
+
+
+def shared_message(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    run: FlowRun,
+    msg: Message,
+    content: SharedContent,
+    context: Mapping[str, Any],
+) -> OutgoingEmail | None:
+    checkout = context.get(run.trigger_key)
+    if checkout is None:
+        return None
+    return shared_email(config, shop, customer, checkout, msg, content)
+
+
+def _shares_content(config: Mapping[str, Any] | None, step: int) -> bool:
+    return not step_has_discount(dict(config) if config is not None else None, step)
+
+
+FORM = FlowForm(
+    "cart",
+    steps=STEPS,
+    delays=STEPS,
+    numbers=(
+        Number(
+            "discount_percent",
+            0,
+            MAX_DISCOUNT,
+            DEFAULT_DISCOUNT_PERCENT,
+            unit="%",
+            section="discount",
+        ),
+        Number("discount_days", 1, MAX_DISCOUNT_DAYS, DEFAULT_DISCOUNT_DAYS, section="discount"),
+        # The split: carts below this total get email 2 without a code.
+        Number(
+            "discount_min_total",
+            0,
+            MAX_DISCOUNT_MIN_TOTAL,
+            0,
+            integer=False,
+            unit="currency",
+            section="discount",
+        ),
+    ),
+)
+
+DEFINITION = FlowDefinition(
+    key="cart",
+    form=FORM,
+    priority=0,
+    ends_on_order=True,
+    load_exits=load_order_exits,
+    render=render_message,
+    simulate=simulation.cart_triggers,
+    preview_missing="flows.preview.no_checkout",
+    shares_content=_shares_content,
+    render_shared=render_shared,
+    load_context=load_checkouts,
+    shared_email=shared_message,
+    create_code=create_discount_code,
+)

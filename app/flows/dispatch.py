@@ -1,16 +1,16 @@
-"""Due flow steps, many runs at a time: claim them, check them, create their messages, and
-claim the emails that can leave together.
+"""Due flow steps, many runs at a time: claim them, decide each (`rules.decide` over facts
+loaded set-wise), create their messages, and claim the emails that can leave together.
 
 Layer: services, inside the caller's transaction (`jobs.flows.dispatch_due_steps` commits, then
 sends). Runs are claimed with `FOR UPDATE SKIP LOCKED`, so concurrent jobs split the work and
-never take the same run. The win-back steps and the cart steps without a discount code are
-checked set-wise — the same exits as `flows.exit_reason` and the same send-time rules as
-`jobs.send_email` (open complaint, flow priority, frequency cap, quiet hours), each read once
-per batch — and their ready messages are claimed (`sending`, attempts 1) in the same
-transaction that creates them and advances the runs: the row exists before anything is sent,
-and a claimed row is never sent again. Every other step (post-purchase emails differ per
-recipient; a discount code is created per message), and any email that cannot share content,
-takes the one-run path (`advance_run`, then `send-<message id>`).
+never take the same run. Every step goes through `_Batch` — a single run (`advance_run`, the
+older per-run job) is a batch of one: an exit stops the run, otherwise its message is created.
+For a step whose emails share content (the flow's `shares_content`: win-back, cart steps
+without a discount code) the whole decision applies now: `skipped` (open complaint), `pending`
+with `not_before` (priority, cap, quiet hours: its send is scheduled then) or ready — claimed
+(`sending`, attempts 1) in the same transaction that creates it: the row exists before anything
+is sent, and a claimed row is never sent again. Any other message is `pending` and its own job
+(`send-<message id>`) decides again at send time.
 """
 
 from __future__ import annotations
@@ -19,40 +19,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.domain.orchestration import CART, WINBACK, FlowConfig, next_send_time, shop_zone
-from app.flows import winback
-from app.flows.cart import (
-    SharedContent,
-    language,
-    render_shared,
-    shared_email,
-    step_has_discount,
-)
+from app.db import utcnow
+from app.flows import registry
+from app.flows.cart import language
+from app.flows.facts import FactSet
+from app.flows.rules import Exit, Postpone, Ready, Skip, decide
 from app.flows.runs import (
-    PRIORITY_DELAY,
-    advance_run,
+    SharedContent,
     claim_due_runs,
-    customers_outranked,
     enqueue_send,
-    flow_config,
     flow_setting,
-    is_subscribed,
-    recent_sends,
     schedule_step,
-    shop_row,
 )
 from app.heartbeats import process_name
-from app.models import Checkout, Customer, Order, Shop
+from app.models import Shop
 from app.models.flow import FlowRun, Message
-from app.models.order import order_time
-from app.services.inquiries import paused_customers
-from app.services.segments import flow_audience
-from app.services.unsubscribe import suppressed_emails
-from app.services.upsert import dialect_insert, normalize_email
+from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail, refusal
 
 BATCH_SIZE = MAX_PERSONALIZATIONS  # runs per transaction: at most one Mail Send request each
@@ -81,18 +67,28 @@ def dispatch_due(
     runs = claim_due_runs(session, shop_id, flow_key, step, now, limit)
     if not runs:
         return Dispatched()
-    if set_wise(session, shop_id, flow_key, step):
-        return _Batch(session, config, flow_key, runs, step, now).dispatch()
-    outcomes = Counter(advance_run(session, run.id, step, now) for run in runs)
-    return Dispatched(claimed=len(runs), outcomes=outcomes)
+    share = set_wise(session, shop_id, flow_key, step)
+    return _Batch(session, config, flow_key, runs, step, now, share=share).dispatch()
+
+
+def advance_run(session: Session, run_id: int, step: int, now: datetime | None = None) -> str:
+    """Run step `step` of one run, as a batch of one: → created, duplicate, stopped (the run is
+    not running) or exited:<reason>. Does not commit."""
+    now = now or utcnow()
+    run = session.scalars(
+        select(FlowRun).where(FlowRun.id == run_id).with_for_update()
+    ).one_or_none()
+    if run is None or run.status != "running":
+        return "stopped"
+    batch = _Batch(session, None, run.flow_key, [run], step, now, share=False).dispatch()
+    [(outcome, _count)] = batch.outcomes.items()
+    return outcome
 
 
 def set_wise(session: Session, shop_id: int, flow_key: str, step: int) -> bool:
-    """Whether this step's emails share content: win-back, and cart steps without a code."""
-    if flow_key == WINBACK:
-        return True
+    """Whether this step's emails share content (the flow's `shares_content`)."""
     setting = flow_setting(session, shop_id, flow_key)
-    return flow_key == CART and not step_has_discount(setting.config if setting else None, step)
+    return registry.get(flow_key).shares_content(setting.config if setting else None, step)
 
 
 @dataclass
@@ -105,105 +101,27 @@ class _Decision:
 
 
 class _Batch:
-    """The checks, messages and shared emails of one batch of locked cart or win-back runs."""
+    """The decisions, messages and shared emails of one batch of locked runs of one shop,
+    flow and step. `share`: claim the ready emails on shared content (needs `config`)."""
 
     def __init__(
         self,
         session: Session,
-        config: Config,
+        config: Config | None,
         flow_key: str,
         runs: list[FlowRun],
         step: int,
         now: datetime,
+        *,
+        share: bool,
     ) -> None:
         self.session, self.config, self.runs, self.step, self.now = session, config, runs, step, now
-        self.flow_key, self.shop_id = flow_key, runs[0].shop_id
-        customer_ids = {run.customer_id for run in runs}
-        self.customers = {
-            customer.id: customer
-            for customer in session.scalars(
-                select(Customer).where(
-                    Customer.shop_id == self.shop_id, Customer.id.in_(customer_ids)
-                )
-            )
-        }
-        self.suppressed = suppressed_emails(
-            session, self.shop_id, (c.email for c in self.customers.values())
-        )
-        self.audience = flow_audience(session, self.shop_id, flow_key, customer_ids)
-        tokens = {run.trigger_key for run in runs}
-        self.checkouts = {
-            checkout.external_id: checkout
-            for checkout in session.scalars(
-                select(Checkout).where(
-                    Checkout.shop_id == self.shop_id, Checkout.external_id.in_(tokens)
-                )
-            )
-        }
-        self.ordered_tokens: set[str] = set()
-        self.order_times: dict[int, list[datetime]] = {}
-        earliest = min(run.started_at for run in runs)
-        for token, customer_id, placed_at in session.execute(
-            select(Order.checkout_token, Order.customer_id, order_time()).where(
-                Order.shop_id == self.shop_id,
-                or_(
-                    Order.checkout_token.in_(tokens),
-                    Order.customer_id.in_(customer_ids) & (order_time() >= earliest),
-                ),
-            )
-        ):
-            if token is not None:
-                self.ordered_tokens.add(token)
-            if customer_id is not None and placed_at is not None:
-                self.order_times.setdefault(customer_id, []).append(placed_at)
-        self.paused = paused_customers(session, self.shop_id, customer_ids)
-        self.outranked = customers_outranked(session, self.shop_id, flow_key, customer_ids, now)
-        self.recent = recent_sends(session, self.shop_id, customer_ids, now)
+        self.flow_key, self.shop_id, self.share = flow_key, runs[0].shop_id, share
+        self.definition = registry.get(flow_key)
+        self.facts = FactSet(session, self.shop_id, flow_key, runs, now)
 
-    def exit_reason(self, run: FlowRun, shop: Shop | None, enabled: bool) -> str | None:
-        """`flows.exit_reason` for a cart or win-back run, from this batch's reads (a win-back
-        run's trigger key names no checkout and no order's checkout token)."""
-        if shop is None or not shop.is_active:
-            return "shop_inactive"
-        if not enabled:
-            return "flow_disabled"
-        customer = self.customers.get(run.customer_id)
-        if customer is None or customer.deleted_at or customer.redacted_at:
-            return "customer_gone"
-        if not is_subscribed(customer):
-            return "no_consent"
-        email = normalize_email(customer.email)
-        if email is None or email in self.suppressed:
-            return "suppressed"
-        audience_exit = self.audience.exit_reason(run.customer_id)
-        if audience_exit is not None:
-            return audience_exit
-        checkout = self.checkouts.get(run.trigger_key)
-        if checkout is not None and checkout.completed_at is not None:
-            return "checkout_completed"
-        if run.trigger_key in self.ordered_tokens or any(
-            placed_at >= run.started_at for placed_at in self.order_times.get(run.customer_id, ())
-        ):
-            return "ordered"
-        return None
-
-    def decide(self, run: FlowRun, shop: Shop, config: FlowConfig) -> _Decision:
-        """The send-time rules of `jobs.send_email`: an open complaint skips the email; a due
-        email of a higher-priority flow, the frequency cap and quiet hours postpone it;
-        otherwise it is ready now."""
-        if run.customer_id in self.paused:
-            return _Decision(run, status="skipped", last_error="complaint_open")
-        due = self.now
-        if run.customer_id in self.outranked:  # cart first
-            due = self.now + PRIORITY_DELAY
-        sends = self.recent.setdefault(run.customer_id, [])
-        when = next_send_time(due, sends, shop_zone(shop.timezone), config)
-        if when > self.now:
-            return _Decision(run, not_before=when)
-        sends.append(self.now)  # a second cart of the same customer waits for the cap
-        return _Decision(run, status="sending")
-
-    def advance(self, run: FlowRun, config: FlowConfig) -> None:
+    def advance(self, run: FlowRun) -> None:
+        config = self.facts.config
         if self.step < config.steps:
             due = run.started_at + config.step_delays[self.step]
             run.next_step, run.next_step_at = self.step + 1, due
@@ -213,32 +131,40 @@ class _Batch:
             run.ended_at = self.now
 
     def dispatch(self) -> Dispatched:
-        shop = shop_row(self.session, self.shop_id)
-        enabled, config = flow_config(self.session, self.shop_id, self.flow_key)
         result = Dispatched(claimed=len(self.runs))
         decisions: list[_Decision] = []
         for run in self.runs:
-            reason = self.exit_reason(run, shop, enabled)
-            if reason is not None:
-                run.status, run.exit_reason, run.next_step = "exited", reason, None
+            decision = decide(self.facts.facts(run), self.now)
+            if isinstance(decision, Exit):
+                run.status, run.exit_reason, run.next_step = "exited", decision.reason, None
                 run.ended_at = self.now
-                result.outcomes[f"exited:{reason}"] += 1
+                result.outcomes[f"exited:{decision.reason}"] += 1
                 continue
-            assert shop is not None  # noqa: S101 - exit_reason checked it
-            decisions.append(self.decide(run, shop, config))
-            self.advance(run, config)
+            if not self.share:
+                # Sent by its own job, which decides again at send time: here only exits count.
+                decisions.append(_Decision(run))
+            elif isinstance(decision, Skip):
+                decisions.append(_Decision(run, status="skipped", last_error=decision.reason))
+            elif isinstance(decision, Postpone):
+                decisions.append(_Decision(run, not_before=decision.until))
+            else:
+                assert isinstance(decision, Ready)  # noqa: S101 - the four outcomes
+                self.facts.record_send(run.customer_id, self.now)  # a second cart waits
+                decisions.append(_Decision(run, status="sending"))
+            self.advance(run)
         if not decisions:
             return result
         self._insert_messages(decisions)
-        assert shop is not None  # noqa: S101 - decisions exist
-        result.emails = self._claim_emails(shop, decisions)
-        for decision in decisions:
-            if decision.message_id is None:
+        shop = self.facts.shop
+        if self.share and shop is not None and self.config is not None:
+            result.emails = self._claim_emails(shop, decisions)
+        for made in decisions:
+            if made.message_id is None:
                 result.outcomes["duplicate"] += 1
-            else:
-                result.outcomes["created"] += 1
-                if decision.status == "pending":
-                    enqueue_send(self.session, decision.message_id, decision.not_before)
+                continue
+            result.outcomes["created"] += 1
+            if made.status == "pending":
+                enqueue_send(self.session, made.message_id, made.not_before)
         return result
 
     def _insert_messages(self, decisions: list[_Decision]) -> None:
@@ -275,23 +201,23 @@ class _Batch:
         emails: list[OutgoingEmail] = []
         claimed: dict[str, list[int]] = {}
         refused: dict[int, str] = {}
+        render_shared, shared_email = self.definition.render_shared, self.definition.shared_email
+        assert render_shared is not None  # noqa: S101 - decided above
+        assert shared_email is not None  # noqa: S101 - shares_content
+        assert self.config is not None  # noqa: S101 - checked by dispatch
+        load_context = self.definition.load_context
+        context = load_context(self.session, self.shop_id, self.runs) if load_context else {}
         for decision in decisions:
             if decision.status != "sending" or decision.message_id is None:
                 continue
-            customer = self.customers[decision.run.customer_id]
+            customer = self.facts.customers[decision.run.customer_id]
             lang = language(customer, shop)
             message = Message(id=decision.message_id, step=self.step)
             if lang not in contents:
-                contents[lang] = (
-                    winback.render_shared(shop, self.step, lang)
-                    if self.flow_key == WINBACK
-                    else render_shared(self.session, shop, self.step, lang)
-                )
-            email = None
-            if self.flow_key == WINBACK:
-                email = winback.shared_email(self.config, shop, customer, message, contents[lang])
-            elif (checkout := self.checkouts.get(decision.run.trigger_key)) is not None:
-                email = shared_email(self.config, shop, customer, checkout, message, contents[lang])
+                contents[lang] = render_shared(self.session, shop, self.step, lang)
+            email = shared_email(
+                self.config, shop, customer, decision.run, message, contents[lang], context
+            )
             if email is None:
                 decision.status = "pending"  # sent on its own (`send-<message id>`)
                 continue

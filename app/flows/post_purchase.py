@@ -1,4 +1,5 @@
-"""Post-purchase flows: a thank-you with cross-sells, a review request, a replenishment reminder.
+"""Post-purchase flows (`DEFINITIONS`, their settings forms): a thank-you with cross-sells, a
+review request, a replenishment reminder.
 
 Layer: services, inside the caller's transaction (the webhook or sync job commits). Runs start
 from `flow_triggers.after_orders` for paid orders that are not cancelled, unique on (shop, flow,
@@ -41,9 +42,10 @@ from app.domain.recommendations import (
     expected_reorder,
     product_histories,
 )
+from app.flows.registry import FlowDefinition
 from app.flows.runs import flow_config, flow_email, message_unsubscribe_link, start_run
+from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm, Number, subject_override
 from app.flows.settings import load as load_setting
-from app.flows.settings import subject_override
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
 from app.models import Customer, Order, OrderLine, Product, Shop
@@ -498,6 +500,8 @@ def render(
     msg: Message,
     lang: str,
     now: datetime,
+    *,
+    discount_code: str | None = None,
 ) -> OutgoingEmail:
     """A post-purchase step's email in `lang` (ja or en)."""
     order = _trigger_order(session, run)
@@ -543,3 +547,81 @@ def render(
         text=text,
         link=link,
     )
+
+
+def load_exits(
+    session: Session, shop_id: int, runs: Sequence[FlowRun]
+) -> dict[int, tuple[str, ...]]:
+    """`exit_reason` of each run (one lookup per run: these runs are sent one at a time)."""
+    exits: dict[int, tuple[str, ...]] = {}
+    for run in runs:
+        reason = exit_reason(session, run)
+        if reason is not None:
+            exits[run.id] = (reason,)
+    return exits
+
+
+# The backtests live with the other flows' in `simulation`, which reads this module's rules.
+def _simulate_thank_you(session: Session, shop: Shop, window: Any) -> Any:
+    from app.flows.simulation import thank_you_triggers
+
+    return thank_you_triggers(session, shop, window)
+
+
+def _simulate_review_request(session: Session, shop: Shop, window: Any) -> Any:
+    from app.flows.simulation import review_request_triggers
+
+    return review_request_triggers(session, shop, window)
+
+
+def _simulate_replenishment(session: Session, shop: Shop, window: Any) -> Any:
+    from app.flows.simulation import replenishment_triggers
+
+    return replenishment_triggers(session, shop, window)
+
+
+def _definition(
+    form: FlowForm, priority: int, simulate: Any, preview_missing: str
+) -> FlowDefinition:
+    return FlowDefinition(
+        key=form.key,
+        form=form,
+        priority=priority,
+        ends_on_order=False,  # a new order is no reason to stop a post-purchase email
+        load_exits=load_exits,
+        render=render,
+        simulate=simulate,
+        preview_missing=preview_missing,
+    )
+
+
+THANK_YOU_FORM = FlowForm(
+    THANK_YOU,
+    steps=1,
+    delays=1,
+    first_delay_low=0,
+    delay_high=MAX_THANK_YOU_HOURS,
+    defaults=POST_PURCHASE_DEFAULTS[THANK_YOU],
+)
+REVIEW_REQUEST_FORM = FlowForm(
+    REVIEW_REQUEST,
+    steps=1,
+    delays=0,
+    numbers=(Number("review_delay_days", 1, 90, PostPurchaseTiming.review_delay_days),),
+    defaults=POST_PURCHASE_DEFAULTS[REVIEW_REQUEST],
+)
+REPLENISHMENT_FORM = FlowForm(
+    REPLENISHMENT,
+    steps=1,
+    delays=0,
+    numbers=(Number("lead_days", 0, 30, PostPurchaseTiming.lead_days),),
+    defaults=POST_PURCHASE_DEFAULTS[REPLENISHMENT],
+)
+
+DEFINITIONS = (
+    _definition(THANK_YOU_FORM, 25, _simulate_thank_you, "flows.preview.no_paid_order"),
+    _definition(
+        REVIEW_REQUEST_FORM, 35, _simulate_review_request, "flows.preview.no_fulfilled_order"
+    ),
+    _definition(REPLENISHMENT_FORM, 30, _simulate_replenishment, "flows.preview.no_repeat_product"),
+)

@@ -1,4 +1,5 @@
-"""Flow runs: start, exit, advance one step, and schedule the next — for every flow.
+"""Flow runs: start, exit and schedule the next step — for every flow (a step itself is
+`dispatch.py`'s, the send `send.py`'s).
 
 Layer: services, inside the caller's transaction (the webhook job or a flow job commits). A run
 is unique on (shop, flow, customer, checkout token), a message on (run, step, customer): a
@@ -7,8 +8,10 @@ the job that acts on it is one per (shop, flow, step, due second), scheduled wit
 `enqueue_at` after commit (`step_job_id`): it takes every run of that shop, flow and step that
 is due by then (`jobs.flows.dispatch_due_steps`), so runs falling due together cost one job.
 The send job of a single message is `send-<message id>`.
-Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send).
-The checks read the shop, flow settings, suppression and checkout once per transaction.
+Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send,
+by `rules.decide`). The shop, flow settings, suppression and checkout are read once per
+transaction; the session listeners that forget those reads are installed by `install()`
+(`create_app` calls it), never by importing this module.
 """
 
 from __future__ import annotations
@@ -27,18 +30,13 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.db import utcnow
-from app.domain.orchestration import (
-    CART,
-    FLOW_PRIORITY,
-    POST_PURCHASE_FLOWS,
-    FlowConfig,
-    in_holdout,
-)
+from app.domain.orchestration import CART, FlowConfig, in_holdout
+from app.flows import registry
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
 from app.queueing import enqueue_after_commit, job_id
-from app.services.segments import flow_audience, in_audience
+from app.services.segments import in_audience
 from app.services.unsubscribe import (
     is_suppressed,
     make_token,
@@ -77,27 +75,48 @@ _READ_TABLES = frozenset({"shops", "flow_settings", "suppressions", "checkouts"}
 
 
 def _reads(session: Session) -> dict[tuple[Any, ...], Any]:
+    if not _installed:
+        install()  # a session used outside `create_app` (a script) still forgets stale reads
     reads: dict[tuple[Any, ...], Any] = session.info.setdefault(_READS, {})
     return reads
 
 
-@event.listens_for(Session, "after_transaction_end")
 def _forget_reads_at_end(session: Session, _transaction: Any) -> None:
     session.info.pop(_READS, None)
+    session.info.pop(_SCHEDULED, None)
 
 
-@event.listens_for(Session, "after_flush")
 def _forget_reads_after_flush(session: Session, _context: Any) -> None:
     session.info.pop(_READS, None)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _forget_reads_on_write(state: Any) -> None:
     if state.is_select:
         return
     table = getattr(getattr(state.statement, "table", None), "name", None)
     if table is None or table in _READ_TABLES:
         state.session.info.pop(_READS, None)
+
+
+_LISTENERS = (
+    ("after_transaction_end", _forget_reads_at_end),
+    ("after_flush", _forget_reads_after_flush),
+    ("do_orm_execute", _forget_reads_on_write),
+)
+
+
+def install() -> None:
+    """Keep the per-transaction reads honest: drop them at the end of a transaction, after a
+    flush and on a write to one of their tables. Called once by `create_app` (and so by every
+    worker); safe to call again. Importing this module installs nothing."""
+    global _installed
+    for name, listener in _LISTENERS:
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+    _installed = True
+
+
+_installed = False
 
 
 def shop_row(session: Session, shop_id: int) -> Shop | None:
@@ -169,6 +188,8 @@ _SCHEDULED = "kizuna.flows.scheduled"
 def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> None:
     """Have step `step` of `run` run at `when` (its `next_step_at`, already set by the caller):
     the dispatch job of its due second is scheduled after commit, once per transaction."""
+    if not _installed:
+        install()
     scheduled: set[str] = session.info.setdefault(_SCHEDULED, set())
     key = step_job_id(run.shop_id, run.flow_key, step, when)
     if key in scheduled:
@@ -185,11 +206,6 @@ def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> 
         job_id=key,
         at=second,
     )
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_scheduled(session: Session, _transaction: Any) -> None:
-    session.info.pop(_SCHEDULED, None)
 
 
 def claim_due_runs(
@@ -433,97 +449,53 @@ def exit_runs(
 # --- one step --------------------------------------------------------------------------------
 
 
-def exit_reason(session: Session, run: FlowRun) -> str | None:
-    """Why `run` must stop now, or None: the conditions every step and send re-check."""
-    shop = shop_row(session, run.shop_id)
-    if shop is None or not shop.is_active:
-        return "shop_inactive"
-    enabled, _config = flow_config(session, run.shop_id, run.flow_key)
-    if not enabled:
-        return "flow_disabled"
-    customer = session.get(Customer, run.customer_id)  # the send has it loaded already
-    if customer is not None and customer.shop_id != run.shop_id:
-        customer = None
-    if customer is None or customer.deleted_at or customer.redacted_at:
-        return "customer_gone"
-    if not is_subscribed(customer):
-        return "no_consent"
-    if suppressed(session, run.shop_id, customer.email):
-        return "suppressed"
-    audience = flow_audience(session, run.shop_id, run.flow_key, [run.customer_id])
-    audience_exit = audience.exit_reason(run.customer_id)
-    if audience_exit is not None:
-        return audience_exit
-    if run.flow_key in POST_PURCHASE_FLOWS:  # a new order is no reason to stop these
-        from app.flows import post_purchase
-
-        return post_purchase.exit_reason(session, run)
-    checkout = cart_checkout(session, run.shop_id, run.trigger_key)
-    if checkout is not None and checkout.completed_at is not None:
-        return "checkout_completed"
-    ordered = session.scalar(
-        select(Order.id)
-        .where(
-            Order.shop_id == run.shop_id,
+def load_order_exits(
+    session: Session, shop_id: int, runs: Sequence[FlowRun]
+) -> dict[int, tuple[str, ...]]:
+    """The exits of flows a purchase ends (cart, win-back), for many runs in two queries: the
+    run's checkout completed, an order carrying its checkout token, or any order of the
+    customer since the run started (a win-back run's trigger key names no checkout)."""
+    if not runs:
+        return {}
+    tokens = {run.trigger_key for run in runs}
+    customer_ids = {run.customer_id for run in runs}
+    completed = set(
+        session.scalars(
+            select(Checkout.external_id).where(
+                Checkout.shop_id == shop_id,
+                Checkout.external_id.in_(tokens),
+                Checkout.completed_at.is_not(None),
+            )
+        )
+    )
+    ordered_tokens: set[str] = set()
+    order_times: dict[int, list[datetime]] = {}
+    earliest = min(run.started_at for run in runs)
+    for token, customer_id, placed_at in session.execute(
+        select(Order.checkout_token, Order.customer_id, order_time()).where(
+            Order.shop_id == shop_id,
             or_(
-                Order.checkout_token == run.trigger_key,
-                (Order.customer_id == run.customer_id) & (order_time() >= run.started_at),
+                Order.checkout_token.in_(tokens),
+                Order.customer_id.in_(customer_ids) & (order_time() >= earliest),
             ),
         )
-        .limit(1)
-    )
-    if ordered is not None:
-        return "ordered"
-    return None
-
-
-def advance_run(session: Session, run_id: int, step: int, now: datetime | None = None) -> str:
-    """Run step `step` of a run: exit it, or create the step's `pending` message (the
-    idempotency point), schedule the next step and enqueue the send. Does not commit."""
-    now = now or utcnow()
-    run = session.scalars(
-        select(FlowRun).where(FlowRun.id == run_id).with_for_update()
-    ).one_or_none()
-    if run is None or run.status != "running":
-        return "stopped"
-    reason = exit_reason(session, run)
-    if reason is not None:
-        run.status, run.exit_reason, run.next_step, run.ended_at = "exited", reason, None, now
-        return f"exited:{reason}"
-    message_id = session.scalar(
-        dialect_insert(session, Message)
-        .values(
-            shop_id=run.shop_id,
-            flow_run_id=run.id,
-            step=step,
-            customer_id=run.customer_id,
-            status="pending",
-            attempts=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["flow_run_id", "step", "customer_id"])
-        .returning(Message.id)
-    )
-    if message_id is None:
-        return "duplicate"
-    _enabled, config = flow_config(session, run.shop_id, run.flow_key)
-    if step < config.steps:
-        due = run.started_at + config.step_delays[step]
-        run.next_step, run.next_step_at = step + 1, due
-        schedule_step(session, run, step + 1, max(due, now))
-    else:
-        run.status, run.next_step, run.next_step_at, run.ended_at = "completed", None, None, now
-    enqueue_send(session, int(message_id))
-    return "created"
-
-
-def recent_send_times(
-    session: Session, shop_id: int, customer_id: int, now: datetime, exclude_id: int
-) -> list[datetime]:
-    """When this customer was last emailed (sent, in flight or unknown), within a week."""
-    return recent_sends(session, shop_id, [customer_id], now, exclude_id=exclude_id).get(
-        customer_id, []
-    )
+    ):
+        if token is not None:
+            ordered_tokens.add(token)
+        if customer_id is not None and placed_at is not None:
+            order_times.setdefault(customer_id, []).append(placed_at)
+    exits: dict[int, tuple[str, ...]] = {}
+    for run in runs:
+        happened = []
+        if run.trigger_key in completed:
+            happened.append("checkout_completed")
+        if run.trigger_key in ordered_tokens or any(
+            placed_at >= run.started_at for placed_at in order_times.get(run.customer_id, ())
+        ):
+            happened.append("ordered")
+        if happened:
+            exits[run.id] = tuple(happened)
+    return exits
 
 
 def recent_sends(
@@ -531,9 +503,10 @@ def recent_sends(
     shop_id: int,
     customer_ids: Collection[int],
     now: datetime,
-    exclude_id: int | None = None,
+    exclude_ids: Collection[int] = (),
 ) -> dict[int, list[datetime]]:
-    """`recent_send_times` for many customers in one query: customer id → send times."""
+    """When these customers were last emailed (sent, in flight or unknown), within a week, in
+    one query: customer id → send times (`exclude_ids`: the messages being decided)."""
     conditions = [
         Message.shop_id == shop_id,
         Message.customer_id.in_(customer_ids),
@@ -541,8 +514,8 @@ def recent_sends(
         Message.sent_at.is_not(None),
         Message.sent_at >= now - timedelta(days=7),
     ]
-    if exclude_id is not None:
-        conditions.append(Message.id != exclude_id)
+    if exclude_ids:
+        conditions.append(Message.id.not_in(exclude_ids))
     times: dict[int, list[datetime]] = {}
     for customer_id, sent_at in session.execute(
         select(Message.customer_id, Message.sent_at).where(*conditions)
@@ -552,32 +525,19 @@ def recent_sends(
     return times
 
 
-# A send that yields to a higher-priority flow tries again after this (then the cap decides).
-PRIORITY_DELAY = timedelta(minutes=5)
-
-
-def higher_priority_waiting(session: Session, msg: Message, flow_key: str, now: datetime) -> bool:
-    """Whether another flow that outranks `flow_key` has, for this customer, a step due or a
-    message due (pending, not postponed past `now`) or in flight: then this one waits its turn."""
-    return msg.customer_id in customers_outranked(
-        session, msg.shop_id, flow_key, [msg.customer_id], now, exclude_message=msg.id
-    )
-
-
 def customers_outranked(
     session: Session,
     shop_id: int,
     flow_key: str,
     customer_ids: Collection[int],
     now: datetime,
-    exclude_message: int | None = None,
+    exclude_messages: Collection[int] = (),
 ) -> set[int]:
     """Which of these customers have a due step or a due or in-flight message of a flow that
-    outranks `flow_key` (`higher_priority_waiting` for many customers). One statement, so one
+    outranks `flow_key` (then this flow's email waits its turn). One statement, so one
     snapshot: a step that creates and claims its message in another transaction is seen either
     as the due run before its commit or as the message after it, never as neither."""
-    rank = FLOW_PRIORITY.get(flow_key, 1000)
-    better = [key for key, value in FLOW_PRIORITY.items() if value < rank]
+    better = registry.outranking(flow_key)
     if not better or not customer_ids:
         return set()
     conditions = [
@@ -587,8 +547,8 @@ def customers_outranked(
         Message.status.in_(("pending", "sending")),
         (Message.not_before.is_(None)) | (Message.not_before <= now),
     ]
-    if exclude_message is not None:
-        conditions.append(Message.id != exclude_message)
+    if exclude_messages:
+        conditions.append(Message.id.not_in(exclude_messages))
     waiting_messages = (
         select(Message.customer_id)
         .join(FlowRun, FlowRun.id == Message.flow_run_id)

@@ -1,5 +1,5 @@
-"""Each flow's settings form (`FORMS`: cart, win-back, thank-you, review request,
-replenishment): the current values, validation with field errors, and saving.
+"""Each flow's settings form (its registry definition's `form`, declared in the flow's module;
+`FORMS` is the registry's view): the current values, validation with field errors, and saving.
 
 Layer: services, inside the caller's transaction (the admin view commits). Saved values go to
 `flow_settings.config` in exactly the keys the flows read: `FlowConfig.from_overrides`
@@ -18,26 +18,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.domain.orchestration import (
-    CART,
-    POST_PURCHASE_DEFAULTS,
-    REPLENISHMENT,
-    REVIEW_REQUEST,
-    THANK_YOU,
-    WINBACK,
-    WINBACK_DEFAULTS,
-    FlowConfig,
-    PostPurchaseTiming,
-)
+from app.domain.orchestration import CART, FlowConfig
 from app.models.flow import FlowSetting
 from app.models.segment import SavedSegment
 
@@ -89,80 +79,48 @@ class FlowForm:
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
-FORMS: Mapping[str, FlowForm] = {
-    CART: FlowForm(
-        CART,
-        steps=STEPS,
-        delays=STEPS,
-        numbers=(
-            Number(
-                "discount_percent",
-                0,
-                MAX_DISCOUNT,
-                DEFAULT_DISCOUNT_PERCENT,
-                unit="%",
-                section="discount",
-            ),
-            Number(
-                "discount_days", 1, MAX_DISCOUNT_DAYS, DEFAULT_DISCOUNT_DAYS, section="discount"
-            ),
-            # The split: carts below this total get email 2 without a code.
-            Number(
-                "discount_min_total",
-                0,
-                MAX_DISCOUNT_MIN_TOTAL,
-                0,
-                integer=False,
-                unit="currency",
-                section="discount",
-            ),
-        ),
-    ),
-    WINBACK: FlowForm(
-        WINBACK,
-        steps=2,
-        delays=2,
-        first_delay_low=0,
-        numbers=(
-            Number("lapse_min_days", 14, 730, WINBACK_DEFAULTS["lapse_min_days"], section="lapse"),
-            Number(
-                "lapse_multiplier",
-                1,
-                10,
-                WINBACK_DEFAULTS["lapse_multiplier"],
-                integer=False,
-                unit="times",
-                section="lapse",
-            ),
-            Number("one_time_days", 14, 730, WINBACK_DEFAULTS["one_time_days"], section="lapse"),
-        ),
-        defaults=WINBACK_DEFAULTS,
-    ),
-    THANK_YOU: FlowForm(
-        THANK_YOU,
-        steps=1,
-        delays=1,
-        first_delay_low=0,
-        delay_high=MAX_THANK_YOU_HOURS,
-        defaults=POST_PURCHASE_DEFAULTS[THANK_YOU],
-    ),
-    REVIEW_REQUEST: FlowForm(
-        REVIEW_REQUEST,
-        steps=1,
-        delays=0,
-        numbers=(Number("review_delay_days", 1, 90, PostPurchaseTiming.review_delay_days),),
-        defaults=POST_PURCHASE_DEFAULTS[REVIEW_REQUEST],
-    ),
-    REPLENISHMENT: FlowForm(
-        REPLENISHMENT,
-        steps=1,
-        delays=0,
-        numbers=(Number("lead_days", 0, 30, PostPurchaseTiming.lead_days),),
-        defaults=POST_PURCHASE_DEFAULTS[REPLENISHMENT],
-    ),
-}
-# The order of the flows page and of the API.
-FLOW_KEYS = (CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT)
+class _RegisteredForms(Mapping[str, FlowForm]):
+    """Flow key → its settings form: each flow's `form` in the registry, in the registry's order
+    (the order of the flows page and of the API)."""
+
+    def __getitem__(self, key: str) -> FlowForm:
+        from app.flows import registry
+
+        return registry.get(key).form
+
+    def __iter__(self) -> Iterator[str]:
+        from app.flows import registry
+
+        return iter(registry.keys())
+
+    def __len__(self) -> int:
+        from app.flows import registry
+
+        return len(registry.keys())
+
+
+FORMS: Mapping[str, FlowForm] = _RegisteredForms()
+
+
+class _RegisteredKeys(Sequence[str]):
+    """Every flow key, in the registry's order."""
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        from app.flows import registry
+
+        return registry.keys()[index]
+
+    def __len__(self) -> int:
+        from app.flows import registry
+
+        return len(registry.keys())
+
+
+FLOW_KEYS: Sequence[str] = _RegisteredKeys()
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,17 @@
 """Flow backtests: replay a past window of one shop through one flow, sending nothing.
 
 Layer: services, read-only: only SELECTs in the caller's session, never an insert, update,
-enqueue or send, never a commit. The live rules are applied at simulated times, in time order,
-as the step and send jobs would: eligibility (`is_subscribed`, `is_suppressed`,
-`marketing_paused`), `in_holdout`, the step delays, the exits, then `next_send_time` (frequency
-cap and quiet hours) against this simulation's sends plus the customer's real sends of other
-flows. A trigger is replayed when its webhook would have arrived (a checkout or order created,
-an order fulfilled). Customer, order and product state (consent, suppression, open complaints,
-cancellations and refunds, products on sale) is taken as it is now. `SIMULATORS` maps a flow
-key to the function that finds its triggers in the window.
+enqueue or send, never a commit. The live rules — `rules.decide`, the function the dispatch and
+the send call — are applied at simulated times, in time order, as the step and send jobs would:
+at the trigger, who the customer is (consent, suppression, the flow's audience, an open
+complaint), then `in_holdout`, the step delays, and at each step and send the flow's exits,
+cart-first priority (against the real messages of higher-priority flows waiting then), the
+frequency cap and quiet hours (against this simulation's sends plus the customer's real sends of
+other flows). The shop and flow are taken as on: the backtest asks what the flow would do. A
+trigger is replayed when its webhook would have arrived (a checkout or order created, an order
+fulfilled). Customer, order and product state (consent, suppression, open complaints,
+cancellations and refunds, products on sale, audience) is taken as it is now. `SIMULATORS` maps
+a flow key to the function that finds its triggers in the window (the registry's `simulate`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import heapq
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,7 +41,6 @@ from app.domain.orchestration import (
     WinbackConfig,
     apply_quiet_hours,
     in_holdout,
-    next_send_time,
     shop_zone,
 )
 from app.domain.recommendations import (
@@ -48,6 +50,7 @@ from app.domain.recommendations import (
     occasions,
     rebuy_intervals,
 )
+from app.flows import registry
 from app.flows.post_purchase import (
     AVAILABLE_STATUSES,
     HISTORY_LINES,
@@ -57,12 +60,14 @@ from app.flows.post_purchase import (
     is_paid,
     placed_at,
 )
+from app.flows.rules import Exit, Facts, Postpone, Skip, decide
 from app.flows.runs import flow_config, is_subscribed
 from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
-from app.services.inquiries import marketing_paused
-from app.services.unsubscribe import is_suppressed
+from app.services.inquiries import paused_customers
+from app.services.segments import flow_audience
+from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import normalize_email
 
 ENTERED = "entered"
@@ -73,10 +78,8 @@ EXITED = "exited"
 NO_DEFERRAL = "none"
 QUIET_HOURS = "quiet_hours"
 CAP = "cap"
+PRIORITY = "priority"
 
-# Ties between exits at the same moment resolve as `flows.exit_reason` and
-# `post_purchase.exit_reason` check them.
-_EXIT_ORDER = {"checkout_completed": 0, "ordered": 1, "product_unavailable": 2, "reordered": 3}
 _LOOKBACK = re.compile(r"^\s*(\d+)\s*([dh])\s*$", re.IGNORECASE)
 MAX_LOOKBACK = timedelta(days=366)
 
@@ -126,7 +129,7 @@ class SimulatedEmail:
     step: int
     due_at: datetime
     would_send_at: datetime
-    deferred_by: str  # none | quiet_hours | cap
+    deferred_by: str  # none | quiet_hours | cap | priority
 
 
 @dataclass
@@ -327,6 +330,8 @@ def winback_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
     live: dict[int, list[tuple[datetime, int]]] = {}
     every: dict[int, list[datetime]] = {}
     for customer_id, placed, order_id, cancelled_at in rows:
+        if customer_id is None:  # never: the query selects customers' orders
+            continue
         every.setdefault(customer_id, []).append(placed)
         if cancelled_at is None:
             live.setdefault(customer_id, []).append((placed, order_id))
@@ -630,31 +635,100 @@ def replenishment_triggers(session: Session, shop: Shop, window: Window) -> Flow
     return FlowPlan(enabled, config, triggers)
 
 
-# A flow plugs in with a function returning its FlowPlan (settings, triggers and their exits);
-# eligibility, holdout, step timing, exits, cap and quiet hours are then replayed alike.
-SIMULATORS: dict[str, Simulator] = {
-    CART: cart_triggers,
-    WINBACK: winback_triggers,
-    THANK_YOU: thank_you_triggers,
-    REVIEW_REQUEST: review_request_triggers,
-    REPLENISHMENT: replenishment_triggers,
-}
+class _RegisteredSimulators(Mapping[str, Simulator]):
+    """Flow key → the function that finds its triggers: the registry's `simulate` of each flow
+    (eligibility, holdout, step timing, exits, priority, cap and quiet hours are then replayed
+    alike, through `rules.decide`)."""
+
+    def __getitem__(self, key: str) -> Simulator:
+        return registry.get(key).simulate
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(registry.keys())
+
+    def __len__(self) -> int:
+        return len(registry.keys())
+
+
+SIMULATORS: Mapping[str, Simulator] = _RegisteredSimulators()
 
 
 # --- the replay ------------------------------------------------------------------------------
 
 
-def _ineligible_reason(session: Session, shop_id: int, customer: Customer) -> str | None:
-    """The send-time checks of `jobs.send_email._block_reason`, on the customer as they are."""
-    if customer.deleted_at or customer.redacted_at:
-        return "customer_gone"
-    if not is_subscribed(customer):
-        return "no_consent"
-    if is_suppressed(session, shop_id, customer.email):
-        return "suppressed"
-    if marketing_paused(session, shop_id, customer.id):
-        return "complaint_open"
-    return None
+class _ReplayFacts:
+    """The facts of `rules.decide` for the replay, read set-wise once: the customer's consent,
+    suppression, open complaint and audience as they are now; the shop and flow as if on (the
+    backtest asks what the flow would have done); the exits and higher-priority work as they
+    stood at each simulated moment."""
+
+    def __init__(
+        self,
+        session: Session,
+        shop: Shop,
+        flow_key: str,
+        config: FlowConfig,
+        customers: Collection[Customer],
+        window: Window,
+    ) -> None:
+        ids = sorted({customer.id for customer in customers})
+        self.config, self.zone = config, shop_zone(shop.timezone)
+        self.suppressed = suppressed_emails(session, shop.id, (c.email for c in customers))
+        self.paused = paused_customers(session, shop.id, ids)
+        self.audience = flow_audience(session, shop.id, flow_key, ids, report=False)
+        self.waiting = _higher_priority_waits(session, shop.id, flow_key, ids, window)
+
+    def at(
+        self,
+        customer: Customer,
+        moment: datetime,
+        exits: Sequence[str] = (),
+        sends: Sequence[datetime] = (),
+    ) -> Facts:
+        email = normalize_email(customer.email)
+        return Facts(
+            customer_present=customer.deleted_at is None and customer.redacted_at is None,
+            subscribed=is_subscribed(customer),
+            suppressed=email is None or email in self.suppressed,
+            audience_exit=self.audience.exit_reason(customer.id),
+            flow_exits=tuple(exits),
+            complaint_open=customer.id in self.paused,
+            outranked=any(
+                start <= moment and (end is None or moment < end)
+                for start, end in self.waiting.get(customer.id, ())
+            ),
+            recent_sends=tuple(sends),
+            zone=self.zone,
+            config=self.config,
+        )
+
+
+def _higher_priority_waits(
+    session: Session, shop_id: int, flow_key: str, customer_ids: Sequence[int], window: Window
+) -> dict[int, list[tuple[datetime, datetime | None]]]:
+    """When a real message of a flow that outranks `flow_key` was waiting to be sent to each
+    customer (from its creation or postponement until it was sent; still pending: open)."""
+    better = registry.outranking(flow_key)
+    waits: dict[int, list[tuple[datetime, datetime | None]]] = {}
+    if not better or not customer_ids:
+        return waits
+    rows = session.execute(
+        select(Message.customer_id, Message.created_at, Message.not_before, Message.sent_at)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(
+            Message.shop_id == shop_id,
+            FlowRun.shop_id == shop_id,
+            FlowRun.flow_key.in_(better),
+            Message.customer_id.in_(customer_ids),
+            Message.status.in_(("pending", "sending", "sent", "unknown")),
+            or_(Message.sent_at.is_(None), Message.sent_at >= window.since),
+            Message.created_at <= window.until,
+        )
+    )
+    for customer_id, created_at, not_before, sent_at in rows:
+        start = max(created_at, not_before) if not_before is not None else created_at
+        waits.setdefault(customer_id, []).append((start, sent_at))
+    return waits
 
 
 def _real_sends(
@@ -689,16 +763,18 @@ def _real_sends(
     return sends
 
 
-def _first_exit(trigger: Trigger, moment: datetime) -> str | None:
-    happened = [(when, _EXIT_ORDER.get(why, 9), why) for when, why in trigger.exits]
-    happened = [item for item in happened if item[0] <= moment]
-    return min(happened)[2] if happened else None
+def _exits_by(trigger: Trigger, moment: datetime) -> list[str]:
+    """The trigger's exits that have happened by `moment`, earliest first (the trigger lists
+    simultaneous ones in the order the flow checks them)."""
+    happened = [(when, index, why) for index, (when, why) in enumerate(trigger.exits)]
+    return [why for when, _, why in sorted(happened) if when <= moment]
 
 
 def _deferral(causes: set[str]) -> str:
-    if CAP in causes:
-        return CAP
-    return QUIET_HOURS if QUIET_HOURS in causes else NO_DEFERRAL
+    for cause in (CAP, QUIET_HOURS, PRIORITY):
+        if cause in causes:
+            return cause
+    return NO_DEFERRAL
 
 
 def simulate(
@@ -715,17 +791,17 @@ def simulate(
     again then (so sends of the same simulation compete as they would live). Emails due after
     `until` are included. Raises UnknownFlow for a flow without a simulator.
     """
-    simulator = SIMULATORS.get(flow_key)
-    if simulator is None:
+    if flow_key not in SIMULATORS:
         raise UnknownFlow(flow_key)
     window = Window(since, until or utcnow())
-    plan = simulator(session, shop, window)
+    plan = SIMULATORS[flow_key](session, shop, window)
     zone = shop_zone(shop.timezone)
     config = plan.config
     totals = SimulationTotals()
     entries: list[SimulatedEntry] = []
     treated: list[tuple[SimulatedEntry, Trigger, Customer]] = []
-    reasons: dict[int, str | None] = {}
+    known = {t.customer.id: t.customer for t in plan.triggers if t.customer is not None}
+    facts = _ReplayFacts(session, shop, flow_key, config, list(known.values()), window)
     for trigger in sorted(plan.triggers, key=lambda item: item.started_at):
         customer = trigger.customer
         entry = SimulatedEntry(
@@ -738,9 +814,11 @@ def simulate(
         entries.append(entry)
         reason = trigger.ineligible
         if reason is None and customer is not None:
-            if customer.id not in reasons:
-                reasons[customer.id] = _ineligible_reason(session, shop.id, customer)
-            reason = reasons[customer.id]
+            # At the start only who the customer is decides (consent, suppression, audience,
+            # an open complaint); exits, priority and caps are replayed at each step.
+            decision = decide(facts.at(customer, trigger.started_at), trigger.started_at)
+            if isinstance(decision, Exit | Skip):
+                reason = decision.reason
         if reason is not None or customer is None:
             reason = reason or "no_customer"
             entry.outcome = f"{NOT_ELIGIBLE}:{reason}"
@@ -778,9 +856,10 @@ def simulate(
         entry, trigger, customer = treated[index]
         if entry.outcome != ENTERED:
             continue
-        reason = _first_exit(trigger, moment)
-        if reason is not None:
-            entry.outcome, entry.exited_before_step = f"{EXITED}:{reason}", step
+        history = sends[customer.id]
+        decision = decide(facts.at(customer, moment, _exits_by(trigger, moment), history), moment)
+        if isinstance(decision, Exit):
+            entry.outcome, entry.exited_before_step = f"{EXITED}:{decision.reason}", step
             totals.exited += 1
             continue
         if not is_send:
@@ -791,12 +870,15 @@ def simulate(
             heapq.heappush(queue, (moment, order, index, step, True, due))
             order += 1
             continue
-        history = sends[customer.id]
-        when = next_send_time(moment, history, zone, config)
-        if when > moment:
+        if isinstance(decision, Postpone):
+            when = decision.until
             # Quiet hours alone would have moved it just as far: the cap did not matter.
             quiet = apply_quiet_hours(moment, zone, config.quiet_start, config.quiet_end)
-            causes.setdefault((index, step), set()).add(QUIET_HOURS if quiet == when else CAP)
+            if quiet == when:
+                cause = QUIET_HOURS
+            else:
+                cause = CAP if "frequency_cap" in decision.causes else PRIORITY
+            causes.setdefault((index, step), set()).add(cause)
             heapq.heappush(queue, (when, order, index, step, True, due))
             order += 1
             continue

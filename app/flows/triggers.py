@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.domain.orchestration import POST_PURCHASE_FLOWS
-from app.flows import post_purchase
+from app.flows import post_purchase, registry
 from app.flows import runs as flows
 from app.models import Checkout, Customer
 from connectors.base import CheckoutRecord, OrderRecord
@@ -42,7 +41,7 @@ def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord])
                 "ordered",
                 customer_id=customer_id,
                 started_before=placed,
-                except_flows=POST_PURCHASE_FLOWS,
+                except_flows=tuple(registry.not_ended_by_orders()),
             )
     post_purchase.start_runs(session, shop_id, {record.external_id for record in records})
 

@@ -1,4 +1,5 @@
-"""The win-back flow: a daily scan starts a run for each lapsing customer; two emails.
+"""The win-back flow (`DEFINITION`, settings `FORM`): a daily scan starts a run for each lapsing
+customer; two emails.
 
 Layer: services, inside the caller's transaction (the scan job commits). A run is unique on
 (shop, `winback`, customer, `lapse:<last order id>`): one run per lapse, however often the scan
@@ -11,7 +12,9 @@ order, holdout, frequency cap and quiet hours apply the same way. When a higher-
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import render_template
 from flask_babel import LazyString, force_locale, gettext, lazy_pgettext
@@ -26,19 +29,22 @@ from app.domain.orchestration import (
     FlowConfig,
     WinbackConfig,
 )
+from app.flows import simulation
+from app.flows.registry import FlowDefinition
 from app.flows.runs import (
     SharedContent,
     flow_config,
     flow_email,
     flow_setting,
     is_subscribed,
+    load_order_exits,
     message_unsubscribe_link,
     start_run,
 )
-from app.flows.settings import subject_override
+from app.flows.settings import FlowForm, Number, subject_override
 from app.links import shop_home_url
 from app.models import Customer, Order, Shop
-from app.models.flow import FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
@@ -241,3 +247,71 @@ def shared_email(
         link=link,
         substitutions=substitutions,
     )
+
+
+def render_message(
+    config: Config,
+    session: Session,
+    shop: Shop,
+    customer: Customer,
+    run: FlowRun,
+    msg: Message,
+    lang: str,
+    now: datetime,
+    *,
+    discount_code: str | None,
+) -> OutgoingEmail:
+    return render(config, shop, customer, msg, lang)
+
+
+def _render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
+    return render_shared(shop, step, lang)
+
+
+def shared_message(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    run: FlowRun,
+    msg: Message,
+    content: SharedContent,
+    context: Mapping[str, Any],
+) -> OutgoingEmail:
+    return shared_email(config, shop, customer, msg, content)
+
+
+FORM = FlowForm(
+    WINBACK,
+    steps=2,
+    delays=2,
+    first_delay_low=0,
+    numbers=(
+        Number("lapse_min_days", 14, 730, WINBACK_DEFAULTS["lapse_min_days"], section="lapse"),
+        Number(
+            "lapse_multiplier",
+            1,
+            10,
+            WINBACK_DEFAULTS["lapse_multiplier"],
+            integer=False,
+            unit="times",
+            section="lapse",
+        ),
+        Number("one_time_days", 14, 730, WINBACK_DEFAULTS["one_time_days"], section="lapse"),
+    ),
+    defaults=WINBACK_DEFAULTS,
+)
+
+DEFINITION = FlowDefinition(
+    key=WINBACK,
+    form=FORM,
+    priority=40,
+    ends_on_order=True,
+    load_exits=load_order_exits,
+    render=render_message,
+    simulate=simulation.winback_triggers,
+    preview_missing="flows.preview.no_order",
+    shares_content=lambda _config, _step: True,
+    sends_together=True,
+    render_shared=_render_shared,
+    shared_email=shared_message,
+)

@@ -375,11 +375,17 @@ def in_audience(session: Session, shop_id: int, flow_key: str, customer_id: int)
 
 
 def flow_audience(
-    session: Session, shop_id: int, flow_key: str, customer_ids: Collection[int]
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_ids: Collection[int],
+    *,
+    report: bool = True,
 ) -> Audience:
     """The flow's audience among `customer_ids`, in one query. A deleted segment admits nobody;
-    a segment that can't be evaluated admits nobody either, and the shop's last error says why
-    (the caller's transaction is left usable and commits it)."""
+    a segment that can't be evaluated admits nobody either, and — with `report` (not for a
+    read-only backtest) — the shop's last error says why (the caller's transaction is left
+    usable and commits it)."""
     config = session.scalar(
         select(FlowSetting.config).where(
             FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
@@ -396,7 +402,8 @@ def flow_audience(
         query = select(Customer.id).where(where, Customer.id.in_(customer_ids))
         return Audience(_guarded(session, lambda: set(session.scalars(query))))
     except RuleError as error:
-        _report_unavailable(session, shop_id, flow_key, segment, error.problems)
+        if report:
+            _report_unavailable(session, shop_id, flow_key, segment, error.problems)
         return Audience(set(), error.problems)
 
 

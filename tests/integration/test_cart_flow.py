@@ -253,7 +253,7 @@ def test_a_4xx_from_sendgrid_fails_the_message_and_tells_the_merchant(
 def test_a_lost_answer_marks_the_message_unknown_and_never_resends(
     client: Any, db: Session, drain_jobs: Any, sendgrid: SandboxSendGrid, monkeypatch: Any
 ) -> None:
-    from jobs import send_email
+    from app.flows import send as send_email
 
     real = send_email.sendgrid_client
 

@@ -222,6 +222,25 @@ def test_preview_renders_a_real_customers_cart_with_the_senders_render(
     assert client.get("/app/flows/nope").status_code == 404
 
 
+def test_preview_says_what_the_send_rules_would_decide_now(
+    client: Any, db: Session, runtime: Any, drain_jobs: Any
+) -> None:
+    shop = setup_shop(db)
+    deliver_checkout(client)
+    drain_jobs(WEBHOOKS)
+    signed_in(client, runtime, db, shop)
+    customer = db.scalars(select(Customer).where(Customer.shop_id == shop.id)).one()
+    page = text_of(client.get(f"/app/flows/cart?customer_id={customer.id}", headers=EN))
+    assert "Were it due now, it would" in page
+    assert "would not be sent" not in page
+
+    customer.email_marketing_state = "UNSUBSCRIBED"
+    db.commit()
+    page = text_of(client.get(f"/app/flows/cart?customer_id={customer.id}", headers=EN))
+    assert "Were it due now, it would not be sent (no_consent)." in page
+    assert db.scalars(select(Message)).all() == []
+
+
 def _sandbox_mail(shop_id: int, to: str, subject: str) -> dict[str, Any]:
     return {
         "from": {"email": "shop@example.com"},

@@ -39,6 +39,7 @@ from app.flows.simulation import (
 from app.models import Checkout, Customer, Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
+from app.models.segment import SavedSegment
 from app.queueing import EMAIL, FLOWS
 from tests.factories.admin import make_account, make_customer, make_order, make_shop
 from tests.factories.post_purchase import (
@@ -248,6 +249,57 @@ def test_customers_who_may_not_be_emailed_are_not_eligible(db: Session) -> None:
         "no_email": 1,
     }
     assert (result.totals.entered, result.totals.emails) == (0, 0)
+
+
+def test_the_backtest_applies_the_flows_audience(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    segment = SavedSegment(
+        shop_id=shop.id,
+        name="Japan",
+        rule={"match": "all", "rules": [{"field": "country", "op": "is", "value": "JP"}]},
+    )
+    db.add(segment)
+    db.commit()
+    flow_settings(
+        db, shop, CART, holdout_percent=0, quiet_hours=None, audience_segment_id=segment.id
+    )
+    inside = subscriber(db, shop, country_code="JP")
+    outside = subscriber(db, shop, country_code="US")
+    start = SINCE + timedelta(days=2)
+    for customer in (inside, outside):
+        make_checkout(db, shop, customer, f"tok-{customer.id}", start)
+
+    result = simulate(db, shop, CART, SINCE, UNTIL)
+
+    assert entry_for(result, inside).outcome == "entered"
+    assert entry_for(result, outside).outcome == "not_eligible:not_in_audience"
+    assert result.totals.not_eligible == {"not_in_audience": 1}
+
+
+def test_the_backtest_lets_a_waiting_cart_email_go_first(db: Session) -> None:
+    shop = new_shop(db, timezone="UTC")
+    flow_settings(db, shop, THANK_YOU, step_delay_hours=[2], holdout_percent=0, quiet_hours=None,
+                  caps=[])  # fmt: skip
+    customer = subscriber(db, shop)
+    placed = SINCE + timedelta(days=2)
+    make_order(db, shop, customer, "#2001", [("Tea", 1, "3000")], financial_status="paid",
+               processed_at=placed)  # fmt: skip
+    # A real cart email was waiting for this customer when the thank-you fell due.
+    cart_run = FlowRun(shop_id=shop.id, flow_key=CART, customer_id=customer.id,
+                       trigger_key="tok-wait", status="completed", started_at=placed)  # fmt: skip
+    db.add(cart_run)
+    db.flush()
+    db.add(Message(shop_id=shop.id, flow_run_id=cart_run.id, step=1, customer_id=customer.id,
+                   status="sent", attempts=1, created_at=placed + timedelta(hours=1),
+                   sent_at=placed + timedelta(hours=2, minutes=3)))  # fmt: skip
+    db.commit()
+
+    result = simulate(db, shop, THANK_YOU, SINCE, UNTIL)
+
+    [email] = entry_for(result, customer).emails
+    assert email.due_at == placed + timedelta(hours=2)
+    assert email.would_send_at == placed + timedelta(hours=2, minutes=5)
+    assert email.deferred_by == "priority"
 
 
 def test_winback_replays_a_daily_scan_over_thirty_days(db: Session) -> None:

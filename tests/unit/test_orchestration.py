@@ -18,7 +18,6 @@ from app.domain.orchestration import (
     holdout_bucket,
     in_holdout,
     next_send_time,
-    pick_flow,
     shop_zone,
 )
 
@@ -146,9 +145,3 @@ def test_holdout_is_deterministic_and_close_to_its_share() -> None:
 def test_holdout_differs_between_flows_and_shops() -> None:
     buckets = {(holdout_bucket(s, f, 7)) for s in (1, 2, 3) for f in (CART, WINBACK)}
     assert len(buckets) > 1
-
-
-def test_cart_beats_winback() -> None:
-    assert pick_flow([WINBACK, CART]) == CART
-    assert pick_flow([WINBACK]) == WINBACK
-    assert pick_flow([]) is None

@@ -1,0 +1,108 @@
+"""The facts the send rules read (`rules.Facts`), loaded set-wise for a batch of runs of one
+shop and flow — a single step or send is a batch of one.
+
+Layer: services, reads only, inside the caller's transaction. For N runs the cost is a fixed
+number of queries (shop and settings once per transaction; customers, suppressions, audience,
+the flow's exits, open complaints, higher-priority work and recent sends once per batch); the
+post-purchase exits are the exception (one lookup per run, `post_purchase.load_exits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.domain.orchestration import shop_zone
+from app.flows import registry
+from app.flows.rules import Facts
+from app.flows.runs import (
+    customers_outranked,
+    flow_config,
+    is_subscribed,
+    recent_sends,
+    shop_row,
+)
+from app.models import Customer, Shop
+from app.models.flow import FlowRun, Message
+from app.services.inquiries import paused_customers
+from app.services.segments import flow_audience
+from app.services.unsubscribe import suppressed_emails
+from app.services.upsert import normalize_email
+
+
+class FactSet:
+    """Everything the rules need about `runs` (all of `shop_id` and `flow_key`) at `now`; at
+    send time `messages` are the messages being decided (left out of the priority and cap
+    reads). `facts(run, message)` builds one run's `Facts`; `record_send` makes a later
+    decision of the same batch see an email this one let go (a second cart waits for the cap)."""
+
+    def __init__(
+        self,
+        session: Session,
+        shop_id: int,
+        flow_key: str,
+        runs: Sequence[FlowRun],
+        now: datetime,
+        messages: Collection[Message] = (),
+    ) -> None:
+        self.shop_id, self.flow_key, self.now = shop_id, flow_key, now
+        self.shop: Shop | None = shop_row(session, shop_id)
+        self.enabled, self.config = flow_config(session, shop_id, flow_key)
+        customer_ids = {run.customer_id for run in runs}
+        self.customers: dict[int, Customer] = (
+            {
+                customer.id: customer
+                for customer in session.scalars(
+                    select(Customer).where(
+                        Customer.shop_id == shop_id, Customer.id.in_(customer_ids)
+                    )
+                )
+            }
+            if customer_ids
+            else {}
+        )
+        self.suppressed = suppressed_emails(
+            session, shop_id, (c.email for c in self.customers.values())
+        )
+        self.audience = flow_audience(session, shop_id, flow_key, customer_ids)
+        self.exits = registry.get(flow_key).load_exits(session, shop_id, runs)
+        self.paused = paused_customers(session, shop_id, customer_ids)
+        exclude = {message.id for message in messages}
+        self.outranked = customers_outranked(
+            session, shop_id, flow_key, customer_ids, now, exclude_messages=exclude
+        )
+        self.recent = recent_sends(session, shop_id, customer_ids, now, exclude_ids=exclude)
+
+    def customer(self, run: FlowRun) -> Customer | None:
+        return self.customers.get(run.customer_id)
+
+    def facts(self, run: FlowRun, message: Message | None = None) -> Facts:
+        customer = self.customer(run)
+        email = normalize_email(customer.email) if customer is not None else None
+        run_exit = None
+        if message is not None and run.status == "exited":
+            run_exit = str(run.exit_reason)
+        return Facts(
+            shop_active=self.shop is not None and self.shop.is_active,
+            flow_enabled=self.enabled,
+            customer_present=customer is not None
+            and customer.deleted_at is None
+            and customer.redacted_at is None,
+            subscribed=is_subscribed(customer),
+            suppressed=email is None or email in self.suppressed,
+            run_exit=run_exit,
+            audience_exit=self.audience.exit_reason(run.customer_id),
+            flow_exits=self.exits.get(run.id, ()),
+            complaint_open=run.customer_id in self.paused,
+            not_before=message.not_before if message is not None else None,
+            outranked=run.customer_id in self.outranked,
+            recent_sends=tuple(self.recent.get(run.customer_id, ())),
+            zone=shop_zone(self.shop.timezone if self.shop is not None else None),
+            config=self.config,
+        )
+
+    def record_send(self, customer_id: int, when: datetime) -> None:
+        self.recent.setdefault(customer_id, []).append(when)

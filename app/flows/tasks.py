@@ -1,0 +1,101 @@
+"""Flow step tasks (queue `flows`) and the flow sweeper; their RQ entry points are
+`jobs.flows.<name>` (thin wrappers that pass the runtime).
+
+Layer: services, each task commits its own transactions. `dispatch_due_steps` is the scheduled
+job (one per shop, flow, step and due second, `runs.step_job_id`): it takes the due runs in
+batches of up to 1,000, each batch committed — `rules.decide` applied, `messages` rows created
+(unique on run, step, customer) — before anything is sent; the cart and win-back emails claimed
+in the batch then leave together (`send.deliver`), the rest through `send-<message id>` jobs.
+`run_flow_step` advances one run (jobs scheduled under the older per-run ids `flow-<run
+id>-<step>` still run). The flow sweeper re-schedules the dispatch of runs whose job was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from app.db import utcnow
+from app.flows.dispatch import BATCH_SIZE, advance_run, dispatch_due
+from app.flows.runs import runs_due, schedule_step
+from app.flows.send import deliver
+from app.flows.winback import scan_active_shops, scan_shop
+from app.kizuna import Kizuna
+from app.models import Shop
+
+log = logging.getLogger(__name__)
+
+
+def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None = None) -> str:
+    """Advance run `run_id` to `step`; returns created, duplicate, stopped or exited:<reason>."""
+    with runtime.db.session() as session:
+        outcome = advance_run(session, run_id, step, now)
+        if outcome == "duplicate":
+            session.rollback()
+        else:
+            session.commit()
+    log.info("flow step run_id=%s step=%s outcome=%s", run_id, step, outcome)
+    return outcome
+
+
+def dispatch_due_steps(
+    runtime: Kizuna, shop_id: int, flow_key: str, step: int, now: datetime | None = None
+) -> dict[str, int]:
+    """Advance every run of this shop and flow whose step `step` is due, a batch at a time,
+    sending each batch's claimed emails after its commit; → outcome counts. Concurrent jobs
+    share the work (locked runs are skipped)."""
+    totals: Counter[str] = Counter()
+    while True:
+        with runtime.db.session() as session:
+            batch = dispatch_due(session, runtime.config, shop_id, flow_key, step, now or utcnow())
+            session.commit()
+        totals.update(batch.outcomes)
+        sent = Counter(deliver(runtime, batch.emails, flow_key).values())
+        totals.update({f"sent:{status}": count for status, count in sent.items()})
+        if batch.claimed < BATCH_SIZE:
+            break
+    log.info(
+        "flow dispatch shop_id=%s flow=%s step=%s outcomes=%s",
+        shop_id,
+        flow_key,
+        step,
+        dict(totals),
+    )
+    return dict(totals)
+
+
+def sweep_flow_runs(runtime: Kizuna, every: float = 30.0, overdue_after: float = 60.0) -> int:
+    """Re-schedule steps overdue by more than `overdue_after` seconds, whose job was lost (Redis
+    down at commit, or restarted empty); safe to run twice, and beside the step's own job."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        due = runs_due(session, now, timedelta(seconds=overdue_after))
+        for run in due:
+            if run.next_step is not None:
+                schedule_step(session, run, run.next_step, now)
+        session.commit()
+    return len(due)
+
+
+def scan_winback(runtime: Kizuna, every: float = 86400.0) -> int:
+    """Start win-back runs for the lapsing customers of every active shop at once (the demo);
+    the scheduler runs `scan_winback_shop` per shop at its local hour instead. Safe twice."""
+    with runtime.db.session() as session:
+        started = scan_active_shops(session, utcnow())
+        session.commit()
+    log.info("winback scan started=%s", started)
+    return started
+
+
+def scan_winback_shop(runtime: Kizuna, shop_id: int) -> int:
+    """Daily at the shop's local hour: start win-back runs for its lapsing customers; safe twice."""
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        if shop is None or not shop.is_active:
+            log.info("winback scan skipped shop=%s: not active", shop_id)
+            return 0
+        started = len(scan_shop(session, shop, utcnow()))
+        session.commit()
+    log.info("winback scan shop=%s started=%s", shop_id, started)
+    return started
