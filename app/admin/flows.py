@@ -4,15 +4,12 @@ preview, for the cart, win-back, thank-you, review-request and replenishment flo
 everyone or one of the shop's saved segments (a deleted one is flagged on the page).
 
 Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
-`app.flows.settings` and is committed here (POST, CSRF-checked). The preview renders each step
-with the flow's own renderer (its registry definition's `render`) for one real customer — their
-latest checkout (cart), latest order (win-back), latest paid or fulfilled order (thank-you,
-review request) or a product they bought twice (replenishment) — on unsaved run/message objects
-(id 0): no discount code is created and nothing is stored (rendering has no side effects: the
-discount code is the send step's); the preview's unsubscribe link is neutralised and the HTML is
-shown in a sandboxed iframe. The outbox reads the simulated SendGrid's `/_sandbox/outbox` when
-the app sends there (only the messages whose `custom_args.kizuna_shop_id` is this store), else
-Kizuna's `messages` table.
+`app.flows.settings` and is committed here (POST, CSRF-checked). The preview
+(`app.flows.preview`) renders each step with the sender's own renderer for one real customer and
+says what the send rules would decide now; nothing is stored and no discount code is created;
+the HTML is shown in a sandboxed iframe. The outbox reads the simulated SendGrid's
+`/_sandbox/outbox` when the app sends there (only the messages whose
+`custom_args.kizuna_shop_id` is this store), else Kizuna's `messages` table.
 """
 
 from __future__ import annotations
@@ -25,8 +22,7 @@ from typing import Any
 import httpx
 from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext
-from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.admin import bp
@@ -35,20 +31,18 @@ from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
 from app.db import utcnow
 from app.domain.attribution import MODELS
-from app.domain.orchestration import CART, REPLENISHMENT, REVIEW_REQUEST, THANK_YOU, WINBACK
-from app.flows import post_purchase, registry
+from app.domain.orchestration import CART
+from app.flows import preview, registry
 from app.flows import settings as flow_settings
 from app.flows import stats as flow_stats
-from app.flows.facts import FactSet
-from app.flows.rules import Exit, Postpone, Skip, decide
+from app.flows.rules import Decision, Exit, Postpone, Skip
 from app.formatting import format_datetime
 from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
-from app.models import Checkout, Customer, Order, OrderLine, Product, Shop
+from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.request_guards import db_integer
 from app.services import attribution, segments
-from app.services.unsubscribe import make_token, unsubscribe_url
 
 log = logging.getLogger(__name__)
 
@@ -64,14 +58,6 @@ class OutboxRow:
     categories: tuple[str, ...]
     at: datetime | None
     status: str | None = None
-
-
-@dataclass(frozen=True)
-class StepPreview:
-    step: int
-    subject: str
-    html: str
-    text: str
 
 
 def _flow_or_404(key: str) -> None:
@@ -113,202 +99,8 @@ def flows():  # type: ignore[no-untyped-def]
 # --- preview ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PreviewTarget:
-    """What a run of the flow would be started for: the customer, the run's trigger key, and
-    a line naming it (i18n key + values); the cart flow's checkout."""
-
-    customer: Customer
-    trigger_key: str
-    detail: str
-    values: dict[str, Any]
-    checkout: Checkout | None = None
-
-
-def _live_customers() -> Any:
-    return (Customer.deleted_at.is_(None)) & (Customer.redacted_at.is_(None))
-
-
-def _order_label(order: Order) -> str:
-    return order.name or order.external_id
-
-
-def _paid_orders(shop_id: int) -> Any:
-    return (
-        (Order.shop_id == shop_id)
-        & Order.cancelled_at.is_(None)
-        & func.lower(Order.financial_status).in_(sorted(post_purchase.PAID_STATUSES))
-    )
-
-
-def _repeat_products(shop_id: int) -> Any:
-    """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
-    return (
-        select(
-            Order.customer_id,
-            OrderLine.product_external_id,
-            func.max(Order.id).label("order_id"),
-        )
-        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
-        .where(
-            _paid_orders(shop_id),
-            Order.customer_id.is_not(None),
-            OrderLine.product_external_id.is_not(None),
-        )
-        .group_by(Order.customer_id, OrderLine.product_external_id)
-        .having(func.count(func.distinct(Order.id)) >= 2)
-    )
-
-
-def _candidate_query(shop: Shop, key: str) -> Any:
-    """Customers of the shop the flow could reach, newest trigger first (with repeats)."""
-    if key == CART:
-        joined = (Checkout.customer_id == Customer.id) & (Checkout.shop_id == shop.id)
-        return (
-            select(Customer)
-            .join(Checkout, joined)
-            .where(Checkout.completed_at.is_(None))
-            .order_by(Checkout.id.desc())
-        )
-    if key == REPLENISHMENT:
-        repeat = _repeat_products(shop.id).subquery()
-        return (
-            select(Customer)
-            .join(repeat, repeat.c.customer_id == Customer.id)
-            .order_by(repeat.c.order_id.desc())
-        )
-    joined = (Order.customer_id == Customer.id) & (Order.shop_id == shop.id)
-    if key == WINBACK:
-        condition = Order.cancelled_at.is_(None)
-    else:
-        condition = _paid_orders(shop.id)
-        if key == REVIEW_REQUEST:
-            condition = condition & Order.fulfilled_at.is_not(None)
-    return select(Customer).join(Order, joined).where(condition).order_by(Order.id.desc())
-
-
-def preview_candidates(session: Session, shop: Shop, key: str = CART) -> list[Customer]:
-    """Customers the flow's preview can be shown for (an open checkout for the cart flow, an
-    order for win-back, a paid / fulfilled order / a product bought twice for the
-    post-purchase flows), latest first."""
-    statement = (
-        _candidate_query(shop, key)
-        .where(Customer.shop_id == shop.id, _live_customers())
-        .limit(PREVIEW_CANDIDATES * 3)
-    )
-    seen: set[int] = set()
-    found: list[Customer] = []
-    for customer in session.scalars(statement):
-        if customer.id not in seen:
-            seen.add(customer.id)
-            found.append(customer)
-    return found[:PREVIEW_CANDIDATES]
-
-
-def _latest_order(session: Session, shop: Shop, customer: Customer, condition: Any) -> Order | None:
-    return session.scalars(
-        select(Order)
-        .where(Order.shop_id == shop.id, Order.customer_id == customer.id, condition)
-        .order_by(Order.id.desc())
-        .limit(1)
-    ).first()
-
-
-def preview_target(
-    session: Session, shop: Shop, key: str, customer: Customer
-) -> PreviewTarget | None:
-    """What the flow's run would be for this customer (None: nothing to start one from)."""
-    if key == CART:
-        checkout = session.scalars(
-            select(Checkout)
-            .where(Checkout.shop_id == shop.id, Checkout.customer_id == customer.id)
-            .order_by(Checkout.completed_at.is_not(None), Checkout.id.desc())
-            .limit(1)
-        ).first()
-        if checkout is None:
-            return None
-        return PreviewTarget(
-            customer,
-            checkout.external_id,
-            "flows.preview.for",
-            {"checkout": checkout.external_id},
-            checkout,
-        )
-    if key == REPLENISHMENT:
-        repeat = _repeat_products(shop.id).subquery()
-        found = session.execute(
-            select(repeat.c.product_external_id, repeat.c.order_id)
-            .where(repeat.c.customer_id == customer.id)
-            .order_by(repeat.c.order_id.desc())
-            .limit(1)
-        ).first()
-        if found is None:
-            return None
-        product, order_id = str(found[0]), int(found[1])
-        title = session.scalar(
-            select(Product.title).where(Product.shop_id == shop.id, Product.external_id == product)
-        )
-        return PreviewTarget(
-            customer,
-            f"replenish:{product}:{order_id}",
-            "flows.preview.for_product",
-            {"product": title or product},
-        )
-    if key == WINBACK:
-        order = _latest_order(session, shop, customer, Order.cancelled_at.is_(None))
-        trigger = f"lapse:{order.id}" if order is not None else ""
-    elif key == THANK_YOU:
-        order = _latest_order(session, shop, customer, _paid_orders(shop.id))
-        trigger = f"order:{order.id}" if order is not None else ""
-    else:
-        fulfilled = _paid_orders(shop.id) & Order.fulfilled_at.is_not(None)
-        order = _latest_order(session, shop, customer, fulfilled)
-        trigger = f"fulfilled:{order.id}" if order is not None else ""
-    if order is None:
-        return None
-    return PreviewTarget(
-        customer, trigger, "flows.preview.for_order", {"order": _order_label(order)}
-    )
-
-
-def render_previews(
-    session: Session, shop: Shop, key: str, target: PreviewTarget
-) -> list[StepPreview]:
-    """Every step as the sender would render it for this target (nothing stored): the flow's
-    own renderer on an unsaved run and message (id 0), so no discount code is created."""
-    from app.flows.cart import language
-
-    config = kizuna().config
-    customer = target.customer
-    lang = language(customer, shop)
-    link = unsubscribe_url(config.app_url, make_token(config.secret_key, shop.id, customer.id, 0))
-    previews = []
-    with session.no_autoflush:
-        for step in range(1, flow_settings.FORMS[key].steps + 1):
-            run = FlowRun(
-                id=0, shop_id=shop.id, flow_key=key, customer_id=customer.id,
-                trigger_key=target.trigger_key, status="running",
-            )  # fmt: skip
-            msg = Message(id=0, shop_id=shop.id, flow_run_id=0, step=step, customer_id=customer.id)
-            email = registry.get(key).render(
-                config, session, shop, customer, run, msg, lang, utcnow(), discount_code=None
-            )
-            html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
-            text = (email.text or "").replace(link, "#")
-            previews.append(StepPreview(step, email.subject, html, text))
-    return previews
-
-
-def preview_decision(session: Session, shop: Shop, key: str, target: PreviewTarget) -> str:
-    """What the send rules (`rules.decide`) would answer for this target were its email due
-    now — the same facts and the same function as the send — as one line for the page."""
-    now = utcnow()
-    run = FlowRun(
-        id=0, shop_id=shop.id, flow_key=key, customer_id=target.customer.id,
-        trigger_key=target.trigger_key, status="running", started_at=now,
-    )  # fmt: skip
-    with session.no_autoflush:
-        decision = decide(FactSet(session, shop.id, key, [run], now).facts(run), now)
+def _decision_text(decision: Decision, shop: Shop) -> str:
+    """What the send rules would answer were the email due now, as one line for the page."""
     if isinstance(decision, Exit | Skip):
         return gettext(
             "Were it due now, it would not be sent (%(reason)s).", reason=decision.reason
@@ -377,25 +169,28 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         if broken_audience is not None and audience_problems
         else ""
     )
-    candidates = preview_candidates(session, shop, key)
+    candidates = preview.preview_candidates(session, shop, key)
     wanted = request.args.get("customer_id", type=db_integer)
-    chosen: PreviewTarget | None = None
+    chosen: preview.PreviewTarget | None = None
     preview_error = None
     if wanted is not None:
         customer = _customer_of(session, shop, wanted)
-        chosen = preview_target(session, shop, key, customer) if customer is not None else None
+        chosen = (
+            preview.preview_target(session, shop, key, customer) if customer is not None else None
+        )
         if chosen is None:
             preview_error = registry.get(key).preview_missing
     else:
         for candidate in candidates[:3]:
-            chosen = preview_target(session, shop, key, candidate)
+            chosen = preview.preview_target(session, shop, key, candidate)
             if chosen is not None:
                 break
-    previews: list[StepPreview] = []
+    previews: list[preview.StepPreview] = []
     decision = ""
     if chosen is not None:
-        previews = render_previews(session, shop, key, chosen)
-        decision = preview_decision(session, shop, key, chosen)
+        now, config = utcnow(), kizuna().config
+        previews = preview.render_previews(session, config, shop, key, chosen, now)
+        decision = _decision_text(preview.preview_decision(session, shop, key, chosen, now), shop)
     spec = flow_settings.FORMS[key]
     return (
         render_template(

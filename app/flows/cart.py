@@ -18,12 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session, object_session
 
@@ -58,6 +58,9 @@ from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
 from connectors.base import ConnectorError
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
+
+if TYPE_CHECKING:
+    from app.flows.preview import PreviewTarget
 
 log = logging.getLogger(__name__)
 
@@ -396,6 +399,39 @@ FORM = FlowForm(
     ),
 )
 
+
+def preview_query(shop: Shop) -> Select[Any]:
+    """Customers with an open checkout, newest first."""
+    joined = (Checkout.customer_id == Customer.id) & (Checkout.shop_id == shop.id)
+    return (
+        select(Customer)
+        .join(Checkout, joined)
+        .where(Checkout.completed_at.is_(None))
+        .order_by(Checkout.id.desc())
+    )
+
+
+def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
+    """The customer's latest open (else latest) checkout."""
+    from app.flows.preview import PreviewTarget
+
+    checkout = session.scalars(
+        select(Checkout)
+        .where(Checkout.shop_id == shop.id, Checkout.customer_id == customer.id)
+        .order_by(Checkout.completed_at.is_not(None), Checkout.id.desc())
+        .limit(1)
+    ).first()
+    if checkout is None:
+        return None
+    return PreviewTarget(
+        customer,
+        checkout.external_id,
+        "flows.preview.for",
+        {"checkout": checkout.external_id},
+        checkout,
+    )
+
+
 DEFINITION = FlowDefinition(
     key="cart",
     form=FORM,
@@ -405,6 +441,8 @@ DEFINITION = FlowDefinition(
     render=render_message,
     simulate=simulation.cart_triggers,
     preview_missing="flows.preview.no_checkout",
+    preview_query=preview_query,
+    preview_target=preview_target,
     shares_content=_shares_content,
     render_shared=render_shared,
     load_context=load_checkouts,

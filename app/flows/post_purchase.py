@@ -14,15 +14,15 @@ than a day overdue (a backfill, a late edit of an old order) starts nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
@@ -54,6 +54,9 @@ from app.models.order import order_time
 from app.services import purchase_stats
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
+
+if TYPE_CHECKING:
+    from app.flows.preview import PreviewTarget
 
 log = logging.getLogger(__name__)
 
@@ -580,12 +583,124 @@ def _simulate_replenishment(session: Session, shop: Shop, window: Any) -> Any:
     return replenishment_triggers(session, shop, window)
 
 
+# --- preview ---------------------------------------------------------------------------------
+
+
+def _paid_clause(shop_id: int) -> ColumnElement[bool]:
+    return (
+        (Order.shop_id == shop_id)
+        & Order.cancelled_at.is_(None)
+        & func.lower(Order.financial_status).in_(sorted(PAID_STATUSES))
+    )
+
+
+def _repeat_products(shop_id: int) -> Any:
+    """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
+    return (
+        select(
+            Order.customer_id,
+            OrderLine.product_external_id,
+            func.max(Order.id).label("order_id"),
+        )
+        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
+        .where(
+            _paid_clause(shop_id),
+            Order.customer_id.is_not(None),
+            OrderLine.product_external_id.is_not(None),
+        )
+        .group_by(Order.customer_id, OrderLine.product_external_id)
+        .having(func.count(func.distinct(Order.id)) >= 2)
+    )
+
+
+def _orders_preview(condition: Callable[[int], ColumnElement[bool]]) -> Callable[[Shop], Any]:
+    def query(shop: Shop) -> Select[Any]:
+        joined = (Order.customer_id == Customer.id) & (Order.shop_id == shop.id)
+        return (
+            select(Customer).join(Order, joined).where(condition(shop.id)).order_by(Order.id.desc())
+        )
+
+    return query
+
+
+def _fulfilled_clause(shop_id: int) -> ColumnElement[bool]:
+    return _paid_clause(shop_id) & Order.fulfilled_at.is_not(None)
+
+
+def _order_target(
+    condition: Callable[[int], ColumnElement[bool]], prefix: str
+) -> Callable[[Session, Shop, Customer], Any]:
+    def target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
+        from app.flows.preview import PreviewTarget
+
+        order = session.scalars(
+            select(Order)
+            .where(Order.customer_id == customer.id, condition(shop.id))
+            .order_by(Order.id.desc())
+            .limit(1)
+        ).first()
+        if order is None:
+            return None
+        return PreviewTarget(
+            customer,
+            f"{prefix}:{order.id}",
+            "flows.preview.for_order",
+            {"order": order.name or order.external_id},
+        )
+
+    return target
+
+
+def _replenishment_query(shop: Shop) -> Select[Any]:
+    repeat = _repeat_products(shop.id).subquery()
+    return (
+        select(Customer)
+        .join(repeat, repeat.c.customer_id == Customer.id)
+        .order_by(repeat.c.order_id.desc())
+    )
+
+
+def _replenishment_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
+    """The product the customer bought in 2+ orders most recently."""
+    from app.flows.preview import PreviewTarget
+
+    repeat = _repeat_products(shop.id).subquery()
+    found = session.execute(
+        select(repeat.c.product_external_id, repeat.c.order_id)
+        .where(repeat.c.customer_id == customer.id)
+        .order_by(repeat.c.order_id.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    product, order_id = str(found[0]), int(found[1])
+    title = session.scalar(
+        select(Product.title).where(Product.shop_id == shop.id, Product.external_id == product)
+    )
+    return PreviewTarget(
+        customer,
+        f"replenish:{product}:{order_id}",
+        "flows.preview.for_product",
+        {"product": title or product},
+    )
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+
 def _definition(
-    form: FlowForm, priority: int, simulate: Any, preview_missing: str
+    form: FlowForm,
+    priority: int,
+    simulate: Any,
+    preview_missing: str,
+    preview_query: Callable[[Shop], Any],
+    preview_target: Callable[[Session, Shop, Customer], Any],
 ) -> FlowDefinition:
     return FlowDefinition(
         key=form.key,
         form=form,
+        preview_query=preview_query,
+        preview_target=preview_target,
         priority=priority,
         ends_on_order=False,  # a new order is no reason to stop a post-purchase email
         load_exits=load_exits,
@@ -619,9 +734,28 @@ REPLENISHMENT_FORM = FlowForm(
 )
 
 DEFINITIONS = (
-    _definition(THANK_YOU_FORM, 25, _simulate_thank_you, "flows.preview.no_paid_order"),
     _definition(
-        REVIEW_REQUEST_FORM, 35, _simulate_review_request, "flows.preview.no_fulfilled_order"
+        THANK_YOU_FORM,
+        25,
+        _simulate_thank_you,
+        "flows.preview.no_paid_order",
+        _orders_preview(_paid_clause),
+        _order_target(_paid_clause, "order"),
     ),
-    _definition(REPLENISHMENT_FORM, 30, _simulate_replenishment, "flows.preview.no_repeat_product"),
+    _definition(
+        REVIEW_REQUEST_FORM,
+        35,
+        _simulate_review_request,
+        "flows.preview.no_fulfilled_order",
+        _orders_preview(_fulfilled_clause),
+        _order_target(_fulfilled_clause, "fulfilled"),
+    ),
+    _definition(
+        REPLENISHMENT_FORM,
+        30,
+        _simulate_replenishment,
+        "flows.preview.no_repeat_product",
+        _replenishment_query,
+        _replenishment_target,
+    ),
 )

@@ -16,9 +16,11 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.orm import Session
 
     from app.config import Config
+    from app.flows.preview import PreviewTarget
     from app.flows.runs import SharedContent
     from app.flows.settings import FlowForm
     from app.flows.simulation import Simulator
@@ -96,6 +98,9 @@ class FlowDefinition:
     render: Renderer
     simulate: Simulator
     preview_missing: str  # i18n key shown when the chosen customer has nothing to preview
+    # Customers the preview can be shown for, newest trigger first (a select of Customer).
+    preview_query: Callable[[Shop], Select[Any]]
+    preview_target: Callable[[Session, Shop, Customer], PreviewTarget | None]
     shares_content: Callable[[Mapping[str, Any] | None, int], bool] = lambda _config, _step: False
     sends_together: bool = False
     render_shared: SharedRenderer | None = None

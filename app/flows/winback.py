@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import render_template
 from flask_babel import LazyString, force_locale, gettext, lazy_pgettext
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
@@ -49,6 +49,9 @@ from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
+
+if TYPE_CHECKING:
+    from app.flows.preview import PreviewTarget
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +304,42 @@ FORM = FlowForm(
     defaults=WINBACK_DEFAULTS,
 )
 
+
+def preview_query(shop: Shop) -> Select[Any]:
+    """Customers with an order that is not cancelled, newest order first."""
+    joined = (Order.customer_id == Customer.id) & (Order.shop_id == shop.id)
+    return (
+        select(Customer)
+        .join(Order, joined)
+        .where(Order.cancelled_at.is_(None))
+        .order_by(Order.id.desc())
+    )
+
+
+def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
+    """A lapse after the customer's latest order that is not cancelled."""
+    from app.flows.preview import PreviewTarget
+
+    order = session.scalars(
+        select(Order)
+        .where(
+            Order.shop_id == shop.id,
+            Order.customer_id == customer.id,
+            Order.cancelled_at.is_(None),
+        )
+        .order_by(Order.id.desc())
+        .limit(1)
+    ).first()
+    if order is None:
+        return None
+    return PreviewTarget(
+        customer,
+        f"lapse:{order.id}",
+        "flows.preview.for_order",
+        {"order": order.name or order.external_id},
+    )
+
+
 DEFINITION = FlowDefinition(
     key=WINBACK,
     form=FORM,
@@ -310,6 +349,8 @@ DEFINITION = FlowDefinition(
     render=render_message,
     simulate=simulation.winback_triggers,
     preview_missing="flows.preview.no_order",
+    preview_query=preview_query,
+    preview_target=preview_target,
     shares_content=lambda _config, _step: True,
     sends_together=True,
     render_shared=_render_shared,

@@ -1,0 +1,118 @@
+"""The admin preview of a flow: the customers it can be shown for, what a run would start from
+(each flow's `preview_query` and `preview_target` in the registry), every step rendered by the
+sender's own renderer, and what `rules.decide` would answer were the email due now.
+
+Layer: services, reads only: runs and messages are unsaved objects (id 0), nothing is stored
+and, since rendering has no side effects, no discount code is created. The caller (the admin
+view) neutralises nothing else: the unsubscribe link is replaced here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from markupsafe import escape
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.flows import registry
+from app.flows.cart import language
+from app.flows.facts import FactSet
+from app.flows.rules import Decision, decide
+from app.models import Checkout, Customer, Shop
+from app.models.flow import FlowRun, Message
+from app.services.unsubscribe import make_token, unsubscribe_url
+
+CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class PreviewTarget:
+    """What a run of the flow would be started for: the customer, the run's trigger key, and
+    a line naming it (i18n key + values); the cart flow's checkout."""
+
+    customer: Customer
+    trigger_key: str
+    detail: str
+    values: dict[str, Any]
+    checkout: Checkout | None = None
+
+
+@dataclass(frozen=True)
+class StepPreview:
+    step: int
+    subject: str
+    html: str
+    text: str
+
+
+def live_customers() -> Any:
+    return (Customer.deleted_at.is_(None)) & (Customer.redacted_at.is_(None))
+
+
+def preview_candidates(
+    session: Session, shop: Shop, key: str, limit: int = CANDIDATES
+) -> list[Customer]:
+    """Customers the flow's preview can be shown for (its definition's `preview_query`: an
+    open checkout for the cart flow, an order for win-back, …), latest first."""
+    statement = (
+        registry.get(key)
+        .preview_query(shop)
+        .where(Customer.shop_id == shop.id, live_customers())
+        .limit(limit * 3)
+    )
+    seen: set[int] = set()
+    found: list[Customer] = []
+    for customer in session.scalars(statement):
+        if customer.id not in seen:
+            seen.add(customer.id)
+            found.append(customer)
+    return found[:limit]
+
+
+def preview_target(
+    session: Session, shop: Shop, key: str, customer: Customer
+) -> PreviewTarget | None:
+    """What the flow's run would be for this customer (None: nothing to start one from)."""
+    return registry.get(key).preview_target(session, shop, customer)
+
+
+def _unsaved_run(shop: Shop, key: str, target: PreviewTarget, now: datetime) -> FlowRun:
+    return FlowRun(
+        id=0, shop_id=shop.id, flow_key=key, customer_id=target.customer.id,
+        trigger_key=target.trigger_key, status="running", started_at=now,
+    )  # fmt: skip
+
+
+def render_previews(
+    session: Session, config: Config, shop: Shop, key: str, target: PreviewTarget, now: datetime
+) -> list[StepPreview]:
+    """Every step as the sender renders it for this target, the unsubscribe link replaced by
+    `#`; nothing is stored."""
+    definition = registry.get(key)
+    customer = target.customer
+    lang = language(customer, shop)
+    link = unsubscribe_url(config.app_url, make_token(config.secret_key, shop.id, customer.id, 0))
+    previews = []
+    with session.no_autoflush:
+        for step in range(1, definition.form.steps + 1):
+            run = _unsaved_run(shop, key, target, now)
+            msg = Message(id=0, shop_id=shop.id, flow_run_id=0, step=step, customer_id=customer.id)
+            email = definition.render(
+                config, session, shop, customer, run, msg, lang, now, discount_code=None
+            )
+            html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
+            text = (email.text or "").replace(link, "#")
+            previews.append(StepPreview(step, email.subject, html, text))
+    return previews
+
+
+def preview_decision(
+    session: Session, shop: Shop, key: str, target: PreviewTarget, now: datetime
+) -> Decision:
+    """`rules.decide` for this target were its email due `now`: the send's facts and function."""
+    run = _unsaved_run(shop, key, target, now)
+    with session.no_autoflush:
+        return decide(FactSet(session, shop.id, key, [run], now).facts(run), now)
