@@ -16,7 +16,7 @@ from app.domain.orchestration import POST_PURCHASE_DEFAULTS
 from app.models import Customer, Order, OrderLine, Product, ProductVariant, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.queueing import WEBHOOKS
-from tests.factories.shopify_webhooks import deliver, make_shop
+from tests.factories.shopify_webhooks import DOMAIN, deliver, make_shop
 
 CUSTOMER = 7001
 
@@ -39,9 +39,9 @@ def now() -> datetime:
 
 
 def setup_shop(
-    db: Session, *, consent: str = "SUBSCRIBED", holdout_percent: int = 0
+    db: Session, *, consent: str = "SUBSCRIBED", holdout_percent: int = 0, domain: str = DOMAIN
 ) -> tuple[Shop, Customer]:
-    shop = make_shop(db)
+    shop = make_shop(db, domain)
     shop.timezone, shop.locale, shop.currency, shop.name = "UTC", "ja", "JPY", "絆ストア"
     customer = Customer(
         shop_id=shop.id,
@@ -173,10 +173,12 @@ def order_body(
     }
 
 
-def deliver_order(client: Any, drain_jobs: Any, body: dict[str, Any], topic: str = "") -> None:
+def deliver_order(
+    client: Any, drain_jobs: Any, body: dict[str, Any], topic: str = "", domain: str = DOMAIN
+) -> None:
     topic = topic or "orders/create"
     webhook_id = f"wh-{topic}-{body['id']}-{body['updated_at']}"
-    response = deliver(client, topic, body, webhook_id=webhook_id)
+    response = deliver(client, topic, body, webhook_id=webhook_id, domain=domain)
     assert response.status_code == 200
     drain_jobs(WEBHOOKS)
 
