@@ -24,7 +24,8 @@ ids against SQL, the grid against the number scored.
     python bench/segments.py            # 1,000,000 customers
     python bench/segments.py --quick    # 20,000 customers (CI, under a minute)
 
-Needs PostgreSQL (KIZUNA_BENCH_PG) and Redis (KIZUNA_BENCH_REDIS). The last line printed is
+Needs PostgreSQL (KIZUNA_BENCH_PG; the database it creates is KIZUNA_BENCH_DB) and Redis
+(KIZUNA_BENCH_REDIS). The last line printed is
 `RESULT customers=… rfm_recompute_s=… segment_count_ms=… customer_list_ms=… rfm_grid_ms=…
 full_scoring_s=…`;
 the exit status is non-zero only when a correctness check fails, never for a slow number.
@@ -52,7 +53,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIZUNA_BENCH_REDIS", "redis://127.0.0.1:6379/8")
-BENCH_DB = "kizuna_segments_bench"
+BENCH_DB = os.environ.get("KIZUNA_BENCH_DB", "kizuna_segments_bench")
 AS_OF = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 HISTORY_DAYS = 730
 CANCELLED_SHARE = 0.03

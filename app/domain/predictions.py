@@ -59,6 +59,8 @@ _NEXT_PURCHASE_BISECTIONS = 40
 _QUADRATURE: dict[str, Any] = {"epsabs": 0.0, "epsrel": 1e-10, "limit": 200, "full_output": 1}
 # Keeps the spend prior's scale positive for shops whose orders so far net to nothing.
 _SMALLEST_PRIOR_ORDER_VALUE = 0.01
+# The generator of the random fit sample, fixed so that a rerun fits on the same customers.
+FIT_SAMPLE_SEED = 20_050_101
 
 
 class ModelFitError(ValueError):
@@ -302,7 +304,11 @@ def expected_time_to_next_purchase(
     x, t_x, age = _customer_arrays(frequency, recency, T)
     if horizon <= 0:
         raise ValueError("horizon must be positive")
+    shape = x.shape
+    x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
     reaches = expected_purchases(params, horizon, x, t_x, age) >= 1.0
+    # Only those who reach one purchase within the horizon are searched.
+    x, t_x, age = x[reaches], t_x[reaches], age[reaches]
     low = np.zeros_like(x)
     high = np.full_like(x, horizon)
     # E[Y(t)] rises with t, so bisection on [0, horizon] converges for every customer at once.
@@ -311,7 +317,9 @@ def expected_time_to_next_purchase(
         below_one = expected_purchases(params, middle, x, t_x, age) < 1.0
         low = np.where(below_one, middle, low)
         high = np.where(below_one, high, middle)
-    return np.asarray(np.where(reaches, high, np.inf), dtype=np.float64)
+    periods = np.full(reaches.shape, np.inf, dtype=np.float64)
+    periods[reaches] = high
+    return periods.reshape(shape)
 
 
 def gamma_gamma_log_likelihood(
@@ -433,6 +441,7 @@ def predict_shop(
     period_days: float = DEFAULT_PERIOD_DAYS,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE,
+    fit_sample: int | None = None,
 ) -> ShopPredictions:
     """Predict every customer of a shop, picking the model its history can support.
 
@@ -440,35 +449,114 @@ def predict_shop(
     `FITTED_MODEL_REPEAT_BUYERS` repeat buyers and `FITTED_MODEL_HISTORY_DAYS` days of orders
     (confidence "high" from the `HIGH_CONFIDENCE_*` levels, "medium" below). Smaller shops, and
     fits without an interior optimum, get the posterior mode under the CDNOW-based priors with
-    spend centred on the shop's average order value: confidence "low".
+    spend centred on the shop's average order value: confidence "low". With `fit_sample`, a shop
+    with more customers is fitted on that many of them drawn at random (see `fit_shop_model`).
     """
     customers = summarise(transactions, as_of, period_days)
     x = np.array([c.frequency for c in customers], dtype=np.float64)
     t_x = np.array([c.recency for c in customers], dtype=np.float64)
     age = np.array([c.T for c in customers], dtype=np.float64)
     spend = np.array([float(c.monetary_value) for c in customers], dtype=np.float64)
-    profile = _ShopProfile(
-        customers=len(customers),
-        repeat_buyers=int(np.count_nonzero(x)),
-        history_days=round(float(np.max(age, initial=0.0)) * period_days),
+    total_spent = float(sum((c.total_spent for c in customers), Decimal(0)))
+    fitted = fit_shop_model(
+        x, t_x, age, spend, total_spent, period_days=period_days, fit_sample=fit_sample
     )
-
-    if not customers:
-        return ShopPredictions(
-            as_of=as_of,
+    predicted = (
+        predict_arrays(
+            fitted,
+            x,
+            t_x,
+            age,
+            spend,
             period_days=period_days,
             horizon_days=horizon_days,
             annual_discount_rate=annual_discount_rate,
-            confidence="low",
-            reason=_reason("no_orders", profile),
-            model="prior_blended",
-            bgnbd=None,
-            gamma_gamma=None,
-            customer_count=0,
-            repeat_buyers=0,
-            history_days=0,
-            customers=(),
         )
+        if customers
+        else None
+    )
+    return ShopPredictions(
+        as_of=as_of,
+        period_days=period_days,
+        horizon_days=horizon_days,
+        annual_discount_rate=annual_discount_rate,
+        confidence=fitted.confidence,
+        reason=fitted.reason,
+        model=fitted.model,
+        bgnbd=fitted.bgnbd,
+        gamma_gamma=fitted.gamma_gamma,
+        customer_count=fitted.customer_count,
+        repeat_buyers=fitted.repeat_buyers,
+        history_days=fitted.history_days,
+        customers=(
+            _customer_predictions(customers, predicted, as_of, period_days)
+            if predicted is not None
+            else ()
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ShopModel:
+    """The models chosen for a shop, how far to trust them, and how many customers they were
+    fitted on (`fitted_on`: every customer, or the random sample). `bgnbd` and `gamma_gamma`
+    are None only for a shop without orders."""
+
+    confidence: Confidence
+    reason: Mapping[str, str]
+    model: ModelSource
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+    customer_count: int
+    repeat_buyers: int
+    history_days: int
+    fitted_on: int
+
+
+@dataclass(frozen=True)
+class PredictionArrays:
+    """Per-customer predictions aligned with the input arrays; `periods_to_next` is `inf` for a
+    customer not expected to order within the horizon."""
+
+    probability_alive: FloatArray
+    expected_purchases: FloatArray
+    periods_to_next: FloatArray
+    expected_average_spend: FloatArray
+    predicted_clv: FloatArray
+
+
+def fit_shop_model(
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    total_spent: float,
+    *,
+    period_days: float = DEFAULT_PERIOD_DAYS,
+    fit_sample: int | None = None,
+    seed: int = FIT_SAMPLE_SEED,
+) -> ShopModel:
+    """Choose and fit the shop's models from per-customer summaries (one element a customer).
+
+    Confidence and the reason are judged on every customer. With `fit_sample` and more
+    customers than that, both likelihoods are maximised over `fit_sample` customers drawn
+    without replacement by a generator seeded with `seed` (so a rerun fits the same sample);
+    `total_spent` (all customers' spend) centres the spend prior when the priors are used.
+    """
+    x, t_x, age = _customer_arrays(frequency, recency, T)
+    spend = np.asarray(monetary, dtype=np.float64)
+    profile = _ShopProfile(
+        customers=int(x.size),
+        repeat_buyers=int(np.count_nonzero(x)),
+        history_days=round(float(np.max(age, initial=0.0)) * period_days),
+    )
+    if not x.size:
+        return ShopModel(
+            "low", _reason("no_orders", profile), "prior_blended", None, None, 0, 0, 0, 0
+        )
+    if fit_sample is not None and x.size > fit_sample:
+        chosen = np.sort(np.random.default_rng(seed).choice(x.size, fit_sample, replace=False))
+        x, t_x, age, spend = x[chosen], t_x[chosen], age[chosen], spend[chosen]
 
     model: ModelSource
     confidence: Confidence
@@ -481,20 +569,14 @@ def predict_shop(
         reason_key = confidence
     else:
         # Each customer's purchase occasions are the first one plus the repeats.
-        occasions = float(np.sum(x)) + len(customers)
-        total_spent = float(sum((c.total_spent for c in customers), Decimal(0)))
+        occasions = float(np.sum(np.asarray(frequency, dtype=np.float64))) + profile.customers
         average_order_value = max(total_spent / occasions, _SMALLEST_PRIOR_ORDER_VALUE)
         bgnbd, gamma_gamma = _prior_blended_models(
             x, t_x, age, spend, period_days, average_order_value
         )
         model, confidence = "prior_blended", "low"
         reason_key = "fit_failed" if profile.supports_fitted_model else "low"
-
-    return ShopPredictions(
-        as_of=as_of,
-        period_days=period_days,
-        horizon_days=horizon_days,
-        annual_discount_rate=annual_discount_rate,
+    return ShopModel(
         confidence=confidence,
         reason=_reason(reason_key, profile),
         model=model,
@@ -503,11 +585,41 @@ def predict_shop(
         customer_count=profile.customers,
         repeat_buyers=profile.repeat_buyers,
         history_days=profile.history_days,
-        customers=_predict_customers(
-            customers,
+        fitted_on=int(x.size),
+    )
+
+
+def predict_arrays(
+    fitted: ShopModel,
+    frequency: ArrayLike,
+    recency: ArrayLike,
+    T: ArrayLike,
+    monetary: ArrayLike,
+    *,
+    period_days: float = DEFAULT_PERIOD_DAYS,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE,
+) -> PredictionArrays:
+    """Every customer's predictions under `fitted` (which must have models: a shop with
+    orders), as arrays aligned with the summaries."""
+    bgnbd, gamma_gamma = fitted.bgnbd, fitted.gamma_gamma
+    if bgnbd is None or gamma_gamma is None:
+        raise ValueError("a shop without orders has nothing to predict")
+    x, t_x, age = _customer_arrays(frequency, recency, T)
+    spend = np.asarray(monetary, dtype=np.float64)
+    horizon = horizon_days / period_days
+    return PredictionArrays(
+        probability_alive=probability_alive(bgnbd, x, t_x, age),
+        expected_purchases=expected_purchases(bgnbd, horizon, x, t_x, age),
+        periods_to_next=expected_time_to_next_purchase(bgnbd, x, t_x, age, horizon),
+        expected_average_spend=expected_average_spend(gamma_gamma, x, spend),
+        predicted_clv=clv(
             bgnbd,
             gamma_gamma,
-            as_of,
+            x,
+            t_x,
+            age,
+            spend,
             period_days=period_days,
             horizon_days=horizon_days,
             annual_discount_rate=annual_discount_rate,
@@ -552,48 +664,25 @@ def _prior_blended_models(
     return bgnbd, gamma_gamma
 
 
-def _predict_customers(
+def _customer_predictions(
     customers: tuple[CustomerSummary, ...],
-    bgnbd: BgNbdParams,
-    gamma_gamma: GammaGammaParams,
+    predicted: PredictionArrays,
     as_of: datetime,
-    *,
     period_days: float,
-    horizon_days: int,
-    annual_discount_rate: float,
 ) -> tuple[CustomerPrediction, ...]:
-    x = np.array([c.frequency for c in customers], dtype=np.float64)
-    t_x = np.array([c.recency for c in customers], dtype=np.float64)
-    age = np.array([c.T for c in customers], dtype=np.float64)
-    spend = np.array([float(c.monetary_value) for c in customers], dtype=np.float64)
-    horizon = horizon_days / period_days
-    alive = probability_alive(bgnbd, x, t_x, age)
-    purchases_in_horizon = expected_purchases(bgnbd, horizon, x, t_x, age)
-    periods_to_next = expected_time_to_next_purchase(bgnbd, x, t_x, age, horizon)
-    average_spend = expected_average_spend(gamma_gamma, x, spend)
-    lifetime_value = clv(
-        bgnbd,
-        gamma_gamma,
-        x,
-        t_x,
-        age,
-        spend,
-        period_days=period_days,
-        horizon_days=horizon_days,
-        annual_discount_rate=annual_discount_rate,
-    )
+    periods_to_next = predicted.periods_to_next
     return tuple(
         CustomerPrediction(
             customer_id=customer.customer_id,
-            probability_alive=float(alive[i]),
-            expected_purchases=float(purchases_in_horizon[i]),
+            probability_alive=float(predicted.probability_alive[i]),
+            expected_purchases=float(predicted.expected_purchases[i]),
             expected_next_order_at=(
                 as_of + timedelta(days=float(periods_to_next[i]) * period_days)
                 if math.isfinite(periods_to_next[i])
                 else None
             ),
-            expected_average_spend=_money(average_spend[i]),
-            predicted_clv=_money(lifetime_value[i]),
+            expected_average_spend=_money(predicted.expected_average_spend[i]),
+            predicted_clv=_money(predicted.predicted_clv[i]),
             historic_spend=customer.total_spent,
         )
         for i, customer in enumerate(customers)

@@ -16,13 +16,13 @@ import logging
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import redis
-from sqlalchemy import case, delete, func, literal, or_, select, update
+from sqlalchemy import BigInteger, case, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -146,69 +146,276 @@ def shop_thresholds(shop: Shop) -> rfm.RfmThresholds:
         return rfm.RfmThresholds()
 
 
+DAY_MICROSECONDS = 86_400_000_000
+# Customers the purchase models are fitted on when a shop has more (the rest are predicted with
+# the same fit); the bench compares shop totals with a fit on every customer.
+FIT_SAMPLE_CUSTOMERS = 100_000
+
+
+@dataclass(frozen=True)
+class CustomerHistories:
+    """Per-customer order history of a shop at `as_of`, as aligned arrays (ascending ids).
+
+    RFM: `orders`, `monetary_units` (spend in `rfm.MONEY_UNITS` per unit), `recency_days`.
+    Predictions (orders on one UTC day are one purchase): `frequency` (repeat purchase days),
+    `recency` and `age` in periods of `period_days`, `repeat_spend` (mean repeat-day spend).
+    `history_days` is the most whole days since any first order.
+    """
+
+    customer_ids: Any
+    orders: Any
+    monetary_units: Any
+    recency_days: Any
+    history_days: int
+    frequency: Any
+    recency: Any
+    age: Any
+    repeat_spend: Any
+
+
+def load_histories(
+    session: Session,
+    shop_id: int,
+    as_of: datetime,
+    period_days: float = predictions.DEFAULT_PERIOD_DAYS,
+) -> CustomerHistories:
+    """The histories `load_transactions` + `activities` + `predictions.summarise` give, from
+    one read of (customer, time, amount) as integers and numpy aggregation: the same numbers
+    with no per-order Python objects."""
+    customer, placed, units = _order_arrays(session, shop_id, as_of)
+    order = np.lexsort((placed, customer))
+    customer, placed, units = customer[order], placed[order], units[order]
+    count = len(customer)
+    starts = (
+        np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+        if count
+        else np.zeros(0, dtype=np.int64)
+    )
+    ends = np.r_[starts[1:], count] if count else starts
+    as_of_us = _epoch_microseconds(as_of)
+    monetary = np.add.reduceat(units, starts) if count else np.zeros(0, dtype=np.int64)
+    recency_days = np.maximum(0, (as_of_us - placed[ends - 1]) // DAY_MICROSECONDS)
+    history_days = int(
+        np.max(np.maximum(0, (as_of_us - placed[starts]) // DAY_MICROSECONDS), initial=0)
+    )
+
+    day = placed // DAY_MICROSECONDS
+    day_starts = (
+        np.flatnonzero(np.r_[True, (customer[1:] != customer[:-1]) | (day[1:] != day[:-1])])
+        if count
+        else starts
+    )
+    day_customer, day_value = customer[day_starts], day[day_starts]
+    day_spend = np.add.reduceat(units, day_starts) if count else monetary
+    first_day_index = np.searchsorted(day_customer, customer[starts]) if count else starts
+    purchase_days = np.diff(np.r_[first_day_index, len(day_starts)]) if count else starts
+    frequency = purchase_days - 1
+    first_day = day_value[first_day_index]
+    last_day = day_value[first_day_index + purchase_days - 1]
+    repeat_units = monetary - day_spend[first_day_index]
+    repeat_spend = np.where(
+        frequency > 0, repeat_units / rfm.MONEY_UNITS / np.maximum(frequency, 1), 0.0
+    )
+    as_of_day = as_of_us // DAY_MICROSECONDS
+    return CustomerHistories(
+        customer_ids=customer[starts],
+        orders=(ends - starts).astype(np.int64),
+        monetary_units=monetary.astype(np.int64),
+        recency_days=recency_days.astype(np.int64),
+        history_days=history_days,
+        frequency=frequency.astype(np.float64),
+        recency=(last_day - first_day) / period_days,
+        age=(as_of_day - first_day) / period_days,
+        repeat_spend=repeat_spend.astype(np.float64),
+    )
+
+
+def _epoch_microseconds(moment: datetime) -> int:
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _order_arrays(session: Session, shop_id: int, as_of: datetime) -> tuple[Any, Any, Any]:
+    """(customer id, placed-at µs since the epoch, amount in `rfm.MONEY_UNITS`) of the orders
+    `load_transactions` reads, as int64 arrays."""
+    placed_at = order_placed_at()
+    where = (
+        Order.shop_id == shop_id,
+        Customer.shop_id == shop_id,
+        Customer.deleted_at.is_(None),
+        Order.cancelled_at.is_(None),
+        placed_at <= as_of,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = (
+            select(
+                Order.customer_id,
+                cast(func.floor(func.extract("epoch", placed_at) * 1_000_000), BigInteger),
+                cast(Order.total_price * rfm.MONEY_UNITS, BigInteger),
+            )
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(*where)
+        )
+        compiled = query.compile(session.get_bind())
+        raw: Any = session.connection().connection.driver_connection
+        with raw.cursor() as cursor:
+            # A plain cursor: millions of rows as tuples of ints, without ORM rows or Decimals.
+            cursor.execute(str(compiled), compiled.params)
+            rows: list[Any] = cursor.fetchall()
+    else:
+        rows = [
+            (customer_id, _epoch_microseconds(at), int(amount * rfm.MONEY_UNITS))
+            for customer_id, at, amount in session.execute(
+                select(Order.customer_id, placed_at, Order.total_price)
+                .join(Customer, Customer.id == Order.customer_id)
+                .where(*where)
+            )
+        ]
+    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    return table[:, 0], table[:, 1], table[:, 2]
+
+
 def score_shop(session: Session, shop_id: int, as_of: datetime | None = None) -> ScoringResult:
     """Score every customer of the shop at `as_of` (now by default), save the scores, commit."""
     as_of = as_of or utcnow()
     shop = session.get(Shop, shop_id)
     if shop is None:
         raise LookupError(f"shop {shop_id} not found")
-    transactions = load_transactions(session, shop_id, as_of)
-    activity = activities(transactions)
-    snapshot = rfm.score_customers(activity, as_of, shop_thresholds(shop))
-    history_days = max(
-        (rfm.days_between(a.first_order_at, as_of) for a in activity if a.first_order_at),
-        default=0,
+    period_days = predictions.DEFAULT_PERIOD_DAYS
+    history = load_histories(session, shop_id, as_of, period_days)
+    applied = rfm.thresholds_for_arrays(
+        history.recency_days,
+        history.orders,
+        history.monetary_units,
+        history.history_days,
+        shop_thresholds(shop),
     )
-    forecast = predictions.predict_shop(transactions, as_of)
-    predicted = {p.customer_id: p for p in forecast.customers}
+    scored = rfm.score_arrays(history.recency_days, history.orders, history.monetary_units, applied)
+    fitted = predictions.fit_shop_model(
+        history.frequency,
+        history.recency,
+        history.age,
+        history.repeat_spend,
+        float(history.monetary_units.sum()) / rfm.MONEY_UNITS,
+        period_days=period_days,
+        fit_sample=FIT_SAMPLE_CUSTOMERS,
+    )
+    customers = len(history.customer_ids)
     run_at = utcnow()
-    day = as_of.date()
-
-    rows = []
-    for c in snapshot.customers:
-        p = predicted.get(c.customer_id)
-        rows.append(
-            {
-                "shop_id": shop_id,
-                "customer_id": c.customer_id,
-                "as_of": day,
-                "r": c.r,
-                "f": c.f,
-                "m": c.m,
-                "fm": c.fm,
-                "rfm_group": c.group,
-                "previous_group": None,
-                "recency_days": c.recency_days,
-                "orders": c.orders,
-                "monetary": c.monetary,
-                "probability_alive": p.probability_alive if p else 0.0,
-                "expected_orders_365": p.expected_purchases if p else 0.0,
-                "expected_next_order_at": p.expected_next_order_at if p else None,
-                "predicted_clv": p.predicted_clv if p else Decimal(0),
-                "currency": shop.currency,
-                "confidence": forecast.confidence,
-                "computed_at": run_at,
-            }
+    if customers:
+        predicted = predictions.predict_arrays(
+            fitted,
+            history.frequency,
+            history.recency,
+            history.age,
+            history.repeat_spend,
+            period_days=period_days,
         )
-    _upsert_scores(session, rows)
-    # Customers scored before but not now (every order cancelled, customer deleted).
+        next_order_seconds = np.where(
+            np.isfinite(predicted.periods_to_next),
+            _epoch_microseconds(as_of) / 1e6 + predicted.periods_to_next * period_days * 86_400,
+            np.nan,
+        )
+        columns = {
+            "customer_id": history.customer_ids,
+            "r": scored.r,
+            "f": scored.f,
+            "m": scored.m,
+            "fm": scored.fm,
+            "group": scored.group,
+            "recency_days": history.recency_days,
+            "orders": history.orders,
+            "monetary_units": history.monetary_units,
+            "probability_alive": predicted.probability_alive,
+            "expected_orders_365": predicted.expected_purchases,
+            "next_order_seconds": next_order_seconds,
+            "predicted_clv": predicted.predicted_clv,
+        }
+        fixed = {
+            "shop_id": shop_id,
+            "as_of": as_of.date(),
+            "currency": shop.currency,
+            "confidence": fitted.confidence,
+            "computed_at": run_at,
+        }
+        if session.get_bind().dialect.name == "postgresql":
+            _copy_upsert_scores(session, columns, fixed)
+        else:
+            _upsert_scores(session, _score_rows(columns, fixed))
+            _delete_unscored(session, shop_id, run_at)
+    else:
+        _delete_unscored(session, shop_id, run_at)
+    _upsert_snapshot(
+        session,
+        shop_id,
+        {
+            "as_of": as_of.date(),
+            "customers": customers,
+            **_counts(scored),
+            "applied": applied,
+            "rfm_history_days": history.history_days,
+        },
+        fitted,
+        run_at,
+        score_totals(session, shop_id),
+    )
+    session.commit()
+    log.info(
+        "scored shop=%s customers=%s confidence=%s model=%s fitted_on=%s",
+        shop_id,
+        customers,
+        fitted.confidence,
+        fitted.model,
+        fitted.fitted_on,
+    )
+    return ScoringResult(shop_id, as_of, customers, fitted.confidence, fitted.model)
+
+
+def _delete_unscored(session: Session, shop_id: int, run_at: datetime) -> None:
+    """Customers scored before but not now (every order cancelled, customer deleted)."""
     session.execute(
         delete(CustomerScore).where(
             CustomerScore.shop_id == shop_id, CustomerScore.computed_at < run_at
         )
     )
-    _upsert_snapshot(
-        session, shop_id, snapshot, forecast, run_at, history_days, score_totals(session, shop_id)
-    )
-    session.commit()
-    log.info(
-        "scored shop=%s customers=%s confidence=%s model=%s",
-        shop_id,
-        len(rows),
-        forecast.confidence,
-        forecast.model,
-    )
-    return ScoringResult(shop_id, as_of, len(rows), forecast.confidence, forecast.model)
+
+
+def _score_rows(columns: dict[str, Any], fixed: dict[str, Any]) -> list[dict[str, Any]]:
+    """The portable path's rows (SQLite shops are small): one dict a customer."""
+    day = fixed["as_of"]
+    rows = []
+    for i, customer_id in enumerate(columns["customer_id"].tolist()):
+        seconds = float(columns["next_order_seconds"][i])
+        rows.append(
+            {
+                "shop_id": fixed["shop_id"],
+                "customer_id": customer_id,
+                "as_of": day,
+                "r": int(columns["r"][i]),
+                "f": int(columns["f"][i]),
+                "m": int(columns["m"][i]),
+                "fm": int(columns["fm"][i]),
+                "rfm_group": rfm.GROUP_KEYS[int(columns["group"][i])],
+                "previous_group": None,
+                "recency_days": int(columns["recency_days"][i]),
+                "orders": int(columns["orders"][i]),
+                "monetary": Decimal(int(columns["monetary_units"][i])).scaleb(-4),
+                "probability_alive": float(columns["probability_alive"][i]),
+                "expected_orders_365": float(columns["expected_orders_365"][i]),
+                "expected_next_order_at": (
+                    None if math.isnan(seconds) else datetime.fromtimestamp(seconds, UTC)
+                ),
+                "predicted_clv": _cents(float(columns["predicted_clv"][i])),
+                "currency": fixed["currency"],
+                "confidence": fixed["confidence"],
+                "computed_at": fixed["computed_at"],
+            }
+        )
+    return rows
+
+
+def _cents(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
 
 
 def rescore_rfm(session: Session, shop_id: int) -> int:
@@ -240,19 +447,27 @@ def rescore_rfm(session: Session, shop_id: int) -> int:
     applied = rfm.thresholds_for_arrays(days, orders, units, history_days, shop_thresholds(shop))
     changed = _update_cells(session, shop_id, applied)
 
-    scored = rfm.score_arrays(days, orders, units, applied)
-    grid = np.bincount(scored.r * 6 + scored.fm, minlength=36)
-    groups = np.bincount(scored.group, minlength=len(rfm.GROUP_KEYS))
-    latest.grid_counts = {
-        f"{r},{fm}": int(grid[r * 6 + fm]) for r in reversed(rfm.SCORES) for fm in rfm.SCORES
-    }
-    latest.group_counts = {key: int(groups[i]) for i, key in enumerate(rfm.GROUP_KEYS)}
+    counts = _counts(rfm.score_arrays(days, orders, units, applied))
+    latest.grid_counts = counts["grid_counts"]
+    latest.group_counts = counts["group_counts"]
     detail["thresholds"] = {**_thresholds_detail(applied), "history_days": history_days}
     detail["totals"] = score_totals(session, shop_id)
     latest.detail = detail
     session.commit()
     log.info("rescored rfm shop=%s customers=%s changed=%s", shop_id, len(days), changed)
     return len(days)
+
+
+def _counts(scored: rfm.ScoredArrays) -> dict[str, dict[str, int]]:
+    """Customers per group (every group) and per (R, FM) cell (all 25, R from 5 down)."""
+    grid = np.bincount(scored.r * 6 + scored.fm, minlength=36)
+    groups = np.bincount(scored.group, minlength=len(rfm.GROUP_KEYS))
+    return {
+        "group_counts": {key: int(groups[i]) for i, key in enumerate(rfm.GROUP_KEYS)},
+        "grid_counts": {
+            f"{r},{fm}": int(grid[r * 6 + fm]) for r in reversed(rfm.SCORES) for fm in rfm.SCORES
+        },
+    }
 
 
 def score_totals(session: Session, shop_id: int) -> dict[str, Any]:
@@ -376,9 +591,6 @@ def _chunks(items: Sequence[dict[str, Any]]) -> Iterator[Sequence[dict[str, Any]
 def _upsert_scores(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        _copy_upsert_scores(session, rows)
-        return
     table = table_of(CustomerScore)
     for chunk in _chunks(rows):
         insert = dialect_insert(session, CustomerScore).values(list(chunk))
@@ -397,61 +609,119 @@ def _upsert_scores(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         )
 
 
-def _copy_upsert_scores(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY the rows into a temporary table, then one INSERT … ON CONFLICT from it.
+# Columns COPYed for each customer, and how each becomes a customer_scores column.
+_COPIED = (
+    ("customer_id", "bigint"),
+    ("r", "smallint"),
+    ("f", "smallint"),
+    ("m", "smallint"),
+    ("fm", "smallint"),
+    ("group", "smallint"),
+    ("recency_days", "integer"),
+    ("orders", "integer"),
+    ("monetary_units", "bigint"),
+    ("probability_alive", "double precision"),
+    ("expected_orders_365", "double precision"),
+    ("next_order_seconds", "double precision"),
+    ("predicted_clv", "double precision"),
+)
+_GROUP_NAMES = ", ".join(f"'{key}'" for key in rfm.GROUP_KEYS)
+_SCORE_VALUES = {
+    "customer_id": "i.customer_id",
+    "r": "i.r",
+    "f": "i.f",
+    "m": "i.m",
+    "fm": "i.fm",
+    "rfm_group": f"(ARRAY[{_GROUP_NAMES}])[i.group + 1]",
+    "recency_days": "i.recency_days",
+    "orders": "i.orders",
+    "monetary": f"i.monetary_units::numeric / {rfm.MONEY_UNITS}",
+    "probability_alive": "i.probability_alive",
+    "expected_orders_365": "i.expected_orders_365",
+    "expected_next_order_at": "to_timestamp(nullif(i.next_order_seconds, 'NaN'))",
+    "predicted_clv": "round(i.predicted_clv::numeric, 2)",
+}
+# Compared to decide whether a stored score changed (computed_at alone never rewrites a row).
+_COMPARED = (*_SCORE_VALUES, "as_of", "currency", "confidence")
 
-    A multi-row VALUES statement per chunk costs more to build and parse than to execute; COPY
-    streams a million rows in seconds. Same semantics as the portable path above.
+
+def _copy_upsert_scores(session: Session, columns: dict[str, Any], fixed: dict[str, Any]) -> None:
+    """PostgreSQL: COPY the per-customer arrays into a temporary table, then, set-wise, one
+    INSERT … ON CONFLICT that writes only rows whose score changed (a new day always changes
+    `as_of`, so `previous_group` moves) and one DELETE of the shop's scores not in the table.
     """
-    columns = list(rows[0])
-    names = ", ".join(columns)
     connection = session.connection()
-    # `columns` are the keys of the rows built by `score_shop`: fixed names, never input.
-    connection.exec_driver_sql(
-        "CREATE TEMPORARY TABLE _scores_in ON COMMIT DROP AS"  # noqa: S608
-        f" SELECT {names} FROM customer_scores WITH NO DATA"
-    )
+    definition = ", ".join(f'"{name}" {kind}' for name, kind in _COPIED)
+    names = ", ".join(f'"{name}"' for name, _ in _COPIED)
+    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE _scores_in ({definition}) ON COMMIT DROP")
     raw: Any = connection.connection.driver_connection  # psycopg, for COPY
+    series = [columns[name].tolist() for name, _ in _COPIED]
     with raw.cursor() as cursor, cursor.copy(f"COPY _scores_in ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[name] for name in columns])
-    kept = ("shop_id", "customer_id", "previous_group")
-    updates = ", ".join(f"{name} = excluded.{name}" for name in columns if name not in kept)
-    connection.exec_driver_sql(
-        f"INSERT INTO customer_scores ({names}) SELECT {names} FROM _scores_in"  # noqa: S608
-        " ON CONFLICT (shop_id, customer_id) DO UPDATE SET "
-        f"{updates}, previous_group = CASE WHEN customer_scores.as_of < excluded.as_of"
+        for row in zip(*series, strict=True):
+            copy.write_row(row)
+    connection.exec_driver_sql("ANALYZE _scores_in")
+    targets = [*_SCORE_VALUES, "shop_id", "as_of", "currency", "confidence", "computed_at"]
+    values = [
+        *_SCORE_VALUES.values(),
+        "%(shop_id)s",
+        "%(as_of)s",
+        "%(currency)s",
+        "%(confidence)s",
+        "%(computed_at)s",
+    ]
+    kept = ("shop_id", "customer_id")
+    updates = ", ".join(f"{name} = excluded.{name}" for name in targets if name not in kept)
+    previous = (
+        "CASE WHEN customer_scores.as_of < excluded.as_of"
         " THEN customer_scores.rfm_group ELSE customer_scores.previous_group END"
     )
+    changed = " OR ".join(
+        f"customer_scores.{name} IS DISTINCT FROM excluded.{name}" for name in _COMPARED
+    )
+    # Every name and expression above is fixed in this module; values are bound parameters.
+    connection.exec_driver_sql(
+        f"INSERT INTO customer_scores ({', '.join(targets)})"  # noqa: S608
+        f" SELECT {', '.join(values)} FROM _scores_in i"
+        f" ON CONFLICT (shop_id, customer_id) DO UPDATE SET {updates},"
+        f" previous_group = {previous} WHERE {changed}",
+        fixed,
+    )
+    connection.exec_driver_sql(
+        "DELETE FROM customer_scores s WHERE s.shop_id = %(shop_id)s"
+        " AND NOT EXISTS (SELECT 1 FROM _scores_in i WHERE i.customer_id = s.customer_id)",
+        fixed,
+    )
+    # The rule counts plan on these statistics; a scoring can change most of them at once.
+    connection.exec_driver_sql("ANALYZE customer_scores")
 
 
 def _upsert_snapshot(
     session: Session,
     shop_id: int,
-    snapshot: rfm.RfmSnapshot,
-    forecast: predictions.ShopPredictions,
+    rfm_result: dict[str, Any],
+    fitted: predictions.ShopModel,
     run_at: datetime,
-    rfm_history_days: int,
     totals: dict[str, Any],
 ) -> None:
-    grid = {f"{cell.r},{cell.column}": cell.customers for cell in rfm.rfm_grid(snapshot)}
-    applied = snapshot.thresholds
+    """Today's snapshot row: `rfm_result` holds as_of, customers, group and grid counts, the
+    applied boundaries and the history days the recency quintiles were judged on."""
     values = {
         "shop_id": shop_id,
-        "as_of": snapshot.as_of.date(),
-        "customers": len(snapshot.customers),
-        "group_counts": rfm.group_counts(snapshot),
-        "grid_counts": grid,
-        "confidence": forecast.confidence,
-        "reason": dict(forecast.reason),
-        "model": forecast.model,
+        "as_of": rfm_result["as_of"],
+        "customers": rfm_result["customers"],
+        "group_counts": rfm_result["group_counts"],
+        "grid_counts": rfm_result["grid_counts"],
+        "confidence": fitted.confidence,
+        "reason": dict(fitted.reason),
+        "model": fitted.model,
         "detail": {
-            "repeat_buyers": forecast.repeat_buyers,
-            "history_days": forecast.history_days,
-            "horizon_days": forecast.horizon_days,
+            "repeat_buyers": fitted.repeat_buyers,
+            "history_days": fitted.history_days,
+            "horizon_days": predictions.DEFAULT_HORIZON_DAYS,
+            "fitted_on": fitted.fitted_on,
             "thresholds": {
-                **_thresholds_detail(applied),
-                "history_days": rfm_history_days,  # what the recency quintiles were judged on
+                **_thresholds_detail(rfm_result["applied"]),
+                "history_days": rfm_result["rfm_history_days"],
             },
             "totals": totals,
         },
