@@ -2,7 +2,7 @@
 
 from app.models.account import Account
 from app.models.checkout import Checkout
-from app.models.customer import Customer, TimelineEvent
+from app.models.customer import Customer, CustomerProduct, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppression  # noqa: F401
 from app.models.inquiry import Inquiry  # noqa: F401
 from app.models.opt_in import OptInRequest  # noqa: F401
@@ -20,6 +20,7 @@ __all__ = [
     "Account",
     "Checkout",
     "Customer",
+    "CustomerProduct",
     "Order",
     "OrderLine",
     "Product",

@@ -80,6 +80,26 @@ class Customer(Base):
         return name or self.email or f"Customer {self.external_id}"
 
 
+class CustomerProduct(Base):
+    """A product a customer bought in an order not cancelled: one row per (customer, product).
+
+    Derived from orders and their lines, never edited by hand: `services.upsert` recomputes a
+    customer's rows whenever one of their orders changes (with their totals), so the segment
+    rules "bought product / collection" read this table instead of joining orders at count time.
+    """
+
+    __tablename__ = "customer_products"
+    __table_args__ = (Index("ix_customer_products_customer_id", "customer_id"),)
+
+    shop_id: Mapped[int] = mapped_column(
+        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class TimelineEvent(Base):
     """One line of a customer's history: an order, a checkout, a consent change, a message."""
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -30,7 +31,11 @@ from app.db import Base, Money, UTCDateTime, utcnow
 
 class CustomerScore(Base):
     __tablename__ = "customer_scores"
-    __table_args__ = (UniqueConstraint("shop_id", "customer_id"),)
+    __table_args__ = (
+        UniqueConstraint("shop_id", "customer_id"),
+        # The rule "RFM group is …": the group's customers in id order, from the index alone.
+        Index("ix_customer_scores_shop_group", "shop_id", "rfm_group", "customer_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)

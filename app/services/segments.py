@@ -2,6 +2,8 @@
 
 Layer: services. Every query is scoped to one shop and to live customers (not deleted, not
 redacted). Dates in rules are days in the shop's time zone; "within N days" counts back from now.
+Rules read per-customer columns and tables kept current by the upserts (totals on `customers`,
+`customer_products` for what was bought, `customer_scores`), never a join over orders.
 CRUD functions write in the caller's transaction and never commit (the view or API commits).
 A flow's audience is `flow_settings.config["audience_segment_id"]`: none means everyone; a
 segment that no longer exists, or whose rule can't be evaluated, means nobody, until the merchant
@@ -54,9 +56,8 @@ from app.formatting import minor_units
 from app.i18n import translate
 from app.models import (
     Customer,
+    CustomerProduct,
     CustomerScore,
-    Order,
-    OrderLine,
     Product,
     ProductCollection,
     SavedSegment,
@@ -190,21 +191,21 @@ def _date_clause(column: Any, op: str, value: Any, context: _Context) -> ColumnE
 
 
 def _bought(condition: ColumnElement[bool], context: _Context) -> ColumnElement[bool]:
+    """The customer bought, in an order not cancelled, a product of this shop meeting
+    `condition`: read from `customer_products` (kept current by the order upserts)."""
     return exists(
         select(1)
-        .select_from(Order)
-        .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.shop_id == context.shop_id))
+        .select_from(CustomerProduct)
         .join(
             Product,
             and_(
-                Product.external_id == OrderLine.product_external_id,
+                Product.external_id == CustomerProduct.product_external_id,
                 Product.shop_id == context.shop_id,
             ),
         )
         .where(
-            Order.shop_id == context.shop_id,
-            Order.customer_id == Customer.id,
-            Order.cancelled_at.is_(None),
+            CustomerProduct.shop_id == context.shop_id,
+            CustomerProduct.customer_id == Customer.id,
             condition,
         )
     )

@@ -16,13 +16,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table, case, delete, func, select, update
+from sqlalchemy import Connection, Table, and_, case, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db import Base, to_decimal, utcnow
-from app.models import Checkout, Customer, Order, OrderLine, Product, ProductVariant, TimelineEvent
+from app.models import (
+    Checkout,
+    Customer,
+    CustomerProduct,
+    Order,
+    OrderLine,
+    Product,
+    ProductVariant,
+    TimelineEvent,
+)
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.opt_in import OptInRequest
@@ -534,10 +543,12 @@ def _record_order_placed(
 
 def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
     """Recompute orders_count (every order, as Shopify counts them), total_spent (orders not
-    cancelled), first_order_at and last_order_at from the stored orders."""
+    cancelled), first_order_at and last_order_at from the stored orders, and the customers'
+    `customer_products` rows (`refresh_customer_products`)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
+    refresh_customer_products(session, shop_id, ids)
     placed_at = func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
     spent = func.coalesce(
         func.sum(case((Order.cancelled_at.is_(None), Order.total_price), else_=0)), 0
@@ -563,6 +574,36 @@ def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterab
             update(Customer)
             .where(Customer.shop_id == shop_id, Customer.id == customer_id)
             .values(orders_count=count, total_spent=total, first_order_at=first, last_order_at=last)
+        )
+
+
+def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
+    """Rewrite these customers' `customer_products` rows from their stored orders: one row per
+    product on a line of an order not cancelled. Set-wise, in chunks of customers; every path
+    that changes orders, their lines, cancellation or owner calls it for the customers named
+    before and after (the row-wise upserts through `refresh_customer_totals`)."""
+    ids = sorted(set(customer_ids))
+    for chunk in _chunks(ids):
+        session.execute(
+            delete(CustomerProduct).where(
+                CustomerProduct.shop_id == shop_id, CustomerProduct.customer_id.in_(chunk)
+            )
+        )
+        bought = (
+            select(Order.shop_id, OrderLine.product_external_id, Order.customer_id)
+            .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.shop_id == shop_id))
+            .where(
+                Order.shop_id == shop_id,
+                Order.customer_id.in_(chunk),
+                Order.cancelled_at.is_(None),
+                OrderLine.product_external_id.is_not(None),
+            )
+            .distinct()
+        )
+        session.execute(
+            insert(CustomerProduct).from_select(
+                ["shop_id", "product_external_id", "customer_id"], bought
+            )
         )
 
 

@@ -26,6 +26,7 @@ from app.models import (
     ProductCollection,
     Shop,
 )
+from app.services.upsert import refresh_customer_products
 from tests.conftest import analyze_after_bulk_load
 from tests.factories.admin import login, text_of
 from tests.factories.shops import build_shop
@@ -168,6 +169,8 @@ def _populate(db: Session, shop: Shop, rng: random.Random, count: int) -> tuple[
     )
     db.add(guest)
     db.flush()
+    # What the order upserts keep current when orders arrive: the products each customer bought.
+    refresh_customer_products(db, shop.id, [customer.id for customer in customers])
     return products, customers
 
 
@@ -178,6 +181,7 @@ BULK_TABLES = (
     "order_lines",
     "products",
     "product_collections",
+    "customer_products",
     "customer_scores",
 )
 
