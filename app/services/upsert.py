@@ -16,7 +16,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Table, and_, case, delete, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Integer,
+    Table,
+    and_,
+    any_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -579,14 +593,30 @@ def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterab
 
 def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
     """Rewrite these customers' `customer_products` rows from their stored orders: one row per
-    product on a line of an order not cancelled. Set-wise, in chunks of customers; every path
-    that changes orders, their lines, cancellation or owner calls it for the customers named
-    before and after (the row-wise upserts through `refresh_customer_totals`)."""
+    product on a line of an order not cancelled. Set-wise: on PostgreSQL one DELETE and one
+    INSERT … SELECT for all of them (a bulk load passes every customer it touched at its end),
+    elsewhere in chunks. Every path that changes orders, their lines, cancellation or owner
+    calls it for the customers named before and after (the row-wise upserts do so through
+    `refresh_customer_totals`)."""
     ids = sorted(set(customer_ids))
-    for chunk in _chunks(ids):
+    if not ids:
+        return
+    chunks: Iterable[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        chunks = [ids]
+
+        def among(column: Any, chunk: Any) -> Any:
+            return column == any_(literal(chunk, ARRAY(Integer)))
+    else:
+        chunks = _chunks(ids)
+
+        def among(column: Any, chunk: Any) -> Any:
+            return column.in_(chunk)
+
+    for chunk in chunks:
         session.execute(
             delete(CustomerProduct).where(
-                CustomerProduct.shop_id == shop_id, CustomerProduct.customer_id.in_(chunk)
+                CustomerProduct.shop_id == shop_id, among(CustomerProduct.customer_id, chunk)
             )
         )
         bought = (
@@ -594,7 +624,7 @@ def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iter
             .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.shop_id == shop_id))
             .where(
                 Order.shop_id == shop_id,
-                Order.customer_id.in_(chunk),
+                among(Order.customer_id, chunk),
                 Order.cancelled_at.is_(None),
                 OrderLine.product_external_id.is_not(None),
             )
