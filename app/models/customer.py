@@ -12,12 +12,25 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Computed, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Computed,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime, utcnow
 
 PERSONAL_COLUMNS = ("email", "email_normalized", "first_name", "last_name", "phone", "city")
+
+LIVE_SQL = "deleted_at IS NULL AND redacted_at IS NULL"
+LIVE_TOTALS = ["total_spent", "orders_count", "first_order_at", "last_order_at"]
 
 # `search_text`: every form a merchant may type ("Taro Yamada", "Yamada Taro", "YamadaTaro", the
 # email) in one string, joined by the unit separator (a whitespace-normalised search never holds
@@ -36,6 +49,15 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_customers_shop_id_id", "shop_id", "id"),  # the list's keyset, newest first
+        # Rule counts: live customers with their order totals, read from the index alone.
+        Index(
+            "ix_customers_live_totals",
+            "shop_id",
+            "id",
+            postgresql_include=LIVE_TOTALS,
+            postgresql_where=text(LIVE_SQL),
+            sqlite_where=text(LIVE_SQL),
+        ),
         Index(
             "ix_customers_search_trgm",
             "search_text",
