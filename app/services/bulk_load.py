@@ -594,8 +594,10 @@ _TOTALS_CHUNK = 50_000
 
 def refresh_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
     """`upsert.refresh_customer_totals`, set-wise: orders_count, total_spent (not cancelled),
-    first and last order time, recomputed from the stored orders."""
+    first and last order time, recomputed from the stored orders, and the customers' bought
+    products (`upsert.refresh_customer_products`, one DELETE and one INSERT on PostgreSQL)."""
     ids = sorted(set(customer_ids))
+    upsert.refresh_customer_products(session, shop_id, ids)
     for start in range(0, len(ids), _TOTALS_CHUNK):
         session.execute(
             text(

@@ -1,14 +1,13 @@
 """customer_products (what each customer bought, for the segment rules) and the RFM group index
 
 Revision ID: 20261207_customer_products
-Revises: 20261207_message_claimed_by
+Revises: 20261207_bulk_load_indexes
 Create Date: 2026-12-07 14:00:00
 
 `customer_products` holds one row per customer and product bought in an order not cancelled;
 it is filled here from the stored orders and kept current by the order upserts.
 `ix_customer_scores_shop_group` serves the rule "RFM group is …" from the index; the shop-only
-score index goes (the unique (shop_id, customer_id) index serves lookups by shop), and
-`ix_customers_live_totals` gives rule counts the live customers' order totals from the index.
+score index goes (the unique (shop_id, customer_id) index serves lookups by shop).
 """
 
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_customer_products"
-down_revision: str | None = "20261207_message_claimed_by"
+down_revision: str | None = "20261207_bulk_load_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -60,22 +59,11 @@ def upgrade() -> None:
         ["shop_id", "rfm_group", "customer_id"],
         unique=False,
     )
-    live = sa.text("deleted_at IS NULL AND redacted_at IS NULL")
-    op.create_index(
-        "ix_customers_live_totals",
-        "customers",
-        ["shop_id", "id"],
-        unique=False,
-        postgresql_include=["total_spent", "orders_count", "first_order_at", "last_order_at"],
-        postgresql_where=live,
-        sqlite_where=live,
-    )
     # Its prefix of the unique (shop_id, customer_id) index serves every lookup by shop.
     op.drop_index("ix_customer_scores_shop_id", table_name="customer_scores")
 
 
 def downgrade() -> None:
-    op.drop_index("ix_customers_live_totals", table_name="customers")
     op.create_index("ix_customer_scores_shop_id", "customer_scores", ["shop_id"], unique=False)
     op.drop_index("ix_customer_scores_shop_group", table_name="customer_scores")
     op.drop_index("ix_customer_products_customer_id", table_name="customer_products")
