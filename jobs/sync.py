@@ -41,14 +41,13 @@ from app.services.scoring import enqueue_scoring
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP
 from connectors.base import ConnectorError, RetryableError
-from connectors.shopify import queries, streams
+from connectors.shopify import queries, reading, streams
 from connectors.shopify.bulk import (
     FINISH_TOPIC,
     BulkOperation,
     assemble,
     bulk_operation,
     download_rows,
-    start_bulk_query,
 )
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.streams import StreamSpec
@@ -259,11 +258,8 @@ class SyncRun:
 
     def page_stream(self, stream: StreamSpec) -> None:
         """Read `stream` page by page from its cursor; the cursor follows each written page."""
-        for nodes in self.client.paginate(
-            stream.document,
-            stream.connection,
-            {**stream.variables, "query": self.filter_for(stream)},
-            stream.page_size,
+        for nodes in reading.read_pages(
+            self.client, stream, self.cursors.get(stream.name), orders_since=self.orders_since()
         ):
             if _uninstalled(self.session, self.shop_id):
                 self.session.rollback()
@@ -288,10 +284,10 @@ class SyncRun:
 
     def start_bulk(self, stream: StreamSpec) -> str | None:
         """Start the stream's bulk query; None (read it by pages) when Shopify is busy."""
-        assert stream.bulk_document is not None  # noqa: S101 - callers check
-        text = queries.bulk_query(stream.bulk_document, self.filter_for(stream))
         try:
-            return start_bulk_query(self.client, text, group_objects=bool(stream.bulk_children))
+            return reading.start_bulk_read(
+                self.client, stream, self.cursors.get(stream.name), orders_since=self.orders_since()
+            )
         except RetryableError as error:
             log.info("bulk not started shop_id=%s stream=%s: %s", self.shop_id, stream.name, error)
             return None

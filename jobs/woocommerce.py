@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -37,7 +37,7 @@ from app.services.woocommerce_install import (
 from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.outbound import merchant_reason
-from connectors.woocommerce import mapping
+from connectors.woocommerce import mapping, reading
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import TOPICS
 from jobs.context import kizuna_job
@@ -114,34 +114,6 @@ WOOCOMMERCE_LOADED_TABLES = {
     **bulk_load.LOADED_TABLES,
     "orders": (*bulk_load.LOADED_TABLES["orders"], "checkouts"),
 }
-
-
-def _customer_pages(client: WooCommerceClient, since: datetime | None) -> Any:
-    """All customers (backfill), or the newest first down to `since` (no modified_after here)."""
-    if since is None:
-        yield from client.paginate("customers", {"orderby": "id", "order": "asc", "role": "all"})
-        return
-    for page in client.paginate(
-        "customers", {"orderby": "registered_date", "order": "desc", "role": "all"}
-    ):
-        fresh = [
-            c for c in page if (mapping.parse_gmt(c.get("date_created_gmt")) or since) >= since
-        ]
-        if fresh:
-            yield fresh
-        if len(fresh) < len(page):
-            return
-
-
-def _modified_params(since: datetime | None) -> dict[str, Any]:
-    if since is None:
-        return {"orderby": "id", "order": "asc"}
-    return {
-        "orderby": "modified",
-        "order": "asc",
-        "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"),
-        "dates_are_gmt": True,
-    }
 
 
 class Skipped:
@@ -240,7 +212,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
         streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
             (
                 "customers",
-                lambda c: _customer_pages(c, since),
+                lambda c: reading.customer_pages(c, since),
                 lambda page: write_customers(
                     session,
                     shop_id,
@@ -249,7 +221,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             ),
             (
                 "products",
-                lambda c: c.paginate("products", _modified_params(since)),
+                lambda c: reading.product_pages(c, since),
                 lambda page: upsert.upsert_products(
                     session,
                     shop_id,
@@ -263,7 +235,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             ),
             (
                 "orders",
-                lambda c: c.paginate("orders", {**_modified_params(since), "status": "any"}),
+                lambda c: reading.order_pages(c, since),
                 lambda page: _apply_orders(
                     session,
                     shop_id,

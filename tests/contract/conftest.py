@@ -1,28 +1,44 @@
-"""Harnesses for the connector contract suite: each connector against its simulated platform.
+"""Harnesses for the connector contract suite: each platform's production readers and webhook
+parsers against its simulated platform.
 
-A `Harness` builds one `Connector` talking over real HTTP (the `serve` fixture) to a fresh
-sandbox, and knows what the suite needs from the platform side: the sandbox's own ids per
-stream, how to make it answer 429 + Retry-After, and how it signs webhooks. Adding a platform
-means adding one harness factory to `HARNESSES`; the tests do not change.
+A `Harness` wires the functions the sync jobs and the webhook routes call — the stream readers
+of `connectors.<platform>.reading`, the record mappers, the signature check with the routes'
+header parsing, the webhook handler table — to a client talking over real HTTP (the `serve`
+fixture) to a fresh sandbox, and knows what the suite needs from the platform side: the sandbox's
+own ids per stream, how to make it answer 429 + Retry-After, and how it signs webhooks. Adding
+a platform means adding one harness factory to `HARNESSES`; the tests do not change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import Headers
 
-from connectors.protocol import Connector, ShopifyConnector, WooCommerceConnector
+from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
+from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify import sign as shopify_sign
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce import sign as woo_sign
+from connectors.shopify import reading as shopify_reading
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.http import shopify_http_client
+from connectors.shopify.streams import STREAMS as SHOPIFY_STREAMS
+from connectors.shopify.webhooks import WebhookHeaders, customer_from_payload, verify_webhook_hmac
+from connectors.woocommerce import mapping as woo_mapping
+from connectors.woocommerce import reading as woo_reading
+from connectors.woocommerce.client import MAX_PER_PAGE as WOO_MAX_PER_PAGE
 from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.webhooks import SIGNATURE_HEADER as WOO_SIGNATURE_HEADER
+from connectors.woocommerce.webhooks import verify_webhook_signature
+from jobs.process_webhook import HANDLERS as SHOPIFY_HANDLERS
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,
@@ -35,6 +51,11 @@ SHOPIFY_DOMAIN = "contract-store.myshopify.com"
 WOO_STORE = "contract-store"
 WOO_SECRET = "wc-webhook-secret-current"
 WOO_SECRET_PREVIOUS = "wc-webhook-secret-previous"
+CURRENCY = "JPY"
+
+Record = CustomerRecord | OrderRecord | ProductRecord | CheckoutRecord
+# (stream name, since, page size or None for production's own) → pages of mapped records.
+ReadPages = Callable[[str, datetime | None, int | None], Iterator[list[Record]]]
 
 
 class FaultInjector:
@@ -62,7 +83,12 @@ class FaultInjector:
 @dataclass
 class Harness:
     name: str
-    connector: Connector
+    client: Any  # the platform's API client, talking to the sandbox
+    streams: dict[str, int]  # the streams the sync reads → production's page size
+    read_pages: ReadPages
+    verify_webhook: Callable[[bytes, Mapping[str, str]], Any]  # → ok, reason
+    customer_from_webhook: Callable[[dict[str, Any]], Record]
+    webhook_handlers: Mapping[str, Any]  # the topics production handles
     sandbox_ids: Callable[[str], list[str]]  # stream name → the sandbox's own ids
     inject_429: Callable[[int, float], None]  # count, Retry-After seconds
     sign: Callable[[bytes, str], str]
@@ -107,9 +133,23 @@ def shopify_harness(serve: Any, *, real_sleep: bool = False) -> Harness:
         backoff_base=0.01,
         sleep=sleep,
     )
-    connector = ShopifyConnector(
-        client, currency="JPY", secrets=(SHOPIFY_API_SECRET, SHOPIFY_API_SECRET_PREVIOUS)
-    )
+    specs = {spec.name: spec for spec in SHOPIFY_STREAMS}
+
+    def read_pages(
+        name: str, since: datetime | None, page_size: int | None
+    ) -> Iterator[list[Record]]:
+        spec = specs[name]
+        if page_size is not None:
+            spec = dataclasses.replace(spec, page_size=page_size)
+        for nodes in shopify_reading.read_pages(client, spec, since):
+            yield [spec.to_record(node, CURRENCY) for node in nodes]
+
+    def verify(body: bytes, headers: Mapping[str, str]) -> Any:
+        # As the route reads a delivery: its headers, parsed by `WebhookHeaders`.
+        signature = WebhookHeaders.from_headers(Headers(dict(headers))).signature
+        return verify_webhook_hmac(
+            body, signature, (SHOPIFY_API_SECRET, SHOPIFY_API_SECRET_PREVIOUS)
+        )
 
     def sandbox_ids(stream: str) -> list[str]:
         with store.lock:
@@ -125,7 +165,12 @@ def shopify_harness(serve: Any, *, real_sleep: bool = False) -> Harness:
 
     return Harness(
         name="shopify",
-        connector=connector,
+        client=client,
+        streams={spec.name: spec.page_size for spec in SHOPIFY_STREAMS},
+        read_pages=read_pages,
+        verify_webhook=verify,
+        customer_from_webhook=customer_from_payload,
+        webhook_handlers=SHOPIFY_HANDLERS,
         sandbox_ids=sandbox_ids,
         inject_429=inject,
         sign=shopify_sign,
@@ -153,9 +198,33 @@ def woocommerce_harness(serve: Any) -> Harness:
         sleep=sleeps.append,
         outbound=SIMULATOR_OUTBOUND,
     )
-    connector = WooCommerceConnector(
-        client, currency="JPY", secrets=(WOO_SECRET, WOO_SECRET_PREVIOUS)
-    )
+    readers: dict[str, Callable[..., Iterator[list[dict[str, Any]]]]] = {
+        "customers": woo_reading.customer_pages,
+        "products": woo_reading.product_pages,
+        "orders": woo_reading.order_pages,
+    }
+
+    def to_record(name: str, item: dict[str, Any]) -> Record:
+        # As the sync maps each stream (open orders are checkouts).
+        if name == "customers":
+            return woo_mapping.customer_from_resource(item)
+        if name == "products":
+            return woo_mapping.product_from_resource(item, CURRENCY)
+        if woo_mapping.is_open_checkout(item):
+            return woo_mapping.checkout_from_resource(item)
+        return woo_mapping.order_from_resource(item)
+
+    def read_pages(
+        name: str, since: datetime | None, page_size: int | None
+    ) -> Iterator[list[Record]]:
+        per_page = WOO_MAX_PER_PAGE if page_size is None else page_size
+        for items in readers[name](client, since, per_page=per_page):
+            yield [to_record(name, item) for item in items]
+
+    def verify(body: bytes, headers: Mapping[str, str]) -> Any:
+        # As the route reads a delivery: the signature header of the request's headers.
+        signature = Headers(dict(headers)).get(WOO_SIGNATURE_HEADER)
+        return verify_webhook_signature(body, signature, (WOO_SECRET, WOO_SECRET_PREVIOUS))
 
     def sandbox_ids(stream: str) -> list[str]:
         with store.lock:
@@ -171,7 +240,12 @@ def woocommerce_harness(serve: Any) -> Harness:
 
     return Harness(
         name="woocommerce",
-        connector=connector,
+        client=client,
+        streams=dict.fromkeys(readers, WOO_MAX_PER_PAGE),
+        read_pages=read_pages,
+        verify_webhook=verify,
+        customer_from_webhook=woo_mapping.customer_from_resource,
+        webhook_handlers=WOOCOMMERCE_HANDLERS,
         sandbox_ids=sandbox_ids,
         inject_429=inject,
         sign=woo_sign,

@@ -11,6 +11,7 @@ platforms is in `test_connector_contract.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -30,15 +31,15 @@ from app.models.woocommerce import WooCommerceShop
 from app.services import shop_tokens
 from app.services.install_shop import connect_custom_app
 from app.services.shop_tokens import shopify_client, store_grant
-from connectors.protocol import Cursor, ShopifyConnector
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.cost import MAX_QUERY_COST
 from connectors.sandbox.woocommerce import SandboxWooCommerce
+from connectors.shopify import reading
 from connectors.shopify.oauth import TokenGrant
+from connectors.shopify.streams import CUSTOMERS
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,
-    SHOPIFY_API_SECRET_PREVIOUS,
     LiveServer,
     make_test_env,
 )
@@ -115,20 +116,15 @@ def test_shopify_401_mid_read_refreshes_once_and_stores_the_rotated_refresh_toke
     shop = _shop(db, shop_id)
 
     with shopify_client(runtime, shop) as client:
-        connector = ShopifyConnector(
-            client, currency="JPY", secrets=(SHOPIFY_API_SECRET, SHOPIFY_API_SECRET_PREVIOUS)
-        )
-        stream = {s.name: s for s in connector.streams()}["customers"]
-        stream = type(stream)(stream.name, stream.primary_key, stream.cursor_field, PAGE)
-        pages = [connector.read_page(stream)]
-        platform.expire_access_tokens(DOMAIN)  # mid-read: every access token is now refused
-        cursor: Cursor | None = pages[-1].next_cursor
-        while cursor is not None:
+        stream = dataclasses.replace(CUSTOMERS, page_size=PAGE)
+        pages: list[list[Any]] = []
+        for nodes in reading.read_pages(client, stream, None):
+            pages.append([stream.to_record(node, "JPY") for node in nodes])
             assert len(pages) < 50
-            pages.append(connector.read_page(stream, cursor))
-            cursor = pages[-1].next_cursor
+            if len(pages) == 1:  # mid-read: every access token is now refused
+                platform.expire_access_tokens(DOMAIN)
 
-    ids = [record.external_id for page in pages for record in page.records]
+    ids = [record.external_id for page in pages for record in page]
     store = platform.shop(DOMAIN)
     with store.lock:
         expected = sorted(str(customer.id) for customer in store.customers)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.protocol import Page
 from tests.contract.conftest import SHOPIFY_DOMAIN, WOO_STORE, Harness
 
 MAX_PAGES = 50
@@ -32,13 +31,10 @@ def platform_collections(harness: Harness) -> Memberships:
 
 
 def test_the_products_stream_carries_each_products_collections(harness: Harness) -> None:
-    connector = harness.connector
-    stream = next(s for s in connector.streams() if s.name == "products")
-    pages: list[Page] = [connector.read_page(stream, None)]
-    while pages[-1].next_cursor is not None:
-        assert len(pages) < MAX_PAGES, "the stream never ends"
-        pages.append(connector.read_page(stream, pages[-1].next_cursor))
-    records: list[Any] = [record for page in pages for record in page.records]
+    records: list[Any] = []
+    for number, page in enumerate(harness.read_pages("products", None, None), start=1):
+        assert number < MAX_PAGES, "the stream never ends"
+        records.extend(page)
 
     assert all(record.collections is not None for record in records)
     read = {
