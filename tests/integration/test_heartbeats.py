@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.config import Config, load_config
 from app.models import Account, Shop
 from tests.conftest import make_test_env, sign_in_with_link
+from tests.processes import start_group, stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 STALLED_AFTER = "2"
@@ -48,7 +49,7 @@ def start(env: dict[str, str]) -> Iterator[Callable[[str], subprocess.Popen[byte
     started: list[subprocess.Popen[bytes]] = []
 
     def _start(command: str) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
+        process = start_group(
             [sys.executable, "-m", "app.cli", command],
             cwd=ROOT,
             env={**os.environ, **env},
@@ -59,15 +60,8 @@ def start(env: dict[str, str]) -> Iterator[Callable[[str], subprocess.Popen[byte
         return process
 
     yield _start
-    for process in started:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in started:
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    for process in started:  # a killed worker's forked RQ scheduler is still in its group
+        stop_group(process)
 
 
 def wait_for_health(client: Any, status: int, timeout: float = 45.0) -> dict[str, Any]:

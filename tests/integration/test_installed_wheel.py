@@ -21,6 +21,8 @@ import httpx
 import pytest
 from babel.support import Translations
 
+from tests.processes import die_with_parent, stop_embedded_redis
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -95,6 +97,7 @@ def installed_web(installed: Path, tmp_path: Path) -> Iterator[str]:
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -112,6 +115,7 @@ def installed_web(installed: Path, tmp_path: Path) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=30)
+            stop_embedded_redis(workdir / "instance")  # daemonized: it outlives the web
     assert "TemplateNotFound" not in log_path.read_text()
 
 
