@@ -1,15 +1,8 @@
 """Writing a Kizuna opt-out back to the shop's platform (queue `sync`, job id `consent-<customer>`).
 
-Layer: jobs. `app/services/unsubscribe.queue_consent_writeback` enqueues this after the
-unsubscribe commits, so the local opt-out never depends on the platform being up. Shopify:
-`customerEmailMarketingConsentUpdate` with UNSUBSCRIBED / SINGLE_OPT_IN and the time Kizuna
-recorded the opt-out. Retryable failures (429, 5xx, network, after the client's own retries) are
-raised so RQ retries with backoff (`RETRY`); a refusal (4xx, userErrors, no token) is not retried
-and is put on the shop's `last_error`. WooCommerce core has no email-consent field: the state is
-written to the customer's meta (`PUT /customers/<id>`: `kizuna_marketing_consent` =
-"unsubscribed", and Mailchimp for WooCommerce's key too when the customer has it), so the next
-sync reads the opt-out back. A guest has no customer record in WooCommerce: the opt-out stays in
-Kizuna (suppression and consent), the job answers "unsupported".
+Layer: jobs, enqueued after the unsubscribe commits (the local opt-out never waits on the platform).
+Retryable failures are raised for RQ's backoff; a refusal (4xx, userErrors, no token) is not
+retried and goes to the shop's `last_error`. A WooCommerce guest has no record: "unsupported".
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Running a job inside the Flask app, the way a request runs.
+"""Running a job inside the Flask app, the way a request runs: `@kizuna_job`.
 
-Layer: jobs infrastructure. A worker process builds the app once (`app.entry.get_app()` from
-its environment; tests bind their own with `app.entry.bind_app`). `@kizuna_job` runs the
-function in an app context and hands it the runtime; jobs take plain ids and reload their rows.
-Its log lines carry the job id and the request id the job was enqueued under (job meta).
+Layer: jobs infrastructure. Each job gets an app context and the runtime, takes plain ids and
+reloads its rows; its log lines carry the job id and the request id it was enqueued under.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""RQ entry points of the flow tasks (queue `flows`): the dotted paths `jobs.flows.<name>` are
-what scheduled and queued jobs name, so they stay.
+"""RQ entry points of the flow tasks (queue `flows`).
 
-Layer: jobs, thin: the work is `app.flows.tasks`.
+Layer: jobs, thin: the work is `app.flows.tasks`. Scheduled and queued jobs name the dotted
+paths `jobs.flows.<name>`, so they stay.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""The message sweeper: hand lost sends back to the queue and settle sends a worker abandoned.
+"""The message sweeper: re-queue lost sends, settle sends a dead worker abandoned.
 
-Layer: jobs (queue `email`, run by the scheduler; safe to run twice, and beside live workers).
-- A `pending` message due more than `LOST_AFTER` ago has lost its send job (Redis was down at
-  commit, or the job expired): it is enqueued again under `send-<id>`. `send_message` claims the
-  row before sending, so a message the sweeper and its own job both reach is sent once.
-- A `sending` message whose claiming worker (`claimed_by`) has stopped beating, or claimed more
-  than `ABANDONED_AFTER` ago, belongs to a worker that died between the claim and SendGrid's
-  answer. SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
-  resent: it becomes `unknown` (outcome unknown), counts
-  against the frequency cap, shows on the shop's status, and the first Event Webhook event
-  naming it (`kizuna_message_id`) settles it as `sent`. An unknown message never turns into a
-  second email; at worst one customer misses one email, which the status page tells the merchant.
+Layer: jobs (queue `email`, run by the scheduler; safe to run twice and beside live workers).
+A `pending` message overdue by `LOST_AFTER` is enqueued again under `send-<id>` (the send claims
+the row, so it goes once); an abandoned `sending` one becomes `unknown` and is never resent.
 """
 
 from __future__ import annotations

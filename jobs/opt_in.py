@@ -1,12 +1,8 @@
-"""Sending a double opt-in confirmation email (queue `email`, job id
-`opt-in-<shop>-<request>-<nonce>`).
+"""Sending a double opt-in confirmation email (queue `email`, `opt-in-<shop>-<request>-<nonce>`).
 
-Layer: jobs. `services/opt_in.request_confirmation` enqueues this after its commit. The job acts
-only while the request's link is the one it was queued for and not sent yet: it claims the row
-(`sent_at`) and commits before the API call, so a duplicate job sends nothing. Retryable
-failures release the claim and are raised for RQ (`RETRY`); a refusal (4xx) or an unknown
-outcome is logged and not retried (a second confirmation email is worse than a missing one:
-the shopper can tick the box again).
+Layer: jobs. Acts only while the link is the one it was queued for: the row is claimed
+(`sent_at`) and committed before the API call, so a duplicate job sends nothing. A refusal or an
+unknown outcome is not retried (a second confirmation is worse than a missing one).
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Processing one recorded webhook delivery: claim it, apply it, mark it processed.
 
-Layer: jobs (queue `webhooks`, job id `webhook-<event_id>`). The event is claimed with
-UPDATE … WHERE status='pending' in the transaction that applies it, so a delivery enqueued twice
-is applied once. The payload is dropped when the event is done. A failure counts an attempt and
-is retried by RQ (backoff 10 s → 5 min); after the last attempt, or at once for a payload that
-cannot be mapped, the event is `failed` and the shop's last_error tells the merchant.
+Layer: jobs (queue `webhooks`, job id `webhook-<event_id>`). The claim (`pending` → processing)
+is in the transaction that applies it, so a delivery enqueued twice is applied once; the payload
+is dropped when done. Retried with backoff; after the last attempt the event is `failed`.
 """
 
 from __future__ import annotations

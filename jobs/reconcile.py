@@ -1,11 +1,8 @@
-"""Reconcile: re-read what changed in each Shopify shop since its saved cursors.
+"""Reconcile: re-read each Shopify shop from its saved cursors every 15 minutes.
 
-Layer: jobs (queue `sync`). `reconcile_all(every)` runs from the scheduler (`PERIODIC`, every
-15 minutes) and enqueues `reconcile_shop` per active Shopify shop under job id
-`reconcile-<shop_id>`, so a slow shop is never queued twice. Each stream pages
-`updated_at:>=cursor` and upserts "newer wins": a change whose webhook was lost is repaired, an
-overlap rewrites nothing. Only after a finished backfill (the backfill covers a shop until then),
-and never alongside another sync of the shop (Redis lock; a busy shop waits for the next tick).
+Layer: jobs (queue `sync`, job id `reconcile-<shop_id>`). Upserts are "newer wins", so an overlap
+rewrites nothing and a lost webhook is repaired. Runs only after a finished backfill and never
+beside another sync of the shop (Redis lock).
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
-"""Recovery after Redis comes back empty: every queued and scheduled job was lost with it.
+"""Recovery after Redis comes back empty: run the sweepers at once, with no grace period.
 
-Layer: jobs infrastructure, called by the scheduler on each tick. The database is the truth
-(webhook events `pending`, flow runs with their `next_step_at`, messages `pending`), so the
-sweepers can rebuild the queues; when Redis has lost its data they run at once and with no
-grace period instead of waiting for their next window. A marker key without expiry tells:
-missing means Redis restarted without its data (or was flushed). Sweeping what still has a job
-is harmless — jobs have deterministic ids and every job re-checks its row.
+Layer: jobs infrastructure, called by the scheduler each tick. The database is the truth; a
+marker key without expiry tells that Redis lost its data. Sweeping what still has a job is
+harmless: job ids are deterministic and every job re-checks its row.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""The scheduler process: enqueue the periodic jobs in `PERIODIC` on time, and each shop's
-daily jobs in `DAILY` at their local hour in the shop's time zone.
+"""The scheduler process: the periodic jobs of `PERIODIC`, and each shop's `DAILY` jobs at
+their local hour.
 
-Layer: jobs infrastructure; one per deployment, but a second one is harmless: each tick belongs
-to a time window (a daily job's: shop and local date), claimed once in Redis (SET NX) and
-enqueued under a job id naming it. Redis or the database being down is logged and retried on the
-next tick; the loop never dies of it. Every tick also beats (`app.heartbeats`).
+Layer: jobs infrastructure; one per deployment, yet a second is harmless: each tick's window is
+claimed once in Redis (SET NX) and enqueued under a job id naming it. Outages never kill the loop.
 """
 
 from __future__ import annotations

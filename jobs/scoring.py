@@ -1,14 +1,8 @@
-"""Scoring jobs: every day at each shop's local hour, and once after a shop's first sync.
+"""Scoring jobs (queue `sync`): each shop at its local hour, once after its first sync, and a
+rescore after the merchant changes the RFM boundaries.
 
-Layer: jobs (queue `sync`). The scheduler runs `score_shop_job` per shop at its local hour
-(`jobs.schedule.DAILY`, job id `scoring-<shop>-<local date>`); `score_active_shops` fans out one
-per active shop at once under `score-<shop>-<UTC day>`, so a rerun or the after-sync enqueue of
-the same day is a no-op while the first is queued; `services.scoring.enqueue_rescoring` runs
-`rescore_rfm_job`
-after a merchant changed the shop's RFM boundaries (job id `rescore-<shop>-<version>`).
-`score_shop_job` reloads the shop by id and calls `services.scoring.score_shop`, then
-`post_purchase.refresh_history_stats` (each commits once and is safe to run twice). Not
-retried: the next day scores again.
+Layer: jobs, thin: the work is `services.scoring`. Job ids name the shop and day (or thresholds
+version), so a rerun is a no-op while the first is queued. Not retried: the next day scores again.
 """
 
 from __future__ import annotations

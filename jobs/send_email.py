@@ -1,7 +1,7 @@
-"""RQ entry point of the send step (queue `email`, job id `send-<message id>[-<ts>]`): the
-dotted path `jobs.send_email.send_message` is what queued jobs name, so it stays.
+"""RQ entry point of the send step (queue `email`, job id `send-<message id>[-<ts>]`).
 
-Layer: jobs, thin: the work is `app.flows.send`.
+Layer: jobs, thin: the work is `app.flows.send`. Queued jobs name the dotted path
+`jobs.send_email.send_message`, so it stays.
 """
 
 from __future__ import annotations

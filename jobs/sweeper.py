@@ -1,9 +1,8 @@
-"""The sweeper: re-enqueue webhook events still `pending` after a while.
+"""The webhook sweeper: re-enqueue webhook events still `pending` after a while.
 
-Layer: jobs (queue `webhooks`, run by the scheduler). An event is committed before its job is
-enqueued, so when Redis was down or a worker died the row is the only trace: the sweeper hands
-it back to the queue under the same job id (`webhook-<event_id>`), which is a no-op while that
-job is queued, running or waiting for a retry. Processing claims the row, so it runs once.
+Layer: jobs (queue `webhooks`, run by the scheduler). The row is committed before its job is
+enqueued, so it is the trace when Redis was down; re-enqueuing under `webhook-<event_id>` is a
+no-op while that job lives, and processing claims the row, so it runs once.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""Syncing a Shopify shop: the first backfill, and the windows the reconcile job reads.
+"""Syncing a Shopify shop: the first backfill, and the windows the reconcile reads.
 
-Layer: jobs (queue `sync`, job id `backfill-<shop_id>`). Each stream of
-`connectors.shopify.streams` is read from its saved cursor (`updated_at:>=cursor`), upserted
-"newer wins" with one commit per page, and its cursor saved after each fully written window —
-never past the sync's start minus the safety overlap, so re-runs and overlaps are harmless.
-Big streams (≥ `BULK_THRESHOLD` records) are read by a bulk operation: its end is noticed from
-the `bulk_operations/finish` webhook row, with polling as the fallback, and its JSONL streamed
-(on PostgreSQL written set-wise by `services/bulk_load`, a commit and a progress update per
-batch). A backfill runs ANALYZE on what each stream loaded.
-Progress (`status, stream, streams, done, totals, started_at, finished_at, error, notice`) is
-in `shop.sync_state`. An uninstalled shop is a no-op (checked after every page). A reconcile's
-orders and checkouts go through `flow_triggers` as a webhook's would (the backfill is history).
+Layer: jobs (queue `sync`, job id `backfill-<shop_id>`). Upserts are "newer wins", one commit per
+page or set-wise batch; a stream's cursor never passes the sync's start minus the overlap.
+Only a reconcile's orders and checkouts start flows (a backfill is history).
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""WooCommerce store jobs: setup after connect, backfill / incremental sync, periodic reconcile.
+"""WooCommerce store jobs: key check, setup, backfill and incremental sync, periodic reconcile.
 
-Layer: jobs (queue `sync`; ids `wc-setup-<shop>`, `wc-sync-<shop>`, `wc-reconcile-<shop>`; the
-key check `wc-key-check-<pending>` on `webhooks`). Setup checks the key, creates our webhooks
-(own per-shop secret, delivery URL naming our shop id) and runs the first backfill. A sync
-upserts page by page, "newer wins", one commit per page (a re-run is harmless) with progress in
-`shop.sync_state`; its watermark `synced_until` is the time the sync *started*, so it never
-passes data the sync could have missed. WooCommerce never retries a webhook and disables one
-after 5 failed deliveries, so the periodic reconcile re-activates (or re-creates) webhooks and
-backfills with `modified_after` = last watermark. Failures reach `last_error` as a reason class.
+Layer: jobs (queue `sync`; the key check on `webhooks`). Upserts are "newer wins", one commit per
+page; the watermark `synced_until` is the time the sync started. The reconcile re-activates the
+webhooks WooCommerce disables and reads from `modified_after` = the last watermark.
 """
 
 from __future__ import annotations

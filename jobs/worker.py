@@ -1,14 +1,8 @@
-"""The RQ worker process: every queue, in priority order, with RQ's scheduler for retries.
+"""The RQ worker process: every queue in priority order, with RQ's scheduler for retries.
 
-Layer: jobs infrastructure. Jobs run in the worker process itself (RQ's SimpleWorker): a webhook
-job takes milliseconds, while forking a work horse and reconnecting to the database per job
-costs tens. Each job still gets a fresh app context and session (`@kizuna_job`) and RQ's job
-timeout; a crash leaves the event `pending` in the database for the sweeper. A long-running
-worker beats (`app.heartbeats`) from a thread, so `/healthz` sees it die.
-
-Order: webhooks, then sends, then flow steps (then sync, default). A send's message already
-exists and its customer is waiting; finishing those before starting new steps delivers a burst
-of due carts first-in, first-out, instead of creating every message before sending any.
+Layer: jobs infrastructure. Jobs run in the worker process (SimpleWorker), each with a fresh app
+context; it beats from a thread. Order: webhooks, email, flows, sync, default, so due sends
+leave before new steps create more messages (first-in, first-out).
 """
 
 from __future__ import annotations
