@@ -1,13 +1,8 @@
-"""The cart-abandonment flow: its definition (`DEFINITION`, settings `FORM`), subjects, discount
-code and rendering — one email per message, or shared content with per-recipient substitutions
-for a batch.
+"""The cart-abandonment flow: its definition, settings form, subjects, discount code, rendering.
 
-Layer: services. Rendering needs an app context (Jinja) and has no side effects: the discount
-code is created by the send step (`create_discount_code`), explicitly, before it renders.
-Personal data (names, items, links) goes only into the email or its per-recipient substitutions,
-never into shared content, logs or `custom_args`. A shared email fits only when its
-substitutions stay within SendGrid's 10,000 bytes per personalization and the step carries no
-discount code (codes are created per message).
+Layer: services. Rendering has no side effects (the send step creates the discount code first).
+Personal data goes only into the email or its per-recipient substitutions, never into shared
+content, logs or `custom_args`; a step with a discount code never shares content.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""Due flow steps, many runs at a time: claim them, decide each (`rules.decide` over facts
-loaded set-wise), create their messages, and claim the emails that can leave together.
+"""Due flow steps, many runs at a time: claim, decide, create messages, claim shared emails.
 
-Layer: services, inside the caller's transaction (`jobs.flows.dispatch_due_steps` commits, then
-sends). Runs are claimed with `FOR UPDATE SKIP LOCKED`, so concurrent jobs split the work and
-never take the same run. Every step goes through `_Batch` — a single run (`advance_run`, the
-older per-run job) is a batch of one: an exit stops the run, otherwise its message is created.
-For a step whose emails share content (the flow's `shares_content`: win-back, cart steps
-without a discount code) the whole decision applies now: `skipped` (open complaint), `pending`
-with `not_before` (priority, cap, quiet hours: its send is scheduled then) or ready — claimed
-(`sending`, attempts 1) in the same transaction that creates it: the row exists before anything
-is sent, and a claimed row is never sent again. Any other message is `pending` and its own job
-(`send-<message id>`) decides again at send time.
+Layer: services, inside the caller's transaction (`tasks.dispatch_due_steps` commits, then sends).
+Runs are claimed `FOR UPDATE SKIP LOCKED`; a single run is a batch of one. Each message row
+exists before anything is sent, and a row claimed here (`sending`) is never sent again.
 """
 
 from __future__ import annotations

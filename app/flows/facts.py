@@ -1,10 +1,7 @@
-"""The facts the send rules read (`rules.Facts`), loaded set-wise for a batch of runs of one
-shop and flow — a single step or send is a batch of one.
+"""The facts the send rules read (`rules.Facts`), loaded set-wise for a batch of runs.
 
-Layer: services, reads only, inside the caller's transaction. For N runs the cost is a fixed
-number of queries (shop and settings once per transaction; customers, suppressions, audience,
-the flow's exits, open complaints, higher-priority work and recent sends once per batch); the
-post-purchase exits are the exception (one lookup per run, `post_purchase.load_exits`).
+Layer: services, reads only, inside the caller's transaction. A batch of one shop and flow costs a
+fixed number of queries, whatever its size (the post-purchase exits excepted: one per run).
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""Post-purchase flows (`DEFINITIONS`, their settings forms): a thank-you with cross-sells, a
-review request, a replenishment reminder.
+"""The post-purchase flows: thank-you with cross-sells, review request, replenishment reminder.
 
-Layer: services, inside the caller's transaction (the webhook or sync job commits). Runs start
-from `flow_triggers.after_orders` for paid orders that are not cancelled, unique on (shop, flow,
-customer, trigger key): `order:<order id>` (thank-you), `fulfilled:<order id>` (review request),
-`replenish:<product external id>:<order id>` (replenishment), so a replayed order starts nothing
-new. Each flow has one step, scheduled with RQ `enqueue_at` at its due time; consent,
-suppression, holdout, frequency cap, quiet hours and the send are the cart flow's
-(`advance_run`, `jobs.send_email.send_message`). A trigger whose step would already be more
-than a day overdue (a backfill, a late edit of an old order) starts nothing.
+Layer: services, inside the caller's transaction. Runs start for paid, uncancelled orders, unique
+on (shop, flow, customer, trigger key), so a replayed order starts nothing new; a step already
+more than a day overdue (a backfill, an old order's late edit) starts nothing.
 """
 
 from __future__ import annotations

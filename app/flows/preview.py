@@ -1,10 +1,8 @@
-"""The admin preview of a flow: the customers it can be shown for, what a run would start from
-(each flow's `preview_query` and `preview_target` in the registry), every step rendered by the
-sender's own renderer, and what `rules.decide` would answer were the email due now.
+"""The admin preview of a flow: every step rendered for one real customer, and what
+`rules.decide` would answer were it due now.
 
-Layer: services, reads only: runs and messages are unsaved objects (id 0), nothing is stored
-and, since rendering has no side effects, no discount code is created. The caller (the admin
-view) neutralises nothing else: the unsubscribe link is replaced here.
+Layer: services, reads only: runs and messages are unsaved objects, nothing is stored and no
+discount code is created; the unsubscribe link is neutralised here.
 """
 
 from __future__ import annotations

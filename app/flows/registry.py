@@ -1,10 +1,8 @@
-"""The registry of flow definitions: what makes each flow different, in one place. Layer: services
-(pure data plus references to the flow modules' functions). A definition names the flow's key,
-its settings form, its priority, its own exits (loaded set-wise) and whether a new order ends
-it, its renderer (and shared-content renderer for campaign-size sends), the explicit side effect
-its send step performs before rendering (the cart's discount code), its backtest and its
-preview. Adding a flow = one module with its functions + one entry in `_build`. The registry is
-built on first use (the flow modules import the run helpers, which read priorities from here).
+"""The registry of flow definitions: what makes each flow different, in one place.
+
+Layer: services (data plus references to the flow modules' functions). Adding a flow = one module
++ one entry in `_build`. Built on first use: the flow modules import the run helpers, which read
+priorities from here.
 """
 
 from __future__ import annotations

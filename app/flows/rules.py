@@ -1,11 +1,8 @@
 """The send rules, once: may this flow email go now? → Exit | Skip | Postpone | Ready.
 
-Layer: domain-pure (no Flask, no I/O, no clock: callers pass `now` and the `Facts` that
-`app.flows.facts` loads set-wise). Every path that decides calls `decide`: the step dispatch (a
-batch, or a batch of one), the send, the backtest and the admin preview. The rules are the
-ordered sequences `STOP_RULES` (first answer wins) and `DELAY_RULES` (each may push the send
-later, applied until none moves it); a rule missing here is missing everywhere, and the
-scenario table in tests/unit/test_flow_rules.py fails when any one of them is removed.
+Layer: pure (no Flask, no I/O, no clock; checked by lint-imports). Every path that decides calls
+`decide`: the dispatch, the send, the backtest, the preview. A rule missing from `STOP_RULES` or
+`DELAY_RULES` is missing everywhere; tests/unit/test_flow_rules.py fails if one is removed.
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
-"""Flow runs: start, exit and schedule the next step — for every flow (a step itself is
-`dispatch.py`'s, the send `send.py`'s).
+"""Flow runs: start, exit and schedule the next step, for every flow.
 
-Layer: services, inside the caller's transaction (the webhook job or a flow job commits). A run
-is unique on (shop, flow, customer, checkout token), a message on (run, step, customer): a
-repeated webhook or a step job run twice inserts nothing. A run's `next_step_at` is the truth;
-the job that acts on it is one per (shop, flow, step, due second), scheduled with RQ
-`enqueue_at` after commit (`step_job_id`): it takes every run of that shop, flow and step that
-is due by then (`jobs.flows.dispatch_due_steps`), so runs falling due together cost one job.
-The send job of a single message is `send-<message id>`.
-Consent is required: a customer who is not SUBSCRIBED is never emailed (checked again at send,
-by `rules.decide`). The shop, flow settings, suppression and checkout are read once per
-transaction; the session listeners that forget those reads are installed by `install()`
-(`create_app` calls it), never by importing this module.
+Layer: services, inside the caller's transaction. A run is unique on (shop, flow, customer,
+trigger key), a message on (run, step, customer). `next_step_at` is the truth; its job, one per
+shop, flow, step and due second, is enqueued after commit. Session listeners come from `install()`.
 """
 
 from __future__ import annotations

@@ -1,22 +1,8 @@
-"""The send step: one flow message through SendGrid (queue `email`, job id
-`send-<message id>[-<ts>]`, entry point `jobs.send_email.send_message`).
+"""The send step: flow emails through SendGrid, one message or a claimed batch (`deliver`).
 
-Layer: services, called by the job with the runtime; each step commits its own transaction.
-Acts only on `pending` rows. `rules.decide` runs again at send time over facts loaded for the
-message (a batch of one) or the win-back batch; then the flow's explicit side effect (the
-cart's discount code), then rendering (no side effects). Cap and quiet hours postpone the
-message (`not_before` + a job scheduled then), never drop it. The row is claimed (`sending`,
-attempts + 1) and committed before the API call. Outcomes: 202 → `sent` with X-Message-Id;
-4xx → `failed` and the shop's last_error (never retried); retryable after the client's own
-retries → back to `pending`, rescheduled, `failed` after MAX_ATTEMPTS; `SendOutcomeUnknown` →
-`unknown`: SendGrid may have accepted it and Mail Send has no idempotency key, so it is never
-resent blindly — the Event Webhook (every event echoes `kizuna_message_id`) settles it as `sent`.
-A worker dying between claim and answer leaves `sending`, which is treated like `unknown`.
-Emails claimed together leave together (`deliver`): up to 1,000 recipients per request (shared
-content, per-recipient substitutions, custom_args and List-Unsubscribe), the request's outcome
-applying to each — the batches `jobs.flows.dispatch_due_steps` claims, and a win-back message's
-own job, which claims every due win-back message of its shop and step with it. An email that
-SendGrid would refuse whatever the retry (a malformed address) is `failed` before any claim.
+Layer: services; each step commits. Acts only on `pending` rows, decides again, claims and commits
+before the API call. 4xx → `failed`, never retried; a lost answer → `unknown`, never resent
+blindly (Mail Send has no idempotency key); cap and quiet hours postpone, never drop.
 """
 
 from __future__ import annotations

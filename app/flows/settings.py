@@ -1,17 +1,8 @@
-"""Each flow's settings form (its registry definition's `form`, declared in the flow's module;
-`FORMS` is the registry's view): the current values, validation with field errors, and saving.
+"""Each flow's settings form: current values, validation with field errors, saving.
 
-Layer: services, inside the caller's transaction (the admin view commits). Saved values go to
-`flow_settings.config` in exactly the keys the flows read: `FlowConfig.from_overrides`
-(`step_delay_hours`, `holdout_percent`, `caps` [[limit, hours]..], `quiet_hours` ["HH:MM", "HH:MM"]
-or null), `cart_email.discount_terms` (cart: `discount_percent`, `discount_days`,
-`discount_min_total`), `WinbackConfig` (`lapse_min_days`, `lapse_multiplier`, `one_time_days`) and
-`PostPurchaseTiming` (`review_delay_days`, `lead_days`). Subject lines are kept under `subjects`
-{"ja"|"en": {"1": ..}} (blank = the built-in subject), read by every flow's renderer through
-`subject_override`; the audience under `audience_segment_id` (a saved segment of the same shop, or
-null for everyone; a form without the field keeps the saved audience). A flow without a row shows,
-and is saved on top of, the defaults its first use would write (`WINBACK_DEFAULTS`,
-`POST_PURCHASE_DEFAULTS`); other keys already in the row are kept. Invalid input saves nothing.
+Layer: services, inside the caller's transaction (the admin view commits). Values go to
+`flow_settings.config` in exactly the keys the flows read; other keys in the row are kept, and
+invalid input saves nothing.
 """
 
 from __future__ import annotations

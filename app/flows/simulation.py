@@ -1,17 +1,7 @@
 """Flow backtests: replay a past window of one shop through one flow, sending nothing.
 
-Layer: services, read-only: only SELECTs in the caller's session, never an insert, update,
-enqueue or send, never a commit. The live rules — `rules.decide`, the function the dispatch and
-the send call — are applied at simulated times, in time order, as the step and send jobs would:
-at the trigger, who the customer is (consent, suppression, the flow's audience, an open
-complaint), then `in_holdout`, the step delays, and at each step and send the flow's exits,
-cart-first priority (against the real messages of higher-priority flows waiting then), the
-frequency cap and quiet hours (against this simulation's sends plus the customer's real sends of
-other flows). The shop and flow are taken as on: the backtest asks what the flow would do. A
-trigger is replayed when its webhook would have arrived (a checkout or order created, an order
-fulfilled). Customer, order and product state (consent, suppression, open complaints,
-cancellations and refunds, products on sale, audience) is taken as it is now. `SIMULATORS` maps
-a flow key to the function that finds its triggers in the window (the registry's `simulate`).
+Layer: services, read-only: SELECTs only, never a write, enqueue, send or commit. Applies the live
+`rules.decide` at simulated times, in time order; customer and product state is taken as it is now.
 """
 
 from __future__ import annotations

@@ -1,25 +1,7 @@
 """Flow performance for the admin: sends, engagement, attributed orders and holdout lift.
 
-Layer: services (reads only). Every number is one SQL aggregate scoped by `shop_id` and flow.
-
-Definitions (period = the last `days` days, `[since, until)`):
-- sent / delivered / opened / clicked: the flow's messages with status `sent` and `sent_at` in
-  the period; a message counts as delivered/opened/clicked when its timestamp is stamped or a
-  matching `message_events` row (`delivered`, `open`, `click`) exists.
-- attributed orders and revenue: non-cancelled orders placed in the period whose last touch
-  (`services.attribution`: by default the customer's last click on one of our emails, within
-  5 days before the order; window and model are the shop's settings) is one of this flow's
-  messages. An order is credited to one message of one flow at most.
-- lift: intention to treat over the flow's runs started in the period. Treated = every run not in
-  the holdout (also those that exited before a send), holdout = `holdout` runs. A run converts
-  when its customer places a non-cancelled order within the attribution window after the run
-  started.
-  Conversion difference: p_t − p_h ± z·sqrt(p_t(1−p_t)/n_t + p_h(1−p_h)/n_h) (normal
-  approximation, z = 1.96 for 95 %). Incremental revenue: (mean revenue per treated run − mean
-  per holdout run) × treated runs, its interval from the per-run revenue sample variances
-  (mean ± z·sqrt(s_t²/n_t + s_h²/n_h), times n_t). Below MIN_RUNS runs in either group or
-  MIN_CONVERSIONS conversions in all, there is "not enough data" and no interval.
-Revenue is summed in the orders' own amounts: a store sells in its one currency.
+Layer: services (reads only). Every number is one SQL aggregate scoped by shop and flow; an order
+is credited to one message at most; lift is intention to treat (`flow_performance` defines each).
 """
 
 from __future__ import annotations
@@ -272,8 +254,26 @@ def flow_performance(
     min_conversions: int = MIN_CONVERSIONS,
     attribution: AttributionSettings | None = None,
 ) -> FlowPerformance:
-    """The flow's numbers over the last `days` days (see the module docstring); attribution
-    defaults to the shop's settings."""
+    """The flow's numbers over the last `days` days, `[since, until)`; attribution defaults to
+    the shop's settings.
+
+    - sent / delivered / opened / clicked: the flow's messages with status `sent` and `sent_at` in
+      the period; delivered/opened/clicked when its timestamp is stamped or a matching
+      `message_events` row (`delivered`, `open`, `click`) exists.
+    - attributed orders and revenue: non-cancelled orders placed in the period whose last touch
+      (`services.attribution`) is one of this flow's messages; an order is credited to one
+      message of one flow at most.
+    - lift: intention to treat over the flow's runs started in the period. Treated = every run
+      not in the holdout (also those that exited before a send), holdout = `holdout` runs. A run
+      converts when its customer places a non-cancelled order within the attribution window
+      after the run started. Conversion difference: p_t − p_h ± z·sqrt(p_t(1−p_t)/n_t +
+      p_h(1−p_h)/n_h), z = 1.96. Incremental revenue: (mean revenue per treated run − mean per
+      holdout run) × treated runs, its interval from the per-run revenue sample variances. Below
+      `min_runs` runs in either group or `min_conversions` conversions in all: "not enough
+      data", no interval.
+
+    Revenue is summed in the orders' own amounts: a store sells in its one currency.
+    """
     if attribution is None:
         shop = session.get(Shop, shop_id)
         attribution = AttributionSettings.from_json(shop.attribution if shop else None)

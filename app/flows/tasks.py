@@ -1,13 +1,7 @@
-"""Flow step tasks (queue `flows`) and the flow sweeper; their RQ entry points are
-`jobs.flows.<name>` (thin wrappers that pass the runtime).
+"""Flow step tasks (queue `flows`) and the flow sweeper, run through `jobs.flows`.
 
-Layer: services, each task commits its own transactions. `dispatch_due_steps` is the scheduled
-job (one per shop, flow, step and due second, `runs.step_job_id`): it takes the due runs in
-batches of up to 1,000, each batch committed — `rules.decide` applied, `messages` rows created
-(unique on run, step, customer) — before anything is sent; the cart and win-back emails claimed
-in the batch then leave together (`send.deliver`), the rest through `send-<message id>` jobs.
-`run_flow_step` advances one run (jobs scheduled under the older per-run ids `flow-<run
-id>-<step>` still run). The flow sweeper re-schedules the dispatch of runs whose job was lost.
+Layer: services; each task commits its own transactions. A batch's messages are committed before
+anything is sent; its claimed emails then leave together, the rest through `send-<id>` jobs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Where new platform data meets the automations: called after orders and checkouts are upserted.
+"""Where new platform data meets the automations: after orders and checkouts are upserted.
 
-Layer: services, inside the caller's transaction (the caller commits). Flows start or exit
-here; anything that needs Redis is enqueued after commit. Idempotent: a checkout delivered five
-times starts one run (unique on shop, flow, customer, checkout token), an order one run per
-post-purchase flow (and product, for replenishment); exiting twice is a no-op. A new order
-exits the customer's cart and win-back runs, never the post-purchase ones.
+Layer: services, inside the caller's transaction; anything needing Redis goes after commit.
+Idempotent: a checkout delivered five times starts one run; exiting twice is a no-op. A new order
+exits cart and win-back runs, never post-purchase ones.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""The win-back flow (`DEFINITION`, settings `FORM`): a daily scan starts a run for each lapsing
-customer; two emails.
+"""The win-back flow: a daily scan starts a run for each lapsing customer; two emails.
 
 Layer: services, inside the caller's transaction (the scan job commits). A run is unique on
-(shop, `winback`, customer, `lapse:<last order id>`): one run per lapse, however often the scan
-runs; an order placed later makes a new lapse possible. The steps and the send are the cart
-flow's (`advance_run`, `jobs.send_email.send_message`): consent, suppression, the exit on a new
-order, holdout, frequency cap and quiet hours apply the same way. When a higher-priority flow
-(cart) has a message waiting for the customer, a win-back send yields to it and is postponed.
+(shop, `winback`, customer, `lapse:<last order id>`): one run per lapse however often the scan runs.
 """
 
 from __future__ import annotations
