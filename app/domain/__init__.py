@@ -1,0 +1,1 @@
+"""Pure logic with no I/O (no Flask, database, HTTP, Redis, RQ or connectors)."""

@@ -1,0 +1,1 @@
+"""Use-cases that are not yet a feature package; each owns one transaction."""

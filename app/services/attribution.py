@@ -1,9 +1,7 @@
 """Attributed orders of a shop over a period, and the shop's attribution settings.
 
-Layer: services. `attributed_orders` reads only; `save_settings` changes the shop row inside the
-caller's transaction (the admin view commits). Both queries are scoped by `shop_id` and bounded
-by the period (touches from `window` before it), so the cost follows the period's activity, not
-the shop's history. See `app.domain.attribution` for the rules.
+Layer: services. Reads are scoped by shop and bounded by the period, so their cost follows the
+period's activity, not the shop's history; `save_settings` writes in the caller's transaction.
 """
 
 from __future__ import annotations

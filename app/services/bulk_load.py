@@ -1,13 +1,8 @@
 """Set-based writes of big batches of platform records (a backfill, an import) on PostgreSQL.
 
-Layer: services; the caller owns the transaction and commits. A batch is COPYed into temporary
-staging tables (dropped at commit), then merged with a few set statements per table under the
-rules `services/upsert` applies row by row: "newer wins" on the platform's `updated_at`, a record
-without a time only fills unknown columns, consent only moves forward, a redacted customer's
-personal columns stay blank, people linked by email, confirmed opt-ins applied, an order's lines
-replaced, its customer's totals recomputed and one `order_placed` event written. Several records
-of one id in a batch are merged first (the newest wins). SQLite has no COPY: `load_customers` /
-`load_orders` take the row-wise upserts there. `analyze_loaded_tables` runs after a load.
+Layer: services; the caller commits. A batch is COPYed into staging tables and merged under the
+rules `services/upsert` applies row by row (newer wins, consent only forward, redacted stays
+blank, lines replaced, one `order_placed` event). SQLite takes the row-wise upserts.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """`kizuna doctor`: every check that says whether Kizuna can do its work, each with its fix.
 
-Layer: services (reads only: nothing is written, queued or sent; a due token refresh is the one
-write, as any Shopify call would make it). Each check returns a `Check`; one that raises becomes a
-failed check naming the error type, so the doctor itself never crashes. Secrets, tokens and
-customer data never appear in a check's text: only names, counts, URLs we own and shop domains.
+Layer: services, reads only (a due token refresh is the one write). A check that raises becomes a
+failed check; no secret, token or customer data ever appears in a check's text.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Recording a verified Shopify webhook delivery in the inbox, then queueing its processing.
 
-Layer: services; this module commits. One INSERT … ON CONFLICT DO NOTHING on
-(platform, dedupe_key) — the webhook id, else a SHA-256 of the body — so a redelivery is
-acknowledged and never processed twice. Processing is enqueued after the commit; if Redis is down
-the row stays `pending` and the sweeper enqueues it. The hot path loads no ORM objects and
-reuses one autocommit connection per thread.
+Layer: services; commits. One INSERT … ON CONFLICT DO NOTHING on (platform, dedupe_key), so a
+redelivery is acknowledged, never processed twice; the job is enqueued after commit, and a row
+left `pending` (Redis down) is swept up. The hot path loads no ORM objects.
 """
 
 from __future__ import annotations

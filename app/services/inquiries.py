@@ -1,9 +1,7 @@
-"""Inquiries use-cases: log one on a customer, resolve it, and whether marketing is paused.
+"""Inquiries: log one on a customer, resolve it, and whether marketing is paused.
 
-Layer: services; `log_inquiry` and `resolve_inquiry` each own one transaction (they commit).
-Every read and write is scoped by `shop_id`. Each change also writes a timeline event
-(`inquiry_opened` / `inquiry_resolved`, source key `inquiry-<id>`), never with the subject or
-notes in its detail (those are personal data). Resolving twice is a no-op.
+Layer: services; `log_inquiry` and `resolve_inquiry` commit. Scoped by shop; each change writes a
+timeline event without the subject or notes (personal data). Resolving twice is a no-op.
 """
 
 from __future__ import annotations

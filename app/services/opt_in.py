@@ -1,11 +1,8 @@
-"""Double opt-in: a box ticked on a storefront becomes consent only when the shopper confirms it
-from a link emailed to the address.
+"""Double opt-in: a storefront tick becomes consent only when the shopper confirms by email.
 
-Layer: services. `request_confirmation` runs in the capture's transaction and queues the email
-after commit; `confirm` (the link's use-case) commits. Invariants: one row per (shop, address); at
-most one email per address per day and MAX_CONFIRMATIONS_PER_HOUR per shop, none to a suppressed
-or already subscribed address; links are signed (ids and a nonce, no address), expire, work once.
-Confirming records SUBSCRIBED / CONFIRMED_OPT_IN at the click, with its source on the timeline.
+Layer: services; `request_confirmation` runs in the capture's transaction (email after commit),
+`confirm` commits. One row per (shop, address); at most one email per address a day, none to a
+suppressed or subscribed address; links are signed, expire and work once.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""One person across an account's stores: linking customers to `persons` by normalised email.
+"""One person across an account's stores: customers linked to `persons` by normalised email.
 
-Layer: services; the caller owns the transaction and commits. A customer with an email, not
-redacted, points at the person of (its shop's account, email_normalized); customers of another
-account never share it. Linking is idempotent and set-based (a constant number of statements
-per batch, whatever its size); a person left without customers is deleted, since its email is
-personal data. A redact calls `unlink_customers` itself (`services/redact.py`); an email the
-platform changes or blanks is relinked by `link_customers` from the upsert. No session listeners.
+Layer: services; the caller commits. Never shared across accounts; set-based and idempotent; a
+person left without customers is deleted (its email is personal data). No session listeners.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""The precomputed history stats of a shop that post-purchase flows read per order or email.
+"""The precomputed history stats of a shop that the post-purchase flows read.
 
-Layer: services, inside the caller's transaction. `save` replaces a shop's rows (the daily
-scoring job and a shop's first sync call `post_purchase.refresh_history_stats`, which commits).
-The reads go by primary key over the products at hand, a bounded number of rows, so an order
-event costs the same at 1,000 and at 1,000,000 orders of history. A shop never refreshed has no
-rows: products have no re-buy interval and no cross-sells until its first refresh.
+Layer: services, inside the caller's transaction. `save` replaces a shop's rows; reads go by
+primary key, so an order costs the same at 1,000 and 1,000,000 orders of history.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """GDPR erasure: `customers/redact` blanks one person's data, `shop/redact` erases a shop's.
 
-Layer: services; the caller commits. Both are safe to run twice and for data we never had.
-A redacted customer keeps a row (personal columns blank, `redacted_at` set) so that no replayed
-delivery can bring the data back. An erased shop keeps a tombstone row — status `uninstalled`,
-no credentials, no name — so late deliveries are ignored and a reinstall starts from empty.
+Layer: services; the caller commits. Safe to run twice. A redacted customer and an erased shop
+keep a blank row (tombstone), so no replayed delivery brings the data back.
 """
 
 from __future__ import annotations

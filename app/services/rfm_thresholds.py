@@ -1,11 +1,7 @@
 """A shop's RFM score boundaries: the merchant's form, validation with field errors, saving.
 
-Layer: services, inside the caller's transaction (the admin view commits, then
-`services.scoring.rescore_rfm` runs: inline for a shop with at most `INLINE_MAX_CUSTOMERS` scored
-customers, else as a job). Saved boundaries go to
-`shops.rfm_thresholds` in the form `domain.rfm.thresholds_to_json` writes; a dimension left on
-"automatic" is stored as null and scored on the shop's quintiles (or the standard boundaries for
-a small shop). Invalid input saves nothing; every query is scoped to the shop.
+Layer: services, inside the caller's transaction (the admin view commits, then rescores). A
+dimension left automatic is stored as null; invalid input saves nothing.
 """
 
 from __future__ import annotations

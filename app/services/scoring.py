@@ -1,15 +1,8 @@
 """Scoring a shop: RFM cells and groups plus purchase predictions for every customer with orders.
 
-Layer: services; `score_shop` owns its transaction and commits once. It reads the shop's
-non-cancelled orders in one query as integer arrays (`load_histories`), runs the array code of
-`domain.rfm` and `domain.predictions` (models fitted on at most `FIT_SAMPLE_CUSTOMERS` customers
-drawn with a fixed seed), and writes `customer_scores` in bulk (INSERT … ON CONFLICT on
-(shop_id, customer_id); on PostgreSQL from a COPY into a temporary table, writing only rows whose
-score changed), deletes the scores of customers no longer scored, and upserts today's
-`rfm_snapshots` row (unique per shop and day) with the model's confidence and reason. Running it
-twice the same day changes no score; `previous_group` moves forward only when the day changes.
-`rescore_rfm` (after a merchant changed the boundaries) rewrites only the RFM cells and groups of
-the last scoring, in one transaction.
+Layer: services; `score_shop` and `rescore_rfm` each commit once. Orders are read once as integer
+arrays and scored on arrays; `customer_scores` is written in bulk, only changed rows on
+PostgreSQL. Running twice the same day changes no score.
 """
 
 from __future__ import annotations

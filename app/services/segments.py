@@ -1,15 +1,8 @@
-"""Saved segments: rule → SQL filter, counts, members, flow audiences, CRUD and CSV export.
+"""Saved segments: rule → one SQL filter, counts, members, flow audiences, CRUD and CSV.
 
-Layer: services. Every query is scoped to one shop and to live customers (not deleted, not
-redacted). Dates in rules are days in the shop's time zone; "within N days" counts back from now.
-Rules read per-customer columns and tables kept current by the upserts (totals on `customers`,
-`customer_products` for what was bought, `customer_scores`), never a join over orders.
-CRUD functions write in the caller's transaction and never commit (the view or API commits).
-A flow's audience is `flow_settings.config["audience_segment_id"]`: none means everyone; a
-segment that no longer exists, or whose rule can't be evaluated, means nobody, until the merchant
-fixes it (the flow page or the shop's last error says so), because sending a flow to everyone by
-accident is worse than pausing it. Evaluating a rule never breaks the caller's transaction: its
-queries run in a savepoint and any failure becomes a `RuleError` with the reason.
+Layer: services; writes in the caller's transaction. Scoped to one shop's live customers; never a
+join over orders. A missing or unevaluable audience admits nobody, never everyone, and a rule that
+fails runs in a savepoint and becomes a `RuleError`.
 """
 
 from __future__ import annotations

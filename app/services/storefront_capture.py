@@ -1,10 +1,7 @@
 """A cart posted by the storefront script: the checkout, the opt-in it asks for, the cart flow.
 
-Layer: services; owns the capture's transaction and commits. The post is unauthenticated browser
-input (the capture key is public, `Origin` is any client's to set), so it never changes stored
-consent: a ticked box asks the shopper to confirm by email (`services/opt_in`), an unticked one
-only withdraws an unconfirmed tick; and the cart flow starts only for a customer who consents
-already. The checkout is upserted "newer wins", so a repeated post updates the same cart.
+Layer: services; commits. The post is unauthenticated browser input, so it never changes stored
+consent (a tick only asks, `services/opt_in`); the cart flow starts only for a consenting customer.
 """
 
 from __future__ import annotations

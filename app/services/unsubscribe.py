@@ -1,10 +1,7 @@
 """Unsubscribes and suppressions: signed per-recipient links, one-click (RFC 8058), bounces.
 
-Layer: services. `unsubscribe_customer` and `suppress_address` run inside the caller's
-transaction (the caller commits); `unsubscribe_by_token` is the request's use-case and commits.
-Idempotent: the suppression is unique on (shop, normalised email) and a second unsubscribe
-changes nothing. Tokens are itsdangerous-signed with SECRET_KEY and never expire (an old email's
-link must keep working); they carry opaque ids only.
+Layer: services; `unsubscribe_by_token` commits, the rest run in the caller's transaction.
+Idempotent (suppression unique on shop and email). Tokens carry opaque ids and never expire.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Writing platform records (customers, products, orders, checkouts) into the tenant tables.
 
-Layer: services; the caller owns the transaction and commits. Rows are unique on
-(shop_id, external_id): new rows go in with INSERT … ON CONFLICT DO NOTHING (PostgreSQL and
-SQLite), existing rows are locked and merged "newer wins" on the platform's `updated_at`, so a
-replayed or reordered record changes nothing. A redacted customer's personal columns stay blank.
-A storefront marketing opt-in the shopper confirmed (double opt-in, `services/opt_in`) subscribes
-the customers with its address, now or when they arrive, unless their consent was stated later.
+Layer: services; the caller commits. Rows are unique on (shop_id, external_id) and merged "newer
+wins" on the platform's `updated_at`, so replays and reordering change nothing; a redacted
+customer's personal columns stay blank.
 """
 
 from __future__ import annotations

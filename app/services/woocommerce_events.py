@@ -1,11 +1,7 @@
-"""WooCommerce webhook topics and their handlers, used by `jobs.process_webhook` (and by the
-webhook route, to tell a handled topic from one only recorded).
+"""WooCommerce webhook topics and their handlers, applied by the webhook job.
 
-Layer: services, inside the caller's transaction. Same handler signature as the Shopify ones:
-(session, event, shop, payload); the caller claims the event, commits and retries. Order bodies
-are the REST v3 order: unpaid ones (`pending`, `failed`, `checkout-draft`) are checkouts, the
-rest orders; both go through `flow_triggers` like Shopify's. `order.deleted` (trash) is recorded
-and not applied.
+Layer: services, inside the caller's transaction (the caller claims, commits and retries). Unpaid
+orders are checkouts, the rest orders; both reach `flows.triggers` as Shopify's do.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """Connecting a WooCommerce store (wc-auth), its stored credentials, and webhook intake.
 
-Layer: services; each public function owns its transaction and commits. The wc-auth callback is
-unsigned and names no store: it is trusted only through a pending request we created (random
-single-use `user_id`, stored hashed, 15-minute expiry); forged, expired or replayed ids store
-nothing, and a store is bound only once its key works (job `wc-key-check-<pending id>`). Keys
-are stored encrypted (`runtime.cipher`), never logged; webhooks and the first backfill are the
-job `wc-setup-<shop_id>`, enqueued after commit. Webhook intake records under
-`wc:<sha256(shop|topic|id|modified)>` and enqueues `process_webhook_event`.
+Layer: services; each public function commits. The unsigned callback is trusted only through our
+own single-use pending request; a store is bound only once its key works. Keys are stored
+encrypted, never logged; jobs are enqueued after commit.
 """
 
 from __future__ import annotations
