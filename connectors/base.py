@@ -1,9 +1,7 @@
-"""Platform-neutral records that every connector produces and the services upsert.
+"""Platform-neutral records that every connector produces and the services upsert, and errors.
 
-Layer: connectors (no Flask, no database). A connector maps platform payloads — GraphQL nodes,
-webhook bodies, REST resources — into these records; `app/services/upsert.py` writes them with
-"newer wins" on `updated_at`. External ids are the platform's numeric ids as strings (Shopify
-GIDs reduced to their trailing number), so webhook and API data land on the same row.
+Layer: connectors (no Flask, no database). External ids are the platform's numeric ids as
+strings (Shopify GIDs reduced to their number), so webhook and API data land on the same row.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """The one check of whether a string may be an email address, shared by every layer.
 
-Layer: connectors (pure, no I/O). Linear in the input and bounded: the length is capped first
-(RFC 5321 allows at most 254 characters in a path), then the shape is checked with plain string
-operations — no regular expression, so no input can make it backtrack. Deliberately loose
-(SendGrid and the mailbox decide the rest): one `@`, a local part of 1–64 characters, a dotted
-domain, no whitespace, control characters or characters that end an address in a header.
+Layer: connectors (pure). Linear and bounded: length capped first (254), then plain string
+operations, no regular expression, so no input can make it backtrack. Deliberately loose.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Guarded outbound HTTP for every URL a merchant, a shopper or a webhook supplies.
 
-Layer: connectors (no Flask). Invariants: a request goes out only over https to a host whose
-every address is public (IPv4, IPv6, IPv4-mapped and numeric spellings included), checked again
-at each redirect hop; the socket connects to the address that was checked (TLS still verifies
-the name), so DNS cannot change between check and connect; environment proxies are ignored.
-Plain http and private addresses: only hosts allow-listed for local simulators in development.
+Layer: connectors. Only https to hosts whose every address is public (all spellings), re-checked
+at each redirect; the socket connects to the checked address (no DNS rebinding), proxies ignored.
+Plain http and private addresses: only allow-listed local simulators in development.
 """
 
 from __future__ import annotations

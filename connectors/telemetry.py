@@ -1,9 +1,7 @@
 """Platform API problems (errors, throttles) reported by the connectors to one observer.
 
-Layer: connectors (no Flask, no I/O of its own). Clients call `report_api_problem(service, kind)`
-on every refused, failed or throttled call; the app installs the process's observer
-(`app.metrics`), which adds the count up across processes. No observer: reports are dropped.
-An observer's failure never fails the call that reported.
+Layer: connectors, no I/O of its own: the app installs the observer (`app.metrics`). Without one,
+reports are dropped; an observer's failure never fails the call that reported.
 """
 
 from __future__ import annotations

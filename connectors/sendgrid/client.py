@@ -1,22 +1,8 @@
-"""The SendGrid v3 API client Kizuna sends mail with: Mail Send, the Email Activity lookup, and
-the read-only checks of `kizuna doctor` (the key's scopes, the verified Sender Identities).
+"""The SendGrid v3 API client: Mail Send, the Email Activity lookup, `kizuna doctor`'s checks.
 
-Layer: connectors. Built on the official `SendGridAPIClient` (python-http-client over urllib):
-its `host` is `base_url`, and `timeout` is set on the underlying client, whose default is none.
-Mail Send, the call made once per email, goes over one kept-alive connection per client with the
-same headers (python-http-client opens a connection per request; over TLS that is a handshake
-per email). 202 → `X-Message-Id`; 429 waits until `X-RateLimit-Reset` (or `Retry-After`); 5xx,
-408, 409 and failures to connect back off exponentially with jitter; other 4xx are never retried.
-
-Unknown outcome: when the connection times out or drops after the request body was written,
-SendGrid may have accepted the mail, and Mail Send has no idempotency key. So the client never
-resends then; it raises `SendOutcomeUnknown` with the `kizuna_message_id`s of the body. The caller
-marks those messages unknown (not failed, not pending) and settles them from the Event Webhook,
-whose every event echoes `kizuna_message_id`, or from `find_messages` (Email Activity API, a paid
-add-on; the sandbox serves it). Only when neither shows the message after a grace period is it
-sent again. Failures to connect happen before anything is written, so those are retried. A kept
-connection the server has closed is noticed before the request is written and replaced; one it
-closes while the request is being written is an unknown outcome like any lost answer.
+Layer: connectors. One kept-alive connection per client; 429 waits for the reset, 5xx/408/409 and
+failures to connect back off; other 4xx are never retried. A lost answer after the body was
+written raises `SendOutcomeUnknown` and is never resent (Mail Send has no idempotency key).
 """
 
 from __future__ import annotations
@@ -81,7 +67,16 @@ class VerifiedSender:
 
 
 class SendOutcomeUnknown(ConnectorError):
-    """The request was written but no answer arrived: it may or may not have been accepted."""
+    """The request was written but no answer arrived: it may or may not have been accepted.
+
+    Mail Send has no idempotency key, so the client never resends then; it raises this with the
+    `kizuna_message_id`s of the body. The caller marks those messages unknown (not failed, not
+    pending) and settles them from the Event Webhook, whose every event echoes
+    `kizuna_message_id`, or from `find_messages` (Email Activity API, a paid add-on; the sandbox
+    serves it). A failure to connect happens before anything is written, so it is retried; a kept
+    connection the server closed is noticed before writing and replaced, while one closed during
+    the write is an unknown outcome like any lost answer.
+    """
 
     def __init__(self, message: str, *, kizuna_message_ids: tuple[str, ...]) -> None:
         super().__init__(message, code="outcome_unknown")

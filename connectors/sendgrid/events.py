@@ -1,9 +1,7 @@
 """SendGrid Event Webhook: signature check, event parsing and the keys that deduplicate events.
 
-Layer: connectors (pure: no Flask, no database, no I/O). A batch is a JSON array signed with ECDSA
-P-256 / SHA-256 over `timestamp + raw body`; the key is the base64 DER SubjectPublicKeyInfo that
-SendGrid's settings page shows. SendGrid retries for 24 h and duplicates are expected (even with a
-different `sg_event_id`), so ingestion is idempotent on both keys of `event_dedupe_keys`.
+Layer: connectors (pure). ECDSA P-256 / SHA-256 over `timestamp + raw body`. SendGrid retries for
+24 h and duplicates come even with a new `sg_event_id`, so intake is idempotent on both keys.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Mail Send v3 request bodies (`POST /v3/mail/send`) built from platform-neutral emails.
+"""Mail Send v3 request bodies built from platform-neutral emails.
 
-Layer: connectors (pure: no I/O). Bodies are made with the official `sendgrid.helpers.mail` and
-follow the OpenAPI spec `tsg_mail_v3.json`: at most 1,000 personalizations (one recipient each),
-10 categories. Everything that differs per recipient lives in the personalization: the address,
-`custom_args` (opaque ids only, `kizuna_message_id` always), substitutions, List-Unsubscribe.
+Layer: connectors (pure), checked against SendGrid's OpenAPI spec: at most 1,000
+personalizations, one recipient each; everything per recipient (address, `custom_args` with
+opaque ids only, substitutions, List-Unsubscribe) lives in its personalization.
 """
 
 from __future__ import annotations

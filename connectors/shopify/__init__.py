@@ -1,0 +1,1 @@
+"""The Shopify connector: auth, Admin GraphQL client, streams, bulk reads, webhooks, mapping."""

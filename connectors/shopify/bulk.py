@@ -1,11 +1,8 @@
 """Shopify bulk operations: start a bulk query, read its status, stream its JSONL result.
 
-Layer: connectors (no database). Admin GraphQL `bulkOperationRunQuery` / `bulkOperation(id:)`
-(2026-07). The result file is read line by line over a streamed HTTP download, never held
-whole: rows with `__parentId` are attached to their parent, which is yielded once the next
-top-level row starts, so memory holds one parent and its children. That needs grouped output
-(`groupObjects: true`) for streams with children; a child whose parent is not the current
-top-level object raises `BulkFormatError`. The download sends no Shopify token.
+Layer: connectors (no database). The result is streamed line by line, never held whole: memory
+holds one parent and its children (needs `groupObjects: true`; out-of-order children raise
+`BulkFormatError`). The download sends no Shopify token.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Writing a customer's email marketing consent back to Shopify
-(`customerEmailMarketingConsentUpdate`).
+"""Writing a customer's email marketing consent back to Shopify.
 
-Layer: connectors (no Flask, no database). Shopify only lets apps set SUBSCRIBED, UNSUBSCRIBED
-and PENDING (the other states are read-only); the customer must have an email address and the
-app needs `write_customers`. userErrors raise `ConnectorError`.
+Layer: connectors (no Flask, no database). `customerEmailMarketingConsentUpdate`: apps may set
+only SUBSCRIBED, UNSUBSCRIBED and PENDING; needs `write_customers`; userErrors raise.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Unique single-use discount codes on Shopify (`discountCodeBasicCreate`), one per message.
 
-Layer: connectors (no Flask, no database). A code is derived from a secret and the message it
-belongs to (`message_code`), so a retried send asks for the same code again; Shopify then says
-the code is taken, which for the very code we asked for means our earlier attempt created it:
-that counts as success. The discount is restricted to one customer (`context.customers.add`),
-redeemable once in total (`usageLimit: 1`, `appliesOncePerCustomer`) and ends at `endsAt`.
+Layer: connectors. A code is derived from a secret and its message, so a retried send asks for
+the same code, and "code taken" for our own code counts as success. One customer, one use.
 """
 
 from __future__ import annotations

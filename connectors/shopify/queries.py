@@ -1,13 +1,8 @@
 """Every GraphQL document the Shopify connector sends, in one place.
 
-Layer: connectors. Each document is validated against the official Admin schema of the pinned
-API version (`tests/unit/test_shopify_graphql_documents.py`), and the simulated Shopify executes
-them against that same schema. Page sizes keep the requested cost under Shopify's 1,000-point
-per-query ceiling (connections cost 2 + first × node cost; objects 1, scalars 0).
-A product's collections are its first 10 in the paged query, all of them in the bulk query (no
-cost ceiling there; products → variants/collections stays within 5 connections, 2 levels deep).
-Deprecated fields are avoided: `defaultEmailAddress` instead of `Customer.email`, `uri` instead
-of `callbackUrl`.
+Layer: connectors. Each is validated against the pinned Admin schema
+(tests/unit/test_shopify_graphql_documents.py); page sizes keep a query's cost under Shopify's
+1,000-point ceiling; deprecated fields are avoided.
 """
 
 from __future__ import annotations

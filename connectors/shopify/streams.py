@@ -1,9 +1,7 @@
 """The Shopify streams Kizuna syncs: primary key, cursor field, page size, documents, cursors.
 
-Layer: connectors (pure: no I/O). Each stream is read in `updated_at` windows
-(`updated_at:>=cursor`); a saved cursor never passes the time the sync started minus
-`SAFETY_OVERLAP`, so a record changed while a sync runs is read again by the next one ("newer
-wins" upserts make the overlap harmless). API version: the pinned Admin GraphQL (2026-07).
+Layer: connectors (pure). Read in `updated_at` windows; a saved cursor never passes the sync's
+start minus `SAFETY_OVERLAP` ("newer wins" upserts make the overlap harmless). Admin API 2026-07.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Shopify webhook deliveries: signature check, headers, and payload → record mapping.
 
-Layer: connectors (pure: no Flask, no database, no I/O). The signature is base64 HMAC-SHA256 of
-the raw body, compared in constant time against the current then the previous app secret.
-Mappers follow the payloads of API version 2026-07: checkouts are keyed by `token` (no `id` since
-2026-04) and customer webhooks carry no tags or consent (since 2025-01), which map to None.
+Layer: connectors (pure). Base64 HMAC-SHA256 of the raw body, constant time, current then previous
+secret. Payloads of API 2026-07: checkouts keyed by `token`; customer webhooks carry no consent.
 """
 
 from __future__ import annotations

@@ -1,14 +1,8 @@
-"""REST API v3 client for one WooCommerce store, on top of the `woocommerce` package's `API`.
+"""REST API v3 client for one WooCommerce store, on the `woocommerce` package's `API`.
 
-Layer: connectors (no Flask, no database). One guarded `requests.Session` per client
-(`connectors.outbound`: the store URL is the merchant's, so private addresses, plain http
-outside allow-listed simulators and DNS rebinding are refused, never retried); timeouts
-(connect, read); retries with backoff on 429, 5xx, timeouts and connection errors, honouring
-`Retry-After`; 401/403 → `AuthenticationError`, other 4xx → `ConnectorError`, never retried.
-Pagination follows
-`X-WP-TotalPages`, else the `Link: rel="next"` header. Package bugs worked around here: query
-params are no longer sent twice on the OAuth (http) path, the caller's params dict is never
-mutated (query-string auth put the secret into it), booleans are sent as `true`/`false`.
+Layer: connectors. Requests go through `connectors.outbound` (the URL is the merchant's); retries
+with backoff on 429, 5xx and network errors, honouring `Retry-After`; 401/403 and other 4xx are
+never retried. Works around the package's bugs (see `WooCommerceClient`).
 """
 
 from __future__ import annotations
@@ -93,7 +87,13 @@ class _SessionAPI(API):  # type: ignore[misc]
 
 
 class WooCommerceClient:
-    """Calls to one store with one key; use as a context manager to close the session."""
+    """Calls to one store with one key; use as a context manager to close the session.
+
+    Pagination follows `X-WP-TotalPages`, else the `Link: rel="next"` header. Package bugs
+    worked around here: query params are not sent twice on the OAuth (http) path, the caller's
+    params dict is never mutated (query-string auth put the secret into it), booleans are sent
+    as `true`/`false`.
+    """
 
     def __init__(
         self,

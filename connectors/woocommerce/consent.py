@@ -1,11 +1,7 @@
 """Email marketing consent on WooCommerce: read from `meta_data`, written back as customer meta.
 
-Layer: connectors (no Flask, no database). WooCommerce core has no consent field, so consent is
-read from the `meta_data` that REST v3 customers and orders carry: Kizuna's own key
-`kizuna_marketing_consent` wins over Mailchimp for WooCommerce's
-`mailchimp_woocommerce_is_subscribed`; no readable key means "not said" (None), which is no
-consent. `write_consent` is the one REST call (`PUT /wp-json/wc/v3/customers/<id>`); guests have
-no customer record and cannot be written.
+Layer: connectors. `kizuna_marketing_consent` wins over Mailchimp's key; no key is None (no
+consent). `write_consent` is the one REST call; a guest has no record to write.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Unique single-use WooCommerce coupons (`POST /wp-json/wc/v3/coupons`), one per message.
 
-Layer: connectors (no Flask, no database). The WooCommerce twin of
-`connectors/shopify/discounts.py`: percent off, one use in total and per user, restricted to the
-customer's email, expiring at `date_expires_gmt` (UTC; `date_expires` would be read in the
-site's local timezone). WooCommerce answers 400 `woocommerce_rest_coupon_code_already_exists`
-for a code that exists: for the code we asked for that is an earlier attempt of ours → success.
+Layer: connectors. The twin of `shopify/discounts.py`: one use, the customer's email, expiry in
+UTC (`date_expires_gmt`); "already exists" for the code we asked for counts as success.
 """
 
 from __future__ import annotations

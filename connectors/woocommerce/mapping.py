@@ -1,13 +1,7 @@
-"""WooCommerce REST v3 resources (and webhook bodies, which are the same JSON) → records.
+"""WooCommerce REST v3 resources (and webhook bodies, the same JSON) → records.
 
-Layer: connectors (pure). Times come from the `*_gmt` fields (UTC without offset). Guests are
-not customers in WooCommerce: a guest order's billing data becomes a customer keyed
-`guest:<normalised email>`, timed by the order so the latest order's billing data wins.
-Orders still `pending`, `failed` or `checkout-draft` are unpaid checkouts, not orders: they
-become `CheckoutRecord`s (external id = order id, recovery URL = the order's payment URL);
-a paid order names the same id as its checkout token, so it completes that checkout.
-Marketing consent comes from `meta_data` (see consent.py): a customer's own, a guest's from the
-order; none stated → None (unknown, which is no consent).
+Layer: connectors (pure). Times from the `*_gmt` fields. A guest becomes a customer keyed
+`guest:<normalised email>`; unpaid orders become checkouts, and the paid order completes them.
 """
 
 from __future__ import annotations

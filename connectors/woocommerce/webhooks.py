@@ -1,10 +1,7 @@
 """WooCommerce webhook deliveries: the signature check, the ping, the dedupe key, topics.
 
-Layer: connectors (pure, no I/O). `X-WC-Webhook-Signature` is base64(HMAC-SHA256(secret, raw
-body)); checked in constant time against the current and the previous secret. The creation ping
-(form body `webhook_id=N`, unsigned) is recognised so it can be acknowledged and ignored.
-Deliveries carry no stable id (`X-WC-Webhook-Delivery-ID` repeats within a second), so the
-dedupe key is a hash of shop + topic + resource id + modified time.
+Layer: connectors (pure). Base64 HMAC-SHA256, constant time, current then previous secret.
+Deliveries carry no stable id, so the dedupe key hashes shop, topic, resource id, modified time.
 """
 
 from __future__ import annotations
