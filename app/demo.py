@@ -1,9 +1,7 @@
-"""`kizuna demo`: the whole product on one machine, with no accounts and nothing configured.
+"""`kizuna demo`: the whole product on one machine, nothing configured.
 
-Layer: edge (process supervision). The parent process owns the embedded Redis and the simulated
-Shopify store (a thread); it starts web (gunicorn), worker and scheduler as child processes with
-one shared environment, installs Kizuna into the store over the real OAuth code grant, follows
-the first sync, then keeps the store alive. Ctrl-C (or SIGTERM) stops every process it started.
+Layer: edge (process supervision). Owns the embedded Redis and the simulated store, starts web,
+worker and scheduler, installs over the real OAuth; Ctrl-C stops every process it started.
 """
 
 from __future__ import annotations

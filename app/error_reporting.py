@@ -1,9 +1,7 @@
-"""Optional error reporting to Sentry (`SENTRY_DSN`): unhandled errors of requests and RQ jobs.
+"""Optional error reporting to Sentry (`SENTRY_DSN`) for requests and RQ jobs.
 
-Layer: infrastructure, initialised once per process by `create_app()`; off when the DSN is unset.
-Invariant: no personal data leaves: no user info, bodies, cookies or local variables, and
-`before_send` drops request bodies, cookies, query strings, auth headers and the text of
-database errors (they quote the row that failed).
+Layer: infrastructure, set up once per process by `create_app()`. No personal data leaves: no
+bodies, cookies, query strings, auth headers, local variables or database error text.
 """
 
 from __future__ import annotations

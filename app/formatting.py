@@ -1,10 +1,7 @@
-"""Display formatting for the admin and emails: money per currency, dates in the shop's timezone.
+"""Display formatting: money per currency, dates in the shop's timezone.
 
-Layer: web presentation helpers (pure functions, no Flask, no I/O). Numbers, money and dates go
-through Babel's CLDR data for the given locale, so every currency gets its own digits and symbol
-(JPY none, USD two, KWD three). Money arrives as `Decimal` and is rounded half-up to the
-currency's minor unit only here, at the edge. Times arrive timezone-aware UTC and are shown in
-the shop's IANA zone; an unknown zone falls back to UTC rather than failing the page.
+Layer: web presentation (pure). Babel's CLDR data; money is `Decimal`, rounded only here; an
+unknown zone falls back to UTC rather than failing the page.
 """
 
 from __future__ import annotations

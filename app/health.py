@@ -1,9 +1,7 @@
-"""`GET /healthz`: do the database and Redis answer, are the workers and the scheduler alive.
+"""`GET /healthz`: do the database and Redis answer, are workers and the scheduler alive.
 
-Layer: web (unauthenticated, cheap: one `SELECT 1` and four Redis reads). 200 when all hold, else
-503 with `reasons`. Liveness comes from the processes' heartbeats (`app.heartbeats`): a queue with
-no worker, or no scheduler, seen within `STALLED_AFTER_SECONDS` means automations are stalled.
-The body names processes by count and age only: no shop, customer or host data.
+Layer: web (unauthenticated, cheap). 200 or 503 with `reasons`; the body names processes by count
+and age only.
 """
 
 from __future__ import annotations

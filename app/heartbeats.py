@@ -1,9 +1,7 @@
-"""Heartbeats of the background processes: each worker and scheduler stamps Redis every few seconds.
+"""Heartbeats of the background processes: each worker and the scheduler stamp Redis.
 
-Layer: infrastructure (Redis only, no Flask). One sorted set per kind maps a process name to the
-Unix time it last beat, and a hash keeps each worker's queues; both are rewritten on every beat,
-so a Redis restart that loses them is repaired within one beat interval. Readers judge staleness
-against `Config.stalled_after`; nothing here holds personal data (names are host:pid:tag).
+Layer: infrastructure (Redis only). Rewritten on every beat, so a Redis restart is repaired within
+one beat; readers judge staleness against `Config.stalled_after`. No personal data.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""The languages Kizuna speaks (English and Japanese): the one locale rule and keyed messages.
+"""The languages Kizuna speaks (English, Japanese): the one locale rule and keyed messages.
 
-Layer: web presentation. Messages live in Flask-Babel catalogues (`app/translations/<lang>/
-LC_MESSAGES/messages.po`, English msgids); templates and code call `_()` / `gettext` /
-`ngettext` on literal strings so `pybabel extract` finds every one. `choose_language` is the
-only place a language is picked: the admin, the email pages and each email's recipient.
-Where data picks a message (a status, a field, an error key from a service), the message
-comes from `KEYED_MESSAGES`, a table of lazy strings: never a msgid built at run time.
-Messages are plain text: templates escape them and the values formatted into them.
+Layer: web presentation. `choose_language` is the only place a language is picked. Msgids are
+literal strings (`pybabel extract` finds them); a message picked by data comes from
+`KEYED_MESSAGES`, never a msgid built at run time.
 """
 
 from __future__ import annotations

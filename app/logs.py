@@ -1,9 +1,7 @@
-"""Process logging: one line per event, as JSON (production) or text (local runs), with ids.
+"""Process logging: one line per event, JSON or text, with request and job ids.
 
-Layer: infrastructure, used by the web app, the worker and the scheduler. Every line carries the
-request id of the HTTP request that caused it, in the request itself and in the RQ jobs it
-enqueued (job meta), and the job id inside a job. Lines hold messages and ids only: exception
-text is left out of JSON lines because database errors quote the row (personal data).
+Layer: infrastructure. A request's id follows it into the jobs it enqueued. Lines hold messages
+and ids only: exception text is left out of JSON (database errors quote rows).
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Prometheus metrics: `GET /metrics`, behind `METRICS_TOKEN` (404 when unset, 401 without it).
+"""Prometheus metrics: `GET /metrics`, behind `METRICS_TOKEN` (404 when unset).
 
-Layer: web + infrastructure. Counts and latencies that happen in a process (webhook intake,
-webhook processing, platform API problems) are added up in one Redis hash, so every gunicorn
-worker, RQ worker and dyno adds to the same series. What the database or RQ already knows —
-queue depth and age, webhook events by status, messages by flow and status, sync progress — is
-read at scrape time. Operator view across shops: no shop ids or personal data in labels.
+Layer: web + infrastructure. In-process counts add up in one Redis hash across processes; what the
+database or RQ knows is read at scrape time. No shop ids or personal data in labels.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """What a request gets while the database or Redis is down: 503 with `Retry-After`, not a 500.
 
-Layer: web wiring (error handlers registered by the app factory). Nothing was stored, so the
-caller may retry as is: Shopify and WooCommerce redeliver a webhook that was not acknowledged,
-App Bridge and browsers retry a page. The error's text is never shown (it names hosts and may
-quote parameters); the log line carries only the error's class.
+Layer: web wiring. Nothing was stored, so the caller may retry as is (platforms redeliver). The
+error's text is never shown; the log line carries only its class.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Password hashing for standalone admin accounts: scrypt, stored as `scrypt$n$r$p$salt$hash`.
+"""Password hashing for standalone admin accounts: scrypt, `scrypt$n$r$p$salt$hash`.
 
-Layer: shared by sign-in (`app.auth`) and `services/accounts`; pure (no Flask, no I/O). Salt
-and hash are urlsafe base64 without padding; `verify_password` compares in constant time and
-spends the same work on a missing or malformed hash (`verify_password(None, ...)`) as on a real
-one, so a login does not reveal which emails exist.
+Layer: pure (no Flask, no I/O). Comparison is constant time, and a missing or malformed hash
+costs the same work as a real one, so a login does not reveal which emails exist.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""Queues and the one way work is put on them: `enqueue` (now or at a time), after commit or not.
+"""Queues and the one way work is put on them: `enqueue`, now or at a time, after commit or not.
 
-Layer: app infrastructure (Redis and RQ, no Flask), used by services and jobs alike; jobs are named
-by their `Task` (`app/tasks.py`: dotted path, queue, timeout, retry), so `app` never imports `jobs`.
-Job ids are deterministic (`<job>-<shop>-<key>`): RQ's atomic unique enqueue refuses a second job
-under an id, and a job that exists is replaced only once it is over (finished, failed, stopped) or
-its worker is lost (`app.heartbeats.worker_lost`); a waiting job or one running in a live worker is
-kept. `enqueue_after_commit` reaches Redis only once the transaction commits; if Redis is down then,
-the work stays recorded in the database for a sweeper.
+Layer: app infrastructure (Redis and RQ, no Flask). Jobs are named by their `Task`, so `app`
+never imports `jobs`. Ids are deterministic; RQ's atomic unique enqueue keeps a waiting or live
+job and replaces one only once it is over or its worker is lost.
 """
 
 from __future__ import annotations

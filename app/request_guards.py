@@ -1,9 +1,8 @@
-"""Input limits every request meets before a view parses it. Layer: web wiring (`create_app`).
+"""Input limits every request meets before a view parses it.
 
-Invariants: a body within its route's cap (413; webhooks and the storefront capture check their
-own), headers ≤ 8 KiB (431), no NUL or invalid UTF-8 in path, query, form or JSON, text and JSON
-depth capped, numbers and path ids within what PostgreSQL holds (400/404), and a value the
-database still refuses is a 400. Every refusal names its reason; the input is never logged.
+Layer: web wiring (`create_app`). Body caps per route, header, query and form caps, no NUL or
+invalid UTF-8, bounded JSON depth and numbers, path ids the database holds; a refused value is a
+4xx that names its reason, and the input is never logged.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """Request bodies must keep arriving: a client that trickles its body gets 408, not a thread.
 
-Layer: WSGI middleware, applied by `create_app()`. Under gunicorn's threaded worker a request
-holds a thread while the app reads its body; a few dozen clients sending one byte a second
-would hold every thread and starve `/healthz` and webhook intake. The body is read up front in
-chunks, each of which must arrive within `CHUNK_SECONDS`; a late chunk closes the socket's
-reading side (one watchdog thread per process) and the client gets 408 with the reason.
+Layer: WSGI middleware (`create_app`). The body is read up front in chunks, each due within
+`CHUNK_SECONDS`, so slow clients cannot hold every thread and starve `/healthz` or webhook intake.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Every background job, declared once: its dotted path, queue, timeout and retries.
 
-Layer: app infrastructure (no imports beyond `app.queueing`). Every enqueue names one of these,
-so a job's options live here and nowhere else, and `app` enqueues `jobs` without importing them.
-Paths are what jobs already in Redis carry: a job function is never renamed or moved without
-keeping its old path working. tests/unit/test_tasks.py checks that each path is a job function.
+Layer: app infrastructure. Every enqueue names one of these. Paths are what jobs already in Redis
+carry: a job function is never renamed or moved without keeping its old path working.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The admin blueprint: the merchant's pages under `/app`, one set of templates for both ways in.
 
-Layer: web. Every view is `@admin_required` and reads only through `app.admin.queries`, scoped to
-`g.shop`; nothing here writes to the database. Embedded (inside the Shopify admin) and standalone
-(login link + cookie) render the same templates; `templates/admin/base.html` adds App Bridge and
-its navigation when embedded, a header with the account's stores and a logout button otherwise.
+Layer: web. Every view is `@admin_required` and scoped to `g.shop`; embedded and standalone render
+the same templates (`templates/admin/base.html` adds what each needs).
 """
 
 from flask import Blueprint

@@ -1,18 +1,7 @@
 """Admin analytics page (`/app/analytics`): revenue by month, repeat rate, churn, LTV, cohorts.
 
-Layer: web (reads only). Every query filters on `g.shop.id` and aggregates in SQL: revenue is
-summed per month, customers per (cohort, month). Orders count when not cancelled, placed at
-`processed_at` (else the platform's creation time). Months are the shop's local months on
-PostgreSQL; SQLite (development only) has no time zones and buckets in UTC.
-Definitions shown to the merchant:
-- repeat-purchase rate: customers with 2+ orders ÷ customers with 1+ order;
-- churned: a customer with orders whose last order is more than `CHURN_DAYS` days old, or whose
-  latest scored P(alive) is below `CHURN_P_ALIVE` (BG/NBD puts every one-time buyer at 1, so the
-  day rule is what catches them);
-- average LTV: historic = revenue ÷ customers with orders; predicted = mean predicted CLV over the
-  next 365 days of the scored customers (`customer_scores`, refreshed nightly);
-- cohort retention: of the customers whose first order fell in a month, the share who ordered
-  again in each later month.
+Layer: web (reads only). Every query filters on the shop and aggregates in SQL; months are the
+shop's local months on PostgreSQL. `customer_stats` and `cohort_retention` define them.
 """
 
 from __future__ import annotations
@@ -111,7 +100,16 @@ def monthly_revenue(
 
 
 def customer_stats(session: Session, shop: Shop, now: datetime | None = None) -> CustomerStats:
-    """Repeat rate, churn and LTV inputs in one query over the shop's orders and scores."""
+    """Repeat rate, churn and LTV inputs in one query over the shop's orders and scores.
+
+    Orders count when not cancelled, placed at `processed_at` (else the platform's creation time).
+    - repeat-purchase rate: customers with 2+ orders ÷ customers with 1+ order;
+    - churned: a customer with orders whose last order is more than `CHURN_DAYS` days old, or
+      whose latest scored P(alive) is below `CHURN_P_ALIVE` (BG/NBD puts every one-time buyer
+      at 1, so the day rule is what catches them);
+    - average LTV: historic = revenue ÷ customers with orders; predicted = mean predicted CLV
+      over the next 365 days of the scored customers (`customer_scores`, refreshed nightly).
+    """
     now = now or utcnow()
     placed_at = order_placed_at()
     per_customer = (
@@ -158,7 +156,9 @@ def customer_stats(session: Session, shop: Shop, now: datetime | None = None) ->
 def cohort_retention(
     session: Session, shop: Shop, cohorts: int = COHORT_MONTHS, now: datetime | None = None
 ) -> list[tuple[str, int, dict[int, int]]]:
-    """(first-order month, customers, {months later: customers ordering}) for recent cohorts."""
+    """(first-order month, customers, {months later: customers ordering}) for recent cohorts:
+    of the customers whose first order fell in a month, who ordered again in each later month.
+    Months are the shop's local months on PostgreSQL; SQLite (development only) buckets in UTC."""
     now = now or utcnow()
     first_keys = _month_keys(_shift_month(_month_of(now, shop), -(cohorts - 1)), cohorts)
     placed_at = order_placed_at()

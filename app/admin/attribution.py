@@ -1,9 +1,7 @@
 """The shop's attribution settings on the flows page: `POST /app/flows/attribution`.
 
-Layer: web. Validates through `app.services.attribution`, saves on the shop row and commits, then
-redirects back to the flows page with a notice (`?attribution=saved|invalid`), so a reload never
-re-submits. CSRF is checked by the admin blueprint's hook for cookie sessions. Attribution is
-computed when the numbers are read, so the new settings apply to past orders at once.
+Layer: web. Validates through `services.attribution`, commits, redirects (a reload never
+re-submits). Attribution is computed when read, so new settings apply to past orders at once.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""What a customer page shows beyond the profile: messages with their events, flow runs,
-suppression, and the same person's orders in the account's other stores.
+"""What a customer page shows beyond the profile: messages and events, runs, suppression,
+the same person's orders in the account's other stores.
 
-Layer: web (reads only), template globals for `admin/customer.html`. Every query is scoped to
-the selected shop, except the other-stores orders, which are scoped to the signed-in account
-through the person (`services/people.py`) and shown only on the standalone sign-in: another
-account's stores never appear, and neither do a Shopify store's siblings inside its admin.
+Layer: web (reads only). Scoped to the shop, except other-stores orders: scoped to the signed-in
+account, shown only on a standalone sign-in.
 """
 
 from __future__ import annotations

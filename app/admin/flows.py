@@ -1,15 +1,7 @@
-"""Admin flows: `/app/flows` (every flow with its performance), `/app/flows/<key>` (settings +
-preview, for the cart, win-back, thank-you, review-request and replenishment flows) and
-`/app/outbox` (the latest emails sent for this store). The settings include the flow's audience:
-everyone or one of the shop's saved segments (a deleted one is flagged on the page).
+"""Admin flows: `/app/flows`, `/app/flows/<key>` (settings and preview) and `/app/outbox`.
 
-Layer: web. Reads are scoped to `g.shop`; the one write — a flow's settings — goes through
-`app.flows.settings` and is committed here (POST, CSRF-checked). The preview
-(`app.flows.preview`) renders each step with the sender's own renderer for one real customer and
-says what the send rules would decide now; nothing is stored and no discount code is created;
-the HTML is shown in a sandboxed iframe. The outbox reads the simulated SendGrid's
-`/_sandbox/outbox` when the app sends there (only the messages whose
-`custom_args.kizuna_shop_id` is this store), else Kizuna's `messages` table.
+Layer: web. Reads are scoped to `g.shop`; the one write, a flow's settings, goes through
+`flows.settings` and is committed here. The preview stores nothing and is shown sandboxed.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Template globals of the admin: `t`, links that keep the embedded context, and formatters.
+"""Template globals of the admin: `t`, links that keep the embedded context, formatters.
 
-Layer: web presentation. Links inside the embedded app carry `embedded`, `shop`, `host` and
-`locale` (never `id_token`, which lives a minute): a plain navigation then reaches the guard's
-bounce, and App Bridge reloads it with a fresh session token. Standalone links carry `shop_id`
-when the account has several stores. Dates are shown in the viewed shop's timezone.
+Layer: web presentation. Embedded links never carry `id_token` (it lives a minute); dates are
+shown in the viewed shop's timezone.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Admin routes for inquiries on a customer page, and the admin blueprint's CSRF hook.
 
-Layer: web. `POST /app/customers/<id>/inquiries` logs one, `POST .../inquiries/<id>/resolve`
-resolves it; each calls one service (which commits) and redirects back to the customer page with
-a notice (`?inquiry=...`), so a reload never re-submits. Every unsafe request of the admin
-blueprint made with the cookie session must carry the session CSRF token (`protect_session_posts`).
+Layer: web. Each route calls one service (which commits) and redirects. Every unsafe admin request
+on the cookie session must carry the session CSRF token (`protect_session_posts`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
 """Read-only queries behind the admin pages, every one scoped to the shop being viewed.
 
-Layer: web (reads only; nothing here writes or commits). Each helper takes the `Shop` and filters
-on `shop_id` first, so an id from another shop simply finds nothing (the page answers 404).
-The customer list pages with a keyset on (shop_id, id) (`id < after`, newest first; index
-`ix_customers_shop_id_id`) and fetches one row more than it shows to know whether there is a next
-page: no OFFSET, and no unbounded COUNT (counted on the first page only, and only when it does
-not hold the whole result, capped at COUNT_CAP). Search is a substring ILIKE on the generated
-`customers.search_text`: on PostgreSQL its pg_trgm GIN index answers it (3+ characters), on
-SQLite it is a scan. A search with few matches is read through that index and sorted; one with
-many walks the keyset, where matches are dense.
+Layer: web (reads only). Each takes the `Shop` and filters on `shop_id` first (another shop's id
+finds nothing: 404). Lists page by keyset, never OFFSET; counts are capped.
 """
 
 from __future__ import annotations

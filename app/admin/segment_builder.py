@@ -1,12 +1,7 @@
 """Admin saved segments: the list with live counts, the rule builder, delete and CSV export.
 
-Layer: web. Pages under `/app/segments/saved` and the JSON count endpoint
-`POST /app/segments/count`; every query goes through `app.services.segments` scoped to `g.shop`,
-and the views commit what the service wrote (POSTs are CSRF-checked, or carry a session token).
-The builder form works without JavaScript: nodes are named by their path (`r` is the root group,
-`r-1-0` the first rule of its second rule), so `r-1-0-field`, `r-1-0-op`, `r-1-0-value`, and
-`r-1-match` for a group; add/remove buttons post `action=add_condition:r-1` and the like.
-`static/admin/segment_builder.js` does the same in the page and keeps the count up to date.
+Layer: web. Every query goes through `services.segments` scoped to `g.shop`; the views commit
+(POSTs CSRF-checked). The builder works without JavaScript: form fields are named by node path.
 """
 
 from __future__ import annotations

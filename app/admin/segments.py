@@ -1,14 +1,7 @@
-"""Admin segments page (`/app/segments`): the RFM heat map, the groups, movement, model confidence,
-the score boundaries (editable) and which R × FM cells make each group.
+"""Admin segments page (`/app/segments`): RFM heat map, groups, movement, confidence, boundaries.
 
-Layer: web. Everything shown comes from `customer_scores` and `rfm_snapshots`, written nightly by
-`services.scoring`, scoped to `g.shop`: the totals each scoring stored in its snapshot (one row
-to read, however many customers), else aggregated in SQL. The one write — the shop's RFM
-boundaries — goes through `services.rfm_thresholds` and is committed here (POST, CSRF-checked);
-the shop is then rescored inline when small, else by a job enqueued after the commit. Movement is
-the per-customer change since the last scoring on an earlier day (`previous_group` →
-`rfm_group`), plus the change of each group's size between the two most recent snapshots. Also
-registers the `customer_score(customer)` template global used by the customer page's RFM card.
+Layer: web. Reads `customer_scores` and `rfm_snapshots` scoped to `g.shop`; the one write, the
+RFM boundaries, goes through `services.rfm_thresholds` and is committed here.
 """
 
 from __future__ import annotations

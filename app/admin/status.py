@@ -1,10 +1,7 @@
-"""The shop's status for the home page and `/app/status.json`: install, scopes, sync, webhooks,
-and the last week's email by state.
+"""The shop's status for the home page and `/app/status.json`.
 
-Layer: web (reads only). One function builds one plain dict from the shop row, its `sync_state`
-JSON, the webhook inbox counts and Redis' rejected-delivery counter, so the page and the JSON
-poll always agree (the counts come from `app.services.webhook_stats`, which reads a Redis
-outage as zero rejected deliveries rather than failing the page).
+Layer: web (reads only). One function builds one dict, so the page and the JSON poll agree; a Redis
+outage reads as zero rejected deliveries rather than failing the page.
 """
 
 from __future__ import annotations

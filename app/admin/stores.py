@@ -1,11 +1,7 @@
-"""All of an account's stores on one page (`/app/stores`): each store's customers, orders and
-revenue over the last 30 days, email sent, sync state and last error, totals per currency, and
-how many people shop in more than one of them.
+"""All of an account's stores on one page (`/app/stores`).
 
-Layer: web (reads only). Every query is limited to `g.shops`, the signed-in account's stores
-(inside the Shopify admin that is the one store of the session). Revenue is never summed across
-currencies: totals are per currency. Orders count when not cancelled, placed at `processed_at`
-(else the platform's creation time), as on the analytics page.
+Layer: web (reads only). Limited to `g.shops`, the signed-in account's stores; revenue is never
+summed across currencies.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
-"""The merchant's JSON API under `/api/v1`: shop status, customers, segments, analytics,
-flows and the account's stores.
+"""The merchant's JSON API under `/api/v1`: the admin's data as JSON.
 
-Layer: web (reads only, except `saved_segments`, which saves and deletes segments). Every route
-is `@api_required`: the admin guard (session cookie or Shopify session token) scoped to `g.shop`,
-with every refusal answered as JSON. Queries are the admin pages' own (`app.admin.*`), so page
-and API agree.
-Errors are `{"error": code, "message": text}`; money is `{"amount": "12.50", "currency": "USD"}`.
-The contract is `docs/openapi.yaml`; `tests/integration/test_api_schemathesis.py` holds us to it.
+Layer: web. Every route is `@api_required` and scoped to `g.shop`, with the admin pages' own
+queries, so page and API agree. Errors are `{"error", "message"}`; `docs/openapi.yaml` is the
+contract, checked by tests/integration/test_api_schemathesis.py.
 """
 
 from flask import Blueprint

@@ -1,9 +1,6 @@
-"""API routes for the flows page (`/flows`: every flow of `flow_settings.FLOW_KEYS` — cart,
-win-back, thank-you, review request, replenishment — on or off, with its performance and holdout
-lift, and the attribution settings) and the all-stores page (`/stores`).
+"""API routes for the flows (`/flows`) and the account's stores (`/stores`).
 
-Layer: web (reads only). The numbers come from the same services as the pages
-(`services.flow_stats`, `services.attribution`, `admin.stores`), so page and API agree.
+Layer: web (reads only), from the same code as the pages, so page and API agree.
 """
 
 from __future__ import annotations

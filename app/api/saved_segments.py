@@ -1,13 +1,7 @@
-"""API for saved segments: create, read, delete, count a rule, and page through a segment's members.
+"""API for saved segments: create, read, delete, count a rule, page through members.
 
-Layer: web. `POST /segments` (create), `GET|DELETE /segments/<id>`, `POST /segments/count` and
-`GET /segments/<id>/customers` (keyset pages by customer id); `GET /segments` (in `views`) lists
-the saved segments next to the RFM groups. Writes go through `app.services.segments` and are
-committed here. Unsafe requests on the cookie session need the session's CSRF token in
-`X-CSRF-Token` (a Shopify session token needs none). Invalid rules answer 400 with the first
-problems: `{"error": "invalid_rule", "message", "errors": [{"path", "key", "message"}]}`. A saved
-segment that can't be evaluated still reads (`"customers": null`, `"unavailable": reason`); its
-members answer 409 `segment_unavailable`.
+Layer: web. Writes go through `services.segments` and are committed here; cookie sessions need
+`X-CSRF-Token`. An unevaluable segment still reads, and its members answer 409.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
 """CSRF protection for the standalone admin's cookie session: one token per session.
 
-Layer: web auth. The token (`secrets.token_urlsafe(32)`) lives in the Flask session under
-`csrf_token` — the key the Shopify and WooCommerce connect forms already use — and is renewed on
-login. Forms send it as the `csrf_token` field, scripts as `X-CSRF-Token`; it is checked with
-`hmac.compare_digest`. `csrf_protect` guards one view; `protect_session_posts` is a
-`before_request` hook for a whole blueprint (the admin's). Requests authenticated by a Shopify
-session token (embedded admin) carry no cookie credentials and are not checked. Webhooks, OAuth
-callbacks and `/unsubscribe/*` are not session forms and are never wrapped.
+Layer: web auth. Compared in constant time; renewed on login. Requests authenticated by a Shopify
+session token carry no cookie credentials and are not checked.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""Who is looking at the admin: `@admin_required` for every admin page and admin JSON endpoint.
+"""Who is looking at the admin: `@admin_required`.
 
-Layer: web auth. Two ways in, one set of pages:
-- embedded in the Shopify admin: a Shopify session token (`id_token` on document loads,
-  `Authorization: Bearer` on fetches), verified by `app.auth.embedded`; the CSP names that shop;
-- standalone: the server-side session (password, login link, or a Shopify code grant, which is
-  limited to its shop like a session token); CSP `frame-ancestors 'none'`.
-On success `g.account_id`, `g.shops` (the shops this sign-in may see), `g.shop` (the one being
-viewed, or None), `g.embedded` and `g.account_wide` (signed in to the whole account) are set.
-Every admin query must be scoped with `g.shop` / `g.shops`.
+Layer: web auth. Embedded (a Shopify session token) or standalone (the server-side session); sets
+`g.account_id`, `g.shops`, `g.shop`, `g.embedded`. Every admin query must be scoped with
+`g.shop` / `g.shops`; a code-grant or session-token sign-in sees its one shop.
 """
 
 from __future__ import annotations

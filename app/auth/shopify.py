@@ -1,9 +1,7 @@
 """Shopify install routes: authorization-code grant, session-token bounce, custom-app connect.
 
-Layer: web auth. A code-grant sign-in is limited to the installed shop, as a session token is.
-Each route checks shop domain, the signed single-use `state` cookie (32 random
-bytes, HttpOnly, SameSite=Lax, bound to the shop), the query `hmac` (current or previous secret),
-the timestamp or the CSRF token before calling one service; a refusal stores nothing.
+Layer: web auth. Each route checks domain, the single-use `state` cookie, HMAC, timestamp or CSRF
+token before calling one service; a refusal stores nothing.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Standalone admin sign-in: password form, single-use login links, sign out, password change.
+"""Standalone admin sign-in: password form, login links, sign out, password change.
 
-Layer: web auth. Every POST here needs the session CSRF token (`app.auth.csrf`). Wrong passwords
-are counted per email and client address (`app.auth.lockout`: backoff with a cap; the address
-comes through `KIZUNA_TRUSTED_PROXIES` proxies). A sign-in gets a new server-side session
-(`app.auth.sessions`); sign-out ends it (or all of the account's) and the account's unused login
-links; a new password ends the account's other sessions.
+Layer: web auth. Every POST needs the session CSRF token; wrong passwords meet `auth.lockout`;
+a sign-in gets a new session, and a new password ends the account's other sessions.
 """
 
 from __future__ import annotations

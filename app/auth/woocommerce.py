@@ -1,11 +1,7 @@
 """WooCommerce connect routes: the store-URL form, the wc-auth callback, the return page.
 
-Layer: web auth. `/connect/woocommerce` needs a logged-in account and the session CSRF token;
-it records a pending request and sends the browser to the store's `/wc-auth/v1/authorize`.
-`POST /auth/woocommerce/callback` is called by the store, unsigned: it is trusted only through
-the pending request its `user_id` names (unknown, expired or used → 400, nothing stored), and
-answers exactly 200 at once (WooCommerce deletes the key on any other answer); the store is bound
-only after a job has used the key. The return page shows that check's outcome.
+Layer: web auth. The unsigned callback is trusted only through the pending request its `user_id`
+names, and answers 200 at once; the store is bound only after a job has used the key.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""The email blueprint: `/unsubscribe/<token>` — a confirmation page and RFC 8058 one-click —
-and `/opt-in/<token>`, the double opt-in link of a storefront marketing tick.
+"""The email blueprint: `/unsubscribe/<token>` (page and RFC 8058 one-click) and `/opt-in/<token>`.
 
-Layer: web. GET never changes anything (mail scanners follow links); it shows a ja/en page with
-one button. POST — from that button or from a mailbox's one-click (`List-Unsubscribe=One-Click`
-in the body, no cookies, no CSRF token: the signed token is the authority) — unsubscribes at
-once via `services.unsubscribe`, or confirms the opt-in via `services.opt_in`; both commit.
-A bad token is 404 (an expired or used opt-in link too) and changes nothing.
+Layer: web. GET never changes anything (mail scanners follow links); POST unsubscribes or
+confirms through one service, which commits. The signed token is the authority; a bad one is 404.
 """
 
 from __future__ import annotations

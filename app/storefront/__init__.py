@@ -1,14 +1,8 @@
-"""Storefront cart capture for WooCommerce stores: a small script and the endpoint it posts to.
+"""Storefront cart capture for WooCommerce stores: the checkout-page script and its endpoint.
 
-Layer: web. WooCommerce creates no order until the shopper pays, so a shopper who types an
-email at checkout and leaves is invisible to the REST API. A store that adds the script (see
-README) posts the email as it is typed and the cart (read from the store's own Store API) here.
-Invariants: the shop comes from our records and a per-store capture key, the request must come
-from that store's own origin (both public: any client can send them), the body is capped at
-MAX_BODY_BYTES before it is parsed, every field is length-capped before any check (no regular
-expression sees unbounded input), and only http(s) URLs are kept. Nothing here changes consent:
-a ticked opt-in box (Kizuna's own, or the merchant's named by the `consent` CSS selector on the
-script URL) asks the shopper to confirm by email (`services/opt_in`).
+Layer: web. The shop key and origin are public, so nothing else in the post is trusted: the body
+is capped before parsing, every field before any check, only http(s) URLs are kept, and consent
+is never changed (a tick asks for confirmation, `services/opt_in`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """The webhooks blueprint: `POST /webhooks/shopify` — verify, record, enqueue, answer 200 fast.
 
-Layer: web. The raw body is verified (current and previous app secret, constant time) before it
-is parsed: a missing or wrong signature is 401 and nothing is stored; a verified body that is not
-a JSON object, or a bad shop domain, is 400 with the reason. Everything else goes to
-`services.ingest_webhook`, which commits before we answer. Logs carry codes, never bodies.
+Layer: web. The raw body is verified before it is parsed: a bad signature is 401 and nothing is
+stored; a verified body that is not a JSON object is 400. `services.ingest_webhook` commits before
+we answer. Logs carry codes, never bodies.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""`POST /webhooks/sendgrid`: SendGrid's signed Event Webhook (see connectors/sendgrid/events).
+"""`POST /webhooks/sendgrid`: SendGrid's signed Event Webhook.
 
-Layer: web. The raw body is verified against SENDGRID_EVENT_PUBLIC_KEY before it is parsed: no
-key configured, a missing or bad signature is 401 and nothing is stored. A verified batch that
-does not parse is 400 (SendGrid retries; the cause shows in the log code). Everything else goes
-to `services.flows.record_message_events`, which dedupes on both keys and commits. Logs carry
-codes and counts, never addresses or bodies.
+Layer: web. Verified against SENDGRID_EVENT_PUBLIC_KEY before parsing (no key or a bad signature:
+401, nothing stored); `flows.runs.record_message_events` dedupes and commits before we answer.
+Logs carry codes and counts, never addresses or bodies.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """`POST /webhooks/woocommerce?shop=<id>`: signed WooCommerce deliveries — verify, record, 200.
 
-Layer: web. The shop comes from our own delivery URL (never from `X-WC-Webhook-Source`); the raw
-body is verified against that shop's webhook secret (current, then previous) before it is
-parsed: unknown shop or bad signature → 401, nothing stored. The unsigned creation ping
-(`webhook_id=N`) is acknowledged and ignored. Everything else goes to
-`services.woocommerce_install.ingest_webhook`, which commits before we answer.
+Layer: web. The shop comes from our own delivery URL, never from the headers; unknown shop or bad
+signature → 401, nothing stored; the unsigned creation ping is acknowledged and ignored.
+`services.woocommerce_install.ingest_webhook` commits before we answer.
 """
 
 from __future__ import annotations
