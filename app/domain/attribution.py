@@ -1,12 +1,8 @@
 """Crediting orders to emails: which message, if any, an order is attributed to.
 
-Layer: domain (pure: no I/O, no clock). An order is attributed to the customer's **last touch**
-before it, within the window: a touch is a click on one of our emails (model `click`, the
-default), a click or an open (`click_or_open`: opens are off by default because Apple's Mail
-Privacy Protection opens every email it downloads), or any email sent (`send`, the loosest).
-Each order is attributed to at most one message, so a flow's attributed revenue never counts an
-order another flow already got. Everything is recomputed from the stored touches
-(`message_events`, `messages`), so changing the window or the model changes past numbers too.
+Layer: domain (pure: no I/O, no clock). The customer's last touch within the window (a click by
+default; opens are optional because Apple's Mail Privacy Protection opens everything). One message
+per order at most; recomputed from the stored touches, so settings change past numbers too.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""When a shop's daily job is due: the first moment at or after its local hour, once per local date.
+"""When a shop's daily job is due: the first moment at or after its local hour, once a local date.
 
-Layer: domain (pure, no I/O). The caller claims the returned local date once (the scheduler's
-Redis key and job id name it), so a job runs once a local day; comparing hours rather than
-matching an exact instant means a DST jump (02:00 → 03:00) or a missed tick delays a run but
-never skips it, and the repeated hour of a fall-back day cannot run it twice.
+Layer: domain (pure). The caller claims the returned local date once; comparing hours means a DST
+jump or a missed tick delays a run but never skips it, and a repeated hour cannot run it twice.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Customer-lifetime predictions: BG/NBD purchase counts, Gamma-Gamma spend, 365-day CLV.
 
-Layer: domain (pure numerics on numpy/scipy; no Flask, no database, no I/O). Model times are in
-periods of `period_days` days, measured in whole UTC calendar days; money enters and leaves as
-`Decimal`. Every prediction is finite for valid input: customers without repeat purchases, very
-old customers and one-customer shops included. Small shops get a prior-blended fit, not nothing.
+Layer: domain (pure numerics, numpy/scipy). Money enters and leaves as `Decimal`. Every prediction
+is finite for valid input, one-time buyers and one-customer shops included.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Cross-sell recommendations and re-order timing, computed from a shop's order history.
+"""Cross-sell recommendations and re-order timing, from a shop's order history.
 
-Layer: domain (pure: no Flask, no I/O, no clock — callers pass `now` and the purchases). A
-purchase is one product in one order of one customer; products are named by external id.
-Invariants: a product the customer already owns is never recommended unless it is consumable
-and its re-buy time has come; the products of the order itself are never recommended; ties are
-broken by product id, so the same history always gives the same list.
+Layer: domain (pure: callers pass `now` and the purchases). Never a product the customer owns
+unless it is consumable and due again, never one of the order itself; ties broken by product id,
+so the same history always gives the same list.
 """
 
 from __future__ import annotations

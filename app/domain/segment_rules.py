@@ -1,12 +1,8 @@
 """Segment rules: parse and validate a rule JSON into a typed tree of groups and conditions.
 
-Layer: domain (pure logic; no Flask, no database, no I/O). A rule is
-`{"match": "all"|"any", "rules": [group | {"field", "op", "value"}, ...]}`, nested at most
-`MAX_DEPTH` groups deep with at most `MAX_CONDITIONS` conditions (counted before any item is
-parsed). Every value is bounded so that a rule that parses can run: dates, amounts and numbers
-within what the columns hold, text without control characters. Problems are `RuleProblem`s (a
-node path such as `r-1-0-value` and an i18n key), the first `MAX_PROBLEMS` of them at once, so a
-form can show each next to its field. `Group.to_json()` gives the canonical form that is stored.
+Layer: domain (pure). Size is checked before any item is parsed and every value is bounded, so a
+rule that parses can run; problems are `RuleProblem`s (node path and i18n key), the first
+`MAX_PROBLEMS` at once. `Group.to_json()` is the canonical stored form.
 """
 
 from __future__ import annotations

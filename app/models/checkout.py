@@ -1,10 +1,7 @@
 """Checkouts (carts): abandoned or completed, with the platform's recovery URL.
 
-`external_id` is the checkout token (Shopify dropped numeric checkout ids in 2026-04).
-Personal data: `email` only. `line_items` holds product data, never addresses.
-`marketing_opt_in_at`: when the shopper ticked the marketing opt-in on the storefront (WooCommerce
-cart capture). A record of the request only: consent needs the shopper's confirmation
-(models/opt_in, services/opt_in).
+Layer: models (never commit). `external_id` is the checkout token. Personal data: `email` only.
+`marketing_opt_in_at` records a storefront tick, a request only: consent needs confirmation.
 """
 
 from __future__ import annotations

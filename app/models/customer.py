@@ -1,9 +1,8 @@
 """Customers and their timeline.
 
-Personal data of a customer lives only in the columns listed in `PERSONAL_COLUMNS` (and in
-order/checkout columns named in their modules); a redact blanks exactly those and sets
-`redacted_at`. Rows are unique on (shop_id, external_id); upserts are "newer wins" on
-`platform_updated_at`.
+Layer: models (never commit). Personal data lives only in `PERSONAL_COLUMNS` (and the order and
+checkout columns their modules name); a redact blanks exactly those. Unique on (shop_id,
+external_id); upserts are "newer wins" on `platform_updated_at`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Flows and their messages: settings per shop, one run per trigger, one message per step.
 
-Layer: models (never commit). Idempotency lives in the unique keys: a run is unique on
-(shop, flow, customer, trigger key = checkout token), a message on (run, step, customer), an
-event on `sg_event_id` and on its natural key, a suppression on (shop, normalised email).
-Personal data: none here except `suppressions.email_normalized` (erased by a redact).
+Layer: models (never commit). Idempotency lives in the unique keys: run (shop, flow, customer,
+trigger key), message (run, step, customer), event (`sg_event_id` and its natural key),
+suppression (shop, normalised email). Personal data: `suppressions.email_normalized` only.
 """
 
 from __future__ import annotations

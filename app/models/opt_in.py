@@ -1,8 +1,6 @@
 """Storefront marketing opt-ins awaiting (or given) the shopper's confirmation: double opt-in.
 
-A box ticked on a storefront is unauthenticated browser input, so it is only a request: one row
-per (shop, address) holds the confirmation link's single-use `nonce` (None once used or never
-sent), when the last confirmation email was asked for and sent, and when the shopper confirmed.
+Layer: models (never commit). One row per (shop, address) with the link's single-use `nonce`.
 Personal data: `email_normalized` only (a customer redact deletes the row).
 """
 

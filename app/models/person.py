@@ -1,9 +1,7 @@
 """People: one shopper across the shops of one account, matched on normalised email.
 
-A `Person` belongs to one account and is unique on (account_id, email_normalized); customers of
-that account's shops (either platform) point at it through `customers.person_id`. Never shared
-across accounts. `email_normalized` is personal data: a person left without customers (redact,
-email change) is deleted by `app/services/people.py`, which owns every write here.
+Layer: models (never commit). Unique on (account_id, email_normalized), never shared across
+accounts; `services/people.py` owns every write.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """What the post-purchase flows need from a shop's order history, precomputed per shop.
 
-Written only by `app.services.purchase_stats.refresh_purchase_stats` (the shop's daily scoring
-job and after its first sync), which replaces a shop's rows in one transaction. Read per event
-by primary key, so processing an order costs the same whatever the shop's history. No personal
-data: products by external id and counts only.
+Layer: models (never commit). Written only by `services.purchase_stats`, read by primary key.
+No personal data: products by external id and counts only.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Derived customer scores: RFM cell and group plus the purchase predictions, one row a customer.
+"""Derived customer scores (RFM cell and group, predictions) and daily `rfm_snapshots`.
 
-Written only by `app.services.scoring.score_shop` (nightly, and after a shop's first sync), in
-bulk, upserted on (shop_id, customer_id); rows of customers no longer scored are deleted by the
-same run. `previous_group` is the group of the last run on an earlier day, so group movement is
-one GROUP BY. `rfm_snapshots` keeps one row per shop and day: group counts, the 5×5 grid counts
-and the prediction model's confidence and reason (en/ja) for the merchant. No personal data.
+Layer: models (never commit). Written only by `services.scoring`; unique on (shop_id,
+customer_id), one snapshot per shop and day. `previous_group` is the last earlier day's group.
+No personal data.
 """
 
 from __future__ import annotations

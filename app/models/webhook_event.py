@@ -1,9 +1,7 @@
 """The webhook inbox: every verified delivery, recorded before it is acknowledged.
 
-Idempotency key: (platform, dedupe_key) — for Shopify the `X-Shopify-Webhook-Id`. A row is
-written and committed before processing is enqueued, so an acknowledged webhook is never lost:
-the sweeper re-enqueues rows still `pending`. The payload is personal data: it is dropped once
-the event is processed, and a customers/redact erases pending payloads of that customer.
+Layer: models (never commit). Unique on (platform, dedupe_key). The payload is personal data:
+dropped once the event is processed; a customers/redact erases pending payloads of that customer.
 """
 
 from __future__ import annotations

@@ -1,12 +1,8 @@
 """WooCommerce-only state: pending wc-auth requests and each connected store's webhook setup.
 
-The wc-auth callback is unsigned and names no store, so `pending_woocommerce_auth` maps our own
-single-use random `user_id` (stored as its SHA-256) to the account and store URL that asked,
-until it expires or is used; the keys it brings wait there, encrypted, until a REST call with them
-succeeds against that URL (`outcome` checking → connected | refused). A connected store's REST
-key sits encrypted in `shops.access_token_encrypted` (JSON {consumer_key, consumer_secret}, so
-uninstall and key rotation treat it like any token); its webhook secret and webhook ids live
-here, encrypted.
+Layer: models (never commit). A pending request is keyed by the SHA-256 of our single-use
+`user_id`; its keys wait encrypted until they work. A store's REST key is in
+`shops.access_token_encrypted` (rotated like any token); its webhook secret here, encrypted.
 """
 
 from __future__ import annotations
