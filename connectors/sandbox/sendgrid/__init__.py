@@ -1,9 +1,7 @@
-"""The simulated SendGrid that the demo (without SENDGRID_API_KEY) and the tests send mail to.
+"""The simulated SendGrid the demo (without SENDGRID_API_KEY) and the tests send mail to.
 
-Layer: connectors/sandbox. A real HTTP server speaking Mail Send v3 (validation, 202 +
-X-Message-Id, SendGrid-shaped errors), a subset of the Email Activity API, an in-memory outbox,
-injectable faults (429 with X-RateLimit-Reset, 5xx, slow answers) and Event Webhook deliveries
-signed with its own P-256 key, whose public half it exposes as SendGrid's settings page does.
+Layer: connectors/sandbox. Mail Send v3, part of Email Activity, an in-memory outbox, injectable
+faults, and Event Webhook deliveries signed with its own P-256 key.
 """
 
 from connectors.sandbox.sendgrid.sandbox import (

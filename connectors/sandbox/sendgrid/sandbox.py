@@ -1,9 +1,7 @@
 """`SandboxSendGrid`: the simulated SendGrid account, its outbox, faults and event signing key.
 
-Layer: connectors/sandbox. State is in memory and guarded by one lock, since the HTTP server
-answers on several threads. Each accepted personalization becomes one `OutboxMessage` with its own
-`sg_message_id` (`<X-Message-Id>.filterdrecv-…`). Events are signed with the sandbox's own P-256
-key exactly as SendGrid signs them; the private key never leaves this object.
+Layer: connectors/sandbox. In memory under one lock (the server answers on several threads); one
+`OutboxMessage` per accepted personalization; the private key never leaves this object.
 """
 
 from __future__ import annotations

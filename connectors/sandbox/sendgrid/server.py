@@ -1,10 +1,7 @@
-"""HTTP routes of the simulated SendGrid: Mail Send, Email Activity, the API key's scopes, Sender
-Identities (GET /v3/verified_senders), and sandbox controls.
+"""HTTP routes of the simulated SendGrid: Mail Send, Email Activity, scopes, senders, controls.
 
-Layer: connectors/sandbox (plain werkzeug). `/v3/...` answers as SendGrid does: bearer auth,
-400 `{"errors": [{"message", "field", "help"}]}`, 202 + `X-Message-Id`. Injected faults apply to
-`/v3/...` only. `/_sandbox/...` is for the demo's outbox page and for tests; real SendGrid lacks it.
-No access log: bodies and queries carry addresses.
+Layer: connectors/sandbox (plain werkzeug). `/v3/...` answers as SendGrid does, faults apply
+there only; `/_sandbox/...` is for the demo and tests. No access log: bodies carry addresses.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The checks the simulated SendGrid makes on a Mail Send body before it accepts the mail.
 
-Layer: connectors/sandbox (pure). Covers what real SendGrid refuses with a 400 and Kizuna could
-plausibly get wrong: from, personalizations (1..1,000, recipients ≤ 1,000, valid and distinct
-addresses), subject, content order, categories, reserved headers, custom_args size, send_at within
-72 h. Every error is `{"message", "field", "help"}`; messages are modelled on SendGrid's own.
+Layer: connectors/sandbox (pure). What real SendGrid refuses with a 400 and Kizuna could get
+wrong; every error is `{"message", "field", "help"}`, modelled on SendGrid's own.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Bulk operations of the simulated Shopify: run a bulk query over a store, serve its JSONL.
 
-Layer: connectors/sandbox. `bulkOperationRunQuery` validates the query against the Admin schema,
-then a background thread runs it page by page (connections get `first: 250`, the top level is
-walked with `after`) under the store lock and writes JSONL as Shopify does: one object per line,
-nested connection nodes after their parent with `__parentId` (always grouped under the parent).
-The file is served at `https://{shop}/_sandbox/bulk/{id}.jsonl` (so through Kizuna's sandbox
-rewrite) and `bulk_operations/finish` is sent when it completes or fails.
+Layer: connectors/sandbox. Validated against the Admin schema, run in a thread under the store
+lock, written as Shopify does (children after their parent with `__parentId`); the file is served
+under `/_sandbox/bulk/` and `bulk_operations/finish` is sent when it ends.
 """
 
 from __future__ import annotations

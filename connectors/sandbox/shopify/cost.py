@@ -1,9 +1,7 @@
 """Shopify's calculated query cost and the leaky bucket that spends it.
 
-Layer: connectors/sandbox. Requested cost is static: scalars and enums 0, objects 1, connections
-2 + (first|last) × the cost of one node, mutations 10; an abstract selection costs its dearest
-alternative. Actual cost walks the returned data the same way with the real number of nodes.
-The bucket is charged the requested cost up front and refunded down to the actual cost.
+Layer: connectors/sandbox (pure). Requested cost is static (objects 1, connections 2 + first ×
+node, mutations 10); the bucket is charged that up front and refunded down to the actual cost.
 """
 
 from __future__ import annotations

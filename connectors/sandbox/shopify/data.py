@@ -1,9 +1,7 @@
 """Deterministic generation of a believable store: catalogue, customers, orders, checkouts.
 
-Layer: connectors/sandbox. Pure: everything comes from `random.Random(f"{seed}/{domain}")` and the
-`now` it is given, so the same arguments always give the same store. Buying is heavy-tailed (many
-one-time buyers, a few loyal ones), seasonal (November-December peak, summer bump) and in the
-shop's local evening hours. Emails use reserved example domains only, so no real inbox is reached.
+Layer: connectors/sandbox (pure: the same seed, domain and `now` give the same store). Emails use
+reserved example domains only, so no real inbox is reached.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """The GraphQL Admin API of the simulated store, executed against Shopify's real 2026-07 schema.
 
-Layer: connectors/sandbox. The schema is built lazily, once per process, from the official SDL
-beside this module. A request is validated, costed, charged to the shop's bucket, executed on dict
-nodes and refunded down to its actual cost; errors come back as Shopify's do (HTTP 200 with
-`errors`), and every answer carries `extensions.cost`.
+Layer: connectors/sandbox. A request is validated, costed, charged, executed on dict nodes and
+refunded; errors come back as Shopify's do, and every answer carries `extensions.cost`.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """Discount-code and consent mutations of the simulated Shopify.
 
-Layer: connectors/sandbox. `discountCodeBasicCreate` keeps the codes per store (`discounts(store)`),
-answering Shopify's userErrors for a taken code, unknown customers, a bad percentage and an end
-before the start. `customerEmailMarketingConsentUpdate` accepts only the settable states
-(SUBSCRIBED, UNSUBSCRIBED, PENDING), needs a customer with an email address and emits
-`customers_email_marketing_consent/update` through the store like Shopify does. Resolvers run
-under the store lock (the executor holds it).
+Layer: connectors/sandbox. Answers Shopify's userErrors (taken code, unknown customer, bad input),
+accepts only the settable consent states and emits the consent webhook. Runs under the store lock.
 """
 
 from __future__ import annotations

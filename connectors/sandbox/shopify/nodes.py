@@ -1,9 +1,7 @@
 """GraphQL Admin objects of the simulated store, as dicts keyed by the schema's field names.
 
-Layer: connectors/sandbox. graphql-core's default resolver reads dict keys and calls a callable
-value with `(info, **args)`, so nested connections (`lineItems`, `variants`, `orders`) and links to
-other objects are callables evaluated only when selected. Enum values are the schema's names;
-money is a decimal string with its currency; times are UTC `DateTime` strings.
+Layer: connectors/sandbox. Nested connections and links are callables evaluated only when
+selected; money is a decimal string with its currency, times UTC strings.
 """
 
 from __future__ import annotations

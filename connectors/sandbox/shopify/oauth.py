@@ -1,9 +1,7 @@
 """Shopify's app authentication: query HMACs, session tokens, and the access-token endpoint.
 
-Layer: connectors/sandbox. Grants live in memory keyed by a SHA-256 of each token (no plaintext
-kept). Codes are single-use for 60 s; refresh tokens rotate, the previous one staying valid until
-its replacement is first used (Shopify's rule since 2026-08-28, at most 30 days). Secrets and
-tokens are compared in constant time and never logged.
+Layer: connectors/sandbox. Grants are kept by token hash; codes are single-use for 60 s; refresh
+tokens rotate as Shopify's do. Secrets compared in constant time, never logged.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Relay connections over in-memory records: search filters, sort keys and opaque cursors.
 
-Layer: connectors/sandbox. Cursors are keyset positions (`last_id` + `last_value` of the sort key,
-base64 JSON as Shopify's are), so a record that changes between pages moves instead of shifting
-every later page. Search supports Shopify's `field:value`, `field:>value`, `>=`, `<`, `<=` terms
-joined by spaces or AND; unknown fields are ignored, as Shopify does with a warning.
+Layer: connectors/sandbox. Cursors are keyset positions, so a record that changes between pages
+moves instead of shifting later pages; unknown search fields are ignored, as Shopify does.
 """
 
 from __future__ import annotations

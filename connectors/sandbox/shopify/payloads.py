@@ -1,9 +1,7 @@
 """Webhook bodies in the shapes Shopify sends for API version 2026-07.
 
-Layer: connectors/sandbox. Shapes follow Shopify's own 2026-07 samples
-(shared/specs/shopify/webhook_samples/hookdeck_capture_2026-07 and official_template_gdpr):
-customers carry no consent or tags, checkouts carry a `token` and no `id`, orders carry
-`checkout_token`; money is a decimal string, times are the shop's local time with its offset.
+Layer: connectors/sandbox. Shapes follow Shopify's own samples (shared/specs/shopify/
+webhook_samples): customers carry no consent or tags, checkouts a `token` and no `id`.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """HTTP routes of the simulated Shopify, each under `/{shop_domain}` as Kizuna's client sends them.
 
-Layer: connectors/sandbox (plain werkzeug, no Flask app state). Kizuna's HTTP client rewrites
-`https://{shop}/path` to `{SANDBOX_URL}/{shop}/path`, so these are Shopify's real paths with the
-host moved into the first segment. `/_sandbox/...` routes are demo and test controls that real
-Shopify does not have. An unknown shop is a 404; answers are JSON unless a browser page is meant.
+Layer: connectors/sandbox (plain werkzeug). Shopify's real paths with the host as first segment;
+`/_sandbox/...` routes are demo and test controls real Shopify lacks.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""One simulated Shopify store: its records, its shop-specific webhook subscriptions, its changes.
+"""One simulated Shopify store: its records, webhook subscriptions and changes.
 
-Layer: connectors/sandbox. Every read and write of the records happens under `store.lock` (the
-GraphQL executor holds it for a whole request, so a page is a consistent snapshot). Each change
-emits the webhooks Shopify would, after the lock is released; `updated_at` strictly increases per
-record so "newer wins" upserts always see a change as newer.
+Layer: connectors/sandbox. Every access holds `store.lock` (a GraphQL page is a snapshot); a
+change emits its webhooks after the lock is released; `updated_at` strictly increases per record.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Signed webhook delivery, as Shopify does it: background POSTs with retries and stable ids.
 
-Layer: connectors/sandbox. One delivery per (event, subscription): `X-Shopify-Webhook-Id` is the
-same on every retry, `X-Shopify-Event-Id` is shared by an event's deliveries. A non-2xx answer
-(redirects too) or a timeout (1 s connect, 5 s answer) is retried on a short configurable backoff,
-then marked failed. The body is signed over its exact bytes; the secret is never logged.
+Layer: connectors/sandbox. `X-Shopify-Webhook-Id` is the same on every retry; a non-2xx or a
+timeout is retried on a short backoff, then failed. The secret is never logged.
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
 """`SandboxWooCommerce`: simulated WooCommerce stores over real HTTP, each under `/{store}/`.
 
-Layer: connectors/sandbox (plain werkzeug). Speaks wc-auth (`/wc-auth/v1/authorize`, approved
-at once: the keys are POSTed to `callback_url`, which must answer exactly 200, then the browser
-goes to `return_url?success=1&user_id=…`), REST v3 customers/orders/products/webhooks (Basic auth
-or OAuth 1.0a one-legged with the consumer key; 401 otherwise; `per_page` ≤ 100; `X-WP-Total`,
-`X-WP-TotalPages`, `Link`) and signed webhooks (see `webhooks.py`). `PUT /customers/<id>` takes
-`meta_data` (WooCommerce's `update_meta_data`: by id, else by key, repeated keys collapsed) and
-fires `customer.updated`. Orders in the trash are left out of `status=any`, as WooCommerce does.
-Unlike a real store it accepts Basic auth over plain http, and it does not insist on an https
-callback_url.
+Layer: connectors/sandbox (plain werkzeug). wc-auth (approved at once), REST v3 with its auth,
+paging headers and meta updates, and signed webhooks. Unlike a real store it accepts plain http.
 """
 
 from __future__ import annotations

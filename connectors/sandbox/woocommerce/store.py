@@ -1,9 +1,7 @@
 """One simulated WooCommerce store: customers, products, orders, API keys and webhooks in memory.
 
-Layer: connectors/sandbox. Deterministic from the seed. Resources are kept in the shape of the
-REST API v3 docs examples (shared/specs/woocommerce/docs_examples) and rendered at read time, as
-WooCommerce builds webhook payloads at delivery time. Guests exist only as billing data on
-orders; `pending`, `failed` and `checkout-draft` orders exist. All methods hold the store lock.
+Layer: connectors/sandbox. Deterministic from the seed; resources in the REST v3 docs' shapes,
+rendered at read time; guests exist only as billing data. All methods hold the store lock.
 """
 
 from __future__ import annotations

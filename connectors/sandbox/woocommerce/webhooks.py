@@ -1,10 +1,7 @@
 """Webhook delivery of the simulated WooCommerce: signed, never retried, auto-disabled.
 
-Layer: connectors/sandbox. As WooCommerce does: the payload is the resource as the REST API
-renders it *at delivery time*; `X-WC-Webhook-Signature` = base64(HMAC-SHA256(secret, body));
-a creation ping is a form body `webhook_id=N` with no signature; a 200–302 answer is a success
-and resets the failure count; after `max_failures` consecutive failures the webhook becomes
-`disabled` (WooCommerce: "after 5 consecutive failed deliveries"). One worker thread.
+Layer: connectors/sandbox. The payload is rendered at delivery time; a creation ping is unsigned;
+after `max_failures` consecutive failures the webhook is `disabled`, as WooCommerce does.
 """
 
 from __future__ import annotations
