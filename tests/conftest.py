@@ -40,6 +40,7 @@ from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.db import Base
 from app.queueing import QUEUE_NAMES
+from app.services.bulk_load import analyze_loaded_tables
 from connectors.outbound import OutboundPolicy
 
 PG_ADMIN_URL = os.environ.get("KIZUNA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -150,17 +151,15 @@ def app(config: Config) -> Iterator[Flask]:
 
 
 def analyze_after_bulk_load(session: Any, *tables: str) -> None:
-    """Refresh the planner's statistics on `tables` after a fixture loaded many rows into them.
+    """Refresh the planner's statistics on `tables` after a fixture loaded many rows into them,
+    through the product's own step after a bulk load (`bulk_load.analyze_loaded_tables`).
 
-    Tables are truncated between tests, so PostgreSQL would otherwise plan the test's queries
-    with the statistics of whatever an earlier test left (or none): the product runs ANALYZE
-    after its own bulk loads for the same reason. Rows the session has not committed count too.
-    A no-op on SQLite.
+    Tables are emptied between tests, so PostgreSQL would otherwise plan the test's queries
+    with the statistics of whatever an earlier test left (or none). Rows the session has not
+    committed count too.
     """
-    if session.get_bind().dialect.name != "postgresql":
-        return
     session.flush()
-    session.execute(text("ANALYZE " + ", ".join(f'"{table}"' for table in tables)))
+    analyze_loaded_tables(session, tables)
 
 
 _USED_SEQUENCES = """
