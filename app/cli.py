@@ -356,9 +356,9 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
 
     from sqlalchemy import select
 
-    from app.admin.status import sync_report
     from app.entry import get_app
     from app.models import Shop
+    from app.services.shop_status import sync_report
     from app.services.shop_sync import enqueue_sync_now
     from connectors.shopify.domains import normalize_shop_domain
     from connectors.shopify.streams import progress

@@ -301,9 +301,9 @@ def main() -> int:
     from sqlalchemy import text
 
     from app import create_app
-    from app.admin import queries, segments
     from app.auth.login_link import make_login_token
     from app.models import Shop
+    from app.services import customer_reads, segment_reads
     from app.services.scoring import rescore_rfm, score_shop
 
     app = create_app(TESTING=True)
@@ -482,7 +482,7 @@ def main() -> int:
             row[0]
             for row in pg.execute(
                 f"SELECT id FROM customers WHERE shop_id = %s AND deleted_at IS NULL {condition}"  # noqa: S608
-                f" ORDER BY id DESC LIMIT {queries.PAGE_SIZE}",
+                f" ORDER BY id DESC LIMIT {customer_reads.PAGE_SIZE}",
                 (shop_id,),
             )
         ]
@@ -494,7 +494,7 @@ def main() -> int:
     rfm_grid_ms, html = timed(lambda: get("/app/segments"))
     with runtime.db.session() as session:
         shop = session.get_one(Shop, shop_id)
-        grid_query_ms, cells = timed(lambda: segments.grid_totals(session, shop))
+        grid_query_ms, cells = timed(lambda: segment_reads.grid_totals(session, shop))
     if sum(n for n, _ in cells.values()) != result.customers:
         failures.append("RFM grid cells do not add up to the customers scored")
     if f'data-field="scored">{result.customers:,}<' not in html:

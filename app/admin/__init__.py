@@ -1,7 +1,11 @@
 """The admin blueprint: the merchant's pages under `/app`, one set of templates for both ways in.
 
-Layer: web. Every view is `@admin_required` and scoped to `g.shop`; embedded and standalone render
-the same templates (`templates/admin/base.html` adds what each needs).
+Layer: web. Every view is `@admin_required` and reads through the services' read modules
+(`app.services.customer_reads`, `shop_status`, `analytics_reads`, `segment_reads`, `store_overview`,
+shared with the JSON API), scoped to `g.shop`; nothing here writes to the database except the
+forms that say so. Embedded (inside the Shopify admin) and standalone
+(login link + cookie) render the same templates; `templates/admin/base.html` adds App Bridge and
+its navigation when embedded, a header with the account's stores and a logout button otherwise.
 """
 
 from flask import Blueprint

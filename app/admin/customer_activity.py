@@ -1,8 +1,12 @@
-"""What a customer page shows beyond the profile: messages and events, runs, suppression,
-the same person's orders in the account's other stores.
+"""What a customer page shows beyond the profile: messages with their events, flow runs,
+suppression, and the same person's orders in the account's other stores.
 
-Layer: web (reads only). Scoped to the shop, except other-stores orders: scoped to the signed-in
-account, shown only on a standalone sign-in.
+Layer: web (reads only), template globals for `admin/customer.html`. The messages, flow runs and
+suppression are read by `app.services.customer_reads` (shared with the JSON API) for `g.shop`; every
+query is scoped to the selected shop, except the other-stores orders, which are scoped to the
+signed-in account through the person (`services/people.py`) and shown only on the standalone
+sign-in: another account's stores never appear, and neither do a Shopify store's siblings inside its
+admin.
 """
 
 from __future__ import annotations
@@ -16,19 +20,9 @@ from sqlalchemy import select
 from app.admin import bp
 from app.kizuna import db_session
 from app.models import Customer, Order, Shop
-from app.models.flow import FlowRun, Message, MessageEvent, Suppression
-from app.services import people
-from app.services.upsert import normalize_email
-
-MESSAGES_SHOWN = 50
-RUNS_SHOWN = 50
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    message: Message
-    flow_key: str
-    events: list[MessageEvent]
+from app.models.flow import FlowRun, Suppression
+from app.services import customer_reads, people
+from app.services.customer_reads import MessageRow
 
 
 @dataclass(frozen=True)
@@ -46,61 +40,21 @@ def _shop_and(customer: Customer) -> Shop | None:
 
 @bp.app_template_global("customer_messages")
 def customer_messages(customer: Customer) -> list[MessageRow]:
-    """The customer's latest messages, newest first, each with its SendGrid events in order."""
     shop = _shop_and(customer)
-    if shop is None:
-        return []
-    session = db_session()
-    rows = session.execute(
-        select(Message, FlowRun.flow_key)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(Message.shop_id == shop.id, Message.customer_id == customer.id)
-        .order_by(Message.created_at.desc(), Message.id.desc())
-        .limit(MESSAGES_SHOWN)
-    ).all()
-    ids = [message.id for message, _flow in rows]
-    events: dict[int, list[MessageEvent]] = defaultdict(list)
-    if ids:
-        for item in session.scalars(
-            select(MessageEvent)
-            .where(MessageEvent.shop_id == shop.id, MessageEvent.message_id.in_(ids))
-            .order_by(MessageEvent.occurred_at, MessageEvent.id)
-        ):
-            events[item.message_id or 0].append(item)
-    return [MessageRow(message, flow_key, events[message.id]) for message, flow_key in rows]
+    return [] if shop is None else customer_reads.customer_messages(db_session(), shop, customer)
 
 
 @bp.app_template_global("customer_flow_runs")
 def customer_flow_runs(customer: Customer) -> list[FlowRun]:
-    """The customer's flow runs (running, exited, completed or held out), newest first."""
     shop = _shop_and(customer)
-    if shop is None:
-        return []
-    return list(
-        db_session().scalars(
-            select(FlowRun)
-            .where(FlowRun.shop_id == shop.id, FlowRun.customer_id == customer.id)
-            .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())
-            .limit(RUNS_SHOWN)
-        )
-    )
+    return [] if shop is None else customer_reads.customer_flow_runs(db_session(), shop, customer)
 
 
 @bp.app_template_global("customer_suppression")
 def customer_suppression(customer: Customer) -> Suppression | None:
-    """The shop's suppression of the customer's address (bounce, spam report, unsubscribe)."""
     shop = _shop_and(customer)
-    email = normalize_email(customer.email)
-    if shop is None or email is None:
-        return None
     return (
-        db_session()
-        .scalars(
-            select(Suppression).where(
-                Suppression.shop_id == shop.id, Suppression.email_normalized == email
-            )
-        )
-        .first()
+        None if shop is None else customer_reads.customer_suppression(db_session(), shop, customer)
     )
 
 

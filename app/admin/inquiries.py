@@ -10,12 +10,13 @@ from typing import Any
 
 from flask import abort, g, redirect, request
 
-from app.admin import bp, queries
+from app.admin import bp
 from app.admin.helpers import admin_url
 from app.auth.csrf import protect_session_posts
 from app.auth.guard import admin_required
 from app.kizuna import db_session
 from app.models.inquiry import Inquiry
+from app.services import customer_reads
 from app.services import inquiries as service
 
 bp.before_request(protect_session_posts)
@@ -29,7 +30,7 @@ def _back(customer_id: int, **notice: str) -> Any:
 @admin_required
 def log_inquiry(customer_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
-    if g.shop is None or queries.get_customer(session, g.shop, customer_id) is None:
+    if g.shop is None or customer_reads.get_customer(session, g.shop, customer_id) is None:
         abort(404)
     data = service.InquiryInput(
         channel=request.form.get("channel", ""),

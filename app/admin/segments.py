@@ -1,7 +1,14 @@
-"""Admin segments page (`/app/segments`): RFM heat map, groups, movement, confidence, boundaries.
+"""Admin segments page (`/app/segments`): the RFM heat map, the groups, movement, model confidence,
+the score boundaries (editable) and which R × FM cells make each group.
 
-Layer: web. Reads `customer_scores` and `rfm_snapshots` scoped to `g.shop`; the one write, the
-RFM boundaries, goes through `services.rfm_thresholds` and is committed here.
+Layer: web. Everything shown comes from `customer_scores` and `rfm_snapshots`, written nightly by
+`services.scoring`, scoped to `g.shop`, read through `services.segment_reads` (shared with the JSON
+API). The one write — the shop's RFM boundaries — goes through `services.rfm_thresholds` and is
+committed here (POST, CSRF-checked); the shop is then rescored inline when small, else by a job
+enqueued after the commit. Movement is the per-customer change since the last scoring on an earlier
+day (`previous_group` → `rfm_group`), plus the change of each group's size between the two most
+recent snapshots. Also registers the `customer_score(customer)` template global used by the customer
+page's RFM card.
 """
 
 from __future__ import annotations
@@ -16,8 +23,6 @@ from typing import Any
 from flask import g, redirect, render_template, request
 from flask_babel import gettext, pgettext
 from markupsafe import Markup
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app.admin import bp
 from app.admin.helpers import admin_url, money, number
@@ -33,24 +38,13 @@ from app.domain.rfm import (
 from app.i18n import current_language, group_label
 from app.kizuna import db_session, kizuna
 from app.models import Customer, CustomerScore, RfmSnapshot, Shop
-from app.services import rfm_thresholds
+from app.services import rfm_thresholds, segment_reads
 from app.services.scoring import enqueue_rescoring, rescore_rfm
+from app.services.segment_reads import grid_totals, group_moves, group_rows, latest_snapshots
 
 log = logging.getLogger(__name__)
 
-MOVES_SHOWN = 15
 CONFIDENCE_TONES = {"high": "success", "medium": "attention", "low": "warning"}
-
-
-@dataclass(frozen=True)
-class GroupRow:
-    key: str
-    name: str
-    customers: int
-    revenue: Decimal
-    predicted_clv: Decimal
-    share: float  # of scored customers
-    before: int | None  # customers in the group at the previous snapshot
 
 
 @dataclass(frozen=True)
@@ -66,103 +60,6 @@ class ThresholdRow:
     prefix: str  # the form's field prefix
     source: str | None  # custom | quintiles | standard, as last applied; None before scoring
     applied: tuple[str, ...]  # the four boundaries last applied
-
-
-@dataclass(frozen=True)
-class Move:
-    from_group: str
-    to_group: str
-    customers: int
-
-
-def latest_snapshots(session: Session, shop: Shop, limit: int = 2) -> list[RfmSnapshot]:
-    """The shop's most recent snapshots, newest first."""
-    return list(
-        session.scalars(
-            select(RfmSnapshot)
-            .where(RfmSnapshot.shop_id == shop.id)
-            .order_by(RfmSnapshot.as_of.desc())
-            .limit(limit)
-        )
-    )
-
-
-def stored_totals(session: Session, shop: Shop) -> dict[str, Any] | None:
-    """The totals the latest scoring stored (`services.scoring.score_totals`), None if none."""
-    latest = latest_snapshots(session, shop, limit=1)
-    totals = (latest[0].detail or {}).get("totals") if latest else None
-    return totals if isinstance(totals, dict) else None
-
-
-def grid_totals(session: Session, shop: Shop) -> dict[tuple[int, int], tuple[int, Decimal]]:
-    """(R, FM) → (customers, revenue) over the shop's current scores."""
-    totals = stored_totals(session, shop)
-    if totals is not None:
-        return {(r, fm): (n, Decimal(revenue)) for r, fm, n, revenue in totals["cells"]}
-    rows = session.execute(
-        select(
-            CustomerScore.r,
-            CustomerScore.fm,
-            func.count(),
-            func.coalesce(func.sum(CustomerScore.monetary), 0),
-        )
-        .where(CustomerScore.shop_id == shop.id)
-        .group_by(CustomerScore.r, CustomerScore.fm)
-    )
-    return {(r, fm): (count, Decimal(revenue)) for r, fm, count, revenue in rows}
-
-
-def group_rows(session: Session, shop: Shop, previous: RfmSnapshot | None) -> list[GroupRow]:
-    """Every group in `GROUP_KEYS` order with customers, revenue and predicted value."""
-    totals = stored_totals(session, shop)
-    if totals is not None:
-        rows: Any = totals["groups"]
-    else:
-        rows = session.execute(
-            select(
-                CustomerScore.rfm_group,
-                func.count(),
-                func.coalesce(func.sum(CustomerScore.monetary), 0),
-                func.coalesce(func.sum(CustomerScore.predicted_clv), 0),
-            )
-            .where(CustomerScore.shop_id == shop.id)
-            .group_by(CustomerScore.rfm_group)
-        )
-    found = {group: (n, Decimal(rev), Decimal(clv)) for group, n, rev, clv in rows}
-    total = sum(n for n, _, _ in found.values()) or 1
-    language = current_language()
-    before = (previous.group_counts or {}) if previous is not None else None
-    return [
-        GroupRow(
-            key=key,
-            name=group_label(key, language),
-            customers=found.get(key, (0, Decimal(0), Decimal(0)))[0],
-            revenue=found.get(key, (0, Decimal(0), Decimal(0)))[1],
-            predicted_clv=found.get(key, (0, Decimal(0), Decimal(0)))[2],
-            share=found.get(key, (0, Decimal(0), Decimal(0)))[0] / total,
-            before=int(before.get(key, 0)) if before is not None else None,
-        )
-        for key in GROUP_KEYS
-    ]
-
-
-def group_moves(session: Session, shop: Shop, limit: int = MOVES_SHOWN) -> list[Move]:
-    """Customers who changed group since the last scoring on an earlier day, largest first."""
-    totals = stored_totals(session, shop)
-    if totals is not None:
-        return [Move(a, b, n) for a, b, n in totals["moves"][:limit]]
-    rows = session.execute(
-        select(CustomerScore.previous_group, CustomerScore.rfm_group, func.count())
-        .where(
-            CustomerScore.shop_id == shop.id,
-            CustomerScore.previous_group.is_not(None),
-            CustomerScore.previous_group != CustomerScore.rfm_group,
-        )
-        .group_by(CustomerScore.previous_group, CustomerScore.rfm_group)
-        .order_by(func.count().desc(), CustomerScore.previous_group, CustomerScore.rfm_group)
-        .limit(limit)
-    )
-    return [Move(a or "", b, n) for a, b, n in rows]  # previous_group is not null here
 
 
 def group_cells() -> list[GroupCells]:
@@ -285,7 +182,7 @@ def segments():  # type: ignore[no-untyped-def]
     latest = snapshots[0] if snapshots else None
     previous = snapshots[1] if len(snapshots) > 1 else None
     cells = grid_totals(session, g.shop)
-    groups = group_rows(session, g.shop, previous)
+    groups = group_rows(session, g.shop, previous, current_language())
     applied = ((latest.detail or {}).get("thresholds") or None) if latest else None
     return render_template(
         "admin/segments.html",
@@ -308,13 +205,7 @@ def segments():  # type: ignore[no-untyped-def]
 def customer_score(customer: Customer) -> CustomerScore | None:
     """The current scores of `customer` in the shop being viewed (None before the first run)."""
     shop = g.get("shop")
-    if shop is None or customer.shop_id != shop.id:
-        return None
-    return db_session().scalar(
-        select(CustomerScore).where(
-            CustomerScore.shop_id == shop.id, CustomerScore.customer_id == customer.id
-        )
-    )
+    return None if shop is None else segment_reads.customer_score(db_session(), shop, customer)
 
 
 def _customer_group_name(key: str | None) -> str:

@@ -1,7 +1,7 @@
 """Admin routes: store status (`/app`, `/app/status.json`) and customers (`/app/customers[/<id>]`).
 
-Layer: web. Each view reads through `app.admin.queries` / `app.admin.status` with `g.shop`, so
-another store's customer id is a 404; an account without a store sees the connect page.
+Layer: web. Each view reads through `app.services.customer_reads` / `app.services.shop_status` with
+`g.shop`, so another store's customer id is a 404; an account without a store sees the connect page.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from typing import Any
 
 from flask import abort, g, jsonify, render_template, request
 
-from app.admin import bp, queries
+from app.admin import bp
 from app.admin.helpers import date_time, duration, label, rate_text
-from app.admin.status import jsonable, shop_status
 from app.auth.guard import admin_required
 from app.kizuna import db_session, kizuna
 from app.request_guards import db_integer
-
-MAX_QUERY_LENGTH = 200
+from app.services import customer_reads
+from app.services.customer_reads import MAX_QUERY_LENGTH
+from app.services.shop_status import jsonable, shop_status
 
 
 def _status() -> dict[str, Any]:
@@ -65,15 +65,15 @@ def customers():  # type: ignore[no-untyped-def]
         return render_template("admin/connect_store.html")
     q = " ".join(request.args.get("q", "").split())[:MAX_QUERY_LENGTH]
     after = request.args.get("after", type=db_integer)
-    limit = request.args.get("limit", type=db_integer) or queries.PAGE_SIZE
-    page = queries.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
+    limit = request.args.get("limit", type=db_integer) or customer_reads.PAGE_SIZE
+    page = customer_reads.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
     return render_template(
         "admin/customers.html",
         page=page,
         q=q,
         after=after,
-        limit=None if limit == queries.PAGE_SIZE else limit,
-        count_cap=queries.COUNT_CAP,
+        limit=None if limit == customer_reads.PAGE_SIZE else limit,
+        count_cap=customer_reads.COUNT_CAP,
     )
 
 
@@ -83,16 +83,16 @@ def customer(customer_id: int):  # type: ignore[no-untyped-def]
     if g.shop is None:
         abort(404)
     session = db_session()
-    found = queries.get_customer(session, g.shop, customer_id)
+    found = customer_reads.get_customer(session, g.shop, customer_id)
     if found is None:
         abort(404)
-    events = queries.timeline(session, g.shop, found)
+    events = customer_reads.timeline(session, g.shop, found)
     return render_template(
         "admin/customer.html",
         customer=found,
-        orders=queries.customer_orders(session, g.shop, found),
-        checkouts=queries.open_checkouts(session, g.shop, found),
+        orders=customer_reads.customer_orders(session, g.shop, found),
+        checkouts=customer_reads.open_checkouts(session, g.shop, found),
         timeline=events,
-        timeline_limited=len(events) >= queries.TIMELINE_LIMIT,
-        timeline_limit=queries.TIMELINE_LIMIT,
+        timeline_limited=len(events) >= customer_reads.TIMELINE_LIMIT,
+        timeline_limit=customer_reads.TIMELINE_LIMIT,
     )

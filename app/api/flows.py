@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import g, jsonify
 
-from app.admin.stores import overview
 from app.api import bp
 from app.api.errors import api_required
 from app.api.serialize import money, ratio, when
@@ -18,6 +17,7 @@ from app.flows import settings as flow_settings
 from app.flows import stats as flow_stats
 from app.kizuna import db_session
 from app.services import attribution
+from app.services.store_overview import overview
 
 
 def _interval(value: flow_stats.Interval | None, scale: float = 1.0) -> dict[str, float] | None:

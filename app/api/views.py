@@ -1,8 +1,9 @@
 """API routes: `/shop`, `/customers`, `/customers/<id>`, `/segments`, `/analytics`.
 
-Layer: web (reads only). Each route validates its parameters (400 on a bad one), reads through
-the admin queries with `g.shop` (another shop's customer is a 404, exactly as on the pages) and
-serialises with `app.api.serialize`. Shapes are documented in `docs/openapi.yaml`.
+Layer: web (reads only). Each route validates its parameters (400 on a bad one), reads through the
+read modules in `app.services` it shares with the admin pages, with `g.shop` (another shop's
+customer is a 404, exactly as on the pages) and serialises with `app.api.serialize`. Shapes are
+documented in `docs/openapi.yaml`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,6 @@ from typing import Any
 
 from flask import g, jsonify, request
 
-from app.admin import analytics, customer_activity, queries, segments
-from app.admin.status import jsonable, shop_status
-from app.admin.views import MAX_QUERY_LENGTH
 from app.api import bp
 from app.api.errors import api_required, bad_parameter, not_found
 from app.api.saved_segments import saved_segments_json
@@ -31,7 +29,11 @@ from app.api.serialize import (
 )
 from app.db import utcnow
 from app.domain.rfm import DEFAULT_SEGMENT_MAP, SCORES
+from app.i18n import current_language
 from app.kizuna import db_session, kizuna
+from app.services import analytics_reads, customer_reads, segment_reads
+from app.services.customer_reads import MAX_QUERY_LENGTH
+from app.services.shop_status import jsonable, shop_status
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL `integer`
 
@@ -67,8 +69,8 @@ def customers():  # type: ignore[no-untyped-def]
     if "\x00" in q:
         raise bad_parameter("q", "must not contain NUL characters")
     after = _int_arg("after", None, 1, MAX_ID)
-    limit = _int_arg("limit", None, 1, queries.MAX_PAGE_SIZE) or queries.PAGE_SIZE
-    page = queries.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
+    limit = _int_arg("limit", None, 1, customer_reads.MAX_PAGE_SIZE) or customer_reads.PAGE_SIZE
+    page = customer_reads.customer_page(db_session(), g.shop, q=q, after=after, limit=limit)
     return jsonify(
         customers=[customer_summary_json(c) for c in page.customers],
         next_after=page.next_after,
@@ -82,18 +84,22 @@ def customers():  # type: ignore[no-untyped-def]
 @api_required
 def customer(customer_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
-    found = queries.get_customer(session, g.shop, customer_id) if customer_id <= MAX_ID else None
+    found = (
+        customer_reads.get_customer(session, g.shop, customer_id) if customer_id <= MAX_ID else None
+    )
     if found is None:
         raise not_found("No such customer in this store.")
-    events = queries.timeline(session, g.shop, found)
+    events = customer_reads.timeline(session, g.shop, found)
     payload: dict[str, Any] = customer_json(found)
-    payload["orders"] = [order_json(o) for o in queries.customer_orders(session, g.shop, found)]
+    payload["orders"] = [
+        order_json(o) for o in customer_reads.customer_orders(session, g.shop, found)
+    ]
     payload["checkouts"] = [
-        checkout_json(c) for c in queries.open_checkouts(session, g.shop, found)
+        checkout_json(c) for c in customer_reads.open_checkouts(session, g.shop, found)
     ]
     payload["timeline"] = [timeline_json(e) for e in events]
-    payload["timeline_truncated"] = len(events) >= queries.TIMELINE_LIMIT
-    score = segments.customer_score(found)
+    payload["timeline_truncated"] = len(events) >= customer_reads.TIMELINE_LIMIT
+    score = segment_reads.customer_score(session, g.shop, found)
     payload["scores"] = score_json(score) if score is not None else None
     payload.update(customer_email_json(found))
     return jsonify(payload)
@@ -101,7 +107,8 @@ def customer(customer_id: int):  # type: ignore[no-untyped-def]
 
 def customer_email_json(found: Any) -> dict[str, Any]:
     """The customer page's email part: suppression, messages with events, flow runs."""
-    suppression = customer_activity.customer_suppression(found)
+    session = db_session()
+    suppression = customer_reads.customer_suppression(session, g.shop, found)
     return {
         "suppression": (
             {"reason": suppression.reason, "since": when(suppression.created_at)}
@@ -118,7 +125,7 @@ def customer_email_json(found: Any) -> dict[str, Any]:
                 "sent_at": when(row.message.sent_at),
                 "events": [{"event": e.event, "at": when(e.occurred_at)} for e in row.events],
             }
-            for row in customer_activity.customer_messages(found)
+            for row in customer_reads.customer_messages(session, g.shop, found)
         ],
         "flow_runs": [
             {
@@ -129,7 +136,7 @@ def customer_email_json(found: Any) -> dict[str, Any]:
                 "started_at": when(run.started_at),
                 "next_step_at": when(run.next_step_at),
             }
-            for run in customer_activity.customer_flow_runs(found)
+            for run in customer_reads.customer_flow_runs(session, g.shop, found)
         ],
     }
 
@@ -139,11 +146,11 @@ def customer_email_json(found: Any) -> dict[str, Any]:
 def segments_():  # type: ignore[no-untyped-def]
     session = db_session()
     shop = g.shop
-    snapshots = segments.latest_snapshots(session, shop)
+    snapshots = segment_reads.latest_snapshots(session, shop)
     latest = snapshots[0] if snapshots else None
     previous = snapshots[1] if len(snapshots) > 1 else None
-    groups = segments.group_rows(session, shop, previous)
-    cells = segments.grid_totals(session, shop)
+    groups = segment_reads.group_rows(session, shop, previous, current_language())
+    cells = segment_reads.grid_totals(session, shop)
     grid = []
     for r in SCORES:
         for fm in SCORES:
@@ -180,7 +187,7 @@ def segments_():  # type: ignore[no-untyped-def]
         grid=grid,
         moves=[
             {"from": m.from_group, "to": m.to_group, "customers": m.customers}
-            for m in segments.group_moves(session, shop)
+            for m in segment_reads.group_moves(session, shop)
         ],
     )
 
@@ -191,9 +198,9 @@ def analytics_():  # type: ignore[no-untyped-def]
     session = db_session()
     shop = g.shop
     now = utcnow()
-    months = analytics.monthly_revenue(session, shop, now=now)
-    stats = analytics.customer_stats(session, shop, now=now)
-    cohorts = analytics.cohort_retention(session, shop, now=now)
+    months = analytics_reads.monthly_revenue(session, shop, now=now)
+    stats = analytics_reads.customer_stats(session, shop, now=now)
+    cohorts = analytics_reads.cohort_retention(session, shop, now=now)
     currency = shop.currency
     return jsonify(
         currency=currency,
@@ -208,8 +215,8 @@ def analytics_():  # type: ignore[no-untyped-def]
         repeat_rate=ratio(stats.repeat_rate),
         churned=stats.churned,
         churn_rate=ratio(stats.churn_rate),
-        churn_days=analytics.CHURN_DAYS,
-        churn_p_alive=analytics.CHURN_P_ALIVE,
+        churn_days=analytics_reads.CHURN_DAYS,
+        churn_p_alive=analytics_reads.CHURN_P_ALIVE,
         ltv={
             "historic": money(stats.historic_ltv, currency),
             "predicted": money(stats.predicted_ltv, currency),

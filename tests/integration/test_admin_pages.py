@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from app.admin.queries import PAGE_SIZE
 from app.models import (
     Checkout,
     Shop,
     TimelineEvent,
     WebhookEvent,
 )
+from app.services.customer_reads import PAGE_SIZE
 from app.services.webhook_stats import count_rejected
 from tests.factories.admin import (
     NOW,

@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.admin import queries
 from app.db import make_engine, utcnow
 from app.domain import rfm
 from app.migrate import upgrade
 from app.models import Account, CustomerScore, RfmSnapshot, Shop
 from app.queueing import SYNC
-from app.services import rfm_thresholds
+from app.services import customer_reads, rfm_thresholds
 from app.services.scoring import activities, load_transactions, rescore_rfm, score_shop
 from tests.factories.admin import login, text_of
 from tests.factories.scoring import build_history, make_shop
@@ -278,6 +277,6 @@ def test_rescoring_and_search_work_on_sqlite(tmp_path: Path) -> None:
         customers[4].first_name, customers[4].last_name = "Taro", "Yamada"
         session.commit()
         for typed in ("yamada taro", "TARO YAMADA", "yamadataro"):
-            page = queries.customer_page(session, shop, q=typed)
+            page = customer_reads.customer_page(session, shop, q=typed)
             assert [c.id for c in page.customers] == [customers[4].id]
     engine.dispose()

@@ -154,7 +154,7 @@ def test_bad_signatures_naming_no_installed_shop_create_no_counter(
 def test_rejections_count_for_the_installed_shop_alone_and_expire(
     client: Any, db: Session, shop: Shop, runtime: Any
 ) -> None:
-    from app.admin.status import shop_status
+    from app.services.shop_status import shop_status
 
     woo = Shop(
         account_id=shop.account_id, platform="woocommerce", domain="https://woo.example",

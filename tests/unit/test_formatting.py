@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from app.admin.status import missing_scopes, parse_scopes, sync_report
 from app.formatting import (
     format_compact_money,
     format_date,
@@ -20,6 +19,7 @@ from app.formatting import (
     parse_timestamp,
     zone,
 )
+from app.services.shop_status import missing_scopes, parse_scopes, sync_report
 
 
 @pytest.mark.parametrize(
@@ -134,7 +134,8 @@ def test_parse_timestamp() -> None:
     assert parse_timestamp(12) is None
 
 
-# Status page numbers (app/admin/status.py): pure functions of the shop's sync_state and scopes.
+# Status page numbers (app/services/shop_status.py): pure functions of the shop's sync_state and
+# scopes.
 
 
 def test_missing_scopes_counts_write_as_read() -> None:

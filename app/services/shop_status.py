@@ -1,7 +1,11 @@
-"""The shop's status for the home page and `/app/status.json`.
+"""The shop's status for the home page, `/app/status.json` and the API's `/shop`: install, scopes,
+sync, webhooks, and the last week's email by state.
 
-Layer: web (reads only). One function builds one dict, so the page and the JSON poll agree; a Redis
-outage reads as zero rejected deliveries rather than failing the page.
+Layer: services (reads only; no Flask request state: the caller passes session, Redis and shop).
+One function builds one plain dict from the shop row, its `sync_state` JSON, the webhook inbox
+counts and Redis' rejected-delivery counter, so the page and the JSON poll always agree (the counts
+come from `app.services.webhook_stats`, which reads a Redis outage as zero rejected deliveries
+rather than failing the page).
 """
 
 from __future__ import annotations

@@ -1,11 +1,21 @@
-"""Read-only queries behind the admin pages, every one scoped to the shop being viewed.
+"""Read-only queries behind the customer list and customer page, shared by the admin pages and
+the JSON API, every one scoped to the shop being viewed.
 
-Layer: web (reads only). Each takes the `Shop` and filters on `shop_id` first (another shop's id
-finds nothing: 404). Lists page by keyset, never OFFSET; counts are capped.
+Layer: services (reads only; nothing here writes or commits, no Flask request state: the caller
+passes the session and the `Shop`). Each helper filters on `shop_id` first, so an id from another
+shop simply finds nothing (the page answers 404).
+The customer list pages with a keyset on (shop_id, id) (`id < after`, newest first; index
+`ix_customers_shop_id_id`) and fetches one row more than it shows to know whether there is a next
+page: no OFFSET, and no unbounded COUNT (counted on the first page only, and only when it does
+not hold the whole result, capped at COUNT_CAP). Search is a substring ILIKE on the generated
+`customers.search_text`: on PostgreSQL its pg_trgm GIN index answers it (3+ characters), on
+SQLite it is a scan. A search with few matches is read through that index and sorted; one with
+many walks the keyset, where matches are dense.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,12 +23,17 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Checkout, Customer, Order, Shop, TimelineEvent
+from app.models.flow import FlowRun, Message, MessageEvent, Suppression
+from app.services.upsert import normalize_email
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 COUNT_CAP = 1000
 SEARCH_SORT_CAP = 10_000
 TIMELINE_LIMIT = 200
+MAX_QUERY_LENGTH = 200  # characters of a customer search
+MESSAGES_SHOWN = 50
+RUNS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -127,3 +142,59 @@ def timeline(
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    message: Message
+    flow_key: str
+    events: list[MessageEvent]
+
+
+def customer_messages(session: Session, shop: Shop, customer: Customer) -> list[MessageRow]:
+    """The customer's latest messages, newest first, each with its SendGrid events in order."""
+    if customer.shop_id != shop.id:
+        return []
+    rows = session.execute(
+        select(Message, FlowRun.flow_key)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(Message.shop_id == shop.id, Message.customer_id == customer.id)
+        .order_by(Message.created_at.desc(), Message.id.desc())
+        .limit(MESSAGES_SHOWN)
+    ).all()
+    ids = [message.id for message, _flow in rows]
+    events: dict[int, list[MessageEvent]] = defaultdict(list)
+    if ids:
+        for item in session.scalars(
+            select(MessageEvent)
+            .where(MessageEvent.shop_id == shop.id, MessageEvent.message_id.in_(ids))
+            .order_by(MessageEvent.occurred_at, MessageEvent.id)
+        ):
+            events[item.message_id or 0].append(item)
+    return [MessageRow(message, flow_key, events[message.id]) for message, flow_key in rows]
+
+
+def customer_flow_runs(session: Session, shop: Shop, customer: Customer) -> list[FlowRun]:
+    """The customer's flow runs (running, exited, completed or held out), newest first."""
+    if customer.shop_id != shop.id:
+        return []
+    return list(
+        session.scalars(
+            select(FlowRun)
+            .where(FlowRun.shop_id == shop.id, FlowRun.customer_id == customer.id)
+            .order_by(FlowRun.started_at.desc(), FlowRun.id.desc())
+            .limit(RUNS_SHOWN)
+        )
+    )
+
+
+def customer_suppression(session: Session, shop: Shop, customer: Customer) -> Suppression | None:
+    """The shop's suppression of the customer's address (bounce, spam report, unsubscribe)."""
+    email = normalize_email(customer.email)
+    if customer.shop_id != shop.id or email is None:
+        return None
+    return session.scalars(
+        select(Suppression).where(
+            Suppression.shop_id == shop.id, Suppression.email_normalized == email
+        )
+    ).first()
