@@ -25,14 +25,22 @@ from sqlalchemy.orm import Session, object_session
 from app.config import Config
 from app.db import utcnow
 from app.flows import simulation
-from app.flows.registry import FlowDefinition
+from app.flows.registry import (
+    CHECKOUTS_CHANGED,
+    EXIT_ORDER,
+    ORDERS_CHANGED,
+    FlowDefinition,
+    Trigger,
+)
 from app.flows.runs import (
     SharedContent,
     cart_checkout,
+    exit_runs,
     flow_email,
     flow_setting,
     load_order_exits,
     message_unsubscribe_link,
+    start_cart_run,
 )
 from app.flows.settings import (
     DEFAULT_DISCOUNT_DAYS,
@@ -51,7 +59,7 @@ from app.i18n import recipient_language
 from app.links import safe_url, shop_home_url
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, OrderRecord
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 
 if TYPE_CHECKING:
@@ -427,6 +435,25 @@ def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewT
     )
 
 
+# --- triggers --------------------------------------------------------------------------------
+
+
+def on_checkouts(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
+    """A completed checkout exits its run; any other starts one (once per checkout token)."""
+    for checkout in checkouts:
+        if checkout.completed_at is not None:
+            exit_runs(session, shop_id, "checkout_completed", trigger_key=checkout.external_id)
+        else:
+            start_cart_run(session, checkout)
+
+
+def exit_ordered_checkouts(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> None:
+    """An order carrying a checkout token exits that checkout's run."""
+    for record in orders:
+        if record.checkout_token:
+            exit_runs(session, shop_id, "ordered", trigger_key=record.checkout_token)
+
+
 DEFINITION = FlowDefinition(
     key="cart",
     form=FORM,
@@ -443,4 +470,8 @@ DEFINITION = FlowDefinition(
     load_context=load_checkouts,
     shared_email=shared_message,
     create_code=create_discount_code,
+    triggers=(
+        Trigger(CHECKOUTS_CHANGED, on_checkouts),
+        Trigger(ORDERS_CHANGED, exit_ordered_checkouts, order=EXIT_ORDER),
+    ),
 )

@@ -1,8 +1,9 @@
 """The post-purchase flows: thank-you with cross-sells, review request, replenishment reminder.
 
-Layer: services, inside the caller's transaction. Runs start for paid, uncancelled orders, unique
-on (shop, flow, customer, trigger key), so a replayed order starts nothing new; a step already
-more than a day overdue (a backfill, an old order's late edit) starts nothing.
+Layer: services, inside the caller's transaction. Runs start from each flow's order `Trigger`
+for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a replayed order
+starts nothing new; a step already more than a day overdue (a backfill, an old order's late
+edit) starts nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from app.domain.recommendations import (
     expected_reorder,
     product_histories,
 )
-from app.flows.registry import FlowDefinition
+from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
 from app.flows.runs import flow_config, flow_email, message_unsubscribe_link, start_run
 from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm, Number, subject_override
 from app.flows.settings import load as load_setting
@@ -47,6 +48,7 @@ from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.services import purchase_stats
 from app.services.upsert import dialect_insert
+from connectors.base import OrderRecord
 from connectors.sendgrid.mail import OutgoingEmail
 
 if TYPE_CHECKING:
@@ -293,10 +295,15 @@ def start_replenishments(session: Session, order: Order, now: datetime) -> list[
 
 
 def start_runs(
-    session: Session, shop_id: int, order_external_ids: Collection[str], now: datetime | None = None
+    session: Session,
+    shop_id: int,
+    order_external_ids: Collection[str],
+    now: datetime | None = None,
+    flows: Collection[str] = (THANK_YOU, REVIEW_REQUEST, REPLENISHMENT),
 ) -> list[int]:
-    """Start the post-purchase runs the shop's orders call for (paid, not cancelled, a known
-    customer who is not deleted); → the new runs' ids. Safe to call again for the same orders."""
+    """Start the runs of `flows` (post-purchase ones) the shop's orders call for (paid, not
+    cancelled, a known customer who is not deleted); → the new runs' ids. Safe to call again
+    for the same orders."""
     now = now or utcnow()
     if not order_external_ids:
         return []
@@ -316,14 +323,26 @@ def start_runs(
     for order in orders:
         if not is_paid(order):
             continue
-        for run_id in (
-            start_thank_you(session, order, now),
-            start_review_request(session, order, now),
+        if THANK_YOU in flows and (run_id := start_thank_you(session, order, now)) is not None:
+            started.append(run_id)
+        if (
+            REVIEW_REQUEST in flows
+            and (run_id := start_review_request(session, order, now)) is not None
         ):
-            if run_id is not None:
-                started.append(run_id)
-        started.extend(start_replenishments(session, order, now))
+            started.append(run_id)
+        if REPLENISHMENT in flows:
+            started.extend(start_replenishments(session, order, now))
     return started
+
+
+def _order_trigger(flow_key: str) -> Trigger:
+    """Orders arrived or changed: start `flow_key`'s runs for them (after the exits)."""
+
+    def start(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> list[int]:
+        external_ids = {record.external_id for record in orders}
+        return start_runs(session, shop_id, external_ids, flows=(flow_key,))
+
+    return Trigger(ORDERS_CHANGED, start)
 
 
 # --- exits -----------------------------------------------------------------------------------
@@ -701,6 +720,7 @@ def _definition(
         render=render,
         simulate=simulate,
         preview_missing=preview_missing,
+        triggers=(_order_trigger(form.key),),
     )
 
 

@@ -1,8 +1,8 @@
 """The registry of flow definitions: what makes each flow different, in one place.
 
 Layer: services (data plus references to the flow modules' functions). Adding a flow = one module
-+ one entry in `_build`. Built on first use: the flow modules import the run helpers, which read
-priorities from here.
++ one entry in `_build`; its `triggers` name the events that start or exit it. Built on first use:
+the flow modules import the run helpers, which read priorities from here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,29 @@ if TYPE_CHECKING:
 # `welcome` are ranked ahead of the flows that exist so that their place is already decided.
 UNKNOWN_PRIORITY = 1000
 PLANNED_PRIORITIES: Mapping[str, int] = {"browse": 10, "welcome": 20}
+
+
+# The platform events a flow's triggers answer, and what their handlers are called with:
+CHECKOUTS_CHANGED = "checkouts_changed"  # (session, shop_id, checkouts: Sequence[Checkout])
+ORDERS_CHANGED = "orders_changed"  # (session, shop_id, orders: Sequence[OrderRecord]), any change
+DAILY_SCAN = "daily_scan"  # (session, shop: Shop, now) → ids of the runs started
+EVENTS = (CHECKOUTS_CHANGED, ORDERS_CHANGED, DAILY_SCAN)
+
+# `Trigger.order` bands: what a flow exits on an event runs before what starts on it (an order
+# exits the cart runs of its checkout before the post-purchase runs start).
+EXIT_ORDER = 0
+START_ORDER = 100
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An event the flow answers and the function that answers it (see `EVENTS` for its
+    arguments). Handlers of one event run in (`order`, flow key) order, inside the caller's
+    transaction, and must be safe to run twice for the same data."""
+
+    event: str
+    handle: Callable[..., Any]
+    order: int = START_ORDER
 
 
 class ExitLoader(Protocol):
@@ -106,6 +129,7 @@ class FlowDefinition:
     # What `shared_email` reads for a whole batch, loaded once (the cart: checkouts by token).
     load_context: ContextLoader | None = None
     create_code: CodeMaker | None = None
+    triggers: tuple[Trigger, ...] = ()
 
 
 @cache
@@ -113,7 +137,52 @@ def _build() -> dict[str, FlowDefinition]:
     from app.flows import cart, post_purchase, winback
 
     definitions = (cart.DEFINITION, winback.DEFINITION, *post_purchase.DEFINITIONS)
+    for definition in definitions:
+        _check_triggers(definition)
     return {definition.key: definition for definition in definitions}
+
+
+def _check_triggers(definition: FlowDefinition) -> None:
+    for trigger in definition.triggers:
+        if trigger.event not in EVENTS:
+            raise ValueError(f"flow {definition.key}: unknown trigger event {trigger.event!r}")
+
+
+def register(definition: FlowDefinition) -> None:
+    """Add a flow after the built-in ones (a plug-in, a test); ValueError if its key is taken."""
+    built = _build()
+    if definition.key in built:
+        raise ValueError(f"flow {definition.key} is already registered")
+    _check_triggers(definition)
+    built[definition.key] = definition
+
+
+def unregister(key: str) -> None:
+    """Remove a flow added with `register`; the built-in flows stay."""
+    from app.flows import cart, post_purchase, winback
+
+    if key in {cart.DEFINITION.key, winback.DEFINITION.key} | {
+        d.key for d in post_purchase.DEFINITIONS
+    }:
+        raise ValueError(f"flow {key} is built in")
+    _build().pop(key, None)
+
+
+def triggers_for(event: str) -> list[tuple[str, Trigger]]:
+    """(flow key, trigger) of every flow answering `event`, in the order they must run: by
+    `Trigger.order`, then by registry order (a flow's own triggers keep their listed order)."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown trigger event {event!r}")
+    found = [
+        (trigger.order, position, index, key, trigger)
+        for position, (key, definition) in enumerate(_build().items())
+        for index, trigger in enumerate(definition.triggers)
+        if trigger.event == event
+    ]
+    return [
+        (key, trigger)
+        for _order, _position, _index, key, trigger in sorted(found, key=lambda row: row[:3])
+    ]
 
 
 def definitions() -> Mapping[str, FlowDefinition]:

@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.flows.dispatch import BATCH_SIZE, advance_run, dispatch_due
 from app.flows.runs import runs_due, schedule_step
 from app.flows.send import deliver
-from app.flows.winback import scan_active_shops, scan_shop
+from app.flows.triggers import daily_scan, daily_scan_active_shops
 from app.kizuna import Kizuna
 from app.models import Shop
 
@@ -73,23 +73,24 @@ def sweep_flow_runs(runtime: Kizuna, every: float = 30.0, overdue_after: float =
 
 
 def scan_winback(runtime: Kizuna, every: float = 86400.0) -> int:
-    """Start win-back runs for the lapsing customers of every active shop at once (the demo);
-    the scheduler runs `scan_winback_shop` per shop at its local hour instead. Safe twice."""
+    """The daily scan (win-back runs for lapsing customers) of every active shop at once (the
+    demo); the scheduler runs `scan_winback_shop` per shop at its local hour instead. Safe twice."""
     with runtime.db.session() as session:
-        started = scan_active_shops(session, utcnow())
+        started = daily_scan_active_shops(session, utcnow())
         session.commit()
     log.info("winback scan started=%s", started)
     return started
 
 
 def scan_winback_shop(runtime: Kizuna, shop_id: int) -> int:
-    """Daily at the shop's local hour: start win-back runs for its lapsing customers; safe twice."""
+    """Daily at the shop's local hour: the shop's daily scan (win-back runs for its lapsing
+    customers, `triggers.daily_scan`); safe twice."""
     with runtime.db.session() as session:
         shop = session.get(Shop, shop_id)
         if shop is None or not shop.is_active:
             log.info("winback scan skipped shop=%s: not active", shop_id)
             return 0
-        started = len(scan_shop(session, shop, utcnow()))
+        started = len(daily_scan(session, shop, utcnow()))
         session.commit()
     log.info("winback scan shop=%s started=%s", shop_id, started)
     return started

@@ -1,29 +1,29 @@
-"""Where new platform data meets the automations: after orders and checkouts are upserted.
+"""Where new platform data meets the automations: orders and checkouts upserted, the daily scan.
 
-Layer: services, inside the caller's transaction; anything needing Redis goes after commit.
-Idempotent: a checkout delivered five times starts one run; exiting twice is a no-op. A new order
-exits cart and win-back runs, never post-purchase ones.
+Layer: services, inside the caller's transaction; anything needing Redis goes after commit. Names
+no flow: runs the registry's `Trigger`s of the event in their order — a new order exits cart and
+win-back runs first, then post-purchase runs start. Idempotent: replays start nothing new.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.flows import post_purchase, registry
+from app.flows import registry
 from app.flows import runs as flows
-from app.models import Checkout, Customer
+from app.models import Checkout, Customer, Shop
 from connectors.base import CheckoutRecord, OrderRecord
 
 
 def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord]) -> None:
-    """Orders arrived or changed: exit cart flows they complete, start post-purchase flows."""
+    """Orders arrived or changed: exit the customer's runs a purchase ends, then run every
+    flow's order triggers (the cart's exit by checkout token, then the post-purchase starts)."""
     for record in records:
-        if record.checkout_token:
-            flows.exit_runs(session, shop_id, "ordered", trigger_key=record.checkout_token)
         if record.customer is None:
             continue
         customer_id = session.scalar(
@@ -41,21 +41,35 @@ def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord])
                 started_before=placed,
                 except_flows=tuple(registry.not_ended_by_orders()),
             )
-    post_purchase.start_runs(session, shop_id, {record.external_id for record in records})
+    for _flow_key, trigger in registry.triggers_for(registry.ORDERS_CHANGED):
+        trigger.handle(session, shop_id, records)
 
 
 def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> None:
-    """Checkouts arrived or changed: start or exit cart-abandonment flows."""
+    """Checkouts arrived or changed: hand their stored rows to every flow's checkout triggers
+    (the cart flow starts or exits its runs)."""
     tokens = sorted({record.external_id for record in records})
     if not tokens:
         return
     checkouts = session.scalars(
         select(Checkout).where(Checkout.shop_id == shop_id, Checkout.external_id.in_(tokens))
     ).all()
-    for checkout in checkouts:
-        if checkout.completed_at is not None:
-            flows.exit_runs(
-                session, shop_id, "checkout_completed", trigger_key=checkout.external_id
-            )
-        else:
-            flows.start_cart_run(session, checkout)
+    for _flow_key, trigger in registry.triggers_for(registry.CHECKOUTS_CHANGED):
+        trigger.handle(session, shop_id, checkouts)
+
+
+def daily_scan(session: Session, shop: Shop, now: datetime) -> list[int]:
+    """The shop's daily scan (at its local hour): every flow's scan trigger (win-back's lapsing
+    customers); → the new runs' ids. Safe to run twice."""
+    started: list[int] = []
+    for _flow_key, trigger in registry.triggers_for(registry.DAILY_SCAN):
+        started.extend(trigger.handle(session, shop, now))
+    return started
+
+
+def daily_scan_active_shops(session: Session, now: datetime) -> int:
+    """The daily scan over every active shop at once; → runs started. Safe to run twice."""
+    shops = session.scalars(
+        select(Shop).where(Shop.status.in_(("installing", "active"))).order_by(Shop.id)
+    ).all()
+    return sum(len(daily_scan(session, shop, now)) for shop in shops)

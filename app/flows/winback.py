@@ -25,7 +25,7 @@ from app.domain.orchestration import (
     WinbackConfig,
 )
 from app.flows import simulation
-from app.flows.registry import FlowDefinition
+from app.flows.registry import DAILY_SCAN, FlowDefinition, Trigger
 from app.flows.runs import (
     SharedContent,
     flow_config,
@@ -147,14 +147,6 @@ def _start_run(
         now + config.step_delays[0],
         now,
     )
-
-
-def scan_active_shops(session: Session, now: datetime) -> int:
-    """The daily scan over every active shop; → runs started. Safe to run twice."""
-    shops = session.scalars(
-        select(Shop).where(Shop.status.in_(("installing", "active"))).order_by(Shop.id)
-    ).all()
-    return sum(len(scan_shop(session, shop, now)) for shop in shops)
 
 
 # --- at send time ----------------------------------------------------------------------------
@@ -350,4 +342,5 @@ DEFINITION = FlowDefinition(
     sends_together=True,
     render_shared=_render_shared,
     shared_email=shared_message,
+    triggers=(Trigger(DAILY_SCAN, scan_shop),),
 )
