@@ -3,7 +3,7 @@
 A store of 200,000 customers and 1,000,000 orders (1 to 3 lines each, ~3,000,000 JSONL lines in
 all) is written as the JSONL files Shopify's bulk operations return (grouped: each order followed
 by its `__parentId` line items). They are imported through the product's path, the one a first
-sync takes once the file is downloaded: `jobs.sync.SyncRun.load_bulk_rows` (JSONL parsed and
+sync takes once the file is downloaded: `app.services.sync.SyncRun.load_bulk_rows` (JSONL parsed and
 nested, mapped to records, written set-wise with COPY + merge, a commit and a progress update per
 batch). The ceiling, in the same run: the same rows (customers, orders, lines) written into a
 second shop of the same database with raw `COPY … FROM STDIN` and nothing else.
@@ -205,9 +205,9 @@ def import_through_product(url: str, shop_id: int, files: tuple[Path, Path]) -> 
     """The product's path: JSONL rows → nested nodes → records → set-wise writes, per batch."""
     from app.db import Database, utcnow
     from app.models import Shop
+    from app.services.sync import SyncRun
     from connectors.shopify.bulk import iter_rows
     from connectors.shopify.streams import CUSTOMERS, ORDERS
-    from jobs.sync import SyncRun
 
     database = Database(url)
     with database.session() as session:

@@ -24,6 +24,7 @@ from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import upsert
 from app.services.redact import redact_customer, redact_shop
+from app.services.sync import bulk_operation_finished
 from app.services.uninstall import uninstall_shop
 from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
 from app.tasks import PROCESS_WEBHOOK
@@ -41,7 +42,6 @@ from connectors.shopify.webhooks import (
     order_from_payload,
 )
 from jobs.context import kizuna_job
-from jobs.sync import bulk_operation_finished
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from app.kizuna import Kizuna
 from app.models import Shop
 from app.queueing import enqueue, job_id
 from app.services.shop_tokens import shopify_client
+from app.services.sync import STREAMS, SyncRun, save_state, saved_cursors, shop_sync_lock
 from app.tasks import RECONCILE_SHOP
 from jobs.context import kizuna_job
-from jobs.sync import STREAMS, SyncRun, save_state, saved_cursors, shop_sync_lock
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Layer: connectors (HTTP through `ShopifyAdminClient`, no database). Both readers select the same
 window, `search_filter(stream, since, orders_since=…)`: records changed at or after `since`
 (None: all), orders no older than `orders_since` (a shop without read_all_orders). The sync
-(`jobs.sync`) and the connector contract suite (`tests/contract/`) call exactly these.
+(`app.services.sync`) and the connector contract suite (`tests/contract/`) call exactly these.
 """
 
 from __future__ import annotations

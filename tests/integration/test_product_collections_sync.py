@@ -20,7 +20,6 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import jobs.sync
 from app.config import Config, load_config
 from app.db import Database
 from app.kizuna import Kizuna
@@ -28,6 +27,7 @@ from app.migrate import upgrade
 from app.models import Account, Product, Shop
 from app.models.product import ProductCollection
 from app.queueing import SYNC
+from app.services import sync as sync_service
 from app.services.install_shop import connect_custom_app
 from app.services.upsert import upsert_products
 from connectors.base import CollectionRef, ProductRecord, VariantRecord
@@ -152,7 +152,7 @@ def test_a_bulk_shopify_sync_fills_product_collections(
     drain_jobs: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)  # products go through a bulk operation
+    monkeypatch.setattr(sync_service, "BULK_THRESHOLD", 1)  # products go through a bulk operation
     shop_id = _sync_shopify(runtime, shopify, drain_jobs)
 
     state = db.get_one(Shop, shop_id, populate_existing=True).sync_state

@@ -21,7 +21,6 @@ from rq import Queue
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-import jobs.sync
 from app.cli import main as cli
 from app.config import Config, load_config
 from app.db import utcnow
@@ -29,6 +28,7 @@ from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
 from app.models.flow import FlowRun
 from app.queueing import SYNC, WEBHOOKS
+from app.services import sync as sync_service
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
@@ -115,7 +115,7 @@ def test_bulk_backfill_end_to_end(
     drain_jobs: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)  # every stream that can, goes bulk
+    monkeypatch.setattr(sync_service, "BULK_THRESHOLD", 1)  # every stream that can, goes bulk
     shop_id = _connect(runtime, sandbox)
     store = sandbox.shop(DOMAIN)
 
@@ -167,16 +167,16 @@ def test_a_change_during_the_sync_is_picked_up_by_the_next_reconcile(
     shop_id = _connect(runtime, sandbox)
     store = sandbox.shop(DOMAIN)
     target = store.customers[0]
-    page_stream = jobs.sync.SyncRun.page_stream
+    page_stream = sync_service.SyncRun.page_stream
 
-    def change_then_page(run: jobs.sync.SyncRun, stream: Any) -> None:
+    def change_then_page(run: sync_service.SyncRun, stream: Any) -> None:
         # Customers are already read; this change (webhook lost) happens mid-sync.
         if stream.name == "checkouts":
             with sandbox.webhooks_muted(DOMAIN):
                 store.update_customer(target.id, first_name="DuringSync")
         page_stream(run, stream)
 
-    monkeypatch.setattr(jobs.sync.SyncRun, "page_stream", change_then_page)
+    monkeypatch.setattr(sync_service.SyncRun, "page_stream", change_then_page)
     drain_jobs(SYNC)
     monkeypatch.undo()
 
@@ -330,7 +330,7 @@ def test_without_the_finish_webhook_polling_completes_the_bulk_backfill(
     drain_jobs: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(sync_service, "BULK_THRESHOLD", 1)
     shop_id = _connect(runtime, sandbox)
     with sandbox.webhooks_muted(DOMAIN):
         drain_jobs(SYNC)
@@ -355,7 +355,7 @@ def test_a_failed_bulk_operation_falls_back_to_pages(
     def broken(*_args: Any) -> list[dict[str, Any]]:
         raise RuntimeError("simulated bulk failure")
 
-    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(sync_service, "BULK_THRESHOLD", 1)
     monkeypatch.setattr(SandboxBulkOperations, "_execute", broken)
     shop_id = _connect(runtime, sandbox)
     drain_jobs(SYNC)
@@ -418,17 +418,17 @@ def test_bulk_backfill_writes_set_wise_with_progress_and_fresh_statistics(
     drain_jobs: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(jobs.sync, "BULK_THRESHOLD", 1)
-    monkeypatch.setattr(jobs.sync, "BULK_SET_BATCH", 7)  # many batches from a small store
+    monkeypatch.setattr(sync_service, "BULK_THRESHOLD", 1)
+    monkeypatch.setattr(sync_service, "BULK_SET_BATCH", 7)  # many batches from a small store
     seen: list[dict[str, int]] = []
-    save_state = jobs.sync.save_state
+    save_state = sync_service.save_state
 
     def recording(session: Session, shop: Shop, **changes: Any) -> None:
         save_state(session, shop, **changes)
         if "done" in changes:
             seen.append(dict(changes["done"]))
 
-    monkeypatch.setattr(jobs.sync, "save_state", recording)
+    monkeypatch.setattr(sync_service, "save_state", recording)
     analyzed_before = _analyze_count(db, "orders")
     shop_id = _connect(runtime, sandbox)
     store = sandbox.shop(DOMAIN)

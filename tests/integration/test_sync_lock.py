@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobs import sync
+from app.services import sync
 
 
 @pytest.fixture

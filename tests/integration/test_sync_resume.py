@@ -25,6 +25,7 @@ from app.config import Config, load_config
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Shop
 from app.models.woocommerce import WooCommerceShop
+from app.services import sync as sync_service
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
@@ -99,8 +100,8 @@ def config(database_url: str, redis_url: str, tmp_path: Any, request: Any) -> Co
 
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every Shopify stream read by pages of PAGE (several pages each)."""
-    small = tuple(dataclasses.replace(spec, page_size=PAGE) for spec in jobs.sync.STREAMS)
-    monkeypatch.setattr(jobs.sync, "STREAMS", small)
+    small = tuple(dataclasses.replace(spec, page_size=PAGE) for spec in sync_service.STREAMS)
+    monkeypatch.setattr(sync_service, "STREAMS", small)
 
 
 def kill_after(
@@ -152,7 +153,7 @@ def test_a_shopify_backfill_killed_mid_way_resumes_without_gap_or_duplicate(
     small_pages(monkeypatch)
     written = kill_after(
         monkeypatch,
-        jobs.sync.SyncRun,
+        sync_service.SyncRun,
         "write",
         2,
         lambda _run, stream, _nodes: stream.name == "orders",

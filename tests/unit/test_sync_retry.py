@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg.errors
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from jobs.sync import _transient
+from app.services.sync import _transient
 
 
 def _wrapped(kind: type[DBAPIError], original: Exception) -> DBAPIError:
