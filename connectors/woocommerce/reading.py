@@ -2,10 +2,11 @@
 
 Layer: connectors (HTTP through `WooCommerceClient`, no database). `since` None reads a whole
 collection in id order (a backfill). Otherwise products and orders use `modified_after` (exclusive,
-whole seconds: callers pass a watermark with an overlap, `jobs.woocommerce.WATERMARK_OVERLAP`),
-and customers, which WooCommerce cannot filter by modification, are read newest-registered first
-down to `since`. The sync (`jobs.woocommerce`) and the contract suite (`tests/contract/`) call
-exactly these; open orders are mapped to checkouts by the caller.
+whole seconds: callers pass a watermark with an overlap,
+`app.services.woocommerce_sync.WATERMARK_OVERLAP`), and customers, which WooCommerce cannot filter
+by modification, are read newest-registered first down to `since`. The sync
+(`app.services.woocommerce_sync`) and the contract suite (`tests/contract/`) call exactly these;
+open orders are mapped to checkouts by the caller.
 """
 
 from __future__ import annotations

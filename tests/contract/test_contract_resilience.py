@@ -22,13 +22,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import jobs.sync
-import jobs.woocommerce
 from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Order, Shop
 from app.models.woocommerce import WooCommerceShop
-from app.services import shop_tokens
+from app.services import shop_tokens, woocommerce_sync
 from app.services.install_shop import connect_custom_app
 from app.services.shop_tokens import shopify_client, store_grant
 from connectors.sandbox.shopify import SandboxShopify
@@ -186,7 +185,7 @@ def test_woocommerce_watermark_never_passes_the_sync_start(
     with store.lock:
         target = min(number for number, o in store.orders.items() if o["status"] == "processing")
     woo_small_pages(monkeypatch)
-    apply_orders = jobs.woocommerce._apply_orders
+    apply_orders = woocommerce_sync._apply_orders
     pages: list[int] = []
 
     def change_after_first_page(*args: Any, **kwargs: Any) -> int:
@@ -196,9 +195,9 @@ def test_woocommerce_watermark_never_passes_the_sync_start(
             platform.update_order(WOO_STORE, target, status="completed")
         return result
 
-    monkeypatch.setattr(jobs.woocommerce, "_apply_orders", change_after_first_page)
-    jobs.woocommerce.run_sync(runtime, shop_id, incremental=False)
-    monkeypatch.setattr(jobs.woocommerce, "_apply_orders", apply_orders)
+    monkeypatch.setattr(woocommerce_sync, "_apply_orders", change_after_first_page)
+    woocommerce_sync.run_sync(runtime, shop_id, incremental=False)
+    monkeypatch.setattr(woocommerce_sync, "_apply_orders", apply_orders)
 
     def row() -> Order:
         db.expire_all()
@@ -214,11 +213,11 @@ def test_woocommerce_watermark_never_passes_the_sync_start(
     assert wc.synced_until is not None
     assert wc.synced_until.isoformat() == state["started_at"]  # not the sync's end
     # The next window (watermark minus overlap) covers the change.
-    since = wc.synced_until - jobs.woocommerce.WATERMARK_OVERLAP
+    since = wc.synced_until - woocommerce_sync.WATERMARK_OVERLAP
     assert since < store.orders[target]["modified"]
 
     with app.app_context():  # as in a worker: a fulfilled order starts a post-purchase flow
-        jobs.woocommerce.run_sync(runtime, shop_id, incremental=True)
+        woocommerce_sync.run_sync(runtime, shop_id, incremental=True)
 
     assert _shop(db, shop_id).sync_state["mode"] == "incremental"
     assert row().fulfillment_status == "fulfilled"

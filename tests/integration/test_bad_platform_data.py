@@ -17,10 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import jobs.sync
-import jobs.woocommerce
 from app.config import Config, load_config
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Shop
+from app.services import woocommerce_sync
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
@@ -142,7 +142,7 @@ def test_woocommerce_bad_records_are_skipped_counted_and_the_rest_stored(
 
     rewriter.edit = edit
 
-    done = jobs.woocommerce.run_sync(runtime, shop_id, incremental=False)
+    done = woocommerce_sync.run_sync(runtime, shop_id, incremental=False)
 
     shop = _shop(db, shop_id)
     state = shop.sync_state

@@ -34,10 +34,10 @@ from app.services.woocommerce_install import (
     webhook_secret,
     woocommerce_client,
 )
+from app.services.woocommerce_sync import ensure_webhooks
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from jobs.woocommerce import ensure_webhooks
 from tests.conftest import PG_ADMIN_URL, SHOPIFY_API_KEY, SHOPIFY_API_SECRET, TEST_DB, make_test_env
 
 DOMAIN = "doctor-store.myshopify.com"

@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import jobs.sync
-import jobs.woocommerce
 from app.config import Config, load_config
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Shop
 from app.models.woocommerce import WooCommerceShop
 from app.services import sync as sync_service
+from app.services import woocommerce_sync
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
@@ -225,10 +225,10 @@ def test_a_woocommerce_sync_killed_mid_way_resumes_without_gap_or_duplicate(
     platform, server = woo
     shop_id = connect_woo_store(runtime, platform, server.url, WOO_STORE)
     woo_small_pages(monkeypatch)
-    written = kill_after(monkeypatch, jobs.woocommerce, "_apply_orders", 2, lambda *_: True)
+    written = kill_after(monkeypatch, woocommerce_sync, "_apply_orders", 2, lambda *_: True)
 
     with pytest.raises(Killed):
-        jobs.woocommerce.run_sync(runtime, shop_id, incremental=True)
+        woocommerce_sync.run_sync(runtime, shop_id, incremental=True)
 
     assert len(written) == 2
     killed = state(db, shop_id)
@@ -244,7 +244,7 @@ def test_a_woocommerce_sync_killed_mid_way_resumes_without_gap_or_duplicate(
     monkeypatch.undo()
     woo_small_pages(monkeypatch)
 
-    jobs.woocommerce.run_sync(runtime, shop_id, incremental=True)
+    woocommerce_sync.run_sync(runtime, shop_id, incremental=True)
 
     assert state(db, shop_id)["status"] == "done"
     expected = woo_orders(platform)

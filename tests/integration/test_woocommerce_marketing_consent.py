@@ -31,6 +31,7 @@ from app.models.woocommerce import WooCommerceShop
 from app.queueing import EMAIL, FLOWS, SYNC, WEBHOOKS
 from app.services import opt_in, upsert
 from app.services.unsubscribe import make_token, suppress_address
+from app.services.woocommerce_sync import run_sync
 from app.storefront import capture_key
 from connectors.base import CustomerRecord, RetryableError
 from connectors.sandbox.sendgrid import SandboxSendGrid
@@ -40,7 +41,6 @@ from connectors.woocommerce import mapping
 from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
-from jobs.woocommerce import run_sync
 from tests.conftest import make_test_env
 
 STORE = "tea-shop"

@@ -1,0 +1,347 @@
+"""Syncing a WooCommerce store: setup, backfill and incremental sync, periodic reconcile.
+
+Layer: services; the RQ entries in `jobs.woocommerce` (queue `sync`) bind the app context and
+call `setup_shop`, `reconcile_shop` and `reconcile_woocommerce` here. Upserts are "newer wins",
+one commit per page; the watermark `synced_until` is the time the sync started. The reconcile
+re-activates the webhooks WooCommerce disables and reads from `modified_after` = the last watermark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import requests
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.flows import triggers as flow_triggers
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.models.woocommerce import WooCommerceShop
+from app.queueing import enqueue, job_id
+from app.services import bulk_load, upsert
+from app.services.woocommerce_install import (
+    webhook_delivery_url,
+    webhook_secret,
+    woocommerce_client,
+)
+from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
+from connectors.base import AuthenticationError, ConnectorError
+from connectors.outbound import merchant_reason
+from connectors.woocommerce import mapping, reading
+from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.webhooks import TOPICS
+
+log = logging.getLogger(__name__)
+
+# Page-number pagination can skip rows that change mid-sync; the overlap re-reads them.
+WATERMARK_OVERLAP = timedelta(minutes=5)
+RECONCILE_EVERY = 900.0
+_ERROR_TEXT_LIMIT = 500
+RECONNECT_NEEDED = "WooCommerce refused Kizuna's API key: connect the store again."
+# What a call to the store can fail with; the merchant sees only its reason class.
+STORE_CALL_ERRORS = (ConnectorError, requests.RequestException, OSError, ValueError)
+
+
+def _failure_text(prefix: str, error: BaseException) -> str:
+    """For `last_error`: a reason class for a failed store call, never the store's answer."""
+    if isinstance(error, STORE_CALL_ERRORS):
+        return f"{prefix}: {merchant_reason(error)}"
+    return f"{prefix}: an internal error (logged)."
+
+
+def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
+    # A new dict each time: the JSON column only notices reassignment.
+    shop.sync_state = {**(shop.sync_state or {}), **changes}
+    session.commit()
+
+
+def _fail(session: Session, shop_id: int, message: str, *, status: str | None = None) -> None:
+    session.rollback()
+    shop = session.get(Shop, shop_id)
+    if shop is None:
+        return
+    shop.last_error = message[:_ERROR_TEXT_LIMIT]
+    shop.last_error_at = utcnow()
+    if status:
+        shop.status = status
+    _save_state(
+        session, shop, status="failed", error=shop.last_error, finished_at=utcnow().isoformat()
+    )
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+def ensure_webhooks(
+    client: WooCommerceClient, delivery_url: str, secret: str
+) -> tuple[dict[str, int], int]:
+    """Our webhooks, one per topic, active and with our secret; (topic → id, re-enabled)."""
+    existing: dict[str, dict[str, Any]] = {}
+    for hook in client.list_webhooks():
+        if hook.get("delivery_url") == delivery_url and hook.get("topic") in TOPICS:
+            existing.setdefault(hook["topic"], hook)
+    ids: dict[str, int] = {}
+    reenabled = 0
+    for topic in TOPICS:
+        found = existing.get(topic)
+        if found is None:
+            hook = client.create_webhook(topic, delivery_url, secret)
+        elif found.get("status") != "active":
+            hook = client.update_webhook(int(found["id"]), status="active", secret=secret)
+            reenabled += 1
+            log.info("woocommerce webhook re-enabled id=%s topic=%s", hook.get("id"), topic)
+        else:
+            hook = found
+        ids[topic] = int(hook["id"])
+    return ids, reenabled
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+# What each stream writes (WooCommerce's orders stream carries the open checkouts too).
+WOOCOMMERCE_LOADED_TABLES = {
+    **bulk_load.LOADED_TABLES,
+    "orders": (*bulk_load.LOADED_TABLES["orders"], "checkouts"),
+}
+
+
+class Skipped:
+    """Records a sync could not map, per stream: a count and short reasons (no record data)."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, dict[str, Any]] = {}
+
+    def add(self, stream: str, error: Exception) -> None:
+        code = getattr(error, "code", None) or "malformed"
+        entry = self.streams.setdefault(stream, {"count": 0, "reasons": {}})
+        entry["count"] += 1
+        entry["reasons"][code] = entry["reasons"].get(code, 0) + 1
+
+    def total(self) -> int:
+        return sum(int(entry["count"]) for entry in self.streams.values())
+
+    def summary(self) -> str:
+        parts = ", ".join(
+            f"{name} {entry['count']} ({', '.join(sorted(entry['reasons']))})"
+            for name, entry in sorted(self.streams.items())
+        )
+        return f"Sync skipped {self.total()} malformed records from the store: {parts}"
+
+
+def _mapped(
+    stream: str,
+    page: list[dict[str, Any]],
+    to_record: Callable[[dict[str, Any]], Any],
+    skipped: Skipped | None,
+) -> list[Any]:
+    """Each item mapped; one that cannot be is counted in `skipped`, the others kept."""
+    records = []
+    for item in page:
+        try:
+            records.append(to_record(item))
+        except (mapping.MappingError, ValueError, TypeError, AttributeError) as error:
+            if skipped is None:
+                raise
+            skipped.add(stream, error)
+    return records
+
+
+def _apply_orders(
+    session: Session,
+    shop_id: int,
+    page: list[dict[str, Any]],
+    triggers: bool,
+    skipped: Skipped | None = None,
+    write_orders: Callable[[Session, int, list[Any]], int] = upsert.upsert_orders,
+) -> int:
+    open_ones = [o for o in page if mapping.is_open_checkout(o)]
+    paid = [o for o in page if not mapping.is_open_checkout(o)]
+    orders = _mapped("orders", paid, mapping.order_from_resource, skipped)
+    checkouts = _mapped("checkouts", open_ones, mapping.checkout_from_resource, skipped)
+    write_orders(session, shop_id, orders)
+    upsert.upsert_checkouts(session, shop_id, checkouts)
+    if triggers:
+        flow_triggers.after_orders(session, shop_id, orders)
+        flow_triggers.after_checkouts(session, shop_id, checkouts)
+    return len(page)
+
+
+def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, int]:
+    """Pull customers, products and orders (all, or modified since the watermark)."""
+    done: dict[str, int] = {}
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        wc = session.get(WooCommerceShop, shop_id)
+        if shop is None or wc is None or shop.status == "uninstalled":
+            log.info("woocommerce sync skipped shop_id=%s: not connected", shop_id)
+            return done
+        started = utcnow()
+        since = wc.synced_until - WATERMARK_OVERLAP if incremental and wc.synced_until else None
+        _save_state(
+            session,
+            shop,
+            status="running",
+            mode="incremental" if since else "backfill",
+            stream=None,
+            done=done,
+            started_at=started.isoformat(),
+            finished_at=None,
+            error=None,
+            skipped={},
+        )
+        skipped = Skipped()
+        # A first backfill on PostgreSQL writes set-wise (COPY + merge per page); customers'
+        # totals are recomputed once, after the last page of orders.
+        set_wise = since is None and bulk_load.copy_supported(session)
+        totals_later: set[int] = set()
+        write_customers = bulk_load.load_customers if set_wise else upsert.upsert_customers
+        write_orders = (
+            bulk_load.loader_for("orders", totals_later) if set_wise else upsert.upsert_orders
+        )
+        streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
+            (
+                "customers",
+                lambda c: reading.customer_pages(c, since),
+                lambda page: write_customers(
+                    session,
+                    shop_id,
+                    _mapped("customers", page, mapping.customer_from_resource, skipped),
+                ),
+            ),
+            (
+                "products",
+                lambda c: reading.product_pages(c, since),
+                lambda page: upsert.upsert_products(
+                    session,
+                    shop_id,
+                    _mapped(
+                        "products",
+                        page,
+                        lambda x: mapping.product_from_resource(x, shop.currency),
+                        skipped,
+                    ),
+                ),
+            ),
+            (
+                "orders",
+                lambda c: reading.order_pages(c, since),
+                lambda page: _apply_orders(
+                    session,
+                    shop_id,
+                    page,
+                    triggers=since is not None,
+                    skipped=skipped,
+                    write_orders=write_orders,
+                ),
+            ),
+        )
+        try:
+            with woocommerce_client(runtime, shop) as client:
+                for name, pages, apply in streams:
+                    done[name] = 0
+                    _save_state(session, shop, stream=name, done=dict(done))
+                    for page in pages(client):
+                        apply(page)
+                        done[name] += len(page)
+                        _save_state(session, shop, done=dict(done), skipped=skipped.streams)
+                    if name == "orders" and totals_later:
+                        bulk_load.refresh_totals(session, shop_id, totals_later)
+                    if since is None:  # a backfill: the planner learns what was just loaded
+                        bulk_load.analyze_loaded_tables(
+                            session, WOOCOMMERCE_LOADED_TABLES.get(name, ())
+                        )
+                    session.commit()
+        except AuthenticationError:
+            _fail(session, shop_id, RECONNECT_NEEDED, status="error")
+            raise
+        except Exception as error:
+            log.warning(
+                "woocommerce sync failed shop_id=%s error=%s", shop_id, type(error).__name__
+            )
+            _fail(session, shop_id, _failure_text("Sync failed", error))
+            raise
+        wc.synced_until = started
+        if skipped.total():
+            # The sync still succeeds: report what was left out, without any record data.
+            log.warning("woocommerce sync skipped shop_id=%s records=%s", shop_id, skipped.total())
+            shop.last_error = skipped.summary()[:_ERROR_TEXT_LIMIT]
+            shop.last_error_at = utcnow()
+        if shop.status == "installing":
+            shop.status = "active"
+        _save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
+        log.info("woocommerce sync done shop_id=%s counts=%s", shop_id, done)
+        return done
+
+
+def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
+    """Check the key, then create or re-activate our webhooks; the number re-enabled."""
+    with runtime.db.session() as session:
+        shop = session.get(Shop, shop_id)
+        wc = session.get(WooCommerceShop, shop_id)
+        if shop is None or wc is None or shop.status == "uninstalled":
+            return 0
+        try:
+            with woocommerce_client(runtime, shop) as client:
+                status = client.get("system_status")  # also proves the key works
+                ids, reenabled = ensure_webhooks(
+                    client, webhook_delivery_url(runtime, shop_id), webhook_secret(runtime, wc)
+                )
+        except AuthenticationError:
+            _fail(session, shop_id, RECONNECT_NEEDED, status="error")
+            raise
+        except STORE_CALL_ERRORS as error:
+            log.warning(
+                "woocommerce setup failed shop_id=%s error=%s status=%s",
+                shop_id,
+                type(error).__name__,
+                getattr(error, "status", None),
+            )
+            _fail(session, shop_id, _failure_text("Webhook setup failed", error))
+            raise
+        currency = (
+            (status.get("settings") or {}).get("currency") if isinstance(status, dict) else None
+        )
+        if isinstance(currency, str) and len(currency) == 3:
+            shop.currency = currency
+        wc.webhook_ids = dict(ids)
+        shop.webhooks_subscribed = len(ids)
+        session.commit()
+        return reenabled
+
+
+def setup_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
+    """After connect: check the key, create webhooks, first backfill."""
+    _setup_webhooks(runtime, shop_id)
+    return run_sync(runtime, shop_id, incremental=False)
+
+
+def reconcile_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
+    """Re-enable disabled (or re-create missing) webhooks, then backfill the gap."""
+    reenabled = _setup_webhooks(runtime, shop_id)
+    done = run_sync(runtime, shop_id, incremental=True)
+    return {**done, "webhooks_reenabled": reenabled}
+
+
+def reconcile_woocommerce(runtime: Kizuna, every: float = RECONCILE_EVERY) -> int:
+    """Periodic: queue `reconcile_shop` for every connected WooCommerce store."""
+    with runtime.db.session() as session:
+        shop_ids = list(
+            session.scalars(
+                select(Shop.id).where(
+                    Shop.platform == "woocommerce", Shop.status.in_(("active", "installing"))
+                )
+            )
+        )
+    for shop_id in shop_ids:
+        enqueue(
+            runtime.redis,
+            WOOCOMMERCE_RECONCILE_SHOP,
+            shop_id,
+            job_id=job_id("wc-reconcile", shop_id),
+        )
+    return len(shop_ids)
