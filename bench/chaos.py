@@ -98,7 +98,8 @@ WEBHOOK_TOPICS = (
     "orders/cancelled",
     "customers/data_request",
 )
-# Worker log lines for both platforms (jobs.process_webhook logs them; event ids are row ids).
+# Worker log lines for both platforms (app.services.process_webhook logs them; event ids are
+# row ids).
 PROCESSED_LINE = re.compile(r"webhook (?:processed|ignored) event_id=(\d+)")
 WC_STORE = "chaos-wc"
 WC_RATE = 4.0  # store changes per second, each one webhook delivery

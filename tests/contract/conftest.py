@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from werkzeug.datastructures import Headers
 
+from app.services.process_webhook import HANDLERS as SHOPIFY_HANDLERS
 from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
 from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
 from connectors.sandbox.shopify import SandboxShopify
@@ -38,7 +39,6 @@ from connectors.woocommerce.client import MAX_PER_PAGE as WOO_MAX_PER_PAGE
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import SIGNATURE_HEADER as WOO_SIGNATURE_HEADER
 from connectors.woocommerce.webhooks import verify_webhook_signature
-from jobs.process_webhook import HANDLERS as SHOPIFY_HANDLERS
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,

@@ -33,9 +33,10 @@ from app import entry as process_runtime
 from app.config import Config, load_config
 from app.models import Customer, Shop, WebhookEvent
 from app.queueing import WEBHOOKS
+from app.services import process_webhook
+from app.services.process_webhook import MAX_ATTEMPTS
 from app.services.webhook_stats import rejected_count, webhook_counts
-from jobs import process_webhook
-from jobs.process_webhook import MAX_ATTEMPTS, process_webhook_event
+from jobs.process_webhook import process_webhook_event
 from jobs.schedule import run_scheduler, schedule_sweep
 from jobs.sweeper import sweep_webhook_events
 from jobs.worker import run_worker
