@@ -27,7 +27,7 @@ TOPICS: tuple[str, ...] = (
     "checkouts/create",
     "checkouts/update",
     "app/uninstalled",
-    "bulk_operations/finish",  # ends the wait of a bulk backfill (jobs/sync.py)
+    "bulk_operations/finish",  # ends the wait of a bulk backfill (app/services/sync.py)
 )
 COMPLIANCE_TOPICS: tuple[str, ...] = ("customers/data_request", "customers/redact", "shop/redact")
 
