@@ -92,6 +92,14 @@ def group_label(group: str, language: str | None = None) -> str:
 
 
 KEYED_MESSAGES: dict[str, LazyString] = {
+    "write_back.bad_prefix": lazy_gettext(
+        "The prefix must be 1 to 40 characters without spaces or commas."
+    ),
+    "write_back.unknown_segment": lazy_gettext("Choose segments of this store."),
+    "write_back.status.done": lazy_pgettext("write_back.status", "Up to date"),
+    "write_back.status.failed": lazy_pgettext("write_back.status", "Failed"),
+    "write_back.status.idle": lazy_pgettext("write_back.status", "Not started"),
+    "write_back.status.running": lazy_pgettext("write_back.status", "Writing"),
     "attribution.error.model": lazy_gettext("Choose a model."),
     "attribution.error.window": lazy_gettext("Choose 1 to 30 days."),
     "attribution.model.click": lazy_gettext("the last email clicked"),

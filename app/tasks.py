@@ -38,6 +38,14 @@ CONSENT_WRITEBACK = Task(
     "jobs.consent.write_back_consent", SYNC, retry_intervals=(30, 120, 600, 1800, 3600)
 )
 
+# Segments written back to the platform as tags (after nightly scoring, or when asked).
+TAG_WRITE_BACK = Task(
+    "jobs.tag_write_back.write_back_tags",
+    SYNC,
+    timeout=900,
+    retry_intervals=(30, 120, 600, 1800),
+)
+
 # Scores: nightly per shop, and the RFM cells again after the merchant moves the boundaries.
 SCORE_SHOP = Task("jobs.scoring.score_shop_job", SYNC, timeout=1800)
 RESCORE_RFM = Task("jobs.scoring.rescore_rfm_job", SYNC, timeout=1800)
@@ -66,6 +74,7 @@ ALL: tuple[Task, ...] = (
     WOOCOMMERCE_RECONCILE_ALL,
     WOOCOMMERCE_RECONCILE_SHOP,
     CONSENT_WRITEBACK,
+    TAG_WRITE_BACK,
     SCORE_SHOP,
     RESCORE_RFM,
     DISPATCH_DUE_STEPS,

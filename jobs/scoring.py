@@ -15,6 +15,7 @@ from app.flows.post_purchase import refresh_history_stats
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.services.scoring import enqueue_scoring, rescore_rfm, score_shop
+from app.services.tag_write_back import start_if_enabled as start_tag_write_back
 from jobs.context import kizuna_job
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,9 @@ def score_active_shops(runtime: Kizuna, every: float = SCORE_EVERY) -> int:
 
 @kizuna_job
 def score_shop_job(runtime: Kizuna, shop_id: int) -> int:
-    """Score one shop now and refresh its purchase history stats (re-buy intervals, products
-    bought together); returns the number of customers scored (0 for a shop gone)."""
+    """Score one shop now, refresh its purchase history stats (re-buy intervals, products
+    bought together) and write its segments back to the store when the merchant asked for it;
+    returns the number of customers scored (0 for a shop gone)."""
     with runtime.db.session() as session:
         shop = session.get(Shop, shop_id)
         if shop is None or shop.status != "active":
@@ -47,6 +49,8 @@ def score_shop_job(runtime: Kizuna, shop_id: int) -> int:
         customers = score_shop(session, shop_id).customers
         products = refresh_history_stats(session, shop_id)
         log.info("history stats refreshed shop=%s products=%s", shop_id, products)
+        if start_tag_write_back(session, runtime, shop_id):  # fresh scores: fresh tags
+            session.commit()
         return customers
 
 

@@ -23,5 +23,6 @@ from app.admin import (  # noqa: E402, F401
     segment_builder,
     segments,
     stores,
+    tag_write_back,
     views,
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -147,12 +148,14 @@ class ShopTokenProvider:
         return self._last_token
 
 
-def shopify_client(runtime: Kizuna, shop: Shop) -> ShopifyAdminClient:
-    """An Admin API client for a stored shop; use it as a context manager to close it."""
+def shopify_client(runtime: Kizuna, shop: Shop, **options: Any) -> ShopifyAdminClient:
+    """An Admin API client for a stored shop (`options`: the client's retry settings); use it
+    as a context manager to close it."""
     config = runtime.config
     return ShopifyAdminClient(
         shop.domain,
         config.shopify_api_version,
         shopify_http_client(config.shopify_sandbox_url),
         ShopTokenProvider(runtime, shop.id),
+        **options,
     )

@@ -511,6 +511,25 @@ mutation KizunaCustomerEmailMarketingConsentUpdate(
 """
 
 
+# Customer tags written back from segments (connectors/shopify/tags.py). `tags` takes a list.
+TAGS_ADD = """
+mutation KizunaTagsAdd($id: ID!, $tags: [String!]!) {
+  tagsAdd(id: $id, tags: $tags) {
+    node { id }
+    userErrors { field message }
+  }
+}
+"""
+
+TAGS_REMOVE = """
+mutation KizunaTagsRemove($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) {
+    node { id }
+    userErrors { field message }
+  }
+}
+"""
+
 ALL_DOCUMENTS: dict[str, str] = {
     "SHOP": SHOP,
     "CUSTOMERS": CUSTOMERS,
@@ -527,4 +546,6 @@ ALL_DOCUMENTS: dict[str, str] = {
     "BULK_PRODUCTS": BULK_PRODUCTS,
     "DISCOUNT_CODE_BASIC_CREATE": DISCOUNT_CODE_BASIC_CREATE,
     "CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE": CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
+    "TAGS_ADD": TAGS_ADD,
+    "TAGS_REMOVE": TAGS_REMOVE,
 }

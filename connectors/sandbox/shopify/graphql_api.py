@@ -245,6 +245,8 @@ class AdminRoot:
             "customerEmailMarketingConsentUpdate": lambda _info, input: (
                 mutations.customer_email_marketing_consent_update(store, nodes, input)
             ),
+            "tagsAdd": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=True),
+            "tagsRemove": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=False),
         }
 
     # ---- queries ---------------------------------------------------------------------------

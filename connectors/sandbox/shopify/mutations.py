@@ -1,4 +1,4 @@
-"""Discount-code and consent mutations of the simulated Shopify.
+"""Discount-code, consent and customer-tag mutations of the simulated Shopify.
 
 Layer: connectors/sandbox. Answers Shopify's userErrors (taken code, unknown customer, bad input),
 accepts only the settable consent states and emits the consent webhook. Runs under the store lock.
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from connectors.sandbox.shopify.store import SandboxStore
 
 SETTABLE_STATES = frozenset({"SUBSCRIBED", "UNSUBSCRIBED", "PENDING"})
+MAX_TAG_LENGTH = 255
+MAX_TAGS = 250
 
 
 @dataclass
@@ -175,3 +177,40 @@ def customer_email_marketing_consent_update(
         customer.id, state, opt_in_level=consent.get("marketingOptInLevel") or None
     )
     return {"customer": nodes.customer(customer), "userErrors": []}
+
+
+def _tags_argument(tags: Any) -> list[str]:
+    """`tags` as Shopify reads it: a list of strings, or one comma-separated string."""
+    values = tags.split(",") if isinstance(tags, str) else list(tags or [])
+    return [str(value).strip() for value in values if str(value).strip()]
+
+
+def _tags_error(message: str, field: str = "id") -> dict[str, Any]:
+    return {"node": None, "userErrors": [{"field": [field], "message": message}]}
+
+
+def change_tags(store: SandboxStore, id: str, tags: Any, *, add: bool) -> dict[str, Any]:
+    """`tagsAdd` / `tagsRemove` on a customer: case-insensitive like Shopify, at most 255
+    characters per tag and 250 tags per customer; a change emits customers/update."""
+    number = parse_gid(str(id), "Customer")
+    customer = store.customer_by_id(number) if number is not None else None
+    if customer is None:
+        return _tags_error("Resource does not exist" if number else "Invalid id")
+    wanted = _tags_argument(tags)
+    if any(len(tag) > MAX_TAG_LENGTH for tag in wanted):
+        return _tags_error(f"Tags are limited to {MAX_TAG_LENGTH} characters", "tags")
+    current = list(customer.tags)
+    lowered = {tag.lower() for tag in current}
+    if add:
+        updated = current + [tag for tag in dict.fromkeys(wanted) if tag.lower() not in lowered]
+    else:
+        dropped = {tag.lower() for tag in wanted}
+        updated = [tag for tag in current if tag.lower() not in dropped]
+    if len(updated) > MAX_TAGS:
+        return _tags_error(f"A resource can have at most {MAX_TAGS} tags", "tags")
+    if updated != current:
+        store.update_customer(customer.id, tags=updated)
+    return {
+        "node": {"__typename": "Customer", "id": f"gid://shopify/Customer/{customer.id}"},
+        "userErrors": [],
+    }
