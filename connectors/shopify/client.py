@@ -211,6 +211,11 @@ class ShopifyAdminClient:
             raise ConnectorError("Shopify answered with a JSON value that is not an object")
         return body
 
+    @property
+    def requested_costs(self) -> dict[str, float]:
+        """The requested cost Shopify last reported for each document sent (a copy)."""
+        return dict(self._known_costs)
+
     def _record_cost(self, document: str, body: Mapping[str, Any]) -> None:
         cost = (body.get("extensions") or {}).get("cost") or {}
         requested = cost.get("requestedQueryCost")
