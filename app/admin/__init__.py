@@ -22,6 +22,7 @@ from app.admin import (  # noqa: E402, F401
     inquiries,
     segment_builder,
     segments,
+    sender,
     stores,
     tag_write_back,
     views,

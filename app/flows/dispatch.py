@@ -26,6 +26,7 @@ from app.flows.runs import (
     enqueue_send,
     flow_setting,
     schedule_step,
+    waiting_reason,
 )
 from app.heartbeats import process_name
 from app.models import Shop
@@ -138,7 +139,9 @@ class _Batch:
             elif isinstance(decision, Skip):
                 decisions.append(_Decision(run, status="skipped", last_error=decision.reason))
             elif isinstance(decision, Postpone):
-                decisions.append(_Decision(run, not_before=decision.until))
+                decisions.append(
+                    _Decision(run, not_before=decision.until, last_error=waiting_reason(decision))
+                )
             else:
                 assert isinstance(decision, Ready)  # noqa: S101 - the four outcomes
                 self.facts.record_send(run.customer_id, self.now)  # a second cart waits

@@ -26,6 +26,7 @@ from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.inquiries import paused_customers
 from app.services.segments import flow_audience
+from app.services.sender_identity import identity_of
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import normalize_email
 
@@ -47,6 +48,7 @@ class FactSet:
     ) -> None:
         self.shop_id, self.flow_key, self.now = shop_id, flow_key, now
         self.shop: Shop | None = shop_row(session, shop_id)
+        self.sender_identity_set = identity_of(self.shop) is not None
         self.enabled, self.config = flow_config(session, shop_id, flow_key)
         customer_ids = {run.customer_id for run in runs}
         self.customers: dict[int, Customer] = (
@@ -84,6 +86,7 @@ class FactSet:
             run_exit = str(run.exit_reason)
         return Facts(
             shop_active=self.shop is not None and self.shop.is_active,
+            sender_identity_set=self.sender_identity_set,
             flow_enabled=self.enabled,
             customer_present=customer is not None
             and customer.deleted_at is None

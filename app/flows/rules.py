@@ -16,6 +16,10 @@ from app.domain.orchestration import FlowConfig, apply_quiet_hours, check_freque
 
 # A send that yields to a higher-priority flow tries again after this (then the cap decides).
 PRIORITY_DELAY = timedelta(minutes=5)
+# A shop without its sender identity (name, reply-to, postal address, contact: the law's
+# footer) sends no marketing email; its messages wait and look again after this.
+SENDER_IDENTITY_WAIT = timedelta(hours=1)
+SENDER_IDENTITY = "sender_identity"
 # Exits that mean the address may not be mailed at all (a send stopped by them is `suppressed`).
 CONSENT_EXITS = frozenset({"no_consent", "suppressed"})
 
@@ -28,9 +32,11 @@ class Facts:
     refunded, …), in the order the flow checks them. `run_exit`: the run was already stopped
     (a webhook exited it) with this reason. `recent_sends`: when the customer was emailed
     within the caps' windows. `outranked`: a flow of higher priority has something due for them.
+    `sender_identity_set`: the shop's emails can carry the sender's name, address and contact.
     """
 
     shop_active: bool = True
+    sender_identity_set: bool = True
     flow_enabled: bool = True
     customer_present: bool = True  # the customer row exists, not deleted, not redacted
     subscribed: bool = True
@@ -130,6 +136,10 @@ DELAY_RULES: Sequence[DelayRule] = (
     # Cart first: a flow of higher priority with something due for the customer goes first.
     DelayRule(
         "priority", lambda f, due, now: max(due, now + PRIORITY_DELAY) if f.outranked else due
+    ),
+    DelayRule(
+        SENDER_IDENTITY,
+        lambda f, due, now: due if f.sender_identity_set else max(due, now + SENDER_IDENTITY_WAIT),
     ),
     DelayRule("frequency_cap", _cap),
     DelayRule("quiet_hours", _quiet_hours),

@@ -16,6 +16,8 @@ from email.utils import parseaddr
 from typing import Any
 
 import redis
+from flask import render_template
+from flask_babel import force_locale
 from sqlalchemy import event, or_, select, union, update
 from sqlalchemy.orm import Session
 
@@ -23,11 +25,14 @@ from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import CART, FlowConfig, in_holdout
 from app.flows import registry
+from app.flows.rules import SENDER_IDENTITY, Postpone
+from app.i18n import recipient_language
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
 from app.models.order import order_time
 from app.queueing import enqueue_after_commit, job_id
 from app.services.segments import in_audience
+from app.services.sender_identity import WAITING_FOR_SENDER, SenderIdentity, identity_of
 from app.services.unsubscribe import (
     is_suppressed,
     make_token,
@@ -232,6 +237,12 @@ def enqueue_send(session: Session, message_id: int, when: datetime | None = None
     enqueue_after_commit(session, _redis(), SEND_MESSAGE, message_id, job_id=key, at=when)
 
 
+def waiting_reason(decision: Postpone) -> str | None:
+    """What a postponed message shows while it waits: only a wait the merchant can end (the
+    shop's missing sender identity) is named; caps and quiet hours are the flow working."""
+    return WAITING_FOR_SENDER if SENDER_IDENTITY in decision.causes else None
+
+
 # --- the email envelope ----------------------------------------------------------------------
 
 
@@ -244,6 +255,29 @@ class SharedContent:
     subject: str
     html: str
     text: str
+
+
+# Where `email/_layout.html` wants the sender's footer.
+SENDER_FOOTER_MARKER = "<!--kizuna:sender-footer-->"
+
+
+def with_sender_footer(
+    identity: SenderIdentity, lang: str, html: str, text: str
+) -> tuple[str, str]:
+    """The email's HTML and text with the sender's footer (name, postal address, contact and
+    the right to refuse further email) in `lang`; HTML without the layout's marker gets it
+    before `</body>`."""
+    values = identity.to_json()
+    with force_locale(lang):
+        footer_html = render_template("email/_sender_footer.html", **values)
+        footer_text = render_template("email/_sender_footer.txt", **values)
+    if SENDER_FOOTER_MARKER in html:
+        html = html.replace(SENDER_FOOTER_MARKER, footer_html, 1)
+    elif "</body>" in html:
+        html = html.replace("</body>", footer_html + "</body>", 1)
+    else:
+        html += footer_html
+    return html, text.rstrip("\n") + "\n" + footer_text.strip("\n") + "\n"
 
 
 def message_unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
@@ -266,16 +300,25 @@ def flow_email(
     link: str,
     substitutions: Mapping[str, str] | None = None,
 ) -> OutgoingEmail:
-    """A flow message's email: the shop as sender name, opaque ids, categories
+    """A flow message's email: the shop's sender identity (From name, Reply-To, and the
+    footer with its name, postal address and contact), opaque ids, categories
     `kizuna`/`flow-<key>`/`<key>-step-<n>`, and the one-click unsubscribe header — which
     SendGrid (and RFC 8058) accept only over https, so a plain-http demo keeps the link in the
-    body only."""
+    body only. Without an identity (a preview) the shop's name stands in and no footer is added:
+    the rules never let such an email be sent."""
     from_name, from_email = parseaddr(config.mail_from)
+    identity = identity_of(shop)
+    if identity is not None:
+        html, text = with_sender_footer(
+            identity, recipient_language(customer.locale, shop.locale), html, text
+        )
     return OutgoingEmail(
         kizuna_message_id=str(msg.id),
         shop_id=str(shop.id),
         from_email=from_email,
-        from_name=shop.name or from_name or None,
+        from_name=(identity.sender_name if identity else shop.name) or from_name or None,
+        reply_to=identity.reply_to if identity else None,
+        reply_to_name=identity.sender_name if identity else None,
         to_email=customer.email or "",
         subject=subject,
         html=html,

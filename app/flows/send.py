@@ -21,7 +21,7 @@ from app.flows import registry
 from app.flows.cart import language
 from app.flows.facts import FactSet
 from app.flows.rules import Exit, Postpone, Skip, decide
-from app.flows.runs import SharedContent, enqueue_send
+from app.flows.runs import SharedContent, enqueue_send, waiting_reason
 from app.heartbeats import process_name
 from app.kizuna import Kizuna
 from app.models import Shop
@@ -92,6 +92,7 @@ def _decide_and_render(
         return msg.status, None
     if isinstance(decision, Postpone):
         msg.not_before = decision.until
+        msg.last_error = waiting_reason(decision)
         enqueue_send(session, msg.id, decision.until)
         log.info("send postponed message_id=%s until=%s", msg.id, decision.until.isoformat())
         return "postponed", None

@@ -50,6 +50,10 @@ class Shop(Base):
     # Local hour (0-23, in `timezone`) of each daily job, by job name (`services.daily_schedule`);
     # None or a missing name: the job's default hour.
     daily_hours: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # Who the shop's marketing emails come from (`services.sender_identity`): sender name,
+    # reply-to, postal address, contact. Required by law in every email; None: not set, and
+    # marketing email waits until it is.
+    sender_identity: Mapped[dict[str, str] | None] = mapped_column(JSON)
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

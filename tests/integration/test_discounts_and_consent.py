@@ -42,6 +42,7 @@ from tests.conftest import (
 )
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
+from tests.factories.shops import set_sender_identity
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -104,7 +105,7 @@ def connect(runtime: Any, sandbox: SandboxShopify, db: Session) -> Shop:
     Queue(SYNC, connection=runtime.redis).empty()  # no backfill: these tests add their rows
     shop = db.get_one(Shop, shop_id)
     shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "UTC"
-    db.commit()
+    set_sender_identity(db, shop.id)
     return shop
 
 

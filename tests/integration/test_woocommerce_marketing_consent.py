@@ -42,6 +42,7 @@ from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
 from tests.conftest import make_test_env
+from tests.factories.shops import SENDER_IDENTITY
 
 STORE = "tea-shop"
 # Jobs called with their ids only, as RQ calls them (the decorator supplies the runtime).
@@ -95,6 +96,7 @@ def shop(db: Session, runtime: Any, woo: SandboxWooCommerce) -> Shop:
         locale="ja",
         name="絆ティー",
         access_token_encrypted=runtime.cipher.encrypt(keys),
+        sender_identity=dict(SENDER_IDENTITY),
     )
     db.add(shop)
     db.flush()

@@ -14,6 +14,7 @@ from app.flows import registry
 from app.flows.rules import (
     DELAY_RULES,
     PRIORITY_DELAY,
+    SENDER_IDENTITY_WAIT,
     STOP_RULES,
     Decision,
     Exit,
@@ -62,6 +63,11 @@ SCENARIOS: dict[str, tuple[Facts, Decision]] = {
     "capped_into_quiet_hours": (
         replace(BASE, recent_sends=(NOW - timedelta(hours=1),)),
         Postpone(NOW + timedelta(hours=21), frozenset({"frequency_cap", "quiet_hours"})),
+    ),
+    # A shop without its sender identity waits (and looks again an hour later).
+    "no_sender_identity": (
+        replace(BASE, sender_identity_set=False),
+        Postpone(NOW + SENDER_IDENTITY_WAIT, frozenset({"sender_identity"})),
     ),
     # Consent is checked before the flow's own exits and before a complaint.
     "unsubscribed_and_ordered": (
