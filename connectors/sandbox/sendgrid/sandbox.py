@@ -22,6 +22,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from connectors.sandbox.sendgrid.engagement import EngagementModel, EventPoster
 from connectors.sandbox.sendgrid.server import SandboxApp
 
 # The sandbox keeps its own spelling of SendGrid's names, so a typo in the connector fails tests.
@@ -177,6 +178,55 @@ class SandboxSendGrid:
         )
         self.public_key_b64 = base64.b64encode(der).decode("ascii")
         self.wsgi_app = SandboxApp(self)
+        self._engagement: EngagementModel | None = None
+        self._poster: EventPoster | None = None
+        self._engagement_random = random.Random(0)
+
+    # --- recipients' engagement ----------------------------------------------------------
+
+    def start_engagement(
+        self, model: EngagementModel | None = None, *, seed: int = 0, interval: float = 1.0
+    ) -> None:
+        """From now on every accepted message gets its events by `model` (delivered, a share
+        opened and clicked, a few bounces, …), posted signed to `event_webhook_url` in batches
+        at most every `interval` seconds, as SendGrid's Event Webhook does."""
+        if not self.event_webhook_url:
+            raise ValueError("engagement needs an event_webhook_url")
+        self.stop_engagement()
+        with self._lock:
+            self._engagement = model or EngagementModel()
+            self._engagement_random = random.Random(seed)
+            self._poster = EventPoster(self._post_engagement, interval=interval)
+
+    def stop_engagement(self) -> None:
+        with self._lock:
+            poster, self._poster, self._engagement = self._poster, None, None
+        if poster is not None:
+            poster.stop()
+
+    @property
+    def engagement_pending(self) -> int:
+        """Events planned and not yet posted."""
+        poster = self._poster
+        return poster.pending if poster is not None else 0
+
+    def _plan_engagement(self, messages: list[OutboxMessage]) -> None:
+        with self._lock:
+            model, poster, rng = self._engagement, self._poster, self._engagement_random
+            if model is None or poster is None:
+                return
+            plans = [(message, model.plan(message, rng)) for message in messages]
+        start, wall = time.monotonic(), time.time()
+        for message, plan in plans:
+            for delay, kind, url in plan:
+                [event] = self.events_for(message, [kind], timestamp=int(wall + delay))
+                if url is not None:
+                    event["url"] = url
+                poster.schedule(start + delay, event)
+
+    def _post_engagement(self, events: list[dict[str, Any]]) -> bool:
+        url = self.event_webhook_url
+        return url is not None and 200 <= self.emit_events(url, events) < 300
 
     # --- sender identities ---------------------------------------------------------------
 
@@ -249,6 +299,7 @@ class SandboxSendGrid:
             self._outbox.extend(messages)
             for message in messages:
                 self._activity[message.sg_message_id] = _Activity(last_event_time=now)
+        self._plan_engagement(messages)
         return x_message_id
 
     def activity(self, message: OutboxMessage) -> dict[str, Any]:
@@ -341,10 +392,14 @@ class SandboxSendGrid:
         return response.status_code
 
     def events_for(
-        self, message: OutboxMessage, kinds: Iterable[str] = ("processed", "delivered")
+        self,
+        message: OutboxMessage,
+        kinds: Iterable[str] = ("processed", "delivered"),
+        *,
+        timestamp: int | None = None,
     ) -> list[dict[str, Any]]:
         """Events as SendGrid would report them for `message`, custom args as top-level keys."""
-        now = int(time.time())
+        now = int(time.time()) if timestamp is None else timestamp
         events = []
         for kind in kinds:
             event: dict[str, Any] = dict(message.custom_args)
