@@ -336,11 +336,25 @@ def keys_rotate() -> None:
 @click.option("--customers", default=2000, show_default=True, type=int)
 @click.option("--activity/--no-activity", default=True, show_default=True, help="Live store.")
 @click.option("--exit-after-sync", is_flag=True, help="Stop once the first sync is done.")
-def demo(port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:
+@click.option(
+    "--pace",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1, max=1000),
+    help="How much sooner recipients act: 1 shows deliveries within a minute and opens and "
+    "clicks within minutes; 60 brings them within seconds.",
+)
+def demo(port: int, customers: int, activity: bool, exit_after_sync: bool, pace: float) -> None:
     """Run everything locally against a simulated Shopify store; Ctrl-C stops it all."""
     from app.demo import run_demo
 
-    run_demo(port=port, customers=customers, activity=activity, exit_after_sync=exit_after_sync)
+    run_demo(
+        port=port,
+        customers=customers,
+        activity=activity,
+        exit_after_sync=exit_after_sync,
+        pace=pace,
+    )
 
 
 @main.command("sync")

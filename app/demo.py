@@ -1,12 +1,15 @@
 """`kizuna demo`: the whole product on one machine, nothing configured.
 
-Layer: edge (process supervision). Owns the embedded Redis and the simulated store, starts web,
-worker and scheduler, installs over the real OAuth; Ctrl-C stops every process it started.
+Layer: edge (process supervision). Owns the embedded Redis and the simulated stores (Shopify and
+WooCommerce, one account) and SendGrid, starts web, worker and scheduler, installs over the real
+OAuth and connects over the real wc-auth; Ctrl-C stops every process it started. `--pace`
+speeds up what recipients do (delivery, opens, clicks) for a quick look or a test.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +26,17 @@ from app.config import Config, load_config
 
 DEMO_SHOP = "kizuna-demo.myshopify.com"
 DEMO_SHOP_NAME = "Kizuna Tea & Craft"
+DEMO_WOO_STORE = "kizuna-woo"
+# A share of the WooCommerce store's customers also buy in the Shopify store (same address),
+# so the People page shows one person across both stores.
+SHARED_CUSTOMER_SHARE = 0.3
+# What the merchant would type on the Sender details page; the law wants it in every email.
+DEMO_SENDER = {
+    "sender_name": "Kizuna Tea & Craft",
+    "reply_to": "hello@kizuna-tea.example",
+    "postal_address": "〒150-0001 東京都渋谷区神宮前1-2-3 きずなビル 4F",
+    "contact": "03-1234-5678 / hello@kizuna-tea.example",
+}
 
 
 class Supervisor:
@@ -66,6 +80,21 @@ class Supervisor:
                 process.wait()
 
 
+def _serve_woocommerce(woo: Any) -> tuple[Any, str]:
+    """Serve the simulated WooCommerce stores on a loopback port, in a daemon thread."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        """No access log: the REST query strings carry the API key and its signature."""
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return None
+
+    server = make_server("127.0.0.1", 0, woo.wsgi_app, threaded=True, request_handler=QuietHandler)
+    threading.Thread(target=server.serve_forever, name="sandbox-woocommerce", daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
 def _wait_for_health(url: str, supervisor: Supervisor, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -94,7 +123,9 @@ def _install(app_url: str, sandbox_url: str) -> None:
         raise click.ClickException(f"install failed: HTTP {response.status_code}")
 
 
-def _sync_state(config: Config) -> tuple[int | None, dict[str, Any]]:
+def _sync_state(
+    config: Config, platform: str = "shopify", domain: str = DEMO_SHOP
+) -> tuple[int | None, dict[str, Any]]:
     from sqlalchemy import select
 
     from app.db import Database
@@ -103,7 +134,9 @@ def _sync_state(config: Config) -> tuple[int | None, dict[str, Any]]:
     database = Database(config.database_url)
     try:
         with database.session() as session:
-            shop = session.scalar(select(Shop).where(Shop.domain == DEMO_SHOP))
+            shop = session.scalar(
+                select(Shop).where(Shop.platform == platform, Shop.domain == domain)
+            )
             if shop is None:
                 return None, {}
             return shop.account_id, dict(shop.sync_state or {})
@@ -111,13 +144,19 @@ def _sync_state(config: Config) -> tuple[int | None, dict[str, Any]]:
         database.dispose()
 
 
-def _follow_sync(config: Config, supervisor: Supervisor, expected: dict[str, int]) -> int:
+def _follow_sync(
+    config: Config,
+    supervisor: Supervisor,
+    expected: dict[str, int],
+    platform: str = "shopify",
+    domain: str = DEMO_SHOP,
+) -> int:
     """Show the first sync's progress; return the account id once it is done."""
     total = sum(expected.values()) or 1
     started = time.monotonic()
     while True:
         supervisor.check_alive()
-        account_id, state = _sync_state(config)
+        account_id, state = _sync_state(config, platform, domain)
         done_counts: dict[str, int] = state.get("done") or {}
         done = sum(done_counts.values())
         elapsed = time.monotonic() - started
@@ -147,6 +186,26 @@ DEMO_PACE: dict[str, dict[str, Any]] = {
     "thank_you": {"step_delay_hours": [0.1], "quiet_hours": None},
     "winback": {"quiet_hours": None},
 }
+
+
+def _demo_sender(config: Config) -> None:
+    """Set the demo shops' sender details where none are set (a visitor's own stay)."""
+    from sqlalchemy import update
+
+    from app.db import Database
+    from app.models import Shop
+
+    database = Database(config.database_url)
+    try:
+        with database.session() as session:
+            session.execute(
+                update(Shop)
+                .where(Shop.sender_identity.is_(None), Shop.status != "uninstalled")
+                .values(sender_identity=dict(DEMO_SENDER))
+            )
+            session.commit()
+    finally:
+        database.dispose()
 
 
 def _demo_pace(config: Config, redis_url: str) -> None:
@@ -187,13 +246,65 @@ def _demo_pace(config: Config, redis_url: str) -> None:
     enqueue(redis.Redis.from_url(redis_url), SCAN_WINBACK)
 
 
-def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool) -> None:
+def _share_customers(shopify_store: Any, woo_store: Any) -> int:
+    """Make a share of the WooCommerce store's customers the Shopify store's people (same
+    address and names, on their orders too); → how many."""
+    woo_customers = sorted(woo_store.customers.values(), key=lambda c: c["id"])
+    people = [c for c in shopify_store.customers if c.email]
+    count = min(len(people), int(len(woo_customers) * SHARED_CUSTOMER_SHARE))
+    with woo_store.lock:
+        for customer, person in zip(woo_customers[:count], people[:count], strict=True):
+            names = {"first_name": person.first_name, "last_name": person.last_name}
+            customer.update(email=person.email, **names)
+            customer["billing"] = {**customer["billing"], "email": person.email, **names}
+            for order in woo_store.orders.values():
+                if order.get("customer_id") == customer["id"]:
+                    order["billing"] = {**order["billing"], "email": person.email, **names}
+    return count
+
+
+def _sign_in(browser: httpx.Client, link: str) -> None:
+    """What the login link's page does: post the fragment's token with the CSRF token."""
+    url, _, token = link.partition("#")
+    page = browser.get(url)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    if csrf is None:
+        raise click.ClickException("the login link page has no form")
+    browser.post(url, data={"token": token, "csrf_token": csrf[1]})
+
+
+def _connect_woocommerce(app_url: str, link: str, store_url: str) -> None:
+    """Connect the simulated WooCommerce store to the demo account as its merchant would:
+    signed in, the connect form, the store's approval (wc-auth), back to Kizuna."""
+    with httpx.Client(base_url=app_url, timeout=60) as browser:
+        _sign_in(browser, link)
+        form = browser.get("/connect/woocommerce")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        if form.status_code != 200 or csrf is None:
+            raise click.ClickException(f"connect form: HTTP {form.status_code}")
+        started = browser.post(
+            "/connect/woocommerce", data={"store_url": store_url, "csrf_token": csrf[1]}
+        )
+        approve = started.headers.get("Location", "")
+        if started.status_code != 302 or not approve.startswith(store_url):
+            raise click.ClickException(f"connect WooCommerce: HTTP {started.status_code}")
+        approved = browser.get(approve)
+        back = approved.headers.get("Location", "")
+        if approved.status_code != 302 or "success=1" not in back:
+            raise click.ClickException(f"the store refused the key: HTTP {approved.status_code}")
+        browser.get(back)
+
+
+def run_demo(
+    *, port: int, customers: int, activity: bool, exit_after_sync: bool, pace: float = 1.0
+) -> None:
     import redis
 
     from app.auth.login_link import make_login_url
     from app.migrate import upgrade
     from app.redis_conn import embedded_redis_url
     from connectors.sandbox.shopify import SandboxShopify, serve_sandbox
+    from connectors.sandbox.woocommerce import SandboxWooCommerce
 
     env = dict(os.environ)
     instance = Path(env.get("KIZUNA_INSTANCE") or Path.cwd() / "instance").resolve()
@@ -211,6 +322,8 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         app_url=app_url,
         plan="enterprise",
     )
+    # Served first: product pictures are served by the simulated stores themselves.
+    server, sandbox_url = serve_sandbox(sandbox)
     store = sandbox.add_shop(
         DEMO_SHOP,
         customers=customers,
@@ -218,16 +331,28 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         currency="JPY",
         timezone="Asia/Tokyo",
         name=DEMO_SHOP_NAME,
+        image_base=f"{sandbox_url}/_sandbox/images",
     )
-    server, sandbox_url = serve_sandbox(sandbox)
     env["SHOPIFY_SANDBOX_URL"] = sandbox_url
+    woo = SandboxWooCommerce(seed=11)
+    woo_store = woo.add_store(
+        DEMO_WOO_STORE, customers=max(customers // 4, 10), years=1, serve_images=True
+    )
+    shared = _share_customers(store, woo_store)
+    woo_server, woo_url = _serve_woocommerce(woo)
+    woo_store_url = f"{woo_url}/{DEMO_WOO_STORE}"
+    # The simulated store is on loopback over plain http: allowed in development only.
+    allowed = [h for h in env.get("OUTBOUND_ALLOW_HOSTS", "").split(",") if h.strip()]
+    env["OUTBOUND_ALLOW_HOSTS"] = ",".join([*allowed, woo_url.removeprefix("http://")])
     mail_server = None
     if not env.get("SENDGRID_API_KEY"):
-        from connectors.sandbox.sendgrid import SandboxSendGrid
+        from connectors.sandbox.sendgrid import EngagementModel, SandboxSendGrid
         from connectors.sandbox.sendgrid import serve_sandbox as serve_mail_sandbox
 
         mail_sandbox = SandboxSendGrid(event_webhook_url=f"{app_url}/webhooks/sendgrid")
         mail_sandbox.add_sender(parseaddr(base_config.mail_from)[1], "Kizuna")
+        # Recipients at work: most emails delivered, a share opened and clicked, a few bounce.
+        mail_sandbox.start_engagement(EngagementModel(pace=pace), interval=min(1.0, 5 / pace))
         mail_server, mail_url = serve_mail_sandbox(mail_sandbox)
         env["SENDGRID_SANDBOX_URL"] = mail_url
         env["SENDGRID_EVENT_PUBLIC_KEY"] = mail_sandbox.public_key_b64
@@ -235,6 +360,10 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
     click.echo(
         f"  store     {DEMO_SHOP} ({len(store.customers)} customers, "
         f"{len(store.orders)} orders) at {sandbox_url}"
+    )
+    click.echo(
+        f"  store     {woo_store_url} (WooCommerce: {len(woo_store.customers)} customers, "
+        f"{shared} of them also Shopify customers, {len(woo_store.orders)} orders)"
     )
 
     upgrade(config.database_url)
@@ -269,8 +398,21 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         }
         account_id = _follow_sync(config, supervisor, expected)
         demo_redis_url = env.get("REDIS_URL") or config.redis_url or ""
+        demo_redis = redis.Redis.from_url(demo_redis_url)
+        _demo_sender(config)
         _demo_pace(config, demo_redis_url)
-        link = make_login_url(config, redis.Redis.from_url(demo_redis_url), account_id)
+
+        click.echo(f"Connecting the WooCommerce store {woo_store_url} to the same account…")
+        _connect_woocommerce(app_url, make_login_url(config, demo_redis, account_id), woo_store_url)
+        _follow_sync(
+            config,
+            supervisor,
+            {"customers": len(woo_store.customers), "orders": len(woo_store.orders)},
+            platform="woocommerce",
+            domain=woo_store_url,
+        )
+        _demo_sender(config)
+        link = make_login_url(config, demo_redis, account_id)
         click.echo("")
         click.echo("Kizuna is running. Open the admin (login link: works once, within 15 minutes;")
         click.echo("`kizuna login-link` prints another):")
@@ -298,6 +440,9 @@ def run_demo(*, port: int, customers: int, activity: bool, exit_after_sync: bool
         stop_activity.set()
         supervisor.stop()
         server.shutdown()
+        woo_server.shutdown()
+        woo.close()
         if mail_server is not None:
+            mail_sandbox.stop_engagement()
             mail_server.shutdown()
-        click.echo("Stopped web, worker, scheduler and the simulated store and mail service.")
+        click.echo("Stopped web, worker, scheduler and the simulated stores and mail service.")

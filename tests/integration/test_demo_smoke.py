@@ -1,8 +1,11 @@
-"""`kizuna demo` on the default configuration: SQLite, embedded Redis, the simulated store.
+"""`kizuna demo` on the default configuration: SQLite, embedded Redis, the simulated stores.
 
-The demo runs as a real command in a fresh instance folder with no Kizuna variables set; it must
-install into the store, finish the first sync, serve /healthz and the customer list, and stop
-every process it started on SIGINT.
+The demo runs once for this module as a real command in a fresh instance folder with no Kizuna
+variables set, at a fast recipients' pace (`--pace 60`: what takes minutes in the demo takes
+seconds). It must install into the Shopify store, connect the WooCommerce store to the same
+account, finish both first syncs, serve /healthz and every admin page, send win-back emails
+whose delivered, opened and clicked events fill the flows page, carry the sender's details,
+load product pictures from the simulated stores only, and stop every process on SIGINT.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -22,6 +28,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/login/link#\S+)")
+PACE = "60"
+
+pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:
@@ -36,27 +45,59 @@ def _port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.slow
-def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> None:
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    port: int
+    env: dict[str, str]
+    instance: Path
+    output: list[str] = field(default_factory=list)
+    browser: httpx.Client | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def printed(self) -> str:
+        return "".join(self.output)
+
+    def printed_url(self, pattern: str) -> str:
+        found = re.search(pattern, self.printed, re.MULTILINE)
+        assert found, self.printed
+        return found.group(1)
+
+    def page(self, path: str) -> str:
+        assert self.browser is not None
+        response = self.browser.get(path)
+        assert response.status_code == 200, path
+        return response.text
+
+
+def _stop(demo: Demo) -> None:
+    if demo.process.poll() is not None:
+        return
+    os.killpg(demo.process.pid, signal.SIGINT)
+    try:
+        demo.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.process.pid, signal.SIGKILL)
+        demo.process.wait()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     port = _free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DATABASE_URL", "REDIS_URL", "SHOPIFY_", "SECRET_KEY", "ENCRYPTION"))
     }
-    env["KIZUNA_INSTANCE"] = str(tmp_path / "instance")
+    instance = tmp_path_factory.mktemp("demo") / "instance"
+    env["KIZUNA_INSTANCE"] = str(instance)
+    arguments = ["--port", str(port), "--customers", "80", "--no-activity", "--pace", PACE]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--customers",
-            "150",
-            "--no-activity",
-        ],
+        [sys.executable, "-m", "app.cli", "demo", *arguments],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -64,14 +105,14 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
         text=True,
         start_new_session=True,
     )
-    output: list[str] = []
+    demo = Demo(process, port, env, instance)
     found = threading.Event()
     link: list[str] = []
 
     def read_output() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            output.append(line)
+            demo.output.append(line)
             match = LOGIN_LINK.search(line)
             if match:
                 link.append(match.group(1))
@@ -80,78 +121,145 @@ def test_demo_runs_on_embedded_defaults_and_stops_cleanly(tmp_path: Path) -> Non
     reader = threading.Thread(target=read_output, daemon=True)
     reader.start()
     try:
-        assert found.wait(timeout=240), "demo printed no login link:\n" + "".join(output[-40:])
-        base = f"http://127.0.0.1:{port}"
-        health = httpx.get(f"{base}/healthz", timeout=10)
-        assert health.status_code == 200
-        assert health.json()["database"] == "ok"
-        assert health.json()["redis"] == "ok"
-
-        # `kizuna doctor` beside the demo, on its instance folder and simulated services, passes.
-        printed = "".join(output)
-        store_url = re.search(r"^  store .* at (http://\S+)$", printed, re.MULTILINE)
-        mail_url = re.search(r"^  mail +(http://\S+)$", printed, re.MULTILINE)
-        assert store_url, printed
-        assert mail_url, printed
-        doctor = subprocess.run(
-            [sys.executable, "-m", "app.cli", "doctor"],
-            cwd=ROOT,
-            env={
-                **env,
-                "APP_URL": base,
-                "SHOPIFY_SANDBOX_URL": store_url.group(1),
-                "SENDGRID_SANDBOX_URL": mail_url.group(1),
-            },
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-        assert "✓ kizuna-demo.myshopify.com: webhooks: 12 topics" in doctor.stdout, doctor.stdout
-
-        with httpx.Client(base_url=base, follow_redirects=True, timeout=20) as browser:
-            # What the link page's script does: the fragment's token, posted with the CSRF token.
-            url, _, token = link[0].partition("#")
-            page = browser.get(url)
-            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-            assert csrf
-            home = browser.post(url, data={"token": token, "csrf_token": csrf[1]})
-            assert home.status_code == 200
-            customers = browser.get("/app/customers")
-            assert customers.status_code == 200
-            assert customers.text.count("/app/customers/") >= 10
-            # Every page of the admin answers on the embedded SQLite database.
-            for path in (
-                "/app/customers/1",
-                "/app/segments",
-                "/app/segments/saved/new",
-                "/app/analytics",
-                "/app/flows",
-                "/app/flows/winback",
-                "/app/flows/thank_you",
-                "/app/outbox",
-                "/app/stores",
-                "/api/v1/flows",
-            ):
-                assert browser.get(path).status_code == 200, path
-            # Demo pace: the win-back scan runs at once and its emails reach the outbox.
-            deadline = time.monotonic() + 60
-            outbox = browser.get("/app/outbox").text
-            while "flow-winback" not in outbox and time.monotonic() < deadline:
-                time.sleep(1)
-                outbox = browser.get("/app/outbox").text
-            assert "flow-winback" in outbox, "no win-back email reached the demo's outbox"
-        assert (tmp_path / "instance" / "kizuna.sqlite3").exists()
+        assert found.wait(timeout=240), "demo printed no login link:\n" + demo.printed[-4000:]
+        browser = httpx.Client(base_url=demo.base, follow_redirects=True, timeout=20)
+        # What the link page's script does: the fragment's token, posted with the CSRF token.
+        url, _, token = link[0].partition("#")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', browser.get(url).text)
+        assert csrf
+        assert browser.post(url, data={"token": token, "csrf_token": csrf[1]}).status_code == 200
+        demo.browser = browser
+        yield demo
     finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            raise
+        if demo.browser is not None:
+            demo.browser.close()
+        _stop(demo)
         reader.join(timeout=5)
-    assert "Stopped" in "".join(output)
+
+
+def test_healthz_and_doctor_pass_beside_the_demo(demo: Demo) -> None:
+    health = httpx.get(f"{demo.base}/healthz", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["database"] == "ok"
+    assert health.json()["redis"] == "ok"
+    woo_store = demo.printed_url(r"^  store +(http://\S+/kizuna-woo) \(WooCommerce")
+    doctor = subprocess.run(
+        [sys.executable, "-m", "app.cli", "doctor"],
+        cwd=ROOT,
+        env={
+            **demo.env,
+            "APP_URL": demo.base,
+            "KIZUNA_ENV": "development",
+            "SHOPIFY_SANDBOX_URL": demo.printed_url(r"^  store .* at (http://\S+)$"),
+            "SENDGRID_SANDBOX_URL": demo.printed_url(r"^  mail +(http://\S+)$"),
+            "OUTBOUND_ALLOW_HOSTS": woo_store.removeprefix("http://").split("/")[0],
+        },
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "✓ kizuna-demo.myshopify.com: webhooks: 12 topics" in doctor.stdout, doctor.stdout
+    assert (demo.instance / "kizuna.sqlite3").exists()
+
+
+def test_every_admin_page_answers(demo: Demo) -> None:
+    customers = demo.page("/app/customers")
+    assert customers.count("/app/customers/") >= 10
+    for path in (
+        "/app/customers/1",
+        "/app/segments",
+        "/app/segments/saved/new",
+        "/app/analytics",
+        "/app/flows",
+        "/app/flows/winback",
+        "/app/flows/thank_you",
+        "/app/outbox",
+        "/app/stores",
+        "/app/settings/sender",
+        "/app/privacy",
+        "/api/v1/flows",
+    ):
+        demo.page(path)
+
+
+def test_both_platforms_in_one_account_with_people_across_stores(demo: Demo) -> None:
+    stores = demo.page("/app/stores")
+    assert "kizuna-demo.myshopify.com" in stores or "Kizuna Tea &amp; Craft" in stores
+    assert "/kizuna-woo" in stores
+    shared = re.search(r'data-field="shared-people">([\d,]+)<', stores)
+    assert shared
+    assert int(shared[1]) > 0
+    with sqlite3.connect(demo.instance / "kizuna.sqlite3") as database:
+        platforms = dict(
+            database.execute(
+                "SELECT s.platform, count(c.id) FROM shops s JOIN customers c ON c.shop_id = s.id"
+                " GROUP BY s.platform"
+            ).fetchall()
+        )
+        woo_shop = database.execute(
+            "SELECT id FROM shops WHERE platform = 'woocommerce'"
+        ).fetchone()
+    assert platforms["shopify"] >= 80
+    assert platforms["woocommerce"] > 0
+    woo_customers = demo.page(f"/app/customers?shop_id={woo_shop[0]}")
+    assert woo_customers.count("/app/customers/") >= 5
+
+
+def test_flows_page_shows_delivered_opened_and_clicked(demo: Demo) -> None:
+    """The win-back scan runs at once; the simulated SendGrid's recipients act at the demo's
+    pace, so the flows page counts deliveries, opens and clicks (within ten minutes at pace 1,
+    seconds here)."""
+    deadline = time.monotonic() + 15
+    counts: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        section = demo.page("/app/flows").split('id="flow-winback"', 1)[1]
+        counts = {
+            name: int(re.search(rf'data-field="{name}">([\d,]+)<', section)[1].replace(",", ""))  # type: ignore[index]
+            for name in ("sent", "delivered", "opened", "clicked")
+        }
+        if counts["delivered"] and counts["opened"] and counts["clicked"]:
+            break
+        time.sleep(1)
+    assert counts["sent"] > 0, counts
+    assert counts["delivered"] > 0, counts
+    assert counts["opened"] > 0, counts
+    assert counts["clicked"] > 0, counts
+    assert "flow-winback" in demo.page("/app/outbox")
+
+
+def test_emails_carry_the_senders_details_and_no_cdn(demo: Demo) -> None:
+    mail = demo.printed_url(r"^  mail +(http://\S+)$")
+    outbox = httpx.get(f"{mail}/_sandbox/outbox", params={"limit": 20}, timeout=10).json()
+    assert outbox["messages"]
+    for message in outbox["messages"]:
+        assert message["from"]["name"] == "Kizuna Tea & Craft"
+        assert message["reply_to"] == "hello@kizuna-tea.example"
+        for part in (message["html"], message["text"]):
+            assert "東京都渋谷区神宮前" in part
+            assert "03-1234-5678" in part
+            assert "cdn." not in part
+    # Product pictures are the simulated stores' own, and they answer.
+    with sqlite3.connect(demo.instance / "kizuna.sqlite3") as database:
+        images = dict(
+            database.execute(
+                "SELECT s.platform, min(p.image_url) FROM products p"
+                " JOIN shops s ON s.id = p.shop_id GROUP BY s.platform"
+            ).fetchall()
+        )
+    assert set(images) == {"shopify", "woocommerce"}
+    for url in images.values():
+        assert url.startswith("http://127.0.0.1:"), url
+        picture = httpx.get(url, timeout=10)
+        assert picture.status_code == 200
+        assert picture.headers["Content-Type"] == "image/png"
+
+
+def test_ctrl_c_stops_every_process(demo: Demo) -> None:
+    _stop(demo)
+    assert demo.process.returncode is not None
+    assert "Stopped" in demo.printed
     deadline = time.monotonic() + 10
-    while _port_open(port) and time.monotonic() < deadline:
+    while _port_open(demo.port) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _port_open(port), "the web process is still serving after Ctrl-C"
+    assert not _port_open(demo.port), "the web process is still serving after Ctrl-C"

@@ -63,7 +63,8 @@ def test_without_sender_details_email_waits_and_leaves_once_they_are_set(
     text = page.get_data(as_text=True)
     assert page.status_code == 200
     assert 'data-sender-waiting="1"' in text
-    assert "特定電子メール法" in text and "送信者情報" in text
+    assert "特定電子メール法" in text
+    assert "送信者情報" in text
 
     # A bad form is refused with the fields named, nothing stored.
     refused = client.post(
@@ -80,9 +81,7 @@ def test_without_sender_details_email_waits_and_leaves_once_they_are_set(
     assert saved.status_code == 302
     assert "released=1" in saved.headers["Location"]
     assert "data-sender-saved" in client.get(saved.headers["Location"]).get_data(as_text=True)
-    assert 'data-banner="sender-identity-missing"' not in client.get("/app").get_data(
-        as_text=True
-    )
+    assert 'data-banner="sender-identity-missing"' not in client.get("/app").get_data(as_text=True)
 
     # What waited leaves now, from the shop's name, answered to its address, with the footer.
     drain_jobs(EMAIL)

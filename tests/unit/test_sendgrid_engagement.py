@@ -69,4 +69,7 @@ def test_pace_brings_everything_sooner() -> None:
 
 
 def test_only_the_emails_own_links_are_clicked() -> None:
-    assert links_of(_message(1)) == ["https://shop.example/products/tea", "https://shop.example/cart"]
+    assert links_of(_message(1)) == [
+        "https://shop.example/products/tea",
+        "https://shop.example/cart",
+    ]

@@ -18,9 +18,9 @@ from connectors.sandbox.sendgrid.server import serve_sandbox
 from connectors.sandbox.sendgrid.validation import mail_send_errors
 
 __all__ = [
-    "EngagementModel",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
+    "EngagementModel",
     "Fault",
     "OutboxMessage",
     "RequestRecord",

@@ -1,4 +1,4 @@
-"""What recipients do with the simulated SendGrid's mail: delivery, opens, clicks, bounces, unsubscribes.
+"""What recipients do with the simulated SendGrid's mail: delivered, opened, clicked, bounced.
 
 Layer: connectors/sandbox. `EngagementModel` decides, from a seeded random source, which events
 one accepted message gets and when (shares and delays as a healthy list sees them: most
@@ -46,7 +46,9 @@ class EngagementModel:
     clicked_after: float = 60.0  # after the open
     pace: float = 1.0
 
-    def plan(self, message: OutboxMessage, rng: random.Random) -> list[tuple[float, str, str | None]]:
+    def plan(
+        self, message: OutboxMessage, rng: random.Random
+    ) -> list[tuple[float, str, str | None]]:
         """(seconds from now, event, clicked url or None) for one message, in order."""
 
         def later(typical: float) -> float:
@@ -74,9 +76,7 @@ class EngagementModel:
 def links_of(message: OutboxMessage) -> list[str]:
     """The links a reader could click: every http(s) link of the HTML but the unsubscribe."""
     return [
-        url
-        for url in dict.fromkeys(_LINK.findall(message.html or ""))
-        if "/unsubscribe" not in url
+        url for url in dict.fromkeys(_LINK.findall(message.html or "")) if "/unsubscribe" not in url
     ]
 
 
@@ -98,7 +98,9 @@ class EventPoster:
         self._order = itertools.count()
         self._lock = threading.Condition()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sandbox-sendgrid-events", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="sandbox-sendgrid-events", daemon=True
+        )
         self._thread.start()
 
     def schedule(self, due: float, event: dict[str, Any], attempt: int = 1) -> None:
@@ -139,7 +141,7 @@ class EventPoster:
                 continue
             try:
                 delivered = self._post([event for _attempt, event in batch])
-            except Exception:  # noqa: BLE001 - the receiver is unreachable: as a non-2xx answer
+            except Exception:
                 delivered = False
             if not delivered:  # SendGrid retries a batch the receiver did not take
                 for attempt, event in batch:

@@ -313,9 +313,19 @@ class _OrderPlan:
 class Generator:
     """Builds one store; also makes single new records for the live store (same conventions)."""
 
-    def __init__(self, domain: str, *, seed: int, currency: str, timezone: str) -> None:
+    def __init__(
+        self,
+        domain: str,
+        *,
+        seed: int,
+        currency: str,
+        timezone: str,
+        image_base: str | None = None,
+    ) -> None:
         self.rng = random.Random(f"{seed}/{domain}")
         self.domain = domain
+        # Where product pictures live: the sandbox's own server (the demo), else Shopify's CDN.
+        self.image_base = image_base
         self.currency = currency
         self.zone = ZoneInfo(timezone)
         self.japanese_share = 0.75 if currency == "JPY" or timezone == "Asia/Tokyo" else 0.2
@@ -495,7 +505,9 @@ class Generator:
                 updated_at=whole_seconds(made + (now - made) * rng.random()),
                 image_id=self.ids.next("image"),
                 image_url=(
-                    f"https://cdn.shopify.com/s/files/1/{self.ids.BASES['shop'] % 10**4:04d}"
+                    f"{self.image_base}/{handle}.png"
+                    if self.image_base
+                    else f"https://cdn.shopify.com/s/files/1/{self.ids.BASES['shop'] % 10**4:04d}"
                     f"/{product_id % 10**4:04d}/files/{handle}.jpg"
                 ),
             )
@@ -748,9 +760,11 @@ def generate_store(
     name: str,
     abandoned_checkouts: int | None,
     now: datetime,
+    image_base: str | None = None,
 ) -> tuple[GeneratedStore, Generator]:
-    """The full history of a store as of `now`, and the generator to continue it with."""
-    gen = Generator(domain, seed=seed, currency=currency, timezone=timezone)
+    """The full history of a store as of `now`, and the generator to continue it with;
+    product pictures under `image_base` when given."""
+    gen = Generator(domain, seed=seed, currency=currency, timezone=timezone, image_base=image_base)
     rng = gen.rng
     now = whole_seconds(now)
     years = max(years, 1)

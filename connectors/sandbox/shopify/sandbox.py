@@ -99,8 +99,10 @@ class SandboxShopify:
         timezone: str = "Asia/Tokyo",
         name: str = "Demo Store",
         abandoned_checkouts: int | None = None,
+        image_base: str | None = None,
     ) -> SandboxStore:
-        """Create a store with `years` of generated history; the app starts uninstalled."""
+        """Create a store with `years` of generated history; the app starts uninstalled.
+        `image_base`: the sandbox's own URL + `/_sandbox/images`, so pictures load from it."""
         generated, generator = generate_store(
             domain,
             seed=self.seed,
@@ -111,6 +113,7 @@ class SandboxShopify:
             name=name,
             abandoned_checkouts=abandoned_checkouts,
             now=datetime.now(UTC),
+            image_base=image_base,
         )
         store = SandboxStore(self, generated, generator)
         with self._lock:

@@ -21,6 +21,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from connectors.sandbox.images import CACHE_CONTROL as IMAGE_CACHE
+from connectors.sandbox.images import CONTENT_TYPE as IMAGE_TYPE
+from connectors.sandbox.images import product_png
 from connectors.sandbox.shopify.graphql_api import API_VERSION, admin_schema, execute_admin_request
 from connectors.sandbox.shopify.oauth import OAuthError
 from connectors.sandbox.shopify.records import money
@@ -59,6 +62,7 @@ class SandboxApp:
         self.url_map = Map(
             [
                 Rule("/_sandbox/shops", endpoint="control_shops", methods=["GET"]),
+                Rule("/_sandbox/images/<name>.png", endpoint="image", methods=["GET"]),
                 Rule("/_sandbox/deliveries", endpoint="control_deliveries", methods=["GET"]),
                 Rule("/_sandbox/<shop>/orders", endpoint="control_order", methods=["POST"]),
                 Rule("/_sandbox/<shop>/checkouts", endpoint="control_checkout", methods=["POST"]),
@@ -265,6 +269,12 @@ class SandboxApp:
         return Response(page, mimetype="text/html")
 
     # ---- controls for the demo and browser tests -------------------------------------------
+
+    def on_image(self, request: Request, name: str) -> Response:
+        """A product picture (`add_shop(image_base=…)`), as the store's CDN would serve it."""
+        response = Response(product_png(name), 200, content_type=IMAGE_TYPE)
+        response.headers["Cache-Control"] = IMAGE_CACHE
+        return response
 
     def on_control_shops(self, request: Request) -> Response:
         base = request.host_url.rstrip("/")

@@ -26,6 +26,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 from woocommerce.oauth import OAuth
 
+from connectors.sandbox.images import CACHE_CONTROL as IMAGE_CACHE
+from connectors.sandbox.images import CONTENT_TYPE as IMAGE_TYPE
+from connectors.sandbox.images import product_png
 from connectors.sandbox.woocommerce.coupons import create_coupon
 from connectors.sandbox.woocommerce.store import (
     OPEN_CHECKOUT_STATUSES,
@@ -86,6 +89,7 @@ class SandboxWooCommerce:
         self.url_map = Map(
             [
                 Rule("/<store>/wc-auth/v1/authorize", endpoint="authorize", methods=["GET"]),
+                Rule("/<store>/wp-content/uploads/<name>.png", endpoint="upload", methods=["GET"]),
                 Rule(
                     "/<store>/wp-json/wc/v3/<kind>", endpoint="collection", methods=["GET", "POST"]
                 ),
@@ -107,7 +111,9 @@ class SandboxWooCommerce:
         years: int = 1,
         currency: str = "JPY",
         utc_offset_hours: int = 9,
+        serve_images: bool = False,
     ) -> SandboxStore:
+        """`serve_images`: product pictures come from the store's own `/wp-content/uploads/`."""
         store = generate_store(
             self.rng,
             url_path,
@@ -116,6 +122,7 @@ class SandboxWooCommerce:
             currency=currency,
             utc_offset=timedelta(hours=utc_offset_hours),
             now=datetime.now(UTC).replace(microsecond=0),
+            serve_images=serve_images,
         )
         self.stores[url_path] = store
         return store
@@ -304,6 +311,12 @@ class SandboxWooCommerce:
                 error.code or 404,
             )
         return response(environ, start_response)
+
+    def _upload(self, request: Request, store: SandboxStore, name: str) -> Response:
+        """A product picture from the store's media library."""
+        response = Response(product_png(name), 200, content_type=IMAGE_TYPE)
+        response.headers["Cache-Control"] = IMAGE_CACHE
+        return response
 
     def _authorize(self, request: Request, store: SandboxStore) -> Response:
         args = request.args

@@ -82,6 +82,8 @@ class SandboxStore:
     keys: dict[str, ApiKey] = field(default_factory=dict)  # consumer_key → key
     webhooks: dict[int, Webhook] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Product pictures from this store's own uploads (the demo), else from a far host.
+    serve_images: bool = False
     _next_id: int = 100
     _next_key_id: int = 1
     _next_webhook_id: int = 1
@@ -166,7 +168,7 @@ class SandboxStore:
             "price": product["price"],
             "regular_price": product["price"],
             "sale_price": "",
-            "images": [{"id": product["id"] + 1000, "src": product["image"]}],
+            "images": [{"id": product["id"] + 1000, "src": _absolute(product["image"], base_url)}],
             "variations": [v["id"] for v in product["variations"]],
             "categories": [dict(category) for category in product.get("categories", [])],
             "_links": self._links(base_url, "products", product["id"]),
@@ -338,7 +340,11 @@ class SandboxStore:
                 "price": str(price),
                 "created": created,
                 "modified": created,
-                "image": f"https://example.jp/wp-content/uploads/{slug}.jpg",
+                "image": (
+                    f"/wp-content/uploads/{slug}.png"
+                    if self.serve_images
+                    else f"https://example.jp/wp-content/uploads/{slug}.jpg"
+                ),
                 "variations": variations,
                 "categories": categories_for(name),
             }
@@ -374,6 +380,11 @@ def _billing(rng: random.Random, first: str, last: str, email: str) -> dict[str,
     }
 
 
+def _absolute(src: str, base_url: str) -> str:
+    """A picture the store serves itself is a path under its address."""
+    return base_url + src if src.startswith("/") else src
+
+
 def generate_store(
     rng: random.Random,
     url_path: str,
@@ -383,9 +394,12 @@ def generate_store(
     currency: str,
     utc_offset: timedelta,
     now: datetime,
+    serve_images: bool = False,
 ) -> SandboxStore:
     """A store with `customers` registered customers, about as many guests, and their orders."""
-    store = SandboxStore(url_path=url_path, currency=currency, utc_offset=utc_offset)
+    store = SandboxStore(
+        url_path=url_path, currency=currency, utc_offset=utc_offset, serve_images=serve_images
+    )
     start = now - timedelta(days=365 * max(years, 0) or 30)
     span = (now - start).total_seconds()
 
