@@ -313,6 +313,7 @@ def run_demo(
     env["APP_URL"] = app_url
     env.setdefault("SHOPIFY_API_KEY", "kizuna-demo-app")
     env.setdefault("KIZUNA_ENV", "development")  # a loopback app, also on a PostgreSQL database
+    env.setdefault("GUNICORN_GRACEFUL_TIMEOUT", "3")  # Ctrl-C stops the demo promptly
 
     click.echo("Kizuna demo — starting a simulated Shopify store and the app")
     base_config = load_config(env)
@@ -438,11 +439,12 @@ def run_demo(
         click.echo("\nStopping…")
     finally:
         stop_activity.set()
+        if mail_server is not None:
+            mail_sandbox.stop_engagement()
         supervisor.stop()
         server.shutdown()
         woo_server.shutdown()
         woo.close()
         if mail_server is not None:
-            mail_sandbox.stop_engagement()
             mail_server.shutdown()
         click.echo("Stopped web, worker, scheduler and the simulated stores and mail service.")
