@@ -20,9 +20,6 @@ from sqlalchemy.orm import Session
 
 from app.db import Base, utcnow
 from app.models import Customer, Shop
-from app.models.flow import MessageEvent, Suppression
-from app.models.opt_in import OptInRequest
-from app.models.order import OrderLine
 from app.services.redact import RedactSummary, redact_customer
 
 log = logging.getLogger(__name__)
@@ -30,6 +27,8 @@ log = logging.getLogger(__name__)
 EXPORT_FORMAT = "kizuna.customer-export.v1"
 # Bookkeeping rows with no data about the person (the keys of a sync): not part of an export.
 _SKIPPED_TABLES = frozenset({"customer_products"})
+# Rows kept by address rather than by customer.
+_ADDRESS_TABLES = ("suppressions", "opt_in_requests")
 
 
 def _plain(value: Any) -> Any:
@@ -72,24 +71,24 @@ def export_customer(session: Session, shop: Shop, customer_id: int) -> dict[str,
             session, table, table.c.shop_id == shop.id, table.c.customer_id == customer.id
         )
     order_ids = [row["id"] for row in data.get("orders", [])]
-    lines = OrderLine.__table__
+    lines = Base.metadata.tables["order_lines"]
     data["order_lines"] = (
-        _rows(session, lines, lines.c.shop_id == shop.id, lines.c.order_id.in_(order_ids))  # type: ignore[arg-type]
+        _rows(session, lines, lines.c.shop_id == shop.id, lines.c.order_id.in_(order_ids))
         if order_ids
         else []
     )
     message_ids = [row["id"] for row in data.get("messages", [])]
-    events = MessageEvent.__table__
+    events = Base.metadata.tables["message_events"]
     data["message_events"] = (
-        _rows(session, events, events.c.shop_id == shop.id, events.c.message_id.in_(message_ids))  # type: ignore[arg-type]
+        _rows(session, events, events.c.shop_id == shop.id, events.c.message_id.in_(message_ids))
         if message_ids
         else []
     )
     address = customer.email_normalized
-    for model in (Suppression, OptInRequest):
-        table = model.__table__
-        data[table.name] = (
-            _rows(session, table, table.c.shop_id == shop.id, table.c.email_normalized == address)  # type: ignore[arg-type]
+    for name in _ADDRESS_TABLES:
+        table = Base.metadata.tables[name]
+        data[name] = (
+            _rows(session, table, table.c.shop_id == shop.id, table.c.email_normalized == address)
             if address
             else []
         )

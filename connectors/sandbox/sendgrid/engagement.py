@@ -125,7 +125,7 @@ class EventPoster:
             while not self._stopped.is_set():
                 now = time.monotonic()
                 if self._heap and self._heap[0][0] <= now:
-                    batch = []
+                    batch: list[tuple[int, dict[str, Any]]] = []
                     while self._heap and self._heap[0][0] <= now and len(batch) < self.max_batch:
                         _due, _order, attempt, event = heapq.heappop(self._heap)
                         batch.append((attempt, event))
