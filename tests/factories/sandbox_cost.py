@@ -44,6 +44,8 @@ PAGE_VARIABLES: dict[str, dict[str, Any]] = {
             "emailMarketingConsent": {"marketingState": "UNSUBSCRIBED"},
         }
     },
+    "TAGS_ADD": {"id": "gid://shopify/Customer/1", "tags": ["kizuna-rfm-champions"]},
+    "TAGS_REMOVE": {"id": "gid://shopify/Customer/1", "tags": ["kizuna-rfm-champions"]},
 }
 
 
