@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -47,13 +46,10 @@ def test_same_seed_same_store_and_another_seed_another() -> None:
     assert _fingerprint(_store(seed=7)) != _fingerprint(_store(seed=8))
 
 
-def test_three_thousand_customers_generate_quickly() -> None:
-    started = time.perf_counter()
+def test_three_thousand_customers_buy_about_three_orders_each() -> None:
     store = _store(customers=3000)
-    elapsed = time.perf_counter() - started
     assert len(store.customers) == 3000
     assert 8000 <= len(store.orders) <= 12000
-    assert elapsed < 3.0, f"took {elapsed:.2f}s"
 
 
 @pytest.fixture(scope="module")
