@@ -14,6 +14,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from app.models import (
 from app.services import upsert
 
 BEST_SELLERS_KEPT = 50
+K = TypeVar("K")
 WRITE_CHUNK = 1000
 
 
@@ -117,28 +119,52 @@ class Candidates:
     intervals: dict[str, timedelta]
 
 
-def cross_sell_candidates(session: Session, shop_id: int, anchors: Collection[str]) -> Candidates:
-    """Products bought with `anchors`, then the shop's best sellers. Several anchors add up
+def cross_sells(
+    session: Session, shop_id: int, anchors: Mapping[K, Collection[str]]
+) -> dict[K, Candidates]:
+    """For each key's anchors (an order's products): products bought with them, then the
+    shop's best sellers, in three indexed reads for the whole batch. Several anchors add up
     their pair counts (an order holding two anchors counts twice: a close upper bound)."""
     shop = session.get(ShopPurchaseStats, shop_id)
-    if shop is None:
-        return Candidates([], {})
-    wanted = set(anchors)
-    anchored_histories = product_histories(session, shop_id, wanted)
-    together: Counter[str] = Counter()
-    for history in anchored_histories.values():
-        together.update({other: count for other, count in history.together if other not in wanted})
+    if shop is None or not anchors:
+        return {key: Candidates([], {}) for key in anchors}
+    every_anchor = {product for products in anchors.values() for product in products}
+    anchored_histories = product_histories(session, shop_id, every_anchor)
     best = [str(product) for product in shop.best_sellers]
-    histories = product_histories(session, shop_id, set(together) | set(best))
-    anchored = sum(history.orders for history in anchored_histories.values())
+    together_by_key: dict[K, Counter[str]] = {}
+    for key, products in anchors.items():
+        wanted = set(products)
+        together: Counter[str] = Counter()
+        for product in wanted:
+            history = anchored_histories.get(product)
+            if history is not None:
+                together.update(
+                    {other: count for other, count in history.together if other not in wanted}
+                )
+        together_by_key[key] = together
+    candidates = {p for together in together_by_key.values() for p in together} | set(best)
+    histories = product_histories(session, shop_id, candidates)
     orders_with = {product: history.orders for product, history in histories.items()}
-    ranked = rank_co_purchased(together, anchored, orders_with, shop.orders)
     intervals = {
         product: history.rebuy_interval
         for product, history in histories.items()
         if history.rebuy_interval is not None
     }
-    return Candidates([*ranked, *best], intervals)
+    found: dict[K, Candidates] = {}
+    for key, products in anchors.items():
+        anchored = sum(
+            history.orders
+            for product in set(products)
+            if (history := anchored_histories.get(product)) is not None
+        )
+        ranked = rank_co_purchased(together_by_key[key], anchored, orders_with, shop.orders)
+        found[key] = Candidates([*ranked, *best], intervals)
+    return found
+
+
+def cross_sell_candidates(session: Session, shop_id: int, anchors: Collection[str]) -> Candidates:
+    """`cross_sells` for one order's anchors."""
+    return cross_sells(session, shop_id, {0: anchors})[0]
 
 
 # --- per-customer aggregates, kept by counting -----------------------------------------------
