@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.models import Shop
-from app.services import upsert
+from app.services import purchase_stats, upsert
 from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
 
 # What each bulk-loaded stream writes: the tables to ANALYZE once it is loaded.
@@ -471,9 +471,10 @@ def load_orders(
     totals_later: set[int] | None = None,
 ) -> int:
     """Write a batch of the shop's orders with their customers and lines; the orders applied
-    (row-wise off PostgreSQL). With `totals_later`, the customers whose totals need recomputing
-    are added to it (a long load rewrites each customer once, at its end: `refresh_totals`)
-    instead of being recomputed now."""
+    (row-wise off PostgreSQL). Without `totals_later` (a batch), what each order changes is
+    added to its customer's totals and bought products (`purchase_stats.record_orders`); with
+    it, the customers whose totals need recomputing are added to it (a long load rewrites each
+    customer once, at its end: `refresh_totals`)."""
     if not copy_supported(session):
         return upsert.upsert_orders(session, shop_id, records)
     session.flush()
@@ -561,9 +562,33 @@ def load_orders(
         WHERE c.id = x.customer_id AND c.currency IS DISTINCT FROM x.currency
         """,
     ]
-    for statement in statements:
+    before: dict[int, purchase_stats.OrderState] = {}
+    for index, statement in enumerate(statements):
         session.execute(text(statement), shop)
-    # The totals of every customer an applied order names, now or before.
+        if index == 1 and totals_later is None:  # the stored orders' state, before the merge
+            existing = session.scalars(
+                text("SELECT old_id FROM _stage_orders WHERE old_id IS NOT NULL")
+            )
+            before = purchase_stats.order_states(session, shop_id, list(existing))
+    if totals_later is None:
+        # A batch (not a long load): each order adds only its own difference.
+        applied_ids = list(
+            session.scalars(
+                text("SELECT applied_id FROM _stage_orders WHERE applied_id IS NOT NULL")
+            )
+        )
+        after = purchase_stats.order_states(session, shop_id, applied_ids)
+        purchase_stats.record_orders(
+            session,
+            shop_id,
+            [
+                purchase_stats.OrderChange(before.get(order_id), state)
+                for order_id, state in after.items()
+            ],
+        )
+        return len(applied_ids)
+    # The totals of every customer an applied order names, now or before: recomputed once, at
+    # the end of the load (`refresh_totals`).
     touched = set(
         session.scalars(
             text(
@@ -574,10 +599,7 @@ def load_orders(
             )
         )
     )
-    if totals_later is not None:
-        totals_later.update(touched)
-    else:
-        refresh_totals(session, shop_id, touched)
+    totals_later.update(touched)
     applied = session.scalar(
         text("SELECT count(*) FROM _stage_orders WHERE applied_id IS NOT NULL")
     )

@@ -10,6 +10,7 @@ sync takes; after each round every product and collection rule is counted both w
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Account, Product, Shop
 from app.models.product import ProductCollection
-from app.services import segments, upsert
+from app.services import bulk_load, segments, upsert
 from connectors.base import CustomerRecord, OrderLineRecord, OrderRecord
 
 pytestmark = pytest.mark.integration
@@ -188,12 +189,17 @@ RECOUNT_TOTALS = """
 """
 
 
-def test_counts_times_and_totals_kept_by_counting_match_a_recount(db: Session) -> None:
-    """Each order write adds only its own difference (`purchase_stats.record_orders`); after
-    random rounds — new orders, replays, edits of lines and totals, cancellations, orders moving
-    to another customer or another time — the counts, latest times and customer totals are what
-    a recount from every order gives."""
-    shop = make_shop(db, "counted.myshopify.com")
+@pytest.mark.parametrize(
+    "write", [upsert.upsert_orders, bulk_load.load_orders], ids=["row-wise", "set-wise"]
+)
+def test_counts_times_and_totals_kept_by_counting_match_a_recount(
+    db: Session, write: Callable[..., int]
+) -> None:
+    """Each order write, row-wise or a set-wise batch, adds only its own difference
+    (`purchase_stats.record_orders`); after random rounds — new orders, replays, edits of lines
+    and totals, cancellations, orders moving to another customer or another time — the counts,
+    latest times and customer totals are what a recount from every order gives."""
+    shop = make_shop(db, f"counted-{write.__name__.replace('_', '-')}.myshopify.com")
     rng = random.Random(7)
     versions: dict[str, int] = {}
     for _round in range(15):
@@ -207,7 +213,7 @@ def test_counts_times_and_totals_kept_by_counting_match_a_recount(db: Session) -
             if rng.random() < 0.2:  # an edit of the order's time
                 record = replace(record, processed_at=START + timedelta(days=rng.randint(0, 9)))
             records.append(record)
-        upsert.upsert_orders(db, shop.id, records)
+        write(db, shop.id, records)
         db.commit()
         stored = db.execute(
             text(
