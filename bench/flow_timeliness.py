@@ -95,11 +95,15 @@ def prepare_database(carts: int, flow: str = "cart") -> tuple[str, int]:
             (account_id, SHOP),
         ).fetchone()[0]  # type: ignore[index]
         # Holdout off (every cart is treated) and quiet hours off (nothing is deferred); with one
-        # cart per customer the frequency cap never applies.
+        # email per customer the frequency cap never applies. A post-purchase flow keeps its own
+        # steps (the row the product creates on first use).
+        from app.domain.orchestration import POST_PURCHASE_DEFAULTS
+
+        config = {**POST_PURCHASE_DEFAULTS.get(flow, {}), "holdout_percent": 0}
         connection.execute(
             "INSERT INTO flow_settings (shop_id, flow_key, enabled, config, updated_at)"
             " VALUES (%s, %s, true, %s, now())",
-            (shop_id, flow, json.dumps({"holdout_percent": 0, "quiet_hours": None})),
+            (shop_id, flow, json.dumps({**config, "quiet_hours": None})),
         )
         with connection.cursor().copy(
             "COPY customers (shop_id, external_id, email, email_normalized, first_name, locale,"
