@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flask import current_app, render_template
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from app.flows.simulation import Simulator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Financial states of an order that has been paid (Shopify REST and GraphQL lowercased; the
 # WooCommerce mapping stores processing/completed as "paid").
@@ -452,6 +453,26 @@ class Purchases:
     lines: dict[int, list[OrderLine]] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
     recommendations: dict[int, list[str]] = field(default_factory=dict)
+    # What many recipients of the batch share (a product's card, a list of cross-sells, in one
+    # language) is rendered once.
+    rendered: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def once(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """`make()`, computed once per batch for `key`."""
+        if key not in self.rendered:
+            self.rendered[key] = make()
+        found: T = self.rendered[key]
+        return found
+
+    def cards(self, external_ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
+        """`cards` of these products, each made once per batch and language."""
+        found: list[dict[str, Any]] = []
+        for product in external_ids:
+            key = ("card", product, lang)
+            if key not in self.rendered:
+                self.rendered[key] = cards(self.shop, self.products, [product], lang)
+            found.extend(self.rendered[key])
+        return found
 
     def order(self, run: FlowRun) -> Order | None:
         return self.orders.get(trigger_order_id(run.trigger_key) or 0)

@@ -26,7 +26,6 @@ from app.flows.post_purchase import (
     Emails,
     Purchases,
     Recipient,
-    cards,
     customer_purchases,
     definition,
     due_or_none,
@@ -113,15 +112,16 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
         return None
     shop = purchases.shop
     product = trigger_product(run.trigger_key) or ""
-    found = cards(shop, purchases.products, [product], lang)
+    found = purchases.cards([product], lang)
     card = found[0] if found else None
+    part = purchases.once(
+        ("product", lang, product),
+        lambda: render_part(
+            REPLENISHMENT, "product", lang, product=card, shop_url=shop_home_url(shop)
+        ),
+    )
     return Recipient(
-        {
-            "intro": intro(REPLENISHMENT, shop, customer, order, lang),
-            "product": render_part(
-                REPLENISHMENT, "product", lang, product=card, shop_url=shop_home_url(shop)
-            ),
-        },
+        {"intro": intro(REPLENISHMENT, shop, customer, order, lang), "product": part},
         product_title=card["title"] if card else "",
     )
 

@@ -22,7 +22,6 @@ from app.flows.post_purchase import (
     Emails,
     Purchases,
     Recipient,
-    cards,
     definition,
     due_or_none,
     flow_settings,
@@ -62,14 +61,19 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     if order is None:
         return None
     shop = purchases.shop
-    products = cards(shop, purchases.products, purchases.order_products(order), lang)
+    bought = purchases.order_products(order)
+    products = purchases.once(
+        ("products", lang, tuple(bought)),
+        lambda: render_part(
+            REVIEW_REQUEST,
+            "products",
+            lang,
+            products=purchases.cards(bought, lang),
+            shop_url=shop_home_url(shop),
+        ),
+    )
     return Recipient(
-        {
-            "intro": intro(REVIEW_REQUEST, shop, customer, order, lang),
-            "products": render_part(
-                REVIEW_REQUEST, "products", lang, products=products, shop_url=shop_home_url(shop)
-            ),
-        }
+        {"intro": intro(REVIEW_REQUEST, shop, customer, order, lang), "products": products}
     )
 
 

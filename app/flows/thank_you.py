@@ -20,7 +20,6 @@ from app.flows.post_purchase import (
     Emails,
     Purchases,
     Recipient,
-    cards,
     definition,
     due_or_none,
     flow_settings,
@@ -67,16 +66,17 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     ]
     total = format_money(order.total_price, order.currency, lang)
     picks = purchases.recommendations.get(order.id, [])
+    recommendations = purchases.once(
+        ("recommendations", lang, tuple(picks)),
+        lambda: render_part(
+            THANK_YOU, "recommendations", lang, recommendations=purchases.cards(picks, lang)
+        ),
+    )
     return Recipient(
         {
             "intro": intro(THANK_YOU, shop, customer, order, lang),
             "items": render_part(THANK_YOU, "items", lang, items=items, total=total),
-            "recommendations": render_part(
-                THANK_YOU,
-                "recommendations",
-                lang,
-                recommendations=cards(shop, purchases.products, picks, lang),
-            ),
+            "recommendations": recommendations,
         }
     )
 
