@@ -13,7 +13,7 @@ count equals the store's count, and the database holds every order.
     python bench/first_sync.py --customers 20000    # a size this machine runs in minutes
     python bench/first_sync.py --quick              # 1,000 customers (CI, well under a minute)
 
-Needs PostgreSQL (KIZUNA_BENCH_PG; a private database `kizuna_bench_first_sync` is made afresh)
+Needs PostgreSQL (KIZUNA_BENCH_PG; a private database, KIZUNA_BENCH_FIRST_SYNC_DB, is made afresh)
 and Redis (KIZUNA_BENCH_FIRST_SYNC_REDIS, a database index of its own: it is flushed). The last
 line printed is `RESULT records=… first_sync_s=… records_per_s=…` (records: customers,
 products, orders and checkouts synced); the exit status is non-zero only when a check fails.
@@ -36,7 +36,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIZUNA_BENCH_FIRST_SYNC_REDIS", "redis://127.0.0.1:6379/5")
-BENCH_DB = "kizuna_bench_first_sync"
+BENCH_DB = os.environ.get("KIZUNA_BENCH_FIRST_SYNC_DB", "kizuna_bench_first_sync")
 TIMEOUT_SECONDS = 4 * 3600
 
 

@@ -1,24 +1,31 @@
-"""The post-purchase flows: thank-you with cross-sells, review request, replenishment reminder.
+"""What the post-purchase flows share: paid orders, their runs' triggers and exits, product
+cards, the batch's facts, and emails on shared content.
 
-Layer: services, inside the caller's transaction. Runs start from each flow's order `Trigger`
-for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a replayed order
-starts nothing new; a step already more than a day overdue (a backfill, an old order's late
-edit) starts nothing.
+Layer: services, inside the caller's transaction. Each flow is its own module (`thank_you`,
+`review_request`, `replenishment`) built on this one. Runs start from each flow's order
+`Trigger` for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a
+replayed order starts nothing new; a step already more than a day overdue (a backfill, an old
+order's late edit) starts nothing. A batch of runs reads its orders, lines, products, owned
+products (`customer_products`) and cross-sells (`purchase_stats`) in a fixed number of queries,
+never the shop's history; every email is shared content plus per-recipient substitutions, so a
+dispatch batch sends up to 1,000 in one request and a message sent alone is the same email.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
-from sqlalchemy import ColumnElement, Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
+from sqlalchemy.orm import Session, selectinload
 
 from app.config import Config
 from app.db import utcnow
@@ -28,33 +35,35 @@ from app.domain.orchestration import (
     REVIEW_REQUEST,
     THANK_YOU,
     FlowConfig,
-    PostPurchaseTiming,
 )
-from app.domain.recommendations import (
-    SAME_OCCASION,
-    Purchase,
-    choose,
-    expected_reorder,
-    product_histories,
-)
+from app.domain.recommendations import Purchase, choose, product_histories
 from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
-from app.flows.runs import flow_config, flow_email, message_unsubscribe_link, start_run
-from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm, Number, subject_override
+from app.flows.runs import (
+    SharedContent,
+    flow_config,
+    flow_email,
+    message_unsubscribe_link,
+    shop_row,
+    start_run,
+)
+from app.flows.settings import FlowForm, subject_override
 from app.flows.settings import load as load_setting
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
-from app.models import Customer, Order, OrderLine, Product, Shop
+from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.services import purchase_stats
 from app.services.upsert import dialect_insert
 from connectors.base import OrderRecord
-from connectors.sendgrid.mail import OutgoingEmail
+from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 
 if TYPE_CHECKING:
     from app.flows.preview import PreviewTarget
+    from app.flows.simulation import Simulator
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Financial states of an order that has been paid (Shopify REST and GraphQL lowercased; the
 # WooCommerce mapping stores processing/completed as "paid").
@@ -162,7 +171,7 @@ def last_purchases(purchases: Sequence[Purchase]) -> dict[str, datetime]:
     return owned
 
 
-def _order_products(session: Session, order: Order) -> list[str]:
+def order_products(session: Session, order: Order) -> list[str]:
     """The order's products, read from the table (its lines may have just been replaced)."""
     rows = session.scalars(
         select(OrderLine.product_external_id)
@@ -179,7 +188,7 @@ def _order_products(session: Session, order: Order) -> list[str]:
 # --- starting runs ---------------------------------------------------------------------------
 
 
-def _start_run(
+def start_order_run(
     session: Session,
     order: Order,
     flow_key: str,
@@ -194,117 +203,25 @@ def _start_run(
     return start_run(session, order.shop_id, flow_key, customer_id, trigger_key, config, due, now)
 
 
-def _flow(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig, FlowSetting]:
+def flow_settings(
+    session: Session, shop_id: int, flow_key: str
+) -> tuple[bool, FlowConfig, FlowSetting]:
+    """(runs, config, settings row) of a post-purchase flow for the shop."""
     row = settings(session, shop_id, flow_key)
     enabled, config = flow_config(session, shop_id, flow_key)
     return enabled and config.steps > 0, config, row
 
 
-def _due_or_none(due: datetime, now: datetime) -> datetime | None:
+def due_or_none(due: datetime, now: datetime) -> datetime | None:
     """`due` (at the earliest `now`), or None when it is too overdue to be worth sending."""
     if now - due > OVERDUE_LIMIT:
         return None
     return max(due, now)
 
 
-def start_thank_you(session: Session, order: Order, now: datetime) -> int | None:
-    """The thank-you, `step_delay_hours[0]` after the payment: the order's time, or its update
-    that recorded a later payment. An order placed before `THANK_YOU_WINDOW` gets none."""
-    enabled, config, _row = _flow(session, order.shop_id, THANK_YOU)
-    placed = placed_at(order)
-    if not enabled or now - placed > THANK_YOU_WINDOW:
-        return None
-    paid = min(max(order.platform_updated_at or placed, placed), now)
-    due = _due_or_none(paid + config.step_delays[0], now)
-    if due is None:
-        return None
-    return _start_run(session, order, THANK_YOU, f"order:{order.id}", due, config, now)
-
-
-def start_review_request(session: Session, order: Order, now: datetime) -> int | None:
-    """The review request, `review_delay_days` after the order was fulfilled."""
-    if order.fulfilled_at is None:
-        return None
-    enabled, config, row = _flow(session, order.shop_id, REVIEW_REQUEST)
-    if not enabled:
-        return None
-    timing = PostPurchaseTiming.from_overrides(row.config)
-    moment = order.fulfilled_at + timedelta(days=timing.review_delay_days)
-    due = _due_or_none(moment + config.step_delays[0], now)
-    if due is None:
-        return None
-    return _start_run(session, order, REVIEW_REQUEST, f"fulfilled:{order.id}", due, config, now)
-
-
-def _exit_earlier_replenishments(
-    session: Session, order: Order, product: str, now: datetime
-) -> None:
-    """The product was bought again: reminders counted from earlier purchases of it stop."""
-    running = session.scalars(
-        select(FlowRun).where(
-            FlowRun.shop_id == order.shop_id,
-            FlowRun.flow_key == REPLENISHMENT,
-            FlowRun.customer_id == order.customer_id,
-            FlowRun.status == "running",
-            FlowRun.trigger_key.startswith(f"replenish:{product}:", autoescape=True),
-        )
-    ).all()
-    placed = placed_at(order)
-    for run in running:
-        earlier = _trigger_order(session, run)
-        if earlier is None or (earlier.id != order.id and placed_at(earlier) < placed):
-            run.status, run.exit_reason = "exited", "reordered"
-            run.next_step, run.ended_at = None, now
-
-
-def start_replenishments(session: Session, order: Order, now: datetime) -> list[int]:
-    """A reminder per product of the order that the customer should re-order: `lead_days`
-    before the expected re-order date (their own rhythm, else the product's re-buy interval).
-    Earlier reminders for those products stop; a product re-ordered later starts none here."""
-    products = _order_products(session, order)
-    if not products or order.customer_id is None:
-        return []
-    placed = placed_at(order)
-    for product in products:
-        _exit_earlier_replenishments(session, order, product, now)
-    enabled, config, row = _flow(session, order.shop_id, REPLENISHMENT)
-    if not enabled:
-        return []
-    timing = PostPurchaseTiming.from_overrides(row.config)
-    intervals = purchase_stats.rebuy_intervals(session, order.shop_id, products)
-    history = customer_purchases(session, order.shop_id, order.customer_id)
-    started = []
-    for product in products:
-        own = [p.at for p in history if p.product_id == product]
-        if any(moment >= placed + SAME_OCCASION for moment in own):
-            continue  # a later order of the product has (or will have) its own reminder
-        expected = expected_reorder(own or [placed], intervals.get(product))
-        if expected is None:
-            continue
-        moment = expected - timedelta(days=timing.lead_days) + config.step_delays[0]
-        if moment - placed < SAME_OCCASION:
-            continue  # re-bought so often that a reminder would follow the order itself
-        due = _due_or_none(moment, now)
-        if due is None:
-            continue
-        trigger = f"replenish:{product}:{order.id}"
-        run_id = _start_run(session, order, REPLENISHMENT, trigger, due, config, now)
-        if run_id is not None:
-            started.append(run_id)
-    return started
-
-
-def start_runs(
-    session: Session,
-    shop_id: int,
-    order_external_ids: Collection[str],
-    now: datetime | None = None,
-    flows: Collection[str] = (THANK_YOU, REVIEW_REQUEST, REPLENISHMENT),
-) -> list[int]:
-    """Start the runs of `flows` (post-purchase ones) the shop's orders call for (paid, not
-    cancelled, a known customer who is not deleted); → the new runs' ids. Safe to call again
-    for the same orders."""
-    now = now or utcnow()
+def paid_orders(session: Session, shop_id: int, order_external_ids: Collection[str]) -> list[Order]:
+    """The shop's orders among `order_external_ids` that start post-purchase runs: paid, not
+    cancelled, of a known customer who is not deleted or redacted."""
     if not order_external_ids:
         return []
     orders = session.scalars(
@@ -319,41 +236,42 @@ def start_runs(
         )
         .order_by(Order.id)
     ).all()
-    started: list[int] = []
-    for order in orders:
-        if not is_paid(order):
-            continue
-        if THANK_YOU in flows and (run_id := start_thank_you(session, order, now)) is not None:
-            started.append(run_id)
-        if (
-            REVIEW_REQUEST in flows
-            and (run_id := start_review_request(session, order, now)) is not None
-        ):
-            started.append(run_id)
-        if REPLENISHMENT in flows:
-            started.extend(start_replenishments(session, order, now))
-    return started
+    return [order for order in orders if is_paid(order)]
 
 
-def _order_trigger(flow_key: str) -> Trigger:
-    """Orders arrived or changed: start `flow_key`'s runs for them (after the exits)."""
+OrderStarter = Callable[[Session, Order, datetime], Sequence[int]]
 
-    def start(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> list[int]:
+
+def order_trigger(start: OrderStarter) -> Trigger:
+    """Orders arrived or changed: `start` the flow's runs for each paid one (after the exits);
+    → the new runs' ids. Safe to run again for the same orders."""
+
+    def handle(
+        session: Session, shop_id: int, orders: Sequence[OrderRecord], now: datetime | None = None
+    ) -> list[int]:
+        moment = now or utcnow()
         external_ids = {record.external_id for record in orders}
-        return start_runs(session, shop_id, external_ids, flows=(flow_key,))
+        started: list[int] = []
+        for order in paid_orders(session, shop_id, external_ids):
+            started.extend(start(session, order, moment))
+        return started
 
-    return Trigger(ORDERS_CHANGED, start)
+    return Trigger(ORDERS_CHANGED, handle)
 
 
-# --- exits -----------------------------------------------------------------------------------
+def one_run(run_id: int | None) -> list[int]:
+    return [] if run_id is None else [run_id]
 
 
-def _trigger_order_id(trigger_key: str) -> int | None:
+# --- triggers and exits ----------------------------------------------------------------------
+
+
+def trigger_order_id(trigger_key: str) -> int | None:
     tail = trigger_key.rsplit(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
 
 
-def _trigger_product(trigger_key: str) -> str | None:
+def trigger_product(trigger_key: str) -> str | None:
     """`replenish:<product>:<order id>` → the product's external id."""
     kind, _, rest = trigger_key.partition(":")
     if kind != "replenish":
@@ -361,8 +279,8 @@ def _trigger_product(trigger_key: str) -> str | None:
     return rest.rpartition(":")[0] or None
 
 
-def _trigger_order(session: Session, run: FlowRun) -> Order | None:
-    order_id = _trigger_order_id(run.trigger_key)
+def trigger_order(session: Session, run: FlowRun) -> Order | None:
+    order_id = trigger_order_id(run.trigger_key)
     if order_id is None:
         return None
     return session.scalars(
@@ -370,49 +288,107 @@ def _trigger_order(session: Session, run: FlowRun) -> Order | None:
     ).one_or_none()
 
 
-def _product(session: Session, shop_id: int, external_id: str) -> Product | None:
-    return session.scalars(
-        select(Product).where(Product.shop_id == shop_id, Product.external_id == external_id)
-    ).one_or_none()
+def orders_of(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> dict[int, Order]:
+    """The trigger orders of `runs`, by order id (one query)."""
+    ids = {order_id for run in runs if (order_id := trigger_order_id(run.trigger_key))}
+    if not ids:
+        return {}
+    return {
+        order.id: order
+        for order in session.scalars(
+            select(Order).where(Order.shop_id == shop_id, Order.id.in_(sorted(ids)))
+        )
+    }
 
 
-def _available(product: Product | None) -> bool:
+def available(product: Product | None) -> bool:
     return product is not None and (product.status is None or product.status in AVAILABLE_STATUSES)
 
 
-def exit_reason(session: Session, run: FlowRun) -> str | None:
-    """Why a post-purchase run stops (after the checks every flow makes), or None. A new order
-    does not stop a thank-you or a review request; a later order of the product stops a
-    replenishment reminder, and so does the product no longer being on sale."""
-    order = _trigger_order(session, run)
-    if order is None:
-        return "order_gone"
-    if order.cancelled_at is not None:
-        return "order_cancelled"
-    if not is_paid(order):
-        return "order_refunded"
-    if run.flow_key != REPLENISHMENT:
-        return None
-    product = _trigger_product(run.trigger_key)
-    if product is None or not _available(_product(session, run.shop_id, product)):
-        return "product_unavailable"
-    reordered = session.scalar(
-        select(Order.id)
-        .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
-        .where(
-            Order.shop_id == run.shop_id,
-            Order.customer_id == run.customer_id,
-            Order.id != order.id,
-            _owned_order(),
-            OrderLine.product_external_id == product,
-            order_time() > placed_at(order),
+def last_ordered(
+    session: Session, shop_id: int, pairs: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], datetime | None]:
+    """(customer, product) → when the customer last ordered it (not cancelled), for the pairs
+    they bought, from `customer_products` (one indexed read)."""
+    if not pairs:
+        return {}
+    return {
+        (int(customer_id), str(product)): at
+        for customer_id, product, at in session.execute(
+            select(
+                CustomerProduct.customer_id,
+                CustomerProduct.product_external_id,
+                CustomerProduct.last_ordered_at,
+            ).where(
+                CustomerProduct.shop_id == shop_id,
+                tuple_(CustomerProduct.customer_id, CustomerProduct.product_external_id).in_(
+                    sorted(pairs)
+                ),
+            )
         )
-        .limit(1)
+    }
+
+
+def load_exits(
+    session: Session, shop_id: int, runs: Sequence[FlowRun]
+) -> dict[int, tuple[str, ...]]:
+    """Why each post-purchase run stops (after the checks every flow makes), set-wise. A new
+    order does not stop a thank-you or a review request; a later order of the product stops a
+    replenishment reminder (`customer_products`' latest order), and so does the product no
+    longer being on sale."""
+    orders = orders_of(session, shop_id, runs)
+    wanted = {product for run in runs if (product := trigger_product(run.trigger_key))}
+    products = load_products(session, shop_id, wanted, variants=False)
+    pairs = {
+        (run.customer_id, product)
+        for run in runs
+        if run.flow_key == REPLENISHMENT and (product := trigger_product(run.trigger_key))
+    }
+    latest = last_ordered(session, shop_id, pairs)
+    exits: dict[int, tuple[str, ...]] = {}
+    for run in runs:
+        order = orders.get(trigger_order_id(run.trigger_key) or 0)
+        reason: str | None = None
+        if order is None:
+            reason = "order_gone"
+        elif order.cancelled_at is not None:
+            reason = "order_cancelled"
+        elif not is_paid(order):
+            reason = "order_refunded"
+        elif run.flow_key == REPLENISHMENT:
+            product = trigger_product(run.trigger_key)
+            if product is None or not available(products.get(product)):
+                reason = "product_unavailable"
+            else:
+                last = latest.get((run.customer_id, product))
+                if last is not None and last > placed_at(order):
+                    reason = "reordered"
+        if reason is not None:
+            exits[run.id] = (reason,)
+    return exits
+
+
+def exit_reason(session: Session, run: FlowRun) -> str | None:
+    """`load_exits` for one run."""
+    found = load_exits(session, run.shop_id, [run]).get(run.id)
+    return found[0] if found else None
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+def load_products(
+    session: Session, shop_id: int, external_ids: Collection[str], *, variants: bool = True
+) -> dict[str, Product]:
+    """The shop's products among `external_ids` (with their variants), by external id."""
+    if not external_ids:
+        return {}
+    statement = select(Product).where(
+        Product.shop_id == shop_id, Product.external_id.in_(sorted(external_ids))
     )
-    return "reordered" if reordered is not None else None
-
-
-# --- rendering -------------------------------------------------------------------------------
+    if variants:
+        statement = statement.options(selectinload(Product.variants))
+    return {product.external_id: product for product in session.scalars(statement)}
 
 
 def product_url(shop: Shop, product: Product) -> str:
@@ -432,31 +408,21 @@ def _price(product: Product, fallback_currency: str) -> tuple[Decimal, str] | No
     return cheapest.price, cheapest.currency or fallback_currency
 
 
-def product_cards(
-    session: Session, shop: Shop, external_ids: Sequence[str], lang: str
+def cards(
+    shop: Shop, products: Mapping[str, Product], external_ids: Sequence[str], lang: str
 ) -> list[dict[str, Any]]:
     """Title, image, price and store link of each product, in the order given; unknown or
     unavailable products are left out."""
-    if not external_ids:
-        return []
-    products = {
-        product.external_id: product
-        for product in session.scalars(
-            select(Product).where(
-                Product.shop_id == shop.id, Product.external_id.in_(list(external_ids))
-            )
-        )
-    }
-    cards = []
+    found = []
     for external_id in external_ids:
         product = products.get(external_id)
-        if product is None or not _available(product):
+        if product is None or not available(product):
             continue
         price = _price(product, shop.currency)
         image = product.image_url or next(
             (variant.image_url for variant in product.variants if variant.image_url), None
         )
-        cards.append(
+        found.append(
             {
                 "title": product.title,
                 "image_url": safe_url(image),
@@ -464,37 +430,307 @@ def product_cards(
                 "url": product_url(shop, product),
             }
         )
-    return cards
+    return found
 
 
-def recommendations_for(
-    session: Session, shop: Shop, order: Order, customer_id: int, now: datetime
-) -> list[str]:
-    """Cross-sells for a customer who just placed `order`, by product external id, from the
-    shop's precomputed history stats (`purchase_stats`)."""
-    anchors = _order_products(session, order)
-    candidates = purchase_stats.cross_sell_candidates(session, shop.id, anchors)
-    if not candidates.ranked:
-        return []
-    available = set(
-        session.scalars(
-            select(Product.external_id).where(
-                Product.shop_id == shop.id,
-                Product.external_id.in_(sorted(set(candidates.ranked))),
-                or_(Product.status.is_(None), Product.status.in_(AVAILABLE_STATUSES)),
+def product_cards(
+    session: Session, shop: Shop, external_ids: Sequence[str], lang: str
+) -> list[dict[str, Any]]:
+    """`cards` of these products, read from the database."""
+    return cards(shop, load_products(session, shop.id, set(external_ids)), external_ids, lang)
+
+
+# --- a batch's facts -------------------------------------------------------------------------
+
+
+@dataclass
+class Purchases:
+    """What a batch of one shop's post-purchase runs shows, read set-wise: each run's order and
+    lines, the products shown (with variants), and the thank-you cross-sells per order."""
+
+    shop: Shop
+    orders: dict[int, Order] = field(default_factory=dict)
+    lines: dict[int, list[OrderLine]] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    recommendations: dict[int, list[str]] = field(default_factory=dict)
+    # What many recipients of the batch share (a product's card, a list of cross-sells, in one
+    # language) is rendered once.
+    rendered: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def once(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """`make()`, computed once per batch for `key`."""
+        if key not in self.rendered:
+            self.rendered[key] = make()
+        found: T = self.rendered[key]
+        return found
+
+    def cards(self, external_ids: Sequence[str], lang: str) -> list[dict[str, Any]]:
+        """`cards` of these products, each made once per batch and language."""
+        found: list[dict[str, Any]] = []
+        for product in external_ids:
+            key = ("card", product, lang)
+            if key not in self.rendered:
+                self.rendered[key] = cards(self.shop, self.products, [product], lang)
+            found.extend(self.rendered[key])
+        return found
+
+    def order(self, run: FlowRun) -> Order | None:
+        return self.orders.get(trigger_order_id(run.trigger_key) or 0)
+
+    def order_products(self, order: Order) -> list[str]:
+        """The order's products, in external-id order."""
+        lines = self.lines.get(order.id, ())
+        return sorted({line.product_external_id for line in lines if line.product_external_id})
+
+
+def load_purchases(
+    session: Session,
+    shop: Shop,
+    runs: Sequence[FlowRun],
+    now: datetime,
+    *,
+    recommend: bool = False,
+) -> Purchases:
+    """The batch's `Purchases`: its orders and their lines; products of the orders and of the
+    replenishment triggers; with `recommend`, cross-sells from the shop's precomputed stats
+    (`purchase_stats`) minus what each customer owns (`customer_products`)."""
+    batch = Purchases(shop, orders=orders_of(session, shop.id, runs))
+    if batch.orders:
+        for line in session.scalars(
+            select(OrderLine)
+            .where(OrderLine.shop_id == shop.id, OrderLine.order_id.in_(sorted(batch.orders)))
+            .order_by(OrderLine.id)
+        ):
+            batch.lines.setdefault(line.order_id, []).append(line)
+    wanted = {product for order in batch.orders.values() for product in batch.order_products(order)}
+    wanted |= {product for run in runs if (product := trigger_product(run.trigger_key))}
+    if not recommend:
+        batch.products = load_products(session, shop.id, wanted)
+        return batch
+    anchors = {order_id: batch.order_products(order) for order_id, order in batch.orders.items()}
+    candidates = purchase_stats.cross_sells(session, shop.id, anchors)
+    ranked = {product for found in candidates.values() for product in found.ranked}
+    batch.products = load_products(session, shop.id, wanted | ranked)
+    buyers = {order.customer_id for order in batch.orders.values() if order.customer_id is not None}
+    owned: dict[int, dict[str, datetime]] = {}
+    if buyers and ranked:
+        for customer_id, product, at in session.execute(
+            select(
+                CustomerProduct.customer_id,
+                CustomerProduct.product_external_id,
+                CustomerProduct.last_ordered_at,
+            ).where(
+                CustomerProduct.shop_id == shop.id,
+                CustomerProduct.customer_id.in_(sorted(buyers)),
+                CustomerProduct.product_external_id.in_(sorted(ranked)),
             )
+        ):
+            owned.setdefault(int(customer_id), {})[str(product)] = at or now
+    on_sale = {key for key, product in batch.products.items() if available(product)}
+    for order_id, order in batch.orders.items():
+        found = candidates.get(order_id)
+        if found is None or not found.ranked:
+            continue
+        batch.recommendations[order_id] = choose(
+            anchors[order_id],
+            found.ranked,
+            owned.get(order.customer_id or 0, {}),
+            now,
+            intervals=found.intervals,
+            available=on_sale,
+            limit=RECOMMENDATIONS,
         )
+    return batch
+
+
+# --- emails on shared content ----------------------------------------------------------------
+
+
+UNSUBSCRIBE_TAG = "-pp_unsubscribe-"
+
+
+def tags(part: str) -> tuple[str, str]:
+    """The substitution tags of a per-recipient part of a post-purchase email (HTML, text)."""
+    return f"-pp_{part}_html-", f"-pp_{part}_text-"
+
+
+@dataclass(frozen=True)
+class Part:
+    """A per-recipient piece of an email: its partial template's HTML (escaped) and text."""
+
+    html: str
+    text: str
+
+
+def render_part(flow_key: str, part: str, lang: str, **context: Any) -> Part:
+    """`email/<flow>/_<part>.{html,txt}` rendered in `lang`."""
+    env = current_app.jinja_env
+    with force_locale(lang):
+        html = env.get_template(f"email/{flow_key}/_{part}.html").render(lang=lang, **context)
+        text = env.get_template(f"email/{flow_key}/_{part}.txt").render(lang=lang, **context)
+    return Part(html, text)
+
+
+def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, lang: str) -> Part:
+    """The greeting and opening sentence (`_intro`): the customer's name and order name."""
+    return render_part(
+        flow_key,
+        "intro",
+        lang,
+        shop_name=shop.name or shop.domain,
+        first_name=customer.first_name,
+        order_name=order.name if order is not None else None,
     )
-    owned = last_purchases(customer_purchases(session, shop.id, customer_id))
-    return choose(
-        anchors,
-        candidates.ranked,
-        owned,
-        now,
-        intervals=candidates.intervals,
-        available=available,
-        limit=RECOMMENDATIONS,
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One recipient's parts and the product named in the subject (`{product}`)."""
+
+    parts: Mapping[str, Part]
+    product_title: str = ""
+
+
+Parts = Callable[[Purchases, FlowRun, Customer, str], Recipient | None]
+
+
+def shared_content(
+    session: Session, shop: Shop, flow_key: str, step: int, lang: str, part_names: Sequence[str]
+) -> SharedContent:
+    """The step's email every recipient of this shop and language shares: each part and the
+    unsubscribe link are substitution tags; the subject keeps `{product}`."""
+    context = {
+        "lang": lang,
+        "shop_name": shop.name or shop.domain,
+        "shop_url": shop_home_url(shop),
+    }
+    setting = load_setting(session, shop.id, flow_key)
+    with force_locale(lang):
+        subject = subject_override(setting, lang, step) or str(SUBJECTS[flow_key])
+        html = render_template(
+            f"email/{flow_key}/step{step}.html",
+            unsubscribe_url=UNSUBSCRIBE_TAG,
+            **{name: tags(name)[0] for name in part_names},
+            **context,
+        )
+        text = render_template(
+            f"email/{flow_key}/step{step}.txt",
+            unsubscribe_url=UNSUBSCRIBE_TAG,
+            **{name: tags(name)[1] for name in part_names},
+            **context,
+        )
+    return SharedContent(lang, subject, html, text)
+
+
+def recipient_email(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    msg: Message,
+    flow_key: str,
+    content: SharedContent,
+    recipient: Recipient,
+    *,
+    inline: bool,
+) -> OutgoingEmail | None:
+    """This recipient's email on `content`: its parts and unsubscribe link as substitutions
+    (SendGrid fills them in), or filled in here (`inline`: a message sent on its own). None
+    when the substitutions exceed SendGrid's per-recipient limit and not `inline`."""
+    link = message_unsubscribe_link(config, shop, customer, msg)
+    substitutions = {UNSUBSCRIBE_TAG: link}
+    for name, part in recipient.parts.items():
+        html_tag, text_tag = tags(name)
+        substitutions[html_tag], substitutions[text_tag] = part.html, part.text
+    subject = content.subject.replace("{product}", recipient.product_title)[:500]
+    html, text = content.html, content.text
+    if inline:
+        for tag, value in substitutions.items():
+            html, text = html.replace(tag, value), text.replace(tag, value)
+        substitutions = {}
+    elif len(json.dumps(substitutions).encode()) > MAX_SUBSTITUTIONS_BYTES:
+        return None
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        flow_key,
+        subject=subject,
+        html=html,
+        text=text,
+        link=link,
+        substitutions=substitutions,
     )
+
+
+@dataclass(frozen=True)
+class Emails:
+    """A post-purchase flow's emails: `parts` makes one recipient's parts from the batch's
+    `Purchases`; `recommend`: the batch reads cross-sells. Every email goes through the same
+    shared content, so a dispatch batch and a message sent alone give the same email."""
+
+    flow_key: str
+    part_names: tuple[str, ...]
+    parts: Parts
+    recommend: bool = False
+
+    def load_context(
+        self, session: Session, shop_id: int, runs: Sequence[FlowRun]
+    ) -> Mapping[str, Any]:
+        shop = shop_row(session, shop_id)
+        if shop is None:
+            return {}
+        return {
+            "purchases": load_purchases(session, shop, runs, utcnow(), recommend=self.recommend)
+        }
+
+    def render_shared(self, session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
+        return shared_content(session, shop, self.flow_key, step, lang, self.part_names)
+
+    def shared_email(
+        self,
+        config: Config,
+        shop: Shop,
+        customer: Customer,
+        run: FlowRun,
+        msg: Message,
+        content: SharedContent,
+        context: Mapping[str, Any],
+    ) -> OutgoingEmail | None:
+        purchases = context.get("purchases")
+        if purchases is None:
+            return None
+        recipient = self.parts(purchases, run, customer, content.lang)
+        if recipient is None:
+            return None
+        return recipient_email(
+            config, shop, customer, msg, self.flow_key, content, recipient, inline=False
+        )
+
+    def render(
+        self,
+        config: Config,
+        session: Session,
+        shop: Shop,
+        customer: Customer,
+        run: FlowRun,
+        msg: Message,
+        lang: str,
+        now: datetime,
+        *,
+        discount_code: str | None = None,
+    ) -> OutgoingEmail:
+        """The email of a message sent on its own (a batch of one), in `lang`."""
+        purchases = load_purchases(session, shop, [run], now, recommend=self.recommend)
+        recipient = self.parts(purchases, run, customer, lang)
+        if recipient is None:
+            raise LookupError(f"run {run.id} has no order")
+        content = self.render_shared(session, shop, msg.step, lang)
+        email = recipient_email(
+            config, shop, customer, msg, self.flow_key, content, recipient, inline=True
+        )
+        assert email is not None  # noqa: S101 - inline always gives one
+        return email
 
 
 def refresh_history_stats(session: Session, shop_id: int, now: datetime | None = None) -> int:
@@ -507,99 +743,10 @@ def refresh_history_stats(session: Session, shop_id: int, now: datetime | None =
     return len(histories)
 
 
-def render(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None = None,
-) -> OutgoingEmail:
-    """A post-purchase step's email in `lang` (ja or en)."""
-    order = _trigger_order(session, run)
-    if order is None:
-        raise LookupError(f"run {run.id} has no order")
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    context: dict[str, Any] = {
-        "lang": lang,
-        "shop_name": shop.name or shop.domain,
-        "shop_url": shop_home_url(shop),
-        "first_name": customer.first_name,
-        "order_name": order.name,
-        "unsubscribe_url": link,
-    }
-    product_title = ""
-    if run.flow_key == THANK_YOU:
-        context["total"] = format_money(order.total_price, order.currency, lang)
-        context["items"] = [
-            {"title": line.title, "quantity": line.quantity} for line in order.lines
-        ]
-        picks = recommendations_for(session, shop, order, customer.id, now)
-        context["recommendations"] = product_cards(session, shop, picks, lang)
-    elif run.flow_key == REVIEW_REQUEST:
-        context["products"] = product_cards(session, shop, _order_products(session, order), lang)
-    else:
-        product = _trigger_product(run.trigger_key) or ""
-        cards = product_cards(session, shop, [product], lang)
-        context["product"] = cards[0] if cards else None
-        product_title = cards[0]["title"] if cards else ""
-    setting = load_setting(session, shop.id, run.flow_key)
-    with force_locale(lang):
-        subject = subject_override(setting, lang, msg.step) or str(SUBJECTS[run.flow_key])
-        html = render_template(f"email/{run.flow_key}/step{msg.step}.html", **context)
-        text = render_template(f"email/{run.flow_key}/step{msg.step}.txt", **context)
-    return flow_email(
-        config,
-        shop,
-        customer,
-        msg,
-        run.flow_key,
-        subject=subject.replace("{product}", product_title)[:500],
-        html=html,
-        text=text,
-        link=link,
-    )
-
-
-def load_exits(
-    session: Session, shop_id: int, runs: Sequence[FlowRun]
-) -> dict[int, tuple[str, ...]]:
-    """`exit_reason` of each run (one lookup per run: these runs are sent one at a time)."""
-    exits: dict[int, tuple[str, ...]] = {}
-    for run in runs:
-        reason = exit_reason(session, run)
-        if reason is not None:
-            exits[run.id] = (reason,)
-    return exits
-
-
-# The backtests live with the other flows' in `simulation`, which reads this module's rules.
-def _simulate_thank_you(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import thank_you_triggers
-
-    return thank_you_triggers(session, shop, window)
-
-
-def _simulate_review_request(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import review_request_triggers
-
-    return review_request_triggers(session, shop, window)
-
-
-def _simulate_replenishment(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import replenishment_triggers
-
-    return replenishment_triggers(session, shop, window)
-
-
 # --- preview ---------------------------------------------------------------------------------
 
 
-def _paid_clause(shop_id: int) -> ColumnElement[bool]:
+def paid_clause(shop_id: int) -> ColumnElement[bool]:
     return (
         (Order.shop_id == shop_id)
         & Order.cancelled_at.is_(None)
@@ -607,7 +754,7 @@ def _paid_clause(shop_id: int) -> ColumnElement[bool]:
     )
 
 
-def _repeat_products(shop_id: int) -> Any:
+def repeat_products(shop_id: int) -> Any:
     """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
     return (
         select(
@@ -617,7 +764,7 @@ def _repeat_products(shop_id: int) -> Any:
         )
         .join(OrderLine, (OrderLine.order_id == Order.id) & (OrderLine.shop_id == Order.shop_id))
         .where(
-            _paid_clause(shop_id),
+            paid_clause(shop_id),
             Order.customer_id.is_not(None),
             OrderLine.product_external_id.is_not(None),
         )
@@ -626,7 +773,7 @@ def _repeat_products(shop_id: int) -> Any:
     )
 
 
-def _orders_preview(condition: Callable[[int], ColumnElement[bool]]) -> Callable[[Shop], Any]:
+def orders_preview(condition: Callable[[int], ColumnElement[bool]]) -> Callable[[Shop], Any]:
     def query(shop: Shop) -> Select[Any]:
         joined = (Order.customer_id == Customer.id) & (Order.shop_id == shop.id)
         return (
@@ -636,11 +783,11 @@ def _orders_preview(condition: Callable[[int], ColumnElement[bool]]) -> Callable
     return query
 
 
-def _fulfilled_clause(shop_id: int) -> ColumnElement[bool]:
-    return _paid_clause(shop_id) & Order.fulfilled_at.is_not(None)
+def fulfilled_clause(shop_id: int) -> ColumnElement[bool]:
+    return paid_clause(shop_id) & Order.fulfilled_at.is_not(None)
 
 
-def _order_target(
+def order_target(
     condition: Callable[[int], ColumnElement[bool]], prefix: str
 ) -> Callable[[Session, Shop, Customer], Any]:
     def target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
@@ -664,51 +811,21 @@ def _order_target(
     return target
 
 
-def _replenishment_query(shop: Shop) -> Select[Any]:
-    repeat = _repeat_products(shop.id).subquery()
-    return (
-        select(Customer)
-        .join(repeat, repeat.c.customer_id == Customer.id)
-        .order_by(repeat.c.order_id.desc())
-    )
-
-
-def _replenishment_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-    """The product the customer bought in 2+ orders most recently."""
-    from app.flows.preview import PreviewTarget
-
-    repeat = _repeat_products(shop.id).subquery()
-    found = session.execute(
-        select(repeat.c.product_external_id, repeat.c.order_id)
-        .where(repeat.c.customer_id == customer.id)
-        .order_by(repeat.c.order_id.desc())
-        .limit(1)
-    ).first()
-    if found is None:
-        return None
-    product, order_id = str(found[0]), int(found[1])
-    title = session.scalar(
-        select(Product.title).where(Product.shop_id == shop.id, Product.external_id == product)
-    )
-    return PreviewTarget(
-        customer,
-        f"replenish:{product}:{order_id}",
-        "flows.preview.for_product",
-        {"product": title or product},
-    )
-
-
 # --- definitions -----------------------------------------------------------------------------
 
 
-def _definition(
+def definition(
     form: FlowForm,
     priority: int,
-    simulate: Any,
+    emails: Emails,
+    start: OrderStarter,
+    simulate: Simulator,
     preview_missing: str,
     preview_query: Callable[[Shop], Any],
     preview_target: Callable[[Session, Shop, Customer], Any],
 ) -> FlowDefinition:
+    """A post-purchase flow: started by orders, not stopped by new ones, its emails sent
+    set-wise on shared content."""
     return FlowDefinition(
         key=form.key,
         form=form,
@@ -717,59 +834,12 @@ def _definition(
         priority=priority,
         ends_on_order=False,  # a new order is no reason to stop a post-purchase email
         load_exits=load_exits,
-        render=render,
+        render=emails.render,
         simulate=simulate,
         preview_missing=preview_missing,
-        triggers=(_order_trigger(form.key),),
+        shares_content=lambda _config, _step: True,
+        render_shared=emails.render_shared,
+        shared_email=emails.shared_email,
+        load_context=emails.load_context,
+        triggers=(order_trigger(start),),
     )
-
-
-THANK_YOU_FORM = FlowForm(
-    THANK_YOU,
-    steps=1,
-    delays=1,
-    first_delay_low=0,
-    delay_high=MAX_THANK_YOU_HOURS,
-    defaults=POST_PURCHASE_DEFAULTS[THANK_YOU],
-)
-REVIEW_REQUEST_FORM = FlowForm(
-    REVIEW_REQUEST,
-    steps=1,
-    delays=0,
-    numbers=(Number("review_delay_days", 1, 90, PostPurchaseTiming.review_delay_days),),
-    defaults=POST_PURCHASE_DEFAULTS[REVIEW_REQUEST],
-)
-REPLENISHMENT_FORM = FlowForm(
-    REPLENISHMENT,
-    steps=1,
-    delays=0,
-    numbers=(Number("lead_days", 0, 30, PostPurchaseTiming.lead_days),),
-    defaults=POST_PURCHASE_DEFAULTS[REPLENISHMENT],
-)
-
-DEFINITIONS = (
-    _definition(
-        THANK_YOU_FORM,
-        25,
-        _simulate_thank_you,
-        "flows.preview.no_paid_order",
-        _orders_preview(_paid_clause),
-        _order_target(_paid_clause, "order"),
-    ),
-    _definition(
-        REVIEW_REQUEST_FORM,
-        35,
-        _simulate_review_request,
-        "flows.preview.no_fulfilled_order",
-        _orders_preview(_fulfilled_clause),
-        _order_target(_fulfilled_clause, "fulfilled"),
-    ),
-    _definition(
-        REPLENISHMENT_FORM,
-        30,
-        _simulate_replenishment,
-        "flows.preview.no_repeat_product",
-        _replenishment_query,
-        _replenishment_target,
-    ),
-)

@@ -134,9 +134,15 @@ class FlowDefinition:
 
 @cache
 def _build() -> dict[str, FlowDefinition]:
-    from app.flows import cart, post_purchase, winback
+    from app.flows import cart, replenishment, review_request, thank_you, winback
 
-    definitions = (cart.DEFINITION, winback.DEFINITION, *post_purchase.DEFINITIONS)
+    definitions = (
+        cart.DEFINITION,
+        winback.DEFINITION,
+        thank_you.DEFINITION,
+        review_request.DEFINITION,
+        replenishment.DEFINITION,
+    )
     for definition in definitions:
         _check_triggers(definition)
     return {definition.key: definition for definition in definitions}
@@ -159,11 +165,10 @@ def register(definition: FlowDefinition) -> None:
 
 def unregister(key: str) -> None:
     """Remove a flow added with `register`; the built-in flows stay."""
-    from app.flows import cart, post_purchase, winback
+    from app.flows import cart, replenishment, review_request, thank_you, winback
 
-    if key in {cart.DEFINITION.key, winback.DEFINITION.key} | {
-        d.key for d in post_purchase.DEFINITIONS
-    }:
+    built_in = (cart, winback, thank_you, review_request, replenishment)
+    if key in {module.DEFINITION.key for module in built_in}:
         raise ValueError(f"flow {key} is built in")
     _build().pop(key, None)
 

@@ -94,9 +94,10 @@ class Customer(Base):
 class CustomerProduct(Base):
     """A product a customer bought in an order not cancelled: one row per (customer, product).
 
-    Derived from orders and their lines, never edited by hand: `services.upsert` recomputes a
-    customer's rows whenever one of their orders changes (with their totals), so the segment
-    rules "bought product / collection" read this table instead of joining orders at count time.
+    Derived from orders and their lines, never edited by hand: an order upsert adds and removes
+    what its own change contributes (`services.purchase_stats.record_orders`), a bulk load
+    recomputes its customers' rows, so the segment rules "bought product / collection" and the
+    post-purchase emails (owned products, re-orders) read this table instead of joining orders.
     """
 
     __tablename__ = "customer_products"
@@ -109,6 +110,10 @@ class CustomerProduct(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
+    # The customer's orders (not cancelled) with the product, and the latest one's time: kept
+    # by counting, so an order changes its own rows without reading the customer's history.
+    orders: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TimelineEvent(Base):

@@ -17,8 +17,8 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.models import Shop
-from app.services import upsert
-from connectors.base import CustomerRecord, OrderRecord
+from app.services import purchase_stats, upsert
+from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
 
 # What each bulk-loaded stream writes: the tables to ANALYZE once it is loaded.
 LOADED_TABLES: dict[str, tuple[str, ...]] = {
@@ -471,9 +471,10 @@ def load_orders(
     totals_later: set[int] | None = None,
 ) -> int:
     """Write a batch of the shop's orders with their customers and lines; the orders applied
-    (row-wise off PostgreSQL). With `totals_later`, the customers whose totals need recomputing
-    are added to it (a long load rewrites each customer once, at its end: `refresh_totals`)
-    instead of being recomputed now."""
+    (row-wise off PostgreSQL). Without `totals_later` (a batch), what each order changes is
+    added to its customer's totals and bought products (`purchase_stats.record_orders`); with
+    it, the customers whose totals need recomputing are added to it (a long load rewrites each
+    customer once, at its end: `refresh_totals`)."""
     if not copy_supported(session):
         return upsert.upsert_orders(session, shop_id, records)
     session.flush()
@@ -561,9 +562,33 @@ def load_orders(
         WHERE c.id = x.customer_id AND c.currency IS DISTINCT FROM x.currency
         """,
     ]
-    for statement in statements:
+    before: dict[int, purchase_stats.OrderState] = {}
+    for index, statement in enumerate(statements):
         session.execute(text(statement), shop)
-    # The totals of every customer an applied order names, now or before.
+        if index == 1 and totals_later is None:  # the stored orders' state, before the merge
+            existing = session.scalars(
+                text("SELECT old_id FROM _stage_orders WHERE old_id IS NOT NULL")
+            )
+            before = purchase_stats.order_states(session, shop_id, list(existing))
+    if totals_later is None:
+        # A batch (not a long load): each order adds only its own difference.
+        applied_ids = list(
+            session.scalars(
+                text("SELECT applied_id FROM _stage_orders WHERE applied_id IS NOT NULL")
+            )
+        )
+        after = purchase_stats.order_states(session, shop_id, applied_ids)
+        purchase_stats.record_orders(
+            session,
+            shop_id,
+            [
+                purchase_stats.OrderChange(before.get(order_id), state)
+                for order_id, state in after.items()
+            ],
+        )
+        return len(applied_ids)
+    # The totals of every customer an applied order names, now or before: recomputed once, at
+    # the end of the load (`refresh_totals`).
     touched = set(
         session.scalars(
             text(
@@ -574,10 +599,7 @@ def load_orders(
             )
         )
     )
-    if totals_later is not None:
-        totals_later.update(touched)
-    else:
-        refresh_totals(session, shop_id, touched)
+    totals_later.update(touched)
     applied = session.scalar(
         text("SELECT count(*) FROM _stage_orders WHERE applied_id IS NOT NULL")
     )
@@ -618,10 +640,294 @@ def refresh_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) 
         )
 
 
+# --- products --------------------------------------------------------------------------------
+
+_PRODUCT_STAGE = """
+    seq int, external_id text PRIMARY KEY, title text, handle text, product_type text,
+    vendor text, status text, image_url text, platform_updated_at timestamptz,
+    has_collections boolean, applied_id bigint, inserted boolean NOT NULL DEFAULT false
+"""
+_PRODUCT_COPIED = (
+    "seq", "external_id", "title", "handle", "product_type", "vendor", "status", "image_url",
+    "platform_updated_at", "has_collections",
+)  # fmt: skip
+_PRODUCT_COLUMNS = _PRODUCT_COPIED[2:9]
+_VARIANT_STAGE = """
+    seq int, product_external_id text, external_id text, title text, sku text, price numeric,
+    currency text, image_url text
+"""
+_VARIANT_COPIED = (
+    "seq", "product_external_id", "external_id", "title", "sku", "price", "currency", "image_url",
+)  # fmt: skip
+_COLLECTION_STAGE = """
+    seq int, product_external_id text, collection_external_id text, title text, handle text
+"""
+_COLLECTION_COPIED = ("seq", "product_external_id", "collection_external_id", "title", "handle")
+
+
+def _product_rows(
+    records: Iterable[ProductRecord],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    products: list[tuple[Any, ...]] = []
+    variants: list[tuple[Any, ...]] = []
+    collections: list[tuple[Any, ...]] = []
+    for seq, batch in enumerate(upsert._group(records, "external_id").values()):
+        record = _newest(batch) if len(batch) > 1 else batch[0]
+        products.append(
+            (
+                seq,
+                record.external_id,
+                record.title[:500],
+                record.handle,
+                record.product_type,
+                record.vendor,
+                record.status,
+                record.image_url,
+                record.updated_at,
+                record.collections is not None,
+            )
+        )
+        for variant in record.variants:
+            variants.append(
+                (
+                    len(variants),
+                    record.external_id,
+                    variant.external_id,
+                    variant.title,
+                    variant.sku,
+                    variant.price,
+                    record.currency,
+                    variant.image_url,
+                )
+            )
+        for ref in record.collections or ():
+            collections.append(
+                (
+                    len(collections),
+                    record.external_id,
+                    ref.external_id,
+                    ref.title[:255],
+                    ref.handle[:255] if ref.handle else None,
+                )
+            )
+    return products, variants, collections
+
+
+def load_products(session: Session, shop_id: int, records: Sequence[ProductRecord]) -> int:
+    """Write a batch of the shop's products with their variants and collections, set-wise
+    under `upsert.upsert_products`' rules (newer wins; an applied product's variants become
+    exactly the record's, its collections too when the record states them); the products
+    applied (row-wise off PostgreSQL)."""
+    if not copy_supported(session):
+        return upsert.upsert_products(session, shop_id, records)
+    session.flush()
+    products, variants, collections = _product_rows(records)
+    if not products:
+        return 0
+    _stage(session, "_stage_products", _PRODUCT_STAGE)
+    _stage(session, "_stage_variants", _VARIANT_STAGE)
+    _stage(session, "_stage_collections", _COLLECTION_STAGE)
+    _copy_rows(session, "_stage_products", _PRODUCT_COPIED, products)
+    _copy_rows(session, "_stage_variants", _VARIANT_COPIED, variants)
+    _copy_rows(session, "_stage_collections", _COLLECTION_COPIED, collections)
+    columns = ", ".join(_PRODUCT_COLUMNS)
+    statements = [
+        f"""
+        WITH inserted AS (
+            INSERT INTO products (shop_id, external_id, {columns}, created_at)
+            SELECT :shop_id, s.external_id, {", ".join(f"s.{name}" for name in _PRODUCT_COLUMNS)},
+                now()
+            FROM _stage_products s WHERE NOT EXISTS (SELECT 1 FROM products p
+                WHERE p.shop_id = :shop_id AND p.external_id = s.external_id)
+            ORDER BY s.external_id
+            ON CONFLICT (shop_id, external_id) DO NOTHING
+            RETURNING id, external_id)
+        UPDATE _stage_products s SET applied_id = inserted.id, inserted = true
+        FROM inserted WHERE inserted.external_id = s.external_id
+        """,  # noqa: S608
+        "SELECT p.id FROM products p, _stage_products s WHERE p.shop_id = :shop_id"
+        " AND p.external_id = s.external_id AND NOT s.inserted ORDER BY p.id FOR UPDATE OF p",
+        f"""
+        WITH updated AS (
+            UPDATE products p SET {", ".join(f"{name} = s.{name}" for name in _PRODUCT_COLUMNS)}
+            FROM _stage_products s
+            WHERE p.shop_id = :shop_id AND p.external_id = s.external_id AND NOT s.inserted
+              AND (p.platform_updated_at IS NULL OR (s.platform_updated_at IS NOT NULL
+                   AND s.platform_updated_at >= p.platform_updated_at))
+            RETURNING p.id, p.external_id)
+        UPDATE _stage_products s SET applied_id = updated.id
+        FROM updated WHERE updated.external_id = s.external_id
+        """,  # noqa: S608
+        # An applied product's variants become exactly the record's; a variant id seen under
+        # another product moves to this one.
+        """
+        DELETE FROM product_variants v USING _stage_products s
+        WHERE v.shop_id = :shop_id AND v.product_id = s.applied_id AND NOT s.inserted
+          AND NOT EXISTS (SELECT 1 FROM _stage_variants sv
+                          WHERE sv.product_external_id = s.external_id
+                            AND sv.external_id = v.external_id)
+        """,
+        """
+        INSERT INTO product_variants (shop_id, product_id, external_id, title, sku, price,
+            currency, image_url)
+        SELECT DISTINCT ON (v.external_id) :shop_id, s.applied_id, v.external_id, v.title, v.sku,
+            v.price, v.currency, v.image_url
+        FROM _stage_variants v JOIN _stage_products s ON s.external_id = v.product_external_id
+        WHERE s.applied_id IS NOT NULL
+        ORDER BY v.external_id, v.seq DESC
+        ON CONFLICT (shop_id, external_id) DO UPDATE SET product_id = EXCLUDED.product_id,
+            title = EXCLUDED.title, sku = EXCLUDED.sku, price = EXCLUDED.price,
+            currency = EXCLUDED.currency, image_url = EXCLUDED.image_url
+        """,
+        # Collections only when the record states them (None: a payload that says nothing).
+        """
+        DELETE FROM product_collections pc USING _stage_products s
+        WHERE pc.shop_id = :shop_id AND pc.product_id = s.applied_id AND NOT s.inserted
+          AND s.has_collections
+          AND NOT EXISTS (SELECT 1 FROM _stage_collections sc
+                          WHERE sc.product_external_id = s.external_id
+                            AND sc.collection_external_id = pc.collection_external_id)
+        """,
+        """
+        INSERT INTO product_collections (shop_id, product_id, collection_external_id, title,
+            handle)
+        SELECT DISTINCT ON (s.applied_id, c.collection_external_id) :shop_id, s.applied_id,
+            c.collection_external_id, c.title, c.handle
+        FROM _stage_collections c JOIN _stage_products s
+            ON s.external_id = c.product_external_id
+        WHERE s.applied_id IS NOT NULL AND s.has_collections
+        ORDER BY s.applied_id, c.collection_external_id, c.seq DESC
+        ON CONFLICT (shop_id, product_id, collection_external_id) DO UPDATE
+            SET title = EXCLUDED.title, handle = EXCLUDED.handle
+        """,
+    ]
+    shop = {"shop_id": shop_id}
+    for statement in statements:
+        session.execute(text(statement), shop)
+    applied = session.scalar(
+        text("SELECT count(*) FROM _stage_products WHERE applied_id IS NOT NULL")
+    )
+    return int(applied or 0)
+
+
+# --- checkouts -------------------------------------------------------------------------------
+
+_CHECKOUT_STAGE = """
+    seq int, external_id text PRIMARY KEY, customer_external_id text, email text,
+    email_normalized text, recovery_url text, total_price numeric, currency text,
+    line_items text, completed_at timestamptz, platform_created_at timestamptz,
+    platform_updated_at timestamptz, customer_id bigint,
+    redacted boolean NOT NULL DEFAULT false, inserted boolean NOT NULL DEFAULT false
+"""
+_CHECKOUT_COPIED = (
+    "seq", "external_id", "customer_external_id", "email", "email_normalized", "recovery_url",
+    "total_price", "currency", "line_items", "completed_at", "platform_created_at",
+    "platform_updated_at",
+)  # fmt: skip
+_CHECKOUT_COLUMNS = (
+    "customer_external_id", "recovery_url", "total_price", "currency", "completed_at",
+    "platform_created_at", "platform_updated_at",
+)  # fmt: skip
+
+
+def _checkout_rows(
+    records: Iterable[CheckoutRecord],
+) -> tuple[list[tuple[Any, ...]], list[CustomerRecord]]:
+    rows: list[tuple[Any, ...]] = []
+    customers: list[CustomerRecord] = []
+    for seq, batch in enumerate(upsert._group(records, "external_id").values()):
+        customers.extend(r.customer for r in batch if r.customer is not None)
+        record = _newest(batch) if len(batch) > 1 else batch[0]
+        rows.append(
+            (
+                seq,
+                record.external_id,
+                record.customer.external_id if record.customer else None,
+                record.email,
+                upsert.normalize_email(record.email),
+                record.recovery_url,
+                record.total_price,
+                record.currency,
+                json.dumps([dict(item) for item in record.line_items]),
+                record.completed_at,
+                record.created_at,
+                record.updated_at,
+            )
+        )
+    return rows, customers
+
+
+def load_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> int:
+    """Write a batch of the shop's checkouts set-wise under `upsert.upsert_checkouts`' rules
+    (newer wins; the customer by external id, created if new, else by email within the shop;
+    a redacted customer's checkout keeps no email); the checkouts applied (row-wise off
+    PostgreSQL)."""
+    if not copy_supported(session):
+        return upsert.upsert_checkouts(session, shop_id, records)
+    session.flush()
+    rows, customers = _checkout_rows(records)
+    if not rows:
+        return 0
+    _merge_customers(session, shop_id, customers)
+    _stage(session, "_stage_checkouts", _CHECKOUT_STAGE)
+    _copy_rows(session, "_stage_checkouts", _CHECKOUT_COPIED, rows)
+    email = "CASE WHEN s.redacted THEN NULL ELSE s.email END"
+    statements = [
+        "UPDATE _stage_checkouts s SET customer_id = sc.cid, redacted = sc.redacted"
+        " FROM _stage_customers sc WHERE sc.external_id = s.customer_external_id",
+        # No customer named: the shop's customer with the email, the newest live one first.
+        """
+        UPDATE _stage_checkouts s SET customer_id = x.id, redacted = x.redacted_at IS NOT NULL
+        FROM (SELECT DISTINCT ON (c.email_normalized) c.id, c.email_normalized, c.redacted_at
+              FROM customers c
+              WHERE c.shop_id = :shop_id AND c.email_normalized IN (
+                  SELECT email_normalized FROM _stage_checkouts
+                  WHERE customer_external_id IS NULL AND email_normalized IS NOT NULL)
+              ORDER BY c.email_normalized, (c.deleted_at IS NULL) DESC, c.id DESC) x
+        WHERE s.customer_external_id IS NULL AND x.email_normalized = s.email_normalized
+        """,
+        f"""
+        WITH inserted AS (
+            INSERT INTO checkouts (shop_id, external_id, customer_id, email, line_items,
+                {", ".join(_CHECKOUT_COLUMNS)}, created_at)
+            SELECT :shop_id, s.external_id, s.customer_id, {email}, s.line_items::json,
+                {", ".join(f"s.{name}" for name in _CHECKOUT_COLUMNS)}, now()
+            FROM _stage_checkouts s WHERE NOT EXISTS (SELECT 1 FROM checkouts c
+                WHERE c.shop_id = :shop_id AND c.external_id = s.external_id)
+            ORDER BY s.external_id
+            ON CONFLICT (shop_id, external_id) DO NOTHING
+            RETURNING external_id)
+        UPDATE _stage_checkouts s SET inserted = true
+        FROM inserted WHERE inserted.external_id = s.external_id
+        """,  # noqa: S608
+        "SELECT c.id FROM checkouts c, _stage_checkouts s WHERE c.shop_id = :shop_id"
+        " AND c.external_id = s.external_id AND NOT s.inserted ORDER BY c.id FOR UPDATE OF c",
+        f"""
+        UPDATE checkouts c SET customer_id = s.customer_id, email = {email},
+            line_items = s.line_items::json,
+            {", ".join(f"{name} = s.{name}" for name in _CHECKOUT_COLUMNS)}
+        FROM _stage_checkouts s
+        WHERE c.shop_id = :shop_id AND c.external_id = s.external_id AND NOT s.inserted
+          AND (c.platform_updated_at IS NULL OR (s.platform_updated_at IS NOT NULL
+               AND s.platform_updated_at >= c.platform_updated_at))
+        """,  # noqa: S608
+    ]
+    applied = 0
+    for statement in statements:
+        result = session.execute(text(statement), {"shop_id": shop_id})
+        if statement is statements[-1] or statement is statements[2]:
+            applied += int(getattr(result, "rowcount", 0) or 0)
+    return applied
+
+
 def loader_for(stream: str, totals_later: set[int] | None = None) -> Any:
     """The set-based writer of a stream, or None (the stream is written row by row)."""
     if stream == "customers":
         return load_customers
     if stream == "orders":
         return partial(load_orders, totals_later=totals_later)
+    if stream == "products":
+        return load_products
+    if stream == "checkouts":
+        return load_checkouts
     return None

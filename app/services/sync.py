@@ -249,7 +249,10 @@ class SyncRun:
         return f"Sync skipped {total} malformed records from Shopify: {parts}"[:_ERROR_TEXT_LIMIT]
 
     def page_stream(self, stream: StreamSpec) -> None:
-        """Read `stream` page by page from its cursor; the cursor follows each written page."""
+        """Read `stream` page by page from its cursor; the cursor follows each written page. A
+        backfill on PostgreSQL writes each page set-wise (`bulk_load`)."""
+        set_wise = self.report and bulk_load.copy_supported(self.session)
+        loader = bulk_load.loader_for(stream.name) if set_wise else None
         for nodes in reading.read_pages(
             self.client, stream, self.cursors.get(stream.name), orders_since=self.orders_since()
         ):
@@ -257,7 +260,7 @@ class SyncRun:
                 self.session.rollback()
                 self.stopped = True
                 return
-            records = self.write(stream, nodes)
+            records = self.write(stream, nodes, loader)
             if stream.sorted_by_cursor:
                 moved = streams.advance_cursor(
                     self.cursors.get(stream.name),

@@ -48,7 +48,7 @@ from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
 from app.models.product import ProductCollection
-from app.services import people
+from app.services import people, purchase_stats
 from connectors.base import (
     CheckoutRecord,
     CollectionRef,
@@ -616,8 +616,15 @@ def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iter
                 CustomerProduct.shop_id == shop_id, among(CustomerProduct.customer_id, chunk)
             )
         )
+        placed_at = func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
         bought = (
-            select(Order.shop_id, OrderLine.product_external_id, Order.customer_id)
+            select(
+                Order.shop_id,
+                OrderLine.product_external_id,
+                Order.customer_id,
+                func.count(func.distinct(Order.id)),
+                func.max(placed_at),
+            )
             .join(OrderLine, and_(OrderLine.order_id == Order.id, OrderLine.shop_id == shop_id))
             .where(
                 Order.shop_id == shop_id,
@@ -625,11 +632,12 @@ def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iter
                 Order.cancelled_at.is_(None),
                 OrderLine.product_external_id.is_not(None),
             )
-            .distinct()
+            .group_by(Order.shop_id, OrderLine.product_external_id, Order.customer_id)
         )
         session.execute(
             insert(CustomerProduct).from_select(
-                ["shop_id", "product_external_id", "customer_id"], bought
+                ["shop_id", "product_external_id", "customer_id", "orders", "last_ordered_at"],
+                bought,
             )
         )
 
@@ -646,8 +654,9 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
     """Insert or update the shop's orders ("newer wins"); returns the orders applied.
 
     Each order's customer is created or linked by external id (a customer known only from an
-    order gets a row), the order's lines are replaced, the customer's totals are recomputed and
-    an `order_placed` timeline event is written once per order.
+    order gets a row), the order's lines are replaced, what the change adds to the customer's
+    totals and bought products is applied (`purchase_stats.record_orders`) and an
+    `order_placed` timeline event is written once per order.
     """
     grouped = _group(records, "external_id")
     if not grouped:
@@ -672,8 +681,10 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
         ("shop_id", "external_id"),
     )
     rows = _lock_rows(session, Order, shop_id, list(grouped))
+    before = purchase_stats.order_states(
+        session, shop_id, [row.id for key, row in rows.items() if key not in inserted]
+    )
     applied: list[tuple[Order, OrderRecord]] = []
-    touched_customers: set[int] = set()
     for external_id, batch in grouped.items():
         row = rows[external_id]
         winner: OrderRecord | None = None
@@ -681,15 +692,11 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
             winner, batch = batch[0], batch[1:]
         for record in batch:
             if _is_newer(record.updated_at, row.platform_updated_at):
-                if row.customer_id is not None:
-                    touched_customers.add(row.customer_id)
                 for name, value in _order_values(record, customer_of(record)).items():
                     setattr(row, name, value)
                 winner = record
         if winner is not None:
             applied.append((row, winner))
-            if row.customer_id is not None:
-                touched_customers.add(row.customer_id)
     if not applied:
         return 0
     _stamp_fulfilment(applied)
@@ -700,7 +707,15 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
         customer = customer_of(record)
         if customer is not None and customer.id == order.customer_id:
             customer.currency = record.currency
-    refresh_customer_totals(session, shop_id, touched_customers)
+    after = purchase_stats.order_states(session, shop_id, [order.id for order, _r in applied])
+    purchase_stats.record_orders(
+        session,
+        shop_id,
+        [
+            purchase_stats.OrderChange(before.get(order.id), after[order.id])
+            for order, _record in applied
+        ],
+    )
     return len(applied)
 
 

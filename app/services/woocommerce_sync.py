@@ -158,13 +158,14 @@ def _apply_orders(
     triggers: bool,
     skipped: Skipped | None = None,
     write_orders: Callable[[Session, int, list[Any]], int] = upsert.upsert_orders,
+    write_checkouts: Callable[[Session, int, list[Any]], int] = upsert.upsert_checkouts,
 ) -> int:
     open_ones = [o for o in page if mapping.is_open_checkout(o)]
     paid = [o for o in page if not mapping.is_open_checkout(o)]
     orders = _mapped("orders", paid, mapping.order_from_resource, skipped)
     checkouts = _mapped("checkouts", open_ones, mapping.checkout_from_resource, skipped)
     write_orders(session, shop_id, orders)
-    upsert.upsert_checkouts(session, shop_id, checkouts)
+    write_checkouts(session, shop_id, checkouts)
     if triggers:
         flow_triggers.after_orders(session, shop_id, orders)
         flow_triggers.after_checkouts(session, shop_id, checkouts)
@@ -195,14 +196,17 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             skipped={},
         )
         skipped = Skipped()
-        # A first backfill on PostgreSQL writes set-wise (COPY + merge per page); customers'
-        # totals are recomputed once, after the last page of orders.
+        # A first backfill on PostgreSQL writes every stream set-wise (COPY + merge per page,
+        # products and checkouts too); customers' totals are recomputed once, after the last
+        # page of orders.
         set_wise = since is None and bulk_load.copy_supported(session)
         totals_later: set[int] = set()
         write_customers = bulk_load.load_customers if set_wise else upsert.upsert_customers
         write_orders = (
             bulk_load.loader_for("orders", totals_later) if set_wise else upsert.upsert_orders
         )
+        write_products = bulk_load.load_products if set_wise else upsert.upsert_products
+        write_checkouts = bulk_load.load_checkouts if set_wise else upsert.upsert_checkouts
         streams: tuple[tuple[str, Callable[[WooCommerceClient], Any], Any], ...] = (
             (
                 "customers",
@@ -216,7 +220,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             (
                 "products",
                 lambda c: reading.product_pages(c, since),
-                lambda page: upsert.upsert_products(
+                lambda page: write_products(
                     session,
                     shop_id,
                     _mapped(
@@ -237,6 +241,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                     triggers=since is not None,
                     skipped=skipped,
                     write_orders=write_orders,
+                    write_checkouts=write_checkouts,
                 ),
             ),
         )

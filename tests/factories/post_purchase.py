@@ -16,6 +16,7 @@ from app.domain.orchestration import POST_PURCHASE_DEFAULTS
 from app.models import Customer, Order, OrderLine, Product, ProductVariant, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.queueing import WEBHOOKS
+from app.services.upsert import refresh_customer_products
 from tests.factories.shopify_webhooks import DOMAIN, deliver, make_shop
 
 CUSTOMER = 7001
@@ -88,7 +89,9 @@ def add_history(
     products: list[str],
     base: datetime | None = None,
 ) -> Order:
-    """A paid order placed `days_ago` before `base` (now), written as rows (not a trigger)."""
+    """A paid order placed `days_ago` before `base` (now), written as rows (not a trigger),
+    with the customer's bought products (`customer_products`) recounted as an upsert keeps
+    them."""
     customer = db.scalars(
         select(Customer).where(
             Customer.shop_id == shop.id, Customer.external_id == customer_external_id
@@ -125,6 +128,8 @@ def add_history(
                 currency="JPY",
             )
         )
+    db.flush()
+    refresh_customer_products(db, shop.id, [customer.id])
     db.commit()
     return order
 
@@ -188,3 +193,55 @@ def runs(db: Session, flow_key: str) -> list[FlowRun]:
     return list(
         db.scalars(select(FlowRun).where(FlowRun.flow_key == flow_key).order_by(FlowRun.id))
     )
+
+
+def due_runs(
+    db: Session,
+    shop: Shop,
+    flow_key: str,
+    count: int,
+    *,
+    products: list[str] | None = None,
+    first_names: tuple[str | None, ...] = ("花子", None, "Tom & <Jerry>"),
+    locales: tuple[str, ...] = ("ja", "ja", "en"),
+) -> list[FlowRun]:
+    """`count` subscribed customers, each with a paid, fulfilled order (`products`) and a
+    `flow_key` run for it whose step 1 is due now (names and languages vary by position)."""
+    moment = now()
+    made = []
+    for n in range(count):
+        external_id = f"pp-{flow_key}-{n}"
+        customer = Customer(
+            shop_id=shop.id,
+            external_id=external_id,
+            email=f"{flow_key}{n}@example.jp",
+            email_normalized=f"{flow_key}{n}@example.jp",
+            first_name=first_names[n % len(first_names)],
+            locale=locales[n % len(locales)],
+            email_marketing_state="SUBSCRIBED",
+        )
+        db.add(customer)
+        db.flush()
+        bought = products or [BOWL, TEA]
+        order = add_history(db, shop, external_id, 1, bought)
+        order.name = f"#{9000 + n}"
+        order.fulfilled_at = moment - timedelta(days=8)
+        trigger = {
+            "thank_you": f"order:{order.id}",
+            "review_request": f"fulfilled:{order.id}",
+            "replenishment": f"replenish:{bought[-1]}:{order.id}",
+        }[flow_key]
+        run = FlowRun(
+            shop_id=shop.id,
+            flow_key=flow_key,
+            customer_id=customer.id,
+            trigger_key=trigger,
+            status="running",
+            next_step=1,
+            next_step_at=moment - timedelta(seconds=5),
+            started_at=moment - timedelta(hours=2),
+        )
+        db.add(run)
+        made.append(run)
+    db.commit()
+    return made

@@ -23,11 +23,31 @@ from sqlalchemy.orm import Session
 
 from app.db import Database
 from app.migrate import upgrade
-from app.models import Account, Customer, Order, OrderLine, Person, Shop, TimelineEvent
+from app.models import (
+    Account,
+    Checkout,
+    Customer,
+    Order,
+    OrderLine,
+    Person,
+    Product,
+    ProductVariant,
+    Shop,
+    TimelineEvent,
+)
 from app.models.opt_in import OptInRequest
+from app.models.product import ProductCollection
 from app.services import bulk_load
-from app.services.upsert import upsert_customers, upsert_orders
-from connectors.base import CustomerRecord, OrderLineRecord, OrderRecord
+from app.services.upsert import upsert_checkouts, upsert_customers, upsert_orders, upsert_products
+from connectors.base import (
+    CheckoutRecord,
+    CollectionRef,
+    CustomerRecord,
+    OrderLineRecord,
+    OrderRecord,
+    ProductRecord,
+    VariantRecord,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -297,3 +317,159 @@ def _analyze_counts(session: Session, tables: list[str]) -> dict[str, int]:
         {"names": tables},
     )
     return {name: int(count) for name, count in rows}
+
+
+def product_batches(seed: int) -> list[list[ProductRecord]]:
+    """Products in rounds (each product once a round, as a bulk result or a page holds it):
+    new ones, newer versions (variants changed or moved to another product, collections
+    stated, emptied or not said), replays and stale versions."""
+    rng = random.Random(seed)
+    batches: list[list[ProductRecord]] = []
+    for round_number in range(4):
+        batch = []
+        for n in sorted(rng.sample(range(15), 10)):
+            hour = round_number + rng.choice((0.5, 0.5, -3))  # mostly newer, some stale
+            variants = tuple(
+                VariantRecord(f"v{(n + k) % 18}", Decimal(rng.randint(1, 50)), f"V{k}", f"S{k}")
+                for k in range(rng.randint(0, 3))
+            )
+            collections = rng.choice(
+                (None, (), tuple(CollectionRef(f"c{k}", f"Col {k}", f"col-{k}") for k in (1, 2)))
+            )
+            batch.append(
+                ProductRecord(
+                    external_id=f"p{n}",
+                    title=f"Product {n} r{round_number}",
+                    updated_at=at(hour) if rng.random() < 0.9 else None,
+                    currency="JPY",
+                    handle=f"product-{n}",
+                    status=rng.choice(("active", "draft")),
+                    variants=variants,
+                    collections=collections,
+                )
+            )
+        batches.append(batch)
+    return batches
+
+
+def checkout_batches(seed: int) -> list[list[CheckoutRecord]]:
+    """Checkouts naming a customer, or only an email (of a customer or of nobody), in rounds
+    with newer and stale versions."""
+    rng = random.Random(seed)
+    batches: list[list[CheckoutRecord]] = []
+    for round_number in range(3):
+        batch = []
+        for _ in range(20):
+            n = rng.randint(0, 12)
+            named = rng.random() < 0.4
+            customer = CustomerRecord(f"k{n % 5}", updated_at=None, email=f"k{n % 5}@example.jp")
+            batch.append(
+                CheckoutRecord(
+                    external_id=f"tok{n}",
+                    updated_at=at(round_number + rng.choice((1, 1, -5))),
+                    currency="JPY",
+                    total_price=Decimal(rng.randint(100, 900)),
+                    created_at=at(0),
+                    email=f"Shared{n % 4}@Example.com" if not named else customer.email,
+                    customer=customer if named else None,
+                    recovery_url=f"https://shop.example/recover/{n}",
+                    completed_at=at(round_number) if rng.random() < 0.2 else None,
+                    line_items=({"title": f"Item {n}", "quantity": 1 + n % 3},),
+                )
+            )
+        batches.append(batch)
+    return batches
+
+
+def catalogue_snapshot(session: Session, shop_id: int) -> dict[str, Any]:
+    session.expire_all()
+    products = dict(
+        session.execute(
+            select(Product.id, Product.external_id).where(Product.shop_id == shop_id)
+        ).all()
+    )
+    customers_by_id = dict(
+        session.execute(
+            select(Customer.id, Customer.external_id).where(Customer.shop_id == shop_id)
+        ).all()
+    )
+
+    def columns(row: Any, *skip: str) -> dict[str, Any]:
+        dropped = {"id", "shop_id", "created_at", *skip}
+        return {k: v for k, v in vars(row).items() if not k.startswith("_") and k not in dropped}
+
+    return {
+        "products": {
+            row.external_id: columns(row, "variants")
+            for row in session.scalars(select(Product).where(Product.shop_id == shop_id))
+        },
+        "variants": {
+            row.external_id: {**columns(row, "product_id"), "product": products[row.product_id]}
+            for row in session.scalars(
+                select(ProductVariant).where(ProductVariant.shop_id == shop_id)
+            )
+        },
+        "collections": sorted(
+            (products[row.product_id], row.collection_external_id, row.title, row.handle)
+            for row in session.scalars(
+                select(ProductCollection).where(ProductCollection.shop_id == shop_id)
+            )
+        ),
+        "checkouts": {
+            row.external_id: {
+                **columns(row, "customer_id"),
+                "customer": customers_by_id.get(row.customer_id),
+            }
+            for row in session.scalars(select(Checkout).where(Checkout.shop_id == shop_id))
+        },
+    }
+
+
+def test_products_and_checkouts_bulk_path_writes_what_the_row_wise_path_writes(
+    db: Session,
+) -> None:
+    shops = {"rowwise": make_shop(db, "cat-rows.myshopify.com")}
+    shops["bulk"] = make_shop(db, "cat-bulk.myshopify.com")
+    for shop_id in shops.values():
+        # Customers the checkouts' emails find: a live one, a deleted and a live one sharing
+        # an address (the live one wins), and a redacted one (its checkout keeps no email).
+        upsert_customers(
+            db,
+            shop_id,
+            [CustomerRecord(f"e{k}", updated_at=at(-1), email=f"shared{k}@example.com")
+             for k in range(4)] + [CustomerRecord("e9", updated_at=at(-1),
+                                                  email="shared1@example.com")],
+        )  # fmt: skip
+        db.execute(
+            text(
+                "UPDATE customers SET deleted_at = now() WHERE shop_id = :shop"
+                " AND external_id = 'e1'"
+            ),
+            {"shop": shop_id},
+        )
+        db.execute(
+            text(
+                "UPDATE customers SET redacted_at = now() WHERE shop_id = :shop"
+                " AND external_id = 'e2'"
+            ),
+            {"shop": shop_id},
+        )
+        db.commit()
+    for batch in product_batches(11):
+        upsert_products(db, shops["rowwise"], batch)
+        assert bulk_load.load_products(db, shops["bulk"], batch) >= 0
+        db.commit()
+    for batch in checkout_batches(12):
+        upsert_checkouts(db, shops["rowwise"], batch)
+        bulk_load.load_checkouts(db, shops["bulk"], batch)
+        db.commit()
+    expected = catalogue_snapshot(db, shops["rowwise"])
+    got = catalogue_snapshot(db, shops["bulk"])
+    for part in ("products", "variants", "collections", "checkouts"):
+        assert got[part] == expected[part], part
+    assert len(got["products"]) > 10
+    assert got["collections"]
+    assert any(row["customer"] == "e9" for row in got["checkouts"].values())
+    assert any(
+        row["customer"] == "e2" and row["email"] is None for row in got["checkouts"].values()
+    )
