@@ -1,7 +1,7 @@
 """customer_products counts each customer's orders of a product and the latest one's time
 
 Revision ID: 20261207_customer_product_counts
-Revises: 20261207_tag_write_back
+Revises: 20261207_sender_identity
 Create Date: 2026-12-07 16:00:00
 
 An order then adds or removes what it contributes (one row per product it holds) without
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_customer_product_counts"
-down_revision: str | None = "20261207_tag_write_back"
+down_revision: str | None = "20261207_sender_identity"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
