@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     and_,
     any_,
+    bindparam,
     case,
     delete,
     func,
@@ -31,8 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from app.db import Base, to_decimal, utcnow
+from app.db import Base, Money, UTCDateTime, to_decimal, utcnow
 from app.models import (
     Checkout,
     Customer,
@@ -44,6 +46,7 @@ from app.models import (
     TimelineEvent,
 )
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
+from app.models.customer import LIVE_TOTALS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
@@ -555,11 +558,16 @@ def _record_order_placed(
 def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
     """Recompute orders_count (every order, as Shopify counts them), total_spent (orders not
     cancelled), first_order_at and last_order_at from the stored orders, and the customers'
-    `customer_products` rows (`refresh_customer_products`)."""
+    `customer_products` rows (`refresh_customer_products`). The repair path: the upserts keep
+    the totals current by difference (`apply_order_contributions`)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
     refresh_customer_products(session, shop_id, ids)
+    _recompute_totals(session, shop_id, ids)
+
+
+def _recompute_totals(session: Session, shop_id: int, ids: Sequence[int]) -> None:
     placed_at = func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
     spent = func.coalesce(
         func.sum(case((Order.cancelled_at.is_(None), Order.total_price), else_=0)), 0
@@ -579,13 +587,119 @@ def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterab
         )
         for customer_id, count, total, first, last in session.execute(statement):
             totals[customer_id] = (count, to_decimal(total) or Decimal(0), first, last)
+    customers = table_of(Customer)
+    rows = []
     for customer_id in ids:
         count, total, first, last = totals.get(customer_id, (0, Decimal(0), None, None))
-        session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id == customer_id)
-            .values(orders_count=count, total_spent=total, first_order_at=first, last_order_at=last)
+        rows.append(
+            {"cid": customer_id, "count": count, "total": total, "first": first, "last": last}
         )
+    session.execute(
+        update(customers)
+        .where(customers.c.shop_id == shop_id, customers.c.id == bindparam("cid"))
+        .values(
+            orders_count=bindparam("count"),
+            total_spent=bindparam("total"),
+            first_order_at=bindparam("first"),
+            last_order_at=bindparam("last"),
+        ),
+        rows,
+    )
+    _expire_totals(session, ids)
+
+
+@dataclass(frozen=True)
+class OrderContribution:
+    """What one order adds to its customer's totals: one order, its spend when not cancelled,
+    and when it was placed (`coalesce(processed_at, platform_created_at, created_at)`)."""
+
+    customer_id: int
+    spent: Decimal
+    placed_at: datetime | None
+
+    @classmethod
+    def of(cls, order: Order) -> OrderContribution | None:
+        if order.customer_id is None:
+            return None
+        spent = Decimal(0) if order.cancelled_at is not None else (order.total_price or 0)
+        placed = order.processed_at or order.platform_created_at or order.created_at
+        return cls(order.customer_id, Decimal(spent), placed)
+
+
+def apply_order_contributions(
+    session: Session,
+    shop_id: int,
+    before: Iterable[OrderContribution],
+    after: Iterable[OrderContribution],
+) -> set[int]:
+    """Move the customers' totals from the orders' `before` state to their `after` state.
+
+    Count and spend change by difference and first/last order time only widen, in one
+    statement for every customer named: no read of a customer's other orders. A customer who
+    lost an order, or whose order's time moved, may have lost their first or last order time;
+    only those are recomputed from their orders (`refresh_customer_totals`' path). Returns the
+    customers whose totals changed.
+    """
+    delta: dict[int, dict[str, Any]] = {}
+
+    def entry(customer_id: int) -> dict[str, Any]:
+        return delta.setdefault(
+            customer_id,
+            {"cid": customer_id, "n": 0, "spent": Decimal(0), "first": None, "last": None},
+        )
+
+    kept = {(c.customer_id, c.placed_at) for c in after}
+    recompute: set[int] = set()
+    for old in before:
+        change = entry(old.customer_id)
+        change["n"] -= 1
+        change["spent"] -= old.spent
+        if (old.customer_id, old.placed_at) not in kept:
+            recompute.add(old.customer_id)
+    for new in after:
+        change = entry(new.customer_id)
+        change["n"] += 1
+        change["spent"] += new.spent
+        if new.placed_at is not None:
+            change["first"] = min(filter(None, (change["first"], new.placed_at)))
+            change["last"] = max(filter(None, (change["last"], new.placed_at)))
+    rows = [row for row in delta.values() if row["n"] or row["spent"] or row["first"] is not None]
+    if rows:
+        customers = table_of(Customer)
+        first, last = bindparam("first", type_=UTCDateTime), bindparam("last", type_=UTCDateTime)
+        session.execute(
+            update(customers)
+            .where(customers.c.shop_id == shop_id, customers.c.id == bindparam("cid"))
+            .values(
+                orders_count=customers.c.orders_count + bindparam("n"),
+                total_spent=customers.c.total_spent + bindparam("spent", type_=Money),
+                first_order_at=case(
+                    (first.is_(None), customers.c.first_order_at),
+                    (customers.c.first_order_at.is_(None), first),
+                    (first < customers.c.first_order_at, first),
+                    else_=customers.c.first_order_at,
+                ),
+                last_order_at=case(
+                    (last.is_(None), customers.c.last_order_at),
+                    (customers.c.last_order_at.is_(None), last),
+                    (last > customers.c.last_order_at, last),
+                    else_=customers.c.last_order_at,
+                ),
+            ),
+            rows,
+        )
+        _expire_totals(session, [row["cid"] for row in rows])
+    if recompute:
+        _recompute_totals(session, shop_id, sorted(recompute))
+    return {row["cid"] for row in rows} | recompute
+
+
+def _expire_totals(session: Session, customer_ids: Iterable[int]) -> None:
+    """Loaded customers read their totals again after a statement rewrote them."""
+    for customer_id in customer_ids:
+        loaded = session.identity_map.get(identity_key(Customer, customer_id))
+        if loaded is not None:
+            session.expire(loaded, LIVE_TOTALS)
 
 
 def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
@@ -674,6 +788,7 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
     rows = _lock_rows(session, Order, shop_id, list(grouped))
     applied: list[tuple[Order, OrderRecord]] = []
     touched_customers: set[int] = set()
+    before: list[OrderContribution] = []
     for external_id, batch in grouped.items():
         row = rows[external_id]
         winner: OrderRecord | None = None
@@ -681,6 +796,8 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
             winner, batch = batch[0], batch[1:]
         for record in batch:
             if _is_newer(record.updated_at, row.platform_updated_at):
+                if winner is None and (contribution := OrderContribution.of(row)):
+                    before.append(contribution)
                 if row.customer_id is not None:
                     touched_customers.add(row.customer_id)
                 for name, value in _order_values(record, customer_of(record)).items():
@@ -700,7 +817,9 @@ def upsert_orders(session: Session, shop_id: int, records: Iterable[OrderRecord]
         customer = customer_of(record)
         if customer is not None and customer.id == order.customer_id:
             customer.currency = record.currency
-    refresh_customer_totals(session, shop_id, touched_customers)
+    after = [c for order, _record in applied if (c := OrderContribution.of(order))]
+    refresh_customer_products(session, shop_id, touched_customers)
+    apply_order_contributions(session, shop_id, before, after)
     return len(applied)
 
 
