@@ -251,19 +251,68 @@ def expected_purchases(
     if np.any(horizon < 0):
         raise ValueError("t must not be negative")
     shape = np.broadcast_shapes(horizon.shape, x.shape)
-    horizon, x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (horizon, x, t_x, age))
-    if_alive = _expected_purchases_if_alive(params, horizon, x, age)
+    if horizon.ndim == 0:
+        x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, age))
+        expected = _expected_purchases(params, float(horizon), x, t_x, age, _Pairs(x, age))
+    else:
+        horizon, x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (horizon, x, t_x, age))
+        expected = _expected_purchases(params, horizon, x, t_x, age)
+    return np.asarray(expected.reshape(shape), dtype=np.float64)
+
+
+class _Pairs:
+    """The distinct (x, T) pairs of a set of customers and each customer's pair.
+
+    What an alive customer is expected to buy depends on x and T alone, and a million customers
+    hold a few thousand distinct pairs: it is computed once per pair (`_expected_purchases`).
+    """
+
+    def __init__(self, x: FloatArray, age: FloatArray) -> None:
+        order = np.lexsort((age, x))
+        xs, ages = x[order], age[order]
+        first = np.ones(xs.size, dtype=bool)
+        first[1:] = (xs[1:] != xs[:-1]) | (ages[1:] != ages[:-1])
+        self.x, self.age = xs[first], ages[first]
+        self.inverse = np.empty(xs.size, dtype=np.intp)
+        self.inverse[order] = np.cumsum(first) - 1
+
+
+def _expected_purchases(
+    params: BgNbdParams,
+    horizon: float | FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    pairs: _Pairs | None = None,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    """`expected_purchases` on flat arrays; with `pairs` (of these customers, for one scalar
+    `horizon`) the expectation if alive is computed once per distinct pair, and `alive` spares
+    recomputing P(alive) when it is already known."""
+    if pairs is not None:
+        if_alive = _bounded_if_alive(params, horizon, pairs.x, pairs.age)[pairs.inverse]
+    else:
+        if_alive = _bounded_if_alive(params, horizon, x, age)
+    if alive is None:
+        alive = probability_alive(params, x, t_x, age)
+    return np.asarray(if_alive * alive, dtype=np.float64)
+
+
+def _bounded_if_alive(
+    params: BgNbdParams, horizon: float | FloatArray, x: FloatArray, age: FloatArray
+) -> FloatArray:
+    """Expected purchases in `horizon` of customers still alive, within [0, the bound]."""
+    if_alive = _expected_purchases_if_alive(params, np.asarray(horizon), x, age)
     # (1 - e^(-λpt)) / p ≤ λt, averaged over the posterior rate of an alive customer.
     ceiling = (params.r + x) / (params.alpha + age) * horizon
     slack = 1e-9 * ceiling
     suspect = ~np.isfinite(if_alive) | (if_alive < -slack) | (if_alive > ceiling + slack)
+    horizons = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x.shape)
     for i in np.flatnonzero(suspect):
         if_alive[i] = _expected_purchases_if_alive_by_integration(
-            params, float(horizon[i]), float(x[i]), float(age[i])
+            params, float(horizons[i]), float(x[i]), float(age[i])
         )
-    alive = probability_alive(params, x, t_x, age)
-    expected = np.clip(if_alive, 0.0, ceiling) * alive
-    return np.asarray(expected.reshape(shape), dtype=np.float64)
+    return np.asarray(np.clip(if_alive, 0.0, ceiling), dtype=np.float64)
 
 
 def probability_alive(
@@ -305,20 +354,38 @@ def expected_time_to_next_purchase(
         raise ValueError("horizon must be positive")
     shape = x.shape
     x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
-    reaches = expected_purchases(params, horizon, x, t_x, age) >= 1.0
-    # Only those who reach one purchase within the horizon are searched.
-    x, t_x, age = x[reaches], t_x[reaches], age[reaches]
+    periods = _time_to_next_purchase(params, x, t_x, age, horizon, _Pairs(x, age))
+    return periods.reshape(shape)
+
+
+def _time_to_next_purchase(
+    params: BgNbdParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    horizon: float,
+    pairs: _Pairs,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    alive = probability_alive(params, x, t_x, age) if alive is None else alive
+    reaches = _expected_purchases(params, horizon, x, t_x, age, pairs, alive) >= 1.0
+    # Only those who reach one purchase within the horizon are searched, each distinct history
+    # (x, t_x, T) once: customers alike in it take the same path.
+    histories = np.stack([x[reaches], t_x[reaches], age[reaches]], axis=1)
+    distinct, inverse = np.unique(histories, axis=0, return_inverse=True)
+    x, t_x, age = distinct[:, 0].copy(), distinct[:, 1].copy(), distinct[:, 2].copy()
+    alive = probability_alive(params, x, t_x, age)
     low = np.zeros_like(x)
     high = np.full_like(x, horizon)
     # E[Y(t)] rises with t, so bisection on [0, horizon] converges for every customer at once.
     for _ in range(_NEXT_PURCHASE_BISECTIONS):
         middle = (low + high) / 2.0
-        below_one = expected_purchases(params, middle, x, t_x, age) < 1.0
+        below_one = _expected_purchases(params, middle, x, t_x, age, alive=alive) < 1.0
         low = np.where(below_one, middle, low)
         high = np.where(below_one, high, middle)
     periods = np.full(reaches.shape, np.inf, dtype=np.float64)
-    periods[reaches] = high
-    return periods.reshape(shape)
+    periods[reaches] = high[np.ravel(inverse)]
+    return periods
 
 
 def gamma_gamma_log_likelihood(
@@ -405,13 +472,52 @@ def clv(
     if annual_discount_rate <= -1.0:
         raise ValueError("annual_discount_rate must be above -100%")
     x, t_x, age = _customer_arrays(frequency, recency, T)
+    spend = np.broadcast_to(np.asarray(monetary, dtype=np.float64), x.shape).ravel()
+    shape = x.shape
+    x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
+    value = _clv(
+        bgnbd,
+        gamma_gamma,
+        x,
+        t_x,
+        age,
+        spend,
+        _Forecast(period_days, horizon_days, annual_discount_rate),
+        _Pairs(x, age),
+    )
+    return value.reshape(shape)
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    """How far ahead predictions look, and how future revenue is discounted."""
+
+    period_days: float = DEFAULT_PERIOD_DAYS
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE
+
+
+def _clv(
+    bgnbd: BgNbdParams,
+    gamma_gamma: GammaGammaParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    monetary: FloatArray,
+    forecast: _Forecast,
+    pairs: _Pairs,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    alive = probability_alive(bgnbd, x, t_x, age) if alive is None else alive
     spend = expected_average_spend(gamma_gamma, x, monetary)
     total = np.zeros_like(x)
     previous = np.zeros_like(x)
     for slice_index in range(1, CLV_SLICES_PER_HORIZON + 1):
-        end_days = horizon_days * slice_index / CLV_SLICES_PER_HORIZON
-        cumulative = expected_purchases(bgnbd, end_days / period_days, x, t_x, age)
-        discount = (1.0 + annual_discount_rate) ** (end_days / 365.0)
+        end_days = forecast.horizon_days * slice_index / CLV_SLICES_PER_HORIZON
+        cumulative = _expected_purchases(
+            bgnbd, end_days / forecast.period_days, x, t_x, age, pairs, alive
+        )
+        discount = (1.0 + forecast.annual_discount_rate) ** (end_days / 365.0)
         total += (cumulative - previous) / discount
         previous = cumulative
     return np.asarray(total * spend, dtype=np.float64)
@@ -604,25 +710,19 @@ def predict_arrays(
     bgnbd, gamma_gamma = fitted.bgnbd, fitted.gamma_gamma
     if bgnbd is None or gamma_gamma is None:
         raise ValueError("a shop without orders has nothing to predict")
-    x, t_x, age = _customer_arrays(frequency, recency, T)
-    spend = np.asarray(monetary, dtype=np.float64)
+    x, t_x, age = (v.ravel() for v in _customer_arrays(frequency, recency, T))
+    spend = np.asarray(monetary, dtype=np.float64).ravel()
+    forecast = _Forecast(period_days, horizon_days, annual_discount_rate)
     horizon = horizon_days / period_days
+    # Computed once for every step below: each customer's P(alive) and the distinct (x, T).
+    pairs = _Pairs(x, age)
+    alive = probability_alive(bgnbd, x, t_x, age)
     return PredictionArrays(
-        probability_alive=probability_alive(bgnbd, x, t_x, age),
-        expected_purchases=expected_purchases(bgnbd, horizon, x, t_x, age),
-        periods_to_next=expected_time_to_next_purchase(bgnbd, x, t_x, age, horizon),
+        probability_alive=alive,
+        expected_purchases=_expected_purchases(bgnbd, horizon, x, t_x, age, pairs, alive),
+        periods_to_next=_time_to_next_purchase(bgnbd, x, t_x, age, horizon, pairs, alive),
         expected_average_spend=expected_average_spend(gamma_gamma, x, spend),
-        predicted_clv=clv(
-            bgnbd,
-            gamma_gamma,
-            x,
-            t_x,
-            age,
-            spend,
-            period_days=period_days,
-            horizon_days=horizon_days,
-            annual_discount_rate=annual_discount_rate,
-        ),
+        predicted_clv=_clv(bgnbd, gamma_gamma, x, t_x, age, spend, forecast, pairs, alive),
     )
 
 
