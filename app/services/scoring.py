@@ -355,6 +355,7 @@ def score_shop(session: Session, shop_id: int, as_of: datetime | None = None) ->
         score_totals(session, shop_id),
     )
     session.commit()
+    vacuum_scores(session)
     log.info(
         "scored shop=%s customers=%s confidence=%s model=%s fitted_on=%s",
         shop_id,
@@ -451,6 +452,7 @@ def rescore_rfm(session: Session, shop_id: int) -> int:
     detail["totals"] = totals
     latest.detail = detail
     session.commit()
+    vacuum_scores(session)
     log.info("rescored rfm shop=%s customers=%s changed=%s", shop_id, len(days), changed)
     return len(days)
 
@@ -526,8 +528,8 @@ def _stored_distributions(session: Session, shop_id: int) -> tuple[Any, Any, Any
     """Each stored score's recency days, orders and monetary (in minor units), each sorted
     ascending as int64 arrays: what the quintiles are judged on.
 
-    On PostgreSQL the database counts the customers per value of each (one scan, GROUPING
-    SETS) and only those counts travel: a million scores hold a few thousand distinct values.
+    On PostgreSQL the database counts the customers per value of each and only those counts
+    travel: a million scores hold a few thousand distinct values.
     """
     if session.get_bind().dialect.name != "postgresql":
         rows = [
@@ -543,21 +545,34 @@ def _stored_distributions(session: Session, shop_id: int) -> tuple[Any, Any, Any
     raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor:
         cursor.execute(
-            "SELECT GROUPING(recency_days, orders, units), coalesce(recency_days, orders, units),"
-            " count(*) FROM (SELECT recency_days, orders, (monetary * %s)::bigint AS units"
-            " FROM customer_scores WHERE shop_id = %s) s"
-            " GROUP BY GROUPING SETS ((recency_days), (orders), (units))",
-            (rfm.MONEY_UNITS, shop_id),
+            "SELECT 0, recency_days::bigint, count(*) FROM customer_scores WHERE shop_id = %(s)s"
+            " GROUP BY 2 UNION ALL"
+            " SELECT 1, orders::bigint, count(*) FROM customer_scores WHERE shop_id = %(s)s"
+            " GROUP BY 2 UNION ALL"
+            " SELECT 2, (monetary * %(units)s)::bigint, count(*) FROM customer_scores"
+            " WHERE shop_id = %(s)s GROUP BY 2",
+            {"s": shop_id, "units": rfm.MONEY_UNITS},
         )
         rows = cursor.fetchall()
-    # GROUPING(...) is a bit mask with a 1 for each column not grouped: 3, 5 and 6.
     arrays = []
-    for mask in (0b011, 0b101, 0b110):
-        pairs = sorted((value, count) for grouping, value, count in rows if grouping == mask)
+    for dimension in range(3):
+        pairs = sorted((value, count) for which, value, count in rows if which == dimension)
         values = np.array([v for v, _ in pairs], dtype=np.int64)
         counts = np.array([n for _, n in pairs], dtype=np.int64)
         arrays.append(np.repeat(values, counts))
     return arrays[0], arrays[1], arrays[2]
+
+
+def vacuum_scores(session: Session) -> None:
+    """PostgreSQL, after a scoring committed: VACUUM (ANALYZE) `customer_scores`, so the rule
+    counts plan on fresh statistics and read the group index alone (index-only scans need the
+    pages marked all-visible). VACUUM skips pages already all-visible: its cost follows the rows
+    this scoring wrote."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    engine: Any = session.get_bind()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) customer_scores")
 
 
 def _update_cells(session: Session, shop_id: int, applied: rfm.AppliedThresholds) -> int:
@@ -720,8 +735,6 @@ def _copy_upsert_scores(session: Session, columns: dict[str, Any], fixed: dict[s
         " AND NOT EXISTS (SELECT 1 FROM _scores_in i WHERE i.customer_id = s.customer_id)",
         fixed,
     )
-    # The rule counts plan on these statistics; a scoring can change most of them at once.
-    connection.exec_driver_sql("ANALYZE customer_scores")
 
 
 def _upsert_snapshot(
