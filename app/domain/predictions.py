@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -125,8 +125,26 @@ class CustomerPrediction:
 
 
 @dataclass(frozen=True)
-class ShopPredictions:
-    """A shop's predictions with how they were made and how far to trust them.
+class ShopModel:
+    """The models chosen for a shop, how far to trust them, and how many customers they were
+    fitted on (`fitted_on`: every customer, or the random sample). `bgnbd` and `gamma_gamma`
+    are None only for a shop without orders."""
+
+    confidence: Confidence
+    reason: Mapping[str, str]
+    model: ModelSource
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+    customer_count: int
+    repeat_buyers: int
+    history_days: int
+    fitted_on: int
+
+
+@dataclass(frozen=True)
+class ShopPredictions(ShopModel):
+    """A shop's predictions: the models chosen (`ShopModel`: how they were made and how far to
+    trust them) and every customer's outlook at `as_of`.
 
     `model` is "fitted" when both models were fitted to the shop alone, "prior_blended" when
     both started from the priors. `reason` explains the confidence to the merchant, keyed by
@@ -137,14 +155,6 @@ class ShopPredictions:
     period_days: float
     horizon_days: int
     annual_discount_rate: float
-    confidence: Confidence
-    reason: Mapping[str, str]
-    model: ModelSource
-    bgnbd: BgNbdParams | None
-    gamma_gamma: GammaGammaParams | None
-    customer_count: int
-    repeat_buyers: int
-    history_days: int
     customers: tuple[CustomerPrediction, ...]
 
 
@@ -444,7 +454,7 @@ def expected_average_spend(
     """
     x = np.asarray(frequency, dtype=np.float64)
     spend = np.asarray(monetary, dtype=np.float64)
-    informative = (x > 0) & (spend > 0)
+    informative = _repeat_spenders(x, spend)
     x = np.where(informative, x, 0.0)
     spend = np.where(informative, spend, 0.0)
     p, q, v = params.p, params.q, params.v
@@ -558,64 +568,29 @@ def predict_shop(
     with more customers is fitted on that many of them drawn at random (see `fit_shop_model`).
     """
     customers = summarise(transactions, as_of, period_days)
-    x = np.array([c.frequency for c in customers], dtype=np.float64)
-    t_x = np.array([c.recency for c in customers], dtype=np.float64)
-    age = np.array([c.T for c in customers], dtype=np.float64)
-    spend = np.array([float(c.monetary_value) for c in customers], dtype=np.float64)
+    summaries = np.array(
+        [(c.frequency, c.recency, c.T, float(c.monetary_value)) for c in customers],
+        dtype=np.float64,
+    ).reshape(-1, 4)
+    x, t_x, age, spend = summaries.T
     total_spent = float(sum((c.total_spent for c in customers), Decimal(0)))
     fitted = fit_shop_model(
         x, t_x, age, spend, total_spent, period_days=period_days, fit_sample=fit_sample
     )
-    predicted = (
-        predict_arrays(
-            fitted,
-            x,
-            t_x,
-            age,
-            spend,
-            period_days=period_days,
-            horizon_days=horizon_days,
-            annual_discount_rate=annual_discount_rate,
-        )
-        if customers
-        else None
-    )
+    forecast = _Forecast(period_days, horizon_days, annual_discount_rate)
+    predicted = predict_arrays(fitted, x, t_x, age, spend, **vars(forecast)) if customers else None
     return ShopPredictions(
+        **{
+            model_field.name: getattr(fitted, model_field.name) for model_field in fields(ShopModel)
+        },
+        **vars(forecast),
         as_of=as_of,
-        period_days=period_days,
-        horizon_days=horizon_days,
-        annual_discount_rate=annual_discount_rate,
-        confidence=fitted.confidence,
-        reason=fitted.reason,
-        model=fitted.model,
-        bgnbd=fitted.bgnbd,
-        gamma_gamma=fitted.gamma_gamma,
-        customer_count=fitted.customer_count,
-        repeat_buyers=fitted.repeat_buyers,
-        history_days=fitted.history_days,
         customers=(
             _customer_predictions(customers, predicted, as_of, period_days)
             if predicted is not None
             else ()
         ),
     )
-
-
-@dataclass(frozen=True)
-class ShopModel:
-    """The models chosen for a shop, how far to trust them, and how many customers they were
-    fitted on (`fitted_on`: every customer, or the random sample). `bgnbd` and `gamma_gamma`
-    are None only for a shop without orders."""
-
-    confidence: Confidence
-    reason: Mapping[str, str]
-    model: ModelSource
-    bgnbd: BgNbdParams | None
-    gamma_gamma: GammaGammaParams | None
-    customer_count: int
-    repeat_buyers: int
-    history_days: int
-    fitted_on: int
 
 
 @dataclass(frozen=True)
@@ -967,8 +942,14 @@ def _customer_arrays(
 def _spend_arrays(frequency: ArrayLike, monetary: ArrayLike) -> tuple[FloatArray, FloatArray]:
     x = np.asarray(frequency, dtype=np.float64)
     spend = np.asarray(monetary, dtype=np.float64)
-    informative = (x > 0) & (spend > 0)
+    informative = _repeat_spenders(x, spend)
     return x[informative], spend[informative]
+
+
+def _repeat_spenders(x: FloatArray, spend: FloatArray) -> npt.NDArray[np.bool_]:
+    """The customers whose mean repeat spend informs the Gamma-Gamma model: repeat buyers whose
+    repeats came to a positive amount."""
+    return np.asarray((x > 0) & (spend > 0), dtype=np.bool_)
 
 
 def _expected_purchases_if_alive(
