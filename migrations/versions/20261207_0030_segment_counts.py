@@ -1,7 +1,7 @@
 """Rule counts read live customers' totals from an index; scores no longer lock customers
 
 Revision ID: 20261207_segment_counts
-Revises: 20261207_customer_products
+Revises: 20261207_tag_write_back
 Create Date: 2026-12-07 16:15:00
 
 `ix_customers_live_totals`: the shop's live customers by id, carrying (on PostgreSQL, as INCLUDE
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_segment_counts"
-down_revision: str | None = "20261207_customer_products"
+down_revision: str | None = "20261207_tag_write_back"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
