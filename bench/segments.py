@@ -30,7 +30,8 @@ ids against SQL, the grid against the number scored.
 Needs PostgreSQL (KIZUNA_BENCH_PG; the database it creates is KIZUNA_BENCH_DB) and Redis
 (KIZUNA_BENCH_REDIS). The last line printed is
 `RESULT customers=… rfm_recompute_s=… segment_count_ms=… customer_list_ms=… rfm_grid_ms=…
-full_scoring_s=…`;
+full_scoring_s=… fit_sample=… sample_total_error_pct=…` (the customers the models were fitted
+on, and the largest gap between the sample fit's and the full fit's shop totals, in percent);
 the exit status is non-zero only when a correctness check fails, never for a slow number.
 """
 
@@ -369,11 +370,14 @@ def main() -> int:
         }
         log(f"predictions, {label} on {model.fitted_on:,} customers (fit {fit_s:.1f}s): "
             + ", ".join(f"{k} {v:,.1f}" for k, v in shop_totals[label].items()))  # fmt: skip
+    sample_gaps = []
     for name, full_total in shop_totals["full fit"].items():
         gap = abs(shop_totals["sample fit"][name] - full_total) / max(abs(full_total), 1e-9)
+        sample_gaps.append(gap)
         log(f"  sample vs full fit, shop total {name}: {gap:.3%} apart")
         if gap > 0.01:
             failures.append(f"sample fit's shop total {name} is {gap:.2%} from the full fit")
+    sample_total_error_pct = 100 * max(sample_gaps)
 
     # RFM recompute after the merchant edits the boundaries, then goes back to automatic.
     recompute = []
@@ -524,7 +528,9 @@ def main() -> int:
     log(
         f"RESULT customers={customers} rfm_recompute_s={rfm_recompute_s:.2f} "
         f"segment_count_ms={segment_count_ms:.1f} customer_list_ms={customer_list_ms:.1f} "
-        f"rfm_grid_ms={rfm_grid_ms:.1f} full_scoring_s={full_scoring_s:.2f}"
+        f"rfm_grid_ms={rfm_grid_ms:.1f} full_scoring_s={full_scoring_s:.2f} "
+        f"fit_sample={min(FIT_SAMPLE_CUSTOMERS, result.customers)} "
+        f"sample_total_error_pct={sample_total_error_pct:.3f}"
     )
     return 1 if failures else 0
 

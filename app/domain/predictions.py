@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -125,8 +125,26 @@ class CustomerPrediction:
 
 
 @dataclass(frozen=True)
-class ShopPredictions:
-    """A shop's predictions with how they were made and how far to trust them.
+class ShopModel:
+    """The models chosen for a shop, how far to trust them, and how many customers they were
+    fitted on (`fitted_on`: every customer, or the random sample). `bgnbd` and `gamma_gamma`
+    are None only for a shop without orders."""
+
+    confidence: Confidence
+    reason: Mapping[str, str]
+    model: ModelSource
+    bgnbd: BgNbdParams | None
+    gamma_gamma: GammaGammaParams | None
+    customer_count: int
+    repeat_buyers: int
+    history_days: int
+    fitted_on: int
+
+
+@dataclass(frozen=True)
+class ShopPredictions(ShopModel):
+    """A shop's predictions: the models chosen (`ShopModel`: how they were made and how far to
+    trust them) and every customer's outlook at `as_of`.
 
     `model` is "fitted" when both models were fitted to the shop alone, "prior_blended" when
     both started from the priors. `reason` explains the confidence to the merchant, keyed by
@@ -137,14 +155,6 @@ class ShopPredictions:
     period_days: float
     horizon_days: int
     annual_discount_rate: float
-    confidence: Confidence
-    reason: Mapping[str, str]
-    model: ModelSource
-    bgnbd: BgNbdParams | None
-    gamma_gamma: GammaGammaParams | None
-    customer_count: int
-    repeat_buyers: int
-    history_days: int
     customers: tuple[CustomerPrediction, ...]
 
 
@@ -251,19 +261,68 @@ def expected_purchases(
     if np.any(horizon < 0):
         raise ValueError("t must not be negative")
     shape = np.broadcast_shapes(horizon.shape, x.shape)
-    horizon, x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (horizon, x, t_x, age))
-    if_alive = _expected_purchases_if_alive(params, horizon, x, age)
+    if horizon.ndim == 0:
+        x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (x, t_x, age))
+        expected = _expected_purchases(params, float(horizon), x, t_x, age, _Pairs(x, age))
+    else:
+        horizon, x, t_x, age = (np.broadcast_to(v, shape).ravel() for v in (horizon, x, t_x, age))
+        expected = _expected_purchases(params, horizon, x, t_x, age)
+    return np.asarray(expected.reshape(shape), dtype=np.float64)
+
+
+class _Pairs:
+    """The distinct (x, T) pairs of a set of customers and each customer's pair.
+
+    What an alive customer is expected to buy depends on x and T alone, and a million customers
+    hold a few thousand distinct pairs: it is computed once per pair (`_expected_purchases`).
+    """
+
+    def __init__(self, x: FloatArray, age: FloatArray) -> None:
+        order = np.lexsort((age, x))
+        xs, ages = x[order], age[order]
+        first = np.ones(xs.size, dtype=bool)
+        first[1:] = (xs[1:] != xs[:-1]) | (ages[1:] != ages[:-1])
+        self.x, self.age = xs[first], ages[first]
+        self.inverse = np.empty(xs.size, dtype=np.intp)
+        self.inverse[order] = np.cumsum(first) - 1
+
+
+def _expected_purchases(
+    params: BgNbdParams,
+    horizon: float | FloatArray,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    pairs: _Pairs | None = None,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    """`expected_purchases` on flat arrays; with `pairs` (of these customers, for one scalar
+    `horizon`) the expectation if alive is computed once per distinct pair, and `alive` spares
+    recomputing P(alive) when it is already known."""
+    if pairs is not None:
+        if_alive = _bounded_if_alive(params, horizon, pairs.x, pairs.age)[pairs.inverse]
+    else:
+        if_alive = _bounded_if_alive(params, horizon, x, age)
+    if alive is None:
+        alive = probability_alive(params, x, t_x, age)
+    return np.asarray(if_alive * alive, dtype=np.float64)
+
+
+def _bounded_if_alive(
+    params: BgNbdParams, horizon: float | FloatArray, x: FloatArray, age: FloatArray
+) -> FloatArray:
+    """Expected purchases in `horizon` of customers still alive, within [0, the bound]."""
+    if_alive = _expected_purchases_if_alive(params, np.asarray(horizon), x, age)
     # (1 - e^(-λpt)) / p ≤ λt, averaged over the posterior rate of an alive customer.
     ceiling = (params.r + x) / (params.alpha + age) * horizon
     slack = 1e-9 * ceiling
     suspect = ~np.isfinite(if_alive) | (if_alive < -slack) | (if_alive > ceiling + slack)
+    horizons = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x.shape)
     for i in np.flatnonzero(suspect):
         if_alive[i] = _expected_purchases_if_alive_by_integration(
-            params, float(horizon[i]), float(x[i]), float(age[i])
+            params, float(horizons[i]), float(x[i]), float(age[i])
         )
-    alive = probability_alive(params, x, t_x, age)
-    expected = np.clip(if_alive, 0.0, ceiling) * alive
-    return np.asarray(expected.reshape(shape), dtype=np.float64)
+    return np.asarray(np.clip(if_alive, 0.0, ceiling), dtype=np.float64)
 
 
 def probability_alive(
@@ -305,20 +364,38 @@ def expected_time_to_next_purchase(
         raise ValueError("horizon must be positive")
     shape = x.shape
     x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
-    reaches = expected_purchases(params, horizon, x, t_x, age) >= 1.0
-    # Only those who reach one purchase within the horizon are searched.
-    x, t_x, age = x[reaches], t_x[reaches], age[reaches]
+    periods = _time_to_next_purchase(params, x, t_x, age, horizon, _Pairs(x, age))
+    return periods.reshape(shape)
+
+
+def _time_to_next_purchase(
+    params: BgNbdParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    horizon: float,
+    pairs: _Pairs,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    alive = probability_alive(params, x, t_x, age) if alive is None else alive
+    reaches = _expected_purchases(params, horizon, x, t_x, age, pairs, alive) >= 1.0
+    # Only those who reach one purchase within the horizon are searched, each distinct history
+    # (x, t_x, T) once: customers alike in it take the same path.
+    histories = np.stack([x[reaches], t_x[reaches], age[reaches]], axis=1)
+    distinct, inverse = np.unique(histories, axis=0, return_inverse=True)
+    x, t_x, age = distinct[:, 0].copy(), distinct[:, 1].copy(), distinct[:, 2].copy()
+    alive = probability_alive(params, x, t_x, age)
     low = np.zeros_like(x)
     high = np.full_like(x, horizon)
     # E[Y(t)] rises with t, so bisection on [0, horizon] converges for every customer at once.
     for _ in range(_NEXT_PURCHASE_BISECTIONS):
         middle = (low + high) / 2.0
-        below_one = expected_purchases(params, middle, x, t_x, age) < 1.0
+        below_one = _expected_purchases(params, middle, x, t_x, age, alive=alive) < 1.0
         low = np.where(below_one, middle, low)
         high = np.where(below_one, high, middle)
     periods = np.full(reaches.shape, np.inf, dtype=np.float64)
-    periods[reaches] = high
-    return periods.reshape(shape)
+    periods[reaches] = high[np.ravel(inverse)]
+    return periods
 
 
 def gamma_gamma_log_likelihood(
@@ -377,7 +454,7 @@ def expected_average_spend(
     """
     x = np.asarray(frequency, dtype=np.float64)
     spend = np.asarray(monetary, dtype=np.float64)
-    informative = (x > 0) & (spend > 0)
+    informative = _repeat_spenders(x, spend)
     x = np.where(informative, x, 0.0)
     spend = np.where(informative, spend, 0.0)
     p, q, v = params.p, params.q, params.v
@@ -405,13 +482,52 @@ def clv(
     if annual_discount_rate <= -1.0:
         raise ValueError("annual_discount_rate must be above -100%")
     x, t_x, age = _customer_arrays(frequency, recency, T)
+    spend = np.broadcast_to(np.asarray(monetary, dtype=np.float64), x.shape).ravel()
+    shape = x.shape
+    x, t_x, age = x.ravel(), t_x.ravel(), age.ravel()
+    value = _clv(
+        bgnbd,
+        gamma_gamma,
+        x,
+        t_x,
+        age,
+        spend,
+        _Forecast(period_days, horizon_days, annual_discount_rate),
+        _Pairs(x, age),
+    )
+    return value.reshape(shape)
+
+
+@dataclass(frozen=True)
+class _Forecast:
+    """How far ahead predictions look, and how future revenue is discounted."""
+
+    period_days: float = DEFAULT_PERIOD_DAYS
+    horizon_days: int = DEFAULT_HORIZON_DAYS
+    annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE
+
+
+def _clv(
+    bgnbd: BgNbdParams,
+    gamma_gamma: GammaGammaParams,
+    x: FloatArray,
+    t_x: FloatArray,
+    age: FloatArray,
+    monetary: FloatArray,
+    forecast: _Forecast,
+    pairs: _Pairs,
+    alive: FloatArray | None = None,
+) -> FloatArray:
+    alive = probability_alive(bgnbd, x, t_x, age) if alive is None else alive
     spend = expected_average_spend(gamma_gamma, x, monetary)
     total = np.zeros_like(x)
     previous = np.zeros_like(x)
     for slice_index in range(1, CLV_SLICES_PER_HORIZON + 1):
-        end_days = horizon_days * slice_index / CLV_SLICES_PER_HORIZON
-        cumulative = expected_purchases(bgnbd, end_days / period_days, x, t_x, age)
-        discount = (1.0 + annual_discount_rate) ** (end_days / 365.0)
+        end_days = forecast.horizon_days * slice_index / CLV_SLICES_PER_HORIZON
+        cumulative = _expected_purchases(
+            bgnbd, end_days / forecast.period_days, x, t_x, age, pairs, alive
+        )
+        discount = (1.0 + forecast.annual_discount_rate) ** (end_days / 365.0)
         total += (cumulative - previous) / discount
         previous = cumulative
     return np.asarray(total * spend, dtype=np.float64)
@@ -452,64 +568,29 @@ def predict_shop(
     with more customers is fitted on that many of them drawn at random (see `fit_shop_model`).
     """
     customers = summarise(transactions, as_of, period_days)
-    x = np.array([c.frequency for c in customers], dtype=np.float64)
-    t_x = np.array([c.recency for c in customers], dtype=np.float64)
-    age = np.array([c.T for c in customers], dtype=np.float64)
-    spend = np.array([float(c.monetary_value) for c in customers], dtype=np.float64)
+    summaries = np.array(
+        [(c.frequency, c.recency, c.T, float(c.monetary_value)) for c in customers],
+        dtype=np.float64,
+    ).reshape(-1, 4)
+    x, t_x, age, spend = summaries.T
     total_spent = float(sum((c.total_spent for c in customers), Decimal(0)))
     fitted = fit_shop_model(
         x, t_x, age, spend, total_spent, period_days=period_days, fit_sample=fit_sample
     )
-    predicted = (
-        predict_arrays(
-            fitted,
-            x,
-            t_x,
-            age,
-            spend,
-            period_days=period_days,
-            horizon_days=horizon_days,
-            annual_discount_rate=annual_discount_rate,
-        )
-        if customers
-        else None
-    )
+    forecast = _Forecast(period_days, horizon_days, annual_discount_rate)
+    predicted = predict_arrays(fitted, x, t_x, age, spend, **vars(forecast)) if customers else None
     return ShopPredictions(
+        **{
+            model_field.name: getattr(fitted, model_field.name) for model_field in fields(ShopModel)
+        },
+        **vars(forecast),
         as_of=as_of,
-        period_days=period_days,
-        horizon_days=horizon_days,
-        annual_discount_rate=annual_discount_rate,
-        confidence=fitted.confidence,
-        reason=fitted.reason,
-        model=fitted.model,
-        bgnbd=fitted.bgnbd,
-        gamma_gamma=fitted.gamma_gamma,
-        customer_count=fitted.customer_count,
-        repeat_buyers=fitted.repeat_buyers,
-        history_days=fitted.history_days,
         customers=(
             _customer_predictions(customers, predicted, as_of, period_days)
             if predicted is not None
             else ()
         ),
     )
-
-
-@dataclass(frozen=True)
-class ShopModel:
-    """The models chosen for a shop, how far to trust them, and how many customers they were
-    fitted on (`fitted_on`: every customer, or the random sample). `bgnbd` and `gamma_gamma`
-    are None only for a shop without orders."""
-
-    confidence: Confidence
-    reason: Mapping[str, str]
-    model: ModelSource
-    bgnbd: BgNbdParams | None
-    gamma_gamma: GammaGammaParams | None
-    customer_count: int
-    repeat_buyers: int
-    history_days: int
-    fitted_on: int
 
 
 @dataclass(frozen=True)
@@ -604,25 +685,19 @@ def predict_arrays(
     bgnbd, gamma_gamma = fitted.bgnbd, fitted.gamma_gamma
     if bgnbd is None or gamma_gamma is None:
         raise ValueError("a shop without orders has nothing to predict")
-    x, t_x, age = _customer_arrays(frequency, recency, T)
-    spend = np.asarray(monetary, dtype=np.float64)
+    x, t_x, age = (v.ravel() for v in _customer_arrays(frequency, recency, T))
+    spend = np.asarray(monetary, dtype=np.float64).ravel()
+    forecast = _Forecast(period_days, horizon_days, annual_discount_rate)
     horizon = horizon_days / period_days
+    # Computed once for every step below: each customer's P(alive) and the distinct (x, T).
+    pairs = _Pairs(x, age)
+    alive = probability_alive(bgnbd, x, t_x, age)
     return PredictionArrays(
-        probability_alive=probability_alive(bgnbd, x, t_x, age),
-        expected_purchases=expected_purchases(bgnbd, horizon, x, t_x, age),
-        periods_to_next=expected_time_to_next_purchase(bgnbd, x, t_x, age, horizon),
+        probability_alive=alive,
+        expected_purchases=_expected_purchases(bgnbd, horizon, x, t_x, age, pairs, alive),
+        periods_to_next=_time_to_next_purchase(bgnbd, x, t_x, age, horizon, pairs, alive),
         expected_average_spend=expected_average_spend(gamma_gamma, x, spend),
-        predicted_clv=clv(
-            bgnbd,
-            gamma_gamma,
-            x,
-            t_x,
-            age,
-            spend,
-            period_days=period_days,
-            horizon_days=horizon_days,
-            annual_discount_rate=annual_discount_rate,
-        ),
+        predicted_clv=_clv(bgnbd, gamma_gamma, x, t_x, age, spend, forecast, pairs, alive),
     )
 
 
@@ -867,8 +942,14 @@ def _customer_arrays(
 def _spend_arrays(frequency: ArrayLike, monetary: ArrayLike) -> tuple[FloatArray, FloatArray]:
     x = np.asarray(frequency, dtype=np.float64)
     spend = np.asarray(monetary, dtype=np.float64)
-    informative = (x > 0) & (spend > 0)
+    informative = _repeat_spenders(x, spend)
     return x[informative], spend[informative]
+
+
+def _repeat_spenders(x: FloatArray, spend: FloatArray) -> npt.NDArray[np.bool_]:
+    """The customers whose mean repeat spend informs the Gamma-Gamma model: repeat buyers whose
+    repeats came to a positive amount."""
+    return np.asarray((x > 0) & (spend > 0), dtype=np.bool_)
 
 
 def _expected_purchases_if_alive(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +48,16 @@ class Customer(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "external_id"),
         Index("ix_customers_shop_id_id", "shop_id", "id"),  # the list's keyset, newest first
+        # Rule counts: live customers by id with the totals the rules compare, read from the
+        # index alone (INCLUDE columns on PostgreSQL).
+        Index(
+            "ix_customers_live_totals",
+            "shop_id",
+            "id",
+            postgresql_include=LIVE_TOTALS,
+            postgresql_where=text(LIVE_SQL),
+            sqlite_where=text(LIVE_SQL),
+        ),
         Index(
             "ix_customers_search_trgm",
             "search_text",

@@ -39,9 +39,10 @@ class CustomerScore(Base):
     # Found by shop through the unique (shop_id, customer_id) index; a shop-only index would
     # only cost every scoring's writes.
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    # No foreign key: scores are derived and rewritten by every scoring (a key would lock each
+    # scored customer); they go with their shop, and a scoring drops customers it no longer
+    # scores. Found by (shop_id, customer_id).
+    customer_id: Mapped[int] = mapped_column(Integer)
     as_of: Mapped[date] = mapped_column(Date)
     r: Mapped[int] = mapped_column(SmallInteger)
     f: Mapped[int] = mapped_column(SmallInteger)

@@ -355,6 +355,7 @@ def score_shop(session: Session, shop_id: int, as_of: datetime | None = None) ->
         score_totals(session, shop_id),
     )
     session.commit()
+    vacuum_scores(session)
     log.info(
         "scored shop=%s customers=%s confidence=%s model=%s fitted_on=%s",
         shop_id,
@@ -417,12 +418,13 @@ def rescore_rfm(session: Session, shop_id: int) -> int:
     """Rescore the RFM cells and groups of the last scoring under the shop's current boundaries.
 
     For a merchant's boundary change: each stored score keeps the activity the last scoring
-    recorded (`recency_days`, `orders`, `monetary`). The boundaries come from those values on
-    arrays (`rfm.thresholds_for_arrays`, identical to `rfm.compute_thresholds`); one UPDATE then
-    sets R, F, M, FM and the group of every row whose cell changed, in the database, with the
-    rules of `rfm.score_customers`. The latest snapshot's counts and boundaries follow;
-    predictions and `previous_group` stay, and new orders count from the next full `score_shop`.
-    Commits; returns the customers rescored (0 before any scoring).
+    recorded (`recency_days`, `orders`, `monetary`). The automatic boundaries come from how
+    many customers hold each value, counted in the database (`_stored_distributions`), by the
+    same rule as the nightly scoring (`rfm.thresholds_for_arrays`); one UPDATE then sets R, F,
+    M, FM and the group of every row whose cell changed, in the database, with the rules of
+    `rfm.score_customers`. The latest snapshot's counts, boundaries and totals follow, summed in
+    the database; predictions and `previous_group` stay, and new orders count from the next full
+    `score_shop`. Commits; returns the customers rescored (0 before any scoring).
     """
     shop = session.get(Shop, shop_id)
     if shop is None:
@@ -435,22 +437,36 @@ def rescore_rfm(session: Session, shop_id: int) -> int:
     ).first()
     if latest is None:
         return 0
-    days, orders, units = _stored_activity(session, shop_id)
+    days, orders, units = _stored_distributions(session, shop_id)
     detail = dict(latest.detail or {})
     stored = detail.get("thresholds") or {}
     history_days = int(stored.get("history_days", detail.get("history_days", 0)))
     applied = rfm.thresholds_for_arrays(days, orders, units, history_days, shop_thresholds(shop))
     changed = _update_cells(session, shop_id, applied)
 
-    counts = _counts(rfm.score_arrays(days, orders, units, applied))
+    totals = score_totals(session, shop_id)
+    counts = _counts_of_totals(totals)
     latest.grid_counts = counts["grid_counts"]
     latest.group_counts = counts["group_counts"]
     detail["thresholds"] = {**_thresholds_detail(applied), "history_days": history_days}
-    detail["totals"] = score_totals(session, shop_id)
+    detail["totals"] = totals
     latest.detail = detail
     session.commit()
+    vacuum_scores(session)
     log.info("rescored rfm shop=%s customers=%s changed=%s", shop_id, len(days), changed)
     return len(days)
+
+
+def _counts_of_totals(totals: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """`_counts` of the scores as stored, from `score_totals`' cells and groups."""
+    grid = {(int(r), int(fm)): int(n) for r, fm, n, _revenue in totals["cells"]}
+    groups = {group: int(n) for group, n, _revenue, _clv in totals["groups"]}
+    return {
+        "group_counts": {key: groups.get(key, 0) for key in rfm.GROUP_KEYS},
+        "grid_counts": {
+            f"{r},{fm}": grid.get((r, fm), 0) for r in reversed(rfm.SCORES) for fm in rfm.SCORES
+        },
+    }
 
 
 def _counts(scored: rfm.ScoredArrays) -> dict[str, dict[str, int]]:
@@ -508,19 +524,14 @@ def score_totals(session: Session, shop_id: int) -> dict[str, Any]:
     }
 
 
-def _stored_activity(session: Session, shop_id: int) -> tuple[Any, Any, Any]:
-    """(recency days, orders, monetary in minor units) of every stored score, as int64 arrays."""
-    if session.get_bind().dialect.name == "postgresql":
-        # A plain cursor: a million rows as tuples of ints, without ORM rows or Decimals.
-        raw: Any = session.connection().connection.driver_connection
-        with raw.cursor() as cursor:
-            cursor.execute(
-                "SELECT recency_days, orders, (monetary * %s)::bigint FROM customer_scores"
-                " WHERE shop_id = %s",
-                (rfm.MONEY_UNITS, shop_id),
-            )
-            rows = cursor.fetchall()
-    else:
+def _stored_distributions(session: Session, shop_id: int) -> tuple[Any, Any, Any]:
+    """Each stored score's recency days, orders and monetary (in minor units), each sorted
+    ascending as int64 arrays: what the quintiles are judged on.
+
+    On PostgreSQL the database counts the customers per value of each and only those counts
+    travel: a million scores hold a few thousand distinct values.
+    """
+    if session.get_bind().dialect.name != "postgresql":
         rows = [
             (days, orders, int(monetary * rfm.MONEY_UNITS))
             for days, orders, monetary in session.execute(
@@ -529,8 +540,39 @@ def _stored_activity(session: Session, shop_id: int) -> tuple[Any, Any, Any]:
                 ).where(CustomerScore.shop_id == shop_id)
             )
         ]
-    table = np.array(rows, dtype=np.int64).reshape(-1, 3)
-    return table[:, 0], table[:, 1], table[:, 2]
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return tuple(np.sort(table[:, k]) for k in range(3))  # type: ignore[return-value]
+    raw: Any = session.connection().connection.driver_connection
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT 0, recency_days::bigint, count(*) FROM customer_scores WHERE shop_id = %(s)s"
+            " GROUP BY 2 UNION ALL"
+            " SELECT 1, orders::bigint, count(*) FROM customer_scores WHERE shop_id = %(s)s"
+            " GROUP BY 2 UNION ALL"
+            " SELECT 2, (monetary * %(units)s)::bigint, count(*) FROM customer_scores"
+            " WHERE shop_id = %(s)s GROUP BY 2",
+            {"s": shop_id, "units": rfm.MONEY_UNITS},
+        )
+        rows = cursor.fetchall()
+    arrays = []
+    for dimension in range(3):
+        pairs = sorted((value, count) for which, value, count in rows if which == dimension)
+        values = np.array([v for v, _ in pairs], dtype=np.int64)
+        counts = np.array([n for _, n in pairs], dtype=np.int64)
+        arrays.append(np.repeat(values, counts))
+    return arrays[0], arrays[1], arrays[2]
+
+
+def vacuum_scores(session: Session) -> None:
+    """PostgreSQL, after a scoring committed: VACUUM (ANALYZE) `customer_scores`, so the rule
+    counts plan on fresh statistics and read the group index alone (index-only scans need the
+    pages marked all-visible). VACUUM skips pages already all-visible: its cost follows the rows
+    this scoring wrote."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    engine: Any = session.get_bind()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) customer_scores")
 
 
 def _update_cells(session: Session, shop_id: int, applied: rfm.AppliedThresholds) -> int:
@@ -637,48 +679,55 @@ _SCORE_VALUES = {
     "predicted_clv": "round(i.predicted_clv::numeric, 2)",
 }
 # Compared to decide whether a stored score changed (computed_at alone never rewrites a row).
-_COMPARED = (*_SCORE_VALUES, "as_of", "currency", "confidence")
+_COMPARED = (*(k for k in _SCORE_VALUES if k != "customer_id"), "as_of", "currency", "confidence")
 
 
 def _copy_upsert_scores(session: Session, columns: dict[str, Any], fixed: dict[str, Any]) -> None:
     """PostgreSQL: COPY the per-customer arrays into a temporary table, then, set-wise, one
-    INSERT … ON CONFLICT that writes only rows whose score changed (a new day always changes
-    `as_of`, so `previous_group` moves) and one DELETE of the shop's scores not in the table.
+    UPDATE … FROM it of the stored scores that changed (a new day always changes `as_of`, so
+    `previous_group` moves; a rerun the same day writes only what moved), one INSERT of the
+    customers scored for the first time and one DELETE of the shop's scores not in the table.
+    Unchanged rows are neither written nor locked.
     """
     connection = session.connection()
     definition = ", ".join(f'"{name}" {kind}' for name, kind in _COPIED)
     names = ", ".join(f'"{name}"' for name, _ in _COPIED)
-    connection.exec_driver_sql(f"CREATE TEMPORARY TABLE _scores_in ({definition}) ON COMMIT DROP")
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE _scores_in ({definition}, PRIMARY KEY (customer_id))"
+        " ON COMMIT DROP"
+    )
     raw: Any = connection.connection.driver_connection  # psycopg, for COPY
     series = [columns[name].tolist() for name, _ in _COPIED]
     with raw.cursor() as cursor, cursor.copy(f"COPY _scores_in ({names}) FROM STDIN") as copy:
         for row in zip(*series, strict=True):
             copy.write_row(row)
     connection.exec_driver_sql("ANALYZE _scores_in")
-    targets = [*_SCORE_VALUES, "shop_id", "as_of", "currency", "confidence", "computed_at"]
-    values = [
-        *_SCORE_VALUES.values(),
-        "%(shop_id)s",
-        "%(as_of)s",
-        "%(currency)s",
-        "%(confidence)s",
-        "%(computed_at)s",
-    ]
-    kept = ("shop_id", "customer_id")
-    updates = ", ".join(f"{name} = excluded.{name}" for name in targets if name not in kept)
-    previous = (
-        "CASE WHEN customer_scores.as_of < excluded.as_of"
-        " THEN customer_scores.rfm_group ELSE customer_scores.previous_group END"
+    fixed_values = {
+        "as_of": "%(as_of)s",
+        "currency": "%(currency)s",
+        "confidence": "%(confidence)s",
+        "computed_at": "%(computed_at)s",
+    }
+    computed = {**_SCORE_VALUES, **fixed_values}
+    changed = " OR ".join(f"s.{name} IS DISTINCT FROM {computed[name]}" for name in _COMPARED)
+    updates = ", ".join(
+        f"{name} = {value}" for name, value in computed.items() if name != "customer_id"
     )
-    changed = " OR ".join(
-        f"customer_scores.{name} IS DISTINCT FROM excluded.{name}" for name in _COMPARED
+    previous = "CASE WHEN s.as_of < %(as_of)s THEN s.rfm_group ELSE s.previous_group END"
+    # Every name and expression here is fixed in this module; values are bound parameters.
+    connection.exec_driver_sql(
+        f"UPDATE customer_scores s SET {updates}, previous_group = {previous}"  # noqa: S608
+        " FROM _scores_in i WHERE s.shop_id = %(shop_id)s AND s.customer_id = i.customer_id"
+        f" AND ({changed})",
+        fixed,
     )
-    # Every name and expression above is fixed in this module; values are bound parameters.
+    targets = [*computed, "shop_id"]
+    values = [*computed.values(), "%(shop_id)s"]
     connection.exec_driver_sql(
         f"INSERT INTO customer_scores ({', '.join(targets)})"  # noqa: S608
-        f" SELECT {', '.join(values)} FROM _scores_in i"
-        f" ON CONFLICT (shop_id, customer_id) DO UPDATE SET {updates},"
-        f" previous_group = {previous} WHERE {changed}",
+        f" SELECT {', '.join(values)} FROM _scores_in i WHERE NOT EXISTS (SELECT 1"
+        " FROM customer_scores s WHERE s.shop_id = %(shop_id)s AND s.customer_id = i.customer_id)"
+        " ORDER BY i.customer_id",
         fixed,
     )
     connection.exec_driver_sql(
@@ -686,8 +735,6 @@ def _copy_upsert_scores(session: Session, columns: dict[str, Any], fixed: dict[s
         " AND NOT EXISTS (SELECT 1 FROM _scores_in i WHERE i.customer_id = s.customer_id)",
         fixed,
     )
-    # The rule counts plan on these statistics; a scoring can change most of them at once.
-    connection.exec_driver_sql("ANALYZE customer_scores")
 
 
 def _upsert_snapshot(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     and_,
     any_,
+    bindparam,
     case,
     delete,
     func,
@@ -31,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.db import Base, to_decimal, utcnow
 from app.models import (
@@ -44,6 +46,7 @@ from app.models import (
     TimelineEvent,
 )
 from app.models.checkout import PERSONAL_COLUMNS as CHECKOUT_PERSONAL_COLUMNS
+from app.models.customer import LIVE_TOTALS
 from app.models.customer import PERSONAL_COLUMNS as CUSTOMER_PERSONAL_COLUMNS
 from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
@@ -555,11 +558,16 @@ def _record_order_placed(
 def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:
     """Recompute orders_count (every order, as Shopify counts them), total_spent (orders not
     cancelled), first_order_at and last_order_at from the stored orders, and the customers'
-    `customer_products` rows (`refresh_customer_products`)."""
+    `customer_products` rows (`refresh_customer_products`). The repair path: the upserts keep
+    the totals current by difference (`purchase_stats.record_orders`)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return
     refresh_customer_products(session, shop_id, ids)
+    _recompute_totals(session, shop_id, ids)
+
+
+def _recompute_totals(session: Session, shop_id: int, ids: Sequence[int]) -> None:
     placed_at = func.coalesce(Order.processed_at, Order.platform_created_at, Order.created_at)
     spent = func.coalesce(
         func.sum(case((Order.cancelled_at.is_(None), Order.total_price), else_=0)), 0
@@ -579,13 +587,33 @@ def refresh_customer_totals(session: Session, shop_id: int, customer_ids: Iterab
         )
         for customer_id, count, total, first, last in session.execute(statement):
             totals[customer_id] = (count, to_decimal(total) or Decimal(0), first, last)
+    customers = table_of(Customer)
+    rows = []
     for customer_id in ids:
         count, total, first, last = totals.get(customer_id, (0, Decimal(0), None, None))
-        session.execute(
-            update(Customer)
-            .where(Customer.shop_id == shop_id, Customer.id == customer_id)
-            .values(orders_count=count, total_spent=total, first_order_at=first, last_order_at=last)
+        rows.append(
+            {"cid": customer_id, "count": count, "total": total, "first": first, "last": last}
         )
+    session.execute(
+        update(customers)
+        .where(customers.c.shop_id == shop_id, customers.c.id == bindparam("cid"))
+        .values(
+            orders_count=bindparam("count"),
+            total_spent=bindparam("total"),
+            first_order_at=bindparam("first"),
+            last_order_at=bindparam("last"),
+        ),
+        rows,
+    )
+    _expire_totals(session, ids)
+
+
+def _expire_totals(session: Session, customer_ids: Iterable[int]) -> None:
+    """Loaded customers read their totals again after a statement rewrote them."""
+    for customer_id in customer_ids:
+        loaded = session.identity_map.get(identity_key(Customer, customer_id))
+        if loaded is not None:
+            session.expire(loaded, LIVE_TOTALS)
 
 
 def refresh_customer_products(session: Session, shop_id: int, customer_ids: Iterable[int]) -> None:

@@ -11,13 +11,19 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.domain import rfm
 from app.models import CustomerScore, Order, RfmSnapshot, Shop
 from app.queueing import SYNC
-from app.services.scoring import activities, enqueue_scoring, load_transactions, score_shop
+from app.services.scoring import (
+    activities,
+    enqueue_scoring,
+    load_transactions,
+    rescore_rfm,
+    score_shop,
+)
 from jobs.scoring import score_active_shops
 from tests.factories.scoring import AS_OF, build_history, make_shop
 
@@ -166,3 +172,76 @@ def test_enqueue_after_commit_waits_for_the_commit(
     db.commit()
     assert drain_jobs(SYNC) == 1
     assert len(scores(db, shop)) == 3
+
+
+def row_versions(db: Session, shop: Shop) -> dict[int, str]:
+    """Each score row's PostgreSQL row version (`xmin`): it changes only when the row is written."""
+    db.commit()
+    rows = db.execute(
+        text("SELECT customer_id, xmin::text FROM customer_scores WHERE shop_id = :shop"),
+        {"shop": shop.id},
+    )
+    return dict(rows.all())
+
+
+def score_values(db: Session, shop: Shop) -> dict[int, tuple[Any, ...]]:
+    """Every stored value of each score but the time it was computed."""
+    db.expire_all()
+    skip = {"id", "computed_at", "_sa_instance_state"}
+    return {
+        cid: tuple(v for k, v in sorted(vars(row).items()) if k not in skip)
+        for cid, row in scores(db, shop).items()
+    }
+
+
+def test_rescoring_writes_only_the_scores_that_changed(db: Session) -> None:
+    shop = make_shop(db, "tea.myshopify.com")
+    build_history(db, shop, 30, seed=5)
+    score_shop(db, shop.id, AS_OF)
+    first = row_versions(db, shop)
+
+    # Again at the same time: nothing changed, nothing written.
+    score_shop(db, shop.id, AS_OF)
+    assert row_versions(db, shop) == first
+
+    # One customer orders again: the rows written are exactly the scores that changed.
+    stored = score_values(db, shop)
+    buyer = min(first)
+    db.add(
+        Order(
+            shop_id=shop.id,
+            external_id="again-1",
+            customer_id=buyer,
+            currency="JPY",
+            total_price=Decimal(70_000),
+            processed_at=AS_OF - timedelta(hours=1),
+        )
+    )
+    db.commit()
+    score_shop(db, shop.id, AS_OF)
+    after_order = row_versions(db, shop)
+    rescored = score_values(db, shop)
+    rewritten = {cid for cid, version in after_order.items() if version != first[cid]}
+    assert buyer in rewritten
+    # (a refit may move everyone's predictions a little: each row written did change)
+    assert rewritten == {cid for cid in stored if rescored[cid] != stored[cid]}
+
+    # New boundaries: exactly the customers whose cell or group changes are written.
+    before = {
+        cid: (row.r, row.f, row.m, row.fm, row.rfm_group) for cid, row in scores(db, shop).items()
+    }
+    shop.rfm_thresholds = {
+        "recency_days": None,
+        "frequency_orders": ["2", "3", "4", "100"],
+        "monetary": None,
+    }
+    db.commit()
+    rescore_rfm(db, shop.id)
+    db.expire_all()
+    after = {
+        cid: (row.r, row.f, row.m, row.fm, row.rfm_group) for cid, row in scores(db, shop).items()
+    }
+    changed_cells = {cid for cid in before if before[cid] != after[cid]}
+    versions = row_versions(db, shop)
+    assert changed_cells
+    assert {cid for cid in versions if versions[cid] != after_order[cid]} == changed_cells
