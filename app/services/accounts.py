@@ -131,8 +131,12 @@ def _fingerprint(value: str | None) -> str:
     return hashlib.sha256((value or "").encode()).hexdigest()[:16]
 
 
+def token_salt(purpose: str) -> str:
+    return f"{_SALT}.{purpose}"
+
+
 def make_token(secret_key: str, purpose: str, values: list[Any]) -> str:
-    return str(URLSafeTimedSerializer(secret_key, salt=f"{_SALT}.{purpose}").dumps(values))
+    return str(URLSafeTimedSerializer(secret_key, salt=token_salt(purpose)).dumps(values))
 
 
 def _read_token(secret_key: str, purpose: str, token: str, size: int) -> list[Any] | None:
@@ -140,7 +144,7 @@ def _read_token(secret_key: str, purpose: str, token: str, size: int) -> list[An
         return None
     max_age = int(TOKEN_LIFETIMES[purpose].total_seconds())
     try:
-        values = URLSafeTimedSerializer(secret_key, salt=f"{_SALT}.{purpose}").loads(
+        values = URLSafeTimedSerializer(secret_key, salt=token_salt(purpose)).loads(
             token, max_age=max_age
         )
     except BadSignature:  # SignatureExpired is one
