@@ -79,3 +79,19 @@ def sign_in(client: Any, email: str, password: str) -> Any:
 def post_form(client: Any, form_path: str, action: str, **data: str) -> Any:
     """POST `data` to `action` with the CSRF token of the page at `form_path`."""
     return client.post(action, data={**data, "csrf_token": csrf_from(client, form_path)})
+
+
+def connect_woocommerce_store(client: Any, store_url: str, drain_jobs: Any) -> None:
+    """Connect the simulated store at `store_url` for the owner signed in on `client`, as the
+    connect form, the store's approval and the jobs do; the first sync has run after it."""
+    import requests
+
+    token = csrf_from(client, "/connect/woocommerce")
+    started = client.post(
+        "/connect/woocommerce", data={"store_url": store_url, "csrf_token": token}
+    )
+    assert started.status_code == 302, started.data
+    approved = requests.get(started.headers["Location"], allow_redirects=False, timeout=30)
+    assert approved.status_code == 302, approved.text
+    assert "success=1" in approved.headers["Location"]
+    drain_jobs()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -25,7 +23,13 @@ from app.kizuna import Kizuna
 from app.models import Customer, Shop
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
-from tests.factories.accounts import csrf_from, make_member, make_owner, sign_in
+from tests.factories.accounts import (
+    connect_woocommerce_store,
+    csrf_from,
+    make_member,
+    make_owner,
+    sign_in,
+)
 from tests.factories.admin import make_shop
 
 pytestmark = pytest.mark.integration
@@ -73,16 +77,7 @@ def connected(
     servers[1].dispatcher.target = app
     make_owner(db, OWNER, PASSWORD)
     assert sign_in(client, OWNER, PASSWORD).status_code == 302
-    store_url = f"{servers[0].url}/{STORE}"
-    token = csrf_from(client, "/connect/woocommerce")
-    started = client.post(
-        "/connect/woocommerce", data={"store_url": store_url, "csrf_token": token}
-    )
-    assert started.status_code == 302
-    approved = requests.get(started.headers["Location"], allow_redirects=False, timeout=30)
-    assert approved.status_code == 302
-    assert parse_qs(urlsplit(approved.headers["Location"]).query)["success"] == ["1"]
-    drain_jobs()
+    connect_woocommerce_store(client, f"{servers[0].url}/{STORE}", drain_jobs)
     shop = db.scalars(select(Shop).where(Shop.platform == "woocommerce")).one()
     assert shop.sync_state["status"] == "done"
     assert sandbox.store(STORE).webhooks
