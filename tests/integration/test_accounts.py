@@ -441,3 +441,22 @@ def test_login_link_account_gets_the_team_page(
     assert page.status_code == 200
     assert b"data-invite-form" in page.data
     assert b"data-disconnect-link" in client.get("/app/stores").data
+
+
+def test_pages_and_emails_speak_the_merchants_language(
+    client: Any, db: Session, sendgrid: SandboxSendGrid, drain_jobs: Any
+) -> None:
+    japanese = {"Accept-Language": "ja-JP,ja;q=0.9"}
+    page = client.get("/signup", headers=japanese)
+    assert "Kizunaアカウントを作成" in page.get_data(as_text=True)
+    token = csrf_from(client, "/signup")
+    sent = client.post(
+        "/signup",
+        data={"email": OWNER, "password": PASSWORD, "name": "茶房", "csrf_token": token},
+        headers=japanese,
+    )
+    assert "メールをご確認ください" in sent.get_data(as_text=True)
+    drain_jobs()
+    (email,) = emails_to(sendgrid, OWNER)
+    assert email.subject == "Kizunaのメールアドレスを確認してください"
+    assert "48時間以内" in (email.text or "")
