@@ -61,6 +61,8 @@ def _content(
             ignore,
         )
     if kind == accounts.EMAIL_SIGNUP_AGAIN:
+        if account.email_verified or member is not None:
+            return None  # only an unconfirmed owner chooses the first password by link
         person = accounts.Person(
             account.id, None, accounts.OWNER, account.email or "", account.password_hash, False
         )

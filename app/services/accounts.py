@@ -242,8 +242,13 @@ def sign_up(runtime: Kizuna, db: Session, name: str, email: str, password: str, 
             return
     if existing is None:
         return
-    # An unverified sign-up keeps its password: whoever owns the address sets a new one by link.
-    kind = EMAIL_REGISTERED if existing.verified else EMAIL_SIGNUP_AGAIN
+    if existing.verified:
+        kind = EMAIL_REGISTERED
+    elif existing.member_id is not None:
+        kind = EMAIL_INVITE  # invited, not accepted yet: the invitation again
+    else:
+        # An unverified sign-up keeps its password: whoever owns the address sets one by link.
+        kind = EMAIL_SIGNUP_AGAIN
     queue_email(runtime, kind, existing, lang)
 
 

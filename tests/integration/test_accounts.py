@@ -460,3 +460,17 @@ def test_pages_and_emails_speak_the_merchants_language(
     (email,) = emails_to(sendgrid, OWNER)
     assert email.subject == "Kizunaのメールアドレスを確認してください"
     assert "48時間以内" in (email.text or "")
+
+
+def test_signing_up_with_an_invited_address_sends_the_invitation_not_the_owners_link(
+    client: Any, db: Session, sendgrid: SandboxSendGrid, drain_jobs: Any
+) -> None:
+    owner = make_owner(db, OWNER, PASSWORD, verified=False)
+    make_member(db, owner, "invited@tea-house.example")
+    assert _sign_up(client, email="invited@tea-house.example").status_code == 200
+    post_form(client, "/password/forgot", "/password/forgot", email="invited@tea-house.example")
+    drain_jobs()
+    links = [m.html or "" for m in emails_to(sendgrid, "invited@tea-house.example")]
+    assert len(links) == 2
+    assert all("/team/accept#" in html and "/password/reset#" not in html for html in links)
+    assert emails_to(sendgrid, OWNER) == []
