@@ -164,6 +164,14 @@ def owner_forbidden() -> tuple[Any, int]:
     return page, 403
 
 
+def refuse_non_owner() -> Any:
+    """For a route only the owner's session reaches, outside `@admin_required`: a team member
+    gets 403; anyone else (signed out, one shop's sign-in) is sent to sign in to the account."""
+    if isinstance(session.get("account_id"), int) and _session_member_id() is not None:
+        return owner_forbidden()
+    return redirect(url_for("auth.login_required_page"))
+
+
 def owner_required(view: F) -> F:
     """`@admin_required`, and then only the owner's account-wide session (else 403)."""
 

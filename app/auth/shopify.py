@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
-from app.auth.guard import account_owner_session, owner_forbidden
+from app.auth.guard import account_owner_session, refuse_non_owner
 from app.auth.sessions import start_session
 from app.config import Config
 from app.kizuna import db_session, kizuna
@@ -204,9 +204,7 @@ def _connect_form(error: str | None = None, domain: str = "", status: int = 200)
 def connect_shopify():  # type: ignore[no-untyped-def]
     account_id = account_owner_session()
     if account_id is None:  # connecting a store is for the account's owner, not its staff
-        if isinstance(session.get("account_id"), int):
-            return owner_forbidden()
-        return redirect(url_for("auth.login_required_page"))
+        return refuse_non_owner()
     if request.method == "GET":
         return _connect_form()
     domain = request.form.get("domain", "").strip()
