@@ -145,7 +145,10 @@ def login_link(account_id: int | None, shop_domain: str | None) -> None:
         elif account_id is None:
             account_id = session.scalar(select(Account.id).order_by(Account.id).limit(1))
             if account_id is None:
-                raise click.ClickException("no account yet: connect a shop first")
+                raise click.ClickException(
+                    f"no account yet: sign up at {config.app_url}/signup "
+                    "(or install Kizuna on a Shopify store)"
+                )
         elif session.get(Account, account_id) is None:
             raise click.ClickException(f"no account {account_id}")
     click.echo(make_login_url(config, connect_redis(config), account_id))

@@ -100,6 +100,25 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "write_back.status.failed": lazy_pgettext("write_back.status", "Failed"),
     "write_back.status.idle": lazy_pgettext("write_back.status", "Not started"),
     "write_back.status.running": lazy_pgettext("write_back.status", "Writing"),
+    "account.link_invalid": lazy_gettext(
+        "This link has expired, was already used, or is not valid. Ask for a new one."
+    ),
+    "account.not_an_email": lazy_gettext("Enter a valid email address."),
+    "account.rate_limited": lazy_gettext(
+        "Too many requests from this address. Wait a while, then try again."
+    ),
+    "account.verified": lazy_gettext("Your email address is confirmed. Sign in to continue."),
+    "disconnect.confirm_mismatch": lazy_gettext(
+        "Type the store's address exactly as shown to confirm."
+    ),
+    "team.address_taken": lazy_gettext(
+        "This address cannot be invited: each email address signs in to one Kizuna account."
+    ),
+    "team.already_member": lazy_gettext("This address is already on your team."),
+    "team.invited": lazy_gettext("Invitation sent. It works for 7 days."),
+    "team.not_an_email": lazy_gettext("Enter a valid email address."),
+    "team.rate_limited": lazy_gettext("Too many invitations this hour. Try again later."),
+    "team.removed": lazy_gettext("Removed from the team and signed out."),
     "attribution.error.model": lazy_gettext("Choose a model."),
     "sender.error.required": lazy_gettext("Required: every email must show it."),
     "sender.error.too_long": lazy_gettext("Too long."),
@@ -302,6 +321,9 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "install_method.custom_app": lazy_gettext("Custom app token"),
     "install_method.key_exchange": lazy_gettext("WooCommerce key exchange"),
     "install_method.managed": lazy_gettext("Shopify managed install"),
+    "login.unverified": lazy_gettext(
+        "Confirm your email address first: we sent you the link again. Open it, then sign in."
+    ),
     "login.form_expired": lazy_gettext("This form has expired. Please sign in again."),
     "login.invalid": lazy_gettext("The email or password is not correct."),
     "login.missing": lazy_gettext("Enter your email and password."),

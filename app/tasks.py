@@ -62,6 +62,10 @@ SEND_OPT_IN_CONFIRMATION = Task(
     "jobs.opt_in.send_confirmation", EMAIL, retry_intervals=(60, 300, 900)
 )
 SWEEP_MESSAGES = Task("jobs.message_sweep.sweep_messages", EMAIL, timeout=120)
+# Email to merchants about their sign-in: verification, password reset, team invitation.
+SEND_ACCOUNT_EMAIL = Task(
+    "jobs.account_email.send_account_email", EMAIL, retry_intervals=(30, 120, 600)
+)
 
 ALL: tuple[Task, ...] = (
     PROCESS_WEBHOOK,
@@ -84,4 +88,5 @@ ALL: tuple[Task, ...] = (
     SEND_MESSAGE,
     SEND_OPT_IN_CONFIRMATION,
     SWEEP_MESSAGES,
+    SEND_ACCOUNT_EMAIL,
 )

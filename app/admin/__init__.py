@@ -26,5 +26,6 @@ from app.admin import (  # noqa: E402, F401
     sender,
     stores,
     tag_write_back,
+    team,
     views,
 )

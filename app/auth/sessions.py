@@ -1,7 +1,8 @@
 """Server-side sessions of the standalone admin: the cookie holds only an opaque random id.
 
 Layer: web auth (Redis). Idle and absolute lifetimes; sign-out everywhere and a password change
-end all of an account's sessions; every sign-in gets a new id (no fixation).
+end all of that person's sessions (the owner's, or one team member's); every sign-in gets a
+new id (no fixation).
 """
 
 from __future__ import annotations
@@ -184,14 +185,19 @@ def _current() -> ServerSession:
     return current
 
 
-def start_session(account_id: int, *, shop_id: int | None = None) -> None:
-    """Sign this browser in under a new session id; `shop_id` limits the session to that shop."""
+def start_session(
+    account_id: int, *, shop_id: int | None = None, member_id: int | None = None
+) -> None:
+    """Sign this browser in under a new session id; `shop_id` limits the session to that shop,
+    `member_id` makes it a team member's (else the account owner's)."""
     from app.auth.csrf import rotate_csrf_token
 
     current = _current()
     current.clear()
     current.renew = True
     current["account_id"] = account_id
+    if member_id is not None:
+        current["member_id"] = member_id
     if shop_id is not None:
         current["shop_id"] = shop_id
         current["shop_scope"] = shop_id
@@ -217,4 +223,39 @@ def end_account_sessions(client: redis.Redis, account_id: int, *, keep: str | No
     from app.auth.login_link import revoke_login_links
 
     revoke_login_links(client, account_id)
+    return len(ended)
+
+
+def end_person_sessions(
+    client: redis.Redis, account_id: int, member_id: int | None, *, keep: str | None = None
+) -> int:
+    """End the sessions of one person of the account: its owner (`member_id` None; shop-scoped
+    sessions too) or one member; `keep` (a session key) stays. How many were ended."""
+    index = account_sessions_key(account_id)
+    members: Any = client.smembers(index)
+    keys = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+    ended: list[str] = []
+    for key in keys:
+        if key == keep:
+            continue
+        raw: Any = client.get(key)
+        if raw is None:
+            ended.append(key)  # already gone: only the index entry is left
+            continue
+        try:
+            data = session_json_serializer.loads(json.loads(raw)["data"])
+        except (ValueError, KeyError, TypeError):
+            ended.append(key)
+            continue
+        if data.get("member_id") == member_id:
+            ended.append(key)
+    pipe = client.pipeline()
+    if ended:
+        pipe.delete(*ended)
+        pipe.srem(index, *ended)
+    pipe.execute()
+    if member_id is None:
+        from app.auth.login_link import revoke_login_links
+
+        revoke_login_links(client, account_id)
     return len(ended)

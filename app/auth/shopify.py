@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
-from app.auth.guard import account_wide_session
+from app.auth.guard import account_owner_session, refuse_non_owner
 from app.auth.sessions import start_session
 from app.config import Config
 from app.kizuna import db_session, kizuna
@@ -202,9 +202,9 @@ def _connect_form(error: str | None = None, domain: str = "", status: int = 200)
 
 @bp.route("/connect/shopify", methods=["GET", "POST"])
 def connect_shopify():  # type: ignore[no-untyped-def]
-    account_id = account_wide_session()
-    if account_id is None:
-        return redirect(url_for("auth.login_required_page"))
+    account_id = account_owner_session()
+    if account_id is None:  # connecting a store is for the account's owner, not its staff
+        return refuse_non_owner()
     if request.method == "GET":
         return _connect_form()
     domain = request.form.get("domain", "").strip()

@@ -1,7 +1,9 @@
 """Standalone admin sign-in: password form, login links, sign out, password change.
 
 Layer: web auth. Every POST needs the session CSRF token; wrong passwords meet `auth.lockout`;
-a sign-in gets a new session, and a new password ends the account's other sessions.
+a sign-in gets a new session, and a new password ends that person's other sessions. The owner
+signs in with the account's email, a team member with their own; an owner who signed up signs
+in once the email is confirmed (the right password before that sends the link again).
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ import time
 from typing import Any
 
 from flask import g, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
 
-from app.auth import bp, lockout
+from app.auth import bp, lockout, throttle
 from app.auth.csrf import csrf_protect, csrf_token, csrf_valid
 from app.auth.guard import admin_required
 from app.auth.login_link import MAX_TOKEN_LENGTH, redeem_login_token, revoke_login_links
-from app.auth.sessions import end_account_sessions, start_session
+from app.auth.sessions import current_session_key, end_person_sessions, start_session
+from app.i18n import current_language
 from app.kizuna import db_session, kizuna
 from app.models import Account
 from app.passwords import password_problem, verify_password
-from app.services.accounts import set_password
+from app.services import accounts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,12 @@ def _login_form(
     *, error: str | None = None, email: str = "", expired: bool = False, status: int = 401
 ) -> Any:
     # 401 on the form itself too: it is what an unauthenticated admin request lands on.
-    page = render_template("admin/login.html", error=error, email=email, expired=expired)
+    notice = None
+    if request.method == "GET" and request.args.get("verified") == "1":
+        notice = "account.verified"
+    page = render_template(
+        "admin/login.html", error=error, email=email, expired=expired, notice=notice
+    )
     return page, status
 
 
@@ -78,19 +85,22 @@ def login_required_page():  # type: ignore[no-untyped-def]
         log.info("password login held back ip=%s wait=%s", address, wait)
         page, _ = _login_form(error="login.rate_limited", email=email)
         return page, 429, {"Retry-After": str(wait)}
-    account = (
-        db_session()
-        .scalars(select(Account).where(func.lower(Account.email) == email.lower()))
-        .one_or_none()
-    )
-    if not verify_password(account.password_hash if account else None, password):
+    who = accounts.find_person(db_session(), email)
+    if not verify_password(who.password_hash if who else None, password):
         lockout.record_failure(runtime.redis, email, address, time.time())
         log.info("password login refused ip=%s", address)
         return _login_form(error="login.invalid", email=email)
-    assert account is not None  # noqa: S101 - verify_password(None, ...) is always False
+    assert who is not None  # noqa: S101 - verify_password(None, ...) is always False
     lockout.clear_failures(runtime.redis, email, address)
-    start_session(account.id)
-    log.info("password login account_id=%s", account.id)
+    if not who.verified:
+        # Only someone who knows the password learns the address is waiting for confirmation.
+        recipient = accounts.normalize_email(email)
+        if not throttle.hit(runtime.redis, "recipient", recipient, throttle.EMAILS_PER_RECIPIENT):
+            accounts.queue_email(runtime, accounts.EMAIL_VERIFY, who, current_language())
+        log.info("password login before email confirmation account_id=%s", who.account_id)
+        return _login_form(error="login.unverified", email=email, status=403)
+    start_session(who.account_id, member_id=who.member_id)
+    log.info("password login account_id=%s member_id=%s", who.account_id, who.member_id)
     return redirect(url_for("admin.home"))
 
 
@@ -98,12 +108,14 @@ def login_required_page():  # type: ignore[no-untyped-def]
 @csrf_protect
 def logout():  # type: ignore[no-untyped-def]
     account_id = session.get("account_id")
+    member_id = session.get("member_id")
+    member_id = member_id if isinstance(member_id, int) else None
     if isinstance(account_id, int):
         client = kizuna().redis
         if request.form.get("everywhere") == "1":
-            ended = end_account_sessions(client, account_id)
+            ended = end_person_sessions(client, account_id, member_id)
             log.info("signed out everywhere account_id=%s sessions=%s", account_id, ended)
-        else:
+        elif member_id is None:
             revoke_login_links(client, account_id)
     session.clear()
     return redirect(url_for("auth.login_required_page"))
@@ -123,17 +135,19 @@ def change_password():  # type: ignore[no-untyped-def]
         return _password_form(done=request.args.get("done") == "1")
     if not csrf_valid():
         return _password_form(error="login.form_expired", status=400)
-    account = db_session().get_one(Account, g.account_id)
+    who = accounts.person(db_session(), g.account_id, g.member_id)
+    if who is None:
+        return "Not Found", 404
     runtime = kizuna()
     address = request.remote_addr or "unknown"
-    lock_name = account.email or f"account-{account.id}"
+    lock_name = who.email or f"account-{who.account_id}"
     wait = lockout.retry_after(runtime.redis, lock_name, address, time.time())
     if wait:
         page, _ = _password_form(error="login.rate_limited")
         return page, 429, {"Retry-After": str(wait)}
     current = request.form.get("current_password", "")
     new = request.form.get("new_password", "")
-    if not verify_password(account.password_hash, current):
+    if not verify_password(who.password_hash, current):
         lockout.record_failure(runtime.redis, lock_name, address, time.time())
         return _password_form(error="password.wrong_current", status=401)
     problem = password_problem(new)
@@ -141,8 +155,11 @@ def change_password():  # type: ignore[no-untyped-def]
         return _password_form(error=f"password.{problem}", status=400)
     if new != request.form.get("repeat_password", ""):
         return _password_form(error="password.mismatch", status=400)
-    set_password(db_session(), account, new)
-    ended = end_account_sessions(runtime.redis, account.id)
-    start_session(account.id)  # this browser stays signed in, under a new session id
-    log.info("password changed account_id=%s sessions_ended=%s", account.id, ended)
+    accounts.set_person_password(db_session(), who.account_id, who.member_id, new)
+    ended = end_person_sessions(
+        runtime.redis, who.account_id, who.member_id, keep=current_session_key()
+    )
+    # This browser stays signed in, under a new session id.
+    start_session(who.account_id, member_id=who.member_id)
+    log.info("password changed account_id=%s sessions_ended=%s", who.account_id, ended)
     return redirect(url_for("auth.change_password", done=1))

@@ -14,7 +14,7 @@ from flask import jsonify, redirect, render_template_string, request, session, u
 
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
-from app.auth.guard import account_wide_session
+from app.auth.guard import account_owner_session, refuse_non_owner
 from app.kizuna import kizuna
 from app.services.woocommerce_install import (
     CHECKING,
@@ -61,9 +61,9 @@ def _form(error: str | None = None, store_url: str = "", status: int = 200) -> A
 
 @bp.route("/connect/woocommerce", methods=["GET", "POST"])
 def connect_woocommerce():  # type: ignore[no-untyped-def]
-    account_id = account_wide_session()
-    if account_id is None:  # connecting a store is for the account's owner, not one shop's staff
-        return redirect(url_for("auth.login_required_page"))
+    account_id = account_owner_session()
+    if account_id is None:  # connecting a store is for the account's owner, not its staff
+        return refuse_non_owner()
     if request.method == "GET":
         return _form()
     store_url = request.form.get("store_url", "").strip()

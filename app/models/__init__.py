@@ -1,6 +1,6 @@
 """All models, imported here so that Alembic and `Base.metadata` see every table."""
 
-from app.models.account import Account
+from app.models.account import Account, AccountMember
 from app.models.checkout import Checkout
 from app.models.customer import Customer, CustomerProduct, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppression  # noqa: F401
@@ -19,6 +19,7 @@ from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop  # no
 
 __all__ = [
     "Account",
+    "AccountMember",
     "Checkout",
     "Customer",
     "CustomerProduct",

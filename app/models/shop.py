@@ -38,6 +38,8 @@ class Shop(Base):
     refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When its data was erased (a disconnect or `shop/redact`): the admin no longer lists it.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     locale: Mapped[str] = mapped_column(String(10), default="en")

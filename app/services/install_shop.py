@@ -70,6 +70,7 @@ def _store_install(
         shop.install_method = method
         shop.installed_at = utcnow()
         shop.uninstalled_at = None
+        shop.erased_at = None
         shop.last_error = None
         shop.last_error_at = None
         session.commit()

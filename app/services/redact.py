@@ -236,7 +236,8 @@ def redact_shop(
     shop.name = None
     shop.scopes = None
     shop.webhooks_subscribed = 0
-    shop.sync_state = {"erased_at": utcnow().isoformat()}
+    shop.erased_at = utcnow()
+    shop.sync_state = {"erased_at": shop.erased_at.isoformat()}
     shop.last_error = None
     shop.last_error_at = None
     log.info("shop erased shop_id=%s", shop.id)

@@ -189,7 +189,10 @@ def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
                 .with_for_update()
             ).one_or_none()
             if shop is not None and shop.account_id != pending.account_id:
-                failure = CONNECTED_ELSEWHERE
+                if shop.erased_at is None:
+                    failure = CONNECTED_ELSEWHERE
+                else:  # disconnected and erased: nothing of the old account is left on it
+                    shop.account_id = pending.account_id
         if failure is not None:
             pending.outcome = REFUSED
             pending.failure = failure
@@ -219,6 +222,8 @@ def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
         shop.install_method = "wc_auth"
         shop.installed_at = now
         shop.uninstalled_at = None
+        shop.erased_at = None
+        shop.name = shop.name or store_url.split("://", 1)[-1]
         shop.last_error = None
         shop.last_error_at = None
         wc = session.get(WooCommerceShop, shop.id)

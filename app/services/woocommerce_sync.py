@@ -63,7 +63,7 @@ def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
 def _fail(session: Session, shop_id: int, message: str, *, status: str | None = None) -> None:
     session.rollback()
     shop = session.get(Shop, shop_id)
-    if shop is None:
+    if shop is None or shop.status == "uninstalled":  # disconnected meanwhile: nothing to say
         return
     shop.last_error = message[:_ERROR_TEXT_LIMIT]
     shop.last_error_at = utcnow()
@@ -172,6 +172,11 @@ def _apply_orders(
     return len(page)
 
 
+def _still_connected(session: Session, shop_id: int) -> bool:
+    status = session.scalar(select(Shop.status).where(Shop.id == shop_id).with_for_update())
+    return status is not None and status != "uninstalled"
+
+
 def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, int]:
     """Pull customers, products and orders (all, or modified since the watermark)."""
     done: dict[str, int] = {}
@@ -251,6 +256,12 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                     done[name] = 0
                     _save_state(session, shop, stream=name, done=dict(done))
                     for page in pages(client):
+                        # Locks the shop row until this page commits: a disconnect either
+                        # waits and erases the page too, or is seen here and stops the sync.
+                        if not _still_connected(session, shop_id):
+                            session.rollback()
+                            log.info("woocommerce sync stopped shop_id=%s: disconnected", shop_id)
+                            return done
                         apply(page)
                         done[name] += len(page)
                         _save_state(session, shop, done=dict(done), skipped=skipped.streams)
@@ -270,6 +281,10 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             )
             _fail(session, shop_id, _failure_text("Sync failed", error))
             raise
+        if not _still_connected(session, shop_id):
+            session.rollback()
+            return done
+        session.refresh(shop)
         wc.synced_until = started
         if skipped.total():
             # The sync still succeeds: report what was left out, without any record data.

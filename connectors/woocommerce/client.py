@@ -243,6 +243,17 @@ class WooCommerceClient:
         result: dict[str, Any] = self.request("PUT", f"webhooks/{webhook_id}", data=changes).json()
         return result
 
+    def delete_webhook(self, webhook_id: int) -> bool:
+        """Delete a webhook for good (`force=true`: webhooks have no trash); False if it was
+        already gone (404)."""
+        try:
+            self.request("DELETE", f"webhooks/{webhook_id}", params={"force": True})
+        except ConnectorError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
 
 def _has_next(response: requests.Response, page: int, items: list[Any]) -> bool:
     total_pages = response.headers.get("X-WP-TotalPages")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app import passwords
 from app.models import (
     Account,
+    AccountMember,
     Checkout,
     Customer,
     FlowRun,
@@ -69,6 +70,8 @@ ID_TABLES = {
     "segment_id": "saved_segments",
     "snapshot_id": "rfm_snapshots",
     "event_id": "webhook_events",
+    "shop_id": "shops",
+    "member_id": "account_members",
 }
 
 
@@ -224,6 +227,10 @@ def populate(db: Session, tag: str, person: str) -> Tenant:
             title=f"{person} collection",
         )
     )
+    member = AccountMember(
+        account_id=account.id, email=f"{person}.staff@{tag}.example".lower(), role="staff"
+    )
+    db.add(member)
     saved = segments.save_segment(db, shop.id, f"{person} everyone", EVERYONE)
     assert saved.segment is not None, saved.problems
     db.commit()
@@ -256,6 +263,8 @@ def populate(db: Session, tag: str, person: str) -> Tenant:
             "flow_runs": run.id,
             "messages": message.id,
             "saved_segments": saved.segment.id,
+            "shops": shop.id,
+            "account_members": member.id,
         },
         secrets=secrets,
     )
