@@ -1,7 +1,7 @@
 """Merchant sign-up, team members and erased stores
 
 Revision ID: 20261207_accounts_team
-Revises: 20261207_sender_identity
+Revises: 20261207_segment_counts
 Create Date: 2026-12-07 16:00:00
 
 `accounts.email_verified`: false only for an account created by sign-up until its email link is
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_accounts_team"
-down_revision: str | None = "20261207_sender_identity"
+down_revision: str | None = "20261207_segment_counts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
