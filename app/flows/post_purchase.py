@@ -41,7 +41,7 @@ from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
 from app.flows.runs import flow_config, flow_email, message_unsubscribe_link, start_run
 from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm, Number, subject_override
 from app.flows.settings import load as load_setting
-from app.formatting import format_money
+from app.formatting import format_money, greeting_name
 from app.links import safe_url, shop_home_url
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
@@ -528,7 +528,7 @@ def render(
         "lang": lang,
         "shop_name": shop.name or shop.domain,
         "shop_url": shop_home_url(shop),
-        "first_name": customer.first_name,
+        "greeting_name": greeting_name(customer.first_name, customer.last_name, lang),
         "order_name": order.name,
         "unsubscribe_url": link,
     }
