@@ -88,4 +88,4 @@ def collection_titles(session: Session, shop: Shop, ids: Collection[str]) -> dic
         )
         .distinct()
     )
-    return dict(rows.tuples().all())
+    return {cid: title for cid, title in rows}
