@@ -68,7 +68,10 @@ def flow_backtest():  # type: ignore[no-untyped-def]
         return render_template("admin/connect_store.html")
     keys = [key for key in flow_settings.FLOW_KEYS if key in simulation.SIMULATORS]
     flow_key = request.args.get("flow") or None
-    days = request.args.get("days", type=db_integer) or BACKTEST_DEFAULT_DAYS
+    days = request.args.get("days", type=db_integer)
+    if days is None and request.args.get("days"):
+        abort(400)
+    days = days or BACKTEST_DEFAULT_DAYS
     if (flow_key is not None and flow_key not in keys) or days not in BACKTEST_PERIODS:
         abort(400)
     result = None
