@@ -271,7 +271,7 @@ def test_connect_pages_from_the_navigation_and_the_favicon(
     assert page.request.get(base + icon.get_attribute("href")).status == 200
 
     # The stores page is in the navigation; it leads to both connect pages, in Japanese.
-    page.locator(f"nav.tabs >> text={say('ja', 'Stores')}").click()
+    page.locator(f"nav.tabs >> text={say('ja', 'Stores', 'nav.stores')}").click()
     expect(page).to_have_url(re.compile(r"/app/stores"))
     page.get_by_test_id("connect-woocommerce").click()
     expect(page.locator("h1")).to_have_text(say("ja", "Connect a WooCommerce store"))
