@@ -88,4 +88,4 @@ def collection_titles(session: Session, shop: Shop, ids: Collection[str]) -> dic
         )
         .distinct()
     )
-    return {cid: title for cid, title in rows}
+    return dict(rows.all())
