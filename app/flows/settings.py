@@ -146,7 +146,7 @@ def load(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
 def natural_span(hours: float) -> tuple[float, str]:
     """`hours` as the largest whole unit that expresses it: 0.25 → (15, minutes), 24 → (1, days),
     72 → (3, days), 1 → (1, hours); a fraction no unit expresses stays in hours."""
-    minutes = round(hours * 60, 6)
+    minutes = round(hours * 60, 2)  # hours are stored to 6 digits: 7 minutes is 0.116667
     if hours >= 24 and minutes % (24 * 60) == 0:
         return minutes / (24 * 60), "days"
     if minutes % 60 == 0:

@@ -89,3 +89,12 @@ def test_out_of_range_and_unknown_units_are_refused_in_natural_words() -> None:
     assert too_late.errors["delay_3"].key == "flows.error.range"
     odd_unit = settings.validate(_cart_form(delay_1="1", delay_1_unit="weeks"))
     assert odd_unit.errors["delay_1"].key == "flows.error.unit"
+
+
+def test_an_odd_number_of_minutes_comes_back_as_minutes() -> None:
+    result = settings.validate(_cart_form(delay_1="7", delay_1_unit="minutes"))
+    assert result.errors["delay_1"].key == "flows.error.range"  # below 15 minutes
+    result = settings.validate(_cart_form(delay_1="17", delay_1_unit="minutes"))
+    assert result.ok, result.errors
+    stored = result.config["step_delay_hours"][0]
+    assert settings.natural_span(stored) == (17, "minutes")
