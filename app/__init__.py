@@ -76,6 +76,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(api_bp)
     outage.register(app)
 
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        # Pages link favicon.svg; this answers browsers and tools that ask the root anyway.
+        response = app.send_static_file("favicon.ico")
+        response.cache_control.max_age = 7 * 24 * 3600
+        response.cache_control.public = True
+        return response
+
     @app.after_request
     def _security_headers(response: Response) -> Response:
         # Embedded pages may be framed only by their own shop's admin; others by nobody. No

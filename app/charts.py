@@ -38,6 +38,7 @@ class HeatCell:
     value: Number
     lines: tuple[str, ...] = ()
     title: str = ""
+    href: str = ""  # when set, the cell is a link (to the customers it counts, say)
 
 
 def _f(value: float) -> str:
@@ -185,6 +186,8 @@ def heat_map(
             intensity = value / largest if largest > 0 else 0.0
             fill = heat_colour(intensity) if value > 0 else _EMPTY_FILL
             text_class = "chart-cell-text-light" if intensity > _DARK_TEXT_BELOW else ""
+            if cell.href:
+                parts.append(f'<a class="chart-link" href="{escape(cell.href)}">')
             parts.append(
                 f'<g class="chart-cell" data-row="{i}" data-column="{j}" '
                 f'data-value="{escape(str(cell.value))}">'
@@ -201,6 +204,8 @@ def heat_map(
                     f'y="{_f(first_y + line_h * k)}" text-anchor="middle">{escape(line)}</text>'
                 )
             parts.append("</g>")
+            if cell.href:
+                parts.append("</a>")
     for j, column_label in enumerate(column_labels):
         parts.append(
             f'<text class="chart-axis" x="{_f(left + cell_width * j + cell_width / 2)}" '

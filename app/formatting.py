@@ -1,11 +1,13 @@
-"""Display formatting: money per currency, dates in the shop's timezone.
+"""Display formatting: people's names, money per currency, dates in the shop's timezone.
 
 Layer: web presentation (pure). Babel's CLDR data; money is `Decimal`, rounded only here; an
-unknown zone falls back to UTC rather than failing the page.
+unknown zone falls back to UTC rather than failing the page. `person_name` and `greeting_name`
+are the one rule for showing a customer's name (family name first in Japanese, 様 in greetings).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
@@ -18,11 +20,50 @@ from babel.numbers import (
     format_currency,
     format_decimal,
     get_currency_precision,
+    get_currency_symbol,
 )
 
 # Where the symbol shoppers see differs from CLDR's: Japanese stores print the half-width yen
 # sign (CLDR's ja symbol is the full-width ￥).
 _SYMBOL_OVERRIDES = {("ja", "JPY"): ("￥", "¥")}
+
+
+def _written_in_cjk(text: str) -> bool:
+    """True when `text` holds kanji or kana: a name Japanese (or Chinese) writes family first."""
+    for char in text:
+        name = unicodedata.name(char, "")
+        if name.startswith(("CJK UNIFIED", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA", "KATAKANA")):
+            return True
+    return False
+
+
+def _family_first(given: str, family: str, language: str | None) -> bool:
+    return language_of(language) == "ja" or _written_in_cjk(given + family)
+
+
+def person_name(
+    given: str | None, family: str | None, language: str | None = "en", *, fallback: str = ""
+) -> str:
+    """A person's full name as the page or email in `language` writes it.
+
+    Japanese (and any name written in kanji or kana) puts the family name first: 森 陽葵;
+    English keeps the given name first: Hanako Tanaka. Only the parts present are shown;
+    `fallback` (an email address, say) when there are none.
+    """
+    given, family = (given or "").strip(), (family or "").strip()
+    parts = (family, given) if _family_first(given, family, language) else (given, family)
+    return " ".join(p for p in parts if p) or fallback
+
+
+def greeting_name(given: str | None, family: str | None, language: str | None = "en") -> str:
+    """The name a greeting addresses, before its honorific: in Japanese the full name, family
+    name first (森 陽葵, greeted 森 陽葵 様 — a given name alone with 様 reads over-familiar);
+    in English the given name (Hi Hanako), or the full name when it is written in kanji or
+    kana. Empty when there is no name to address (English with a family name only)."""
+    given, family = (given or "").strip(), (family or "").strip()
+    if _family_first(given, family, language):
+        return person_name(given, family, language)
+    return given
 
 
 @lru_cache(maxsize=64)
@@ -78,6 +119,15 @@ def format_money(amount: Decimal | int | str | None, currency: str, locale: str 
     if body.startswith(code) and body[len(code) : len(code) + 1].isdigit():
         text = text.replace(code, f"{code} ", 1)
     return text
+
+
+def currency_symbol(currency: str, locale: str = "en") -> str:
+    """The sign shoppers see for `currency`: ¥, $, €; the code when CLDR has none."""
+    code = (currency or "").upper() or "XXX"
+    where = _locale(locale)
+    symbol = get_currency_symbol(code, locale=where)
+    override = _SYMBOL_OVERRIDES.get((where.language, code))
+    return symbol.replace(*override) if override is not None else symbol
 
 
 def format_compact_money(value: float | Decimal, currency: str, locale: str = "en") -> str:

@@ -119,6 +119,18 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "team.not_an_email": lazy_gettext("Enter a valid email address."),
     "team.rate_limited": lazy_gettext("Too many invitations this hour. Try again later."),
     "team.removed": lazy_gettext("Removed from the team and signed out."),
+    "backtest.deferred.cap": lazy_gettext("frequency cap"),
+    "backtest.deferred.priority": lazy_gettext("another flow first"),
+    "backtest.deferred.quiet_hours": lazy_gettext("quiet hours"),
+    "backtest.outcome.entered": lazy_gettext("Entered"),
+    "backtest.outcome.exited": lazy_gettext("Exited"),
+    "backtest.outcome.held_out": lazy_gettext("Held out"),
+    "backtest.outcome.not_eligible": lazy_gettext("Not eligible"),
+    "backtest.trigger.checkout": lazy_gettext("Checkout %(id)s"),
+    "backtest.trigger.fulfilled": lazy_gettext("Order %(order)s fulfilled"),
+    "backtest.trigger.lapse": lazy_gettext("Lapsing after order %(id)s"),
+    "backtest.trigger.order": lazy_gettext("Order %(order)s"),
+    "backtest.trigger.product": lazy_gettext("Product %(product)s of order %(order)s"),
     "attribution.error.model": lazy_gettext("Choose a model."),
     "sender.error.required": lazy_gettext("Required: every email must show it."),
     "sender.error.too_long": lazy_gettext("Too long."),
@@ -151,16 +163,19 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "The %(flow)s flow's audience segment “%(segment)s” can't be evaluated: %(reason)s "
         "Nobody enters the flow until the segment is fixed."
     ),
+    "flows.delay_unit.days": lazy_pgettext("flows.delay_unit", "days"),
+    "flows.delay_unit.hours": lazy_pgettext("flows.delay_unit", "hours"),
+    "flows.delay_unit.minutes": lazy_pgettext("flows.delay_unit", "minutes"),
     "flows.delays_help": lazy_gettext(
-        "Hours after the cart was left; each email later than the one before."
+        "Time after the cart was left; each email later than the one before."
     ),
-    "flows.delays_help.thank_you": lazy_gettext("Hours after the order was paid (0 = at once)."),
+    "flows.delays_help.thank_you": lazy_gettext("Time after the order was paid (0 = at once)."),
     "flows.delays_help.winback": lazy_gettext(
-        "Hours after the daily scan finds the customer lapsing (0 = at once); email 2 later "
+        "Time after the daily scan finds the customer lapsing (0 = at once); email 2 later "
         "than email 1."
     ),
     "flows.error.audience": lazy_gettext("Choose one of this store's saved segments."),
-    "flows.error.cap_order": lazy_gettext("Cannot be lower than the 16-hour limit."),
+    "flows.error.cap_order": lazy_gettext("Cannot be lower than the limit for 16 hours."),
     "flows.error.delay_order": lazy_gettext("Must be later than email %(step)s."),
     "flows.error.integer": lazy_gettext("Enter a whole number."),
     "flows.error.number": lazy_gettext("Enter a number."),
@@ -168,10 +183,11 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.error.range": lazy_gettext("Enter a value from %(low)s to %(high)s."),
     "flows.error.required": lazy_gettext("Enter a value."),
     "flows.error.time": lazy_gettext("Enter a time as HH:MM."),
+    "flows.error.unit": lazy_gettext("Choose minutes, hours or days."),
     "flows.error.too_long": lazy_gettext("At most %(max)s characters."),
     "flows.field.audience": lazy_gettext("Audience"),
-    "flows.field.cap_short": lazy_gettext("Emails per 16 hours"),
-    "flows.field.cap_week": lazy_gettext("Emails per week"),
+    "flows.field.cap_short": lazy_gettext("At most, in any 16 hours"),
+    "flows.field.cap_week": lazy_gettext("At most, in any 7 days"),
     "flows.field.delay": lazy_gettext("Email %(step)s after"),
     "flows.field.delay.thank_you": lazy_gettext("Send after"),
     "flows.field.discount_days": lazy_gettext("Code valid for"),
@@ -278,7 +294,7 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "Leave empty to use the built-in subject. {product} is replaced by the product's name."
     ),
     "flows.summary": lazy_gettext(
-        "Emails %(d1)s h, %(d2)s h and %(d3)s h after the cart was left; holdout %(holdout)s %%."
+        "Emails %(d1)s, %(d2)s and %(d3)s after the cart was left; holdout %(holdout)s %%."
     ),
     "flows.summary.replenishment": lazy_gettext(
         "One email %(lead_days)s days before the expected re-order of a product the customer "
@@ -288,14 +304,15 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "One email %(review_delay_days)s days after fulfilment; holdout %(holdout)s %%."
     ),
     "flows.summary.thank_you": lazy_gettext(
-        "One email %(d1)s h after payment, with cross-sells; holdout %(holdout)s %%."
+        "One email %(d1)s after payment, with cross-sells; holdout %(holdout)s %%."
     ),
     "flows.summary.winback": lazy_gettext(
-        "Emails %(d1)s h and %(d2)s h after a customer is found lapsing (no order for the "
+        "Emails %(d1)s and %(d2)s after a customer is found lapsing (no order for the "
         "longer of %(lapse_min_days)s days and %(lapse_multiplier)s × their usual gap; "
         "%(one_time_days)s days after a single order); holdout %(holdout)s %%."
     ),
     "flows.unit.days": lazy_gettext("days"),
+    "flows.unit.emails": lazy_gettext("emails"),
     "flows.unit.hours": lazy_gettext("hours"),
     "flows.unit.times": lazy_gettext("× the usual gap"),
     "fulfillment.fulfilled": lazy_gettext("Fulfilled"),
@@ -409,6 +426,14 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "rfm_group.cant_lose_them": lazy_gettext("Can't lose them"),
     "rfm_group.hibernating": lazy_gettext("Hibernating"),
     "rfm_group.lost": lazy_gettext("Lost"),
+    "run.exit.complaint_open": lazy_gettext("open complaint"),
+    "run.exit.no_customer": lazy_gettext("no customer linked"),
+    "run.exit.no_email": lazy_gettext("no email address"),
+    "run.exit.order_cancelled": lazy_gettext("order cancelled"),
+    "run.exit.order_gone": lazy_gettext("order deleted"),
+    "run.exit.order_refunded": lazy_gettext("order refunded"),
+    "run.exit.product_unavailable": lazy_gettext("product unavailable"),
+    "run.exit.reordered": lazy_gettext("ordered again"),
     "run.exit.audience_unavailable": lazy_gettext("audience segment can't be evaluated"),
     "run.exit.checkout_completed": lazy_gettext("checkout completed"),
     "run.exit.customer_gone": lazy_gettext("customer deleted"),
@@ -486,6 +511,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "segments.rule.too_many": lazy_gettext("At most %(max)s conditions (%(count)s given)."),
     "segments.rule.unknown_field": lazy_gettext("Choose a field."),
     "segments.rule.unknown_op": lazy_gettext("Choose a condition for this field."),
+    "segments.search.collection_bought": lazy_gettext("Search collections by name"),
+    "segments.search.product_bought": lazy_gettext("Search products by name"),
     "segments.saved.name_taken": lazy_gettext("Another segment already has this name."),
     "segments.saved.not_found": lazy_gettext("This segment no longer exists."),
     "segments.saved.too_many": lazy_gettext("A store can keep at most %(max)s segments."),

@@ -16,6 +16,7 @@ bp = Blueprint("admin", __name__, url_prefix="/app")
 from app.admin import (  # noqa: E402, F401
     analytics,
     attribution,
+    backtest,
     customer_activity,
     flows,
     helpers,

@@ -72,6 +72,7 @@ def flows():  # type: ignore[no-untyped-def]
                 "key": key,
                 "enabled": setting is None or setting.enabled,
                 "values": flow_settings.form_values(setting, key),
+                "delays": flow_settings.delay_texts(flow_settings.form_values(setting, key)),
                 "stats": flow_stats.flow_performance(session, g.shop.id, key, attribution=credit),
             }
         )

@@ -46,6 +46,11 @@ def admin_url(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, **params)
 
 
+def customer_name(customer: Any) -> str:
+    """A customer's name in the page's language (family name first in Japanese)."""
+    return str(customer.name_in(current_language()))
+
+
 def _timezone() -> str:
     shop = g.get("shop")
     return shop.timezone if shop is not None else "UTC"
@@ -55,6 +60,13 @@ def money(amount: Decimal | str | None, currency: str | None = None) -> str:
     shop = g.get("shop")
     code = currency or (shop.currency if shop is not None else "USD")
     return formatting.format_money(amount, code, current_language())
+
+
+def currency_symbol(currency: str | None = None) -> str:
+    """The sign of `currency` (default: the viewed shop's): ¥, $."""
+    shop = g.get("shop")
+    code = currency or (shop.currency if shop is not None else "USD")
+    return formatting.currency_symbol(code, current_language())
 
 
 def date(value: datetime | None) -> str:
@@ -132,7 +144,9 @@ TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "lang": current_language,
     "admin_url": admin_url,
     "carried_params": carried_params,
+    "customer_name": customer_name,
     "money": money,
+    "currency_symbol": currency_symbol,
     "date": date,
     "date_time": date_time,
     "number": number,

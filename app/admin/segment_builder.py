@@ -44,11 +44,12 @@ from app.domain.segment_rules import (
 from app.i18n import current_language, group_label, text_for
 from app.kizuna import db_session
 from app.models import Customer, Product, ProductCollection, SavedSegment, Shop
-from app.services import segments
+from app.services import catalog_search, segments
 
 log = logging.getLogger(__name__)
 
 PICKER_LIMIT = 500
+MEMBERS_SHOWN = 10
 MAX_FORM_NODES = 4 * MAX_CONDITIONS
 _NODE_KEY = re.compile(r"^(r(?:-\d{1,3})*)-(match|field|op|value)$")
 _ACTION = re.compile(r"^(add_condition|add_group|remove):(r(?:-\d{1,3})*)$")
@@ -158,6 +159,38 @@ def _pickers(session: Session, shop: Shop) -> dict[str, list[tuple[str, str]]]:
     }
 
 
+SEARCHED_FIELDS = {
+    "product_bought": catalog_search.search_products,
+    "collection_bought": catalog_search.search_collections,
+}
+
+
+def _conditions(rule: Any) -> list[dict[str, Any]]:
+    """Every condition of a rule tree (as posted or saved), groups flattened."""
+    if not isinstance(rule, dict):
+        return []
+    if isinstance(rule.get("rules"), list):
+        return [c for child in rule["rules"] for c in _conditions(child)]
+    return [rule]
+
+
+def _value_labels(session: Session, shop: Shop, rule: Any) -> dict[str, dict[str, str]]:
+    """Field → {value: title} for the products and collections a rule names."""
+    products: set[int] = set()
+    collections: set[str] = set()
+    for condition in _conditions(rule):
+        value = str(condition.get("value") or "").strip()
+        if condition.get("field") == "product_bought" and value.isascii() and value.isdigit():
+            if len(value) < 11:
+                products.add(int(value))
+        elif condition.get("field") == "collection_bought" and value:
+            collections.add(value[:64])
+    return {
+        "product_bought": catalog_search.product_titles(session, shop, products),
+        "collection_bought": catalog_search.collection_titles(session, shop, collections),
+    }
+
+
 def builder_spec(shop: Shop, pickers: Mapping[str, list[tuple[str, str]]]) -> dict[str, Any]:
     """Fields, their operators and hints, for the template and the script."""
     fields = {}
@@ -169,6 +202,8 @@ def builder_spec(shop: Shop, pickers: Mapping[str, list[tuple[str, str]]]) -> di
             "ops": [[op, text_for(f"segments.op.{op}")] for op in spec.ops],
             "list": f"values-{name}" if name in pickers else None,
             "hint": text_for(f"segments.hint.{spec.kind}", currency=shop.currency),
+            "search": name in SEARCHED_FIELDS,
+            "search_hint": text_for(f"segments.search.{name}") if name in SEARCHED_FIELDS else "",
         }
     return {"fields": fields}
 
@@ -247,6 +282,14 @@ def _builder_page(segment: SavedSegment | None) -> Any:
             problems, unavailable = list(error.problems), _unavailable(error)
     pickers = _pickers(session, shop)
     errors = {p.path: text_for(p.key, **p.values) for p in problems}
+    members: list[Customer] = []
+    if segment is not None and not unavailable:
+        try:
+            members = segments.matching_customers(
+                session, shop.id, segment.rule, after=None, limit=MEMBERS_SHOWN
+            )
+        except RuleError:
+            members = []
     return (
         render_template(
             "admin/segment_builder.html",
@@ -268,6 +311,8 @@ def _builder_page(segment: SavedSegment | None) -> Any:
             unavailable=unavailable,
             max_depth=MAX_DEPTH,
             max_conditions=MAX_CONDITIONS,
+            members=members,
+            value_labels=_value_labels(session, shop, rule),
         ),
         status,
     )
@@ -339,3 +384,17 @@ def segment_count():  # type: ignore[no-untyped-def]
     except RuleError as error:
         return jsonify(errors=problems_json(error.problems)), 400
     return jsonify(count=count, text=gettext("%(count)s customers match", count=number(count)))
+
+
+@bp.get("/segments/values")
+@admin_required
+def segment_values():  # type: ignore[no-untyped-def]
+    """Products or collections of this store whose name contains `q`, for the builder's picker:
+    `{"results": [{"value": …, "label": …}]}`."""
+    if g.shop is None:
+        return jsonify(error="no_shop"), 404
+    search = SEARCHED_FIELDS.get(request.args.get("field", ""))
+    if search is None:
+        return jsonify(error="unknown_field"), 400
+    found = search(db_session(), g.shop, request.args.get("q", ""))
+    return jsonify(results=[{"value": c.value, "label": c.label} for c in found])

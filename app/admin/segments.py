@@ -21,11 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import g, redirect, render_template, request
-from flask_babel import gettext, pgettext
+from flask_babel import gettext, ngettext, pgettext
 from markupsafe import Markup
 
 from app.admin import bp
-from app.admin.helpers import admin_url, money, number
+from app.admin.helpers import admin_url, currency_symbol, money, number
 from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
 from app.charts import HeatCell, heat_map
@@ -80,7 +80,21 @@ def group_cells() -> list[GroupCells]:
     ]
 
 
-def threshold_rows(latest: RfmSnapshot | None) -> list[ThresholdRow]:
+def _boundary_text(dimension: str, value: Any, currency: str) -> str:
+    """One applied boundary as the merchant reads it: ¥3,354 · 2 · 30 days."""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return gettext("—")
+    if dimension == "monetary":
+        return money(amount, currency)
+    if dimension == "recency_days":
+        days = int(amount)
+        return ngettext("%(num)s day", "%(num)s days", days)
+    return number(int(amount))
+
+
+def threshold_rows(latest: RfmSnapshot | None, currency: str) -> list[ThresholdRow]:
     """The boundaries and their source per dimension, as the latest scoring applied them."""
     applied: dict[str, Any] = ((latest.detail or {}).get("thresholds") or {}) if latest else {}
     sources = applied.get("sources") or [None, None, None]
@@ -89,7 +103,7 @@ def threshold_rows(latest: RfmSnapshot | None) -> list[ThresholdRow]:
             dimension=name,
             prefix=rfm_thresholds.PREFIXES[name],
             source=sources[i] if i < len(sources) else None,
-            applied=tuple(str(v) for v in applied.get(name) or ()),
+            applied=tuple(_boundary_text(name, v, currency) for v in applied.get(name) or ()),
         )
         for i, name in enumerate(THRESHOLD_DIMENSIONS)
     ]
@@ -142,6 +156,7 @@ def rfm_heat_map(cells: dict[tuple[int, int], tuple[int, Decimal]], currency: st
                         count=number(customers),
                         revenue=shown_revenue,
                     ),
+                    href=admin_url("admin.customers", r=r, fm=fm) if customers else "",
                 )
             )
         rows.append(row)
@@ -186,8 +201,9 @@ def segments():  # type: ignore[no-untyped-def]
     applied = ((latest.detail or {}).get("thresholds") or None) if latest else None
     return render_template(
         "admin/segments.html",
-        threshold_rows=threshold_rows(latest),
+        threshold_rows=threshold_rows(latest, g.shop.currency),
         threshold_values=posted or rfm_thresholds.form_values(g.shop, applied),
+        currency_sign=currency_symbol(g.shop.currency),
         threshold_errors=errors,
         thresholds_saved=request.args.get("thresholds") if not errors else None,
         group_cells=group_cells(),

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Request, Response, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from shopify_app import ShopifyApp
 from werkzeug.wrappers import Response as BaseResponse
@@ -209,7 +210,7 @@ def connect_shopify():  # type: ignore[no-untyped-def]
         return _connect_form()
     domain = request.form.get("domain", "").strip()
     if not csrf_valid():
-        return _connect_form("This form has expired. Please submit it again.", domain, 400)
+        return _connect_form(gettext("This form has expired. Please submit it again."), domain, 400)
     try:
         shop_id = connect_custom_app(
             kizuna(), domain, request.form.get("token", ""), account_id=account_id

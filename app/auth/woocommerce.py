@@ -1,5 +1,7 @@
 """WooCommerce connect routes: the store-URL form, the wc-auth callback, the return page.
 
+Pages: `templates/auth/connect_woocommerce.html` (the form, and the "checking" state).
+
 Layer: web auth. The unsigned callback is trusted only through the pending request its `user_id`
 names, and answers 200 at once; the store is bound only after a job has used the key.
 """
@@ -10,7 +12,8 @@ import json
 import logging
 from typing import Any
 
-from flask import jsonify, redirect, render_template_string, request, session, url_for
+from flask import jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
@@ -29,33 +32,10 @@ from connectors.woocommerce.auth import KeyGrant
 log = logging.getLogger(__name__)
 
 
-_FORM = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Connect a WooCommerce store</title></head>
-<body><main>
-<h1>Connect a WooCommerce store</h1>
-{% if error %}<p role="alert">{{ error }}</p>{% endif %}
-<form method="post" action="{{ url_for('auth.connect_woocommerce') }}">
-  <label for="store_url">Store address</label>
-  <input id="store_url" name="store_url" value="{{ store_url }}" required
-         placeholder="https://shop.example.com">
-  <input type="hidden" name="csrf_token" value="{{ csrf_token }}">
-  <button type="submit">Connect</button>
-</form>
-<p>You will be asked to approve access in your WordPress admin.</p>
-</main></body></html>"""
-
-
-_CHECKING = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
-<title>Connecting your WooCommerce store</title></head>
-<body><main>
-<h1>Connecting your WooCommerce store</h1>
-<p role="status">Checking the key your store sent. This page updates by itself.</p>
-</main></body></html>"""
-
-
 def _form(error: str | None = None, store_url: str = "", status: int = 200) -> Any:
-    page = render_template_string(_FORM, error=error, store_url=store_url, csrf_token=csrf_token())
+    page = render_template(
+        "auth/connect_woocommerce.html", error=error, store_url=store_url, csrf_token=csrf_token()
+    )
     return page, status
 
 
@@ -68,7 +48,7 @@ def connect_woocommerce():  # type: ignore[no-untyped-def]
         return _form()
     store_url = request.form.get("store_url", "").strip()
     if not csrf_valid():
-        return _form("This form has expired. Please submit it again.", store_url, 400)
+        return _form(gettext("This form has expired. Please submit it again."), store_url, 400)
     try:
         target = start_connect(kizuna(), account_id, store_url)
     except ConnectError as error:
@@ -95,7 +75,7 @@ def woocommerce_callback():  # type: ignore[no-untyped-def]
 def woocommerce_done():  # type: ignore[no-untyped-def]
     # `success=1` is only a hint: the callback has already told us (or not).
     if request.args.get("success") != "1":
-        return _form("The store did not grant access. You can try again.", status=400)
+        return _form(gettext("The store did not grant access. You can try again."), status=400)
     account_id = session.get("account_id")
     token = request.args.get("user_id", "")
     status = None
@@ -104,5 +84,5 @@ def woocommerce_done():  # type: ignore[no-untyped-def]
     if status is None or status.outcome == CONNECTED:
         return redirect(url_for("admin.home"))
     if status.outcome in (None, CHECKING):
-        return render_template_string(_CHECKING), 200
-    return _form(status.failure or "The store could not be connected.", status=400)
+        return render_template("auth/connect_woocommerce.html", checking=True), 200
+    return _form(status.failure or gettext("The store could not be connected."), status=400)

@@ -244,8 +244,8 @@ def render(
         msg.step,
         lang=lang,
         shop_name=shop.name or shop.domain,
-        greeting=greeting(customer.first_name, lang, html=True),
-        greeting_text=greeting(customer.first_name, lang, html=True),
+        greeting=greeting(customer, lang, html=True),
+        greeting_text=greeting(customer, lang, html=True),
         items_html=items_html,
         items_text=items_text,
         recovery_url=recovery_link(shop, checkout),
@@ -302,8 +302,8 @@ def shared_email(
     items_html, items_text = _render_items(checkout, lang)
     link = message_unsubscribe_link(config, shop, customer, msg)
     substitutions = {
-        GREETING_HTML_TAG: str(escape(greeting(customer.first_name, lang, html=True))),
-        GREETING_TEXT_TAG: greeting(customer.first_name, lang, html=True),
+        GREETING_HTML_TAG: str(escape(greeting(customer, lang, html=True))),
+        GREETING_TEXT_TAG: greeting(customer, lang, html=True),
         ITEMS_HTML_TAG: str(items_html),
         ITEMS_TEXT_TAG: items_text,
         RECOVERY_HTML_TAG: str(escape(recovery)),

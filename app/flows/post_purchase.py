@@ -48,7 +48,7 @@ from app.flows.runs import (
 )
 from app.flows.settings import FlowForm, subject_override
 from app.flows.settings import load as load_setting
-from app.formatting import format_money
+from app.formatting import format_money, greeting_name
 from app.links import safe_url, shop_home_url
 from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
@@ -578,7 +578,7 @@ def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, la
         "intro",
         lang,
         shop_name=shop.name or shop.domain,
-        first_name=customer.first_name,
+        greeting_name=greeting_name(customer.first_name, customer.last_name, lang),
         order_name=order.name if order is not None else None,
     )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, overload
 
+from flask_babel import ngettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,9 @@ MAX_SUBJECT = 150
 DEFAULT_DISCOUNT_PERCENT = 10
 DEFAULT_DISCOUNT_DAYS = 7
 AUDIENCE_KEY = "audience_segment_id"
+# A delay is edited as an amount and a unit, chosen per field; stored in hours.
+HOURS_PER_UNIT: Mapping[str, float] = {"minutes": 1 / 60, "hours": 1.0, "days": 24.0}
+DEFAULT_UNIT = "hours"  # a form without the unit field (the API, old clients) posts hours
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -139,9 +143,34 @@ def load(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
     ).one_or_none()
 
 
-def _hours(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:g}"
+def natural_span(hours: float) -> tuple[float, str]:
+    """`hours` as the largest whole unit that expresses it: 0.25 → (15, minutes), 24 → (1, days),
+    72 → (3, days), 1 → (1, hours); a fraction no unit expresses stays in hours."""
+    minutes = round(hours * 60, 2)  # hours are stored to 6 digits: 7 minutes is 0.116667
+    if hours >= 24 and minutes % (24 * 60) == 0:
+        return minutes / (24 * 60), "days"
+    if minutes % 60 == 0:
+        return minutes / 60, "hours"
+    if minutes == int(minutes):
+        return minutes, "minutes"
+    return hours, "hours"
+
+
+def span_text(hours: float) -> str:
+    """A delay as a merchant says it: "15 minutes", "1 hour", "3 days" (in the locale in force)."""
+    amount, unit = natural_span(hours)
+    shown = f"{amount:g}"
+    count = int(amount) if amount == int(amount) else 2  # a fraction takes the plural
+    if unit == "minutes":
+        return ngettext("%(amount)s minute", "%(amount)s minutes", count, amount=shown)
+    if unit == "days":
+        return ngettext("%(amount)s day", "%(amount)s days", count, amount=shown)
+    return ngettext("%(amount)s hour", "%(amount)s hours", count, amount=shown)
+
+
+def _delay_fields(values: dict[str, str], name: str, hours: float) -> None:
+    amount, unit = natural_span(hours)
+    values[name], values[f"{name}_unit"] = f"{amount:g}", unit
 
 
 def saved_config(row: FlowSetting | None, flow_key: str) -> dict[str, Any]:
@@ -158,7 +187,7 @@ def form_values(row: FlowSetting | None, flow_key: str = CART) -> dict[str, str]
     values: dict[str, str] = {"enabled": "1" if row is None or row.enabled else ""}
     for step in range(1, spec.delays + 1):
         delay = config.step_delays[step - 1] if step <= config.steps else timedelta(0)
-        values[f"delay_{step}"] = _hours(delay)
+        _delay_fields(values, f"delay_{step}", delay.total_seconds() / 3600)
     for number in spec.numbers:
         given = raw.get(number.name, number.default)
         values[number.name] = f"{float(given):g}" if isinstance(given, int | float) else str(given)
@@ -182,6 +211,18 @@ def form_values(row: FlowSetting | None, flow_key: str = CART) -> dict[str, str]
     audience = raw.get(AUDIENCE_KEY)
     values["audience_segment_id"] = str(audience) if audience is not None else ""
     return values
+
+
+def delay_texts(values: Mapping[str, str]) -> dict[str, str]:
+    """`d1`, `d2`, … → each delay of `form_values` as a merchant says it ("1 hour", "3 days")."""
+    texts: dict[str, str] = {}
+    step = 1
+    while f"delay_{step}" in values:
+        amount = float(values[f"delay_{step}"])
+        factor = HOURS_PER_UNIT.get(values.get(f"delay_{step}_unit", DEFAULT_UNIT), 1.0)
+        texts[f"d{step}"] = span_text(amount * factor)
+        step += 1
+    return texts
 
 
 def shop_segment_ids(session: Session, shop_id: int) -> set[int]:
@@ -233,12 +274,37 @@ def _audience(
     return chosen
 
 
+def _delay_hours(
+    form: Mapping[str, str], name: str, errors: dict[str, FieldError], low: float, high: float
+) -> float | None:
+    """A delay posted as `<name>` in `<name>_unit` (minutes, hours or days) → hours."""
+    unit = (form.get(f"{name}_unit") or DEFAULT_UNIT).strip()
+    if unit not in HOURS_PER_UNIT:
+        errors[name] = FieldError("flows.error.unit")
+        return None
+    factor = HOURS_PER_UNIT[unit]
+    amount = _number(form, name, errors, 0, high / factor, integer=False)
+    if amount is None:
+        if errors[name].key == "flows.error.range":  # say the range in natural units
+            errors[name] = _span_error(low, high)
+        return None
+    hours = round(amount * factor, 6)
+    if not low <= hours <= high:
+        errors[name] = _span_error(low, high)
+        return None
+    return hours
+
+
+def _span_error(low: float, high: float) -> FieldError:
+    return FieldError("flows.error.range", {"low": span_text(low), "high": span_text(high)})
+
+
 def _delays(form: Mapping[str, str], spec: FlowForm, errors: dict[str, FieldError]) -> list[float]:
     delays: list[float] = []
     for step in range(1, spec.delays + 1):
         name = f"delay_{step}"
         low = spec.first_delay_low if step == 1 else 0
-        value = _number(form, name, errors, low, spec.delay_high, integer=False)
+        value = _delay_hours(form, name, errors, low, spec.delay_high)
         if value is not None:
             if delays and value <= delays[-1] and f"delay_{step - 1}" not in errors:
                 errors[name] = FieldError("flows.error.delay_order", {"step": step - 1})

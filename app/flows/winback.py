@@ -37,6 +37,7 @@ from app.flows.runs import (
     start_run,
 )
 from app.flows.settings import FlowForm, Number, subject_override
+from app.formatting import greeting_name
 from app.links import shop_home_url
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
@@ -157,14 +158,16 @@ def _start_run(
 GREETING_HTML, GREETING_TEXT, UNSUBSCRIBE_TAG = "-greeting_html-", "-greeting_text-", "-unsub-"
 
 
-def greeting(first_name: str | None, lang: str, *, html: bool) -> str:
-    """'Hi Hanako, ' / '花子 様、' (HTML: a sentence prefix; text: its own line)."""
-    if not first_name:
+def greeting(customer: Customer, lang: str, *, html: bool) -> str:
+    """'Hi Hanako, ' / '森 陽葵 様、' (HTML: a sentence prefix; text: its own line); the name
+    as `formatting.greeting_name` addresses it, nothing when there is none."""
+    name = greeting_name(customer.first_name, customer.last_name, lang)
+    if not name:
         return ""
     with force_locale(lang):
         if html:
-            return gettext("Hi %(first_name)s, ", first_name=first_name)
-        return gettext("Hi %(first_name)s,", first_name=first_name)
+            return gettext("Hi %(name)s, ", name=name)
+        return gettext("Hi %(name)s,", name=name)
 
 
 def _subject(shop: Shop, lang: str, step: int) -> str:
@@ -197,8 +200,8 @@ def render(
     subject line for the step when one is set (`flow_settings.subject_override`)."""
     link = message_unsubscribe_link(config, shop, customer, msg)
     greetings = (
-        greeting(customer.first_name, lang, html=True),
-        greeting(customer.first_name, lang, html=False),
+        greeting(customer, lang, html=True),
+        greeting(customer, lang, html=False),
     )
     html, text = _templates(shop, msg.step, lang, greetings, link)
     subject = _subject(shop, lang, msg.step)
@@ -221,8 +224,8 @@ def shared_email(
     and the unsubscribe link as substitutions."""
     link = message_unsubscribe_link(config, shop, customer, msg)
     substitutions = {
-        GREETING_HTML: str(escape(greeting(customer.first_name, content.lang, html=True))),
-        GREETING_TEXT: greeting(customer.first_name, content.lang, html=False),
+        GREETING_HTML: str(escape(greeting(customer, content.lang, html=True))),
+        GREETING_TEXT: greeting(customer, content.lang, html=False),
         UNSUBSCRIBE_TAG: link,
     }
     return flow_email(

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, Money, UTCDateTime, utcnow
+from app.formatting import person_name
 
 PERSONAL_COLUMNS = ("email", "email_normalized", "first_name", "last_name", "phone", "city")
 
@@ -96,10 +97,19 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    def name_in(self, language: str | None) -> str:
+        """The customer's name as `language` writes it (`formatting.person_name`: 森 陽葵 in
+        Japanese, Hanako Tanaka in English), else the email, else the platform id."""
+        return person_name(
+            self.first_name,
+            self.last_name,
+            language,
+            fallback=self.email or f"Customer {self.external_id}",
+        )
+
     @property
     def display_name(self) -> str:
-        name = " ".join(p for p in (self.first_name, self.last_name) if p)
-        return name or self.email or f"Customer {self.external_id}"
+        return self.name_in("en")
 
 
 class CustomerProduct(Base):

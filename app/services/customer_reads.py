@@ -19,10 +19,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Checkout, Customer, Order, Shop, TimelineEvent
+from app.models import Checkout, Customer, CustomerScore, Order, Shop, TimelineEvent
 from app.models.flow import FlowRun, Message, MessageEvent, Suppression
 from app.services.upsert import normalize_email
 
@@ -49,20 +49,43 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _customer_filter(shop: Shop, q: str) -> Select[Any]:
+def rfm_filter(
+    shop: Shop, *, group: str | None = None, r: int | None = None, fm: int | None = None
+) -> ColumnElement[bool]:
+    """Customers whose current scores are in RFM `group` and/or the grid cell (`r`, `fm`)."""
+    scored = select(CustomerScore.customer_id).where(CustomerScore.shop_id == shop.id)
+    if group is not None:
+        scored = scored.where(CustomerScore.rfm_group == group)
+    if r is not None:
+        scored = scored.where(CustomerScore.r == r)
+    if fm is not None:
+        scored = scored.where(CustomerScore.fm == fm)
+    return Customer.id.in_(scored)
+
+
+def _customer_filter(shop: Shop, q: str, where: ColumnElement[bool] | None = None) -> Select[Any]:
     query = select(Customer).where(Customer.shop_id == shop.id, Customer.deleted_at.is_(None))
     q = " ".join(q.split())  # str.split() also drops the separator (it is whitespace)
     if q:
         query = query.where(Customer.search_text.ilike(_like_pattern(q), escape="\\"))
+    if where is not None:
+        query = query.where(where)
     return query
 
 
 def customer_page(
-    session: Session, shop: Shop, *, q: str = "", after: int | None = None, limit: int = PAGE_SIZE
+    session: Session,
+    shop: Shop,
+    *,
+    q: str = "",
+    after: int | None = None,
+    limit: int = PAGE_SIZE,
+    where: ColumnElement[bool] | None = None,
 ) -> CustomerPage:
-    """One page of the shop's customers matching `q` (name or email, substring, any case)."""
+    """One page of the shop's customers matching `q` (name or email, substring, any case) and
+    `where`: an RFM cell or group (`rfm_filter`), a saved segment (`segments.customer_filter`)."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    base = _customer_filter(shop, q)
+    base = _customer_filter(shop, q, where)
     searching = bool(" ".join(q.split()))
     # A search counts its matches first (capped, through the search index: milliseconds). Up to
     # SEARCH_SORT_CAP matches are read through that index and sorted ("id + 0" keeps the planner

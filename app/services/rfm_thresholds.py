@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain import rfm
+from app.formatting import minor_units
 from app.models import RfmSnapshot, Shop
 
 # Form prefixes per dimension; fields are `<prefix>_mode` ("auto" | "custom") and `<prefix>_1..4`.
@@ -80,7 +81,8 @@ def form_values(shop: Shop, applied: Mapping[str, Any] | None) -> dict[str, str]
         values[f"{prefix}_mode"] = CUSTOM if edges is not None else AUTO
         shown: list[str] = [_plain(edge) for edge in edges] if edges is not None else []
         if not shown and applied and isinstance(applied.get(name), list):
-            places = Decimal(1) if name != "monetary" else Decimal(1).scaleb(-MONEY_PLACES)
+            digits = min(MONEY_PLACES, minor_units(shop.currency))
+            places = Decimal(1) if name != "monetary" else Decimal(1).scaleb(-digits)
             shown = [_plain(Decimal(str(v)).quantize(places)) for v in applied[name]]
         for k in range(1, 5):
             values[f"{prefix}_{k}"] = shown[k - 1] if len(shown) == 4 else ""

@@ -50,6 +50,7 @@ def setup_shop(
         email="hanako@example.jp",
         email_normalized="hanako@example.jp",
         first_name="花子",
+        last_name="山田",
         locale="ja",
         email_marketing_state=consent,
     )

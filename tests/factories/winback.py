@@ -28,6 +28,7 @@ def add_customer(
         email=email,
         email_normalized=email,
         first_name="花子",
+        last_name="山田",
         locale="ja",
         email_marketing_state=consent,
     )

@@ -151,7 +151,11 @@ def test_valid_settings_are_saved_in_the_keys_the_flow_reads(
     }
     page = text_of(client.get(response.headers["Location"], headers=EN))
     assert "Settings saved." in page
-    assert 'value="96"' in page
+    # Delays read in natural units: 96 hours is 4 days.
+    assert re.search(r'id="delay_3" name="delay_3" type="number"[^>]* value="4"', page)
+    unit = re.search(r'<select id="delay_3_unit".*?</select>', page, re.S)
+    assert unit is not None
+    assert '<option value="days" selected>' in unit.group(0)
     assert 'value="22:00"' in page
 
     # Changed delay: the step-1 job is scheduled 2 h after the run starts (holdout back to 0
@@ -340,7 +344,7 @@ def test_every_flow_is_listed_and_its_page_renders_in_both_languages(
     for key in FLOW_KEYS:
         assert f'id="flow-{key}"' in listing
     assert "Win-back" in listing
-    assert "Emails 0 h and 168 h after a customer is found lapsing" in listing
+    assert "Emails 0 hours and 7 days after a customer is found lapsing" in listing
     assert "One email 7 days after fulfilment" in listing
     assert "Customers entered" in listing
     ja_listing = text_of(client.get("/app/flows?locale=ja"))
@@ -362,8 +366,13 @@ def test_every_flow_is_listed_and_its_page_renders_in_both_languages(
         assert 'name="audience_segment_id"' in pages[key]
         assert 'id="preview"' in pages[key]
     winback = pages["winback"]
-    assert 'name="delay_1" type="number" min="0" max="720" step="any" value="0"' in winback
-    assert 'name="delay_2" type="number" min="0" max="720" step="any" value="168"' in winback
+    assert (
+        'name="delay_1" type="number" min="0" step="any" inputmode="decimal" value="0"' in winback
+    )
+    assert (
+        'name="delay_2" type="number" min="0" step="any" inputmode="decimal" value="7"' in winback
+    )
+    assert '<option value="days" selected>days</option>' in winback
     assert 'name="lapse_min_days" type="number" min="14" max="730" step="1" value="60"' in winback
     assert 'name="lapse_multiplier" type="number" min="1" max="10" step="any" value="2"' in winback
     assert 'name="one_time_days" type="number" min="14" max="730" step="1" value="90"' in winback
@@ -371,7 +380,7 @@ def test_every_flow_is_listed_and_its_page_renders_in_both_languages(
     assert 'name="subject_ja_3"' not in winback
     assert 'name="discount_percent"' not in winback
     assert (
-        'name="delay_1" type="number" min="0" max="168" step="any" value="2"'
+        'name="delay_1" type="number" min="0" step="any" inputmode="decimal" value="2"'
         in (pages["thank_you"])
     )
     assert (
@@ -495,8 +504,8 @@ def test_valid_posts_save_the_keys_each_flow_reads_and_keep_the_others(
             THANK_YOU,
             {"delay_1": "-1"},
             "delay_1",
-            "Enter a value from 0 to 168.",
-            "0 から 168 までの値を入力してください。",
+            "Enter a value from 0 hours to 7 days.",
+            "0 時間 から 7 日 までの値を入力してください。",
         ),
         (
             WINBACK,

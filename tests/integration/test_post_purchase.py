@@ -103,7 +103,8 @@ def test_a_paid_order_gets_a_thank_you_two_hours_later_with_cross_sells(
     assert sent.subject == "ご注文ありがとうございます"
     assert sent.categories == ("kizuna", "flow-thank_you", "thank_you-step-1")
     assert sent.headers["List-Unsubscribe"].startswith("<https://kizuna.test/unsubscribe/")
-    assert "花子 様" in html
+    assert "山田 花子 様" in html  # the full name, family name first, with 様
+    assert "山田 花子 様" in text
     assert "#880001" in text
     assert "¥4,800" in text  # the order's total, JPY without decimals
     for body in (html, text):

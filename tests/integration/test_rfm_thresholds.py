@@ -243,7 +243,10 @@ def test_japanese_page_shows_the_boundaries_and_the_group_map(
     assert "R5：何日以内に注文" in page
     assert "グループを構成するセル" in page
     cells = dict(
-        re.findall(r'<tr data-group="(\w+)"><td>[^<]+</td><td data-field="cells">([^<]+)<', page)
+        re.findall(
+            r'<tr data-group="(\w+)"><td><a [^>]*>[^<]+</a></td><td data-field="cells">([^<]+)<',
+            page,
+        )
     )
     assert cells["champions"] == "R5·FM5, R5·FM4"
     assert cells["new"] == "R5·FM1"

@@ -59,7 +59,7 @@ def test_a_lapsed_repeat_buyer_gets_step_one_and_an_order_exits_the_run(
     assert sent.subject == "お久しぶりです。またのご来店をお待ちしています"
     assert sent.categories == ("kizuna", "flow-winback", "winback-step-1")
     assert f"https://{shop.domain}" in (sent.text or "")
-    assert "花子 様" in (sent.html or "")
+    assert "山田 花子 様、" in (sent.html or "")  # the full name, family name first, with 様
     assert sent.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     [run] = winback_runs(db)
     assert run.next_step == 2

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from app import formatting
 from app.formatting import (
     format_compact_money,
     format_date,
@@ -244,3 +245,46 @@ def test_chart_labels() -> None:
     assert format_compact_money(1_234_567, "JPY", "ja") == "¥123.5万"
     assert format_month(2026, 11, "en") == "Nov 2026"
     assert format_month(2026, 11, "ja") == "2026年11月"
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "language", "expected"),
+    [
+        ("Hanako", "Tanaka", "en", "Hanako Tanaka"),
+        ("Hanako", "Tanaka", "ja", "Tanaka Hanako"),
+        ("陽葵", "森", "ja", "森 陽葵"),
+        ("陽葵", "森", "en", "森 陽葵"),  # written in kanji: family name first in any page
+        ("ひまり", None, "en", "ひまり"),
+        (None, "Tanaka", "en", "Tanaka"),
+        ("  Hanako ", "", "ja-JP", "Hanako"),
+    ],
+)
+def test_person_name_puts_the_family_name_first_in_japanese(
+    given: str | None, family: str | None, language: str, expected: str
+) -> None:
+    assert formatting.person_name(given, family, language) == expected
+
+
+def test_person_name_falls_back_when_there_is_no_name() -> None:
+    assert formatting.person_name(None, " ", "ja", fallback="a@example.jp") == "a@example.jp"
+
+
+@pytest.mark.parametrize(
+    ("given", "family", "language", "expected"),
+    [
+        ("陽葵", "森", "ja", "森 陽葵"),  # full name, family first: greeted 森 陽葵 様
+        (None, "森", "ja", "森"),  # family name alone with 様 is how Japanese stores write
+        ("花子", None, "ja", "花子"),
+        ("Hanako", "Tanaka", "en", "Hanako"),  # English greets the given name
+        (None, "Tanaka", "en", ""),  # no "Hi Tanaka,": the greeting is left out
+        ("陽葵", "森", "en", "森 陽葵"),
+        (None, None, "ja", ""),
+    ],
+)
+def test_greeting_name(given: str | None, family: str | None, language: str, expected: str) -> None:
+    assert formatting.greeting_name(given, family, language) == expected
+
+
+def test_currency_symbol() -> None:
+    assert formatting.currency_symbol("JPY", "ja") == "¥"
+    assert formatting.currency_symbol("USD", "en") == "$"

@@ -84,6 +84,11 @@
         input.name = input.id = childPath + "-" + role;
         input.setAttribute("data-testid", role + "-" + childPath);
       });
+      var search = own(child, "search");
+      if (search) {
+        search.id = childPath + "-search";
+        search.setAttribute("data-testid", "search-" + childPath);
+      }
       var remove = own(child, "remove");
       remove.value = "remove:" + childPath;
       remove.setAttribute("data-testid", "remove-" + childPath);
@@ -119,7 +124,107 @@
     });
     if (field && field.list) value.setAttribute("list", field.list); else value.removeAttribute("list");
     value.placeholder = field ? field.hint : "";
+    showPicker(row, field, true);
   }
+
+  // Products and collections are picked by name: a search box over the store's catalogue
+  // (GET data-values-url) fills the hidden value with the id the rule stores.
+  var valuesUrl = form.getAttribute("data-values-url");
+  var noResults = form.getAttribute("data-no-results") || "";
+  var SEARCH_DEBOUNCE_MS = 250;
+
+  function showPicker(row, field, changed) {
+    var picker = own(row, "picker");
+    var value = own(row, "value");
+    var search = own(row, "search");
+    if (!picker || !search) return;
+    var searched = !!(field && field.search);
+    if (changed && (searched || !picker.hidden)) {  // an id of another kind means nothing here
+      value.value = "";
+      search.value = "";
+    }
+    picker.hidden = !searched;
+    value.type = searched ? "hidden" : "text";
+    if (searched) {
+      search.placeholder = field.search_hint;
+      search.setAttribute("aria-label", field.search_hint);
+    }
+  }
+
+  function closeResults(row) {
+    var results = own(row, "results");
+    if (results) { results.hidden = true; results.textContent = ""; }
+    var search = own(row, "search");
+    if (search) search.setAttribute("aria-expanded", "false");
+  }
+
+  function choose(row, choice) {
+    own(row, "value").value = choice.value;
+    own(row, "search").value = choice.label;
+    closeResults(row);
+    schedule();
+  }
+
+  function lookUp(row) {
+    var search = own(row, "search");
+    var results = own(row, "results");
+    var url = new URL(valuesUrl, window.location.href);
+    url.searchParams.set("field", own(row, "field").value);
+    url.searchParams.set("q", search.value);
+    var mine = (row.searchSequence = (row.searchSequence || 0) + 1);
+    fetch(url.toString(), { headers: { Accept: "application/json" } })
+      .then(function (response) { return response.json(); })
+      .then(function (body) {
+        if (mine !== row.searchSequence) return;
+        results.textContent = "";
+        var found = body.results || [];
+        found.forEach(function (choice) {
+          var option = document.createElement("button");
+          option.type = "button";
+          option.className = "picker-option";
+          option.setAttribute("role", "option");
+          option.setAttribute("data-value", choice.value);
+          option.textContent = choice.label;
+          option.addEventListener("click", function () { choose(row, choice); });
+          results.appendChild(option);
+        });
+        if (!found.length) {
+          var none = document.createElement("span");
+          none.className = "picker-empty";
+          none.textContent = noResults;
+          results.appendChild(none);
+        }
+        results.hidden = false;
+        search.setAttribute("aria-expanded", "true");
+      })
+      .catch(function () { closeResults(row); });
+  }
+
+  form.addEventListener("input", function (event) {
+    if (event.target.getAttribute("data-role") !== "search") return;
+    var row = event.target.closest("[data-node]");
+    window.clearTimeout(row.searchTimer);
+    row.searchTimer = window.setTimeout(function () { lookUp(row); }, SEARCH_DEBOUNCE_MS);
+  });
+  form.addEventListener("focusin", function (event) {
+    if (event.target.getAttribute("data-role") !== "search") return;
+    lookUp(event.target.closest("[data-node]"));
+  });
+  form.addEventListener("keydown", function (event) {
+    if (event.target.getAttribute("data-role") !== "search") return;
+    var row = event.target.closest("[data-node]");
+    if (event.key === "Escape") { closeResults(row); return; }
+    if (event.key === "Enter") {
+      event.preventDefault();  // never submits the form: picks the first match instead
+      var first = own(row, "results").querySelector(".picker-option");
+      if (first) first.click();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    form.querySelectorAll('[data-role="picker"]').forEach(function (picker) {
+      if (!picker.contains(event.target)) closeResults(picker.closest("[data-node]"));
+    });
+  });
 
   function showErrors(problems) {
     form.querySelectorAll("[data-error-for]").forEach(function (el) {
@@ -197,7 +302,9 @@
   });
 
   form.addEventListener("change", function (event) {
-    if (event.target.getAttribute("data-role") === "field") setField(event.target.closest("[data-node]"));
+    var role = event.target.getAttribute("data-role");
+    if (role === "search") return;  // typing a name is not yet a choice
+    if (role === "field") setField(event.target.closest("[data-node]"));
     schedule();
   });
   form.addEventListener("input", function (event) {
@@ -207,4 +314,7 @@
   var refreshButton = form.querySelector('[data-role="refresh"]');
   if (refreshButton) refreshButton.hidden = true;
   renumber(root, "r", 1);
+  form.querySelectorAll('[data-node="condition"]').forEach(function (row) {
+    showPicker(row, spec.fields[own(row, "field").value], false);
+  });
 })();
