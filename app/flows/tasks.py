@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from app.db import utcnow
 from app.flows.dispatch import BATCH_SIZE, advance_run, dispatch_due
-from app.flows.runs import runs_due, schedule_step
+from app.flows.scheduling import runs_due, schedule_step
 from app.flows.send import deliver
 from app.flows.triggers import daily_scan, daily_scan_active_shops
 from app.heartbeats import worker_lost
