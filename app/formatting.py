@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale, UnknownLocaleError
@@ -21,6 +20,8 @@ from babel.numbers import (
     get_currency_precision,
 )
 from babel.support import Translations
+
+from app.resources import TRANSLATIONS
 
 # Where the symbol shoppers see differs from CLDR's: Japanese stores print the half-width yen
 # sign (CLDR's ja symbol is the full-width ￥).
@@ -128,13 +129,10 @@ def format_datetime(value: datetime | None, timezone: str | None, locale: str = 
     return f"{day} {format_time(local, 'HH:mm', locale=where)}"
 
 
-_TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-
-
 @lru_cache(maxsize=8)
 def _catalogue(language: str) -> Translations:
     """The compiled catalogue of `language` (English: the msgids themselves)."""
-    return Translations.load(str(_TRANSLATIONS), [language])
+    return Translations.load(str(TRANSLATIONS), [language])
 
 
 def format_duration(seconds: float | None, locale: str = "en") -> str:
