@@ -19,7 +19,7 @@ from babel.numbers import (
     format_decimal,
     get_currency_precision,
 )
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 from app.resources import TRANSLATIONS
 
@@ -130,7 +130,7 @@ def format_datetime(value: datetime | None, timezone: str | None, locale: str = 
 
 
 @lru_cache(maxsize=8)
-def _catalogue(language: str) -> Translations:
+def _catalogue(language: str) -> NullTranslations:
     """The compiled catalogue of `language` (English: the msgids themselves)."""
     return Translations.load(str(TRANSLATIONS), [language])
 
@@ -146,10 +146,12 @@ def format_duration(seconds: float | None, locale: str = "en") -> str:
     catalogue = _catalogue(language_of(locale))
     values = {"hours": hours, "minutes": minutes, "seconds": secs}
     if hours:
-        return catalogue.pgettext("duration", "%(hours)dh %(minutes)02dm %(seconds)02ds") % values
-    if minutes:
-        return catalogue.pgettext("duration", "%(minutes)dm %(seconds)02ds") % values
-    return catalogue.pgettext("duration", "%(seconds)ds") % values
+        pattern = catalogue.pgettext("duration", "%(hours)dh %(minutes)02dm %(seconds)02ds")
+    elif minutes:
+        pattern = catalogue.pgettext("duration", "%(minutes)dm %(seconds)02ds")
+    else:
+        pattern = catalogue.pgettext("duration", "%(seconds)ds")
+    return str(pattern) % values
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -27,17 +27,16 @@ def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord])
     runs a purchase ends exit), then every flow's order triggers (the cart's exit by checkout
     token, then the post-purchase starts)."""
     external_ids = {record.customer.external_id for record in records if record.customer}
-    customer_ids = (
-        dict(
-            session.execute(
-                select(Customer.external_id, Customer.id).where(
-                    Customer.shop_id == shop_id, Customer.external_id.in_(external_ids)
-                )
-            ).tuples()
-        )
+    rows = (
+        session.execute(
+            select(Customer.external_id, Customer.id).where(
+                Customer.shop_id == shop_id, Customer.external_id.in_(external_ids)
+            )
+        ).all()
         if external_ids
-        else {}
+        else []
     )
+    customer_ids: dict[str, int] = dict(rows)
     ordered = [
         CustomerOrder(
             shop_id,
