@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.db import utcnow
+from app.flows import reads
 from app.flows import runs as flows
 from app.flows.send import sendgrid_client
 from app.i18n import recipient_language
@@ -121,10 +122,10 @@ def request_confirmation(
     to confirm (already subscribed, suppressed) or an email went out recently. Returns the
     request's id when a confirmation email is queued (after the caller commits), else None."""
     address = normalize_email(email)
-    if address is None or flows.suppressed(session, shop_id, address):
+    if address is None or reads.suppressed(session, shop_id, address):
         return None
     customers = _live_customers(session, shop_id, address, lock=False)
-    if customers and all(flows.is_subscribed(customer) for customer in customers):
+    if customers and all(reads.is_subscribed(customer) for customer in customers):
         return None
     session.execute(
         dialect_insert(session, OptInRequest)
@@ -270,7 +271,7 @@ def send_confirmation(runtime: Kizuna, request_id: int, nonce: str) -> str:
         if (
             shop is None
             or not shop.is_active
-            or flows.suppressed(session, shop.id, row.email_normalized)
+            or reads.suppressed(session, shop.id, row.email_normalized)
         ):
             return "skipped"
         email = confirmation_email(runtime.config, session, shop, row)
