@@ -61,11 +61,11 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
     from app.email import bp as email_bp
-    from app.flows import runs as flow_runs
+    from app.flows import reads as flow_reads
     from app.storefront import bp as storefront_bp
     from app.webhooks import bp as webhooks_bp
 
-    flow_runs.install()
+    flow_reads.install()
     request_guards.install(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(auth_bp)

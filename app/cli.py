@@ -375,8 +375,8 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
 
     from app.entry import get_app
     from app.models import Shop
+    from app.services.backfill_requests import enqueue_sync_now
     from app.services.shop_status import sync_report
-    from app.services.shop_sync import enqueue_sync_now
     from connectors.shopify.domains import normalize_shop_domain
     from connectors.shopify.streams import progress
 

@@ -22,6 +22,9 @@ from babel.numbers import (
     get_currency_precision,
     get_currency_symbol,
 )
+from babel.support import NullTranslations, Translations
+
+from app.resources import TRANSLATIONS
 
 # Where the symbol shoppers see differs from CLDR's: Japanese stores print the half-width yen
 # sign (CLDR's ja symbol is the full-width ￥).
@@ -176,21 +179,29 @@ def format_datetime(value: datetime | None, timezone: str | None, locale: str = 
     return f"{day} {format_time(local, 'HH:mm', locale=where)}"
 
 
+@lru_cache(maxsize=8)
+def _catalogue(language: str) -> NullTranslations:
+    """The compiled catalogue of `language` (English: the msgids themselves)."""
+    return Translations.load(str(TRANSLATIONS), [language])
+
+
 def format_duration(seconds: float | None, locale: str = "en") -> str:
-    """An elapsed time: `1h 02m 03s`, `4m 05s`, `12s` / `1時間2分3秒`."""
+    """An elapsed time: `1h 02m 03s`, `4m 05s`, `12s` / `1時間2分3秒`, in the catalogue's words
+    for `locale` (no request needed: jobs and the CLI format durations too)."""
     if seconds is None:
         return "—"
     total = max(0, int(seconds))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
-    if language_of(locale) == "ja":
-        parts = [f"{hours}時間" if hours else "", f"{minutes}分" if hours or minutes else ""]
-        return "".join(parts) + f"{secs}秒"
+    catalogue = _catalogue(language_of(locale))
+    values = {"hours": hours, "minutes": minutes, "seconds": secs}
     if hours:
-        return f"{hours}h {minutes:02d}m {secs:02d}s"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
+        pattern = catalogue.pgettext("duration", "%(hours)dh %(minutes)02dm %(seconds)02ds")
+    elif minutes:
+        pattern = catalogue.pgettext("duration", "%(minutes)dm %(seconds)02ds")
+    else:
+        pattern = catalogue.pgettext("duration", "%(seconds)ds")
+    return str(pattern) % values
 
 
 def parse_timestamp(value: object) -> datetime | None:

@@ -7,12 +7,15 @@ literal strings (`pybabel extract` finds them); a message picked by data comes f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
 from flask_babel import LazyString, force_locale, get_locale, lazy_gettext, lazy_pgettext
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+
+from app.formatting import format_number
 
 SUPPORTED = ("en", "ja")
 DEFAULT_LANGUAGE = "en"
@@ -76,6 +79,23 @@ def text_for(key: str, default: str | None = None, **values: Any) -> str:
         return str(message) % values
     except (KeyError, ValueError, TypeError):
         return str(message)
+
+
+def confidence_reason(reason: Mapping[str, Any] | None) -> str:
+    """Why a shop's predictions deserve their confidence, in the current language: the stored
+    message key and numbers (`domain.predictions`) put into words here; a row scored before
+    they were stored so holds a text per language, and its own is shown."""
+    if not reason:
+        return ""
+    key = reason.get("key")
+    if isinstance(key, str):
+        language = current_language()
+        values = {
+            name: format_number(value, language)
+            for name, value in (reason.get("params") or {}).items()
+        }
+        return text_for(f"confidence_reason.{key}", default="", **values)
+    return str(reason.get(current_language()) or reason.get(DEFAULT_LANGUAGE) or "")
 
 
 def translate(language: str, key: str, **values: Any) -> str:
@@ -145,6 +165,35 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "confidence.high": lazy_gettext("High confidence"),
     "confidence.low": lazy_gettext("Low confidence"),
     "confidence.medium": lazy_gettext("Medium confidence"),
+    # Why the predictions deserve their confidence (`confidence_reason`); the numbers come from
+    # the scoring (`domain.predictions._reason`).
+    "confidence_reason.fit_failed": lazy_gettext(
+        "Your shop's history (customers: %(customers)s, repeat buyers: %(repeat_buyers)s, days "
+        "of orders: %(history_days)s) did not yield a stable model of its own, so these "
+        "predictions start from buying patterns published for an online store, adjusted by "
+        "your own orders. Treat them as rough guides."
+    ),
+    "confidence_reason.high": lazy_gettext(
+        "Learned from your shop's own history (customers: %(customers)s, repeat buyers: "
+        "%(repeat_buyers)s, days of orders: %(history_days)s)."
+    ),
+    "confidence_reason.low": lazy_gettext(
+        "Your shop's history so far (customers: %(customers)s, repeat buyers: "
+        "%(repeat_buyers)s, days of orders: %(history_days)s) is not yet enough for a model of "
+        "its own. These predictions start from buying patterns published for an online store "
+        "and from your average order value, adjusted by your own orders; treat them as rough "
+        "guides until you reach %(fitted_customers)s customers, %(fitted_repeat_buyers)s repeat "
+        "buyers and %(fitted_history_days)s days of orders."
+    ),
+    "confidence_reason.medium": lazy_gettext(
+        "Learned from your shop's own history (customers: %(customers)s, repeat buyers: "
+        "%(repeat_buyers)s, days of orders: %(history_days)s). Expect it to firm up at "
+        "%(high_customers)s customers, %(high_repeat_buyers)s repeat buyers and "
+        "%(high_history_days)s days of orders."
+    ),
+    "confidence_reason.no_orders": lazy_gettext(
+        "No orders yet, so there is nothing to predict from."
+    ),
     "consent.invalid": lazy_gettext("Invalid"),
     "consent.not_subscribed": lazy_gettext("Not subscribed"),
     "consent.pending": lazy_gettext("Pending confirmation"),

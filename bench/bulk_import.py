@@ -38,6 +38,10 @@ from typing import Any
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.database import add_shops, fresh_database  # noqa: E402
+
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BENCH_DB = os.environ.get("KIZUNA_BENCH_IMPORT_DB", "kizuna_bench_import")
 EPOCH = datetime(2024, 11, 1, tzinfo=UTC)
@@ -174,30 +178,10 @@ def write_jsonl(directory: Path, customers: int, orders: int) -> tuple[Path, Pat
 
 def prepare_database() -> tuple[str, int, int]:
     """A fresh database at the migrations' head with an account and two shops."""
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url = f"{base}/{BENCH_DB}"
-    sys.path.insert(0, str(ROOT))
-    from app.migrate import upgrade
-
-    upgrade(url)
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
-        account_id = connection.execute(
-            "INSERT INTO accounts (name, created_at) VALUES ('Bench', now()) RETURNING id"
-        ).fetchone()[0]  # type: ignore[index]
-        shop_ids = []
-        for domain in ("import-store.myshopify.com", "copy-store.myshopify.com"):
-            shop_ids.append(
-                connection.execute(
-                    "INSERT INTO shops (account_id, platform, domain, status, timezone, currency,"
-                    " locale, webhooks_subscribed, sync_state, created_at) VALUES"
-                    " (%s, 'shopify', %s, 'active', 'Asia/Tokyo', 'JPY', 'ja', 0, '{}', now())"
-                    " RETURNING id",
-                    (account_id, domain),
-                ).fetchone()[0]  # type: ignore[index]
-            )
+    url = fresh_database(PG_ADMIN, BENCH_DB)
+    _account, shop_ids = add_shops(
+        url, ("import-store.myshopify.com", "copy-store.myshopify.com"), "ja"
+    )
     return url, shop_ids[0], shop_ids[1]
 
 

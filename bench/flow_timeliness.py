@@ -248,7 +248,7 @@ def schedule_due_steps(batch: int = 1000) -> float:
     from sqlalchemy import select
 
     from app.entry import get_app
-    from app.flows.runs import schedule_step
+    from app.flows.scheduling import schedule_step
     from app.kizuna import kizuna
     from app.models.flow import FlowRun
 
@@ -279,7 +279,7 @@ def calibrate_scheduling(carts: int, spread_s: float, count: int = 2000) -> floa
     from rq.registry import ScheduledJobRegistry
 
     from app.entry import get_app
-    from app.flows.runs import schedule_step
+    from app.flows.scheduling import schedule_step
     from app.kizuna import kizuna
     from app.models.flow import FlowRun
     from app.queueing import FLOWS

@@ -209,6 +209,24 @@ def db(runtime: Any) -> Iterator[Any]:
         yield session
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db_or_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """Each test twice: on the test database (PostgreSQL), then on a fresh SQLite file migrated
+    to head (the embedded demo's database), for writes that must come out the same on both."""
+    if request.param == "postgresql":
+        yield request.getfixturevalue("db")
+        return
+    from app.db import Database
+    from app.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'kizuna.sqlite3'}"
+    upgrade(url)
+    database = Database(url)
+    with database.session() as sqlite_session:
+        yield sqlite_session
+    database.dispose()
+
+
 def drain(app: Flask, queues: tuple[str, ...] = QUEUE_NAMES) -> int:
     """Run every queued job to completion in this process (RQ's burst SimpleWorker)."""
     from rq import Queue, SimpleWorker

@@ -18,7 +18,7 @@ from redis import RedisError
 from app import formatting
 from app.admin import bp
 from app.heartbeats import automations_liveness
-from app.i18n import current_language, text_for
+from app.i18n import confidence_reason, current_language, text_for
 from app.kizuna import kizuna
 
 EMBEDDED_PARAMS = ("embedded", "shop", "host", "locale")
@@ -141,6 +141,7 @@ def timeline_summary(detail: dict[str, Any] | None) -> str:
 
 TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "text_for": text_for,
+    "confidence_reason": confidence_reason,
     "lang": current_language,
     "admin_url": admin_url,
     "carried_params": carried_params,

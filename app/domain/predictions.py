@@ -131,7 +131,7 @@ class ShopModel:
     are None only for a shop without orders."""
 
     confidence: Confidence
-    reason: Mapping[str, str]
+    reason: Mapping[str, Any]
     model: ModelSource
     bgnbd: BgNbdParams | None
     gamma_gamma: GammaGammaParams | None
@@ -147,8 +147,10 @@ class ShopPredictions(ShopModel):
     trust them) and every customer's outlook at `as_of`.
 
     `model` is "fitted" when both models were fitted to the shop alone, "prior_blended" when
-    both started from the priors. `reason` explains the confidence to the merchant, keyed by
-    language ("en", "ja"). `bgnbd` and `gamma_gamma` are None only for a shop without orders.
+    both started from the priors. `reason` explains the confidence to the merchant in no
+    language: a message key and its numbers (`{"key": "medium", "params": {...}}`), put into
+    words at display (`app.i18n.confidence_reason`). `bgnbd` and `gamma_gamma` are None only
+    for a shop without orders.
     """
 
     as_of: datetime
@@ -786,69 +788,10 @@ class _ShopProfile:
         )
 
 
-_REASONS: dict[str, dict[str, str]] = {
-    "high": {
-        "en": (
-            "Learned from your shop's own history (customers: {customers}, repeat buyers: "
-            "{repeat_buyers}, days of orders: {history_days})."
-        ),
-        "ja": (
-            "お店自身の購買履歴（顧客{customers}人、うちリピーター{repeat_buyers}人、"
-            "{history_days}日分）から学習した予測です。"
-        ),
-    },
-    "medium": {
-        "en": (
-            "Learned from your shop's own history (customers: {customers}, repeat buyers: "
-            "{repeat_buyers}, days of orders: {history_days}). Expect it to firm up at "
-            "{high_customers} customers, {high_repeat_buyers} repeat buyers and "
-            "{high_history_days} days of orders."
-        ),
-        "ja": (
-            "お店自身の購買履歴（顧客{customers}人、リピーター{repeat_buyers}人、"
-            "{history_days}日分）から学習した予測です。顧客{high_customers}人、リピーター"
-            "{high_repeat_buyers}人、{high_history_days}日分の注文が集まると精度が上がります。"
-        ),
-    },
-    "low": {
-        "en": (
-            "Your shop's history so far (customers: {customers}, repeat buyers: "
-            "{repeat_buyers}, days of orders: {history_days}) is not yet enough for a model of "
-            "its own. These predictions start from buying patterns published for an online store "
-            "and from your average order value, adjusted by your own orders; treat them as rough "
-            "guides until you reach {fitted_customers} customers, {fitted_repeat_buyers} repeat "
-            "buyers and {fitted_history_days} days of orders."
-        ),
-        "ja": (
-            "現在の顧客数は{customers}人（リピーター{repeat_buyers}人）、注文履歴は"
-            "{history_days}日分で、お店独自のモデルを作るにはまだ足りません。公開されている"
-            "オンラインストアの購買パターンとお店の平均注文額を出発点に、実際の注文で補正した"
-            "目安の予測です。顧客{fitted_customers}人、リピーター{fitted_repeat_buyers}人、"
-            "{fitted_history_days}日分に達すると、お店独自のモデルに切り替わります。"
-        ),
-    },
-    "fit_failed": {
-        "en": (
-            "Your shop's history (customers: {customers}, repeat buyers: {repeat_buyers}, days "
-            "of orders: {history_days}) did not yield a stable model of its own, so these "
-            "predictions start from buying patterns published for an online store, adjusted by "
-            "your own orders. Treat them as rough guides."
-        ),
-        "ja": (
-            "お店の購買履歴（顧客{customers}人、リピーター{repeat_buyers}人、{history_days}日分）"
-            "からは安定したモデルが得られなかったため、公開されているオンラインストアの"
-            "購買パターンを実際の注文で補正した目安の予測です。"
-        ),
-    },
-    "no_orders": {
-        "en": "No orders yet, so there is nothing to predict from.",
-        "ja": "まだ注文がないため、予測できません。",
-    },
-}
-
-
-def _reason(key: str, profile: _ShopProfile) -> dict[str, str]:
-    counts = {
+def _reason(key: str, profile: _ShopProfile) -> dict[str, Any]:
+    """Why the predictions deserve `key`'s confidence, as a message key (`confidence_reason.*`
+    in `app.i18n`) and the numbers its text quotes; no language."""
+    params = {
         "customers": profile.customers,
         "repeat_buyers": profile.repeat_buyers,
         "history_days": profile.history_days,
@@ -859,9 +802,7 @@ def _reason(key: str, profile: _ShopProfile) -> dict[str, str]:
         "fitted_repeat_buyers": FITTED_MODEL_REPEAT_BUYERS,
         "fitted_history_days": FITTED_MODEL_HISTORY_DAYS,
     }
-    # Thousands separators read the same in English and Japanese: 2,357.
-    values = {name: f"{count:,}" for name, count in counts.items()}
-    return {language: text.format(**values) for language, text in _REASONS[key].items()}
+    return {"key": key, "params": params}
 
 
 def _bgnbd_log_likelihood(

@@ -1,19 +1,19 @@
 """The cart-abandonment flow: its definition, settings form, subjects, discount code, rendering.
 
-Layer: services. Rendering has no side effects (the send step creates the discount code first).
+Layer: flows, a flow module (above `runs`, `replay`, `form`, `content`, `reads`, `definition`; the
+registry lists it). Rendering has no side effects (the send step creates the discount code first).
 Personal data goes only into the email or its per-recipient substitutions, never into shared
 content, logs or `custom_args`; a step with a discount code never shares content.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
@@ -24,25 +24,27 @@ from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
-from app.flows import simulation
-from app.flows.registry import (
+from app.flows.content import (
+    GREETING_HTML_TAG,
+    GREETING_TEXT_TAG,
+    UNSUBSCRIBE_TAG,
+    SharedContent,
+    flow_email,
+    greeting,
+    language,
+    message_unsubscribe_link,
+    shared_content_email,
+)
+from app.flows.definition import (
     CHECKOUTS_CHANGED,
+    CUSTOMERS_ORDERED,
     EXIT_ORDER,
     ORDERS_CHANGED,
     FlowDefinition,
+    PreviewTarget,
     Trigger,
 )
-from app.flows.runs import (
-    SharedContent,
-    cart_checkout,
-    exit_runs,
-    flow_email,
-    flow_setting,
-    load_order_exits,
-    message_unsubscribe_link,
-    start_cart_run,
-)
-from app.flows.settings import (
+from app.flows.form import (
     DEFAULT_DISCOUNT_DAYS,
     DEFAULT_DISCOUNT_PERCENT,
     MAX_DISCOUNT,
@@ -53,17 +55,15 @@ from app.flows.settings import (
     Number,
     subject_override,
 )
-from app.flows.winback import UNSUBSCRIBE_TAG, greeting
+from app.flows.reads import cart_checkout, flow_setting
+from app.flows.replay import cart_triggers
+from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_cart_run
 from app.formatting import format_money
-from app.i18n import recipient_language
 from app.links import safe_url, shop_home_url
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowRun, Message
 from connectors.base import ConnectorError, OrderRecord
-from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
-
-if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
+from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +77,10 @@ SUBJECTS: dict[int, LazyString] = {
     3: lazy_pgettext("email subject", "Last chance: your cart is about to expire"),
 }
 
-# Substitution tags of shared cart content (`render_shared`); the unsubscribe tag is win-back's.
-GREETING_HTML_TAG, GREETING_TEXT_TAG = "-cart_greeting_html-", "-cart_greeting_text-"
+# Substitution tags of shared cart content (`render_shared`), besides the greeting and the
+# unsubscribe link every shared flow email has (`content`).
 ITEMS_HTML_TAG, ITEMS_TEXT_TAG = "-cart_items_html-", "-cart_items_text-"
 RECOVERY_HTML_TAG, RECOVERY_TEXT_TAG = "-cart_recovery_html-", "-cart_recovery_text-"
-
-
-def language(customer: Customer, shop: Shop) -> str:
-    return recipient_language(customer.locale, shop.locale)
 
 
 @dataclass(frozen=True)
@@ -244,8 +240,8 @@ def render(
         msg.step,
         lang=lang,
         shop_name=shop.name or shop.domain,
-        greeting=greeting(customer, lang, html=True),
-        greeting_text=greeting(customer, lang, html=True),
+        greeting=greeting(customer, lang),
+        greeting_text=greeting(customer, lang),
         items_html=items_html,
         items_text=items_text,
         recovery_url=recovery_link(shop, checkout),
@@ -298,31 +294,21 @@ def shared_email(
     recovery = recovery_link(shop, checkout)
     if recovery is None:
         return None
-    lang = content.lang
-    items_html, items_text = _render_items(checkout, lang)
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    substitutions = {
-        GREETING_HTML_TAG: str(escape(greeting(customer, lang, html=True))),
-        GREETING_TEXT_TAG: greeting(customer, lang, html=True),
-        ITEMS_HTML_TAG: str(items_html),
-        ITEMS_TEXT_TAG: items_text,
-        RECOVERY_HTML_TAG: str(escape(recovery)),
-        RECOVERY_TEXT_TAG: recovery,
-        UNSUBSCRIBE_TAG: link,
-    }
-    if len(json.dumps(substitutions).encode()) > MAX_SUBSTITUTIONS_BYTES:
-        return None
-    return flow_email(
+    items_html, items_text = _render_items(checkout, content.lang)
+    return shared_content_email(
         config,
         shop,
         customer,
         msg,
         "cart",
-        subject=content.subject,
-        html=content.html,
-        text=content.text,
-        link=link,
-        substitutions=substitutions,
+        content,
+        text_greeting_own_line=False,  # the text part greets at the start of a sentence too
+        substitutions={
+            ITEMS_HTML_TAG: str(items_html),
+            ITEMS_TEXT_TAG: items_text,
+            RECOVERY_HTML_TAG: str(escape(recovery)),
+            RECOVERY_TEXT_TAG: recovery,
+        },
     )
 
 
@@ -416,8 +402,6 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
     """The customer's latest open (else latest) checkout."""
-    from app.flows.preview import PreviewTarget
-
     checkout = session.scalars(
         select(Checkout)
         .where(Checkout.shop_id == shop.id, Checkout.customer_id == customer.id)
@@ -461,7 +445,7 @@ DEFINITION = FlowDefinition(
     ends_on_order=True,
     load_exits=load_order_exits,
     render=render_message,
-    simulate=simulation.cart_triggers,
+    simulate=cart_triggers,
     preview_missing="flows.preview.no_checkout",
     preview_query=preview_query,
     preview_target=preview_target,
@@ -473,5 +457,6 @@ DEFINITION = FlowDefinition(
     triggers=(
         Trigger(CHECKOUTS_CHANGED, on_checkouts),
         Trigger(ORDERS_CHANGED, exit_ordered_checkouts, order=EXIT_ORDER),
+        Trigger(CUSTOMERS_ORDERED, exit_on_customer_orders("cart"), order=EXIT_ORDER),
     ),
 )

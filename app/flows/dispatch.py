@@ -17,17 +17,12 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.db import utcnow
 from app.flows import registry
-from app.flows.cart import language
+from app.flows.content import SharedContent, language
 from app.flows.facts import FactSet
+from app.flows.reads import flow_setting
 from app.flows.rules import Exit, Postpone, Ready, Skip, decide
-from app.flows.runs import (
-    SharedContent,
-    claim_due_runs,
-    enqueue_send,
-    flow_setting,
-    schedule_step,
-    waiting_reason,
-)
+from app.flows.runs import waiting_reason
+from app.flows.scheduling import claim_due_runs, enqueue_send, schedule_step
 from app.heartbeats import process_name
 from app.models import Shop
 from app.models.flow import FlowRun, Message

@@ -1,27 +1,22 @@
 """The facts the send rules read (`rules.Facts`), loaded set-wise for a batch of runs.
 
-Layer: services, reads only, inside the caller's transaction. A batch of one shop and flow costs a
+Layer: flows, above the registry (a flow's exits and priority come from its definition), reads
+only, inside the caller's transaction. A batch of one shop and flow costs a
 fixed number of queries, whatever its size (the post-purchase exits excepted: one per run).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import shop_zone
 from app.flows import registry
+from app.flows.reads import flow_config, is_subscribed, shop_row
 from app.flows.rules import Facts
-from app.flows.runs import (
-    customers_outranked,
-    flow_config,
-    is_subscribed,
-    recent_sends,
-    shop_row,
-)
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.inquiries import paused_customers
@@ -29,6 +24,72 @@ from app.services.segments import flow_audience
 from app.services.sender_identity import identity_of
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import normalize_email
+
+
+def recent_sends(
+    session: Session,
+    shop_id: int,
+    customer_ids: Collection[int],
+    now: datetime,
+    exclude_ids: Collection[int] = (),
+) -> dict[int, list[datetime]]:
+    """When these customers were last emailed (sent, in flight or unknown), within a week, in
+    one query: customer id → send times (`exclude_ids`: the messages being decided)."""
+    conditions = [
+        Message.shop_id == shop_id,
+        Message.customer_id.in_(customer_ids),
+        Message.status.in_(("sending", "sent", "unknown")),
+        Message.sent_at.is_not(None),
+        Message.sent_at >= now - timedelta(days=7),
+    ]
+    if exclude_ids:
+        conditions.append(Message.id.not_in(exclude_ids))
+    times: dict[int, list[datetime]] = {}
+    for customer_id, sent_at in session.execute(
+        select(Message.customer_id, Message.sent_at).where(*conditions)
+    ):
+        if sent_at is not None:
+            times.setdefault(customer_id, []).append(sent_at)
+    return times
+
+
+def customers_outranked(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    customer_ids: Collection[int],
+    now: datetime,
+    exclude_messages: Collection[int] = (),
+) -> set[int]:
+    """Which of these customers have a due step or a due or in-flight message of a flow that
+    outranks `flow_key` (then this flow's email waits its turn). One statement, so one
+    snapshot: a step that creates and claims its message in another transaction is seen either
+    as the due run before its commit or as the message after it, never as neither."""
+    better = registry.outranking(flow_key)
+    if not better or not customer_ids:
+        return set()
+    conditions = [
+        Message.shop_id == shop_id,
+        Message.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        Message.status.in_(("pending", "sending")),
+        (Message.not_before.is_(None)) | (Message.not_before <= now),
+    ]
+    if exclude_messages:
+        conditions.append(Message.id.not_in(exclude_messages))
+    waiting_messages = (
+        select(Message.customer_id)
+        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .where(*conditions)
+    )
+    due_steps = select(FlowRun.customer_id).where(
+        FlowRun.shop_id == shop_id,
+        FlowRun.customer_id.in_(customer_ids),
+        FlowRun.flow_key.in_(better),
+        FlowRun.status == "running",
+        FlowRun.next_step_at <= now,
+    )
+    return set(session.scalars(union(waiting_messages, due_steps)))
 
 
 class FactSet:

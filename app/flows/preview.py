@@ -16,26 +16,15 @@ from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.flows import registry
-from app.flows.cart import language
+from app.flows.content import language
+from app.flows.definition import PreviewTarget
 from app.flows.facts import FactSet
 from app.flows.rules import Decision, decide
-from app.models import Checkout, Customer, Shop
+from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.unsubscribe import make_token, unsubscribe_url
 
 CANDIDATES = 20
-
-
-@dataclass(frozen=True)
-class PreviewTarget:
-    """What a run of the flow would be started for: the customer, the run's trigger key, and
-    a line naming it (i18n key + values); the cart flow's checkout."""
-
-    customer: Customer
-    trigger_key: str
-    detail: str
-    values: dict[str, Any]
-    checkout: Checkout | None = None
 
 
 @dataclass(frozen=True)

@@ -1,135 +1,52 @@
-"""The registry of flow definitions: what makes each flow different, in one place.
+"""The registry of flow definitions: every flow, its priority, and the triggers of each event.
 
-Layer: services (data plus references to the flow modules' functions). Adding a flow = one module
-+ one entry in `_build`; its `triggers` name the events that start or exit it. Built on first use:
-the flow modules import the run helpers, which read priorities from here.
+Layer: flows, above the flow modules (it lists them; they import only `definition`, never this).
+Adding a flow = one module + one entry in `_build`; its `triggers` name the events that start or
+exit it. The definition types are named here too (`definition.py` holds them).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Collection, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:
-    from sqlalchemy import Select
-    from sqlalchemy.orm import Session
-
-    from app.config import Config
-    from app.flows.preview import PreviewTarget
-    from app.flows.runs import SharedContent
-    from app.flows.settings import FlowForm
-    from app.flows.simulation import Simulator
-    from app.models import Customer, Shop
-    from app.models.flow import FlowRun, Message
-    from connectors.sendgrid.mail import OutgoingEmail
+# The definition types, named here as well (flows and tests import them from either).
+from app.flows.definition import (
+    CHECKOUTS_CHANGED as CHECKOUTS_CHANGED,
+)
+from app.flows.definition import (
+    CUSTOMERS_ORDERED as CUSTOMERS_ORDERED,
+)
+from app.flows.definition import (
+    DAILY_SCAN as DAILY_SCAN,
+)
+from app.flows.definition import (
+    EVENTS,
+    FlowDefinition,
+)
+from app.flows.definition import (
+    EXIT_ORDER as EXIT_ORDER,
+)
+from app.flows.definition import (
+    ORDERS_CHANGED as ORDERS_CHANGED,
+)
+from app.flows.definition import (
+    START_ORDER as START_ORDER,
+)
+from app.flows.definition import (
+    CustomerOrder as CustomerOrder,
+)
+from app.flows.definition import (
+    PreviewTarget as PreviewTarget,
+)
+from app.flows.definition import (
+    Trigger as Trigger,
+)
 
 # Lower wins when two flows compete for the same customer at the same time. `browse` and
 # `welcome` are ranked ahead of the flows that exist so that their place is already decided.
 UNKNOWN_PRIORITY = 1000
 PLANNED_PRIORITIES: Mapping[str, int] = {"browse": 10, "welcome": 20}
-
-
-# The platform events a flow's triggers answer, and what their handlers are called with:
-CHECKOUTS_CHANGED = "checkouts_changed"  # (session, shop_id, checkouts: Sequence[Checkout])
-ORDERS_CHANGED = "orders_changed"  # (session, shop_id, orders: Sequence[OrderRecord]), any change
-DAILY_SCAN = "daily_scan"  # (session, shop: Shop, now) → ids of the runs started
-EVENTS = (CHECKOUTS_CHANGED, ORDERS_CHANGED, DAILY_SCAN)
-
-# `Trigger.order` bands: what a flow exits on an event runs before what starts on it (an order
-# exits the cart runs of its checkout before the post-purchase runs start).
-EXIT_ORDER = 0
-START_ORDER = 100
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """An event the flow answers and the function that answers it (see `EVENTS` for its
-    arguments). Handlers of one event run in (`order`, flow key) order, inside the caller's
-    transaction, and must be safe to run twice for the same data."""
-
-    event: str
-    handle: Callable[..., Any]
-    order: int = START_ORDER
-
-
-class ExitLoader(Protocol):
-    def __call__(
-        self, session: Session, shop_id: int, runs: Sequence[FlowRun]
-    ) -> dict[int, tuple[str, ...]]: ...
-
-
-class Renderer(Protocol):
-    def __call__(
-        self,
-        config: Config,
-        session: Session,
-        shop: Shop,
-        customer: Customer,
-        run: FlowRun,
-        msg: Message,
-        lang: str,
-        now: datetime,
-        *,
-        discount_code: str | None,
-    ) -> OutgoingEmail: ...
-
-
-class SharedRenderer(Protocol):
-    def __call__(self, session: Session, shop: Shop, step: int, lang: str) -> SharedContent: ...
-
-
-class SharedEmail(Protocol):
-    def __call__(
-        self,
-        config: Config,
-        shop: Shop,
-        customer: Customer,
-        run: FlowRun,
-        msg: Message,
-        content: SharedContent,
-        context: Mapping[str, Any],
-    ) -> OutgoingEmail | None: ...
-
-
-class ContextLoader(Protocol):
-    def __call__(
-        self, session: Session, shop_id: int, runs: Sequence[FlowRun]
-    ) -> Mapping[str, Any]: ...
-
-
-class CodeMaker(Protocol):
-    def __call__(self, session: Session, shop: Shop, run: FlowRun, msg: Message) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class FlowDefinition:
-    """One flow. `shares_content(config, step)`: whether the step's emails are the same for
-    every recipient but for substitutions (then a dispatch batch claims and sends them in one
-    request); `sends_together`: a message's own send job takes the shop's other due messages
-    of the step with it; `ends_on_order`: a new order of the customer exits its running runs."""
-
-    key: str
-    form: FlowForm  # the settings form (`settings.FlowForm`)
-    priority: int
-    ends_on_order: bool
-    load_exits: ExitLoader
-    render: Renderer
-    simulate: Simulator
-    preview_missing: str  # i18n key shown when the chosen customer has nothing to preview
-    # Customers the preview can be shown for, newest trigger first (a select of Customer).
-    preview_query: Callable[[Shop], Select[Any]]
-    preview_target: Callable[[Session, Shop, Customer], PreviewTarget | None]
-    shares_content: Callable[[Mapping[str, Any] | None, int], bool] = lambda _config, _step: False
-    sends_together: bool = False
-    render_shared: SharedRenderer | None = None
-    shared_email: SharedEmail | None = None
-    # What `shared_email` reads for a whole batch, loaded once (the cart: checkouts by token).
-    load_context: ContextLoader | None = None
-    create_code: CodeMaker | None = None
-    triggers: tuple[Trigger, ...] = ()
 
 
 @cache

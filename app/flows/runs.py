@@ -1,332 +1,82 @@
-"""Flow runs: start, exit and schedule the next step, for every flow.
+"""Flow runs: start and exit them for every flow, the exits a purchase causes, and SendGrid's
+events on the messages they sent.
 
-Layer: services, inside the caller's transaction. A run is unique on (shop, flow, customer,
-trigger key), a message on (run, step, customer). `next_step_at` is the truth; its job, one per
-shop, flow, step and due second, is enqueued after commit. Session listeners come from `install()`.
+Layer: flows, below the flow modules (above `reads`, `scheduling`, `content`), inside the caller's
+transaction. A run is unique on (shop, flow, customer, trigger key), a message on (run, step,
+customer). `next_step_at` is the truth; step 1 is scheduled after commit (`scheduling`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
-from typing import Any
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
-import redis
-from flask import render_template
-from flask_babel import force_locale
-from sqlalchemy import event, or_, select, union, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import CART, FlowConfig, in_holdout
-from app.flows import registry
-from app.flows.rules import SENDER_IDENTITY, Postpone
-from app.i18n import recipient_language
-from app.models import Checkout, Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent
-from app.models.order import order_time
-from app.queueing import enqueue_after_commit, job_id
-from app.services.segments import in_audience
-from app.services.sender_identity import WAITING_FOR_SENDER, SenderIdentity, identity_of
-from app.services.unsubscribe import (
-    is_suppressed,
-    make_token,
-    suppress_address,
-    unsubscribe_url,
+
+# Named here as well: callers of the run helpers found them in this module before `reads`,
+# `scheduling` and `content` held them.
+from app.flows.content import (
+    SharedContent as SharedContent,
 )
+from app.flows.content import (
+    flow_email as flow_email,
+)
+from app.flows.content import (
+    message_unsubscribe_link as message_unsubscribe_link,
+)
+from app.flows.definition import CustomerOrder
+from app.flows.reads import (
+    cart_checkout as cart_checkout,
+)
+from app.flows.reads import (
+    flow_config,
+    is_subscribed,
+    suppressed,
+)
+from app.flows.reads import (
+    flow_setting as flow_setting,
+)
+from app.flows.reads import (
+    install as install,
+)
+from app.flows.reads import (
+    shop_row as shop_row,
+)
+from app.flows.rules import SENDER_IDENTITY, Postpone
+from app.flows.scheduling import (
+    claim_due_runs as claim_due_runs,
+)
+from app.flows.scheduling import (
+    enqueue_send as enqueue_send,
+)
+from app.flows.scheduling import (
+    runs_due as runs_due,
+)
+from app.flows.scheduling import schedule_step
+from app.flows.scheduling import (
+    step_job_id as step_job_id,
+)
+from app.models import Checkout, Customer, Order, Shop
+from app.models.flow import FlowRun, Message, MessageEvent
+from app.models.order import order_time
+from app.services.segments import in_audience
+from app.services.sender_identity import WAITING_FOR_SENDER
+from app.services.unsubscribe import suppress_address
 from app.services.upsert import dialect_insert, normalize_email
-from app.tasks import DISPATCH_DUE_STEPS, SEND_MESSAGE
 from connectors.sendgrid.events import Event, event_dedupe_keys
-from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
-
-
-def _redis() -> redis.Redis:
-    from app.kizuna import kizuna
-
-    return kizuna().redis
-
-
-def is_subscribed(customer: Customer | None) -> bool:
-    """Marketing needs explicit consent: Shopify's SUBSCRIBED (REST spells it lowercase)."""
-    state = (customer.email_marketing_state or "") if customer else ""
-    return state.upper() == "SUBSCRIBED"
-
-
-# --- reads shared by the checks of one transaction ------------------------------------------
-#
-# A step and a send check the same settings, suppression and checkout several times (exit
-# reasons, block reasons, rendering). Each is read once per transaction and kept in
-# `session.info`; any flush, commit, rollback or write to one of these tables drops them, so a
-# check never answers from before a change its own transaction made.
-
-_READS = "kizuna.flows.reads"
-_READ_TABLES = frozenset({"shops", "flow_settings", "suppressions", "checkouts"})
-
-
-def _reads(session: Session) -> dict[tuple[Any, ...], Any]:
-    if not _installed:
-        install()  # a session used outside `create_app` (a script) still forgets stale reads
-    reads: dict[tuple[Any, ...], Any] = session.info.setdefault(_READS, {})
-    return reads
-
-
-def _forget_reads_at_end(session: Session, _transaction: Any) -> None:
-    session.info.pop(_READS, None)
-    session.info.pop(_SCHEDULED, None)
-
-
-def _forget_reads_after_flush(session: Session, _context: Any) -> None:
-    session.info.pop(_READS, None)
-
-
-def _forget_reads_on_write(state: Any) -> None:
-    if state.is_select:
-        return
-    table = getattr(getattr(state.statement, "table", None), "name", None)
-    if table is None or table in _READ_TABLES:
-        state.session.info.pop(_READS, None)
-
-
-_LISTENERS = (
-    ("after_transaction_end", _forget_reads_at_end),
-    ("after_flush", _forget_reads_after_flush),
-    ("do_orm_execute", _forget_reads_on_write),
-)
-
-
-def install() -> None:
-    """Keep the per-transaction reads honest: drop them at the end of a transaction, after a
-    flush and on a write to one of their tables. Called once by `create_app` (and so by every
-    worker); safe to call again. Importing this module installs nothing."""
-    global _installed
-    for name, listener in _LISTENERS:
-        if not event.contains(Session, name, listener):
-            event.listen(Session, name, listener)
-    _installed = True
-
-
-_installed = False
-
-
-def shop_row(session: Session, shop_id: int) -> Shop | None:
-    """The shop, held for the rest of the transaction (the identity map alone holds it weakly,
-    so a later `session.get` would read it again)."""
-    key = ("shop", shop_id)
-    reads = _reads(session)
-    if key not in reads:
-        reads[key] = session.get(Shop, shop_id)
-    shop: Shop | None = reads[key]
-    return shop
-
-
-def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
-    """The shop's settings row for a flow (None: defaults), read once per transaction."""
-    key = ("flow_setting", shop_id, flow_key)
-    reads = _reads(session)
-    if key not in reads:
-        reads[key] = session.scalars(
-            select(FlowSetting).where(
-                FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
-            )
-        ).one_or_none()
-    row: FlowSetting | None = reads[key]
-    return row
-
-
-def flow_config(session: Session, shop_id: int, flow_key: str) -> tuple[bool, FlowConfig]:
-    """(enabled, config): a shop without a settings row runs the flow on the defaults."""
-    row = flow_setting(session, shop_id, flow_key)
-    if row is None:
-        return True, FlowConfig()
-    return row.enabled, FlowConfig.from_overrides(row.config)
-
-
-def suppressed(session: Session, shop_id: int, email: str | None) -> bool:
-    """`is_suppressed`, read once per transaction."""
-    key = ("suppressed", shop_id, normalize_email(email))
-    reads = _reads(session)
-    if key not in reads:
-        reads[key] = is_suppressed(session, shop_id, email)
-    return bool(reads[key])
-
-
-def cart_checkout(session: Session, shop_id: int, token: str) -> Checkout | None:
-    """The checkout a cart run was started for, read once per transaction."""
-    key = ("checkout", shop_id, token)
-    reads = _reads(session)
-    if key not in reads:
-        reads[key] = session.scalars(
-            select(Checkout).where(Checkout.shop_id == shop_id, Checkout.external_id == token)
-        ).one_or_none()
-    checkout: Checkout | None = reads[key]
-    return checkout
-
-
-# --- scheduling ------------------------------------------------------------------------------
-
-
-def step_job_id(shop_id: int, flow_key: str, step: int, when: datetime) -> str:
-    """The id of the job that runs this shop's `flow_key` step `step` for runs due at `when`:
-    one per due second (rounded up, so the job never runs before its runs are due)."""
-    return job_id("flow", shop_id, flow_key, step, math.ceil(when.timestamp()))
-
-
-_SCHEDULED = "kizuna.flows.scheduled"
-
-
-def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> None:
-    """Have step `step` of `run` run at `when` (its `next_step_at`, already set by the caller):
-    the dispatch job of its due second is scheduled after commit, once per transaction."""
-    if not _installed:
-        install()
-    scheduled: set[str] = session.info.setdefault(_SCHEDULED, set())
-    key = step_job_id(run.shop_id, run.flow_key, step, when)
-    if key in scheduled:
-        return
-    scheduled.add(key)
-    second = datetime.fromtimestamp(math.ceil(when.timestamp()), UTC)
-    enqueue_after_commit(
-        session,
-        _redis(),
-        DISPATCH_DUE_STEPS,
-        run.shop_id,
-        run.flow_key,
-        step,
-        job_id=key,
-        at=second,
-    )
-
-
-def claim_due_runs(
-    session: Session, shop_id: int, flow_key: str, step: int, now: datetime, limit: int
-) -> list[FlowRun]:
-    """Up to `limit` running runs of this shop and flow whose step `step` is due by `now`,
-    locked for this transaction; rows another worker holds are skipped (PostgreSQL)."""
-    return list(
-        session.scalars(
-            select(FlowRun)
-            .where(
-                FlowRun.shop_id == shop_id,
-                FlowRun.flow_key == flow_key,
-                FlowRun.status == "running",
-                FlowRun.next_step == step,
-                FlowRun.next_step_at <= now,
-            )
-            .order_by(FlowRun.next_step_at, FlowRun.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
-
-
-def enqueue_send(session: Session, message_id: int, when: datetime | None = None) -> None:
-    """Send message `message_id` once `session` commits (at `when`, when given). A Redis failure
-    leaves the message `pending` for the message sweeper."""
-    key = (
-        job_id("send", message_id)
-        if when is None
-        else job_id("send", message_id, int(when.timestamp()))
-    )
-    enqueue_after_commit(session, _redis(), SEND_MESSAGE, message_id, job_id=key, at=when)
 
 
 def waiting_reason(decision: Postpone) -> str | None:
     """What a postponed message shows while it waits: only a wait the merchant can end (the
     shop's missing sender identity) is named; caps and quiet hours are the flow working."""
     return WAITING_FOR_SENDER if SENDER_IDENTITY in decision.causes else None
-
-
-# --- the email envelope ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SharedContent:
-    """One step's email in one language, the same for every recipient: what differs per
-    recipient is left as substitution tags."""
-
-    lang: str
-    subject: str
-    html: str
-    text: str
-
-
-# Where `email/_layout.html` wants the sender's footer.
-SENDER_FOOTER_MARKER = "<!--kizuna:sender-footer-->"
-
-
-def with_sender_footer(
-    identity: SenderIdentity, lang: str, html: str, text: str
-) -> tuple[str, str]:
-    """The email's HTML and text with the sender's footer (name, postal address, contact and
-    the right to refuse further email) in `lang`; HTML without the layout's marker gets it
-    before `</body>`."""
-    values = identity.to_json()
-    with force_locale(lang):
-        footer_html = render_template("email/_sender_footer.html", **values)
-        footer_text = render_template("email/_sender_footer.txt", **values)
-    if SENDER_FOOTER_MARKER in html:
-        html = html.replace(SENDER_FOOTER_MARKER, footer_html, 1)
-    elif "</body>" in html:
-        html = html.replace("</body>", footer_html + "</body>", 1)
-    else:
-        html += footer_html
-    return html, text.rstrip("\n") + "\n" + footer_text.strip("\n") + "\n"
-
-
-def message_unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
-    """The signed one-click unsubscribe URL of this recipient's message."""
-    return unsubscribe_url(
-        config.app_url, make_token(config.secret_key, shop.id, customer.id, msg.id)
-    )
-
-
-def flow_email(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    msg: Message,
-    flow_key: str,
-    *,
-    subject: str,
-    html: str,
-    text: str,
-    link: str,
-    substitutions: Mapping[str, str] | None = None,
-) -> OutgoingEmail:
-    """A flow message's email: the shop's sender identity (From name, Reply-To, and the
-    footer with its name, postal address and contact), opaque ids, categories
-    `kizuna`/`flow-<key>`/`<key>-step-<n>`, and the one-click unsubscribe header — which
-    SendGrid (and RFC 8058) accept only over https, so a plain-http demo keeps the link in the
-    body only. Without an identity (a preview) the shop's name stands in and no footer is added:
-    the rules never let such an email be sent."""
-    from_name, from_email = parseaddr(config.mail_from)
-    identity = identity_of(shop)
-    if identity is not None:
-        html, text = with_sender_footer(
-            identity, recipient_language(customer.locale, shop.locale), html, text
-        )
-    return OutgoingEmail(
-        kizuna_message_id=str(msg.id),
-        shop_id=str(shop.id),
-        from_email=from_email,
-        from_name=(identity.sender_name if identity else shop.name) or from_name or None,
-        reply_to=identity.reply_to if identity else None,
-        reply_to_name=identity.sender_name if identity else None,
-        to_email=customer.email or "",
-        subject=subject,
-        html=html,
-        text=text,
-        categories=("kizuna", f"flow-{flow_key}", f"{flow_key}-step-{msg.step}"),
-        substitutions=dict(substitutions or {}),
-        unsubscribe_url=link if link.startswith("https://") else None,
-    )
 
 
 # --- starting and exiting --------------------------------------------------------------------
@@ -457,12 +207,15 @@ def exit_runs(
     customer_id: int | None = None,
     started_before: datetime | None = None,
     except_flows: Sequence[str] = (),
+    flows: Sequence[str] = (),
 ) -> int:
-    """Exit the shop's running runs for a checkout token and/or a customer (but not those of
-    `except_flows`)."""
+    """Exit the shop's running runs for a checkout token and/or a customer (only those of
+    `flows` when given, never those of `except_flows`)."""
     conditions = [FlowRun.shop_id == shop_id, FlowRun.status == "running"]
     if except_flows:
         conditions.append(FlowRun.flow_key.not_in(except_flows))
+    if flows:
+        conditions.append(FlowRun.flow_key.in_(flows))
     if trigger_key is not None:
         conditions.append(FlowRun.trigger_key == trigger_key)
     if customer_id is not None:
@@ -478,6 +231,27 @@ def exit_runs(
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def exit_on_customer_orders(
+    flow_key: str,
+) -> Callable[[Session, Sequence[CustomerOrder]], None]:
+    """The `CUSTOMERS_ORDERED` trigger of a flow a purchase ends (cart, win-back): each order
+    exits the customer's running runs of `flow_key` started before it was placed."""
+
+    def exit_ordered(session: Session, orders: Sequence[CustomerOrder]) -> None:
+        for order in orders:
+            exit_runs(
+                session,
+                order.shop_id,
+                "ordered",
+                customer_id=order.customer_id,
+                started_before=order.placed_at,
+                flows=(flow_key,),
+            )
+
+    exit_ordered.__qualname__ = f"exit_on_customer_orders({flow_key!r})"
+    return exit_ordered
 
 
 # --- one step --------------------------------------------------------------------------------
@@ -530,88 +304,6 @@ def load_order_exits(
         if happened:
             exits[run.id] = tuple(happened)
     return exits
-
-
-def recent_sends(
-    session: Session,
-    shop_id: int,
-    customer_ids: Collection[int],
-    now: datetime,
-    exclude_ids: Collection[int] = (),
-) -> dict[int, list[datetime]]:
-    """When these customers were last emailed (sent, in flight or unknown), within a week, in
-    one query: customer id → send times (`exclude_ids`: the messages being decided)."""
-    conditions = [
-        Message.shop_id == shop_id,
-        Message.customer_id.in_(customer_ids),
-        Message.status.in_(("sending", "sent", "unknown")),
-        Message.sent_at.is_not(None),
-        Message.sent_at >= now - timedelta(days=7),
-    ]
-    if exclude_ids:
-        conditions.append(Message.id.not_in(exclude_ids))
-    times: dict[int, list[datetime]] = {}
-    for customer_id, sent_at in session.execute(
-        select(Message.customer_id, Message.sent_at).where(*conditions)
-    ):
-        if sent_at is not None:
-            times.setdefault(customer_id, []).append(sent_at)
-    return times
-
-
-def customers_outranked(
-    session: Session,
-    shop_id: int,
-    flow_key: str,
-    customer_ids: Collection[int],
-    now: datetime,
-    exclude_messages: Collection[int] = (),
-) -> set[int]:
-    """Which of these customers have a due step or a due or in-flight message of a flow that
-    outranks `flow_key` (then this flow's email waits its turn). One statement, so one
-    snapshot: a step that creates and claims its message in another transaction is seen either
-    as the due run before its commit or as the message after it, never as neither."""
-    better = registry.outranking(flow_key)
-    if not better or not customer_ids:
-        return set()
-    conditions = [
-        Message.shop_id == shop_id,
-        Message.customer_id.in_(customer_ids),
-        FlowRun.flow_key.in_(better),
-        Message.status.in_(("pending", "sending")),
-        (Message.not_before.is_(None)) | (Message.not_before <= now),
-    ]
-    if exclude_messages:
-        conditions.append(Message.id.not_in(exclude_messages))
-    waiting_messages = (
-        select(Message.customer_id)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(*conditions)
-    )
-    due_steps = select(FlowRun.customer_id).where(
-        FlowRun.shop_id == shop_id,
-        FlowRun.customer_id.in_(customer_ids),
-        FlowRun.flow_key.in_(better),
-        FlowRun.status == "running",
-        FlowRun.next_step_at <= now,
-    )
-    return set(session.scalars(union(waiting_messages, due_steps)))
-
-
-def runs_due(
-    session: Session, now: datetime, overdue: timedelta = timedelta(minutes=1), limit: int = 500
-) -> Sequence[FlowRun]:
-    """Running runs whose next step is `overdue` (their job was lost): for the flow sweeper."""
-    return session.scalars(
-        select(FlowRun)
-        .where(
-            FlowRun.status == "running",
-            FlowRun.next_step_at.is_not(None),
-            FlowRun.next_step_at <= now - overdue,
-        )
-        .order_by(FlowRun.next_step_at)
-        .limit(limit)
-    ).all()
 
 
 # --- SendGrid events -------------------------------------------------------------------------

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.db import utcnow
 from app.flows import registry
-from app.flows.cart import language
+from app.flows.content import SharedContent, language
 from app.flows.facts import FactSet
 from app.flows.rules import Exit, Postpone, Skip, decide
-from app.flows.runs import SharedContent, enqueue_send, waiting_reason
+from app.flows.runs import waiting_reason
+from app.flows.scheduling import enqueue_send
 from app.heartbeats import process_name
 from app.kizuna import Kizuna
 from app.models import Shop

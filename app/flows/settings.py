@@ -1,6 +1,8 @@
-"""Each flow's settings form: current values, validation with field errors, saving.
+"""Each flow's settings form: current values, validation with field errors, saving (the form's
+parts and limits are `form`'s, named here too for the admin and API views).
 
-Layer: services, inside the caller's transaction (the admin view commits). Values go to
+Layer: flows, above the registry (it reads every flow's form from it), inside the caller's
+transaction (the admin view commits). Values go to
 `flow_settings.config` in exactly the keys the flows read; other keys in the row are kept, and
 invalid input saves nothing.
 """
@@ -20,58 +22,30 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.domain.orchestration import CART, FlowConfig
+from app.flows import registry
+from app.flows.form import (
+    AUDIENCE_KEY,
+    CAP_SHORT_HOURS,
+    CAP_WEEK_HOURS,
+    LANGUAGES,
+    MAX_CAP_SHORT,
+    MAX_CAP_WEEK,
+    MAX_HOLDOUT,
+    MAX_SUBJECT,
+    FlowForm,
+)
+
+# Named here as well for the admin and API views and the flow modules that found them here.
+from app.flows.form import MAX_THANK_YOU_HOURS as MAX_THANK_YOU_HOURS
+from app.flows.form import Number as Number
+from app.flows.form import subject_override as subject_override
 from app.models.flow import FlowSetting
 from app.models.segment import SavedSegment
 
-STEPS = 3  # the cart flow has three email templates (templates/email/cart/step1..3)
-LANGUAGES = ("ja", "en")
-CAP_SHORT_HOURS = 16
-CAP_WEEK_HOURS = 7 * 24
-MAX_DELAY_HOURS = 30 * 24
-MIN_DELAY_HOURS = 0.25
-MAX_THANK_YOU_HOURS = 7 * 24
-MAX_HOLDOUT = 50
-MAX_CAP_SHORT = 10
-MAX_CAP_WEEK = 50
-MAX_DISCOUNT = 90
-MAX_DISCOUNT_DAYS = 60
-MAX_DISCOUNT_MIN_TOTAL = 10_000_000  # in the shop's currency (¥10M, or $10M)
-MAX_SUBJECT = 150
-DEFAULT_DISCOUNT_PERCENT = 10
-DEFAULT_DISCOUNT_DAYS = 7
-AUDIENCE_KEY = "audience_segment_id"
 # A delay is edited as an amount and a unit, chosen per field; stored in hours.
 HOURS_PER_UNIT: Mapping[str, float] = {"minutes": 1 / 60, "hours": 1.0, "days": 24.0}
 DEFAULT_UNIT = "hours"  # a form without the unit field (the API, old clients) posts hours
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-@dataclass(frozen=True)
-class Number:
-    """A flow-specific setting edited as a number, stored under its own name as the config key."""
-
-    name: str
-    low: float
-    high: float
-    default: float
-    integer: bool = True
-    unit: str = "days"  # flows.unit.*; "%" is shown as it is
-    section: str = "steps"  # flows.section.*
-
-
-@dataclass(frozen=True)
-class FlowForm:
-    """What the settings form of one flow edits: `steps` emails (one subject per step and
-    language), the first `delays` of `step_delay_hours` (each later than the one before, the
-    first at least `first_delay_low`), its own numbers, and the common fields."""
-
-    key: str
-    steps: int
-    delays: int
-    first_delay_low: float = MIN_DELAY_HOURS
-    delay_high: float = MAX_DELAY_HOURS
-    numbers: tuple[Number, ...] = ()
-    defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 class _RegisteredForms(Mapping[str, FlowForm]):
@@ -79,18 +53,12 @@ class _RegisteredForms(Mapping[str, FlowForm]):
     (the order of the flows page and of the API)."""
 
     def __getitem__(self, key: str) -> FlowForm:
-        from app.flows import registry
-
         return registry.get(key).form
 
     def __iter__(self) -> Iterator[str]:
-        from app.flows import registry
-
         return iter(registry.keys())
 
     def __len__(self) -> int:
-        from app.flows import registry
-
         return len(registry.keys())
 
 
@@ -105,13 +73,9 @@ class _RegisteredKeys(Sequence[str]):
     @overload
     def __getitem__(self, index: slice) -> Sequence[str]: ...
     def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        from app.flows import registry
-
         return registry.keys()[index]
 
     def __len__(self) -> int:
-        from app.flows import registry
-
         return len(registry.keys())
 
 
@@ -400,12 +364,3 @@ def save(session: Session, shop_id: int, flow_key: str, form: Mapping[str, str])
     row.config = result.config
     row.updated_at = utcnow()
     return result
-
-
-def subject_override(row: FlowSetting | None, lang: str, step: int) -> str | None:
-    """The merchant's subject for `step` in `lang`, or None (the built-in one)."""
-    subjects = (row.config or {}).get("subjects") if row is not None else None
-    if not isinstance(subjects, dict) or not isinstance(subjects.get(lang), dict):
-        return None
-    value = subjects[lang].get(str(step))
-    return str(value) if value else None

@@ -1,4 +1,5 @@
-"""Flow step tasks (queue `flows`) and the flow sweeper, run through `jobs.flows`.
+"""Flow step tasks (queue `flows`), the flow sweeper and the message sweeper (queue `email`), run
+through `jobs.flows` and `jobs.message_sweep`.
 
 Layer: services; each task commits its own transactions. A batch's messages are committed before
 anything is sent; its claimed emails then leave together, the rest through `send-<id>` jobs.
@@ -10,15 +11,28 @@ import logging
 from collections import Counter
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select, update
+
 from app.db import utcnow
 from app.flows.dispatch import BATCH_SIZE, advance_run, dispatch_due
-from app.flows.runs import runs_due, schedule_step
+from app.flows.scheduling import runs_due, schedule_step
 from app.flows.send import deliver
 from app.flows.triggers import daily_scan, daily_scan_active_shops
+from app.heartbeats import worker_lost
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.models.flow import Message
+from app.queueing import enqueue, job_id
+from app.tasks import SEND_MESSAGE
 
 log = logging.getLogger(__name__)
+
+# The message sweeper: a `pending` message overdue by `LOST_AFTER` is enqueued again under
+# `send-<id>` (the send claims the row, so it goes once); a `sending` one a dead worker abandoned
+# (or older than `ABANDONED_AFTER`) becomes `unknown` and is never resent.
+LOST_AFTER = timedelta(minutes=1)
+ABANDONED_AFTER = timedelta(minutes=15)
+SWEEP_BATCH = 1_000
 
 
 def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None = None) -> str:
@@ -94,3 +108,43 @@ def scan_winback_shop(runtime: Kizuna, shop_id: int) -> int:
         session.commit()
     log.info("winback scan shop=%s started=%s", shop_id, started)
     return started
+
+
+def sweep_messages(
+    runtime: Kizuna, every: float = 30.0, lost_after: float = LOST_AFTER.total_seconds()
+) -> dict[str, int]:
+    """Re-enqueue pending sends due more than `lost_after` seconds ago (a send job still
+    queued is left alone) and mark abandoned `sending` rows `unknown`."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        due = func.coalesce(Message.not_before, Message.created_at)
+        lost = list(
+            session.scalars(
+                select(Message.id)
+                .where(Message.status == "pending", due < now - timedelta(seconds=lost_after))
+                .order_by(Message.id)
+                .limit(SWEEP_BATCH)
+            )
+        )
+        claimers = session.scalars(
+            select(Message.claimed_by)
+            .where(Message.status == "sending", Message.claimed_by.is_not(None))
+            .distinct()
+        ).all()
+        dead = [name for name in claimers if name and worker_lost(runtime.redis, name)]
+        abandoned = session.execute(
+            update(Message)
+            .where(
+                Message.status == "sending",
+                Message.claimed_by.in_(dead) | (Message.sent_at < now - ABANDONED_AFTER),
+            )
+            .values(status="unknown", last_error="worker_lost")
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    for message_id in lost:
+        enqueue(runtime.redis, SEND_MESSAGE, message_id, job_id=job_id("send", message_id))
+    counts = {"requeued": len(lost), "unknown": int(getattr(abandoned, "rowcount", 0) or 0)}
+    if any(counts.values()):
+        log.info("message sweep requeued=%s unknown=%s", counts["requeued"], counts["unknown"])
+    return counts

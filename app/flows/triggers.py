@@ -1,8 +1,10 @@
-"""Where new platform data meets the automations: orders and checkouts upserted, the daily scan.
+"""Where new platform data meets the automations: orders and checkouts upserted, customers who
+ordered, the daily scan.
 
-Layer: services, inside the caller's transaction; anything needing Redis goes after commit. Names
-no flow: runs the registry's `Trigger`s of the event in their order — a new order exits cart and
-win-back runs first, then post-purchase runs start. Idempotent: replays start nothing new.
+Layer: flows, above the registry; inside the caller's transaction, anything needing Redis goes
+after commit. Names no flow: runs the registry's `Trigger`s of each event in their order — a new
+order exits cart and win-back runs first, then post-purchase runs start. Idempotent: replays
+start nothing new.
 """
 
 from __future__ import annotations
@@ -15,34 +17,48 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows import registry
-from app.flows import runs as flows
+from app.flows.definition import CustomerOrder
 from app.models import Checkout, Customer, Shop
 from connectors.base import CheckoutRecord, OrderRecord
 
 
 def after_orders(session: Session, shop_id: int, records: Sequence[OrderRecord]) -> None:
-    """Orders arrived or changed: exit the customer's runs a purchase ends, then run every
-    flow's order triggers (the cart's exit by checkout token, then the post-purchase starts)."""
-    for record in records:
-        if record.customer is None:
-            continue
-        customer_id = session.scalar(
-            select(Customer.id).where(
-                Customer.shop_id == shop_id, Customer.external_id == record.customer.external_id
+    """Orders arrived or changed: first their customers' orders (`after_customer_orders`: the
+    runs a purchase ends exit), then every flow's order triggers (the cart's exit by checkout
+    token, then the post-purchase starts)."""
+    external_ids = {record.customer.external_id for record in records if record.customer}
+    rows = (
+        session.execute(
+            select(Customer.external_id, Customer.id).where(
+                Customer.shop_id == shop_id, Customer.external_id.in_(external_ids)
             )
+        ).all()
+        if external_ids
+        else []
+    )
+    customer_ids: dict[str, int] = dict(rows)
+    ordered = [
+        CustomerOrder(
+            shop_id,
+            customer_ids[record.customer.external_id],
+            record.processed_at or record.created_at or utcnow(),
         )
-        if customer_id is not None:
-            placed = record.processed_at or record.created_at or utcnow()
-            flows.exit_runs(
-                session,
-                shop_id,
-                "ordered",
-                customer_id=customer_id,
-                started_before=placed,
-                except_flows=tuple(registry.not_ended_by_orders()),
-            )
+        for record in records
+        if record.customer is not None and record.customer.external_id in customer_ids
+    ]
+    after_customer_orders(session, ordered)
     for _flow_key, trigger in registry.triggers_for(registry.ORDERS_CHANGED):
         trigger.handle(session, shop_id, records)
+
+
+def after_customer_orders(session: Session, orders: Sequence[CustomerOrder]) -> None:
+    """Known customers placed these orders (shop, customer, when): every flow's
+    `CUSTOMERS_ORDERED` triggers run (cart and win-back exit the customer's runs started
+    before the order). Safe to run twice."""
+    if not orders:
+        return
+    for _flow_key, trigger in registry.triggers_for(registry.CUSTOMERS_ORDERED):
+        trigger.handle(session, orders)
 
 
 def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> None:

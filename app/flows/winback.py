@@ -1,6 +1,7 @@
 """The win-back flow: a daily scan starts a run for each lapsing customer; two emails.
 
-Layer: services, inside the caller's transaction (the scan job commits). A run is unique on
+Layer: flows, a flow module (above `runs`, `replay`, `form`, `content`, `reads`, `definition`; the
+registry lists it), inside the caller's transaction (the scan job commits). A run is unique on
 (shop, `winback`, customer, `lapse:<last order id>`): one run per lapse however often the scan runs.
 """
 
@@ -9,11 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import render_template
-from flask_babel import LazyString, force_locale, gettext, lazy_pgettext
-from markupsafe import escape
+from flask_babel import LazyString, force_locale, lazy_pgettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -24,20 +24,28 @@ from app.domain.orchestration import (
     FlowConfig,
     WinbackConfig,
 )
-from app.flows import simulation
-from app.flows.registry import DAILY_SCAN, FlowDefinition, Trigger
-from app.flows.runs import (
+from app.flows.content import (
+    GREETING_HTML_TAG,
+    GREETING_TEXT_TAG,
+    UNSUBSCRIBE_TAG,
     SharedContent,
-    flow_config,
     flow_email,
-    flow_setting,
-    is_subscribed,
-    load_order_exits,
+    greeting,
     message_unsubscribe_link,
-    start_run,
+    shared_content_email,
 )
-from app.flows.settings import FlowForm, Number, subject_override
-from app.formatting import greeting_name
+from app.flows.definition import (
+    CUSTOMERS_ORDERED,
+    DAILY_SCAN,
+    EXIT_ORDER,
+    FlowDefinition,
+    PreviewTarget,
+    Trigger,
+)
+from app.flows.form import FlowForm, Number, subject_override
+from app.flows.reads import flow_config, flow_setting, is_subscribed
+from app.flows.replay import winback_triggers
+from app.flows.runs import exit_on_customer_orders, load_order_exits, start_run
 from app.links import shop_home_url
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
@@ -45,9 +53,6 @@ from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
-
-if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
 
 log = logging.getLogger(__name__)
 
@@ -153,23 +158,6 @@ def _start_run(
 # --- at send time ----------------------------------------------------------------------------
 
 
-# Substitution tags of a shared-content email (`render(..., shared=True)`): SendGrid replaces
-# them per recipient, so one Mail Send request carries up to 1,000 win-back emails.
-GREETING_HTML, GREETING_TEXT, UNSUBSCRIBE_TAG = "-greeting_html-", "-greeting_text-", "-unsub-"
-
-
-def greeting(customer: Customer, lang: str, *, html: bool) -> str:
-    """'Hi Hanako, ' / '森 陽葵 様、' (HTML: a sentence prefix; text: its own line); the name
-    as `formatting.greeting_name` addresses it, nothing when there is none."""
-    name = greeting_name(customer.first_name, customer.last_name, lang)
-    if not name:
-        return ""
-    with force_locale(lang):
-        if html:
-            return gettext("Hi %(name)s, ", name=name)
-        return gettext("Hi %(name)s,", name=name)
-
-
 def _subject(shop: Shop, lang: str, step: int) -> str:
     session = object_session(shop)
     setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
@@ -200,8 +188,8 @@ def render(
     subject line for the step when one is set (`flow_settings.subject_override`)."""
     link = message_unsubscribe_link(config, shop, customer, msg)
     greetings = (
-        greeting(customer, lang, html=True),
-        greeting(customer, lang, html=False),
+        greeting(customer, lang),
+        greeting(customer, lang, own_line=True),
     )
     html, text = _templates(shop, msg.step, lang, greetings, link)
     subject = _subject(shop, lang, msg.step)
@@ -213,33 +201,10 @@ def render(
 def render_shared(shop: Shop, step: int, lang: str) -> SharedContent:
     """The content every recipient of this shop, step and language shares: the greeting and
     the unsubscribe link are substitution tags."""
-    html, text = _templates(shop, step, lang, (GREETING_HTML, GREETING_TEXT), UNSUBSCRIBE_TAG)
-    return SharedContent(lang, _subject(shop, lang, step), html, text)
-
-
-def shared_email(
-    config: Config, shop: Shop, customer: Customer, msg: Message, content: SharedContent
-) -> OutgoingEmail:
-    """This recipient's email on shared content: the greeting (HTML-escaped for the HTML part)
-    and the unsubscribe link as substitutions."""
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    substitutions = {
-        GREETING_HTML: str(escape(greeting(customer, content.lang, html=True))),
-        GREETING_TEXT: greeting(customer, content.lang, html=False),
-        UNSUBSCRIBE_TAG: link,
-    }
-    return flow_email(
-        config,
-        shop,
-        customer,
-        msg,
-        WINBACK,
-        subject=content.subject,
-        html=content.html,
-        text=content.text,
-        link=link,
-        substitutions=substitutions,
+    html, text = _templates(
+        shop, step, lang, (GREETING_HTML_TAG, GREETING_TEXT_TAG), UNSUBSCRIBE_TAG
     )
+    return SharedContent(lang, _subject(shop, lang, step), html, text)
 
 
 def render_message(
@@ -269,8 +234,12 @@ def shared_message(
     msg: Message,
     content: SharedContent,
     context: Mapping[str, Any],
-) -> OutgoingEmail:
-    return shared_email(config, shop, customer, msg, content)
+) -> OutgoingEmail | None:
+    """This recipient's email on shared content: the greeting and the unsubscribe link are its
+    substitutions (the text part greets on a line of its own)."""
+    return shared_content_email(
+        config, shop, customer, msg, WINBACK, content, text_greeting_own_line=True
+    )
 
 
 FORM = FlowForm(
@@ -308,8 +277,6 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
     """A lapse after the customer's latest order that is not cancelled."""
-    from app.flows.preview import PreviewTarget
-
     order = session.scalars(
         select(Order)
         .where(
@@ -337,7 +304,7 @@ DEFINITION = FlowDefinition(
     ends_on_order=True,
     load_exits=load_order_exits,
     render=render_message,
-    simulate=simulation.winback_triggers,
+    simulate=winback_triggers,
     preview_missing="flows.preview.no_order",
     preview_query=preview_query,
     preview_target=preview_target,
@@ -345,5 +312,8 @@ DEFINITION = FlowDefinition(
     sends_together=True,
     render_shared=_render_shared,
     shared_email=shared_message,
-    triggers=(Trigger(DAILY_SCAN, scan_shop),),
+    triggers=(
+        Trigger(DAILY_SCAN, scan_shop),
+        Trigger(CUSTOMERS_ORDERED, exit_on_customer_orders(WINBACK), order=EXIT_ORDER),
+    ),
 )

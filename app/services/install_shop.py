@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
-from app.services.shop_sync import enqueue_backfill
+from app.services.backfill_requests import enqueue_backfill
 from app.services.shop_tokens import shopify_client, store_grant
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.shopify.client import ShopifyAdminClient

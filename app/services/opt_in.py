@@ -1,8 +1,11 @@
 """Double opt-in: a storefront tick becomes consent only when the shopper confirms by email.
 
 Layer: services; `request_confirmation` runs in the capture's transaction (email after commit),
-`confirm` commits. One row per (shop, address); at most one email per address a day, none to a
-suppressed or subscribed address; links are signed, expire and work once.
+`send_confirmation` (job `jobs.opt_in.send_confirmation`) and `confirm` commit. One row per
+(shop, address); at most one email per address a day, none to a suppressed or subscribed
+address; links are signed, expire and work once. The email's row is claimed (`sent_at`) and
+committed before the API call, so a duplicate job sends nothing; a refusal or an unknown outcome
+is not retried (a second confirmation is worse than a missing one).
 """
 
 from __future__ import annotations
@@ -21,14 +24,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.db import utcnow
+from app.flows import reads
 from app.flows import runs as flows
+from app.flows.send import sendgrid_client
 from app.i18n import recipient_language
+from app.kizuna import Kizuna
 from app.models import Checkout, Customer, Shop, TimelineEvent
 from app.models.opt_in import STOREFRONT_DOUBLE_OPT_IN, OptInRequest
 from app.queueing import enqueue_after_commit, job_id
 from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
 from app.tasks import SEND_OPT_IN_CONFIRMATION
-from connectors.sendgrid.mail import OutgoingEmail
+from connectors.base import ConnectorError, RetryableError
+from connectors.sendgrid.mail import OutgoingEmail, build_mail_body, refusal
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +122,10 @@ def request_confirmation(
     to confirm (already subscribed, suppressed) or an email went out recently. Returns the
     request's id when a confirmation email is queued (after the caller commits), else None."""
     address = normalize_email(email)
-    if address is None or flows.suppressed(session, shop_id, address):
+    if address is None or reads.suppressed(session, shop_id, address):
         return None
     customers = _live_customers(session, shop_id, address, lock=False)
-    if customers and all(flows.is_subscribed(customer) for customer in customers):
+    if customers and all(reads.is_subscribed(customer) for customer in customers):
         return None
     session.execute(
         dialect_insert(session, OptInRequest)
@@ -248,3 +256,46 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
         run_id,
     )
     return Confirmation(row.shop_id, subscribed, run_id)
+
+
+def send_confirmation(runtime: Kizuna, request_id: int, nonce: str) -> str:
+    """Send the confirmation for request `request_id`'s link `nonce`; → sent, skipped, failed.
+    Retryable errors are raised for RQ."""
+    with runtime.db.session() as session:
+        row = session.scalars(
+            select(OptInRequest).where(OptInRequest.id == request_id).with_for_update()
+        ).one_or_none()
+        if row is None or row.nonce != nonce or row.sent_at is not None:
+            return "skipped"
+        shop = session.get(Shop, row.shop_id)
+        if (
+            shop is None
+            or not shop.is_active
+            or reads.suppressed(session, shop.id, row.email_normalized)
+        ):
+            return "skipped"
+        email = confirmation_email(runtime.config, session, shop, row)
+        problem = refusal(email)
+        if problem is not None:
+            log.info("opt-in confirmation refused request_id=%s reason=%s", request_id, problem)
+            return "failed"
+        row.sent_at = utcnow()
+        session.commit()
+    try:
+        result = sendgrid_client(runtime.config).send(build_mail_body(email))
+    except RetryableError:
+        _release_claim(runtime, request_id, nonce)
+        raise
+    except ConnectorError as error:
+        log.warning("opt-in confirmation not sent request_id=%s code=%s", request_id, error.code)
+        return "failed"
+    log.info("opt-in confirmation sent request_id=%s status=%s", request_id, result.status)
+    return "sent"
+
+
+def _release_claim(runtime: Kizuna, request_id: int, nonce: str) -> None:
+    with runtime.db.session() as session:
+        row = session.get(OptInRequest, request_id)
+        if row is not None and row.nonce == nonce:
+            row.sent_at = None
+            session.commit()

@@ -29,11 +29,39 @@ def make_shop(db: Session, domain: str, **values: Any) -> Shop:
     return build_shop(db, domain, account_name=f"Owner of {domain}", **{**defaults, **values})
 
 
+def add_cancelled_order(
+    db: Session, shop: Shop, customer: Customer, external_id: str, total: int, as_of: datetime
+) -> Order:
+    """A big order placed the day before `as_of` and cancelled since: it must never count."""
+    order = Order(
+        shop_id=shop.id,
+        external_id=external_id,
+        customer_id=customer.id,
+        currency=shop.currency,
+        total_price=Decimal(total),
+        processed_at=as_of - timedelta(days=1),
+        cancelled_at=as_of - timedelta(hours=20),
+    )
+    db.add(order)
+    return order
+
+
 def build_history(
-    db: Session, shop: Shop, customers: int, seed: int, as_of: datetime = AS_OF
+    db: Session,
+    shop: Shop,
+    customers: int,
+    seed: int,
+    as_of: datetime = AS_OF,
+    *,
+    first_order_days: tuple[int, int] = (30, 730),
+    most_orders: int = 8,
+    prices: tuple[int, int] = (1000, 30000),
+    cancelled_every: int = 5,
+    cancelled_total: int = 999_999,
 ) -> list[Customer]:
-    """`customers` customers with 1–8 orders spread over the two years before `as_of`; every
-    fifth customer also has a cancelled order (which must never count)."""
+    """`customers` customers with 1 to `most_orders` orders, the first within `first_order_days`
+    before `as_of` (the others after it), priced within `prices`; every `cancelled_every`th
+    customer also has a cancelled order of `cancelled_total` (which must never count)."""
     rng = random.Random(seed)
     made = []
     for n in range(customers):
@@ -42,8 +70,8 @@ def build_history(
         )
         db.add(customer)
         db.flush()
-        first_day = rng.randint(30, 730)
-        for k in range(rng.randint(1, 8)):
+        first_day = rng.randint(*first_order_days)
+        for k in range(rng.randint(1, most_orders)):
             day = first_day if k == 0 else rng.randint(0, first_day)
             db.add(
                 Order(
@@ -51,22 +79,12 @@ def build_history(
                     external_id=f"{seed}-{n}-{k}",
                     customer_id=customer.id,
                     currency=shop.currency,
-                    total_price=Decimal(rng.randrange(1000, 30000, 100)),
+                    total_price=Decimal(rng.randrange(*prices, 100)),
                     processed_at=as_of - timedelta(days=day, hours=rng.randint(0, 20)),
                 )
             )
-        if n % 5 == 0:
-            db.add(
-                Order(
-                    shop_id=shop.id,
-                    external_id=f"{seed}-{n}-cancelled",
-                    customer_id=customer.id,
-                    currency=shop.currency,
-                    total_price=Decimal(999_999),
-                    processed_at=as_of - timedelta(days=1),
-                    cancelled_at=as_of - timedelta(hours=20),
-                )
-            )
+        if n % cancelled_every == 0:
+            add_cancelled_order(db, shop, customer, f"{seed}-{n}-cancelled", cancelled_total, as_of)
         made.append(customer)
     db.commit()
     analyze_after_bulk_load(db, "customers", "orders")

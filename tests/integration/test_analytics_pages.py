@@ -6,7 +6,6 @@ years of orders, scores them with `score_shop` and signs in through a real login
 
 from __future__ import annotations
 
-import random
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -22,8 +21,8 @@ from app.formatting import format_money
 from app.i18n import group_label
 from app.models import Account, Customer, CustomerScore, Order, Shop
 from app.services.scoring import score_shop
-from tests.conftest import analyze_after_bulk_load, sign_in_with_link
-from tests.factories.shops import build_shop
+from tests.conftest import sign_in_with_link
+from tests.factories import scoring
 
 pytestmark = pytest.mark.integration
 
@@ -32,57 +31,24 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
-    defaults: dict[str, Any] = {
-        "name": domain.split(".")[0].title(),
-        "timezone": "Asia/Tokyo",
-        "currency": "JPY",
-        "locale": "en",
-    }
-    return build_shop(db, domain, account=account, **{**defaults, **values})
+    return scoring.make_shop(db, domain, account=account, **values)
 
 
 def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:
-    """Customers with 1–6 orders over the last 650 days; every fourth has a cancelled one."""
-    rng = random.Random(seed)
-    made = []
-    for n in range(customers):
-        customer = Customer(
-            shop_id=shop.id,
-            external_id=f"{seed}-{n}",
-            first_name=f"Seed{seed}Customer{n}",
-            currency=shop.currency,
-        )
-        db.add(customer)
-        db.flush()
-        first_day = rng.randint(20, 650)
-        days = [first_day] + [rng.randint(1, first_day) for _ in range(rng.randint(0, 5))]
-        for k, day in enumerate(days):
-            db.add(
-                Order(
-                    shop_id=shop.id,
-                    external_id=f"{seed}-{n}-{k}",
-                    customer_id=customer.id,
-                    currency=shop.currency,
-                    total_price=Decimal(rng.randrange(1000, 20000, 100)),
-                    processed_at=NOW - timedelta(days=day, hours=12),  # never on a day boundary
-                )
-            )
-        if n % 4 == 0:
-            db.add(
-                Order(
-                    shop_id=shop.id,
-                    external_id=f"{seed}-{n}-x",
-                    customer_id=customer.id,
-                    currency=shop.currency,
-                    total_price=Decimal(777_777),
-                    processed_at=NOW - timedelta(days=2),
-                    cancelled_at=NOW - timedelta(days=1),
-                )
-            )
-        made.append(customer)
-    db.commit()
-    analyze_after_bulk_load(db, "customers", "orders")
-    return made
+    """Customers with 1–6 orders over the last 650 days (so within the 24 months the revenue
+    chart shows); every fourth has a cancelled one."""
+    return scoring.build_history(
+        db,
+        shop,
+        customers,
+        seed,
+        NOW,
+        first_order_days=(20, 650),
+        most_orders=6,
+        prices=(1000, 20000),
+        cancelled_every=4,
+        cancelled_total=777_777,
+    )
 
 
 @pytest.fixture

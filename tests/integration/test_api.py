@@ -31,7 +31,7 @@ from app.models import (
 )
 from app.services.scoring import score_shop
 from tests.conftest import sign_in_with_link
-from tests.factories.shops import build_shop
+from tests.factories import scoring
 
 pytestmark = pytest.mark.integration
 
@@ -58,16 +58,12 @@ def conforms(template: str, response: Any) -> dict[str, Any]:
 
 
 def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop:
-    defaults: dict[str, Any] = {
-        "name": domain.split(".")[0].title(),
+    installed: dict[str, Any] = {
         "install_method": "managed",
         "scopes": "read_customers,read_orders",
         "installed_at": NOW - timedelta(days=1),
-        "timezone": "Asia/Tokyo",
-        "currency": "JPY",
-        "locale": "en",
     }
-    return build_shop(db, domain, account=account, **{**defaults, **values})
+    return scoring.make_shop(db, domain, account=account, **{**installed, **values})
 
 
 def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:
@@ -113,17 +109,7 @@ def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Cu
             customer.total_spent += order.total_price
             db.add(order)
         if n % 3 == 0:
-            db.add(
-                Order(
-                    shop_id=shop.id,
-                    external_id=f"{seed}-{n}-x",
-                    customer_id=customer.id,
-                    currency=shop.currency,
-                    total_price=Decimal(777_777),
-                    processed_at=NOW - timedelta(days=2),
-                    cancelled_at=NOW - timedelta(days=1),
-                )
-            )
+            scoring.add_cancelled_order(db, shop, customer, f"{seed}-{n}-x", 777_777, NOW)
         made.append(customer)
     db.commit()
     return made

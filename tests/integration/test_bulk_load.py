@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.db import Database
-from app.migrate import upgrade
 from app.models import (
-    Account,
     Checkout,
     Customer,
     Order,
@@ -32,7 +27,6 @@ from app.models import (
     Person,
     Product,
     ProductVariant,
-    Shop,
     TimelineEvent,
 )
 from app.models.opt_in import OptInRequest
@@ -48,6 +42,7 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
+from tests.factories.shops import build_shop
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -56,27 +51,13 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("db")
-        return
-    url = f"sqlite:///{tmp_path / 'bulk.sqlite3'}"
-    upgrade(url)
-    database = Database(url)
-    with database.session() as sqlite_session:
-        yield sqlite_session
-    database.dispose()
+@pytest.fixture
+def session(db_or_sqlite: Session) -> Session:
+    return db_or_sqlite
 
 
 def make_shop(session: Session, domain: str) -> int:
-    account = Account(name=f"Merchant {domain}")
-    session.add(account)
-    session.flush()
-    shop = Shop(account_id=account.id, platform="shopify", domain=domain, status="active")
-    session.add(shop)
-    session.commit()
-    return shop.id
+    return build_shop(session, domain, account_name=f"Merchant {domain}").id
 
 
 def customers(count: int, seed: int, hour: float = 0) -> list[CustomerRecord]:

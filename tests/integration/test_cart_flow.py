@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.flows.runs import step_job_id
+from app.flows.scheduling import step_job_id
 from app.models import Customer, Shop
 from app.models.flow import Suppression
 from app.queueing import EMAIL, FLOWS, WEBHOOKS

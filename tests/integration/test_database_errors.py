@@ -18,8 +18,8 @@ from app.config import Config, load_config
 from app.kizuna import Kizuna, db_session
 from app.models import Shop
 from app.queueing import SYNC
+from app.services.backfill_requests import enqueue_sync_now
 from app.services.install_shop import connect_custom_app
-from app.services.shop_sync import enqueue_sync_now
 from connectors.sandbox.shopify import SandboxShopify
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
-from app.flows.runs import step_job_id
+from app.flows.scheduling import step_job_id
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Suppression
 from app.queueing import EMAIL, FLOWS, WEBHOOKS

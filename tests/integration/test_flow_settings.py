@@ -29,7 +29,7 @@ from app.domain.orchestration import (
     PostPurchaseTiming,
     WinbackConfig,
 )
-from app.flows.runs import step_job_id
+from app.flows.scheduling import step_job_id
 from app.flows.settings import FLOW_KEYS
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message

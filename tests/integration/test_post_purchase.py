@@ -21,7 +21,7 @@ from app.domain.orchestration import (
     in_holdout,
 )
 from app.flows.post_purchase import exit_reason, product_url, refresh_history_stats
-from app.flows.runs import step_job_id
+from app.flows.scheduling import step_job_id
 from app.models import Order, Product, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.queueing import EMAIL, FLOWS

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
-from app.db import Database
 from app.kizuna import Kizuna
-from app.migrate import upgrade
 from app.models import Account, Product, Shop
 from app.models.product import ProductCollection
 from app.queueing import SYNC
@@ -202,17 +199,9 @@ GIFTS = CollectionRef("2", "Gift Ideas", "gift-ideas")
 CEREMONY = CollectionRef("3", "Tea Ceremony", None)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("db")
-        return
-    url = f"sqlite:///{tmp_path / 'collections.sqlite3'}"
-    upgrade(url)
-    database = Database(url)
-    with database.session() as sqlite_session:
-        yield sqlite_session
-    database.dispose()
+@pytest.fixture
+def session(db_or_sqlite: Session) -> Session:
+    return db_or_sqlite
 
 
 def product(hours: float, collections: tuple[CollectionRef, ...] | None) -> ProductRecord:

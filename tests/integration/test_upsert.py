@@ -6,18 +6,14 @@ built with `alembic upgrade head` (the embedded mode).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import Database
-from app.migrate import upgrade
 from app.models import (
     Checkout,
     Customer,
@@ -50,17 +46,9 @@ def at(hours: float) -> datetime:
     return T0 + timedelta(hours=hours)
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("db")
-        return
-    url = f"sqlite:///{tmp_path / 'upsert.sqlite3'}"
-    upgrade(url)
-    database = Database(url)
-    with database.session() as sqlite_session:
-        yield sqlite_session
-    database.dispose()
+@pytest.fixture
+def session(db_or_sqlite: Session) -> Session:
+    return db_or_sqlite
 
 
 def make_shop(session: Session, domain: str = "upsert-test.myshopify.com") -> int:

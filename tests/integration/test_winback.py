@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import WINBACK, WINBACK_DEFAULTS
-from app.flows.runs import step_job_id
+from app.flows.scheduling import step_job_id
 from app.models.flow import FlowSetting, Message
 from app.queueing import EMAIL, FLOWS, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid

@@ -12,7 +12,6 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -23,7 +22,6 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.models import Account, Checkout, Customer, Shop, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting
 from app.models.opt_in import OptInRequest
@@ -41,7 +39,7 @@ from connectors.woocommerce import mapping
 from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
-from tests.conftest import make_test_env
+from tests.factories import cart_flow
 from tests.factories.shops import SENDER_IDENTITY
 
 STORE = "tea-shop"
@@ -50,23 +48,8 @@ run_flow_step: Any = run_flow_step_job
 write_back_consent: Any = write_back_job
 
 
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
-
-
-@pytest.fixture
-def config(database_url: str, redis_url: str, tmp_path: Path, sendgrid: Any) -> Config:
-    env = make_test_env(
-        database_url,
-        redis_url,
-        APP_URL="https://kizuna.test",
-        SENDGRID_SANDBOX_URL=sendgrid.url,
-        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
-    )
-    return load_config(env, instance_path=tmp_path / "instance")
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
 
 
 @pytest.fixture

@@ -144,9 +144,9 @@ def test_importing_the_flows_installs_no_session_listener() -> None:
         "from sqlalchemy import event\n"
         "from sqlalchemy.orm import Session\n"
         "import jobs.flows, jobs.send_email\n"
-        "from app.flows import runs\n"
-        "assert not any(event.contains(Session, n, f) for n, f in runs._LISTENERS)\n"
-        "runs.install(); runs.install()\n"
-        "assert all(event.contains(Session, n, f) for n, f in runs._LISTENERS)\n"
+        "from app.flows import reads\n"
+        "assert not any(event.contains(Session, n, f) for n, f in reads._LISTENERS)\n"
+        "reads.install(); reads.install()\n"
+        "assert all(event.contains(Session, n, f) for n, f in reads._LISTENERS)\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True)

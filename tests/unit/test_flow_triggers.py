@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +16,16 @@ from sqlalchemy.orm import Session
 
 from app.db import Base
 from app.flows import cart, registry, triggers
-from app.flows.registry import DAILY_SCAN, EXIT_ORDER, ORDERS_CHANGED, START_ORDER, Trigger
+from app.flows.registry import (
+    CUSTOMERS_ORDERED,
+    DAILY_SCAN,
+    EXIT_ORDER,
+    ORDERS_CHANGED,
+    START_ORDER,
+    CustomerOrder,
+    Trigger,
+)
+from app.models.flow import FlowRun
 from connectors.base import OrderRecord
 
 TEST_FLOW = "test_birthday"
@@ -123,3 +132,42 @@ def test_a_flow_cannot_take_a_key_or_name_an_unknown_event() -> None:
     assert TEST_FLOW not in registry.definitions()
     with pytest.raises(ValueError, match="built in"):
         registry.unregister("cart")
+
+
+def test_a_customers_new_order_is_a_declared_exit_of_cart_and_winback() -> None:
+    assert [(key, t.order) for key, t in registry.triggers_for(CUSTOMERS_ORDERED)] == [
+        ("cart", EXIT_ORDER),
+        ("winback", EXIT_ORDER),
+    ]
+
+
+def test_after_customer_orders_exits_the_runs_a_purchase_ends(session: Session) -> None:
+    def run(flow_key: str, customer_id: int, started: datetime) -> FlowRun:
+        row = FlowRun(
+            shop_id=7,
+            flow_key=flow_key,
+            customer_id=customer_id,
+            trigger_key=f"{flow_key}-{customer_id}-{started:%H}",
+            status="running",
+            next_step=1,
+            started_at=started,
+            updated_at=started,
+        )
+        session.add(row)
+        return row
+
+    earlier = PLACED - timedelta(hours=2)
+    cart_run, winback_run = run("cart", 1, earlier), run("winback", 1, earlier)
+    thank_you_run = run("thank_you", 1, earlier)
+    later_cart_run = run("cart", 1, PLACED + timedelta(hours=1))
+    other_customer_run = run("cart", 2, earlier)
+    session.flush()
+
+    triggers.after_customer_orders(session, [CustomerOrder(7, 1, PLACED)])
+    session.expire_all()
+
+    assert (cart_run.status, cart_run.exit_reason) == ("exited", "ordered")
+    assert (winback_run.status, winback_run.exit_reason) == ("exited", "ordered")
+    assert thank_you_run.status == "running"  # a new order is no reason to stop a thank-you
+    assert later_cart_run.status == "running"  # started after the order was placed
+    assert other_customer_run.status == "running"

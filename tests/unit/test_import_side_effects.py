@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-# No module is exempt: the flows' read cache is hooked by `app.flows.runs.install()`, which
+# No module is exempt: the flows' read cache is hooked by `app.flows.reads.install()`, which
 # `create_app` calls. Keep this empty, so no new global listener can come back unnoticed.
 KNOWN_IMPORT_TIME_LISTENERS: frozenset[str] = frozenset()
 

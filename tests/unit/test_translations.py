@@ -17,6 +17,7 @@ from app.domain.rfm import GROUP_KEYS
 from app.i18n import (
     KEYED_MESSAGES,
     choose_language,
+    confidence_reason,
     group_label,
     normalize_language,
     recipient_language,
@@ -166,3 +167,26 @@ def test_every_group_has_english_and_japanese_names() -> None:
         assert japanese != english
     assert group_label("champions", "ja") == "チャンピオン"
     assert group_label("champions", "fr") == "Champions"
+
+
+def test_a_prediction_explanation_is_stored_without_a_language_and_read_in_each(
+    app: Flask,
+) -> None:
+    params = {
+        "customers": 2357,
+        "repeat_buyers": 412,
+        "history_days": 300,
+        "high_customers": 5000,
+        "high_repeat_buyers": 1000,
+        "high_history_days": 365,
+    }
+    reason = {"key": "medium", "params": params}
+    with force_locale("en"):
+        english = confidence_reason(reason)
+    with force_locale("ja"):
+        japanese = confidence_reason(reason)
+    assert english.startswith("Learned from your shop's own history (customers: 2,357,")
+    assert japanese.startswith("お店自身の購買履歴（顧客2,357人")
+    # A row scored before holds a text per language.
+    with force_locale("ja"):
+        assert confidence_reason({"en": "Old.", "ja": "古い。"}) == "古い。"

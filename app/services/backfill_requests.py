@@ -1,4 +1,4 @@
-"""Queueing a Shopify shop's sync: the first backfill after an install, or one now from the CLI.
+"""Asking for a Shopify shop's sync: the first backfill after an install, or one now from the CLI.
 
 Layer: services; nothing here commits. Both use the job id `backfill-<shop_id>`, so a sync asked
 for while one is queued or running is that same job (`app.queueing`). The sync itself is the job

@@ -1,0 +1,172 @@
+"""What every flow email is made of: the recipient's language and greeting, the signed
+unsubscribe link, the envelope (`flow_email`), and the one builder of a recipient's email on
+content the step's recipients share (`shared_content_email`).
+
+Layer: flows, low (above `reads`): no side effects; personal data goes only into the email or
+its per-recipient substitutions, never into shared content, logs or `custom_args`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+from flask import render_template
+from flask_babel import force_locale, gettext
+from markupsafe import escape
+
+from app.config import Config
+from app.formatting import greeting_name
+from app.i18n import recipient_language
+from app.models import Customer, Shop
+from app.models.flow import Message
+from app.services.sender_identity import SenderIdentity, identity_of
+from app.services.unsubscribe import make_token, unsubscribe_url
+from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
+
+# Substitution tags of shared content: SendGrid replaces them per recipient, so one Mail Send
+# request carries up to 1,000 emails of a step.
+GREETING_HTML_TAG, GREETING_TEXT_TAG, UNSUBSCRIBE_TAG = (
+    "-greeting_html-",
+    "-greeting_text-",
+    "-unsub-",
+)
+
+
+def language(customer: Customer, shop: Shop) -> str:
+    """The recipient's language: the customer's, else the shop's."""
+    return recipient_language(customer.locale, shop.locale)
+
+
+def greeting(customer: Customer, lang: str, *, own_line: bool = False) -> str:
+    """'Hi Hanako, ' / '森 陽葵 様、' (a sentence prefix), or its own line with `own_line`: the
+    name as `formatting.greeting_name` addresses it, nothing when there is none."""
+    name = greeting_name(customer.first_name, customer.last_name, lang)
+    if not name:
+        return ""
+    with force_locale(lang):
+        if own_line:
+            return gettext("Hi %(name)s,", name=name)
+        return gettext("Hi %(name)s, ", name=name)
+
+
+@dataclass(frozen=True)
+class SharedContent:
+    """One step's email in one language, the same for every recipient: what differs per
+    recipient is left as substitution tags."""
+
+    lang: str
+    subject: str
+    html: str
+    text: str
+
+
+# Where `email/_layout.html` wants the sender's footer.
+SENDER_FOOTER_MARKER = "<!--kizuna:sender-footer-->"
+
+
+def with_sender_footer(
+    identity: SenderIdentity, lang: str, html: str, text: str
+) -> tuple[str, str]:
+    """The email's HTML and text with the sender's footer (name, postal address, contact and
+    the right to refuse further email) in `lang`; HTML without the layout's marker gets it
+    before `</body>`."""
+    values = identity.to_json()
+    with force_locale(lang):
+        footer_html = render_template("email/_sender_footer.html", **values)
+        footer_text = render_template("email/_sender_footer.txt", **values)
+    if SENDER_FOOTER_MARKER in html:
+        html = html.replace(SENDER_FOOTER_MARKER, footer_html, 1)
+    elif "</body>" in html:
+        html = html.replace("</body>", footer_html + "</body>", 1)
+    else:
+        html += footer_html
+    return html, text.rstrip("\n") + "\n" + footer_text.strip("\n") + "\n"
+
+
+def message_unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:
+    """The signed one-click unsubscribe URL of this recipient's message."""
+    return unsubscribe_url(
+        config.app_url, make_token(config.secret_key, shop.id, customer.id, msg.id)
+    )
+
+
+def flow_email(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    msg: Message,
+    flow_key: str,
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    link: str,
+    substitutions: Mapping[str, str] | None = None,
+) -> OutgoingEmail:
+    """A flow message's email: the shop's sender identity (From name, Reply-To, and the
+    footer with its name, postal address and contact), opaque ids, categories
+    `kizuna`/`flow-<key>`/`<key>-step-<n>`, and the one-click unsubscribe header — which
+    SendGrid (and RFC 8058) accept only over https, so a plain-http demo keeps the link in the
+    body only. Without an identity (a preview) the shop's name stands in and no footer is added:
+    the rules never let such an email be sent."""
+    from_name, from_email = parseaddr(config.mail_from)
+    identity = identity_of(shop)
+    if identity is not None:
+        html, text = with_sender_footer(
+            identity, recipient_language(customer.locale, shop.locale), html, text
+        )
+    return OutgoingEmail(
+        kizuna_message_id=str(msg.id),
+        shop_id=str(shop.id),
+        from_email=from_email,
+        from_name=(identity.sender_name if identity else shop.name) or from_name or None,
+        reply_to=identity.reply_to if identity else None,
+        reply_to_name=identity.sender_name if identity else None,
+        to_email=customer.email or "",
+        subject=subject,
+        html=html,
+        text=text,
+        categories=("kizuna", f"flow-{flow_key}", f"{flow_key}-step-{msg.step}"),
+        substitutions=dict(substitutions or {}),
+        unsubscribe_url=link if link.startswith("https://") else None,
+    )
+
+
+def shared_content_email(
+    config: Config,
+    shop: Shop,
+    customer: Customer,
+    msg: Message,
+    flow_key: str,
+    content: SharedContent,
+    *,
+    text_greeting_own_line: bool,
+    substitutions: Mapping[str, str] | None = None,
+) -> OutgoingEmail | None:
+    """This recipient's email on shared content: the greeting (HTML-escaped for the HTML part),
+    the unsubscribe link and the flow's own `substitutions` (already escaped where they go into
+    HTML); None when they pass SendGrid's per-personalization limit (send it on its own)."""
+    link = message_unsubscribe_link(config, shop, customer, msg)
+    values = {
+        GREETING_HTML_TAG: str(escape(greeting(customer, content.lang))),
+        GREETING_TEXT_TAG: greeting(customer, content.lang, own_line=text_greeting_own_line),
+        UNSUBSCRIBE_TAG: link,
+        **(substitutions or {}),
+    }
+    if len(json.dumps(values).encode()) > MAX_SUBSTITUTIONS_BYTES:
+        return None
+    return flow_email(
+        config,
+        shop,
+        customer,
+        msg,
+        flow_key,
+        subject=content.subject,
+        html=content.html,
+        text=content.text,
+        link=link,
+        substitutions=values,
+    )
