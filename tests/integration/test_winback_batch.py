@@ -38,7 +38,8 @@ def _lapsed_customers(db: Session, names: list[str | None]) -> Any:
     )
     for n, name in enumerate(names):
         customer = add_customer(db, shop, str(9100 + n), [300, 250, 200], "SUBSCRIBED")
-        customer.first_name, customer.locale = name, "en"
+        # An English-speaking customer with a name in Latin letters: greeted by the given name.
+        customer.first_name, customer.last_name, customer.locale = name, "Yamada", "en"
     db.commit()
     return shop
 
