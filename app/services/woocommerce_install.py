@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import redis
 import requests
 from sqlalchemy import select
 
@@ -24,7 +23,7 @@ from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from app.queueing import enqueue_after_commit, job_id
-from app.services.ingest_webhook import IngestResult, enqueue_webhook_event, record_event
+from app.services.ingest_webhook import IngestResult, record_event
 from app.tasks import WOOCOMMERCE_KEY_CHECK, WOOCOMMERCE_SETUP
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.outbound import (
@@ -324,7 +323,8 @@ def ingest_webhook(
     delivery_id: str | None,
     handled: bool,
 ) -> IngestResult:
-    """Record one verified delivery (committed) and enqueue it; duplicates are acknowledged.
+    """Record one verified delivery (committed; workers claim it from the inbox); duplicates
+    are acknowledged.
 
     `handled`: Kizuna has a handler for the topic; other topics are recorded `ignored`.
     """
@@ -354,13 +354,4 @@ def ingest_webhook(
     if event_id is None:
         log.info("woocommerce webhook duplicate topic=%s shop_id=%s", topic, shop.shop_id)
         return IngestResult(event_id=None, duplicate=True)
-    if status == "pending":
-        try:
-            enqueue_webhook_event(runtime.redis, event_id)
-        except (redis.RedisError, OSError) as error:
-            log.warning(
-                "webhook enqueue deferred to sweeper event_id=%s error=%s",
-                event_id,
-                type(error).__name__,
-            )
     return IngestResult(event_id=event_id, duplicate=False)

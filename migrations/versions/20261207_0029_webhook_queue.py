@@ -1,0 +1,39 @@
+"""webhook_events as the processing queue: a retry time per event and the pending index
+
+Revision ID: 20261207_webhook_queue
+Revises: 20261207_customer_products
+Create Date: 2026-12-07 16:00:00
+
+Workers claim pending events in id order (`FOR UPDATE SKIP LOCKED`); a failed attempt sets
+`next_attempt_at` (the backoff), NULL meaning "now". The partial index holds only the pending
+rows, so claiming stays cheap however many processed events the table keeps.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "20261207_webhook_queue"
+down_revision: str | None = "20261207_customer_products"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+PENDING = sa.text("status = 'pending'")
+
+
+def upgrade() -> None:
+    op.add_column("webhook_events", sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_webhook_events_pending",
+        "webhook_events",
+        ["id"],
+        postgresql_where=PENDING,
+        sqlite_where=PENDING,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_webhook_events_pending", table_name="webhook_events")
+    with op.batch_alter_table("webhook_events") as batch:
+        batch.drop_column("next_attempt_at")
