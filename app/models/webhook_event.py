@@ -50,4 +50,5 @@ class WebhookEvent(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the retry's backoff
+    request_id: Mapped[str | None] = mapped_column(String(128))  # of the delivery, for the logs
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.db import Database, utcnow
 from app.kizuna import Kizuna
+from app.logs import current_request_id
 from app.models import Shop, WebhookEvent
 from app.services.upsert import table_of
 from connectors.shopify.webhooks import (
@@ -287,6 +288,7 @@ def _event_values(
         "payload": body.decode("utf-8") if status == "pending" else None,
         "status": status,
         "attempts": 0,
+        "request_id": current_request_id(),
     }
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
+from app.logs import job_context
 from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import upsert
@@ -448,6 +449,11 @@ def _fail(
     return final
 
 
+def webhook_job_id(event_id: int) -> str:
+    """How the log lines of an event's processing name it (the id of its RQ job, once)."""
+    return f"webhook-{event_id}"
+
+
 def _record_failure(runtime: Kizuna, event_id: int, error: Exception) -> str:
     """Count a failed attempt of an event whose transaction rolled back → failed or retry."""
     with runtime.db.session() as session:
@@ -504,8 +510,12 @@ def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int
             session.rollback()
             return {}
         ids = [event.id for event in events]
+        # Jobs the batch schedules carry the delivering request's id when there is one.
+        request_ids = {event.request_id for event in events}
+        shared = request_ids.pop() if len(request_ids) == 1 else None
         try:
-            settled = _Batch(session, events).apply()
+            with job_context(None, {"request_id": shared}):
+                settled = _Batch(session, events).apply()
             _finish(session, settled.outcomes, now)
             by_id = {event.id: event for event in events}
             failed = {
@@ -516,7 +526,8 @@ def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int
                 (by_id[i].platform, by_id[i].received_at, now)
                 for i in [*settled.outcomes, *(i for i, final in failed.items() if final)]
             ]
-            session.commit()
+            with job_context(None, {"request_id": shared}):
+                session.commit()
         except Exception as error:
             session.rollback()
             if len(ids) == 1:
@@ -535,13 +546,14 @@ def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int
     counted = Counter((by_id[i].platform, outcome) for i, outcome in outcomes.items())
     _record_metrics(runtime, timing, counted, started)
     for event in events:
-        log.info(
-            "webhook %s event_id=%s topic=%s shop_id=%s",
-            outcomes[event.id],
-            event.id,
-            event.topic,
-            event.shop_id,
-        )
+        with job_context(webhook_job_id(event.id), {"request_id": event.request_id}):
+            log.info(
+                "webhook %s event_id=%s topic=%s shop_id=%s",
+                outcomes[event.id],
+                event.id,
+                event.topic,
+                event.shop_id,
+            )
     return outcomes
 
 

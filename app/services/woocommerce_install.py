@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.db import utcnow
 from app.kizuna import Kizuna
+from app.logs import current_request_id
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from app.queueing import enqueue_after_commit, job_id
@@ -349,6 +350,7 @@ def ingest_webhook(
         "payload": body.decode("utf-8") if status == "pending" else None,
         "status": status,
         "attempts": 0,
+        "request_id": current_request_id(),
     }
     event_id = record_event(runtime, values)
     if event_id is None:

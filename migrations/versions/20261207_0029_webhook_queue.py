@@ -1,4 +1,4 @@
-"""webhook_events as the processing queue: a retry time per event and the pending index
+"""webhook_events as the processing queue: a retry time and request id per event, the pending index
 
 Revision ID: 20261207_webhook_queue
 Revises: 20261207_customer_products
@@ -6,7 +6,8 @@ Create Date: 2026-12-07 16:00:00
 
 Workers claim pending events in id order (`FOR UPDATE SKIP LOCKED`); a failed attempt sets
 `next_attempt_at` (the backoff), NULL meaning "now". The partial index holds only the pending
-rows, so claiming stays cheap however many processed events the table keeps.
+rows, so claiming stays cheap however many processed events the table keeps. `request_id` is the
+delivering request's id, carried into the log lines of the event's processing.
 """
 
 from collections.abc import Sequence
@@ -23,7 +24,10 @@ PENDING = sa.text("status = 'pending'")
 
 
 def upgrade() -> None:
-    op.add_column("webhook_events", sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "webhook_events", sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("webhook_events", sa.Column("request_id", sa.String(length=128), nullable=True))
     op.create_index(
         "ix_webhook_events_pending",
         "webhook_events",
@@ -36,4 +40,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_webhook_events_pending", table_name="webhook_events")
     with op.batch_alter_table("webhook_events") as batch:
+        batch.drop_column("request_id")
         batch.drop_column("next_attempt_at")
