@@ -357,14 +357,14 @@ class _Batch:
         rows = self.session.execute(
             select(WebhookEvent.id, WebhookEvent.payload).where(WebhookEvent.id.in_(event_ids))
         )
-        self.payloads.update(dict(rows.tuples()))
+        self.payloads.update({row[0]: row[1] for row in rows})
         shop_ids = list(self.shops)
         self.shops.clear()
         self._load_shops(shop_ids)
 
 
-def _claim(
-    session: Session, where: Sequence[ColumnElement[bool]], limit: int, now: datetime
+def claim(
+    session: Session, limit: int, now: datetime, where: Sequence[ColumnElement[bool]] = ()
 ) -> list[WebhookEvent]:
     """Take up to `limit` due pending events, oldest first, skipping rows another transaction
     holds; their attempts count up in this transaction (undone with it if it rolls back)."""
@@ -505,7 +505,7 @@ def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int
     started = time.perf_counter()
     now = utcnow()
     with runtime.db.session() as session:
-        events = _claim(session, where, limit, now)
+        events = claim(session, limit, now, where)
         if not events:
             session.rollback()
             return {}

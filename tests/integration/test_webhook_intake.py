@@ -25,7 +25,7 @@ import httpx
 import pytest
 import redis
 from flask import Flask
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
