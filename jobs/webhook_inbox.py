@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +25,7 @@ from app.services.process_webhook import BATCH_SIZE, process_pending
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0  # SQLite, or PostgreSQL while the listening connection is down
-LISTEN_TIMEOUT_S = 2.0  # PostgreSQL: longest wait between claims without a notification
+LISTEN_TIMEOUT_S = 5.0  # PostgreSQL: longest wait between claims without a notification
 
 
 def drain(runtime: Kizuna, stop: threading.Event | None = None) -> int:
@@ -46,8 +47,9 @@ class _Listener:
         self.engine = runtime.db.engine
         self.connection: Any = None
 
-    def wait(self, timeout: float) -> None:
-        """Until a notification arrives or `timeout` passes; then forget the ones queued."""
+    def wait(self, timeout: float, stop: threading.Event) -> None:
+        """Until a notification arrives, `timeout` passes or `stop` is set; then forget the
+        notifications queued meanwhile."""
         if self.connection is None:
             raw = self.engine.raw_connection()
             driver = raw.driver_connection
@@ -58,8 +60,10 @@ class _Listener:
             self.connection = raw
             return  # listening from now: claim again first, in case something arrived before
         driver = self.connection.driver_connection
-        for _notify in driver.notifies(timeout=timeout, stop_after=1):
-            pass
+        deadline = time.monotonic() + timeout
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            if any(True for _notify in driver.notifies(timeout=min(left, 0.5), stop_after=1)):
+                break
         for _notify in driver.notifies(timeout=0.0):
             pass
 
@@ -83,7 +87,7 @@ def run_inbox(runtime: Kizuna, stop: threading.Event) -> None:
                 if listener is None:
                     stop.wait(POLL_S)
                 else:
-                    listener.wait(LISTEN_TIMEOUT_S)
+                    listener.wait(LISTEN_TIMEOUT_S, stop)
             except (SQLAlchemyError, OSError) as error:
                 log.warning("webhook inbox waiting for the database error=%s", type(error).__name__)
                 if listener is not None:

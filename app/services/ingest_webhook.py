@@ -4,8 +4,9 @@ Layer: services; commits. Concurrent deliveries in one process share one multi-r
 `INSERT … ON CONFLICT DO NOTHING` on (platform, dedupe_key) and its commit (group commit): each
 request waits for the commit of the group holding its row, so a 200 always follows a durable
 row. A redelivery is acknowledged, never processed twice. Nothing else happens on the request:
-the inbox is the queue; after a group with pending rows commits, `NOTIFY` wakes the workers
-(PostgreSQL), which also poll. The hot path loads no ORM objects.
+the inbox is the queue; on PostgreSQL the table's statement trigger NOTIFYs `NOTIFY_CHANNEL`
+when an insert adds pending rows (delivered to the workers at commit); workers also poll. The
+hot path loads no ORM objects.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select, text
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -40,7 +41,8 @@ from connectors.shopify.webhooks import (
 log = logging.getLogger(__name__)
 
 PLATFORM = "shopify"
-# Workers LISTEN here; a committed group with pending rows notifies once (PostgreSQL only).
+# Workers LISTEN here; the table's trigger notifies once per insert with pending rows
+# (PostgreSQL only; the migration `20261207_webhook_queue` names the same channel).
 NOTIFY_CHANNEL = "kizuna_webhook_events"
 # Rows per shared INSERT: a burst larger than this commits in several groups.
 GROUP_LIMIT = 200
@@ -162,31 +164,16 @@ class _Intake:
                 waiting.error, waiting.done = error, True
             _reraise_if_fatal(error)
             return
-        pending = False
         for waiting in group:
             key = (waiting.values["platform"], waiting.values["dedupe_key"])
             if first[key] is waiting:
                 waiting.event_id = inserted.get(key)
-                pending = pending or (
-                    waiting.event_id is not None and waiting.values["status"] == "pending"
-                )
             waiting.done = True
-        if pending:
-            self._notify()
 
     def _insert(self, rows: list[_Waiting]) -> dict[tuple[str, str], int]:
         statement = _insert_statement(self.engine.dialect.name)
         returned = self.execute(statement, [waiting.values for waiting in rows])
         return {(platform, key): int(event_id) for event_id, platform, key in returned}
-
-    def _notify(self) -> None:
-        """Wake the workers; best effort: they poll too, and the rows are committed."""
-        if self.engine.dialect.name != "postgresql":
-            return
-        try:
-            self.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
-        except SQLAlchemyError as error:
-            log.warning("webhook notify failed error=%s", type(error).__name__)
 
     def cached_shop(self, domain: str) -> tuple[int, str] | None:
         entry = self.shops.get(domain)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.models import Customer, Order, Shop, WebhookEvent
 from app.services.process_webhook import MAX_ATTEMPTS, claim, process_pending
-from jobs.webhook_inbox import drain
+from jobs.webhook_inbox import LISTEN_TIMEOUT_S, drain, run_inbox
 from tests.conftest import make_test_env
 from tests.factories import shopify_webhooks
 from tests.factories.shopify_webhooks import deliver, sample_body
@@ -202,3 +203,22 @@ def test_a_worker_killed_mid_batch_loses_nothing(
         threading.Event().wait(0.1)  # the server notices the dropped connection
     assert deadline_drained == 8
     assert statuses(db) == Counter({("processed", 1): 8})
+
+
+def test_a_listening_worker_is_woken_by_the_insert_of_a_pending_event(
+    client: Any, db: Session, shop: Shop, runtime: Any
+) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_inbox, args=(runtime, stop), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # listening, then waiting up to LISTEN_TIMEOUT_S for a notification
+        delivered = time.monotonic()
+        deliver_customers(client, 1)
+        while statuses(db) != Counter({("processed", 1): 1}):
+            assert time.monotonic() - delivered < LISTEN_TIMEOUT_S * 0.8, "not woken"
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=LISTEN_TIMEOUT_S + 5)
+    assert not thread.is_alive()
