@@ -8,9 +8,9 @@ applies them, so a worker lost mid-batch leaves them `pending` for the next clai
 is applied once however often it was delivered. Customers, orders and checkouts of a batch are
 upserted set-wise per shop ("newer wins" on `updated_at`, so order within and across batches
 does not matter) and reach `flows.triggers` together; other topics are applied one by one, in
-order, each as a barrier. Payloads are dropped when done. A batch that fails is split into
-batches of one, so a poisoned event fails alone: it is retried with backoff (`next_attempt_at`),
-then `failed` and shown on the shop's status.
+order, each as a barrier. Payloads are dropped when done. A batch that fails is run again in
+halves, down to batches of one, so a poisoned event fails alone: it is retried with backoff
+(`next_attempt_at`), then `failed` and shown on the shop's status.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from connectors.shopify.webhooks import (
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 200  # events per claim and transaction
+BATCH_SIZE = 100  # events per claim and transaction
 RETRY_DELAYS = (10, 30, 60, 120, 300)  # seconds before each further attempt
 MAX_ATTEMPTS = 1 + len(RETRY_DELAYS)
 DATA_REQUESTS_KEPT = 20
@@ -484,7 +484,7 @@ def _record_metrics(
         for (platform, outcome), n in outcomes.items()
         for _ in range(n)
     ]
-    observations = []
+    observations: list[tuple[str, dict[str, str], float]] = []
     if started is not None and settled:
         per_event = (time.perf_counter() - started) / len(settled)
         observations.extend(
@@ -500,8 +500,8 @@ def _record_metrics(
 
 def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int) -> dict[int, str]:
     """Claim and apply one batch in one transaction → each claimed event's outcome. A batch
-    that fails as a whole is rolled back and run again as batches of one; a single event that
-    fails has its attempt recorded (retry later, or `failed`)."""
+    that fails as a whole is rolled back and run again in halves; a single event that fails
+    has its attempt recorded (retry later, or `failed`)."""
     started = time.perf_counter()
     now = utcnow()
     with runtime.db.session() as session:
@@ -533,13 +533,15 @@ def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int
             if len(ids) == 1:
                 return {ids[0]: _record_failure(runtime, ids[0], error)}
             log.warning(
-                "webhook batch failed, splitting it events=%s error=%s",
+                "webhook batch failed, halving it events=%s error=%s",
                 len(ids),
                 type(error).__name__,
             )
+            # Halves, so a poisoned event is isolated in a few rounds, and a batch that only
+            # lost a deadlock is done in two.
             outcomes: dict[int, str] = {}
-            for event_id in ids:
-                outcomes.update(_run_batch(runtime, [WebhookEvent.id == event_id], 1))
+            for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+                outcomes.update(_run_batch(runtime, [WebhookEvent.id.in_(half)], len(half)))
             return outcomes
     outcomes = dict(settled.outcomes)
     outcomes.update({i: "failed" if final else "retry" for i, final in failed.items()})
