@@ -1,7 +1,7 @@
 """webhook_events as the processing queue: a retry time and request id per event, the pending index
 
 Revision ID: 20261207_webhook_queue
-Revises: 20261207_customer_products
+Revises: 20261207_tag_write_back
 Create Date: 2026-12-07 16:00:00
 
 Workers claim pending events in id order (`FOR UPDATE SKIP LOCKED`); a failed attempt sets
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_webhook_queue"
-down_revision: str | None = "20261207_customer_products"
+down_revision: str | None = "20261207_tag_write_back"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
