@@ -306,7 +306,13 @@ class _Batch:
         except WebhookPayloadError as error:
             self.settled.failures[event.id] = error
             return
-        self.gathered.setdefault((shop.id, kind), []).append((event.id, record))
+        gathered = self.gathered.setdefault((shop.id, kind), [])
+        if any(other.external_id == record.external_id for _id, other in gathered):
+            # A second change of the same checkout, order or customer: the flows see each in
+            # turn (a cart run starts, then its checkout completes), as if delivered apart.
+            self.flush()
+            gathered = self.gathered.setdefault((shop.id, kind), [])
+        gathered.append((event.id, record))
 
     def flush(self) -> None:
         """Apply what was gathered: per shop, customers, then checkouts (a cart run starts),
