@@ -2,7 +2,8 @@
 
 Layer: web wiring, called once by `create_app()`. Every response carries `X-Request-Id` (the
 caller's when well-formed, else a new one); log lines of the request and of the jobs it enqueues
-carry it. Webhook intake is counted and timed here, whatever the route answered.
+carry it. Webhook intake is counted and timed here, whatever the route answered (buffered:
+no request waits on Redis for it).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.logs import (
     reset_request_id,
 )
 from app.metrics import bp as metrics_bp
-from app.metrics import install_api_problem_counter, record
+from app.metrics import install_api_problem_counter, record_soon
 
 _WEBHOOK_PLATFORMS = {
     "webhooks.shopify_webhook": "shopify",
@@ -53,7 +54,7 @@ def init_observability(app: Flask, runtime: Kizuna) -> None:
         if platform is not None and "request_started" in g:
             elapsed = time.perf_counter() - g.request_started
             labels = {"platform": platform}
-            record(
+            record_soon(
                 runtime.redis,
                 counts=[("kizuna_webhook_intake", {**labels, "status": str(response.status_code)})],
                 observations=[("kizuna_webhook_intake_seconds", labels, elapsed)],

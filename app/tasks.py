@@ -11,13 +11,9 @@ from app.queueing import EMAIL, FLOWS, SYNC, WEBHOOKS, Task
 HOUR = 3600
 SYNC_TIMEOUT = 4 * HOUR
 
-# Intake and the webhook sweeper.
-PROCESS_WEBHOOK = Task(
-    "jobs.process_webhook.process_webhook_event",
-    WEBHOOKS,
-    timeout=300,
-    retry_intervals=(10, 30, 60, 120, 300),
-)
+# One recorded webhook event (workers claim events from the inbox themselves; this entry stays
+# for jobs queued by earlier versions) and the webhook sweeper. Retries are the inbox's backoff.
+PROCESS_WEBHOOK = Task("jobs.process_webhook.process_webhook_event", WEBHOOKS, timeout=300)
 SWEEP_WEBHOOK_EVENTS = Task("jobs.sweeper.sweep_webhook_events", WEBHOOKS, timeout=120)
 
 # Shopify sync: the first backfill (or `kizuna sync`) and the 15-minute reconcile.

@@ -4,9 +4,10 @@ Both are served the same way in the same run (gunicorn, same worker count, loopb
 same load generator sends signed Shopify webhooks to each: a mix of topics with 10 % duplicate
 deliveries. The generator is `wrk` (C, cheap enough not to starve the servers on two cores) fed
 pre-signed requests through `bench/replay.lua`; without wrk, a slower asyncio generator is used.
-After the run, RQ workers drain the queue, the sweeper re-enqueues anything still pending (as
-the scheduler does in production), and the database is checked: every accepted delivery
-processed (lost = 0), no delivery processed twice (duplicates_processed = 0).
+After the run, two burst workers (`kizuna worker --burst`) drain the inbox, claiming events in
+batches, then their RQ queues; the sweeper then processes anything still pending (as the
+scheduler does in production), and the database is checked: every accepted delivery processed
+(lost = 0), no delivery processed twice (duplicates_processed = 0).
 
     python bench/webhook_intake.py            # 30 s per target
     python bench/webhook_intake.py --quick    # a few seconds (CI)
@@ -426,8 +427,8 @@ SWEEP = "from jobs.sweeper import sweep_webhook_events; print(sweep_webhook_even
 
 
 def _sweep(env: dict[str, str]) -> int:
-    """Run the scheduler's sweeper once: it re-enqueues events still pending (the recovery path
-    for jobs Redis lost). Returns how many it re-enqueued."""
+    """Run the scheduler's sweeper once: it processes events still pending (the backstop for
+    workers that did not). Returns how many it claimed."""
     output = subprocess.run(
         [sys.executable, "-c", SWEEP], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     ).stdout.split()
@@ -536,7 +537,7 @@ def main() -> int:
     )
     print(
         f"drain: {drain_seconds:.1f}s for {sum(statuses.values())} events {statuses}; "
-        f"re-enqueued by the sweeper: {swept}"
+        f"left to the sweeper: {swept}"
     )
     print(
         f"RESULT accepted_per_s={accepted_per_s:.0f} p99_ms={kizuna.percentile_ms(0.99):.1f} "

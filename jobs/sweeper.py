@@ -15,5 +15,5 @@ from jobs.context import kizuna_job
 
 @kizuna_job
 def sweep_webhook_events(runtime: Kizuna, older_than: float = 30.0, limit: int = 50_000) -> int:
-    """Re-enqueue pending events received more than `older_than` seconds ago; returns how many."""
+    """Process due pending events received more than `older_than` seconds ago; → how many."""
     return webhook_sweep.sweep_webhook_events(runtime, older_than, limit)

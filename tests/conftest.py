@@ -39,7 +39,7 @@ from app import entry as process_runtime
 from app.auth.login_link import make_login_token
 from app.config import Config, load_config
 from app.db import Base
-from app.queueing import QUEUE_NAMES
+from app.queueing import QUEUE_NAMES, WEBHOOKS
 from app.services.bulk_load import analyze_loaded_tables
 from connectors.outbound import OutboundPolicy
 
@@ -228,10 +228,16 @@ def db_or_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any
 
 
 def drain(app: Flask, queues: tuple[str, ...] = QUEUE_NAMES) -> int:
-    """Run every queued job to completion in this process (RQ's burst SimpleWorker)."""
+    """Run every queued job to completion in this process (RQ's burst SimpleWorker), after
+    the webhook inbox when `webhooks` is among the queues (as a burst worker does); → the RQ
+    jobs finished."""
     from rq import Queue, SimpleWorker
 
+    from jobs.webhook_inbox import drain as drain_inbox
+
     connection = app.extensions["kizuna"].redis
+    if WEBHOOKS in queues:
+        drain_inbox(app.extensions["kizuna"])
     queue_objects = [Queue(name, connection=connection) for name in queues]
 
     def finished() -> int:

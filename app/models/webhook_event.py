@@ -1,14 +1,17 @@
-"""The webhook inbox: every verified delivery, recorded before it is acknowledged.
+"""The webhook inbox: every verified delivery, recorded before it is acknowledged, and the queue
+its processing is claimed from.
 
-Layer: models (never commit). Unique on (platform, dedupe_key). The payload is personal data:
-dropped once the event is processed; a customers/redact erases pending payloads of that customer.
+Layer: models (never commit). Unique on (platform, dedupe_key). `pending` rows are the queue:
+claimed in id order with `FOR UPDATE SKIP LOCKED` once `next_attempt_at` (NULL: now) has passed;
+`ix_webhook_events_pending` holds only them. The payload is personal data: dropped once the event
+is processed; a customers/redact erases pending payloads of that customer.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -21,6 +24,12 @@ class WebhookEvent(Base):
     __table_args__ = (
         UniqueConstraint("platform", "dedupe_key"),
         Index("ix_webhook_events_status_received", "status", "received_at"),
+        Index(
+            "ix_webhook_events_pending",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -40,4 +49,6 @@ class WebhookEvent(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the retry's backoff
+    request_id: Mapped[str | None] = mapped_column(String(128))  # of the delivery, for the logs
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,8 +1,12 @@
-"""Recording a verified Shopify webhook delivery in the inbox, then queueing its processing.
+"""Recording a verified webhook delivery in the inbox, durably, before it is acknowledged.
 
-Layer: services; commits. One INSERT … ON CONFLICT DO NOTHING on (platform, dedupe_key), so a
-redelivery is acknowledged, never processed twice; the job is enqueued after commit, and a row
-left `pending` (Redis down) is swept up. The hot path loads no ORM objects.
+Layer: services; commits. Concurrent deliveries in one process share one multi-row
+`INSERT … ON CONFLICT DO NOTHING` on (platform, dedupe_key) and its commit (group commit): each
+request waits for the commit of the group holding its row, so a 200 always follows a durable
+row. A redelivery is acknowledged, never processed twice. Nothing else happens on the request:
+the inbox is the queue; on PostgreSQL the table's statement trigger NOTIFYs `NOTIFY_CHANNEL`
+when an insert adds pending rows (delivered to the workers at commit); workers also poll. The
+hot path loads no ORM objects.
 """
 
 from __future__ import annotations
@@ -14,10 +18,9 @@ import logging
 import threading
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -25,10 +28,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.db import Database, utcnow
 from app.kizuna import Kizuna
+from app.logs import current_request_id
 from app.models import Shop, WebhookEvent
-from app.queueing import enqueue, job_id
 from app.services.upsert import table_of
-from app.tasks import PROCESS_WEBHOOK
 from connectors.shopify.webhooks import (
     COMPLIANCE_TOPICS,
     SUPPORTED_TOPICS,
@@ -39,6 +41,11 @@ from connectors.shopify.webhooks import (
 log = logging.getLogger(__name__)
 
 PLATFORM = "shopify"
+# Workers LISTEN here; the table's trigger notifies once per insert with pending rows
+# (PostgreSQL only; the migration `20261207_webhook_queue` names the same channel).
+NOTIFY_CHANNEL = "kizuna_webhook_events"
+# Rows per shared INSERT: a burst larger than this commits in several groups.
+GROUP_LIMIT = 200
 # Shops found active are remembered briefly per process; a shop that has just uninstalled is
 # still re-checked by the processing job, and unknown or uninstalled shops are never cached, so a
 # fresh install is seen at once.
@@ -53,23 +60,27 @@ class IngestResult:
     duplicate: bool
 
 
-def webhook_job_id(event_id: int) -> str:
-    return job_id("webhook", event_id)
+@dataclass
+class _Waiting:
+    """One request's row in the group commit; `done` once its group committed (or failed)."""
 
-
-def enqueue_webhook_event(connection: redis.Redis, event_id: int) -> None:
-    """Queue processing of one recorded event (a no-op while the same job is still queued).
-    One Redis round trip: RQ's unique enqueue checks, saves and pushes in one script."""
-    enqueue(connection, PROCESS_WEBHOOK, event_id, job_id=webhook_job_id(event_id))
+    values: dict[str, Any]
+    done: bool = False
+    event_id: int | None = None
+    error: BaseException | None = field(default=None, repr=False)
 
 
 class _Intake:
-    """The intake's per-process state for one database: active shops, and one connection per
-    thread kept between requests.
+    """The intake's per-process state for one database: active shops, one connection per
+    thread kept between requests, and the group commit.
 
     Checking a connection out of the pool per request costs a ping and a reset, more CPU than
     the insert itself; intake runs single statements in autocommit, so a held connection never
     sits in a transaction. A connection found broken is replaced and the statement retried once.
+
+    Group commit without a thread of its own: a request that finds no group being written
+    becomes the writer of every row queued so far (its own included), on its own connection;
+    requests arriving meanwhile queue and wait, and the next of them writes the next group.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -77,6 +88,9 @@ class _Intake:
         self.shops: dict[str, tuple[float, int, str]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
+        self._queued: list[_Waiting] = []
+        self._writing = False
+        self._written = threading.Condition(threading.Lock())
 
     def _connection(self) -> Connection:
         connection: Connection | None = getattr(self._local, "connection", None)
@@ -85,11 +99,12 @@ class _Intake:
             self._local.connection = connection
         return connection
 
-    def execute(self, statement: Any, parameters: dict[str, Any] | None = None) -> list[Row]:
+    def execute(self, statement: Any, parameters: Any = None) -> list[Row]:
         for attempt in (1, 2):
             connection = self._connection()
             try:
-                rows = list(connection.execute(statement, parameters))
+                result = connection.execute(statement, parameters)
+                rows = list(result) if result.returns_rows else []
                 connection.commit()  # ends SQLAlchemy's bookkeeping; the driver autocommitted
                 return rows
             except DBAPIError as error:
@@ -99,6 +114,66 @@ class _Intake:
                 connection.close()
                 self._local.connection = None
         raise AssertionError("unreachable")
+
+    def record(self, values: dict[str, Any]) -> int | None:
+        """Insert one `webhook_events` row with whatever other rows are waiting, and return
+        once their shared commit is done: its id, or None when its dedupe key exists."""
+        waiting = _Waiting(values)
+        with self._written:
+            self._queued.append(waiting)
+            while not waiting.done:
+                if self._writing:
+                    self._written.wait()
+                    continue
+                group = self._queued[:GROUP_LIMIT]
+                del self._queued[:GROUP_LIMIT]
+                self._writing = True
+                self._written.release()
+                try:
+                    self._write(group)
+                finally:
+                    self._written.acquire()
+                    self._writing = False
+                    self._written.notify_all()
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.event_id
+
+    def _write(self, group: list[_Waiting]) -> None:
+        """One INSERT … ON CONFLICT DO NOTHING of the group's rows, committed; each waiting
+        request gets its id, None (a duplicate) or the error. A row the database refuses
+        (its shop erased meanwhile) fails alone: the group is then written row by row."""
+        first: dict[tuple[str, str], _Waiting] = {}
+        for waiting in group:
+            first.setdefault((waiting.values["platform"], waiting.values["dedupe_key"]), waiting)
+        rows = list(first.values())
+        try:
+            try:
+                inserted = self._insert(rows)
+            except IntegrityError:
+                if len(rows) == 1:
+                    raise
+                inserted = {}
+                for waiting in rows:
+                    try:
+                        inserted.update(self._insert([waiting]))
+                    except IntegrityError as error:
+                        waiting.error = error
+        except BaseException as error:
+            for waiting in group:
+                waiting.error, waiting.done = error, True
+            _reraise_if_fatal(error)
+            return
+        for waiting in group:
+            key = (waiting.values["platform"], waiting.values["dedupe_key"])
+            if first[key] is waiting:
+                waiting.event_id = inserted.get(key)
+            waiting.done = True
+
+    def _insert(self, rows: list[_Waiting]) -> dict[tuple[str, str], int]:
+        statement = _insert_statement(self.engine.dialect.name)
+        returned = self.execute(statement, [waiting.values for waiting in rows])
+        return {(platform, key): int(event_id) for event_id, platform, key in returned}
 
     def cached_shop(self, domain: str) -> tuple[int, str] | None:
         entry = self.shops.get(domain)
@@ -115,6 +190,12 @@ class _Intake:
     def forget_shop(self, domain: str) -> None:
         with self._lock:
             self.shops.pop(domain, None)
+
+
+def _reraise_if_fatal(error: BaseException) -> None:
+    """Errors that must not be turned into a request's failure (interpreter exit, Ctrl-C)."""
+    if not isinstance(error, Exception):
+        raise error
 
 
 _intakes: weakref.WeakKeyDictionary[Database, _Intake] = weakref.WeakKeyDictionary()
@@ -194,17 +275,19 @@ def _event_values(
         "payload": body.decode("utf-8") if status == "pending" else None,
         "status": status,
         "attempts": 0,
+        "request_id": current_request_id(),
     }
 
 
 @functools.cache
 def _insert_statement(dialect: str) -> Any:
-    """Built once per dialect: constructing the statement per request costs more than running it."""
+    """Built once per dialect: constructing the statement per request costs more than running it.
+    Run with a list of rows, SQLAlchemy sends them as one multi-row INSERT."""
     table = table_of(WebhookEvent)
     return (
         (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
         .on_conflict_do_nothing(index_elements=["platform", "dedupe_key"])
-        .returning(table.c.id)
+        .returning(table.c.id, table.c.platform, table.c.dedupe_key)
     )
 
 
@@ -213,15 +296,10 @@ _SHOP_QUERY = select(Shop.id, Shop.status).where(
 )
 
 
-def _insert_event(intake: _Intake, values: dict[str, Any]) -> int | None:
-    """One statement in autocommit: the insert is its own transaction, one round trip."""
-    rows = intake.execute(_insert_statement(intake.engine.dialect.name), values)
-    return int(rows[0][0]) if rows else None
-
-
 def record_event(runtime: Kizuna, values: dict[str, Any]) -> int | None:
-    """Insert one `webhook_events` row (committed at once); None when its dedupe key exists."""
-    return _insert_event(_intake(runtime.db), values)
+    """Insert one `webhook_events` row (committed before this returns, with the rows of
+    concurrent requests); None when its dedupe key exists."""
+    return _intake(runtime.db).record(values)
 
 
 def ingest_shopify_webhook(
@@ -230,11 +308,11 @@ def ingest_shopify_webhook(
     body: bytes,
     payload: dict[str, Any] | None = None,
 ) -> IngestResult:
-    """Record one verified delivery (committed) and enqueue its processing.
+    """Record one verified delivery, committed before this returns; workers take it from there.
 
     `payload` is the parsed body when the caller has it already. Unknown or uninstalled shops
     are recorded as `ignored` without payload; compliance topics are always recorded `pending`.
-    A duplicate delivery returns `duplicate=True` and enqueues nothing.
+    A duplicate delivery returns `duplicate=True`.
     """
     if payload is None:
         payload = json.loads(body)
@@ -244,24 +322,14 @@ def ingest_shopify_webhook(
     shop = _find_shop(intake, headers.shop_domain)
     values = _event_values(headers, body, payload, shop)
     try:
-        event_id = _insert_event(intake, values)
+        event_id = intake.record(values)
     except IntegrityError:
         # The cached shop row is gone (erased meanwhile): look it up again, once.
         intake.forget_shop(values["shop_domain"])
         shop = _find_shop(intake, headers.shop_domain)
         values = _event_values(headers, body, payload, shop)
-        event_id = _insert_event(intake, values)
-    topic, status = values["topic"], values["status"]
+        event_id = intake.record(values)
     if event_id is None:
-        log.info("webhook duplicate topic=%s shop_id=%s", topic, values["shop_id"])
+        log.info("webhook duplicate topic=%s shop_id=%s", values["topic"], values["shop_id"])
         return IngestResult(event_id=None, duplicate=True)
-    if status == "pending":
-        try:
-            enqueue_webhook_event(runtime.redis, event_id)
-        except (redis.RedisError, OSError) as error:
-            log.warning(
-                "webhook enqueue deferred to sweeper event_id=%s error=%s",
-                event_id,
-                type(error).__name__,
-            )
     return IngestResult(event_id=event_id, duplicate=False)

@@ -1,10 +1,16 @@
-"""Processing one recorded webhook delivery: claim it, apply it, mark it processed.
+"""Processing recorded webhook deliveries in batches: claim, apply set-wise, mark, commit.
 
-Layer: services; the RQ entry `jobs.process_webhook.process_webhook_event` (queue `webhooks`,
-job id `webhook-<event_id>`) binds the app context and calls it here. The claim (`pending` →
-processing) is in the transaction that applies it, so a delivery enqueued twice is applied once;
-the payload is dropped when done. Retried with backoff; after the last attempt the event is
-`failed`.
+Layer: services; called by the workers' inbox loop (`jobs/webhook_inbox.py`), the sweeper and
+the RQ entry `jobs.process_webhook.process_webhook_event` (one event, a batch of one). The inbox
+is the queue: `process_pending` claims up to `BATCH_SIZE` due `pending` events in id order
+(`FOR UPDATE SKIP LOCKED`: concurrent workers never take the same event) in the transaction that
+applies them, so a worker lost mid-batch leaves them `pending` for the next claim, and an event
+is applied once however often it was delivered. Customers, orders and checkouts of a batch are
+upserted set-wise per shop ("newer wins" on `updated_at`, so order within and across batches
+does not matter) and reach `flows.triggers` together; other topics are applied one by one, in
+order, each as a barrier. Payloads are dropped when done. A batch that fails is run again in
+halves, down to batches of one, so a poisoned event fails alone: it is retried with backoff
+(`next_attempt_at`), then `failed` and shown on the shop's status.
 """
 
 from __future__ import annotations
@@ -12,16 +18,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
+from app.logs import job_context
 from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import upsert
@@ -29,7 +38,7 @@ from app.services.redact import redact_customer, redact_shop
 from app.services.sync import bulk_operation_finished
 from app.services.uninstall import uninstall_shop
 from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
-from app.tasks import PROCESS_WEBHOOK
+from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord
 from connectors.shopify.webhooks import (
     CHECKOUT_TOPICS,
     CONSENT_TOPICS,
@@ -46,7 +55,9 @@ from connectors.shopify.webhooks import (
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 1 + len(PROCESS_WEBHOOK.retry_intervals)
+BATCH_SIZE = 100  # events per claim and transaction
+RETRY_DELAYS = (10, 30, 60, 120, 300)  # seconds before each further attempt
+MAX_ATTEMPTS = 1 + len(RETRY_DELAYS)
 DATA_REQUESTS_KEPT = 20
 _ERROR_TEXT_LIMIT = 500
 
@@ -186,56 +197,36 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def _claim(session: Session, event_id: int) -> WebhookEvent | None:
-    """Take the event if it is still pending; a concurrent claimer waits, then finds it done."""
-    claimed = session.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.id == event_id, WebhookEvent.status == "pending")
-        .values(attempts=WebhookEvent.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if not getattr(claimed, "rowcount", 0):
-        return None
-    return session.scalars(
-        select(WebhookEvent)
-        .where(WebhookEvent.id == event_id)
-        .execution_options(populate_existing=True)
-    ).one()
+# Topics applied set-wise: the record a payload maps to, by kind. Everything else goes through
+# its handler, one event at a time.
+_CUSTOMERS, _ORDERS, _CHECKOUTS = "customers", "orders", "checkouts"
+Record = CustomerRecord | OrderRecord | CheckoutRecord
 
 
-def _finish(event: WebhookEvent, status: str) -> None:
-    event.status = status
-    event.processed_at = utcnow()
-    event.payload = None
-    event.last_error = None
+def _consent_record(event: WebhookEvent, payload: Payload) -> CustomerRecord:
+    return consent_from_payload(payload, triggered_at=event.triggered_at)
+
+
+SET_WISE: dict[tuple[str, str], tuple[str, Callable[[WebhookEvent, Payload], Record]]] = {
+    **{
+        ("shopify", t): (_CUSTOMERS, lambda _e, p: customer_from_payload(p))
+        for t in CUSTOMER_TOPICS
+    },
+    **{("shopify", t): (_CUSTOMERS, _consent_record) for t in CONSENT_TOPICS},
+    **{("shopify", t): (_ORDERS, lambda _e, p: order_from_payload(p)) for t in ORDER_TOPICS},
+    **{
+        ("shopify", t): (_CHECKOUTS, lambda _e, p: checkout_from_payload(p))
+        for t in CHECKOUT_TOPICS
+    },
+}
+# Handlers that erase payloads of other pending events (they are read again after these).
+_ERASING_TOPICS = frozenset({"customers/redact", "shop/redact"})
 
 
 def _handlers(platform: str) -> Mapping[str, Handler]:
     if platform == "woocommerce":
         return WOOCOMMERCE_HANDLERS
     return HANDLERS
-
-
-def _apply(session: Session, event: WebhookEvent) -> str:
-    shop = None
-    if event.shop_id is not None:
-        shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
-    handler = _handlers(event.platform).get(event.topic)
-    if handler is None:
-        return "ignored"
-    if event.payload is None:
-        return "processed"  # erased by a redact before it was processed: nothing left to apply
-    try:
-        payload = json.loads(event.payload)
-    except ValueError as error:
-        raise WebhookPayloadError("stored payload is not JSON") from error
-    if not isinstance(payload, dict):
-        raise WebhookPayloadError("stored payload is not an object")
-    try:
-        handler(session, event, shop, payload)
-    except _Ignored:
-        return "ignored"
-    return "processed"
 
 
 def _describe(error: Exception) -> str:
@@ -245,96 +236,346 @@ def _describe(error: Exception) -> str:
     return type(error).__name__
 
 
-def _record_failure(runtime: Kizuna, event_id: int, error: Exception, *, final: bool) -> bool:
-    """Count the failed attempt; returns True when the event is now `failed` (no more retries)."""
+@dataclass
+class _Settled:
+    """What a batch decided per event: its outcome, or the failure to record."""
+
+    outcomes: dict[int, str] = field(default_factory=dict)
+    failures: dict[int, Exception] = field(default_factory=dict)
+
+
+class _Batch:
+    """The claimed events of one transaction, applied in id order: runs of set-wise topics are
+    gathered per shop and kind, and flushed before any other topic (a barrier) and at the end."""
+
+    def __init__(self, session: Session, events: Sequence[WebhookEvent]) -> None:
+        self.session, self.events = session, events
+        self.payloads = {event.id: event.payload for event in events}
+        self.shops: dict[int, Shop] = {}
+        self.settled = _Settled()
+        self.gathered: dict[tuple[int, str], list[tuple[int, Any]]] = {}
+        self._load_shops([event.shop_id for event in events if event.shop_id is not None])
+
+    def _load_shops(self, shop_ids: Sequence[int | None]) -> None:
+        wanted = sorted({shop_id for shop_id in shop_ids if shop_id is not None})
+        if not wanted:
+            return
+        found = self.session.scalars(
+            select(Shop).where(Shop.id.in_(wanted)).execution_options(populate_existing=True)
+        )
+        self.shops.update({shop.id: shop for shop in found})
+
+    def _payload(self, event: WebhookEvent) -> Payload | None:
+        raw = self.payloads.get(event.id)
+        if raw is None:
+            return None
+        try:
+            payload = json.loads(raw)
+        except ValueError as error:
+            raise WebhookPayloadError("stored payload is not JSON") from error
+        if not isinstance(payload, dict):
+            raise WebhookPayloadError("stored payload is not an object")
+        return payload
+
+    def apply(self) -> _Settled:
+        for position, event in enumerate(self.events):
+            set_wise = SET_WISE.get((event.platform, event.topic))
+            if set_wise is not None:
+                self._gather(event, *set_wise)
+                continue
+            self.flush()
+            self._apply_one(event)
+            if event.topic in _ERASING_TOPICS or event.topic == "app/uninstalled":
+                self._reread([e.id for e in self.events[position + 1 :]])
+        self.flush()
+        return self.settled
+
+    def _gather(
+        self, event: WebhookEvent, kind: str, to_record: Callable[[WebhookEvent, Payload], Record]
+    ) -> None:
+        shop = self.shops.get(event.shop_id) if event.shop_id is not None else None
+        if shop is None or shop.status == "uninstalled":
+            self.settled.outcomes[event.id] = "ignored"
+            return
+        try:
+            payload = self._payload(event)
+            if payload is None:  # erased by a redact before it was processed
+                self.settled.outcomes[event.id] = "processed"
+                return
+            record = to_record(event, payload)
+        except WebhookPayloadError as error:
+            self.settled.failures[event.id] = error
+            return
+        gathered = self.gathered.setdefault((shop.id, kind), [])
+        if any(other.external_id == record.external_id for _id, other in gathered):
+            # A second change of the same checkout, order or customer: the flows see each in
+            # turn (a cart run starts, then its checkout completes), as if delivered apart.
+            self.flush()
+            gathered = self.gathered.setdefault((shop.id, kind), [])
+        gathered.append((event.id, record))
+
+    def flush(self) -> None:
+        """Apply what was gathered: per shop, customers, then checkouts (a cart run starts),
+        then orders (which exit cart runs started before them, then start post-purchase)."""
+        gathered, self.gathered = self.gathered, {}
+        for shop_id in sorted({shop_id for shop_id, _kind in gathered}):
+            customers = gathered.get((shop_id, _CUSTOMERS), [])
+            checkouts = gathered.get((shop_id, _CHECKOUTS), [])
+            orders = gathered.get((shop_id, _ORDERS), [])
+            if customers:
+                upsert.upsert_customers(self.session, shop_id, [r for _id, r in customers])
+            if checkouts:
+                records = [r for _id, r in checkouts]
+                upsert.upsert_checkouts(self.session, shop_id, records)
+                flow_triggers.after_checkouts(self.session, shop_id, records)
+            if orders:
+                records = [r for _id, r in orders]
+                upsert.upsert_orders(self.session, shop_id, records)
+                flow_triggers.after_orders(self.session, shop_id, records)
+            for event_id, _record in (*customers, *checkouts, *orders):
+                self.settled.outcomes[event_id] = "processed"
+
+    def _apply_one(self, event: WebhookEvent) -> None:
+        """One event through its handler, in a savepoint: an error undoes that event alone."""
+        handler = _handlers(event.platform).get(event.topic)
+        if handler is None:
+            self.settled.outcomes[event.id] = "ignored"
+            return
+        shop = self.shops.get(event.shop_id) if event.shop_id is not None else None
+        try:
+            with self.session.begin_nested():
+                payload = self._payload(event)
+                if payload is None:  # erased by a redact before it was processed
+                    self.settled.outcomes[event.id] = "processed"
+                    return
+                handler(self.session, event, shop, payload)
+        except _Ignored:
+            self.settled.outcomes[event.id] = "ignored"
+        except Exception as error:
+            self.settled.failures[event.id] = error
+        else:
+            self.settled.outcomes[event.id] = "processed"
+
+    def _reread(self, event_ids: list[int]) -> None:
+        """After a handler that changes shops or erases payloads: what the rest now meet."""
+        if not event_ids:
+            return
+        rows = self.session.execute(
+            select(WebhookEvent.id, WebhookEvent.payload).where(WebhookEvent.id.in_(event_ids))
+        )
+        self.payloads.update({row[0]: row[1] for row in rows})
+        shop_ids = list(self.shops)
+        self.shops.clear()
+        self._load_shops(shop_ids)
+
+
+def claim(
+    session: Session, limit: int, now: datetime, where: Sequence[ColumnElement[bool]] = ()
+) -> list[WebhookEvent]:
+    """Take up to `limit` due pending events, oldest first, skipping rows another transaction
+    holds; their attempts count up in this transaction (undone with it if it rolls back)."""
+    due = (
+        select(WebhookEvent.id)
+        .where(
+            WebhookEvent.status == "pending",
+            or_(WebhookEvent.next_attempt_at.is_(None), WebhookEvent.next_attempt_at <= now),
+            *where,
+        )
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.scalars(
+        update(WebhookEvent)
+        .where(WebhookEvent.id.in_(due.scalar_subquery()))
+        .values(attempts=WebhookEvent.attempts + 1)
+        .returning(WebhookEvent)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).all()
+    return sorted(claimed, key=lambda event: event.id)
+
+
+def _finish(session: Session, outcomes: Mapping[int, str], now: datetime) -> None:
+    by_status: dict[str, list[int]] = {}
+    for event_id, status in outcomes.items():
+        by_status.setdefault(status, []).append(event_id)
+    for status, event_ids in sorted(by_status.items()):
+        session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_(sorted(event_ids)))
+            .values(
+                status=status,
+                processed_at=now,
+                payload=None,
+                last_error=None,
+                next_attempt_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _fail(
+    session: Session, event: WebhookEvent, error: Exception, now: datetime, *, counted: bool
+) -> bool:
+    """Record a failed attempt of `event` (locked by the caller); → True when it is now
+    `failed`: a payload that cannot be mapped fails at once, anything else after
+    `MAX_ATTEMPTS`, each retry later than the last. `counted`: the attempt is counted already."""
+    attempts = event.attempts if counted else event.attempts + 1
+    final = isinstance(error, WebhookPayloadError) or attempts >= MAX_ATTEMPTS
+    values: dict[str, Any] = {"attempts": attempts, "last_error": _describe(error)}
+    if final:
+        # A failed payload is personal data with no further use: the next sync reconciles.
+        values.update(status="failed", processed_at=now, payload=None, next_attempt_at=None)
+    else:
+        delay = RETRY_DELAYS[min(attempts, len(RETRY_DELAYS)) - 1]
+        values["next_attempt_at"] = now + timedelta(seconds=delay)
+    session.execute(
+        update(WebhookEvent)
+        .where(WebhookEvent.id == event.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if final and event.shop_id is not None:
+        shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
+        if shop is not None:
+            shop.last_error = (
+                f"A {event.platform.title()} {event.topic} webhook (event {event.id}) "
+                f"could not be processed after {attempts} attempt(s): "
+                f"{values['last_error']}. The next sync reconciles the data."
+            )[:_ERROR_TEXT_LIMIT]
+            shop.last_error_at = now
+    log.warning(
+        "webhook failed event_id=%s topic=%s attempt=%s final=%s error=%s",
+        event.id,
+        event.topic,
+        attempts,
+        final,
+        type(error).__name__,
+    )
+    return final
+
+
+def webhook_job_id(event_id: int) -> str:
+    """How the log lines of an event's processing name it (the id of its RQ job, once)."""
+    return f"webhook-{event_id}"
+
+
+def _record_failure(runtime: Kizuna, event_id: int, error: Exception) -> str:
+    """Count a failed attempt of an event whose transaction rolled back → failed or retry."""
     with runtime.db.session() as session:
         event = session.scalars(
             select(WebhookEvent).where(WebhookEvent.id == event_id).with_for_update()
         ).one_or_none()
         if event is None or event.status != "pending":
-            return True
-        event.attempts += 1
-        event.last_error = _describe(error)
-        failed = final or event.attempts >= MAX_ATTEMPTS
-        if failed:
-            event.status = "failed"
-            event.processed_at = utcnow()
-            # A failed payload is personal data with no further use: the next sync reconciles.
-            event.payload = None
-            if event.shop_id is not None:
-                shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
-                if shop is not None:
-                    shop.last_error = (
-                        f"A {event.platform.title()} {event.topic} webhook (event {event.id}) "
-                        f"could not be processed after {event.attempts} attempt(s): "
-                        f"{event.last_error}. The next sync reconciles the data."
-                    )[:_ERROR_TEXT_LIMIT]
-                    shop.last_error_at = utcnow()
-        timing = (event.platform, event.received_at, event.processed_at)
+            return "skipped"
+        now = utcnow()
+        failed = _fail(session, event, error, now, counted=False)
+        timing = [(event.platform, event.received_at, now if failed else None)]
         session.commit()
-        _record_metrics(runtime, timing, "failed" if failed else "retry", None)
-        log.warning(
-            "webhook failed event_id=%s topic=%s attempt=%s final=%s error=%s",
-            event_id,
-            event.topic,
-            event.attempts,
-            failed,
-            type(error).__name__,
-        )
-        return failed
+    outcome = "failed" if failed else "retry"
+    _record_metrics(runtime, timing, Counter({(event.platform, outcome): 1}), None)
+    return outcome
 
 
 def _record_metrics(
     runtime: Kizuna,
-    timing: tuple[str, datetime, datetime | None],
-    outcome: str,
+    settled: Sequence[tuple[str, datetime, datetime | None]],
+    outcomes: Counter[tuple[str, str]],
     started: float | None,
 ) -> None:
-    """Count the outcome; time the processing and the lag since receipt (settled events)."""
-    platform, received_at, processed_at = timing
-    labels = {"platform": platform}
-    observations = []
-    if started is not None:
-        observations.append(
-            ("kizuna_webhook_processing_seconds", labels, time.perf_counter() - started)
+    """Count the outcomes; time the batch per event and the lag since receipt (settled events),
+    in one Redis round trip."""
+    counts = [
+        ("kizuna_webhook_processed", {"platform": platform, "outcome": outcome})
+        for (platform, outcome), n in outcomes.items()
+        for _ in range(n)
+    ]
+    observations: list[tuple[str, dict[str, str], float]] = []
+    if started is not None and settled:
+        per_event = (time.perf_counter() - started) / len(settled)
+        observations.extend(
+            ("kizuna_webhook_processing_seconds", {"platform": platform}, per_event)
+            for platform, _received, _processed in settled
         )
-    if processed_at is not None:
-        lag = (processed_at - received_at).total_seconds()
-        observations.append(("kizuna_webhook_lag_seconds", labels, max(0.0, lag)))
-    record(
-        runtime.redis,
-        counts=[("kizuna_webhook_processed", {**labels, "outcome": outcome})],
-        observations=observations,
-    )
+    for platform, received_at, processed_at in settled:
+        if processed_at is not None:
+            lag = max(0.0, (processed_at - received_at).total_seconds())
+            observations.append(("kizuna_webhook_lag_seconds", {"platform": platform}, lag))
+    record(runtime.redis, counts=counts, observations=observations)
 
 
-def process_webhook_event(runtime: Kizuna, event_id: int) -> str:
-    """Apply one recorded delivery; returns its outcome (processed, ignored, skipped, failed)."""
+def _run_batch(runtime: Kizuna, where: Sequence[ColumnElement[bool]], limit: int) -> dict[int, str]:
+    """Claim and apply one batch in one transaction → each claimed event's outcome. A batch
+    that fails as a whole is rolled back and run again in halves; a single event that fails
+    has its attempt recorded (retry later, or `failed`)."""
     started = time.perf_counter()
-    try:
-        with runtime.db.session() as session:
-            event = _claim(session, event_id)
-            if event is None:
-                session.rollback()
-                log.debug("webhook skipped event_id=%s: not pending", event_id)
-                return "skipped"
-            outcome = _apply(session, event)
-            _finish(event, outcome)
-            timing = (event.platform, event.received_at, event.processed_at)
-            session.commit()
-            _record_metrics(runtime, timing, outcome, started)
+    now = utcnow()
+    with runtime.db.session() as session:
+        events = claim(session, limit, now, where)
+        if not events:
+            session.rollback()
+            return {}
+        ids = [event.id for event in events]
+        # Jobs the batch schedules carry the delivering request's id when there is one.
+        request_ids = {event.request_id for event in events}
+        shared = request_ids.pop() if len(request_ids) == 1 else None
+        try:
+            with job_context(None, {"request_id": shared}):
+                settled = _Batch(session, events).apply()
+            _finish(session, settled.outcomes, now)
+            by_id = {event.id: event for event in events}
+            failed = {
+                event_id: _fail(session, by_id[event_id], error, now, counted=True)
+                for event_id, error in settled.failures.items()
+            }
+            timing = [
+                (by_id[i].platform, by_id[i].received_at, now)
+                for i in [*settled.outcomes, *(i for i, final in failed.items() if final)]
+            ]
+            with job_context(None, {"request_id": shared}):
+                session.commit()
+        except Exception as error:
+            session.rollback()
+            if len(ids) == 1:
+                return {ids[0]: _record_failure(runtime, ids[0], error)}
+            log.warning(
+                "webhook batch failed, halving it events=%s error=%s",
+                len(ids),
+                type(error).__name__,
+            )
+            # Halves, so a poisoned event is isolated in a few rounds, and a batch that only
+            # lost a deadlock is done in two.
+            outcomes: dict[int, str] = {}
+            for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+                outcomes.update(_run_batch(runtime, [WebhookEvent.id.in_(half)], len(half)))
+            return outcomes
+    outcomes = dict(settled.outcomes)
+    outcomes.update({i: "failed" if final else "retry" for i, final in failed.items()})
+    counted = Counter((by_id[i].platform, outcome) for i, outcome in outcomes.items())
+    _record_metrics(runtime, timing, counted, started)
+    for event in events:
+        with job_context(webhook_job_id(event.id), {"request_id": event.request_id}):
             log.info(
                 "webhook %s event_id=%s topic=%s shop_id=%s",
-                outcome,
-                event_id,
+                outcomes[event.id],
+                event.id,
                 event.topic,
                 event.shop_id,
             )
-            return outcome
-    except WebhookPayloadError as error:
-        _record_failure(runtime, event_id, error, final=True)
-        return "failed"
-    except Exception as error:
-        if _record_failure(runtime, event_id, error, final=False):
-            return "failed"
-        raise
+    return outcomes
+
+
+def process_pending(
+    runtime: Kizuna, limit: int = BATCH_SIZE, *, received_before: datetime | None = None
+) -> int:
+    """Claim up to `limit` due pending events (received before `received_before`, when given)
+    and apply them; → how many were claimed (0: nothing due, or all held by other workers)."""
+    where = [] if received_before is None else [WebhookEvent.received_at < received_before]
+    return len(_run_batch(runtime, where, limit))
+
+
+def process_webhook_event(runtime: Kizuna, event_id: int) -> str:
+    """Apply one recorded delivery now, as a batch of one → processed, ignored, retry, failed,
+    or skipped (not pending, not due yet, or being processed by another worker)."""
+    outcomes = _run_batch(runtime, [WebhookEvent.id == event_id], 1)
+    return outcomes.get(event_id, "skipped")

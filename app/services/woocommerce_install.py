@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import redis
 import requests
 from sqlalchemy import select
 
 from app.db import utcnow
 from app.kizuna import Kizuna
+from app.logs import current_request_id
 from app.models import Shop
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop
 from app.queueing import enqueue_after_commit, job_id
-from app.services.ingest_webhook import IngestResult, enqueue_webhook_event, record_event
+from app.services.ingest_webhook import IngestResult, record_event
 from app.tasks import WOOCOMMERCE_KEY_CHECK, WOOCOMMERCE_SETUP
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.outbound import (
@@ -329,7 +329,8 @@ def ingest_webhook(
     delivery_id: str | None,
     handled: bool,
 ) -> IngestResult:
-    """Record one verified delivery (committed) and enqueue it; duplicates are acknowledged.
+    """Record one verified delivery (committed; workers claim it from the inbox); duplicates
+    are acknowledged.
 
     `handled`: Kizuna has a handler for the topic; other topics are recorded `ignored`.
     """
@@ -354,18 +355,10 @@ def ingest_webhook(
         "payload": body.decode("utf-8") if status == "pending" else None,
         "status": status,
         "attempts": 0,
+        "request_id": current_request_id(),
     }
     event_id = record_event(runtime, values)
     if event_id is None:
         log.info("woocommerce webhook duplicate topic=%s shop_id=%s", topic, shop.shop_id)
         return IngestResult(event_id=None, duplicate=True)
-    if status == "pending":
-        try:
-            enqueue_webhook_event(runtime.redis, event_id)
-        except (redis.RedisError, OSError) as error:
-            log.warning(
-                "webhook enqueue deferred to sweeper event_id=%s error=%s",
-                event_id,
-                type(error).__name__,
-            )
     return IngestResult(event_id=event_id, duplicate=False)

@@ -23,6 +23,7 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.heartbeats import beat_scheduler, beat_worker
+from app.metrics import FLUSH_EVERY_S
 from app.queueing import QUEUE_NAMES
 from tests.conftest import make_test_env
 
@@ -169,12 +170,18 @@ def test_metrics_add_up_across_gunicorn_workers(gunicorn: tuple[str, Path]) -> N
             headers={"X-Shopify-Topic": "orders/create", "X-Request-Id": f"edge-unsigned-{number}"},
         )
         assert answer.status_code == 401
-    scrape = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
-    assert scrape.status_code == 200
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(scrape.text)
-        for sample in family.samples
-    }
     unsigned = ("kizuna_webhook_intake_total", (("platform", "shopify"), ("status", "401")))
+    # Each worker flushes its requests' numbers to Redis within FLUSH_EVERY_S.
+    deadline = time.monotonic() + 10 * FLUSH_EVERY_S
+    while True:
+        scrape = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scrape.status_code == 200
+        samples = {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(scrape.text)
+            for sample in family.samples
+        }
+        if samples.get(unsigned) == deliveries or time.monotonic() > deadline:
+            break
+        time.sleep(FLUSH_EVERY_S / 5)
     assert samples[unsigned] == deliveries

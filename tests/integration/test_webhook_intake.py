@@ -1,7 +1,8 @@
 """POST /webhooks/shopify end to end: verify, record once, process once, survive Redis outages.
 
-Integration tests on real PostgreSQL and Redis; jobs run in burst workers. The Redis-outage test
-starts its own redis-server on a free port (the shared server is never stopped or flushed).
+Integration tests on real PostgreSQL and Redis; the inbox is drained and jobs run as burst
+workers do. The Redis-outage test starts its own redis-server on a free port (the shared server
+is never stopped or flushed).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import httpx
 import pytest
 import redis
 from flask import Flask
-from rq import Queue, SimpleWorker
-from sqlalchemy import func, select, text
+from rq import Queue
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -39,6 +40,7 @@ from app.services.webhook_stats import rejected_count, webhook_counts
 from jobs.process_webhook import process_webhook_event
 from jobs.schedule import run_scheduler, schedule_sweep
 from jobs.sweeper import sweep_webhook_events
+from jobs.webhook_inbox import drain as drain_inbox
 from jobs.worker import run_worker
 from tests.conftest import SHOPIFY_API_SECRET_PREVIOUS, make_test_env
 from tests.factories import shopify_webhooks
@@ -77,10 +79,9 @@ def test_five_deliveries_are_recorded_and_processed_once(
     for _ in range(5):
         response = deliver(client, "customers/create", body, webhook_id="wh-create-1")
         assert response.status_code == 200
-    queue = Queue(WEBHOOKS, connection=runtime.redis)
-    assert queue.count == 1  # one job: the four redeliveries enqueued nothing
+        assert response.get_json()["duplicate"] is (_ > 0)
+    assert Queue(WEBHOOKS, connection=runtime.redis).count == 0  # the inbox is the queue
     drain_jobs(WEBHOOKS)
-    assert queue.finished_job_registry.count == 1
 
     (event,) = events(db)
     assert (event.status, event.attempts, event.payload) == ("processed", 1, None)
@@ -102,7 +103,7 @@ def test_a_second_job_for_the_same_event_does_nothing(
     (event,) = events(db)
     assert process_webhook_event(event.id) == "processed"
     assert process_webhook_event(event.id) == "skipped"
-    drain_jobs(WEBHOOKS)  # the job queued at intake finds the event done
+    drain_jobs(WEBHOOKS)  # the inbox finds nothing pending
     (event,) = events(db)
     assert (event.status, event.attempts) == ("processed", 1)
 
@@ -414,25 +415,38 @@ def test_unmappable_payload_fails_at_once_and_tells_the_merchant(
     assert counts["last_error"] == event.last_error
 
 
-def test_transient_failures_retry_then_fail(
+def _due_now(db: Session) -> None:
+    """Time passes: every retry's backoff is over."""
+    db.execute(update(WebhookEvent).values(next_attempt_at=None))
+    db.commit()
+
+
+def test_transient_failures_retry_with_backoff_then_fail(
     client: Any, db: Session, shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def broken(*_args: Any) -> None:
         raise RuntimeError("database hiccup with bob@biller.com")
 
-    monkeypatch.setitem(process_webhook.HANDLERS, "customers/create", broken)
-    deliver(client, "customers/create", sample_body("customers.create.json"))
+    monkeypatch.setitem(process_webhook.HANDLERS, "customers/delete", broken)
+    deliver(client, "customers/delete", {"id": 706405506930370084})
     (event,) = events(db)
+    waited = []
     for attempt in range(1, MAX_ATTEMPTS):
-        with pytest.raises(RuntimeError):
-            process_webhook_event(event.id)
+        assert process_webhook_event(event.id) == "retry"
         (event,) = events(db)
         assert (event.status, event.attempts) == ("pending", attempt)
         assert event.payload is not None
+        assert event.next_attempt_at is not None
+        waited.append((event.next_attempt_at - datetime.now(UTC)).total_seconds())
+        assert process_webhook_event(event.id) == "skipped"  # not due yet
+        _due_now(db)
+    assert waited == sorted(waited)
+    assert waited[0] > 5
     assert process_webhook_event(event.id) == "failed"
     (event,) = events(db)
     assert (event.status, event.attempts, event.payload) == ("failed", MAX_ATTEMPTS, None)
     assert event.last_error == "RuntimeError"  # never the exception text (personal data)
+    assert event.next_attempt_at is None
     stored = db.get(Shop, shop.id)
     assert stored is not None
     assert stored.last_error
@@ -504,7 +518,7 @@ def outage_app(app: Flask, config: Config, own_redis: OwnRedis, tmp_path: Path) 
     application.extensions["kizuna"].db.dispose()
 
 
-def test_redis_down_events_stay_pending_and_the_sweeper_recovers_them(
+def test_redis_down_loses_nothing_intake_and_processing_need_only_the_database(
     outage_app: Flask, own_redis: OwnRedis, db: Session
 ) -> None:
     shop = make_shop(db)
@@ -521,17 +535,22 @@ def test_redis_down_events_stay_pending_and_the_sweeper_recovers_them(
     assert client.post("/webhooks/shopify", data=raw, headers=forged).status_code == 401
     assert [e.status for e in events(db)] == ["pending"] * 3
 
-    own_redis.start()
-    connection = outage_app.extensions["kizuna"].redis
-    assert sweep_webhook_events(older_than=0) == 3
-    assert sweep_webhook_events(older_than=0) == 3  # same job ids: still queued once each
-    assert Queue(WEBHOOKS, connection=connection).count == 3
-    worker = SimpleWorker([Queue(WEBHOOKS, connection=connection)], connection=connection)
-    worker.work(burst=True, with_scheduler=False)
-
+    assert drain_inbox(outage_app.extensions["kizuna"]) == 3  # Redis still down
     assert [(e.status, e.attempts) for e in events(db)] == [("processed", 1)] * 3
     customer = db.scalars(select(Customer).where(Customer.shop_id == shop.id)).one()
     assert customer.first_name == "Name2"
+
+
+def test_the_sweeper_processes_overdue_events_once(
+    client: Any, db: Session, shop: Shop, runtime: Any
+) -> None:
+    for number in range(3):
+        body = customer_update(f"2026-05-0{number + 1}T10:00:00Z", f"Name{number}")
+        deliver(client, "customers/update", body, webhook_id=f"wh-late-{number}")
+    assert sweep_webhook_events(older_than=0) == 3
+    assert sweep_webhook_events(older_than=0) == 0
+    assert [(e.status, e.attempts) for e in events(db)] == [("processed", 1)] * 3
+    assert db.scalars(select(Customer.first_name)).one() == "Name2"
 
 
 def test_sweeper_leaves_recent_and_finished_events_alone(
