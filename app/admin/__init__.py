@@ -20,6 +20,7 @@ from app.admin import (  # noqa: E402, F401
     flows,
     helpers,
     inquiries,
+    outbox,
     privacy,
     segment_builder,
     segments,

@@ -103,7 +103,9 @@ def _unrouted(error: NotFound) -> Response | NotFound:
     # `_unknown`; under /api/v1 it still answers JSON. Elsewhere the site's own 404 stays.
     if request.path.startswith(f"{bp.url_prefix}/"):
         return error_response(404, "not_found", "No such endpoint.")
-    return error
+    from app.error_pages import http_error_page
+
+    return http_error_page(error)
 
 
 @bp.after_request
