@@ -40,14 +40,21 @@
       !KEEP_SCRIPTS.test(script.getAttribute("src") || "");
   }
 
-  // Scripts parsed by DOMParser never run: each is recreated, in document order.
-  function revive(script) {
+  // Scripts parsed by DOMParser never run: each is recreated, in document order; `loading`
+  // collects a promise per external one.
+  function revive(script, loading) {
     var fresh = document.createElement("script");
     Array.prototype.forEach.call(script.attributes, function (attr) {
       fresh.setAttribute(attr.name, attr.value);
     });
     fresh.async = false;
     fresh.textContent = script.textContent;
+    if (fresh.src) {
+      loading.push(new Promise(function (resolve) {
+        fresh.addEventListener("load", resolve);
+        fresh.addEventListener("error", resolve);
+      }));
+    }
     return fresh;
   }
 
@@ -66,11 +73,13 @@
       if (isPageScript(script)) script.remove();
     });
     var headScripts = Array.prototype.filter.call(doc.head.querySelectorAll("script"), isPageScript);
+    var loading = [];
     document.body.replaceWith(document.adoptNode(doc.body));
     document.body.querySelectorAll("script").forEach(function (script) {
-      if (isPageScript(script)) script.replaceWith(revive(script));
+      if (isPageScript(script)) script.replaceWith(revive(script, loading));
     });
-    headScripts.forEach(function (script) { document.head.appendChild(revive(script)); });
+    headScripts.forEach(function (script) { document.head.appendChild(revive(script, loading)); });
+    return Promise.all(loading);
   }
 
   function settle(url) {
@@ -123,9 +132,12 @@
             if (options.history === "replace") history.replaceState(state, "", landed.href);
             else history.pushState(state, "", landed.href);
           }
-          render(html);
+          var scripts = render(html);
           settle(landed);
-          document.dispatchEvent(new CustomEvent("kizuna:load", { detail: { url: landed.href } }));
+          // The page is ready once its scripts ran: <html aria-busy> until then.
+          return scripts.then(function () {
+            document.dispatchEvent(new CustomEvent("kizuna:load", { detail: { url: landed.href } }));
+          });
         });
       })
       .catch(function (error) {
