@@ -1,0 +1,212 @@
+"""Every admin page, in English and Japanese, inside the (simulated) Shopify admin and standalone:
+each answers 200, logs no console error and requests nothing from another host than the app's
+own (Shopify's App Bridge script excepted); a screenshot of each is saved to `tests/artifacts/`.
+
+Pages are found by following the links of the pages themselves from `/app` (one page per path
+shape: `/app/customers/<id>` once), so new pages are covered without being listed here. The crawl
+is split in two groups of pages to keep each test short. Error pages (404, an expired form) are
+checked to load App Bridge inside the admin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.config import Config
+from app.passwords import hash_password
+from app.services import segments
+from tests.conftest import SHOPIFY_API_KEY
+from tests.e2e import simulated_admin
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.simulated_admin import APP_BRIDGE_CDN, Stack, World, build_world, open_context
+
+config = simulated_admin.config
+sendgrid = simulated_admin.sendgrid
+servers = simulated_admin.servers
+stack = simulated_admin.stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+PASSWORD = "matcha-latte-2026"
+SKIPPED = re.compile(r"\.(csv|json)$|^/logout|^/static/")
+GROUPS: dict[str, Callable[[str], bool]] = {
+    "customers-segments": lambda path: not path.startswith(("/app/flows", "/app/outbox")),
+    "flows-outbox": lambda path: path == "/app" or path.startswith(("/app/flows", "/app/outbox")),
+}
+
+
+def shape(path: str) -> str:
+    return re.sub(r"/\d+", "/<id>", path)
+
+
+def prepare(db: Session, stack: Stack, config: Config, lang: str) -> World:
+    world = build_world(db, stack, config, lang)
+    world.account.email = "owner@tea-house.example"
+    world.account.password_hash = hash_password(PASSWORD)
+    rule = {"op": "and", "rules": [{"field": "country", "op": "is", "value": "JP"}]}
+    result = segments.save_segment(db, world.shop.id, "Japan", rule)
+    assert result.ok, result
+    db.commit()
+    return world
+
+
+class Crawl:
+    def __init__(self, stack: Stack, browser: Any, lang: str, way: str, group: str) -> None:
+        self.stack, self.lang, self.way, self.group = stack, lang, way, group
+        self.context, self.traffic = open_context(browser, stack.app_url, lang)
+        if way == "standalone":  # the cookie-less context is for the embedded admin only
+            self.context.unroute(re.compile("^" + re.escape(stack.app_url) + "/"))
+        self.page = self.context.new_page()
+        self.page.set_viewport_size({"width": 1280, "height": 1600})
+        self.page.set_default_timeout(10_000)
+        self.problems: list[str] = []
+        self.documents: list[tuple[str, int]] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.problems.append(f"{self.at}: {error}"))
+        self.context.on("request", self._request)
+        self.context.on("response", self._response)
+        self.at = ""
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.problems.append(f"{self.at}: console: {message.text}")
+
+    def _request(self, request: Any) -> None:
+        if self.way == "embedded" and request.frame.parent_frame is None:
+            return  # the simulated Shopify admin's own page, not the app's
+        url = request.url
+        if url.startswith(self.stack.app_url + "/") or url == APP_BRIDGE_CDN:
+            return
+        if url.startswith(("data:", "about:", "blob:")):
+            return
+        self.problems.append(f"{self.at}: requested another host: {url}")
+
+    def _response(self, response: Any) -> None:
+        request = response.request
+        if request.is_navigation_request() and response.url.startswith(self.stack.app_url + "/"):
+            self.documents.append((urlsplit(response.url).path, response.status))
+
+    def open(self, path: str, query: str = "") -> int:
+        """Load `path` as the merchant would and return the status of the app's document."""
+        self.at = path
+        self.documents.clear()
+        if self.way == "embedded":
+            rest = path.removeprefix("/app")
+            url = f"{self.stack.shopify_url}/store/tea-house/apps/{SHOPIFY_API_KEY}{rest}"
+            query = "&".join(x for x in (f"locale={self.lang}", query) if x)
+            self.page.goto(f"{url}?{query}")
+            frame = self.page.frame_locator("#app-iframe")
+            frame.locator("body").wait_for()
+        else:
+            self.page.goto(f"{self.stack.app_url}{path}" + (f"?{query}" if query else ""))
+        self.page.wait_for_load_state("load")
+        statuses = [status for doc_path, status in self.documents if doc_path == path]
+        return statuses[-1] if statuses else 0
+
+    def app_frame(self) -> Any:
+        return (
+            self.page.frame(name="app-iframe") if self.way == "embedded" else self.page.main_frame
+        )
+
+    def links(self) -> list[str]:
+        hrefs: list[str] = self.app_frame().evaluate(
+            "Array.from(document.querySelectorAll('a[href]'), a => a.getAttribute('href'))"
+        )
+        return [h for h in hrefs if h.startswith("/")]
+
+    def shot(self, path: str) -> None:
+        name = re.sub(r"[^a-z0-9]+", "-", shape(path).lower()).strip("-") or "home"
+        target = ARTIFACTS / f"page-{self.way}-{self.lang}-{name}.png"
+        self.page.screenshot(path=str(target), full_page=True)
+
+    def sign_in(self) -> None:
+        self.page.goto(f"{self.stack.app_url}/login")
+        self.page.fill("#login-email", "owner@tea-house.example")
+        self.page.fill("#login-password", PASSWORD)
+        self.page.click("main button[type=submit]")
+        self.page.wait_for_url(re.compile(r"/app$"))
+
+    def crawl(self, wanted: Callable[[str], bool]) -> list[str]:
+        queue, seen, visited = ["/app"], {shape("/app")}, []
+        while queue:
+            path = queue.pop(0)
+            status = self.open(path)
+            visited.append(path)
+            if status != 200:
+                self.problems.append(f"{path}: answered {status}")
+                continue
+            self.shot(path)
+            for href in self.links():
+                target = urlsplit(href).path
+                if SKIPPED.search(target) or shape(target) in seen or not wanted(target):
+                    continue
+                if not target.startswith(("/app", "/account")):
+                    continue
+                if self.way == "embedded" and not target.startswith("/app"):
+                    continue
+                seen.add(shape(target))
+                queue.append(target)
+        return visited
+
+
+@pytest.mark.parametrize("group", list(GROUPS))
+@pytest.mark.parametrize("way", ["embedded", "standalone"])
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_every_admin_page(
+    stack: Stack,
+    config: Config,
+    db: Session,
+    browser_page: Any,
+    lang: str,
+    way: str,
+    group: str,
+) -> None:
+    prepare(db, stack, config, lang)
+    crawl = Crawl(stack, browser_page.context.browser, lang, way, group)
+    try:
+        if way == "standalone":
+            crawl.sign_in()
+        visited = crawl.crawl(GROUPS[group])
+    finally:
+        crawl.context.close()
+    assert crawl.problems == []
+    shapes = {shape(p) for p in visited}
+    if group == "customers-segments":
+        assert {"/app/customers", "/app/customers/<id>", "/app/segments"} <= shapes, shapes
+        assert {"/app/segments/saved", "/app/segments/saved/<id>"} <= shapes, shapes
+    else:
+        assert {"/app/flows", "/app/flows/cart", "/app/outbox", "/app/outbox/<id>"} <= shapes
+    if way == "embedded":
+        assert crawl.traffic.cookies_sent == []
+        assert crawl.traffic.set_cookies == []
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_error_pages_inside_the_admin_load_app_bridge(
+    stack: Stack, config: Config, db: Session, browser_page: Any, lang: str
+) -> None:
+    """A missing page and an expired form, shown in Shopify's frame: App Bridge is loaded, the
+    admin may frame them, and the way back into the app works."""
+    prepare(db, stack, config, lang)
+    crawl = Crawl(stack, browser_page.context.browser, lang, "embedded", "errors")
+    try:
+        assert crawl.open("/app/customers/999999") == 404
+        frame = crawl.app_frame()
+        assert frame.locator('script[src="' + APP_BRIDGE_CDN + '"]').count() == 1
+        assert frame.locator('meta[name="shopify-api-key"]').count() == 1
+        assert frame.locator("[data-error-status='404']").count() == 1
+        crawl.shot("/error-404")
+        frame.locator("main a.btn").click()
+        frame.locator("html:not([aria-busy]) nav.tabs").wait_for()
+        assert crawl.problems == [
+            "/app/customers/999999: console: Failed to load resource: "
+            "the server responded with a status of 404 (Not Found)"
+        ]
+    finally:
+        crawl.context.close()
