@@ -8,6 +8,7 @@ admin: never `frame-ancestors 'none'` there, which would leave the merchant a bl
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, g, make_response, render_template, request, url_for
 from flask_babel import gettext
@@ -37,8 +38,9 @@ def _frame_ancestors() -> str:
 def _home_url(in_frame: bool) -> str:
     if not in_frame:
         return url_for("admin.home")
-    kept = {k: v for k in ("shop", "host", "locale") if (v := request.args.get(k))}
-    return url_for("admin.home", embedded="1", **kept)
+    kept: dict[str, Any] = {"embedded": "1"}
+    kept.update({k: v for k in ("shop", "host", "locale") if (v := request.args.get(k))})
+    return url_for("admin.home", **kept)
 
 
 def prepare_for_shopify_admin() -> bool:

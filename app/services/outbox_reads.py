@@ -62,7 +62,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(shop: Shop, filters: OutboxFilters) -> Select[Any]:
+def _filtered(shop: Shop, filters: OutboxFilters) -> Select[Message, str, str | None]:
     query = (
         select(Message, FlowRun.flow_key, Customer.email)
         .join(FlowRun, (FlowRun.id == Message.flow_run_id) & (FlowRun.shop_id == shop.id))
@@ -118,7 +118,7 @@ def outbox_page(
     return OutboxPage(rows, newer=first if more_newer else None, older=last if more_older else None)
 
 
-def _exists(session: Session, query: Select[Any]) -> bool:
+def _exists(session: Session, query: Any) -> bool:
     return session.execute(query.limit(1)).first() is not None
 
 
