@@ -83,6 +83,7 @@
   }
 
   function poll() {
+    if (!card.isConnected) return; // the page was replaced (embedded navigation): stop
     fetch(url, { headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
