@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models.flow import FlowSetting
+from app.models.inquiry import Inquiry
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.oauth import verify_session_token
 from connectors.sandbox.shopify.server import embedded_admin_url
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET
-from tests.factories.admin import make_account, make_shop
+from tests.factories.admin import make_account, make_customer, make_shop
 
 pytestmark = pytest.mark.integration
 
@@ -55,58 +55,53 @@ def _embedded(token: str | None = None) -> dict[str, str]:
     return query
 
 
-def _form(key: str = "cart") -> dict[str, str]:
-    return {
-        "enabled": "",
-        "holdout_percent": "10",
-        "cap_short": "1",
-        "cap_week": "5",
-        "quiet_start": "21:00",
-        "quiet_end": "09:00",
-    }
+INQUIRY = {"channel": "phone", "kind": "complaint", "subject": "Tea arrived stale", "notes": ""}
+
+
+def _query(token: str | None = None) -> str:
+    return "&".join(f"{k}={v}" for k, v in _embedded(token).items())
 
 
 def test_a_post_with_a_valid_bearer_token_saves_without_csrf_or_cookie(
     client: Any, db: Session, shop: Any, sandbox: SandboxShopify
 ) -> None:
-    token = sandbox.mint_session_token(DOMAIN)
-    page = client.get("/app/flows/cart", query_string=_embedded(token))
+    customer = make_customer(db, shop)
+    page = client.get(
+        f"/app/customers/{customer.id}", query_string=_embedded(sandbox.mint_session_token(DOMAIN))
+    )
     assert page.status_code == 200
     assert "Set-Cookie" not in page.headers
-    assert 'name="csrf_token" value=""' in page.get_data(as_text=True) or (
-        "csrf_token" not in page.get_data(as_text=True)
-    )
+    assert 'name="csrf_token" value=""' in page.get_data(as_text=True)  # no session made
     response = client.post(
-        "/app/flows/cart?" + "&".join(f"{k}={v}" for k, v in _embedded().items()),
-        data=_form(),
+        f"/app/customers/{customer.id}/inquiries?{_query()}",
+        data=INQUIRY,
         headers={"Authorization": f"Bearer {sandbox.mint_session_token(DOMAIN)}"},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     assert "Set-Cookie" not in response.headers
     assert "embedded=1" in response.headers["Location"]
+    assert "inquiry=logged" in response.headers["Location"]
     db.expire_all()
-    setting = db.scalars(select(FlowSetting).where(FlowSetting.flow_key == "cart")).one()
-    assert setting.enabled is False
+    assert [i.subject for i in db.scalars(select(Inquiry))] == ["Tea arrived stale"]
     assert client.get_cookie("session") is None
 
 
 def test_a_post_without_a_valid_bearer_token_needs_the_csrf_token(
     client: Any, db: Session, shop: Any, sandbox: SandboxShopify
 ) -> None:
-    query = "&".join(f"{k}={v}" for k, v in _embedded(sandbox.mint_session_token(DOMAIN)).items())
+    customer = make_customer(db, shop)
+    target = f"/app/customers/{customer.id}/inquiries"
     # A token in the query is what a link or a plain form carries: not proof for a POST.
-    in_query = client.post(f"/app/flows/cart?{query}", data=_form())
+    in_query = client.post(f"{target}?{_query(sandbox.mint_session_token(DOMAIN))}", data=INQUIRY)
     assert in_query.status_code == 400
     page = in_query.get_data(as_text=True)
     assert "This form has expired" in page
     assert f'<script src="{APP_BRIDGE}"></script>' in page
     assert f"https://{DOMAIN}" in in_query.headers["Content-Security-Policy"]
     bad = sandbox.mint_session_token(DOMAIN, secret="x" * 40)
-    forged = client.post(
-        "/app/flows/cart", data=_form(), headers={"Authorization": f"Bearer {bad}"}
-    )
+    forged = client.post(target, data=INQUIRY, headers={"Authorization": f"Bearer {bad}"})
     assert forged.status_code == 400
-    assert db.scalars(select(FlowSetting)).all() == []
+    assert db.scalars(select(Inquiry)).all() == []
 
 
 def test_error_pages_in_the_frame_load_app_bridge(client: Any, shop: Any) -> None:
@@ -115,8 +110,9 @@ def test_error_pages_in_the_frame_load_app_bridge(client: Any, shop: Any) -> Non
     page = missing.get_data(as_text=True)
     assert f'<script src="{APP_BRIDGE}"></script>' in page
     assert f'<meta name="shopify-api-key" content="{SHOPIFY_API_KEY}">' in page
-    assert "frame-ancestors https://tea-house.myshopify.com https://admin.shopify.com" in (
-        missing.headers["Content-Security-Policy"]
+    assert (
+        "frame-ancestors https://tea-house.myshopify.com https://admin.shopify.com"
+        in (missing.headers["Content-Security-Policy"])
     )
     back = re.search(r'class="btn" href="([^"]+)"', page)
     assert back
