@@ -56,7 +56,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     body_limit = app.config["MAX_CONTENT_LENGTH"]
     app.wsgi_app = BodyDeadline(app.wsgi_app, max_bytes=body_limit)  # type: ignore[method-assign]
 
-    from app import health, outage, request_guards
+    from app import error_pages, health, outage, request_guards
     from app.admin import bp as admin_bp
     from app.api import bp as api_bp
     from app.auth import bp as auth_bp
@@ -75,6 +75,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(storefront_bp)
     app.register_blueprint(api_bp)
     outage.register(app)
+    error_pages.install(app)
 
     @app.get("/favicon.ico")
     def favicon() -> Response:

@@ -55,6 +55,8 @@ class Config:
     log_format: str = "json"  # json | text (text by default when embedded or in development)
     metrics_token: str | None = None  # None: /metrics answers 404
     sentry_dsn: str | None = None  # None: no error reporting
+    # App Bridge inside the Shopify admin; the demo points it at the simulated admin's stand-in.
+    app_bridge_url: str = "https://cdn.shopify.com/shopifycloud/app-bridge.js"
 
     @property
     def shopify_secrets(self) -> tuple[str, ...]:
@@ -226,6 +228,8 @@ def load_config(
     metrics_token = env.get("METRICS_TOKEN", "").strip() or None
     if metrics_token is not None and len(metrics_token) < 16:
         raise ConfigError("METRICS_TOKEN must be at least 16 characters")
+    app_bridge_url = env.get("SHOPIFY_APP_BRIDGE_URL", "").strip() or Config.app_bridge_url
+    _check_url("SHOPIFY_APP_BRIDGE_URL", app_bridge_url, ("http", "https"))
     sentry_dsn = env.get("SENTRY_DSN", "").strip() or None
     if sentry_dsn:
         _check_url("SENTRY_DSN", sentry_dsn, ("http", "https"))
@@ -254,4 +258,5 @@ def load_config(
         log_format=log_format,
         metrics_token=metrics_token,
         sentry_dsn=sentry_dsn,
+        app_bridge_url=app_bridge_url,
     )

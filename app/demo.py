@@ -304,6 +304,7 @@ def run_demo(
     from app.migrate import upgrade
     from app.redis_conn import embedded_redis_url
     from connectors.sandbox.shopify import SandboxShopify, serve_sandbox
+    from connectors.sandbox.shopify.server import embedded_admin_url
     from connectors.sandbox.woocommerce import SandboxWooCommerce
 
     env = dict(os.environ)
@@ -345,6 +346,7 @@ def run_demo(
     # The simulated store is on loopback over plain http: allowed in development only.
     allowed = [h for h in env.get("OUTBOUND_ALLOW_HOSTS", "").split(",") if h.strip()]
     env["OUTBOUND_ALLOW_HOSTS"] = ",".join([*allowed, woo_url.removeprefix("http://")])
+    env.setdefault("SHOPIFY_APP_BRIDGE_URL", f"{sandbox_url}/_sandbox/app-bridge.js")
     mail_server = None
     if not env.get("SENDGRID_API_KEY"):
         from connectors.sandbox.sendgrid import EngagementModel, SandboxSendGrid
@@ -418,6 +420,9 @@ def run_demo(
         click.echo("Kizuna is running. Open the admin (login link: works once, within 15 minutes;")
         click.echo("`kizuna login-link` prints another):")
         click.echo(f"  {link}")
+        click.echo("Or open it as embedded, inside the simulated Shopify admin (`?locale=ja`: in")
+        click.echo("Japanese):")
+        click.echo(f"  {embedded_admin_url(sandbox_url, DEMO_SHOP, config.shopify_api_key)}")
         click.echo(f"Health: {app_url}/healthz — logs: {supervisor.log_dir}")
         click.echo("Press Ctrl-C to stop everything.")
         sys.stdout.flush()

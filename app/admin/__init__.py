@@ -2,10 +2,11 @@
 
 Layer: web. Every view is `@admin_required` and reads through the services' read modules
 (`app.services.customer_reads`, `shop_status`, `analytics_reads`, `segment_reads`, `store_overview`,
-shared with the JSON API), scoped to `g.shop`; nothing here writes to the database except the
-forms that say so. Embedded (inside the Shopify admin) and standalone
-(login link + cookie) render the same templates; `templates/admin/base.html` adds App Bridge and
-its navigation when embedded, a header with the account's stores and a logout button otherwise.
+`outbox_reads`, shared with the JSON API), scoped to `g.shop`; nothing here writes to the database
+except the forms that say so. Embedded (inside the Shopify admin) and standalone
+(login link + cookie) render the same templates; `templates/admin/base.html` adds App Bridge, its
+`<s-app-nav>` and `static/admin/navigate.js` (links and forms sent by fetch, so the session token
+rides on each) when embedded, a header with the account's stores and a logout button otherwise.
 """
 
 from flask import Blueprint
@@ -21,6 +22,7 @@ from app.admin import (  # noqa: E402, F401
     flows,
     helpers,
     inquiries,
+    outbox,
     privacy,
     segment_builder,
     segments,

@@ -1,4 +1,4 @@
-"""Admin flows: `/app/flows`, `/app/flows/<key>` (settings and preview) and `/app/outbox`.
+"""Admin flows: `/app/flows` and `/app/flows/<key>` (settings and preview).
 
 Layer: web. Reads are scoped to `g.shop`; the one write, a flow's settings, goes through
 `flows.settings` and is committed here. The preview stores nothing and is shown sandboxed.
@@ -7,11 +7,8 @@ Layer: web. Reads are scoped to `g.shop`; the one write, a flow's settings, goes
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import httpx
 from flask import abort, g, redirect, render_template, request
 from flask_babel import gettext
 from sqlalchemy import select
@@ -32,24 +29,12 @@ from app.formatting import format_datetime
 from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
 from app.models import Customer, Shop
-from app.models.flow import FlowRun, Message
 from app.request_guards import db_integer
 from app.services import attribution, segments
 
 log = logging.getLogger(__name__)
 
-OUTBOX_LIMIT = 50
-SANDBOX_FETCH = 500  # the sandbox cannot filter by shop: fetch this many, keep this shop's
 PREVIEW_CANDIDATES = 20
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    to: str
-    subject: str
-    categories: tuple[str, ...]
-    at: datetime | None
-    status: str | None = None
 
 
 def _flow_or_404(key: str) -> None:
@@ -210,78 +195,3 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         ),
         status,
     )
-
-
-# --- outbox ----------------------------------------------------------------------------------
-
-
-def sandbox_outbox(base_url: str, shop_id: int, limit: int = OUTBOX_LIMIT) -> list[OutboxRow]:
-    """The simulated SendGrid's latest messages for this shop only (newest first)."""
-    response = httpx.get(
-        f"{base_url.rstrip('/')}/_sandbox/outbox", params={"limit": SANDBOX_FETCH}, timeout=5.0
-    )
-    response.raise_for_status()
-    rows: list[OutboxRow] = []
-    for item in response.json().get("messages") or ():
-        args = item.get("custom_args") or {}
-        if str(args.get("kizuna_shop_id", "")) != str(shop_id):
-            continue
-        to = ", ".join(str(entry.get("email", "")) for entry in item.get("to") or ())
-        try:
-            at: datetime | None = datetime.fromisoformat(item.get("accepted_at") or "")
-        except ValueError:
-            at = None
-        rows.append(
-            OutboxRow(
-                to=to,
-                subject=str(item.get("subject") or ""),
-                categories=tuple(str(c) for c in item.get("categories") or ()),
-                at=at,
-            )
-        )
-        if len(rows) >= limit:
-            break
-    return rows
-
-
-def sent_messages(session: Session, shop_id: int, limit: int = OUTBOX_LIMIT) -> list[OutboxRow]:
-    """Kizuna's own record of the shop's flow messages, latest first."""
-    rows = session.execute(
-        select(Message, Customer.email, FlowRun.flow_key)
-        .join(Customer, (Customer.id == Message.customer_id) & (Customer.shop_id == shop_id))
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(Message.shop_id == shop_id)
-        .order_by(Message.id.desc())
-        .limit(limit)
-    ).all()
-    return [
-        OutboxRow(
-            to=email or "",
-            subject=msg.subject or "",
-            categories=("kizuna", f"flow-{flow_key}", f"{flow_key}-step-{msg.step}"),
-            at=msg.sent_at or msg.created_at,
-            status=msg.status,
-        )
-        for msg, email, flow_key in rows
-    ]
-
-
-@bp.get("/outbox")
-@admin_required
-def outbox():  # type: ignore[no-untyped-def]
-    if g.shop is None:
-        return render_template("admin/connect_store.html")
-    config = kizuna().config
-    source = "messages"
-    error = False
-    rows: list[OutboxRow] = []
-    if not config.sendgrid_api_key and config.sendgrid_sandbox_url:
-        source = "sandbox"
-        try:
-            rows = sandbox_outbox(config.sendgrid_sandbox_url, g.shop.id)
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("sandbox outbox unavailable error=%s", type(exc).__name__)
-            error = True
-    else:
-        rows = sent_messages(db_session(), g.shop.id)
-    return render_template("admin/outbox.html", rows=rows, source=source, error=error)

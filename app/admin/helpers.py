@@ -164,7 +164,8 @@ for _name, _helper in TEMPLATE_GLOBALS.items():
 
 @bp.app_context_processor
 def _shopify_api_key() -> dict[str, Any]:
-    return {"shopify_api_key": kizuna().config.shopify_api_key}
+    config = kizuna().config
+    return {"shopify_api_key": config.shopify_api_key, "app_bridge_url": config.app_bridge_url}
 
 
 def automations_stalled() -> bool:

@@ -98,12 +98,14 @@ def _unknown(_rest: str) -> Response:
 
 
 @bp.app_errorhandler(NotFound)
-def _unrouted(error: NotFound) -> Response | NotFound:
+def _unrouted(error: NotFound) -> Response | HTTPException:
     # A path the URL map cannot even match (a newline in a segment, say) never reaches
     # `_unknown`; under /api/v1 it still answers JSON. Elsewhere the site's own 404 stays.
     if request.path.startswith(f"{bp.url_prefix}/"):
         return error_response(404, "not_found", "No such endpoint.")
-    return error
+    from app.error_pages import http_error_page
+
+    return http_error_page(error)
 
 
 @bp.after_request

@@ -1,7 +1,9 @@
 """CSRF protection for the standalone admin's cookie session: one token per session.
 
-Layer: web auth. Compared in constant time; renewed on login. Requests authenticated by a Shopify
-session token carry no cookie credentials and are not checked.
+Layer: web auth. Compared in constant time; renewed on login. Requests carrying a valid Shopify
+session token in `Authorization: Bearer` (the embedded admin's fetches) are not checked: they
+have no cookie credentials and the signed token is the proof. An `id_token` in the query is not
+enough for an unsafe request.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, render_template_string, request, session
+from flask import Response, g, request, session
 from flask_babel import gettext
-
-from app.i18n import current_language
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,14 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 F = Callable[..., Any]
 
-_REFUSED = """<!doctype html>
-<html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ title }}</title>
-<link rel="stylesheet" href="{{ url_for('static', filename='admin/admin.css') }}"></head>
-<body class="is-standalone"><main class="page page-narrow"><section class="card">
-<h1>{{ title }}</h1><p role="alert">{{ body }}</p>
-<p><a class="btn" href="{{ url_for('auth.login_required_page') }}">{{ back }}</a></p>
-</section></main></body></html>"""
-
 
 def csrf_token() -> str:
-    """This session's token, created on first use (templates call it as `csrf_token()`)."""
+    """This session's token, created on first use (templates call it as `csrf_token()`).
+
+    Inside the Shopify admin there is no cookie session: the page's forms are sent with the
+    session token instead, and no session is created for them (empty string)."""
+    if g.get("embedded"):
+        return ""
     token = session.get(CSRF_SESSION_KEY)
     if not isinstance(token, str) or not token:
         token = secrets.token_urlsafe(32)
@@ -61,31 +58,31 @@ def csrf_valid(given: str | None = None) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode())
 
 
-def csrf_refused() -> tuple[str, int]:
+def csrf_refused() -> Response:
+    from app.error_pages import error_page
 
     log.info("csrf token refused path=%s", request.path)
-    page = render_template_string(
-        _REFUSED,
-        lang=current_language(),
-        title=gettext("This form has expired"),
-        body=gettext(
+    return error_page(
+        400,
+        gettext("This form has expired"),
+        gettext(
             "The page was open too long or came from another site. Go back, reload the page "
             "and submit it again."
         ),
-        back=gettext("Back to Kizuna"),
     )
-    return page, 400
 
 
 def _needs_check() -> bool:
+    """Unsafe requests need the token, except those proven by a valid session token in
+    `Authorization: Bearer` (a header no other site can make a browser send)."""
     if request.method not in UNSAFE_METHODS:
         return False
-    from app.auth.embedded import has_session_token
+    from app.auth.embedded import bearer_is_valid
 
-    return not has_session_token(request)
+    return not bearer_is_valid(request)
 
 
-def protect_session_posts() -> tuple[str, int] | Response | None:
+def protect_session_posts() -> Response | None:
     """`before_request` hook: refuse an unsafe request of the cookie session without the token."""
     if _needs_check() and not csrf_valid():
         return csrf_refused()

@@ -8,9 +8,10 @@ page for documents. A valid token for a shop without a usable offline token is a
 from __future__ import annotations
 
 import logging
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
-from flask import Request, Response, url_for
+from flask import Request, Response, g, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -29,6 +30,18 @@ BOUNCE_ENDPOINT = "auth.session_token_bounce"
 RELOAD_PARAM = "shopify-reload"
 
 
+def frame_ancestors_for(shop_domain: str | None) -> str:
+    """Who may frame an embedded page: the shop's admin (and the simulated admin when Kizuna
+    talks to the simulated Shopify: the demo opens the app inside it)."""
+    allowed = [f"https://{shop_domain}"] if shop_domain else []
+    allowed.append("https://admin.shopify.com")
+    sandbox = kizuna().config.shopify_sandbox_url
+    if sandbox:
+        parts = urlsplit(sandbox)
+        allowed.append(f"{parts.scheme}://{parts.netloc}")
+    return " ".join(allowed)
+
+
 def _bearer_token(request: Request) -> str | None:
     header = request.headers.get("Authorization", "")
     return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
@@ -36,6 +49,29 @@ def _bearer_token(request: Request) -> str | None:
 
 def has_session_token(request: Request) -> bool:
     return bool(request.args.get("id_token")) or _bearer_token(request) is not None
+
+
+def _verified(request: Request, token: str) -> SessionTokenResult:
+    """The token's verification, once per request (the CSRF hook and the guard both ask)."""
+    cached = g.get("_session_token_verified")
+    if cached is not None and cached[0] == token:
+        return cached[1]  # type: ignore[no-any-return]
+    config = kizuna().config
+    verified = verify_session_token(token, config.shopify_api_key, config.shopify_secrets)
+    g._session_token_verified = (token, verified)
+    return verified
+
+
+def bearer_is_valid(request: Request) -> bool:
+    """True when the request carries `Authorization: Bearer` with a session token of this app
+    that verifies: such a request has no cookie credentials, the signed token is the proof."""
+    token = _bearer_token(request)
+    return token is not None and _verified(request, token).ok
+
+
+def shown_in_shopify_admin(request: Request) -> bool:
+    """True when the answer to this request is displayed inside the Shopify admin's frame."""
+    return bool(g.get("embedded")) or has_session_token(request) or looks_embedded(request)
 
 
 def looks_embedded(request: Request) -> bool:
@@ -72,6 +108,12 @@ def _installed_shop(domain: str) -> Shop | None:
     return shop
 
 
+def _install_failed(status: int, message: str) -> Response:
+    from app.error_pages import error_page
+
+    return error_page(status, gettext("Kizuna could not connect this store"), message)
+
+
 def _managed_install(request: Request, token: str, verified: SessionTokenResult) -> Shop | Response:
     runtime = kizuna()
     config = runtime.config
@@ -91,18 +133,19 @@ def _managed_install(request: Request, token: str, verified: SessionTokenResult)
         log.warning("token exchange refused shop=%s code=%s", domain, error.code)
         if error.code == "invalid_subject_token":
             return _refused(request)
-        return Response("Shopify refused to connect Kizuna to this store.", status=403)
+        return _install_failed(403, gettext("Shopify refused to connect Kizuna to this store."))
     except (ConnectorError, InstallError) as error:
         log.warning("managed install failed shop=%s error=%s", domain, type(error).__name__)
-        return Response("Kizuna could not reach Shopify. Reload the page to try again.", 502)
+        return _install_failed(
+            502, gettext("Kizuna could not reach Shopify. Reload the page to try again.")
+        )
     return db_session().get_one(Shop, shop_id, populate_existing=True)
 
 
 def authenticate(request: Request) -> Shop | Response:
     """The shop a session token speaks for (installing it first if need be), or the answer."""
-    config = kizuna().config
     token = _bearer_token(request) or request.args.get("id_token") or ""
-    verified = verify_session_token(token, config.shopify_api_key, config.shopify_secrets)
+    verified = _verified(request, token)
     if not verified.ok or verified.shop_domain is None:
         log.info("session token refused reason=%s", verified.reason)
         return _refused(request)

@@ -104,7 +104,7 @@ def admin_required(view: F) -> F:
             g.account_id = shop.account_id
             g.shops = [shop]
             g.shop = shop
-            g.frame_ancestors = f"https://{shop.domain} https://admin.shopify.com"
+            g.frame_ancestors = embedded.frame_ancestors_for(shop.domain)
         elif embedded.looks_embedded(request):
             return embedded.bounce(request)
         else:

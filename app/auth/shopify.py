@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
+from app.auth.embedded import frame_ancestors_for
 from app.auth.guard import account_owner_session, refuse_non_owner
 from app.auth.sessions import start_session
 from app.config import Config
@@ -39,6 +40,7 @@ from connectors.shopify.oauth import (
 
 log = logging.getLogger(__name__)
 
+APP_BRIDGE_CDN = Config.app_bridge_url
 STATE_COOKIE = "kizuna_shopify_state"
 STATE_COOKIE_PATH = "/auth/shopify"
 STATE_SALT = "kizuna-shopify-oauth-state"
@@ -50,7 +52,11 @@ def _state_serializer(config: Config) -> URLSafeTimedSerializer:
 
 
 def _refuse(message: str, status: int) -> tuple[str, int]:
-    return render_template("auth/shopify_error.html", message=message), status
+    from app.error_pages import prepare_for_shopify_admin
+
+    in_frame = prepare_for_shopify_admin()
+    page = render_template("auth/shopify_error.html", message=message, in_shopify_admin=in_frame)
+    return page, status
 
 
 def _query_params(req: Request) -> dict[str, str | list[str]]:
@@ -188,10 +194,11 @@ def session_token_bounce():  # type: ignore[no-untyped-def]
     result = ShopifyApp(config.shopify_api_key, config.shopify_api_secret).app_home_patch_id_token(
         {"method": request.method, "headers": dict(request.headers), "url": request.url, "body": ""}
     )
-    g.frame_ancestors = f"https://{shop} https://admin.shopify.com"
-    return Response(
-        result.response.body, status=result.response.status, headers=result.response.headers
-    )
+    g.frame_ancestors = frame_ancestors_for(shop)
+    body = result.response.body
+    if config.app_bridge_url != APP_BRIDGE_CDN:  # the demo's simulated admin
+        body = body.replace(APP_BRIDGE_CDN, config.app_bridge_url)
+    return Response(body, status=result.response.status, headers=result.response.headers)
 
 
 def _connect_form(error: str | None = None, domain: str = "", status: int = 200) -> Any:

@@ -1,5 +1,5 @@
 """The admin preview of a flow: every step rendered for one real customer, and what
-`rules.decide` would answer were it due now.
+`rules.decide` would answer were it due now; and a sent message rendered again for the Outbox.
 
 Layer: services, reads only: runs and messages are unsaved objects, nothing is stored and no
 discount code is created; the unsubscribe link is neutralised here.
@@ -20,6 +20,7 @@ from app.flows.content import language
 from app.flows.definition import PreviewTarget
 from app.flows.facts import FactSet
 from app.flows.rules import Decision, decide
+from app.flows.runs import message_unsubscribe_link
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
 from app.services.unsubscribe import make_token, unsubscribe_url
@@ -90,10 +91,37 @@ def render_previews(
             email = definition.render(
                 config, session, shop, customer, run, msg, lang, now, discount_code=None
             )
-            html = (email.html or "").replace(str(escape(link)), "#").replace(link, "#")
-            text = (email.text or "").replace(link, "#")
+            html, text = without_link(email.html or "", email.text or "", link)
             previews.append(StepPreview(step, email.subject, html, text))
     return previews
+
+
+def without_link(html: str, text: str, link: str) -> tuple[str, str]:
+    """The email's HTML and text with `link` (its unsubscribe link) replaced by `#`."""
+    return html.replace(str(escape(link)), "#").replace(link, "#"), text.replace(link, "#")
+
+
+def render_sent(
+    session: Session,
+    config: Config,
+    shop: Shop,
+    run: FlowRun,
+    msg: Message,
+    customer: Customer,
+    now: datetime,
+) -> StepPreview:
+    """A message's email rendered again as the sender renders it, for the Outbox when no copy
+    of the sent email exists (SendGrid keeps none): today's content, no discount code is
+    created, the unsubscribe link is neutralised; nothing is stored."""
+    definition = registry.get(run.flow_key)
+    with session.no_autoflush:
+        email = definition.render(
+            config, session, shop, customer, run, msg, language(customer, shop), now,
+            discount_code=None,
+        )  # fmt: skip
+    link = message_unsubscribe_link(config, shop, customer, msg)
+    html, text = without_link(email.html or "", email.text or "", link)
+    return StepPreview(msg.step, email.subject, html, text)
 
 
 def preview_decision(

@@ -644,7 +644,7 @@ def test_embedded_pages_load_app_bridge_and_keep_the_admin_context(
     scripts = re.findall(r"<script[^>]*>", head)
     assert scripts[0] == '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js">'
     assert all("defer" in s for s in scripts[1:])
-    assert "<ui-nav-menu>" in page
+    assert "<s-app-nav hidden>" in page
     assert "ストアの状態" in page  # Shopify's locale param
     # In-app links carry embedded/shop/host/locale (never the short-lived id_token).
     links = re.findall(r'href="(/app[^"]*)"', page)
@@ -663,5 +663,5 @@ def test_standalone_pages_do_not_load_app_bridge(
     login(client, runtime, shop_setup["account"])
     page = text_of(client.get("/app"))
     assert "app-bridge.js" not in page
-    assert "<ui-nav-menu>" not in page
+    assert "<s-app-nav hidden>" not in page
     assert "shopify-api-key" not in page

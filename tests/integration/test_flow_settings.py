@@ -245,39 +245,6 @@ def test_preview_says_what_the_send_rules_would_decide_now(
     assert db.scalars(select(Message)).all() == []
 
 
-def _sandbox_mail(shop_id: int, to: str, subject: str) -> dict[str, Any]:
-    return {
-        "from": {"email": "shop@example.com"},
-        "personalizations": [{"to": [{"email": to}]}],
-        "subject": subject,
-        "content": [{"type": "text/plain", "value": "hi"}],
-        "categories": ["kizuna", "flow-cart", "cart-step-1"],
-        "custom_args": {"kizuna_shop_id": str(shop_id), "kizuna_message_id": "1"},
-    }
-
-
-def test_outbox_shows_only_this_shops_sandbox_messages(
-    client: Any,
-    db: Session,
-    runtime: Any,
-    sendgrid: SandboxSendGrid,
-) -> None:
-    shop = setup_shop(db)
-    other = make_shop(db, domain="other.myshopify.com")
-    sendgrid.accept(_sandbox_mail(shop.id, "mine@example.com", "Subject for my shop"))
-    sendgrid.accept(_sandbox_mail(other.id, "theirs@example.com", "Subject for the other shop"))
-    sendgrid.accept({**_sandbox_mail(shop.id, "x@example.com", "No shop"), "custom_args": {}})
-    login(client, runtime, db.get_one(Account, shop.account_id))
-    page = text_of(client.get("/app/outbox", headers=EN))
-    assert "simulated SendGrid" in page
-    assert "mine@example.com" in page
-    assert "Subject for my shop" in page
-    assert "cart-step-1" in page
-    assert "theirs@example.com" not in page
-    assert "other shop" not in page
-    assert "No shop" not in page
-
-
 def test_outbox_with_real_sendgrid_lists_kizunas_messages(
     client: Any, db: Session, runtime: Any, drain_jobs: Any, monkeypatch: Any
 ) -> None:

@@ -384,9 +384,10 @@ def test_embedded_entry_performs_a_managed_install(
     page = _open_embedded_app(sandbox_server)
 
     assert page.status_code == 200, page.text[:500]
-    assert (
-        page.headers["Content-Security-Policy"]
-        == f"frame-ancestors https://{DOMAIN} https://admin.shopify.com;"
+    # The simulated admin (the sandbox's origin) frames the app in the demo and the tests.
+    sandbox_origin = runtime.config.shopify_sandbox_url
+    assert page.headers["Content-Security-Policy"] == (
+        f"frame-ancestors https://{DOMAIN} https://admin.shopify.com {sandbox_origin};"
     )
     shop = _shop(db)
     assert (shop.status, shop.install_method) == ("active", "managed")
@@ -430,7 +431,8 @@ def test_embedded_requests_with_bad_tokens(
     assert b"app-bridge.js" in page.data
     assert b'data-api-key="test-api-key"' in page.data
     assert page.headers["Content-Security-Policy"] == (
-        f"frame-ancestors https://{DOMAIN} https://admin.shopify.com;"
+        f"frame-ancestors https://{DOMAIN} https://admin.shopify.com "
+        f"{live_app.extensions['kizuna'].config.shopify_sandbox_url};"
     )
     assert (
         client.get("/auth/session-token-bounce?shop=evil.com&shopify-reload=/app").status_code

@@ -8,7 +8,10 @@
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
     var button = select.form && select.form.querySelector("[data-autosubmit-button]");
     if (button) button.hidden = true;
-    select.addEventListener("change", function () { select.form.submit(); });
+    select.addEventListener("change", function () {
+      // requestSubmit: the submit event fires, so navigate.js can send it with the session token.
+      if (select.form.requestSubmit) select.form.requestSubmit(); else select.form.submit();
+    });
   });
 
   var card = document.querySelector("[data-status-url]");
@@ -80,6 +83,7 @@
   }
 
   function poll() {
+    if (!card.isConnected) return; // the page was replaced (embedded navigation): stop
     fetch(url, { headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 from connectors.sandbox.images import CACHE_CONTROL as IMAGE_CACHE
 from connectors.sandbox.images import CONTENT_TYPE as IMAGE_TYPE
 from connectors.sandbox.images import product_png
+from connectors.sandbox.shopify.admin import admin_page, app_bridge_script, frame_url
 from connectors.sandbox.shopify.graphql_api import API_VERSION, admin_schema, execute_admin_request
 from connectors.sandbox.shopify.oauth import OAuthError
 from connectors.sandbox.shopify.records import money
@@ -46,6 +47,13 @@ def _json(body: Any, status: int = 200, **headers: str) -> Response:
     for name, value in headers.items():
         response.headers[name.replace("_", "-")] = value
     return response
+
+
+def embedded_admin_url(base_url: str, domain: str, api_key: str, locale: str = "") -> str:
+    """The simulated admin's page with the app open, as admin.shopify.com/store/{handle}/apps/…"""
+    handle = domain.split(".", 1)[0]
+    query = f"?{urlencode({'locale': locale})}" if locale else ""
+    return f"{base_url.rstrip('/')}/store/{handle}/apps/{api_key}{query}"
 
 
 def admin_host(domain: str) -> str:
@@ -91,6 +99,13 @@ class SandboxApp:
                     "/<shop>/admin/api/<version>/graphql.json", endpoint="graphql", methods=["POST"]
                 ),
                 Rule("/<shop>/admin/apps/<api_key>", endpoint="open_app", methods=["GET"]),
+                Rule("/store/<handle>/apps/<api_key>", endpoint="admin_page", methods=["GET"]),
+                Rule(
+                    "/store/<handle>/apps/<api_key>/<path:rest>",
+                    endpoint="admin_page",
+                    methods=["GET"],
+                ),
+                Rule("/_sandbox/app-bridge.js", endpoint="app_bridge", methods=["GET"]),
                 Rule(
                     "/<shop>/admin/apps/<api_key>/<path:rest>", endpoint="open_app", methods=["GET"]
                 ),
@@ -210,6 +225,20 @@ class SandboxApp:
 
     # ---- the admin opening the embedded app ------------------------------------------------
 
+    def _frame_params(self, store: SandboxStore, locale: str) -> dict[str, str]:
+        """The query the admin puts on the app's URL: signed, with a fresh session token."""
+        sandbox = self.sandbox
+        params = {
+            "embedded": "1",
+            "host": admin_host(store.domain),
+            "id_token": sandbox.mint_session_token(store.domain),
+            "locale": locale,
+            "shop": store.domain,
+            "timestamp": str(int(time.time())),
+        }
+        params["hmac"] = sandbox.sign_query(params)
+        return params
+
     def on_open_app(self, request: Request, shop: str, api_key: str, rest: str = "") -> Response:
         store = self._store(shop)
         sandbox = self.sandbox
@@ -217,18 +246,45 @@ class SandboxApp:
             raise NotFound()
         if not sandbox.app_url:
             return _json({"errors": "The app has no app URL configured"}, 400)
-        params = {
-            "embedded": "1",
-            "host": admin_host(store.domain),
-            "id_token": sandbox.mint_session_token(store.domain),
-            "locale": "ja",
-            "shop": store.domain,
-            "timestamp": str(int(time.time())),
-        }
-        params["hmac"] = sandbox.sign_query(params)
+        params = self._frame_params(store, "ja")
         path = "/app" + (f"/{rest}" if rest else "")
         response = Response(status=302)
         response.headers["Location"] = f"{sandbox.app_url}{path}?{urlencode(params)}"
+        return response
+
+    def on_admin_page(
+        self, request: Request, handle: str, api_key: str, rest: str = ""
+    ) -> Response:
+        """admin.shopify.com/store/{handle}/apps/{app}/{path}: the admin framing the app."""
+        sandbox = self.sandbox
+        store = self._store(f"{handle}.myshopify.com")
+        if api_key != sandbox.api_key:
+            raise NotFound()
+        if not sandbox.app_url:
+            return _json({"errors": "The app has no app URL configured"}, 400)
+        locale = request.args.get("locale", "en")
+        params = self._frame_params(store, locale)
+        extra = [(k, v) for k, v in request.args.items(multi=True) if k not in params]
+        src = frame_url(sandbox.app_url, rest, params)
+        if extra:
+            src += "&" + urlencode(extra)
+        page = admin_page(
+            store_name=store.info.name,
+            shop_domain=store.domain,
+            handle=handle,
+            api_key=api_key,
+            app_url=sandbox.app_url,
+            first_frame_url=src,
+            frame_params=params,
+            locale=locale,
+        )
+        response = Response(page, mimetype="text/html")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def on_app_bridge(self, request: Request) -> Response:
+        response = Response(app_bridge_script(), mimetype="text/javascript")
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     # ---- storefront: the recovery link of an abandoned checkout ----------------------------
@@ -293,6 +349,9 @@ class SandboxApp:
                         "products": len(store.products),
                         "checkouts": len(store.checkouts),
                         "admin_app_url": f"{base}/{store.domain}/admin/apps/{self.sandbox.api_key}",
+                        "embedded_admin_url": embedded_admin_url(
+                            base, store.domain, self.sandbox.api_key
+                        ),
                     }
                 )
         return _json({"shops": shops})

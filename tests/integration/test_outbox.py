@@ -1,0 +1,179 @@
+"""The Outbox: the shop's flow emails filtered by flow, status and recipient and paged past the
+first 50; one email opened with its content, its events and its flow run; another shop's email
+is a 404; the customer page links to the same view.
+
+Integration tests on the real app (PostgreSQL, Redis) and the simulated SendGrid over HTTP.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.models import Account, Customer, Shop
+from app.models.flow import FlowRun, Message, MessageEvent
+from app.queueing import WEBHOOKS
+from connectors.sandbox.sendgrid import SandboxSendGrid
+from tests.factories import cart_flow, flow_stats
+from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
+from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
+
+pytestmark = pytest.mark.integration
+
+EN = {"Accept-Language": "en"}
+
+
+def _shop(db: Session, domain: str) -> tuple[Account, Shop]:
+    account = make_account(db, domain)
+    return account, make_shop(db, account, domain, locale="en")
+
+
+def _email(db: Session, shop: Shop, n: int, flow_key: str = "cart", **stamps: Any) -> Message:
+    customer = make_customer(db, shop, email=f"buyer{n}@example.com")
+    run = flow_stats.run(db, shop, customer, "running")
+    run.flow_key = flow_key
+    db.commit()
+    return flow_stats.message(db, run, 1, subject=f"Subject {n}", **stamps)
+
+
+def _ids(page: str) -> list[int]:
+    return [int(found) for found in re.findall(r'data-message-id="(\d+)"', page)]
+
+
+def test_outbox_pages_past_fifty_and_filters_by_flow_status_and_recipient(
+    client: Any, db: Session, runtime: Any
+) -> None:
+    account, shop = _shop(db, "tea-house.myshopify.com")
+    _, other = _shop(db, "other-house.myshopify.com")
+    made = [_email(db, shop, n, "winback" if n % 10 == 0 else "cart") for n in range(1, 61)]
+    made[4].status = "failed"
+    db.commit()
+    theirs = _email(db, other, 999)
+    login(client, runtime, account)
+
+    first = text_of(client.get("/app/outbox", headers=EN))
+    assert _ids(first) == [m.id for m in reversed(made)][:50]
+    assert "Newer" not in first
+    older = re.search(r'href="([^"]*before=\d+[^"]*)"', first)
+    assert older
+    second = text_of(client.get(html.unescape(older[1]), headers=EN))
+    assert _ids(second) == [m.id for m in reversed(made)][50:]
+    assert "Older" not in second
+    newer = re.search(r'href="([^"]*after=\d+[^"]*)"', second)
+    assert newer
+    assert _ids(text_of(client.get(html.unescape(newer[1]), headers=EN))) == _ids(first)
+    assert theirs.id not in _ids(first) + _ids(second)
+    assert "buyer999@example.com" not in first + second
+
+    winback = text_of(client.get("/app/outbox?flow=winback", headers=EN))
+    assert _ids(winback) == [m.id for m in reversed(made) if m.subject.endswith("0")]
+    failed = text_of(client.get("/app/outbox?status=failed", headers=EN))
+    assert _ids(failed) == [made[4].id]
+    one = text_of(client.get("/app/outbox?to=BUYER17%40", headers=EN))
+    assert _ids(one) == [made[16].id]
+    none = text_of(client.get("/app/outbox?to=buyer999", headers=EN))
+    assert _ids(none) == []
+    assert "No emails match these filters." in none
+    # Unknown filter values are ignored, not an error.
+    assert client.get("/app/outbox?flow=nope&status=nope&before=x").status_code == 200
+
+
+def _sandbox_mail(message: Message, shop: Shop, to: str, link: str) -> dict[str, Any]:
+    return {
+        "from": {"email": "shop@example.com"},
+        "personalizations": [{"to": [{"email": to}]}],
+        "subject": "お買い物かごに商品が残っています",
+        "content": [
+            {"type": "text/plain", "value": f"Hello from the sandbox copy. Unsubscribe: {link}"},
+            {"type": "text/html", "value": f'<p>Sandbox HTML body</p><a href="{link}">stop</a>'},
+        ],
+        "categories": ["kizuna", "flow-cart", "cart-step-1"],
+        "custom_args": {"kizuna_shop_id": str(shop.id), "kizuna_message_id": str(message.id)},
+    }
+
+
+def test_an_email_opens_with_its_content_events_and_run(
+    client: Any, db: Session, runtime: Any, sendgrid: SandboxSendGrid
+) -> None:
+    account, shop = _shop(db, "tea-house.myshopify.com")
+    message = _email(db, shop, 1, x_message_id="sg-1")
+    customer = db.get_one(Customer, message.customer_id)
+    later = flow_stats.message(db, db.get_one(FlowRun, message.flow_run_id), 2, "pending")
+    for minutes, kind in ((1, "delivered"), (5, "open"), (7, "click")):
+        db.add(
+            MessageEvent(
+                shop_id=shop.id,
+                message_id=message.id,
+                event=kind,
+                occurred_at=message.sent_at + timedelta(minutes=minutes),
+                natural_key=f"{kind}-{message.id}",
+            )
+        )
+    db.commit()
+    from app.flows.runs import message_unsubscribe_link
+
+    link = message_unsubscribe_link(runtime.config, shop, customer, message)
+    sendgrid.accept(_sandbox_mail(message, shop, "buyer1@example.com", link))
+    _, other = _shop(db, "other-house.myshopify.com")
+    theirs = _email(db, other, 2)
+    login(client, runtime, account)
+
+    listed = text_of(client.get("/app/outbox", headers=EN))
+    assert f'href="/app/outbox/{message.id}"' in listed
+    response = client.get(f"/app/outbox/{message.id}", headers=EN)
+    assert response.status_code == 200
+    page = text_of(response)
+    assert "Sandbox HTML body" in page  # in the sandboxed frame's srcdoc
+    assert 'sandbox=""' in page
+    assert "Hello from the sandbox copy." in page
+    assert link not in html.unescape(page)  # the unsubscribe link is disabled in the admin
+    assert "As the simulated SendGrid accepted it." in page
+    events = re.findall(r'data-event="(\w+)"', page)
+    assert events == ["delivered", "open", "click"]
+    assert f'href="/app/outbox/{later.id}"' in page  # the run's other email
+    assert "Abandoned cart" in page
+    assert f'href="/app/customers/{customer.id}"' in page
+
+    assert client.get(f"/app/outbox/{theirs.id}", headers=EN).status_code == 404
+    assert client.get("/app/outbox/2147483647", headers=EN).status_code == 404
+
+    customer_page = text_of(client.get(f"/app/customers/{customer.id}", headers=EN))
+    assert f'href="/app/outbox/{message.id}"' in customer_page
+
+
+def test_with_real_sendgrid_the_email_is_rendered_again(
+    client: Any, db: Session, runtime: Any, drain_jobs: Any, monkeypatch: Any
+) -> None:
+    shop = setup_shop(db)
+    deliver_checkout(client)
+    drain_jobs(WEBHOOKS)
+    [run] = runs(db)
+    message = Message(
+        shop_id=shop.id,
+        flow_run_id=run.id,
+        step=1,
+        customer_id=run.customer_id,
+        status="sent",
+        subject="Kizuna's own record",
+    )
+    db.add(message)
+    db.commit()
+    monkeypatch.setattr(
+        runtime,
+        "config",
+        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
+    )
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    page = text_of(client.get(f"/app/outbox/{message.id}", headers=EN))
+    assert "SendGrid keeps no copy of sent emails" in page
+    assert "花子" in html.unescape(page)  # the cart email, rendered for its recipient
+    assert "/unsubscribe/" not in html.unescape(page)
