@@ -56,7 +56,7 @@ def may_erase(customer: Customer | None) -> bool:
         customer is not None
         and shop is not None
         and shop.platform == "woocommerce"
-        and bool(g.get("account_wide"))
+        and bool(g.get("is_owner"))  # the owner's own sign-in: never staff, never a shop scope
         and customer.redacted_at is None
     )
 

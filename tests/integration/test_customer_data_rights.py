@@ -18,8 +18,9 @@ from app.models import Account, Customer, Order, Shop
 from app.models.flow import Suppression
 from app.queueing import WEBHOOKS
 from app.services.upsert import upsert_customers, upsert_orders
+from tests.factories.accounts import make_member, make_owner, sign_in
 from tests.factories.admin import login
-from tests.integration.test_redact import (
+from tests.factories.redact import (
     DOMAIN,
     TARGET_ID,
     an_order,
@@ -29,7 +30,7 @@ from tests.integration.test_redact import (
     template,
 )
 
-__all__ = ["stocked"]  # the fixture, shared with test_redact
+__all__ = ["stocked"]  # the fixture, from the redact factories
 
 
 def _csrf(page: str) -> str:
@@ -154,3 +155,29 @@ def test_a_woocommerce_customer_is_erased_once_the_owner_types_their_address(
     # The other customer is untouched, and an erased customer cannot be erased again.
     assert db.scalars(select(Customer).where(Customer.external_id == "42")).one().email
     assert client.get(f"/app/customers/{customer.id}/erase").status_code == 404
+
+
+def test_staff_cannot_erase_a_customer(client: Any, db: Session, runtime: Any) -> None:
+    account = make_owner(db, "owner@tea.example", "owner-password-123")
+    shop = Shop(
+        account_id=account.id, platform="woocommerce", domain="https://tea.example", status="active"
+    )
+    db.add(shop)
+    db.flush()
+    upsert_customers(db, shop.id, [person("41", "hana@example.jp", "Hana", "Mori")])
+    db.commit()
+    customer = db.scalars(select(Customer).where(Customer.shop_id == shop.id)).one()
+    make_member(db, account, "staff@tea.example", "staff-password-123")
+    assert sign_in(client, "staff@tea.example", "staff-password-123").status_code == 302
+
+    page = client.get(f"/app/customers/{customer.id}").get_data(as_text=True)
+    assert 'data-testid="customer-erase"' not in page
+    assert client.get(f"/app/customers/{customer.id}/erase").status_code == 404
+    csrf = _csrf(page)
+    refused = client.post(
+        f"/app/customers/{customer.id}/erase",
+        data={"confirm_email": "hana@example.jp", "csrf_token": csrf},
+    )
+    assert refused.status_code == 404
+    db.expire_all()
+    assert db.get_one(Customer, customer.id).email == "hana@example.jp"
