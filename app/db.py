@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -100,6 +100,23 @@ def _hide_quoted_values(context: ExceptionContext) -> None:
     if wrapped is not None:
         orig = type(context.original_exception)
         wrapped.args = (f"({orig.__module__}.{orig.__name__}) {safe}",)
+
+
+@contextmanager
+def driver_errors(dialect: Dialect, statement: str) -> Iterator[None]:
+    """Work on the raw driver connection (COPY) failing as a statement through the engine does:
+    a `DBAPIError` of the driver error's class, its server text that quotes values replaced by
+    its SQLSTATE and schema names, and no parameters."""
+    base: type[Exception] = dialect.loaded_dbapi.Error
+    try:
+        yield
+    except base as error:
+        safe = _server_error_names(error)
+        if safe is not None:
+            error.args = (safe,)
+        raise DBAPIError.instance(
+            statement, None, error, base, hide_parameters=True, dialect=dialect
+        ) from error
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:

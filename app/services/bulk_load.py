@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from app.db import driver_errors
 from app.models import Shop
 from app.services import purchase_stats, upsert
 from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord, ProductRecord
@@ -55,7 +56,11 @@ def _copy_rows(
     raw = session.connection().connection.driver_connection
     assert raw is not None  # noqa: S101 - a live connection
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+    with (
+        driver_errors(session.get_bind().dialect, statement),
+        raw.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
         for row in rows:
             copy.write_row(row)
     # Temporary tables get no statistics otherwise: the merges would be planned blind.

@@ -20,7 +20,7 @@ import redis
 from sqlalchemy import BigInteger, case, cast, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import driver_errors, utcnow
 from app.domain import predictions, rfm
 from app.models import Customer, CustomerScore, Order, RfmSnapshot, Shop
 from app.queueing import enqueue, enqueue_after_commit, job_id
@@ -698,7 +698,12 @@ def _copy_upsert_scores(session: Session, columns: dict[str, Any], fixed: dict[s
     )
     raw: Any = connection.connection.driver_connection  # psycopg, for COPY
     series = [columns[name].tolist() for name, _ in _COPIED]
-    with raw.cursor() as cursor, cursor.copy(f"COPY _scores_in ({names}) FROM STDIN") as copy:
+    statement = f"COPY _scores_in ({names}) FROM STDIN"
+    with (
+        driver_errors(connection.dialect, statement),
+        raw.cursor() as cursor,
+        cursor.copy(statement) as copy,
+    ):
         for row in zip(*series, strict=True):
             copy.write_row(row)
     connection.exec_driver_sql("ANALYZE _scores_in")

@@ -12,12 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DataError
 
 from app import create_app
 from app.config import Config, load_config
 from app.kizuna import Kizuna, db_session
 from app.models import Shop
 from app.queueing import SYNC
+from app.services import bulk_load
 from app.services.backfill_requests import enqueue_sync_now
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
@@ -49,6 +51,16 @@ def test_a_failed_statement_in_a_request_logs_no_parameters(
     assert "ProgrammingError" in caplog.text  # the failure is logged, with its statement
     assert EMAIL not in caplog.text
     assert EMAIL not in response.get_data(as_text=True)
+
+
+def test_a_copy_the_server_refuses_raises_without_the_row_it_quoted(db: Any) -> None:
+    db.execute(text("CREATE TEMPORARY TABLE _stage_probe (seen timestamptz) ON COMMIT DROP"))
+    with pytest.raises(DataError) as raised:  # as a statement through the engine would
+        bulk_load._copy_rows(db, "_stage_probe", ("seen",), [(EMAIL,)])
+    db.rollback()
+    assert "InvalidDatetimeFormat" in str(raised.value)  # its class and SQLSTATE remain
+    assert EMAIL not in str(raised.value)
+    assert EMAIL not in str(raised.value.orig)
 
 
 @pytest.fixture
@@ -93,6 +105,7 @@ def test_a_sync_that_fails_on_a_record_reports_no_personal_data(
     db.expire_all()
     shop = db.scalars(select(Shop).where(Shop.id == shop_id)).one()
     assert shop.sync_state["status"] == "failed"
+    # The customer is not dropped: the backfill stops on it, and says so by the error's class.
     assert shop.last_error == "Backfill failed: database error (DataError)"
     assert "DataError" in caplog.text  # the worker logged the failure
     for where in (caplog.text, shop.last_error or "", str(shop.sync_state)):

@@ -24,8 +24,8 @@ from app.config import Config, load_config
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Shop
 from app.models.woocommerce import WooCommerceShop
+from app.services import bulk_load, woocommerce_sync
 from app.services import sync as sync_service
-from app.services import woocommerce_sync
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
@@ -107,8 +107,8 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 def kill_after(
     monkeypatch: pytest.MonkeyPatch, target: Any, name: str, pages: int, counts: Any
 ) -> list[int]:
-    """Make `target.name` (a per-page writer) die when asked to write page `pages + 1` of
-    those `counts(*args)` selects."""
+    """Make `target.name` (a per-page writer, looked up at each call) die when asked to write
+    page `pages + 1` of those `counts(*args)` selects."""
     original = getattr(target, name)
     written: list[int] = []
 
@@ -151,13 +151,8 @@ def test_a_shopify_backfill_killed_mid_way_resumes_without_gap_or_duplicate(
     shop_id = connect_custom_app(runtime, DOMAIN, token)
     store = platform.shop(DOMAIN)
     small_pages(monkeypatch)
-    written = kill_after(
-        monkeypatch,
-        sync_service.SyncRun,
-        "write",
-        2,
-        lambda _run, stream, _nodes: stream.name == "orders",
-    )
+    # A backfill writes each page of orders set-wise: the worker dies as the third page loads.
+    written = kill_after(monkeypatch, bulk_load, "load_orders", 2, lambda *_: True)
 
     with pytest.raises(Killed):
         jobs.sync.backfill_shop(shop_id, True, False)
