@@ -92,8 +92,12 @@ def test_segments_page_shows_the_grid_groups_and_confidence(
     tea = shops["tea"]
     html = page(client, "/app/segments", shop_id=tea.id)
     (grid,) = svgs(html)
-    cells = grid.findall(f"{SVG}g")
+    # A cell with customers sits inside the link to them, an empty one directly in the grid.
+    cells = grid.findall(f".//{SVG}g")
     assert len(cells) == 25
+    links = grid.findall(f"{SVG}a")
+    assert len(links) == sum(1 for c in cells if int(c.get("data-value", "0")) > 0)
+    assert all(link.find(f"{SVG}g") is not None for link in links)
     # A known cell: rows are FM 5 → 1, columns R 1 → 5.
     rows = db.execute(
         select(CustomerScore.r, CustomerScore.fm, func.count())
