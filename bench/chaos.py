@@ -691,6 +691,24 @@ def set_fast_flows(url: str) -> None:
             )
 
 
+# What a merchant enters under Flows → Sender details before any marketing email goes out.
+SENDER_IDENTITY = {
+    "sender_name": "Chaos Tea",
+    "reply_to": "hello@chaos-tea.example",
+    "postal_address": "1-2-3 Jingumae, Shibuya-ku, Tokyo 150-0001",
+    "contact": "03-1234-5678",
+}
+
+
+def set_sender_identity(url: str) -> None:
+    """Every connected shop gets its sender details, as the merchant sets them after connecting."""
+    with _connect(url) as connection:
+        connection.execute(
+            "UPDATE shops SET sender_identity = %s WHERE sender_identity IS NULL",
+            (json.dumps(SENDER_IDENTITY),),
+        )
+
+
 def woocommerce_accepted(url: str, deliveries: list[Any]) -> tuple[set[str], Counter[str]]:
     """The dedupe keys of the store's deliveries that Kizuna answered 200, derived as Kizuna
     derives them; and every delivery's answer (`none`: no answer)."""
@@ -1048,9 +1066,11 @@ def main() -> int:
         install(app_url, shopify_url)
         wait_for_sync(pg.url)
         set_fast_flows(pg.url)
+        set_sender_identity(pg.url)
         say(f"installed into {SHOP} over OAuth; first sync done ({customers} customers)")
         connect_woocommerce(app_url, store_url, env)
         wait_for_sync(pg.url, "woocommerce")
+        set_sender_identity(pg.url)
         say(f"connected the WooCommerce store {store_url} over wc-auth; first sync done")
 
         def session_token() -> str:
