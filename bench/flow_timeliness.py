@@ -51,6 +51,13 @@ from bench.webhook_intake import PG_ADMIN  # noqa: E402
 
 REDIS_URL = os.environ.get("KIZUNA_FLOW_BENCH_REDIS", "redis://127.0.0.1:6379/6")
 BENCH_DB = os.environ.get("KIZUNA_FLOW_BENCH_DB", "kizuna_flow_bench")
+# The sender details a merchant enters before any marketing email goes out.
+SENDER_IDENTITY = {
+    "sender_name": "絆ストア",
+    "reply_to": "hello@kizuna-store.example",
+    "postal_address": "東京都渋谷区神宮前1-2-3",
+    "contact": "03-1234-5678",
+}
 SHOP = "flow-bench.myshopify.com"
 STEP_DELAY = timedelta(hours=1)  # the cart flow's default first delay
 SPREAD_S = 60.0  # every step 1 falls due within this window (--quick: 20 s)
@@ -89,10 +96,10 @@ def prepare_database(carts: int, flow: str = "cart") -> tuple[str, int]:
         ).fetchone()[0]  # type: ignore[index]
         shop_id = connection.execute(
             "INSERT INTO shops (account_id, platform, domain, name, status, timezone, currency,"
-            " locale, webhooks_subscribed, sync_state, created_at) VALUES"
-            " (%s, 'shopify', %s, '絆ストア', 'active', 'UTC', 'JPY', 'ja', 0, '{}', now())"
+            " locale, webhooks_subscribed, sync_state, sender_identity, created_at) VALUES"
+            " (%s, 'shopify', %s, '絆ストア', 'active', 'UTC', 'JPY', 'ja', 0, '{}', %s, now())"
             " RETURNING id",
-            (account_id, SHOP),
+            (account_id, SHOP, json.dumps(SENDER_IDENTITY)),
         ).fetchone()[0]  # type: ignore[index]
         # Holdout off (every cart is treated) and quiet hours off (nothing is deferred); with one
         # email per customer the frequency cap never applies. A post-purchase flow keeps its own
