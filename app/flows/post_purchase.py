@@ -19,11 +19,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
+from markupsafe import escape
 from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
@@ -571,16 +573,38 @@ def render_part(flow_key: str, part: str, lang: str, **context: Any) -> Part:
     return Part(html, text)
 
 
-def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, lang: str) -> Part:
-    """The greeting and opening sentence (`_intro`): the customer's name and order name."""
+# Stand-ins for the recipient's own values in `_intro`, rendered once per shop and language and
+# then replaced per recipient (escaped for the HTML part): control characters that neither
+# Jinja's escaping nor a translation changes.
+_NAME_SLOT, _ORDER_SLOT = "\x1fname\x1f", "\x1forder\x1f"
+
+
+@lru_cache(maxsize=512)
+def _intro_template(
+    flow_key: str, lang: str, shop_name: str, named: bool, with_order: bool
+) -> Part:
     return render_part(
         flow_key,
         "intro",
         lang,
-        shop_name=shop.name or shop.domain,
-        greeting_name=greeting_name(customer.first_name, customer.last_name, lang),
-        order_name=order.name if order is not None else None,
+        shop_name=shop_name,
+        greeting_name=_NAME_SLOT if named else None,
+        order_name=_ORDER_SLOT if with_order else None,
     )
+
+
+def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, lang: str) -> Part:
+    """The greeting and opening sentence (`_intro`): the customer's name and order name."""
+    name = greeting_name(customer.first_name, customer.last_name, lang)
+    order_name = order.name if order is not None else None
+    template = _intro_template(
+        flow_key, lang, shop.name or shop.domain, bool(name), bool(order_name)
+    )
+    html, text = template.html, template.text
+    for slot, value in ((_NAME_SLOT, name), (_ORDER_SLOT, order_name)):
+        if value:
+            html, text = html.replace(slot, str(escape(value))), text.replace(slot, value)
+    return Part(html, text)
 
 
 @dataclass(frozen=True)

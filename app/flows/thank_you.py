@@ -60,11 +60,18 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     if order is None:
         return None
     shop = purchases.shop
-    items = [
-        {"title": line.title, "quantity": line.quantity}
-        for line in purchases.lines.get(order.id, ())
-    ]
+    lines = tuple((line.title, line.quantity) for line in purchases.lines.get(order.id, ()))
     total = format_money(order.total_price, order.currency, lang)
+    items = purchases.once(
+        ("items", lang, lines, total),
+        lambda: render_part(
+            THANK_YOU,
+            "items",
+            lang,
+            items=[{"title": title, "quantity": quantity} for title, quantity in lines],
+            total=total,
+        ),
+    )
     picks = purchases.recommendations.get(order.id, [])
     recommendations = purchases.once(
         ("recommendations", lang, tuple(picks)),
@@ -75,7 +82,7 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     return Recipient(
         {
             "intro": intro(THANK_YOU, shop, customer, order, lang),
-            "items": render_part(THANK_YOU, "items", lang, items=items, total=total),
+            "items": items,
             "recommendations": recommendations,
         }
     )
