@@ -39,7 +39,9 @@ from app.domain.orchestration import (
     FlowConfig,
 )
 from app.domain.recommendations import Purchase, choose, product_histories
-from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
+from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger
+from app.flows.form import FlowForm, subject_override
+from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
     SharedContent,
     flow_config,
@@ -48,8 +50,6 @@ from app.flows.runs import (
     shop_row,
     start_run,
 )
-from app.flows.settings import FlowForm, subject_override
-from app.flows.settings import load as load_setting
 from app.formatting import format_money, greeting_name
 from app.links import safe_url, shop_home_url
 from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
@@ -61,8 +61,7 @@ from connectors.base import OrderRecord
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 
 if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
-    from app.flows.simulation import Simulator
+    from app.flows.replay import Simulator
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -815,8 +814,6 @@ def order_target(
     condition: Callable[[int], ColumnElement[bool]], prefix: str
 ) -> Callable[[Session, Shop, Customer], Any]:
     def target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-        from app.flows.preview import PreviewTarget
-
         order = session.scalars(
             select(Order)
             .where(Order.customer_id == customer.id, condition(shop.id))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -22,6 +22,8 @@ from app.domain.orchestration import (
     PostPurchaseTiming,
 )
 from app.domain.recommendations import SAME_OCCASION, expected_reorder
+from app.flows.definition import PreviewTarget
+from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Emails,
     Purchases,
@@ -39,14 +41,10 @@ from app.flows.post_purchase import (
     trigger_order,
     trigger_product,
 )
-from app.flows.settings import FlowForm, Number
 from app.links import shop_home_url
 from app.models import Customer, Order, Product, Shop
 from app.models.flow import FlowRun
 from app.services import purchase_stats
-
-if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
 
 
 def _exit_earlier(session: Session, order: Order, product: str, now: datetime) -> None:
@@ -147,7 +145,6 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
     """The product the customer bought in 2+ orders most recently."""
-    from app.flows.preview import PreviewTarget
 
     repeat = repeat_products(shop.id).subquery()
     found = session.execute(

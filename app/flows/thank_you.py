@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import POST_PURCHASE_DEFAULTS, THANK_YOU
+from app.flows.form import MAX_THANK_YOU_HOURS, FlowForm
 from app.flows.post_purchase import (
     THANK_YOU_WINDOW,
     Emails,
@@ -32,7 +33,6 @@ from app.flows.post_purchase import (
     render_part,
     start_order_run,
 )
-from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm
 from app.formatting import format_money
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun
