@@ -53,6 +53,7 @@ from app.links import safe_url, shop_home_url
 from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
+from app.models.recommendation_settings import ProductSupply
 from app.services import purchase_stats, recommendation_settings, recommendations
 from app.services.recommendations import AVAILABLE_STATUSES
 from app.services.upsert import dialect_insert
@@ -753,7 +754,9 @@ def paid_clause(shop_id: int) -> ColumnElement[bool]:
 
 
 def repeat_products(shop_id: int) -> Any:
-    """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
+    """(customer id, product, newest order id) for products a customer bought in 2+ orders, or
+    once when the product has days of supply (both start replenishment reminders)."""
+    supplied = select(ProductSupply.product_external_id).where(ProductSupply.shop_id == shop_id)
     return (
         select(
             Order.customer_id,
@@ -767,7 +770,12 @@ def repeat_products(shop_id: int) -> Any:
             OrderLine.product_external_id.is_not(None),
         )
         .group_by(Order.customer_id, OrderLine.product_external_id)
-        .having(func.count(func.distinct(Order.id)) >= 2)
+        .having(
+            or_(
+                func.count(func.distinct(Order.id)) >= 2,
+                OrderLine.product_external_id.in_(supplied),
+            )
+        )
     )
 
 

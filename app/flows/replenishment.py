@@ -144,7 +144,8 @@ def _simulate(session: Session, shop: Shop, window: Any) -> Any:
 
 
 def preview_query(shop: Shop) -> Select[Any]:
-    """Customers who bought a product in two orders or more, the latest first."""
+    """Customers who bought a product in two orders or more (once, when it has days of
+    supply), the latest first."""
     repeat = repeat_products(shop.id).subquery()
     return (
         select(Customer)
@@ -154,7 +155,7 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-    """The product the customer bought in 2+ orders most recently."""
+    """The replenishable product (`repeat_products`) the customer bought most recently."""
     from app.flows.preview import PreviewTarget
 
     repeat = repeat_products(shop.id).subquery()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.durable_goods import CONSUMABLE, DURABLE
 from app.domain.orchestration import REPLENISHMENT, THANK_YOU
+from app.flows import preview
 from app.flows.post_purchase import refresh_history_stats
 from app.flows.simulation import simulate
 from app.models import Customer, Order
@@ -227,10 +228,22 @@ def test_days_of_supply_start_replenishment_and_the_learned_interval_replaces_th
     assert [email.due_at for email in entry.emails] == [taro_placed + timedelta(days=20) - lead]
 
 
-def test_without_days_of_supply_a_first_order_starts_no_replenishment(
-    client: Any, db: Session, drain_jobs: Any
+def test_without_days_of_supply_a_first_order_starts_no_replenishment_nor_preview(
+    client: Any, db: Session, drain_jobs: Any, runtime: Any, app: Any
 ) -> None:
-    shop, _hanako = setup_shop(db)
+    shop, hanako = setup_shop(db)
     add_appliances(db, shop)
     deliver_order(client, drain_jobs, order_body(880301, [SOAP]))
     assert runs(db, REPLENISHMENT) == []
+    assert preview.preview_candidates(db, shop, REPLENISHMENT) == []
+    # With days of supply, the flow's page previews the reminder for that first order.
+    recommendation_settings.save_supply(db, shop.id, {SOAP: 30})
+    db.commit()
+    assert [c.id for c in preview.preview_candidates(db, shop, REPLENISHMENT)] == [hanako.id]
+    target = preview.preview_target(db, shop, REPLENISHMENT, hanako)
+    assert target is not None
+    order = db.scalars(select(Order).where(Order.external_id == "880301")).one()
+    assert target.trigger_key == f"replenish:{SOAP}:{order.id}"
+    with app.app_context():
+        [step] = preview.render_previews(db, runtime.config, shop, REPLENISHMENT, target, now())
+    assert "食器用洗剤 500ml" in step.subject
