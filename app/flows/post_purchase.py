@@ -5,10 +5,10 @@ Layer: services, inside the caller's transaction. Each flow is its own module (`
 `review_request`, `replenishment`) built on this one. Runs start from each flow's order
 `Trigger` for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a
 replayed order starts nothing new; a step already more than a day overdue (a backfill, an old
-order's late edit) starts nothing. A batch of runs reads its orders, lines, products, owned
-products (`customer_products`) and cross-sells (`purchase_stats`) in a fixed number of queries,
-never the shop's history; every email is shared content plus per-recipient substitutions, so a
-dispatch batch sends up to 1,000 in one request and a message sent alone is the same email.
+order's late edit) starts nothing. A batch of runs reads its orders, lines, products and
+recommendations (`services.recommendations`) in a fixed number of queries, never the shop's
+history; every email is shared content plus per-recipient substitutions, so a dispatch batch
+sends up to 1,000 in one request and a message sent alone is the same email.
 """
 
 from __future__ import annotations

@@ -200,7 +200,7 @@ def recommend(
         answers[key] = choose(
             request.anchors,
             candidates.ranked,
-            owned.get(request.customer_id or 0, {}) if request.customer_id else {},
+            owned.get(request.customer_id, {}) if request.customer_id is not None else {},
             now,
             intervals=candidates.intervals,
             available=available,
