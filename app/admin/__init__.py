@@ -24,6 +24,7 @@ from app.admin import (  # noqa: E402, F401
     inquiries,
     outbox,
     privacy,
+    recommendations,
     segment_builder,
     segments,
     sender,

@@ -2,8 +2,9 @@
 
 Layer: services, inside the caller's transaction. One run per order (`order:<order id>`), due
 `step_delay_hours[0]` after the payment, only for orders placed within `THANK_YOU_WINDOW`.
-Cross-sells come from the shop's precomputed stats minus what the customer owns
-(`post_purchase.load_purchases`); the email is shared content plus the recipient's parts.
+Cross-sells come from the one recommendation path (`services.recommendations`: the shop's
+precomputed stats minus what the customer owns and the durable groups they bought from); the
+email is shared content plus the recipient's parts.
 """
 
 from __future__ import annotations
