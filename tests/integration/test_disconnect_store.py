@@ -17,12 +17,12 @@ from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.db import Base
 from app.kizuna import Kizuna
 from app.models import Customer, Shop
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
+from tests.conftest import Served
+from tests.factories import woocommerce
 from tests.factories.accounts import (
     connect_woocommerce_store,
     csrf_from,
@@ -39,29 +39,13 @@ OWNER = "owner@tea-house.example"
 PASSWORD = "matcha-latte-2026"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[Served, Served]]:
-    served = tuple(Served(LiveServer(d), d) for d in (Dispatcher(), Dispatcher()))
-    yield served  # type: ignore[misc]
-    for each in served:
-        each.server.stop()
+servers = woocommerce.servers
+config = woocommerce.config
 
 
 @pytest.fixture
 def sandbox(servers: tuple[Served, Served]) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=11)
-    platform.add_store(url_path=STORE, customers=8, years=1, currency="JPY")
-    servers[0].dispatcher.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Any, servers: tuple[Served, Served]
-) -> Config:
-    env = make_test_env(database_url, redis_url, APP_URL=servers[1].url)
-    return load_config(env, instance_path=tmp_path / "instance")
+    yield from woocommerce.open_stores(servers, STORE, customers=8)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
@@ -33,7 +32,8 @@ from app.services.woocommerce_install import KEY_REFUSED, _token_hash
 from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.outbound import ADDRESS_NOT_ALLOWED, NOT_A_STORE
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
+from tests.conftest import Served
+from tests.factories import woocommerce
 
 STORES = ("shop-a", "shop-b")
 INTERNAL_CODE = "internal_service_detail"
@@ -79,37 +79,14 @@ def internal() -> Iterator[InternalService]:
     service.close()
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[Served, Served]]:
-    served = tuple(Served(LiveServer(d), d) for d in (Dispatcher(), Dispatcher()))
-    yield served  # type: ignore[misc]
-    for each in served:
-        each.server.stop()
+servers = woocommerce.servers
+config = woocommerce.config
+live_app = woocommerce.live_app
 
 
 @pytest.fixture
 def sandbox(servers: tuple[Served, Served]) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=11)
-    for path in STORES:
-        platform.add_store(url_path=path, customers=3, years=1, currency="JPY")
-    servers[0].dispatcher.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Any, servers: tuple[Served, Served]
-) -> Config:
-    """Overrides conftest's `config`: APP_URL is Kizuna's live server."""
-    env = make_test_env(database_url, redis_url, APP_URL=servers[1].url)
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: tuple[Served, Served], sandbox: SandboxWooCommerce) -> Flask:
-    servers[1].dispatcher.target = app
-    return app
+    yield from woocommerce.open_stores(servers, *STORES, customers=3)
 
 
 def _merchant(app: Flask, db: Session, name: str) -> tuple[Any, int]:
