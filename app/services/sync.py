@@ -63,9 +63,8 @@ BULK_POLL_MAX_SECONDS = 30.0
 BULK_WAKE_SECONDS = 0.5
 BULK_WAIT_LIMIT_SECONDS = BACKFILL_SHOP.timeout - 600
 _ERROR_TEXT_LIMIT = 500
-READ_ALL_ORDERS_NOTICE = (
-    "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
-)
+# `sync_state["notice"]` holds a key of `app.i18n.KEYED_MESSAGES`, worded by the page.
+READ_ALL_ORDERS_NOTICE = "sync.notice.read_all_orders"
 
 Upsert = Callable[[Session, int, Sequence[Any]], int]
 UPSERTS: dict[str, Upsert] = {

@@ -37,6 +37,7 @@ from tests.factories import woocommerce
 
 STORES = ("shop-a", "shop-b")
 INTERNAL_CODE = "internal_service_detail"
+KEY_REFUSED_TEXT = "The store did not accept Kizuna's key. Connect it again and approve access."
 
 
 class InternalService:
@@ -192,7 +193,7 @@ def test_a_store_url_that_turns_inside_after_connect_is_never_fetched(
     assert internal.received == []
     assert _shops(db) == []
     pending = _pending(db, user_id)
-    assert (pending.outcome, pending.failure) == ("refused", ADDRESS_NOT_ALLOWED)
+    assert (pending.outcome, pending.failure) == ("refused", "connect.address_not_allowed")
     assert pending.grant_encrypted is None
     page = _done_page(client, user_id)
     assert page.status_code == 400
@@ -278,7 +279,7 @@ def test_made_up_keys_never_bind_a_store_and_the_owner_still_connects(
         "refused",
         KEY_REFUSED,
     )
-    assert escape(KEY_REFUSED) in _done_page(stranger, user_id).get_data(as_text=True)
+    assert escape(KEY_REFUSED_TEXT) in _done_page(stranger, user_id).get_data(as_text=True)
 
     owner_request = _approve(owner, store_url, drain_jobs)
     (shop,) = _shops(db)
@@ -341,7 +342,7 @@ def test_an_address_that_is_no_store_is_told_so_without_its_answer(
     assert _shops(db) == []
     assert (_pending(db, user_id).outcome, _pending(db, user_id).failure) == (
         "refused",
-        NOT_A_STORE,
+        "connect.not_a_store",
     )
     page = _done_page(merchant, user_id).get_data(as_text=True)
     assert escape(NOT_A_STORE) in page
