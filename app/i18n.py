@@ -346,19 +346,19 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "This customer has not bought any product twice in this store."
     ),
     "flows.preview.none": lazy_gettext(
-        "No customer has an abandoned checkout yet: enter a customer ID."
+        "No customer has an abandoned checkout yet: search for one by name or email."
     ),
     "flows.preview.none.replenishment": lazy_gettext(
-        "No customer has bought a product twice yet: enter a customer ID."
+        "No customer has bought a product twice yet: search for one by name or email."
     ),
     "flows.preview.none.review_request": lazy_gettext(
-        "No customer has a fulfilled order yet: enter a customer ID."
+        "No customer has a fulfilled order yet: search for one by name or email."
     ),
     "flows.preview.none.thank_you": lazy_gettext(
-        "No customer has a paid order yet: enter a customer ID."
+        "No customer has a paid order yet: search for one by name or email."
     ),
     "flows.preview.none.winback": lazy_gettext(
-        "No customer has an order yet: enter a customer ID."
+        "No customer has an order yet: search for one by name or email."
     ),
     "flows.preview.step": lazy_gettext("Email %(step)s"),
     "flows.section.audience": lazy_gettext("Holdout and frequency"),
