@@ -133,8 +133,11 @@ def test_an_owner_from_shopify_adds_an_address_and_signs_in_outside_shopify(
     details = client.get("/app/account")
     assert b'data-field="owner-email"' in details.data
     assert b"data-add-email-form" not in details.data
-    # Confirmed: the address is the owner's; neither a Shopify sign-in nor the owner's own
-    # session changes it here.
+    # Confirmed: the address is the owner's; a Shopify sign-in is told where the owner signs
+    # in, not the address, and neither it nor the owner's own session changes it here.
+    from_shopify = admin.get("/app/account")
+    assert b'data-field="owner-signs-in"' in from_shopify.data
+    assert ADDRESS.encode() not in from_shopify.data
     assert _add(admin, email="someone@else.example").status_code == 403
     kept = post_form(
         client,
