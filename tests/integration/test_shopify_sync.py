@@ -22,7 +22,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.cli import main as cli
-from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
@@ -34,13 +33,7 @@ from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
 from jobs.reconcile import reconcile_all
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.factories import simulated_shopify
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -48,40 +41,16 @@ DOMAIN = "sync-store.myshopify.com"
 CUSTOMERS = 40
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config
+live_app = simulated_shopify.live_app
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _sandbox_server, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=11, plan="plus")
-    platform.add_shop(DOMAIN, customers=CUSTOMERS, years=1, name="Sync Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(database_url: str, redis_url: str, tmp_path: Any, servers: Any) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url, redis_url, SHOPIFY_SANDBOX_URL=sandbox_server.url, APP_URL=kizuna_server.url
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=11, customers=CUSTOMERS, name="Sync Store"
     )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def _connect(runtime: Kizuna, sandbox: SandboxShopify) -> int:
