@@ -27,6 +27,7 @@ from app.config import Config
 from app.db import utcnow
 from app.flows import reads
 from app.flows import runs as flows
+from app.flows import triggers as flow_triggers
 from app.flows.send import sendgrid_client
 from app.i18n import recipient_language
 from app.kizuna import Kizuna
@@ -206,8 +207,9 @@ class Confirmation:
 
 
 def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Confirmation | None:
-    """The shopper clicked "confirm": record consent (source and time) and start the cart flow
-    for the checkout that asked; commits. None for a bad, expired or already used link."""
+    """The shopper clicked "confirm": record consent (source and time), start the welcome series
+    and the cart flow for the checkout that asked; commits. None for a bad, expired or already
+    used link."""
     data = read_token(secret_key, token)
     if data is None:
         return None
@@ -222,10 +224,10 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
     if shop is None or not shop.is_active:
         return None
     row.nonce, row.confirmed_at = None, now
-    subscribed = 0
+    subscribed: list[int] = []
     for customer in _live_customers(session, row.shop_id, row.email_normalized, lock=True):
         if apply_confirmed_opt_in(customer, now):
-            subscribed += 1
+            subscribed.append(customer.id)
             session.add(
                 TimelineEvent(
                     shop_id=row.shop_id,
@@ -236,6 +238,9 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
                     detail={"state": "SUBSCRIBED", "source": STOREFRONT_DOUBLE_OPT_IN},
                 )
             )
+    if subscribed:  # a new subscriber: the welcome series
+        session.flush()
+        flow_triggers.changed_customers(session, row.shop_id, subscribed, now)
     run_id = None
     if row.checkout_external_id:
         checkout = session.scalars(
@@ -252,10 +257,10 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
         "opt-in confirmed shop_id=%s request_id=%s customers=%s cart_run=%s",
         row.shop_id,
         row.id,
-        subscribed,
+        len(subscribed),
         run_id,
     )
-    return Confirmation(row.shop_id, subscribed, run_id)
+    return Confirmation(row.shop_id, len(subscribed), run_id)
 
 
 def send_confirmation(runtime: Kizuna, request_id: int, nonce: str) -> str:
