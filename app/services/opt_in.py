@@ -37,6 +37,7 @@ from app.queueing import enqueue_after_commit, job_id
 from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
 from app.tasks import SEND_OPT_IN_CONFIRMATION
 from connectors.base import ConnectorError, RetryableError
+from connectors.birthdays import Birthday
 from connectors.sendgrid.mail import OutgoingEmail, build_mail_body, refusal
 
 log = logging.getLogger(__name__)
@@ -117,11 +118,18 @@ def _asked_in_the_last_hour(session: Session, shop_id: int, now: datetime) -> in
 
 
 def request_confirmation(
-    session: Session, shop_id: int, email: str, checkout_external_id: str | None, now: datetime
+    session: Session,
+    shop_id: int,
+    email: str,
+    checkout_external_id: str | None,
+    now: datetime,
+    *,
+    birthday: Birthday | None = None,
 ) -> int | None:
     """A ticked storefront box for `email`: ask the shopper to confirm, unless there is nothing
-    to confirm (already subscribed, suppressed) or an email went out recently. Returns the
-    request's id when a confirmation email is queued (after the caller commits), else None."""
+    to confirm (already subscribed, suppressed) or an email went out recently. The birthday
+    typed with it waits on the request until the shopper confirms. Returns the request's id
+    when a confirmation email is queued (after the caller commits), else None."""
     address = normalize_email(email)
     if address is None or reads.suppressed(session, shop_id, address):
         return None
@@ -149,6 +157,12 @@ def request_confirmation(
     row.nonce = secrets.token_urlsafe(24)  # a new link; an older one stops working
     row.requested_at, row.sent_at = now, None
     row.checkout_external_id = checkout_external_id
+    if birthday is not None:
+        row.birth_month, row.birth_day, row.birth_year = (
+            birthday.month,
+            birthday.day,
+            birthday.year,
+        )
     session.flush()
     _queue_send(session, row)
     log.info("opt-in confirmation requested shop_id=%s request_id=%s", shop_id, row.id)
@@ -226,6 +240,11 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
     row.nonce, row.confirmed_at = None, now
     subscribed: list[int] = []
     for customer in _live_customers(session, row.shop_id, row.email_normalized, lock=True):
+        if row.birth_month is not None and customer.birth_month is None:
+            # The storefront's birthday, now that the address is the shopper's: it never
+            # replaces one the platform gave.
+            customer.birth_month, customer.birth_day = row.birth_month, row.birth_day
+            customer.birth_year = row.birth_year
         if apply_confirmed_opt_in(customer, now):
             subscribed.append(customer.id)
             session.add(
