@@ -73,9 +73,18 @@ def step_has_coupon(config: Mapping[str, Any] | None, step: int) -> bool:
     return terms is not None and terms.step == step
 
 
-def step_terms(session: Session, shop_id: int, flow_key: str, step: int) -> CouponTerms | None:
+def step_terms(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    step: int,
+    defaults: Mapping[str, Any] | None = None,
+) -> CouponTerms | None:
+    """The coupon of this step of the shop's flow: its saved settings over the form's
+    `defaults` (what a flow that never saved its form runs on), or None."""
     setting = flow_setting(session, shop_id, flow_key)
-    terms = coupon_terms(setting.config if setting is not None else None)
+    saved = (setting.config if setting is not None else None) or {}
+    terms = coupon_terms({**(defaults or {}), **saved})
     return terms if terms is not None and terms.step == step else None
 
 
@@ -86,7 +95,13 @@ def message_coupon_code(secret_key: str, shop_id: int, message_id: int) -> str:
     return message_code(secret_key, "coupon", shop_id, message_id)
 
 
-def create_step_coupon(session: Session, shop: Shop, run: FlowRun, msg: Message) -> str | None:
+def create_step_coupon(
+    session: Session,
+    shop: Shop,
+    run: FlowRun,
+    msg: Message,
+    defaults: Mapping[str, Any] | None = None,
+) -> str | None:
     """The send step's side effect, before rendering: when the flow's settings put a coupon on
     this step, create this message's single-use code on the platform (Shopify discount or
     WooCommerce coupon) for this customer; → the code, or None (no coupon on the step). A
@@ -99,7 +114,7 @@ def create_step_coupon(session: Session, shop: Shop, run: FlowRun, msg: Message)
     from connectors.shopify.discounts import create_single_use_discount
     from connectors.woocommerce.coupons import create_coupon
 
-    terms = step_terms(session, shop.id, run.flow_key, msg.step)
+    terms = step_terms(session, shop.id, run.flow_key, msg.step, defaults)
     if terms is None:
         return None
     customer = session.get(Customer, run.customer_id)

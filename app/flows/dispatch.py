@@ -79,9 +79,12 @@ def set_wise(session: Session, shop_id: int, flow_key: str, step: int) -> bool:
     with a coupon)."""
     setting = flow_setting(session, shop_id, flow_key)
     config = setting.config if setting else None
-    if step_has_coupon(config, step) and registry.get(flow_key).create_code is None:
+    definition = registry.get(flow_key)
+    if definition.create_code is None and step_has_coupon(
+        {**definition.form.defaults, **(config or {})}, step
+    ):
         return False  # each email carries its own code, made by its own send
-    return registry.get(flow_key).shares_content(config, step)
+    return definition.shares_content(config, step)
 
 
 @dataclass

@@ -93,7 +93,11 @@ def render_previews(
             email = definition.render(
                 config, session, shop, customer, run, msg, lang, now, discount_code=None
             )
-            coupon = None if definition.create_code else step_terms(session, shop.id, key, step)
+            coupon = (
+                None
+                if definition.create_code
+                else step_terms(session, shop.id, key, step, definition.form.defaults)
+            )
             if coupon is not None:  # a sample: the preview creates no code
                 email = with_coupon(email, shop, coupon, SAMPLE_CODE, lang)
             html, text = without_link(email.html or "", email.text or "", link)

@@ -104,8 +104,11 @@ def _decide_and_render(
     facts.record_send(customer.id, now)
     definition = registry.get(run.flow_key)
     lang = language(customer, shop)
+    defaults = definition.form.defaults
     coupon = (
-        None if definition.create_code else step_terms(session, shop.id, run.flow_key, msg.step)
+        None
+        if definition.create_code
+        else step_terms(session, shop.id, run.flow_key, msg.step, defaults)
     )
     render_shared, shared_email = definition.render_shared, definition.shared_email
     if shared is not None and coupon is None and render_shared and shared_email:
@@ -116,8 +119,10 @@ def _decide_and_render(
             return "ready", email
     # The send step's explicit side effect, before rendering: the flow's own code (the cart's
     # discount) or the coupon its settings put on this step.
-    make_code = definition.create_code or create_step_coupon
-    code = make_code(session, shop, run, msg)
+    if definition.create_code is not None:
+        code = definition.create_code(session, shop, run, msg)
+    else:
+        code = create_step_coupon(session, shop, run, msg, defaults)
     email = definition.render(
         runtime.config, session, shop, customer, run, msg, lang, now, discount_code=code
     )

@@ -174,7 +174,10 @@ def _customer_insert_values(shop_id: int, record: CustomerRecord) -> dict[str, A
         "email_marketing_updated_at": _consent_time(record) if carries_consent else None,
         "platform_created_at": record.created_at,
         "platform_updated_at": record.updated_at,
-        **_birthday_values(record),
+        # Every row of a multi-row insert names the same columns: None when not said.
+        "birth_month": record.birthday.month if record.birthday else None,
+        "birth_day": record.birthday.day if record.birthday else None,
+        "birth_year": record.birthday.year if record.birthday else None,
     }
 
 

@@ -8,15 +8,18 @@ and backtest.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.flows.simulation import simulate
 from app.flows.welcome import SECOND_PURCHASE, WELCOME
 from app.models import Account, Customer, Order
-from app.models.flow import FlowRun, Message, Suppression
+from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.queueing import WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import dispatch_due_steps
@@ -231,3 +234,54 @@ def test_the_admin_lists_the_series_with_settings_preview_and_backtest(
     assert 'name="coupon_step"' in html
     assert 'data-step="3"' in html  # every step previewed
     assert client.get("/app/flows/backtest?flow=welcome").status_code == 200
+
+
+def test_the_admin_lists_the_birthday_flow_and_previews_its_sample_coupon(
+    client: Any, db: Session, runtime: Any
+) -> None:
+    shop = _shop(db)
+    born = _customer(db, shop, 12, datetime.now(UTC), "SUBSCRIBED")
+    born.birth_month, born.birth_day = 5, 3
+    db.commit()
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    assert "/app/flows/birthday" in text_of(client.get("/app/flows"))
+    page = client.get(f"/app/flows/birthday?customer_id={born.id}")
+    assert page.status_code == 200
+    html = text_of(page)
+    assert 'name="granularity"' in html
+    assert 'name="coupon_kind"' in html
+    assert "KZ-SAMPLE00" in html  # the birthday coupon, as a sample: nothing is created
+    assert client.get("/app/flows/backtest?flow=birthday").status_code == 200
+    saved = client.post(
+        "/app/flows/birthday",
+        data={
+            **_form_of(html),
+            "granularity": "month",
+            "coupon_kind": "fixed",
+            "coupon_value": "500",
+        },
+    )
+    assert saved.status_code == 302
+    db.expire_all()
+    setting = db.scalars(select(FlowSetting).where(FlowSetting.flow_key == "birthday")).one()
+    assert (setting.config["granularity"], setting.config["coupon_kind"]) == ("month", "fixed")
+    assert setting.config["coupon_value"] == 500
+
+
+def _form_of(html: str) -> dict[str, str]:
+    """The settings form's fields as the page fills them (inputs, checked boxes, selections)."""
+    fields: dict[str, str] = {}
+    for tag in re.findall(r"<input [^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if name is None:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        if 'type="checkbox"' in tag and "checked" not in tag:
+            continue
+        fields[name[1]] = unescape(value[1]) if value else ""
+    for name, body in re.findall(
+        r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', html, re.S
+    ):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        fields[name] = unescape(chosen[1]) if chosen else ""
+    return fields
