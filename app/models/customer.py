@@ -28,7 +28,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, Money, UTCDateTime, utcnow
 from app.formatting import person_name
 
-PERSONAL_COLUMNS = ("email", "email_normalized", "first_name", "last_name", "phone", "city")
+PERSONAL_COLUMNS = (
+    "email",
+    "email_normalized",
+    "first_name",
+    "last_name",
+    "phone",
+    "city",
+    "birth_month",
+    "birth_day",
+    "birth_year",
+)
 
 LIVE_SQL = "deleted_at IS NULL AND redacted_at IS NULL"
 LIVE_TOTALS = ["total_spent", "orders_count", "first_order_at", "last_order_at"]

@@ -30,12 +30,14 @@ from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.woocommerce import WooCommerceShop
 from app.queueing import EMAIL, SYNC
 from app.services.install_shop import connect_custom_app
+from app.services.redact import redact_customer
 from app.services.woocommerce_sync import run_sync
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from jobs.flows import dispatch_due_steps
+from jobs.reconcile import reconcile_all
 from tests.conftest import (
     SHOPIFY_API_KEY,
     SHOPIFY_API_SECRET,
@@ -141,7 +143,9 @@ def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_ye
     )  # fmt: skip
     token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
     shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    drain_jobs(SYNC)  # the backfill: customers read over GraphQL, the metafield with them
+    drain_jobs(SYNC)  # the backfill: customers read over GraphQL (bulk), the metafield too
+    reconcile_all(900.0)  # and the 15-minute reconcile's paged read
+    drain_jobs(SYNC)
     db.expire_all()
     shop = db.get_one(Shop, shop.id)
     shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "Asia/Tokyo"
@@ -284,6 +288,13 @@ def test_consent_suppression_the_day_the_month_and_29_february(app: Flask, db: S
         scan_shop(db, shop, now + timedelta(hours=1))
         db.commit()
     assert {r.customer_id for r in flow_runs(db, BIRTHDAY)} == {today.id, leap.id, later.id}
+
+    # A birthday is personal data: a redact erases it.
+    redact_customer(db, shop.id, "1", None)
+    db.commit()
+    db.expire_all()
+    erased = db.get_one(Customer, today.id)
+    assert (erased.birth_year, erased.birth_month, erased.birth_day) == (None, None, None)
 
 
 def test_the_frequency_cap_postpones_the_birthday_email(

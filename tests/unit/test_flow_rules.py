@@ -116,6 +116,7 @@ def test_every_flow_is_registered_once_with_its_own_priority() -> None:
     assert set(registry.keys()) == {
         CART,
         "welcome",
+        "birthday",
         WINBACK,
         "thank_you",
         "review_request",
