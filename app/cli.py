@@ -456,7 +456,8 @@ def flows() -> None:
     "--flow",
     "flow_key",
     required=True,
-    help="The flow to replay: cart, winback, thank_you, review_request or replenishment.",
+    help="The flow to replay: cart, welcome, birthday, winback, thank_you, review_request or "
+    "replenishment.",
 )
 @click.option("--since", "lookback", default="30d", show_default=True, help="Window: Nd or Nh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")

@@ -180,9 +180,13 @@ def _follow_sync(
 
 # The demo's flows run at demo pace so a newcomer sees emails in the outbox within minutes:
 # cart reminders 15, 30 and 60 minutes after a cart is left, a thank-you 6 minutes after an
-# order, no quiet hours (the store keeps Tokyo time, whatever the visitor's clock says).
+# order, the welcome series at once, after 30 and 60 minutes (a coupon in the last email), the
+# birthday flow for everyone born this month (so its runs show whatever the day), no quiet
+# hours (the store keeps Tokyo time, whatever the visitor's clock says).
 DEMO_PACE: dict[str, dict[str, Any]] = {
     "cart": {"step_delay_hours": [0.25, 0.5, 1.0], "quiet_hours": None},
+    "welcome": {"step_delay_hours": [0, 0.5, 1.0], "coupon_step": 3, "quiet_hours": None},
+    "birthday": {"granularity": "month", "quiet_hours": None},
     "thank_you": {"step_delay_hours": [0.1], "quiet_hours": None},
     "winback": {"quiet_hours": None},
 }
@@ -210,18 +214,25 @@ def _demo_sender(config: Config) -> None:
 
 def _demo_pace(config: Config, redis_url: str) -> None:
     """Give the demo shop its demo-pace flow settings (unless it has settings already: a
-    restarted demo keeps what the visitor changed) and run the win-back scan now."""
+    restarted demo keeps what the visitor changed) and run the daily scan now (win-back, the
+    birthdays of the month)."""
     import redis
     from sqlalchemy import select
 
     from app.db import Database
     from app.domain.orchestration import POST_PURCHASE_DEFAULTS, WINBACK_DEFAULTS
+    from app.flows import birthday, welcome
     from app.models import Shop
     from app.models.flow import FlowSetting
     from app.queueing import enqueue
     from app.tasks import SCAN_WINBACK
 
-    defaults = {"winback": WINBACK_DEFAULTS, **POST_PURCHASE_DEFAULTS}
+    defaults = {
+        "winback": WINBACK_DEFAULTS,
+        "welcome": welcome.DEFAULTS,
+        "birthday": birthday.DEFAULTS,
+        **POST_PURCHASE_DEFAULTS,
+    }
     database = Database(config.database_url)
     try:
         with database.session() as session:

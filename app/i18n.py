@@ -254,11 +254,20 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "Time after the cart was left; each email later than the one before."
     ),
     "flows.delays_help.thank_you": lazy_gettext("Time after the order was paid (0 = at once)."),
+    "flows.delays_help.welcome": lazy_gettext(
+        "Time after the customer subscribed or placed a first order (0 = at once); each email "
+        "later than the one before."
+    ),
+    "flows.delays_help.birthday": lazy_gettext(
+        "Time after the start of the birthday (or of the birthday month) in the store's time "
+        "zone (0 = at once)."
+    ),
     "flows.delays_help.winback": lazy_gettext(
         "Time after the daily scan finds the customer lapsing (0 = at once); email 2 later "
         "than email 1."
     ),
     "flows.error.audience": lazy_gettext("Choose one of this store's saved segments."),
+    "flows.error.choice": lazy_gettext("Choose one of the options."),
     "flows.error.cap_order": lazy_gettext("Cannot be lower than the limit for 16 hours."),
     "flows.error.delay_order": lazy_gettext("Must be later than email %(step)s."),
     "flows.error.integer": lazy_gettext("Enter a whole number."),
@@ -272,6 +281,11 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.field.audience": lazy_gettext("Audience"),
     "flows.field.cap_short": lazy_gettext("At most, in any 16 hours"),
     "flows.field.cap_week": lazy_gettext("At most, in any 7 days"),
+    "flows.field.coupon_days": lazy_gettext("Code valid for"),
+    "flows.field.coupon_kind": lazy_gettext("Kind of coupon"),
+    "flows.field.coupon_step": lazy_gettext("Coupon in email"),
+    "flows.field.coupon_value": lazy_gettext("Coupon value"),
+    "flows.field.granularity": lazy_gettext("Send on"),
     "flows.field.delay": lazy_gettext("Email %(step)s after"),
     "flows.field.delay.thank_you": lazy_gettext("Send after"),
     "flows.field.discount_days": lazy_gettext("Code valid for"),
@@ -323,12 +337,18 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.lift.runs": lazy_gettext("Carts"),
     "flows.lift.runs.generic": lazy_pgettext("flows.lift.runs.generic", "Customers"),
     "flows.name.cart": lazy_gettext("Abandoned cart"),
+    "flows.name.birthday": lazy_gettext("Birthday"),
     "flows.name.replenishment": lazy_gettext("Replenishment reminder"),
     "flows.name.review_request": lazy_gettext("Review request"),
     "flows.name.thank_you": lazy_gettext("Thank-you"),
+    "flows.name.welcome": lazy_gettext("Welcome series"),
     "flows.name.winback": lazy_gettext("Win-back"),
     "flows.preview.email": lazy_pgettext("flows.preview.email", "Email"),
     "flows.preview.for": lazy_gettext("For %(name)s (customer %(id)s), checkout %(checkout)s."),
+    "flows.preview.for_birthday": lazy_gettext(
+        "For %(name)s (customer %(id)s), birthday %(birthday)s."
+    ),
+    "flows.preview.for_customer": lazy_gettext("For %(name)s (customer %(id)s)."),
     "flows.preview.for_order": lazy_gettext("For %(name)s (customer %(id)s), order %(order)s."),
     "flows.preview.for_product": lazy_gettext(
         "For %(name)s (customer %(id)s), product %(product)s."
@@ -345,6 +365,7 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "This customer has no fulfilled order in this store."
     ),
     "flows.preview.no_order": lazy_gettext("This customer has no order in this store."),
+    "flows.preview.no_birthday": lazy_gettext("This customer's birthday is not known."),
     "flows.preview.no_paid_order": lazy_gettext("This customer has no paid order in this store."),
     "flows.preview.no_repeat_product": lazy_gettext(
         "This customer has not bought any product twice in this store."
@@ -361,11 +382,22 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.preview.none.thank_you": lazy_gettext(
         "No customer has a paid order yet: search for one by name or email."
     ),
+    "flows.preview.none.welcome": lazy_gettext(
+        "No customer who has not yet bought twice: enter a customer ID."
+    ),
+    "flows.preview.none.birthday": lazy_gettext(
+        "No customer with a known birthday yet: enter a customer ID."
+    ),
+    "flows.preview.repeat_buyer": lazy_gettext(
+        "This customer has already bought twice: the welcome series is over for them."
+    ),
     "flows.preview.none.winback": lazy_gettext(
         "No customer has an order yet: search for one by name or email."
     ),
     "flows.preview.step": lazy_gettext("Email %(step)s"),
     "flows.section.audience": lazy_gettext("Holdout and frequency"),
+    "flows.section.birthday": lazy_gettext("Birthday"),
+    "flows.section.coupon": lazy_gettext("Coupon"),
     "flows.section.discount": lazy_gettext("Discount in email 2"),
     "flows.section.lapse": lazy_gettext("When a customer is lapsing"),
     "flows.section.quiet": lazy_gettext("Quiet hours"),
@@ -390,6 +422,14 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.summary.thank_you": lazy_gettext(
         "One email %(d1)s after payment, with cross-sells; holdout %(holdout)s %%."
     ),
+    "flows.summary.welcome": lazy_gettext(
+        "Emails %(d1)s, %(d2)s and %(d3)s after a customer subscribes or first orders, until "
+        "their second order; holdout %(holdout)s %%."
+    ),
+    "flows.summary.birthday": lazy_gettext(
+        "One email on each customer's birthday (or at the start of their birthday month), once "
+        "a year; holdout %(holdout)s %%."
+    ),
     "flows.summary.winback": lazy_gettext(
         "Emails %(d1)s and %(d2)s after a customer is found lapsing (no order for the "
         "longer of %(lapse_min_days)s days and %(lapse_multiplier)s × their usual gap; "
@@ -398,6 +438,11 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.unit.days": lazy_gettext("days"),
     "flows.unit.emails": lazy_gettext("emails"),
     "flows.unit.hours": lazy_gettext("hours"),
+    "flows.option.coupon_kind.fixed": lazy_gettext("Fixed amount off"),
+    "flows.option.coupon_kind.percentage": lazy_gettext("Percentage off"),
+    "flows.option.granularity.day": lazy_gettext("The birthday itself"),
+    "flows.option.granularity.month": lazy_gettext("The first day of the birthday month"),
+    "flows.unit.step": lazy_gettext("(0 = no coupon)"),
     "flows.unit.times": lazy_gettext("× the usual gap"),
     "fulfillment.fulfilled": lazy_gettext("Fulfilled"),
     "fulfillment.partial": lazy_gettext("Partially fulfilled"),

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.birthdays import Birthday
+
 
 class ConnectorError(Exception):
     """A platform call failed in a way the caller must surface (not retried further)."""
@@ -51,6 +53,8 @@ class CustomerRecord:
     email_marketing_state: str | None = None
     email_marketing_opt_in_level: str | None = None
     email_marketing_updated_at: datetime | None = None
+    # None = this payload says nothing about the birthday (most do not carry it)
+    birthday: Birthday | None = None
 
 
 @dataclass(frozen=True)

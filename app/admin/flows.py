@@ -58,7 +58,7 @@ def flows():  # type: ignore[no-untyped-def]
         rows.append(
             {
                 "key": key,
-                "enabled": setting is None or setting.enabled,
+                "enabled": flow_settings.is_enabled(setting, key),
                 "values": flow_settings.form_values(setting, key),
                 "delays": flow_settings.delay_texts(flow_settings.form_values(setting, key)),
                 "stats": flow_stats.flow_performance(session, g.shop.id, key, attribution=credit),

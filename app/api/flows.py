@@ -69,7 +69,7 @@ def flows():  # type: ignore[no-untyped-def]
         items.append(
             {
                 "key": key,
-                "enabled": setting is None or setting.enabled,
+                "enabled": flow_settings.is_enabled(setting, key),
                 "performance": _performance(stats, g.shop.currency),
             }
         )

@@ -365,6 +365,7 @@ FORM = FlowForm(
     "cart",
     steps=STEPS,
     delays=STEPS,
+    coupon=False,  # its own discount step (`create_discount_code`)
     numbers=(
         Number(
             "discount_percent",

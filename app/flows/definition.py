@@ -30,7 +30,10 @@ ORDERS_CHANGED = "orders_changed"  # (session, shop_id, orders: Sequence[OrderRe
 DAILY_SCAN = "daily_scan"  # (session, shop: Shop, now) → ids of the runs started
 # A known customer placed an order: (session, orders: Sequence[CustomerOrder]), any shops.
 CUSTOMERS_ORDERED = "customers_ordered"
-EVENTS = (CHECKOUTS_CHANGED, ORDERS_CHANGED, DAILY_SCAN, CUSTOMERS_ORDERED)
+# Customers arrived or changed (created, consent given, a confirmed storefront opt-in):
+# (session, shop_id, customer_ids: Sequence[int], now).
+CUSTOMERS_CHANGED = "customers_changed"
+EVENTS = (CHECKOUTS_CHANGED, ORDERS_CHANGED, DAILY_SCAN, CUSTOMERS_ORDERED, CUSTOMERS_CHANGED)
 
 # `Trigger.order` bands: what a flow exits on an event runs before what starts on it (an order
 # exits the cart runs of its checkout before the post-purchase runs start).

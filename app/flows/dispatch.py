@@ -18,6 +18,7 @@ from app.config import Config
 from app.db import utcnow
 from app.flows import registry
 from app.flows.content import SharedContent, language
+from app.flows.coupons import step_has_coupon
 from app.flows.facts import FactSet
 from app.flows.reads import flow_setting
 from app.flows.rules import Exit, Postpone, Ready, Skip, decide
@@ -74,9 +75,16 @@ def advance_run(session: Session, run_id: int, step: int, now: datetime | None =
 
 
 def set_wise(session: Session, shop_id: int, flow_key: str, step: int) -> bool:
-    """Whether this step's emails share content (the flow's `shares_content`)."""
+    """Whether this step's emails share content (the flow's `shares_content`; never a step
+    with a coupon)."""
     setting = flow_setting(session, shop_id, flow_key)
-    return registry.get(flow_key).shares_content(setting.config if setting else None, step)
+    config = setting.config if setting else None
+    definition = registry.get(flow_key)
+    if definition.create_code is None and step_has_coupon(
+        {**definition.form.defaults, **(config or {})}, step
+    ):
+        return False  # each email carries its own code, made by its own send
+    return definition.shares_content(config, step)
 
 
 @dataclass

@@ -30,6 +30,9 @@ MAX_SUBJECT = 150
 DEFAULT_DISCOUNT_PERCENT = 10
 DEFAULT_DISCOUNT_DAYS = 7
 AUDIENCE_KEY = "audience_segment_id"
+# The coupon step any flow may turn on (`coupons.py` creates the code when the step is sent).
+COUPON_KINDS = ("percentage", "fixed")
+MAX_COUPON_FIXED = MAX_DISCOUNT_MIN_TOTAL
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,17 @@ class Number:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """A flow-specific setting chosen from `options` (flows.option.<name>.<option>), stored
+    under its own name as the config key."""
+
+    name: str
+    options: tuple[str, ...]
+    default: str
+    section: str = "steps"
+
+
+@dataclass(frozen=True)
 class FlowForm:
     """What the settings form of one flow edits: `steps` emails (one subject per step and
     language), the first `delays` of `step_delay_hours` (each later than the one before, the
@@ -58,6 +72,33 @@ class FlowForm:
     delay_high: float = MAX_DELAY_HOURS
     numbers: tuple[Number, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    options: tuple[Choice, ...] = ()  # its own settings chosen from a list
+    # Whether a shop that never saved the form runs the flow (the welcome series and the
+    # birthday flow wait for the merchant to turn them on).
+    enabled_by_default: bool = True
+    # The coupon step (`coupon_step` 0 = none, kind, value, validity); the cart flow has its
+    # own discount step instead.
+    coupon: bool = True
+
+    @property
+    def all_numbers(self) -> tuple[Number, ...]:
+        """The flow's numbers, then the coupon step's when the form has one."""
+        if not self.coupon:
+            return self.numbers
+        return (
+            *self.numbers,
+            Number("coupon_step", 0, self.steps, 0, unit="step", section="coupon"),
+            Number("coupon_value", 0, MAX_COUPON_FIXED, 10, integer=False, unit="coupon",
+                   section="coupon"),
+            Number("coupon_days", 1, MAX_DISCOUNT_DAYS, DEFAULT_DISCOUNT_DAYS, section="coupon"),
+        )  # fmt: skip
+
+    @property
+    def choices(self) -> tuple[Choice, ...]:
+        """The flow's own choices, then the coupon's kind when the form has a coupon step."""
+        if not self.coupon:
+            return self.options
+        return (*self.options, Choice("coupon_kind", COUPON_KINDS, COUPON_KINDS[0], "coupon"))
 
 
 def subject_override(row: FlowSetting | None, lang: str, step: int) -> str | None:

@@ -2,7 +2,8 @@
 `rules.decide` would answer were it due now; and a sent message rendered again for the Outbox.
 
 Layer: services, reads only: runs and messages are unsaved objects, nothing is stored and no
-discount code is created; the unsubscribe link is neutralised here.
+discount code is created (a coupon step shows `coupons.SAMPLE_CODE`); the unsubscribe link is
+neutralised here.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.flows import registry
 from app.flows.content import language
+from app.flows.coupons import SAMPLE_CODE, step_terms, with_coupon
 from app.flows.definition import PreviewTarget
 from app.flows.facts import FactSet
 from app.flows.rules import Decision, decide
@@ -91,6 +93,13 @@ def render_previews(
             email = definition.render(
                 config, session, shop, customer, run, msg, lang, now, discount_code=None
             )
+            coupon = (
+                None
+                if definition.create_code
+                else step_terms(session, shop.id, key, step, definition.form.defaults)
+            )
+            if coupon is not None:  # a sample: the preview creates no code
+                email = with_coupon(email, shop, coupon, SAMPLE_CODE, lang)
             html, text = without_link(email.html or "", email.text or "", link)
             previews.append(StepPreview(step, email.subject, html, text))
     return previews

@@ -15,6 +15,9 @@ from app.flows.definition import (
     CHECKOUTS_CHANGED as CHECKOUTS_CHANGED,
 )
 from app.flows.definition import (
+    CUSTOMERS_CHANGED as CUSTOMERS_CHANGED,
+)
+from app.flows.definition import (
     CUSTOMERS_ORDERED as CUSTOMERS_ORDERED,
 )
 from app.flows.definition import (
@@ -51,10 +54,20 @@ PLANNED_PRIORITIES: Mapping[str, int] = {"browse": 10, "welcome": 20}
 
 @cache
 def _build() -> dict[str, FlowDefinition]:
-    from app.flows import cart, replenishment, review_request, thank_you, winback
+    from app.flows import (
+        birthday,
+        cart,
+        replenishment,
+        review_request,
+        thank_you,
+        welcome,
+        winback,
+    )
 
     definitions = (
         cart.DEFINITION,
+        welcome.DEFINITION,
+        birthday.DEFINITION,
         winback.DEFINITION,
         thank_you.DEFINITION,
         review_request.DEFINITION,
@@ -82,9 +95,17 @@ def register(definition: FlowDefinition) -> None:
 
 def unregister(key: str) -> None:
     """Remove a flow added with `register`; the built-in flows stay."""
-    from app.flows import cart, replenishment, review_request, thank_you, winback
+    from app.flows import (
+        birthday,
+        cart,
+        replenishment,
+        review_request,
+        thank_you,
+        welcome,
+        winback,
+    )
 
-    built_in = (cart, winback, thank_you, review_request, replenishment)
+    built_in = (cart, welcome, birthday, winback, thank_you, review_request, replenishment)
     if key in {module.DEFINITION.key for module in built_in}:
         raise ValueError(f"flow {key} is built in")
     _build().pop(key, None)

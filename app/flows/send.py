@@ -19,6 +19,7 @@ from app.config import Config
 from app.db import utcnow
 from app.flows import registry
 from app.flows.content import SharedContent, language
+from app.flows.coupons import create_step_coupon, step_terms, with_coupon
 from app.flows.facts import FactSet
 from app.flows.rules import Exit, Postpone, Skip, decide
 from app.flows.runs import waiting_reason
@@ -103,16 +104,30 @@ def _decide_and_render(
     facts.record_send(customer.id, now)
     definition = registry.get(run.flow_key)
     lang = language(customer, shop)
-    if shared is not None and definition.render_shared and definition.shared_email:
+    defaults = definition.form.defaults
+    coupon = (
+        None
+        if definition.create_code
+        else step_terms(session, shop.id, run.flow_key, msg.step, defaults)
+    )
+    render_shared, shared_email = definition.render_shared, definition.shared_email
+    if shared is not None and coupon is None and render_shared and shared_email:
         if lang not in shared:
-            shared[lang] = definition.render_shared(session, shop, msg.step, lang)
-        email = definition.shared_email(runtime.config, shop, customer, run, msg, shared[lang], {})
+            shared[lang] = render_shared(session, shop, msg.step, lang)
+        email = shared_email(runtime.config, shop, customer, run, msg, shared[lang], {})
         if email is not None:
             return "ready", email
-    code = definition.create_code(session, shop, run, msg) if definition.create_code else None
+    # The send step's explicit side effect, before rendering: the flow's own code (the cart's
+    # discount) or the coupon its settings put on this step.
+    if definition.create_code is not None:
+        code = definition.create_code(session, shop, run, msg)
+    else:
+        code = create_step_coupon(session, shop, run, msg, defaults)
     email = definition.render(
         runtime.config, session, shop, customer, run, msg, lang, now, discount_code=code
     )
+    if coupon is not None and code is not None:
+        email = with_coupon(email, shop, coupon, code, lang)
     return "ready", email
 
 

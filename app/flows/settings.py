@@ -30,6 +30,8 @@ from app.flows.form import (
     LANGUAGES,
     MAX_CAP_SHORT,
     MAX_CAP_WEEK,
+    MAX_COUPON_FIXED,
+    MAX_DISCOUNT,
     MAX_HOLDOUT,
     MAX_SUBJECT,
     FlowForm,
@@ -137,6 +139,11 @@ def _delay_fields(values: dict[str, str], name: str, hours: float) -> None:
     values[name], values[f"{name}_unit"] = f"{amount:g}", unit
 
 
+def is_enabled(row: FlowSetting | None, flow_key: str) -> bool:
+    """Whether the flow runs: its saved switch, else its form's default."""
+    return row.enabled if row is not None else FORMS[flow_key].enabled_by_default
+
+
 def saved_config(row: FlowSetting | None, flow_key: str) -> dict[str, Any]:
     """The config the flow runs on: the row's keys over the defaults its first use writes."""
     raw = (row.config if row is not None else None) or {}
@@ -148,13 +155,16 @@ def form_values(row: FlowSetting | None, flow_key: str = CART) -> dict[str, str]
     spec = FORMS[flow_key]
     raw = saved_config(row, flow_key)
     config = FlowConfig.from_overrides(raw)
-    values: dict[str, str] = {"enabled": "1" if row is None or row.enabled else ""}
+    values: dict[str, str] = {"enabled": "1" if is_enabled(row, flow_key) else ""}
     for step in range(1, spec.delays + 1):
         delay = config.step_delays[step - 1] if step <= config.steps else timedelta(0)
         _delay_fields(values, f"delay_{step}", delay.total_seconds() / 3600)
-    for number in spec.numbers:
+    for number in spec.all_numbers:
         given = raw.get(number.name, number.default)
         values[number.name] = f"{float(given):g}" if isinstance(given, int | float) else str(given)
+    for choice in spec.choices:
+        given = raw.get(choice.name)
+        values[choice.name] = given if given in choice.options else choice.default
     values["holdout_percent"] = str(config.holdout_percent)
     caps = {round(cap.window.total_seconds() / 3600): cap.limit for cap in config.caps}
     values["cap_short"] = str(caps.get(CAP_SHORT_HOURS, 0))
@@ -297,11 +307,22 @@ def validate(
     base: dict[str, Any] = {**spec.defaults, **(existing or {})}
     config = dict(base)
     delays = _delays(form, spec, errors)
-    numbers: dict[str, int | float] = {}
-    for number in spec.numbers:
+    numbers: dict[str, int | float | str] = {}
+    for number in spec.all_numbers:
+        if number.section == "coupon" and number.name not in form:
+            continue  # a client that does not edit the coupon step keeps it as saved
         value = _number(form, number.name, errors, number.low, number.high, integer=number.integer)
         if value is not None:
             numbers[number.name] = _stored(value, number.integer)
+    for choice in spec.choices:
+        if choice.name not in form:
+            continue
+        picked = (form.get(choice.name) or "").strip()
+        if picked not in choice.options:
+            errors[choice.name] = FieldError("flows.error.choice")
+        else:
+            numbers[choice.name] = picked
+    _check_coupon({**base, **numbers}, errors)
     holdout = _number(form, "holdout_percent", errors, 0, MAX_HOLDOUT)
     cap_short = _number(form, "cap_short", errors, 0, MAX_CAP_SHORT)
     cap_week = _number(form, "cap_week", errors, 0, MAX_CAP_WEEK)
@@ -347,6 +368,16 @@ def validate(
         )
         FlowConfig.from_overrides(config)  # the flow must be able to read what is saved
     return Validated(enabled=bool(form.get("enabled")), config=config, errors=errors)
+
+
+def _check_coupon(values: Mapping[str, Any], errors: dict[str, FieldError]) -> None:
+    """A coupon step needs a value above 0, and a percentage at most `MAX_DISCOUNT`."""
+    step, value = values.get("coupon_step"), values.get("coupon_value")
+    if not step or not isinstance(value, int | float) or "coupon_value" in errors:
+        return
+    high = MAX_DISCOUNT if values.get("coupon_kind") == "percentage" else MAX_COUPON_FIXED
+    if not 0 < value <= high:
+        errors["coupon_value"] = FieldError("flows.error.range", {"low": "0", "high": f"{high:g}"})
 
 
 def save(session: Session, shop_id: int, flow_key: str, form: Mapping[str, str]) -> Validated:

@@ -1,5 +1,5 @@
-"""Where new platform data meets the automations: orders and checkouts upserted, customers who
-ordered, the daily scan.
+"""Where new platform data meets the automations: orders, checkouts and customers upserted,
+customers who ordered, the daily scan.
 
 Layer: flows, above the registry; inside the caller's transaction, anything needing Redis goes
 after commit. Names no flow: runs the registry's `Trigger`s of each event in their order — a new
@@ -9,7 +9,7 @@ start nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import select
@@ -59,6 +59,34 @@ def after_customer_orders(session: Session, orders: Sequence[CustomerOrder]) -> 
         return
     for _flow_key, trigger in registry.triggers_for(registry.CUSTOMERS_ORDERED):
         trigger.handle(session, orders)
+
+
+def after_customers(
+    session: Session, shop_id: int, external_ids: Collection[str], now: datetime | None = None
+) -> None:
+    """Customers arrived or changed (created, consent given): every flow's `CUSTOMERS_CHANGED`
+    triggers run with their ids (the welcome series starts for a new subscriber). Safe twice."""
+    if not external_ids:
+        return
+    ids = sorted(
+        session.scalars(
+            select(Customer.id).where(
+                Customer.shop_id == shop_id, Customer.external_id.in_(sorted(external_ids))
+            )
+        )
+    )
+    changed_customers(session, shop_id, ids, now)
+
+
+def changed_customers(
+    session: Session, shop_id: int, customer_ids: Sequence[int], now: datetime | None = None
+) -> None:
+    """`after_customers` for customers known by id (a confirmed storefront opt-in)."""
+    if not customer_ids:
+        return
+    moment = now or utcnow()
+    for _flow_key, trigger in registry.triggers_for(registry.CUSTOMERS_CHANGED):
+        trigger.handle(session, shop_id, customer_ids, moment)
 
 
 def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRecord]) -> None:

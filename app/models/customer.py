@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -27,7 +28,17 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, Money, UTCDateTime, utcnow
 from app.formatting import person_name
 
-PERSONAL_COLUMNS = ("email", "email_normalized", "first_name", "last_name", "phone", "city")
+PERSONAL_COLUMNS = (
+    "email",
+    "email_normalized",
+    "first_name",
+    "last_name",
+    "phone",
+    "city",
+    "birth_month",
+    "birth_day",
+    "birth_year",
+)
 
 LIVE_SQL = "deleted_at IS NULL AND redacted_at IS NULL"
 LIVE_TOTALS = ["total_spent", "orders_count", "first_order_at", "last_order_at"]
@@ -59,6 +70,15 @@ class Customer(Base):
             postgresql_where=text(LIVE_SQL),
             sqlite_where=text(LIVE_SQL),
         ),
+        # The birthday flow's daily scan: the shop's customers born on a month (and day).
+        Index(
+            "ix_customers_birthday",
+            "shop_id",
+            "birth_month",
+            "birth_day",
+            postgresql_where=text("birth_month IS NOT NULL"),
+            sqlite_where=text("birth_month IS NOT NULL"),
+        ),
         Index(
             "ix_customers_search_trgm",
             "search_text",
@@ -82,6 +102,11 @@ class Customer(Base):
     email_marketing_state: Mapped[str | None] = mapped_column(String(20))
     email_marketing_opt_in_level: Mapped[str | None] = mapped_column(String(30))
     email_marketing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The birthday (Shopify `facts.birth_date`, WooCommerce meta, the storefront's field): month
+    # and day, the year only when the source gave one.
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_day: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     orders_count: Mapped[int] = mapped_column(Integer, default=0)
     total_spent: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     currency: Mapped[str | None] = mapped_column(String(3))

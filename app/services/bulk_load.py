@@ -79,12 +79,14 @@ _CUSTOMER_STAGE = """
     last_name text, phone text, city text, country_code text, locale text, tags text,
     consent_state text, consent_level text, consent_at timestamptz,
     platform_created_at timestamptz, platform_updated_at timestamptz,
+    birth_month smallint, birth_day smallint, birth_year smallint,
     old_id bigint, old_email text, inserted boolean NOT NULL DEFAULT false,
     cid bigint, new_email text, redacted boolean NOT NULL DEFAULT false
 """
 _CUSTOMER_COPIED = (
     "seq", "external_id", *_PROFILE, *_DESCRIPTIVE, "tags", "consent_state", "consent_level",
-    "consent_at", "platform_created_at", "platform_updated_at",
+    "consent_at", "platform_created_at", "platform_updated_at", "birth_month", "birth_day",
+    "birth_year",
 )  # fmt: skip
 
 
@@ -150,10 +152,21 @@ def _customer_rows(records: Iterable[CustomerRecord]) -> list[tuple[Any, ...]]:
                 upsert._consent_time(record) if carries else None,
                 record.created_at,
                 record.updated_at,
+                record.birthday.month if record.birthday else None,
+                record.birthday.day if record.birthday else None,
+                record.birthday.year if record.birthday else None,
             )
         )
     return rows
 
+
+# A staged birthday replaces the stored one as `upsert._merge_customer` does: when newer, or
+# when none is known yet; never on a redacted customer.
+_BIRTHDAY_TAKEN = (
+    "(s.birth_month IS NOT NULL AND c.redacted_at IS NULL AND (c.birth_month IS NULL OR"
+    " (s.platform_updated_at IS NOT NULL AND (c.platform_updated_at IS NULL"
+    " OR s.platform_updated_at >= c.platform_updated_at))))"
+)
 
 _TIMED_NEWER = (
     "(s.platform_updated_at IS NOT NULL AND (c.platform_updated_at IS NULL"
@@ -232,11 +245,12 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
                     city, country_code, locale, tags, email_marketing_state,
                     email_marketing_opt_in_level, email_marketing_updated_at, orders_count,
                     total_spent, platform_created_at, platform_updated_at, created_at, updated_at,
-                    person_id)
+                    person_id, birth_month, birth_day, birth_year)
                 SELECT :shop_id, s.external_id, s.email, s.email_normalized, s.first_name,
                     s.last_name, s.phone, s.city, s.country_code, s.locale,
                     coalesce(s.tags, '[]')::json, s.consent_state, s.consent_level, s.consent_at,
-                    0, 0, s.platform_created_at, s.platform_updated_at, now(), now(), p.id
+                    0, 0, s.platform_created_at, s.platform_updated_at, now(), now(), p.id,
+                    s.birth_month, s.birth_day, s.birth_year
                 FROM _stage_customers s LEFT JOIN persons p
                     ON p.account_id = :account_id AND p.email_normalized = s.email_normalized
                 WHERE s.old_id IS NULL ORDER BY s.external_id
@@ -252,7 +266,7 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
         "FROM _stage_customers s WHERE c.shop_id = :shop_id"
         " AND c.external_id = s.external_id AND NOT s.inserted"
     )
-    changes = f"({_TIMED_NEWER} OR {_CONSENT_FORWARD} OR {_UNTIMED_FILLS})"
+    changes = f"({_TIMED_NEWER} OR {_CONSENT_FORWARD} OR {_UNTIMED_FILLS} OR {_BIRTHDAY_TAKEN})"
     # Lock in id order, as the row-wise upserts do, so concurrent writers queue, not deadlock;
     # only the rows this batch changes (an order's bare customer reference changes nothing).
     session.execute(
@@ -284,6 +298,9 @@ def _merge_customers(session: Session, shop_id: int, records: Iterable[CustomerR
                     THEN s.consent_level ELSE c.email_marketing_opt_in_level END,
                 email_marketing_updated_at = CASE WHEN {_CONSENT_FORWARD}
                     THEN s.consent_at ELSE c.email_marketing_updated_at END,
+                birth_month = CASE WHEN {_BIRTHDAY_TAKEN} THEN s.birth_month ELSE c.birth_month END,
+                birth_day = CASE WHEN {_BIRTHDAY_TAKEN} THEN s.birth_day ELSE c.birth_day END,
+                birth_year = CASE WHEN {_BIRTHDAY_TAKEN} THEN s.birth_year ELSE c.birth_year END,
                 updated_at = now()
             {existing} AND {changes}
             """  # noqa: S608

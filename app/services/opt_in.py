@@ -27,6 +27,7 @@ from app.config import Config
 from app.db import utcnow
 from app.flows import reads
 from app.flows import runs as flows
+from app.flows import triggers as flow_triggers
 from app.flows.send import sendgrid_client
 from app.i18n import recipient_language
 from app.kizuna import Kizuna
@@ -36,6 +37,7 @@ from app.queueing import enqueue_after_commit, job_id
 from app.services.upsert import apply_confirmed_opt_in, dialect_insert, normalize_email
 from app.tasks import SEND_OPT_IN_CONFIRMATION
 from connectors.base import ConnectorError, RetryableError
+from connectors.birthdays import Birthday
 from connectors.sendgrid.mail import OutgoingEmail, build_mail_body, refusal
 
 log = logging.getLogger(__name__)
@@ -116,11 +118,18 @@ def _asked_in_the_last_hour(session: Session, shop_id: int, now: datetime) -> in
 
 
 def request_confirmation(
-    session: Session, shop_id: int, email: str, checkout_external_id: str | None, now: datetime
+    session: Session,
+    shop_id: int,
+    email: str,
+    checkout_external_id: str | None,
+    now: datetime,
+    *,
+    birthday: Birthday | None = None,
 ) -> int | None:
     """A ticked storefront box for `email`: ask the shopper to confirm, unless there is nothing
-    to confirm (already subscribed, suppressed) or an email went out recently. Returns the
-    request's id when a confirmation email is queued (after the caller commits), else None."""
+    to confirm (already subscribed, suppressed) or an email went out recently. The birthday
+    typed with it waits on the request until the shopper confirms. Returns the request's id
+    when a confirmation email is queued (after the caller commits), else None."""
     address = normalize_email(email)
     if address is None or reads.suppressed(session, shop_id, address):
         return None
@@ -148,6 +157,12 @@ def request_confirmation(
     row.nonce = secrets.token_urlsafe(24)  # a new link; an older one stops working
     row.requested_at, row.sent_at = now, None
     row.checkout_external_id = checkout_external_id
+    if birthday is not None:
+        row.birth_month, row.birth_day, row.birth_year = (
+            birthday.month,
+            birthday.day,
+            birthday.year,
+        )
     session.flush()
     _queue_send(session, row)
     log.info("opt-in confirmation requested shop_id=%s request_id=%s", shop_id, row.id)
@@ -206,8 +221,9 @@ class Confirmation:
 
 
 def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Confirmation | None:
-    """The shopper clicked "confirm": record consent (source and time) and start the cart flow
-    for the checkout that asked; commits. None for a bad, expired or already used link."""
+    """The shopper clicked "confirm": record consent (source and time), start the welcome series
+    and the cart flow for the checkout that asked; commits. None for a bad, expired or already
+    used link."""
     data = read_token(secret_key, token)
     if data is None:
         return None
@@ -222,10 +238,15 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
     if shop is None or not shop.is_active:
         return None
     row.nonce, row.confirmed_at = None, now
-    subscribed = 0
+    subscribed: list[int] = []
     for customer in _live_customers(session, row.shop_id, row.email_normalized, lock=True):
+        if row.birth_month is not None and customer.birth_month is None:
+            # The storefront's birthday, now that the address is the shopper's: it never
+            # replaces one the platform gave.
+            customer.birth_month, customer.birth_day = row.birth_month, row.birth_day
+            customer.birth_year = row.birth_year
         if apply_confirmed_opt_in(customer, now):
-            subscribed += 1
+            subscribed.append(customer.id)
             session.add(
                 TimelineEvent(
                     shop_id=row.shop_id,
@@ -236,6 +257,9 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
                     detail={"state": "SUBSCRIBED", "source": STOREFRONT_DOUBLE_OPT_IN},
                 )
             )
+    if subscribed:  # a new subscriber: the welcome series
+        session.flush()
+        flow_triggers.changed_customers(session, row.shop_id, subscribed, now)
     run_id = None
     if row.checkout_external_id:
         checkout = session.scalars(
@@ -252,10 +276,10 @@ def confirm(session: Session, secret_key: str, token: str, now: datetime) -> Con
         "opt-in confirmed shop_id=%s request_id=%s customers=%s cart_run=%s",
         row.shop_id,
         row.id,
-        subscribed,
+        len(subscribed),
         run_id,
     )
-    return Confirmation(row.shop_id, subscribed, run_id)
+    return Confirmation(row.shop_id, len(subscribed), run_id)
 
 
 def send_confirmation(runtime: Kizuna, request_id: int, nonce: str) -> str:

@@ -93,6 +93,7 @@ def _customer_deleted(
 def _consent(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
     record = consent_from_payload(payload, triggered_at=event.triggered_at)
     upsert.upsert_customers(session, _require_shop(shop).id, [record])
+    flow_triggers.after_customers(session, _require_shop(shop).id, [record.external_id])
 
 
 def _orders(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
@@ -323,7 +324,11 @@ class _Batch:
             checkouts = gathered.get((shop_id, _CHECKOUTS), [])
             orders = gathered.get((shop_id, _ORDERS), [])
             if customers:
-                upsert.upsert_customers(self.session, shop_id, [r for _id, r in customers])
+                records = [r for _id, r in customers]
+                upsert.upsert_customers(self.session, shop_id, records)
+                flow_triggers.after_customers(
+                    self.session, shop_id, [r.external_id for r in records]
+                )
             if checkouts:
                 records = [r for _id, r in checkouts]
                 upsert.upsert_checkouts(self.session, shop_id, records)

@@ -16,6 +16,7 @@ from app.flows import runs as flows
 from app.models import Checkout
 from app.services import opt_in, upsert
 from connectors.base import CheckoutRecord
+from connectors.birthdays import Birthday
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,10 @@ def record_capture(
     record: CheckoutRecord,
     marketing_opt_in: bool | None,
     now: datetime,
+    birthday: Birthday | None = None,
 ) -> CaptureOutcome:
-    """Store the captured cart; `marketing_opt_in` is the box (None: a script without one)."""
+    """Store the captured cart; `marketing_opt_in` is the box (None: a script without one);
+    `birthday` the optional birthday field, which travels with the opt-in's confirmation."""
     upsert.upsert_checkouts(session, shop_id, [record])
     checkout = session.scalars(
         select(Checkout).where(
@@ -43,7 +46,7 @@ def record_capture(
         checkout.marketing_opt_in_at = now if marketing_opt_in else None
     if marketing_opt_in and record.email:
         request_id = opt_in.request_confirmation(
-            session, shop_id, record.email, record.external_id, now
+            session, shop_id, record.email, record.external_id, now, birthday=birthday
         )
     run_id = flows.start_cart_run(session, checkout, now, consent_required=True)
     session.commit()

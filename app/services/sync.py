@@ -78,6 +78,9 @@ UPSERTS: dict[str, Upsert] = {
 # A reconcile reads what webhooks missed, so its orders and checkouts start and exit flows as
 # a webhook would have; the first backfill is history and starts none.
 TRIGGERS: dict[str, Callable[[Session, int, Sequence[Any]], None]] = {
+    "customers": lambda session, shop_id, records: flow_triggers.after_customers(
+        session, shop_id, [record.external_id for record in records]
+    ),
     "orders": flow_triggers.after_orders,
     "checkouts": flow_triggers.after_checkouts,
 }

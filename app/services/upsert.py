@@ -174,6 +174,22 @@ def _customer_insert_values(shop_id: int, record: CustomerRecord) -> dict[str, A
         "email_marketing_updated_at": _consent_time(record) if carries_consent else None,
         "platform_created_at": record.created_at,
         "platform_updated_at": record.updated_at,
+        # Every row of a multi-row insert names the same columns: None when not said.
+        "birth_month": record.birthday.month if record.birthday else None,
+        "birth_day": record.birthday.day if record.birthday else None,
+        "birth_year": record.birthday.year if record.birthday else None,
+    }
+
+
+def _birthday_values(record: CustomerRecord) -> dict[str, Any]:
+    """The record's birthday columns, or nothing when it says nothing about the birthday."""
+    birthday = record.birthday
+    if birthday is None:
+        return {}
+    return {
+        "birth_month": birthday.month,
+        "birth_day": birthday.day,
+        "birth_year": birthday.year,
     }
 
 
@@ -196,7 +212,8 @@ def _merge_customer(row: Customer, record: CustomerRecord) -> bool:
     personal_allowed = row.redacted_at is None
     applied = False
     profile = _customer_profile(record)
-    if record.updated_at is not None and _is_newer(record.updated_at, row.platform_updated_at):
+    newer = record.updated_at is not None and _is_newer(record.updated_at, row.platform_updated_at)
+    if newer:
         for name, value in profile.items():
             if name in CUSTOMER_PERSONAL_COLUMNS and not personal_allowed:
                 continue
@@ -220,6 +237,12 @@ def _merge_customer(row: Customer, record: CustomerRecord) -> bool:
         if record.tags and not row.tags:
             row.tags = list(record.tags)
             applied = True
+    if record.birthday is not None and personal_allowed and (newer or row.birth_month is None):
+        # A record naming a birthday wins when newer; an untimed one only fills an unknown one.
+        for name, value in _birthday_values(record).items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                applied = True
     return _apply_consent(row, record) or applied
 
 

@@ -47,7 +47,9 @@ def _guarded(handler: Handler) -> Handler:
 
 @_guarded
 def _customer(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
-    upsert.upsert_customers(session, _shop_id(shop), [mapping.customer_from_resource(payload)])
+    record = mapping.customer_from_resource(payload)
+    upsert.upsert_customers(session, _shop_id(shop), [record])
+    flow_triggers.after_customers(session, _shop_id(shop), [record.external_id])
 
 
 @_guarded

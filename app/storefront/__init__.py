@@ -24,6 +24,7 @@ from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services import storefront_capture
 from connectors.base import CheckoutRecord
+from connectors.birthdays import parse_birthday
 from connectors.email_address import MAX_EMAIL_LENGTH, is_email_address
 
 bp = Blueprint("storefront", __name__, url_prefix="/storefront/woocommerce")
@@ -169,9 +170,16 @@ def capture_script() -> Response:
     if consent is not None and not _SELECTOR.match(consent.strip()):
         return _refuse(400, "invalid_consent_selector")
     consent = consent.strip() if consent else None
+    # `birthday=1`: the merchant asks for the shopper's birthday next to the opt-in box.
+    birthday_field = request.args.get("birthday") == "1"
     base = f"{kizuna().config.app_url}/storefront/woocommerce"
     key = request.args.get("key", "")
-    query = {"shop": shop.id, "key": key, **({"consent": consent} if consent else {})}
+    query = {
+        "shop": shop.id,
+        "key": key,
+        **({"consent": consent} if consent else {}),
+        **({"birthday": "1"} if birthday_field else {}),
+    }
     body = render_template(
         "storefront/capture.js",
         endpoint=f"{base}/capture",
@@ -179,6 +187,7 @@ def capture_script() -> Response:
         shop_id=shop.id,
         key=key,
         consent_selector=consent,
+        birthday_field=birthday_field,
     )
     return Response(body, mimetype="application/javascript")
 
@@ -216,6 +225,11 @@ def capture() -> Response:
     marketing_consent = data.get("marketing_consent")
     if marketing_consent is not None and not isinstance(marketing_consent, bool):
         return _refuse(400, "invalid_marketing_consent", origin)
+    birthday = None
+    if data.get("birthday") not in (None, ""):
+        birthday = parse_birthday(_short_text(data.get("birthday"), 32))
+        if birthday is None:
+            return _refuse(400, "invalid_birthday", origin)
     cart_url = _web_url(data.get("cart_url"))
     if cart_url is None or _origin(cart_url) != origin:
         cart_url = f"{shop.domain}/cart/"
@@ -230,5 +244,7 @@ def capture() -> Response:
         recovery_url=cart_url,
         line_items=tuple(items),
     )
-    storefront_capture.record_capture(db_session(), shop.id, record, marketing_consent, now)
+    storefront_capture.record_capture(
+        db_session(), shop.id, record, marketing_consent, now, birthday=birthday
+    )
     return _with_cors(jsonify(ok=True), origin)

@@ -59,27 +59,37 @@ def create_single_use_discount(
     client: GraphQLExecutor,
     *,
     customer_gid: str,
-    percent: Decimal | float | int,
+    percent: Decimal | float | int | None = None,
     ends_at: datetime,
     code: str,
     title: str,
     starts_at: datetime | None = None,
+    amount: Decimal | float | int | None = None,
 ) -> DiscountCode:
-    """Create `code`: `percent` % off everything, for one customer, one use, until `ends_at`.
+    """Create `code`: `percent` % off everything, or `amount` (the shop's currency) off the
+    order, for one customer, one use, until `ends_at`.
 
     userErrors raise `ConnectorError` (code = the first error's code), except "code taken" for
     this very code, which is an earlier attempt of ours and returns the code.
     """
-    share = Decimal(str(percent)) / 100
-    if not 0 < share <= 1:
-        raise ValueError("percent must be in (0, 100]")
+    value: dict[str, Any]
+    if amount is not None:
+        fixed = Decimal(str(amount))
+        if not fixed > 0:
+            raise ValueError("amount must be above 0")
+        value = {"discountAmount": {"amount": str(fixed), "appliesOnEachItem": False}}
+    else:
+        share = Decimal(str(percent)) / 100
+        if not 0 < share <= 1:
+            raise ValueError("percent must be in (0, 100]")
+        value = {"percentage": float(share)}
     basic: dict[str, Any] = {
         "title": title,
         "code": code,
         "startsAt": _iso(starts_at or datetime.now(UTC)),
         "endsAt": _iso(ends_at),
         "context": {"customers": {"add": [customer_gid]}},
-        "customerGets": {"value": {"percentage": float(share)}, "items": {"all": True}},
+        "customerGets": {"value": value, "items": {"all": True}},
         "usageLimit": 1,
         "appliesOncePerCustomer": True,
     }

@@ -22,6 +22,7 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
+from connectors.birthdays import parse_birthday
 
 Node = Mapping[str, Any]
 
@@ -112,6 +113,8 @@ def customer_from_node(node: Node) -> CustomerRecord:
         email_marketing_state=_path(email, "marketingState"),
         email_marketing_opt_in_level=_path(email, "marketingOptInLevel"),
         email_marketing_updated_at=parse_time(_path(email, "marketingUpdatedAt")),
+        # Shopify's standard birth-date metafield (`facts.birth_date`, type date), when used.
+        birthday=parse_birthday(_path(node, "birthDate", "value")),
     )
 
 

@@ -50,6 +50,9 @@ fragment KizunaCustomer on Customer {
     city
     countryCodeV2
   }
+  birthDate: metafield(namespace: "facts", key: "birth_date") {
+    value
+  }
 }
 """
 
@@ -383,6 +386,9 @@ BULK_CUSTOMERS = """
         defaultAddress {
           city
           countryCodeV2
+        }
+        birthDate: metafield(namespace: "facts", key: "birth_date") {
+          value
         }
       }
     }

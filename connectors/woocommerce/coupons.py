@@ -20,20 +20,27 @@ def create_coupon(
     client: WooCommerceClient,
     *,
     email: str,
-    percent: Decimal | float | int,
+    percent: Decimal | float | int | None = None,
     expires_at: datetime,
     code: str,
+    amount: Decimal | float | int | None = None,
 ) -> DiscountCode:
-    """Create the coupon; `ConnectorError` for any refusal except "this code already exists"."""
-    amount = Decimal(str(percent))
-    if not 0 < amount <= 100:
-        raise ValueError("percent must be in (0, 100]")
+    """Create the coupon: `percent` % off, or `amount` (the store's currency) off the cart;
+    `ConnectorError` for any refusal except "this code already exists"."""
+    if amount is not None:
+        value, discount_type = Decimal(str(amount)), "fixed_cart"
+        if not value > 0:
+            raise ValueError("amount must be above 0")
+    else:
+        value, discount_type = Decimal(str(percent)), "percent"
+        if not 0 < value <= 100:
+            raise ValueError("percent must be in (0, 100]")
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
     data = {
         "code": code,
-        "discount_type": "percent",
-        "amount": format(amount.normalize(), "f"),
+        "discount_type": discount_type,
+        "amount": format(value.normalize(), "f"),
         "individual_use": True,
         "usage_limit": 1,
         "usage_limit_per_user": 1,

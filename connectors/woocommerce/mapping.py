@@ -20,7 +20,8 @@ from connectors.base import (
     ProductRecord,
     VariantRecord,
 )
-from connectors.woocommerce.consent import consent_from_meta
+from connectors.birthdays import WOOCOMMERCE_META_KEYS, Birthday, parse_birthday
+from connectors.woocommerce.consent import consent_from_meta, meta_value
 
 OPEN_CHECKOUT_STATUSES = frozenset({"pending", "failed", "checkout-draft"})
 FINANCIAL_STATUS = {
@@ -100,7 +101,19 @@ def customer_from_resource(data: dict[str, Any]) -> CustomerRecord:
         tags=None,
         # Consent is read from meta (see consent.py); its time is the customer's modification.
         **_consent_fields(data),
+        birthday=birthday_from_meta(data.get("meta_data")),
     )
+
+
+def birthday_from_meta(meta_data: Any) -> Birthday | None:
+    """The birthday a birthday plugin keeps in customer meta (`WOOCOMMERCE_META_KEYS`, the
+    first that holds a real date), or None."""
+    for key in WOOCOMMERCE_META_KEYS:
+        found, value = meta_value(meta_data, key)
+        birthday = parse_birthday(value) if found else None
+        if birthday is not None:
+            return birthday
+    return None
 
 
 def _consent_fields(data: dict[str, Any]) -> dict[str, Any]:

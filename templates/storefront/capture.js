@@ -2,6 +2,8 @@
    the cart (read from the store's own Store API) so an abandoned cart can be followed up, and
    whether the marketing opt-in box is ticked. The box is Kizuna's own, inserted after the billing
    email field, unless the script URL names the store's own checkbox with `consent=<selector>`.
+   With `birthday=1` a birthday field follows the box; the birthday is sent with a ticked box and
+   kept by Kizuna once the shopper confirms the email.
    Add to the store's checkout page:
    <script async src="{{ script_url }}"></script> */
 (function () {
@@ -19,6 +21,10 @@
   var ownBoxId = "kizuna_marketing_consent";
   var japanese = /^ja/i.test(document.documentElement.lang || "");
   var label = japanese ? "ニュースやお得な情報をメールで受け取る" : "Email me news and offers";
+  var askBirthday = {{ birthday_field | tojson }};
+  var birthdayId = "kizuna_birthday";
+  var birthdayLabel = japanese ? "誕生日（任意・誕生日クーポンをお送りします）" :
+    "Birthday (optional, for a birthday treat)";
 
   function emailField() {
     return document.getElementById("billing_email") ||
@@ -62,6 +68,39 @@
     anchor.parentNode.insertBefore(row, anchor.nextSibling);
   }
 
+  function birthdayField() {
+    var field = document.getElementById(birthdayId);
+    return field && field.type === "date" ? field : null;
+  }
+
+  function birthdayValue() {
+    var field = birthdayField();
+    var value = field ? String(field.value || "") : "";
+    return /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : "";
+  }
+
+  function insertBirthday() {
+    if (!askBirthday || birthdayField()) { return; }
+    var box = consentBox();
+    var anchor = box && ((box.closest && box.closest(".form-row, p, div")) || box);
+    if (!anchor || !anchor.parentNode) { return; }
+    var row = document.createElement("p");
+    row.className = "form-row form-row-wide kizuna-birthday";
+    var caption = document.createElement("label");
+    caption.setAttribute("for", birthdayId);
+    caption.textContent = birthdayLabel;
+    var input = document.createElement("input");
+    input.type = "date";
+    input.id = birthdayId;
+    input.name = birthdayId;
+    input.className = "input-text";
+    input.max = new Date().toISOString().slice(0, 10);
+    input.min = "1900-01-01";
+    row.appendChild(caption);
+    row.appendChild(input);
+    anchor.parentNode.insertBefore(row, anchor.nextSibling);
+  }
+
   function money(prices) {
     var unit = Number(prices.currency_minor_unit || 0);
     return (Number(prices.price) / Math.pow(10, unit)).toFixed(unit);
@@ -93,6 +132,7 @@
         };
         var box = consentBox();
         if (box) { payload.marketing_consent = !!box.checked; }
+        if (box && box.checked && birthdayValue()) { payload.birthday = birthdayValue(); }
         var body = JSON.stringify(payload);
         if (body === lastSent) { return; }
         lastSent = body;
@@ -111,17 +151,22 @@
     var field = event.target;
     if (field && (field.id === "billing_email" || field.type === "email")) {
       send(String(field.value || "").trim());
-    } else if (field && field === consentBox()) {
+    } else if (field && (field === consentBox() || field === birthdayField())) {
       var email = emailField();
       if (email) { send(String(email.value || "").trim()); }
     }
   }, true);
 
-  function start() {
+  function insertFields() {
     insertOwnBox();
-    if (!consentSelector && window.MutationObserver) {
+    insertBirthday();
+  }
+
+  function start() {
+    insertFields();
+    if ((!consentSelector || askBirthday) && window.MutationObserver) {
       // The block checkout re-renders its fields: put the box back when it is dropped.
-      new window.MutationObserver(insertOwnBox)
+      new window.MutationObserver(insertFields)
         .observe(document.body, { childList: true, subtree: true });
     }
   }

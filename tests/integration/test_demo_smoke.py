@@ -21,7 +21,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -29,6 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LOGIN_LINK = re.compile(r"(http://127\.0\.0\.1:\d+/login/link#\S+)")
 PACE = "60"
+TOKYO = ZoneInfo("Asia/Tokyo")
 
 pytestmark = pytest.mark.slow
 
@@ -228,6 +231,27 @@ def test_flows_page_shows_delivered_opened_and_clicked(demo: Demo) -> None:
     assert counts["opened"] > 0, counts
     assert counts["clicked"] > 0, counts
     assert "flow-winback" in demo.page(f"/app/outbox?shop_id={shopify[0]}")
+
+
+def test_the_demo_celebrates_this_months_birthdays(demo: Demo) -> None:
+    """The simulated stores give some customers a birthday (Shopify's `facts.birth_date`
+    metafield, WooCommerce meta); the demo's birthday flow takes the whole month, so the daily
+    scan at start shows birthday runs whatever the day."""
+    deadline = time.monotonic() + 30
+    found: list[tuple[int, int]] = []
+    while time.monotonic() < deadline and not found:
+        with sqlite3.connect(demo.instance / "kizuna.sqlite3") as database:
+            found = database.execute(
+                "SELECT r.customer_id, c.birth_month FROM flow_runs r"
+                " JOIN customers c ON c.id = r.customer_id WHERE r.flow_key = 'birthday'"
+            ).fetchall()
+            known = database.execute(
+                "SELECT count(*) FROM customers WHERE birth_month IS NOT NULL"
+            ).fetchone()[0]
+        time.sleep(1)
+    assert known > 0
+    assert found, "no birthday run"
+    assert {month for _customer, month in found} == {datetime.now(TOKYO).month}
 
 
 def test_emails_carry_the_senders_details_and_no_cdn(demo: Demo) -> None:

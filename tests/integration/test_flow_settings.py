@@ -607,6 +607,16 @@ def test_the_api_lists_every_flow(client: Any, db: Session, runtime: Any) -> Non
     signed_in(client, runtime, db, shop)
     body = client.get("/api/v1/flows").get_json()
     assert [flow["key"] for flow in body["flows"]] == list(FLOW_KEYS)
-    assert set(FLOW_KEYS) == {CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT}
-    assert all(flow["enabled"] is True for flow in body["flows"])
+    assert set(FLOW_KEYS) == {
+        CART,
+        "welcome",
+        "birthday",
+        WINBACK,
+        THANK_YOU,
+        REVIEW_REQUEST,
+        REPLENISHMENT,
+    }
+    # The welcome series and the birthday flow wait for the merchant to turn them on.
+    off = {"welcome", "birthday"}
+    assert all(flow["enabled"] is (flow["key"] not in off) for flow in body["flows"])
     assert all("holdout" in flow["performance"] for flow in body["flows"])

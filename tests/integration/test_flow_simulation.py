@@ -114,7 +114,15 @@ def test_lookback_and_masking() -> None:
         raise AssertionError(f"{bad!r} was accepted")
     assert mask_email("hanako@example.jp") == "h***@example.jp"
     assert mask_email(None) == "-"
-    assert set(SIMULATORS) == {CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT}
+    assert set(SIMULATORS) == {
+        CART,
+        "welcome",
+        "birthday",
+        WINBACK,
+        THANK_YOU,
+        REVIEW_REQUEST,
+        REPLENISHMENT,
+    }
 
 
 def test_an_order_after_the_cart_exits_the_run_before_the_next_step(db: Session) -> None:
@@ -580,10 +588,11 @@ def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
     assert data["totals"]["entered"] == 1
     assert data["entries"][0]["masked_email"] == "h***@example.jp"
 
-    unknown_flow = runner.invoke(main, [*base, "--flow", "birthday"])
+    unknown_flow = runner.invoke(main, [*base, "--flow", "anniversary"])
     assert unknown_flow.exit_code == 2
-    assert "unknown flow 'birthday'" in unknown_flow.output
-    assert "cart, winback, thank_you, review_request, replenishment" in unknown_flow.output
+    assert "unknown flow 'anniversary'" in unknown_flow.output
+    known = "cart, welcome, birthday, winback, thank_you, review_request, replenishment"
+    assert known in unknown_flow.output
     usage = runner.invoke(main, ["flows", "simulate", "--help"])
     assert all(flow_key in usage.output for flow_key in SIMULATORS), usage.output
     post_purchase = runner.invoke(main, [*base, "--flow", REVIEW_REQUEST])

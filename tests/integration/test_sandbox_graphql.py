@@ -202,7 +202,8 @@ def test_updated_at_filter_returns_only_newer_records(admin: Admin, store: Sandb
     stamps = sorted(customer.updated_at for customer in store.customers)
     cutoff = stamps[len(stamps) // 2]
     query = f"updated_at:>'{cutoff.astimezone(UTC).isoformat().replace('+00:00', 'Z')}'"
-    body = admin.post(queries.CUSTOMERS, {"first": 200, "query": query})
+    # 199 customers (5 points each with their birth-date metafield) + 2: under the 1,000 limit
+    body = admin.post(queries.CUSTOMERS, {"first": 199, "query": query})
     assert "errors" not in body
     got = {node["id"] for node in body["data"]["customers"]["nodes"]}
     expected = {customer.gid for customer in store.customers if customer.updated_at > cutoff}
@@ -271,7 +272,7 @@ def test_a_query_over_the_single_query_limit_is_refused(admin: Admin) -> None:
 def test_throttled_when_the_bucket_is_drained(sandbox: SandboxShopify, admin: Admin) -> None:
     sandbox.set_rate_limit(SHOP, restore_rate=1, maximum=500)
     try:
-        first = admin.post(queries.CUSTOMERS, {"first": 100})
+        first = admin.post(queries.CUSTOMERS, {"first": 80})
         assert "errors" not in first
         status = first["extensions"]["cost"]["throttleStatus"]
         assert status["maximumAvailable"] == 500.0

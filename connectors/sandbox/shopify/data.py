@@ -11,7 +11,7 @@ import random
 import zlib
 from bisect import bisect
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 from typing import ClassVar
@@ -260,6 +260,15 @@ WELCOME_CODE = "WELCOME10"
 TAX_RATE_JP = Decimal("0.10")
 
 
+def demo_birth_date(customer_id: int) -> date | None:
+    """A birthday for one customer in four (the `facts.birth_date` metafield), spread over the
+    year; derived from the id, so no random draw of the generated store changes."""
+    if customer_id % 4:
+        return None
+    number = customer_id // 4
+    return date(1960 + number % 45, 1 + number % 12, 1 + (number // 12) % 28)
+
+
 @dataclass
 class IdSequence:
     """Shopify-like numeric ids: large, increasing with creation, one sequence per kind."""
@@ -477,6 +486,7 @@ class Generator:
             else [],
             state=rng.choices(("DISABLED", "ENABLED", "INVITED"), (70, 25, 5))[0],
         )
+        customer.birth_date = demo_birth_date(customer.id)
         for name, value in overrides.items():
             setattr(customer, name, value)
         return customer

@@ -30,12 +30,13 @@ class SandboxDiscount:
     title: str
     code: str
     customer_ids: list[int]
-    percentage: Decimal
+    percentage: Decimal  # 0 for a fixed amount off
     usage_limit: int | None
     applies_once_per_customer: bool
     starts_at: datetime
     ends_at: datetime | None
     created_at: datetime
+    amount: Decimal | None = None  # a fixed amount off the order, in the shop's currency
 
     @property
     def gid(self) -> str:
@@ -86,7 +87,9 @@ def discount_node(discount: SandboxDiscount) -> dict[str, Any]:
             "createdAt": _iso(discount.created_at),
             "updatedAt": _iso(discount.created_at),
             "status": "ACTIVE",
-            "summary": f"{discount.percentage * 100:g}% off entire order",
+            "summary": f"{discount.amount} off entire order"
+            if discount.amount is not None
+            else f"{discount.percentage * 100:g}% off entire order",
         },
     }
 
@@ -116,8 +119,16 @@ def discount_code_basic_create(
             )
         customer_ids.append(number)
     value = (data.get("customerGets") or {}).get("value") or {}
+    fixed = value.get("discountAmount") if isinstance(value.get("discountAmount"), dict) else None
+    amount = Decimal(str(fixed.get("amount"))) if fixed and fixed.get("amount") else None
+    if fixed is not None and (amount is None or amount <= 0):
+        return _discount_error(
+            ["customerGets", "value", "discountAmount", "amount"],
+            "GREATER_THAN",
+            "Amount must be greater than 0",
+        )
     percentage = Decimal(str(value.get("percentage"))) if "percentage" in value else None
-    if percentage is None or not 0 < percentage <= 1:
+    if amount is None and (percentage is None or not 0 < percentage <= 1):
         return _discount_error(
             ["customerGets", "value", "percentage"],
             "VALUE_OUTSIDE_RANGE",
@@ -136,7 +147,8 @@ def discount_code_basic_create(
         title=title,
         code=code,
         customer_ids=customer_ids,
-        percentage=percentage,
+        percentage=percentage or Decimal(0),
+        amount=amount,
         usage_limit=int(limit) if limit is not None else None,
         applies_once_per_customer=bool(data.get("appliesOncePerCustomer")),
         starts_at=starts_at,

@@ -310,6 +310,27 @@ class GraphNodes:
             "hasTimelineComment": False,
             "lifetimeDuration": _duration(customer.created_at, store.now()),
             "productSubscriberStatus": "NEVER_SUBSCRIBED",
+            "metafield": lambda _info, **args: self.customer_metafield(customer, **args),
+        }
+
+    def customer_metafield(
+        self, customer: Customer, namespace: str | None = None, key: str = "", **_: Any
+    ) -> Node | None:
+        """The customer's metafields: Shopify's standard birth date (`facts.birth_date`)."""
+        if (namespace, key) != ("facts", "birth_date") or customer.birth_date is None:
+            return None
+        value = customer.birth_date.isoformat()
+        return {
+            "__typename": "Metafield",
+            "id": f"gid://shopify/Metafield/{customer.id}0001",
+            "namespace": "facts",
+            "key": "birth_date",
+            "type": "date",
+            "value": value,
+            "jsonValue": value,
+            "ownerType": "CUSTOMER",
+            "createdAt": self.time(customer.created_at),
+            "updatedAt": self.time(customer.updated_at),
         }
 
     # ---- catalogue -------------------------------------------------------------------------

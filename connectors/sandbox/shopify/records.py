@@ -8,7 +8,7 @@ precision); money is `Decimal` in the shop currency, quantized to the currency's
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 
 # Currencies Shopify formats without a fractional part.
@@ -93,6 +93,8 @@ class Customer:
     note: str | None = None
     state: str = "DISABLED"  # CustomerState: no customer account until invited
     verified_email: bool = True
+    # Shopify's standard birth-date metafield (`facts.birth_date`, type date), when set.
+    birth_date: date | None = None
 
     @property
     def external_id(self) -> str:

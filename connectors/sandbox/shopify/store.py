@@ -47,6 +47,7 @@ CUSTOMER_FIELDS = frozenset(
         "verified_email",
         "marketing_state",
         "marketing_opt_in_level",
+        "birth_date",
     }
 )
 ADDRESS_FIELDS = frozenset(

@@ -47,6 +47,15 @@ def _hash40() -> str:
     return secrets.token_hex(20)
 
 
+def demo_birthday(customer_id: int) -> str | None:
+    """A birthday (`YYYY-MM-DD`) for one customer in four, spread over the year; derived from
+    the id, so no random draw of the generated store changes."""
+    if customer_id % 4:
+        return None
+    number = customer_id // 4
+    return f"{1960 + number % 45:04d}-{1 + number % 12:02d}-{1 + (number // 12) % 28:02d}"
+
+
 @dataclass
 class ApiKey:
     key_id: int
@@ -263,6 +272,9 @@ class SandboxStore:
                 "last_name": last,
                 "billing": _billing(rng, first, last, email),
             }
+            birthday = demo_birthday(customer_id)
+            if birthday is not None:  # as a birthday plugin keeps it
+                customer["meta_data"] = [{"id": customer_id, "key": "birthday", "value": birthday}]
             self.customers[customer_id] = customer
             return customer
 

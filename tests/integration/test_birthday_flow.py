@@ -1,0 +1,360 @@
+"""The birthday flow end to end on PostgreSQL, Redis and the simulators over HTTP: the birthday
+read from Shopify's `facts.birth_date` metafield by the sync (GraphQL) and from WooCommerce
+customer meta; the daily scan starts a run on the birthday in the shop's zone (or in the
+birthday month), once a year, only with consent and never to a suppressed address; the email
+carries its single-use code; the frequency cap postpones it; the backtest agrees with a hand
+count.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Config, load_config
+from app.flows.birthday import BIRTHDAY, MONTH, scan_shop
+from app.flows.coupons import message_coupon_code
+from app.flows.simulation import simulate
+from app.flows.triggers import daily_scan
+from app.models import Account, Customer, Shop
+from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.models.woocommerce import WooCommerceShop
+from app.queueing import EMAIL, SYNC
+from app.services.install_shop import connect_custom_app
+from app.services.redact import redact_customer
+from app.services.woocommerce_sync import run_sync
+from connectors.sandbox.sendgrid import SandboxSendGrid
+from connectors.sandbox.shopify import SandboxShopify
+from connectors.sandbox.shopify.mutations import discounts
+from connectors.sandbox.woocommerce import SandboxWooCommerce
+from jobs.flows import dispatch_due_steps
+from jobs.reconcile import reconcile_all
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    Dispatcher,
+    LiveServer,
+    make_test_env,
+)
+from tests.factories.shopify_webhooks import DOMAIN, make_shop
+from tests.factories.shops import set_sender_identity
+from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
+
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+STORE = "birthday-tea"
+FLOW = {**QUIET_FREE, "caps": [], "step_delay_hours": [0]}
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
+    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
+    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
+    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
+    sandbox_server.stop()
+    kizuna_server.stop()
+
+
+@pytest.fixture
+def sandbox(servers: Any) -> Iterator[SandboxShopify]:
+    _, sandbox_dispatch, kizuna_server, _ = servers
+    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=13, plan="plus")
+    platform.add_shop(DOMAIN, customers=12, years=1, name="Birthday Store")
+    platform.webhook_retry_delays = ()
+    platform.set_app_url(kizuna_server.url)
+    sandbox_dispatch.target = platform.wsgi_app
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
+    platform = SandboxWooCommerce(seed=23)
+    platform.add_store(url_path=STORE, customers=8, years=1, currency="JPY")
+    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def sendgrid(serve: Any) -> SandboxSendGrid:
+    sandbox = SandboxSendGrid()
+    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
+def config(
+    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
+) -> Config:
+    sandbox_server, _, kizuna_server, _ = servers
+    env = make_test_env(
+        database_url,
+        redis_url,
+        SHOPIFY_SANDBOX_URL=sandbox_server.url,
+        APP_URL=kizuna_server.url,
+        SENDGRID_SANDBOX_URL=sendgrid.url,
+        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
+    )
+    return load_config(env, instance_path=tmp_path / "instance")
+
+
+@pytest.fixture
+def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
+    servers[3].target = app
+    return app
+
+
+def _turn_on(db: Session, shop: Shop, **changes: Any) -> None:
+    db.add(
+        FlowSetting(shop_id=shop.id, flow_key=BIRTHDAY, enabled=True, config={**FLOW, **changes})
+    )
+    set_sender_identity(db, shop.id)
+    db.commit()
+
+
+def _today() -> date:
+    return datetime.now(TOKYO).date()
+
+
+def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_year(
+    live_app: Flask,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    today = _today()
+    store = sandbox.shop(DOMAIN)
+    made = store.create_customer(
+        email="tanjoubi@example.jp", first_name="陽葵", last_name="森",
+        marketing_state="SUBSCRIBED", birth_date=date(1990, today.month, today.day), locale="ja",
+    )  # fmt: skip
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
+    drain_jobs(SYNC)  # the backfill: customers read over GraphQL (bulk), the metafield too
+    reconcile_all(900.0)  # and the 15-minute reconcile's paged read
+    drain_jobs(SYNC)
+    db.expire_all()
+    shop = db.get_one(Shop, shop.id)
+    shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "Asia/Tokyo"
+    _turn_on(db, shop, coupon_step=1, coupon_kind="percentage", coupon_value=20)
+    customer = db.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
+    ).one()
+    assert (customer.birth_year, customer.birth_month, customer.birth_day) == (
+        1990,
+        today.month,
+        today.day,
+    )
+    with_birthdays = db.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.birth_month.is_not(None))
+    ).all()
+    assert len(with_birthdays) > 1  # the simulated store's own customers have some too
+
+    now = datetime.now(UTC)
+    with live_app.app_context():
+        started = daily_scan(db, shop, now)
+        db.commit()
+        assert daily_scan(db, shop, now + timedelta(hours=1)) == []  # once a year
+        db.commit()
+    runs = flow_runs(db, BIRTHDAY)
+    assert runs
+    assert {run.id for run in runs} <= set(started)  # the daily scan runs every flow's scan
+    ours = [run for run in runs if run.customer_id == customer.id]
+    assert [run.trigger_key for run in ours] == [f"birthday:{today.year}"]
+    for run in runs:  # everyone who entered has their birthday today and consents
+        entered = db.get_one(Customer, run.customer_id)
+        assert (entered.birth_month, entered.birth_day) == (today.month, today.day)
+        assert entered.email_marketing_state == "SUBSCRIBED"
+
+    assert dispatch_due_steps(shop.id, BIRTHDAY, 1, now=now)["created"] == len(runs)
+    drain_jobs(EMAIL)
+    [message] = [m for m in flow_messages(db, BIRTHDAY) if m.customer_id == customer.id]
+    assert message.status == "sent"
+    [email] = [e for e in sendgrid.outbox if e.to_email == "tanjoubi@example.jp"]
+    assert email.subject == "絆ストアより、お誕生日おめでとうございます"
+    assert "森 陽葵 様" in (email.html or "")
+    code = message_coupon_code(runtime.config.secret_key, shop.id, message.id)
+    assert code in (email.html or "")
+    discount = discounts(store)[code]
+    assert discount.customer_ids == [int(made["id"])]
+    assert discount.usage_limit == 1
+
+
+def test_a_birthday_from_woocommerce_customer_meta_starts_the_flow(
+    app: Flask,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    woo: SandboxWooCommerce,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    today = _today()
+    made = woo.create_customer(STORE, email="woo.bd@example.jp", first_name="Aoi")
+    woo.set_meta(STORE, "customers", made["id"], "billing_birth_date", f"1985-{today:%m-%d}")
+    woo.set_meta(STORE, "customers", made["id"], "kizuna_marketing_consent", "subscribed")
+    consumer_key, consumer_secret = woo.issue_key(STORE)
+    keys = json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
+    account = Account(name="Tea")
+    db.add(account)
+    db.flush()
+    shop = Shop(
+        account_id=account.id, platform="woocommerce",
+        domain=f"{woo.url}/{STORE}",  # type: ignore[attr-defined]
+        status="active", currency="JPY", timezone="Asia/Tokyo", locale="en", name="Tea",
+        access_token_encrypted=runtime.cipher.encrypt(keys),
+    )  # fmt: skip
+    db.add(shop)
+    db.flush()
+    db.add(WooCommerceShop(shop_id=shop.id))
+    db.commit()
+    run_sync(runtime, shop.id, incremental=False)
+    _turn_on(db, shop, coupon_step=0)
+    customer = db.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
+    ).one()
+    assert (customer.birth_year, customer.birth_month, customer.birth_day) == (
+        1985,
+        today.month,
+        today.day,
+    )
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        scan_shop(db, shop, now)
+        db.commit()
+    [run] = [r for r in flow_runs(db, BIRTHDAY) if r.customer_id == customer.id]
+    assert run.trigger_key == f"birthday:{today.year}"
+    outcome = dispatch_due_steps(shop.id, BIRTHDAY, 1, now=now)
+    assert outcome["sent:sent"] >= 1  # no coupon: shared content, sent in the batch
+    [email] = [e for e in sendgrid.outbox if e.to_email == "woo.bd@example.jp"]
+    assert email.subject == "Happy birthday from Tea"
+    assert "Hi Aoi" in (email.html or "")
+
+
+def _person(db: Session, shop: Shop, n: int, born: tuple[int, int], **values: Any) -> Customer:
+    customer = Customer(
+        shop_id=shop.id, external_id=str(n), email=f"b{n}@example.jp",
+        email_normalized=f"b{n}@example.jp", first_name=f"B{n}",
+        email_marketing_state=values.pop("state", "SUBSCRIBED"),
+        birth_month=born[0], birth_day=born[1], **values,
+    )  # fmt: skip
+    db.add(customer)
+    return customer
+
+
+def _shop(db: Session) -> Shop:
+    shop = make_shop(db)
+    shop.timezone, shop.locale, shop.name = "Asia/Tokyo", "ja", "絆ストア"
+    db.commit()
+    return shop
+
+
+def test_consent_suppression_the_day_the_month_and_29_february(app: Flask, db: Session) -> None:
+    shop = _shop(db)
+    _turn_on(db, shop, coupon_step=0)
+    # 28 February 2027 at 09:00 in Tokyo (a common year): 29 February birthdays are today.
+    now = datetime(2027, 2, 28, 0, 0, tzinfo=UTC)
+    today = _person(db, shop, 1, (2, 28))
+    leap = _person(db, shop, 2, (2, 29))
+    _person(db, shop, 3, (2, 28), state="NOT_SUBSCRIBED")
+    _person(db, shop, 4, (2, 28))
+    _person(db, shop, 5, (3, 1))  # tomorrow
+    later = _person(db, shop, 6, (2, 10))  # earlier this month: only the month setting
+    db.add(Suppression(shop_id=shop.id, email_normalized="b4@example.jp", reason="bounce"))
+    db.commit()
+
+    with app.app_context():
+        scan_shop(db, shop, now)
+        db.commit()
+        assert {r.customer_id for r in flow_runs(db, BIRTHDAY)} == {today.id, leap.id}
+        assert {r.trigger_key for r in flow_runs(db, BIRTHDAY)} == {"birthday:2027"}
+
+        setting = db.scalars(select(FlowSetting).where(FlowSetting.flow_key == BIRTHDAY)).one()
+        setting.config = {**setting.config, "granularity": MONTH}
+        db.commit()
+        scan_shop(db, shop, now + timedelta(hours=1))
+        db.commit()
+    assert {r.customer_id for r in flow_runs(db, BIRTHDAY)} == {today.id, leap.id, later.id}
+
+    # A birthday is personal data: a redact erases it.
+    redact_customer(db, shop.id, "1", None)
+    db.commit()
+    db.expire_all()
+    erased = db.get_one(Customer, today.id)
+    assert (erased.birth_year, erased.birth_month, erased.birth_day) == (None, None, None)
+
+
+def test_the_frequency_cap_postpones_the_birthday_email(
+    app: Flask, db: Session, sendgrid: SandboxSendGrid
+) -> None:
+    shop = _shop(db)
+    _turn_on(db, shop, coupon_step=0, caps=[[1, 16]])
+    now = datetime.now(UTC)
+    local = now.astimezone(TOKYO).date()
+    customer = _person(db, shop, 7, (local.month, local.day))
+    db.flush()
+    earlier = now - timedelta(hours=2)
+    other = FlowRun(
+        shop_id=shop.id, flow_key="winback", customer_id=customer.id, trigger_key="lapse:9",
+        status="completed", started_at=earlier,
+    )  # fmt: skip
+    db.add(other)
+    db.flush()
+    db.add(
+        Message(
+            shop_id=shop.id, flow_run_id=other.id, step=1, customer_id=customer.id,
+            status="sent", sent_at=earlier, attempts=1, created_at=earlier,
+        )
+    )  # fmt: skip
+    db.commit()
+    with app.app_context():
+        scan_shop(db, shop, now)
+        db.commit()
+    assert dispatch_due_steps(shop.id, BIRTHDAY, 1, now=now) == {"created": 1}
+    [waiting] = flow_messages(db, BIRTHDAY)
+    assert (waiting.status, waiting.not_before) == ("pending", earlier + timedelta(hours=16))
+    assert sendgrid.outbox == []
+
+
+def test_the_backtest_agrees_with_a_hand_count(db: Session) -> None:
+    shop = _shop(db)
+    _turn_on(db, shop, coupon_step=0)
+    until = datetime(2027, 3, 31, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
+    since = until - timedelta(days=30)  # 1 March, 12:00 in Tokyo
+    in_window = [_person(db, shop, n, (3, day)) for n, day in ((11, 1), (12, 15), (13, 31))]
+    _person(db, shop, 14, (2, 27))  # before the window
+    _person(db, shop, 15, (4, 1))  # after it
+    refuser = _person(db, shop, 16, (3, 10), state="UNSUBSCRIBED")
+    db.commit()
+
+    result = simulate(db, shop, BIRTHDAY, since, until)
+    by_customer = {entry.customer_id: entry for entry in result.entries}
+    assert set(by_customer) == {c.id for c in in_window} | {refuser.id}
+    for customer in in_window:
+        entry = by_customer[customer.id]
+        assert entry.outcome == "entered"
+        assert entry.started_at.astimezone(TOKYO).date() == date(2027, 3, customer.birth_day or 0)
+        assert len(entry.emails) == 1
+    assert by_customer[refuser.id].outcome == "not_eligible:no_consent"
+    assert (result.totals.entered, result.totals.emails) == (3, 3)
+
+    setting = db.scalars(select(FlowSetting).where(FlowSetting.flow_key == BIRTHDAY)).one()
+    setting.config = {**setting.config, "granularity": MONTH}
+    db.commit()
+    month = simulate(db, shop, BIRTHDAY, since, until)
+    # The month setting: everyone born in March enters at the window's first scan.
+    assert {e.started_at for e in month.entries} == {since}
+    assert (month.totals.entered, month.totals.emails) == (3, 3)
