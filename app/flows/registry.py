@@ -31,7 +31,13 @@ from app.flows.definition import (
     ORDERS_CHANGED as ORDERS_CHANGED,
 )
 from app.flows.definition import (
+    RESTOCKED as RESTOCKED,
+)
+from app.flows.definition import (
     START_ORDER as START_ORDER,
+)
+from app.flows.definition import (
+    STOREFRONT_EVENTS as STOREFRONT_EVENTS,
 )
 from app.flows.definition import (
     CustomerOrder as CustomerOrder,
@@ -51,10 +57,20 @@ PLANNED_PRIORITIES: Mapping[str, int] = {"browse": 10, "welcome": 20}
 
 @cache
 def _build() -> dict[str, FlowDefinition]:
-    from app.flows import cart, replenishment, review_request, thank_you, winback
+    from app.flows import (
+        back_in_stock,
+        browse,
+        cart,
+        replenishment,
+        review_request,
+        thank_you,
+        winback,
+    )
 
     definitions = (
         cart.DEFINITION,
+        browse.DEFINITION,
+        back_in_stock.DEFINITION,
         winback.DEFINITION,
         thank_you.DEFINITION,
         review_request.DEFINITION,
@@ -82,9 +98,17 @@ def register(definition: FlowDefinition) -> None:
 
 def unregister(key: str) -> None:
     """Remove a flow added with `register`; the built-in flows stay."""
-    from app.flows import cart, replenishment, review_request, thank_you, winback
+    from app.flows import (
+        back_in_stock,
+        browse,
+        cart,
+        replenishment,
+        review_request,
+        thank_you,
+        winback,
+    )
 
-    built_in = (cart, winback, thank_you, review_request, replenishment)
+    built_in = (cart, browse, back_in_stock, winback, thank_you, review_request, replenishment)
     if key in {module.DEFINITION.key for module in built_in}:
         raise ValueError(f"flow {key} is built in")
     _build().pop(key, None)
