@@ -31,14 +31,8 @@ class StorefrontEvent(Base):
         UniqueConstraint("shop_id", "event_key"),
         # A customer's recent views (the browse flow, recommendations): newest first.
         Index("ix_storefront_events_customer", "shop_id", "customer_id", "occurred_at"),
-        # An anonymous visitor's views, linked when the visitor identifies.
-        Index(
-            "ix_storefront_events_visitor",
-            "shop_id",
-            "visitor_id",
-            postgresql_where=text("customer_id IS NULL"),
-            sqlite_where=text("customer_id IS NULL"),
-        ),
+        # A visitor's views: linked when the visitor identifies, and who a visitor is.
+        Index("ix_storefront_events_visitor", "shop_id", "visitor_id"),
         Index("ix_storefront_events_occurred_at", "occurred_at"),  # the retention sweep
     )
 

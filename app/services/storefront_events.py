@@ -4,7 +4,8 @@ WooCommerce storefront script, stored set-wise and handed to the flows.
 Layer: services; `record_events` commits. A post is unauthenticated browser input: only events
 the shopper's consent allowed reach here (analytics processing), a view names a customer only by
 the id the platform's storefront gave it (a signed-in Shopify customer) or once the visitor has
-identified (their email at checkout, `identify_visitor`), and a view of an anonymous visitor is
+identified (their email at checkout, `identify_visitor`; later views of that visitor are then
+theirs), and a view of an anonymous visitor is
 kept against the visitor id alone (the browse flow's daily scan deletes rows after
 `models.storefront.EVENT_RETENTION`).
 Each post costs a fixed number of statements, whatever the shop's history.
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.flows import triggers
@@ -60,6 +61,28 @@ def _customer_ids(
     }
 
 
+def _known_visitors(
+    session: Session, shop_id: int, events: Sequence[StorefrontView]
+) -> dict[str, int]:
+    """Visitors of the post already identified (an earlier view linked to a customer): visitor
+    id → customer id, by the visitor index."""
+    visitors = {event.visitor_id for event in events if not event.customer_external_id}
+    if not visitors:
+        return {}
+    return {
+        str(visitor): int(customer_id)
+        for visitor, customer_id in session.execute(
+            select(StorefrontEvent.visitor_id, func.max(StorefrontEvent.customer_id))
+            .where(
+                StorefrontEvent.shop_id == shop_id,
+                StorefrontEvent.visitor_id.in_(sorted(visitors)),
+                StorefrontEvent.customer_id.is_not(None),
+            )
+            .group_by(StorefrontEvent.visitor_id)
+        )
+    }
+
+
 def identify_visitor(session: Session, shop_id: int, visitor_id: str, customer_id: int) -> int:
     """The visitor turned out to be this customer: their anonymous views become the customer's
     (one indexed update); → rows linked. Inside the caller's transaction."""
@@ -85,6 +108,7 @@ def record_events(
     if not events:
         return 0
     customers = _customer_ids(session, shop_id, events)
+    known = _known_visitors(session, shop_id, events)
     for visitor, customer_id in {
         (event.visitor_id, customers[event.customer_external_id])
         for event in events
@@ -97,7 +121,8 @@ def record_events(
             "event_key": event.event_key,
             "kind": event.kind,
             "visitor_id": event.visitor_id,
-            "customer_id": customers.get(event.customer_external_id or ""),
+            "customer_id": customers.get(event.customer_external_id or "")
+            or known.get(event.visitor_id),
             "product_external_id": event.product_external_id,
             "variant_external_id": event.variant_external_id,
             "marketing_allowed": event.marketing_allowed,

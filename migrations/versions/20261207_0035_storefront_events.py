@@ -21,7 +21,6 @@ down_revision: str | None = "20261207_webhook_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ANONYMOUS = sa.text("customer_id IS NULL")
 WAITING = sa.text("status = 'waiting'")
 
 
@@ -61,13 +60,7 @@ def upgrade() -> None:
         "storefront_events",
         ["shop_id", "customer_id", "occurred_at"],
     )
-    op.create_index(
-        "ix_storefront_events_visitor",
-        "storefront_events",
-        ["shop_id", "visitor_id"],
-        postgresql_where=ANONYMOUS,
-        sqlite_where=ANONYMOUS,
-    )
+    op.create_index("ix_storefront_events_visitor", "storefront_events", ["shop_id", "visitor_id"])
     op.create_index("ix_storefront_events_occurred_at", "storefront_events", ["occurred_at"])
     op.create_table(
         "stock_subscriptions",
