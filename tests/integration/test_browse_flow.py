@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.flows.browse import BROWSE
 from app.flows.post_purchase import refresh_history_stats
 from app.flows.simulation import simulate
-from app.models import Checkout, Customer, Shop
+from app.models import Checkout, Customer
 from app.models.flow import FlowRun, Message
 from app.queueing import EMAIL, WEBHOOKS
 from app.storefront import capture_key
@@ -67,11 +67,12 @@ def test_views_of_a_consenting_customer_get_one_email_with_the_products_and_cros
     html, text = sent.html or "", sent.text or ""
     assert sent.subject == "宇治抹茶 30g、ご検討中ですか？"  # the latest viewed product
     assert sent.categories == ("kizuna", "flow-browse", "browse-step-1")
-    assert "山田 花子 様" in html and "山田 花子 様" in text
     for body in (html, text):
-        assert "抹茶碗" in body and "茶筅" in body and "宇治抹茶 30g" in body  # viewed
+        assert "山田 花子 様" in body
+        for viewed in ("抹茶碗", "茶筅", "宇治抹茶 30g"):
+            assert viewed in body
         assert "茶杓" in body  # bought with the bowl by others
-        assert "特定電子メール" in body or "配信停止" in body or "unsubscribe" in body.lower()
+        assert "https://kizuna.test/unsubscribe/" in body
     [msg] = db.scalars(select(Message)).all()
     assert msg.status == "sent"
 
@@ -154,9 +155,13 @@ def test_the_frequency_cap_postpones_the_email(
     [run] = runs(db, BROWSE)
     # Another flow emailed her an hour ago: the 16-hour cap holds this one back.
     earlier = FlowRun(
-        shop_id=shop.id, flow_key="winback", customer_id=customer.id, trigger_key="lapse:1",
-        status="completed", started_at=now() - timedelta(hours=2),
-    )  # fmt: skip
+        shop_id=shop.id,
+        flow_key="winback",
+        customer_id=customer.id,
+        trigger_key="lapse:1",
+        status="completed",
+        started_at=now() - timedelta(hours=2),
+    )
     db.add(earlier)
     db.flush()
     sent_at = now() - timedelta(hours=1)
@@ -168,7 +173,7 @@ def test_the_frequency_cap_postpones_the_email(
             customer_id=customer.id,
             status="sent",
             sent_at=sent_at,
-        )  # fmt: skip
+        )
     )
     db.commit()
     assert run_flow_step(run.id, 1) == "created"
@@ -182,9 +187,12 @@ def test_the_frequency_cap_postpones_the_email(
 def test_the_backtest_counts_the_runs_a_hand_count_gives(client: Any, db: Session) -> None:
     shop, customer = storefront_shop(db, min_views=2, lookback_days=1)
     other = Customer(
-        shop_id=shop.id, external_id="7002", email="taro@example.jp",
-        email_normalized="taro@example.jp", email_marketing_state="SUBSCRIBED",
-    )  # fmt: skip
+        shop_id=shop.id,
+        external_id="7002",
+        email="taro@example.jp",
+        email_normalized="taro@example.jp",
+        email_marketing_state="SUBSCRIBED",
+    )
     db.add(other)
     db.commit()
     base = now() - timedelta(hours=20)
