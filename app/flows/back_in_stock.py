@@ -365,7 +365,7 @@ def simulate(session: Session, shop: Shop, window: Window) -> FlowPlan:
                 OrderLine.product_external_id.in_({row.product_external_id for row in rows}),
             )
         ):
-            bought.setdefault((int(customer_id), str(product)), []).append(placed)
+            bought.setdefault((int(customer_id or 0), str(product)), []).append(placed)
     triggers = []
     for row in rows:
         assert row.notified_at is not None  # noqa: S101 - notified rows have it

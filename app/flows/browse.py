@@ -128,7 +128,7 @@ def _distinct_views(
         )
         .group_by(StorefrontEvent.customer_id)
     )
-    return {int(customer_id): int(count) for customer_id, count in rows}
+    return {int(customer_id or 0): int(count) for customer_id, count in rows}
 
 
 def _busy_customers(
@@ -258,7 +258,7 @@ def load_exits(
             Checkout.shop_id == shop_id, Checkout.customer_id.in_(ids), created >= earliest
         )
     ):
-        carts.setdefault(int(customer_id), []).append(moment)
+        carts.setdefault(int(customer_id or 0), []).append(moment)
     for customer_id, moment in session.execute(
         select(StorefrontEvent.customer_id, StorefrontEvent.occurred_at).where(
             StorefrontEvent.shop_id == shop_id,
@@ -267,7 +267,7 @@ def load_exits(
             StorefrontEvent.occurred_at >= earliest,
         )
     ):
-        carts.setdefault(int(customer_id), []).append(moment)
+        carts.setdefault(int(customer_id or 0), []).append(moment)
     views = load_views(session, shop_id, runs)
     products = load_products(
         session, shop_id, {p for found in views.values() for p in found}, variants=False
@@ -311,7 +311,7 @@ def load_views(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> dict[
         )
         .order_by(StorefrontEvent.occurred_at.desc(), StorefrontEvent.id.desc())
     ):
-        seen.setdefault(int(customer_id), []).append((moment, str(product)))
+        seen.setdefault(int(customer_id or 0), []).append((moment, str(product)))
     found: dict[int, list[str]] = {}
     for run in runs:
         products: list[str] = []
@@ -356,7 +356,7 @@ def load_browsing(session: Session, shop: Shop, runs: Sequence[FlowRun], now: da
                 CustomerProduct.product_external_id.in_(sorted(ranked)),
             )
         ):
-            owned.setdefault(int(customer_id), {})[str(product)] = at or now
+            owned.setdefault(int(customer_id or 0), {})[str(product)] = at or now
     batch = Browsing(purchases)
     for run in runs:
         shown = [p for p in views.get(run.id, []) if p in on_sale][:VIEWED_SHOWN]
@@ -517,7 +517,7 @@ def simulate(session: Session, shop: Shop, window: Window) -> FlowPlan:
         )
         .order_by(StorefrontEvent.occurred_at, StorefrontEvent.id)
     ).all()
-    ids = sorted({int(row[0]) for row in events})
+    ids = sorted({int(row[0] or 0) for row in events})
     customers = (
         {
             c.id: c
@@ -537,16 +537,16 @@ def simulate(session: Session, shop: Shop, window: Window) -> FlowPlan:
                 Checkout.shop_id == shop.id, Checkout.customer_id.in_(ids), created >= earliest
             )
         ):
-            checkouts.setdefault(int(customer_id), []).append((moment, completed))
+            checkouts.setdefault(int(customer_id or 0), []).append((moment, completed))
         for customer_id, placed in session.execute(
             select(Order.customer_id, order_time()).where(
                 Order.shop_id == shop.id, Order.customer_id.in_(ids), order_time() >= window.since
             )
         ):
-            orders.setdefault(int(customer_id), []).append(placed)
+            orders.setdefault(int(customer_id or 0), []).append(placed)
     by_customer: dict[int, list[tuple[str, str, datetime, bool]]] = {}
     for customer_id, kind, product, moment, marketing in events:
-        by_customer.setdefault(int(customer_id), []).append(
+        by_customer.setdefault(int(customer_id or 0), []).append(
             (kind, str(product), moment, bool(marketing))
         )
     triggers: list[ReplayTrigger] = []

@@ -49,7 +49,7 @@ def _customer_ids(
     if not wanted:
         return {}
     return {
-        str(external_id): int(customer_id)
+        str(external_id): int(customer_id or 0)
         for external_id, customer_id in session.execute(
             select(Customer.external_id, Customer.id).where(
                 Customer.shop_id == shop_id,
@@ -70,7 +70,7 @@ def _known_visitors(
     if not visitors:
         return {}
     return {
-        str(visitor): int(customer_id)
+        str(visitor): int(customer_id or 0)
         for visitor, customer_id in session.execute(
             select(StorefrontEvent.visitor_id, func.max(StorefrontEvent.customer_id))
             .where(

@@ -113,7 +113,15 @@ def test_cart_beats_winback() -> None:
 
 def test_every_flow_is_registered_once_with_its_own_priority() -> None:
     priorities = registry.priorities()
-    assert set(registry.keys()) == {CART, WINBACK, "thank_you", "review_request", "replenishment"}
+    assert set(registry.keys()) == {
+        CART,
+        "browse",
+        "back_in_stock",
+        WINBACK,
+        "thank_you",
+        "review_request",
+        "replenishment",
+    }
     assert len(set(priorities.values())) == len(priorities)
     assert registry.outranking(WINBACK)
     assert registry.outranking(CART) == []
