@@ -10,7 +10,7 @@ Modules import only modules below them (`lint-imports`, contract `flows-one-way`
     preview : simulation : triggers : settings
     facts                                   what the rules read, set-wise
     registry                                every flow, priorities, the triggers of each event
-    cart | winback | thank_you | ...        the flows, one module each (never each other)
+    cart | browse | back_in_stock | ...     the flows, one module each (never each other)
     post_purchase                           what the post-purchase flows share
     runs : replay                           start/exit runs; what a backtest replays
     content : scheduling                    email parts and builder; step and send jobs

@@ -36,7 +36,7 @@ from app.domain.orchestration import (
     THANK_YOU,
     FlowConfig,
 )
-from app.domain.recommendations import Purchase, choose, product_histories
+from app.domain.recommendations import Purchase, choose, product_histories, rank_with_views
 from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
 from app.flows.runs import (
     SharedContent,
@@ -53,7 +53,7 @@ from app.links import safe_url, shop_home_url
 from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
-from app.services import purchase_stats
+from app.services import purchase_stats, storefront_views
 from app.services.upsert import dialect_insert
 from connectors.base import OrderRecord
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
@@ -492,8 +492,9 @@ def load_purchases(
     recommend: bool = False,
 ) -> Purchases:
     """The batch's `Purchases`: its orders and their lines; products of the orders and of the
-    replenishment triggers; with `recommend`, cross-sells from the shop's precomputed stats
-    (`purchase_stats`) minus what each customer owns (`customer_products`)."""
+    replenishment triggers; with `recommend`, the products each buyer viewed recently on the
+    storefront first, then cross-sells from the shop's precomputed stats (`purchase_stats`),
+    minus what each customer owns (`customer_products`)."""
     batch = Purchases(shop, orders=orders_of(session, shop.id, runs))
     if batch.orders:
         for line in session.scalars(
@@ -509,9 +510,11 @@ def load_purchases(
         return batch
     anchors = {order_id: batch.order_products(order) for order_id, order in batch.orders.items()}
     candidates = purchase_stats.cross_sells(session, shop.id, anchors)
-    ranked = {product for found in candidates.values() for product in found.ranked}
-    batch.products = load_products(session, shop.id, wanted | ranked)
     buyers = {order.customer_id for order in batch.orders.values() if order.customer_id is not None}
+    viewed = storefront_views.recent_views(session, shop.id, buyers, now)
+    ranked = {product for found in candidates.values() for product in found.ranked}
+    ranked |= {product for products in viewed.values() for product in products}
+    batch.products = load_products(session, shop.id, wanted | ranked)
     owned: dict[int, dict[str, datetime]] = {}
     if buyers and ranked:
         for customer_id, product, at in session.execute(
@@ -529,11 +532,12 @@ def load_purchases(
     on_sale = {key for key, product in batch.products.items() if available(product)}
     for order_id, order in batch.orders.items():
         found = candidates.get(order_id)
-        if found is None or not found.ranked:
+        seen = viewed.get(order.customer_id or 0, [])
+        if found is None or not (found.ranked or seen):
             continue
         batch.recommendations[order_id] = choose(
             anchors[order_id],
-            found.ranked,
+            rank_with_views(found.ranked, seen),
             owned.get(order.customer_id or 0, {}),
             now,
             intervals=found.intervals,

@@ -25,6 +25,7 @@ from tests.factories import cart_flow
 from tests.factories.post_purchase import (
     BOWL,
     SCOOP,
+    TRAY,
     TEA,
     WHISK,
     add_history,
@@ -252,3 +253,18 @@ def test_woocommerce_views_become_the_customers_once_the_visitor_checks_out(
     assert stored_events(db, shop)[-1].customer_id == customer.id
     [run] = runs(db, BROWSE)
     assert run.customer_id == customer.id
+
+
+def test_products_a_customer_viewed_lead_their_thank_you_recommendations(
+    client: Any, db: Session, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    storefront_shop(db)  # no purchase stats yet: no cross-sells, no best sellers
+    pixel_post(client, [event(TRAY), event(BOWL)])
+    deliver_order(client, drain_jobs, order_body(990002, [BOWL], placed=now()))
+    [run] = runs(db, "thank_you")
+    assert run_flow_step(run.id, 1) == "created"
+    drain_jobs(EMAIL)
+    [sent] = sendgrid.outbox
+    text = sent.text or ""
+    assert "盆" in text  # viewed, not bought: recommended
+    assert text.count("抹茶碗") == 1  # viewed and bought: only as the order's line

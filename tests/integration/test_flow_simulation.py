@@ -114,7 +114,15 @@ def test_lookback_and_masking() -> None:
         raise AssertionError(f"{bad!r} was accepted")
     assert mask_email("hanako@example.jp") == "h***@example.jp"
     assert mask_email(None) == "-"
-    assert set(SIMULATORS) == {CART, WINBACK, THANK_YOU, REVIEW_REQUEST, REPLENISHMENT}
+    assert set(SIMULATORS) == {
+        CART,
+        "browse",
+        "back_in_stock",
+        WINBACK,
+        THANK_YOU,
+        REVIEW_REQUEST,
+        REPLENISHMENT,
+    }
 
 
 def test_an_order_after_the_cart_exits_the_run_before_the_next_step(db: Session) -> None:
@@ -583,7 +591,10 @@ def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
     unknown_flow = runner.invoke(main, [*base, "--flow", "birthday"])
     assert unknown_flow.exit_code == 2
     assert "unknown flow 'birthday'" in unknown_flow.output
-    assert "cart, winback, thank_you, review_request, replenishment" in unknown_flow.output
+    assert (
+        "cart, browse, back_in_stock, winback, thank_you, review_request, replenishment"
+        in unknown_flow.output
+    )
     usage = runner.invoke(main, ["flows", "simulate", "--help"])
     assert all(flow_key in usage.output for flow_key in SIMULATORS), usage.output
     post_purchase = runner.invoke(main, [*base, "--flow", REVIEW_REQUEST])
