@@ -25,8 +25,8 @@ from tests.factories import cart_flow
 from tests.factories.post_purchase import (
     BOWL,
     SCOOP,
-    TRAY,
     TEA,
+    TRAY,
     WHISK,
     add_history,
     deliver_order,
