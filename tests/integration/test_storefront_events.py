@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from app.services.redact import redact_customer
 from app.storefront import capture_key
 from app.storefront.events import MAX_BODY_BYTES, VISITOR_RATE_LIMIT
 from tests.factories.post_purchase import BOWL, now
@@ -159,3 +160,21 @@ def test_back_in_stock_requests_are_rate_limited_per_address(client: Any, db: Se
     ]
     assert statuses == [201] * 10 + [429]
     assert len(subscriptions(db, shop)) == 10
+
+
+def test_a_customer_redact_erases_their_views_and_back_in_stock_requests(
+    client: Any, db: Session, runtime: Any
+) -> None:
+    shop, customer = storefront_shop(db)
+    pixel_post(client, [event(BOWL)])
+    response = client.post(
+        f"/storefront/back-in-stock?shop_domain={DOMAIN}",
+        json={"email": "hanako@example.jp", "product": BOWL},
+    )
+    assert response.status_code == 201
+    assert len(stored_events(db, shop)) == 1
+    with client.application.app_context():
+        redact_customer(db, shop.id, customer.external_id, "hanako@example.jp")
+        db.commit()
+    assert stored_events(db, shop) == []
+    assert subscriptions(db, shop) == []
