@@ -175,6 +175,9 @@ def test_first_come_first_served_up_to_the_units_and_each_once(
     drain_jobs: Any,
 ) -> None:
     shop, product, variant = connect(runtime, sandbox, db)
+    # The install turned the storefront web pixel on, posting to this app.
+    endpoint = f"{runtime.config.app_url}/storefront/events"
+    assert sandbox.shop(DOMAIN).web_pixel == {"endpoint": endpoint}
     # A known customer without marketing consent: the request is her consent for this notice.
     db.add(
         Customer(

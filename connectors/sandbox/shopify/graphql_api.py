@@ -246,6 +246,7 @@ class AdminRoot:
             "customerEmailMarketingConsentUpdate": lambda _info, input: (
                 mutations.customer_email_marketing_consent_update(store, nodes, input)
             ),
+            "webPixelCreate": lambda _info, webPixel: mutations.web_pixel_create(store, webPixel),
             "tagsAdd": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=True),
             "tagsRemove": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=False),
         }

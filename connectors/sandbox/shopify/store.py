@@ -71,6 +71,7 @@ class SandboxStore:
         self.products: list[Product] = generated.products
         self.checkouts: list[Checkout] = generated.checkouts
         self.subscriptions: dict[int, WebhookSubscription] = {}
+        self.web_pixel: dict[str, Any] | None = None  # the app pixel's settings, once created
         self._next_order_number = generated.next_order_number
         self._request_ids = itertools.count(9_000_001)
         self._pick = random.Random(f"{sandbox.seed}/{self.domain}/picks")
