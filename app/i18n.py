@@ -151,6 +151,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "backtest.trigger.lapse": lazy_gettext("Lapsing after order %(id)s"),
     "backtest.trigger.order": lazy_gettext("Order %(order)s"),
     "backtest.trigger.product": lazy_gettext("Product %(product)s of order %(order)s"),
+    "backtest.trigger.restock": lazy_gettext("Product %(id)s back in stock"),
+    "backtest.trigger.views": lazy_gettext("Product views at %(id)s"),
     "attribution.error.model": lazy_gettext("Choose a model."),
     "sender.error.required": lazy_gettext("Required: every email must show it."),
     "sender.error.too_long": lazy_gettext("Too long."),

@@ -179,7 +179,7 @@ def on_events(session: Session, shop_id: int, events: Sequence[StorefrontEvent])
     viewers = {customer_id for customer_id in viewers if customer_id is not None}
     if not viewers:
         return []
-    row = settings(session, shop_id)
+    row = flow_setting(session, shop_id, BROWSE) or settings(session, shop_id)
     enabled, config = flow_config(session, shop_id, BROWSE)
     if not enabled or config.steps == 0:
         return []

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from app.flows.browse import BROWSE
 from app.flows.post_purchase import refresh_history_stats
 from app.flows.simulation import simulate
-from app.models import Checkout, Customer
+from app.models import Account, Checkout, Customer
 from app.models.flow import FlowRun, Message
 from app.queueing import EMAIL, WEBHOOKS
 from app.storefront import capture_key
@@ -22,6 +22,7 @@ from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.send_email import send_message
 from tests.factories import cart_flow
+from tests.factories.admin import login, text_of
 from tests.factories.post_purchase import (
     BOWL,
     SCOOP,
@@ -268,3 +269,26 @@ def test_products_a_customer_viewed_lead_their_thank_you_recommendations(
     text = sent.text or ""
     assert "盆" in text  # viewed, not bought: recommended
     assert text.count("抹茶碗") == 1  # viewed and bought: only as the order's line
+
+
+def test_the_admin_lists_previews_and_backtests_the_flow_in_both_languages(
+    client: Any, db: Session, runtime: Any
+) -> None:
+    shop, customer = storefront_shop(db)
+    pixel_post(client, [event(BOWL)])
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    en = {"Accept-Language": "en"}
+    listing = text_of(client.get("/app/flows", headers=en))
+    assert 'id="flow-browse"' in listing
+    assert "Browse abandonment" in listing
+    assert "Back in stock" in listing
+    assert "閲覧放棄" in text_of(client.get("/app/flows?locale=ja"))
+    page = text_of(client.get(f"/app/flows/browse?customer_id={customer.id}", headers=en))
+    assert 'name="min_views"' in page
+    assert 'name="lookback_days"' in page
+    assert "抹茶碗" in page  # the preview shows what she viewed
+    backtest = text_of(client.get("/app/flows/backtest?flow=browse&days=7", headers=en))
+    assert 'data-flow="browse"' in backtest
+    assert "Product views at" in backtest
+    ja = text_of(client.get("/app/flows/backtest?flow=browse&days=7&locale=ja"))
+    assert "の商品閲覧" in ja
