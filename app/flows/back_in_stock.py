@@ -411,11 +411,13 @@ def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewT
     product = load_products(session, shop.id, {row.product_external_id}, variants=False).get(
         row.product_external_id
     )
+    if not available(product):
+        return None
     return PreviewTarget(
         customer,
         f"restock:{row.id}",
         "flows.preview.for_product",
-        {"product": product.title if product is not None else row.product_external_id},
+        {"product": product.title if product is not None else ""},
     )
 
 

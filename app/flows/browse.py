@@ -619,27 +619,19 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-    """The customer's views within the lookback."""
-    since = utcnow() - _lookback(session, shop.id)
-    product = session.scalar(
-        select(StorefrontEvent.product_external_id)
-        .where(
-            StorefrontEvent.shop_id == shop.id,
-            StorefrontEvent.customer_id == customer.id,
-            StorefrontEvent.kind == PRODUCT_VIEWED,
-            StorefrontEvent.occurred_at >= since,
-        )
-        .order_by(StorefrontEvent.occurred_at.desc())
-        .limit(1)
-    )
-    if product is None:
+    """The customer's views within the lookback, when one of the products is still on sale."""
+    now = utcnow()
+    run = FlowRun(id=0, shop_id=shop.id, customer_id=customer.id, started_at=now)
+    viewed = load_views(session, shop.id, [run]).get(0, [])
+    products = load_products(session, shop.id, set(viewed), variants=False)
+    on_sale = [products[p] for p in viewed if available(products.get(p))]
+    if not on_sale:
         return None
-    found = load_products(session, shop.id, {str(product)}, variants=False).get(str(product))
     return PreviewTarget(
         customer,
         "browse:preview",
         "flows.preview.for_product",
-        {"product": found.title if found is not None else product},
+        {"product": on_sale[0].title},
     )
 
 
