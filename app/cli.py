@@ -374,6 +374,7 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
     from sqlalchemy import select
 
     from app.entry import get_app
+    from app.i18n import text_for
     from app.models import Shop
     from app.services.backfill_requests import enqueue_sync_now
     from app.services.shop_status import sync_report
@@ -425,7 +426,8 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
         click.echo(f"sync of {domain} queued" + (" (full)" if full else ""))
         previous_start = state.get("started_at") or ""
     if state.get("notice"):
-        click.echo(f"note: {state['notice']}")
+        with app.app_context():
+            click.echo(f"note: {text_for(str(state['notice']))}")
     if not follow:
         return
     if previous_start is not None:

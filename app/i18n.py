@@ -128,6 +128,37 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "Too many requests from this address. Wait a while, then try again."
     ),
     "account.verified": lazy_gettext("Your email address is confirmed. Sign in to continue."),
+    # Why connecting a store failed (`services.woocommerce_install`, `services.install_shop`).
+    "connect.address_not_allowed": lazy_gettext("This address is not allowed."),
+    "connect.connected_elsewhere": lazy_gettext(
+        "This store is already connected to another Kizuna account."
+    ),
+    "connect.key_refused": lazy_gettext(
+        "The store did not accept Kizuna's key. Connect it again and approve access."
+    ),
+    "connect.no_answer": lazy_gettext("The store did not answer."),
+    "connect.not_a_store": lazy_gettext("This is not a WooCommerce store."),
+    "connect.not_a_store_address": lazy_gettext(
+        "That is not a store address. Use the address of your WordPress site."
+    ),
+    "install.connected_elsewhere": lazy_gettext(
+        "%(domain)s is already connected to another Kizuna account."
+    ),
+    "install.enter_domain": lazy_gettext(
+        "Enter the shop's myshopify.com domain, e.g. my-store.myshopify.com."
+    ),
+    "install.enter_token": lazy_gettext("Enter the Admin API access token of the custom app."),
+    "install.not_a_shop_domain": lazy_gettext("That is not a *.myshopify.com shop domain."),
+    "install.token_refused": lazy_gettext(
+        "Shopify refused this access token for %(domain)s. Check that you copied the Admin API "
+        "access token of a custom app installed on this shop."
+    ),
+    "install.unreachable": lazy_gettext(
+        "Could not reach %(domain)s. Check the domain, then try again in a few minutes."
+    ),
+    "sync.notice.read_all_orders": lazy_gettext(
+        "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
+    ),
     "disconnect.confirm_mismatch": lazy_gettext(
         "Type the store's address exactly as shown to confirm."
     ),
@@ -157,6 +188,10 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "sender.error.required": lazy_gettext("Required: every email must show it."),
     "sender.error.too_long": lazy_gettext("Too long."),
     "sender.error.email": lazy_gettext("Enter an email address, such as support@example.com."),
+    "recommendations.error.hold_days": lazy_gettext("Enter a number of days from 1 to 3650."),
+    "recommendations.error.grouping": lazy_gettext("Choose collections or product types."),
+    "recommendations.error.kind": lazy_gettext("Choose durable, consumable or the default."),
+    "recommendations.error.supply_days": lazy_gettext("Enter a number of days from 1 to 730."),
     "attribution.error.window": lazy_gettext("Choose 1 to 30 days."),
     "attribution.model.click": lazy_gettext("the last email clicked"),
     "attribution.model.click_or_open": lazy_gettext("the last email clicked or opened"),
@@ -329,10 +364,10 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "This customer has viewed no product recently (or the store sends no product views)."
     ),
     "flows.preview.none": lazy_gettext(
-        "No customer has an abandoned checkout yet: enter a customer ID."
+        "No customer has an abandoned checkout yet: search for one by name or email."
     ),
     "flows.preview.none.replenishment": lazy_gettext(
-        "No customer has bought a product twice yet: enter a customer ID."
+        "No customer has bought a product twice yet: search for one by name or email."
     ),
     "flows.preview.none.back_in_stock": lazy_gettext(
         "No shopper has asked to hear when a product is back yet: enter a customer ID."
@@ -341,13 +376,13 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "No known customer has viewed a product yet: enter a customer ID."
     ),
     "flows.preview.none.review_request": lazy_gettext(
-        "No customer has a fulfilled order yet: enter a customer ID."
+        "No customer has a fulfilled order yet: search for one by name or email."
     ),
     "flows.preview.none.thank_you": lazy_gettext(
-        "No customer has a paid order yet: enter a customer ID."
+        "No customer has a paid order yet: search for one by name or email."
     ),
     "flows.preview.none.winback": lazy_gettext(
-        "No customer has an order yet: enter a customer ID."
+        "No customer has an order yet: search for one by name or email."
     ),
     "flows.preview.step": lazy_gettext("Email %(step)s"),
     "flows.section.audience": lazy_gettext("Holdout and frequency"),

@@ -21,10 +21,15 @@ def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None 
 
 @kizuna_job
 def dispatch_due_steps(
-    runtime: Kizuna, shop_id: int, flow_key: str, step: int, now: datetime | None = None
+    runtime: Kizuna,
+    shop_id: int,
+    flow_key: str,
+    step: int,
+    now: datetime | None = None,
+    budget_s: float = tasks.DISPATCH_BUDGET_S,
 ) -> dict[str, int]:
     """Advance every due run of this shop, flow and step (`tasks.dispatch_due_steps`)."""
-    return tasks.dispatch_due_steps(runtime, shop_id, flow_key, step, now)
+    return tasks.dispatch_due_steps(runtime, shop_id, flow_key, step, now, budget_s)
 
 
 @kizuna_job

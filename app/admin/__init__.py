@@ -15,6 +15,7 @@ bp = Blueprint("admin", __name__, url_prefix="/app")
 
 # Template globals and routes register on bp.
 from app.admin import (  # noqa: E402, F401
+    account,
     analytics,
     attribution,
     backtest,
@@ -24,6 +25,7 @@ from app.admin import (  # noqa: E402, F401
     inquiries,
     outbox,
     privacy,
+    recommendations,
     segment_builder,
     segments,
     sender,

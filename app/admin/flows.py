@@ -1,7 +1,9 @@
-"""Admin flows: `/app/flows` and `/app/flows/<key>` (settings and preview).
+"""Admin flows: `/app/flows` and `/app/flows/<key>` (settings and preview), and the preview's
+customer search (`/app/flows/<key>/preview-customers`, JSON).
 
 Layer: web. Reads are scoped to `g.shop`; the one write, a flow's settings, goes through
-`flows.settings` and is committed here. The preview stores nothing and is shown sandboxed.
+`flows.settings` and is committed here. The preview stores nothing and is shown sandboxed; its
+customer is picked by name or email among those the flow's preview can be shown for.
 """
 
 from __future__ import annotations
@@ -9,13 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import abort, g, redirect, render_template, request
+from flask import abort, g, jsonify, redirect, render_template, request
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.admin import bp
-from app.admin.helpers import admin_url
+from app.admin.helpers import admin_url, customer_name
 from app.auth.csrf import csrf_protect
 from app.auth.guard import admin_required
 from app.db import utcnow
@@ -30,11 +32,12 @@ from app.i18n import KEYED_MESSAGES, current_language, text_for
 from app.kizuna import db_session, kizuna
 from app.models import Customer, Shop
 from app.request_guards import db_integer
-from app.services import attribution, segments
+from app.services import attribution, customer_reads, segments
 
 log = logging.getLogger(__name__)
 
 PREVIEW_CANDIDATES = 20
+PREVIEW_SEARCH_LIMIT = 10
 
 
 def _flow_or_404(key: str) -> None:
@@ -99,6 +102,42 @@ def _customer_of(session: Session, shop: Shop, customer_id: int) -> Customer | N
     ).one_or_none()
 
 
+def _previewable(shop: Shop, key: str) -> ColumnElement[bool]:
+    """Customers the flow's preview can be shown for (its definition's `preview_query`)."""
+    ids = registry.get(key).preview_query(shop).with_only_columns(Customer.id).order_by(None)
+    return Customer.id.in_(ids) & Customer.redacted_at.is_(None)
+
+
+def _preview_choices(session: Session, shop: Shop, key: str, q: str) -> list[Customer]:
+    """Previewable customers whose name or email contains `q` (the shop's customer search),
+    newest first; the latest previewable ones when `q` is empty."""
+    if not q.split():
+        return preview.preview_candidates(session, shop, key, limit=PREVIEW_SEARCH_LIMIT)
+    return customer_reads.customer_page(
+        session,
+        shop,
+        q=q[: customer_reads.MAX_QUERY_LENGTH],
+        limit=PREVIEW_SEARCH_LIMIT,
+        where=_previewable(shop, key),
+    ).customers
+
+
+def _choice_label(customer: Customer) -> str:
+    name = customer_name(customer)
+    if customer.email and name != customer.email:
+        return f"{name} · {customer.email}"
+    return name
+
+
+@bp.get("/flows/<key>/preview-customers")
+@admin_required
+def flow_preview_customers(key: str):  # type: ignore[no-untyped-def]
+    """`{"results": [{"value": customer id, "label": name · email}]}` for the preview's picker."""
+    _flow_or_404(key)
+    found = _preview_choices(db_session(), g.shop, key, request.args.get("q", ""))
+    return jsonify(results=[{"value": str(c.id), "label": _choice_label(c)} for c in found])
+
+
 def _flow_text(name: str, flow_key: str, **values: Any) -> str:
     """`name.<flow key>` when the flow has its own wording, else `name.generic` for the flows
     other than the cart flow, else `name`."""
@@ -149,8 +188,21 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
     )
     candidates = preview.preview_candidates(session, shop, key)
     wanted = request.args.get("customer_id", type=db_integer)
+    searched = " ".join(request.args.get("customer", "").split())
     chosen: preview.PreviewTarget | None = None
     preview_error = None
+    preview_search_error = ""
+    if searched:
+        picked = _customer_of(session, shop, wanted) if wanted is not None else None
+        if picked is None or " ".join(_choice_label(picked).split()) != searched:
+            # Typed and sent without picking a suggestion (or with no script): the best match.
+            matches = _preview_choices(session, shop, key, searched)
+            wanted = matches[0].id if matches else None
+            if not matches:
+                preview_search_error = gettext(
+                    "No customer matching “%(query)s” can be previewed for this flow.",
+                    query=searched[:80],
+                )
     if wanted is not None:
         customer = _customer_of(session, shop, wanted)
         chosen = (
@@ -158,7 +210,7 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
         )
         if chosen is None:
             preview_error = registry.get(key).preview_missing
-    else:
+    elif not preview_search_error:  # a recent customer the preview can be shown for
         for candidate in candidates[:3]:
             chosen = preview.preview_target(session, shop, key, candidate)
             if chosen is not None:
@@ -182,6 +234,9 @@ def flow_edit(key: str):  # type: ignore[no-untyped-def]
             chosen=chosen,
             previews=previews,
             preview_error=preview_error,
+            preview_search_error=preview_search_error,
+            preview_search=searched,
+            preview_label=_choice_label(chosen.customer) if chosen is not None else "",
             preview_decision=decision,
             steps=range(1, spec.steps + 1),
             delays=range(1, spec.delays + 1),

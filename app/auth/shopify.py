@@ -25,6 +25,7 @@ from app.auth.embedded import frame_ancestors_for
 from app.auth.guard import account_owner_session, refuse_non_owner
 from app.auth.sessions import start_session
 from app.config import Config
+from app.i18n import text_for
 from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services.install_shop import InstallError, complete_install, connect_custom_app
@@ -74,8 +75,10 @@ def shopify_install():  # type: ignore[no-untyped-def]
     shop = normalize_shop_domain(request.args.get("shop"))
     if shop is None:
         return _refuse(
-            "That is not a Shopify store address. Use the store's myshopify.com domain, "
-            "for example my-store.myshopify.com.",
+            gettext(
+                "That is not a Shopify store address. Use the store's myshopify.com domain, "
+                "for example my-store.myshopify.com."
+            ),
             400,
         )
     state = secrets.token_hex(32)
@@ -113,9 +116,13 @@ def _expected_state(config: Config) -> dict[str, Any] | None:
 def _callback_refusal(config: Config, shop: str) -> tuple[str, int] | None:
     """Why this callback cannot be trusted, as a page; None when every check passes."""
     if not verify_query_hmac(_query_params(request), config.shopify_secrets).ok:
-        return _refuse("This request did not come from Shopify: its signature is not valid.", 403)
+        return _refuse(
+            gettext("This request did not come from Shopify: its signature is not valid."), 403
+        )
     if not check_timestamp(request.args.get("timestamp"), time.time()).ok:
-        return _refuse("This install link is too old. Start the install again from Shopify.", 403)
+        return _refuse(
+            gettext("This install link is too old. Start the install again from Shopify."), 403
+        )
     expected = _expected_state(config)
     given = request.args.get("state", "")
     if (
@@ -124,12 +131,14 @@ def _callback_refusal(config: Config, shop: str) -> tuple[str, int] | None:
         or expected.get("shop") != shop
     ):
         return _refuse(
-            "This install was not started from this browser, or took too long. "
-            "Start the install again.",
+            gettext(
+                "This install was not started from this browser, or took too long. "
+                "Start the install again."
+            ),
             403,
         )
     if not request.args.get("code"):
-        return _refuse("Shopify sent no authorization code. Start the install again.", 400)
+        return _refuse(gettext("Shopify sent no authorization code. Start the install again."), 400)
     return None
 
 
@@ -139,7 +148,7 @@ def shopify_callback():  # type: ignore[no-untyped-def]
     config = runtime.config
     shop = normalize_shop_domain(request.args.get("shop"))
     if shop is None:
-        outcome: Any = _refuse("That is not a Shopify store address.", 400)
+        outcome: Any = _refuse(gettext("That is not a Shopify store address."), 400)
     else:
         outcome = _callback_refusal(config, shop) or _finish_install(shop)
     response = outcome if isinstance(outcome, BaseResponse) else Response(*outcome)
@@ -161,11 +170,12 @@ def _finish_install(shop: str) -> BaseResponse | tuple[str, int]:
             )
         shop_id = complete_install(runtime, shop, grant, "code_grant")
     except InstallError as error:
-        return _refuse(str(error), 400)
+        return _refuse(text_for(error.key, **error.values), 400)
     except ConnectorError as error:
         log.warning("shopify code exchange failed shop=%s code=%s", shop, error.code)
         return _refuse(
-            "Shopify did not accept the authorization code. Start the install again.", 400
+            gettext("Shopify did not accept the authorization code. Start the install again."),
+            400,
         )
     account_id = db_session().get_one(Shop, shop_id).account_id
     # Like a session token, the grant speaks for this one shop, not for the account's others.
@@ -223,6 +233,6 @@ def connect_shopify():  # type: ignore[no-untyped-def]
             kizuna(), domain, request.form.get("token", ""), account_id=account_id
         )
     except InstallError as error:
-        return _connect_form(str(error), domain, 400)
+        return _connect_form(text_for(error.key, **error.values), domain, 400)
     session["shop_id"] = shop_id
     return redirect(url_for("admin.home"))

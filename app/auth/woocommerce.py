@@ -18,6 +18,7 @@ from flask_babel import gettext
 from app.auth import bp
 from app.auth.csrf import csrf_token, csrf_valid
 from app.auth.guard import account_owner_session, refuse_non_owner
+from app.i18n import text_for
 from app.kizuna import kizuna
 from app.services.woocommerce_install import (
     CHECKING,
@@ -52,7 +53,7 @@ def connect_woocommerce():  # type: ignore[no-untyped-def]
     try:
         target = start_connect(kizuna(), account_id, store_url)
     except ConnectError as error:
-        return _form(str(error), store_url, 400)
+        return _form(text_for(error.key), store_url, 400)
     return redirect(target)
 
 
@@ -85,4 +86,6 @@ def woocommerce_done():  # type: ignore[no-untyped-def]
         return redirect(url_for("admin.home"))
     if status.outcome in (None, CHECKING):
         return render_template("auth/connect_woocommerce.html", checking=True), 200
-    return _form(status.failure or gettext("The store could not be connected."), status=400)
+    if status.failure:
+        return _form(text_for(status.failure), status=400)
+    return _form(gettext("The store could not be connected."), status=400)

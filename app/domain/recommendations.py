@@ -1,8 +1,9 @@
 """Cross-sell recommendations and re-order timing, from a shop's order history.
 
 Layer: domain (pure: callers pass `now` and the purchases). Never a product the customer owns
-unless it is consumable and due again, never one of the order itself; ties broken by product id,
-so the same history always gives the same list.
+unless it is consumable and due again, never one of the order itself, never an item of a
+durable group the customer bought from within its hold (`durable_goods.DurableRule`); ties
+broken by product id, so the same history always gives the same list.
 """
 
 from __future__ import annotations
@@ -12,6 +13,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.domain.durable_goods import DurableRule
 
 # Two purchases of a product less than this apart are one purchase (a split or amended order).
 SAME_OCCASION = timedelta(days=1)
@@ -156,13 +161,21 @@ def recommend(
     intervals: Mapping[str, timedelta],
     available: Collection[str] | None = None,
     limit: int = 3,
+    durables: DurableRule | None = None,
 ) -> list[str]:
     """Up to `limit` products for a customer who just bought `anchors`: co-purchased products
     first, then the shop's best sellers; owned products only by `may_recommend`; only products
-    in `available` when given (e.g. those still on sale)."""
+    in `available` when given (e.g. those still on sale); none `durables` holds back."""
     candidates = [*co_purchased(anchors, purchases), *best_sellers(purchases)]
     return choose(
-        anchors, candidates, owned, now, intervals=intervals, available=available, limit=limit
+        anchors,
+        candidates,
+        owned,
+        now,
+        intervals=intervals,
+        available=available,
+        limit=limit,
+        durables=durables,
     )
 
 
@@ -175,17 +188,23 @@ def choose(
     intervals: Mapping[str, timedelta],
     available: Collection[str] | None = None,
     limit: int = 3,
+    durables: DurableRule | None = None,
 ) -> list[str]:
     """The first `limit` of `candidates` (best first) that may be offered: not an anchor, in
-    `available` when given, not owned unless `may_recommend` says so."""
+    `available` when given, not owned unless `may_recommend` says so, not in a durable group
+    the customer bought from within its hold (`durables`; `owned` then holds every product
+    they bought in that period, not only the candidates)."""
     chosen: list[str] = []
     wanted = set(anchors)
+    held = durables.held_until(owned) if durables is not None else {}
     for product in candidates:
         if len(chosen) >= limit:
             break
         if product in wanted or product in chosen:
             continue
         if available is not None and product not in available:
+            continue
+        if durables is not None and durables.holds_back(product, held, now):
             continue
         if may_recommend(product, owned, intervals, now):
             chosen.append(product)
@@ -227,16 +246,28 @@ def product_histories(
     return len(baskets), histories
 
 
+def supply_interval(days_of_supply: int | None, quantity: int | None) -> timedelta | None:
+    """How long `quantity` units last at `days_of_supply` days each (one unit when the quantity
+    is unknown); None without days of supply."""
+    if not days_of_supply or days_of_supply <= 0:
+        return None
+    units = quantity if quantity is not None and quantity > 0 else 1
+    return timedelta(days=days_of_supply * units)
+
+
 def expected_reorder(
-    own_times: Iterable[datetime], product_interval: timedelta | None
+    own_times: Iterable[datetime],
+    product_interval: timedelta | None,
+    supply: timedelta | None = None,
 ) -> datetime | None:
-    """When a customer should run out of a product: their last purchase plus their own median
-    interval (two purchases or more), else plus the product's re-buy interval; None when
-    neither is known (a one-off purchase of a product that is not consumable)."""
+    """When a customer should run out of a product: their last purchase plus, first, their own
+    median interval (two purchases or more), else the product's learned re-buy interval, else
+    the merchant's days of supply for what they bought (`supply_interval`); None when none is
+    known (a one-off purchase of a product that is not consumable)."""
     kept = occasions(own_times)
     if not kept:
         return None
-    interval = median_gap(kept) or product_interval
+    interval = median_gap(kept) or product_interval or supply
     if interval is None:
         return None
     return kept[-1] + interval

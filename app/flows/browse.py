@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import FlowConfig
-from app.domain.recommendations import choose
 from app.flows.content import SharedContent
 from app.flows.definition import (
     CHECKOUTS_CHANGED,
@@ -54,7 +53,7 @@ from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_run
 from app.formatting import greeting_name
 from app.links import shop_home_url
-from app.models import Checkout, Customer, CustomerProduct, Order, Shop
+from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
 from app.models.storefront import (
@@ -63,7 +62,7 @@ from app.models.storefront import (
     PRODUCT_VIEWED,
     StorefrontEvent,
 )
-from app.services import purchase_stats
+from app.services import recommendations
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import OutgoingEmail
 
@@ -333,46 +332,23 @@ class Browsing:
 
 def load_browsing(session: Session, shop: Shop, runs: Sequence[FlowRun], now: datetime) -> Browsing:
     """What a batch of browse emails shows, in a fixed number of queries: the viewed products
-    still on sale, and products bought with them (the shop's precomputed cross-sells), neither
-    viewed nor owned unless due again."""
+    still on sale, and recommendations from the one recommendation path with the viewed
+    products as anchors (`services.recommendations`: cross-sells, owned products, durable
+    goods)."""
     views = load_views(session, shop.id, runs)
-    anchors = {run.id: views.get(run.id, [])[:VIEWED_SHOWN] for run in runs}
-    candidates = purchase_stats.cross_sells(session, shop.id, anchors)
-    ranked = {p for found in candidates.values() for p in found.ranked}
-    wanted = {p for found in views.values() for p in found} | ranked
+    requests = {
+        run.id: recommendations.Request(run.customer_id, tuple(views.get(run.id, [])))
+        for run in runs
+    }
+    picks = recommendations.recommend(session, shop.id, requests, now, limit=RECOMMENDED)
+    wanted = {p for found in views.values() for p in found}
+    wanted |= {p for found in picks.values() for p in found}
     purchases = Purchases(shop, products=load_products(session, shop.id, wanted))
     on_sale = {key for key, product in purchases.products.items() if available(product)}
-    owned: dict[int, dict[str, datetime]] = {}
-    customers = sorted({run.customer_id for run in runs})
-    if customers and ranked:
-        for customer_id, product, at in session.execute(
-            select(
-                CustomerProduct.customer_id,
-                CustomerProduct.product_external_id,
-                CustomerProduct.last_ordered_at,
-            ).where(
-                CustomerProduct.shop_id == shop.id,
-                CustomerProduct.customer_id.in_(customers),
-                CustomerProduct.product_external_id.in_(sorted(ranked)),
-            )
-        ):
-            owned.setdefault(int(customer_id or 0), {})[str(product)] = at or now
     batch = Browsing(purchases)
     for run in runs:
-        shown = [p for p in views.get(run.id, []) if p in on_sale][:VIEWED_SHOWN]
-        batch.viewed[run.id] = shown
-        found = candidates.get(run.id)
-        if found is None:
-            continue
-        batch.recommendations[run.id] = choose(
-            views.get(run.id, []),
-            found.ranked,
-            owned.get(run.customer_id, {}),
-            now,
-            intervals=found.intervals,
-            available=on_sale,
-            limit=RECOMMENDED,
-        )
+        batch.viewed[run.id] = [p for p in views.get(run.id, []) if p in on_sale][:VIEWED_SHOWN]
+        batch.recommendations[run.id] = picks.get(run.id, [])
     return batch
 
 

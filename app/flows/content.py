@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
+from functools import lru_cache
 
 from flask import render_template
 from flask_babel import force_locale, gettext
@@ -73,10 +74,7 @@ def with_sender_footer(
     """The email's HTML and text with the sender's footer (name, postal address, contact and
     the right to refuse further email) in `lang`; HTML without the layout's marker gets it
     before `</body>`."""
-    values = identity.to_json()
-    with force_locale(lang):
-        footer_html = render_template("email/_sender_footer.html", **values)
-        footer_text = render_template("email/_sender_footer.txt", **values)
+    footer_html, footer_text = _sender_footer(tuple(sorted(identity.to_json().items())), lang)
     if SENDER_FOOTER_MARKER in html:
         html = html.replace(SENDER_FOOTER_MARKER, footer_html, 1)
     elif "</body>" in html:
@@ -84,6 +82,17 @@ def with_sender_footer(
     else:
         html += footer_html
     return html, text.rstrip("\n") + "\n" + footer_text.strip("\n") + "\n"
+
+
+@lru_cache(maxsize=256)
+def _sender_footer(values: tuple[tuple[str, str], ...], lang: str) -> tuple[str, str]:
+    """The footer's HTML and text for these sender details in `lang`: the same for every
+    recipient of a shop and language, so rendered once, not per email."""
+    with force_locale(lang):
+        return (
+            render_template("email/_sender_footer.html", **dict(values)),
+            render_template("email/_sender_footer.txt", **dict(values)),
+        )
 
 
 def message_unsubscribe_link(config: Config, shop: Shop, customer: Customer, msg: Message) -> str:

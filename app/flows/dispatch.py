@@ -173,11 +173,13 @@ class _Batch:
             }
             for d in decisions
         ]
+        # Parameters apart from the statement: compiled once and cached, sent as multi-row
+        # batches (SQLAlchemy's "insertmanyvalues"), instead of a new statement per batch.
         inserted = self.session.execute(
             dialect_insert(self.session, Message)
-            .values(rows)
             .on_conflict_do_nothing(index_elements=["flow_run_id", "step", "customer_id"])
-            .returning(Message.id, Message.flow_run_id)
+            .returning(Message.id, Message.flow_run_id),
+            rows,
         )
         ids = {int(run_id): int(message_id) for message_id, run_id in inserted}
         for decision in decisions:

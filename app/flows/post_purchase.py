@@ -5,10 +5,10 @@ Layer: services, inside the caller's transaction. Each flow is its own module (`
 `review_request`, `replenishment`) built on this one. Runs start from each flow's order
 `Trigger` for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a
 replayed order starts nothing new; a step already more than a day overdue (a backfill, an old
-order's late edit) starts nothing. A batch of runs reads its orders, lines, products, owned
-products (`customer_products`) and cross-sells (`purchase_stats`) in a fixed number of queries,
-never the shop's history; every email is shared content plus per-recipient substitutions, so a
-dispatch batch sends up to 1,000 in one request and a message sent alone is the same email.
+order's late edit) starts nothing. A batch of runs reads its orders, lines, products and
+recommendations (`services.recommendations`) in a fixed number of queries, never the shop's
+history; every email is shared content plus per-recipient substitutions, so a dispatch batch
+sends up to 1,000 in one request and a message sent alone is the same email.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flask import current_app, render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
+from markupsafe import escape
 from sqlalchemy import ColumnElement, Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session, selectinload
 
@@ -36,8 +38,10 @@ from app.domain.orchestration import (
     THANK_YOU,
     FlowConfig,
 )
-from app.domain.recommendations import Purchase, choose, product_histories, rank_with_views
-from app.flows.registry import ORDERS_CHANGED, FlowDefinition, Trigger
+from app.domain.recommendations import Purchase, product_histories
+from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger
+from app.flows.form import FlowForm, subject_override
+from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
     SharedContent,
     flow_config,
@@ -46,21 +50,20 @@ from app.flows.runs import (
     shop_row,
     start_run,
 )
-from app.flows.settings import FlowForm, subject_override
-from app.flows.settings import load as load_setting
 from app.formatting import format_money, greeting_name
 from app.links import safe_url, shop_home_url
 from app.models import Customer, CustomerProduct, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
-from app.services import purchase_stats, storefront_views
+from app.models.recommendation_settings import ProductSupply
+from app.services import purchase_stats, recommendation_settings, recommendations
+from app.services.recommendations import AVAILABLE_STATUSES
 from app.services.upsert import dialect_insert
 from connectors.base import OrderRecord
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 
 if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
-    from app.flows.simulation import Simulator
+    from app.flows.replay import Simulator
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,8 +81,6 @@ THANK_YOU_WINDOW = timedelta(days=3)
 HISTORY_WINDOW = timedelta(days=365)
 HISTORY_LINES = 50_000
 RECOMMENDATIONS = 3
-# Available products: Shopify's `active`, WooCommerce's `publish` (unknown counts as available).
-AVAILABLE_STATUSES = ("active", "publish")
 
 # The built-in subject of each flow, translated when the email is rendered; `{product}` is
 # replaced by the product's name (as in a merchant's own subject).
@@ -169,6 +170,20 @@ def last_purchases(purchases: Sequence[Purchase]) -> dict[str, datetime]:
         if known is None or purchase.at > known:
             owned[purchase.product_id] = purchase.at
     return owned
+
+
+def order_quantities(session: Session, order: Order) -> dict[str, int]:
+    """Each of the order's products → the units ordered (its lines added up)."""
+    rows = session.execute(
+        select(OrderLine.product_external_id, func.sum(OrderLine.quantity))
+        .where(
+            OrderLine.shop_id == order.shop_id,
+            OrderLine.order_id == order.id,
+            OrderLine.product_external_id.is_not(None),
+        )
+        .group_by(OrderLine.product_external_id)
+    )
+    return {str(product): int(quantity or 0) for product, quantity in rows}
 
 
 def order_products(session: Session, order: Order) -> list[str]:
@@ -492,9 +507,9 @@ def load_purchases(
     recommend: bool = False,
 ) -> Purchases:
     """The batch's `Purchases`: its orders and their lines; products of the orders and of the
-    replenishment triggers; with `recommend`, the products each buyer viewed recently on the
-    storefront first, then cross-sells from the shop's precomputed stats (`purchase_stats`),
-    minus what each customer owns (`customer_products`)."""
+    replenishment triggers; with `recommend`, each order's recommendations from the one
+    recommendation path (`services.recommendations`: cross-sells, owned products, durable
+    goods)."""
     batch = Purchases(shop, orders=orders_of(session, shop.id, runs))
     if batch.orders:
         for line in session.scalars(
@@ -508,42 +523,19 @@ def load_purchases(
     if not recommend:
         batch.products = load_products(session, shop.id, wanted)
         return batch
-    anchors = {order_id: batch.order_products(order) for order_id, order in batch.orders.items()}
-    candidates = purchase_stats.cross_sells(session, shop.id, anchors)
-    buyers = {order.customer_id for order in batch.orders.values() if order.customer_id is not None}
-    viewed = storefront_views.recent_views(session, shop.id, buyers, now)
-    ranked = {product for found in candidates.values() for product in found.ranked}
-    ranked |= {product for products in viewed.values() for product in products}
-    batch.products = load_products(session, shop.id, wanted | ranked)
-    owned: dict[int, dict[str, datetime]] = {}
-    if buyers and ranked:
-        for customer_id, product, at in session.execute(
-            select(
-                CustomerProduct.customer_id,
-                CustomerProduct.product_external_id,
-                CustomerProduct.last_ordered_at,
-            ).where(
-                CustomerProduct.shop_id == shop.id,
-                CustomerProduct.customer_id.in_(sorted(buyers)),
-                CustomerProduct.product_external_id.in_(sorted(ranked)),
-            )
-        ):
-            owned.setdefault(int(customer_id), {})[str(product)] = at or now
-    on_sale = {key for key, product in batch.products.items() if available(product)}
-    for order_id, order in batch.orders.items():
-        found = candidates.get(order_id)
-        seen = viewed.get(order.customer_id or 0, [])
-        if found is None or not (found.ranked or seen):
-            continue
-        batch.recommendations[order_id] = choose(
-            anchors[order_id],
-            rank_with_views(found.ranked, seen),
-            owned.get(order.customer_id or 0, {}),
-            now,
-            intervals=found.intervals,
-            available=on_sale,
-            limit=RECOMMENDATIONS,
-        )
+    requests = {
+        order_id: recommendations.Request(order.customer_id, tuple(batch.order_products(order)))
+        for order_id, order in batch.orders.items()
+    }
+    batch.recommendations = {
+        order_id: picks
+        for order_id, picks in recommendations.recommend(
+            session, shop.id, requests, now, limit=RECOMMENDATIONS
+        ).items()
+        if picks
+    }
+    picked = {product for picks in batch.recommendations.values() for product in picks}
+    batch.products = load_products(session, shop.id, wanted | picked)
     return batch
 
 
@@ -575,16 +567,38 @@ def render_part(flow_key: str, part: str, lang: str, **context: Any) -> Part:
     return Part(html, text)
 
 
-def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, lang: str) -> Part:
-    """The greeting and opening sentence (`_intro`): the customer's name and order name."""
+# Stand-ins for the recipient's own values in `_intro`, rendered once per shop and language and
+# then replaced per recipient (escaped for the HTML part): control characters that neither
+# Jinja's escaping nor a translation changes.
+_NAME_SLOT, _ORDER_SLOT = "\x1fname\x1f", "\x1forder\x1f"
+
+
+@lru_cache(maxsize=512)
+def _intro_template(
+    flow_key: str, lang: str, shop_name: str, named: bool, with_order: bool
+) -> Part:
     return render_part(
         flow_key,
         "intro",
         lang,
-        shop_name=shop.name or shop.domain,
-        greeting_name=greeting_name(customer.first_name, customer.last_name, lang),
-        order_name=order.name if order is not None else None,
+        shop_name=shop_name,
+        greeting_name=_NAME_SLOT if named else None,
+        order_name=_ORDER_SLOT if with_order else None,
     )
+
+
+def intro(flow_key: str, shop: Shop, customer: Customer, order: Order | None, lang: str) -> Part:
+    """The greeting and opening sentence (`_intro`): the customer's name and order name."""
+    name = greeting_name(customer.first_name, customer.last_name, lang)
+    order_name = order.name if order is not None else None
+    template = _intro_template(
+        flow_key, lang, shop.name or shop.domain, bool(name), bool(order_name)
+    )
+    html, text = template.html, template.text
+    for slot, value in ((_NAME_SLOT, name), (_ORDER_SLOT, order_name)):
+        if value:
+            html, text = html.replace(slot, str(escape(value))), text.replace(slot, value)
+    return Part(html, text)
 
 
 @dataclass(frozen=True)
@@ -738,11 +752,15 @@ class Emails:
 
 
 def refresh_history_stats(session: Session, shop_id: int, now: datetime | None = None) -> int:
-    """Recompute the shop's history stats from its recent purchases (`shop_purchases`) and
-    commit; → the number of products with stats. Run daily per shop and after a first sync."""
+    """Recompute the shop's history stats from its recent purchases (`shop_purchases`): the
+    products' (`purchase_stats`) and the re-buy counts of its collections and product types
+    (`recommendation_settings`), and commit; → the number of products with stats. Run daily
+    per shop and after a first sync."""
     now = now or utcnow()
-    orders, histories = product_histories(shop_purchases(session, shop_id, now))
+    purchases = shop_purchases(session, shop_id, now)
+    orders, histories = product_histories(purchases)
     purchase_stats.save(session, shop_id, orders, histories, now)
+    recommendation_settings.refresh_counts(session, shop_id, purchases, now)
     session.commit()
     return len(histories)
 
@@ -759,7 +777,9 @@ def paid_clause(shop_id: int) -> ColumnElement[bool]:
 
 
 def repeat_products(shop_id: int) -> Any:
-    """(customer id, product, newest order id) for products a customer bought in 2+ orders."""
+    """(customer id, product, newest order id) for products a customer bought in 2+ orders, or
+    once when the product has days of supply (both start replenishment reminders)."""
+    supplied = select(ProductSupply.product_external_id).where(ProductSupply.shop_id == shop_id)
     return (
         select(
             Order.customer_id,
@@ -773,7 +793,12 @@ def repeat_products(shop_id: int) -> Any:
             OrderLine.product_external_id.is_not(None),
         )
         .group_by(Order.customer_id, OrderLine.product_external_id)
-        .having(func.count(func.distinct(Order.id)) >= 2)
+        .having(
+            or_(
+                func.count(func.distinct(Order.id)) >= 2,
+                OrderLine.product_external_id.in_(supplied),
+            )
+        )
     )
 
 
@@ -795,8 +820,6 @@ def order_target(
     condition: Callable[[int], ColumnElement[bool]], prefix: str
 ) -> Callable[[Session, Shop, Customer], Any]:
     def target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-        from app.flows.preview import PreviewTarget
-
         order = session.scalars(
             select(Order)
             .where(Order.customer_id == customer.id, condition(shop.id))

@@ -1,8 +1,11 @@
 """The replenishment reminder: before a customer should run out of a product, remind them.
 
 Layer: services, inside the caller's transaction. One run per product of an order
-(`replenish:<product>:<order id>`), due `lead_days` before the expected re-order (the
-customer's own rhythm, else the product's precomputed re-buy interval); a later order of the
+(`replenish:<product>:<order id>`), due `lead_days` before the expected re-order: the order's
+time plus, in this order of precedence, the customer's own rhythm (two purchases or more), the
+product's learned re-buy interval (`purchase_stats`, once enough customers re-bought it), or the
+merchant's days of supply times the units ordered (so a product replenishes from its first
+order); a later order of the
 product stops earlier reminders, and so does the product leaving the catalogue. The email is
 shared content plus the recipient's parts; its subject names the product.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -21,7 +24,9 @@ from app.domain.orchestration import (
     REPLENISHMENT,
     PostPurchaseTiming,
 )
-from app.domain.recommendations import SAME_OCCASION, expected_reorder
+from app.domain.recommendations import SAME_OCCASION, expected_reorder, supply_interval
+from app.flows.definition import PreviewTarget
+from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Emails,
     Purchases,
@@ -32,6 +37,7 @@ from app.flows.post_purchase import (
     flow_settings,
     intro,
     order_products,
+    order_quantities,
     placed_at,
     render_part,
     repeat_products,
@@ -39,14 +45,10 @@ from app.flows.post_purchase import (
     trigger_order,
     trigger_product,
 )
-from app.flows.settings import FlowForm, Number
 from app.links import shop_home_url
 from app.models import Customer, Order, Product, Shop
 from app.models.flow import FlowRun
-from app.services import purchase_stats
-
-if TYPE_CHECKING:
-    from app.flows.preview import PreviewTarget
+from app.services import purchase_stats, recommendation_settings
 
 
 def _exit_earlier(session: Session, order: Order, product: str, now: datetime) -> None:
@@ -70,7 +72,8 @@ def _exit_earlier(session: Session, order: Order, product: str, now: datetime) -
 
 def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
     """A reminder per product of the order that the customer should re-order: `lead_days`
-    before the expected re-order date (their own rhythm, else the product's re-buy interval).
+    before the expected re-order date (their own rhythm, else the product's re-buy interval,
+    else its days of supply times the units ordered).
     Earlier reminders for those products stop; a product re-ordered later starts none here."""
     products = order_products(session, order)
     if not products or order.customer_id is None:
@@ -83,13 +86,16 @@ def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
         return []
     timing = PostPurchaseTiming.from_overrides(row.config)
     intervals = purchase_stats.rebuy_intervals(session, order.shop_id, products)
+    supply = recommendation_settings.supply_days(session, order.shop_id, products)
+    quantities = order_quantities(session, order) if supply else {}
     history = customer_purchases(session, order.shop_id, order.customer_id)
     started = []
     for product in products:
         own = [p.at for p in history if p.product_id == product]
         if any(moment >= placed + SAME_OCCASION for moment in own):
             continue  # a later order of the product has (or will have) its own reminder
-        expected = expected_reorder(own or [placed], intervals.get(product))
+        lasts = supply_interval(supply.get(product), quantities.get(product))
+        expected = expected_reorder(own or [placed], intervals.get(product), lasts)
         if expected is None:
             continue
         moment = expected - timedelta(days=timing.lead_days) + config.step_delays[0]
@@ -136,7 +142,8 @@ def _simulate(session: Session, shop: Shop, window: Any) -> Any:
 
 
 def preview_query(shop: Shop) -> Select[Any]:
-    """Customers who bought a product in two orders or more, the latest first."""
+    """Customers who bought a product in two orders or more (once, when it has days of
+    supply), the latest first."""
     repeat = repeat_products(shop.id).subquery()
     return (
         select(Customer)
@@ -146,8 +153,7 @@ def preview_query(shop: Shop) -> Select[Any]:
 
 
 def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewTarget | None:
-    """The product the customer bought in 2+ orders most recently."""
-    from app.flows.preview import PreviewTarget
+    """The replenishable product (`repeat_products`) the customer bought most recently."""
 
     repeat = repeat_products(shop.id).subquery()
     found = session.execute(

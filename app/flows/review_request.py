@@ -18,6 +18,7 @@ from app.domain.orchestration import (
     REVIEW_REQUEST,
     PostPurchaseTiming,
 )
+from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Emails,
     Purchases,
@@ -33,7 +34,6 @@ from app.flows.post_purchase import (
     render_part,
     start_order_run,
 )
-from app.flows.settings import FlowForm, Number
 from app.links import shop_home_url
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun

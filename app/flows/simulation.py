@@ -35,6 +35,7 @@ from app.domain.recommendations import (
     expected_reorder,
     occasions,
     rebuy_intervals,
+    supply_interval,
 )
 from app.flows import registry
 from app.flows.post_purchase import (
@@ -59,6 +60,7 @@ from app.flows.rules import Exit, Facts, Postpone, Skip, decide
 from app.models import Customer, Order, OrderLine, Product, Shop
 from app.models.flow import FlowRun, Message
 from app.models.order import order_time
+from app.services import recommendation_settings
 from app.services.inquiries import paused_customers
 from app.services.segments import flow_audience
 from app.services.unsubscribe import suppressed_emails
@@ -337,7 +339,8 @@ def _rebuy_interval(
 def replenishment_triggers(session: Session, shop: Shop, window: Window) -> FlowPlan:
     """For each paid order of a known customer placed in the window, each of its products with
     an expected re-order date (`expected_reorder` from the customer's own rhythm, else the
-    product's re-buy interval, with the orders known at the order's time): step 1 `lead_days`
+    product's re-buy interval with the orders known at the order's time, else its days of supply
+    times the units ordered, as `replenishment.start` decides): step 1 `lead_days`
     before that date. A later order of the product exits the run (`reordered`), and so does
     the product no longer being on sale."""
     enabled, config, timing = _post_purchase_settings(session, shop, REPLENISHMENT)
@@ -350,16 +353,20 @@ def replenishment_triggers(session: Session, shop: Shop, window: Window) -> Flow
         Order.customer_id.is_not(None),
     )
     products_of: dict[int, set[str]] = {}
+    quantities: dict[tuple[int, str], int] = {}
     if orders:
-        for order_id, product in session.execute(
-            select(OrderLine.order_id, OrderLine.product_external_id).where(
+        for order_id, product, quantity in session.execute(
+            select(OrderLine.order_id, OrderLine.product_external_id, OrderLine.quantity).where(
                 OrderLine.shop_id == shop.id,
                 OrderLine.order_id.in_([order.id for order in orders]),
                 OrderLine.product_external_id.is_not(None),
             )
         ):
             products_of.setdefault(order_id, set()).add(str(product))
+            key = (order_id, str(product))
+            quantities[key] = quantities.get(key, 0) + int(quantity or 0)
     products = sorted(set().union(*products_of.values()))
+    supply = recommendation_settings.supply_days(session, shop.id, products)
     customers = _customers_of(session, shop, orders)
     shop_history: dict[str, list[Purchase]] = {}
     own: dict[tuple[int | None, str], list[Purchase]] = {}
@@ -399,7 +406,8 @@ def replenishment_triggers(session: Session, shop: Shop, window: Window) -> Flow
             interval = None
             if len(occasions(mine or [placed])) < 2:  # no rhythm of their own
                 interval = _rebuy_interval(shop_history, bought, product, placed)
-            expected = expected_reorder(mine or [placed], interval)
+            lasts = supply_interval(supply.get(product), quantities.get((order.id, product)))
+            expected = expected_reorder(mine or [placed], interval, lasts)
             if expected is None:
                 continue
             moment = expected - timedelta(days=timing.lead_days) + _first_delay(config)

@@ -8,6 +8,7 @@ anything is sent; its claimed emails then leave together, the rest through `send
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -23,7 +24,7 @@ from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.flow import Message
 from app.queueing import enqueue, job_id
-from app.tasks import SEND_MESSAGE
+from app.tasks import DISPATCH_DUE_STEPS, SEND_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 LOST_AFTER = timedelta(minutes=1)
 ABANDONED_AFTER = timedelta(minutes=15)
 SWEEP_BATCH = 1_000
+# How long one dispatch job works before handing the rest of the due runs to a new job: well
+# inside the task's timeout, and short enough for other shops' jobs to get a worker.
+DISPATCH_BUDGET_S = 60.0
 
 
 def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None = None) -> str:
@@ -48,12 +52,19 @@ def run_flow_step(runtime: Kizuna, run_id: int, step: int, now: datetime | None 
 
 
 def dispatch_due_steps(
-    runtime: Kizuna, shop_id: int, flow_key: str, step: int, now: datetime | None = None
+    runtime: Kizuna,
+    shop_id: int,
+    flow_key: str,
+    step: int,
+    now: datetime | None = None,
+    budget_s: float = DISPATCH_BUDGET_S,
 ) -> dict[str, int]:
     """Advance every run of this shop and flow whose step `step` is due, a batch at a time,
     sending each batch's claimed emails after its commit; → outcome counts. Concurrent jobs
-    share the work (locked runs are skipped)."""
+    share the work (locked runs are skipped). After `budget_s` seconds with runs still due, a
+    job to go on is queued and this one ends, so no job outlives its timeout."""
     totals: Counter[str] = Counter()
+    deadline = time.monotonic() + budget_s
     while True:
         with runtime.db.session() as session:
             batch = dispatch_due(session, runtime.config, shop_id, flow_key, step, now or utcnow())
@@ -62,6 +73,11 @@ def dispatch_due_steps(
         sent = Counter(deliver(runtime, batch.emails, flow_key).values())
         totals.update({f"sent:{status}": count for status, count in sent.items()})
         if batch.claimed < BATCH_SIZE:
+            break
+        if time.monotonic() >= deadline:
+            more = job_id("flow", shop_id, flow_key, step, "more", int(time.time()))
+            enqueue(runtime.redis, DISPATCH_DUE_STEPS, shop_id, flow_key, step, job_id=more)
+            totals["continued"] += 1
             break
     log.info(
         "flow dispatch shop_id=%s flow=%s step=%s outcomes=%s",

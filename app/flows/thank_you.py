@@ -2,8 +2,9 @@
 
 Layer: services, inside the caller's transaction. One run per order (`order:<order id>`), due
 `step_delay_hours[0]` after the payment, only for orders placed within `THANK_YOU_WINDOW`.
-Cross-sells come from the shop's precomputed stats minus what the customer owns
-(`post_purchase.load_purchases`); the email is shared content plus the recipient's parts.
+Cross-sells come from the one recommendation path (`services.recommendations`: the shop's
+precomputed stats minus what the customer owns and the durable groups they bought from); the
+email is shared content plus the recipient's parts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.domain.orchestration import POST_PURCHASE_DEFAULTS, THANK_YOU
+from app.flows.form import MAX_THANK_YOU_HOURS, FlowForm
 from app.flows.post_purchase import (
     THANK_YOU_WINDOW,
     Emails,
@@ -32,7 +34,6 @@ from app.flows.post_purchase import (
     render_part,
     start_order_run,
 )
-from app.flows.settings import MAX_THANK_YOU_HOURS, FlowForm
 from app.formatting import format_money
 from app.models import Customer, Order, Shop
 from app.models.flow import FlowRun
@@ -60,11 +61,18 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     if order is None:
         return None
     shop = purchases.shop
-    items = [
-        {"title": line.title, "quantity": line.quantity}
-        for line in purchases.lines.get(order.id, ())
-    ]
+    lines = tuple((line.title, line.quantity) for line in purchases.lines.get(order.id, ()))
     total = format_money(order.total_price, order.currency, lang)
+    items = purchases.once(
+        ("items", lang, lines, total),
+        lambda: render_part(
+            THANK_YOU,
+            "items",
+            lang,
+            items=[{"title": title, "quantity": quantity} for title, quantity in lines],
+            total=total,
+        ),
+    )
     picks = purchases.recommendations.get(order.id, [])
     recommendations = purchases.once(
         ("recommendations", lang, tuple(picks)),
@@ -75,7 +83,7 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     return Recipient(
         {
             "intro": intro(THANK_YOU, shop, customer, order, lang),
-            "items": render_part(THANK_YOU, "items", lang, items=items, total=total),
+            "items": items,
             "recommendations": recommendations,
         }
     )

@@ -10,6 +10,11 @@ from app.models.order import Order, OrderLine
 from app.models.person import Person  # noqa: F401
 from app.models.product import Product, ProductCollection, ProductVariant
 from app.models.purchase_stats import ProductPurchaseStats, ShopPurchaseStats  # noqa: F401
+from app.models.recommendation_settings import (  # noqa: F401
+    ProductGroup,
+    ProductSupply,
+    RecommendationSettings,
+)
 from app.models.scores import CustomerScore, RfmSnapshot  # noqa: F401
 from app.models.segment import SavedSegment
 from app.models.shop import Shop

@@ -60,6 +60,24 @@ def _content(
             _link(config, VERIFY_PATH, accounts.verify_token(config.secret_key, account)),
             ignore,
         )
+    if kind == accounts.EMAIL_ADDED:
+        if account.email_verified or member is not None:
+            return None
+        return _Content(
+            gettext("Confirm your email address for Kizuna"),
+            gettext("Sign in to Kizuna outside Shopify"),
+            (
+                gettext(
+                    "This address was added to the Kizuna account of %(name)s from the Shopify "
+                    "admin. Confirm it, then sign in with it and the password you chose.",
+                    name=account.name,
+                ),
+                gettext("The link works once, within 48 hours."),
+            ),
+            gettext("Confirm my email"),
+            _link(config, VERIFY_PATH, accounts.verify_token(config.secret_key, account)),
+            ignore,
+        )
     if kind == accounts.EMAIL_SIGNUP_AGAIN:
         if account.email_verified or member is not None:
             return None  # only an unconfirmed owner chooses the first password by link

@@ -1,4 +1,5 @@
-"""Merchant accounts: sign-up, email verification, password reset, team invitations.
+"""Merchant accounts: sign-up, email verification, password reset, team invitations, and the
+owner's address and password added to an account made by a Shopify install.
 
 Layer: service; each public function commits (or changes nothing). Ending sessions after a new
 password is the caller's part (`app.auth.sessions`), after this commit. Links are signed with
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.kizuna import Kizuna
-from app.models import Account, AccountMember
+from app.models import Account, AccountMember, Shop
 from app.models.account import OWNER, STAFF
 from app.passwords import hash_password
 from app.queueing import enqueue, enqueue_after_commit, job_id
@@ -36,6 +37,7 @@ VERIFY, RESET, INVITE = "verify", "reset", "invite"
 EMAIL_VERIFY = "verify"  # confirm the address of a new sign-up
 EMAIL_SIGNUP_AGAIN = "signup_again"  # sign-up for an unverified address: a link to set a password
 EMAIL_REGISTERED = "registered"  # sign-up for an address that already signs in
+EMAIL_ADDED = "added"  # confirm the address added to an account made by a Shopify install
 EMAIL_RESET = "reset"
 EMAIL_INVITE = "invite"
 
@@ -273,6 +275,75 @@ def verify_email(db: Session, secret_key: str, token: str) -> int | None:
     db.commit()
     log.info("account email verified account_id=%s", account.id)
     return account.id
+
+
+# --- an address for an account made by a Shopify install ----------------------------------
+
+ADDRESS_SENT, ADDRESS_CONFIRMED_ALREADY = "sent", "confirmed_already"
+
+
+def has_confirmed_address(account: Account) -> bool:
+    """Whether the owner signs in with a confirmed address (an install's account has none)."""
+    return bool(account.email) and account.email_verified
+
+
+def add_owner_email(
+    runtime: Kizuna, db: Session, account_id: int, email: str, password: str, lang: str
+) -> str:
+    """Give an account without a confirmed address (one a Shopify install made) the owner's
+    address and password, unconfirmed until the emailed link is opened; then the owner signs in
+    to the standalone admin. Sent again with a new address or password, the earlier link stops
+    working. The caller checked the address and the password, and who may do this.
+
+    NOT_AN_EMAIL; ADDRESS_CONFIRMED_ALREADY (nothing changes); else ADDRESS_SENT, also when
+    another person signs in with the address: as at sign-up, they are emailed instead and this
+    account keeps no address, so the answer does not tell which addresses have an account."""
+    address = normalize_email(email)
+    if not looks_like_email(address):
+        return NOT_AN_EMAIL
+    password_hash = hash_password(password)
+    account = db.scalars(
+        select(Account).where(Account.id == account_id).with_for_update()
+    ).one_or_none()
+    if account is None or has_confirmed_address(account):
+        db.rollback()
+        return ADDRESS_CONFIRMED_ALREADY
+    existing = find_person(db, address)
+    if existing is not None and (existing.account_id, existing.member_id) != (account_id, None):
+        db.rollback()
+        if existing.verified:
+            kind = EMAIL_REGISTERED
+        elif existing.member_id is not None:
+            kind = EMAIL_INVITE
+        else:
+            kind = EMAIL_SIGNUP_AGAIN
+        queue_email(runtime, kind, existing, lang)
+        return ADDRESS_SENT
+    account.email = address
+    account.password_hash = password_hash
+    account.email_verified = False
+    try:
+        db.flush()
+    except IntegrityError:  # the address signed up a moment ago
+        db.rollback()
+        return ADDRESS_SENT
+    _queue_email_after_commit(runtime, db, EMAIL_ADDED, account_id, None, lang)
+    db.commit()
+    log.info("owner address added account_id=%s", account_id)
+    return ADDRESS_SENT
+
+
+def shopify_only_account(db: Session, account_id: int) -> bool:
+    """Whether the account is one a Shopify install made and nothing else: no confirmed
+    address, and its one store a Shopify store (so whoever the store lets into Kizuna holds
+    nothing beyond that store)."""
+    account = db.get(Account, account_id)
+    if account is None or has_confirmed_address(account):
+        return False
+    platforms = db.scalars(
+        select(Shop.platform).where(Shop.account_id == account_id, Shop.erased_at.is_(None))
+    ).all()
+    return list(platforms) == ["shopify"]
 
 
 # --- password reset --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.kizuna import Kizuna
 from app.models import Account, Shop
 from app.services.backfill_requests import enqueue_backfill
 from app.services.shop_tokens import shopify_client, store_grant
+from app.services.sync import READ_ALL_ORDERS_NOTICE
 from connectors.base import AuthenticationError, ConnectorError
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.domains import normalize_shop_domain, shop_handle
@@ -33,13 +34,16 @@ INSTALL_METHODS = ("managed", "code_grant", "custom_app")
 SUBSCRIBING_METHODS = ("code_grant", "custom_app")
 WEBHOOK_PATH = "/webhooks/shopify"
 EVENTS_PATH = "/storefront/events"
-READ_ALL_ORDERS_NOTICE = (
-    "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
-)
 
 
 class InstallError(Exception):
-    """An install or connect attempt that cannot go on; the message is for the merchant."""
+    """An install or connect attempt that cannot go on; `key` names the merchant's message
+    (`app.i18n.KEYED_MESSAGES`) and `values` fill it in."""
+
+    def __init__(self, key: str, **values: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
 
 
 def _scopes_missing_all_orders(scopes: str) -> bool:
@@ -56,7 +60,7 @@ def _store_install(
             select(Shop).where(Shop.platform == "shopify", Shop.domain == domain).with_for_update()
         ).one_or_none()
         if shop is not None and account_id is not None and shop.account_id != account_id:
-            raise InstallError(f"{domain} is already connected to another Kizuna account.")
+            raise InstallError("install.connected_elsewhere", domain=domain)
         if shop is None:
             if account_id is None:
                 account = Account(name=shop_handle(domain))
@@ -119,7 +123,7 @@ def complete_install(
     """Record an install (or reinstall) and start the shop's first backfill; the shop id."""
     domain = normalize_shop_domain(shop_domain)
     if domain is None:
-        raise InstallError("That is not a *.myshopify.com shop domain.")
+        raise InstallError("install.not_a_shop_domain")
     if method not in INSTALL_METHODS:
         raise ValueError(f"unknown install method {method!r}")
     try:
@@ -182,10 +186,10 @@ def connect_custom_app(
     """
     shop_domain = normalize_shop_domain(domain)
     if shop_domain is None:
-        raise InstallError("Enter the shop's myshopify.com domain, e.g. my-store.myshopify.com.")
+        raise InstallError("install.enter_domain")
     token = (token or "").strip()
     if not token:
-        raise InstallError("Enter the Admin API access token of the custom app.")
+        raise InstallError("install.enter_token")
     config = runtime.config
     client = ShopifyAdminClient(
         shop_domain,
@@ -198,12 +202,10 @@ def connect_custom_app(
         try:
             client.execute(SHOP)
         except AuthenticationError as error:
-            raise InstallError(
-                f"Shopify refused this access token for {shop_domain}. Check that you copied the "
-                "Admin API access token of a custom app installed on this shop."
-            ) from error
+            raise InstallError("install.token_refused", domain=shop_domain) from error
         except ConnectorError as error:
-            raise InstallError(f"Could not reach {shop_domain}: {error}") from error
+            log.info("custom app connect failed shop=%s code=%s", shop_domain, error.code)
+            raise InstallError("install.unreachable", domain=shop_domain) from error
     return complete_install(
         runtime,
         shop_domain,

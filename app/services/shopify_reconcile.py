@@ -1,9 +1,9 @@
 """Reconcile: re-read each Shopify shop from its saved cursors every 15 minutes (jobs
 `jobs.reconcile.reconcile_all` and `reconcile_shop`, queue `sync`, job id `reconcile-<shop_id>`).
 
-Layer: services; each page commits through `sync.SyncRun`. Upserts are "newer wins", so an overlap
-rewrites nothing and a lost webhook is repaired. Runs only after a finished backfill and never
-beside another sync of the shop (Redis lock).
+Layer: services; each page commits through the `SyncRun` that `sync.locked_sync_run` sets up.
+Upserts are "newer wins", so an overlap rewrites nothing and a lost webhook is repaired. Runs
+only after a finished backfill and never beside another sync of the shop (Redis lock).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.queueing import enqueue, job_id
-from app.services.shop_tokens import shopify_client
-from app.services.sync import STREAMS, SyncRun, save_state, saved_cursors, shop_sync_lock
+from app.services.sync import STREAMS, locked_sync_run, save_state, saved_cursors
 from app.tasks import RECONCILE_SHOP
 
 log = logging.getLogger(__name__)
@@ -51,29 +50,25 @@ def reconcile_shop(runtime: Kizuna, shop_id: int) -> dict[str, int]:
         if state.get("status") != "done":
             log.info("reconcile skipped shop_id=%s: backfill not finished", shop_id)
             return {}
-        with shop_sync_lock(runtime, shop_id, wait=None) as locked:
-            if not locked:
+        with locked_sync_run(
+            runtime,
+            session,
+            shop,
+            lock_wait=None,
+            report=False,
+            bulk_threshold=None,
+            cursors=saved_cursors(state),
+        ) as run:
+            if run is None:
                 log.info("reconcile skipped shop_id=%s: a sync is running", shop_id)
                 return {}
-            started = utcnow()
-            with shopify_client(runtime, shop) as client:
-                run = SyncRun(
-                    runtime,
-                    session,
-                    shop,
-                    client,
-                    started_at=started,
-                    report=False,
-                    bulk_threshold=None,
-                    cursors=saved_cursors(state),
-                )
-                done = run.run(STREAMS)
+            done = run.run(STREAMS)
             if not run.stopped:
                 save_state(
                     session,
                     shop,
                     reconciled={
-                        "started_at": started.isoformat(),
+                        "started_at": run.started_at.isoformat(),
                         "finished_at": utcnow().isoformat(),
                         "read": done,
                     },

@@ -63,9 +63,8 @@ BULK_POLL_MAX_SECONDS = 30.0
 BULK_WAKE_SECONDS = 0.5
 BULK_WAIT_LIMIT_SECONDS = BACKFILL_SHOP.timeout - 600
 _ERROR_TEXT_LIMIT = 500
-READ_ALL_ORDERS_NOTICE = (
-    "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
-)
+# `sync_state["notice"]` holds a key of `app.i18n.KEYED_MESSAGES`, worded by the page.
+READ_ALL_ORDERS_NOTICE = "sync.notice.read_all_orders"
 
 Upsert = Callable[[Session, int, Sequence[Any]], int]
 UPSERTS: dict[str, Upsert] = {
@@ -504,6 +503,37 @@ def _fail(session: Session, shop_id: int, error: Exception) -> None:
         save_state(session, shop, status="failed", error=message, finished_at=utcnow().isoformat())
 
 
+@contextmanager
+def locked_sync_run(
+    runtime: Kizuna,
+    session: Session,
+    shop: Shop,
+    *,
+    lock_wait: float | None,
+    report: bool,
+    bulk_threshold: int | None,
+    cursors: dict[str, datetime],
+) -> Iterator[SyncRun | None]:
+    """A `SyncRun` of the shop, started now, over its Admin API client, while this process holds
+    the shop's sync lock (`shop_sync_lock`, waiting at most `lock_wait`); None when another sync
+    holds it. Backfill and reconcile both set up their run here."""
+    with shop_sync_lock(runtime, shop.id, wait=lock_wait) as locked:
+        if not locked:
+            yield None
+            return
+        with shopify_client(runtime, shop) as client:
+            yield SyncRun(
+                runtime,
+                session,
+                shop,
+                client,
+                started_at=utcnow(),
+                report=report,
+                bulk_threshold=bulk_threshold,
+                cursors=cursors,
+            )
+
+
 def backfill_shop(
     runtime: Kizuna,
     shop_id: int,
@@ -520,7 +550,6 @@ def backfill_shop(
         if shop is None or shop.status == "uninstalled":
             log.info("backfill skipped shop_id=%s: not installed", shop_id)
             return {}
-        started = utcnow()
         changes: dict[str, Any] = {
             "status": "running",
             "stream": None,
@@ -528,7 +557,6 @@ def backfill_shop(
             "done": {},
             "totals": {},
             "bulk": {},
-            "started_at": started.isoformat(),
             "finished_at": None,
             "error": None,
             "skipped": {},
@@ -538,24 +566,19 @@ def backfill_shop(
         if not streams.has_all_orders(shop.scopes):
             changes["notice"] = READ_ALL_ORDERS_NOTICE
         try:
-            with (
-                shop_sync_lock(runtime, shop_id, wait=BACKFILL_LOCK_WAIT_SECONDS) as locked,
-                shopify_client(runtime, shop) as client,
-            ):
-                if not locked:
+            with locked_sync_run(
+                runtime,
+                session,
+                shop,
+                lock_wait=BACKFILL_LOCK_WAIT_SECONDS,
+                report=True,
+                bulk_threshold=BULK_THRESHOLD if bulk else None,
+                cursors={} if full else saved_cursors(shop.sync_state),
+            ) as run:
+                if run is None:
                     log.warning("backfill skipped shop_id=%s: another sync holds the lock", shop_id)
                     return {}
-                save_state(session, shop, **changes)
-                run = SyncRun(
-                    runtime,
-                    session,
-                    shop,
-                    client,
-                    started_at=started,
-                    report=True,
-                    bulk_threshold=BULK_THRESHOLD if bulk else None,
-                    cursors={} if full else saved_cursors(shop.sync_state),
-                )
+                save_state(session, shop, started_at=run.started_at.isoformat(), **changes)
                 done = run.run(STREAMS)
         except Exception as error:
             if _transient(error) and _retries_left() > 0:

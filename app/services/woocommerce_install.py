@@ -50,12 +50,30 @@ WEBHOOK_PATH = "/webhooks/woocommerce"
 
 CHECKING, CONNECTED, REFUSED = "checking", "connected", "refused"
 KEY_CHECK_ATTEMPTS = 2
-KEY_REFUSED = "The store did not accept Kizuna's key. Connect it again and approve access."
-CONNECTED_ELSEWHERE = "This store is already connected to another Kizuna account."
+# Why a connect failed, as keys of the merchant's messages (`app.i18n.KEYED_MESSAGES`): kept
+# on the pending request by a job, put into the merchant's language by the page.
+KEY_REFUSED = "connect.key_refused"
+CONNECTED_ELSEWHERE = "connect.connected_elsewhere"
+NOT_A_STORE_ADDRESS = "connect.not_a_store_address"
+_REASON_KEYS = {
+    ADDRESS_NOT_ALLOWED: "connect.address_not_allowed",
+    NO_ANSWER: "connect.no_answer",
+    NOT_A_STORE: "connect.not_a_store",
+}
+
+
+def reason_key(error: BaseException) -> str:
+    """The message key of the reason a merchant is shown for a failed call to their store
+    (`connectors.outbound.merchant_reason`)."""
+    return _REASON_KEYS[merchant_reason(error)]
 
 
 class ConnectError(Exception):
-    """A connect attempt that cannot go on; the message is for the merchant."""
+    """A connect attempt that cannot go on; `key` names the merchant's message."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 def _token_hash(token: str) -> str:
@@ -74,14 +92,14 @@ def start_connect(runtime: Kizuna, account_id: int, store_url: str) -> str:
     answer would say which stores use Kizuna. Ownership is proven by a working key, later."""
     url = normalize_store_url(store_url)
     if url is None:
-        raise ConnectError("That is not a store address. Use the address of your WordPress site.")
+        raise ConnectError(NOT_A_STORE_ADDRESS)
     try:
         check_url(url, runtime.config.outbound)
     except AddressNotAllowed as error:
         log.info("woocommerce connect refused reason=%s", error.code)
-        raise ConnectError(ADDRESS_NOT_ALLOWED) from error
+        raise ConnectError(reason_key(error)) from error
     except OSError as error:
-        raise ConnectError(NO_ANSWER) from error
+        raise ConnectError(reason_key(error)) from error
     token = secrets.token_urlsafe(24)
     with runtime.db.session() as session:
         session.add(
@@ -140,7 +158,8 @@ def accept_key_grant(runtime: Kizuna, grant: KeyGrant) -> int | None:
 
 
 def _check_key(runtime: Kizuna, store_url: str, grant: dict[str, Any]) -> str | None:
-    """None when an authenticated read with the key succeeds at `store_url`, else the reason."""
+    """None when an authenticated read with the key succeeds at `store_url`, else the reason's
+    message key."""
     try:
         with WooCommerceClient(
             store_url,
@@ -153,9 +172,9 @@ def _check_key(runtime: Kizuna, store_url: str, grant: dict[str, Any]) -> str | 
     except AuthenticationError:
         return KEY_REFUSED
     except (ConnectorError, ValueError, requests.RequestException) as error:
-        return merchant_reason(error)
+        return reason_key(error)
     if not isinstance(status, dict) or not isinstance(status.get("environment"), dict):
-        return NOT_A_STORE
+        return _REASON_KEYS[NOT_A_STORE]
     return None
 
 
@@ -249,7 +268,7 @@ def bind_checked_store(runtime: Kizuna, pending_id: int) -> int | None:
 @dataclass(frozen=True)
 class ConnectStatus:
     outcome: str | None  # None: the store has not sent the key (yet)
-    failure: str | None
+    failure: str | None  # a message key (requests refused by earlier versions: English text)
 
 
 def connect_status(runtime: Kizuna, account_id: int, token: str) -> ConnectStatus | None:

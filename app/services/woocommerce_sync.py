@@ -77,28 +77,70 @@ def _fail(session: Session, shop_id: int, message: str, *, status: str | None = 
 # --- webhooks --------------------------------------------------------------------------------
 
 
+class StoreDisconnected(Exception):
+    """The store was disconnected while Kizuna was setting up its webhooks there."""
+
+
 def ensure_webhooks(
-    client: WooCommerceClient, delivery_url: str, secret: str
+    client: WooCommerceClient,
+    delivery_url: str,
+    secret: str,
+    *,
+    connected: Callable[[], bool] = lambda: True,
 ) -> tuple[dict[str, int], int]:
-    """Our webhooks, one per topic, active and with our secret; (topic → id, re-enabled)."""
+    """Our webhooks, one per topic, active and with our secret; (topic → id, re-enabled).
+
+    `connected` is asked before the first write to the store and after each one: once it says
+    the store was disconnected, the webhooks this call created are deleted again and
+    `StoreDisconnected` is raised. A disconnect lists the store's webhooks only after it has
+    committed, so whichever side is second removes the last webhook made."""
     existing: dict[str, dict[str, Any]] = {}
     for hook in client.list_webhooks():
         if hook.get("delivery_url") == delivery_url and hook.get("topic") in TOPICS:
             existing.setdefault(hook["topic"], hook)
     ids: dict[str, int] = {}
+    created: list[int] = []
     reenabled = 0
+    checked = False
     for topic in TOPICS:
         found = existing.get(topic)
-        if found is None:
-            hook = client.create_webhook(topic, delivery_url, secret)
-        elif found.get("status") != "active":
-            hook = client.update_webhook(int(found["id"]), status="active", secret=secret)
-            reenabled += 1
-            log.info("woocommerce webhook re-enabled id=%s topic=%s", hook.get("id"), topic)
-        else:
-            hook = found
+        if found is not None and found.get("status") == "active":
+            ids[topic] = int(found["id"])
+            continue
+        if not checked:
+            _stop_if_disconnected(client, connected, created)
+            checked = True
+        try:
+            if found is None:
+                hook = client.create_webhook(topic, delivery_url, secret)
+                created.append(int(hook["id"]))
+            else:
+                hook = client.update_webhook(int(found["id"]), status="active", secret=secret)
+                reenabled += 1
+                log.info("woocommerce webhook re-enabled id=%s topic=%s", hook.get("id"), topic)
+        except STORE_CALL_ERRORS:
+            _stop_if_disconnected(client, connected, created)
+            raise
+        _stop_if_disconnected(client, connected, created)
         ids[topic] = int(hook["id"])
     return ids, reenabled
+
+
+def _stop_if_disconnected(
+    client: WooCommerceClient, connected: Callable[[], bool], created: list[int]
+) -> None:
+    """Raise `StoreDisconnected` (after deleting the webhooks in `created`) once the store is
+    no longer connected."""
+    if connected():
+        return
+    for webhook_id in created:
+        try:
+            client.delete_webhook(webhook_id)
+        except STORE_CALL_ERRORS as error:
+            log.warning(
+                "woocommerce webhook not deleted id=%s error=%s", webhook_id, type(error).__name__
+            )
+    raise StoreDisconnected
 
 
 # --- sync ------------------------------------------------------------------------------------
@@ -298,8 +340,19 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
         return done
 
 
+def _connected_now(runtime: Kizuna, shop_id: int) -> bool:
+    """Whether the store is still connected, read under its row lock (so a disconnect being
+    committed is waited for); the lock is released at once."""
+    with runtime.db.session() as session:
+        return _still_connected(session, shop_id)
+
+
 def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
-    """Check the key, then create or re-activate our webhooks; the number re-enabled."""
+    """Check the key, then create or re-activate our webhooks; the number re-enabled.
+
+    Safe against a disconnect at any moment: each write to the store is checked against the
+    shop's state (`ensure_webhooks`), and the ids are saved under the shop's row lock, so the
+    disconnect either finds them or has already happened and nothing is saved."""
     with runtime.db.session() as session:
         shop = session.get(Shop, shop_id)
         wc = session.get(WooCommerceShop, shop_id)
@@ -309,8 +362,15 @@ def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
             with woocommerce_client(runtime, shop) as client:
                 status = client.get("system_status")  # also proves the key works
                 ids, reenabled = ensure_webhooks(
-                    client, webhook_delivery_url(runtime, shop_id), webhook_secret(runtime, wc)
+                    client,
+                    webhook_delivery_url(runtime, shop_id),
+                    webhook_secret(runtime, wc),
+                    connected=lambda: _connected_now(runtime, shop_id),
                 )
+        except StoreDisconnected:
+            session.rollback()
+            log.info("woocommerce setup stopped shop_id=%s: disconnected", shop_id)
+            return 0
         except AuthenticationError:
             _fail(session, shop_id, RECONNECT_NEEDED, status="error")
             raise
@@ -326,6 +386,10 @@ def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
         currency = (
             (status.get("settings") or {}).get("currency") if isinstance(status, dict) else None
         )
+        if not _still_connected(session, shop_id):  # held until the commit below
+            session.rollback()
+            log.info("woocommerce setup stopped shop_id=%s: disconnected", shop_id)
+            return 0
         if isinstance(currency, str) and len(currency) == 3:
             shop.currency = currency
         wc.webhook_ids = dict(ids)

@@ -192,7 +192,12 @@ def test_every_admin_page(
     expected = {
         "other": {"/app", "/app/customers", "/app/customers/<id>", "/app/analytics"},
         "segments": {"/app/segments", "/app/segments/saved", "/app/segments/saved/<id>"},
-        "flows": {"/app/flows", "/app/flows/cart", "/app/flows/winback"},
+        "flows": {
+            "/app/flows",
+            "/app/flows/cart",
+            "/app/flows/winback",
+            "/app/flows/recommendations",
+        },
         "outbox": {"/app/outbox", "/app/outbox/<id>"},
     }
     assert expected[group] <= shapes, shapes

@@ -10,6 +10,7 @@ Screenshots of each step go to `tests/artifacts/` (git-ignored).
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,10 +18,12 @@ from babel.support import Translations
 from sqlalchemy.orm import Session
 
 from app.config import Config
+from app.models import Checkout
 from app.resources import TRANSLATIONS
 from tests.e2e import simulated_admin
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.simulated_admin import Stack, build_world, open_context
+from tests.factories.admin import make_customer
 
 config = simulated_admin.config
 sendgrid = simulated_admin.sendgrid
@@ -100,8 +103,26 @@ class Tour:
 def test_embedded_settings_without_cookies(
     stack: Stack, config: Config, db: Session, browser_page: Any, lang: str
 ) -> None:
-    """Open the app, change a flow setting, save a segment from the builder."""
-    build_world(db, stack, config, lang)
+    """Open the app, change a flow setting, preview it for a customer picked by name, save a
+    segment from the builder."""
+    world = build_world(db, stack, config, lang)
+    hanako = world.customer
+    kaori = make_customer(
+        db, world.shop, first_name="Kaori", last_name="Suzuki", email="kaori@example.jp"
+    )
+    for n, customer in enumerate((hanako, kaori)):  # Kaori's cart is the latest
+        db.add(
+            Checkout(
+                shop_id=world.shop.id,
+                external_id=f"tour-checkout-{n}",
+                customer_id=customer.id,
+                email=customer.email,
+                currency="JPY",
+                total_price=Decimal(2400),
+                line_items=[{"title": "Sencha 100g", "quantity": 2, "price": "1200"}],
+            )
+        )
+        db.commit()
     tour = Tour(stack, browser_page.context.browser, lang)
     try:
         app, expect, go, say = tour.app, tour.expect, tour.go, tour.say
@@ -119,6 +140,25 @@ def test_embedded_settings_without_cookies(
         tour.shot("02-flow-saved")
         flows = {f["key"]: f for f in stack.api("flows")["flows"]}
         assert flows["cart"]["enabled"] is False
+
+        # Preview it for a customer picked by name, with the keyboard (the latest cart first).
+        search = app.get_by_test_id("preview-customer-search")
+        expect(search).to_have_value(re.compile("kaori@example.jp"))
+        expect(app.locator('[data-field="preview-customer"]')).to_contain_text(str(kaori.id))
+        search.fill("hana")
+        options = app.get_by_test_id("preview-customer-results").get_by_role("option")
+        expect(options).to_have_count(1)
+        expect(options).to_contain_text("hanako@example.jp")
+        search.press("ArrowDown")
+        expect(options.first).to_be_focused()
+        options.first.press("Enter")
+        expect(app.locator('[data-field="preview-customer"]')).to_contain_text(str(hanako.id))
+        expect(app.locator("html[aria-busy]")).to_have_count(0)
+        expect(app.get_by_test_id("preview-customer-search")).to_have_value(
+            re.compile("hanako@example.jp")
+        )
+        expect(app.locator("article.preview").first).to_be_visible()
+        tour.shot("02b-flow-preview-picked")
 
         # Save a segment from the builder (our tabs, then links inside the page).
         go(app.locator("nav.tabs").get_by_text(say("Segments"), exact=True))

@@ -35,6 +35,12 @@ CATALOGUE = {
 BOWL, WHISK, TEA, SCOOP, TRAY = CATALOGUE
 
 
+def item(product: str) -> tuple[str, str, int]:
+    """(title, handle, price) of a catalogue product; a product added by a test's own builder
+    gets a plain title and ¥1,000."""
+    return CATALOGUE.get(product) or (f"Product {product}", f"product-{product}", 1000)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -89,6 +95,7 @@ def add_history(
     days_ago: float,
     products: list[str],
     base: datetime | None = None,
+    quantity: int = 1,
 ) -> Order:
     """A paid order placed `days_ago` before `base` (now), written as rows (not a trigger),
     with the customer's bought products (`customer_products`) recounted as an upsert keeps
@@ -123,9 +130,9 @@ def add_history(
                 order_id=order.id,
                 external_id=f"{order.external_id}-{product}",
                 product_external_id=product,
-                title=CATALOGUE[product][0],
-                quantity=1,
-                price=Decimal(CATALOGUE[product][2]),
+                title=item(product)[0],
+                quantity=quantity,
+                price=Decimal(item(product)[2]),
                 currency="JPY",
             )
         )
@@ -144,10 +151,11 @@ def order_body(
     financial_status: str = "paid",
     fulfilled_at: datetime | None = None,
     cancelled: bool = False,
+    quantity: int = 1,
 ) -> dict[str, Any]:
     placed = placed or now() - timedelta(minutes=5)
     updated = updated or placed
-    total = sum(CATALOGUE[product][2] for product in products)
+    total = sum(item(product)[2] * quantity for product in products)
     return {
         "id": order_id,
         "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
@@ -170,9 +178,9 @@ def order_body(
                 "id": order_id * 10 + index,
                 "product_id": int(product),
                 "variant_id": int(f"{product}1"),
-                "title": CATALOGUE[product][0],
-                "quantity": 1,
-                "price": str(CATALOGUE[product][2]),
+                "title": item(product)[0],
+                "quantity": quantity,
+                "price": str(item(product)[2]),
             }
             for index, product in enumerate(products)
         ],

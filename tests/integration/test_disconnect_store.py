@@ -9,20 +9,23 @@ a Shopify store (guided to Shopify's uninstall, nothing erased here), a store th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.db import Base
 from app.kizuna import Kizuna
 from app.models import Customer, Shop
+from app.queueing import SYNC, WEBHOOKS
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
+from tests.conftest import Served
+from tests.factories import woocommerce
 from tests.factories.accounts import (
     connect_woocommerce_store,
     csrf_from,
@@ -39,29 +42,13 @@ OWNER = "owner@tea-house.example"
 PASSWORD = "matcha-latte-2026"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[Served, Served]]:
-    served = tuple(Served(LiveServer(d), d) for d in (Dispatcher(), Dispatcher()))
-    yield served  # type: ignore[misc]
-    for each in served:
-        each.server.stop()
+servers = woocommerce.servers
+config = woocommerce.config
 
 
 @pytest.fixture
 def sandbox(servers: tuple[Served, Served]) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=11)
-    platform.add_store(url_path=STORE, customers=8, years=1, currency="JPY")
-    servers[0].dispatcher.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Any, servers: tuple[Served, Served]
-) -> Config:
-    env = make_test_env(database_url, redis_url, APP_URL=servers[1].url)
-    return load_config(env, instance_path=tmp_path / "instance")
+    yield from woocommerce.open_stores(servers, STORE, customers=8)
 
 
 @pytest.fixture
@@ -198,3 +185,66 @@ def test_a_shopify_store_is_guided_to_shopify_uninstall(client: Any, db: Session
     assert posted.status_code == 200  # the same guidance: nothing is erased from here
     db.expire_all()
     assert db.get_one(Shop, shop.id).erased_at is None
+
+
+class HoldWebhookCreation:
+    """The simulated store behind a gate: the `nth` request creating a webhook waits, before the
+    store sees it, until `meanwhile()` has run (what the merchant does while setup runs)."""
+
+    def __init__(self, store: Any, nth: int, meanwhile: Callable[[], None]) -> None:
+        self.store, self.nth, self.meanwhile = store, nth, meanwhile
+        self.creations = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] == "POST" and environ["PATH_INFO"].endswith("/webhooks"):
+            with self.lock:
+                self.creations += 1
+                held = self.creations == self.nth
+            if held:
+                self.meanwhile()
+        return self.store(environ, start_response)
+
+
+def test_a_disconnect_while_the_first_setup_creates_webhooks_leaves_none_on_the_store(
+    app: Flask,
+    servers: tuple[Served, Served],
+    sandbox: SandboxWooCommerce,
+    client: Any,
+    db: Session,
+    drain_jobs: Any,
+) -> None:
+    servers[1].dispatcher.target = app
+    make_owner(db, OWNER, PASSWORD)
+    assert sign_in(client, OWNER, PASSWORD).status_code == 302
+    token = csrf_from(client, "/connect/woocommerce")
+    started = client.post(
+        "/connect/woocommerce",
+        data={"store_url": f"{servers[0].url}/{STORE}", "csrf_token": token},
+    )
+    assert started.status_code == 302
+    approved = requests.get(started.headers["Location"], allow_redirects=False, timeout=30)
+    assert approved.status_code == 302
+    drain_jobs(WEBHOOKS)  # the key check binds the store; its setup job waits on the queue
+    shop = db.scalars(select(Shop).where(Shop.platform == "woocommerce")).one()
+    assert shop.status == "installing"
+    label = shop.domain.split("://", 1)[1]
+
+    answers: list[int] = []
+
+    def merchant_disconnects() -> None:
+        merchant = app.test_client()
+        assert sign_in(merchant, OWNER, PASSWORD).status_code == 302
+        answers.append(_disconnect(merchant, shop, label).status_code)
+
+    gate = HoldWebhookCreation(sandbox.wsgi_app, nth=2, meanwhile=merchant_disconnects)
+    servers[0].dispatcher.target = gate
+    drain_jobs(SYNC)  # the setup: the merchant disconnects while its second webhook is created
+
+    assert answers == [200]
+    assert sandbox.store(STORE).webhooks == {}
+    assert gate.creations == 2  # setup stopped at the disconnect
+    db.expire_all()
+    erased = db.get_one(Shop, shop.id)
+    assert (erased.status, erased.erased_at is not None) == ("uninstalled", True)
+    assert _rows_of(db, shop.id) == {}

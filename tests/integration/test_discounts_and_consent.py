@@ -18,7 +18,7 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
+from app.config import Config
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, SYNC, WEBHOOKS
@@ -32,14 +32,8 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.shopify.discounts import create_single_use_discount, message_code
 from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    SIMULATOR_OUTBOUND,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.conftest import SIMULATOR_OUTBOUND
+from tests.factories import simulated_shopify
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -49,25 +43,15 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 EMAIL_ADDRESS = "kaori@example.jp"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+live_app = simulated_shopify.live_app
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=5, plan="plus")
-    platform.add_shop(DOMAIN, customers=3, years=1, name="Discount Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=5, customers=3, name="Discount Store"
+    )
 
 
 @pytest.fixture
@@ -81,22 +65,14 @@ def sendgrid(serve: Any) -> SandboxSendGrid:
 def config(
     database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
 ) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
+    return simulated_shopify.load_app_config(
         database_url,
         redis_url,
-        SHOPIFY_SANDBOX_URL=sandbox_server.url,
-        APP_URL=kizuna_server.url,
+        tmp_path,
+        servers,
         SENDGRID_SANDBOX_URL=sendgrid.url,
         SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
     )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def connect(runtime: Any, sandbox: SandboxShopify, db: Session) -> Shop:

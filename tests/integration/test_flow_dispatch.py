@@ -20,7 +20,7 @@ from app.models import Customer, Order
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
-from app.queueing import EMAIL
+from app.queueing import EMAIL, FLOWS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sendgrid.mail import build_batch
 from jobs.flows import dispatch_due_steps, run_flow_step
@@ -258,6 +258,26 @@ def test_concurrent_jobs_split_the_due_runs_and_send_each_once(
     statuses = db.scalars(select(Message.status).where(Message.shop_id == shop.id)).all()
     assert set(statuses) == {"sent"}
     assert dispatch_due_steps(shop.id, "cart", 1) == {}  # nothing is due twice
+
+
+def test_a_dispatch_job_past_its_time_budget_hands_the_rest_to_a_new_job(
+    db: Session, runtime: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop = _shop(db, "long.myshopify.com")
+    for n in range(1100):
+        _cart(db, shop, n)
+    db.commit()
+
+    first = dispatch_due_steps(shop.id, "cart", 1, budget_s=0)
+
+    assert first["created"] == 1000  # one batch, then the rest handed on
+    assert first["continued"] == 1
+    assert len(sendgrid.outbox) == 1000
+    drain_jobs(FLOWS, EMAIL)
+    ids = [m.kizuna_message_id for m in sendgrid.outbox]
+    assert len(ids) == len(set(ids)) == 1100
+    statuses = db.scalars(select(Message.status).where(Message.shop_id == shop.id)).all()
+    assert statuses.count("sent") == 1100
 
 
 def test_a_refused_batch_fails_every_message_and_tells_the_merchant(

@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.cli import main as cli
-from app.config import Config, load_config
 from app.db import utcnow
+from app.i18n import text_for
 from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
 from app.models.flow import FlowRun
@@ -34,13 +34,7 @@ from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
 from jobs.reconcile import reconcile_all
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.factories import simulated_shopify
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -48,40 +42,16 @@ DOMAIN = "sync-store.myshopify.com"
 CUSTOMERS = 40
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config
+live_app = simulated_shopify.live_app
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _sandbox_server, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=11, plan="plus")
-    platform.add_shop(DOMAIN, customers=CUSTOMERS, years=1, name="Sync Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(database_url: str, redis_url: str, tmp_path: Any, servers: Any) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url, redis_url, SHOPIFY_SANDBOX_URL=sandbox_server.url, APP_URL=kizuna_server.url
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=11, customers=CUSTOMERS, name="Sync Store"
     )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def _connect(runtime: Kizuna, sandbox: SandboxShopify) -> int:
@@ -250,8 +220,11 @@ def test_without_read_all_orders_only_60_days_of_orders_are_read(
 
     state = _shop(db, shop_id).sync_state
     assert state["status"] == "done", state
-    assert "read_all_orders" in state["notice"]
-    assert "60 days" in state["notice"]
+    assert state["notice"] == sync_service.READ_ALL_ORDERS_NOTICE
+    with live_app.test_request_context():
+        worded = text_for(state["notice"])
+    assert "read_all_orders" in worded
+    assert "60 days" in worded
     since = utcnow() - timedelta(days=60)
     recent = [order for order in sandbox.shop(DOMAIN).orders if order.created_at >= since]
     assert 0 < len(recent) < len(sandbox.shop(DOMAIN).orders)

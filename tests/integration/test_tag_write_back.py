@@ -18,7 +18,6 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.models import Customer, CustomerScore, Shop
 from app.models.tag_write_back import CustomerPlatformTags, TagWriteBack
 from app.queueing import SYNC
@@ -28,14 +27,8 @@ from app.services.install_shop import connect_custom_app
 from app.services.scoring import score_shop
 from connectors.base import RetryableError
 from connectors.sandbox.shopify import SandboxShopify
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-    sign_in_with_link,
-)
+from tests.conftest import sign_in_with_link
+from tests.factories import simulated_shopify
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -43,40 +36,16 @@ DOMAIN = "tag-store.myshopify.com"
 REPEAT_BUYERS = {"match": "all", "rules": [{"field": "orders_count", "op": "gte", "value": 2}]}
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config
+live_app = simulated_shopify.live_app
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=23, plan="plus")
-    platform.add_shop(DOMAIN, customers=14, years=1, name="Tag Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(database_url: str, redis_url: str, tmp_path: Any, servers: Any) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url, redis_url, SHOPIFY_SANDBOX_URL=sandbox_server.url, APP_URL=kizuna_server.url
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=23, customers=14, name="Tag Store"
     )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def _synced_and_scored_shop(runtime: Any, sandbox: SandboxShopify, db: Session, drain: Any) -> Shop:

@@ -6,7 +6,6 @@ the meta.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
-from app.models import Account, Customer, CustomerScore, Shop
+from app.models import Customer, CustomerScore, Shop
 from app.models.tag_write_back import TagWriteBack
-from app.models.woocommerce import WooCommerceShop
 from app.services import tag_write_back
 from app.services.scoring import score_shop
 from app.services.woocommerce_sync import run_sync
@@ -26,6 +24,7 @@ from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.woocommerce.consent import is_registered, meta_value
 from connectors.woocommerce.tags import SEGMENTS_KEY
 from tests.conftest import make_test_env
+from tests.factories import woocommerce
 
 STORE = "tag-tea"
 
@@ -38,37 +37,12 @@ def config(database_url: str, redis_url: str, tmp_path: Path) -> Config:
 
 @pytest.fixture
 def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=17)
-    platform.add_store(url_path=STORE, customers=8, years=1, currency="JPY")
-    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
-    yield platform
-    platform.close()
+    yield from woocommerce.serve_store(serve, STORE, seed=17, customers=8)
 
 
 @pytest.fixture
 def shop(db: Session, runtime: Any, woo: SandboxWooCommerce) -> Shop:
-    """A connected store (keys issued by hand, as under Settings → Advanced → REST API)."""
-    consumer_key, consumer_secret = woo.issue_key(STORE)
-    keys = json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
-    account = Account(name="Tea")
-    db.add(account)
-    db.flush()
-    shop = Shop(
-        account_id=account.id,
-        platform="woocommerce",
-        domain=f"{woo.url}/{STORE}",  # type: ignore[attr-defined]
-        status="active",
-        currency="JPY",
-        timezone="UTC",
-        locale="ja",
-        name="絆ティー",
-        access_token_encrypted=runtime.cipher.encrypt(keys),
-    )
-    db.add(shop)
-    db.flush()
-    db.add(WooCommerceShop(shop_id=shop.id))
-    db.commit()
-    return shop
+    return woocommerce.build_connected_shop(db, runtime, woo, STORE)
 
 
 def _meta(woo: SandboxWooCommerce, customer_id: str) -> str | None:

@@ -23,7 +23,6 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
@@ -33,10 +32,12 @@ from app.services.woocommerce_install import KEY_REFUSED, _token_hash
 from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.outbound import ADDRESS_NOT_ALLOWED, NOT_A_STORE
 from connectors.sandbox.woocommerce import SandboxWooCommerce
-from tests.conftest import Dispatcher, LiveServer, Served, make_test_env
+from tests.conftest import Served
+from tests.factories import woocommerce
 
 STORES = ("shop-a", "shop-b")
 INTERNAL_CODE = "internal_service_detail"
+KEY_REFUSED_TEXT = "The store did not accept Kizuna's key. Connect it again and approve access."
 
 
 class InternalService:
@@ -79,37 +80,14 @@ def internal() -> Iterator[InternalService]:
     service.close()
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[Served, Served]]:
-    served = tuple(Served(LiveServer(d), d) for d in (Dispatcher(), Dispatcher()))
-    yield served  # type: ignore[misc]
-    for each in served:
-        each.server.stop()
+servers = woocommerce.servers
+config = woocommerce.config
+live_app = woocommerce.live_app
 
 
 @pytest.fixture
 def sandbox(servers: tuple[Served, Served]) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=11)
-    for path in STORES:
-        platform.add_store(url_path=path, customers=3, years=1, currency="JPY")
-    servers[0].dispatcher.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Any, servers: tuple[Served, Served]
-) -> Config:
-    """Overrides conftest's `config`: APP_URL is Kizuna's live server."""
-    env = make_test_env(database_url, redis_url, APP_URL=servers[1].url)
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: tuple[Served, Served], sandbox: SandboxWooCommerce) -> Flask:
-    servers[1].dispatcher.target = app
-    return app
+    yield from woocommerce.open_stores(servers, *STORES, customers=3)
 
 
 def _merchant(app: Flask, db: Session, name: str) -> tuple[Any, int]:
@@ -215,7 +193,7 @@ def test_a_store_url_that_turns_inside_after_connect_is_never_fetched(
     assert internal.received == []
     assert _shops(db) == []
     pending = _pending(db, user_id)
-    assert (pending.outcome, pending.failure) == ("refused", ADDRESS_NOT_ALLOWED)
+    assert (pending.outcome, pending.failure) == ("refused", "connect.address_not_allowed")
     assert pending.grant_encrypted is None
     page = _done_page(client, user_id)
     assert page.status_code == 400
@@ -301,7 +279,7 @@ def test_made_up_keys_never_bind_a_store_and_the_owner_still_connects(
         "refused",
         KEY_REFUSED,
     )
-    assert escape(KEY_REFUSED) in _done_page(stranger, user_id).get_data(as_text=True)
+    assert escape(KEY_REFUSED_TEXT) in _done_page(stranger, user_id).get_data(as_text=True)
 
     owner_request = _approve(owner, store_url, drain_jobs)
     (shop,) = _shops(db)
@@ -364,7 +342,7 @@ def test_an_address_that_is_no_store_is_told_so_without_its_answer(
     assert _shops(db) == []
     assert (_pending(db, user_id).outcome, _pending(db, user_id).failure) == (
         "refused",
-        NOT_A_STORE,
+        "connect.not_a_store",
     )
     page = _done_page(merchant, user_id).get_data(as_text=True)
     assert escape(NOT_A_STORE) in page

@@ -22,7 +22,7 @@ from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Account, Checkout, Customer, Shop, TimelineEvent
+from app.models import Checkout, Customer, Shop, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting
 from app.models.opt_in import OptInRequest
 from app.models.woocommerce import WooCommerceShop
@@ -39,8 +39,7 @@ from connectors.woocommerce import mapping
 from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
-from tests.factories import cart_flow
-from tests.factories.shops import SENDER_IDENTITY
+from tests.factories import cart_flow, woocommerce
 
 STORE = "tea-shop"
 # Jobs called with their ids only, as RQ calls them (the decorator supplies the runtime).
@@ -54,36 +53,12 @@ sendgrid = cart_flow.sendgrid
 
 @pytest.fixture
 def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=11)
-    platform.add_store(url_path=STORE, customers=4, years=1, currency="JPY")
-    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
-    yield platform
-    platform.close()
+    yield from woocommerce.serve_store(serve, STORE, seed=11, customers=4)
 
 
 @pytest.fixture
 def shop(db: Session, runtime: Any, woo: SandboxWooCommerce) -> Shop:
-    """A connected store (keys issued by hand, as under Settings → Advanced → REST API)."""
-    consumer_key, consumer_secret = woo.issue_key(STORE)
-    keys = json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
-    account = Account(name="Tea")
-    db.add(account)
-    db.flush()
-    shop = Shop(
-        account_id=account.id,
-        platform="woocommerce",
-        domain=f"{woo.url}/{STORE}",  # type: ignore[attr-defined]
-        status="active",
-        currency="JPY",
-        timezone="UTC",
-        locale="ja",
-        name="絆ティー",
-        access_token_encrypted=runtime.cipher.encrypt(keys),
-        sender_identity=dict(SENDER_IDENTITY),
-    )
-    db.add(shop)
-    db.flush()
-    db.add(WooCommerceShop(shop_id=shop.id))
+    shop = woocommerce.build_connected_shop(db, runtime, woo, STORE)
     db.add(
         FlowSetting(
             shop_id=shop.id,

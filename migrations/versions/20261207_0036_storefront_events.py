@@ -1,7 +1,7 @@
 """Storefront product views and back-in-stock subscriptions
 
 Revision ID: 20261207_storefront_events
-Revises: 20261207_webhook_queue
+Revises: 20261207_durable_goods
 Create Date: 2026-12-07 19:00:00
 
 `storefront_events`: product views and adds to cart from the Shopify web pixel and the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_storefront_events"
-down_revision: str | None = "20261207_webhook_queue"
+down_revision: str | None = "20261207_durable_goods"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
