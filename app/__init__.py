@@ -63,6 +63,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from app.email import bp as email_bp
     from app.flows import reads as flow_reads
     from app.storefront import bp as storefront_bp
+    from app.storefront.events import bp as storefront_events_bp
     from app.webhooks import bp as webhooks_bp
 
     flow_reads.install()
@@ -73,6 +74,7 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(admin_bp)
     app.register_blueprint(email_bp)
     app.register_blueprint(storefront_bp)
+    app.register_blueprint(storefront_events_bp)
     app.register_blueprint(api_bp)
     outage.register(app)
     error_pages.install(app)

@@ -450,15 +450,19 @@ def flows() -> None:
     """Marketing flows."""
 
 
+class _FlowOption(click.Option):
+    """An option naming a flow: its help lists the registered flows when shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from app.flows.registry import keys
+
+        self.help = f"The flow to replay: {', '.join(keys())}."
+        return super().get_help_record(ctx)
+
+
 @flows.command("simulate")
 @click.option("--shop", "shop_domain", required=True, help="Shop domain or WooCommerce store URL.")
-@click.option(
-    "--flow",
-    "flow_key",
-    required=True,
-    help="The flow to replay: cart, welcome, birthday, winback, thank_you, review_request or "
-    "replenishment.",
-)
+@click.option("--flow", "flow_key", cls=_FlowOption, required=True)
 @click.option("--since", "lookback", default="30d", show_default=True, help="Window: Nd or Nh.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole result as JSON.")
 def flows_simulate(shop_domain: str, flow_key: str, lookback: str, as_json: bool) -> None:

@@ -182,6 +182,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "backtest.trigger.lapse": lazy_gettext("Lapsing after order %(id)s"),
     "backtest.trigger.order": lazy_gettext("Order %(order)s"),
     "backtest.trigger.product": lazy_gettext("Product %(product)s of order %(order)s"),
+    "backtest.trigger.restock": lazy_gettext("Product %(id)s back in stock"),
+    "backtest.trigger.views": lazy_gettext("Product views at %(id)s"),
     "attribution.error.model": lazy_gettext("Choose a model."),
     "sender.error.required": lazy_gettext("Required: every email must show it."),
     "sender.error.too_long": lazy_gettext("Too long."),
@@ -288,6 +290,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.field.granularity": lazy_gettext("Send on"),
     "flows.field.delay": lazy_gettext("Email %(step)s after"),
     "flows.field.delay.thank_you": lazy_gettext("Send after"),
+    "flows.field.delay.browse": lazy_gettext("Send after the views"),
+    "flows.field.delay.back_in_stock": lazy_gettext("Send after the restock"),
     "flows.field.discount_days": lazy_gettext("Code valid for"),
     "flows.field.discount_min_total": lazy_gettext("Only for carts of at least (0 = every cart)"),
     "flows.field.discount_percent": lazy_gettext("Discount (0 = no code)"),
@@ -296,6 +300,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.field.lapse_min_days": lazy_gettext("At least"),
     "flows.field.lapse_multiplier": lazy_gettext("Multiple"),
     "flows.field.lead_days": lazy_gettext("Send before the expected re-order"),
+    "flows.field.lookback_days": lazy_gettext("Views counted over, and at most one email per"),
+    "flows.field.min_views": lazy_gettext("At least this many products viewed"),
     "flows.field.one_time_days": lazy_gettext("One-time buyers after"),
     "flows.field.quiet_enabled": lazy_gettext("Send no email at night (%(zone)s)"),
     "flows.field.quiet_end": lazy_gettext("Until"),
@@ -338,6 +344,8 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.lift.runs.generic": lazy_pgettext("flows.lift.runs.generic", "Customers"),
     "flows.name.cart": lazy_gettext("Abandoned cart"),
     "flows.name.birthday": lazy_gettext("Birthday"),
+    "flows.name.back_in_stock": lazy_gettext("Back in stock"),
+    "flows.name.browse": lazy_gettext("Browse abandonment"),
     "flows.name.replenishment": lazy_gettext("Replenishment reminder"),
     "flows.name.review_request": lazy_gettext("Review request"),
     "flows.name.thank_you": lazy_gettext("Thank-you"),
@@ -370,11 +378,23 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.preview.no_repeat_product": lazy_gettext(
         "This customer has not bought any product twice in this store."
     ),
+    "flows.preview.no_stock_request": lazy_gettext(
+        "This customer has not asked to hear when a product is back in stock."
+    ),
+    "flows.preview.no_views": lazy_gettext(
+        "This customer has viewed no product recently (or the store sends no product views)."
+    ),
     "flows.preview.none": lazy_gettext(
         "No customer has an abandoned checkout yet: search for one by name or email."
     ),
     "flows.preview.none.replenishment": lazy_gettext(
         "No customer has bought a product twice yet: search for one by name or email."
+    ),
+    "flows.preview.none.back_in_stock": lazy_gettext(
+        "No shopper has asked to hear when a product is back yet: enter a customer ID."
+    ),
+    "flows.preview.none.browse": lazy_gettext(
+        "No known customer has viewed a product yet: enter a customer ID."
     ),
     "flows.preview.none.review_request": lazy_gettext(
         "No customer has a fulfilled order yet: search for one by name or email."
@@ -398,6 +418,7 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.section.audience": lazy_gettext("Holdout and frequency"),
     "flows.section.birthday": lazy_gettext("Birthday"),
     "flows.section.coupon": lazy_gettext("Coupon"),
+    "flows.section.browse": lazy_gettext("Which visits count"),
     "flows.section.discount": lazy_gettext("Discount in email 2"),
     "flows.section.lapse": lazy_gettext("When a customer is lapsing"),
     "flows.section.quiet": lazy_gettext("Quiet hours"),
@@ -411,6 +432,15 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     ),
     "flows.summary": lazy_gettext(
         "Emails %(d1)s, %(d2)s and %(d3)s after the cart was left; holdout %(holdout)s %%."
+    ),
+    "flows.summary.back_in_stock": lazy_gettext(
+        "One email %(d1)s after a product a shopper asked about is back, to the first "
+        "subscribers up to the units in stock; holdout %(holdout)s %%."
+    ),
+    "flows.summary.browse": lazy_gettext(
+        "One email %(d1)s after a consenting customer viewed %(min_views)s or more products "
+        "without adding to a cart, at most once per %(lookback_days)s days; holdout "
+        "%(holdout)s %%."
     ),
     "flows.summary.replenishment": lazy_gettext(
         "One email %(lead_days)s days before the expected re-order of a product the customer "
@@ -443,6 +473,7 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "flows.option.granularity.day": lazy_gettext("The birthday itself"),
     "flows.option.granularity.month": lazy_gettext("The first day of the birthday month"),
     "flows.unit.step": lazy_gettext("(0 = no coupon)"),
+    "flows.unit.products": lazy_gettext("products"),
     "flows.unit.times": lazy_gettext("× the usual gap"),
     "fulfillment.fulfilled": lazy_gettext("Fulfilled"),
     "fulfillment.partial": lazy_gettext("Partially fulfilled"),
@@ -561,6 +592,9 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "run.exit.order_cancelled": lazy_gettext("order cancelled"),
     "run.exit.order_gone": lazy_gettext("order deleted"),
     "run.exit.order_refunded": lazy_gettext("order refunded"),
+    "run.exit.added_to_cart": lazy_gettext("added to a cart"),
+    "run.exit.cart_started": lazy_gettext("started a checkout"),
+    "run.exit.subscription_gone": lazy_gettext("request deleted"),
     "run.exit.product_unavailable": lazy_gettext("product unavailable"),
     "run.exit.reordered": lazy_gettext("ordered again"),
     "run.exit.audience_unavailable": lazy_gettext("audience segment can't be evaluated"),

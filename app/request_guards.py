@@ -31,6 +31,8 @@ KIB = 1024
 DEFAULT_BODY_LIMIT = 256 * KIB
 BODY_LIMITS = {
     "storefront.capture": None,
+    "storefront_events.events": None,
+    "storefront_events.back_in_stock": None,
     "auth.login_required_page": 16 * KIB,
     "auth.woocommerce_callback": 16 * KIB,
     "auth.logout": 16 * KIB,

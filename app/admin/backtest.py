@@ -45,6 +45,8 @@ def _trigger_text(label: str) -> str:
     for prefix, key in (
         ("checkout ", "backtest.trigger.checkout"),
         ("lapse after order ", "backtest.trigger.lapse"),
+        ("views ", "backtest.trigger.views"),
+        ("restock of product ", "backtest.trigger.restock"),
         ("product ", "backtest.trigger.product"),
     ):
         if label.startswith(prefix):

@@ -110,9 +110,12 @@ def _content(config: Config, shop: Shop, detail: MessageDetail) -> tuple[EmailCo
             return copy, False
     if detail.customer.redacted_at is not None or detail.customer.deleted_at is not None:
         return None, False
-    rendered = preview.render_sent(
-        db_session(), config, shop, detail.run, message, detail.customer, utcnow()
-    )
+    try:
+        rendered = preview.render_sent(
+            db_session(), config, shop, detail.run, message, detail.customer, utcnow()
+        )
+    except LookupError:  # what the email showed is gone (an order, viewed products)
+        return None, False
     return EmailContent(rendered.subject, rendered.html, rendered.text, "rendered"), False
 
 

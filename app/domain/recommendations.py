@@ -271,3 +271,13 @@ def expected_reorder(
     if interval is None:
         return None
     return kept[-1] + interval
+
+
+def rank_with_views(candidates: Sequence[str], viewed: Sequence[str]) -> list[str]:
+    """The customer's recently viewed products first (newest first: what they showed interest
+    in), then the other candidates in their order; `choose` then drops anchors, owned and
+    unavailable products as for any candidate."""
+    ranked = list(dict.fromkeys(viewed))
+    seen = set(ranked)
+    ranked.extend(product for product in candidates if product not in seen)
+    return ranked

@@ -33,12 +33,34 @@ CUSTOMERS_ORDERED = "customers_ordered"
 # Customers arrived or changed (created, consent given, a confirmed storefront opt-in):
 # (session, shop_id, customer_ids: Sequence[int], now).
 CUSTOMERS_CHANGED = "customers_changed"
-EVENTS = (CHECKOUTS_CHANGED, ORDERS_CHANGED, DAILY_SCAN, CUSTOMERS_ORDERED, CUSTOMERS_CHANGED)
+# Shoppers viewed products or added them to a cart on the storefront, newly stored rows:
+# (session, shop_id, events: Sequence[StorefrontEvent]).
+STOREFRONT_EVENTS = "storefront_events"
+# Products (variants) came back in stock: (session, shop_id, restocks: Sequence[Restock]).
+RESTOCKED = "restocked"
+EVENTS = (
+    CHECKOUTS_CHANGED,
+    ORDERS_CHANGED,
+    DAILY_SCAN,
+    CUSTOMERS_ORDERED,
+    CUSTOMERS_CHANGED,
+    STOREFRONT_EVENTS,
+    RESTOCKED,
+)
 
 # `Trigger.order` bands: what a flow exits on an event runs before what starts on it (an order
 # exits the cart runs of its checkout before the post-purchase runs start).
 EXIT_ORDER = 0
 START_ORDER = 100
+
+
+class Restock(NamedTuple):
+    """A product (one variant, or the whole product when `variant_external_id` is None) has
+    `available` units for sale now (a stock update above zero): the `RESTOCKED` triggers."""
+
+    product_external_id: str
+    variant_external_id: str | None
+    available: int
 
 
 class CustomerOrder(NamedTuple):
@@ -128,7 +150,10 @@ class FlowDefinition:
     every recipient but for substitutions (then a dispatch batch claims and sends them in one
     request); `sends_together`: a message's own send job takes the shop's other due messages
     of the step with it; `ends_on_order`: a new order of the customer exits its running runs
-    (the flow declares it as a `CUSTOMERS_ORDERED` trigger, `runs.exit_on_customer_orders`)."""
+    (the flow declares it as a `CUSTOMERS_ORDERED` trigger, `runs.exit_on_customer_orders`);
+    `requested`: the recipient asked for this very email (a back-in-stock subscription), so the
+    request is its consent: it goes to a customer without marketing consent unless they
+    unsubscribed, and suppression always stops it."""
 
     key: str
     form: FlowForm  # the settings form (`settings.FlowForm`)
@@ -149,3 +174,4 @@ class FlowDefinition:
     load_context: ContextLoader | None = None
     create_code: CodeMaker | None = None
     triggers: tuple[Trigger, ...] = ()
+    requested: bool = False

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.orchestration import shop_zone
 from app.flows import registry
-from app.flows.reads import flow_config, is_subscribed, shop_row
+from app.flows.reads import flow_config, may_receive, shop_row
 from app.flows.rules import Facts
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, Message
@@ -128,7 +128,9 @@ class FactSet:
             session, shop_id, (c.email for c in self.customers.values())
         )
         self.audience = flow_audience(session, shop_id, flow_key, customer_ids)
-        self.exits = registry.get(flow_key).load_exits(session, shop_id, runs)
+        definition = registry.get(flow_key)
+        self.requested = definition.requested
+        self.exits = definition.load_exits(session, shop_id, runs)
         self.paused = paused_customers(session, shop_id, customer_ids)
         exclude = {message.id for message in messages}
         self.outranked = customers_outranked(
@@ -152,7 +154,7 @@ class FactSet:
             customer_present=customer is not None
             and customer.deleted_at is None
             and customer.redacted_at is None,
-            subscribed=is_subscribed(customer),
+            subscribed=may_receive(customer, requested=self.requested),
             suppressed=email is None or email in self.suppressed,
             run_exit=run_exit,
             audience_exit=self.audience.exit_reason(run.customer_id),

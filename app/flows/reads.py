@@ -26,6 +26,16 @@ def is_subscribed(customer: Customer | None) -> bool:
     return state.upper() == "SUBSCRIBED"
 
 
+def may_receive(customer: Customer | None, *, requested: bool) -> bool:
+    """Whether the customer's consent allows the email: marketing needs `is_subscribed`; an
+    email they requested themselves (`FlowDefinition.requested`) needs only that they have not
+    unsubscribed."""
+    if not requested:
+        return is_subscribed(customer)
+    state = (customer.email_marketing_state or "") if customer else ""
+    return customer is not None and state.upper() != "UNSUBSCRIBED"
+
+
 # --- reads shared by the checks of one transaction ------------------------------------------
 #
 # A step and a send check the same settings, suppression and checkout several times (exit

@@ -34,7 +34,13 @@ from app.flows.definition import (
     ORDERS_CHANGED as ORDERS_CHANGED,
 )
 from app.flows.definition import (
+    RESTOCKED as RESTOCKED,
+)
+from app.flows.definition import (
     START_ORDER as START_ORDER,
+)
+from app.flows.definition import (
+    STOREFRONT_EVENTS as STOREFRONT_EVENTS,
 )
 from app.flows.definition import (
     CustomerOrder as CustomerOrder,
@@ -55,7 +61,9 @@ PLANNED_PRIORITIES: Mapping[str, int] = {"browse": 10, "welcome": 20}
 @cache
 def _build() -> dict[str, FlowDefinition]:
     from app.flows import (
+        back_in_stock,
         birthday,
+        browse,
         cart,
         replenishment,
         review_request,
@@ -66,6 +74,8 @@ def _build() -> dict[str, FlowDefinition]:
 
     definitions = (
         cart.DEFINITION,
+        browse.DEFINITION,
+        back_in_stock.DEFINITION,
         welcome.DEFINITION,
         birthday.DEFINITION,
         winback.DEFINITION,
@@ -96,7 +106,9 @@ def register(definition: FlowDefinition) -> None:
 def unregister(key: str) -> None:
     """Remove a flow added with `register`; the built-in flows stay."""
     from app.flows import (
+        back_in_stock,
         birthday,
+        browse,
         cart,
         replenishment,
         review_request,
@@ -105,7 +117,17 @@ def unregister(key: str) -> None:
         winback,
     )
 
-    built_in = (cart, welcome, birthday, winback, thank_you, review_request, replenishment)
+    built_in = (
+        cart,
+        browse,
+        back_in_stock,
+        welcome,
+        birthday,
+        winback,
+        thank_you,
+        review_request,
+        replenishment,
+    )
     if key in {module.DEFINITION.key for module in built_in}:
         raise ValueError(f"flow {key} is built in")
     _build().pop(key, None)

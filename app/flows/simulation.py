@@ -47,7 +47,7 @@ from app.flows.post_purchase import (
     is_paid,
     placed_at,
 )
-from app.flows.reads import is_subscribed
+from app.flows.reads import may_receive
 from app.flows.replay import (
     FlowPlan,
     Simulator,
@@ -466,6 +466,7 @@ class _ReplayFacts:
     ) -> None:
         ids = sorted({customer.id for customer in customers})
         self.config, self.zone = config, shop_zone(shop.timezone)
+        self.requested = registry.get(flow_key).requested
         self.suppressed = suppressed_emails(session, shop.id, (c.email for c in customers))
         self.paused = paused_customers(session, shop.id, ids)
         self.audience = flow_audience(session, shop.id, flow_key, ids, report=False)
@@ -481,7 +482,7 @@ class _ReplayFacts:
         email = normalize_email(customer.email)
         return Facts(
             customer_present=customer.deleted_at is None and customer.redacted_at is None,
-            subscribed=is_subscribed(customer),
+            subscribed=may_receive(customer, requested=self.requested),
             suppressed=email is None or email in self.suppressed,
             audience_exit=self.audience.exit_reason(customer.id),
             flow_exits=tuple(exits),

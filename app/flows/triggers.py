@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows import registry
-from app.flows.definition import CustomerOrder
+from app.flows.definition import CustomerOrder, Restock
 from app.models import Checkout, Customer, Shop
 from connectors.base import CheckoutRecord, OrderRecord
 
@@ -100,6 +101,26 @@ def after_checkouts(session: Session, shop_id: int, records: Sequence[CheckoutRe
     ).all()
     for _flow_key, trigger in registry.triggers_for(registry.CHECKOUTS_CHANGED):
         trigger.handle(session, shop_id, checkouts)
+
+
+def after_storefront_events(session: Session, shop_id: int, events: Sequence[Any]) -> None:
+    """Storefront events were stored (new rows only): every flow's storefront triggers (browse
+    abandonment starts for consenting customers; add-to-cart ends it)."""
+    if not events:
+        return
+    for _flow_key, trigger in registry.triggers_for(registry.STOREFRONT_EVENTS):
+        trigger.handle(session, shop_id, events)
+
+
+def after_restocks(session: Session, shop_id: int, restocks: Sequence[Restock]) -> list[int]:
+    """Products came back in stock: every flow's restock triggers (back in stock notifies its
+    waiting subscribers); → the new runs' ids."""
+    started: list[int] = []
+    if not restocks:
+        return started
+    for _flow_key, trigger in registry.triggers_for(registry.RESTOCKED):
+        started.extend(trigger.handle(session, shop_id, restocks) or ())
+    return started
 
 
 def daily_scan(session: Session, shop: Shop, now: datetime) -> list[int]:

@@ -18,6 +18,7 @@ from app.models.recommendation_settings import (  # noqa: F401
 from app.models.scores import CustomerScore, RfmSnapshot  # noqa: F401
 from app.models.segment import SavedSegment
 from app.models.shop import Shop
+from app.models.storefront import StockSubscription, StorefrontEvent  # noqa: F401
 from app.models.tag_write_back import CustomerPlatformTags, TagWriteBack  # noqa: F401
 from app.models.webhook_event import WebhookEvent
 from app.models.woocommerce import PendingWooCommerceAuth, WooCommerceShop  # noqa: F401

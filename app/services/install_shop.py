@@ -23,6 +23,7 @@ from connectors.base import AuthenticationError, ConnectorError
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.domains import normalize_shop_domain, shop_handle
 from connectors.shopify.http import shopify_http_client
+from connectors.shopify.inventory import create_web_pixel
 from connectors.shopify.oauth import TokenGrant
 from connectors.shopify.queries import SHOP
 from connectors.shopify.subscriptions import subscribe_webhooks
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 INSTALL_METHODS = ("managed", "code_grant", "custom_app")
 SUBSCRIBING_METHODS = ("code_grant", "custom_app")
 WEBHOOK_PATH = "/webhooks/shopify"
+EVENTS_PATH = "/storefront/events"
 
 
 class InstallError(Exception):
@@ -94,7 +96,20 @@ def _describe_shop(runtime: Kizuna, shop: Shop, method: str) -> dict[str, Any]:
         if method in SUBSCRIBING_METHODS:
             uri = f"{runtime.config.app_url}{WEBHOOK_PATH}"
             facts["webhooks_subscribed"] = subscribe_webhooks(client, uri)
+        facts["web_pixel"] = _turn_on_web_pixel(runtime, shop, client)
     return facts
+
+
+def _turn_on_web_pixel(runtime: Kizuna, shop: Shop, client: Any) -> bool:
+    """The storefront web pixel (extensions/kizuna-pixel) on for the shop, posting to this app;
+    best effort: a custom app has no extensions, and a pixel created before answers with an
+    error too (product views then simply do not arrive, which the flow tolerates)."""
+    try:
+        create_web_pixel(client, {"endpoint": f"{runtime.config.app_url}{EVENTS_PATH}"})
+    except ConnectorError as error:
+        log.info("web pixel not created shop_id=%s error=%s", shop.id, error)
+        return False
+    return True
 
 
 def complete_install(

@@ -29,20 +29,24 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows import triggers as flow_triggers
-from app.kizuna import Kizuna
+from app.flows.definition import Restock
+from app.kizuna import Kizuna, kizuna
 from app.logs import job_context
 from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
-from app.services import upsert
+from app.services import stock_subscriptions, upsert
 from app.services.redact import redact_customer, redact_shop
+from app.services.shop_tokens import shopify_client
 from app.services.sync import bulk_operation_finished
 from app.services.uninstall import uninstall_shop
 from app.services.woocommerce_events import HANDLERS as WOOCOMMERCE_HANDLERS
 from connectors.base import CheckoutRecord, CustomerRecord, OrderRecord
+from connectors.shopify.inventory import item_variants
 from connectors.shopify.webhooks import (
     CHECKOUT_TOPICS,
     CONSENT_TOPICS,
     CUSTOMER_TOPICS,
+    INVENTORY_TOPICS,
     ORDER_TOPICS,
     WebhookPayloadError,
     checkout_from_payload,
@@ -50,6 +54,7 @@ from connectors.shopify.webhooks import (
     consent_from_payload,
     customer_from_payload,
     external_id,
+    inventory_level_from_payload,
     order_from_payload,
 )
 
@@ -184,6 +189,20 @@ def _shop_redact(
     redact_shop(session, event.shop_domain, occurred_at=event.triggered_at)
 
 
+def _inventory(session: Session, event: WebhookEvent, shop: Shop | None, payload: Payload) -> None:
+    """A location's stock of an inventory item changed: when units are for sale and someone
+    waits for a product of the shop, the item's variants are read from the Admin API and
+    their back-in-stock subscribers released (`stock_subscriptions.restock`)."""
+    shop = _require_shop(shop)
+    item, available = inventory_level_from_payload(payload)
+    if available <= 0 or not stock_subscriptions.has_waiting(session, shop.id):
+        return
+    with shopify_client(kizuna(), shop) as client:
+        variants = item_variants(client, item)
+    restocks = [Restock(product, variant, available) for product, variant in variants]
+    stock_subscriptions.restock(session, shop.id, restocks)
+
+
 HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(CUSTOMER_TOPICS, _customers),
     "customers/delete": _customer_deleted,
@@ -195,6 +214,7 @@ HANDLERS: dict[str, Handler] = {
     "customers/redact": _customer_redact,
     "shop/redact": _shop_redact,
     "bulk_operations/finish": bulk_operation_finished,
+    **dict.fromkeys(INVENTORY_TOPICS, _inventory),
 }
 
 

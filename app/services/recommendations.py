@@ -28,10 +28,10 @@ from app.domain.durable_goods import (
     group_key,
     groups_of_product,
 )
-from app.domain.recommendations import choose
+from app.domain.recommendations import choose, rank_with_views
 from app.models import CustomerProduct, Product, ProductCollection
 from app.models.recommendation_settings import ProductGroup
-from app.services import purchase_stats, recommendation_settings
+from app.services import purchase_stats, recommendation_settings, storefront_views
 
 K = TypeVar("K")
 
@@ -174,8 +174,9 @@ def recommend(
     *,
     limit: int = LIMIT,
 ) -> dict[K, list[str]]:
-    """Up to `limit` products (external ids, best first) for each request: products bought
-    with its anchors, then the shop's best sellers; on sale; never an anchor; an owned product
+    """Up to `limit` products (external ids, best first) for each request: products the
+    customer viewed recently on the storefront, then products bought with its anchors, then the
+    shop's best sellers; on sale; never an anchor; an owned product
     only when consumable and due again; no item of a durable group the customer bought from
     within the shop's hold. The same batch always gives the same answer."""
     if not requests:
@@ -185,8 +186,10 @@ def recommend(
     found = purchase_stats.cross_sells(
         session, shop_id, {key: request.anchors for key, request in requests.items()}
     )
-    ranked = {product for candidates in found.values() for product in candidates.ranked}
     customers = {r.customer_id for r in requests.values() if r.customer_id is not None}
+    viewed = storefront_views.recent_views(session, shop_id, customers, now)
+    ranked = {product for candidates in found.values() for product in candidates.ranked}
+    ranked |= {product for products in viewed.values() for product in products}
     owned = _owned(session, shop_id, customers, ranked, now - hold, now)
     bought = {product for products in owned.values() for product in products}
     rule = durable_rule(session, shop_id, ranked | bought, hold, settings.grouping)
@@ -194,12 +197,13 @@ def recommend(
     answers: dict[K, list[str]] = {}
     for key, request in requests.items():
         candidates = found.get(key)
-        if candidates is None or not candidates.ranked:
+        seen = viewed.get(request.customer_id, []) if request.customer_id is not None else []
+        if candidates is None or not (candidates.ranked or seen):
             answers[key] = []
             continue
         answers[key] = choose(
             request.anchors,
-            candidates.ranked,
+            rank_with_views(candidates.ranked, seen),
             owned.get(request.customer_id, {}) if request.customer_id is not None else {},
             now,
             intervals=candidates.intervals,

@@ -22,6 +22,7 @@ from app.models.inquiry import PERSONAL_COLUMNS as INQUIRY_PERSONAL_COLUMNS
 from app.models.inquiry import Inquiry
 from app.models.opt_in import OptInRequest
 from app.models.order import PERSONAL_COLUMNS as ORDER_PERSONAL_COLUMNS
+from app.models.storefront import StockSubscription, StorefrontEvent
 from app.services.people import prune_orphans, unlink_customers
 from app.services.shop_tokens import delete_tokens
 from app.services.upsert import dialect_insert, normalize_email
@@ -112,6 +113,21 @@ def redact_customer(
             delete(OptInRequest).where(
                 OptInRequest.shop_id == shop_id,
                 OptInRequest.email_normalized.in_(sorted(addresses)),
+            )
+        )
+        # Back-in-stock requests are an address and a product: they go whole too.
+        session.execute(
+            delete(StockSubscription).where(
+                StockSubscription.shop_id == shop_id,
+                StockSubscription.email_normalized.in_(sorted(addresses)),
+            )
+        )
+    if customers:
+        # What they looked at on the storefront is about them: it goes with them.
+        session.execute(
+            delete(StorefrontEvent).where(
+                StorefrontEvent.shop_id == shop_id,
+                StorefrontEvent.customer_id.in_([customer.id for customer in customers]),
             )
         )
     for customer in customers:

@@ -2,6 +2,7 @@
 
 Layer: services; commits. The post is unauthenticated browser input, so it never changes stored
 consent (a tick only asks, `services/opt_in`); the cart flow starts only for a consenting customer.
+An address that belongs to a customer identifies the script's visitor (its product views).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.flows import runs as flows
 from app.models import Checkout
-from app.services import opt_in, upsert
+from app.services import opt_in, storefront_events, upsert
 from connectors.base import CheckoutRecord
 from connectors.birthdays import Birthday
 
@@ -49,5 +50,9 @@ def record_capture(
             session, shop_id, record.email, record.external_id, now, birthday=birthday
         )
     run_id = flows.start_cart_run(session, checkout, now, consent_required=True)
+    if checkout.customer_id is not None:
+        # The script's cart token is also its visitor id: the shopper's product views are theirs.
+        visitor = record.external_id.removeprefix("capture:")
+        storefront_events.identify_visitor(session, shop_id, visitor, checkout.customer_id)
     session.commit()
     return CaptureOutcome(run_id, request_id)

@@ -1,7 +1,8 @@
 """WooCommerce webhook topics and their handlers, applied by the webhook job.
 
 Layer: services, inside the caller's transaction (the caller claims, commits and retries). Unpaid
-orders are checkouts, the rest orders; both reach `flows.triggers` as Shopify's do.
+orders are checkouts, the rest orders; both reach `flows.triggers` as Shopify's do. A product
+update in stock releases its back-in-stock subscribers (`stock_subscriptions.restock`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.flows import triggers as flow_triggers
+from app.flows.definition import Restock
 from app.models import Shop, WebhookEvent
-from app.services import upsert
+from app.services import stock_subscriptions, upsert
 from connectors.shopify.webhooks import WebhookPayloadError
 from connectors.woocommerce import mapping
 
@@ -80,6 +82,25 @@ def _product(session: Session, event: WebhookEvent, shop: Shop | None, payload: 
     shop_id = _shop_id(shop)
     currency = shop.currency if shop is not None else "USD"
     upsert.upsert_products(session, shop_id, [mapping.product_from_resource(payload, currency)])
+    available = in_stock(payload)
+    if available and stock_subscriptions.has_waiting(session, shop_id):
+        product = str(payload.get("id") or "")
+        stock_subscriptions.restock(session, shop_id, [Restock(product, None, available)])
+
+
+# Stock not managed by quantity but "instock": every waiting subscriber may have one.
+UNLIMITED_STOCK = 1_000_000
+
+
+def in_stock(payload: Payload) -> int:
+    """Units a product.updated delivery says are for sale: its managed `stock_quantity`, or
+    `UNLIMITED_STOCK` for an in-stock product without managed stock; 0 when out of stock."""
+    if payload.get("stock_status") != "instock":
+        return 0
+    quantity = payload.get("stock_quantity")
+    if payload.get("manage_stock") and isinstance(quantity, int) and not isinstance(quantity, bool):
+        return max(quantity, 0)
+    return UNLIMITED_STOCK
 
 
 HANDLERS: dict[str, Handler] = {

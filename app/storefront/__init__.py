@@ -1,4 +1,5 @@
-"""Storefront cart capture for WooCommerce stores: the checkout-page script and its endpoint.
+"""Storefront cart capture for WooCommerce stores: the storefront script and its endpoint (the
+script also sends product views and back-in-stock requests: `storefront/events.py`).
 
 Layer: web. The shop key and origin are public, so nothing else in the post is trusted: the body
 is capped before parsing, every field before any check, only http(s) URLs are kept, and consent
@@ -183,6 +184,8 @@ def capture_script() -> Response:
     body = render_template(
         "storefront/capture.js",
         endpoint=f"{base}/capture",
+        events_endpoint=f"{kizuna().config.app_url}/storefront/events",
+        stock_endpoint=f"{kizuna().config.app_url}/storefront/back-in-stock",
         script_url=f"{base}/capture.js?{urlencode(query)}",
         shop_id=shop.id,
         key=key,

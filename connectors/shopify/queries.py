@@ -536,6 +536,32 @@ mutation KizunaTagsRemove($id: ID!, $tags: [String!]!) {
 }
 """
 
+# The variants an inventory item belongs to (`inventory_levels/update` names only the item).
+INVENTORY_ITEM_VARIANTS = """
+query KizunaInventoryItemVariants($id: ID!) {
+  inventoryItem(id: $id) {
+    id
+    variants(first: 10) {
+      nodes {
+        legacyResourceId
+        product { legacyResourceId }
+      }
+    }
+  }
+}
+"""
+
+# Turns the app's web pixel extension (extensions/kizuna-pixel) on for the shop, with its
+# settings as declared in its shopify.extension.toml.
+WEB_PIXEL_CREATE = """
+mutation KizunaWebPixelCreate($webPixel: WebPixelInput!) {
+  webPixelCreate(webPixel: $webPixel) {
+    webPixel { id settings }
+    userErrors { field message code }
+  }
+}
+"""
+
 ALL_DOCUMENTS: dict[str, str] = {
     "SHOP": SHOP,
     "CUSTOMERS": CUSTOMERS,
@@ -554,4 +580,6 @@ ALL_DOCUMENTS: dict[str, str] = {
     "CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE": CUSTOMER_EMAIL_MARKETING_CONSENT_UPDATE,
     "TAGS_ADD": TAGS_ADD,
     "TAGS_REMOVE": TAGS_REMOVE,
+    "INVENTORY_ITEM_VARIANTS": INVENTORY_ITEM_VARIANTS,
+    "WEB_PIXEL_CREATE": WEB_PIXEL_CREATE,
 }

@@ -26,6 +26,7 @@ TOPICS: tuple[str, ...] = (
     "orders/cancelled",
     "checkouts/create",
     "checkouts/update",
+    "inventory_levels/update",  # back in stock (app/flows/back_in_stock.py)
     "app/uninstalled",
     "bulk_operations/finish",  # ends the wait of a bulk backfill (app/services/sync.py)
 )

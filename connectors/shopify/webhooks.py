@@ -27,11 +27,14 @@ CUSTOMER_TOPICS = frozenset({"customers/create", "customers/update"})
 CONSENT_TOPICS = frozenset({"customers_email_marketing_consent/update"})
 ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled"})
 CHECKOUT_TOPICS = frozenset({"checkouts/create", "checkouts/update"})
+# A location's available quantity of one inventory item changed (back in stock).
+INVENTORY_TOPICS = frozenset({"inventory_levels/update"})
 SUPPORTED_TOPICS = (
     CUSTOMER_TOPICS
     | CONSENT_TOPICS
     | ORDER_TOPICS
     | CHECKOUT_TOPICS
+    | INVENTORY_TOPICS
     | COMPLIANCE_TOPICS
     | {"customers/delete", "app/uninstalled", "bulk_operations/finish"}
 )
@@ -410,4 +413,18 @@ def resource_id(topic: str | None, payload: Payload) -> str | None:
         return _text(payload.get("token"))
     if topic in ("customers/data_request", "customers/redact"):
         return _id(_get(payload, "customer", "id"))
+    if topic in INVENTORY_TOPICS:
+        return _id(payload.get("inventory_item_id"))
     return None
+
+
+def inventory_level_from_payload(payload: Payload) -> tuple[str, int]:
+    """An `inventory_levels/update` delivery → (inventory item id, available at the location);
+    a missing or non-numeric field raises `WebhookPayloadError` naming it."""
+    item = _id(payload.get("inventory_item_id"))
+    if item is None:
+        raise WebhookPayloadError("inventory_levels/update without inventory_item_id")
+    available = payload.get("available")
+    if isinstance(available, bool) or not isinstance(available, int):
+        raise WebhookPayloadError("inventory_levels/update without a numeric available")
+    return item, available

@@ -1,7 +1,7 @@
 """customers' birthdays: month and day (and the year when known), for the birthday flow
 
 Revision ID: 20261207_customer_birthdays
-Revises: 20261207_webhook_queue
+Revises: 20261207_durable_goods
 Create Date: 2026-12-07 19:20:00
 
 Read from Shopify's `facts.birth_date` metafield, WooCommerce customer meta or the storefront's
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_customer_birthdays"
-down_revision: str | None = "20261207_webhook_queue"
+down_revision: str | None = "20261207_durable_goods"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

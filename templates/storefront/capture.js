@@ -1,10 +1,14 @@
-/* Kizuna cart capture for WooCommerce: when a shopper types an email at checkout, send it with
-   the cart (read from the store's own Store API) so an abandoned cart can be followed up, and
+/* Kizuna storefront script for WooCommerce. At checkout: when a shopper types an email, send it
+   with the cart (read from the store's own Store API) so an abandoned cart can be followed up, and
    whether the marketing opt-in box is ticked. The box is Kizuna's own, inserted after the billing
    email field, unless the script URL names the store's own checkbox with `consent=<selector>`.
    With `birthday=1` a birthday field follows the box; the birthday is sent with a ticked box and
    kept by Kizuna once the shopper confirms the email.
-   Add to the store's checkout page:
+   On a product page: send the product view (and adds to cart) for browse abandonment and
+   recommendations, when the WP Consent API allows statistics (a store without a consent plugin
+   has no such API: its own privacy policy covers first-party analytics); on a sold-out product,
+   offer "Email me when it is back in stock".
+   Add to every page of the store (the theme's footer):
    <script async src="{{ script_url }}"></script> */
 (function () {
   "use strict";
@@ -17,6 +21,8 @@
     try { window.localStorage.setItem(storageKey, token); } catch (e) { /* private mode */ }
   }
   var lastSent = "";
+  var eventsEndpoint = {{ (events_endpoint ~ "?shop=" ~ shop_id ~ "&key=" ~ key) | tojson }};
+  var stockEndpoint = {{ (stock_endpoint ~ "?shop=" ~ shop_id ~ "&key=" ~ key) | tojson }};
   var consentSelector = {{ consent_selector | tojson }};
   var ownBoxId = "kizuna_marketing_consent";
   var japanese = /^ja/i.test(document.documentElement.lang || "");
@@ -157,12 +163,98 @@
     }
   }, true);
 
+  function allowed(category) {
+    // The WP Consent API (consent plugins implement it); without it nothing is withheld.
+    if (typeof window.wp_has_consent !== "function") { return true; }
+    try { return !!window.wp_has_consent(category); } catch (e) { return false; }
+  }
+
+  function productId() {
+    var button = document.querySelector("form.cart [name=add-to-cart]");
+    var value = button && (button.value || button.getAttribute("value"));
+    if (!value) {
+      var body = document.body.className.match(/(?:^|\s)postid-(\d+)(?:\s|$)/);
+      value = body && body[1];
+    }
+    return value && /^\d{1,20}$/.test(value) ? value : null;
+  }
+
+  function eventId() {
+    return (Date.now().toString(36) + Math.random().toString(36).slice(2)).slice(0, 40);
+  }
+
+  function sendEvent(type, product) {
+    if (!product || !allowed("statistics")) { return; }
+    var body = JSON.stringify({
+      visitor: token,
+      consent: { analytics: true, marketing: allowed("marketing") },
+      events: [{ id: eventId(), type: type, product: product, at: new Date().toISOString() }]
+    });
+    try {
+      window.fetch(eventsEndpoint, {
+        method: "POST", mode: "cors", keepalive: true,
+        headers: { "Content-Type": "application/json" }, body: body
+      }).catch(function () { /* never break the store */ });
+    } catch (e) { /* never break the store */ }
+  }
+
+  function insertStockForm(product) {
+    var soldOut = document.querySelector(".summary .stock.out-of-stock, .stock.out-of-stock");
+    if (!soldOut || document.getElementById("kizuna-back-in-stock")) { return; }
+    var form = document.createElement("form");
+    form.id = "kizuna-back-in-stock";
+    form.className = "kizuna-back-in-stock";
+    var input = document.createElement("input");
+    input.type = "email";
+    input.required = true;
+    input.maxLength = 254;
+    input.placeholder = japanese ? "メールアドレス" : "Email address";
+    var button = document.createElement("button");
+    button.type = "submit";
+    button.className = "button";
+    button.textContent = japanese ? "再入荷をメールで知らせる" : "Email me when it is back";
+    var note = document.createElement("p");
+    note.className = "kizuna-back-in-stock-note";
+    form.appendChild(input);
+    form.appendChild(button);
+    form.appendChild(note);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var email = String(input.value || "").trim();
+      if (email.length > 254 || !/^[^@\s]+@[^@\s]+\.[^@\s]{2,}$/.test(email)) { return; }
+      window.fetch(stockEndpoint, {
+        method: "POST", mode: "cors",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({
+          email: email, product: product, locale: document.documentElement.lang || null
+        })
+      }).then(function (response) {
+        note.textContent = response.ok
+          ? (japanese ? "再入荷したらメールでお知らせします。" : "We will email you when it is back.")
+          : (japanese ? "送信できませんでした。" : "Sorry, that did not work.");
+      }).catch(function () { /* never break the store */ });
+    });
+    soldOut.parentNode.insertBefore(form, soldOut.nextSibling);
+  }
+
+  function startProductPage() {
+    var product = productId();
+    if (!product) { return; }
+    sendEvent("product_viewed", product);
+    insertStockForm(product);
+    var form = document.querySelector("form.cart");
+    if (form) {
+      form.addEventListener("submit", function () { sendEvent("product_added_to_cart", product); });
+    }
+  }
+
   function insertFields() {
     insertOwnBox();
     insertBirthday();
   }
 
   function start() {
+    startProductPage();
     insertFields();
     if ((!consentSelector || askBirthday) && window.MutationObserver) {
       // The block checkout re-renders its fields: put the box back when it is dropped.

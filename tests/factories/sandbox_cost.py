@@ -46,6 +46,8 @@ PAGE_VARIABLES: dict[str, dict[str, Any]] = {
     },
     "TAGS_ADD": {"id": "gid://shopify/Customer/1", "tags": ["kizuna-rfm-champions"]},
     "TAGS_REMOVE": {"id": "gid://shopify/Customer/1", "tags": ["kizuna-rfm-champions"]},
+    "INVENTORY_ITEM_VARIANTS": {"id": "gid://shopify/InventoryItem/1"},
+    "WEB_PIXEL_CREATE": {"webPixel": {"settings": '{"endpoint": "https://example.com/e"}'}},
 }
 
 

@@ -290,7 +290,7 @@ def test_healthz_and_doctor_pass_beside_the_demo(demo: Demo) -> None:
     # Started with the demo's first page, it has had the other tests' time to run.
     output, _ = demo.doctor.communicate(timeout=15)
     assert demo.doctor.returncode == 0, output
-    assert "✓ kizuna-demo.myshopify.com: webhooks: 12 topics" in output, output
+    assert "✓ kizuna-demo.myshopify.com: webhooks: 13 topics" in output, output
     assert "✓ http://127.0.0.1:" in output, output  # the WooCommerce store's webhooks
     assert (demo.instance / "kizuna.sqlite3").exists()
 

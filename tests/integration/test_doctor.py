@@ -121,7 +121,7 @@ def test_doctor_passes_on_a_healthy_setup(env: dict[str, str], connected: int) -
         "✓ workers: 1 alive",
         "✓ scheduler:",
         f"✓ {DOMAIN}: access token",
-        f"✓ {DOMAIN}: webhooks: 12 topics delivered to http://127.0.0.1:8000/webhooks/shopify",
+        f"✓ {DOMAIN}: webhooks: 13 topics delivered to http://127.0.0.1:8000/webhooks/shopify",
         "✓ sendgrid key",
         f"✓ sendgrid sender: {SENDER} is a verified sender",
     ):

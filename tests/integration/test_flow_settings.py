@@ -323,7 +323,8 @@ def test_every_flow_is_listed_and_its_page_renders_in_both_languages(
         ja = client.get(f"/app/flows/{key}?locale=ja")
         assert ja.status_code == 200
         assert "保存" in text_of(ja)
-        holdout = "0" if key == CART else "10"  # the cart row's, else the default
+        # The cart row's; back in stock holds nobody out (the shopper asked); else the default.
+        holdout = "0" if key in (CART, "back_in_stock") else "10"
         assert (
             f'name="holdout_percent" type="number" min="0" max="50" step="1" value="{holdout}"'
             in (pages[key])
@@ -609,6 +610,8 @@ def test_the_api_lists_every_flow(client: Any, db: Session, runtime: Any) -> Non
     assert [flow["key"] for flow in body["flows"]] == list(FLOW_KEYS)
     assert set(FLOW_KEYS) == {
         CART,
+        "browse",
+        "back_in_stock",
         "welcome",
         "birthday",
         WINBACK,

@@ -116,6 +116,8 @@ def test_lookback_and_masking() -> None:
     assert mask_email(None) == "-"
     assert set(SIMULATORS) == {
         CART,
+        "browse",
+        "back_in_stock",
         "welcome",
         "birthday",
         WINBACK,
@@ -591,7 +593,10 @@ def test_the_command_prints_a_summary_and_refuses_unknown_flows_and_shops(
     unknown_flow = runner.invoke(main, [*base, "--flow", "anniversary"])
     assert unknown_flow.exit_code == 2
     assert "unknown flow 'anniversary'" in unknown_flow.output
-    known = "cart, welcome, birthday, winback, thank_you, review_request, replenishment"
+    known = (
+        "cart, browse, back_in_stock, welcome, birthday, winback, thank_you, review_request, "
+        "replenishment"
+    )
     assert known in unknown_flow.output
     usage = runner.invoke(main, ["flows", "simulate", "--help"])
     assert all(flow_key in usage.output for flow_key in SIMULATORS), usage.output

@@ -115,6 +115,8 @@ def test_every_flow_is_registered_once_with_its_own_priority() -> None:
     priorities = registry.priorities()
     assert set(registry.keys()) == {
         CART,
+        "browse",
+        "back_in_stock",
         "welcome",
         "birthday",
         WINBACK,

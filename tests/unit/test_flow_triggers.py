@@ -117,8 +117,12 @@ def test_order_triggers_run_exits_first_then_starts(calls: list[tuple[str, Any]]
     ]
 
 
-def test_the_daily_scan_starts_the_birthdays_and_winback() -> None:
-    assert [key for key, _ in registry.triggers_for(DAILY_SCAN)] == ["birthday", "winback"]
+def test_the_daily_scan_prunes_storefront_events_starts_birthdays_and_winback() -> None:
+    assert [key for key, _ in registry.triggers_for(DAILY_SCAN)] == [
+        "birthday",
+        "browse",
+        "winback",
+    ]
 
 
 def test_a_flow_cannot_take_a_key_or_name_an_unknown_event() -> None:
@@ -134,11 +138,12 @@ def test_a_flow_cannot_take_a_key_or_name_an_unknown_event() -> None:
         registry.unregister("cart")
 
 
-def test_a_customers_new_order_is_a_declared_exit_of_cart_welcome_and_winback() -> None:
+def test_a_customers_new_order_is_a_declared_exit_of_cart_browse_welcome_and_winback() -> None:
     """Exits first (welcome's: at the second purchase), then the welcome series' start at a
     first order."""
     assert [(key, t.order) for key, t in registry.triggers_for(CUSTOMERS_ORDERED)] == [
         ("cart", EXIT_ORDER),
+        ("browse", EXIT_ORDER),
         ("welcome", EXIT_ORDER),
         ("winback", EXIT_ORDER),
         ("welcome", START_ORDER),

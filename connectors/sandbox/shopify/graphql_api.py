@@ -228,6 +228,7 @@ class AdminRoot:
             "order": lambda _info, id: self.lookup("Order", id),
             "product": lambda _info, id: self.lookup("Product", id),
             "productVariant": lambda _info, id: self.lookup("ProductVariant", id),
+            "inventoryItem": lambda _info, id: self.inventory_item(id),
             "abandonedCheckout": lambda _info, id: self.lookup("AbandonedCheckout", id),
             "node": lambda _info, id: self.node(id),
             "nodes": lambda _info, ids: [self.node(value) for value in ids],
@@ -245,6 +246,7 @@ class AdminRoot:
             "customerEmailMarketingConsentUpdate": lambda _info, input: (
                 mutations.customer_email_marketing_consent_update(store, nodes, input)
             ),
+            "webPixelCreate": lambda _info, webPixel: mutations.web_pixel_create(store, webPixel),
             "tagsAdd": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=True),
             "tagsRemove": lambda _info, id, tags: mutations.change_tags(store, id, tags, add=False),
         }
@@ -283,6 +285,32 @@ class AdminRoot:
         if number is None or not str(value).startswith("gid://shopify/"):
             raise GraphQLError(f"Invalid global id '{value}'")
         return self._find(kind, number)
+
+    def inventory_item(self, value: str) -> dict[str, Any] | None:
+        """A variant's inventory item (same number as the variant in the simulator)."""
+        number = parse_gid(value, "InventoryItem")
+        if number is None or not str(value).startswith("gid://shopify/"):
+            raise GraphQLError(f"Invalid global id '{value}'")
+        found = self.store.variant_by_id(number)
+        if found is None:
+            return None
+        variant, product = found
+        node = self.nodes.variant(variant, product)
+        return {
+            "__typename": "InventoryItem",
+            "id": str(value),
+            "legacyResourceId": str(number),
+            "variants": lambda _info, **_args: {
+                "nodes": [node],
+                "edges": [{"node": node, "cursor": "0"}],
+                "pageInfo": {
+                    "hasNextPage": False,
+                    "hasPreviousPage": False,
+                    "startCursor": "0",
+                    "endCursor": "0",
+                },
+            },
+        }
 
     def node(self, value: str) -> dict[str, Any] | None:
         parts = str(value).removeprefix("gid://shopify/").split("/")

@@ -7,6 +7,7 @@ accepts only the settable consent states and emits the consent webhook. Runs und
 from __future__ import annotations
 
 import itertools
+import json
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -226,3 +227,26 @@ def change_tags(store: SandboxStore, id: str, tags: Any, *, add: bool) -> dict[s
         "node": {"__typename": "Customer", "id": f"gid://shopify/Customer/{customer.id}"},
         "userErrors": [],
     }
+
+
+def web_pixel_create(store: SandboxStore, web_pixel: dict[str, Any]) -> dict[str, Any]:
+    """The app's web pixel on for the store (one per app and store, as on Shopify); its settings
+    must be a JSON object."""
+    try:
+        settings = json.loads(web_pixel.get("settings") or "")
+    except (TypeError, ValueError):
+        settings = None
+    if not isinstance(settings, dict):
+        error = {
+            "field": ["webPixel", "settings"],
+            "message": "Settings are invalid",
+            "code": "INVALID_SETTINGS",
+        }
+        return {"webPixel": None, "userErrors": [error]}
+    with store.lock:
+        if store.web_pixel is not None:
+            error = {"field": ["webPixel"], "message": "Web pixel is taken", "code": "TAKEN"}
+            return {"webPixel": None, "userErrors": [error]}
+        store.web_pixel = settings
+    node = {"id": "gid://shopify/WebPixel/1", "settings": json.dumps(settings)}
+    return {"webPixel": node, "userErrors": []}

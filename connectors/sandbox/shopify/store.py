@@ -72,6 +72,7 @@ class SandboxStore:
         self.products: list[Product] = generated.products
         self.checkouts: list[Checkout] = generated.checkouts
         self.subscriptions: dict[int, WebhookSubscription] = {}
+        self.web_pixel: dict[str, Any] | None = None  # the app pixel's settings, once created
         self._next_order_number = generated.next_order_number
         self._request_ids = itertools.count(9_000_001)
         self._pick = random.Random(f"{sandbox.seed}/{self.domain}/picks")
@@ -381,6 +382,30 @@ class SandboxStore:
         return order_payload
 
     # ---- app lifecycle and privacy ---------------------------------------------------------
+
+    def set_inventory(self, variant_id: int, available: int) -> dict[str, Any]:
+        """A variant's stock at the store's one location is now `available` (its inventory
+        item has the variant's number); emits inventory_levels/update."""
+        with self.lock:
+            found = self.variant_by_id(variant_id)
+            if found is None:
+                raise KeyError(variant_id)
+            variant, product = found
+            variant.inventory_quantity = available
+            variant.updated_at = self._touch(variant.updated_at)
+            product.updated_at = self._touch(product.updated_at)
+            self._changed()
+            payload = {
+                "inventory_item_id": variant.id,
+                "location_id": 1,
+                "available": available,
+                "updated_at": variant.updated_at.isoformat(),
+                "admin_graphql_api_id": (
+                    f"gid://shopify/InventoryLevel/1?inventory_item_id={variant.id}"
+                ),
+            }
+        self._emit("inventory_levels/update", payload)
+        return payload
 
     def uninstall_app(self) -> None:
         """The merchant uninstalls: every token is revoked, app/uninstalled is sent, and the

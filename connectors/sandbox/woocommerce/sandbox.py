@@ -239,6 +239,16 @@ class SandboxWooCommerce:
         self._emit(store, "product.updated", product_id)
         return product
 
+    def set_stock(self, url_path: str, product_id: int, quantity: int) -> dict[str, Any]:
+        """The product's managed stock is now `quantity`; emits product.updated."""
+        store = self.stores[url_path]
+        with store.lock:
+            product = store.products[product_id]
+            product["stock_quantity"] = quantity
+            _touch(product)
+        self._emit(store, "product.updated", product_id)
+        return product
+
     def render(self, url_path: str, kind: str, resource_id: int) -> dict[str, Any]:
         """A resource exactly as `GET /wp-json/wc/v3/<kind>/<id>` returns it."""
         store = self.stores[url_path]

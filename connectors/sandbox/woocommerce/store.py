@@ -177,6 +177,7 @@ class SandboxStore:
             "price": product["price"],
             "regular_price": product["price"],
             "sale_price": "",
+            **_stock(product.get("stock_quantity")),
             "images": [{"id": product["id"] + 1000, "src": _absolute(product["image"], base_url)}],
             "variations": [v["id"] for v in product["variations"]],
             "categories": [dict(category) for category in product.get("categories", [])],
@@ -362,6 +363,14 @@ class SandboxStore:
             }
             self.products[product_id] = product
             return product
+
+
+def _stock(quantity: int | None) -> dict[str, Any]:
+    """REST v3's stock fields: unmanaged stock (in stock) unless a quantity was set."""
+    if quantity is None:
+        return {"manage_stock": False, "stock_quantity": None, "stock_status": "instock"}
+    status = "instock" if quantity > 0 else "outofstock"
+    return {"manage_stock": True, "stock_quantity": quantity, "stock_status": status}
 
 
 def categories_for(name: str) -> list[dict[str, Any]]:
