@@ -1,8 +1,8 @@
 """Flows: the automations that email a shop's customers (cart, browse abandonment, back in
-stock, welcome series, birthday, win-back, thank-you, review request, replenishment), as one package around the registry of flow
-definitions. The send rules live once in `rules.py`; every path that decides calls them.
-Importing this package, or any module in it, has no side effects (`reads.install` is called by
-`create_app`).
+stock, welcome series, birthday, win-back, thank-you, review request, replenishment), as one
+package around the registry of flow definitions. The send rules live once in `rules.py`; every
+path that decides calls them. Importing this package, or any module in it, has no side effects
+(`reads.install` is called by `create_app`).
 
 Modules import only modules below them (`lint-imports`, contract `flows-one-way`):
 
