@@ -30,12 +30,13 @@ class SandboxDiscount:
     title: str
     code: str
     customer_ids: list[int]
-    percentage: Decimal
+    percentage: Decimal | None
     usage_limit: int | None
     applies_once_per_customer: bool
     starts_at: datetime
     ends_at: datetime | None
     created_at: datetime
+    amount: Decimal | None = None  # an amount off the order instead of a percentage
 
     @property
     def gid(self) -> str:
@@ -86,7 +87,11 @@ def discount_node(discount: SandboxDiscount) -> dict[str, Any]:
             "createdAt": _iso(discount.created_at),
             "updatedAt": _iso(discount.created_at),
             "status": "ACTIVE",
-            "summary": f"{discount.percentage * 100:g}% off entire order",
+            "summary": (
+                f"{discount.percentage * 100:g}% off entire order"
+                if discount.percentage is not None
+                else f"{discount.amount:f} off entire order"
+            ),
         },
     }
 
@@ -117,7 +122,15 @@ def discount_code_basic_create(
         customer_ids.append(number)
     value = (data.get("customerGets") or {}).get("value") or {}
     percentage = Decimal(str(value.get("percentage"))) if "percentage" in value else None
-    if percentage is None or not 0 < percentage <= 1:
+    amount_off = (value.get("discountAmount") or {}).get("amount")
+    amount = Decimal(str(amount_off)) if amount_off is not None and percentage is None else None
+    if amount is not None and not amount > 0:
+        return _discount_error(
+            ["customerGets", "value", "discountAmount", "amount"],
+            "GREATER_THAN",
+            "Amount must be greater than 0",
+        )
+    if amount is None and (percentage is None or not 0 < percentage <= 1):
         return _discount_error(
             ["customerGets", "value", "percentage"],
             "VALUE_OUTSIDE_RANGE",
@@ -137,6 +150,7 @@ def discount_code_basic_create(
         code=code,
         customer_ids=customer_ids,
         percentage=percentage,
+        amount=amount,
         usage_limit=int(limit) if limit is not None else None,
         applies_once_per_customer=bool(data.get("appliesOncePerCustomer")),
         starts_at=starts_at,
