@@ -12,9 +12,11 @@ from jobs.context import kizuna_job
 
 
 @kizuna_job
-def send_campaign(runtime: Kizuna, campaign_id: int) -> dict[str, int]:
+def send_campaign(
+    runtime: Kizuna, campaign_id: int, batch_size: int | None = None
+) -> dict[str, int]:
     """Send the campaign's queued recipients, batch by batch (`sending.send_campaign`)."""
-    return sending.send_campaign(runtime, campaign_id)
+    return sending.send_campaign(runtime, campaign_id, batch_size=batch_size)
 
 
 @kizuna_job

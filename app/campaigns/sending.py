@@ -183,7 +183,7 @@ def prepare_batch(
     campaign_id: int,
     now: datetime,
     shared: dict[str, SharedContent],
-    size: int = BATCH_SIZE,
+    size: int | None = None,
 ) -> Batch:
     """Claim up to `size` queued recipients, decide each, create the coupons and the messages
     of those ready, and build their emails (the caller commits, then `deliver`s)."""
@@ -200,7 +200,7 @@ def prepare_batch(
         select(CampaignRecipient)
         .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == "queued")
         .order_by(CampaignRecipient.customer_id)
-        .limit(size)
+        .limit(size or BATCH_SIZE)
         .with_for_update(skip_locked=True)
     ).all()
     if not recipients:
@@ -444,17 +444,22 @@ def _record_failure(session: Session, campaign_id: int, count: int, error: str) 
 
 
 def send_campaign(
-    runtime: Kizuna, campaign_id: int, *, max_batches: int | None = None
+    runtime: Kizuna,
+    campaign_id: int,
+    *,
+    batch_size: int | None = None,
+    max_batches: int | None = None,
 ) -> dict[str, int]:
-    """The send job: batches until the campaign is done, paused, cancelled or held; → counts.
-    Safe to run twice and after a crash (see the module's invariants)."""
+    """The send job: batches (of `batch_size`, at most 1,000) until the campaign is done,
+    paused, cancelled or held, or `max_batches` ran; → counts. Safe to run twice and after a
+    crash (see the module's invariants)."""
     totals: Counter[str] = Counter()
     shared: dict[str, SharedContent] = {}
     batches = 0
     while max_batches is None or batches < max_batches:
         now = utcnow()
         with runtime.db.session() as session:
-            batch = prepare_batch(runtime, session, campaign_id, now, shared)
+            batch = prepare_batch(runtime, session, campaign_id, now, shared, batch_size)
             session.commit()
         totals.update(batch.outcomes)
         if batch.emails:
