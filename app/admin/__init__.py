@@ -18,6 +18,7 @@ from app.admin import (  # noqa: E402, F401
     analytics,
     attribution,
     backtest,
+    campaigns,
     customer_activity,
     flows,
     helpers,
