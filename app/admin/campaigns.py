@@ -21,6 +21,7 @@ from typing import Any
 
 from flask import abort, g, jsonify, redirect, render_template, request
 from flask_babel import gettext
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -38,7 +39,7 @@ from app.domain.rfm import GROUP_KEYS
 from app.flows.preview import without_link
 from app.i18n import current_language, group_label
 from app.kizuna import db_session, kizuna
-from app.models import Customer, Shop
+from app.models import Customer, Product, Shop
 from app.models.campaign import Campaign
 from app.services import catalog_search, customer_reads, segments
 from app.services.sender_identity import identity_of
@@ -198,19 +199,66 @@ class Draft:
     raw_holdout: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
+    stored: dict[str, Any] | None = None  # the content as saved (platform product ids)
+
     @classmethod
-    def of(cls, campaign: Campaign | None) -> Draft:
+    def of(cls, session: Session, shop: Shop, campaign: Campaign | None) -> Draft:
         if campaign is None:
             return cls(
                 "", {"segments": [], "rfm_groups": []}, campaign_content.empty_content(), 24, 0
             )
+        content = campaign.content or campaign_content.empty_content()
         return cls(
             campaign.name,
             dict(campaign.audience or {}),
-            dict(campaign.content or campaign_content.empty_content()),
+            with_product_ids(session, shop, content, to_platform=False),
             campaign.smart_sending_hours,
             campaign.holdout_percent or 0,
         )
+
+
+def with_product_ids(
+    session: Session, shop: Shop, content: Mapping[str, Any], *, to_platform: bool
+) -> dict[str, Any]:
+    """A copy of `content` whose product grids name their products the other way: the picker's
+    Kizuna ids (`/app/segments/values`) → the platform ids the campaign stores (`to_platform`),
+    or back. Ids that are not this shop's products are refused going in, dropped coming out."""
+    copied = json.loads(json.dumps(content))
+    grids = [
+        block
+        for lang in LANGUAGES
+        for block in (copied.get(lang) or {}).get("blocks") or []
+        if isinstance(block, dict)
+        and block.get("type") == "products"
+        and isinstance(block.get("product_ids"), list)
+    ]
+    wanted = {str(pid) for block in grids for pid in block["product_ids"]}
+    if not wanted:
+        return copied
+    if to_platform:
+        ids = {int(pid) for pid in wanted if pid.isascii() and pid.isdigit() and len(pid) < 10}
+        if len(ids) != len(wanted):
+            raise FormProblem("content", gettext("Choose products of this store."))
+        rows = session.execute(
+            select(Product.id, Product.external_id).where(
+                Product.shop_id == shop.id, Product.id.in_(ids)
+            )
+        ).all()
+        mapping = {str(pid): external for pid, external in rows}
+        if len(mapping) != len(wanted):
+            raise FormProblem("content", gettext("Choose products of this store."))
+    else:
+        rows = session.execute(
+            select(Product.id, Product.external_id).where(
+                Product.shop_id == shop.id, Product.external_id.in_(sorted(wanted))
+            )
+        ).all()
+        mapping = {external: str(pid) for pid, external in rows}
+    for block in grids:
+        block["product_ids"] = [
+            mapping[str(pid)] for pid in block["product_ids"] if str(pid) in mapping
+        ]
+    return copied
 
 
 def draft_from_form(session: Session, shop: Shop, form: MultiDict[str, str]) -> Draft:
@@ -231,9 +279,12 @@ def draft_from_form(session: Session, shop: Shop, form: MultiDict[str, str]) -> 
     except campaign_audience.AudienceError as problem:
         errors["audience"] = str(problem.message)
     content: dict[str, Any] = campaign_content.empty_content()
+    stored: dict[str, Any] | None = None
     try:
         content = content_from_form(form)
-        content = campaign_content.validate_content(content)
+        stored = campaign_content.validate_content(
+            with_product_ids(session, shop, content, to_platform=True)
+        )
     except FormProblem as problem:
         errors[problem.field] = problem.message
     except campaign_content.ContentError as problem:
@@ -253,6 +304,7 @@ def draft_from_form(session: Session, shop: Shop, form: MultiDict[str, str]) -> 
         raw_hours=str(form.get("smart_sending_hours") or ""),
         raw_holdout=str(form.get("holdout_percent") or ""),
         errors=errors,
+        stored=stored,
     )
 
 
@@ -535,7 +587,7 @@ def campaign_new():  # type: ignore[no-untyped-def]
     if g.shop is None:
         return render_template("admin/connect_store.html")
     if request.method == "GET":
-        return _editor_page(None, Draft.of(None))
+        return _editor_page(None, Draft.of(db_session(), g.shop, None))
     return _save_editor(None)
 
 
@@ -548,7 +600,7 @@ def campaign_edit(campaign_id: int):  # type: ignore[no-untyped-def]
     if campaign.status not in EDITABLE:
         return redirect(admin_url("admin.campaign_report", campaign_id=campaign.id))
     if request.method == "GET":
-        return _editor_page(campaign, Draft.of(campaign))
+        return _editor_page(campaign, Draft.of(session, g.shop, campaign))
     return _save_editor(campaign)
 
 
@@ -574,7 +626,7 @@ def _save_editor(campaign: Campaign | None) -> Any:
     fields = {
         "name": draft.name,
         "audience": draft.audience,
-        "content": draft.content,
+        "content": draft.stored,
         "smart_sending_hours": draft.smart_sending_hours,
         "holdout_percent": draft.holdout_percent,
     }
@@ -863,7 +915,9 @@ def campaign_preview():  # type: ignore[no-untyped-def]
     if lang not in LANGUAGES:
         return jsonify(error=gettext("Choose a language to preview.")), 400
     try:
-        content = campaign_content.validate_content(content_from_form(request.form))
+        content = campaign_content.validate_content(
+            with_product_ids(session, shop, content_from_form(request.form), to_platform=True)
+        )
     except FormProblem as problem:
         return jsonify(error=problem.message), 400
     except campaign_content.ContentError as problem:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.campaigns import service
 from app.config import Config, load_config
-from app.models import Account, Customer, Shop
+from app.models import Account, Customer, Product, Shop
 from app.models.campaign import Campaign
 from app.services import segments
 from connectors.sandbox.sendgrid import SandboxSendGrid
@@ -84,6 +84,9 @@ class Store:
         self.stranger = make_customer(
             db, self.other, first_name="Stranger", email="stranger@rival.example", country_code="JP"
         )
+        self.sencha = Product(shop_id=self.shop.id, external_id="gid-sencha", title="Sencha 100g")
+        self.their_tea = Product(shop_id=self.other.id, external_id="gid-theirs", title="Rival tea")
+        db.add_all([self.sencha, self.their_tea])
         other_saved = segments.save_segment(db, self.other.id, "Theirs", JP_RULE)
         assert other_saved.segment is not None
         self.other_segment_id = other_saved.segment.id
@@ -217,6 +220,29 @@ def test_the_editor_stores_both_languages_and_the_settings(store: Store) -> None
         "count": 4,
     }
     assert content["ja"]["subject"] == "冬の新茶"
+
+
+def test_chosen_products_are_picked_by_name_and_stored_by_platform_id(store: Store) -> None:
+    grid = {
+        "en-3-type": "products",
+        "en-3-mode": "chosen",
+        "en-3-count": "2",
+        "en-3-products": str(store.sencha.id),
+    }
+    campaign = saved_campaign(store, **grid)
+    assert campaign.content["en"]["blocks"][3]["product_ids"] == ["gid-sencha"]
+    editor = text_of(store.client.get(f"/app/campaigns/{campaign.id}"))
+    ids_field = re.search(r'<input[^>]*name="en-3-products"[^>]*>', editor)
+    assert ids_field
+    assert f'value="{store.sencha.id}"' in ids_field.group(0)
+    assert "Sencha 100g" in editor
+    found = store.client.get("/app/segments/values?field=product_bought&q=sen").get_json()
+    assert found["results"] == [{"value": str(store.sencha.id), "label": "Sencha 100g"}]
+    theirs = dict(grid, **{"en-3-products": str(store.their_tea.id)})
+    refused = store.client.post("/app/campaigns/new", data=editor_form(store, name="x", **theirs))
+    assert refused.status_code == 400
+    assert "Choose products of this store." in text_of(refused)
+    assert [c.name for c in store.campaigns()] == ["Winter tea"]
 
 
 def test_blocks_move_and_go_without_javascript(store: Store) -> None:
