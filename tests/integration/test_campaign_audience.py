@@ -128,3 +128,15 @@ def test_the_count_matches_a_hand_count_and_the_send_leaves_out_the_same_people(
     assert statuses["emailed"] == counted.will_receive
     assert len(sendgrid.outbox) == counted.will_receive
     assert db.get_one(type(campaign), campaign.id).status == "sent"
+
+
+def test_the_snapshots_holdout_in_sql_is_the_domains_on_both_databases(db_or_sqlite: Any) -> None:
+    from sqlalchemy import literal
+
+    from app.domain.campaigns import holdout_bucket
+
+    ids = [1, 2, 99, 1000, 65_537, 1_000_003, 2_000_000_011, 2**31 - 1]
+    for campaign_id in (1, 42, 987_654):
+        expressions = [audience.holdout_bucket_sql(campaign_id, literal(i)) for i in ids]
+        row = db_or_sqlite.execute(select(*expressions)).one()
+        assert list(row) == [holdout_bucket(campaign_id, i) for i in ids]
