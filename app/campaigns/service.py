@@ -56,6 +56,10 @@ class CampaignError(ValueError):
         self.message = message
 
 
+class StateError(CampaignError):
+    """The campaign's status does not allow this action (sent, sending, paused, …)."""
+
+
 class NotFound(CampaignError):
     def __init__(self) -> None:
         super().__init__(lazy_gettext("No such campaign."))
@@ -162,7 +166,7 @@ def update_campaign(session: Session, shop: Shop, campaign_id: int, **fields: An
     """Change a draft or scheduled campaign (a scheduled one keeps its time)."""
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status not in EDITABLE:
-        raise CampaignError(lazy_gettext("A campaign that has started sending cannot be edited."))
+        raise StateError(lazy_gettext("A campaign that has started sending cannot be edited."))
     cleared = fields.get("audience") in ({}, {"segments": [], "rfm_groups": []})
     if "audience" in fields and cleared and campaign.status == "draft":
         fields = {key: value for key, value in fields.items() if key != "audience"}
@@ -206,7 +210,7 @@ def schedule(
     now = now or utcnow()
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status not in EDITABLE:
-        raise CampaignError(lazy_gettext("This campaign has already started sending."))
+        raise StateError(lazy_gettext("This campaign has already started sending."))
     _ready(campaign)
     when = to_utc(shop, send_at) if send_at is not None else None
     if when is not None and when > now:
@@ -225,7 +229,7 @@ def unschedule(session: Session, shop: Shop, campaign_id: int) -> Campaign:
     """A scheduled campaign back to a draft."""
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status != "scheduled":
-        raise CampaignError(lazy_gettext("Only a scheduled campaign can be unscheduled."))
+        raise StateError(lazy_gettext("Only a scheduled campaign can be unscheduled."))
     campaign.status, campaign.scheduled_at = "draft", None
     session.commit()
     return campaign
@@ -235,7 +239,7 @@ def pause(session: Session, shop: Shop, campaign_id: int) -> Campaign:
     """Stop between batches; who has not been emailed yet stays queued."""
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status != "sending":
-        raise CampaignError(lazy_gettext("Only a campaign that is sending can be paused."))
+        raise StateError(lazy_gettext("Only a campaign that is sending can be paused."))
     campaign.status = "paused"
     session.commit()
     log.info("campaign paused shop=%s campaign=%s", shop.id, campaign.id)
@@ -246,7 +250,7 @@ def resume(session: Session, shop: Shop, campaign_id: int) -> Campaign:
     """Go on from where it stopped (each recipient still emailed at most once)."""
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status != "paused":
-        raise CampaignError(lazy_gettext("Only a paused campaign can be resumed."))
+        raise StateError(lazy_gettext("Only a paused campaign can be resumed."))
     campaign.status = "sending"
     sending.enqueue_send(session, campaign)
     session.commit()
@@ -259,7 +263,7 @@ def cancel(session: Session, shop: Shop, campaign_id: int) -> Campaign:
     else (those not yet emailed are `cancelled`)."""
     campaign = _get(session, shop, campaign_id, lock=True)
     if campaign.status not in ("draft", "scheduled", "sending", "paused"):
-        raise CampaignError(lazy_gettext("This campaign can no longer be cancelled."))
+        raise StateError(lazy_gettext("This campaign can no longer be cancelled."))
     now = utcnow()
     campaign.status, campaign.finished_at = "cancelled", now
     session.execute(
