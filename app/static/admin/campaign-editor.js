@@ -125,6 +125,8 @@
       // cloneNode copies attributes, not what was typed: carry the current values over.
       var sources = $$("input, textarea, select", row);
       $$("input, textarea, select", copy).forEach(function (input, i) { input.value = sources[i].value; });
+      $$("[data-ready]", copy).forEach(function (input) { input.removeAttribute("data-ready"); });
+      $$('[data-role="results"]', copy).forEach(function (box) { closeResults(box, null); });
       target.appendChild(copy);
     });
     renumber(to);
