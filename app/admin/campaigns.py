@@ -431,9 +431,10 @@ def product_labels(session: Session, shop: Shop, content: Mapping[str, Any]) -> 
     return catalog_search.product_titles(session, shop, ids)
 
 
-def first_customer(session: Session, shop: Shop) -> Customer | None:
-    page = customer_reads.customer_page(session, shop, limit=1)
-    return page.customers[0] if page.customers else None
+def sample_customer(session: Session, shop: Shop) -> Customer:
+    """Who the preview shows the email to until another customer is picked: the one a test send
+    addresses (the newest named customer, else an unsaved stand-in)."""
+    return service.sample_customer(session, shop, current_language())
 
 
 def local_input_value(value: datetime | None, shop: Shop) -> str:
@@ -466,7 +467,7 @@ def _editor_page(
     session = db_session()
     shop = g.shop
     choices = audience_choices(session, shop)
-    customer = first_customer(session, shop)
+    customer = sample_customer(session, shop)
     identity = identity_of(shop)
     ready = campaign_content.ready_problem(draft.content) if campaign is not None else None
     page = render_template(
@@ -931,11 +932,7 @@ def campaign_preview():  # type: ignore[no-untyped-def]
         if customer is None:
             return jsonify(error=gettext("Choose a customer of this store.")), 404
     else:
-        customer = first_customer(session, shop)
-        if customer is None:
-            return jsonify(
-                error=gettext("This store has no customers to preview the email for yet.")
-            ), 404
+        customer = sample_customer(session, shop)
     config = kizuna().config
     unsaved = Campaign(id=0, shop_id=shop.id, name="", status="draft", audience={}, content=content)
     with session.no_autoflush:

@@ -345,6 +345,8 @@ def test_preview_renders_the_draft_for_the_chosen_customer(store: Store) -> None
     assert "冬の新茶が届きました" in body["html"]
     assert "Tanaka" in body["html"]  # the greeting names her
     assert "/unsubscribe" not in body["html"]  # neutralised in the preview
+    unpicked = dict(form, preview_customer="")  # the test send's sample customer by default
+    assert store.client.post("/app/campaigns/preview", data=unpicked).get_json()["subject"]
     half_typed = dict(form, **{"ja-2-url": "htt"})
     answer = store.client.post("/app/campaigns/preview", data=half_typed)
     assert answer.status_code == 200  # a draft mid-edit is an answer, not a failed request
