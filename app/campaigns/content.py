@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flask import render_template
-from flask_babel import force_locale, lazy_gettext
+from flask_babel import force_locale, gettext, lazy_gettext
 from markupsafe import escape
 
 from app.flows.content import (
@@ -23,10 +23,10 @@ from app.flows.content import (
     GREETING_TEXT_TAG,
     UNSUBSCRIBE_TAG,
     SharedContent,
-    greeting,
     with_sender_footer,
 )
 from app.flows.post_purchase import cards, load_products
+from app.formatting import greeting_name
 from app.links import shop_home_url
 from app.models import Customer, Shop
 from app.services.sender_identity import identity_of
@@ -409,13 +409,32 @@ def unsubscribe_link(config: Config, shop: Shop, customer: Customer, message_id:
     )
 
 
-def recipient_values(config: Config, shop: Shop, lang: str, recipient: Recipient) -> dict[str, str]:
+class Greeter:
+    """`flows.content.greeting` (on its own line) for many recipients of one language: the
+    sentence is translated once, then each name (`formatting.greeting_name`) is put in it."""
+
+    _SLOT = "\x00"
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        with force_locale(lang):
+            self.sentence = gettext("Hi %(name)s,", name=self._SLOT)
+
+    def __call__(self, customer: Customer) -> str:
+        name = greeting_name(customer.first_name, customer.last_name, self.lang)
+        return self.sentence.replace(self._SLOT, name) if name else ""
+
+
+def recipient_values(
+    config: Config, shop: Shop, lang: str, recipient: Recipient, greeter: Greeter | None = None
+) -> dict[str, str]:
     """The substitutions of one recipient's email (HTML parts already escaped)."""
     customer = recipient.customer
     recommended_html, recommended_text = recommended_parts(recipient.recommended, lang)
+    greeted = (greeter or Greeter(lang))(customer)
     return {
-        GREETING_HTML_TAG: str(escape(greeting(customer, lang, own_line=True))),
-        GREETING_TEXT_TAG: greeting(customer, lang, own_line=True),
+        GREETING_HTML_TAG: str(escape(greeted)),
+        GREETING_TEXT_TAG: greeted,
         UNSUBSCRIBE_TAG: unsubscribe_link(config, shop, customer, recipient.message_id),
         COUPON_TAG: str(escape(recipient.coupon_code or "")),
         RECOMMENDED_HTML_TAG: recommended_html,

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import literal, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import campaign_caps, snapshot
 from app.campaigns.content import (
+    Greeter,
     Recipient,
     campaign_email,
     email_language,
@@ -68,6 +69,9 @@ from connectors.sendgrid.mail import (
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = MAX_PERSONALIZATIONS
+# Send jobs per campaign, each claiming batches with SKIP LOCKED: a big campaign is spread over
+# the workers; a small one's extra lanes find nothing queued and end at once.
+LANES = 2
 WAITING_FOR_SENDER = "waiting_for_sender_identity"
 SHOP_INACTIVE = "shop_inactive"
 _ERROR_LIMIT = 500
@@ -81,15 +85,21 @@ def _redis() -> Any:
     return kizuna().redis
 
 
-def send_job_id(campaign_id: int) -> str:
-    return job_id("campaign-send", campaign_id)
+def send_job_id(campaign_id: int, lane: int = 0) -> str:
+    return job_id("campaign-send", campaign_id, lane)
 
 
 def enqueue_send(session: Session, campaign: Campaign) -> None:
-    """The campaign's send job, once `session` commits (one job per campaign at a time)."""
-    enqueue_after_commit(
-        session, _redis(), SEND_CAMPAIGN, campaign.id, job_id=send_job_id(campaign.id)
-    )
+    """The campaign's send jobs, once `session` commits: `LANES` of them, one per lane (a lane
+    whose job is still waiting or running is left alone), claiming batches side by side."""
+    for lane in range(LANES):
+        enqueue_after_commit(
+            session,
+            _redis(),
+            SEND_CAMPAIGN,
+            campaign.id,
+            job_id=send_job_id(campaign.id, lane),
+        )
 
 
 def start(session: Session, shop: Shop, campaign: Campaign, now: datetime) -> int:
@@ -131,7 +141,10 @@ def start_due(runtime: Kizuna, now: datetime | None = None) -> dict[str, int]:
             session.scalars(select(Campaign.id).where(Campaign.status == "sending").limit(1000))
         )
     for campaign_id in sending:
-        enqueue(runtime.redis, SEND_CAMPAIGN, campaign_id, job_id=send_job_id(campaign_id))
+        for lane in range(LANES):
+            enqueue(
+                runtime.redis, SEND_CAMPAIGN, campaign_id, job_id=send_job_id(campaign_id, lane)
+            )
     return {"started": started, "sending": len(sending)}
 
 
@@ -151,17 +164,42 @@ def _config(session: Session, shop_id: int) -> FlowConfig:
     )
 
 
-def _finish_if_done(session: Session, campaign: Campaign, now: datetime) -> bool:
-    left = session.scalar(
-        select(func.count())
-        .select_from(CampaignRecipient)
-        .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == "queued")
-    )
-    if left:
-        return False
-    campaign.status, campaign.finished_at, campaign.updated_at = "sent", now, now
-    log.info("campaign sent shop=%s campaign=%s", campaign.shop_id, campaign.id)
-    return True
+def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> None:
+    """After a batch's commit, in a transaction of its own (lanes hold the campaign row FOR
+    SHARE while they claim, so none of them writes it there): the campaign becomes `sent` once
+    no recipient is queued, or notes why its send is held, or forgets a hold that is over."""
+    with runtime.db.session() as session:
+        campaign = Campaign.__table__
+        if batch.stop == "done":
+            queued = (
+                select(CampaignRecipient.customer_id)
+                .where(
+                    CampaignRecipient.campaign_id == campaign_id,
+                    CampaignRecipient.status == "queued",
+                )
+                .exists()
+            )
+            done = session.execute(
+                update(campaign)
+                .where(campaign.c.id == campaign_id, campaign.c.status == "sending", ~queued)
+                .values(status="sent", finished_at=now, updated_at=now)
+            )
+            if getattr(done, "rowcount", 0):
+                log.info("campaign sent campaign=%s", campaign_id)
+        elif batch.stop in (WAITING_FOR_SENDER, SHOP_INACTIVE):
+            session.execute(
+                update(campaign).where(campaign.c.id == campaign_id).values(last_error=batch.stop)
+            )
+        elif batch.claimed:
+            session.execute(
+                update(campaign)
+                .where(
+                    campaign.c.id == campaign_id,
+                    campaign.c.last_error.in_((WAITING_FOR_SENDER, SHOP_INACTIVE)),
+                )
+                .values(last_error=None)
+            )
+        session.commit()
 
 
 def _mark(session: Session, campaign_id: int, customer_ids: list[int], **values: Any) -> None:
@@ -188,13 +226,12 @@ def prepare_batch(
     """Claim up to `size` queued recipients, decide each, create the coupons and the messages
     of those ready, and build their emails (the caller commits, then `deliver`s)."""
     campaign = session.scalars(
-        select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+        select(Campaign).where(Campaign.id == campaign_id).with_for_update(read=True)
     ).one_or_none()
     if campaign is None or campaign.status != "sending":
         return Batch(stop=campaign.status if campaign is not None else "missing")
     shop = session.get_one(Shop, campaign.shop_id)
     if not shop.is_active:
-        campaign.last_error = SHOP_INACTIVE
         return Batch(stop=SHOP_INACTIVE)
     recipients = session.scalars(
         select(CampaignRecipient)
@@ -204,7 +241,6 @@ def prepare_batch(
         .with_for_update(skip_locked=True)
     ).all()
     if not recipients:
-        _finish_if_done(session, campaign, now)
         return Batch(stop="done")
     ids = [r.customer_id for r in recipients]
     customers = {
@@ -245,14 +281,7 @@ def prepare_batch(
             skipped.setdefault(decision.reason, []).append(recipient.customer_id)
         elif isinstance(decision, Postpone):
             if SENDER_IDENTITY in decision.causes:
-                campaign.last_error = WAITING_FOR_SENDER
-                session.rollback()
-                with session.begin():
-                    session.execute(
-                        update(Campaign)
-                        .where(Campaign.id == campaign_id)
-                        .values(last_error=WAITING_FOR_SENDER)
-                    )
+                session.rollback()  # everyone stays queued until the details are saved
                 return Batch(stop=WAITING_FOR_SENDER)
             reason = "frequency_cap" if "frequency_cap" in decision.causes else "postponed"
             skipped.setdefault(reason, []).append(recipient.customer_id)
@@ -260,8 +289,6 @@ def prepare_batch(
             held_out.append(recipient.customer_id)
         else:
             ready.append(recipient)
-    if campaign.last_error == WAITING_FOR_SENDER:
-        campaign.last_error = None
     batch = Batch(claimed=len(recipients))
     content = campaign.content or {}
     if ready and content.get("coupon") and uses_block(content, "coupon"):
@@ -308,30 +335,51 @@ def _claim(
         langs[recipient.customer_id] = lang or "en"
         if lang is not None and lang not in shared:
             shared[lang] = render_shared(session, shop, campaign, lang)
+    greeters = {lang: Greeter(lang) for lang in set(langs.values())}
     worker = process_name()
-    rows = [
-        {
-            "shop_id": shop.id,
-            "campaign_id": campaign.id,
-            "flow_run_id": None,
-            "step": 0,
-            "customer_id": r.customer_id,
-            "status": "sending",
-            "subject": shared[langs[r.customer_id]].subject[:500],
-            "attempts": 1,
-            "sent_at": now,
-            "claimed_by": worker,
-            "created_at": now,
-        }
-        for r in ready
-    ]
-    inserted = session.execute(
-        dialect_insert(session, Message)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"])
-        .returning(Message.id, Message.customer_id)
-    )
-    message_ids = {int(customer_id): int(message_id) for message_id, customer_id in inserted}
+    columns = Message.__table__.c
+    message_ids: dict[int, int] = {}
+    for lang in sorted(set(langs.values())):
+        # One INSERT … SELECT per language over the claimed recipients: no per-row parameters.
+        chosen = [customer_id for customer_id, each in langs.items() if each == lang]
+        rows = select(
+            literal(shop.id),
+            literal(campaign.id),
+            literal(0),
+            CampaignRecipient.customer_id,
+            literal("sending"),
+            literal(shared[lang].subject[:500]),
+            literal(1),
+            literal(now, columns.sent_at.type),
+            literal(worker),
+            literal(now, columns.created_at.type),
+        ).where(
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.customer_id.in_(chosen),
+        )
+        inserted = session.execute(
+            dialect_insert(session, Message)
+            .from_select(
+                [
+                    "shop_id",
+                    "campaign_id",
+                    "step",
+                    "customer_id",
+                    "status",
+                    "subject",
+                    "attempts",
+                    "sent_at",
+                    "claimed_by",
+                    "created_at",
+                ],
+                rows,
+            )
+            .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"])
+            .returning(Message.id, Message.customer_id)
+        )
+        message_ids.update(
+            {int(customer_id): int(message_id) for message_id, customer_id in inserted}
+        )
     session.execute(
         update(CampaignRecipient)
         .where(
@@ -369,6 +417,7 @@ def _claim(
             Recipient(
                 customer, message_id, recipient.coupon_code, cards.get(recipient.customer_id, ())
             ),
+            greeters[lang],
         )
         too_big = len(json.dumps(values).encode()) > MAX_SUBSTITUTIONS_BYTES
         email = campaign_email(
@@ -461,6 +510,7 @@ def send_campaign(
         with runtime.db.session() as session:
             batch = prepare_batch(runtime, session, campaign_id, now, shared, batch_size)
             session.commit()
+        _settle(runtime, campaign_id, batch, now)
         totals.update(batch.outcomes)
         if batch.emails:
             sent = deliver(runtime, campaign_id, batch.emails)

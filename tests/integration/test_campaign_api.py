@@ -28,6 +28,7 @@ TEA, OTHER = "tea-camp.myshopify.com", "other-camp.myshopify.com"
 
 def _shop(db: Session, runtime: Any, domain: str) -> Any:
     shop = campaign_shop(db, domain)
+    shop.locale = "en"  # the API answers in the store's language
     shop.access_token_encrypted = runtime.cipher.encrypt(f"shpat_{shop.id}")
     db.commit()
     return shop
