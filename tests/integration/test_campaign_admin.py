@@ -9,6 +9,7 @@ through a real login link (the owner) or the login form (a staff member).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.admin.campaigns import lift_text, percent
 from app.campaigns import service
 from app.config import Config, load_config
 from app.models import Account, Customer, Product, Shop
@@ -465,3 +467,52 @@ def test_staff_may_write_and_send_campaigns(
     late = staff.post(f"/app/campaigns/{campaign.id}/pause", data={"csrf_token": token.group(1)})
     assert late.status_code == 409
     assert "Only a campaign that is sending can be paused." in text_of(late)
+
+
+def test_a_sending_campaign_pauses_resumes_and_cancels(store: Store) -> None:
+    campaign = saved_campaign(store)
+    client = store.client
+    token = store.csrf(f"/app/campaigns/{campaign.id}/review")
+    started = client.post(
+        f"/app/campaigns/{campaign.id}/schedule", data={"csrf_token": token, "when": "now"}
+    )
+    assert started.status_code == 302
+    assert store.campaigns()[0].status == "sending"  # its send job waits in the queue
+    # Once sending, the editor sends the merchant to the report, which holds the controls.
+    editor = client.get(f"/app/campaigns/{campaign.id}")
+    assert editor.status_code == 302
+    assert editor.headers["Location"].startswith(f"/app/campaigns/{campaign.id}/report")
+    report = text_of(client.get(f"/app/campaigns/{campaign.id}/report"))
+    assert 'data-testid="pause"' in report
+    assert 'data-testid="resume"' not in report
+    for action, status, control in (
+        ("pause", "paused", 'data-testid="resume"'),
+        ("resume", "sending", 'data-testid="pause"'),
+        ("cancel", "cancelled", None),
+    ):
+        answer = client.post(f"/app/campaigns/{campaign.id}/{action}", data={"csrf_token": token})
+        assert answer.status_code == 302, action
+        assert store.campaigns()[0].status == status
+        page = text_of(client.get(answer.headers["Location"]))
+        if control:
+            assert control in page
+        else:
+            assert 'data-testid="campaign-controls"' not in page
+    again = client.post(f"/app/campaigns/{campaign.id}/resume", data={"csrf_token": token})
+    assert again.status_code == 409
+    assert store.campaigns()[0].status == "cancelled"
+
+
+def test_lift_reads_as_points_with_its_interval(app: Flask) -> None:
+    @dataclass
+    class Shown:
+        lift: float | None
+        lift_low: float | None
+        lift_high: float | None
+
+    assert lift_text(Shown(None, None, None)) == ""
+    with app.test_request_context("/?locale=en"):
+        assert lift_text(Shown(0.0123, -0.004, 0.029)) == "+1.2 points (95% interval -0.4 to +2.9)"
+        assert lift_text(Shown(-0.02, None, None)) == "-2.0 points"
+    assert percent(1, 3) == "33.3%"
+    assert percent(1, 0) == "—"
