@@ -8,10 +8,10 @@
   "use strict";
 
   // The report while a campaign sends (and for two days after): its numbers are fetched again
-  // every few seconds and swapped in place; the rest of the page is left alone.
+  // every ten seconds and swapped in place; the rest of the page is left alone.
   var report = document.getElementById("campaign-report");
   if (report && report.hasAttribute("data-live") && window.fetch && window.DOMParser) {
-    var REPORT_MS = 5000;
+    var REPORT_MS = 10000;
     var poll = function () {
       if (!document.body.contains(report)) return; // the merchant moved on to another page
       fetch(window.location.href, { headers: { Accept: "text/html" } })
@@ -311,6 +311,15 @@
     tabs.addEventListener("click", function (event) {
       var tab = event.target.closest("[data-lang-tab]");
       if (tab) activate(tab.getAttribute("data-lang-tab"));
+    });
+    tabs.addEventListener("keydown", function (event) {  // arrow keys move between the tabs
+      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+      var all = $$("[data-lang-tab]", tabs);
+      var next = all[(all.indexOf(event.target) + (event.key === "ArrowRight" ? 1 : all.length - 1)) % all.length];
+      if (!next) return;
+      event.preventDefault();
+      activate(next.getAttribute("data-lang-tab"));
+      next.focus();
     });
     $$('[data-role="copy-from"]').forEach(function (button) { button.hidden = false; });
     var first = $("[data-lang-tab]");
