@@ -64,7 +64,12 @@ SENDER_IDENTITY = {
 VIP_RULE = {"match": "all", "rules": [{"field": "tag", "op": "has", "value": "vip"}]}
 TARGET_S = 600.0
 TARGET_RSS_MB = 500.0
-NAMES = [("陽葵", "森", "ja"), ("Hanako", "Yamada", "en"), ("翔太", "佐藤", "ja"), ("Tom", None, "en")]
+NAMES = [
+    ("陽葵", "森", "ja"),
+    ("Hanako", "Yamada", "en"),
+    ("翔太", "佐藤", "ja"),
+    ("Tom", None, "en"),
+]
 
 
 def _blocks(lang: str) -> list[dict[str, Any]]:
@@ -369,7 +374,7 @@ def main() -> int:
         f"{sends_per_s / ceiling:.2f}; peak RSS {rss:.0f} MB (target < {TARGET_RSS_MB:.0f} MB)"
     )
     if lost:
-        print(open(log_path).read()[-4000:])
+        print(log_path.read_text()[-4000:])
     print(
         f"RESULT recipients={customers} sends_per_s={sends_per_s:.1f} "
         f"ceiling_sends_per_s={ceiling:.0f} duplicates={duplicates} peak_rss_mb={rss:.0f}"

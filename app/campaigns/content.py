@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email.utils import parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from flask import render_template
@@ -480,6 +482,11 @@ def render_email(
     )
 
 
+@lru_cache(maxsize=8)
+def _sender(mail_from: str) -> tuple[str, str]:
+    return parseaddr(mail_from)
+
+
 def campaign_email(
     config: Config,
     shop: Shop,
@@ -494,11 +501,9 @@ def campaign_email(
     """One recipient's email on shared content: SendGrid fills `values` in, or (`substituted`)
     they are filled in here (a preview, a test, a recipient whose values pass SendGrid's
     per-recipient limit)."""
-    from email.utils import parseaddr
-
     from connectors.sendgrid.mail import OutgoingEmail
 
-    from_name, from_email = parseaddr(config.mail_from)
+    from_name, from_email = _sender(config.mail_from)
     identity = identity_of(shop)
     link = values[UNSUBSCRIBE_TAG]
     html, text = shared.html, shared.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -85,10 +86,10 @@ def _engagement(session: Session, shop_id: int, campaign_id: int) -> dict[str, i
         .subquery()
     )
 
-    def counted(stamp: object, flag: object) -> object:
+    def counted(stamp: Any, flag: Any) -> Any:
         condition = func.coalesce(flag, 0) == 1
         if stamp is not None:
-            condition = stamp.is_not(None) | condition  # type: ignore[attr-defined]
+            condition = stamp.is_not(None) | condition
         return func.count(case((condition, 1)))
 
     row = session.execute(

@@ -169,7 +169,6 @@ def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> N
     SHARE while they claim, so none of them writes it there): the campaign becomes `sent` once
     no recipient is queued, or notes why its send is held, or forgets a hold that is over."""
     with runtime.db.session() as session:
-        campaign = Campaign.__table__
         if batch.stop == "done":
             queued = (
                 select(CampaignRecipient.customer_id)
@@ -180,24 +179,29 @@ def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> N
                 .exists()
             )
             done = session.execute(
-                update(campaign)
-                .where(campaign.c.id == campaign_id, campaign.c.status == "sending", ~queued)
+                update(Campaign)
+                .where(Campaign.id == campaign_id, Campaign.status == "sending", ~queued)
                 .values(status="sent", finished_at=now, updated_at=now)
+                .execution_options(synchronize_session=False)
             )
             if getattr(done, "rowcount", 0):
                 log.info("campaign sent campaign=%s", campaign_id)
         elif batch.stop in (WAITING_FOR_SENDER, SHOP_INACTIVE):
             session.execute(
-                update(campaign).where(campaign.c.id == campaign_id).values(last_error=batch.stop)
+                update(Campaign)
+                .where(Campaign.id == campaign_id)
+                .values(last_error=batch.stop)
+                .execution_options(synchronize_session=False)
             )
         elif batch.claimed:
             session.execute(
-                update(campaign)
+                update(Campaign)
                 .where(
-                    campaign.c.id == campaign_id,
-                    campaign.c.last_error.in_((WAITING_FOR_SENDER, SHOP_INACTIVE)),
+                    Campaign.id == campaign_id,
+                    Campaign.last_error.in_((WAITING_FOR_SENDER, SHOP_INACTIVE)),
                 )
                 .values(last_error=None)
+                .execution_options(synchronize_session=False)
             )
         session.commit()
 
@@ -453,7 +457,7 @@ def deliver(runtime: Kizuna, campaign_id: int, emails: list[OutgoingEmail]) -> C
     if not emails:
         return outcomes
     client = sendgrid_client(runtime.config)
-    for body in build_batch(emails):
+    for body in build_batch(emails, checked=True):  # each passed `refusal` when claimed
         ids = [
             int(p["custom_args"][KIZUNA_MESSAGE_ID_ARG]) for p in body.get("personalizations", [])
         ]
