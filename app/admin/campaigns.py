@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import abort, g, jsonify, redirect, render_template, request
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
@@ -41,6 +41,7 @@ from app.i18n import current_language, group_label
 from app.kizuna import db_session, kizuna
 from app.models import Customer, Product, Shop
 from app.models.campaign import Campaign
+from app.models.flow import Message, MessageEvent
 from app.services import catalog_search, customer_reads, segments
 from app.services.sender_identity import identity_of
 from connectors.email_address import is_email_address
@@ -57,6 +58,7 @@ MAX_HOLDOUT = 50
 CUSTOMER_RESULTS = 10
 MAX_AUDIENCE_CHOICES = 200
 REPORTED_ON_LIST = 10  # campaigns whose numbers the list shows (newest first)
+HOURLY_CHART_HOURS = 72  # longer than this, the chart shows days
 _BLOCK_FIELD = re.compile(r"^(en|ja)-(\d{1,3})-(type|text|url|alt|link|label|mode|count|products)$")
 _ACTION = re.compile(r"^(add|remove|up|down):(en|ja):([a-z]+|\d{1,3})$")
 BLOCK_FIELDS = ("text", "url", "alt", "link", "label", "mode", "count")
@@ -850,29 +852,91 @@ def lift_text(report: Any) -> str:
     )
 
 
-def engagement_chart(session: Session, shop: Shop, campaign: Campaign) -> Any:
-    """Opens and clicks over time, when the report can give them."""
-    over_time = getattr(campaign_report, "engagement_over_time", None)
-    if over_time is None:
-        return None
-    buckets = over_time(session, shop, campaign.id)
-    if not buckets:
-        return None
-    charts = []
-    for attribute, title in (
-        ("opens", gettext("Opens over time")),
-        ("clicks", gettext("Clicks over time")),
-    ):
-        bars = [
-            Bar(
-                label=formatting.to_local(b.start, shop.timezone).strftime("%m/%d %H:%M"),
-                value=int(getattr(b, attribute)),
-                display=number(int(getattr(b, attribute))),
-            )
-            for b in buckets
-        ]
-        charts.append(bar_chart(bars, title=title, empty_text=gettext("No data yet")))
-    return charts
+@dataclass(frozen=True)
+class Engagement:
+    """Opens and clicks in one bar of the chart: an hour, or a day in the shop's zone."""
+
+    label: str
+    opens: int
+    clicks: int
+
+
+def hourly_engagement(
+    session: Session, shop: Shop, campaign: Campaign
+) -> dict[datetime, tuple[int, int]]:
+    """UTC hour → (emails opened, emails clicked) in that hour, for the campaign's emails."""
+    if session.get_bind().dialect.name == "postgresql":
+        hour: Any = func.date_trunc("hour", MessageEvent.occurred_at)
+    else:
+        hour = func.strftime("%Y-%m-%d %H:00:00", MessageEvent.occurred_at)
+    rows = session.execute(
+        select(hour, MessageEvent.event, func.count(distinct(MessageEvent.message_id)))
+        .join(Message, Message.id == MessageEvent.message_id)
+        .where(
+            MessageEvent.shop_id == shop.id,
+            Message.shop_id == shop.id,
+            Message.campaign_id == campaign.id,
+            MessageEvent.event.in_(("open", "click")),
+        )
+        .group_by(hour, MessageEvent.event)
+    ).all()
+    found: dict[datetime, tuple[int, int]] = {}
+    for raw, event, count in rows:
+        when = raw if isinstance(raw, datetime) else datetime.fromisoformat(str(raw))
+        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+        opens, clicks = found.get(when, (0, 0))
+        found[when] = (
+            (opens + int(count), clicks) if event == "open" else (opens, clicks + int(count))
+        )
+    return found
+
+
+def engagement_series(
+    hourly: Mapping[datetime, tuple[int, int]], timezone: str
+) -> list[Engagement]:
+    """The chart's bars: every hour from the first event to the last (gaps as zero), or every
+    day in the shop's zone when that is more than three days."""
+    if not hourly:
+        return []
+    first, last = min(hourly), max(hourly)
+    hours = int((last - first).total_seconds() // 3600) + 1
+    if hours <= HOURLY_CHART_HOURS:
+        series = []
+        for n in range(hours):
+            at = first + timedelta(hours=n)
+            opens, clicks = hourly.get(at, (0, 0))
+            local = formatting.to_local(at, timezone)
+            series.append(Engagement(local.strftime("%m/%d %H:00"), opens, clicks))
+        return series
+    days: dict[Any, list[int]] = {}
+    start = formatting.to_local(first, timezone).date()
+    end = formatting.to_local(last, timezone).date()
+    for n in range((end - start).days + 1):
+        days[start + timedelta(days=n)] = [0, 0]
+    for at, (opens, clicks) in hourly.items():
+        day = days[formatting.to_local(at, timezone).date()]
+        day[0] += opens
+        day[1] += clicks
+    return [Engagement(day.strftime("%m/%d"), o, c) for day, (o, c) in days.items()]
+
+
+def engagement_charts(session: Session, shop: Shop, campaign: Campaign) -> list[Any]:
+    """Opens and clicks over time as two bar charts (none before the first open)."""
+    series = engagement_series(hourly_engagement(session, shop, campaign), shop.timezone)
+    if not series:
+        return []
+    return [
+        bar_chart(
+            [Bar(e.label, getattr(e, name), number(getattr(e, name))) for e in series],
+            title=title,
+            y_format=lambda v: number(round(v)),
+            empty_text=gettext("No data yet"),
+        )
+        for name, title in (
+            ("opens", gettext("Emails opened")),
+            ("clicks", gettext("Emails clicked")),
+        )
+    ]
 
 
 def _report_page(campaign: Campaign, error: str, status: int) -> Any:
@@ -893,7 +957,7 @@ def _report_page(campaign: Campaign, error: str, status: int) -> Any:
         finished_local=_when_text(campaign.finished_at, shop) if campaign.finished_at else "",
         rate=percent,
         lift=lift_text(report),
-        charts=engagement_chart(session, shop, campaign),
+        charts=engagement_charts(session, shop, campaign),
         live=campaign.status in ("scheduled", "sending", "paused")
         or (
             campaign.finished_at is not None

@@ -206,6 +206,9 @@ def test_a_campaign_from_the_editor_to_its_report(
         expect(report.locator('[data-field="opened"]')).to_have_text("1")
         expect(report.locator('[data-field="clicked"]')).to_have_text("1")
         expect(app_frame.locator('[data-field="status"]')).to_contain_text("送信済み")
+        chart = report.get_by_test_id("engagement-chart")
+        expect(chart.locator("svg.chart")).to_have_count(2)
+        expect(chart.locator("rect.chart-bar[data-value='1']")).to_have_count(2)
         shot("03-report")
     finally:
         stack.sendgrid.stop_engagement()

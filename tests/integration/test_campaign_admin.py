@@ -20,16 +20,18 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.admin.campaigns import lift_text, percent
+from app.admin.campaigns import engagement_series, hourly_engagement, lift_text, percent
 from app.campaigns import service
 from app.config import Config, load_config
 from app.models import Account, Customer, Product, Shop
 from app.models.campaign import Campaign
+from app.models.flow import Message, MessageEvent
 from app.services import segments
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from tests.conftest import make_test_env
 from tests.factories.accounts import make_member, sign_in
 from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
+from tests.factories.shops import build_shop
 
 pytestmark = pytest.mark.integration
 
@@ -516,3 +518,54 @@ def test_lift_reads_as_points_with_its_interval(app: Flask) -> None:
         assert lift_text(Shown(-0.02, None, None)) == "-2.0 points"
     assert percent(1, 3) == "33.3%"
     assert percent(1, 0) == "—"
+
+
+def test_opens_and_clicks_chart_by_hour_then_by_local_day() -> None:
+    start = datetime(2026, 12, 7, 14, tzinfo=UTC)  # 23:00 in Tokyo
+    hourly = {start: (3, 1), start + timedelta(hours=2): (1, 0)}
+    bars = engagement_series(hourly, "Asia/Tokyo")
+    assert [(b.label, b.opens, b.clicks) for b in bars] == [
+        ("12/07 23:00", 3, 1),
+        ("12/08 00:00", 0, 0),
+        ("12/08 01:00", 1, 0),
+    ]
+    later = {**hourly, start + timedelta(days=4): (2, 2)}  # over three days: by day
+    days = engagement_series(later, "Asia/Tokyo")
+    assert [(b.label, b.opens, b.clicks) for b in days] == [
+        ("12/07", 3, 1),
+        ("12/08", 1, 0),
+        ("12/09", 0, 0),
+        ("12/10", 0, 0),
+        ("12/11", 2, 2),
+    ]
+    assert engagement_series({}, "Asia/Tokyo") == []
+
+
+def test_opens_and_clicks_are_counted_by_hour_on_both_databases(db_or_sqlite: Session) -> None:
+    db = db_or_sqlite
+    shop = build_shop(db, "hours.myshopify.com", timezone="Asia/Tokyo", currency="JPY")
+    campaign = service.create(db, shop, name="Hours", audience=None, content=None)
+    sent_at = datetime(2026, 12, 7, 14, 5, tzinfo=UTC)
+    for n, events in enumerate(((("open", 10), ("click", 12), ("open", 70)), (("open", 15),))):
+        customer = make_customer(db, shop)
+        message = Message(
+            shop_id=shop.id, campaign_id=campaign.id, step=0, customer_id=customer.id, status="sent"
+        )
+        db.add(message)
+        db.flush()
+        for i, (event, minutes) in enumerate(events):
+            db.add(
+                MessageEvent(
+                    shop_id=shop.id,
+                    message_id=message.id,
+                    event=event,
+                    occurred_at=sent_at + timedelta(minutes=minutes),
+                    natural_key=f"{n}-{i}",
+                )
+            )
+    db.commit()
+    hour = datetime(2026, 12, 7, 14, tzinfo=UTC)
+    assert hourly_engagement(db, shop, campaign) == {
+        hour: (2, 1),  # two emails opened, one clicked between 14:00 and 15:00
+        hour + timedelta(hours=1): (1, 0),  # one opened again the next hour
+    }
