@@ -59,6 +59,7 @@ CUSTOMER_RESULTS = 10
 MAX_AUDIENCE_CHOICES = 200
 REPORTED_ON_LIST = 10  # campaigns whose numbers the list shows (newest first)
 HOURLY_CHART_HOURS = 72  # longer than this, the chart shows days
+MIN_HOURLY_BARS = 12
 _BLOCK_FIELD = re.compile(r"^(en|ja)-(\d{1,3})-(type|text|url|alt|link|label|mode|count|products)$")
 _ACTION = re.compile(r"^(add|remove|up|down):(en|ja):([a-z]+|\d{1,3})$")
 BLOCK_FIELDS = ("text", "url", "alt", "link", "label", "mode", "count")
@@ -892,13 +893,17 @@ def hourly_engagement(
 
 
 def engagement_series(
-    hourly: Mapping[datetime, tuple[int, int]], timezone: str
+    hourly: Mapping[datetime, tuple[int, int]], timezone: str, now: datetime | None = None
 ) -> list[Engagement]:
-    """The chart's bars: every hour from the first event to the last (gaps as zero), or every
-    day in the shop's zone when that is more than three days."""
+    """The chart's bars: every hour from the first event to the last (gaps as zero; at least
+    `MIN_HOURLY_BARS` hours when `now` allows), or every day in the shop's zone when that is
+    more than three days."""
     if not hourly:
         return []
     first, last = min(hourly), max(hourly)
+    if now is not None:
+        current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        last = max(last, min(first + timedelta(hours=MIN_HOURLY_BARS - 1), current))
     hours = int((last - first).total_seconds() // 3600) + 1
     if hours <= HOURLY_CHART_HOURS:
         series = []
@@ -922,14 +927,15 @@ def engagement_series(
 
 def engagement_charts(session: Session, shop: Shop, campaign: Campaign) -> list[Any]:
     """Opens and clicks over time as two bar charts (none before the first open)."""
-    series = engagement_series(hourly_engagement(session, shop, campaign), shop.timezone)
+    hourly = hourly_engagement(session, shop, campaign)
+    series = engagement_series(hourly, shop.timezone, datetime.now(UTC))
     if not series:
         return []
     return [
         bar_chart(
             [Bar(e.label, getattr(e, name), number(getattr(e, name))) for e in series],
             title=title,
-            y_format=lambda v: number(round(v)),
+            y_format=lambda v: number(int(v)) if float(v).is_integer() else "",
             empty_text=gettext("No data yet"),
         )
         for name, title in (

@@ -539,6 +539,17 @@ def test_opens_and_clicks_chart_by_hour_then_by_local_day() -> None:
         ("12/11", 2, 2),
     ]
     assert engagement_series({}, "Asia/Tokyo") == []
+    # Until it is twelve hours old, the chart shows the hours since its first open.
+    fresh = engagement_series({start: (1, 0)}, "Asia/Tokyo", now=start + timedelta(hours=3))
+    assert [(b.label, b.opens) for b in fresh] == [
+        ("12/07 23:00", 1),
+        ("12/08 00:00", 0),
+        ("12/08 01:00", 0),
+        ("12/08 02:00", 0),
+    ]
+    assert (
+        len(engagement_series({start: (1, 0)}, "Asia/Tokyo", now=start + timedelta(days=1))) == 12
+    )
 
 
 def test_opens_and_clicks_are_counted_by_hour_on_both_databases(db_or_sqlite: Session) -> None:
