@@ -138,6 +138,15 @@ def test_a_campaign_from_the_editor_to_its_report(
         expect(frame.locator("body")).to_contain_text("Winter sencha has arrived")
         expect(frame.locator("body")).to_contain_text("Sencha 100g")
         shot("01-editor")
+        # On a phone (390 px) nothing is wider than the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        overflow = (
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        expect(editor.get_by_test_id("preview-frame")).to_be_visible()
+        assert app_frame.locator("html").evaluate(overflow) <= 0
+        shot("01-editor-phone")
+        page.set_viewport_size({"width": 1280, "height": 900})
 
         # A test to the merchant's own address, in English: saved first, then sent.
         editor.get_by_test_id("test-email").fill(MERCHANT)
