@@ -168,8 +168,9 @@ def test_a_campaign_from_the_editor_to_its_report(
             app_frame.get_by_test_id("review-count").locator('[data-count="will_receive"]')
         ).to_have_text("1")
         tokyo = (datetime.now(UTC) + timedelta(hours=1)).astimezone(ZoneInfo("Asia/Tokyo"))
-        app_frame.get_by_test_id("when-later").check()
+        expect(app_frame.get_by_test_id("when-now")).to_be_checked()
         app_frame.get_by_test_id("send-at").fill(tokyo.strftime("%Y-%m-%dT%H:%M"))
+        expect(app_frame.get_by_test_id("when-later")).to_be_checked()  # a time was chosen
         shot("02-review")
         go(app_frame.get_by_test_id("confirm-schedule"))
         expect(app_frame.locator('[data-field="status"]')).to_contain_text("予約済み")

@@ -29,6 +29,17 @@
   }
 })();
 
+// The review page: choosing a date and time means "schedule for", not "send now".
+(function () {
+  "use strict";
+  var sendAt = document.getElementById("send_at");
+  var later = document.querySelector('input[name="when"][value="later"]');
+  if (!sendAt || !later) return;
+  ["focus", "input"].forEach(function (type) {
+    sendAt.addEventListener(type, function () { later.checked = true; });
+  });
+})();
+
 (function () {
   "use strict";
 
