@@ -605,8 +605,8 @@ def campaign_new():  # type: ignore[no-untyped-def]
 def campaign_edit(campaign_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
     campaign = _campaign_or_404(session, campaign_id)
-    if campaign.status not in EDITABLE:
-        return redirect(admin_url("admin.campaign_report", campaign_id=campaign.id))
+    if request.method == "GET" and campaign.status not in EDITABLE:
+        return _report_page(campaign, "", 200)  # once it has started, its page is its report
     if request.method == "GET":
         return _editor_page(campaign, Draft.of(session, g.shop, campaign))
     return _save_editor(campaign)
@@ -685,8 +685,6 @@ def content_from_form_safe(form: MultiDict[str, str]) -> dict[str, Any]:
 def campaign_review(campaign_id: int):  # type: ignore[no-untyped-def]
     session = db_session()
     campaign = _campaign_or_404(session, campaign_id)
-    if campaign.status not in EDITABLE:
-        return redirect(admin_url("admin.campaign_report", campaign_id=campaign.id))
     return _review_page(campaign, {}, "now", local_input_value(campaign.scheduled_at, g.shop))
 
 
@@ -696,6 +694,8 @@ def _review_page(campaign: Campaign, errors: dict[str, str], when: str, send_at:
     choices = audience_choices(session, shop)
     counted = campaign_audience.count(session, shop, campaign, datetime.now(UTC))
     problem = campaign_content.ready_problem(campaign.content or {})
+    if campaign.status not in EDITABLE:
+        problem = gettext("This campaign has already started sending or was cancelled.")
     if not (campaign.audience or {}).get("segments") and not (campaign.audience or {}).get(
         "rfm_groups"
     ):

@@ -480,12 +480,24 @@ def test_a_sending_campaign_pauses_resumes_and_cancels(store: Store) -> None:
     )
     assert started.status_code == 302
     assert store.campaigns()[0].status == "sending"  # its send job waits in the queue
-    # Once sending, the editor sends the merchant to the report, which holds the controls.
-    editor = client.get(f"/app/campaigns/{campaign.id}")
-    assert editor.status_code == 302
-    assert editor.headers["Location"].startswith(f"/app/campaigns/{campaign.id}/report")
-    report = text_of(client.get(f"/app/campaigns/{campaign.id}/report"))
+    # Once sending, the campaign's page is its report, which holds the controls; its content
+    # can no longer change, nor can it be scheduled again.
+    report = text_of(client.get(f"/app/campaigns/{campaign.id}"))
+    assert 'data-testid="campaign-report"' in report
+    assert text_of(client.get(f"/app/campaigns/{campaign.id}/report")).count("data-testid") == (
+        report.count("data-testid")
+    )
     assert 'data-testid="pause"' in report
+    edit = client.post(f"/app/campaigns/{campaign.id}", data=editor_form(store, name="Changed"))
+    assert edit.status_code == 409
+    assert "cannot be edited" in text_of(edit)
+    review = text_of(client.get(f"/app/campaigns/{campaign.id}/review"))
+    assert re.search(r'data-testid="confirm-schedule" disabled', review)
+    again = client.post(
+        f"/app/campaigns/{campaign.id}/schedule", data={"csrf_token": token, "when": "now"}
+    )
+    assert again.status_code == 400
+    assert store.campaigns()[0].name == "Winter tea"
     assert 'data-testid="resume"' not in report
     for action, status, control in (
         ("pause", "paused", 'data-testid="resume"'),
@@ -500,8 +512,8 @@ def test_a_sending_campaign_pauses_resumes_and_cancels(store: Store) -> None:
             assert control in page
         else:
             assert 'data-testid="campaign-controls"' not in page
-    again = client.post(f"/app/campaigns/{campaign.id}/resume", data={"csrf_token": token})
-    assert again.status_code == 409
+    resumed = client.post(f"/app/campaigns/{campaign.id}/resume", data={"csrf_token": token})
+    assert resumed.status_code == 409
     assert store.campaigns()[0].status == "cancelled"
 
 
