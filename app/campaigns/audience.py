@@ -326,4 +326,12 @@ def snapshot(session: Session, shop: Shop, campaign: Campaign, now: datetime) ->
             ["campaign_id", "customer_id", "shop_id", "holdout", "status"], rows
         )
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    taken = int(getattr(result, "rowcount", -1))
+    if taken < 0:  # a driver that does not count an INSERT … SELECT
+        taken = int(
+            session.scalar(
+                select(func.count()).where(CampaignRecipient.campaign_id == campaign.id)
+            )
+            or 0
+        )
+    return taken
