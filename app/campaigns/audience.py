@@ -329,9 +329,7 @@ def snapshot(session: Session, shop: Shop, campaign: Campaign, now: datetime) ->
     taken = int(getattr(result, "rowcount", -1))
     if taken < 0:  # a driver that does not count an INSERT … SELECT
         taken = int(
-            session.scalar(
-                select(func.count()).where(CampaignRecipient.campaign_id == campaign.id)
-            )
+            session.scalar(select(func.count()).where(CampaignRecipient.campaign_id == campaign.id))
             or 0
         )
     return taken
