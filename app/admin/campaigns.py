@@ -35,7 +35,9 @@ from app.campaigns import content as campaign_content
 from app.campaigns import report as campaign_report
 from app.campaigns import service
 from app.charts import Bar, bar_chart
+from app.domain.campaigns import MAX_HOLDOUT_PERCENT
 from app.domain.rfm import GROUP_KEYS
+from app.domain.segment_rules import RuleError
 from app.flows.preview import without_link
 from app.i18n import current_language, group_label
 from app.kizuna import db_session, kizuna
@@ -50,11 +52,10 @@ log = logging.getLogger(__name__)
 
 LANGUAGES = campaign_content.LANGUAGES
 EDITABLE = ("draft", "scheduled")
-RUNNING = ("sending", "paused")
 MAX_FORM_BLOCKS = 2 * campaign_content.MAX_BLOCKS  # parsed per language; more is refused
 MAX_PRODUCT_IDS = 4 * campaign_content.MAX_PRODUCTS
-MAX_HOURS = 24 * 7
-MAX_HOLDOUT = 50
+MAX_HOURS = campaign_audience.MAX_SMART_SENDING_HOURS
+MAX_HOLDOUT = MAX_HOLDOUT_PERCENT
 CUSTOMER_RESULTS = 10
 MAX_AUDIENCE_CHOICES = 200
 REPORTED_ON_LIST = 10  # campaigns whose numbers the list shows (newest first)
@@ -62,7 +63,6 @@ HOURLY_CHART_HOURS = 72  # longer than this, the chart shows days
 MIN_HOURLY_BARS = 12
 _BLOCK_FIELD = re.compile(r"^(en|ja)-(\d{1,3})-(type|text|url|alt|link|label|mode|count|products)$")
 _ACTION = re.compile(r"^(add|remove|up|down):(en|ja):([a-z]+|\d{1,3})$")
-BLOCK_FIELDS = ("text", "url", "alt", "link", "label", "mode", "count")
 NEW_BLOCKS: dict[str, dict[str, Any]] = {
     "heading": {"type": "heading", "text": ""},
     "text": {"type": "text", "text": ""},
@@ -406,20 +406,31 @@ def count_rows(counted: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def audience_count(session: Session, shop: Shop, draft: Draft) -> list[dict[str, Any]]:
+def audience_count(session: Session, shop: Shop, draft: Draft) -> tuple[list[dict[str, Any]], str]:
+    """The editor's count lines, and why there are none when the audience cannot be counted."""
     if draft.errors.get("audience"):
-        return count_rows(None)
+        return count_rows(None), ""
     if not draft.audience.get("segments") and not draft.audience.get("rfm_groups"):
-        return count_rows(campaign_audience.AudienceCount())
-    counted = campaign_audience.count(
-        session,
-        shop,
-        draft.audience,
-        datetime.now(UTC),
-        smart_sending_hours=draft.smart_sending_hours,
-        holdout_percent=draft.holdout_percent,
-    )
-    return count_rows(counted)
+        return count_rows(campaign_audience.AudienceCount()), ""
+    try:
+        counted = campaign_audience.count(
+            session,
+            shop,
+            draft.audience,
+            datetime.now(UTC),
+            smart_sending_hours=draft.smart_sending_hours,
+            holdout_percent=draft.holdout_percent,
+        )
+    except RuleError as error:  # a segment saved under older bounds: it cannot be counted
+        session.rollback()
+        return count_rows(None), unavailable_text(error)
+    return count_rows(counted), ""
+
+
+def unavailable_text(error: RuleError) -> str:
+    """ "A chosen segment can't be evaluated: <reason>" in the page's language."""
+    reason = segments.unavailable_text(current_language(), error.problems)
+    return gettext("A chosen segment can't be evaluated: %(reason)s", reason=reason)
 
 
 def product_labels(session: Session, shop: Shop, content: Mapping[str, Any]) -> dict[str, str]:
@@ -474,13 +485,15 @@ def _editor_page(
     customer = sample_customer(session, shop)
     identity = identity_of(shop)
     ready = campaign_content.ready_problem(draft.content) if campaign is not None else None
+    counts, count_problem = audience_count(session, shop, draft)
     page = render_template(
         "admin/campaigns/edit.html",
         campaign=campaign,
         draft=draft,
         errors=draft.errors,
         choices=choices,
-        counts=audience_count(session, shop, draft),
+        counts=counts,
+        count_problem=count_problem,
         product_labels=product_labels(session, shop, draft.content),
         preview_customer=customer,
         test_address=request.form.get("test_email") or (identity.reply_to if identity else ""),
@@ -692,8 +705,13 @@ def _review_page(campaign: Campaign, errors: dict[str, str], when: str, send_at:
     session = db_session()
     shop = g.shop
     choices = audience_choices(session, shop)
-    counted = campaign_audience.count(session, shop, campaign, datetime.now(UTC))
-    problem = campaign_content.ready_problem(campaign.content or {})
+    try:
+        counted = campaign_audience.count(session, shop, campaign, datetime.now(UTC))
+        problem = campaign_content.ready_problem(campaign.content or {})
+    except RuleError as error:
+        session.rollback()
+        counted = campaign_audience.AudienceCount()
+        problem = unavailable_text(error)
     if campaign.status not in EDITABLE:
         problem = gettext("This campaign has already started sending or was cancelled.")
     if not (campaign.audience or {}).get("segments") and not (campaign.audience or {}).get(
@@ -1054,15 +1072,19 @@ def campaign_audience_count():  # type: ignore[no-untyped-def]
     if not audience["segments"] and not audience["rfm_groups"]:
         nobody = campaign_audience.AudienceCount()
         return jsonify(rows=count_rows(nobody), will_receive=0)
-    counted = campaign_audience.count(
-        session,
-        g.shop,
-        audience,
-        datetime.now(UTC),
-        smart_sending_hours=hours,
-        holdout_percent=holdout,
-    )
-    session.rollback()
+    try:
+        counted = campaign_audience.count(
+            session,
+            g.shop,
+            audience,
+            datetime.now(UTC),
+            smart_sending_hours=hours,
+            holdout_percent=holdout,
+        )
+    except RuleError as error:
+        return jsonify(problem=unavailable_text(error), field="audience")
+    finally:
+        session.rollback()
     return jsonify(rows=count_rows(counted), will_receive=int(counted.will_receive))
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.admin.campaigns import engagement_series, hourly_engagement, lift_text, percent
 from app.campaigns import service
 from app.config import Config, load_config
-from app.models import Account, Customer, Product, Shop
+from app.models import Account, Customer, Product, SavedSegment, Shop
 from app.models.campaign import Campaign
 from app.models.flow import Message, MessageEvent
 from app.services import segments
@@ -592,3 +592,34 @@ def test_opens_and_clicks_are_counted_by_hour_on_both_databases(db_or_sqlite: Se
         hour: (2, 1),  # two emails opened, one clicked between 14:00 and 15:00
         hour + timedelta(hours=1): (1, 0),  # one opened again the next hour
     }
+
+
+def test_a_segment_that_cannot_be_evaluated_is_named_not_a_server_error(
+    store: Store, db: Session
+) -> None:
+    broken = SavedSegment(
+        shop_id=store.shop.id,
+        name="Saved under older rules",
+        rule={"match": "all", "rules": [{"field": "retired_field", "op": "is", "value": "x"}]},
+    )
+    db.add(broken)
+    db.commit()
+    campaign = service.create(
+        db,
+        store.shop,
+        name="Old audience",
+        audience={"segments": [broken.id], "rfm_groups": []},
+        content=None,
+    )
+    editor = store.client.get(f"/app/campaigns/{campaign.id}")
+    assert editor.status_code == 200
+    assert "be evaluated" in text_of(editor)
+    assert 'data-field="errors"' not in text_of(editor)  # nothing was posted: no form error
+    review = store.client.get(f"/app/campaigns/{campaign.id}/review")
+    assert review.status_code == 200
+    assert "be evaluated" in text_of(review)
+    form = editor_form(store, segment=[str(broken.id)])
+    del form["action"]
+    counted = store.client.post("/app/campaigns/audience", data=form)
+    assert counted.status_code == 200
+    assert "can't be evaluated" in counted.get_json()["problem"]
