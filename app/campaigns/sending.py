@@ -1,4 +1,4 @@
-"""A campaign's send: the audience snapshot at its start, then batches of up to 1,000
+"""A campaign's send: the audience snapshot taken by its first job, then batches of up to 1,000
 recipients, each decided by `app/flows/rules.decide` and handed to SendGrid in one Mail Send
 request per language (shared content, per-recipient substitutions).
 
@@ -102,17 +102,32 @@ def enqueue_send(session: Session, campaign: Campaign) -> None:
         )
 
 
-def start(session: Session, shop: Shop, campaign: Campaign, now: datetime) -> int:
-    """Start the send (in the caller's transaction): the audience snapshot the first time,
-    status `sending`, the job after the commit. → recipients snapshotted now (0 on a restart)."""
-    taken = 0
-    if campaign.started_at is None:
-        taken = snapshot(session, shop, campaign, now)
-        campaign.started_at = now
+def start(session: Session, shop: Shop, campaign: Campaign, now: datetime) -> None:
+    """Start the send (in the caller's transaction): status `sending` and, after the commit,
+    the send jobs, the first of which takes the audience snapshot (`take_snapshot`): a
+    million-customer audience is read by a job, never by the merchant's request."""
     campaign.status, campaign.last_error = "sending", None
     campaign.updated_at = now
     enqueue_send(session, campaign)
-    log.info("campaign started shop=%s campaign=%s recipients=%s", shop.id, campaign.id, taken)
+    log.info("campaign started shop=%s campaign=%s", shop.id, campaign.id)
+
+
+def take_snapshot(runtime: Kizuna, campaign_id: int, now: datetime | None = None) -> int | None:
+    """The audience snapshot, once per campaign, by whichever lane comes first (the others
+    wait on the campaign's row lock, then find it taken); → recipients taken (None: already
+    taken, or the campaign is no longer sending)."""
+    now = now or utcnow()
+    with runtime.db.session() as session:
+        campaign = session.scalars(
+            select(Campaign).where(Campaign.id == campaign_id).with_for_update()
+        ).one_or_none()
+        if campaign is None or campaign.status != "sending" or campaign.started_at is not None:
+            return None
+        shop = session.get_one(Shop, campaign.shop_id)
+        taken = snapshot(session, shop, campaign, now)
+        campaign.started_at = now
+        session.commit()
+    log.info("campaign snapshot campaign=%s recipients=%s", campaign_id, taken)
     return taken
 
 
@@ -508,6 +523,9 @@ def send_campaign(
     crash (see the module's invariants)."""
     totals: Counter[str] = Counter()
     shared: dict[str, SharedContent] = {}
+    taken = take_snapshot(runtime, campaign_id)
+    if taken is not None:
+        totals["snapshot"] = taken
     batches = 0
     while max_batches is None or batches < max_batches:
         now = utcnow()
