@@ -257,6 +257,65 @@ def _demo_pace(config: Config, redis_url: str) -> None:
     enqueue(redis.Redis.from_url(redis_url), SCAN_WINBACK)
 
 
+DEMO_CAMPAIGN_SEGMENT = {
+    "match": "all",
+    "rules": [{"field": "orders_count", "op": "gte", "value": 2}],
+}
+
+
+def _demo_blocks(lang: str) -> list[dict[str, Any]]:
+    ja = lang == "ja"
+    return [
+        {"type": "heading", "text": "新茶の季節です" if ja else "The new season's tea is here"},
+        {
+            "type": "text",
+            "text": "いつもご愛顧いただきありがとうございます。\n\n今年の新茶が入荷しました。"
+            if ja
+            else "Thank you for being a regular.\n\nThis year's first flush has arrived.",
+        },
+        {"type": "products", "mode": "recommended", "product_ids": [], "count": 3},
+        {"type": "divider"},
+        {"type": "button", "label": "ストアへ" if ja else "Visit the store", "url": ""},
+    ]
+
+
+def _demo_campaign(env: dict[str, str]) -> None:
+    """Send the demo shop one campaign to its repeat customers (10 % held out), unless it has
+    one: the simulated recipients' events then fill its report."""
+    from sqlalchemy import select
+
+    from app import create_app
+    from app.campaigns import service
+    from app.kizuna import kizuna
+    from app.links import shop_home_url
+    from app.models import Campaign, Shop
+    from app.services import segments
+
+    app = create_app(load_config(env))
+    with app.app_context(), kizuna().db.session() as session:
+        shop = session.scalars(select(Shop).where(Shop.domain == DEMO_SHOP)).one_or_none()
+        if shop is None or session.scalar(select(Campaign.id).where(Campaign.shop_id == shop.id)):
+            return
+        saved = segments.save_segment(session, shop.id, "リピーター", DEMO_CAMPAIGN_SEGMENT)
+        if saved.segment is None:
+            return
+        session.commit()
+        content: dict[str, Any] = {"coupon": None}
+        for lang, subject in (("ja", "新茶のご案内"), ("en", "The new season's tea")):
+            blocks = _demo_blocks(lang)
+            blocks[-1]["url"] = shop_home_url(shop)
+            content[lang] = {"subject": subject, "preheader": "", "blocks": blocks}
+        campaign = service.create(
+            session,
+            shop,
+            name="新茶のご案内",
+            audience={"segments": [saved.segment.id], "rfm_groups": []},
+            content=content,
+            holdout_percent=10,
+        )
+        service.schedule(session, shop, campaign.id, None)
+
+
 def _share_customers(shopify_store: Any, woo_store: Any) -> int:
     """Make a share of the WooCommerce store's customers the Shopify store's people (same
     address and names, on their orders too); → how many."""
@@ -415,6 +474,10 @@ def run_demo(
         demo_redis = redis.Redis.from_url(demo_redis_url)
         _demo_sender(config)
         _demo_pace(config, demo_redis_url)
+        try:
+            _demo_campaign({**env, "REDIS_URL": demo_redis_url})
+        except Exception as error:  # a demo nicety: the rest of the demo goes on without it
+            click.echo(f"  (the demo campaign was not sent: {type(error).__name__}: {error})")
 
         click.echo(f"Connecting the WooCommerce store {woo_store_url} to the same account…")
         _connect_woocommerce(app_url, make_login_url(config, demo_redis, account_id), woo_store_url)
@@ -447,6 +510,9 @@ def run_demo(
             click.echo(
                 "Flows run at demo pace: win-back emails now, thank-yous 6 minutes after an "
                 "order, cart reminders from 15 minutes after a cart is left (see the Outbox page)."
+            )
+            click.echo(
+                "A campaign to the repeat customers is sent (see its report under Campaigns)."
             )
         while True:
             supervisor.check_alive()

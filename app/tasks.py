@@ -58,6 +58,10 @@ SEND_OPT_IN_CONFIRMATION = Task(
     "jobs.opt_in.send_confirmation", EMAIL, retry_intervals=(60, 300, 900)
 )
 SWEEP_MESSAGES = Task("jobs.message_sweep.sweep_messages", EMAIL, timeout=120)
+# Campaigns: one campaign's send (batches until done, paused or cancelled), and the tick that
+# starts scheduled campaigns and re-enqueues sends whose job was lost.
+SEND_CAMPAIGN = Task("jobs.campaigns.send_campaign", EMAIL, timeout=4 * HOUR)
+START_DUE_CAMPAIGNS = Task("jobs.campaigns.start_due_campaigns", EMAIL, timeout=120)
 # Email to merchants about their sign-in: verification, password reset, team invitation.
 SEND_ACCOUNT_EMAIL = Task(
     "jobs.account_email.send_account_email", EMAIL, retry_intervals=(30, 120, 600)
@@ -85,4 +89,6 @@ ALL: tuple[Task, ...] = (
     SEND_OPT_IN_CONFIRMATION,
     SWEEP_MESSAGES,
     SEND_ACCOUNT_EMAIL,
+    SEND_CAMPAIGN,
+    START_DUE_CAMPAIGNS,
 )

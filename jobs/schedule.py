@@ -31,6 +31,7 @@ from app.tasks import (
     RECONCILE_ALL,
     SCAN_WINBACK_SHOP,
     SCORE_SHOP,
+    START_DUE_CAMPAIGNS,
     SWEEP_FLOW_RUNS,
     SWEEP_MESSAGES,
     SWEEP_WEBHOOK_EVENTS,
@@ -66,10 +67,14 @@ FLOW_SWEEP = PeriodicJob("flow-sweep", SWEEP_FLOW_RUNS, 30.0)
 # Sends whose job was lost are queued again; sends a dead worker abandoned become `unknown`.
 MESSAGE_SWEEP = PeriodicJob("message-sweep", SWEEP_MESSAGES, 30.0)
 
+# Campaigns whose scheduled time has come start; sends whose job was lost are queued again.
+CAMPAIGN_TICK = PeriodicJob("campaign-tick", START_DUE_CAMPAIGNS, 30.0)
+
 PERIODIC: tuple[PeriodicJob, ...] = (
     SWEEP,
     FLOW_SWEEP,
     MESSAGE_SWEEP,
+    CAMPAIGN_TICK,
     WOOCOMMERCE_RECONCILE,
     SHOPIFY_RECONCILE,
 )

@@ -19,6 +19,7 @@ from app.admin import (  # noqa: E402, F401
     analytics,
     attribution,
     backtest,
+    campaigns,
     customer_activity,
     flows,
     helpers,

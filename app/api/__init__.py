@@ -10,4 +10,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Routes and error handlers register on bp.
-from app.api import errors, flows, saved_segments, views  # noqa: E402, F401
+from app.api import campaigns, errors, flows, saved_segments, views  # noqa: E402, F401

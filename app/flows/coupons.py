@@ -132,7 +132,7 @@ def create_step_coupon(
                     wc,
                     email=customer.email,
                     percent=percent,
-                    amount=amount,
+                    amount_off=amount,
                     expires_at=ends_at,
                     code=code,
                 )
@@ -142,7 +142,7 @@ def create_step_coupon(
                     client,
                     customer_gid=customer_gid(customer.external_id),
                     percent=percent,
-                    amount=amount,
+                    amount_off=amount,
                     ends_at=ends_at,
                     code=code,
                     title=f"Kizuna {run.flow_key} {code}",

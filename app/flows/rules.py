@@ -33,6 +33,7 @@ class Facts:
     (a webhook exited it) with this reason. `recent_sends`: when the customer was emailed
     within the caps' windows. `outranked`: a flow of higher priority has something due for them.
     `sender_identity_set`: the shop's emails can carry the sender's name, address and contact.
+    `emailed_recently`: a campaign with smart sending skips someone emailed within its window.
     """
 
     shop_active: bool = True
@@ -45,6 +46,7 @@ class Facts:
     audience_exit: str | None = None
     flow_exits: tuple[str, ...] = ()
     complaint_open: bool = False
+    emailed_recently: bool = False
     not_before: datetime | None = None
     outranked: bool = False
     recent_sends: tuple[datetime, ...] = ()
@@ -129,6 +131,8 @@ STOP_RULES: Sequence[StopRule] = (
     StopRule("flow_exit", _first_flow_exit),
     # An open complaint pauses marketing to the customer; the run goes on.
     StopRule("complaint_open", lambda f: Skip("complaint_open") if f.complaint_open else None),
+    # Smart sending (campaigns): not again to someone emailed within the chosen hours.
+    StopRule("smart_sending", lambda f: Skip("smart_sending") if f.emailed_recently else None),
 )
 
 DELAY_RULES: Sequence[DelayRule] = (

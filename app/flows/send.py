@@ -222,6 +222,8 @@ def _prepare_batch(
         for msg in batch:
             if msg.customer_id in customers:  # one email per customer per request
                 continue
+            if msg.flow_run_id is None:  # a campaign's message is never in a flow's batch
+                continue
             run = runs[msg.flow_run_id]
             result, email = _decide_and_render(
                 runtime, session, facts, run, msg, now, shared=contents

@@ -1,6 +1,7 @@
 """All models, imported here so that Alembic and `Base.metadata` see every table."""
 
 from app.models.account import Account, AccountMember
+from app.models.campaign import Campaign, CampaignRecipient  # noqa: F401
 from app.models.checkout import Checkout
 from app.models.customer import Customer, CustomerProduct, TimelineEvent
 from app.models.flow import FlowRun, FlowSetting, Message, MessageEvent, Suppression  # noqa: F401

@@ -1,8 +1,9 @@
 """Flows and their messages: settings per shop, one run per trigger, one message per step.
 
 Layer: models (never commit). Idempotency lives in the unique keys: run (shop, flow, customer,
-trigger key), message (run, step, customer), event (`sg_event_id` and its natural key),
-suppression (shop, normalised email). Personal data: `suppressions.email_normalized` only.
+trigger key), message (run, step, customer; or campaign, customer), event (`sg_event_id` and
+its natural key), suppression (shop, normalised email). Personal data:
+`suppressions.email_normalized` only.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("flow_run_id", "step", "customer_id"),
+        # A campaign emails each of its recipients once (`app/campaigns/sending.py`).
+        UniqueConstraint("campaign_id", "customer_id", name="uq_messages_campaign_customer"),
         # The message sweeper: the few messages not yet settled, among millions sent.
         Index(
             "ix_messages_unsettled",
@@ -100,8 +103,12 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
-    flow_run_id: Mapped[int] = mapped_column(
+    # A flow's message has its run; a campaign's has its campaign instead (step 0).
+    flow_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True
+    )
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
     )
     step: Mapped[int] = mapped_column(Integer)
     customer_id: Mapped[int] = mapped_column(

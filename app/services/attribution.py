@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
 from app.domain.attribution import (
@@ -27,6 +27,8 @@ from app.domain.attribution import (
 from app.models import Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
 from app.models.order import order_time
+
+CAMPAIGN_KEY = "campaign"
 
 
 @dataclass(frozen=True)
@@ -81,12 +83,14 @@ def attributed_orders(
     if not orders:
         return []
     earliest = since - settings.window
+    # A campaign's message has no flow run: it is credited under the key "campaign".
+    flow_key = func.coalesce(FlowRun.flow_key, literal(CAMPAIGN_KEY))
     touch_rows: Sequence[Any]
     if settings.touch_events:
         touch_rows = session.execute(
-            select(Message.customer_id, MessageEvent.occurred_at, Message.id, FlowRun.flow_key)
+            select(Message.customer_id, MessageEvent.occurred_at, Message.id, flow_key)
             .join(Message, Message.id == MessageEvent.message_id)
-            .join(FlowRun, FlowRun.id == Message.flow_run_id)
+            .outerjoin(FlowRun, FlowRun.id == Message.flow_run_id)
             .where(
                 MessageEvent.shop_id == shop_id,
                 Message.shop_id == shop_id,
@@ -97,8 +101,8 @@ def attributed_orders(
         ).all()
     else:
         touch_rows = session.execute(
-            select(Message.customer_id, Message.sent_at, Message.id, FlowRun.flow_key)
-            .join(FlowRun, FlowRun.id == Message.flow_run_id)
+            select(Message.customer_id, Message.sent_at, Message.id, flow_key)
+            .outerjoin(FlowRun, FlowRun.id == Message.flow_run_id)
             .where(
                 Message.shop_id == shop_id,
                 Message.status == "sent",

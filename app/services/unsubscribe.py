@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
@@ -34,9 +35,15 @@ class UnsubscribeToken:
     message_id: int | None
 
 
+@lru_cache(maxsize=8)
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    # Built once per key: a campaign signs a link per recipient, a million of them.
+    return URLSafeSerializer(secret_key, salt=_SALT)
+
+
 def make_token(secret_key: str, shop_id: int, customer_id: int, message_id: int | None) -> str:
     """A URL-safe signed token naming the recipient by ids (no address)."""
-    return str(URLSafeSerializer(secret_key, salt=_SALT).dumps([shop_id, customer_id, message_id]))
+    return str(_serializer(secret_key).dumps([shop_id, customer_id, message_id]))
 
 
 def read_token(secret_key: str, token: str) -> UnsubscribeToken | None:

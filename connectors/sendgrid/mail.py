@@ -276,16 +276,18 @@ def build_mail_body(email: OutgoingEmail) -> dict[str, Any]:
     return _mail([email])
 
 
-def build_batch(emails: Iterable[OutgoingEmail]) -> list[dict[str, Any]]:
+def build_batch(emails: Iterable[OutgoingEmail], *, checked: bool = False) -> list[dict[str, Any]]:
     """Bodies for many emails: identical content shares a request, up to 1,000 recipients each.
 
     Requests keep the order in which each content first appears. A recipient already present in
-    the current request starts a new one, since SendGrid rejects repeated addresses.
+    the current request starts a new one, since SendGrid rejects repeated addresses. `checked`:
+    the caller has already passed each email through `validate` (or `refusal`).
     """
     groups: dict[tuple[Any, ...], list[list[OutgoingEmail]]] = {}
     seen: dict[tuple[Any, ...], set[str]] = {}
     for email in emails:
-        validate(email)
+        if not checked:
+            validate(email)
         key = _content_key(email)
         chunks = groups.setdefault(key, [[]])
         addresses = seen.setdefault(key, set())

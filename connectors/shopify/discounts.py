@@ -1,4 +1,5 @@
-"""Unique single-use discount codes on Shopify (`discountCodeBasicCreate`), one per message.
+"""Unique single-use discount codes on Shopify (`discountCodeBasicCreate`), one per message
+(or per campaign recipient): a percentage or an amount off.
 
 Layer: connectors. A code is derived from a secret and its message, so a retried send asks for
 the same code, and "code taken" for our own code counts as success. One customer, one use.
@@ -55,6 +56,22 @@ def _is_code_taken(error: dict[str, Any]) -> bool:
     return error.get("code") == "TAKEN" and (not field or field[-1] == "code")
 
 
+def _customer_gets_value(
+    percent: Decimal | float | int | None, amount_off: Decimal | float | int | None
+) -> dict[str, Any]:
+    if (percent is None) == (amount_off is None):
+        raise ValueError("give either percent or amount_off")
+    if amount_off is not None:
+        amount = Decimal(str(amount_off))
+        if not amount > 0:
+            raise ValueError("amount_off must be positive")
+        return {"discountAmount": {"amount": format(amount, "f"), "appliesOnEachItem": False}}
+    share = Decimal(str(percent)) / 100
+    if not 0 < share <= 1:
+        raise ValueError("percent must be in (0, 100]")
+    return {"percentage": float(share)}
+
+
 def create_single_use_discount(
     client: GraphQLExecutor,
     *,
@@ -64,25 +81,15 @@ def create_single_use_discount(
     code: str,
     title: str,
     starts_at: datetime | None = None,
-    amount: Decimal | float | int | None = None,
+    amount_off: Decimal | float | int | None = None,
 ) -> DiscountCode:
-    """Create `code`: `percent` % off everything, or `amount` (the shop's currency) off the
+    """Create `code`: `percent` % off everything, or `amount_off` (the shop's currency) off the
     order, for one customer, one use, until `ends_at`.
 
     userErrors raise `ConnectorError` (code = the first error's code), except "code taken" for
     this very code, which is an earlier attempt of ours and returns the code.
     """
-    value: dict[str, Any]
-    if amount is not None:
-        fixed = Decimal(str(amount))
-        if not fixed > 0:
-            raise ValueError("amount must be above 0")
-        value = {"discountAmount": {"amount": str(fixed), "appliesOnEachItem": False}}
-    else:
-        share = Decimal(str(percent)) / 100
-        if not 0 < share <= 1:
-            raise ValueError("percent must be in (0, 100]")
-        value = {"percentage": float(share)}
+    value = _customer_gets_value(percent, amount_off)
     basic: dict[str, Any] = {
         "title": title,
         "code": code,

@@ -23,24 +23,26 @@ def create_coupon(
     percent: Decimal | float | int | None = None,
     expires_at: datetime,
     code: str,
-    amount: Decimal | float | int | None = None,
+    amount_off: Decimal | float | int | None = None,
 ) -> DiscountCode:
-    """Create the coupon: `percent` % off, or `amount` (the store's currency) off the cart;
+    """Create the coupon: `percent` % off, or `amount_off` off the cart (`fixed_cart`);
     `ConnectorError` for any refusal except "this code already exists"."""
-    if amount is not None:
-        value, discount_type = Decimal(str(amount)), "fixed_cart"
-        if not value > 0:
-            raise ValueError("amount must be above 0")
+    if (percent is None) == (amount_off is None):
+        raise ValueError("give either percent or amount_off")
+    if amount_off is not None:
+        amount, discount_type = Decimal(str(amount_off)), "fixed_cart"
+        if not amount > 0:
+            raise ValueError("amount_off must be positive")
     else:
-        value, discount_type = Decimal(str(percent)), "percent"
-        if not 0 < value <= 100:
+        amount, discount_type = Decimal(str(percent)), "percent"
+        if not 0 < amount <= 100:
             raise ValueError("percent must be in (0, 100]")
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
     data = {
         "code": code,
         "discount_type": discount_type,
-        "amount": format(value.normalize(), "f"),
+        "amount": format(amount.normalize(), "f"),
         "individual_use": True,
         "usage_limit": 1,
         "usage_limit_per_user": 1,

@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.auth.login_link import make_login_url
+from app.campaigns import content as campaign_content
+from app.campaigns import service as campaigns
 from app.config import Config
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
@@ -34,7 +36,7 @@ stack = simulated_admin.stack
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SKIPPED = re.compile(r"\.(csv|json)$|^/logout|^/static/")
-GROUPED = ("/app/segments", "/app/flows", "/app/outbox")
+GROUPED = ("/app/segments", "/app/flows", "/app/outbox", "/app/campaigns")
 
 
 def _group(prefix: str) -> Callable[[str], bool]:
@@ -58,7 +60,24 @@ def prepare(db: Session, stack: Stack, config: Config, lang: str) -> World:
     rule = {"match": "all", "rules": [{"field": "country", "op": "is", "value": "JP"}]}
     result = segments.save_segment(db, world.shop.id, "Japan", rule)
     assert result.ok, result
+    assert result.segment is not None
     db.commit()
+    content = campaign_content.empty_content()
+    for lang, subject, heading in (
+        ("ja", "冬の新茶", "冬の新茶が届きました"),
+        ("en", "Winter tea", "Tea"),
+    ):
+        content[lang]["subject"] = subject
+        content[lang]["blocks"] = [{"type": "heading", "text": heading}, {"type": "divider"}]
+    audience = {"segments": [result.segment.id], "rfm_groups": []}
+    campaigns.create(db, world.shop, name="Winter tea", audience=audience, content=content)
+    sent = campaigns.create(db, world.shop, name="Autumn tea", audience=audience, content=content)
+    sent.status, sent.started_at, sent.finished_at = (
+        "sent",
+        world.message.sent_at,
+        world.message.sent_at,
+    )
+    db.commit()  # a campaign sent long ago: the list links its report
     return world
 
 
@@ -199,6 +218,12 @@ def test_every_admin_page(
             "/app/flows/recommendations",
         },
         "outbox": {"/app/outbox", "/app/outbox/<id>"},
+        "campaigns": {
+            "/app/campaigns",
+            "/app/campaigns/new",
+            "/app/campaigns/<id>",
+            "/app/campaigns/<id>/report",
+        },
     }
     assert expected[group] <= shapes, shapes
     if way == "embedded":

@@ -60,7 +60,7 @@ class Tour:
         expect(self.app.locator("body.is-embedded")).to_have_count(1)
         expect(self.app.locator("h1").first).to_be_visible()
         # App Bridge's navigation, shown by the admin: its links reach the app as fetches.
-        expect(self.nav.locator("a")).to_have_count(6)
+        expect(self.nav.locator("a")).to_have_count(7)
 
     def say(self, message: str, context: str | None = None) -> str:
         return (

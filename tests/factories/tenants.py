@@ -21,6 +21,7 @@ from app import passwords
 from app.models import (
     Account,
     AccountMember,
+    Campaign,
     Checkout,
     Customer,
     FlowRun,
@@ -72,6 +73,7 @@ ID_TABLES = {
     "event_id": "webhook_events",
     "shop_id": "shops",
     "member_id": "account_members",
+    "campaign_id": "campaigns",
 }
 
 
@@ -233,6 +235,19 @@ def populate(db: Session, tag: str, person: str) -> Tenant:
     db.add(member)
     saved = segments.save_segment(db, shop.id, f"{person} everyone", EVERYONE)
     assert saved.segment is not None, saved.problems
+    campaign = Campaign(
+        shop_id=shop.id,
+        name=f"{person} campaign",
+        status="draft",
+        audience={"segments": [saved.segment.id], "rfm_groups": []},
+        content={
+            "coupon": None,
+            "en": {"subject": f"{person} campaign subject", "preheader": "", "blocks": []},
+            "ja": {"subject": "", "preheader": "", "blocks": []},
+        },
+        holdout_percent=0,
+    )
+    db.add(campaign)
     db.commit()
     score_shop(db, shop.id)
     secrets = (
@@ -243,6 +258,8 @@ def populate(db: Session, tag: str, person: str) -> Tenant:
         inquiry.subject,
         inquiry.notes,
         message.subject or "",
+        campaign.name,
+        f"{person} campaign subject",
         f"{person}product",
         f"{person}billing",
         f"{person} collection",
@@ -265,6 +282,7 @@ def populate(db: Session, tag: str, person: str) -> Tenant:
             "saved_segments": saved.segment.id,
             "shops": shop.id,
             "account_members": member.id,
+            "campaigns": campaign.id,
         },
         secrets=secrets,
     )

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (
     Account,
+    Campaign,
     Checkout,
     Customer,
     Order,
@@ -153,6 +154,34 @@ def session_cookie(db: Session, client: Any, runtime: Any) -> str:
     return str(cookie.value)
 
 
+def _campaigns(db: Session) -> list[int]:
+    """A draft (to a saved segment) and a sent campaign in each shop; → their ids."""
+    ids = []
+    for shop in db.scalars(select(Shop)):
+        segment = segments.save_segment(db, shop.id, "Campaign buyers", BUYERS).segment
+        assert segment is not None
+        content = {
+            "coupon": None,
+            "en": {"subject": "Sale", "preheader": "", "blocks": [{"type": "text", "text": "Hi"}]},
+            "ja": {"subject": "", "preheader": "", "blocks": []},
+        }
+        for status in ("draft", "sent"):
+            campaign = Campaign(
+                shop_id=shop.id,
+                name=f"Campaign {status}",
+                status=status,
+                audience={"segments": [segment.id], "rfm_groups": ["champions"]},
+                content=content,
+                holdout_percent=10,
+                started_at=NOW if status == "sent" else None,
+            )
+            db.add(campaign)
+            db.flush()
+            ids.append(campaign.id)
+    db.commit()
+    return ids
+
+
 # `schemathesis.pytest.from_fixture` reads `Function._nodeid`, gone in pytest 9: drive the
 # operations' Hypothesis strategies directly instead (same generation, same checks).
 SCHEMA = schemathesis.openapi.from_path(SPEC_PATH)
@@ -208,6 +237,14 @@ def test_api_conforms_to_openapi(
         segment_ids = [*db.scalars(select(SavedSegment.id)), 10**6]
         cases = st.sampled_from(segment_ids).flatmap(
             lambda i: operation.as_strategy(generation_mode=mode, path_parameters={"segment_id": i})
+        )
+    if "campaign_id" in operation.path and mode is GenerationMode.POSITIVE:
+        # A draft and a sent campaign in each shop, and a missing id.
+        campaign_ids = [*_campaigns(db), 10**6]
+        cases = st.sampled_from(campaign_ids).flatmap(
+            lambda i: operation.as_strategy(
+                generation_mode=mode, path_parameters={"campaign_id": i}
+            )
         )
     if operation_id == "getCustomer" and mode is GenerationMode.POSITIVE:
         # Random ids almost never exist: draw real ones (of both shops) and a missing one.

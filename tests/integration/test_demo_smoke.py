@@ -304,3 +304,31 @@ def test_ctrl_c_stops_every_process(demo: Demo) -> None:
         time.sleep(0.2)
     assert "Stopped" in demo.printed
     assert not _port_open(demo.port), "the web process is still serving after Ctrl-C"
+
+
+def test_a_campaign_goes_to_the_repeat_customers_and_its_report_fills(demo: Demo) -> None:
+    """The demo sends one campaign (ja and en, recommended products, 10 % held out); the
+    simulated recipients' events reach its report."""
+    database_path = demo.instance / "kizuna.sqlite3"
+    deadline = time.monotonic() + 20
+    found: tuple[int, ...] = ()
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database_path) as database:
+            found = (
+                database.execute(
+                    "SELECT c.id, c.status, count(m.id), count(m.delivered_at), c.shop_id"
+                    " FROM campaigns c LEFT JOIN messages m ON m.campaign_id = c.id"
+                    " GROUP BY c.id, c.status, c.shop_id"
+                ).fetchone()
+                or ()
+            )
+        if found and found[1] == "sent" and found[3]:
+            break
+        time.sleep(1)
+    assert found, "the demo made no campaign"
+    campaign_id, status, emailed, delivered, shop_id = found
+    assert status == "sent"
+    assert emailed > 0
+    assert delivered > 0
+    report = demo.page(f"/app/campaigns/{campaign_id}/report?shop_id={shop_id}")
+    assert "新茶のご案内" in report

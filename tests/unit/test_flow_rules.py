@@ -43,6 +43,7 @@ SCENARIOS: dict[str, tuple[Facts, Decision]] = {
         Exit("checkout_completed"),
     ),
     "complaint": (replace(BASE, complaint_open=True), Skip("complaint_open")),
+    "smart_sending": (replace(BASE, emailed_recently=True), Skip("smart_sending")),
     "not_before": (
         replace(BASE, not_before=NOW + timedelta(hours=1)),
         Postpone(NOW + timedelta(hours=1), frozenset({"not_before"})),

@@ -159,8 +159,15 @@ class SandboxSendGrid:
         api_key: str | None = None,
         event_webhook_url: str | None = None,
         scopes: Iterable[str] = DEFAULT_SCOPES,
+        *,
+        keep_outbox: bool = True,
     ) -> None:
         self.api_key = api_key
+        # False (a bench of a million emails): accepted messages are only counted, by their
+        # `kizuna_message_id` (`accepted_ids`); the outbox stays empty and no events are made.
+        self.keep_outbox = keep_outbox
+        self.accepted_ids: list[str] = []
+        self.last_accepted_at: float | None = None
         self.event_webhook_url = event_webhook_url
         self.scopes = tuple(scopes)
         self._senders: list[VerifiedSender] = []
@@ -262,6 +269,15 @@ class SandboxSendGrid:
     def accept(self, body: Mapping[str, Any]) -> str:
         """Store a validated Mail Send body, one message per personalization; → X-Message-Id."""
         x_message_id = _new_x_message_id()
+        if not self.keep_outbox:
+            ids = [
+                str((item.get("custom_args") or {}).get("kizuna_message_id", ""))
+                for item in body["personalizations"]
+            ]
+            with self._lock:
+                self.accepted_ids.extend(ids)
+                self.last_accepted_at = time.time()
+            return x_message_id
         now = datetime.now(UTC)
         sender = body["from"]
         reply_to = body.get("reply_to") or {}

@@ -31,13 +31,13 @@ class SandboxDiscount:
     title: str
     code: str
     customer_ids: list[int]
-    percentage: Decimal  # 0 for a fixed amount off
+    percentage: Decimal | None
     usage_limit: int | None
     applies_once_per_customer: bool
     starts_at: datetime
     ends_at: datetime | None
     created_at: datetime
-    amount: Decimal | None = None  # a fixed amount off the order, in the shop's currency
+    amount: Decimal | None = None  # an amount off the order instead of a percentage
 
     @property
     def gid(self) -> str:
@@ -88,9 +88,11 @@ def discount_node(discount: SandboxDiscount) -> dict[str, Any]:
             "createdAt": _iso(discount.created_at),
             "updatedAt": _iso(discount.created_at),
             "status": "ACTIVE",
-            "summary": f"{discount.amount} off entire order"
-            if discount.amount is not None
-            else f"{discount.percentage * 100:g}% off entire order",
+            "summary": (
+                f"{discount.percentage * 100:g}% off entire order"
+                if discount.percentage is not None
+                else f"{discount.amount:f} off entire order"
+            ),
         },
     }
 
@@ -129,6 +131,14 @@ def discount_code_basic_create(
             "Amount must be greater than 0",
         )
     percentage = Decimal(str(value.get("percentage"))) if "percentage" in value else None
+    amount_off = (value.get("discountAmount") or {}).get("amount")
+    amount = Decimal(str(amount_off)) if amount_off is not None and percentage is None else None
+    if amount is not None and not amount > 0:
+        return _discount_error(
+            ["customerGets", "value", "discountAmount", "amount"],
+            "GREATER_THAN",
+            "Amount must be greater than 0",
+        )
     if amount is None and (percentage is None or not 0 < percentage <= 1):
         return _discount_error(
             ["customerGets", "value", "percentage"],
@@ -148,7 +158,7 @@ def discount_code_basic_create(
         title=title,
         code=code,
         customer_ids=customer_ids,
-        percentage=percentage or Decimal(0),
+        percentage=percentage,
         amount=amount,
         usage_limit=int(limit) if limit is not None else None,
         applies_once_per_customer=bool(data.get("appliesOncePerCustomer")),

@@ -1,0 +1,216 @@
+"""A campaign's coupon block on both platforms, over real HTTP to the simulated stores: each
+recipient gets their own single-use code, created at send (Shopify `discountCodeBasicCreate`,
+WooCommerce `POST coupons`), shown in their email, and a retried batch reuses the code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from rq import Queue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.campaigns import sending
+from app.campaigns.coupons import create_codes
+from app.config import Config, load_config
+from app.db import utcnow
+from app.models import Customer, Shop
+from app.models.campaign import CampaignRecipient
+from app.queueing import SYNC
+from app.services.install_shop import connect_custom_app
+from connectors.sandbox.sendgrid import SandboxSendGrid
+from connectors.sandbox.shopify import SandboxShopify
+from connectors.sandbox.shopify.mutations import discounts
+from connectors.sandbox.woocommerce import SandboxWooCommerce
+from connectors.sandbox.woocommerce.coupons import coupons
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    Dispatcher,
+    LiveServer,
+    make_test_env,
+)
+from tests.factories.campaigns import content, draft, vip_segment
+from tests.factories.shops import set_sender_identity
+from tests.factories.sync_resume import connect_woo_store
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+DOMAIN = "coupon-camp.myshopify.com"
+WOO_PATH = "coupon-camp"
+COUPON = {"kind": "percentage", "value": 15, "expires_days": 10}
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[LiveServer, Dispatcher]]:
+    dispatch = Dispatcher()
+    server = LiveServer(dispatch)
+    yield server, dispatch
+    server.stop()
+
+
+@pytest.fixture
+def shopify(servers: Any) -> Iterator[SandboxShopify]:
+    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=5, plan="plus")
+    platform.add_shop(DOMAIN, customers=2, years=1, name="Coupon Store")
+    platform.webhook_retry_delays = ()
+    servers[1].target = platform.wsgi_app
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def sendgrid(serve: Any) -> SandboxSendGrid:
+    sandbox = SandboxSendGrid()
+    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
+    return sandbox
+
+
+@pytest.fixture
+def config(
+    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
+) -> Config:
+    env = make_test_env(
+        database_url,
+        redis_url,
+        SHOPIFY_SANDBOX_URL=servers[0].url,
+        APP_URL="https://kizuna.test",
+        SENDGRID_SANDBOX_URL=sendgrid.url,
+    )
+    return load_config(env, instance_path=tmp_path / "instance")
+
+
+def _prepare(db: Session, shop: Shop) -> None:
+    shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "Asia/Tokyo"
+    db.commit()
+    set_sender_identity(db, shop.id)
+
+
+def _people(db: Session, shop: Shop, external_ids: list[str]) -> None:
+
+    for n, external_id in enumerate(external_ids):
+        db.add(
+            Customer(
+                shop_id=shop.id,
+                external_id=external_id,
+                email=f"buyer{n}@example.jp",
+                email_normalized=f"buyer{n}@example.jp",
+                first_name="花子",
+                last_name="山田",
+                locale="ja",
+                email_marketing_state="SUBSCRIBED",
+                tags=["vip"],
+            )
+        )
+    db.commit()
+
+
+def _send(db: Session, runtime: Any, app: Flask, shop: Shop) -> Any:
+    segment = vip_segment(db, shop)
+    campaign = draft(
+        db,
+        shop,
+        {"segments": [segment.id], "rfm_groups": []},
+        body=content(coupon=COUPON, extra=({"type": "coupon"},)),
+    )
+    with app.app_context():
+        sending.start(db, shop, campaign, utcnow())
+        db.commit()
+        sending.send_campaign(runtime, campaign.id)
+    db.expire_all()
+    return campaign, {
+        r.customer_id: r.coupon_code
+        for r in db.scalars(
+            select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+        )
+    }
+
+
+def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
+    db: Session, runtime: Any, app: Flask, shopify: SandboxShopify, sendgrid: SandboxSendGrid
+) -> None:
+    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
+    Queue(SYNC, connection=runtime.redis).empty()
+    _prepare(db, shop)
+    created = [
+        shopify.shop(DOMAIN).create_customer(email=f"buyer{n}@example.jp", first_name="花子")
+        for n in range(3)
+    ]
+    _people(db, shop, [str(c["id"]) for c in created])
+
+    campaign, codes = _send(db, runtime, app, shop)
+    assert len(set(codes.values())) == 3
+    assert all(code and code.startswith("KZ-") for code in codes.values())
+    made = discounts(shopify.shop(DOMAIN))
+    assert set(made) == {code.upper() for code in codes.values() if code}
+    for discount in made.values():
+        assert discount.usage_limit == 1
+        assert len(discount.customer_ids) == 1
+        assert discount.percentage is not None
+        assert float(discount.percentage) == 0.15
+    by_address = {m.to_email: m for m in sendgrid.outbox}
+    assert len(by_address) == 3
+    for message in by_address.values():
+        shown = [code for code in codes.values() if code and code in (message.html or "")]
+        assert len(shown) == 1  # their own code, and only theirs
+        assert "15％OFF" in (message.html or "")  # the terms, in the recipient's Japanese
+
+    # A retried batch (the platform already has every code): the same codes, nothing new.
+    customers = list(db.scalars(select(Customer).where(Customer.shop_id == shop.id)))
+    with app.app_context():
+        again, failures = create_codes(runtime, shop, campaign.id, COUPON, customers, utcnow())
+    assert failures == {}
+    assert again == codes
+    assert len(discounts(shopify.shop(DOMAIN))) == 3
+
+
+def test_woocommerce_coupons_are_single_use_one_per_recipient(
+    db: Session, runtime: Any, app: Flask, serve: Any, sendgrid: SandboxSendGrid
+) -> None:
+    platform = SandboxWooCommerce(seed=7)
+    platform.add_store(url_path=WOO_PATH, customers=0, years=1, currency="JPY")
+    try:
+        url = serve(platform.wsgi_app).url
+        shop = db.get_one(Shop, connect_woo_store(runtime, platform, url, WOO_PATH))
+        _prepare(db, shop)
+        _people(db, shop, ["101", "102"])
+        campaign = None
+        fixed = {"kind": "fixed_amount", "value": 500, "expires_days": 7}
+        segment = vip_segment(db, shop)
+        campaign = draft(
+            db,
+            shop,
+            {"segments": [segment.id], "rfm_groups": []},
+            body=content(coupon=fixed, extra=({"type": "coupon"},)),
+        )
+        with app.app_context():
+            sending.start(db, shop, campaign, utcnow())
+            db.commit()
+            sending.send_campaign(runtime, campaign.id)
+        db.expire_all()
+        codes = [
+            r.coupon_code
+            for r in db.scalars(
+                select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+            )
+        ]
+        assert len(set(codes)) == 2
+        made = coupons(platform.store(WOO_PATH))
+        assert set(made) == {code.lower() for code in codes if code}
+        for coupon in made.values():
+            assert (coupon["discount_type"], coupon["amount"]) == ("fixed_cart", "500")
+            assert coupon["usage_limit"] == 1
+            assert len(coupon["email_restrictions"]) == 1
+        for message in sendgrid.outbox:
+            assert sum(1 for code in codes if code and code in (message.html or "")) == 1
+            assert "￥500" in (message.html or "") or "¥500" in (message.html or "")
+    finally:
+        platform.close()

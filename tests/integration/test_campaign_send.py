@@ -1,0 +1,290 @@
+"""A campaign's send on PostgreSQL, Redis and the simulated SendGrid over HTTP: one Mail Send
+request per language with each recipient's own greeting (Japanese names family name first),
+unsubscribe link and no leftover tags, bodies valid against SendGrid's OpenAPI; exactly once
+across a worker killed mid-send and run again; pause then resume, and cancel, between
+batches; SendGrid down → failed recipients on the campaign and the shop; a scheduled campaign
+started by the scheduler's tick at the shop's local time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.campaigns import sending, service
+from app.campaigns.report import campaign_report
+from app.db import utcnow
+from app.models.campaign import Campaign, CampaignRecipient
+from app.models.flow import Message
+from app.queueing import EMAIL
+from connectors.sandbox.sendgrid import SandboxSendGrid
+from connectors.sendgrid.mail import build_batch
+from jobs.campaigns import start_due_campaigns
+from tests.conftest import make_test_env
+from tests.factories import cart_flow
+from tests.factories.campaigns import Person, add_people, campaign_shop, draft, vip_segment
+from tests.factories.sendgrid_mail import assert_valid
+
+config = cart_flow.config
+sendgrid = cart_flow.sendgrid
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _campaign(db: Session, people: list[Person], **options: Any) -> tuple[Any, Campaign]:
+    shop = campaign_shop(db)
+    add_people(db, shop, people)
+    segment = vip_segment(db, shop)
+    return shop, draft(db, shop, {"segments": [segment.id], "rfm_groups": []}, **options)
+
+
+def _start(db: Session, app: Any, shop: Any, campaign: Campaign) -> None:
+    with app.app_context():
+        service.schedule(db, shop, campaign.id, None)
+
+
+def _recipients(db: Session, campaign: Campaign) -> Counter[str]:
+    db.expire_all()
+    return Counter(
+        r.status
+        for r in db.scalars(
+            select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+        )
+    )
+
+
+def test_each_recipient_gets_their_own_greeting_and_link_in_one_request_per_language(
+    db: Session, runtime: Any, app: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(
+        db,
+        [
+            Person(first="陽葵", last="森", locale="ja"),
+            Person(first="Hanako", last="Yamada", locale="en"),
+            Person(first="Tom <b>&", last="Jerry", locale="en"),
+            Person(first=None, last=None, locale="ja"),
+        ],
+    )
+    with app.app_context():
+        sending.start(db, shop, campaign, utcnow())
+        db.commit()
+        assert sending.take_snapshot(runtime, campaign.id) == 4
+        assert sending.take_snapshot(runtime, campaign.id) is None  # once per campaign
+        with runtime.db.session() as session:
+            batch = sending.prepare_batch(runtime, session, campaign.id, utcnow(), {})
+            bodies = build_batch(batch.emails)
+            session.rollback()  # only the bodies are wanted here
+    assert len(bodies) == 2  # the Japanese and the English content
+    for body in bodies:
+        assert_valid(body)  # SendGrid's own OpenAPI
+        shared = " ".join(part["value"] for part in body["content"])
+        assert "@example.jp" not in shared
+        assert "陽葵" not in shared
+        assert "Hanako" not in shared
+
+    with app.app_context():
+        sending.send_campaign(runtime, campaign.id)
+    assert len(sendgrid.requests_to("/v3/mail/send")) == 2
+    by_address = {m.to_email: m for m in sendgrid.outbox}
+    mori, hanako, tom, nameless = (by_address[f"c{5000 + n}@example.jp"] for n in range(4))
+    assert mori.subject == "冬のセールのお知らせ"
+    assert hanako.subject == "Winter sale"
+    assert "森 陽葵 様" in (mori.html or "")
+    assert "森 陽葵 様" in (mori.text or "")
+    assert "Hi Hanako," in (hanako.html or "")
+    assert "今週末だけ" in (mori.html or "")
+    assert "Tom &lt;b&gt;&amp;" in (tom.html or "")
+    assert "<b>&" not in (tom.html or "")
+    assert "様" not in (nameless.html or "").split("冬のセール")[0].split("<body")[-1]
+    links = {m.headers["List-Unsubscribe"] for m in sendgrid.outbox}
+    assert len(links) == 4  # one signed link per recipient
+    for message in sendgrid.outbox:
+        text = (message.html or "") + (message.text or "")
+        assert "-campaign_" not in text
+        assert "-unsub-" not in text
+        assert "-greeting" not in text
+        assert "1-2-3 Jingumae" in text  # the sender's legal footer
+        assert message.categories == ("kizuna", "campaign", f"campaign-{campaign.id}")
+    db.expire_all()
+    assert db.get_one(Campaign, campaign.id).status == "sent"
+    assert {m.status for m in db.scalars(select(Message))} == {"sent"}
+
+
+def test_a_worker_killed_mid_send_and_run_again_emails_nobody_twice(
+    db: Session,
+    runtime: Any,
+    app: Any,
+    sendgrid: SandboxSendGrid,
+    database_url: str,
+    redis_url: str,
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(30)])
+    _start(db, app, shop, campaign)
+    # The first request is accepted, then its answer held for 20 s: the worker dies meanwhile.
+    sendgrid.delay_next(20.0)
+    env = {
+        **os.environ,
+        **make_test_env(
+            database_url,
+            redis_url,
+            APP_URL="https://kizuna.test",
+            SENDGRID_SANDBOX_URL=str(sendgrid.url),  # type: ignore[attr-defined]
+        ),
+    }
+    code = f"from jobs.campaigns import send_campaign; send_campaign({campaign.id}, 10)"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 90  # a bound, not a timing: a loaded machine starts slowly
+        while not sendgrid.outbox and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.05)
+        assert len(sendgrid.outbox) == 10, worker.stderr.read() if worker.stderr else ""
+        assert worker.poll() is None  # still waiting for SendGrid's answer
+        worker.kill()  # SIGKILL: nothing recorded after the batch's commit
+        assert worker.wait(10) == -9
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    assert _recipients(db, campaign) == {"emailed": 10, "queued": 20}
+
+    with app.app_context():
+        again = sending.send_campaign(runtime, campaign.id, batch_size=10)
+        sending.send_campaign(runtime, campaign.id)  # and once more: nothing left
+    assert again["sent:sent"] == 20
+    addresses = Counter(m.to_email for m in sendgrid.outbox)
+    assert len(addresses) == 30
+    assert set(addresses.values()) == {1}
+    db.expire_all()
+    statuses = Counter(m.status for m in db.scalars(select(Message)))
+    assert statuses == {"sent": 20, "sending": 10}  # the lost answers are never resent
+    assert db.get_one(Campaign, campaign.id).status == "sent"
+
+
+def test_pause_then_resume_sends_everyone_once(
+    db: Session, runtime: Any, app: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(25)])
+    _start(db, app, shop, campaign)
+    with app.app_context():
+        first = sending.send_campaign(runtime, campaign.id, batch_size=10, max_batches=1)
+        service.pause(db, shop, campaign.id)
+        stopped = sending.send_campaign(runtime, campaign.id, batch_size=10)
+    assert first["sent:sent"] == 10
+    assert stopped == {"stop:paused": 1}
+    assert len(sendgrid.outbox) == 10
+    assert _recipients(db, campaign) == {"emailed": 10, "queued": 15}
+
+    with app.app_context():
+        service.resume(db, shop, campaign.id)
+    drain_jobs(EMAIL)  # the send job the resume enqueued
+    addresses = Counter(m.to_email for m in sendgrid.outbox)
+    assert len(addresses) == 25
+    assert set(addresses.values()) == {1}
+    assert _recipients(db, campaign) == {"emailed": 25}
+    assert db.get_one(Campaign, campaign.id).status == "sent"
+
+
+def test_cancel_stops_the_send_and_nobody_else_is_emailed(
+    db: Session, runtime: Any, app: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(25)])
+    _start(db, app, shop, campaign)
+    with app.app_context():
+        sending.send_campaign(runtime, campaign.id, batch_size=10, max_batches=1)
+        service.cancel(db, shop, campaign.id)
+        assert sending.send_campaign(runtime, campaign.id) == {"stop:cancelled": 1}
+        start_due_campaigns()  # the tick re-enqueues only campaigns still sending
+    drain_jobs(EMAIL)
+    assert len(sendgrid.outbox) == 10
+    assert _recipients(db, campaign) == {"emailed": 10, "cancelled": 15}
+    with app.app_context():
+        with pytest.raises(service.CampaignError):
+            service.resume(db, shop, campaign.id)
+        report = campaign_report(db, shop, campaign.id)
+    assert report is not None
+    assert (report.status, report.sent, report.cancelled) == ("cancelled", 10, 15)
+
+
+def test_sendgrid_down_fails_the_batch_on_the_campaign_and_the_shop_never_silently(
+    db: Session, runtime: Any, app: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(5)])
+    _start(db, app, shop, campaign)
+    sendgrid.fail_next(503, count=3)  # every attempt the client makes (with backoff)
+    with app.app_context():
+        outcome = sending.send_campaign(runtime, campaign.id)
+    assert outcome["sent:failed"] == 5
+    assert len(sendgrid.requests_to("/v3/mail/send")) == 3
+    assert sendgrid.outbox == []
+    db.expire_all()
+    assert {m.status for m in db.scalars(select(Message))} == {"failed"}
+    assert "5 email(s) failed" in (db.get_one(Campaign, campaign.id).last_error or "")
+    db.refresh(shop)
+    assert f"Campaign {campaign.id}" in (shop.last_error or "")
+    with app.app_context():
+        report = campaign_report(db, shop, campaign.id)
+    assert report is not None
+    assert (report.failed, report.sent) == (5, 0)
+
+
+def test_a_scheduled_campaign_starts_at_the_shops_local_time_from_the_schedulers_tick(
+    db: Session, runtime: Any, app: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(3)])
+    local = datetime(2030, 1, 15, 9, 0)  # noqa: DTZ001 - 09:00 on the shop's wall clock (Tokyo)
+    with app.app_context():
+        service.schedule(db, shop, campaign.id, local)
+    db.expire_all()
+    scheduled = db.get_one(Campaign, campaign.id)
+    assert scheduled.status == "scheduled"
+    assert scheduled.scheduled_at is not None
+    assert scheduled.scheduled_at.isoformat() == "2030-01-15T00:00:00+00:00"
+    with app.app_context():
+        assert sending.start_due(runtime, now=scheduled.scheduled_at - timedelta(seconds=1)) == {
+            "started": 0,
+            "sending": 0,
+        }
+        assert sending.start_due(runtime, now=scheduled.scheduled_at)["started"] == 1
+    drain_jobs(EMAIL)
+    assert len(sendgrid.outbox) == 3
+    db.expire_all()
+    assert db.get_one(Campaign, campaign.id).status == "sent"
+
+
+def test_without_the_senders_details_the_campaign_waits_and_then_goes(
+    db: Session, runtime: Any, app: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(3)])
+    shop.sender_identity = None
+    db.commit()
+    _start(db, app, shop, campaign)
+    drain_jobs(EMAIL)
+    assert sendgrid.outbox == []
+    db.expire_all()
+    held = db.get_one(Campaign, campaign.id)
+    assert (held.status, held.last_error) == ("sending", sending.WAITING_FOR_SENDER)
+    assert _recipients(db, campaign) == {"queued": 3}
+    from tests.factories.shops import set_sender_identity
+
+    set_sender_identity(db, shop.id)
+    with app.app_context():
+        start_due_campaigns()
+    drain_jobs(EMAIL)
+    assert len(sendgrid.outbox) == 3
