@@ -138,10 +138,17 @@ def shop_status(
             "last_error_code": shop.last_error_code if shop.last_error else None,
             "last_error_at": shop.last_error_at,
         },
-        "sync": sync_report(shop.sync_state, now),
+        "sync": _with_worded_error(sync_report(shop.sync_state, now), shop),
         "webhooks": counts,
         "email": email_counts(session, shop.id, now),
     }
+
+
+def _with_worded_error(sync: dict[str, Any], shop: Shop) -> dict[str, Any]:
+    """A failed sync's error is the shop's last problem, kept in English: worded like it."""
+    if sync.get("error") and sync["error"] == shop.last_error:
+        sync["error"] = shop_error(shop)
+    return sync
 
 
 EMAIL_WINDOW = timedelta(days=7)
