@@ -374,9 +374,10 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
     from sqlalchemy import select
 
     from app.entry import get_app
-    from app.i18n import text_for
+    from app.i18n import text_for, translate_for_shop
     from app.models import Shop
     from app.services.backfill_requests import enqueue_sync_now
+    from app.services.shop_errors import shop_error
     from app.services.shop_status import sync_report
     from connectors.shopify.domains import normalize_shop_domain
     from connectors.shopify.streams import progress
@@ -396,6 +397,16 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
             if shop.status == "uninstalled":
                 raise click.ClickException(f"{domain} has uninstalled Kizuna")
             return shop.id, dict(shop.sync_state or {})
+
+    def failure(shop_id: int, state: dict[str, Any]) -> str:
+        """Why the sync failed, in the shop's language (the failure is the shop's last error)."""
+        stored = str(state.get("error") or "")
+        with runtime.db.session() as session:
+            shop = session.get_one(Shop, shop_id)
+            if not stored or shop.last_error != stored:
+                return stored or "the sync failed"
+            with app.app_context():
+                return translate_for_shop(shop.locale, lambda: shop_error(shop)) or stored
 
     def line(state: dict[str, Any]) -> str:
         now = datetime.now(UTC)
@@ -440,7 +451,7 @@ def sync(shop_domain: str, follow: bool, full: bool, interval: float) -> None:
             if state.get("status") in ("done", "failed"):
                 click.echo("")
                 if state.get("status") == "failed":
-                    raise click.ClickException(str(state.get("error") or "the sync failed"))
+                    raise click.ClickException(failure(shop_id, state))
                 return
         time.sleep(interval)
 

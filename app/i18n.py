@@ -7,7 +7,7 @@ literal strings (`pybabel extract` finds them); a message picked by data comes f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
@@ -98,11 +98,35 @@ def confidence_reason(reason: Mapping[str, Any] | None) -> str:
     return str(reason.get(current_language()) or reason.get(DEFAULT_LANGUAGE) or "")
 
 
+def stored_error_text(
+    text: str | None, code: str | None, params: Mapping[str, Any] | None
+) -> str | None:
+    """A stored problem (`Shop.last_error` and its key) in the current language: the keyed
+    message filled in with its values (a value named `*_key` is itself a message key, worded
+    too), or the stored text when it has no key this version knows (rows written before)."""
+    if not code or code not in KEYED_MESSAGES:
+        return text
+    values: dict[str, Any] = {}
+    for name, value in (params or {}).items():
+        if name.endswith("_key"):
+            values[name.removesuffix("_key")] = text_for(str(value))
+        else:
+            values[name] = value
+    return text_for(code, **values)
+
+
 def translate(language: str, key: str, **values: Any) -> str:
     """`text_for` in `language` rather than the request's (a job writing an English error);
     inside an app context, like every gettext."""
     with force_locale(language):
         return text_for(key, **values)
+
+
+def translate_for_shop(shop_locale: str | None, word: Callable[[], str | None]) -> str | None:
+    """`word()` in a shop's language, for output with no request (the CLI); inside an app
+    context."""
+    with force_locale(choose_language(None, None, shop_locale)):
+        return word()
 
 
 def group_label(group: str, language: str | None = None) -> str:
@@ -156,6 +180,24 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "install.unreachable": lazy_gettext(
         "Could not reach %(domain)s. Check the domain, then try again in a few minutes."
     ),
+    # A store's problem (`Shop.last_error_code`, `services.shop_errors`); `%(reason)s` is one of
+    # the `connect.*` or `shop_error.reason.*` messages.
+    "shop_error.shopify_reconnect": lazy_gettext(
+        "Shopify refused the access token: reconnect the shop."
+    ),
+    "shop_error.shopify_reinstall": lazy_gettext(
+        "Shopify no longer accepts Kizuna's access: reinstall the app to reconnect."
+    ),
+    "shop_error.woocommerce_reconnect": lazy_gettext(
+        "WooCommerce refused Kizuna's API key: connect the store again."
+    ),
+    "shop_error.sync_failed": lazy_gettext("Sync failed: %(reason)s"),
+    "shop_error.webhook_setup_failed": lazy_gettext("Webhook setup failed: %(reason)s"),
+    "shop_error.install_follow_up_failed": lazy_gettext("Install follow-up failed: %(reason)s"),
+    "shop_error.backfill_failed": lazy_gettext("Backfill failed: %(detail)s"),
+    "shop_error.reason.internal": lazy_gettext("an internal error (logged)."),
+    "shop_error.reason.token_refused": lazy_gettext("Shopify refused the access token."),
+    "shop_error.reason.unexpected": lazy_gettext("Shopify answered unexpectedly."),
     "sync.notice.read_all_orders": lazy_gettext(
         "Shopify did not grant read_all_orders: only orders from the last 60 days can be imported."
     ),

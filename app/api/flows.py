@@ -17,6 +17,7 @@ from app.flows import settings as flow_settings
 from app.flows import stats as flow_stats
 from app.kizuna import db_session
 from app.services import attribution
+from app.services.shop_errors import shop_error
 from app.services.store_overview import overview
 
 
@@ -94,7 +95,8 @@ def stores():  # type: ignore[no-untyped-def]
                     money(amount, code) for code, amount in sorted(row.revenue.items())
                 ],
                 "emails_sent_7d": row.emails_sent,
-                "last_error": row.shop.last_error,
+                "last_error": shop_error(row.shop),
+                "last_error_code": row.shop.last_error_code if row.shop.last_error else None,
             }
             for row in found.stores
         ],

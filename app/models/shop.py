@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -56,9 +56,22 @@ class Shop(Base):
     # reply-to, postal address, contact. Required by law in every email; None: not set, and
     # marketing email waits until it is.
     sender_identity: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # The problem the merchant is shown, in English (what older versions stored, and logs);
+    # `last_error_code` is its message key (`app.i18n.KEYED_MESSAGES`) and `last_error_params`
+    # the values that fill it in, so each page words it in the merchant's language. Set all
+    # three with `services.shop_errors.record_shop_error`; a plain text written on its own
+    # clears the key, so a key never outlives the problem it names.
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(80))
+    last_error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("last_error")
+    def _plain_error_drops_its_key(self, _name: str, value: str | None) -> str | None:
+        self.last_error_code = None
+        self.last_error_params = None
+        return value
 
     @property
     def is_active(self) -> bool:

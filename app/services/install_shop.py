@@ -17,9 +17,10 @@ from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Account, Shop
 from app.services.backfill_requests import enqueue_backfill
+from app.services.shop_errors import record_shop_error
 from app.services.shop_tokens import shopify_client, store_grant
 from app.services.sync import READ_ALL_ORDERS_NOTICE
-from connectors.base import AuthenticationError, ConnectorError
+from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.domains import normalize_shop_domain, shop_handle
 from connectors.shopify.http import shopify_http_client
@@ -110,6 +111,13 @@ def _turn_on_web_pixel(runtime: Kizuna, shop: Shop, client: Any) -> bool:
         log.info("web pixel not created shop_id=%s error=%s", shop.id, error)
         return False
     return True
+def _follow_up_reason(failure: ConnectorError) -> str:
+    """The message key of why reading the shop after its install failed (never Shopify's text)."""
+    if isinstance(failure, AuthenticationError):
+        return "shop_error.reason.token_refused"
+    if isinstance(failure, RetryableError):
+        return "connect.no_answer"
+    return "shop_error.reason.unexpected"
 
 
 def complete_install(
@@ -146,8 +154,9 @@ def complete_install(
     with runtime.db.session() as session:
         shop = session.get_one(Shop, shop_id)
         if failure is not None:
-            shop.last_error = f"Install follow-up failed: {failure}"
-            shop.last_error_at = utcnow()
+            record_shop_error(
+                shop, "shop_error.install_follow_up_failed", reason_key=_follow_up_reason(failure)
+            )
         shop.name = facts.get("name") or shop.name
         shop.currency = facts.get("currency") or shop.currency
         shop.timezone = facts.get("timezone") or shop.timezone

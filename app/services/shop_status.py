@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.formatting import parse_timestamp
 from app.models import Shop
 from app.models.flow import Message
+from app.services.shop_errors import shop_error
 from app.services.webhook_stats import rejected_count, webhook_counts
 
 ALL_ORDERS_SCOPE = "read_all_orders"
@@ -132,13 +133,22 @@ def shop_status(
             ),
             "all_orders_access": (ALL_ORDERS_SCOPE in granted) if is_shopify else None,
             "webhooks_subscribed": shop.webhooks_subscribed,
-            "last_error": shop.last_error,
+            # Worded in the request's language; the code is the stable key (None: older text).
+            "last_error": shop_error(shop),
+            "last_error_code": shop.last_error_code if shop.last_error else None,
             "last_error_at": shop.last_error_at,
         },
-        "sync": sync_report(shop.sync_state, now),
+        "sync": _with_worded_error(sync_report(shop.sync_state, now), shop),
         "webhooks": counts,
         "email": email_counts(session, shop.id, now),
     }
+
+
+def _with_worded_error(sync: dict[str, Any], shop: Shop) -> dict[str, Any]:
+    """A failed sync's error is the shop's last problem, kept in English: worded like it."""
+    if sync.get("error") and sync["error"] == shop.last_error:
+        sync["error"] = shop_error(shop)
+    return sync
 
 
 EMAIL_WINDOW = timedelta(days=7)

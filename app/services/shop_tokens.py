@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Shop
+from app.services.shop_errors import record_shop_error
 from connectors.base import AuthenticationError
 from connectors.shopify.client import ShopifyAdminClient
 from connectors.shopify.http import shopify_http_client
@@ -26,8 +27,8 @@ from connectors.shopify.tokens import REVOKED_GRANT_CODES, refresh_grant
 log = logging.getLogger(__name__)
 
 REFRESH_MARGIN = timedelta(minutes=5)
-REINSTALL_NEEDED = "Shopify no longer accepts Kizuna's access: reinstall the app to reconnect."
-RECONNECT_NEEDED = "Shopify refused the access token: reconnect the shop."
+REINSTALL_NEEDED = "shop_error.shopify_reinstall"
+RECONNECT_NEEDED = "shop_error.shopify_reconnect"
 
 
 def store_grant(session: Session, runtime: Kizuna, shop: Shop, grant: TokenGrant) -> None:
@@ -81,10 +82,9 @@ def _lock_shop(session: Session, shop_id: int) -> Shop | None:
     return session.scalars(select(Shop).where(Shop.id == shop_id).with_for_update()).one_or_none()
 
 
-def _mark_error(session: Session, shop: Shop, message: str) -> None:
+def _mark_error(session: Session, shop: Shop, code: str) -> None:
     shop.status = "error"
-    shop.last_error = message
-    shop.last_error_at = utcnow()
+    record_shop_error(shop, code)
     session.commit()
 
 

@@ -31,6 +31,7 @@ from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
 from app.services import bulk_load, upsert
 from app.services.scoring import enqueue_scoring
+from app.services.shop_errors import record_shop_error
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP
 from connectors.base import ConnectorError, RetryableError
@@ -497,13 +498,14 @@ def _retries_left() -> int:
 
 def _fail(session: Session, shop_id: int, error: Exception) -> None:
     session.rollback()
-    message = f"Backfill failed: {describe_error(error)}"[:_ERROR_TEXT_LIMIT]
     log.warning("backfill failed shop_id=%s error=%s", shop_id, type(error).__name__)
     shop = session.get(Shop, shop_id)
     if shop is not None:
-        shop.last_error = message
-        shop.last_error_at = utcnow()
-        save_state(session, shop, status="failed", error=message, finished_at=utcnow().isoformat())
+        detail = describe_error(error)[:_ERROR_TEXT_LIMIT]
+        record_shop_error(shop, "shop_error.backfill_failed", detail=detail)
+        save_state(
+            session, shop, status="failed", error=shop.last_error, finished_at=utcnow().isoformat()
+        )
 
 
 @contextmanager

@@ -24,14 +24,15 @@ from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
 from app.queueing import enqueue, job_id
 from app.services import bulk_load, upsert
+from app.services.shop_errors import record_shop_error
 from app.services.woocommerce_install import (
+    reason_key,
     webhook_delivery_url,
     webhook_secret,
     woocommerce_client,
 )
 from app.tasks import WOOCOMMERCE_RECONCILE_SHOP
 from connectors.base import AuthenticationError, ConnectorError
-from connectors.outbound import merchant_reason
 from connectors.woocommerce import mapping, reading
 from connectors.woocommerce.client import WooCommerceClient
 from connectors.woocommerce.webhooks import TOPICS
@@ -42,16 +43,16 @@ log = logging.getLogger(__name__)
 WATERMARK_OVERLAP = timedelta(minutes=5)
 RECONCILE_EVERY = 900.0
 _ERROR_TEXT_LIMIT = 500
-RECONNECT_NEEDED = "WooCommerce refused Kizuna's API key: connect the store again."
+RECONNECT_NEEDED = "shop_error.woocommerce_reconnect"
 # What a call to the store can fail with; the merchant sees only its reason class.
 STORE_CALL_ERRORS = (ConnectorError, requests.RequestException, OSError, ValueError)
 
 
-def _failure_text(prefix: str, error: BaseException) -> str:
-    """For `last_error`: a reason class for a failed store call, never the store's answer."""
+def _failure_reason(error: BaseException) -> dict[str, str]:
+    """The values of a failed store call's message: a reason class, never the store's answer."""
     if isinstance(error, STORE_CALL_ERRORS):
-        return f"{prefix}: {merchant_reason(error)}"
-    return f"{prefix}: an internal error (logged)."
+        return {"reason_key": reason_key(error)}
+    return {"reason_key": "shop_error.reason.internal"}
 
 
 def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
@@ -60,13 +61,19 @@ def _save_state(session: Session, shop: Shop, **changes: Any) -> None:
     session.commit()
 
 
-def _fail(session: Session, shop_id: int, message: str, *, status: str | None = None) -> None:
+def _fail(
+    session: Session,
+    shop_id: int,
+    code: str,
+    params: dict[str, str] | None = None,
+    *,
+    status: str | None = None,
+) -> None:
     session.rollback()
     shop = session.get(Shop, shop_id)
     if shop is None or shop.status == "uninstalled":  # disconnected meanwhile: nothing to say
         return
-    shop.last_error = message[:_ERROR_TEXT_LIMIT]
-    shop.last_error_at = utcnow()
+    record_shop_error(shop, code, **(params or {}))
     if status:
         shop.status = status
     _save_state(
@@ -321,7 +328,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             log.warning(
                 "woocommerce sync failed shop_id=%s error=%s", shop_id, type(error).__name__
             )
-            _fail(session, shop_id, _failure_text("Sync failed", error))
+            _fail(session, shop_id, "shop_error.sync_failed", _failure_reason(error))
             raise
         if not _still_connected(session, shop_id):
             session.rollback()
@@ -381,7 +388,7 @@ def _setup_webhooks(runtime: Kizuna, shop_id: int) -> int:
                 type(error).__name__,
                 getattr(error, "status", None),
             )
-            _fail(session, shop_id, _failure_text("Webhook setup failed", error))
+            _fail(session, shop_id, "shop_error.webhook_setup_failed", _failure_reason(error))
             raise
         currency = (
             (status.get("settings") or {}).get("currency") if isinstance(status, dict) else None

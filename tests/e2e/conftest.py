@@ -9,6 +9,7 @@ needed. Without `/usr/bin/chromium` the tests are skipped with that reason — e
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,19 @@ CHROMIUM_ARGS = [
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives headless Chromium (needs /usr/bin/chromium)")
+
+
+def require_japanese_font() -> None:
+    """Japanese screenshots need a Japanese font, else every word is an empty box: `.ci/run`
+    installs one (fonts-ipafont-gothic), so under CI its absence fails the test."""
+    try:
+        found = subprocess.run(
+            ["fc-list", ":lang=ja", "family"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except FileNotFoundError:
+        found = ""
+    if not found and os.environ.get("CI"):
+        pytest.fail("no Japanese font: install it with `apt-get install -y fonts-ipafont-gothic`")
 
 
 @pytest.fixture

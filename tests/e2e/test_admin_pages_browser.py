@@ -5,7 +5,8 @@ own (Shopify's App Bridge script excepted); a screenshot of each is saved to `te
 Pages are found by following the links of the pages themselves from `/app` (one page per path
 shape: `/app/customers/<id>` once), so new pages are covered without being listed here. The crawl
 is split in groups of pages to keep each test short. Error pages (404, an expired form) are
-checked to load App Bridge inside the admin.
+checked to load App Bridge inside the admin. Standalone, each page is also laid out at a phone's
+width (390 px) and must fit it: nothing, the navigation included, may make it scroll sideways.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from app.config import Config
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
 from tests.e2e import simulated_admin
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, require_japanese_font
 from tests.e2e.simulated_admin import APP_BRIDGE_CDN, Stack, World, build_world, open_context
 
 config = simulated_admin.config
@@ -37,6 +38,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 SKIPPED = re.compile(r"\.(csv|json)$|^/logout|^/static/")
 GROUPED = ("/app/segments", "/app/flows", "/app/outbox", "/app/campaigns")
+PHONE_WIDTH = 390
+# The navigation is measured with one entry more than it has, in each language, so the next
+# page added to it still fits.
+ONE_MORE_ENTRY = {"en": "Automations", "ja": "オートメーション"}
 
 
 def _group(prefix: str) -> Callable[[str], bool]:
@@ -155,6 +160,34 @@ class Crawl:
         target = ARTIFACTS / f"page-{self.way}-{self.lang}-{name}.png"
         self.page.screenshot(path=str(target), full_page=True)
 
+    def check_phone_width(self, path: str) -> None:
+        """The page laid out at a phone's width, its navigation one entry longer: no wider than
+        the screen (a wide table scrolls inside its own box, the navigation wraps)."""
+        self.page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+        try:
+            width, viewport = self.page.evaluate(
+                """label => {
+                    const nav = document.querySelector('nav.tabs');
+                    if (nav) {
+                        const entry = nav.querySelector('a').cloneNode(false);
+                        entry.removeAttribute('aria-current');
+                        entry.className = '';
+                        entry.textContent = label;
+                        nav.append(entry);
+                    }
+                    return [document.documentElement.scrollWidth, window.innerWidth];
+                }""",
+                ONE_MORE_ENTRY[self.lang],
+            )
+            assert viewport == PHONE_WIDTH, viewport
+            if width > PHONE_WIDTH:
+                name = re.sub(r"[^a-z0-9]+", "-", shape(path).lower()).strip("-") or "home"
+                target = ARTIFACTS / f"page-phone-{self.lang}-{name}.png"
+                self.page.screenshot(path=str(target), full_page=True)
+                self.problems.append(f"{path}: {width} px wide at {PHONE_WIDTH} px")
+        finally:
+            self.page.set_viewport_size({"width": 1280, "height": 900})
+
     def sign_in(self, runtime: Any, world: World) -> None:
         """Standalone: the login link `kizuna login-link` prints, opened in the browser."""
         self.page.goto(make_login_url(runtime.config, runtime.redis, world.account.id))
@@ -172,6 +205,8 @@ class Crawl:
                 self.problems.append(f"{path}: answered {status}")
                 continue
             self.shot(path)
+            if self.way == "standalone":
+                self.check_phone_width(path)
             for link in self.links():
                 target = urlsplit(link).path
                 if SKIPPED.search(target) or shape(target) in seen or not wanted(target):
@@ -198,6 +233,8 @@ def test_every_admin_page(
     way: str,
     group: str,
 ) -> None:
+    if lang == "ja":
+        require_japanese_font()
     world = prepare(db, stack, config, lang)
     crawl = Crawl(stack, browser_page.context.browser, lang, way, group)
     try:

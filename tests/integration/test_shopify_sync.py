@@ -30,6 +30,7 @@ from app.models.flow import FlowRun
 from app.queueing import SYNC, WEBHOOKS
 from app.services import sync as sync_service
 from app.services.install_shop import connect_custom_app
+from app.services.shop_errors import record_shop_error
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
@@ -293,6 +294,35 @@ def test_sync_command_queues_a_sync_and_follows_one_to_the_end(
     unknown = runner.invoke(cli, ["sync", "nope.myshopify.com"])
     assert unknown.exit_code != 0
     assert "no Shopify shop" in unknown.output
+
+
+def test_a_followed_sync_that_fails_says_why_in_the_shops_language(
+    live_app: Flask, runtime: Kizuna, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+) -> None:
+    shop_id = _connect(runtime, sandbox)
+    drain_jobs(SYNC)
+    shop = _shop(db, shop_id)
+    shop.locale = "ja"
+    shop.sync_state = {**shop.sync_state, "status": "running", "started_at": "earlier"}
+    db.commit()
+
+    def fail() -> None:
+        time.sleep(0.3)
+        with runtime.db.session() as session:
+            row = session.get_one(Shop, shop_id)
+            record_shop_error(
+                row, "shop_error.backfill_failed", detail="database error (DataError)"
+            )
+            row.sync_state = {**row.sync_state, "status": "failed", "error": row.last_error}
+            session.commit()
+
+    thread = threading.Thread(target=fail)
+    thread.start()
+    followed = CliRunner().invoke(cli, ["sync", DOMAIN, "--follow", "--interval", "0.05"])
+    thread.join()
+    assert followed.exit_code != 0
+    assert "過去データの取り込みに失敗しました: database error (DataError)" in followed.output
+    assert "Backfill failed" not in followed.output
 
 
 def test_without_the_finish_webhook_polling_completes_the_bulk_backfill(

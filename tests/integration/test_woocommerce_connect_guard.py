@@ -238,6 +238,25 @@ def test_a_bound_store_pointing_inside_shows_only_the_reason(
     assert api.get_json()["shop"]["last_error"] == last_error
     home = client.get("/app").get_data(as_text=True)
     assert ADDRESS_NOT_ALLOWED in home
+    # Stored as a key and a reason key, so it is worded in the merchant's language.
+    assert _shops(db)[0].last_error_code == "shop_error.webhook_setup_failed"
+    assert _shops(db)[0].last_error_params == {"reason_key": "connect.address_not_allowed"}
+    assert api.get_json()["shop"]["last_error_code"] == "shop_error.webhook_setup_failed"
+    in_japanese = "Webhook の設定に失敗しました: このアドレスは使用できません。"
+    ja = {"Accept-Language": "ja"}
+    ja_api = client.get("/api/v1/shop", headers={**ja, "Accept": "application/json"}).get_json()
+    assert ja_api["shop"]["last_error"] == in_japanese
+    assert ja_api["shop"]["last_error_code"] == "shop_error.webhook_setup_failed"
+    stores = client.get("/api/v1/stores", headers={**ja, "Accept": "application/json"})
+    [store] = stores.get_json()["stores"]
+    assert (store["last_error"], store["last_error_code"]) == (
+        in_japanese,
+        "shop_error.webhook_setup_failed",
+    )
+    for page in ("/app", "/app/stores"):
+        text = client.get(page, headers=ja).get_data(as_text=True)
+        assert in_japanese in text, page
+        assert ADDRESS_NOT_ALLOWED not in text, page
     assert INTERNAL_CODE not in home
     assert "404" not in last_error
 

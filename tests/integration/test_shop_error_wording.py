@@ -1,0 +1,88 @@
+"""A store's problem is worded in the merchant's language wherever it is shown.
+
+Kizuna keeps the problem as a message key and its values (`services.shop_errors`); the home
+page, the stores page, the status JSON and `/api/v1` word it in the request's language and the
+API adds the stable code. A row written by an older version holds English text only and is
+shown as it is. Flask test client on the integration database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.models import Shop
+from app.services.shop_errors import record_shop_error
+from tests.factories.admin import login, make_account, make_shop, text_of
+
+JA = {"Accept-Language": "ja"}
+API = {"Accept": "application/json"}
+RECONNECT_EN = "Shopify refused the access token: reconnect the shop."
+RECONNECT_JA = "Shopify がアクセストークンを拒否しました。ショップを接続し直してください。"
+
+
+def _shop_with(db: Session, client: Any, runtime: Any) -> Shop:
+    account = make_account(db)
+    shop = make_shop(db, account, "tea-house.myshopify.com", status="error")
+    login(client, runtime, account)
+    return shop
+
+
+def test_a_keyed_problem_is_worded_in_each_language(client: Any, runtime: Any, db: Session) -> None:
+    shop = _shop_with(db, client, runtime)
+    record_shop_error(shop, "shop_error.shopify_reconnect")
+    db.commit()
+    assert shop.last_error == RECONNECT_EN  # the English text beside the key
+
+    for headers, words, other in ((JA, RECONNECT_JA, RECONNECT_EN), ({}, RECONNECT_EN, None)):
+        for page in ("/app", "/app/stores"):
+            html = text_of(client.get(page, headers=headers))
+            assert words in html, (page, headers)
+            assert other is None or other not in html, (page, headers)
+        status = client.get("/app/status.json", headers=headers).get_json()
+        assert status["shop"]["last_error"] == words
+        api = client.get("/api/v1/shop", headers={**headers, **API}).get_json()
+        assert api["shop"]["last_error"] == words
+        assert api["shop"]["last_error_code"] == "shop_error.shopify_reconnect"
+        [store] = client.get("/api/v1/stores", headers={**headers, **API}).get_json()["stores"]
+        assert (store["last_error"], store["last_error_code"]) == (
+            words,
+            "shop_error.shopify_reconnect",
+        )
+
+
+def test_a_nested_reason_is_worded_too(client: Any, runtime: Any, db: Session) -> None:
+    shop = _shop_with(db, client, runtime)
+    record_shop_error(shop, "shop_error.sync_failed", reason_key="connect.no_answer")
+    db.commit()
+    assert shop.last_error == "Sync failed: The store did not answer."
+    html = text_of(client.get("/app/stores", headers=JA))
+    assert "同期に失敗しました: ストアから応答がありませんでした。" in html
+
+
+def test_an_older_plain_text_problem_is_shown_as_stored(
+    client: Any, runtime: Any, db: Session
+) -> None:
+    shop = _shop_with(db, client, runtime)
+    record_shop_error(shop, "shop_error.shopify_reconnect")
+    db.commit()
+    # Written as text alone (an older version, or a writer without a key): the key goes.
+    shop.last_error = "Install follow-up failed: HTTP 500"
+    db.commit()
+    db.refresh(shop)
+    assert (shop.last_error_code, shop.last_error_params) == (None, None)
+
+    for page in ("/app", "/app/stores"):
+        html = text_of(client.get(page, headers=JA))
+        assert "Install follow-up failed: HTTP 500" in html, page
+        assert RECONNECT_JA not in html, page
+    api = client.get("/api/v1/shop", headers={**JA, **API}).get_json()
+    assert api["shop"]["last_error"] == "Install follow-up failed: HTTP 500"
+    assert api["shop"]["last_error_code"] is None
+
+
+def test_no_problem_no_code(client: Any, runtime: Any, db: Session) -> None:
+    _shop_with(db, client, runtime)
+    api = client.get("/api/v1/shop", headers=API).get_json()
+    assert (api["shop"]["last_error"], api["shop"]["last_error_code"]) == (None, None)
