@@ -111,6 +111,8 @@ def _turn_on_web_pixel(runtime: Kizuna, shop: Shop, client: Any) -> bool:
         log.info("web pixel not created shop_id=%s error=%s", shop.id, error)
         return False
     return True
+
+
 def _follow_up_reason(failure: ConnectorError) -> str:
     """The message key of why reading the shop after its install failed (never Shopify's text)."""
     if isinstance(failure, AuthenticationError):
