@@ -1,9 +1,10 @@
 """Recommended products per campaign recipient, for a batch at once.
 
 Layer: campaigns (reads only). Each recipient's anchors are the products they bought
-(`customer_products`); the candidates are the shop's precomputed cross-sells and best sellers
-(`services/purchase_stats.cross_sells`), filtered by `domain/recommendations.choose` (nothing
-they own unless it is a consumable due again). A fixed number of reads per batch.
+(`customer_products`); the products come from the one recommendation path
+(`services/recommendations.recommend`: cross-sells and best sellers, nothing they own unless it
+is a consumable due again, nothing of a durable group they bought from within the hold). A fixed
+number of reads per batch.
 """
 
 from __future__ import annotations
@@ -16,10 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.domain.recommendations import choose
-from app.flows.post_purchase import available, cards, load_products
+from app.flows.post_purchase import cards, load_products
 from app.models import CustomerProduct, Shop
-from app.services import purchase_stats
+from app.services.recommendations import Request, recommend
 
 # The most recent purchases a recipient's recommendations start from.
 ANCHORS = 5
@@ -52,22 +52,11 @@ def recommended_ids(
         ]
         for customer_id in customer_ids
     }
-    candidates = purchase_stats.cross_sells(session, shop.id, anchors)
-    ranked = {product for found in candidates.values() for product in found.ranked}
-    products = load_products(session, shop.id, ranked, variants=False)
-    on_sale = {key for key, product in products.items() if available(product)}
-    return {
-        customer_id: choose(
-            anchors[customer_id],
-            found.ranked,
-            owned.get(customer_id, {}),
-            now,
-            intervals=found.intervals,
-            available=on_sale,
-            limit=count,
-        )
-        for customer_id, found in candidates.items()
+    requests = {
+        customer_id: Request(customer_id, tuple(anchors[customer_id]))
+        for customer_id in customer_ids
     }
+    return recommend(session, shop.id, requests, now, limit=count)
 
 
 def recommended_cards(

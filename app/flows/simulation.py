@@ -540,11 +540,12 @@ def _real_sends(
         return sends
     rows = session.execute(
         select(Message.customer_id, Message.sent_at)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
+        .outerjoin(FlowRun, FlowRun.id == Message.flow_run_id)
         .where(
             Message.shop_id == shop_id,
-            FlowRun.shop_id == shop_id,
-            FlowRun.flow_key != flow_key,
+            # Campaign emails (no flow run) count towards the cap like other flows' emails.
+            Message.flow_run_id.is_(None)
+            | ((FlowRun.shop_id == shop_id) & (FlowRun.flow_key != flow_key)),
             Message.customer_id.in_(ids),
             Message.status.in_(("sending", "sent", "unknown")),
             Message.sent_at >= since,

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.campaigns.recommend import recommended_ids
 from app.domain.durable_goods import CONSUMABLE, DURABLE
 from app.domain.orchestration import REPLENISHMENT, THANK_YOU
 from app.flows import preview
@@ -247,3 +248,17 @@ def test_without_days_of_supply_a_first_order_starts_no_replenishment_nor_previe
     with app.app_context():
         [step] = preview.render_previews(db, runtime.config, shop, REPLENISHMENT, target, now())
     assert "食器用洗剤 500ml" in step.subject
+
+
+def test_a_campaigns_recommended_grid_holds_back_the_durable_group_too(
+    client: Any, db: Session, drain_jobs: Any
+) -> None:
+    shop, hanako = _shop_with_history(db)
+    deliver_order(client, drain_jobs, order_body(880101, [OVEN]))
+
+    [chosen] = recommended_ids(db, shop, [hanako.id], 3, now()).values()
+
+    assert chosen
+    assert MINI not in chosen  # another microwave, held back like in the thank-you
+    assert OVEN not in chosen  # her own
+    assert RICE in chosen  # another collection
