@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import UTCDateTime, utcnow
 from app.domain.orchestration import CART, FlowConfig, in_holdout
 
 # Named here as well: callers of the run helpers found them in this module before `reads`,
@@ -30,6 +30,7 @@ from app.flows.content import (
     message_unsubscribe_link as message_unsubscribe_link,
 )
 from app.flows.definition import CustomerOrder
+from app.flows.form import AUDIENCE_KEY
 from app.flows.reads import (
     cart_checkout as cart_checkout,
 )
@@ -147,6 +148,13 @@ def start_cart_run(
     )
 
 
+def _has_audience(session: Session, shop_id: int, flow_key: str) -> bool:
+    """Whether the flow is limited to a segment (from the settings read once per transaction):
+    without one everyone is in its audience, and no query asks."""
+    row = flow_setting(session, shop_id, flow_key)
+    return row is not None and (row.config or {}).get(AUDIENCE_KEY) is not None
+
+
 def start_run(
     session: Session,
     shop_id: int,
@@ -162,7 +170,9 @@ def start_run(
     scheduled at `first_due` after commit. → the new run's id, or None (not in the audience —
     or its segment can't be evaluated, which the shop's last error then says — or a run exists
     for this trigger)."""
-    if not in_audience(session, shop_id, flow_key, customer_id):
+    if _has_audience(session, shop_id, flow_key) and not in_audience(
+        session, shop_id, flow_key, customer_id
+    ):
         return None
     holdout = in_holdout(shop_id, flow_key, customer_id, config.holdout_percent)
     run_id = session.scalar(
@@ -240,14 +250,29 @@ def exit_on_customer_orders(
     exits the customer's running runs of `flow_key` started before it was placed."""
 
     def exit_ordered(session: Session, orders: Sequence[CustomerOrder]) -> None:
+        # A run started before any of its customer's orders exits: before the latest of them.
+        latest: dict[int, dict[int, datetime]] = {}
         for order in orders:
-            exit_runs(
-                session,
-                order.shop_id,
-                "ordered",
-                customer_id=order.customer_id,
-                started_before=order.placed_at,
-                flows=(flow_key,),
+            placed = latest.setdefault(order.shop_id, {})
+            known = placed.get(order.customer_id)
+            if known is None or order.placed_at > known:
+                placed[order.customer_id] = order.placed_at
+        for shop_id, placed in sorted(latest.items()):
+            session.execute(
+                update(FlowRun)
+                .where(
+                    FlowRun.shop_id == shop_id,
+                    FlowRun.status == "running",
+                    FlowRun.flow_key == flow_key,
+                    FlowRun.customer_id.in_(sorted(placed)),
+                    FlowRun.started_at
+                    <= case(
+                        {customer: literal(at, UTCDateTime()) for customer, at in placed.items()},
+                        value=FlowRun.customer_id,
+                    ),
+                )
+                .values(status="exited", exit_reason="ordered", next_step=None, ended_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
 
     exit_ordered.__qualname__ = f"exit_on_customer_orders({flow_key!r})"
