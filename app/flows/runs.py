@@ -58,7 +58,7 @@ from app.flows.scheduling import (
 from app.flows.scheduling import (
     runs_due as runs_due,
 )
-from app.flows.scheduling import schedule_step
+from app.flows.scheduling import schedule_flow_step
 from app.flows.scheduling import (
     step_job_id as step_job_id,
 )
@@ -86,11 +86,9 @@ def waiting_reason(decision: Postpone) -> str | None:
 def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     """The checkout's customer; an unlinked checkout is linked by email when a customer has it."""
     if checkout.customer_id is not None:
-        return session.scalars(
-            select(Customer).where(
-                Customer.shop_id == checkout.shop_id, Customer.id == checkout.customer_id
-            )
-        ).one_or_none()
+        # Loaded already when a batch of checkouts read their customers (`load_customers`).
+        known = session.get(Customer, checkout.customer_id)
+        return known if known is not None and known.shop_id == checkout.shop_id else None
     email = normalize_email(checkout.email)
     if email is None:
         return None
@@ -103,6 +101,15 @@ def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     if customer is not None:
         checkout.customer_id = customer.id
     return customer
+
+
+def load_customers(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
+    """Read the customers of a batch of checkouts in one query (each start finds its own)."""
+    ids = sorted({c.customer_id for c in checkouts if c.customer_id is not None})
+    if ids:
+        session.scalars(
+            select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))
+        ).all()
 
 
 def start_cart_run(
@@ -204,7 +211,7 @@ def start_run(
         holdout,
     )
     if not holdout:
-        schedule_step(session, session.get_one(FlowRun, run_id), 1, first_due)
+        schedule_flow_step(session, shop_id, flow_key, 1, first_due)
     return int(run_id)
 
 
