@@ -430,12 +430,13 @@ def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewT
 
 def on_checkouts(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
     """A completed checkout exits its run; any other starts one (once per checkout token)."""
-    load_customers(session, shop_id, [c for c in checkouts if c.completed_at is None])
+    customers = load_customers(session, shop_id, [c for c in checkouts if c.completed_at is None])
     for checkout in checkouts:
         if checkout.completed_at is not None:
             exit_runs(session, shop_id, "checkout_completed", trigger_key=checkout.external_id)
         else:
             start_cart_run(session, checkout)
+    del customers  # held until every start has found its customer
 
 
 def exit_ordered_checkouts(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> None:

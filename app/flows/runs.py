@@ -103,13 +103,15 @@ def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     return customer
 
 
-def load_customers(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
-    """Read the customers of a batch of checkouts in one query (each start finds its own)."""
+def load_customers(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> list[Customer]:
+    """Read the customers of a batch of checkouts in one query, so each start finds its own in
+    the session; the caller holds the list meanwhile (the session holds them only weakly)."""
     ids = sorted({c.customer_id for c in checkouts if c.customer_id is not None})
-    if ids:
-        session.scalars(
-            select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids))
-        ).all()
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids)))
+    )
 
 
 def start_cart_run(
