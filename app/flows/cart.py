@@ -57,7 +57,13 @@ from app.flows.form import (
 )
 from app.flows.reads import cart_checkout, flow_setting
 from app.flows.replay import cart_triggers
-from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_cart_run
+from app.flows.runs import (
+    exit_on_customer_orders,
+    exit_runs,
+    load_customers,
+    load_order_exits,
+    start_cart_run,
+)
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
 from app.models import Checkout, Customer, Shop
@@ -425,11 +431,13 @@ def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewT
 
 def on_checkouts(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
     """A completed checkout exits its run; any other starts one (once per checkout token)."""
+    customers = load_customers(session, shop_id, [c for c in checkouts if c.completed_at is None])
     for checkout in checkouts:
         if checkout.completed_at is not None:
             exit_runs(session, shop_id, "checkout_completed", trigger_key=checkout.external_id)
         else:
             start_cart_run(session, checkout)
+    del customers  # held until every start has found its customer
 
 
 def exit_ordered_checkouts(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> None:

@@ -93,7 +93,11 @@ SUBJECTS: dict[str, LazyString] = {
 
 def settings(session: Session, shop_id: int, flow_key: str) -> FlowSetting:
     """The shop's settings row for a post-purchase flow, created with its defaults on first use
-    (so the flow runs on its own steps, on by default, and the merchant sees what runs)."""
+    (so the flow runs on its own steps, on by default, and the merchant sees what runs).
+    Read once per transaction (`reads.flow_setting`): a batch of orders inserts nothing again."""
+    row = load_setting(session, shop_id, flow_key)
+    if row is not None:
+        return row
     session.execute(
         dialect_insert(session, FlowSetting)
         .values(
@@ -159,7 +163,21 @@ def shop_purchases(
 
 
 def customer_purchases(session: Session, shop_id: int, customer_id: int) -> list[Purchase]:
-    return _purchases(session, shop_id, Order.customer_id == customer_id)
+    """The customer's purchases, newest first (read for every customer of a running batch at
+    once: its orders are stored before its runs start)."""
+    batch = order_batch(session, shop_id)
+    if batch is None or customer_id not in batch.customer_ids():
+        return _purchases(session, shop_id, Order.customer_id == customer_id)
+
+    def read_all() -> dict[int, list[Purchase]]:
+        by_customer: dict[int, list[Purchase]] = {}
+        for chunk in _chunked(batch.customer_ids(), 1000):
+            for purchase in _purchases(session, shop_id, Order.customer_id.in_(chunk)):
+                if purchase.customer_id is not None:
+                    by_customer.setdefault(purchase.customer_id, []).append(purchase)
+        return by_customer
+
+    return list(batch_read(session, shop_id, "customer_purchases", read_all).get(customer_id, []))
 
 
 def last_purchases(purchases: Sequence[Purchase]) -> dict[str, datetime]:
@@ -172,8 +190,85 @@ def last_purchases(purchases: Sequence[Purchase]) -> dict[str, datetime]:
     return owned
 
 
+# --- what one trigger call reads for all its orders -----------------------------------------
+#
+# An order trigger starts its flow's runs order by order; what those starts read about the
+# orders (their lines, their customers' purchases and running reminders) and the products
+# (re-buy intervals, days of supply) is read once for the whole batch while the trigger runs,
+# kept in `session.info` and dropped when it returns.
+
+_ORDER_BATCH = "kizuna.flows.post_purchase.order_batch"
+
+
+@dataclass
+class OrderBatch:
+    """The paid orders one trigger call starts runs for, and what was read about them."""
+
+    shop_id: int
+    orders: list[Order]
+    reads: dict[Any, Any] = field(default_factory=dict)
+
+    def customer_ids(self) -> list[int]:
+        return sorted({o.customer_id for o in self.orders if o.customer_id is not None})
+
+
+def order_batch(session: Session, shop_id: int) -> OrderBatch | None:
+    batch: OrderBatch | None = session.info.get(_ORDER_BATCH)
+    return batch if batch is not None and batch.shop_id == shop_id else None
+
+
+def batch_read(session: Session, shop_id: int, key: Any, read: Callable[[], T]) -> T:
+    """`read()` once per trigger call (every call when no batch is running)."""
+    batch = order_batch(session, shop_id)
+    if batch is None:
+        return read()
+    if key not in batch.reads:
+        batch.reads[key] = read()
+    value: T = batch.reads[key]
+    return value
+
+
+def _batch_quantities(session: Session, shop_id: int) -> dict[int, dict[str, int]]:
+    batch = order_batch(session, shop_id)
+    assert batch is not None  # noqa: S101 - called only while a batch runs
+    found: dict[int, dict[str, int]] = {order.id: {} for order in batch.orders}
+    for chunk in _chunked(sorted(found), 1000):
+        for order_id, product, quantity in session.execute(
+            select(OrderLine.order_id, OrderLine.product_external_id, func.sum(OrderLine.quantity))
+            .where(
+                OrderLine.shop_id == shop_id,
+                OrderLine.order_id.in_(chunk),
+                OrderLine.product_external_id.is_not(None),
+            )
+            .group_by(OrderLine.order_id, OrderLine.product_external_id)
+        ):
+            found[int(order_id)][str(product)] = int(quantity or 0)
+    return found
+
+
+def _chunked(values: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+def batch_products(session: Session, order: Order) -> list[str]:
+    """Every product of the orders of the running batch (of `order` alone without one)."""
+    batch = order_batch(session, order.shop_id)
+    if batch is None or order not in batch.orders:
+        return order_products(session, order)
+    quantities = batch_read(
+        session, order.shop_id, "quantities", lambda: _batch_quantities(session, order.shop_id)
+    )
+    return sorted({product for lines in quantities.values() for product in lines})
+
+
 def order_quantities(session: Session, order: Order) -> dict[str, int]:
     """Each of the order's products → the units ordered (its lines added up)."""
+    batch = order_batch(session, order.shop_id)
+    if batch is not None and order in batch.orders:
+        quantities = batch_read(
+            session, order.shop_id, "quantities", lambda: _batch_quantities(session, order.shop_id)
+        )
+        return dict(quantities.get(order.id, {}))
     rows = session.execute(
         select(OrderLine.product_external_id, func.sum(OrderLine.quantity))
         .where(
@@ -188,6 +283,9 @@ def order_quantities(session: Session, order: Order) -> dict[str, int]:
 
 def order_products(session: Session, order: Order) -> list[str]:
     """The order's products, read from the table (its lines may have just been replaced)."""
+    batch = order_batch(session, order.shop_id)
+    if batch is not None and order in batch.orders:
+        return sorted(order_quantities(session, order))
     rows = session.scalars(
         select(OrderLine.product_external_id)
         .where(
@@ -267,8 +365,13 @@ def order_trigger(start: OrderStarter) -> Trigger:
         moment = now or utcnow()
         external_ids = {record.external_id for record in orders}
         started: list[int] = []
-        for order in paid_orders(session, shop_id, external_ids):
-            started.extend(start(session, order, moment))
+        paid = paid_orders(session, shop_id, external_ids)
+        session.info[_ORDER_BATCH] = OrderBatch(shop_id, paid)
+        try:
+            for order in paid:
+                started.extend(start(session, order, moment))
+        finally:
+            session.info.pop(_ORDER_BATCH, None)
         return started
 
     return Trigger(ORDERS_CHANGED, handle)

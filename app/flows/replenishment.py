@@ -31,18 +31,21 @@ from app.flows.post_purchase import (
     Emails,
     Purchases,
     Recipient,
+    batch_products,
+    batch_read,
     customer_purchases,
     definition,
     due_or_none,
     flow_settings,
     intro,
-    order_products,
+    order_batch,
     order_quantities,
+    orders_of,
     placed_at,
     render_part,
     repeat_products,
     start_order_run,
-    trigger_order,
+    trigger_order_id,
     trigger_product,
 )
 from app.links import shop_home_url
@@ -51,20 +54,53 @@ from app.models.flow import FlowRun
 from app.services import purchase_stats, recommendation_settings
 
 
-def _exit_earlier(session: Session, order: Order, product: str, now: datetime) -> None:
-    """The product was bought again: reminders counted from earlier purchases of it stop."""
-    running = session.scalars(
-        select(FlowRun).where(
-            FlowRun.shop_id == order.shop_id,
-            FlowRun.flow_key == REPLENISHMENT,
-            FlowRun.customer_id == order.customer_id,
-            FlowRun.status == "running",
-            FlowRun.trigger_key.startswith(f"replenish:{product}:", autoescape=True),
-        )
-    ).all()
+def _running_reminders(session: Session, shop_id: int, customer_id: int) -> list[FlowRun]:
+    """The customer's running reminders (read for every customer of a running batch at once;
+    read again after a reminder is started for them)."""
+
+    def read(customer_ids: Sequence[int]) -> dict[int, list[FlowRun]]:
+        found: dict[int, list[FlowRun]] = {customer: [] for customer in customer_ids}
+        for run in session.scalars(
+            select(FlowRun).where(
+                FlowRun.shop_id == shop_id,
+                FlowRun.flow_key == REPLENISHMENT,
+                FlowRun.customer_id.in_(customer_ids),
+                FlowRun.status == "running",
+            )
+        ):
+            found.setdefault(run.customer_id, []).append(run)
+        return found
+
+    batch = order_batch(session, shop_id)
+    if batch is None:
+        return read([customer_id])[customer_id]
+    runs = batch_read(session, shop_id, "reminders", lambda: read(batch.customer_ids()))
+    if customer_id not in runs:
+        runs.update(read([customer_id]))
+    return runs[customer_id]
+
+
+def _forget_reminders(session: Session, shop_id: int, customer_id: int) -> None:
+    """A reminder was started for the customer: their running reminders are read again."""
+    batch = order_batch(session, shop_id)
+    if batch is not None:
+        batch.reads.get("reminders", {}).pop(customer_id, None)
+
+
+def _exit_earlier(session: Session, order: Order, products: Sequence[str], now: datetime) -> None:
+    """The products were bought again: reminders counted from earlier purchases stop."""
+    assert order.customer_id is not None  # noqa: S101 - checked by the caller
+    running = [
+        run
+        for run in _running_reminders(session, order.shop_id, order.customer_id)
+        if run.status == "running" and trigger_product(run.trigger_key) in products
+    ]
+    if not running:
+        return
     placed = placed_at(order)
+    earlier_orders = orders_of(session, order.shop_id, running)
     for run in running:
-        earlier = trigger_order(session, run)
+        earlier = earlier_orders.get(trigger_order_id(run.trigger_key) or 0)
         if earlier is None or (earlier.id != order.id and placed_at(earlier) < placed):
             run.status, run.exit_reason = "exited", "reordered"
             run.next_step, run.ended_at = None, now
@@ -74,20 +110,32 @@ def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
     """A reminder per product of the order that the customer should re-order: `lead_days`
     before the expected re-order date (their own rhythm, else the product's re-buy interval,
     else its days of supply times the units ordered).
-    Earlier reminders for those products stop; a product re-ordered later starts none here."""
-    products = order_products(session, order)
+    Earlier reminders for those products stop; a product re-ordered later starts none here.
+    Within an order trigger's batch, lines, purchases, reminders and product settings are read
+    once for all its orders."""
+    quantities = order_quantities(session, order)
+    products = sorted(quantities)
     if not products or order.customer_id is None:
         return []
     placed = placed_at(order)
-    for product in products:
-        _exit_earlier(session, order, product, now)
+    _exit_earlier(session, order, products, now)
     enabled, config, row = flow_settings(session, order.shop_id, REPLENISHMENT)
     if not enabled:
         return []
     timing = PostPurchaseTiming.from_overrides(row.config)
-    intervals = purchase_stats.rebuy_intervals(session, order.shop_id, products)
-    supply = recommendation_settings.supply_days(session, order.shop_id, products)
-    quantities = order_quantities(session, order) if supply else {}
+    wanted = batch_products(session, order)
+    intervals = batch_read(
+        session,
+        order.shop_id,
+        ("rebuy_intervals", *wanted),
+        lambda: purchase_stats.rebuy_intervals(session, order.shop_id, wanted),
+    )
+    supply = batch_read(
+        session,
+        order.shop_id,
+        ("supply_days", *wanted),
+        lambda: recommendation_settings.supply_days(session, order.shop_id, wanted),
+    )
     history = customer_purchases(session, order.shop_id, order.customer_id)
     started = []
     for product in products:
@@ -108,6 +156,7 @@ def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
         run_id = start_order_run(session, order, REPLENISHMENT, trigger, due, config, now)
         if run_id is not None:
             started.append(run_id)
+            _forget_reminders(session, order.shop_id, order.customer_id)
     return started
 
 

@@ -12,10 +12,10 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
+from app.db import UTCDateTime, utcnow
 from app.domain.orchestration import CART, FlowConfig, in_holdout
 
 # Named here as well: callers of the run helpers found them in this module before `reads`,
@@ -30,6 +30,7 @@ from app.flows.content import (
     message_unsubscribe_link as message_unsubscribe_link,
 )
 from app.flows.definition import CustomerOrder
+from app.flows.form import AUDIENCE_KEY
 from app.flows.reads import (
     cart_checkout as cart_checkout,
 )
@@ -57,7 +58,7 @@ from app.flows.scheduling import (
 from app.flows.scheduling import (
     runs_due as runs_due,
 )
-from app.flows.scheduling import schedule_step
+from app.flows.scheduling import schedule_flow_step
 from app.flows.scheduling import (
     step_job_id as step_job_id,
 )
@@ -85,11 +86,9 @@ def waiting_reason(decision: Postpone) -> str | None:
 def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     """The checkout's customer; an unlinked checkout is linked by email when a customer has it."""
     if checkout.customer_id is not None:
-        return session.scalars(
-            select(Customer).where(
-                Customer.shop_id == checkout.shop_id, Customer.id == checkout.customer_id
-            )
-        ).one_or_none()
+        # Loaded already when a batch of checkouts read their customers (`load_customers`).
+        known = session.get(Customer, checkout.customer_id)
+        return known if known is not None and known.shop_id == checkout.shop_id else None
     email = normalize_email(checkout.email)
     if email is None:
         return None
@@ -102,6 +101,17 @@ def _link_customer(session: Session, checkout: Checkout) -> Customer | None:
     if customer is not None:
         checkout.customer_id = customer.id
     return customer
+
+
+def load_customers(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> list[Customer]:
+    """Read the customers of a batch of checkouts in one query, so each start finds its own in
+    the session; the caller holds the list meanwhile (the session holds them only weakly)."""
+    ids = sorted({c.customer_id for c in checkouts if c.customer_id is not None})
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Customer).where(Customer.shop_id == shop_id, Customer.id.in_(ids)))
+    )
 
 
 def start_cart_run(
@@ -147,6 +157,13 @@ def start_cart_run(
     )
 
 
+def _has_audience(session: Session, shop_id: int, flow_key: str) -> bool:
+    """Whether the flow is limited to a segment (from the settings read once per transaction):
+    without one everyone is in its audience, and no query asks."""
+    row = flow_setting(session, shop_id, flow_key)
+    return row is not None and (row.config or {}).get(AUDIENCE_KEY) is not None
+
+
 def start_run(
     session: Session,
     shop_id: int,
@@ -162,7 +179,9 @@ def start_run(
     scheduled at `first_due` after commit. → the new run's id, or None (not in the audience —
     or its segment can't be evaluated, which the shop's last error then says — or a run exists
     for this trigger)."""
-    if not in_audience(session, shop_id, flow_key, customer_id):
+    if _has_audience(session, shop_id, flow_key) and not in_audience(
+        session, shop_id, flow_key, customer_id
+    ):
         return None
     holdout = in_holdout(shop_id, flow_key, customer_id, config.holdout_percent)
     run_id = session.scalar(
@@ -194,7 +213,7 @@ def start_run(
         holdout,
     )
     if not holdout:
-        schedule_step(session, session.get_one(FlowRun, run_id), 1, first_due)
+        schedule_flow_step(session, shop_id, flow_key, 1, first_due)
     return int(run_id)
 
 
@@ -240,14 +259,29 @@ def exit_on_customer_orders(
     exits the customer's running runs of `flow_key` started before it was placed."""
 
     def exit_ordered(session: Session, orders: Sequence[CustomerOrder]) -> None:
+        # A run started before any of its customer's orders exits: before the latest of them.
+        latest: dict[int, dict[int, datetime]] = {}
         for order in orders:
-            exit_runs(
-                session,
-                order.shop_id,
-                "ordered",
-                customer_id=order.customer_id,
-                started_before=order.placed_at,
-                flows=(flow_key,),
+            placed = latest.setdefault(order.shop_id, {})
+            known = placed.get(order.customer_id)
+            if known is None or order.placed_at > known:
+                placed[order.customer_id] = order.placed_at
+        for shop_id, placed in sorted(latest.items()):
+            session.execute(
+                update(FlowRun)
+                .where(
+                    FlowRun.shop_id == shop_id,
+                    FlowRun.status == "running",
+                    FlowRun.flow_key == flow_key,
+                    FlowRun.customer_id.in_(sorted(placed)),
+                    FlowRun.started_at
+                    <= case(
+                        {customer: literal(at, UTCDateTime()) for customer, at in placed.items()},
+                        value=FlowRun.customer_id,
+                    ),
+                )
+                .values(status="exited", exit_reason="ordered", next_step=None, ended_at=utcnow())
+                .execution_options(synchronize_session=False)
             )
 
     exit_ordered.__qualname__ = f"exit_on_customer_orders({flow_key!r})"

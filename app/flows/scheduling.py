@@ -37,9 +37,16 @@ def step_job_id(shop_id: int, flow_key: str, step: int, when: datetime) -> str:
 def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> None:
     """Have step `step` of `run` run at `when` (its `next_step_at`, already set by the caller):
     the dispatch job of its due second is scheduled after commit, once per transaction."""
+    schedule_flow_step(session, run.shop_id, run.flow_key, step, when)
+
+
+def schedule_flow_step(
+    session: Session, shop_id: int, flow_key: str, step: int, when: datetime
+) -> None:
+    """`schedule_step` for a run known by its shop and flow (no need to load it)."""
     ensure_installed()  # the transaction's end forgets what it scheduled
     scheduled: set[str] = session.info.setdefault(SCHEDULED, set())
-    key = step_job_id(run.shop_id, run.flow_key, step, when)
+    key = step_job_id(shop_id, flow_key, step, when)
     if key in scheduled:
         return
     scheduled.add(key)
@@ -48,8 +55,8 @@ def schedule_step(session: Session, run: FlowRun, step: int, when: datetime) -> 
         session,
         _redis(),
         DISPATCH_DUE_STEPS,
-        run.shop_id,
-        run.flow_key,
+        shop_id,
+        flow_key,
         step,
         job_id=key,
         at=second,
