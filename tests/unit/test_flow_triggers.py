@@ -118,9 +118,10 @@ def test_order_triggers_run_exits_first_then_starts(calls: list[tuple[str, Any]]
 
 
 def test_the_daily_scan_prunes_storefront_events_starts_birthdays_and_winback() -> None:
+    # In registry order: browse abandonment (its pruning) ranks before the birthday.
     assert [key for key, _ in registry.triggers_for(DAILY_SCAN)] == [
-        "birthday",
         "browse",
+        "birthday",
         "winback",
     ]
 
