@@ -64,7 +64,8 @@ def parse_time(value: str | None) -> datetime | None:
 def _path(node: Node | None, *keys: str) -> Any:
     value: Any = node
     for key in keys:
-        if not isinstance(value, Mapping):
+        # Parsed JSON is plain dicts: the exact type check spares the ABC check per key.
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(key)
     return value
