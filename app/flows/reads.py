@@ -109,16 +109,19 @@ def shop_row(session: Session, shop_id: int) -> Shop | None:
 
 
 def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
-    """The shop's settings row for a flow (None: defaults), read once per transaction."""
+    """The shop's settings row for a flow (None: defaults), read once per transaction. A
+    missing row is not remembered: a flow's first use inserts it within the transaction."""
     key = ("flow_setting", shop_id, flow_key)
     reads = _reads(session)
-    if key not in reads:
-        reads[key] = session.scalars(
+    row: FlowSetting | None = reads.get(key)
+    if row is None:
+        row = session.scalars(
             select(FlowSetting).where(
                 FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
             )
         ).one_or_none()
-    row: FlowSetting | None = reads[key]
+        if row is not None:
+            reads[key] = row
     return row
 
 

@@ -257,6 +257,11 @@ def test_a_shop_without_settings_runs_the_flows_on_their_defaults(
     deliver_order(client, drain_jobs, order_body(880010, [BOWL], fulfilled_at=now()))
     db.expire_all()
     rows = {row.flow_key: row for row in db.scalars(select(FlowSetting))}
+    # The welcome series writes its row at a first order too, turned off until the merchant
+    # turns it on: it starts nothing.
+    welcome = rows.pop("welcome")
+    assert not welcome.enabled
+    assert not runs(db, "welcome")
     assert set(rows) == {THANK_YOU, REVIEW_REQUEST, REPLENISHMENT}
     assert all(row.enabled for row in rows.values())
     assert rows[REVIEW_REQUEST].config["review_delay_days"] == 7

@@ -77,6 +77,8 @@ NOT_MERCHANT_ROUTES = {
     "static": "static files",
     "storefront.capture": "shopper-facing, keyed by the store's public capture key",
     "storefront.capture_script": "shopper-facing script",
+    "storefront_events.events": "shopper-facing; writes only the store it names (domain or key)",
+    "storefront_events.back_in_stock": "shopper-facing; a request for the named store's product",
     "webhooks.sendgrid_events": "signed by SendGrid",
     "webhooks.shopify_webhook": "signed by Shopify",
     "webhooks.woocommerce_webhook": "signed by the store",
