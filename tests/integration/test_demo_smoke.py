@@ -295,17 +295,6 @@ def test_healthz_and_doctor_pass_beside_the_demo(demo: Demo) -> None:
     assert (demo.instance / "kizuna.sqlite3").exists()
 
 
-def test_ctrl_c_stops_every_process(demo: Demo) -> None:
-    """SIGINT: the web, worker and scheduler processes and the simulated services stop (the
-    interpreter's own exit is left to the fixture)."""
-    os.killpg(demo.process.pid, signal.SIGINT)
-    deadline = time.monotonic() + 15
-    while "Stopped" not in demo.printed and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "Stopped" in demo.printed
-    assert not _port_open(demo.port), "the web process is still serving after Ctrl-C"
-
-
 def test_a_campaign_goes_to_the_repeat_customers_and_its_report_fills(demo: Demo) -> None:
     """The demo sends one campaign (ja and en, recommended products, 10 % held out); the
     simulated recipients' events reach its report."""
@@ -332,3 +321,14 @@ def test_a_campaign_goes_to_the_repeat_customers_and_its_report_fills(demo: Demo
     assert delivered > 0
     report = demo.page(f"/app/campaigns/{campaign_id}/report?shop_id={shop_id}")
     assert "新茶のご案内" in report
+
+
+def test_ctrl_c_stops_every_process(demo: Demo) -> None:
+    """SIGINT: the web, worker and scheduler processes and the simulated services stop (the
+    interpreter's own exit is left to the fixture)."""
+    os.killpg(demo.process.pid, signal.SIGINT)
+    deadline = time.monotonic() + 15
+    while "Stopped" not in demo.printed and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Stopped" in demo.printed
+    assert not _port_open(demo.port), "the web process is still serving after Ctrl-C"
