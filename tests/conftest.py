@@ -13,12 +13,17 @@ worker gets its own database and Redis index, so workers never see each other's 
   the base and wrapping round; a base outside that order is used by gw0 and the order follows
   it. So two checkouts run side by side with bases far enough apart (13 and 9 with `-n 2`
   take 13, 15 and 9, 7). More workers than indexes is refused at start.
+  Each worker also claims its index with a lock file (`claim_redis_database`): when another
+  pytest run on this machine holds it (two runs started with the same base, which would flush
+  each other's sessions and jobs mid-test), the worker takes the next free index of the order.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,9 +112,35 @@ def database_url() -> str:
     return url
 
 
+# Open lock files of the Redis indexes this process claimed, held until it exits.
+_REDIS_CLAIMS: list[Any] = []
+
+
+def claim_redis_database(preferred: int, base_url: str = REDIS_BASE) -> int:
+    """`preferred` when no other pytest run on this machine holds it, else the next free index.
+
+    A run flushes its index after every test, so two runs sharing one (the same
+    `KIZUNA_TEST_REDIS_DB` base, e.g. two checkouts or two terminals) lose each other's sessions,
+    login links and queued jobs at random. The claim is an exclusive lock on a file named after
+    the Redis server and index, released by the OS when the process ends.
+    """
+    server = re.sub(r"[^A-Za-z0-9]+", "_", base_url)
+    for index in (preferred, *(i for i in REDIS_DB_ORDER if i != preferred)):
+        path = Path(tempfile.gettempdir()) / f"kizuna-test-redis-{server}-{index}.lock"
+        handle = path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            continue
+        _REDIS_CLAIMS.append(handle)
+        return index
+    raise pytest.UsageError("every test Redis index is in use by another pytest run")
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return f"{REDIS_BASE}/{REDIS_DB}"
+    return f"{REDIS_BASE}/{claim_redis_database(REDIS_DB)}"
 
 
 def make_test_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
