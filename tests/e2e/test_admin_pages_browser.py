@@ -140,7 +140,8 @@ class Crawl:
         elif self.way == "embedded":
             self.app_frame().evaluate("href => window.kizunaNavigation.visit(href)", href)
         else:
-            self.page.goto(f"{self.stack.app_url}{href}")
+            response = self.page.goto(f"{self.stack.app_url}{href}")
+            return response.status if response is not None else 0
         statuses = [status for doc_path, status in self.documents if doc_path == path]
         return statuses[-1] if statuses else 0
 
