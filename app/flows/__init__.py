@@ -12,6 +12,7 @@ Modules import only modules below them (`lint-imports`, contract `flows-one-way`
     facts                                   what the rules read, set-wise
     registry                                every flow, priorities, the triggers of each event
     cart | browse | welcome | birthday | …  the flows, one module each (never each other)
+    post_purchase_replay                    the post-purchase flows' backtest triggers
     post_purchase                           what the post-purchase flows share
     runs : replay : coupons                 start/exit runs; backtest replays; the coupon step
     content : scheduling                    email parts and builder; step and send jobs

@@ -48,6 +48,7 @@ from app.flows.post_purchase import (
     trigger_order_id,
     trigger_product,
 )
+from app.flows.post_purchase_replay import replenishment_triggers
 from app.links import shop_home_url
 from app.models import Customer, Order, Product, Shop
 from app.models.flow import FlowRun
@@ -184,12 +185,6 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
 EMAILS = Emails(REPLENISHMENT, ("intro", "product"), parts)
 
 
-def _simulate(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import replenishment_triggers
-
-    return replenishment_triggers(session, shop, window)
-
-
 def preview_query(shop: Shop) -> Select[Any]:
     """Customers who bought a product in two orders or more (once, when it has days of
     supply), the latest first."""
@@ -238,7 +233,7 @@ DEFINITION = definition(
     30,
     EMAILS,
     start,
-    _simulate,
+    replenishment_triggers,
     "flows.preview.no_repeat_product",
     preview_query,
     preview_target,

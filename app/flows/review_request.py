@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,8 +33,9 @@ from app.flows.post_purchase import (
     render_part,
     start_order_run,
 )
+from app.flows.post_purchase_replay import review_request_triggers
 from app.links import shop_home_url
-from app.models import Customer, Order, Shop
+from app.models import Customer, Order
 from app.models.flow import FlowRun
 
 
@@ -80,12 +80,6 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
 EMAILS = Emails(REVIEW_REQUEST, ("intro", "products"), parts)
 
 
-def _simulate(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import review_request_triggers
-
-    return review_request_triggers(session, shop, window)
-
-
 FORM = FlowForm(
     REVIEW_REQUEST,
     steps=1,
@@ -99,7 +93,7 @@ DEFINITION = definition(
     35,
     EMAILS,
     start,
-    _simulate,
+    review_request_triggers,
     "flows.preview.no_fulfilled_order",
     orders_preview(fulfilled_clause),
     order_target(fulfilled_clause, "fulfilled"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -34,8 +33,9 @@ from app.flows.post_purchase import (
     render_part,
     start_order_run,
 )
+from app.flows.post_purchase_replay import thank_you_triggers
 from app.formatting import format_money
-from app.models import Customer, Order, Shop
+from app.models import Customer, Order
 from app.models.flow import FlowRun
 
 
@@ -92,12 +92,6 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
 EMAILS = Emails(THANK_YOU, ("intro", "items", "recommendations"), parts, recommend=True)
 
 
-def _simulate(session: Session, shop: Shop, window: Any) -> Any:
-    from app.flows.simulation import thank_you_triggers
-
-    return thank_you_triggers(session, shop, window)
-
-
 FORM = FlowForm(
     THANK_YOU,
     steps=1,
@@ -112,7 +106,7 @@ DEFINITION = definition(
     25,
     EMAILS,
     start,
-    _simulate,
+    thank_you_triggers,
     "flows.preview.no_paid_order",
     orders_preview(paid_clause),
     order_target(paid_clause, "order"),
