@@ -139,6 +139,10 @@ class Crawl:
             self.page.wait_for_load_state("load")
         elif self.way == "embedded":
             self.app_frame().evaluate("href => window.kizunaNavigation.visit(href)", href)
+            for _ in range(40):  # the response event may be delivered after the page settled
+                if any(doc_path == path for doc_path, _status in self.documents):
+                    break
+                self.page.wait_for_timeout(50)
         else:
             response = self.page.goto(f"{self.stack.app_url}{href}")
             return response.status if response is not None else 0
