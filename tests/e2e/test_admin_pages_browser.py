@@ -5,8 +5,9 @@ own (Shopify's App Bridge script excepted); a screenshot of each is saved to `te
 Pages are found by following the links of the pages themselves from `/app` (one page per path
 shape: `/app/customers/<id>` once), so new pages are covered without being listed here. The crawl
 is split in groups of pages to keep each test short. Error pages (404, an expired form) are
-checked to load App Bridge inside the admin. Standalone, each page is also laid out at a phone's
-width (390 px) and must fit it: nothing, the navigation included, may make it scroll sideways.
+checked to load App Bridge inside the admin. Each page is also laid out at a phone's width
+(390 px; inside the admin, the frame the mobile admin gives the app) and must fit it: nothing,
+the navigation included, may make it scroll sideways.
 """
 
 from __future__ import annotations
@@ -167,10 +168,11 @@ class Crawl:
 
     def check_phone_width(self, path: str) -> None:
         """The page laid out at a phone's width, its navigation one entry longer: no wider than
-        the screen (a wide table scrolls inside its own box, the navigation wraps)."""
+        the screen (a wide table scrolls inside its own box, the navigation wraps). Inside the
+        admin the app's frame fills the phone's width, as in Shopify's mobile admin."""
         self.page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
         try:
-            width, viewport = self.page.evaluate(
+            width, viewport = self.app_frame().evaluate(
                 """label => {
                     const nav = document.querySelector('nav.tabs');
                     if (nav) {
@@ -187,7 +189,7 @@ class Crawl:
             assert viewport == PHONE_WIDTH, viewport
             if width > PHONE_WIDTH:
                 name = re.sub(r"[^a-z0-9]+", "-", shape(path).lower()).strip("-") or "home"
-                target = ARTIFACTS / f"page-phone-{self.lang}-{name}.png"
+                target = ARTIFACTS / f"page-phone-{self.way}-{self.lang}-{name}.png"
                 self.page.screenshot(path=str(target), full_page=True)
                 self.problems.append(f"{path}: {width} px wide at {PHONE_WIDTH} px")
         finally:
@@ -210,8 +212,7 @@ class Crawl:
                 self.problems.append(f"{path}: answered {status}")
                 continue
             self.shot(path)
-            if self.way == "standalone":
-                self.check_phone_width(path)
+            self.check_phone_width(path)
             for link in self.links():
                 target = urlsplit(link).path
                 if SKIPPED.search(target) or shape(target) in seen or not wanted(target):
