@@ -40,8 +40,9 @@ def may_receive(customer: Customer | None, *, requested: bool) -> bool:
 #
 # A step and a send check the same settings, suppression and checkout several times (exit
 # reasons, block reasons, rendering). Each is read once per transaction and kept in
-# `session.info`; any flush, commit, rollback or write to one of these tables drops them, so a
-# check never answers from before a change its own transaction made.
+# `session.info`; any flush, commit, rollback, write to one of these tables or new row of
+# theirs added to the session drops them, so a check never answers from before a change its
+# own transaction made (a row found missing included).
 
 _READS = "kizuna.flows.reads"
 SCHEDULED = "kizuna.flows.scheduled"  # the step jobs this transaction enqueues (`scheduling`)
@@ -76,17 +77,25 @@ def _forget_reads_on_write(state: Any) -> None:
         state.session.info.pop(_READS, None)
 
 
+def _forget_reads_on_add(session: Session, instance: Any) -> None:
+    table = getattr(getattr(instance, "__table__", None), "name", None)
+    if table in _READ_TABLES:
+        session.info.pop(_READS, None)
+
+
 _LISTENERS = (
     ("after_transaction_end", _forget_reads_at_end),
     ("after_flush", _forget_reads_after_flush),
     ("do_orm_execute", _forget_reads_on_write),
+    ("after_attach", _forget_reads_on_add),
 )
 
 
 def install() -> None:
     """Keep the per-transaction reads honest: drop them at the end of a transaction, after a
-    flush and on a write to one of their tables. Called once by `create_app` (and so by every
-    worker); safe to call again. Importing this module installs nothing."""
+    flush, on a write to one of their tables and when a row of theirs is added. Called once by
+    `create_app` (and so by every worker); safe to call again. Importing this module installs
+    nothing."""
     global _installed
     for name, listener in _LISTENERS:
         if not event.contains(Session, name, listener):
@@ -109,19 +118,17 @@ def shop_row(session: Session, shop_id: int) -> Shop | None:
 
 
 def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
-    """The shop's settings row for a flow (None: defaults), read once per transaction. A
-    missing row is not remembered: a flow's first use inserts it within the transaction."""
+    """The shop's settings row for a flow (None: defaults), read once per transaction; a
+    missing row too, until a write to `flow_settings` (a flow's first use inserts its row)."""
     key = ("flow_setting", shop_id, flow_key)
     reads = _reads(session)
-    row: FlowSetting | None = reads.get(key)
-    if row is None:
-        row = session.scalars(
+    if key not in reads:
+        reads[key] = session.scalars(
             select(FlowSetting).where(
                 FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key
             )
         ).one_or_none()
-        if row is not None:
-            reads[key] = row
+    row: FlowSetting | None = reads[key]
     return row
 
 
