@@ -59,4 +59,4 @@ def test_non_addresses_are_refused(value: object) -> None:
 def test_a_multi_megabyte_input_is_refused_at_once(value: str) -> None:
     started = time.perf_counter()
     assert not is_email_address(value)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5  # a backtracking scan takes minutes

@@ -88,6 +88,6 @@ def test_masking_a_long_error_text_takes_linear_time() -> None:
     body = json.dumps({"errors": [{"message": "x" * 50_000 + " and b@example.com"}]}).encode()
     started = time.perf_counter()
     text = _describe(HTTPError(400, "Bad Request", body, {}))
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0  # the quadratic scan took seconds
     assert "b@example.com" not in text
     assert text.endswith("and <address>")
