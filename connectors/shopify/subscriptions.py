@@ -82,6 +82,13 @@ def existing_topics(client: ShopifyAdminClient, uri: str) -> set[str]:
     return set(_subscriptions_at(client, uri))
 
 
+def missing_namespaces(topic: str, node: dict[str, Any]) -> list[str]:
+    """The metafield namespaces `topic` needs (`METAFIELD_NAMESPACES`) that its subscription
+    `node` does not name."""
+    present = {str(name) for name in node.get("metafieldNamespaces") or ()}
+    return [name for name in METAFIELD_NAMESPACES.get(topic, ()) if name not in present]
+
+
 def _check(data: dict[str, Any], field: str, topic: str) -> None:
     errors = (data.get(field) or {}).get("userErrors") or []
     if errors:
@@ -110,15 +117,16 @@ def subscribe_webhooks(client: ShopifyAdminClient, uri: str) -> int:
                 {"topic": topic_to_enum(topic), "webhookSubscription": subscription},
             )
             _check(data, "webhookSubscriptionCreate", topic)
-        else:
+        elif lacking := missing_namespaces(topic, node):
             present = [str(name) for name in node.get("metafieldNamespaces") or ()]
-            if not set(namespaces) <= set(present):
-                wanted = present + [name for name in namespaces if name not in present]
-                data = client.execute(
-                    WEBHOOK_SUBSCRIPTION_UPDATE,
-                    {"id": node.get("id"), "webhookSubscription": {"metafieldNamespaces": wanted}},
-                )
-                _check(data, "webhookSubscriptionUpdate", topic)
+            data = client.execute(
+                WEBHOOK_SUBSCRIPTION_UPDATE,
+                {
+                    "id": node.get("id"),
+                    "webhookSubscription": {"metafieldNamespaces": present + lacking},
+                },
+            )
+            _check(data, "webhookSubscriptionUpdate", topic)
         subscribed.add(topic)
     log.info("shopify webhooks subscribed shop=%s count=%d", client.shop_domain, len(subscribed))
     return len(subscribed)
