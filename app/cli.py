@@ -266,7 +266,7 @@ def shops_capture_script(store_url: str) -> None:
 
     from app.db import Database
     from app.models import Shop
-    from app.storefront import capture_key
+    from app.storefront import capture_script_src
     from connectors.woocommerce.auth import normalize_store_url
 
     config = _config()
@@ -278,8 +278,7 @@ def shops_capture_script(store_url: str) -> None:
         )
         if shop is None:
             raise click.ClickException(f"no connected WooCommerce store at {store_url!r}")
-        key = capture_key(config.secret_key, shop.id)
-        src = f"{config.app_url}/storefront/woocommerce/capture.js?shop={shop.id}&key={key}"
+        src = capture_script_src(config.app_url, config.secret_key, shop.id)
     click.echo(f'<script async src="{src}"></script>')
 
 

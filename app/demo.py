@@ -333,6 +333,29 @@ def _share_customers(shopify_store: Any, woo_store: Any) -> int:
     return count
 
 
+def _install_storefront_script(config: Config, woo: Any, store_url: str) -> None:
+    """Add Kizuna's storefront script to the simulated WooCommerce store's pages, as its merchant
+    does with `kizuna shops capture-script`: its shoppers' product views then reach Kizuna."""
+    from sqlalchemy import select
+
+    from app.db import Database
+    from app.models import Shop
+    from app.storefront import capture_script_src
+    from connectors.woocommerce.auth import normalize_store_url
+
+    with Database(config.database_url).session() as session:
+        shop_id = session.scalar(
+            select(Shop.id).where(
+                Shop.platform == "woocommerce", Shop.domain == normalize_store_url(store_url)
+            )
+        )
+    if shop_id is None:
+        raise click.ClickException(f"no connected WooCommerce store at {store_url}")
+    woo.install_storefront_script(
+        DEMO_WOO_STORE, capture_script_src(config.app_url, config.secret_key, shop_id)
+    )
+
+
 def _sign_in(browser: httpx.Client, link: str) -> None:
     """What the login link's page does: post the fragment's token with the CSRF token."""
     url, _, token = link.partition("#")
@@ -489,6 +512,7 @@ def run_demo(
             domain=woo_store_url,
         )
         _demo_sender(config)
+        _install_storefront_script(config, woo, woo_store_url)
         link = make_login_url(config, demo_redis, account_id)
         click.echo("")
         click.echo("Kizuna is running. Open the admin (login link: works once, within 15 minutes;")
@@ -506,7 +530,9 @@ def run_demo(
             threading.Thread(
                 target=sandbox.run_activity, args=(stop_activity,), daemon=True
             ).start()
+            threading.Thread(target=woo.run_activity, args=(stop_activity,), daemon=True).start()
             click.echo("The store is live: new orders and checkouts arrive every few seconds.")
+            click.echo("Shoppers browse both stores: their product views reach Kizuna.")
             click.echo(
                 "Flows run at demo pace: win-back emails now, thank-yous 6 minutes after an "
                 "order, cart reminders from 15 minutes after a cart is left (see the Outbox page)."

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select, text
 
@@ -27,7 +28,12 @@ from app.services.woocommerce_install import webhook_delivery_url, woocommerce_c
 from connectors.base import AuthenticationError
 from connectors.sendgrid.client import DEFAULT_BASE_URL, SendGridClient
 from connectors.shopify.queries import WEBHOOK_SUBSCRIPTIONS
-from connectors.shopify.subscriptions import SUBSCRIPTIONS_PAGE_SIZE, TOPICS, enum_to_topic
+from connectors.shopify.subscriptions import (
+    SUBSCRIPTIONS_PAGE_SIZE,
+    TOPICS,
+    enum_to_topic,
+    missing_namespaces,
+)
 from connectors.woocommerce.webhooks import TOPICS as WOOCOMMERCE_TOPICS
 
 # A refresh token this close to its end needs a reinstall soon: warn before it lapses.
@@ -134,7 +140,7 @@ def _shopify_webhooks(runtime: Kizuna, shop: Shop) -> Check:
     if shop.install_method not in SUBSCRIBING_METHODS:
         return Check(name, True, "app-level subscriptions from shopify.app.toml")
     uri = f"{runtime.config.app_url}{WEBHOOK_PATH}"
-    ours: set[str] = set()
+    ours: dict[str, dict[str, Any]] = {}
     elsewhere: set[str] = set()
     with shopify_client(runtime, shop) as client:
         for nodes in client.paginate(
@@ -142,15 +148,26 @@ def _shopify_webhooks(runtime: Kizuna, shop: Shop) -> Check:
         ):
             for node in nodes:
                 topic = enum_to_topic(str(node.get("topic") or ""))
-                if topic:
-                    (ours if node.get("uri") == uri else elsewhere).add(topic)
+                if topic and node.get("uri") == uri:
+                    ours[topic] = node
+                elif topic:
+                    elsewhere.add(topic)
     missing = [topic for topic in TOPICS if topic not in ours]
-    if not missing:
+    lacking = {
+        topic: names for topic, node in ours.items() if (names := missing_namespaces(topic, node))
+    }
+    if not missing and not lacking:
         return Check(name, True, f"{len(TOPICS)} topics delivered to {uri}")
-    pointing_away = [topic for topic in missing if topic in elsewhere]
-    detail = f"missing at the store for {uri}: {', '.join(missing)}"
-    if pointing_away:
-        detail += f" ({', '.join(pointing_away)} delivered to another address)"
+    details = []
+    if missing:
+        pointing_away = [topic for topic in missing if topic in elsewhere]
+        details.append(f"missing at the store for {uri}: {', '.join(missing)}")
+        if pointing_away:
+            details[-1] += f" ({', '.join(pointing_away)} delivered to another address)"
+    if lacking:
+        named = ", ".join(f"{topic} ({', '.join(names)})" for topic, names in lacking.items())
+        details.append(f"delivered without the metafield namespaces Kizuna reads: {named}")
+    detail = "; ".join(details)
     fix = (
         f"run `kizuna shops connect shopify {shop.domain} --token …` again"
         if shop.install_method == "custom_app"

@@ -48,6 +48,13 @@ def capture_key(secret_key: str, shop_id: int) -> str:
     return digest.hexdigest()[:32]
 
 
+def capture_script_src(app_url: str, secret_key: str, shop_id: int) -> str:
+    """The address of the store's storefront script: the `src` of the tag the merchant adds to
+    every page of the WooCommerce store (`kizuna shops capture-script`)."""
+    key = capture_key(secret_key, shop_id)
+    return f"{app_url}/storefront/woocommerce/capture.js?shop={shop_id}&key={key}"
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()

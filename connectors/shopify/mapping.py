@@ -26,6 +26,10 @@ from connectors.birthdays import parse_birthday
 
 Node = Mapping[str, Any]
 
+# Shopify's standard birth-date metafield (type date): read by the GraphQL queries
+# (`queries.CUSTOMER_FIELDS`) and, through the subscription's namespace, from customer webhooks.
+BIRTH_DATE_NAMESPACE, BIRTH_DATE_KEY = "facts", "birth_date"
+
 
 class MappingError(ValueError):
     """A node that cannot be mapped; `code` is a short reason without the node's data

@@ -280,6 +280,26 @@ mutation KizunaWebhookSubscriptionCreate(
 }
 """
 
+WEBHOOK_SUBSCRIPTION_UPDATE = """
+mutation KizunaWebhookSubscriptionUpdate(
+  $id: ID!
+  $webhookSubscription: WebhookSubscriptionInput!
+) {
+  webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {
+    webhookSubscription {
+      id
+      topic
+      uri
+      metafieldNamespaces
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 WEBHOOK_SUBSCRIPTIONS = """
 query KizunaWebhookSubscriptions($first: Int!, $after: String) {
   webhookSubscriptions(first: $first, after: $after) {
@@ -287,6 +307,7 @@ query KizunaWebhookSubscriptions($first: Int!, $after: String) {
       id
       topic
       uri
+      metafieldNamespaces
     }
     pageInfo {
       hasNextPage
@@ -569,6 +590,7 @@ ALL_DOCUMENTS: dict[str, str] = {
     "PRODUCTS": PRODUCTS,
     "ABANDONED_CHECKOUTS": ABANDONED_CHECKOUTS,
     "WEBHOOK_SUBSCRIPTION_CREATE": WEBHOOK_SUBSCRIPTION_CREATE,
+    "WEBHOOK_SUBSCRIPTION_UPDATE": WEBHOOK_SUBSCRIPTION_UPDATE,
     "WEBHOOK_SUBSCRIPTIONS": WEBHOOK_SUBSCRIPTIONS,
     "SYNC_COUNTS": SYNC_COUNTS,
     "BULK_OPERATION_RUN_QUERY": BULK_OPERATION_RUN_QUERY,

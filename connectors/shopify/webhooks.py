@@ -16,8 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import CheckoutRecord, CustomerRecord, OrderLineRecord, OrderRecord
+from connectors.birthdays import Birthday, parse_birthday
 from connectors.shopify.domains import normalize_shop_domain
-from connectors.shopify.mapping import gid_to_id, parse_time
+from connectors.shopify.mapping import BIRTH_DATE_KEY, BIRTH_DATE_NAMESPACE, gid_to_id, parse_time
 
 Payload = Mapping[str, Any]
 
@@ -207,6 +208,23 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+def _birthday(payload: Payload) -> Birthday | None:
+    """Shopify's standard birth date among the body's `metafields` entries, which a customer
+    webhook carries when its subscription names the metafield's namespace; None when absent
+    or not a date (the stored birthday then stays)."""
+    entries = payload.get("metafields")
+    if not isinstance(entries, list):
+        return None
+    for entry in entries:
+        if (
+            isinstance(entry, Mapping)
+            and entry.get("namespace") == BIRTH_DATE_NAMESPACE
+            and entry.get("key") == BIRTH_DATE_KEY
+        ):
+            return parse_birthday(entry.get("value"))
+    return None
+
+
 # --- mappers ---------------------------------------------------------------------------------
 
 
@@ -214,7 +232,9 @@ def customer_from_payload(payload: Payload) -> CustomerRecord:
     """A customers/create|update body (or a customer embedded in an order or checkout).
 
     Since API 2025-01 these bodies carry neither tags nor consent: both map to None ("not
-    said"), so the stored values stay. Older bodies that still carry them are honoured.
+    said"), so the stored values stay. Older bodies that still carry them are honoured. The
+    birthday comes from the `facts.birth_date` entry of `metafields` (subscriptions.py asks for
+    the namespace).
     """
     address = payload.get("default_address")
     consent = payload.get("email_marketing_consent")
@@ -235,6 +255,7 @@ def customer_from_payload(payload: Payload) -> CustomerRecord:
         email_marketing_state=_text(_get(consent, "state")),
         email_marketing_opt_in_level=_text(_get(consent, "opt_in_level")),
         email_marketing_updated_at=_time(consent, "consent_updated_at") if consent else None,
+        birthday=_birthday(payload),
     )
 
 

@@ -28,7 +28,7 @@ from app.flows.triggers import daily_scan
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
 from app.models.woocommerce import WooCommerceShop
-from app.queueing import EMAIL, SYNC
+from app.queueing import EMAIL, SYNC, WEBHOOKS
 from app.services.install_shop import connect_custom_app
 from app.services.redact import redact_customer
 from app.services.woocommerce_sync import run_sync
@@ -191,6 +191,70 @@ def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_ye
     discount = discounts(store)[code]
     assert discount.customer_ids == [int(made["id"])]
     assert discount.usage_limit == 1
+
+
+def test_a_birthday_added_later_arrives_with_the_customer_webhook_and_starts_the_flow(
+    live_app: Flask,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+) -> None:
+    today = _today()
+    store = sandbox.shop(DOMAIN)
+    made = store.create_customer(
+        email="atokara@example.jp", marketing_state="SUBSCRIBED", birth_date=None
+    )
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
+    drain_jobs(SYNC)
+    customer_hooks = [
+        subscription
+        for subscription in store.subscriptions.values()
+        if subscription.topic in ("customers/create", "customers/update")
+    ]
+    assert len(customer_hooks) == 2
+    assert all(hook.metafield_namespaces == ["facts"] for hook in customer_hooks)
+    db.expire_all()
+    shop = db.get_one(Shop, shop.id)
+    shop.timezone = "Asia/Tokyo"
+    _turn_on(db, shop)
+    customer = db.scalars(
+        select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
+    ).one()
+    assert customer.birth_month is None
+    now = datetime.now(UTC)
+    with live_app.app_context():
+        scan_shop(db, shop, now)  # the morning's scan: their birthday is not known yet
+        db.commit()
+    assert customer.id not in {run.customer_id for run in flow_runs(db, BIRTHDAY)}
+
+    # The customer adds a birthday in their account: customers/update carries the metafield.
+    store.update_customer(made["id"], birth_date=date(1988, today.month, today.day))
+    sandbox.wait_for_deliveries()
+    [delivery] = [
+        hook
+        for hook in sandbox.deliveries
+        if hook.topic == "customers/update" and hook.payload["id"] == made["id"]
+    ]
+    assert delivery.status == "delivered"
+    assert [(m["namespace"], m["key"], m["value"]) for m in delivery.payload["metafields"]] == [
+        ("facts", "birth_date", date(1988, today.month, today.day).isoformat())
+    ]
+    drain_jobs(WEBHOOKS)  # no reconcile: the webhook alone brings the birthday
+    db.expire_all()
+    customer = db.get_one(Customer, customer.id)
+    assert (customer.birth_year, customer.birth_month, customer.birth_day) == (
+        1988,
+        today.month,
+        today.day,
+    )
+    with live_app.app_context():  # a later scan the same day
+        started = scan_shop(db, db.get_one(Shop, shop.id), now + timedelta(hours=1))
+        db.commit()
+    ours = [run for run in flow_runs(db, BIRTHDAY) if run.customer_id == customer.id]
+    assert [run.trigger_key for run in ours] == [f"birthday:{today.year}"]
+    assert ours[0].id in started
 
 
 def test_a_birthday_from_woocommerce_customer_meta_starts_the_flow(

@@ -146,6 +146,22 @@ def test_a_webhook_deleted_at_the_store_is_named(
     assert "1 problem(s) found" in result.output
 
 
+def test_a_customer_webhook_without_the_birth_date_namespace_is_named(
+    env: dict[str, str], connected: int, shopify: Any
+) -> None:
+    store = shopify[0].shop(DOMAIN)
+    update = next(s for s in store.subscriptions.values() if s.topic == "customers/update")
+    store.set_subscription_namespaces(update.id, [])
+
+    result = doctor(env)
+    assert result.exit_code == 1
+    failed = line(result.output, f"✗ {DOMAIN}: webhooks")
+    assert failed.endswith(
+        "delivered without the metafield namespaces Kizuna reads: customers/update (facts)"
+    )
+    assert f"kizuna shops connect shopify {DOMAIN}" in fix_after(result.output, failed)
+
+
 def test_stopped_workers_and_an_unverified_sender_are_named(
     env: dict[str, str], connected: int, runtime: Any, sendgrid: Any
 ) -> None:

@@ -11,6 +11,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -105,6 +106,36 @@ def test_order_webhooks_carry_shopify_headers_and_a_valid_signature(
     assert len(ids) == 2, "each delivery has its own webhook id"
     assert len(events) == 2, "orders/create and orders/paid are separate events"
     assert {delivery.status for delivery in sandbox.deliveries} == {"delivered"}
+
+
+def test_customer_webhooks_carry_the_metafields_of_the_namespaces_a_subscription_names(
+    sandbox: SandboxShopify, store: SandboxStore, receiver: Receiver, serve: Any
+) -> None:
+    base = serve(receiver).url
+    sandbox.declare_app_subscriptions(
+        ["customers/update"], f"{base}/with", metafield_namespaces=["facts"]
+    )
+    sandbox.declare_app_subscriptions(["customers/update"], f"{base}/without")
+    store.add_subscription("customers/update", f"{base}/other", metafield_namespaces=["custom"])
+    store.installed = True
+    customer = store.customers[0]
+    store.update_customer(customer.id, birth_date=date(1991, 3, 9))
+    sandbox.wait_for_deliveries()
+    bodies = {delivery.uri.rsplit("/", 1)[1]: delivery.payload for delivery in sandbox.deliveries}
+    assert set(bodies) == {"with", "without", "other"}
+    [birth_date] = bodies["with"]["metafields"]
+    assert {key: birth_date[key] for key in ("namespace", "key", "value", "type")} == {
+        "namespace": "facts",
+        "key": "birth_date",
+        "value": "1991-03-09",
+        "type": "date",
+    }
+    assert birth_date["owner_id"] == customer.id
+    assert birth_date["owner_resource"] == "customer"
+    assert "metafields" not in bodies["without"]
+    assert bodies["other"]["metafields"] == []  # no metafield in that namespace
+    for item in receiver.received:  # each body is signed as sent
+        assert item.headers["X-Shopify-Hmac-Sha256"] == expected_signature(item.body)
 
 
 def test_a_failing_endpoint_is_retried_with_the_same_webhook_id(

@@ -253,19 +253,25 @@ def test_a_code_grant_sign_in_sees_only_the_installed_shop(
 
 
 def test_reinstall_reuses_the_shop_and_resubscribes_nothing_twice(
-    live_app: Flask, client: Any, db: Session, sandbox_server: Served
+    live_app: Flask, client: Any, db: Session, sandbox_server: Served, sandbox: SandboxShopify
 ) -> None:
     assert _install_by_code_grant(client, sandbox_server.url).status_code == 302
     first = _shop(db)
     first.status = "uninstalled"
     first.uninstalled_at = utcnow()
     db.commit()
+    store = sandbox.shop(DOMAIN)
+    created = {s.topic: s for s in store.subscriptions.values()}
+    assert created["customers/update"].metafield_namespaces == ["facts"]
+    store.set_subscription_namespaces(created["customers/update"].id, [])  # an older subscription
 
     assert _install_by_code_grant(client, sandbox_server.url).status_code == 302
     again = _shop(db)
     assert again.id == first.id
     assert (again.status, again.uninstalled_at) == ("active", None)
     assert again.webhooks_subscribed == len(TOPICS)
+    assert len(store.subscriptions) == len(TOPICS)  # none twice
+    assert created["customers/update"].metafield_namespaces == ["facts"]  # updated in place
     assert _count(db, Shop) == 1
     assert _count(db, Account) == 1
 

@@ -188,6 +188,18 @@ def test_customer_payload(name: str) -> None:
     assert resource_id(captured["topic"], captured["body"]) == "706405506930370084"
 
 
+def test_customer_payload_reads_the_birth_date_metafield() -> None:
+    body = sample("customers.update.json")["body"]
+    assert customer_from_payload(body).birthday is None  # no metafields: says nothing
+    entry = {"namespace": "facts", "key": "birth_date", "value": "1990-07-14", "type": "date"}
+    other = {"namespace": "custom", "key": "birth_date", "value": "2001-01-01", "type": "date"}
+    record = customer_from_payload({**body, "metafields": [other, entry]})
+    assert record.birthday is not None
+    assert (record.birthday.year, record.birthday.month, record.birthday.day) == (1990, 7, 14)
+    for unusable in ([{**entry, "value": "1990-02-30"}], [other], "1990-07-14", [None], None):
+        assert customer_from_payload({**body, "metafields": unusable}).birthday is None
+
+
 def test_customer_payload_of_an_older_version_keeps_tags_and_consent() -> None:
     body = json.loads(
         (

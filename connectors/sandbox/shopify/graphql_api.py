@@ -238,6 +238,7 @@ class AdminRoot:
                 store._sandbox.bulk.run_query(store, query)
             ),
             "bulkOperation": lambda _info, id: store._sandbox.bulk.find(store, id),
+            "webhookSubscriptionUpdate": self.webhook_subscription_update,
             "webhookSubscriptionDelete": self.webhook_subscription_delete,
             # Discount codes and consent write-back live in connectors/sandbox/shopify/mutations.py.
             "discountCodeBasicCreate": lambda _info, basicCodeDiscount: (
@@ -383,9 +384,27 @@ class AdminRoot:
             name=webhookSubscription.get("name"),
             filter=webhookSubscription.get("filter"),
             include_fields=list(webhookSubscription.get("includeFields") or []),
+            metafield_namespaces=list(webhookSubscription.get("metafieldNamespaces") or []),
         )
         return {
             "webhookSubscription": self.nodes.webhook_subscription(subscription),
+            "userErrors": [],
+        }
+
+    def webhook_subscription_update(
+        self, _info: Any, id: str, webhookSubscription: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Changes a subscription's metafield namespaces (the only field Kizuna updates)."""
+        number = parse_gid(id, "WebhookSubscription")
+        if number is None or number not in self.store.subscriptions:
+            return _user_error(["id"], "Webhook subscription does not exist")
+        if "metafieldNamespaces" in webhookSubscription:
+            namespaces = list(webhookSubscription.get("metafieldNamespaces") or [])
+            self.store.set_subscription_namespaces(number, namespaces)
+        return {
+            "webhookSubscription": self.nodes.webhook_subscription(
+                self.store.subscriptions[number]
+            ),
             "userErrors": [],
         }
 

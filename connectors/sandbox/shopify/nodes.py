@@ -665,7 +665,7 @@ class GraphNodes:
             "format": "JSON",
             "filter": subscription.filter,
             "includeFields": list(subscription.include_fields),
-            "metafieldNamespaces": [],
+            "metafieldNamespaces": list(subscription.metafield_namespaces),
             "metafields": [],
             "name": subscription.name,
             "apiVersion": {

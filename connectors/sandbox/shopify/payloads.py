@@ -117,6 +117,28 @@ class RestShapes:
             body["default_address"] = self.address(customer.address, customer.id)
         return body
 
+    def customer_metafields(self, customer: Customer) -> list[dict[str, Any]]:
+        """The customer's metafields as webhook payloads list them: Shopify's standard birth
+        date (`facts.birth_date`), when set."""
+        if customer.birth_date is None:
+            return []
+        number = int(f"{customer.id}0001")  # the id the GraphQL node gives it (nodes.py)
+        return [
+            {
+                "id": number,
+                "namespace": "facts",
+                "key": "birth_date",
+                "value": customer.birth_date.isoformat(),
+                "description": None,
+                "owner_id": customer.id,
+                "created_at": self.time(customer.created_at),
+                "updated_at": self.time(customer.updated_at),
+                "owner_resource": "customer",
+                "type": "date",
+                "admin_graphql_api_id": gid("Metafield", number),
+            }
+        ]
+
     def email_consent(self, customer: Customer) -> dict[str, Any]:
         """customers_email_marketing_consent/update: lower-case state and opt-in level."""
         level = customer.marketing_opt_in_level

@@ -290,6 +290,8 @@ class WebhookSubscription:
     name: str | None = None
     filter: str | None = None
     include_fields: list[str] = field(default_factory=list)
+    # The namespaces whose metafields the resource's payloads carry (`metafieldNamespaces`).
+    metafield_namespaces: list[str] = field(default_factory=list)
 
     @property
     def gid(self) -> str:

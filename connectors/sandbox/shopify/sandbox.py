@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -71,7 +71,8 @@ class SandboxShopify:
         self.app_scopes = DEFAULT_APP_SCOPES
         self._shops: dict[str, SandboxStore] = {}
         self._buckets: dict[str, LeakyBucket] = {}
-        self._app_subscriptions: list[tuple[str, str]] = []
+        # (topic, uri, metafield namespaces) as declared in shopify.app.toml
+        self._app_subscriptions: list[tuple[str, str, tuple[str, ...]]] = []
         self._lock = threading.Lock()
         self.tokens = TokenAuthority(
             api_key, api_secret, token_ttl=token_ttl, refresh_token_ttl=refresh_token_ttl
@@ -166,16 +167,20 @@ class SandboxShopify:
         """Kizuna's base URL: OAuth redirects must stay under it, "open app" lands on it."""
         self.app_url = url.rstrip("/")
 
-    def declare_app_subscriptions(self, topics: list[str], uri: str) -> None:
+    def declare_app_subscriptions(
+        self, topics: list[str], uri: str, *, metafield_namespaces: Sequence[str] = ()
+    ) -> None:
         """App-level subscriptions, like `[[webhooks.subscriptions]]` in shopify.app.toml.
 
         They apply to every shop where the app is installed; compliance topics and
         app/uninstalled are delivered regardless. A relative `uri` resolves against the app URL.
+        `metafield_namespaces`: the resource's metafields in those namespaces ride along.
         """
         with self._lock:
             for topic in topics:
-                if (topic, uri) not in self._app_subscriptions:
-                    self._app_subscriptions.append((topic, uri))
+                declared = (topic, uri, tuple(metafield_namespaces))
+                if declared not in self._app_subscriptions:
+                    self._app_subscriptions.append(declared)
 
     def mint_session_token(
         self,
@@ -256,6 +261,7 @@ class SandboxShopify:
         payload: dict[str, Any],
         *,
         webhook_id: str | None = None,
+        metafields: list[dict[str, Any]] | None = None,
     ) -> None:
         """Send `payload` to every subscriber of `topic` on that shop (in the background).
 
@@ -263,7 +269,7 @@ class SandboxShopify:
         deliveries of this call share one event id. Nothing is sent for app subscriptions while
         the app is not installed (compliance topics and app/uninstalled excepted).
         """
-        if not self.emit(shop_domain, topic, payload, webhook_id=webhook_id):
+        if not self.emit(shop_domain, topic, payload, webhook_id=webhook_id, metafields=metafields):
             log.warning(
                 "webhook has no subscriber",
                 extra={
@@ -280,29 +286,40 @@ class SandboxShopify:
         payload: dict[str, Any],
         *,
         webhook_id: str | None = None,
+        metafields: list[dict[str, Any]] | None = None,
     ) -> int:
-        """Queue `payload` for every current subscriber; returns how many deliveries that made."""
+        """Queue `payload` for every current subscriber; returns how many deliveries that made.
+
+        `metafields`: the resource's metafields (REST shape); a subscriber that named
+        metafield namespaces gets the payload with `metafields` listing those in its namespaces.
+        """
         store = self.shop(shop_domain)
         if shop_domain in self._muted:
             return 0
-        targets: list[tuple[str, str | None]] = []
+        targets: list[tuple[str, str | None, tuple[str, ...]]] = []
         with self._lock:
             declared = list(self._app_subscriptions)
-        for declared_topic, uri in declared:
+        for declared_topic, uri, namespaces in declared:
             if declared_topic == topic and (store.installed or topic in ALWAYS_DELIVERED):
                 resolved = self._resolve(uri)
                 if resolved:
-                    targets.append((resolved, None))
+                    targets.append((resolved, None, namespaces))
         with store.lock:
             for subscription in store.subscriptions.values():
                 if subscription.topic == topic and (store.installed or topic == "app/uninstalled"):
-                    targets.append((subscription.uri, subscription.name))
+                    namespaces = tuple(subscription.metafield_namespaces)
+                    targets.append((subscription.uri, subscription.name, namespaces))
         if not targets:
             return 0
-        body = serialize(payload)
+        bodies: dict[tuple[str, ...], bytes] = {}
         event_id = str(uuid.uuid4())
         triggered_at = datetime.now(UTC)
-        for uri, name in targets:
+        for uri, name, namespaces in targets:
+            body = bodies.get(namespaces)
+            if body is None:
+                body = bodies[namespaces] = serialize(
+                    _with_metafields(payload, metafields or [], namespaces)
+                )
             self._dispatcher.enqueue(
                 shop_domain=shop_domain,
                 topic=topic,
@@ -350,3 +367,13 @@ class SandboxShopify:
     def close(self) -> None:
         """Stop the delivery threads (pending retries are dropped)."""
         self._dispatcher.close()
+
+
+def _with_metafields(
+    payload: dict[str, Any], metafields: list[dict[str, Any]], namespaces: tuple[str, ...]
+) -> dict[str, Any]:
+    """The payload a subscriber naming `namespaces` gets: with `metafields` listing the
+    resource's metafields in those namespaces (empty when it has none), else unchanged."""
+    if not namespaces:
+        return payload
+    return {**payload, "metafields": [m for m in metafields if m.get("namespace") in namespaces]}

@@ -152,6 +152,7 @@ class SandboxStore:
         name: str | None = None,
         filter: str | None = None,
         include_fields: list[str] | None = None,
+        metafield_namespaces: list[str] | None = None,
     ) -> WebhookSubscription:
         with self.lock:
             now = self.now()
@@ -164,9 +165,16 @@ class SandboxStore:
                 name=name,
                 filter=filter,
                 include_fields=include_fields or [],
+                metafield_namespaces=metafield_namespaces or [],
             )
             self.subscriptions[subscription.id] = subscription
             return subscription
+
+    def set_subscription_namespaces(self, number: int, namespaces: list[str]) -> None:
+        with self.lock:
+            subscription = self.subscriptions[number]
+            subscription.metafield_namespaces = list(namespaces)
+            subscription.updated_at = self.now()
 
     def remove_subscription(self, number: int) -> None:
         with self.lock:
@@ -191,7 +199,8 @@ class SandboxStore:
             self._customers_by_id[customer.id] = customer
             self._changed()
             payload = self.shapes.customer(customer)
-        self._emit("customers/create", payload)
+            metafields = self.shapes.customer_metafields(customer)
+        self._emit("customers/create", payload, metafields)
         return payload
 
     def update_customer(self, external_id: str | int, **changes: Any) -> dict[str, Any]:
@@ -208,8 +217,9 @@ class SandboxStore:
             if consent_changed:
                 customer.marketing_updated_at = customer.updated_at
             payload = self.shapes.customer(customer)
+            metafields = self.shapes.customer_metafields(customer)
             consent = self.shapes.email_consent(customer) if consent_changed else None
-        self._emit("customers/update", payload)
+        self._emit("customers/update", payload, metafields)
         if consent is not None:
             self._emit("customers_email_marketing_consent/update", consent)
         return payload
@@ -451,8 +461,10 @@ class SandboxStore:
         with self.lock:
             return [checkout for checkout in self.checkouts if checkout.completed_at is None]
 
-    def _emit(self, topic: str, payload: dict[str, Any]) -> None:
-        self._sandbox.emit(self.domain, topic, payload)
+    def _emit(
+        self, topic: str, payload: dict[str, Any], metafields: list[dict[str, Any]] | None = None
+    ) -> None:
+        self._sandbox.emit(self.domain, topic, payload, metafields=metafields)
 
 
 def _check_fields(fields: dict[str, Any]) -> None:

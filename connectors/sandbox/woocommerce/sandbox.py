@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 import requests
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -37,6 +38,7 @@ from connectors.sandbox.woocommerce.store import (
     generate_store,
     wc_time,
 )
+from connectors.sandbox.woocommerce.storefront import TIMEOUT, StorefrontScript, visit
 from connectors.sandbox.woocommerce.webhooks import (
     Delivery,
     Dispatcher,
@@ -84,6 +86,7 @@ class SandboxWooCommerce:
         self.base_urls: dict[str, str] = {}
         self.faults: dict[str, list[tuple[int, float | None]]] = {}
         self._nonces: set[str] = set()
+        self.scripts: dict[str, StorefrontScript] = {}  # url_path → Kizuna's script in the theme
         self._lock = threading.Lock()
         self.dispatcher = Dispatcher(self._render_delivery, max_failures=max_failures)
         self.url_map = Map(
@@ -253,6 +256,32 @@ class SandboxWooCommerce:
         """A resource exactly as `GET /wp-json/wc/v3/<kind>/<id>` returns it."""
         store = self.stores[url_path]
         return self._render(store, kind, self._get(store, kind, resource_id))
+
+    def install_storefront_script(self, url_path: str, src: str) -> None:
+        """Add Kizuna's storefront script (`<script src=…>`) to every page of the store."""
+        self.scripts[url_path] = StorefrontScript(src)
+
+    def browse(self, url_path: str, rng: random.Random, client: httpx.Client) -> int:
+        """One shopper's visit to the store's product pages, seen by its storefront script;
+        → the number of events the script posted (0 without a script or a known address)."""
+        script = self.scripts.get(url_path)
+        store_url = self.base_urls.get(url_path)
+        if script is None or store_url is None:
+            return 0
+        return visit(script, self.stores[url_path], store_url, rng, client)
+
+    def run_activity(self, stop: threading.Event, *, interval: float = 5.0) -> None:
+        """Shoppers browse every store with the script until `stop` is set (blocks; run it in a
+        thread)."""
+        rng = random.Random(f"{self.rng.random()}/storefront")
+        with httpx.Client(timeout=TIMEOUT) as client:
+            while not stop.wait(interval):
+                for url_path in list(self.scripts):
+                    if rng.random() < 0.6:
+                        try:
+                            self.browse(url_path, rng, client)
+                        except Exception:
+                            log.exception("storefront activity failed", extra={"store": url_path})
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> list[Delivery]:
         self.dispatcher.wait(timeout)
