@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale, lazy_pgettext
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
@@ -34,9 +33,8 @@ from app.flows.definition import (
     Restock,
     Trigger,
 )
-from app.flows.form import FlowForm, subject_override
+from app.flows.form import FlowForm
 from app.flows.post_purchase import (
-    UNSUBSCRIBE_TAG,
     Purchases,
     Recipient,
     available,
@@ -44,14 +42,13 @@ from app.flows.post_purchase import (
     load_products,
     recipient_email,
     render_part,
-    tags,
+    shared_content,
 )
-from app.flows.reads import flow_config, flow_setting, may_receive, shop_row, suppressed
+from app.flows.reads import flow_config, may_receive, shop_row, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import start_run
 from app.formatting import greeting_name
-from app.links import shop_home_url
 from app.models import Customer, Order, OrderLine, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
@@ -256,24 +253,7 @@ def parts(batch: Restocked, run: FlowRun, customer: Customer, lang: str) -> Reci
 
 
 def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    context = {"lang": lang, "shop_name": shop.name or shop.domain, "shop_url": shop_home_url(shop)}
-    with force_locale(lang):
-        subject = subject_override(
-            flow_setting(session, shop.id, BACK_IN_STOCK), lang, step
-        ) or str(SUBJECT)
-        html = render_template(
-            f"email/{BACK_IN_STOCK}/step{step}.html",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[0] for name in PARTS},
-            **context,
-        )
-        text = render_template(
-            f"email/{BACK_IN_STOCK}/step{step}.txt",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[1] for name in PARTS},
-            **context,
-        )
-    return SharedContent(lang, subject, html, text)
+    return shared_content(session, shop, BACK_IN_STOCK, step, lang, PARTS, SUBJECT)
 
 
 def load_context(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> Mapping[str, Any]:

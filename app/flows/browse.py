@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale, lazy_pgettext
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
@@ -36,7 +35,7 @@ from app.flows.definition import (
     PreviewTarget,
     Trigger,
 )
-from app.flows.form import FlowForm, Number, subject_override
+from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Part,
     Purchases,
@@ -45,14 +44,13 @@ from app.flows.post_purchase import (
     load_products,
     recipient_email,
     render_part,
-    tags,
+    shared_content,
 )
 from app.flows.reads import flow_config, flow_setting, is_subscribed, shop_row, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_run
 from app.formatting import greeting_name
-from app.links import shop_home_url
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.order import order_time
@@ -394,28 +392,7 @@ def parts(batch: Browsing, run: FlowRun, customer: Customer, lang: str) -> Recip
 
 
 def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    """The email every recipient of this shop and language shares: the parts and the
-    unsubscribe link are substitution tags; the subject keeps `{product}`."""
-    from app.flows.post_purchase import UNSUBSCRIBE_TAG
-
-    context = {"lang": lang, "shop_name": shop.name or shop.domain, "shop_url": shop_home_url(shop)}
-    with force_locale(lang):
-        subject = subject_override(flow_setting(session, shop.id, BROWSE), lang, step) or str(
-            SUBJECT
-        )
-        html = render_template(
-            f"email/{BROWSE}/step{step}.html",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[0] for name in PARTS},
-            **context,
-        )
-        text = render_template(
-            f"email/{BROWSE}/step{step}.txt",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[1] for name in PARTS},
-            **context,
-        )
-    return SharedContent(lang, subject, html, text)
+    return shared_content(session, shop, BROWSE, step, lang, PARTS, SUBJECT)
 
 
 def load_context(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> Mapping[str, Any]:

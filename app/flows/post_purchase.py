@@ -716,10 +716,17 @@ Parts = Callable[[Purchases, FlowRun, Customer, str], Recipient | None]
 
 
 def shared_content(
-    session: Session, shop: Shop, flow_key: str, step: int, lang: str, part_names: Sequence[str]
+    session: Session,
+    shop: Shop,
+    flow_key: str,
+    step: int,
+    lang: str,
+    part_names: Sequence[str],
+    default_subject: LazyString,
 ) -> SharedContent:
     """The step's email every recipient of this shop and language shares: each part and the
-    unsubscribe link are substitution tags; the subject keeps `{product}`."""
+    unsubscribe link are substitution tags; the subject (the merchant's override, else
+    `default_subject`) keeps `{product}`. Every flow whose email is made of parts uses it."""
     context = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
@@ -727,7 +734,7 @@ def shared_content(
     }
     setting = load_setting(session, shop.id, flow_key)
     with force_locale(lang):
-        subject = subject_override(setting, lang, step) or str(SUBJECTS[flow_key])
+        subject = subject_override(setting, lang, step) or str(default_subject)
         html = render_template(
             f"email/{flow_key}/step{step}.html",
             unsubscribe_url=UNSUBSCRIBE_TAG,
@@ -806,7 +813,9 @@ class Emails:
         }
 
     def render_shared(self, session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-        return shared_content(session, shop, self.flow_key, step, lang, self.part_names)
+        return shared_content(
+            session, shop, self.flow_key, step, lang, self.part_names, SUBJECTS[self.flow_key]
+        )
 
     def shared_email(
         self,
