@@ -21,10 +21,8 @@ from flask_babel import lazy_pgettext
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import FlowConfig
-from app.flows.content import SharedContent
 from app.flows.definition import (
     CHECKOUTS_CHANGED,
     CUSTOMERS_ORDERED,
@@ -38,21 +36,20 @@ from app.flows.definition import (
 from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Part,
+    PartEmails,
     Purchases,
     Recipient,
     available,
     load_products,
-    recipient_email,
     render_part,
-    shared_content,
 )
-from app.flows.reads import flow_config, flow_setting, is_subscribed, shop_row, suppressed
+from app.flows.reads import flow_config, flow_setting, is_subscribed, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_run
 from app.formatting import greeting_name
 from app.models import Checkout, Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting
 from app.models.order import order_time
 from app.models.storefront import (
     ADDED_TO_CART,
@@ -62,7 +59,6 @@ from app.models.storefront import (
 )
 from app.services import recommendations
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 BROWSE = "browse"
 DEFAULTS: Mapping[str, Any] = {"step_delay_hours": [2], "min_views": 1, "lookback_days": 3}
@@ -391,55 +387,7 @@ def parts(batch: Browsing, run: FlowRun, customer: Customer, lang: str) -> Recip
     )
 
 
-def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    return shared_content(session, shop, BROWSE, step, lang, PARTS, SUBJECT)
-
-
-def load_context(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> Mapping[str, Any]:
-    shop = shop_row(session, shop_id)
-    if shop is None:
-        return {}
-    return {"browsing": load_browsing(session, shop, runs, utcnow())}
-
-
-def shared_email(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    batch = context.get("browsing")
-    if batch is None:
-        return None
-    recipient = parts(batch, run, customer, content.lang)
-    if recipient is None:
-        return None
-    return recipient_email(config, shop, customer, msg, BROWSE, content, recipient, inline=False)
-
-
-def render(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None = None,
-) -> OutgoingEmail:
-    """The email of a message sent on its own (a batch of one), in `lang`."""
-    recipient = parts(load_browsing(session, shop, [run], now), run, customer, lang)
-    if recipient is None:
-        raise LookupError(f"run {run.id} has no viewed product on sale")
-    content = render_shared(session, shop, msg.step, lang)
-    email = recipient_email(config, shop, customer, msg, BROWSE, content, recipient, inline=True)
-    assert email is not None  # noqa: S101 - inline always gives one
-    return email
+EMAILS = PartEmails(BROWSE, PARTS, SUBJECT, load_browsing, parts, "has no viewed product on sale")
 
 
 # --- backtest --------------------------------------------------------------------------------
@@ -594,16 +542,16 @@ DEFINITION = FlowDefinition(
     priority=10,  # after the cart flow (0): a cart says more than a view
     ends_on_order=True,
     load_exits=load_exits,
-    render=render,
+    render=EMAILS.render,
     simulate=simulate,
     preview_missing="flows.preview.no_views",
     preview_query=preview_query,
     preview_target=preview_target,
     shares_content=lambda _config, _step: True,
     sends_together=True,
-    render_shared=render_shared,
-    shared_email=shared_email,
-    load_context=load_context,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
+    load_context=EMAILS.load_context,
     triggers=(
         Trigger(STOREFRONT_EVENTS, on_events),
         Trigger(CHECKOUTS_CHANGED, exit_on_checkouts, order=EXIT_ORDER),
