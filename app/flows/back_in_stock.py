@@ -30,6 +30,7 @@ from app.flows.definition import (
     PreviewTarget,
     Restock,
     Trigger,
+    every_step,
 )
 from app.flows.form import FlowForm
 from app.flows.post_purchase import (
@@ -368,7 +369,7 @@ DEFINITION = FlowDefinition(
     preview_missing="flows.preview.no_stock_request",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
     render_shared=EMAILS.render_shared,
     shared_email=EMAILS.shared_email,

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from app.domain.orchestration import FlowConfig, shop_zone
 from app.flows.content import TemplateEmails
-from app.flows.definition import DAILY_SCAN, FlowDefinition, PreviewTarget, Trigger
+from app.flows.definition import DAILY_SCAN, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import Choice, FlowForm, subject_override
 from app.flows.reads import flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, scan_times, stored_settings
@@ -245,7 +245,7 @@ DEFINITION = FlowDefinition(
     preview_missing="flows.preview.no_birthday",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
     render_shared=EMAILS.render_shared,
     shared_email=EMAILS.shared_email,

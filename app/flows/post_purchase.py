@@ -40,7 +40,7 @@ from app.domain.orchestration import (
     FlowConfig,
 )
 from app.domain.recommendations import Purchase, product_histories
-from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger
+from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import FlowForm, subject_override
 from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
@@ -994,7 +994,7 @@ def definition(
         render=emails.render,
         simulate=simulate,
         preview_missing=preview_missing,
-        shares_content=lambda _config, _step: True,
+        shares_content=every_step,
         render_shared=emails.render_shared,
         shared_email=emails.shared_email,
         load_context=emails.load_context,

@@ -31,6 +31,7 @@ from app.flows.definition import (
     FlowDefinition,
     PreviewTarget,
     Trigger,
+    every_step,
 )
 from app.flows.form import FlowForm, subject_override
 from app.flows.post_purchase import cards, load_products
@@ -323,7 +324,7 @@ DEFINITION = FlowDefinition(
     preview_missing="flows.preview.repeat_buyer",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
     render_shared=EMAILS.render_shared,
     shared_email=EMAILS.shared_email,

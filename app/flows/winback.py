@@ -29,6 +29,7 @@ from app.flows.definition import (
     FlowDefinition,
     PreviewTarget,
     Trigger,
+    every_step,
 )
 from app.flows.form import FlowForm, Number, subject_override
 from app.flows.reads import flow_config, flow_setting, is_subscribed
@@ -219,7 +220,7 @@ DEFINITION = FlowDefinition(
     preview_missing="flows.preview.no_order",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
     render_shared=EMAILS.render_shared,
     shared_email=EMAILS.shared_email,
