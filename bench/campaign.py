@@ -35,26 +35,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 import redis
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.database import add_shops, fresh_database  # noqa: E402
+from bench.workers import bench_env, measure_ceiling, start_workers, stop_workers  # noqa: E402
 
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIZUNA_CAMPAIGN_BENCH_REDIS", "redis://127.0.0.1:6379/10")
 BENCH_DB = os.environ.get("KIZUNA_CAMPAIGN_BENCH_DB", "kizuna_campaign_bench")
+INSTANCE = ROOT / "instance" / "campaign-bench"
 SHOP = "campaign-bench.myshopify.com"
 SENDER_IDENTITY = {
     "sender_name": "絆ストア",
@@ -134,24 +133,6 @@ def prepare_database(customers: int) -> tuple[str, int, int]:
     return url, shop_id, int(segment_id)
 
 
-def bench_env(database_url: str, sendgrid_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        SHOPIFY_API_KEY="bench-app",
-        SHOPIFY_API_SECRET="bench-shopify-secret",
-        APP_URL="https://kizuna.bench",
-        KIZUNA_ENV="development",
-        SENDGRID_SANDBOX_URL=sendgrid_url,
-        KIZUNA_INSTANCE=str(ROOT / "instance" / "campaign-bench"),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
 # --- the ceiling ------------------------------------------------------------------------------
 
 
@@ -196,35 +177,7 @@ def ceiling_child(url: str, seconds: float) -> None:
     print(sent)
 
 
-def measure_ceiling(url: str, processes: int, seconds: float) -> float:
-    started = time.perf_counter()
-    children = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--ceiling-child", url, str(seconds)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    total = sum(int((child.communicate()[0] or "0").split()[-1]) for child in children)
-    return total / max(time.perf_counter() - started, seconds)
-
-
 # --- the workers ------------------------------------------------------------------------------
-
-
-def start_workers(env: dict[str, str], count: int, log: IO[str]) -> list[subprocess.Popen[bytes]]:
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(count)
-    ]
 
 
 def peak_rss_mb(pids: list[int]) -> float:
@@ -249,17 +202,6 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return []
     return [int(child) for child in found] + [g for c in found for g in _children(int(c))]
-
-
-def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def campaign_state(url: str, campaign_id: int) -> tuple[str, dict[str, int], dict[str, int]]:
@@ -308,11 +250,11 @@ def main() -> int:
     redis.Redis.from_url(REDIS_URL).flushdb()
     started = time.perf_counter()
     database_url, shop_id, segment_id = prepare_database(customers)
-    env = bench_env(database_url, sendgrid_url)
+    env = bench_env(database_url, sendgrid_url, redis_url=REDIS_URL, instance=INSTANCE)
     os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
     print(f"setup: {customers} customers in {time.perf_counter() - started:.1f}s")
 
-    ceiling = measure_ceiling(sendgrid_url, args.workers, ceiling_seconds)
+    ceiling = measure_ceiling(__file__, sendgrid_url, args.workers, ceiling_seconds)
     sandbox.accepted_ids.clear()
     print(f"ceiling: {args.workers} bare-loop senders, {ceiling:.0f} sends/s")
 
@@ -321,7 +263,7 @@ def main() -> int:
     from app.kizuna import kizuna
     from app.models import Shop
 
-    log_path = ROOT / "instance" / "campaign-bench" / "workers.log"
+    log_path = INSTANCE / "workers.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         workers = start_workers(env, args.workers, log)

@@ -32,25 +32,25 @@ import argparse
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import psycopg
 import redis
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook_intake import PG_ADMIN  # noqa: E402
+from bench.workers import bench_env, measure_ceiling, start_workers, stop_workers  # noqa: E402
 
 REDIS_URL = os.environ.get("KIZUNA_FLOW_BENCH_REDIS", "redis://127.0.0.1:6379/6")
 BENCH_DB = os.environ.get("KIZUNA_FLOW_BENCH_DB", "kizuna_flow_bench")
+INSTANCE = ROOT / "instance" / "flow-bench"
 # The sender details a merchant enters before any marketing email goes out.
 SENDER_IDENTITY = {
     "sender_name": "絆ストア",
@@ -347,52 +347,6 @@ def message_statuses(url: str) -> dict[str, int]:
         }
 
 
-# --- processes --------------------------------------------------------------------------------
-
-
-def bench_env(database_url: str, sendgrid_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        SHOPIFY_API_KEY="bench-app",
-        SHOPIFY_API_SECRET="bench-shopify-secret",
-        APP_URL="https://kizuna.bench",
-        KIZUNA_ENV="development",
-        SENDGRID_SANDBOX_URL=sendgrid_url,
-        KIZUNA_INSTANCE=str(ROOT / "instance" / "flow-bench"),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def start_workers(env: dict[str, str], count: int, log: IO[str]) -> list[subprocess.Popen[bytes]]:
-    """`kizuna worker` processes, as the Procfile runs them (each with RQ's scheduler)."""
-    return [
-        subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "worker"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        for _ in range(count)
-    ]
-
-
-def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.send_signal(signal.SIGTERM)  # RQ's warm shutdown: the current job finishes
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 # --- the ceiling ------------------------------------------------------------------------------
 
 
@@ -434,23 +388,6 @@ def ceiling_child(url: str, seconds: float) -> None:
             client.send(body)
         sent += len(emails)
     print(sent)
-
-
-def measure_ceiling(url: str, processes: int, seconds: float) -> float:
-    """Emails per second that `processes` bare-loop senders get accepted by the simulated
-    SendGrid."""
-    started = time.perf_counter()
-    children = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--ceiling-child", url, str(seconds)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(processes)
-    ]
-    total = sum(int((child.communicate()[0] or "0").split()[-1]) for child in children)
-    return total / max(time.perf_counter() - started, seconds)
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -516,18 +453,18 @@ def main() -> int:
     redis.Redis.from_url(REDIS_URL).flushdb()
     started = time.perf_counter()
     database_url, shop_id = prepare_database(carts, args.flow)
-    env = bench_env(database_url, sendgrid_url)
+    env = bench_env(database_url, sendgrid_url, redis_url=REDIS_URL, instance=INSTANCE)
     os.environ.update({k: v for k, v in env.items() if k != "PYTHONPATH"})
     if args.flow == "thank_you":
         refresh_purchase_stats(shop_id)
     made = "paid orders" if args.flow == "thank_you" else "checkouts"
     print(f"setup: {carts} customers and {made} in {time.perf_counter() - started:.1f}s")
 
-    ceiling = measure_ceiling(sendgrid_url, args.workers, ceiling_seconds)
+    ceiling = measure_ceiling(__file__, sendgrid_url, args.workers, ceiling_seconds)
     sandbox.clear_outbox()
     print(f"ceiling: {args.workers} bare-loop senders, {ceiling:.0f} sends/s")
 
-    log_path = ROOT / "instance" / "flow-bench" / "workers.log"
+    log_path = INSTANCE / "workers.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
         workers = start_workers(env, args.workers, log)

@@ -24,8 +24,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.flow_timeliness import BENCH_DB, REDIS_URL, bench_env  # noqa: E402
+from bench.flow_timeliness import BENCH_DB, INSTANCE, REDIS_URL  # noqa: E402
 from bench.webhook_intake import PG_ADMIN  # noqa: E402
+from bench.workers import bench_env  # noqa: E402
 
 
 def main() -> None:
@@ -49,7 +50,7 @@ def main() -> None:
     server, url = serve_sandbox(sandbox)
     base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
     database_url = f"{base}/{BENCH_DB}"
-    os.environ.update(bench_env(database_url, url))
+    os.environ.update(bench_env(database_url, url, redis_url=REDIS_URL, instance=INSTANCE))
     from app.migrate import upgrade
 
     upgrade(database_url)  # the schema may have moved on since the bench created it

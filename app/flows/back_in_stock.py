@@ -18,46 +18,40 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale, lazy_pgettext
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import FlowConfig
-from app.flows.content import SharedContent
 from app.flows.definition import (
     RESTOCKED,
     FlowDefinition,
     PreviewTarget,
     Restock,
     Trigger,
+    every_step,
 )
-from app.flows.form import FlowForm, subject_override
+from app.flows.form import FlowForm
 from app.flows.post_purchase import (
-    UNSUBSCRIBE_TAG,
+    PartEmails,
     Purchases,
     Recipient,
     available,
     last_ordered,
     load_products,
-    recipient_email,
     render_part,
-    tags,
 )
-from app.flows.reads import flow_config, flow_setting, may_receive, shop_row, suppressed
+from app.flows.reads import flow_config, may_receive, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import start_run
 from app.formatting import greeting_name
-from app.links import shop_home_url
 from app.models import Customer, Order, OrderLine, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting
 from app.models.order import order_time
 from app.models.storefront import WAITING, StockSubscription
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 BACK_IN_STOCK = "back_in_stock"
 NOTIFIED = "notified"
@@ -255,71 +249,14 @@ def parts(batch: Restocked, run: FlowRun, customer: Customer, lang: str) -> Reci
     )
 
 
-def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    context = {"lang": lang, "shop_name": shop.name or shop.domain, "shop_url": shop_home_url(shop)}
-    with force_locale(lang):
-        subject = subject_override(
-            flow_setting(session, shop.id, BACK_IN_STOCK), lang, step
-        ) or str(SUBJECT)
-        html = render_template(
-            f"email/{BACK_IN_STOCK}/step{step}.html",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[0] for name in PARTS},
-            **context,
-        )
-        text = render_template(
-            f"email/{BACK_IN_STOCK}/step{step}.txt",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[1] for name in PARTS},
-            **context,
-        )
-    return SharedContent(lang, subject, html, text)
-
-
-def load_context(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> Mapping[str, Any]:
-    shop = shop_row(session, shop_id)
-    return {} if shop is None else {"restocked": load_restocked(session, shop, runs)}
-
-
-def shared_email(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    batch = context.get("restocked")
-    recipient = parts(batch, run, customer, content.lang) if batch is not None else None
-    if recipient is None:
-        return None
-    return recipient_email(
-        config, shop, customer, msg, BACK_IN_STOCK, content, recipient, inline=False
-    )
-
-
-def render(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None = None,
-) -> OutgoingEmail:
-    recipient = parts(load_restocked(session, shop, [run]), run, customer, lang)
-    if recipient is None:
-        raise LookupError(f"run {run.id} has no product to show")
-    content = render_shared(session, shop, msg.step, lang)
-    email = recipient_email(
-        config, shop, customer, msg, BACK_IN_STOCK, content, recipient, inline=True
-    )
-    assert email is not None  # noqa: S101 - inline always gives one
-    return email
+EMAILS = PartEmails(
+    BACK_IN_STOCK,
+    PARTS,
+    SUBJECT,
+    lambda session, shop, runs, _now: load_restocked(session, shop, runs),
+    parts,
+    "has no product to show",
+)
 
 
 # --- backtest --------------------------------------------------------------------------------
@@ -427,16 +364,16 @@ DEFINITION = FlowDefinition(
     priority=5,  # asked for, and stock may not last: after the cart (0), before browse (10)
     ends_on_order=False,  # only buying the product itself ends it (`load_exits`)
     load_exits=load_exits,
-    render=render,
+    render=EMAILS.render,
     simulate=simulate,
     preview_missing="flows.preview.no_stock_request",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
-    render_shared=render_shared,
-    shared_email=shared_email,
-    load_context=load_context,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
+    load_context=EMAILS.load_context,
     triggers=(Trigger(RESTOCKED, on_restock),),
     requested=True,
 )

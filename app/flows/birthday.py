@@ -17,35 +17,22 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from flask import render_template
 from flask_babel import LazyString, force_locale, lazy_gettext
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.domain.orchestration import FlowConfig, shop_zone
-from app.flows.content import (
-    GREETING_HTML_TAG,
-    GREETING_TEXT_TAG,
-    UNSUBSCRIBE_TAG,
-    SharedContent,
-    flow_email,
-    greeting,
-    message_unsubscribe_link,
-    shared_content_email,
-)
-from app.flows.definition import DAILY_SCAN, FlowDefinition, PreviewTarget, Trigger
+from app.flows.content import TemplateEmails
+from app.flows.definition import DAILY_SCAN, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import Choice, FlowForm, subject_override
 from app.flows.reads import flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, scan_times, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import start_run
-from app.links import shop_home_url
 from app.models import Customer, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -169,68 +156,12 @@ def _subject(session: Session, shop: Shop, lang: str, step: int) -> str:
     return subject.replace("{shop}", shop.name or shop.domain)
 
 
-def _templates(
-    session: Session, shop: Shop, lang: str, greetings: tuple[str, str], link: str
-) -> tuple[str, str]:
+def _template_values(session: Session, shop: Shop, step: int, lang: str) -> Mapping[str, Any]:
     setting = flow_setting(session, shop.id, BIRTHDAY)
-    context = {
-        "lang": lang,
-        "shop_name": shop.name or shop.domain,
-        "shop_url": shop_home_url(shop),
-        "unsubscribe_url": link,
-        "month": granularity(setting.config if setting is not None else None) == MONTH,
-    }
-    with force_locale(lang):
-        return (
-            render_template("email/birthday/step1.html", greeting=greetings[0], **context),
-            render_template("email/birthday/step1.txt", greeting=greetings[1], **context),
-        )
+    return {"month": granularity(setting.config if setting is not None else None) == MONTH}
 
 
-def render_message(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None,
-) -> OutgoingEmail:
-    """The birthday email for one recipient in `lang`; no side effects (the send step adds the
-    coupon, `coupons.with_coupon`)."""
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    greetings = (greeting(customer, lang), greeting(customer, lang, own_line=True))
-    html, text = _templates(session, shop, lang, greetings, link)
-    return flow_email(
-        config, shop, customer, msg, BIRTHDAY,
-        subject=_subject(session, shop, lang, msg.step), html=html, text=text, link=link,
-    )  # fmt: skip
-
-
-def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    """The email every recipient shares when the step has no coupon: the greeting and the
-    unsubscribe link are substitutions."""
-    html, text = _templates(
-        session, shop, lang, (GREETING_HTML_TAG, GREETING_TEXT_TAG), UNSUBSCRIBE_TAG
-    )
-    return SharedContent(lang, _subject(session, shop, lang, step), html, text)
-
-
-def shared_message(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    return shared_content_email(
-        config, shop, customer, msg, BIRTHDAY, content, text_greeting_own_line=True
-    )
+EMAILS = TemplateEmails(BIRTHDAY, subject=_subject, values=_template_values)
 
 
 # --- backtest --------------------------------------------------------------------------------
@@ -309,14 +240,14 @@ DEFINITION = FlowDefinition(
     priority=15,  # a birthday is a date: it goes before the welcome series and later flows
     ends_on_order=False,
     load_exits=load_exits,
-    render=render_message,
+    render=EMAILS.render,
     simulate=simulate,
     preview_missing="flows.preview.no_birthday",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
-    render_shared=render_shared,
-    shared_email=shared_message,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
     triggers=(Trigger(DAILY_SCAN, scan_shop),),
 )

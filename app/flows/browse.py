@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template
-from flask_babel import force_locale, lazy_pgettext
+from flask_babel import lazy_pgettext
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import FlowConfig
-from app.flows.content import SharedContent
 from app.flows.definition import (
     CHECKOUTS_CHANGED,
     CUSTOMERS_ORDERED,
@@ -35,26 +32,25 @@ from app.flows.definition import (
     FlowDefinition,
     PreviewTarget,
     Trigger,
+    every_step,
 )
-from app.flows.form import FlowForm, Number, subject_override
+from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
     Part,
+    PartEmails,
     Purchases,
     Recipient,
     available,
     load_products,
-    recipient_email,
     render_part,
-    tags,
 )
-from app.flows.reads import flow_config, flow_setting, is_subscribed, shop_row, suppressed
+from app.flows.reads import flow_config, flow_setting, is_subscribed, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_run
 from app.formatting import greeting_name
-from app.links import shop_home_url
 from app.models import Checkout, Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting
 from app.models.order import order_time
 from app.models.storefront import (
     ADDED_TO_CART,
@@ -64,7 +60,6 @@ from app.models.storefront import (
 )
 from app.services import recommendations
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 BROWSE = "browse"
 DEFAULTS: Mapping[str, Any] = {"step_delay_hours": [2], "min_views": 1, "lookback_days": 3}
@@ -393,76 +388,7 @@ def parts(batch: Browsing, run: FlowRun, customer: Customer, lang: str) -> Recip
     )
 
 
-def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    """The email every recipient of this shop and language shares: the parts and the
-    unsubscribe link are substitution tags; the subject keeps `{product}`."""
-    from app.flows.post_purchase import UNSUBSCRIBE_TAG
-
-    context = {"lang": lang, "shop_name": shop.name or shop.domain, "shop_url": shop_home_url(shop)}
-    with force_locale(lang):
-        subject = subject_override(flow_setting(session, shop.id, BROWSE), lang, step) or str(
-            SUBJECT
-        )
-        html = render_template(
-            f"email/{BROWSE}/step{step}.html",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[0] for name in PARTS},
-            **context,
-        )
-        text = render_template(
-            f"email/{BROWSE}/step{step}.txt",
-            unsubscribe_url=UNSUBSCRIBE_TAG,
-            **{name: tags(name)[1] for name in PARTS},
-            **context,
-        )
-    return SharedContent(lang, subject, html, text)
-
-
-def load_context(session: Session, shop_id: int, runs: Sequence[FlowRun]) -> Mapping[str, Any]:
-    shop = shop_row(session, shop_id)
-    if shop is None:
-        return {}
-    return {"browsing": load_browsing(session, shop, runs, utcnow())}
-
-
-def shared_email(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    batch = context.get("browsing")
-    if batch is None:
-        return None
-    recipient = parts(batch, run, customer, content.lang)
-    if recipient is None:
-        return None
-    return recipient_email(config, shop, customer, msg, BROWSE, content, recipient, inline=False)
-
-
-def render(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None = None,
-) -> OutgoingEmail:
-    """The email of a message sent on its own (a batch of one), in `lang`."""
-    recipient = parts(load_browsing(session, shop, [run], now), run, customer, lang)
-    if recipient is None:
-        raise LookupError(f"run {run.id} has no viewed product on sale")
-    content = render_shared(session, shop, msg.step, lang)
-    email = recipient_email(config, shop, customer, msg, BROWSE, content, recipient, inline=True)
-    assert email is not None  # noqa: S101 - inline always gives one
-    return email
+EMAILS = PartEmails(BROWSE, PARTS, SUBJECT, load_browsing, parts, "has no viewed product on sale")
 
 
 # --- backtest --------------------------------------------------------------------------------
@@ -617,16 +543,16 @@ DEFINITION = FlowDefinition(
     priority=10,  # after the cart flow (0): a cart says more than a view
     ends_on_order=True,
     load_exits=load_exits,
-    render=render,
+    render=EMAILS.render,
     simulate=simulate,
     preview_missing="flows.preview.no_views",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
-    render_shared=render_shared,
-    shared_email=shared_email,
-    load_context=load_context,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
+    load_context=EMAILS.load_context,
     triggers=(
         Trigger(STOREFRONT_EVENTS, on_events),
         Trigger(CHECKOUTS_CHANGED, exit_on_checkouts, order=EXIT_ORDER),

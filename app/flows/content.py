@@ -1,6 +1,7 @@
 """What every flow email is made of: the recipient's language and greeting, the signed
 unsubscribe link, the envelope (`flow_email`), and the one builder of a recipient's email on
-content the step's recipients share (`shared_content_email`).
+content the step's recipients share (`shared_content_email`); `TemplateEmails`, the emails of a
+flow whose step email is its templates with only the greeting and unsubscribe link per recipient.
 
 Layer: flows, low (above `reads`): no side effects; personal data goes only into the email or
 its per-recipient substitutions, never into shared content, logs or `custom_args`.
@@ -9,20 +10,24 @@ its per-recipient substitutions, never into shared content, logs or `custom_args
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parseaddr
 from functools import lru_cache
+from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale, gettext
 from markupsafe import escape
+from sqlalchemy.orm import Session
 
 from app.config import Config
 from app.formatting import greeting_name
 from app.i18n import recipient_language
+from app.links import shop_home_url
 from app.models import Customer, Shop
-from app.models.flow import Message
+from app.models.flow import FlowRun, Message
 from app.services.sender_identity import SenderIdentity, identity_of
 from app.services.unsubscribe import make_token, unsubscribe_url
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
@@ -179,3 +184,98 @@ def shared_content_email(
         link=link,
         substitutions=values,
     )
+
+
+def _no_values(session: Session, shop: Shop, step: int, lang: str) -> Mapping[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class TemplateEmails:
+    """The emails of a flow whose step email is `email/<flow_key>/step<n>.{html,txt}`, the same
+    for every recipient of a shop, step and language but the greeting and the unsubscribe link:
+    shared content with those two as substitutions (the text part greets on a line of its own).
+    `subject(session, shop, lang, step)` is the step's subject; `values(session, shop, step,
+    lang)` adds the flow's own template values. Rendering has no side effects (a coupon is added
+    by the send step, `coupons.with_coupon`)."""
+
+    flow_key: str
+    subject: Callable[[Session, Shop, str, int], str]
+    values: Callable[[Session, Shop, int, str], Mapping[str, Any]] = _no_values
+
+    def templates(
+        self,
+        session: Session,
+        shop: Shop,
+        step: int,
+        lang: str,
+        greetings: tuple[str, str],
+        link: str,
+    ) -> tuple[str, str]:
+        """The step's HTML and text in `lang`, greeting with `greetings` (HTML, text)."""
+        context = {
+            "lang": lang,
+            "shop_name": shop.name or shop.domain,
+            "shop_url": shop_home_url(shop),
+            "unsubscribe_url": link,
+            **self.values(session, shop, step, lang),
+        }
+        template = f"email/{self.flow_key}/step{step}"
+        with force_locale(lang):
+            return (
+                render_template(f"{template}.html", greeting=greetings[0], **context),
+                render_template(f"{template}.txt", greeting=greetings[1], **context),
+            )
+
+    def render(
+        self,
+        config: Config,
+        session: Session,
+        shop: Shop,
+        customer: Customer,
+        run: FlowRun,
+        msg: Message,
+        lang: str,
+        now: datetime,
+        *,
+        discount_code: str | None,
+    ) -> OutgoingEmail:
+        """One recipient's email of the step, in `lang`."""
+        link = message_unsubscribe_link(config, shop, customer, msg)
+        greetings = (greeting(customer, lang), greeting(customer, lang, own_line=True))
+        html, text = self.templates(session, shop, msg.step, lang, greetings, link)
+        subject = self.subject(session, shop, lang, msg.step)
+        return flow_email(
+            config,
+            shop,
+            customer,
+            msg,
+            self.flow_key,
+            subject=subject,
+            html=html,
+            text=text,
+            link=link,
+        )
+
+    def render_shared(self, session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
+        """What every recipient of the step shares: the greeting and the unsubscribe link are
+        substitution tags."""
+        html, text = self.templates(
+            session, shop, step, lang, (GREETING_HTML_TAG, GREETING_TEXT_TAG), UNSUBSCRIBE_TAG
+        )
+        return SharedContent(lang, self.subject(session, shop, lang, step), html, text)
+
+    def shared_email(
+        self,
+        config: Config,
+        shop: Shop,
+        customer: Customer,
+        run: FlowRun,
+        msg: Message,
+        content: SharedContent,
+        context: Mapping[str, Any],
+    ) -> OutgoingEmail | None:
+        """This recipient's email on shared content (`shared_content_email`)."""
+        return shared_content_email(
+            config, shop, customer, msg, self.flow_key, content, text_greeting_own_line=True
+        )

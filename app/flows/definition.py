@@ -144,6 +144,11 @@ class CodeMaker(Protocol):
     def __call__(self, session: Session, shop: Shop, run: FlowRun, msg: Message) -> str | None: ...
 
 
+def every_step(_config: Mapping[str, Any] | None, _step: int) -> bool:
+    """`shares_content` of a flow whose every step is shared content."""
+    return True
+
+
 @dataclass(frozen=True)
 class FlowDefinition:
     """One flow. `shares_content(config, step)`: whether the step's emails are the same for

@@ -2,7 +2,8 @@
 cards, the batch's facts, and emails on shared content.
 
 Layer: services, inside the caller's transaction. Each flow is its own module (`thank_you`,
-`review_request`, `replenishment`) built on this one. Runs start from each flow's order
+`review_request`, `replenishment`) built on this one; `browse` and `back_in_stock` take their
+part-based emails from it too (`PartEmails`). Runs start from each flow's order
 `Trigger` for paid, uncancelled orders, unique on (shop, flow, customer, trigger key), so a
 replayed order starts nothing new; a step already more than a day overdue (a backfill, an old
 order's late edit) starts nothing. A batch of runs reads its orders, lines, products and
@@ -19,8 +20,8 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from urllib.parse import quote
 
 from flask import current_app, render_template
@@ -39,7 +40,7 @@ from app.domain.orchestration import (
     FlowConfig,
 )
 from app.domain.recommendations import Purchase, product_histories
-from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger
+from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import FlowForm, subject_override
 from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+B = TypeVar("B")  # what a batch of runs shows (`PartEmails.load`)
 
 # Financial states of an order that has been paid (Shopify REST and GraphQL lowercased; the
 # WooCommerce mapping stores processing/completed as "paid").
@@ -716,10 +718,17 @@ Parts = Callable[[Purchases, FlowRun, Customer, str], Recipient | None]
 
 
 def shared_content(
-    session: Session, shop: Shop, flow_key: str, step: int, lang: str, part_names: Sequence[str]
+    session: Session,
+    shop: Shop,
+    flow_key: str,
+    step: int,
+    lang: str,
+    part_names: Sequence[str],
+    default_subject: LazyString,
 ) -> SharedContent:
     """The step's email every recipient of this shop and language shares: each part and the
-    unsubscribe link are substitution tags; the subject keeps `{product}`."""
+    unsubscribe link are substitution tags; the subject (the merchant's override, else
+    `default_subject`) keeps `{product}`. Every flow whose email is made of parts uses it."""
     context = {
         "lang": lang,
         "shop_name": shop.name or shop.domain,
@@ -727,7 +736,7 @@ def shared_content(
     }
     setting = load_setting(session, shop.id, flow_key)
     with force_locale(lang):
-        subject = subject_override(setting, lang, step) or str(SUBJECTS[flow_key])
+        subject = subject_override(setting, lang, step) or str(default_subject)
         html = render_template(
             f"email/{flow_key}/step{step}.html",
             unsubscribe_url=UNSUBSCRIBE_TAG,
@@ -785,15 +794,19 @@ def recipient_email(
 
 
 @dataclass(frozen=True)
-class Emails:
-    """A post-purchase flow's emails: `parts` makes one recipient's parts from the batch's
-    `Purchases`; `recommend`: the batch reads cross-sells. Every email goes through the same
-    shared content, so a dispatch batch and a message sent alone give the same email."""
+class PartEmails(Generic[B]):
+    """A flow's emails made of parts on shared content (`shared_content`): `load` reads what a
+    batch of runs shows, in a fixed number of queries; `parts` makes one recipient's parts
+    from it (None: nothing left to show, `missing` says what). Every email goes through the
+    same shared content, so a dispatch batch and a message sent alone (a batch of one) give
+    the same email."""
 
     flow_key: str
     part_names: tuple[str, ...]
-    parts: Parts
-    recommend: bool = False
+    subject: LazyString  # the built-in subject; `{product}` is the recipient's product
+    load: Callable[[Session, Shop, Sequence[FlowRun], datetime], B]
+    parts: Callable[[B, FlowRun, Customer, str], Recipient | None]
+    missing: str  # "has no order": what a run without parts lacks
 
     def load_context(
         self, session: Session, shop_id: int, runs: Sequence[FlowRun]
@@ -801,12 +814,12 @@ class Emails:
         shop = shop_row(session, shop_id)
         if shop is None:
             return {}
-        return {
-            "purchases": load_purchases(session, shop, runs, utcnow(), recommend=self.recommend)
-        }
+        return {"batch": self.load(session, shop, runs, utcnow())}
 
     def render_shared(self, session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-        return shared_content(session, shop, self.flow_key, step, lang, self.part_names)
+        return shared_content(
+            session, shop, self.flow_key, step, lang, self.part_names, self.subject
+        )
 
     def shared_email(
         self,
@@ -818,10 +831,10 @@ class Emails:
         content: SharedContent,
         context: Mapping[str, Any],
     ) -> OutgoingEmail | None:
-        purchases = context.get("purchases")
-        if purchases is None:
+        batch = context.get("batch")
+        if batch is None:
             return None
-        recipient = self.parts(purchases, run, customer, content.lang)
+        recipient = self.parts(batch, run, customer, content.lang)
         if recipient is None:
             return None
         return recipient_email(
@@ -842,16 +855,30 @@ class Emails:
         discount_code: str | None = None,
     ) -> OutgoingEmail:
         """The email of a message sent on its own (a batch of one), in `lang`."""
-        purchases = load_purchases(session, shop, [run], now, recommend=self.recommend)
-        recipient = self.parts(purchases, run, customer, lang)
+        recipient = self.parts(self.load(session, shop, [run], now), run, customer, lang)
         if recipient is None:
-            raise LookupError(f"run {run.id} has no order")
+            raise LookupError(f"run {run.id} {self.missing}")
         content = self.render_shared(session, shop, msg.step, lang)
         email = recipient_email(
             config, shop, customer, msg, self.flow_key, content, recipient, inline=True
         )
         assert email is not None  # noqa: S101 - inline always gives one
         return email
+
+
+def purchase_emails(
+    flow_key: str, part_names: tuple[str, ...], parts: Parts, *, recommend: bool = False
+) -> PartEmails[Purchases]:
+    """A post-purchase flow's emails: `parts` makes one recipient's parts from the batch's
+    `Purchases`; `recommend`: the batch reads cross-sells."""
+    return PartEmails(
+        flow_key,
+        part_names,
+        SUBJECTS[flow_key],
+        partial(load_purchases, recommend=recommend),
+        parts,
+        "has no order",
+    )
 
 
 def refresh_history_stats(session: Session, shop_id: int, now: datetime | None = None) -> int:
@@ -947,7 +974,7 @@ def order_target(
 def definition(
     form: FlowForm,
     priority: int,
-    emails: Emails,
+    emails: PartEmails[Purchases],
     start: OrderStarter,
     simulate: Simulator,
     preview_missing: str,
@@ -967,7 +994,7 @@ def definition(
         render=emails.render,
         simulate=simulate,
         preview_missing=preview_missing,
-        shares_content=lambda _config, _step: True,
+        shares_content=every_step,
         render_shared=emails.render_shared,
         shared_email=emails.shared_email,
         load_context=emails.load_context,

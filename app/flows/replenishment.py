@@ -28,7 +28,6 @@ from app.domain.recommendations import SAME_OCCASION, expected_reorder, supply_i
 from app.flows.definition import PreviewTarget
 from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
-    Emails,
     Purchases,
     Recipient,
     batch_products,
@@ -42,6 +41,7 @@ from app.flows.post_purchase import (
     order_quantities,
     orders_of,
     placed_at,
+    purchase_emails,
     render_part,
     repeat_products,
     start_order_run,
@@ -182,7 +182,7 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     )
 
 
-EMAILS = Emails(REPLENISHMENT, ("intro", "product"), parts)
+EMAILS = purchase_emails(REPLENISHMENT, ("intro", "product"), parts)
 
 
 def preview_query(shop: Shop) -> Select[Any]:

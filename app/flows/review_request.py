@@ -19,7 +19,6 @@ from app.domain.orchestration import (
 )
 from app.flows.form import FlowForm, Number
 from app.flows.post_purchase import (
-    Emails,
     Purchases,
     Recipient,
     definition,
@@ -30,6 +29,7 @@ from app.flows.post_purchase import (
     one_run,
     order_target,
     orders_preview,
+    purchase_emails,
     render_part,
     start_order_run,
 )
@@ -77,7 +77,7 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     )
 
 
-EMAILS = Emails(REVIEW_REQUEST, ("intro", "products"), parts)
+EMAILS = purchase_emails(REVIEW_REQUEST, ("intro", "products"), parts)
 
 
 FORM = FlowForm(

@@ -18,7 +18,6 @@ from app.domain.orchestration import POST_PURCHASE_DEFAULTS, THANK_YOU
 from app.flows.form import MAX_THANK_YOU_HOURS, FlowForm
 from app.flows.post_purchase import (
     THANK_YOU_WINDOW,
-    Emails,
     Purchases,
     Recipient,
     definition,
@@ -30,6 +29,7 @@ from app.flows.post_purchase import (
     orders_preview,
     paid_clause,
     placed_at,
+    purchase_emails,
     render_part,
     start_order_run,
 )
@@ -89,7 +89,7 @@ def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> 
     )
 
 
-EMAILS = Emails(THANK_YOU, ("intro", "items", "recommendations"), parts, recommend=True)
+EMAILS = purchase_emails(THANK_YOU, ("intro", "items", "recommendations"), parts, recommend=True)
 
 
 FORM = FlowForm(

@@ -17,23 +17,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template
 from flask_babel import LazyString, force_locale, lazy_gettext
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.db import utcnow
-from app.flows.content import (
-    GREETING_HTML_TAG,
-    GREETING_TEXT_TAG,
-    UNSUBSCRIBE_TAG,
-    SharedContent,
-    flow_email,
-    greeting,
-    message_unsubscribe_link,
-    shared_content_email,
-)
+from app.flows.content import TemplateEmails
 from app.flows.definition import (
     CUSTOMERS_CHANGED,
     CUSTOMERS_ORDERED,
@@ -42,6 +31,7 @@ from app.flows.definition import (
     FlowDefinition,
     PreviewTarget,
     Trigger,
+    every_step,
 )
 from app.flows.form import FlowForm, subject_override
 from app.flows.post_purchase import cards, load_products
@@ -49,13 +39,11 @@ from app.flows.reads import flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_runs, start_run
-from app.links import shop_home_url
 from app.models import Customer, CustomerProduct, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowRun, FlowSetting
 from app.models.order import order_time
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -238,67 +226,11 @@ def _subject(session: Session, shop: Shop, lang: str, step: int) -> str:
     return subject.replace("{shop}", shop.name or shop.domain)
 
 
-def _templates(
-    session: Session, shop: Shop, step: int, lang: str, greetings: tuple[str, str], link: str
-) -> tuple[str, str]:
-    context = {
-        "lang": lang,
-        "shop_name": shop.name or shop.domain,
-        "shop_url": shop_home_url(shop),
-        "unsubscribe_url": link,
-        "products": best_sellers(session, shop, lang) if step == 2 else [],
-    }
-    with force_locale(lang):
-        return (
-            render_template(f"email/welcome/step{step}.html", greeting=greetings[0], **context),
-            render_template(f"email/welcome/step{step}.txt", greeting=greetings[1], **context),
-        )
+def _template_values(session: Session, shop: Shop, step: int, lang: str) -> Mapping[str, Any]:
+    return {"products": best_sellers(session, shop, lang) if step == 2 else []}
 
 
-def render_message(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None,
-) -> OutgoingEmail:
-    """One recipient's email of the step, in `lang`; no side effects (a coupon is added by the
-    send step, `coupons.with_coupon`)."""
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    greetings = (greeting(customer, lang), greeting(customer, lang, own_line=True))
-    html, text = _templates(session, shop, msg.step, lang, greetings, link)
-    return flow_email(
-        config, shop, customer, msg, WELCOME,
-        subject=_subject(session, shop, lang, msg.step), html=html, text=text, link=link,
-    )  # fmt: skip
-
-
-def render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    """What every recipient of the step shares: the greeting and the unsubscribe link are
-    substitution tags."""
-    html, text = _templates(
-        session, shop, step, lang, (GREETING_HTML_TAG, GREETING_TEXT_TAG), UNSUBSCRIBE_TAG
-    )
-    return SharedContent(lang, _subject(session, shop, lang, step), html, text)
-
-
-def shared_message(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    return shared_content_email(
-        config, shop, customer, msg, WELCOME, content, text_greeting_own_line=True
-    )
+EMAILS = TemplateEmails(WELCOME, subject=_subject, values=_template_values)
 
 
 # --- backtest --------------------------------------------------------------------------------
@@ -387,15 +319,15 @@ DEFINITION = FlowDefinition(
     priority=20,
     ends_on_order=False,  # a first order does not end it; the second does (`load_exits`)
     load_exits=load_exits,
-    render=render_message,
+    render=EMAILS.render,
     simulate=simulate,
     preview_missing="flows.preview.repeat_buyer",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
-    render_shared=render_shared,
-    shared_email=shared_message,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
     triggers=(
         Trigger(CUSTOMERS_CHANGED, on_customers),
         Trigger(CUSTOMERS_ORDERED, exit_on_second_purchase, order=EXIT_ORDER),

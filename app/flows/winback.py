@@ -8,32 +8,20 @@ registry lists it), inside the caller's transaction (the scan job commits). A ru
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import render_template
 from flask_babel import LazyString, force_locale, lazy_pgettext
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.domain.orchestration import (
     WINBACK,
     WINBACK_DEFAULTS,
     FlowConfig,
     WinbackConfig,
 )
-from app.flows.content import (
-    GREETING_HTML_TAG,
-    GREETING_TEXT_TAG,
-    UNSUBSCRIBE_TAG,
-    SharedContent,
-    flow_email,
-    greeting,
-    message_unsubscribe_link,
-    shared_content_email,
-)
+from app.flows.content import TemplateEmails
 from app.flows.definition import (
     CUSTOMERS_ORDERED,
     DAILY_SCAN,
@@ -41,18 +29,17 @@ from app.flows.definition import (
     FlowDefinition,
     PreviewTarget,
     Trigger,
+    every_step,
 )
 from app.flows.form import FlowForm, Number, subject_override
 from app.flows.reads import flow_config, flow_setting, is_subscribed
 from app.flows.replay import winback_triggers
 from app.flows.runs import exit_on_customer_orders, load_order_exits, start_run
-from app.links import shop_home_url
 from app.models import Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting, Message
+from app.models.flow import FlowSetting
 from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
 from app.services.upsert import dialect_insert
-from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
@@ -158,88 +145,13 @@ def _start_run(
 # --- at send time ----------------------------------------------------------------------------
 
 
-def _subject(shop: Shop, lang: str, step: int) -> str:
-    session = object_session(shop)
-    setting = flow_setting(session, shop.id, WINBACK) if session is not None else None
+def _subject(session: Session, shop: Shop, lang: str, step: int) -> str:
+    setting = flow_setting(session, shop.id, WINBACK)
     with force_locale(lang):
         return subject_override(setting, lang, step) or str(SUBJECTS[step])
 
 
-def _templates(
-    shop: Shop, step: int, lang: str, greetings: tuple[str, str], link: str
-) -> tuple[str, str]:
-    context = {
-        "lang": lang,
-        "shop_name": shop.name or shop.domain,
-        "shop_url": shop_home_url(shop),
-        "unsubscribe_url": link,
-    }
-    with force_locale(lang):
-        return (
-            render_template(f"email/winback/step{step}.html", greeting=greetings[0], **context),
-            render_template(f"email/winback/step{step}.txt", greeting=greetings[1], **context),
-        )
-
-
-def render(
-    config: Config, shop: Shop, customer: Customer, msg: Message, lang: str
-) -> OutgoingEmail:
-    """The win-back step's email for one recipient in `lang` (ja or en); the merchant's
-    subject line for the step when one is set (`flow_settings.subject_override`)."""
-    link = message_unsubscribe_link(config, shop, customer, msg)
-    greetings = (
-        greeting(customer, lang),
-        greeting(customer, lang, own_line=True),
-    )
-    html, text = _templates(shop, msg.step, lang, greetings, link)
-    subject = _subject(shop, lang, msg.step)
-    return flow_email(
-        config, shop, customer, msg, WINBACK, subject=subject, html=html, text=text, link=link
-    )
-
-
-def render_shared(shop: Shop, step: int, lang: str) -> SharedContent:
-    """The content every recipient of this shop, step and language shares: the greeting and
-    the unsubscribe link are substitution tags."""
-    html, text = _templates(
-        shop, step, lang, (GREETING_HTML_TAG, GREETING_TEXT_TAG), UNSUBSCRIBE_TAG
-    )
-    return SharedContent(lang, _subject(shop, lang, step), html, text)
-
-
-def render_message(
-    config: Config,
-    session: Session,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    lang: str,
-    now: datetime,
-    *,
-    discount_code: str | None,
-) -> OutgoingEmail:
-    return render(config, shop, customer, msg, lang)
-
-
-def _render_shared(session: Session, shop: Shop, step: int, lang: str) -> SharedContent:
-    return render_shared(shop, step, lang)
-
-
-def shared_message(
-    config: Config,
-    shop: Shop,
-    customer: Customer,
-    run: FlowRun,
-    msg: Message,
-    content: SharedContent,
-    context: Mapping[str, Any],
-) -> OutgoingEmail | None:
-    """This recipient's email on shared content: the greeting and the unsubscribe link are its
-    substitutions (the text part greets on a line of its own)."""
-    return shared_content_email(
-        config, shop, customer, msg, WINBACK, content, text_greeting_own_line=True
-    )
+EMAILS = TemplateEmails(WINBACK, subject=_subject)
 
 
 FORM = FlowForm(
@@ -303,15 +215,15 @@ DEFINITION = FlowDefinition(
     priority=40,
     ends_on_order=True,
     load_exits=load_order_exits,
-    render=render_message,
+    render=EMAILS.render,
     simulate=winback_triggers,
     preview_missing="flows.preview.no_order",
     preview_query=preview_query,
     preview_target=preview_target,
-    shares_content=lambda _config, _step: True,
+    shares_content=every_step,
     sends_together=True,
-    render_shared=_render_shared,
-    shared_email=shared_message,
+    render_shared=EMAILS.render_shared,
+    shared_email=EMAILS.shared_email,
     triggers=(
         Trigger(DAILY_SCAN, scan_shop),
         Trigger(CUSTOMERS_ORDERED, exit_on_customer_orders(WINBACK), order=EXIT_ORDER),

@@ -1,6 +1,8 @@
 """A simulated Shopify store served over HTTP, with Kizuna on a second port it calls back
 (webhooks): `servers`, `config` and `live_app` (take them with `servers =
 simulated_shopify.servers`), and `open_store` for a test module's own `sandbox` fixture.
+`config_sending_mail` is `config` that also sends through the simulated SendGrid (take it with
+`config = simulated_shopify.config_sending_mail` and `sendgrid = cart_flow.sendgrid`).
 
 Test builders, no tests: test modules import them from here.
 """
@@ -69,6 +71,20 @@ def load_app_config(
 @pytest.fixture
 def config(database_url: str, redis_url: str, tmp_path: Any, servers: Servers) -> Config:
     return load_app_config(database_url, redis_url, tmp_path, servers)
+
+
+@pytest.fixture
+def config_sending_mail(
+    database_url: str, redis_url: str, tmp_path: Any, servers: Servers, sendgrid: Any
+) -> Config:
+    return load_app_config(
+        database_url,
+        redis_url,
+        tmp_path,
+        servers,
+        SENDGRID_SANDBOX_URL=sendgrid.url,
+        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
+    )
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,6 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.flows.back_in_stock import BACK_IN_STOCK
 from app.flows.back_in_stock import DEFAULTS as STOCK_DEFAULTS
 from app.flows.simulation import simulate
@@ -35,13 +33,7 @@ from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.webhooks import sign
 from jobs.flows import run_flow_step
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.factories import cart_flow, simulated_shopify
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import SENDER_IDENTITY, set_sender_identity
 from tests.factories.storefront import subscriptions
@@ -51,54 +43,17 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 STORE = "tea-shop"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config_sending_mail
+live_app = simulated_shopify.live_app
+sendgrid = cart_flow.sendgrid
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=5, plan="plus")
-    platform.add_shop(DOMAIN, customers=3, years=1, name="Stock Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
-) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url,
-        redis_url,
-        SHOPIFY_SANDBOX_URL=sandbox_server.url,
-        APP_URL=kizuna_server.url,
-        SENDGRID_SANDBOX_URL=sendgrid.url,
-        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=5, customers=3, name="Stock Store"
     )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def connect(runtime: Any, sandbox: SandboxShopify, db: Session) -> tuple[Shop, int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +19,6 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.flows.birthday import BIRTHDAY, MONTH, scan_shop
 from app.flows.coupons import message_coupon_code
 from app.flows.simulation import simulate
@@ -38,13 +36,7 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from jobs.flows import dispatch_due_steps
 from jobs.reconcile import reconcile_all
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.factories import cart_flow, simulated_shopify
 from tests.factories.shopify_webhooks import DOMAIN, make_shop
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -56,25 +48,17 @@ STORE = "birthday-tea"
 FLOW = {**QUIET_FREE, "caps": [], "step_delay_hours": [0]}
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config_sending_mail
+live_app = simulated_shopify.live_app
+sendgrid = cart_flow.sendgrid
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=13, plan="plus")
-    platform.add_shop(DOMAIN, customers=12, years=1, name="Birthday Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=13, customers=12, name="Birthday Store"
+    )
 
 
 @pytest.fixture
@@ -84,35 +68,6 @@ def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
     platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
     yield platform
     platform.close()
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
-) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url,
-        redis_url,
-        SHOPIFY_SANDBOX_URL=sandbox_server.url,
-        APP_URL=kizuna_server.url,
-        SENDGRID_SANDBOX_URL=sendgrid.url,
-        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
-    )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def _turn_on(db: Session, shop: Shop, **changes: Any) -> None:

@@ -11,7 +11,6 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config, load_config
 from app.flows import preview
 from app.flows.coupons import SAMPLE_CODE, create_step_coupon, message_coupon_code
 from app.flows.triggers import changed_customers
@@ -37,13 +35,7 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.coupons import coupons
 from jobs.flows import dispatch_due_steps
-from tests.conftest import (
-    SHOPIFY_API_KEY,
-    SHOPIFY_API_SECRET,
-    Dispatcher,
-    LiveServer,
-    make_test_env,
-)
+from tests.factories import cart_flow, simulated_shopify
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -54,25 +46,17 @@ STORE = "coupon-tea"
 COUPON_SERIES = {**QUIET_FREE, "caps": [], "step_delay_hours": [0, 72, 168], "coupon_step": 1}
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[LiveServer, Dispatcher, LiveServer, Dispatcher]]:
-    sandbox_dispatch, kizuna_dispatch = Dispatcher(), Dispatcher()
-    sandbox_server, kizuna_server = LiveServer(sandbox_dispatch), LiveServer(kizuna_dispatch)
-    yield sandbox_server, sandbox_dispatch, kizuna_server, kizuna_dispatch
-    sandbox_server.stop()
-    kizuna_server.stop()
+servers = simulated_shopify.servers
+config = simulated_shopify.config_sending_mail
+live_app = simulated_shopify.live_app
+sendgrid = cart_flow.sendgrid
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
-    _, sandbox_dispatch, kizuna_server, _ = servers
-    platform = SandboxShopify(SHOPIFY_API_KEY, SHOPIFY_API_SECRET, seed=9, plan="plus")
-    platform.add_shop(DOMAIN, customers=2, years=1, name="Coupon Store")
-    platform.webhook_retry_delays = ()
-    platform.set_app_url(kizuna_server.url)
-    sandbox_dispatch.target = platform.wsgi_app
-    yield platform
-    platform.close()
+    yield from simulated_shopify.open_store(
+        servers, DOMAIN, seed=9, customers=2, name="Coupon Store"
+    )
 
 
 @pytest.fixture
@@ -82,35 +66,6 @@ def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
     platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
     yield platform
     platform.close()
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
-) -> Config:
-    sandbox_server, _, kizuna_server, _ = servers
-    env = make_test_env(
-        database_url,
-        redis_url,
-        SHOPIFY_SANDBOX_URL=sandbox_server.url,
-        APP_URL=kizuna_server.url,
-        SENDGRID_SANDBOX_URL=sendgrid.url,
-        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
-    )
-    return load_config(env, instance_path=tmp_path / "instance")
-
-
-@pytest.fixture
-def live_app(app: Flask, servers: Any, sandbox: SandboxShopify) -> Flask:
-    servers[3].target = app
-    return app
 
 
 def _welcome_with_coupon(db: Session, shop: Shop, **coupon: Any) -> None:

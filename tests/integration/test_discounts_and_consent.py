@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,7 +17,6 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import Config
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, SYNC, WEBHOOKS
@@ -33,7 +31,7 @@ from connectors.shopify.discounts import create_single_use_discount, message_cod
 from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from tests.conftest import SIMULATOR_OUTBOUND
-from tests.factories import simulated_shopify
+from tests.factories import cart_flow, simulated_shopify
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -44,34 +42,15 @@ EMAIL_ADDRESS = "kaori@example.jp"
 
 
 servers = simulated_shopify.servers
+config = simulated_shopify.config_sending_mail
 live_app = simulated_shopify.live_app
+sendgrid = cart_flow.sendgrid
 
 
 @pytest.fixture
 def sandbox(servers: Any) -> Iterator[SandboxShopify]:
     yield from simulated_shopify.open_store(
         servers, DOMAIN, seed=5, customers=3, name="Discount Store"
-    )
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
-
-
-@pytest.fixture
-def config(
-    database_url: str, redis_url: str, tmp_path: Path, servers: Any, sendgrid: Any
-) -> Config:
-    return simulated_shopify.load_app_config(
-        database_url,
-        redis_url,
-        tmp_path,
-        servers,
-        SENDGRID_SANDBOX_URL=sendgrid.url,
-        SENDGRID_EVENT_PUBLIC_KEY=sendgrid.public_key_b64,
     )
 
 
