@@ -1,8 +1,10 @@
-"""Fixed-window request limits for the account forms (sign-up, reset, invitations).
+"""Fixed-window request limits: the account forms (sign-up, reset, invitations) and the
+storefront endpoints (cart capture, product views, back-in-stock requests).
 
 Layer: web auth (Redis; keys hold a hash of what they count, never an address). A window starts
 at its first hit and does not slide. Limits on a client address answer 429; limits on an email
-address are kept silently by the caller, so the answer never says an address exists.
+address are kept silently by the caller, so the answer never says an address exists. The
+storefront's limits give way when Redis does not answer (`over_limit`).
 """
 
 from __future__ import annotations
@@ -39,3 +41,12 @@ def hit(client: redis.Redis, bucket: str, subject: str, limit: tuple[int, int]) 
         client.expire(key, window)
         ttl = window
     return 0 if count <= allowed else max(ttl, 1)
+
+
+def over_limit(client: redis.Redis, bucket: str, subject: str, limit: tuple[int, int]) -> bool:
+    """`hit` → whether the attempt is over the limit; False when Redis does not answer (for the
+    storefront: losing a limit is better than losing a shopper's cart or events)."""
+    try:
+        return hit(client, bucket, subject, limit) > 0
+    except (redis.RedisError, OSError):
+        return False

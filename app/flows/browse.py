@@ -162,9 +162,9 @@ def on_events(session: Session, shop_id: int, events: Sequence[StorefrontEvent])
     """New storefront events: an add to cart ends the customer's browse run; views of a
     consenting customer reaching `min_views` within the lookback start one (after `wait`)."""
     now = utcnow()
-    for customer_id in {e.customer_id for e in events if e.kind == ADDED_TO_CART}:
-        if customer_id is not None:
-            exit_runs(session, shop_id, "added_to_cart", customer_id=customer_id, flows=(BROWSE,))
+    carted = {e.customer_id for e in events if e.kind == ADDED_TO_CART and e.customer_id}
+    if carted:
+        exit_runs(session, shop_id, "added_to_cart", customer_ids=carted, flows=(BROWSE,))
     viewers = {
         e.customer_id
         for e in events
@@ -217,8 +217,9 @@ def _start(
 
 def exit_on_checkouts(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
     """A checkout of the customer: the cart flow takes over, their browse run ends."""
-    for customer_id in sorted({c.customer_id for c in checkouts if c.customer_id is not None}):
-        exit_runs(session, shop_id, "cart_started", customer_id=customer_id, flows=(BROWSE,))
+    customer_ids = {c.customer_id for c in checkouts if c.customer_id is not None}
+    if customer_ids:
+        exit_runs(session, shop_id, "cart_started", customer_ids=customer_ids, flows=(BROWSE,))
 
 
 def prune_events(session: Session, shop: Shop, now: datetime) -> list[int]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, object_session
 
 from app.config import Config
 from app.db import utcnow
+from app.domain.orchestration import CART
 from app.flows.content import (
     GREETING_HTML_TAG,
     GREETING_TEXT_TAG,
@@ -58,11 +59,12 @@ from app.flows.form import (
 from app.flows.reads import cart_checkout, flow_setting
 from app.flows.replay import cart_triggers
 from app.flows.runs import (
+    cart_run_start,
     exit_on_customer_orders,
     exit_runs,
     load_customers,
     load_order_exits,
-    start_cart_run,
+    start_runs,
 )
 from app.formatting import format_money
 from app.links import safe_url, shop_home_url
@@ -431,20 +433,27 @@ def preview_target(session: Session, shop: Shop, customer: Customer) -> PreviewT
 
 def on_checkouts(session: Session, shop_id: int, checkouts: Sequence[Checkout]) -> None:
     """A completed checkout exits its run; any other starts one (once per checkout token)."""
+    now = utcnow()
+    completed = {c.external_id for c in checkouts if c.completed_at is not None}
+    if completed:
+        exit_runs(session, shop_id, "checkout_completed", trigger_keys=completed)
     customers = load_customers(session, shop_id, [c for c in checkouts if c.completed_at is None])
-    for checkout in checkouts:
-        if checkout.completed_at is not None:
-            exit_runs(session, shop_id, "checkout_completed", trigger_key=checkout.external_id)
-        else:
-            start_cart_run(session, checkout)
+    found = [
+        cart_run_start(session, checkout, now)
+        for checkout in checkouts
+        if checkout.completed_at is None
+    ]
+    starts = [start for start in found if start is not None]
+    if starts:
+        start_runs(session, shop_id, CART, starts[0][0], [start for _config, start in starts], now)
     del customers  # held until every start has found its customer
 
 
 def exit_ordered_checkouts(session: Session, shop_id: int, orders: Sequence[OrderRecord]) -> None:
     """An order carrying a checkout token exits that checkout's run."""
-    for record in orders:
-        if record.checkout_token:
-            exit_runs(session, shop_id, "ordered", trigger_key=record.checkout_token)
+    tokens = {record.checkout_token for record in orders if record.checkout_token}
+    if tokens:
+        exit_runs(session, shop_id, "ordered", trigger_keys=tokens)
 
 
 DEFINITION = FlowDefinition(

@@ -44,12 +44,14 @@ from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, 
 from app.flows.form import FlowForm, subject_override
 from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
+    RunStart,
     SharedContent,
     flow_config,
     flow_email,
     message_unsubscribe_link,
     shop_row,
     start_run,
+    start_runs,
 )
 from app.formatting import format_money, greeting_name
 from app.links import safe_url, shop_home_url
@@ -209,6 +211,8 @@ class OrderBatch:
     shop_id: int
     orders: list[Order]
     reads: dict[Any, Any] = field(default_factory=dict)
+    # Runs to insert together when the trigger call ends (`start_with_batch`), by flow.
+    starts: dict[str, tuple[FlowConfig, list[RunStart]]] = field(default_factory=dict)
 
     def customer_ids(self) -> list[int]:
         return sorted({o.customer_id for o in self.orders if o.customer_id is not None})
@@ -318,6 +322,27 @@ def start_order_run(
     return start_run(session, order.shop_id, flow_key, customer_id, trigger_key, config, due, now)
 
 
+def start_with_batch(
+    session: Session,
+    order: Order,
+    flow_key: str,
+    trigger_key: str,
+    due: datetime,
+    config: FlowConfig,
+    now: datetime,
+) -> list[int]:
+    """`start_order_run` for a flow whose starts read no runs of their own batch (thank-you,
+    review request): while an order trigger runs, the run joins the batch's other runs of the
+    flow in one INSERT when the trigger call ends (its id is returned then); else at once."""
+    batch = order_batch(session, order.shop_id)
+    if batch is None:
+        return one_run(start_order_run(session, order, flow_key, trigger_key, due, config, now))
+    assert order.customer_id is not None  # noqa: S101 - callers start runs for known customers only
+    _config, starts = batch.starts.setdefault(flow_key, (config, []))
+    starts.append(RunStart(order.customer_id, trigger_key, due))
+    return []
+
+
 def flow_settings(
     session: Session, shop_id: int, flow_key: str
 ) -> tuple[bool, FlowConfig, FlowSetting]:
@@ -368,10 +393,12 @@ def order_trigger(start: OrderStarter) -> Trigger:
         external_ids = {record.external_id for record in orders}
         started: list[int] = []
         paid = paid_orders(session, shop_id, external_ids)
-        session.info[_ORDER_BATCH] = OrderBatch(shop_id, paid)
+        batch = session.info[_ORDER_BATCH] = OrderBatch(shop_id, paid)
         try:
             for order in paid:
                 started.extend(start(session, order, moment))
+            for flow_key, (config, starts) in batch.starts.items():
+                started.extend(start_runs(session, shop_id, flow_key, config, starts, moment))
         finally:
             session.info.pop(_ORDER_BATCH, None)
         return started

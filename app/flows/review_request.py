@@ -26,12 +26,11 @@ from app.flows.post_purchase import (
     flow_settings,
     fulfilled_clause,
     intro,
-    one_run,
     order_target,
     orders_preview,
     purchase_emails,
     render_part,
-    start_order_run,
+    start_with_batch,
 )
 from app.flows.post_purchase_replay import review_request_triggers
 from app.links import shop_home_url
@@ -52,7 +51,7 @@ def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
     if due is None:
         return []
     trigger = f"fulfilled:{order.id}"
-    return one_run(start_order_run(session, order, REVIEW_REQUEST, trigger, due, config, now))
+    return start_with_batch(session, order, REVIEW_REQUEST, trigger, due, config, now)
 
 
 def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> Recipient | None:

@@ -9,8 +9,10 @@ customer). `next_step_at` is the truth; step 1 is scheduled after commit (`sched
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -65,7 +67,7 @@ from app.flows.scheduling import (
 from app.models import Checkout, Customer, Order, Shop
 from app.models.flow import FlowRun, Message, MessageEvent
 from app.models.order import order_time
-from app.services.segments import in_audience
+from app.services.segments import flow_audience
 from app.services.sender_identity import WAITING_FOR_SENDER
 from app.services.unsubscribe import suppress_address
 from app.services.upsert import dialect_insert, normalize_email
@@ -114,21 +116,17 @@ def load_customers(session: Session, shop_id: int, checkouts: Sequence[Checkout]
     )
 
 
-def start_cart_run(
+def cart_run_start(
     session: Session,
     checkout: Checkout,
-    now: datetime | None = None,
+    now: datetime,
     *,
     consent_required: bool = False,
-) -> int | None:
-    """Start the cart flow for an open checkout with an email and a known customer.
-
-    Returns the new run's id, or None (not eligible, older than the last step's delay, or a run
-    exists for this checkout). A holdout customer gets a `holdout` run and no messages. Step 1
-    is scheduled after commit. `consent_required`: only for a customer who consents now and is
-    not suppressed (checkouts from unauthenticated input never start a flow towards anyone else).
-    """
-    now = now or utcnow()
+) -> tuple[FlowConfig, RunStart] | None:
+    """The cart run an open checkout with an email and a known customer starts, with the
+    flow's settings; None when it starts none (not eligible, the flow off, or older than the
+    last step's delay). `consent_required`: only for a customer who consents now and is not
+    suppressed (checkouts from unauthenticated input never start a flow towards anyone else)."""
     if checkout.completed_at is not None or not normalize_email(checkout.email):
         return None
     customer = _link_customer(session, checkout)
@@ -145,16 +143,26 @@ def start_cart_run(
     last_activity = checkout.platform_updated_at or checkout.platform_created_at
     if last_activity is not None and now - last_activity > config.step_delays[-1]:
         return None
-    return start_run(
-        session,
-        checkout.shop_id,
-        CART,
-        customer.id,
-        checkout.external_id,
-        config,
-        now + config.step_delays[0],
-        now,
-    )
+    return config, RunStart(customer.id, checkout.external_id, now + config.step_delays[0])
+
+
+def start_cart_run(
+    session: Session,
+    checkout: Checkout,
+    now: datetime | None = None,
+    *,
+    consent_required: bool = False,
+) -> int | None:
+    """Start the cart flow for one checkout (`cart_run_start`) → the new run's id, or None (it
+    starts none, or a run exists for this checkout). A holdout customer gets a `holdout` run and
+    no messages. Step 1 is scheduled after commit."""
+    now = now or utcnow()
+    found = cart_run_start(session, checkout, now, consent_required=consent_required)
+    if found is None:
+        return None
+    config, start = found
+    started = start_runs(session, checkout.shop_id, CART, config, [start], now)
+    return started[0] if started else None
 
 
 def _has_audience(session: Session, shop_id: int, flow_key: str) -> bool:
@@ -162,6 +170,91 @@ def _has_audience(session: Session, shop_id: int, flow_key: str) -> bool:
     without one everyone is in its audience, and no query asks."""
     row = flow_setting(session, shop_id, flow_key)
     return row is not None and (row.config or {}).get(AUDIENCE_KEY) is not None
+
+
+RUNS_PER_INSERT = 1000  # 10 values a row: well under PostgreSQL's 65,535 parameters
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """One run to start: whose, for which trigger (unique per customer and flow), step 1 when."""
+
+    customer_id: int
+    trigger_key: str
+    first_due: datetime
+
+
+def start_runs(
+    session: Session,
+    shop_id: int,
+    flow_key: str,
+    config: FlowConfig,
+    starts: Sequence[RunStart],
+    now: datetime,
+) -> list[int]:
+    """Every flow's entry, for any number of runs of one flow in one INSERT: the audience check
+    (one query, only when the flow is limited to a segment), then each run (a `holdout` run
+    without messages for the holdout share), unique on (shop, flow, customer, trigger key), and
+    step 1 scheduled at its `first_due` after commit. → the new runs' ids, in `starts` order;
+    none for a customer outside the audience (or when its segment can't be evaluated, which the
+    shop's last error then says) nor for a trigger that already has its run."""
+    if _has_audience(session, shop_id, flow_key) and starts:
+        audience = flow_audience(
+            session, shop_id, flow_key, sorted({s.customer_id for s in starts})
+        )
+        starts = [start for start in starts if audience.exit_reason(start.customer_id) is None]
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for start in starts:
+        holdout = in_holdout(shop_id, flow_key, start.customer_id, config.holdout_percent)
+        rows.setdefault(
+            (start.customer_id, start.trigger_key),
+            {
+                "shop_id": shop_id,
+                "flow_key": flow_key,
+                "customer_id": start.customer_id,
+                "trigger_key": start.trigger_key,
+                "status": "holdout" if holdout else "running",
+                "next_step": None if holdout else 1,
+                "next_step_at": None if holdout else start.first_due,
+                "started_at": now,
+                "ended_at": now if holdout else None,
+                "updated_at": now,
+            },
+        )
+    if not rows:
+        return []
+    values = list(rows.values())
+    run_ids: dict[tuple[int, str], int] = {}
+    for first in range(0, len(values), RUNS_PER_INSERT):
+        inserted = session.execute(
+            dialect_insert(session, FlowRun)
+            .values(values[first : first + RUNS_PER_INSERT])
+            .on_conflict_do_nothing(
+                index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
+            )
+            .returning(FlowRun.id, FlowRun.customer_id, FlowRun.trigger_key)
+        )
+        run_ids.update(
+            ((customer_id, trigger_key), int(run_id))
+            for run_id, customer_id, trigger_key in inserted
+        )
+    started: list[int] = []
+    for key, row in rows.items():
+        run_id = run_ids.get(key)
+        if run_id is None:
+            continue
+        started.append(run_id)
+        holdout = row["status"] == "holdout"
+        log.info(
+            "flow run started shop_id=%s flow=%s run_id=%s holdout=%s",
+            shop_id,
+            flow_key,
+            run_id,
+            holdout,
+        )
+        if not holdout:
+            schedule_flow_step(session, shop_id, flow_key, 1, row["next_step_at"])
+    return started
 
 
 def start_run(
@@ -174,47 +267,12 @@ def start_run(
     first_due: datetime,
     now: datetime,
 ) -> int | None:
-    """Every flow's entry: the audience check, then the run (a `holdout` run without messages
-    for the holdout share), unique on (shop, flow, customer, trigger key), and step 1
-    scheduled at `first_due` after commit. → the new run's id, or None (not in the audience —
-    or its segment can't be evaluated, which the shop's last error then says — or a run exists
-    for this trigger)."""
-    if _has_audience(session, shop_id, flow_key) and not in_audience(
-        session, shop_id, flow_key, customer_id
-    ):
-        return None
-    holdout = in_holdout(shop_id, flow_key, customer_id, config.holdout_percent)
-    run_id = session.scalar(
-        dialect_insert(session, FlowRun)
-        .values(
-            shop_id=shop_id,
-            flow_key=flow_key,
-            customer_id=customer_id,
-            trigger_key=trigger_key,
-            status="holdout" if holdout else "running",
-            next_step=None if holdout else 1,
-            next_step_at=None if holdout else first_due,
-            started_at=now,
-            ended_at=now if holdout else None,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(
-            index_elements=["shop_id", "flow_key", "customer_id", "trigger_key"]
-        )
-        .returning(FlowRun.id)
+    """`start_runs` for one run → its id, or None (not in the audience, or a run exists for
+    this trigger)."""
+    started = start_runs(
+        session, shop_id, flow_key, config, [RunStart(customer_id, trigger_key, first_due)], now
     )
-    if run_id is None:
-        return None
-    log.info(
-        "flow run started shop_id=%s flow=%s run_id=%s holdout=%s",
-        shop_id,
-        flow_key,
-        run_id,
-        holdout,
-    )
-    if not holdout:
-        schedule_flow_step(session, shop_id, flow_key, 1, first_due)
-    return int(run_id)
+    return started[0] if started else None
 
 
 def exit_runs(
@@ -223,13 +281,16 @@ def exit_runs(
     reason: str,
     *,
     trigger_key: str | None = None,
+    trigger_keys: Collection[str] = (),
     customer_id: int | None = None,
+    customer_ids: Collection[int] = (),
     started_before: datetime | None = None,
     except_flows: Sequence[str] = (),
     flows: Sequence[str] = (),
 ) -> int:
-    """Exit the shop's running runs for a checkout token and/or a customer (only those of
-    `flows` when given, never those of `except_flows`)."""
+    """Exit the shop's running runs for a checkout token (or any of `trigger_keys`) and/or a
+    customer (or any of `customer_ids`), in one UPDATE (only those of `flows` when given, never
+    those of `except_flows`)."""
     conditions = [FlowRun.shop_id == shop_id, FlowRun.status == "running"]
     if except_flows:
         conditions.append(FlowRun.flow_key.not_in(except_flows))
@@ -237,11 +298,15 @@ def exit_runs(
         conditions.append(FlowRun.flow_key.in_(flows))
     if trigger_key is not None:
         conditions.append(FlowRun.trigger_key == trigger_key)
+    if trigger_keys:
+        conditions.append(FlowRun.trigger_key.in_(sorted(trigger_keys)))
     if customer_id is not None:
         conditions.append(FlowRun.customer_id == customer_id)
+    if customer_ids:
+        conditions.append(FlowRun.customer_id.in_(sorted(customer_ids)))
     if started_before is not None:
         conditions.append(FlowRun.started_at <= started_before)
-    if trigger_key is None and customer_id is None:
+    if trigger_key is None and not trigger_keys and customer_id is None and not customer_ids:
         return 0
     result = session.execute(
         update(FlowRun)

@@ -24,14 +24,13 @@ from app.flows.post_purchase import (
     due_or_none,
     flow_settings,
     intro,
-    one_run,
     order_target,
     orders_preview,
     paid_clause,
     placed_at,
     purchase_emails,
     render_part,
-    start_order_run,
+    start_with_batch,
 )
 from app.flows.post_purchase_replay import thank_you_triggers
 from app.formatting import format_money
@@ -50,9 +49,7 @@ def start(session: Session, order: Order, now: datetime) -> Sequence[int]:
     due = due_or_none(paid + config.step_delays[0], now)
     if due is None:
         return []
-    return one_run(
-        start_order_run(session, order, THANK_YOU, f"order:{order.id}", due, config, now)
-    )
+    return start_with_batch(session, order, THANK_YOU, f"order:{order.id}", due, config, now)
 
 
 def parts(purchases: Purchases, run: FlowRun, customer: Customer, lang: str) -> Recipient | None:

@@ -177,8 +177,8 @@ def exit_on_second_purchase(session: Session, orders: Sequence[CustomerOrder]) -
                 Customer.orders_count >= 2,
             )
         ).all()
-        for customer_id in repeaters:
-            exit_runs(session, shop_id, SECOND_PURCHASE, customer_id=customer_id, flows=(WELCOME,))
+        if repeaters:
+            exit_runs(session, shop_id, SECOND_PURCHASE, customer_ids=repeaters, flows=(WELCOME,))
 
 
 def load_exits(

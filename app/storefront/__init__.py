@@ -17,10 +17,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-import redis
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
+from app.auth import throttle
 from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.services import storefront_capture
@@ -131,15 +131,9 @@ def _refuse(status: int, error: str, origin: str | None = None) -> Response:
 
 
 def _rate_limited() -> bool:
-    minute = int(datetime.now(UTC).timestamp() // 60)
-    key = f"kizuna:capture:{request.remote_addr or 'unknown'}:{minute}"
-    try:
-        count = int(kizuna().redis.incr(key))  # type: ignore[arg-type]
-        if count == 1:
-            kizuna().redis.expire(key, 120)
-    except (redis.RedisError, OSError):
-        return False  # losing the limit is better than losing the cart
-    return count > RATE_LIMIT
+    """A one-minute window from the client address's first capture (`throttle.over_limit`)."""
+    address = request.remote_addr or "unknown"
+    return throttle.over_limit(kizuna().redis, "capture", address, (RATE_LIMIT, 60))
 
 
 def _items(raw: Any) -> list[dict[str, Any]] | None:

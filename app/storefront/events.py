@@ -17,10 +17,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from app.auth import throttle
 from app.kizuna import db_session, kizuna
 from app.models import Shop
 from app.models.storefront import EVENT_KINDS
@@ -105,18 +105,8 @@ def _refuse(status: int, error: str, origin: str | None = None) -> Response:
 
 
 def _over_limit(name: str, limit: int) -> bool:
-    """A fixed one-minute window counted in Redis; without Redis nothing is limited (losing a
-    limit is better than losing the store's events)."""
-    minute = int(datetime.now(UTC).timestamp() // 60)
-    key = f"kizuna:storefront:{name}:{minute}"
-    try:
-        pipe = kizuna().redis.pipeline()
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        count = int(pipe.execute()[0])
-    except (redis.RedisError, OSError):
-        return False
-    return count > limit
+    """A one-minute window from the first post (`throttle.over_limit`)."""
+    return throttle.over_limit(kizuna().redis, "storefront", name, (limit, 60))
 
 
 def _external_id(value: Any, field: str, *, required: bool) -> str | None:

@@ -26,6 +26,10 @@ PAGE_VARIABLES: dict[str, dict[str, Any]] = {
         "topic": "ORDERS_CREATE",
         "webhookSubscription": {"uri": "https://example.com/hooks"},
     },
+    "WEBHOOK_SUBSCRIPTION_UPDATE": {
+        "id": "gid://shopify/WebhookSubscription/1",
+        "webhookSubscription": {"metafieldNamespaces": ["facts"]},
+    },
     "WEBHOOK_SUBSCRIPTIONS": {"first": 50},
     "SYNC_COUNTS": {},
     "BULK_OPERATION_RUN_QUERY": {"query": "{ shop { id } }", "groupObjects": False},
