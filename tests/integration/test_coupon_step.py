@@ -2,13 +2,16 @@
 HTTP and the simulated SendGrid, on real PostgreSQL and Redis: the send step creates one
 single-use code per message on the platform (Shopify discount, WooCommerce coupon) for that
 customer only and the email shows it; a retried send reuses the code; the preview shows a
-sample code and creates nothing.
+sample code and creates nothing; the Outbox, rendering a sent email again, shows the code its
+recipient got and creates none.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +47,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
+from tests.factories.admin import login, text_of
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -51,6 +55,7 @@ from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 STORE = "coupon-tea"
+EN = {"Accept-Language": "en"}
 COUPON_SERIES = {**QUIET_FREE, "caps": [], "step_delay_hours": [0, 72, 168], "coupon_step": 1}
 
 
@@ -147,6 +152,8 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     drain_jobs: Any,
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
+    client: Any,
+    monkeypatch: Any,
 ) -> None:
     token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
     shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
@@ -201,6 +208,23 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     assert len(discounts(store)) == 2
     db.expire_all()
     assert db.get_one(Shop, shop.id).last_error is None
+
+    # The send kept each code on its message; the Outbox, with the real SendGrid (no copy to
+    # show), renders the email again with that code and creates none.
+    assert [m.coupon_code for m in flow_messages(db, WELCOME)] == codes
+    monkeypatch.setattr(
+        runtime,
+        "config",
+        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
+    )
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    for message, code in zip(sent, codes, strict=True):
+        page = html.unescape(text_of(client.get(f"/app/outbox/{message.id}", headers=EN)))
+        assert "SendGrid keeps no copy of sent emails" in page
+        assert code in page
+        assert "￥500" in page or "¥500" in page
+        assert SAMPLE_CODE not in page
+    assert sorted(discounts(store)) == sorted(codes)
 
 
 def test_woocommerce_coupons_are_one_per_message_for_the_customers_email(
