@@ -1,11 +1,14 @@
 """Discount codes and consent write-back against the simulated Shopify over real HTTP, on real
 PostgreSQL and Redis: single-use codes (and a retried code counting as created), the cart flow's
-step 2 carrying its code, an unsubscribe reaching the platform, a refusal on the shop's last_error.
+step 2 carrying its code (kept on its message: the Outbox renders the email again with it), an
+unsubscribe reaching the platform, a refusal on the shop's last_error.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Config
-from app.models import Customer, Shop
+from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, SYNC, WEBHOOKS
 from app.services.install_shop import connect_custom_app
@@ -34,6 +37,7 @@ from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from tests.conftest import SIMULATOR_OUTBOUND
 from tests.factories import simulated_shopify
+from tests.factories.admin import login, text_of
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -177,6 +181,7 @@ def test_the_cart_flows_second_email_carries_its_code(
     drain_jobs: Any,
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
+    monkeypatch: Any,
 ) -> None:
     shop, customer, run = _cart_run(
         runtime, sandbox, db, client, drain_jobs, {"discount_percent": 15}
@@ -201,6 +206,21 @@ def test_the_cart_flows_second_email_carries_its_code(
     assert discount.ends_at is not None
     validity = discount.ends_at - discount.created_at
     assert timedelta(days=6, hours=23) < validity <= timedelta(days=7, seconds=1)
+
+    # The Outbox with the real SendGrid (it keeps no copy) renders the email again with the
+    # code the send kept on the message, and creates no other.
+    assert message.coupon_code == code
+    monkeypatch.setattr(
+        runtime,
+        "config",
+        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
+    )
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    response = client.get(f"/app/outbox/{message.id}", headers={"Accept-Language": "en"})
+    page = html.unescape(text_of(response))
+    assert "SendGrid keeps no copy of sent emails" in page
+    assert code in page
+    assert list(discounts(sandbox.shop(DOMAIN))) == [code]
 
 
 @pytest.mark.parametrize(("min_total", "with_code"), [(20000, False), (12800, True)])
@@ -231,6 +251,7 @@ def test_a_cart_below_the_minimum_total_gets_email_two_without_a_code(
     code = message_code(runtime.config.secret_key, "discount", shop.id, message.id)
     assert (code in (second.html or "")) is with_code
     assert (code in discounts(sandbox.shop(DOMAIN))) is with_code
+    assert message.coupon_code == (code if with_code else None)
     assert "抹茶セット" in (second.html or "")  # the reminder itself goes either way
 
 
