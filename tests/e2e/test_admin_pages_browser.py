@@ -7,6 +7,8 @@ shape: `/app/customers/<id>` once), so new pages are covered without being liste
 is split in groups of pages to keep each test short. Error pages (404, an expired form) are
 checked to load App Bridge inside the admin. Standalone, each page is also laid out at a phone's
 width (390 px) and must fit it: nothing, the navigation included, may make it scroll sideways.
+The Outbox group also opens both kinds of email, a flow's and a campaign's, whichever of the two
+its crawl met first.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.login_link import make_login_url
 from app.campaigns import content as campaign_content
 from app.campaigns import service as campaigns
 from app.config import Config
+from app.models.campaign import CampaignRecipient
+from app.models.flow import Message
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
 from tests.e2e import simulated_admin
@@ -83,6 +88,28 @@ def prepare(db: Session, stack: Stack, config: Config, lang: str) -> World:
         world.message.sent_at,
     )
     db.commit()  # a campaign sent long ago: the list links its report
+    emailed = Message(
+        shop_id=world.shop.id,
+        campaign_id=sent.id,
+        step=0,
+        customer_id=world.message.customer_id,
+        status="sent",
+        subject="冬の新茶",
+        created_at=world.message.sent_at,
+        sent_at=world.message.sent_at,
+    )
+    db.add(emailed)
+    db.flush()
+    db.add(
+        CampaignRecipient(
+            campaign_id=sent.id,
+            customer_id=emailed.customer_id,
+            shop_id=world.shop.id,
+            status="emailed",
+            message_id=emailed.id,
+        )
+    )
+    db.commit()  # its email, in the Outbox beside the flow's
     return world
 
 
@@ -242,6 +269,14 @@ def test_every_admin_page(
         if way == "standalone":
             crawl.sign_in(runtime, world)
         visited = crawl.crawl(GROUPS[group])
+        if group == "outbox":
+            campaign_email = db.scalar(select(Message.id).where(Message.campaign_id.is_not(None)))
+            for message_id in (world.message.id, campaign_email):
+                path = f"/app/outbox/{message_id}"
+                if path not in visited:
+                    assert crawl.open(path) == 200, path
+                    crawl.shot(f"{path}-other")
+                    visited.append(path)
     finally:
         crawl.context.close()
     assert crawl.problems == []
