@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.factories.admin import login, text_of
+from tests.factories.admin import login, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
 from tests.factories.sync_resume import connect_woo_store
@@ -184,11 +183,7 @@ def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
 
     # The Outbox with the real SendGrid (no copy kept): each email rendered again with its
     # recipient's own code, and no code created.
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     login(client, runtime, db.get_one(Account, shop.account_id))
     sent = db.scalars(select(Message).where(Message.campaign_id == campaign.id)).all()
     assert len(sent) == 3

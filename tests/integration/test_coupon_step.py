@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -47,7 +46,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.factories.admin import login, text_of
+from tests.factories.admin import login, text_of, with_real_sendgrid
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -212,11 +211,7 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     # The send kept each code on its message; the Outbox, with the real SendGrid (no copy to
     # show), renders the email again with that code and creates none.
     assert [m.coupon_code for m in flow_messages(db, WELCOME)] == codes
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     login(client, runtime, db.get_one(Account, shop.account_id))
     for message, code in zip(sent, codes, strict=True):
         page = html.unescape(text_of(client.get(f"/app/outbox/{message.id}", headers=EN)))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +36,7 @@ from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from tests.conftest import SIMULATOR_OUTBOUND
 from tests.factories import simulated_shopify
-from tests.factories.admin import login, text_of
+from tests.factories.admin import login, text_of, with_real_sendgrid
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -210,11 +209,7 @@ def test_the_cart_flows_second_email_carries_its_code(
     # The Outbox with the real SendGrid (it keeps no copy) renders the email again with the
     # code the send kept on the message, and creates no other.
     assert message.coupon_code == code
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     login(client, runtime, db.get_one(Account, shop.account_id))
     response = client.get(f"/app/outbox/{message.id}", headers={"Accept-Language": "en"})
     page = html.unescape(text_of(response))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +26,14 @@ from app.models.flow import FlowRun, Message, MessageEvent
 from app.queueing import WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from tests.factories import cart_flow, flow_stats
-from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
+from tests.factories.admin import (
+    login,
+    make_account,
+    make_customer,
+    make_shop,
+    text_of,
+    with_real_sendgrid,
+)
 from tests.factories.campaigns import Person, add_people, campaign_shop, draft, vip_segment
 from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
 
@@ -174,11 +180,7 @@ def test_with_real_sendgrid_the_email_is_rendered_again(
     )
     db.add(message)
     db.commit()
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     login(client, runtime, db.get_one(Account, shop.account_id))
     page = text_of(client.get(f"/app/outbox/{message.id}", headers=EN))
     assert "SendGrid keeps no copy of sent emails" in page
@@ -261,11 +263,7 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
     assert f'href="/app/campaigns/{campaign.id}/report"' in customer_page
 
     # With the real SendGrid (it keeps no copy) the campaign's email is rendered again.
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     rendered = html.unescape(text_of(client.get(f"/app/outbox/{en_message.id}", headers=EN)))
     assert "SendGrid keeps no copy of sent emails" in rendered
     assert "Winter sale" in rendered
