@@ -1,9 +1,10 @@
-"""Admin Outbox: `/app/outbox` (the shop's flow emails, filtered and paged) and
-`/app/outbox/<id>` (one email: its HTML and text, its events, its flow run).
+"""Admin Outbox: `/app/outbox` (the shop's flow and campaign emails, filtered and paged) and
+`/app/outbox/<id>` (one email: its HTML and text, its events, its flow run or campaign).
 
 Layer: web (reads only), through `app.services.outbox_reads`, scoped to `g.shop`. The email's
 content is the copy the simulated SendGrid accepted when Kizuna sends there (demo, tests);
-SendGrid keeps no copy, so with the real one the email is rendered again (`flows.preview`). It is
+SendGrid keeps no copy, so with the real one the email is rendered again (`flows.preview`, or
+`campaigns.service.render_sent`) with the coupon code its recipient got, never a new one. It is
 shown in a sandboxed frame (no scripts, no same-origin) with its unsubscribe link neutralised.
 """
 
@@ -17,6 +18,7 @@ from flask import abort, g, render_template, request
 
 from app.admin import bp
 from app.auth.guard import admin_required
+from app.campaigns import service as campaigns
 from app.config import Config
 from app.db import utcnow
 from app.flows import preview
@@ -47,8 +49,9 @@ def _filters() -> OutboxFilters:
     flow = request.args.get("flow") or None
     status = request.args.get("status") or None
     recipient = (request.args.get("to") or "").strip()[: outbox_reads.MAX_RECIPIENT_LENGTH]
+    known = (*flow_settings.FLOW_KEYS, outbox_reads.CAMPAIGNS)
     return OutboxFilters(
-        flow=flow if flow in flow_settings.FLOW_KEYS else None,
+        flow=flow if flow in known else None,
         status=status if status in outbox_reads.STATUSES else None,
         recipient=recipient,
     )
@@ -73,6 +76,7 @@ def outbox():  # type: ignore[no-untyped-def]
         rows=page.rows,
         filters=filters,
         flow_keys=flow_settings.FLOW_KEYS,
+        campaigns_filter=outbox_reads.CAMPAIGNS,
         statuses=outbox_reads.STATUSES,
         source="sandbox" if _uses_sandbox(kizuna().config) else "messages",
     )
@@ -111,12 +115,23 @@ def _content(config: Config, shop: Shop, detail: MessageDetail) -> tuple[EmailCo
     if detail.customer.redacted_at is not None or detail.customer.deleted_at is not None:
         return None, False
     try:
-        rendered = preview.render_sent(
-            db_session(), config, shop, detail.run, message, detail.customer, utcnow()
-        )
+        if detail.run is not None:
+            rendered = preview.render_sent(
+                db_session(), config, shop, detail.run, message, detail.customer, utcnow()
+            )
+            subject, html, text = rendered.subject, rendered.html, rendered.text
+        elif detail.campaign is not None:
+            email = campaigns.render_sent(
+                config, db_session(), shop, detail.campaign, message, detail.customer
+            )
+            link = message_unsubscribe_link(config, shop, detail.customer, message)
+            html, text = preview.without_link(email.html or "", email.text or "", link)
+            subject = email.subject
+        else:
+            return None, False
     except LookupError:  # what the email showed is gone (an order, viewed products)
         return None, False
-    return EmailContent(rendered.subject, rendered.html, rendered.text, "rendered"), False
+    return EmailContent(subject, html, text, "rendered"), False
 
 
 @bp.get("/outbox/<int:message_id>")
@@ -134,9 +149,10 @@ def outbox_message(message_id: int):  # type: ignore[no-untyped-def]
         detail=detail,
         message=detail.message,
         run=detail.run,
+        campaign=detail.campaign,
         customer=detail.customer,
         events=detail.events,
-        run_messages=outbox_reads.run_messages(session, g.shop, detail.run),
+        run_messages=(outbox_reads.run_messages(session, g.shop, detail.run) if detail.run else []),
         content=content,
         sandbox_unavailable=unavailable,
     )

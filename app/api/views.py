@@ -119,6 +119,7 @@ def customer_email_json(found: Any) -> dict[str, Any]:
             {
                 "id": row.message.id,
                 "flow": row.flow_key,
+                "campaign_id": row.message.campaign_id,
                 "step": row.message.step,
                 "status": row.message.status,
                 "subject": row.message.subject,

@@ -1,5 +1,6 @@
 """What a merchant does with a campaign: create, edit, schedule or send now, pause, resume,
-cancel, send a test — each one transaction, committed here.
+cancel, send a test — each one transaction, committed here; and a sent email rendered again for
+the Outbox (a read: nothing stored, no code created).
 
 Layer: campaigns (called by the admin, the API and jobs). Every read is scoped to the shop. A
 campaign is edited only as a draft or while scheduled; starting its send snapshots the audience
@@ -34,13 +35,15 @@ from app.campaigns.content import (
 from app.config import Config
 from app.db import utcnow
 from app.domain.orchestration import shop_zone
+from app.flows.content import language
 from app.flows.send import sendgrid_client
 from app.models import Customer, Shop
 from app.models.campaign import MAX_NAME, Campaign, CampaignRecipient
+from app.models.flow import Message
 from app.services.sender_identity import identity_of
 from connectors.base import ConnectorError
 from connectors.email_address import is_email_address
-from connectors.sendgrid.mail import build_mail_body, refusal
+from connectors.sendgrid.mail import OutgoingEmail, build_mail_body, refusal
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +348,33 @@ def send_test(
         log.warning("campaign test send failed campaign=%s code=%s", campaign.id, error.code)
         raise CampaignError(lazy_gettext("SendGrid did not accept the test email.")) from error
     return "sent"
+
+
+def render_sent(
+    config: Config,
+    session: Session,
+    shop: Shop,
+    campaign: Campaign,
+    msg: Message,
+    customer: Customer,
+) -> OutgoingEmail:
+    """A campaign's email to `customer` rendered again for the Outbox (SendGrid keeps no copy):
+    the campaign's content in the language the send chose, with the coupon code the recipient
+    got (kept on their recipient row; none is created) and today's recommended products. The
+    unsubscribe link is the message's own: the caller neutralises it."""
+    recipient_code = session.scalar(
+        select(CampaignRecipient.coupon_code).where(
+            CampaignRecipient.shop_id == shop.id,
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.customer_id == customer.id,
+        )
+    )
+    lang = email_language(campaign.content or {}, language(customer, shop)) or "en"
+    with session.no_autoflush:
+        return render_email(
+            config, session, shop, campaign, customer, lang,
+            coupon_code=recipient_code, message_id=msg.id,
+        )  # fmt: skip
 
 
 def local_schedule(shop: Shop, campaign: Campaign) -> datetime | None:

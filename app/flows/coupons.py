@@ -2,8 +2,9 @@
 created on the platform by the send step, and the block that shows it in the email.
 
 Layer: flows, beside `runs` (above `content` and `reads`). Creating a code is the send step's
-explicit side effect (`create_step_coupon`, before rendering); rendering and the preview create
-nothing (the preview shows `SAMPLE_CODE`). A code is derived from its message, so a retried send
+explicit side effect (`create_step_coupon`, before rendering; the send keeps the code on its
+message); rendering, the preview and the Outbox create nothing (the preview shows `SAMPLE_CODE`,
+the Outbox the message's stored code). A code is derived from its message, so a retried send
 asks for the same code and the platform's "code taken" counts as created: one code per message,
 one use, for that customer only.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -162,15 +163,22 @@ def _offer(terms: CouponTerms, shop: Shop, lang: str) -> str:
 
 
 def with_coupon(
-    email: OutgoingEmail, shop: Shop, terms: CouponTerms, code: str, lang: str
+    email: OutgoingEmail,
+    shop: Shop,
+    terms: CouponTerms,
+    code: str,
+    lang: str,
+    issued_at: datetime | None = None,
 ) -> OutgoingEmail:
-    """`email` with the coupon block (the code, what it takes off, until when) in `lang`: in
-    the HTML at the layout's marker (else before the sender's footer), in the text before its
-    closing lines."""
+    """`email` with the coupon block (the code, what it takes off, until when: `terms.days`
+    from `issued_at`, by default now) in `lang`: in the HTML at the layout's marker (else before
+    the sender's footer), in the text before its closing lines."""
     values = {
         "code": code,
         "offer": _offer(terms, shop, lang),
-        "until": format_date(utcnow() + timedelta(days=terms.days), shop.timezone, lang),
+        "until": format_date(
+            (issued_at or utcnow()) + timedelta(days=terms.days), shop.timezone, lang
+        ),
     }
     with force_locale(lang):
         block_html = render_template("email/_coupon.html", **values)

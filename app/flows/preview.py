@@ -2,8 +2,8 @@
 `rules.decide` would answer were it due now; and a sent message rendered again for the Outbox.
 
 Layer: services, reads only: runs and messages are unsaved objects, nothing is stored and no
-discount code is created (a coupon step shows `coupons.SAMPLE_CODE`); the unsubscribe link is
-neutralised here.
+discount code is created (a coupon step shows `coupons.SAMPLE_CODE`, a sent message the code
+stored on it at send); the unsubscribe link is neutralised here.
 """
 
 from __future__ import annotations
@@ -120,14 +120,25 @@ def render_sent(
     now: datetime,
 ) -> StepPreview:
     """A message's email rendered again as the sender renders it, for the Outbox when no copy
-    of the sent email exists (SendGrid keeps none): today's content, no discount code is
-    created, the unsubscribe link is neutralised; nothing is stored."""
+    of the sent email exists (SendGrid keeps none): today's content with the code the send
+    stored on the message (the cart's discount, or the coupon step's block while the flow
+    still has that step), none created; the unsubscribe link is neutralised; nothing is
+    stored."""
     definition = registry.get(run.flow_key)
+    lang = language(customer, shop)
+    code = msg.coupon_code
     with session.no_autoflush:
         email = definition.render(
-            config, session, shop, customer, run, msg, language(customer, shop), now,
-            discount_code=None,
+            config, session, shop, customer, run, msg, lang, now,
+            discount_code=code if definition.create_code is not None else None,
         )  # fmt: skip
+        coupon = (
+            step_terms(session, shop.id, run.flow_key, msg.step, definition.form.defaults)
+            if code and definition.create_code is None
+            else None
+        )
+    if coupon is not None and code:
+        email = with_coupon(email, shop, coupon, code, lang, issued_at=msg.sent_at)
     link = message_unsubscribe_link(config, shop, customer, msg)
     html, text = without_link(email.html or "", email.text or "", link)
     return StepPreview(msg.step, email.subject, html, text)

@@ -123,6 +123,7 @@ def _decide_and_render(
         code = definition.create_code(session, shop, run, msg)
     else:
         code = create_step_coupon(session, shop, run, msg, defaults)
+    msg.coupon_code = code  # what the Outbox shows when it renders this email again
     email = definition.render(
         runtime.config, session, shop, customer, run, msg, lang, now, discount_code=code
     )

@@ -127,6 +127,9 @@ class Message(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The single-use code the send step created for this email (the cart flow's discount, a
+    # flow's coupon step), so the Outbox shows it again; a campaign's is on its recipient row.
+    coupon_code: Mapped[str | None] = mapped_column(String(64))
 
 
 class MessageEvent(Base):

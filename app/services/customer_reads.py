@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Checkout, Customer, CustomerScore, Order, Shop, TimelineEvent
+from app.models.campaign import Campaign
 from app.models.flow import FlowRun, Message, MessageEvent, Suppression
 from app.services.upsert import normalize_email
 
@@ -170,22 +171,29 @@ def timeline(
 @dataclass(frozen=True)
 class MessageRow:
     message: Message
-    flow_key: str
+    flow_key: str | None  # a flow's email; else a campaign's
+    campaign_name: str | None
     events: list[MessageEvent]
 
 
 def customer_messages(session: Session, shop: Shop, customer: Customer) -> list[MessageRow]:
-    """The customer's latest messages, newest first, each with its SendGrid events in order."""
+    """The customer's latest emails (a flow's or a campaign's), newest first, each with its
+    SendGrid events in order."""
     if customer.shop_id != shop.id:
         return []
     rows = session.execute(
-        select(Message, FlowRun.flow_key)
-        .join(FlowRun, FlowRun.id == Message.flow_run_id)
-        .where(Message.shop_id == shop.id, Message.customer_id == customer.id)
+        select(Message, FlowRun.flow_key, Campaign.name)
+        .outerjoin(FlowRun, (FlowRun.id == Message.flow_run_id) & (FlowRun.shop_id == shop.id))
+        .outerjoin(Campaign, (Campaign.id == Message.campaign_id) & (Campaign.shop_id == shop.id))
+        .where(
+            Message.shop_id == shop.id,
+            Message.customer_id == customer.id,
+            FlowRun.id.is_not(None) | Campaign.id.is_not(None),
+        )
         .order_by(Message.created_at.desc(), Message.id.desc())
         .limit(MESSAGES_SHOWN)
     ).all()
-    ids = [message.id for message, _flow in rows]
+    ids = [message.id for message, _flow, _campaign in rows]
     events: dict[int, list[MessageEvent]] = defaultdict(list)
     if ids:
         for item in session.scalars(
@@ -194,7 +202,10 @@ def customer_messages(session: Session, shop: Shop, customer: Customer) -> list[
             .order_by(MessageEvent.occurred_at, MessageEvent.id)
         ):
             events[item.message_id or 0].append(item)
-    return [MessageRow(message, flow_key, events[message.id]) for message, flow_key in rows]
+    return [
+        MessageRow(message, flow_key, campaign_name, events[message.id])
+        for message, flow_key, campaign_name in rows
+    ]
 
 
 def customer_flow_runs(session: Session, shop: Shop, customer: Customer) -> list[FlowRun]:

@@ -1,8 +1,11 @@
-"""Read-only queries behind the Outbox: the shop's flow emails, filtered and paged, and one email
-with its events and its flow run. Shared by the admin pages (the JSON API may use them too).
+"""Read-only queries behind the Outbox: the shop's emails (a flow's, or a campaign's), filtered
+and paged, and one email with its events and its flow run or campaign. Shared by the admin pages
+(the JSON API may use them too).
 
 Layer: services (reads only, no Flask request state: the caller passes the session and `Shop`).
-Every query filters on `shop_id` first, so another shop's message id finds nothing (a 404).
+Every query filters on `shop_id` first, so another shop's message id finds nothing (a 404); a
+message's flow run and campaign are joined on the same shop (outer joins: a message has one or
+the other), and a message with neither is not listed.
 Pages use a keyset on the message id (newest first, `before`/`after`) and fetch one row more
 than they show to know whether there is another page: no OFFSET, no unbounded COUNT.
 """
@@ -10,22 +13,26 @@ than they show to know whether there is another page: no OFFSET, no unbounded CO
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from app.models import Customer, Shop
+from app.models.campaign import Campaign
 from app.models.flow import FlowRun, Message, MessageEvent
+
+_Columns = TypeVarTuple("_Columns")
 
 PAGE_SIZE = 50
 MAX_RECIPIENT_LENGTH = 200
 STATUSES = ("pending", "sending", "sent", "failed", "unknown", "skipped", "suppressed")
+CAMPAIGNS = "campaigns"  # the `flow` filter's value for every campaign's emails
 
 
 @dataclass(frozen=True)
 class OutboxFilters:
-    flow: str | None = None  # a flow key
+    flow: str | None = None  # a flow key, or CAMPAIGNS
     status: str | None = None  # one of STATUSES
     recipient: str = ""  # a part of the address
 
@@ -37,7 +44,8 @@ class OutboxFilters:
 @dataclass(frozen=True)
 class OutboxRow:
     message: Message
-    flow_key: str
+    flow_key: str | None  # a flow's email; else a campaign's
+    campaign_name: str | None
     email: str
     customer_id: int
 
@@ -52,7 +60,8 @@ class OutboxPage:
 @dataclass(frozen=True)
 class MessageDetail:
     message: Message
-    run: FlowRun
+    run: FlowRun | None  # a flow's email has its run, a campaign's its campaign
+    campaign: Campaign | None
     customer: Customer
     events: list[MessageEvent]
 
@@ -62,14 +71,21 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(shop: Shop, filters: OutboxFilters) -> Select[Message, str, str | None]:
-    query = (
-        select(Message, FlowRun.flow_key, Customer.email)
-        .join(FlowRun, (FlowRun.id == Message.flow_run_id) & (FlowRun.shop_id == shop.id))
+def _with_source(shop: Shop, query: Select[*_Columns]) -> Select[*_Columns]:
+    """`query` over messages joined to their flow run or campaign, both of this shop."""
+    return (
+        query.outerjoin(FlowRun, (FlowRun.id == Message.flow_run_id) & (FlowRun.shop_id == shop.id))
+        .outerjoin(Campaign, (Campaign.id == Message.campaign_id) & (Campaign.shop_id == shop.id))
         .join(Customer, (Customer.id == Message.customer_id) & (Customer.shop_id == shop.id))
-        .where(Message.shop_id == shop.id)
+        .where(Message.shop_id == shop.id, FlowRun.id.is_not(None) | Campaign.id.is_not(None))
     )
-    if filters.flow:
+
+
+def _filtered(shop: Shop, filters: OutboxFilters) -> Select[Message, str, str, str | None]:
+    query = _with_source(shop, select(Message, FlowRun.flow_key, Campaign.name, Customer.email))
+    if filters.flow == CAMPAIGNS:
+        query = query.where(Campaign.id.is_not(None))
+    elif filters.flow:
         query = query.where(FlowRun.flow_key == filters.flow)
     if filters.status:
         query = query.where(Message.status == filters.status)
@@ -104,8 +120,8 @@ def outbox_page(
         more_older = len(found) > size
         found = found[:size]
     rows = [
-        OutboxRow(message, flow_key, email or "", message.customer_id)
-        for message, flow_key, email in found
+        OutboxRow(message, flow_key, campaign_name, email or "", message.customer_id)
+        for message, flow_key, campaign_name, email in found
     ]
     if not rows:
         return OutboxPage(rows, None, None)
@@ -123,16 +139,16 @@ def _exists(session: Session, query: Any) -> bool:
 
 
 def message_detail(session: Session, shop: Shop, message_id: int) -> MessageDetail | None:
-    """One of the shop's emails with its run, its recipient and its SendGrid events in order."""
+    """One of the shop's emails with its run or campaign, its recipient and its SendGrid events
+    in order."""
     found = session.execute(
-        select(Message, FlowRun, Customer)
-        .join(FlowRun, (FlowRun.id == Message.flow_run_id) & (FlowRun.shop_id == shop.id))
-        .join(Customer, (Customer.id == Message.customer_id) & (Customer.shop_id == shop.id))
-        .where(Message.shop_id == shop.id, Message.id == message_id)
+        _with_source(shop, select(Message, FlowRun, Campaign, Customer)).where(
+            Message.id == message_id
+        )
     ).one_or_none()
     if found is None:
         return None
-    message, run, customer = found
+    message, run, campaign, customer = found
     events = list(
         session.scalars(
             select(MessageEvent)
@@ -140,7 +156,7 @@ def message_detail(session: Session, shop: Shop, message_id: int) -> MessageDeta
             .order_by(MessageEvent.occurred_at, MessageEvent.id)
         )
     )
-    return MessageDetail(message, run, customer, events)
+    return MessageDetail(message, run, campaign, customer, events)
 
 
 def run_messages(session: Session, shop: Shop, run: FlowRun) -> list[Message]:

@@ -5,9 +5,16 @@ own (Shopify's App Bridge script excepted); a screenshot of each is saved to `te
 Pages are found by following the links of the pages themselves from `/app` (one page per path
 shape: `/app/customers/<id>` once), so new pages are covered without being listed here. The crawl
 is split in groups of pages to keep each test short. Error pages (404, an expired form) are
+<<<<<<< HEAD
 checked to load App Bridge inside the admin. Each page is also laid out at a phone's width
 (390 px; inside the admin, the frame the mobile admin gives the app) and must fit it: nothing,
 the navigation included, may make it scroll sideways.
+=======
+checked to load App Bridge inside the admin. Standalone, each page is also laid out at a phone's
+width (390 px) and must fit it: nothing, the navigation included, may make it scroll sideways.
+The Outbox group also opens both kinds of email, a flow's and a campaign's, whichever of the two
+its crawl met first.
+>>>>>>> wt-campvis
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.login_link import make_login_url
 from app.campaigns import content as campaign_content
 from app.campaigns import service as campaigns
 from app.config import Config
+from app.models.campaign import CampaignRecipient
+from app.models.flow import Message
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
 from tests.e2e import simulated_admin
@@ -84,6 +94,28 @@ def prepare(db: Session, stack: Stack, config: Config, lang: str) -> World:
         world.message.sent_at,
     )
     db.commit()  # a campaign sent long ago: the list links its report
+    emailed = Message(
+        shop_id=world.shop.id,
+        campaign_id=sent.id,
+        step=0,
+        customer_id=world.message.customer_id,
+        status="sent",
+        subject="冬の新茶",
+        created_at=world.message.sent_at,
+        sent_at=world.message.sent_at,
+    )
+    db.add(emailed)
+    db.flush()
+    db.add(
+        CampaignRecipient(
+            campaign_id=sent.id,
+            customer_id=emailed.customer_id,
+            shop_id=world.shop.id,
+            status="emailed",
+            message_id=emailed.id,
+        )
+    )
+    db.commit()  # its email, in the Outbox beside the flow's
     return world
 
 
@@ -247,6 +279,14 @@ def test_every_admin_page(
         if way == "standalone":
             crawl.sign_in(runtime, world)
         visited = crawl.crawl(GROUPS[group])
+        if group == "outbox":
+            campaign_email = db.scalar(select(Message.id).where(Message.campaign_id.is_not(None)))
+            for message_id in (world.message.id, campaign_email):
+                path = f"/app/outbox/{message_id}"
+                if path not in visited:
+                    assert crawl.open(path) == 200, path
+                    crawl.shot(f"{path}-other")
+                    visited.append(path)
     finally:
         crawl.context.close()
     assert crawl.problems == []

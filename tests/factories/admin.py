@@ -1,10 +1,12 @@
-"""Accounts, shops, customers and orders for the admin pages, and signing a merchant in.
+"""Accounts, shops, customers and orders for the admin pages, signing a merchant in, and the
+app switched to the real SendGrid for the Outbox.
 
 Test builders, no tests: test modules import them from here.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -106,3 +108,13 @@ def login(client: Any, runtime: Any, account: Account) -> None:
 
 def text_of(response: Any) -> str:
     return response.get_data(as_text=True)
+
+
+def with_real_sendgrid(monkeypatch: Any, runtime: Any) -> None:
+    """The app configured for the real SendGrid, which keeps no copy of what it sends: the
+    Outbox renders a sent email again instead of showing the simulated SendGrid's copy."""
+    monkeypatch.setattr(
+        runtime,
+        "config",
+        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
+    )

@@ -1,9 +1,11 @@
 """A campaign's coupon block on both platforms, over real HTTP to the simulated stores: each
 recipient gets their own single-use code, created at send (Shopify `discountCodeBasicCreate`,
-WooCommerce `POST coupons`), shown in their email, and a retried batch reuses the code."""
+WooCommerce `POST coupons`), shown in their email, and a retried batch reuses the code; the
+Outbox, rendering a sent email again, shows the recipient's own code and creates none."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,9 @@ from app.campaigns import sending
 from app.campaigns.coupons import create_codes
 from app.config import Config, load_config
 from app.db import utcnow
-from app.models import Customer, Shop
+from app.models import Account, Customer, Shop
 from app.models.campaign import CampaignRecipient
+from app.models.flow import Message
 from app.queueing import SYNC
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.sendgrid import SandboxSendGrid
@@ -34,6 +37,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
+from tests.factories.admin import login, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
 from tests.factories.sync_resume import connect_woo_store
@@ -134,7 +138,13 @@ def _send(db: Session, runtime: Any, app: Flask, shop: Shop) -> Any:
 
 
 def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
-    db: Session, runtime: Any, app: Flask, shopify: SandboxShopify, sendgrid: SandboxSendGrid
+    db: Session,
+    runtime: Any,
+    app: Flask,
+    shopify: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+    client: Any,
+    monkeypatch: Any,
 ) -> None:
     token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
     shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
@@ -169,6 +179,23 @@ def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
         again, failures = create_codes(runtime, shop, campaign.id, COUPON, customers, utcnow())
     assert failures == {}
     assert again == codes
+    assert len(discounts(shopify.shop(DOMAIN))) == 3
+
+    # The Outbox with the real SendGrid (no copy kept): each email rendered again with its
+    # recipient's own code, and no code created.
+    with_real_sendgrid(monkeypatch, runtime)
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    sent = db.scalars(select(Message).where(Message.campaign_id == campaign.id)).all()
+    assert len(sent) == 3
+    for message in sent:
+        response = client.get(f"/app/outbox/{message.id}", headers={"Accept-Language": "en"})
+        page = html.unescape(text_of(response))
+        assert "SendGrid keeps no copy of sent emails" in page
+        code = codes[message.customer_id]
+        assert code
+        assert code in page
+        assert [other for other in codes.values() if other and other in page] == [code]
+        assert "15％OFF" in page
     assert len(discounts(shopify.shop(DOMAIN))) == 3
 
 

@@ -2,11 +2,13 @@
 HTTP and the simulated SendGrid, on real PostgreSQL and Redis: the send step creates one
 single-use code per message on the platform (Shopify discount, WooCommerce coupon) for that
 customer only and the email shows it; a retried send reuses the code; the preview shows a
-sample code and creates nothing.
+sample code and creates nothing; the Outbox, rendering a sent email again, shows the code its
+recipient got and creates none.
 """
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -35,7 +37,18 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.coupons import coupons
 from jobs.flows import dispatch_due_steps
+<<<<<<< HEAD
 from tests.factories import cart_flow, simulated_shopify
+=======
+from tests.conftest import (
+    SHOPIFY_API_KEY,
+    SHOPIFY_API_SECRET,
+    Dispatcher,
+    LiveServer,
+    make_test_env,
+)
+from tests.factories.admin import login, text_of, with_real_sendgrid
+>>>>>>> wt-campvis
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -43,6 +56,7 @@ from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 STORE = "coupon-tea"
+EN = {"Accept-Language": "en"}
 COUPON_SERIES = {**QUIET_FREE, "caps": [], "step_delay_hours": [0, 72, 168], "coupon_step": 1}
 
 
@@ -102,6 +116,8 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     drain_jobs: Any,
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
+    client: Any,
+    monkeypatch: Any,
 ) -> None:
     token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
     shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
@@ -156,6 +172,19 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     assert len(discounts(store)) == 2
     db.expire_all()
     assert db.get_one(Shop, shop.id).last_error is None
+
+    # The send kept each code on its message; the Outbox, with the real SendGrid (no copy to
+    # show), renders the email again with that code and creates none.
+    assert [m.coupon_code for m in flow_messages(db, WELCOME)] == codes
+    with_real_sendgrid(monkeypatch, runtime)
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    for message, code in zip(sent, codes, strict=True):
+        page = html.unescape(text_of(client.get(f"/app/outbox/{message.id}", headers=EN)))
+        assert "SendGrid keeps no copy of sent emails" in page
+        assert code in page
+        assert "￥500" in page or "¥500" in page
+        assert SAMPLE_CODE not in page
+    assert sorted(discounts(store)) == sorted(codes)
 
 
 def test_woocommerce_coupons_are_one_per_message_for_the_customers_email(

@@ -1,10 +1,12 @@
 """Discount codes and consent write-back against the simulated Shopify over real HTTP, on real
 PostgreSQL and Redis: single-use codes (and a retried code counting as created), the cart flow's
-step 2 carrying its code, an unsubscribe reaching the platform, a refusal on the shop's last_error.
+step 2 carrying its code (kept on its message: the Outbox renders the email again with it), an
+unsubscribe reaching the platform, a refusal on the shop's last_error.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,7 +19,7 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Customer, Shop
+from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, SYNC, WEBHOOKS
 from app.services.install_shop import connect_custom_app
@@ -32,6 +34,7 @@ from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from tests.conftest import SIMULATOR_OUTBOUND
 from tests.factories import cart_flow, simulated_shopify
+from tests.factories.admin import login, text_of, with_real_sendgrid
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -156,6 +159,7 @@ def test_the_cart_flows_second_email_carries_its_code(
     drain_jobs: Any,
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
+    monkeypatch: Any,
 ) -> None:
     shop, customer, run = _cart_run(
         runtime, sandbox, db, client, drain_jobs, {"discount_percent": 15}
@@ -180,6 +184,17 @@ def test_the_cart_flows_second_email_carries_its_code(
     assert discount.ends_at is not None
     validity = discount.ends_at - discount.created_at
     assert timedelta(days=6, hours=23) < validity <= timedelta(days=7, seconds=1)
+
+    # The Outbox with the real SendGrid (it keeps no copy) renders the email again with the
+    # code the send kept on the message, and creates no other.
+    assert message.coupon_code == code
+    with_real_sendgrid(monkeypatch, runtime)
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    response = client.get(f"/app/outbox/{message.id}", headers={"Accept-Language": "en"})
+    page = html.unescape(text_of(response))
+    assert "SendGrid keeps no copy of sent emails" in page
+    assert code in page
+    assert list(discounts(sandbox.shop(DOMAIN))) == [code]
 
 
 @pytest.mark.parametrize(("min_total", "with_code"), [(20000, False), (12800, True)])
@@ -210,6 +225,7 @@ def test_a_cart_below_the_minimum_total_gets_email_two_without_a_code(
     code = message_code(runtime.config.secret_key, "discount", shop.id, message.id)
     assert (code in (second.html or "")) is with_code
     assert (code in discounts(sandbox.shop(DOMAIN))) is with_code
+    assert message.coupon_code == (code if with_code else None)
     assert "抹茶セット" in (second.html or "")  # the reminder itself goes either way
 
 

@@ -1,6 +1,8 @@
 """The Outbox: the shop's flow emails filtered by flow, status and recipient and paged past the
 first 50; one email opened with its content, its events and its flow run; another shop's email
-is a 404; the customer page links to the same view.
+is a 404; the customer page links to the same view. A campaign sent through the real send path
+is listed beside the flows' emails (its own filter, its name linking to its report), opens with
+its content (the sandbox copy, or rendered again), and is on its recipient's customer page.
 
 Integration tests on the real app (PostgreSQL, Redis) and the simulated SendGrid over HTTP.
 """
@@ -9,19 +11,30 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.campaigns import sending
+from app.db import utcnow
 from app.models import Account, Customer, Shop
+from app.models.campaign import Campaign
 from app.models.flow import FlowRun, Message, MessageEvent
 from app.queueing import WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from tests.factories import cart_flow, flow_stats
-from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
+from tests.factories.admin import (
+    login,
+    make_account,
+    make_customer,
+    make_shop,
+    text_of,
+    with_real_sendgrid,
+)
+from tests.factories.campaigns import Person, add_people, campaign_shop, draft, vip_segment
 from tests.factories.cart_flow import deliver_checkout, runs, setup_shop
 
 config = cart_flow.config
@@ -167,13 +180,92 @@ def test_with_real_sendgrid_the_email_is_rendered_again(
     )
     db.add(message)
     db.commit()
-    monkeypatch.setattr(
-        runtime,
-        "config",
-        replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
-    )
+    with_real_sendgrid(monkeypatch, runtime)
     login(client, runtime, db.get_one(Account, shop.account_id))
     page = text_of(client.get(f"/app/outbox/{message.id}", headers=EN))
     assert "SendGrid keeps no copy of sent emails" in page
     assert "花子" in html.unescape(page)  # the cart email, rendered for its recipient
     assert "/unsubscribe/" not in html.unescape(page)
+
+
+def _sent_campaign(db: Session, app: Any, runtime: Any, shop: Shop, first_id: int) -> Campaign:
+    """A campaign to two subscribed customers (Japanese, English), sent as the job sends it."""
+    add_people(
+        db,
+        shop,
+        [Person(first="陽葵", last="森", locale="ja"), Person(first="Tom", locale="en")],
+        first_id,
+    )
+    segment = vip_segment(db, shop)
+    campaign = draft(db, shop, {"segments": [segment.id], "rfm_groups": []})
+    with app.app_context():
+        sending.start(db, shop, campaign, utcnow())
+        db.commit()
+        sending.send_campaign(runtime, campaign.id)
+    db.expire_all()
+    return campaign
+
+
+def _campaign_messages(db: Session, campaign: Campaign) -> list[Message]:
+    return list(
+        db.scalars(
+            select(Message).where(Message.campaign_id == campaign.id).order_by(Message.customer_id)
+        )
+    )
+
+
+def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
+    client: Any, db: Session, runtime: Any, app: Any, monkeypatch: Any
+) -> None:
+    shop = campaign_shop(db)
+    campaign = _sent_campaign(db, app, runtime, shop, 5000)
+    ja_message, en_message = _campaign_messages(db, campaign)
+    assert [m.status for m in (ja_message, en_message)] == ["sent", "sent"]
+    assert ja_message.flow_run_id is None
+    flow_email = flow_stats.message(
+        db, flow_stats.run(db, shop, make_customer(db, shop, email="cart@example.jp"), "running"), 1
+    )
+    other = campaign_shop(db, "other-camp.myshopify.com")
+    theirs = _campaign_messages(db, _sent_campaign(db, app, runtime, other, 7000))
+    assert len(theirs) == 2
+    login(client, runtime, db.get_one(Account, shop.account_id))
+
+    listed = text_of(client.get("/app/outbox", headers=EN))
+    newest_first = sorted((en_message.id, ja_message.id), reverse=True)
+    assert _ids(listed) == [flow_email.id, *newest_first]
+    assert "Campaign: Winter sale" in listed
+    assert f'href="/app/campaigns/{campaign.id}/report"' in listed
+    assert f"campaign-{campaign.id}" in listed  # the row's SendGrid categories
+    assert 'value="campaigns"' in listed  # the filter's choice
+    only_campaigns = text_of(client.get("/app/outbox?flow=campaigns", headers=EN))
+    assert _ids(only_campaigns) == newest_first
+    assert _ids(text_of(client.get("/app/outbox?flow=cart", headers=EN))) == [flow_email.id]
+    by_recipient = text_of(client.get("/app/outbox?flow=campaigns&to=c5001", headers=EN))
+    assert _ids(by_recipient) == [en_message.id]
+    sent = text_of(client.get("/app/outbox?flow=campaigns&status=sent", headers=EN))
+    assert _ids(sent) == newest_first
+    japanese = text_of(client.get("/app/outbox", headers={"Accept-Language": "ja"}))
+    assert "キャンペーン：Winter sale" in japanese
+
+    page = text_of(client.get(f"/app/outbox/{ja_message.id}", headers=EN))
+    assert f'href="/app/campaigns/{campaign.id}/report"' in page
+    assert "As the simulated SendGrid accepted it." in page
+    assert "冬のセール" in html.unescape(page)
+    assert "森 陽葵" in html.unescape(page) or "森陽葵" in html.unescape(page)
+    assert "/unsubscribe/" not in html.unescape(page)
+    assert 'data-field="message-run"' not in page  # a campaign's email has no flow run
+    for message in theirs:
+        assert client.get(f"/app/outbox/{message.id}", headers=EN).status_code == 404
+
+    customer_page = text_of(client.get(f"/app/customers/{en_message.customer_id}", headers=EN))
+    assert f'href="/app/outbox/{en_message.id}"' in customer_page
+    assert "Campaign: Winter sale" in customer_page
+    assert f'href="/app/campaigns/{campaign.id}/report"' in customer_page
+
+    # With the real SendGrid (it keeps no copy) the campaign's email is rendered again.
+    with_real_sendgrid(monkeypatch, runtime)
+    rendered = html.unescape(text_of(client.get(f"/app/outbox/{en_message.id}", headers=EN)))
+    assert "SendGrid keeps no copy of sent emails" in rendered
+    assert "Winter sale" in rendered
+    assert "Tom" in rendered  # the recipient's greeting
+    assert "/unsubscribe/" not in rendered
