@@ -5,16 +5,10 @@ own (Shopify's App Bridge script excepted); a screenshot of each is saved to `te
 Pages are found by following the links of the pages themselves from `/app` (one page per path
 shape: `/app/customers/<id>` once), so new pages are covered without being listed here. The crawl
 is split in groups of pages to keep each test short. Error pages (404, an expired form) are
-<<<<<<< HEAD
 checked to load App Bridge inside the admin. Each page is also laid out at a phone's width
 (390 px; inside the admin, the frame the mobile admin gives the app) and must fit it: nothing,
-the navigation included, may make it scroll sideways.
-=======
-checked to load App Bridge inside the admin. Standalone, each page is also laid out at a phone's
-width (390 px) and must fit it: nothing, the navigation included, may make it scroll sideways.
-The Outbox group also opens both kinds of email, a flow's and a campaign's, whichever of the two
-its crawl met first.
->>>>>>> wt-campvis
+the navigation included, may make it scroll sideways. The Outbox group also opens both kinds of
+email, a flow's and a campaign's, whichever of the two its crawl met first.
 """
 
 from __future__ import annotations
