@@ -5,6 +5,7 @@ Test builders, no tests: test modules import them from here.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -106,3 +107,17 @@ def login(client: Any, runtime: Any, account: Account) -> None:
 
 def text_of(response: Any) -> str:
     return response.get_data(as_text=True)
+
+
+def pages_in_both_languages(
+    client: Any, runtime: Any, db: Session, shop_id: int, path: str = "/app"
+) -> dict[str, str]:
+    """The admin page at `path` as the shop's owner reads it, by language (`en`, `ja`), with
+    HTML entities decoded so a test can look for the sentence a merchant sees."""
+    login(client, runtime, db.get_one(Account, db.get_one(Shop, shop_id).account_id))
+    pages = {}
+    for language in ("en", "ja"):
+        response = client.get(path, headers={"Accept-Language": language})
+        assert response.status_code == 200, (path, language)
+        pages[language] = html.unescape(text_of(response))
+    return pages
