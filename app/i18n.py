@@ -105,25 +105,26 @@ def stored_error_text(
     message filled in with its values, or the stored text when it has no key this version
     knows (rows written before). A value named `*_key` is itself a message key, worded too; a
     value `{"code": key, "params": {...}}` is a nested problem, worded the same way; a list of
-    such values is worded item by item and joined."""
+    such values is worded item by item and joined as a list (as sentences when its name ends
+    in `_sentences`)."""
     if not code or code not in KEYED_MESSAGES:
         return text
     values: dict[str, Any] = {}
     for name, value in (params or {}).items():
         if name.endswith("_key"):
             values[name.removesuffix("_key")] = text_for(str(value))
+        elif name.endswith("_sentences"):
+            values[name.removesuffix("_sentences")] = _worded_value(value, "list.sentences")
         else:
             values[name] = _worded_value(value)
     return text_for(code, **values)
 
 
-def _worded_value(value: Any) -> Any:
+def _worded_value(value: Any, separator: str = "list.separator") -> Any:
     if isinstance(value, Mapping) and isinstance(value.get("code"), str):
         return stored_error_text(value["code"], value["code"], value.get("params"))
     if isinstance(value, list):
-        return text_for("list.separator", default=", ").join(
-            str(_worded_value(item)) for item in value
-        )
+        return text_for(separator).join(str(_worded_value(item)) for item in value)
     return value
 
 
@@ -148,8 +149,10 @@ def group_label(group: str, language: str | None = None) -> str:
 
 
 KEYED_MESSAGES: dict[str, LazyString] = {
-    # Between the items of a list worded into a message (`stored_error_text`).
+    # Between the items of a list worded into a message, and between sentences
+    # (`stored_error_text`).
     "list.separator": lazy_pgettext("list.separator", ", "),
+    "list.sentences": lazy_pgettext("list.sentences", " "),
     "write_back.bad_prefix": lazy_gettext(
         "The prefix must be 1 to 40 characters without spaces or commas."
     ),
