@@ -232,6 +232,16 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "%(platform)s did not record a customer's unsubscribe: %(reason)s The customer stays "
         "unsubscribed in Kizuna."
     ),
+    "shop_error.email_refused": lazy_gettext(
+        "An email of the %(flow)s flow (message %(message)s) was not sent: %(reason)s"
+    ),
+    "shop_error.coupon_refused": lazy_gettext(
+        "An email of the %(flow)s flow (message %(message)s) went out without its discount "
+        "code: %(reason)s"
+    ),
+    "email_refusal.gave_up": lazy_gettext("SendGrid did not answer, even after several retries."),
+    "email_refusal.other": lazy_gettext("SendGrid did not accept it (logged)."),
+    "email_refusal.status": lazy_gettext("SendGrid refused it with HTTP status %(status)s."),
     "shop_error.write_back_failed": lazy_gettext(
         "Writing segments back to the store failed: %(reason)s"
     ),

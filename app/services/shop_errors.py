@@ -91,6 +91,40 @@ def store_refusal(error: BaseException) -> dict[str, Any]:
     return nested("store_refusal.internal")
 
 
+def sending_refusal(error: BaseException) -> dict[str, Any]:
+    """Why SendGrid did not take an email, as a nested problem: retries spent, or its HTTP
+    status (its own words can quote an address, so they stay in the message's log)."""
+    if isinstance(error, RetryableError):
+        return nested("email_refusal.gave_up")
+    if isinstance(error, ConnectorError) and error.status:
+        return nested("email_refusal.status", status=int(error.status))
+    return nested("email_refusal.other")
+
+
+def record_email_refusal(
+    shop: Shop, flow_key: str | None, message_id: int, reason: Mapping[str, Any] | None
+) -> None:
+    """A flow's email that will not be sent, on its shop."""
+    record_shop_error(
+        shop,
+        "shop_error.email_refused",
+        flow_key=f"flows.name.{flow_key}",
+        message=message_id,
+        reason=dict(reason or nested("email_refusal.other")),
+    )
+
+
+def record_coupon_refusal(shop: Shop, flow_key: str, message_id: int, error: BaseException) -> None:
+    """A flow's email going out without its single-use code, because the store refused it."""
+    record_shop_error(
+        shop,
+        "shop_error.coupon_refused",
+        flow_key=f"flows.name.{flow_key}",
+        message=message_id,
+        reason=store_refusal(error),
+    )
+
+
 def record_skipped_records(shop: Shop, skipped: Mapping[str, Mapping[str, Any]]) -> None:
     """Put on `shop` the records a finished sync left out: `skipped` maps a stream to its
     `count` and its `reasons` (mapping codes → count)."""
