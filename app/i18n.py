@@ -101,18 +101,31 @@ def confidence_reason(reason: Mapping[str, Any] | None) -> str:
 def stored_error_text(
     text: str | None, code: str | None, params: Mapping[str, Any] | None
 ) -> str | None:
-    """A stored problem (`Shop.last_error` and its key) in the current language: the keyed
-    message filled in with its values (a value named `*_key` is itself a message key, worded
-    too), or the stored text when it has no key this version knows (rows written before)."""
+    """A stored problem (a `last_error` and its key) in the current language: the keyed
+    message filled in with its values, or the stored text when it has no key this version
+    knows (rows written before). A value named `*_key` is itself a message key, worded too; a
+    value `{"code": key, "params": {...}}` is a nested problem, worded the same way; a list of
+    such values is worded item by item and joined as a list (as sentences when its name ends
+    in `_sentences`)."""
     if not code or code not in KEYED_MESSAGES:
         return text
     values: dict[str, Any] = {}
     for name, value in (params or {}).items():
         if name.endswith("_key"):
             values[name.removesuffix("_key")] = text_for(str(value))
+        elif name.endswith("_sentences"):
+            values[name.removesuffix("_sentences")] = _worded_value(value, "list.sentences")
         else:
-            values[name] = value
+            values[name] = _worded_value(value)
     return text_for(code, **values)
+
+
+def _worded_value(value: Any, separator: str = "list.separator") -> Any:
+    if isinstance(value, Mapping) and isinstance(value.get("code"), str):
+        return stored_error_text(value["code"], value["code"], value.get("params"))
+    if isinstance(value, list):
+        return text_for(separator).join(str(_worded_value(item)) for item in value)
+    return value
 
 
 def translate(language: str, key: str, **values: Any) -> str:
@@ -136,10 +149,25 @@ def group_label(group: str, language: str | None = None) -> str:
 
 
 KEYED_MESSAGES: dict[str, LazyString] = {
+    # Between the items of a list worded into a message, and between sentences
+    # (`stored_error_text`).
+    "list.separator": lazy_pgettext("list.separator", ", "),
+    "list.sentences": lazy_pgettext("list.sentences", " "),
     "write_back.bad_prefix": lazy_gettext(
         "The prefix must be 1 to 40 characters without spaces or commas."
     ),
     "write_back.unknown_segment": lazy_gettext("Choose segments of this store."),
+    # Why a segment write-back run stopped or left customers out (`TagWriteBack.last_error_code`).
+    "write_back.error.broken_segments": lazy_gettext(
+        "Segments that could not be evaluated (their tags are left as they were): %(segments)s"
+    ),
+    "write_back.error.customer_refused": lazy_gettext(
+        "The store refused a customer's tags: %(reason)s"
+    ),
+    "write_back.error.failed": lazy_gettext("The run stopped: %(reason)s"),
+    "write_back.error.unavailable": lazy_gettext(
+        "The store is unavailable: the run continues when it answers again."
+    ),
     "write_back.status.done": lazy_pgettext("write_back.status", "Up to date"),
     "write_back.status.failed": lazy_pgettext("write_back.status", "Failed"),
     "write_back.status.idle": lazy_pgettext("write_back.status", "Not started"),
@@ -196,6 +224,52 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.install_follow_up_failed": lazy_gettext("Install follow-up failed: %(reason)s"),
     "shop_error.backfill_failed": lazy_gettext("Backfill failed: %(detail)s"),
     "shop_error.reason.internal": lazy_gettext("an internal error (logged)."),
+    "shop_error.webhook_failed": lazy_gettext(
+        "A %(platform)s webhook (%(topic)s, event %(event)s, attempts: %(attempts)s) could not "
+        "be processed: %(reason)s The next sync reconciles the data."
+    ),
+    "shop_error.consent_write_back_refused": lazy_gettext(
+        "%(platform)s did not record a customer's unsubscribe: %(reason)s The customer stays "
+        "unsubscribed in Kizuna."
+    ),
+    "shop_error.email_refused": lazy_gettext(
+        "An email of the %(flow)s flow (message %(message)s) was not sent: %(reason)s"
+    ),
+    "shop_error.coupon_refused": lazy_gettext(
+        "An email of the %(flow)s flow (message %(message)s) went out without its discount "
+        "code: %(reason)s"
+    ),
+    "email_refusal.gave_up": lazy_gettext("SendGrid did not answer, even after several retries."),
+    "email_refusal.other": lazy_gettext("SendGrid did not accept it (logged)."),
+    "email_refusal.status": lazy_gettext("SendGrid refused it with HTTP status %(status)s."),
+    "shop_error.write_back_failed": lazy_gettext(
+        "Writing segments back to the store failed: %(reason)s"
+    ),
+    # Records a sync left out (`services.shop_errors.record_skipped_records`): per stream, a
+    # count and why (`sync.skip_reason.*`), never the records themselves.
+    "shop_error.records_skipped": lazy_gettext(
+        "The sync left out %(count)s records from %(platform)s that Kizuna could not read: "
+        "%(streams)s"
+    ),
+    "shop_error.records_skipped.stream": lazy_gettext("%(stream)s: %(count)s (%(reasons)s)"),
+    "sync.skip_reason.bad_amount": lazy_gettext("unreadable amount"),
+    "sync.skip_reason.bad_currency": lazy_gettext("unreadable currency code"),
+    "sync.skip_reason.bad_date": lazy_gettext("unreadable date"),
+    "sync.skip_reason.malformed": lazy_gettext("unreadable data"),
+    "sync.skip_reason.no_id": lazy_gettext("no id"),
+    # Why a webhook delivery could not be applied (`WebhookEvent.last_error_code`).
+    "webhook_error.unreadable": lazy_gettext("The store sent data Kizuna could not read."),
+    "webhook_error.internal": lazy_gettext("Kizuna hit an internal error (logged)."),
+    # Why a store refused a change Kizuna wrote to it (`services.shop_errors.store_refusal`).
+    "store_refusal.access": lazy_gettext(
+        "The store refused Kizuna's access: connect the store again."
+    ),
+    "store_refusal.gave_up": lazy_gettext("The store did not answer, even after several retries."),
+    "store_refusal.internal": lazy_gettext("Kizuna hit an internal error (logged)."),
+    "store_refusal.not_found": lazy_gettext("The customer no longer exists in the store."),
+    "store_refusal.rejected": lazy_gettext("The store rejected the change."),
+    "store_refusal.status": lazy_gettext("The store answered with HTTP status %(status)s."),
+    "store_refusal.unavailable": lazy_gettext("The store did not answer."),
     "shop_error.reason.token_refused": lazy_gettext("Shopify refused the access token."),
     "shop_error.reason.unexpected": lazy_gettext("Shopify answered unexpectedly."),
     "sync.notice.read_all_orders": lazy_gettext(

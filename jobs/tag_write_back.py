@@ -27,17 +27,13 @@ def write_back_tags(runtime: Kizuna, shop_id: int, token: str, part: int = 0) ->
     """Continue the shop's write-back run `token`; returns how this part ended."""
     try:
         outcome = tag_write_back.run(runtime, shop_id, token)
-    except AuthenticationError:
-        tag_write_back.mark_failed(
-            runtime, shop_id, token, "the store refused Kizuna's access; reconnect the store"
-        )
+    except AuthenticationError as error:
+        tag_write_back.mark_failed(runtime, shop_id, token, error)
         return "failed"
     except RetryableError as error:
         job = get_current_job()
         if job is None or not job.retries_left:
-            tag_write_back.mark_failed(
-                runtime, shop_id, token, f"the store is unavailable: {error}"
-            )
+            tag_write_back.mark_failed(runtime, shop_id, token, error)
             return "failed"
         log.warning("tag write-back will be retried shop=%s", shop_id)
         raise

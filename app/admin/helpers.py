@@ -20,7 +20,7 @@ from app.admin import bp
 from app.heartbeats import automations_liveness
 from app.i18n import confidence_reason, current_language, text_for
 from app.kizuna import kizuna
-from app.services.shop_errors import shop_error
+from app.services.shop_errors import shop_error, stored_problem
 
 EMBEDDED_PARAMS = ("embedded", "shop", "host", "locale")
 
@@ -143,6 +143,7 @@ def timeline_summary(detail: dict[str, Any] | None) -> str:
 TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "text_for": text_for,
     "shop_error": shop_error,
+    "stored_problem": stored_problem,
     "confidence_reason": confidence_reason,
     "lang": current_language,
     "admin_url": admin_url,

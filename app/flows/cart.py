@@ -75,7 +75,6 @@ from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
-_ERROR_LIMIT = 500
 DISCOUNT_STEP = 2
 
 # The built-in subject of each step, translated when the email is rendered.
@@ -127,6 +126,7 @@ def create_discount_code(session: Session, shop: Shop, run: FlowRun, msg: Messag
     created). A refusal is put on the shop's last_error (committed with the send) and the email
     goes out without a code rather than not at all."""
     from app.kizuna import kizuna
+    from app.services.shop_errors import record_coupon_refusal
     from app.services.shop_tokens import shopify_client
     from app.services.woocommerce_install import woocommerce_client
     from connectors.shopify.consent import customer_gid
@@ -168,8 +168,7 @@ def create_discount_code(session: Session, shop: Shop, run: FlowRun, msg: Messag
                 )
     except (ConnectorError, ValueError) as error:
         log.warning("discount not created message_id=%s error=%s", message_id, error)
-        shop.last_error = f"No discount code for cart email {message_id}: {error}"[:_ERROR_LIMIT]
-        shop.last_error_at = utcnow()
+        record_coupon_refusal(shop, run.flow_key, message_id, error)
         return None
     return code
 

@@ -34,7 +34,6 @@ from connectors.sendgrid.mail import OutgoingEmail
 
 log = logging.getLogger(__name__)
 
-_ERROR_LIMIT = 500
 SAMPLE_CODE = "KZ-SAMPLE00"
 # Where `email/_layout.html` wants the coupon block (before the unsubscribe footer).
 COUPON_MARKER = "<!--kizuna:coupon-->"
@@ -109,6 +108,7 @@ def create_step_coupon(
     refusal goes on the shop's last_error (committed with the send) and the email goes out
     without a code rather than not at all."""
     from app.kizuna import kizuna
+    from app.services.shop_errors import record_coupon_refusal
     from app.services.shop_tokens import shopify_client
     from app.services.woocommerce_install import woocommerce_client
     from connectors.shopify.consent import customer_gid
@@ -150,8 +150,7 @@ def create_step_coupon(
                 )
     except (ConnectorError, ValueError) as error:
         log.warning("coupon not created message_id=%s error=%s", msg.id, error)
-        shop.last_error = f"No coupon for {run.flow_key} email {msg.id}: {error}"[:_ERROR_LIMIT]
-        shop.last_error_at = utcnow()
+        record_coupon_refusal(shop, run.flow_key, msg.id, error)
         return None
     return code
 

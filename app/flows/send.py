@@ -28,6 +28,7 @@ from app.heartbeats import process_name
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.flow import FlowRun, Message
+from app.services.shop_errors import record_email_refusal, sending_refusal
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
 from connectors.sendgrid.mail import (
@@ -260,14 +261,17 @@ def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict
             int(p["custom_args"][KIZUNA_MESSAGE_ID_ARG]) for p in body.get("personalizations", [])
         ]
         assert client is not None  # noqa: S101 - emails exist
+        reason: dict[str, Any] | None = None
         try:
             result = client.send(body)
         except SendOutcomeUnknown:
             status, values = "unknown", {"status": "unknown", "last_error": "outcome_unknown"}
         except RetryableError as error:
             status, values = "pending", {"status": "pending", "last_error": str(error)}
+            reason = sending_refusal(error)
         except ConnectorError as error:
             status, values = "failed", {"status": "failed", "last_error": str(error)}
+            reason = sending_refusal(error)
         else:
             with runtime.db.session() as session:
                 session.execute(
@@ -284,7 +288,7 @@ def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict
             if values["status"] == "pending":
                 attempts = _attempts(runtime, each)
                 values = {**values, "status": "failed" if attempts >= MAX_ATTEMPTS else "pending"}
-            _finish(runtime, each, **values)
+            _finish(runtime, each, reason, **values)
             statuses[each] = values["status"]
         log.info("batch sent flow=%s recipients=%s outcome=%s", flow_key, len(ids), status)
     return statuses
@@ -295,7 +299,10 @@ def _attempts(runtime: Kizuna, message_id: int) -> int:
         return int(session.get_one(Message, message_id).attempts)
 
 
-def _finish(runtime: Kizuna, message_id: int, **values: Any) -> Message:
+def _finish(
+    runtime: Kizuna, message_id: int, reason: dict[str, Any] | None = None, **values: Any
+) -> Message:
+    """Set the message's `values`; a failed one goes on its shop, worded from `reason`."""
     with runtime.db.session() as session:
         msg = session.get_one(Message, message_id)
         for name, value in values.items():
@@ -303,11 +310,7 @@ def _finish(runtime: Kizuna, message_id: int, **values: Any) -> Message:
         if values.get("status") == "failed":
             shop = session.get_one(Shop, msg.shop_id)
             flow_key = session.scalar(select(FlowRun.flow_key).where(FlowRun.id == msg.flow_run_id))
-            flow_name = (flow_key or "flow").replace("_", "-")
-            shop.last_error = (
-                f"A {flow_name} email (message {msg.id}) was refused: {msg.last_error}"
-            )[:_ERROR_LIMIT]
-            shop.last_error_at = utcnow()
+            record_email_refusal(shop, flow_key, msg.id, reason)
         if values.get("status") == "pending":
             enqueue_send(session, msg.id, utcnow() + RETRY_DELAY)
         session.commit()
@@ -344,10 +347,22 @@ def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) 
         with runtime.db.session() as session:
             attempts = session.get_one(Message, message_id).attempts
         status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-        _finish(runtime, message_id, status=status, last_error=str(error)[:_ERROR_LIMIT])
+        _finish(
+            runtime,
+            message_id,
+            sending_refusal(error),
+            status=status,
+            last_error=str(error)[:_ERROR_LIMIT],
+        )
         return status
     except ConnectorError as error:  # 4xx (incl. 401/403) and "not configured": never retried
-        _finish(runtime, message_id, status="failed", last_error=str(error)[:_ERROR_LIMIT])
+        _finish(
+            runtime,
+            message_id,
+            sending_refusal(error),
+            status="failed",
+            last_error=str(error)[:_ERROR_LIMIT],
+        )
         return "failed"
     _mark_sent(runtime, message_id, result.message_id)
     log.info("email sent message_id=%s", message_id)

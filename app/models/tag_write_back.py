@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -42,8 +42,19 @@ class TagWriteBack(Base):
     value_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     run_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     run_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The problem of the last run in English; `last_error_code` and `last_error_params` word it
+    # in the merchant's language (`services.shop_errors.problem_columns`). A plain text written
+    # on its own clears the key, as on `Shop`.
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(80))
+    last_error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("last_error")
+    def _plain_error_drops_its_key(self, _name: str, value: str | None) -> str | None:
+        self.last_error_code = None
+        self.last_error_params = None
+        return value
 
 
 class CustomerPlatformTags(Base):

@@ -51,4 +51,8 @@ class WebhookEvent(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the retry's backoff
     request_id: Mapped[str | None] = mapped_column(String(128))  # of the delivery, for the logs
+    # The last failure as support reads it (our own mapping message or an exception class, never
+    # the exception text: it can quote personal data); `last_error_code` is the merchant's
+    # message for it (`app.i18n.KEYED_MESSAGES`, `webhook_error.*`). NULL code: an older row.
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(80))

@@ -2,8 +2,9 @@
 queue `sync`, job id `consent-<customer>`, enqueued after the unsubscribe commits).
 
 Layer: services; commits only a refusal. Retryable failures are raised for RQ's backoff; a refusal
-(4xx, userErrors, no token) is not retried and goes to the shop's `last_error`. A WooCommerce
-guest has no record: "unsupported".
+(4xx, userErrors, no token) is not retried and goes on the shop as a keyed problem
+(`services.shop_errors`: its class and HTTP status, never the customer or the store's words).
+A WooCommerce guest has no record: "unsupported".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.kizuna import Kizuna
 from app.models import Customer, Shop
+from app.services.shop_errors import platform_name, record_shop_error, store_refusal
 from app.services.shop_tokens import shopify_client
 from app.services.woocommerce_install import woocommerce_client
 from connectors.base import ConnectorError, RetryableError
@@ -24,15 +26,16 @@ from connectors.woocommerce.consent import is_registered, write_consent
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBED = "UNSUBSCRIBED"
-_ERROR_LIMIT = 500
 
 
-def _record_refusal(session: Session, shop: Shop, customer: Customer, error: Exception) -> None:
-    platform = "WooCommerce" if shop.platform == "woocommerce" else "Shopify"
-    shop.last_error = (
-        f"{platform} refused the opt-out of customer {customer.external_id}: {error}"
-    )[:_ERROR_LIMIT]
-    shop.last_error_at = utcnow()
+def _record_refusal(session: Session, shop: Shop, error: Exception) -> None:
+    # Which customer stays in the log (by our id): the shop's problem names no one.
+    record_shop_error(
+        shop,
+        "shop_error.consent_write_back_refused",
+        platform=platform_name(shop.platform),
+        reason=store_refusal(error),
+    )
     session.commit()
 
 
@@ -78,7 +81,7 @@ def write_back_consent(runtime: Kizuna, customer_id: int) -> str:
                 customer_id,
                 getattr(error, "code", None),
             )
-            _record_refusal(session, shop, customer, error)
+            _record_refusal(session, shop, error)
             return "failed"
     log.info("consent written back shop_id=%s customer_id=%s", shop.id, customer_id)
     return "written"
@@ -109,7 +112,7 @@ def _write_back_woocommerce(
             customer.id,
             getattr(error, "code", None),
         )
-        _record_refusal(session, shop, customer, error)
+        _record_refusal(session, shop, error)
         return "failed"
     log.info("consent written back shop_id=%s customer_id=%s", shop.id, customer.id)
     return "written"

@@ -36,6 +36,7 @@ from app.metrics import record
 from app.models import Customer, Shop, TimelineEvent, WebhookEvent
 from app.services import stock_subscriptions, upsert
 from app.services.redact import redact_customer, redact_shop
+from app.services.shop_errors import platform_name, record_shop_error
 from app.services.shop_tokens import shopify_client
 from app.services.sync import bulk_operation_finished
 from app.services.uninstall import uninstall_shop
@@ -433,6 +434,7 @@ def _finish(session: Session, outcomes: Mapping[int, str], now: datetime) -> Non
                 processed_at=now,
                 payload=None,
                 last_error=None,
+                last_error_code=None,
                 next_attempt_at=None,
             )
             .execution_options(synchronize_session=False)
@@ -447,7 +449,16 @@ def _fail(
     `MAX_ATTEMPTS`, each retry later than the last. `counted`: the attempt is counted already."""
     attempts = event.attempts if counted else event.attempts + 1
     final = isinstance(error, WebhookPayloadError) or attempts >= MAX_ATTEMPTS
-    values: dict[str, Any] = {"attempts": attempts, "last_error": _describe(error)}
+    reason = (
+        "webhook_error.unreadable"
+        if isinstance(error, WebhookPayloadError)
+        else "webhook_error.internal"
+    )
+    values: dict[str, Any] = {
+        "attempts": attempts,
+        "last_error": _describe(error),
+        "last_error_code": reason,
+    }
     if final:
         # A failed payload is personal data with no further use: the next sync reconciles.
         values.update(status="failed", processed_at=now, payload=None, next_attempt_at=None)
@@ -463,12 +474,15 @@ def _fail(
     if final and event.shop_id is not None:
         shop = session.scalars(select(Shop).where(Shop.id == event.shop_id)).one_or_none()
         if shop is not None:
-            shop.last_error = (
-                f"A {event.platform.title()} {event.topic} webhook (event {event.id}) "
-                f"could not be processed after {attempts} attempt(s): "
-                f"{values['last_error']}. The next sync reconciles the data."
-            )[:_ERROR_TEXT_LIMIT]
-            shop.last_error_at = now
+            record_shop_error(
+                shop,
+                "shop_error.webhook_failed",
+                platform=platform_name(event.platform),
+                topic=event.topic,
+                event=event.id,
+                attempts=attempts,
+                reason_key=reason,
+            )
     log.warning(
         "webhook failed event_id=%s topic=%s attempt=%s final=%s error=%s",
         event.id,

@@ -58,13 +58,13 @@ from app.models import (
 )
 from app.models.flow import FlowSetting
 from app.models.segment import MAX_NAME
+from app.services.shop_errors import nested, record_shop_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 AUDIENCE_KEY = "audience_segment_id"
 CANNOT_RUN = "segments.rule.cannot_run"
-_ERROR_LIMIT = 500
 EXPORT_BATCH = 1000
 MAX_SEGMENTS_PER_SHOP = 200
 CSV_COLUMNS = (
@@ -423,15 +423,28 @@ def _report_unavailable(
     shop = session.get(Shop, shop_id)
     if shop is None:
         return
-    message = translate(
-        "en",
+    code, params = (
         "flows.audience.unavailable_error",
-        flow=flow_key,
-        segment=segment.name,
-        reason=unavailable_text("en", problems),
-    )[:_ERROR_LIMIT]
-    if shop.last_error != message:  # one write per new problem, not one per webhook
-        shop.last_error, shop.last_error_at = message, utcnow()
+        {
+            "flow_key": f"flows.name.{flow_key}",
+            "segment": segment.name,
+            "reason_sentences": [
+                nested(problem.key, **_plain_values(problem.values))
+                for problem in list(problems)[:3]
+            ],
+        },
+    )
+    # One write per new problem, not one per webhook.
+    if (shop.last_error_code, shop.last_error_params) != (code, params):
+        record_shop_error(shop, code, **params)
+
+
+def _plain_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A rule problem's values as JSON keeps them (numbers and text)."""
+    return {
+        name: value if isinstance(value, int | float | str) else str(value)
+        for name, value in values.items()
+    }
 
 
 def missing_audience(session: Session, shop_id: int, config: Mapping[str, Any] | None) -> bool:

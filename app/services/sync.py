@@ -31,7 +31,7 @@ from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
 from app.services import bulk_load, upsert
 from app.services.scoring import enqueue_scoring
-from app.services.shop_errors import record_shop_error
+from app.services.shop_errors import record_shop_error, record_skipped_records
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP
 from connectors.base import ConnectorError, RetryableError
@@ -239,17 +239,6 @@ class SyncRun:
         entry = self.skipped.setdefault(stream, {"count": 0, "reasons": {}})
         entry["count"] += 1
         entry["reasons"] = {**entry["reasons"], reason: entry["reasons"].get(reason, 0) + 1}
-
-    def skipped_summary(self) -> str | None:
-        """One line for `shop.last_error` when records were skipped (counts and reasons)."""
-        total = sum(int(entry["count"]) for entry in self.skipped.values())
-        if not total:
-            return None
-        parts = ", ".join(
-            f"{name} {entry['count']} ({', '.join(sorted(entry['reasons']))})"
-            for name, entry in sorted(self.skipped.items())
-        )
-        return f"Sync skipped {total} malformed records from Shopify: {parts}"[:_ERROR_TEXT_LIMIT]
 
     def page_stream(self, stream: StreamSpec) -> None:
         """Read `stream` page by page from its cursor; the cursor follows each written page. A
@@ -597,11 +586,9 @@ def backfill_shop(
             raise
         if run.stopped:
             return done
-        summary = run.skipped_summary()
-        if summary is not None:
+        if run.skipped:
             log.warning("backfill skipped records shop_id=%s skipped=%s", shop_id, run.skipped)
-            shop.last_error = summary
-            shop.last_error_at = utcnow()
+            record_skipped_records(shop, run.skipped)
         save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())
         log.info("backfill done shop_id=%s counts=%s", shop_id, done)
     _score_soon(runtime, shop_id)

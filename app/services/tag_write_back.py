@@ -30,6 +30,7 @@ from app.models import Customer, CustomerScore, SavedSegment, Shop
 from app.models.tag_write_back import MAX_PREFIX, CustomerPlatformTags, TagWriteBack
 from app.queueing import enqueue_after_commit, job_id
 from app.services.segments import customer_filter
+from app.services.shop_errors import nested, problem_columns, record_shop_error, store_refusal
 from app.services.shop_tokens import shopify_client
 from app.services.woocommerce_install import woocommerce_client
 from app.tasks import TAG_WRITE_BACK
@@ -49,7 +50,6 @@ WOOCOMMERCE_PAUSE_SECONDS = 0.05  # at most ~20 customer writes a second to a me
 VALUE_BANDS = (("high", 0.2), ("medium", 0.5))
 _PREFIX = re.compile(rf"^[^\s,]{{1,{MAX_PREFIX}}}$")
 _SPACES = re.compile(r"\s+")
-_ERROR_LIMIT = 500
 
 
 class SettingsError(ValueError):
@@ -259,7 +259,7 @@ def write_page(
         )
     }
     if broken:
-        row.last_error = f"segments that could not be evaluated: {', '.join(broken)}"[:_ERROR_LIMIT]
+        _set_problem(row, "write_back.error.broken_segments", segments=sorted(broken))
     prefix_of_broken = tuple(tag_name(row.prefix, "segment", name) for name in broken)
     result = PageResult()
     for customer_id, external_id, live in customers:
@@ -282,7 +282,7 @@ def write_page(
                 result.failed += 1  # a guest without a platform record, or an unusable id
             except ConnectorError as error:
                 result.failed += 1
-                row.last_error = f"customer {external_id}: {error}"[:_ERROR_LIMIT]
+                _set_problem(row, "write_back.error.customer_refused", reason=store_refusal(error))
             else:
                 result.changed += 1
                 if stored is None:
@@ -381,9 +381,9 @@ def run(
                     return "done"
                 try:
                     result = write_page(session, shop, row, customers, write)
-                except RetryableError as error:
+                except RetryableError:
                     session.rollback()
-                    _note_error(session, shop_id, f"the platform is unavailable: {error}")
+                    _note_unavailable(session, shop_id)
                     raise
                 _advance(row, result)
                 session.commit()
@@ -401,26 +401,35 @@ def _advance(row: TagWriteBack, result: PageResult) -> None:
     row.customers_failed += result.failed
 
 
-def _note_error(session: Session, shop_id: int, message: str) -> None:
+def _set_problem(row: TagWriteBack, code: str, **params: Any) -> None:
+    for column, value in problem_columns(code, **params).items():
+        setattr(row, column, value)
+
+
+def _note_unavailable(session: Session, shop_id: int) -> None:
     row = session.get(TagWriteBack, shop_id)
     if row is not None:
-        row.last_error = message[:_ERROR_LIMIT]
+        _set_problem(row, "write_back.error.unavailable")
         session.commit()
 
 
-def mark_failed(runtime: Kizuna, shop_id: int, token: str, message: str) -> None:
-    """The run gave up (retries spent, or the platform refused our credentials): visible on the
-    write-back page and on the shop's status."""
+def mark_failed(runtime: Kizuna, shop_id: int, token: str, error: BaseException) -> None:
+    """The run gave up on `error` (retries spent, or the platform refused our credentials):
+    visible on the write-back page and on the shop's status, worded from its class."""
+    reason = (
+        nested("store_refusal.gave_up")
+        if isinstance(error, RetryableError)
+        else store_refusal(error)
+    )
     with runtime.db.session() as session:
         row = session.get(TagWriteBack, shop_id)
         shop = session.get(Shop, shop_id)
         if row is None or row.run_started_at is None or run_token(row.run_started_at) != token:
             return
         row.status, row.run_finished_at = "failed", utcnow()
-        row.last_error = message[:_ERROR_LIMIT]
+        _set_problem(row, "write_back.error.failed", reason=reason)
         if shop is not None:
-            shop.last_error = f"Writing segments back to the store failed: {message}"[:_ERROR_LIMIT]
-            shop.last_error_at = utcnow()
+            record_shop_error(shop, "shop_error.write_back_failed", reason=reason)
         session.commit()
 
 

@@ -15,6 +15,7 @@ import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.i18n import stored_error_text
 from app.models import WebhookEvent
 from app.models.webhook_event import EVENT_STATUSES
 
@@ -65,7 +66,7 @@ def webhook_counts(session: Session, shop_id: int) -> dict[str, Any]:
         select(func.max(WebhookEvent.received_at)).where(WebhookEvent.shop_id == shop_id)
     )
     last_error = session.execute(
-        select(WebhookEvent.last_error, WebhookEvent.topic)
+        select(WebhookEvent.last_error, WebhookEvent.last_error_code, WebhookEvent.topic)
         .where(WebhookEvent.shop_id == shop_id, WebhookEvent.last_error.is_not(None))
         .order_by(WebhookEvent.id.desc())
         .limit(1)
@@ -74,6 +75,12 @@ def webhook_counts(session: Session, shop_id: int) -> dict[str, Any]:
         "received": sum(counts[status] for status in EVENT_STATUSES),
         **counts,
         "last_received_at": last_received_at,
-        "last_error": last_error.last_error if last_error else None,
+        # Worded in the request's language (an older row without a code: its stored text).
+        "last_error": (
+            stored_error_text(last_error.last_error, last_error.last_error_code, None)
+            if last_error
+            else None
+        ),
+        "last_error_code": last_error.last_error_code if last_error else None,
         "last_error_topic": last_error.topic if last_error else None,
     }

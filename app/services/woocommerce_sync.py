@@ -24,7 +24,7 @@ from app.models import Shop
 from app.models.woocommerce import WooCommerceShop
 from app.queueing import enqueue, job_id
 from app.services import bulk_load, upsert
-from app.services.shop_errors import record_shop_error
+from app.services.shop_errors import record_shop_error, record_skipped_records
 from app.services.woocommerce_install import (
     reason_key,
     webhook_delivery_url,
@@ -42,7 +42,6 @@ log = logging.getLogger(__name__)
 # Page-number pagination can skip rows that change mid-sync; the overlap re-reads them.
 WATERMARK_OVERLAP = timedelta(minutes=5)
 RECONCILE_EVERY = 900.0
-_ERROR_TEXT_LIMIT = 500
 RECONNECT_NEEDED = "shop_error.woocommerce_reconnect"
 # What a call to the store can fail with; the merchant sees only its reason class.
 STORE_CALL_ERRORS = (ConnectorError, requests.RequestException, OSError, ValueError)
@@ -173,13 +172,6 @@ class Skipped:
 
     def total(self) -> int:
         return sum(int(entry["count"]) for entry in self.streams.values())
-
-    def summary(self) -> str:
-        parts = ", ".join(
-            f"{name} {entry['count']} ({', '.join(sorted(entry['reasons']))})"
-            for name, entry in sorted(self.streams.items())
-        )
-        return f"Sync skipped {self.total()} malformed records from the store: {parts}"
 
 
 def _mapped(
@@ -338,8 +330,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
         if skipped.total():
             # The sync still succeeds: report what was left out, without any record data.
             log.warning("woocommerce sync skipped shop_id=%s records=%s", shop_id, skipped.total())
-            shop.last_error = skipped.summary()[:_ERROR_TEXT_LIMIT]
-            shop.last_error_at = utcnow()
+            record_skipped_records(shop, skipped.streams)
         if shop.status == "installing":
             shop.status = "active"
         _save_state(session, shop, status="done", stream=None, finished_at=utcnow().isoformat())

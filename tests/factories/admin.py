@@ -6,6 +6,7 @@ Test builders, no tests: test modules import them from here.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -118,3 +119,17 @@ def with_real_sendgrid(monkeypatch: Any, runtime: Any) -> None:
         "config",
         replace(runtime.config, sendgrid_api_key="SG.test", sendgrid_sandbox_url=None),
     )
+
+
+def pages_in_both_languages(
+    client: Any, runtime: Any, db: Session, shop_id: int, path: str = "/app"
+) -> dict[str, str]:
+    """The admin page at `path` as the shop's owner reads it, by language (`en`, `ja`), with
+    HTML entities decoded so a test can look for the sentence a merchant sees."""
+    login(client, runtime, db.get_one(Account, db.get_one(Shop, shop_id).account_id))
+    pages = {}
+    for language in ("en", "ja"):
+        response = client.get(path, headers={"Accept-Language": language})
+        assert response.status_code == 200, (path, language)
+        pages[language] = html.unescape(text_of(response))
+    return pages

@@ -25,6 +25,7 @@ from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.factories.admin import pages_in_both_languages
 from tests.factories.sync_resume import connect_woo_store
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
@@ -88,6 +89,25 @@ def _no_personal_data(skipped: Any) -> None:
     assert len(text) < 1000
 
 
+def _skipped_orders_shown(
+    client: Any, runtime: Kizuna, db: Session, shop: Shop, platform: str
+) -> None:
+    """The three broken orders are reported on the status page in the merchant's language."""
+    assert shop.last_error_code == "shop_error.records_skipped"
+    _no_personal_data(shop.last_error_params)
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        f"The sync left out 3 records from {platform} that Kizuna could not read: "
+        "Orders: 3 (unreadable amount, unreadable currency code, no id)"
+    ) in pages["en"]
+    assert (
+        f"{platform} から届いた 3 件のレコードを Kizuna が読み取れなかったため、"
+        "同期から除外しました: "
+        "注文: 3 件（金額を読み取れない、通貨コードを読み取れない、ID がない）"
+    ) in pages["ja"]
+    assert "The sync left out" not in pages["ja"]
+
+
 # --- WooCommerce -----------------------------------------------------------------------------
 
 
@@ -102,6 +122,7 @@ def woo(serve: Any) -> Iterator[tuple[SandboxWooCommerce, Rewriter, LiveServer]]
 
 def test_woocommerce_bad_records_are_skipped_counted_and_the_rest_stored(
     app: Any,
+    client: Any,
     runtime: Kizuna,
     db: Session,
     woo: tuple[SandboxWooCommerce, Rewriter, LiveServer],
@@ -173,8 +194,7 @@ def test_woocommerce_bad_records_are_skipped_counted_and_the_rest_stored(
     assert skipped["orders"]["count"] == 3
     assert skipped["orders"]["reasons"] == {"bad_amount": 1, "bad_currency": 1, "no_id": 1}
     _no_personal_data(skipped)
-    assert shop.last_error is not None
-    assert "3" in shop.last_error
+    _skipped_orders_shown(client, runtime, db, shop, "WooCommerce")
     assert done["orders"] >= len(valid)
 
 
@@ -205,6 +225,7 @@ def _gid_tail(value: Any) -> str:
 
 def test_shopify_bad_records_are_skipped_counted_and_the_rest_stored(
     app: Any,
+    client: Any,
     runtime: Kizuna,
     db: Session,
     shopify: tuple[SandboxShopify, Rewriter, LiveServer],
@@ -274,5 +295,4 @@ def test_shopify_bad_records_are_skipped_counted_and_the_rest_stored(
     assert skipped["orders"]["count"] == 3
     assert skipped["orders"]["reasons"] == {"bad_amount": 1, "bad_currency": 1, "no_id": 1}
     _no_personal_data(skipped)
-    assert shop.last_error is not None
-    assert "3" in shop.last_error
+    _skipped_orders_shown(client, runtime, db, shop, "Shopify")

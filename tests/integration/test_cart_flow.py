@@ -24,6 +24,7 @@ from connectors.sandbox.sendgrid import SandboxSendGrid
 from jobs.flows import run_flow_step
 from jobs.send_email import send_message
 from tests.factories import cart_flow
+from tests.factories.admin import pages_in_both_languages
 from tests.factories.cart_flow import (
     TOKEN,
     TOKYO,
@@ -234,7 +235,7 @@ def test_unsubscribe_between_step_and_send_suppresses_the_message(
 
 
 def test_a_4xx_from_sendgrid_fails_the_message_and_tells_the_merchant(
-    client: Any, db: Session, drain_jobs: Any, sendgrid: SandboxSendGrid
+    client: Any, runtime: Any, db: Session, drain_jobs: Any, sendgrid: SandboxSendGrid
 ) -> None:
     setup_shop(db)
     deliver_checkout(client)
@@ -246,8 +247,17 @@ def test_a_4xx_from_sendgrid_fails_the_message_and_tells_the_merchant(
     [msg] = messages(db)
     assert msg.status == "failed"
     shop = db.scalars(select(Shop)).one()
-    assert shop.last_error is not None
-    assert "refused" in shop.last_error
+    assert shop.last_error_code == "shop_error.email_refused"
+    assert "hanako" not in f"{shop.last_error} {shop.last_error_params}"
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        f"An email of the Abandoned cart flow (message {msg.id}) was not sent: "
+        "SendGrid refused it with HTTP status 400."
+    ) in pages["en"]
+    assert (
+        f"カート放棄 フローのメール（メッセージ {msg.id}）を送信できませんでした: "
+        "SendGrid が HTTP ステータス 400 で拒否しました。"
+    ) in pages["ja"]
 
 
 def test_a_lost_answer_marks_the_message_unknown_and_never_resends(

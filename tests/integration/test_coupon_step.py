@@ -38,7 +38,7 @@ from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.coupons import coupons
 from jobs.flows import dispatch_due_steps
 from tests.factories import cart_flow, simulated_shopify
-from tests.factories.admin import login, text_of, with_real_sendgrid
+from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -175,6 +175,46 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
         assert "￥500" in page or "¥500" in page
         assert SAMPLE_CODE not in page
     assert sorted(discounts(store)) == sorted(codes)
+
+
+def test_a_code_the_store_refuses_sends_the_email_without_it_and_tells_the_merchant(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    drain_jobs: Any,
+    sandbox: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
+    Queue(SYNC, connection=runtime.redis).empty()
+    shop.locale, shop.currency = "ja", "JPY"
+    _welcome_with_coupon(db, shop, coupon_kind="percentage", coupon_value=10, coupon_days=14)
+    unknown = Customer(
+        shop_id=shop.id, external_id="999999999", email="gone@example.jp",
+        email_normalized="gone@example.jp", first_name="香織", locale="ja",
+    )  # fmt: skip
+    db.add(unknown)
+    _subscribe_now(db, [unknown])
+
+    _start_and_send(live_app, db, shop, [unknown], drain_jobs)
+    [sent] = flow_messages(db, WELCOME)
+    assert sent.status == "sent"  # without a code rather than not at all
+    assert discounts(sandbox.shop(DOMAIN)) == {}
+    db.expire_all()
+    refused = db.get_one(Shop, shop.id)
+    assert refused.last_error_code == "shop_error.coupon_refused"
+    assert "999999999" not in f"{refused.last_error} {json.dumps(refused.last_error_params)}"
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        f"An email of the Welcome series flow (message {sent.id}) went out without its discount "
+        "code: The store rejected the change."
+    ) in pages["en"]
+    assert (
+        f"ウェルカムシリーズ フローのメール（メッセージ {sent.id}）"
+        "は割引コードなしで送信されました: ストアが変更を受け付けませんでした。"
+    ) in pages["ja"]
 
 
 def test_woocommerce_coupons_are_one_per_message_for_the_customers_email(

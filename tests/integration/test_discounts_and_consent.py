@@ -7,6 +7,7 @@ unsubscribe reaching the platform, a refusal on the shop's last_error.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +35,7 @@ from jobs.consent import write_back_consent
 from jobs.flows import run_flow_step
 from tests.conftest import SIMULATOR_OUTBOUND
 from tests.factories import cart_flow, simulated_shopify
-from tests.factories.admin import login, text_of, with_real_sendgrid
+from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.cart_flow import checkout_body, recently, runs
 from tests.factories.shopify_webhooks import DOMAIN, deliver
 from tests.factories.shops import set_sender_identity
@@ -262,7 +263,7 @@ def test_an_unsubscribe_in_kizuna_reaches_shopify(
 
 
 def test_a_refused_write_back_lands_on_the_shops_last_error(
-    live_app: Flask, runtime: Any, db: Session, sandbox: SandboxShopify
+    live_app: Flask, client: Any, runtime: Any, db: Session, sandbox: SandboxShopify
 ) -> None:
     shop = connect(runtime, sandbox, db)
     ghost = Customer(
@@ -281,8 +282,24 @@ def test_a_refused_write_back_lands_on_the_shops_last_error(
     db.expire_all()
     refreshed = db.get_one(Shop, shop.id)
     assert refreshed.last_error is not None
-    assert "Customer does not exist" in refreshed.last_error
     assert refreshed.last_error_at is not None
+    assert refreshed.last_error_code == "shop_error.consent_write_back_refused"
+    # Neither the customer nor Shopify's own words are kept: the refusal's class is.
+    kept = f"{refreshed.last_error} {json.dumps(refreshed.last_error_params)}"
+    assert "999999999" not in kept
+    assert "ghost" not in kept
+    assert "Customer does not exist" not in kept
+
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        "Shopify did not record a customer's unsubscribe: The store rejected the change. "
+        "The customer stays unsubscribed in Kizuna."
+    ) in pages["en"]
+    assert (
+        "Shopify に顧客の配信停止を記録できませんでした: ストアが変更を受け付けませんでした。"
+        "この顧客は Kizuna では配信停止のままです。"
+    ) in pages["ja"]
+    assert "did not record" not in pages["ja"]
 
 
 def test_a_woocommerce_guest_has_no_record_so_nothing_is_written(

@@ -294,7 +294,8 @@ def test_a_refused_batch_fails_every_message_and_tells_the_merchant(
     assert {(m.status, m.attempts) for m in messages} == {("failed", 1)}
     assert sendgrid.outbox == []
     db.refresh(shop)
-    assert "was refused" in (shop.last_error or "")
+    assert shop.last_error_code == "shop_error.email_refused"
+    assert "was not sent: SendGrid refused it with HTTP status 400." in (shop.last_error or "")
 
 
 def test_a_throttled_batch_is_retried_and_sent_once(

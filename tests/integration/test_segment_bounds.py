@@ -9,6 +9,7 @@ webhook and dispatch jobs, drained by a real RQ worker, still succeed.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from decimal import Decimal
@@ -262,7 +263,7 @@ def test_a_legacy_segment_that_cannot_run_is_reported_and_nothing_else_breaks(
 
 def _status_error(client: Any, runtime: Any, db: Session, shop: Shop) -> str:
     login(client, runtime, db.get_one(Account, shop.account_id))
-    status = client.get("/app/status.json")
+    status = client.get("/app/status.json", headers={"Accept-Language": "en"})
     assert status.status_code == 200
     return str(status.get_json()["shop"]["last_error"])
 
@@ -284,8 +285,14 @@ def test_a_checkout_with_a_broken_cart_audience_is_processed_and_starts_no_run(
     assert [e.status for e in db.scalars(select(WebhookEvent))] == ["processed"]
     assert runs(db) == []
     error = _status_error(client, runtime, db, shop)
-    assert "cart flow's audience segment “Broken” can't be evaluated" in error
+    assert "The Abandoned cart flow's audience segment “Broken” can't be evaluated" in error
     assert "Nobody enters the flow" in error
+    # Kept as a key and values: the status page words it in the merchant's language.
+    assert db.get_one(Shop, shop.id).last_error_code == "flows.audience.unavailable_error"
+    ja = html.unescape(text_of(client.get("/app", headers={"Accept-Language": "ja"})))
+    assert "カート放棄 フローの対象セグメント「Broken」は評価できません" in ja
+    assert "セグメントを直すまで誰もフローに入りません。" in ja
+    assert "can't be evaluated" not in ja
     flow_page = text_of(client.get("/app/flows/cart", headers={"Accept-Language": "en"}))
     assert 'data-field="audience-unavailable">The audience segment “Broken” can' in flow_page
     assert sendgrid.outbox == []

@@ -12,8 +12,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.models import Shop
-from app.services.shop_errors import record_shop_error
+from app.i18n import stored_error_text
+from app.models import Shop, WebhookEvent
+from app.models.tag_write_back import TagWriteBack
+from app.services.shop_errors import english_text, nested, record_shop_error
 from tests.factories.admin import login, make_account, make_shop, text_of
 
 JA = {"Accept-Language": "ja"}
@@ -86,3 +88,54 @@ def test_no_problem_no_code(client: Any, runtime: Any, db: Session) -> None:
     _shop_with(db, client, runtime)
     api = client.get("/api/v1/shop", headers=API).get_json()
     assert (api["shop"]["last_error"], api["shop"]["last_error_code"]) == (None, None)
+
+
+def test_older_webhook_and_write_back_problems_are_shown_as_stored(
+    client: Any, runtime: Any, db: Session
+) -> None:
+    shop = _shop_with(db, client, runtime)
+    db.add(
+        WebhookEvent(
+            platform="shopify",
+            dedupe_key="older",
+            shop_id=shop.id,
+            shop_domain=shop.domain,
+            topic="orders/create",
+            status="failed",
+            last_error="WebhookPayloadError: payload has no currency",
+        )
+    )
+    db.add(TagWriteBack(shop_id=shop.id, status="failed", last_error="the store is unavailable"))
+    db.commit()
+    for language in ("en", "ja"):
+        headers = {"Accept-Language": language}
+        home = text_of(client.get("/app", headers=headers))
+        assert "WebhookPayloadError: payload has no currency" in home
+        write_back = text_of(client.get("/app/segments/write-back", headers=headers))
+        assert "the store is unavailable" in write_back
+
+
+def test_a_nested_problem_and_a_list_are_worded_in_the_request_language(app: Any) -> None:
+    params = {
+        "platform": "Shopify",
+        "count": 2,
+        "streams": [
+            nested(
+                "shop_error.records_skipped.stream",
+                stream_key="stream.customers",
+                count=2,
+                reasons=[nested("sync.skip_reason.no_id"), nested("sync.skip_reason.bad_date")],
+            )
+        ],
+    }
+    with app.test_request_context(headers={"Accept-Language": "ja"}):
+        assert stored_error_text("old", "shop_error.records_skipped", params) == (
+            "Shopify から届いた 2 件のレコードを Kizuna が読み取れなかったため、"
+            "同期から除外しました: "
+            "顧客: 2 件（ID がない、日付を読み取れない）"
+        )
+        assert stored_error_text("old text", "no_such.code", params) == "old text"
+    assert english_text("shop_error.records_skipped", params) == (
+        "The sync left out 2 records from Shopify that Kizuna could not read: "
+        "Customers: 2 (no id, unreadable date)"
+    )

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,12 +28,15 @@ from app.services.install_shop import connect_custom_app
 from app.services.scoring import score_shop
 from connectors.base import RetryableError
 from connectors.sandbox.shopify import SandboxShopify
+from jobs.tag_write_back import write_back_tags
 from tests.conftest import sign_in_with_link
 from tests.factories import simulated_shopify
+from tests.factories.admin import pages_in_both_languages
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 DOMAIN = "tag-store.myshopify.com"
+WRITE_BACK_PAGE = "/app/segments/write-back"
 REPEAT_BUYERS = {"match": "all", "rules": [{"field": "orders_count", "op": "gte", "value": 2}]}
 
 
@@ -204,7 +208,7 @@ def test_an_outage_mid_run_resumes_where_it_stopped(
     db.expire_all()
     row = db.get_one(TagWriteBack, shop.id)
     assert row.status == "running"
-    assert row.last_error
+    assert row.last_error_code == "write_back.error.unavailable"
     assert row.cursor_customer_id > 0  # the pages finished before the outage are kept
     assert 0 < row.customers_changed < len(written)  # the page cut short is not counted
 
@@ -226,8 +230,13 @@ def test_an_outage_mid_run_resumes_where_it_stopped(
     assert tagged == scored
 
 
-def test_a_store_that_keeps_failing_ends_as_a_visible_failure(
-    live_app: Flask, runtime: Any, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+def test_a_store_that_refuses_ends_as_a_visible_failure_in_the_merchants_language(
+    live_app: Flask,
+    client: Any,
+    runtime: Any,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
 ) -> None:
     shop = _synced_and_scored_shop(runtime, sandbox, db, drain_jobs)
     tag_write_back.save_settings(
@@ -237,13 +246,55 @@ def test_a_store_that_keeps_failing_ends_as_a_visible_failure(
             enabled=True, prefix="kz-", include_rfm=True, include_value_band=True, segment_ids=()
         ),
     )
+    # A scored customer deleted in Shopify meanwhile: the store refuses their tags alone.
+    store = sandbox.shop(DOMAIN)
+    gone_id = db.scalars(
+        select(Customer.external_id)
+        .join(CustomerScore, CustomerScore.customer_id == Customer.id)
+        .where(Customer.shop_id == shop.id)
+        .limit(1)
+    ).one()
+    with store.lock:
+        gone = store.customer(gone_id)
+        store.customers.remove(gone)
+        store._customers_by_id.pop(gone.id)
+    tag_write_back.start_run(db, runtime, shop.id)
+    db.commit()
+    drain_jobs(SYNC)
+    db.expire_all()
+    row = db.get_one(TagWriteBack, shop.id)
+    assert (row.status, row.customers_failed) == ("done", 1)
+    assert row.last_error_code == "write_back.error.customer_refused"
+    assert gone_id not in f"{row.last_error} {row.last_error_params}"  # nobody is named
+    pages = pages_in_both_languages(client, runtime, db, shop.id, WRITE_BACK_PAGE)
+    assert "The store refused a customer's tags: The store rejected the change." in pages["en"]
+    assert (
+        "ストアが顧客のタグを受け付けませんでした: ストアが変更を受け付けませんでした。"
+        in pages["ja"]
+    )
+
+    # Then the store refuses Kizuna's access: the run fails, on its page and the shop's status.
     row = tag_write_back.start_run(db, runtime, shop.id)
     db.commit()
     token = tag_write_back.run_token(row.run_started_at)  # type: ignore[arg-type]
-    tag_write_back.mark_failed(runtime, shop.id, token, "the store is unavailable")
+    Queue(SYNC, connection=runtime.redis).empty()
+    sandbox.fail_admin_api(401, count=10)
+    assert write_back_tags(shop.id, token) == "failed"
     db.expire_all()
     assert db.get_one(TagWriteBack, shop.id).status == "failed"
-    assert "Writing segments back" in (db.get_one(Shop, shop.id).last_error or "")
+    assert db.get_one(Shop, shop.id).last_error_code == "shop_error.write_back_failed"
+    reason = {
+        "en": "The store refused Kizuna's access: connect the store again.",
+        "ja": "ストアが Kizuna のアクセスを拒否しました。ストアを接続し直してください。",
+    }
+    pages = pages_in_both_languages(client, runtime, db, shop.id, WRITE_BACK_PAGE)
+    assert f"The run stopped: {reason['en']}" in pages["en"]
+    assert f"実行が停止しました: {reason['ja']}" in pages["ja"]
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert f"Writing segments back to the store failed: {reason['en']}" in pages["en"]
+    assert f"ストアへのセグメントの書き戻しに失敗しました: {reason['ja']}" in pages["ja"]
+    assert "Writing segments back" not in pages["ja"]
+
     # A newer run supersedes an older one's job: it stops at once and writes nothing.
     tag_write_back.start_run(db, runtime, shop.id)
     db.commit()

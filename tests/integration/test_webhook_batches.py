@@ -157,7 +157,9 @@ def test_a_poisoned_event_fails_alone_and_does_not_block_its_batch(
     stored = db.get(Shop, shop.id)
     assert stored is not None
     assert f"event {event.id}" in (stored.last_error or "")
-    assert "DataError" in (stored.last_error or "")
+    assert "Kizuna hit an internal error (logged)." in (stored.last_error or "")
+    assert event.last_error == "DataError"  # for support; the merchant reads its class
+    assert event.last_error_code == "webhook_error.internal"
 
 
 CLAIM_AND_HANG = """

@@ -44,6 +44,7 @@ from jobs.webhook_inbox import drain as drain_inbox
 from jobs.worker import run_worker
 from tests.conftest import SHOPIFY_API_SECRET_PREVIOUS, make_test_env
 from tests.factories import shopify_webhooks
+from tests.factories.admin import pages_in_both_languages
 from tests.factories.shopify_webhooks import (
     DOMAIN,
     deliver,
@@ -399,20 +400,41 @@ def test_shop_uninstalled_after_intake_is_ignored_by_the_job(
 
 
 def test_unmappable_payload_fails_at_once_and_tells_the_merchant(
-    client: Any, db: Session, shop: Shop, drain_jobs: Any
+    client: Any, runtime: Any, db: Session, shop: Shop, drain_jobs: Any
 ) -> None:
     deliver(client, "orders/create", {"id": 1, "total_price": "5.00"})  # no currency
     drain_jobs(WEBHOOKS)
     (event,) = events(db)
     assert (event.status, event.payload) == ("failed", None)
+    # Support reads the mapping message; the merchant is shown its class, in their language.
     assert event.last_error == "WebhookPayloadError: payload has no currency"
+    assert event.last_error_code == "webhook_error.unreadable"
     db.expire_all()
     stored = db.get(Shop, shop.id)
     assert stored is not None
-    assert "orders/create" in (stored.last_error or "")
+    assert stored.last_error_code == "shop_error.webhook_failed"
     counts = webhook_counts(db, shop.id)
     assert (counts["failed"], counts["received"]) == (1, 1)
-    assert counts["last_error"] == event.last_error
+    assert counts["last_error_code"] == "webhook_error.unreadable"
+
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    shop_problem = {
+        "en": f"A Shopify webhook (orders/create, event {event.id}, attempts: 1) could not be "
+        "processed: The store sent data Kizuna could not read. "
+        "The next sync reconciles the data.",
+        "ja": f"Shopify の Webhook（orders/create、イベント {event.id}、試行回数: 1）"
+        "を処理できませんでした: ストアから Kizuna が読み取れないデータが届きました。"
+        "次回の同期でデータを整合させます。",
+    }
+    event_problem = {
+        "en": "The store sent data Kizuna could not read.",
+        "ja": "ストアから Kizuna が読み取れないデータが届きました。",
+    }
+    for language, other in (("en", "ja"), ("ja", "en")):
+        assert shop_problem[language] in pages[language]
+        assert event_problem[language] in pages[language]
+        assert event_problem[other] not in pages[language]
+    assert "payload has no currency" not in pages["ja"]
 
 
 def _due_now(db: Session) -> None:
@@ -446,11 +468,14 @@ def test_transient_failures_retry_with_backoff_then_fail(
     (event,) = events(db)
     assert (event.status, event.attempts, event.payload) == ("failed", MAX_ATTEMPTS, None)
     assert event.last_error == "RuntimeError"  # never the exception text (personal data)
+    assert event.last_error_code == "webhook_error.internal"
     assert event.next_attempt_at is None
     stored = db.get(Shop, shop.id)
     assert stored is not None
     assert stored.last_error
     assert "bob@" not in stored.last_error
+    assert f"attempts: {MAX_ATTEMPTS}" in stored.last_error
+    assert "bob@" not in json.dumps(stored.last_error_params)
 
 
 # --- Redis outage, sweeper, scheduler, worker ------------------------------------------------

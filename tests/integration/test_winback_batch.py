@@ -92,5 +92,5 @@ def test_a_refused_batch_fails_every_message_in_it_and_is_not_retried(
     assert {m.status for m in db.scalars(select(Message))} == {"failed"}
     assert sendgrid.outbox == []
     db.refresh(shop)
-    assert "winback email" in (shop.last_error or "")
+    assert "An email of the Win-back flow" in (shop.last_error or "")
     assert len(sendgrid.requests_to("/v3/mail/send")) == 1

@@ -40,6 +40,7 @@ from connectors.woocommerce.consent import KIZUNA_KEY, MAILCHIMP_KEY
 from jobs.consent import write_back_consent as write_back_job
 from jobs.flows import run_flow_step as run_flow_step_job
 from tests.factories import cart_flow, woocommerce
+from tests.factories.admin import pages_in_both_languages
 
 STORE = "tea-shop"
 # Jobs called with their ids only, as RQ calls them (the decorator supplies the runtime).
@@ -536,7 +537,7 @@ def test_a_guest_opt_out_stays_in_kizuna(
 
 
 def test_a_refused_write_back_lands_on_last_error_and_a_503_is_retried(
-    app: Any, db: Session, woo: SandboxWooCommerce, shop: Shop
+    app: Any, client: Any, runtime: Any, db: Session, woo: SandboxWooCommerce, shop: Shop
 ) -> None:
     ghost = Customer(
         shop_id=shop.id,
@@ -550,8 +551,18 @@ def test_a_refused_write_back_lands_on_last_error_and_a_503_is_retried(
     db.commit()
     assert write_back_consent(ghost.id) == "failed"
     db.expire_all()
-    last_error = db.get_one(Shop, shop.id).last_error or ""
-    assert last_error.startswith("WooCommerce refused the opt-out of customer 999999")
+    refused = db.get_one(Shop, shop.id)
+    assert refused.last_error_code == "shop_error.consent_write_back_refused"
+    assert "999999" not in f"{refused.last_error} {json.dumps(refused.last_error_params)}"
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        "WooCommerce did not record a customer's unsubscribe: The customer no longer exists in "
+        "the store. The customer stays unsubscribed in Kizuna."
+    ) in pages["en"]
+    assert (
+        "WooCommerce に顧客の配信停止を記録できませんでした: この顧客はストアにもう存在しません。"
+        "この顧客は Kizuna では配信停止のままです。"
+    ) in pages["ja"]
 
     woo.fail_next(STORE, 503, count=4, retry_after=0)
     with pytest.raises(RetryableError):
