@@ -235,6 +235,13 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.email_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) was not sent: %(reason)s"
     ),
+    "shop_error.campaign_coupons_failed": lazy_gettext(
+        "Campaign “%(campaign)s”: no coupon code could be created for %(count)s of its "
+        "recipients, who were skipped."
+    ),
+    "shop_error.campaign_emails_failed": lazy_gettext(
+        "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s"
+    ),
     "shop_error.coupon_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) went out without its discount "
         "code: %(reason)s"

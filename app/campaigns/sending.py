@@ -52,6 +52,7 @@ from app.models.flow import Message
 from app.queueing import enqueue, enqueue_after_commit, job_id
 from app.services.inquiries import paused_customers
 from app.services.sender_identity import identity_of
+from app.services.shop_errors import record_shop_error, sending_refusal
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
 from app.tasks import SEND_CAMPAIGN
@@ -319,10 +320,12 @@ def prepare_batch(
         for customer_id, reason in failures.items():
             skipped.setdefault(reason, []).append(customer_id)
         if failures:
-            shop.last_error = (
-                f"Campaign {campaign.id}: {len(failures)} coupon code(s) could not be created"
+            record_shop_error(
+                shop,
+                "shop_error.campaign_coupons_failed",
+                campaign=campaign.name,
+                count=len(failures),
             )
-            shop.last_error_at = now
         ready = [r for r in ready if r.customer_id not in failures]
         session.flush()
     for reason, customer_ids in skipped.items():
@@ -477,38 +480,49 @@ def deliver(runtime: Kizuna, campaign_id: int, emails: list[OutgoingEmail]) -> C
             int(p["custom_args"][KIZUNA_MESSAGE_ID_ARG]) for p in body.get("personalizations", [])
         ]
         values: dict[str, Any]
+        failure: BaseException | None = None
         try:
             result = client.send(body)
         except SendOutcomeUnknown:
             values = {"status": "unknown", "last_error": "outcome_unknown"}
         except RetryableError as error:
             values = {"status": "failed", "last_error": f"sendgrid_unavailable: {error}"}
+            failure = error
         except ConnectorError as error:
             values = {"status": "failed", "last_error": str(error)}
+            failure = error
         else:
             values = {"status": "sent", "x_message_id": result.message_id, "last_error": None}
         if values.get("last_error"):
             values["last_error"] = values["last_error"][:_ERROR_LIMIT]
         with runtime.db.session() as session:
             session.execute(update(Message).where(Message.id.in_(ids)).values(**values))
-            if values["status"] == "failed":
-                _record_failure(session, campaign_id, len(ids), values["last_error"])
+            if failure is not None:
+                _record_failure(session, campaign_id, len(ids), values["last_error"], failure)
             session.commit()
         outcomes[values["status"]] += len(ids)
     log.info("campaign batch delivered campaign=%s outcomes=%s", campaign_id, dict(outcomes))
     return outcomes
 
 
-def _record_failure(session: Session, campaign_id: int, count: int, error: str) -> None:
+def _record_failure(
+    session: Session, campaign_id: int, count: int, error: str, failure: BaseException
+) -> None:
+    """Failed emails on the campaign (SendGrid's words, for support) and on its shop's status,
+    worded in the merchant's language without them (they can quote an address)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return
-    note = f"{count} email(s) failed: {error}"[:_ERROR_LIMIT]
-    campaign.last_error = note
+    campaign.last_error = f"{count} email(s) failed: {error}"[:_ERROR_LIMIT]
     shop = session.get(Shop, campaign.shop_id)
     if shop is not None:
-        shop.last_error = f"Campaign {campaign_id}: {note}"[:_ERROR_LIMIT]
-        shop.last_error_at = utcnow()
+        record_shop_error(
+            shop,
+            "shop_error.campaign_emails_failed",
+            campaign=campaign.name,
+            count=count,
+            reason=sending_refusal(failure),
+        )
 
 
 def send_campaign(

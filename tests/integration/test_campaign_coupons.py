@@ -37,7 +37,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.factories.admin import login, text_of, with_real_sendgrid
+from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
 from tests.factories.sync_resume import connect_woo_store
@@ -241,3 +241,40 @@ def test_woocommerce_coupons_are_single_use_one_per_recipient(
             assert "￥500" in (message.html or "") or "¥500" in (message.html or "")
     finally:
         platform.close()
+
+
+def test_a_code_the_store_refuses_skips_its_recipient_and_tells_the_merchant(
+    db: Session,
+    runtime: Any,
+    app: Flask,
+    shopify: SandboxShopify,
+    sendgrid: SandboxSendGrid,
+    client: Any,
+) -> None:
+    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
+    Queue(SYNC, connection=runtime.redis).empty()
+    _prepare(db, shop)
+    known = shopify.shop(DOMAIN).create_customer(email="buyer0@example.jp", first_name="花子")
+    _people(db, shop, [str(known["id"]), "999999999"])  # the second is unknown to the store
+
+    campaign, codes = _send(db, runtime, app, shop)
+    assert [code for code in codes.values() if code] == list(discounts(shopify.shop(DOMAIN)))
+    assert [m.to_email for m in sendgrid.outbox] == ["buyer0@example.jp"]
+    skipped = db.scalars(
+        select(CampaignRecipient).where(
+            CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == "skipped"
+        )
+    ).all()
+    assert len(skipped) == 1
+    db.refresh(shop)
+    assert shop.last_error_code == "shop_error.campaign_coupons_failed"
+    assert "999999999" not in f"{shop.last_error} {shop.last_error_params}"
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        f"Campaign “{campaign.name}”: no coupon code could be created for 1 of its recipients"
+    ) in pages["en"]
+    assert (
+        f"キャンペーン「{campaign.name}」: 1 人分のクーポンコードを作成できなかった"
+        in (pages["ja"])
+    )

@@ -31,6 +31,7 @@ from connectors.sendgrid.mail import build_batch
 from jobs.campaigns import start_due_campaigns
 from tests.conftest import make_test_env
 from tests.factories import cart_flow
+from tests.factories.admin import pages_in_both_languages
 from tests.factories.campaigns import Person, add_people, campaign_shop, draft, vip_segment
 from tests.factories.sendgrid_mail import assert_valid
 
@@ -223,7 +224,7 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
 
 
 def test_sendgrid_down_fails_the_batch_on_the_campaign_and_the_shop_never_silently(
-    db: Session, runtime: Any, app: Any, sendgrid: SandboxSendGrid
+    db: Session, runtime: Any, app: Any, client: Any, sendgrid: SandboxSendGrid
 ) -> None:
     shop, campaign = _campaign(db, [Person() for _ in range(5)])
     _start(db, app, shop, campaign)
@@ -237,7 +238,12 @@ def test_sendgrid_down_fails_the_batch_on_the_campaign_and_the_shop_never_silent
     assert {m.status for m in db.scalars(select(Message))} == {"failed"}
     assert "5 email(s) failed" in (db.get_one(Campaign, campaign.id).last_error or "")
     db.refresh(shop)
-    assert f"Campaign {campaign.id}" in (shop.last_error or "")
+    assert shop.last_error_code == "shop_error.campaign_emails_failed"
+    pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert (
+        f"Campaign “{campaign.name}”: 5 emails were not sent: SendGrid did not answer"
+    ) in pages["en"]
+    assert f"キャンペーン「{campaign.name}」: 5 通のメールを送信できませんでした" in pages["ja"]
     with app.app_context():
         report = campaign_report(db, shop, campaign.id)
     assert report is not None
