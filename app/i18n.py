@@ -128,6 +128,19 @@ def _worded_value(value: Any, separator: str = "list.separator") -> Any:
     return value
 
 
+def message_problem(text: str | None) -> str | None:
+    """Why an email was not sent (`Message.last_error`) in the current language: its reason key
+    worded (a send outcome, a skip, or the run's exit; `sendgrid_unavailable: …` as SendGrid
+    not answering), else the stored text (SendGrid's answer to a refused send)."""
+    if not text:
+        return None
+    code = text.split(":", 1)[0].strip()
+    for key in (f"message.problem.{code}", f"run.exit.{code}"):
+        if key in KEYED_MESSAGES:
+            return text_for(key)
+    return text
+
+
 def translate(language: str, key: str, **values: Any) -> str:
     """`text_for` in `language` rather than the request's (a job writing an English error);
     inside an app context, like every gettext."""
@@ -641,6 +654,20 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "message.event.spamreport": lazy_gettext("spam report"),
     "message.event.unsubscribe": lazy_gettext("unsubscribed"),
     "message.status.failed": lazy_gettext("Failed"),
+    # Why a message was not sent (`message_problem`), beside the run exits (`run.exit.*`).
+    "message.problem.outcome_unknown": lazy_gettext(
+        "SendGrid's answer was lost: it may have been sent, and is never sent again"
+    ),
+    "message.problem.worker_lost": lazy_gettext(
+        "the sending worker stopped mid-send: it may have been sent, and is never sent again"
+    ),
+    "message.problem.sendgrid_unavailable": lazy_gettext(
+        "SendGrid did not answer, even after several retries"
+    ),
+    "message.problem.waiting_for_sender_identity": lazy_gettext("waiting for your sender details"),
+    "message.problem.smart_sending": lazy_gettext("emailed recently (smart sending)"),
+    "message.problem.frequency_cap": lazy_gettext("frequency cap reached"),
+    "message.problem.run_exited": lazy_gettext("the customer left the flow"),
     "message.status.pending": lazy_pgettext("message.status.pending", "Pending"),
     "message.status.sending": lazy_gettext("Sending"),
     "message.status.sent": lazy_pgettext("message.status.sent", "Sent"),

@@ -18,7 +18,7 @@ from redis import RedisError
 from app import formatting
 from app.admin import bp
 from app.heartbeats import automations_liveness
-from app.i18n import confidence_reason, current_language, text_for
+from app.i18n import confidence_reason, current_language, message_problem, text_for
 from app.kizuna import kizuna
 from app.services.shop_errors import shop_error, stored_problem
 
@@ -144,6 +144,7 @@ TEMPLATE_GLOBALS: dict[str, Callable[..., Any]] = {
     "text_for": text_for,
     "shop_error": shop_error,
     "stored_problem": stored_problem,
+    "message_problem": message_problem,
     "confidence_reason": confidence_reason,
     "lang": current_language,
     "admin_url": admin_url,

@@ -269,3 +269,52 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
     assert "Winter sale" in rendered
     assert "Tom" in rendered  # the recipient's greeting
     assert "/unsubscribe/" not in rendered
+
+
+@pytest.mark.parametrize(
+    ("status", "stored", "english", "japanese"),
+    [
+        (
+            "unknown",
+            "outcome_unknown",
+            "SendGrid's answer was lost",
+            "SendGrid からの応答が失われました",
+        ),
+        (
+            "failed",
+            "sendgrid_unavailable: 503 Service Unavailable",
+            "SendGrid did not answer, even after several retries",
+            "何度か再試行しましたが、SendGrid から応答がありませんでした",
+        ),
+        ("skipped", "no_consent", "no consent", "同意なし"),
+        (
+            "failed",
+            "The from address does not match a verified Sender Identity.",
+            "The from address does not match a verified Sender Identity.",
+            "The from address does not match a verified Sender Identity.",
+        ),
+    ],
+    ids=["answer_lost", "sendgrid_down", "run_exit", "sendgrid_words"],
+)
+def test_why_an_email_was_not_sent_reads_in_the_merchants_language(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    drain_jobs: Any,
+    status: str,
+    stored: str,
+    english: str,
+    japanese: str,
+) -> None:
+    shop = setup_shop(db)
+    deliver_checkout(client)
+    drain_jobs(WEBHOOKS)
+    [run] = runs(db)
+    message = flow_stats.message(db, run, 1, status=status, last_error=stored)
+    login(client, runtime, db.get_one(Account, shop.account_id))
+    for language, expected in (("en", english), ("ja", japanese)):
+        response = client.get(f"/app/outbox/{message.id}", headers={"Accept-Language": language})
+        page = html.unescape(text_of(response))
+        shown = re.search(r'data-field="message-problem">([^<]*)<', page)
+        assert shown is not None, language
+        assert expected in shown.group(1), (language, shown.group(1))
