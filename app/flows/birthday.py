@@ -28,7 +28,7 @@ from app.flows.form import Choice, FlowForm, subject_override
 from app.flows.reads import flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, scan_times, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
-from app.flows.runs import start_run
+from app.flows.runs import RunStart, start_runs
 from app.models import Customer, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.services.unsubscribe import suppressed_emails
@@ -124,16 +124,13 @@ def scan_shop(session: Session, shop: Shop, now: datetime) -> list[int]:
         .order_by(Customer.id)
     ).all()
     blocked = suppressed_emails(session, shop.id, (c.email for c in due))
-    started = []
-    for customer in due:
-        if customer.email_normalized in blocked:
-            continue
-        run_id = start_run(
-            session, shop.id, BIRTHDAY, customer.id, key, config,
-            now + config.step_delays[0], now,
-        )  # fmt: skip
-        if run_id is not None:
-            started.append(run_id)
+    first_due = now + config.step_delays[0]
+    starts = [
+        RunStart(customer.id, key, first_due)
+        for customer in due
+        if customer.email_normalized not in blocked
+    ]
+    started = start_runs(session, shop.id, BIRTHDAY, config, starts, now)
     log.info("birthday scan shop_id=%s started=%s", shop.id, len(started))
     return started
 

@@ -38,7 +38,7 @@ from app.flows.post_purchase import cards, load_products
 from app.flows.reads import flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
-from app.flows.runs import exit_runs, start_run
+from app.flows.runs import RunStart, exit_runs, start_runs
 from app.models import Customer, CustomerProduct, Order, Shop
 from app.models.flow import FlowRun, FlowSetting
 from app.models.order import order_time
@@ -122,14 +122,9 @@ def _start(
     enabled, config = flow_config(session, shop_id, WELCOME)
     if not enabled or config.steps == 0:
         return []
-    started = []
-    for customer in customers:
-        run_id = start_run(
-            session, shop_id, WELCOME, customer.id, TRIGGER_KEY, config,
-            now + config.step_delays[0], now,
-        )  # fmt: skip
-        if run_id is not None:
-            started.append(run_id)
+    first_due = now + config.step_delays[0]
+    starts = [RunStart(customer.id, TRIGGER_KEY, first_due) for customer in customers]
+    started = start_runs(session, shop_id, WELCOME, config, starts, now)
     if started:
         log.info("welcome started shop_id=%s runs=%s", shop_id, len(started))
     return started
