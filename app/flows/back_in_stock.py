@@ -42,16 +42,15 @@ from app.flows.post_purchase import (
     load_products,
     render_part,
 )
-from app.flows.reads import flow_config, may_receive, suppressed
+from app.flows.reads import ensure_flow_setting, flow_config, may_receive, suppressed
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import start_run
 from app.formatting import greeting_name
 from app.models import Customer, Order, OrderLine, Shop
-from app.models.flow import FlowRun, FlowSetting
+from app.models.flow import FlowRun
 from app.models.order import order_time
 from app.models.storefront import WAITING, StockSubscription
-from app.services.upsert import dialect_insert
 
 BACK_IN_STOCK = "back_in_stock"
 NOTIFIED = "notified"
@@ -60,20 +59,6 @@ PASSED_OVER = "passed_over"  # unsubscribed or suppressed when the stock came
 DEFAULTS: Mapping[str, Any] = {"step_delay_hours": [0], "holdout_percent": 0}
 PARTS = ("intro", "product")
 SUBJECT = lazy_pgettext("email subject", "{product} is back in stock")
-
-
-def settings(session: Session, shop_id: int) -> FlowSetting:
-    """The shop's back-in-stock settings row, created with `DEFAULTS` on first use."""
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(shop_id=shop_id, flow_key=BACK_IN_STOCK, enabled=True, config=dict(DEFAULTS))
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(
-            FlowSetting.shop_id == shop_id, FlowSetting.flow_key == BACK_IN_STOCK
-        )
-    ).one()
 
 
 def trigger_subscription(trigger_key: str) -> int | None:
@@ -100,7 +85,7 @@ def on_restock(session: Session, shop_id: int, restocks: Sequence[Restock]) -> l
     """First come, first served: for each restock the oldest waiting subscriptions, up to its
     `available` units, are notified (a run each); one the address may not receive is passed
     over and its unit goes to the next. → the runs started."""
-    settings(session, shop_id)
+    ensure_flow_setting(session, shop_id, BACK_IN_STOCK, DEFAULTS, enabled=True)
     enabled, config = flow_config(session, shop_id, BACK_IN_STOCK)
     if not enabled or config.steps == 0:
         return []

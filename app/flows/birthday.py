@@ -25,14 +25,13 @@ from app.domain.orchestration import FlowConfig, shop_zone
 from app.flows.content import TemplateEmails
 from app.flows.definition import DAILY_SCAN, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import Choice, FlowForm, subject_override
-from app.flows.reads import flow_config, flow_setting
+from app.flows.reads import ensure_flow_setting, flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, scan_times, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import RunStart, start_runs
 from app.models import Customer, Shop
-from app.models.flow import FlowRun, FlowSetting
+from app.models.flow import FlowRun
 from app.services.unsubscribe import suppressed_emails
-from app.services.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +54,6 @@ SUBJECTS: dict[str, LazyString] = {
     DAY: lazy_gettext("Happy birthday from {shop}"),
     MONTH: lazy_gettext("Happy birthday month from {shop}"),
 }
-
-
-def settings(session: Session, shop_id: int) -> FlowSetting:
-    """The shop's birthday settings row, created on first use with `DEFAULTS`, turned off (the
-    merchant turns the flow on)."""
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(shop_id=shop_id, flow_key=BIRTHDAY, enabled=False, config=dict(DEFAULTS))
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == BIRTHDAY)
-    ).one()
 
 
 def granularity(config: Mapping[str, Any] | None) -> str:
@@ -97,7 +83,7 @@ def due_clause(today: date, kind: str) -> Any:
 def scan_shop(session: Session, shop: Shop, now: datetime) -> list[int]:
     """The daily scan: a run for each consenting customer whose birthday is due today in the
     shop's zone and who has none this year; → the new runs' ids. One query finds them."""
-    row = settings(session, shop.id)
+    row = ensure_flow_setting(session, shop.id, BIRTHDAY, DEFAULTS, enabled=False)
     enabled, config = flow_config(session, shop.id, BIRTHDAY)
     if not enabled or config.steps == 0:
         return []

@@ -44,13 +44,19 @@ from app.flows.post_purchase import (
     load_products,
     render_part,
 )
-from app.flows.reads import flow_config, flow_setting, is_subscribed, suppressed
+from app.flows.reads import (
+    ensure_flow_setting,
+    flow_config,
+    flow_setting,
+    is_subscribed,
+    suppressed,
+)
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import exit_on_customer_orders, exit_runs, load_order_exits, start_run
 from app.formatting import greeting_name
 from app.models import Checkout, Customer, Order, Shop
-from app.models.flow import FlowRun, FlowSetting
+from app.models.flow import FlowRun
 from app.models.order import order_time
 from app.models.storefront import (
     ADDED_TO_CART,
@@ -59,7 +65,6 @@ from app.models.storefront import (
     StorefrontEvent,
 )
 from app.services import recommendations
-from app.services.upsert import dialect_insert
 
 BROWSE = "browse"
 DEFAULTS: Mapping[str, Any] = {"step_delay_hours": [2], "min_views": 1, "lookback_days": 3}
@@ -82,18 +87,6 @@ class BrowseSettings:
         values = {**DEFAULTS, **(overrides or {})}
         days = min(max(float(values["lookback_days"]), 1.0), EVENT_RETENTION.days)
         return cls(max(1, int(values["min_views"])), timedelta(days=days))
-
-
-def settings(session: Session, shop_id: int) -> FlowSetting:
-    """The shop's browse settings row, created with `DEFAULTS` on first use."""
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(shop_id=shop_id, flow_key=BROWSE, enabled=True, config=dict(DEFAULTS))
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == BROWSE)
-    ).one()
 
 
 def period_key(moment: datetime, lookback: timedelta) -> str:
@@ -173,7 +166,7 @@ def on_events(session: Session, shop_id: int, events: Sequence[StorefrontEvent])
     viewers = {customer_id for customer_id in viewers if customer_id is not None}
     if not viewers:
         return []
-    row = flow_setting(session, shop_id, BROWSE) or settings(session, shop_id)
+    row = ensure_flow_setting(session, shop_id, BROWSE, DEFAULTS, enabled=True)
     enabled, config = flow_config(session, shop_id, BROWSE)
     if not enabled or config.steps == 0:
         return []

@@ -42,6 +42,7 @@ from app.domain.orchestration import (
 from app.domain.recommendations import Purchase, product_histories
 from app.flows.definition import ORDERS_CHANGED, FlowDefinition, PreviewTarget, Trigger, every_step
 from app.flows.form import FlowForm, subject_override
+from app.flows.reads import ensure_flow_setting
 from app.flows.reads import flow_setting as load_setting
 from app.flows.runs import (
     RunStart,
@@ -61,7 +62,6 @@ from app.models.order import order_time
 from app.models.recommendation_settings import ProductSupply
 from app.services import purchase_stats, recommendation_settings, recommendations
 from app.services.recommendations import AVAILABLE_STATUSES
-from app.services.upsert import dialect_insert
 from connectors.base import OrderRecord
 from connectors.sendgrid.mail import MAX_SUBSTITUTIONS_BYTES, OutgoingEmail
 
@@ -93,28 +93,6 @@ SUBJECTS: dict[str, LazyString] = {
     REVIEW_REQUEST: lazy_pgettext("email subject", "How do you like your purchase?"),
     REPLENISHMENT: lazy_pgettext("email subject", "Running low on {product}?"),
 }
-
-
-def settings(session: Session, shop_id: int, flow_key: str) -> FlowSetting:
-    """The shop's settings row for a post-purchase flow, created with its defaults on first use
-    (so the flow runs on its own steps, on by default, and the merchant sees what runs).
-    Read once per transaction (`reads.flow_setting`): a batch of orders inserts nothing again."""
-    row = load_setting(session, shop_id, flow_key)
-    if row is not None:
-        return row
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(
-            shop_id=shop_id,
-            flow_key=flow_key,
-            enabled=True,
-            config=dict(POST_PURCHASE_DEFAULTS[flow_key]),
-        )
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key)
-    ).one()
 
 
 def is_paid(order: Order) -> bool:
@@ -347,7 +325,9 @@ def flow_settings(
     session: Session, shop_id: int, flow_key: str
 ) -> tuple[bool, FlowConfig, FlowSetting]:
     """(runs, config, settings row) of a post-purchase flow for the shop."""
-    row = settings(session, shop_id, flow_key)
+    row = ensure_flow_setting(
+        session, shop_id, flow_key, POST_PURCHASE_DEFAULTS[flow_key], enabled=True
+    )
     enabled, config = flow_config(session, shop_id, flow_key)
     return enabled and config.steps > 0, config, row
 

@@ -1,6 +1,7 @@
 """What a flow's checks read about a shop, once per transaction: the shop, its flow settings,
-suppression, a cart's checkout, consent. The session listeners that keep those reads honest
-(`install`, called by `create_app`).
+suppression, a cart's checkout, consent. A flow's settings row, written with its defaults on
+first use. The session listeners that keep those reads honest (`install`, called by
+`create_app`).
 
 Layer: flows, the bottom of the package (after `definition`, `form` and `rules`): every other
 flow module may read through it; it imports none of them.
@@ -8,6 +9,7 @@ flow module may read through it; it imports none of them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event, select
@@ -17,7 +19,7 @@ from app.domain.orchestration import FlowConfig
 from app.models import Checkout, Customer, Shop
 from app.models.flow import FlowSetting
 from app.services.unsubscribe import is_suppressed
-from app.services.upsert import normalize_email
+from app.services.upsert import dialect_insert, normalize_email
 
 
 def is_subscribed(customer: Customer | None) -> bool:
@@ -117,10 +119,14 @@ def shop_row(session: Session, shop_id: int) -> Shop | None:
     return shop
 
 
+def _setting_key(shop_id: int, flow_key: str) -> tuple[str, int, str]:
+    return ("flow_setting", shop_id, flow_key)
+
+
 def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting | None:
     """The shop's settings row for a flow (None: defaults), read once per transaction; a
     missing row too, until a write to `flow_settings` (a flow's first use inserts its row)."""
-    key = ("flow_setting", shop_id, flow_key)
+    key = _setting_key(shop_id, flow_key)
     reads = _reads(session)
     if key not in reads:
         reads[key] = session.scalars(
@@ -129,6 +135,27 @@ def flow_setting(session: Session, shop_id: int, flow_key: str) -> FlowSetting |
             )
         ).one_or_none()
     row: FlowSetting | None = reads[key]
+    return row
+
+
+def ensure_flow_setting(
+    session: Session, shop_id: int, flow_key: str, defaults: Mapping[str, Any], *, enabled: bool
+) -> FlowSetting:
+    """The shop's settings row for a flow, written on first use with `defaults` and `enabled`
+    (so the flow runs on its own steps and the merchant sees what runs). An existing row is read
+    once per transaction (`flow_setting`) and not written again; a new one is kept as that read."""
+    row = flow_setting(session, shop_id, flow_key)
+    if row is not None:
+        return row
+    session.execute(
+        dialect_insert(session, FlowSetting)
+        .values(shop_id=shop_id, flow_key=flow_key, enabled=enabled, config=dict(defaults))
+        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
+    )
+    row = session.scalars(
+        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == flow_key)
+    ).one()
+    _reads(session)[_setting_key(shop_id, flow_key)] = row
     return row
 
 

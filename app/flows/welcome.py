@@ -35,15 +35,14 @@ from app.flows.definition import (
 )
 from app.flows.form import FlowForm, subject_override
 from app.flows.post_purchase import cards, load_products
-from app.flows.reads import flow_config, flow_setting
+from app.flows.reads import ensure_flow_setting, flow_config, flow_setting
 from app.flows.replay import FlowPlan, Window, stored_settings
 from app.flows.replay import Trigger as ReplayTrigger
 from app.flows.runs import RunStart, exit_runs, start_runs
 from app.models import Customer, CustomerProduct, Order, Shop
-from app.models.flow import FlowRun, FlowSetting
+from app.models.flow import FlowRun
 from app.models.order import order_time
 from app.services.unsubscribe import suppressed_emails
-from app.services.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +70,6 @@ SUBJECTS: dict[int, LazyString] = {
     2: lazy_gettext("Our story, and what customers love"),
     3: lazy_gettext("A little something for your next visit"),
 }
-
-
-def settings(session: Session, shop_id: int) -> FlowSetting:
-    """The shop's welcome settings row, created on first use with `DEFAULTS`, turned off (the
-    merchant turns the series on)."""
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(shop_id=shop_id, flow_key=WELCOME, enabled=False, config=dict(DEFAULTS))
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == WELCOME)
-    ).one()
 
 
 def consent_moment() -> Any:
@@ -118,7 +104,7 @@ def _start(
 ) -> list[int]:
     if not customers:
         return []
-    settings(session, shop_id)
+    ensure_flow_setting(session, shop_id, WELCOME, DEFAULTS, enabled=False)
     enabled, config = flow_config(session, shop_id, WELCOME)
     if not enabled or config.steps == 0:
         return []

@@ -32,14 +32,12 @@ from app.flows.definition import (
     every_step,
 )
 from app.flows.form import FlowForm, Number, subject_override
-from app.flows.reads import flow_config, flow_setting, is_subscribed
+from app.flows.reads import ensure_flow_setting, flow_config, flow_setting, is_subscribed
 from app.flows.replay import winback_triggers
 from app.flows.runs import exit_on_customer_orders, load_order_exits, start_run
 from app.models import Customer, Order, Shop
-from app.models.flow import FlowSetting
 from app.models.order import order_time
 from app.services.unsubscribe import is_suppressed
-from app.services.upsert import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +47,6 @@ SUBJECTS: dict[int, LazyString] = {
     1: lazy_pgettext("email subject", "It has been a while — we miss you"),
     2: lazy_pgettext("email subject", "Still here for you"),
 }
-
-
-def settings(session: Session, shop_id: int) -> FlowSetting:
-    """The shop's win-back settings row, created with `WINBACK_DEFAULTS` on first use (so the
-    flow's steps are the win-back ones, and the merchant sees what runs)."""
-    session.execute(
-        dialect_insert(session, FlowSetting)
-        .values(shop_id=shop_id, flow_key=WINBACK, enabled=True, config=dict(WINBACK_DEFAULTS))
-        .on_conflict_do_nothing(index_elements=["shop_id", "flow_key"])
-    )
-    return session.scalars(
-        select(FlowSetting).where(FlowSetting.shop_id == shop_id, FlowSetting.flow_key == WINBACK)
-    ).one()
 
 
 def _order_history(
@@ -94,7 +79,7 @@ def _order_history(
 
 def scan_shop(session: Session, shop: Shop, now: datetime) -> list[int]:
     """Start a run for each lapsing, consenting customer of `shop`; → the new runs' ids."""
-    row = settings(session, shop.id)
+    row = ensure_flow_setting(session, shop.id, WINBACK, WINBACK_DEFAULTS, enabled=True)
     enabled, config = flow_config(session, shop.id, WINBACK)
     if not enabled or config.steps == 0:
         return []

@@ -23,6 +23,7 @@ from app.passwords import verify_password
 from app.services import accounts
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from tests.conftest import make_test_env
+from tests.factories import cart_flow
 from tests.factories.accounts import (
     csrf_from,
     emails_to,
@@ -34,18 +35,13 @@ from tests.factories.accounts import (
 )
 from tests.factories.admin import make_shop
 
+sendgrid = cart_flow.sendgrid
+
 pytestmark = pytest.mark.integration
 
 OWNER = "owner@tea-house.example"
 PASSWORD = "matcha-latte-2026"
 SECRET = "test-secret-key-0123456789"
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
 
 
 @pytest.fixture

@@ -29,22 +29,18 @@ from app.models.flow import Message, MessageEvent
 from app.services import segments
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from tests.conftest import make_test_env
+from tests.factories import cart_flow
 from tests.factories.accounts import make_member, sign_in
 from tests.factories.admin import login, make_account, make_customer, make_shop, text_of
 from tests.factories.shops import build_shop
+
+sendgrid = cart_flow.sendgrid
 
 pytestmark = pytest.mark.integration
 
 JP_RULE = {"match": "all", "rules": [{"field": "country", "op": "is", "value": "JP"}]}
 STAFF_EMAIL = "staff@tea-house.example"
 STAFF_PASSWORD = "sencha-and-mochi-2026"
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
 
 
 @pytest.fixture

@@ -37,10 +37,13 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
+from tests.factories import cart_flow
 from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
 from tests.factories.sync_resume import connect_woo_store
+
+sendgrid = cart_flow.sendgrid
 
 pytestmark = [
     pytest.mark.integration,
@@ -68,13 +71,6 @@ def shopify(servers: Any) -> Iterator[SandboxShopify]:
     servers[1].target = platform.wsgi_app
     yield platform
     platform.close()
-
-
-@pytest.fixture
-def sendgrid(serve: Any) -> SandboxSendGrid:
-    sandbox = SandboxSendGrid()
-    sandbox.url = serve(sandbox.wsgi_app).url  # type: ignore[attr-defined]
-    return sandbox
 
 
 @pytest.fixture

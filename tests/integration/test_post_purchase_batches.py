@@ -8,11 +8,9 @@ its size (cross-sells from the shop's precomputed stats, owned products from
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -24,7 +22,7 @@ from app.queueing import EMAIL
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sendgrid.mail import build_batch
 from jobs.flows import dispatch_due_steps, run_flow_step
-from tests.factories import cart_flow
+from tests.factories import cart_flow, sql
 from tests.factories.post_purchase import (
     BOWL,
     SCOOP,
@@ -39,6 +37,7 @@ from tests.factories.sendgrid_mail import assert_valid
 
 config = cart_flow.config
 sendgrid = cart_flow.sendgrid
+statements = sql.statements
 
 pytestmark = pytest.mark.integration
 
@@ -137,20 +136,6 @@ def test_set_wise_sends_the_same_emails_as_messages_sent_alone(
     with runtime.db.session() as session:
         statuses = {m.status for m in session.query(Message)}
     assert statuses == {"sent"}
-
-
-@pytest.fixture
-def statements() -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
 
 
 def test_a_batch_costs_the_same_statements_at_5_and_at_60_thank_yous(
