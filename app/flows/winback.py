@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from app.domain.orchestration import (
     WINBACK,
     WINBACK_DEFAULTS,
-    FlowConfig,
     WinbackConfig,
 )
 from app.flows.content import TemplateEmails
@@ -34,10 +33,11 @@ from app.flows.definition import (
 from app.flows.form import FlowForm, Number, subject_override
 from app.flows.reads import ensure_flow_setting, flow_config, flow_setting, is_subscribed
 from app.flows.replay import winback_triggers
-from app.flows.runs import exit_on_customer_orders, load_order_exits, start_run
+from app.flows.runs import RunStart, exit_on_customer_orders, load_order_exits, start_runs
 from app.models import Customer, Order, Shop
 from app.models.order import order_time
-from app.services.unsubscribe import is_suppressed
+from app.services.unsubscribe import suppressed_emails
+from app.services.upsert import normalize_email
 
 log = logging.getLogger(__name__)
 
@@ -91,40 +91,23 @@ def scan_shop(session: Session, shop: Shop, now: datetime) -> list[int]:
     customers = session.scalars(
         select(Customer).where(Customer.shop_id == shop.id, Customer.id.in_(history))
     ).all()
-    started = []
-    for customer in customers:
-        orders = sorted(history[customer.id])
-        if customer.deleted_at or customer.redacted_at or not is_subscribed(customer):
-            continue
-        if not lapse.is_lapsing([moment for moment, _ in orders], now):
-            continue
-        if is_suppressed(session, shop.id, customer.email):
-            continue
-        run_id = _start_run(session, shop.id, customer.id, orders[-1][1], config, now)
-        if run_id is not None:
-            started.append(run_id)
+    lapsing = [
+        customer
+        for customer in customers
+        if not (customer.deleted_at or customer.redacted_at)
+        and is_subscribed(customer)
+        and lapse.is_lapsing([moment for moment, _ in history[customer.id]], now)
+    ]
+    blocked = suppressed_emails(session, shop.id, (c.email for c in lapsing))
+    first_due = now + config.step_delays[0]
+    starts = [
+        RunStart(customer.id, f"lapse:{max(history[customer.id])[1]}", first_due)
+        for customer in lapsing
+        if normalize_email(customer.email) not in blocked
+    ]
+    started = start_runs(session, shop.id, WINBACK, config, starts, now)
     log.info("winback scan shop_id=%s started=%s", shop.id, len(started))
     return started
-
-
-def _start_run(
-    session: Session,
-    shop_id: int,
-    customer_id: int,
-    last_order_id: int,
-    config: FlowConfig,
-    now: datetime,
-) -> int | None:
-    return start_run(
-        session,
-        shop_id,
-        WINBACK,
-        customer_id,
-        f"lapse:{last_order_id}",
-        config,
-        now + config.step_delays[0],
-        now,
-    )
 
 
 # --- at send time ----------------------------------------------------------------------------

@@ -159,18 +159,24 @@ def is_suppressed(session: Session, shop_id: int, email: str | None) -> bool:
     return normalized in suppressed_emails(session, shop_id, [normalized])
 
 
+_ADDRESSES_PER_QUERY = 10_000
+
+
 def suppressed_emails(session: Session, shop_id: int, emails: Iterable[str | None]) -> set[str]:
-    """Which of these addresses (normalised) the shop has suppressed, in one query."""
-    normalized = {e for e in (normalize_email(email) for email in emails) if e is not None}
-    if not normalized:
-        return set()
-    return set(
-        session.scalars(
-            select(Suppression.email_normalized).where(
-                Suppression.shop_id == shop_id, Suppression.email_normalized.in_(normalized)
+    """Which of these addresses (normalised) the shop has suppressed, in one query per
+    `_ADDRESSES_PER_QUERY` addresses (a statement holds at most 65,535 values)."""
+    normalized = sorted({e for e in (normalize_email(email) for email in emails) if e is not None})
+    found: set[str] = set()
+    for first in range(0, len(normalized), _ADDRESSES_PER_QUERY):
+        chunk = normalized[first : first + _ADDRESSES_PER_QUERY]
+        found.update(
+            session.scalars(
+                select(Suppression.email_normalized).where(
+                    Suppression.shop_id == shop_id, Suppression.email_normalized.in_(chunk)
+                )
             )
         )
-    )
+    return found
 
 
 def unsubscribe_by_token(session: Session, secret_key: str, token: str) -> bool:
