@@ -17,7 +17,17 @@ from typing import Any
 
 import numpy as np
 import redis
-from sqlalchemy import BigInteger, case, cast, delete, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from app.db import driver_errors, utcnow
@@ -437,24 +447,38 @@ def rescore_rfm(session: Session, shop_id: int) -> int:
     ).first()
     if latest is None:
         return 0
-    days, orders, units = _stored_distributions(session, shop_id)
     detail = dict(latest.detail or {})
     stored = detail.get("thresholds") or {}
     history_days = int(stored.get("history_days", detail.get("history_days", 0)))
-    applied = rfm.thresholds_for_arrays(days, orders, units, history_days, shop_thresholds(shop))
+    overrides = shop_thresholds(shop)
+    if _all_custom(overrides):
+        # Every boundary is the merchant's: no distribution is read.
+        days = orders = units = np.zeros(0, dtype=np.int64)
+    else:
+        days, orders, units = _stored_distributions(session, shop_id)
+    applied = rfm.thresholds_for_arrays(days, orders, units, history_days, overrides)
     changed = _update_cells(session, shop_id, applied)
 
     totals = score_totals(session, shop_id)
     counts = _counts_of_totals(totals)
+    rescored = sum(counts["group_counts"].values())
     latest.grid_counts = counts["grid_counts"]
     latest.group_counts = counts["group_counts"]
     detail["thresholds"] = {**_thresholds_detail(applied), "history_days": history_days}
     detail["totals"] = totals
     latest.detail = detail
     session.commit()
-    vacuum_scores(session)
-    log.info("rescored rfm shop=%s customers=%s changed=%s", shop_id, len(days), changed)
-    return len(days)
+    vacuum_scores(session, analyze_columns=("rfm_group",))
+    log.info("rescored rfm shop=%s customers=%s changed=%s", shop_id, rescored, changed)
+    return rescored
+
+
+def _all_custom(overrides: rfm.RfmThresholds) -> bool:
+    return (
+        overrides.recency_days is not None
+        and overrides.frequency_orders is not None
+        and overrides.monetary is not None
+    )
 
 
 def _counts_of_totals(totals: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -488,39 +512,43 @@ def score_totals(session: Session, shop_id: int) -> dict[str, Any]:
     instead of scanning a million scores: per (R, FM) cell [r, fm, customers, revenue], per group
     [group, customers, revenue, predicted CLV], and the group moves since the last scoring on an
     earlier day [from, to, customers], largest first. Money as decimal strings.
+
+    One scan of the shop's scores, counted and summed per (R, FM, group, previous group) — a few
+    hundred combinations — then added up here per cell, group and move.
     """
     scores = table_of(CustomerScore)
-    mine = scores.c.shop_id == shop_id
-    cells = session.execute(
-        select(scores.c.r, scores.c.fm, func.count(), func.coalesce(func.sum(scores.c.monetary), 0))
-        .where(mine)
-        .group_by(scores.c.r, scores.c.fm)
-    )
-    groups = session.execute(
+    r, fm, group, previous = scores.c.r, scores.c.fm, scores.c.rfm_group, scores.c.previous_group
+    rows = session.execute(
         select(
-            scores.c.rfm_group,
+            r,
+            fm,
+            group,
+            previous,
             func.count(),
-            func.coalesce(func.sum(scores.c.monetary), 0),
-            func.coalesce(func.sum(scores.c.predicted_clv), 0),
+            func.sum(scores.c.monetary),
+            func.sum(scores.c.predicted_clv),
         )
-        .where(mine)
-        .group_by(scores.c.rfm_group)
-    )
-    moves = session.execute(
-        select(scores.c.previous_group, scores.c.rfm_group, func.count())
-        .where(
-            mine,
-            scores.c.previous_group.is_not(None),
-            scores.c.previous_group != scores.c.rfm_group,
-        )
-        .group_by(scores.c.previous_group, scores.c.rfm_group)
-        .order_by(func.count().desc(), scores.c.previous_group, scores.c.rfm_group)
-        .limit(MOVES_STORED)
-    )
+        .where(scores.c.shop_id == shop_id)
+        .group_by(r, fm, group, previous)
+    ).all()
+    cells: dict[tuple[int, int], list[Any]] = {}
+    groups: dict[str, list[Any]] = {}
+    moves: dict[tuple[str, str], int] = {}
+    for r_, fm_, group_, previous_, n, revenue, clv in rows:
+        cell = cells.setdefault((r_, fm_), [0, Decimal(0)])
+        cell[0] += n
+        cell[1] += Decimal(revenue)
+        totals = groups.setdefault(group_, [0, Decimal(0), Decimal(0)])
+        totals[0] += n
+        totals[1] += Decimal(revenue)
+        totals[2] += Decimal(clv)
+        if previous_ is not None and previous_ != group_:
+            moves[(previous_, group_)] = moves.get((previous_, group_), 0) + n
+    largest = sorted(moves.items(), key=lambda move: (-move[1], move[0]))[:MOVES_STORED]
     return {
-        "cells": [[r, fm, n, str(Decimal(revenue))] for r, fm, n, revenue in cells],
-        "groups": [[g, n, str(Decimal(rev)), str(Decimal(clv))] for g, n, rev, clv in groups],
-        "moves": [[a, b, n] for a, b, n in moves],
+        "cells": [[r_, fm_, n, str(rev)] for (r_, fm_), (n, rev) in sorted(cells.items())],
+        "groups": [[g, n, str(rev), str(clv)] for g, (n, rev, clv) in sorted(groups.items())],
+        "moves": [[a, b, n] for (a, b), n in largest],
     }
 
 
@@ -563,16 +591,20 @@ def _stored_distributions(session: Session, shop_id: int) -> tuple[Any, Any, Any
     return arrays[0], arrays[1], arrays[2]
 
 
-def vacuum_scores(session: Session) -> None:
+def vacuum_scores(session: Session, analyze_columns: Sequence[str] = ()) -> None:
     """PostgreSQL, after a scoring committed: VACUUM (ANALYZE) `customer_scores`, so the rule
     counts plan on fresh statistics and read the group index alone (index-only scans need the
     pages marked all-visible). VACUUM skips pages already all-visible: its cost follows the rows
-    this scoring wrote."""
+    this scoring wrote. `analyze_columns` limits the statistics to the columns that changed
+    (an RFM rescoring changes only the cells and groups); every column by default."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    known = table_of(CustomerScore).c
+    columns = ", ".join(known[name].name for name in analyze_columns)
+    statement = "VACUUM (ANALYZE) customer_scores" + (f" ({columns})" if columns else "")
     engine: Any = session.get_bind()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.exec_driver_sql("VACUUM (ANALYZE) customer_scores")
+        connection.exec_driver_sql(statement)
 
 
 def _update_cells(session: Session, shop_id: int, applied: rfm.AppliedThresholds) -> int:
