@@ -7,7 +7,10 @@ once: a recipient leaves `queued` and gets their `messages` row (`sending`, uniq
 and customer) in the batch's commit, before the request; a worker killed after that commit
 leaves the rows `sending` (the message sweeper marks them `unknown`, SendGrid's events settle
 them) and a re-run finds no queued recipient to send again. The campaign's status is read
-before every batch: a pause or a cancel stops the send there; a resume continues it.
+before every batch: a pause or a cancel stops the send there; a resume continues it. A lane
+claims after its previous batch and every statement of a batch names its customers' id range,
+so a batch costs the same at the millionth recipient as at the first, whatever the planner's
+statistics say.
 SendGrid's 429/5xx are retried by the client with backoff; then the batch's messages are
 `failed`, on the campaign's and the shop's status.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import ColumnElement, and_, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.campaigns.audience import campaign_caps, snapshot
@@ -170,6 +173,7 @@ class Batch:
 
     stop: str | None = None
     claimed: int = 0
+    last_customer_id: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     emails: list[OutgoingEmail] = field(default_factory=list)
 
@@ -222,14 +226,46 @@ def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> N
         session.commit()
 
 
+def _batch_recipients(campaign_id: int, customer_ids: list[int]) -> ColumnElement[bool]:
+    """The WHERE picking these recipients of the campaign (`customer_ids` not empty). The ids'
+    range bounds the index scan whatever the planner's statistics say: matched on the
+    campaign alone, each batch would read every recipient of the campaign (and the versions its
+    earlier batches left behind), so each batch would cost more than the one before."""
+    return and_(
+        CampaignRecipient.campaign_id == campaign_id,
+        CampaignRecipient.customer_id.between(min(customer_ids), max(customer_ids)),
+        CampaignRecipient.customer_id.in_(customer_ids),
+    )
+
+
+def _claim_queued(
+    session: Session, campaign_id: int, size: int, after: int
+) -> list[CampaignRecipient]:
+    """Lock the next `size` queued recipients above customer id `after` that no other lane
+    holds. Starting after the lane's previous batch keeps each claim's scan short whatever
+    the plan: from the start, it would step over every recipient already sent (their rows
+    and the index entries their updates left behind), so each batch would cost more than
+    the one before."""
+    return list(
+        session.scalars(
+            select(CampaignRecipient)
+            .where(
+                CampaignRecipient.campaign_id == campaign_id,
+                CampaignRecipient.status == "queued",
+                CampaignRecipient.customer_id > after,
+            )
+            .order_by(CampaignRecipient.customer_id)
+            .limit(size)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
 def _mark(session: Session, campaign_id: int, customer_ids: list[int], **values: Any) -> None:
     if customer_ids:
         session.execute(
             update(CampaignRecipient)
-            .where(
-                CampaignRecipient.campaign_id == campaign_id,
-                CampaignRecipient.customer_id.in_(customer_ids),
-            )
+            .where(_batch_recipients(campaign_id, customer_ids))
             .values(**values)
             .execution_options(synchronize_session=False)
         )
@@ -242,9 +278,11 @@ def prepare_batch(
     now: datetime,
     shared: dict[str, SharedContent],
     size: int | None = None,
+    after: int = 0,
 ) -> Batch:
-    """Claim up to `size` queued recipients, decide each, create the coupons and the messages
-    of those ready, and build their emails (the caller commits, then `deliver`s)."""
+    """Claim up to `size` queued recipients (customer ids above `after`, the lane's previous
+    batch, first; then any left behind), decide each, create the coupons and the messages of
+    those ready, and build their emails (the caller commits, then `deliver`s)."""
     campaign = session.scalars(
         select(Campaign).where(Campaign.id == campaign_id).with_for_update(read=True)
     ).one_or_none()
@@ -253,13 +291,10 @@ def prepare_batch(
     shop = session.get_one(Shop, campaign.shop_id)
     if not shop.is_active:
         return Batch(stop=SHOP_INACTIVE)
-    recipients = session.scalars(
-        select(CampaignRecipient)
-        .where(CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.status == "queued")
-        .order_by(CampaignRecipient.customer_id)
-        .limit(size or BATCH_SIZE)
-        .with_for_update(skip_locked=True)
-    ).all()
+    recipients = _claim_queued(session, campaign.id, size or BATCH_SIZE, after)
+    if not recipients and after:
+        # Those passed over while another lane held them (and let go without sending).
+        recipients = _claim_queued(session, campaign.id, size or BATCH_SIZE, 0)
     if not recipients:
         return Batch(stop="done")
     ids = [r.customer_id for r in recipients]
@@ -309,7 +344,7 @@ def prepare_batch(
             held_out.append(recipient.customer_id)
         else:
             ready.append(recipient)
-    batch = Batch(claimed=len(recipients))
+    batch = Batch(claimed=len(recipients), last_customer_id=recipients[-1].customer_id)
     content = campaign.content or {}
     if ready and content.get("coupon") and uses_block(content, "coupon"):
         needed = [customers[r.customer_id] for r in ready if not r.coupon_code]
@@ -375,10 +410,7 @@ def _claim(
             literal(now, columns.sent_at.type),
             literal(worker),
             literal(now, columns.created_at.type),
-        ).where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.customer_id.in_(chosen),
-        )
+        ).where(_batch_recipients(campaign.id, chosen))
         inserted = session.execute(
             dialect_insert(session, Message)
             .from_select(
@@ -404,10 +436,7 @@ def _claim(
         )
     session.execute(
         update(CampaignRecipient)
-        .where(
-            CampaignRecipient.campaign_id == campaign.id,
-            CampaignRecipient.customer_id.in_([r.customer_id for r in ready]),
-        )
+        .where(_batch_recipients(campaign.id, [r.customer_id for r in ready]))
         .values(
             status="emailed",
             message_id=select(Message.id)
@@ -540,12 +569,13 @@ def send_campaign(
     taken = take_snapshot(runtime, campaign_id)
     if taken is not None:
         totals["snapshot"] = taken
-    batches = 0
+    batches, after = 0, 0
     while max_batches is None or batches < max_batches:
         now = utcnow()
         with runtime.db.session() as session:
-            batch = prepare_batch(runtime, session, campaign_id, now, shared, batch_size)
+            batch = prepare_batch(runtime, session, campaign_id, now, shared, batch_size, after)
             session.commit()
+        after = batch.last_customer_id
         _settle(runtime, campaign_id, batch, now)
         totals.update(batch.outcomes)
         if batch.emails:

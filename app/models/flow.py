@@ -92,6 +92,9 @@ class Message(Base):
         UniqueConstraint("flow_run_id", "step", "customer_id"),
         # A campaign emails each of its recipients once (`app/campaigns/sending.py`).
         UniqueConstraint("campaign_id", "customer_id", name="uq_messages_campaign_customer"),
+        # A shop's messages by customer: the frequency cap's and smart sending's recent sends
+        # (`app/flows/facts.recent_sends`), a batch's customers at a time.
+        Index("ix_messages_shop_id_customer_id", "shop_id", "customer_id"),
         # The message sweeper: the few messages not yet settled, among millions sent.
         Index(
             "ix_messages_unsettled",
@@ -102,7 +105,7 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     # A flow's message has its run; a campaign's has its campaign instead (step 0).
     flow_run_id: Mapped[int | None] = mapped_column(
         ForeignKey("flow_runs.id", ondelete="CASCADE"), index=True

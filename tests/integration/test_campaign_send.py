@@ -1,7 +1,8 @@
 """A campaign's send on PostgreSQL, Redis and the simulated SendGrid over HTTP: one Mail Send
 request per language with each recipient's own greeting (Japanese names family name first),
 unsubscribe link and no leftover tags, bodies valid against SendGrid's OpenAPI; exactly once
-across a worker killed mid-send and run again; pause then resume, and cancel, between
+across a worker killed mid-send and run again; lanes claiming past each other's batches and
+coming back for those let go; pause then resume, and cancel, between
 batches; SendGrid down → failed recipients on the campaign and the shop; a scheduled campaign
 started by the scheduler's tick at the shop's local time."""
 
@@ -176,6 +177,50 @@ def test_a_worker_killed_mid_send_and_run_again_emails_nobody_twice(
     statuses = Counter(m.status for m in db.scalars(select(Message)))
     assert statuses == {"sent": 20, "sending": 10}  # the lost answers are never resent
     assert db.get_one(Campaign, campaign.id).status == "sent"
+
+
+def test_a_lane_claims_after_its_last_batch_then_comes_back_for_those_another_let_go(
+    db: Session, runtime: Any, app: Any
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(25)])
+    with app.app_context():
+        sending.start(db, shop, campaign, utcnow())
+        db.commit()
+        sending.take_snapshot(runtime, campaign.id)
+        ids = sorted(
+            db.scalars(
+                select(CampaignRecipient.customer_id).where(
+                    CampaignRecipient.campaign_id == campaign.id
+                )
+            )
+        )
+        claims: list[tuple[int, int, str | None]] = []
+        with runtime.db.session() as other_lane:
+            held = sending.prepare_batch(runtime, other_lane, campaign.id, utcnow(), {}, 10)
+            assert (held.claimed, held.last_customer_id) == (10, ids[9])
+            after = 0
+            for _ in range(2):
+                with runtime.db.session() as lane:
+                    batch = sending.prepare_batch(
+                        runtime, lane, campaign.id, utcnow(), {}, 10, after
+                    )
+                    lane.commit()
+                claims.append((batch.claimed, batch.last_customer_id, batch.stop))
+                after = batch.last_customer_id
+            other_lane.rollback()  # it lets its ten go unsent
+        for _ in range(2):
+            with runtime.db.session() as lane:
+                batch = sending.prepare_batch(runtime, lane, campaign.id, utcnow(), {}, 10, after)
+                lane.commit()
+            claims.append((batch.claimed, batch.last_customer_id, batch.stop))
+            after = batch.last_customer_id
+    assert claims == [
+        (10, ids[19], None),  # past the ten the other lane holds
+        (5, ids[24], None),  # after its own previous batch
+        (10, ids[9], None),  # nothing after it: back from the start for the ten let go
+        (0, 0, "done"),
+    ]
+    assert _recipients(db, campaign) == {"emailed": 25}
 
 
 def test_pause_then_resume_sends_everyone_once(
