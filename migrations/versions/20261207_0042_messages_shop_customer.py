@@ -21,8 +21,16 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_messages_shop_id_customer_id", "messages", ["shop_id", "customer_id"])
-    op.drop_index("ix_messages_shop_id", table_name="messages")
+    # Concurrently on PostgreSQL, outside the migration's transaction: a store's emails keep
+    # going out while a large `messages` table is indexed.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_messages_shop_id_customer_id",
+            "messages",
+            ["shop_id", "customer_id"],
+            postgresql_concurrently=True,
+        )
+        op.drop_index("ix_messages_shop_id", table_name="messages", postgresql_concurrently=True)
 
 
 def downgrade() -> None:
