@@ -27,8 +27,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+# How long an `expect(...)` assertion waits for its condition (Playwright's own default is 5 s,
+# less than the pages' action timeouts): a busy machine draws a page late, never differently.
+ASSERTION_TIMEOUT_MS = 15_000
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives headless Chromium (needs /usr/bin/chromium)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=ASSERTION_TIMEOUT_MS)
 
 
 def require_japanese_font() -> None:
