@@ -32,7 +32,7 @@ from app.models.flow import Message
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
 from tests.e2e import simulated_admin
-from tests.e2e.conftest import ARTIFACTS, require_japanese_font
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS, require_japanese_font
 from tests.e2e.simulated_admin import APP_BRIDGE_CDN, Stack, World, build_world, open_context
 
 config = simulated_admin.config
@@ -123,7 +123,7 @@ class Crawl:
             self.context.unroute(re.compile("^" + re.escape(stack.app_url) + "/"))
         self.page = self.context.new_page()
         self.page.set_viewport_size({"width": 1280, "height": 900})
-        self.page.set_default_timeout(10_000)
+        self.page.set_default_timeout(ACTION_TIMEOUT_MS)
         self.problems: list[str] = []
         self.documents: list[tuple[str, int]] = []
         self.page.on("console", self._console)
