@@ -27,8 +27,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+# How long a page load or action, and an `expect(...)` assertion, wait (Playwright's own default
+# for assertions is 5 s): a busy machine serves and draws a page late, never differently, and
+# in a full parallel run on a loaded machine one page has taken over 10 s.
+ACTION_TIMEOUT_MS = 30_000
+ASSERTION_TIMEOUT_MS = 15_000
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "e2e: drives headless Chromium (needs /usr/bin/chromium)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=ASSERTION_TIMEOUT_MS)
 
 
 def require_japanese_font() -> None:
@@ -61,7 +71,7 @@ def browser_page() -> Iterator[Any]:
         )
         context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         try:
             yield page
         finally:

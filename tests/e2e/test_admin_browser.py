@@ -21,7 +21,7 @@ from app.models.inquiry import Inquiry
 from app.models.segment import SavedSegment
 from app.passwords import hash_password
 from app.resources import TRANSLATIONS
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.factories.admin import make_customer, make_order, make_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -73,7 +73,7 @@ def test_merchant_tour(
     )
     try:
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         _tour(page, base, db, lang)
     finally:
         context.close()

@@ -14,6 +14,7 @@ email, a flow's and a campaign's, whichever of the two its crawl met first.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +32,7 @@ from app.models.flow import Message
 from app.services import segments
 from tests.conftest import SHOPIFY_API_KEY
 from tests.e2e import simulated_admin
-from tests.e2e.conftest import ARTIFACTS, require_japanese_font
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS, require_japanese_font
 from tests.e2e.simulated_admin import APP_BRIDGE_CDN, Stack, World, build_world, open_context
 
 config = simulated_admin.config
@@ -47,6 +48,7 @@ PHONE_WIDTH = 390
 # The navigation is measured with one entry more than it has, in each language, so the next
 # page added to it still fits.
 ONE_MORE_ENTRY = {"en": "Automations", "ja": "オートメーション"}
+RESPONSE_EVENT_WAIT_S = 10.0  # a fetch navigation's response event, on a loaded machine
 
 
 def _group(prefix: str) -> Callable[[str], bool]:
@@ -121,7 +123,7 @@ class Crawl:
             self.context.unroute(re.compile("^" + re.escape(stack.app_url) + "/"))
         self.page = self.context.new_page()
         self.page.set_viewport_size({"width": 1280, "height": 900})
-        self.page.set_default_timeout(10_000)
+        self.page.set_default_timeout(ACTION_TIMEOUT_MS)
         self.problems: list[str] = []
         self.documents: list[tuple[str, int]] = []
         self.page.on("console", self._console)
@@ -166,8 +168,11 @@ class Crawl:
             self.page.wait_for_load_state("load")
         elif self.way == "embedded":
             self.app_frame().evaluate("href => window.kizunaNavigation.visit(href)", href)
-            for _ in range(40):  # the response event may be delivered after the page settled
-                if any(doc_path == path for doc_path, _status in self.documents):
+            # The response event may be delivered after the page settled, later still when
+            # the machine is busy: wait for it up to a deadline, never a fixed number of polls.
+            deadline = time.monotonic() + RESPONSE_EVENT_WAIT_S
+            while not any(doc_path == path for doc_path, _status in self.documents):
+                if time.monotonic() > deadline:
                     break
                 self.page.wait_for_timeout(50)
         else:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.models import Account, Customer
 from app.passwords import hash_password
 from app.resources import TRANSLATIONS
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.factories.admin import make_customer, make_shop
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -48,7 +48,7 @@ def _signed_in(browser_page: Any, base: str, lang: str) -> tuple[Any, Any]:
         accept_downloads=True,
     )
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(ACTION_TIMEOUT_MS)
     page.goto(f"{base}/app")
     page.fill("#login-email", EMAIL)
     page.fill("#login-password", PASSWORD)

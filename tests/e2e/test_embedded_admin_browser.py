@@ -21,7 +21,7 @@ from app.config import Config
 from app.models import Checkout
 from app.resources import TRANSLATIONS
 from tests.e2e import simulated_admin
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.e2e.simulated_admin import Stack, build_world, open_context
 from tests.factories.admin import make_customer
 
@@ -49,7 +49,7 @@ class Tour:
         self.context, self.traffic = open_context(browser, stack.app_url, lang)
         self.errors: list[str] = []
         self.page = page = self.context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         # Open the app from the Shopify admin: one document load with an id_token.

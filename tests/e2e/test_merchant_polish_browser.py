@@ -22,7 +22,7 @@ from app.auth.login_link import make_login_token
 from app.models import CustomerScore, SavedSegment
 from app.models.flow import FlowSetting
 from app.resources import TRANSLATIONS
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.factories.merchant_tour import TeaStore, build_tea_store
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -49,7 +49,7 @@ def open_admin(app: Any, serve: Any, runtime: Any, browser_page: Any) -> Iterato
         )
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         page.goto(f"{base}/login/link#{make_login_token(runtime.redis, store.account.id)}")
         page.click("[data-login-link-submit]")
         page.wait_for_url(re.compile(r"/app$"))

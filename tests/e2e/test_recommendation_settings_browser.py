@@ -19,7 +19,7 @@ from app.auth.login_link import make_login_token
 from app.flows.post_purchase import refresh_history_stats
 from app.models.recommendation_settings import ProductGroup, ProductSupply
 from app.resources import TRANSLATIONS
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.factories.durable_goods import RICE_COOKERS, SOAP, add_appliances, appliance_history
 from tests.factories.post_purchase import setup_shop
 
@@ -48,7 +48,7 @@ def phone(app: Any, serve: Any, runtime: Any, browser_page: Any, db: Session) ->
         )
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         page.goto(f"{base}/login/link#{make_login_token(runtime.redis, shop.account_id)}")
         page.click("[data-login-link-submit]")
         page.wait_for_url(re.compile(r"/app$"))

@@ -26,7 +26,7 @@ from app.models import Customer, Shop
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from tests.conftest import Dispatcher, LiveServer, Served, drain, make_test_env
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.factories.accounts import (
     connect_woocommerce_store,
     emails_to,
@@ -192,7 +192,7 @@ def test_invited_staff_signs_in_and_cannot_disconnect_the_store(
     staff_context = owner.context.browser.new_context(locale="en-US")
     try:
         staff = staff_context.new_page()
-        staff.set_default_timeout(15_000)
+        staff.set_default_timeout(ACTION_TIMEOUT_MS)
         open_last_email(staff, sendgrid, STAFF)
         staff.fill("#new-password", "staff-password-1")
         staff.fill("#repeat-password", "staff-password-1")
@@ -221,7 +221,7 @@ def test_owner_resets_a_forgotten_password_by_email(
     context = elsewhere.context.browser.new_context(locale="en-US")
     try:
         page = context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(ACTION_TIMEOUT_MS)
         page.goto(f"{live}/login")
         page.click("[data-forgot-password]")
         page.fill("#forgot-email", OWNER)

@@ -26,7 +26,6 @@ from tests.factories import scoring
 
 pytestmark = pytest.mark.integration
 
-NOW = datetime.now(UTC)
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -34,15 +33,17 @@ def make_shop(db: Session, account: Account, domain: str, **values: Any) -> Shop
     return scoring.make_shop(db, domain, account=account, **values)
 
 
-def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Customer]:
-    """Customers with 1–6 orders over the last 650 days (so within the 24 months the revenue
-    chart shows); every fourth has a cancelled one."""
+def build_history(
+    db: Session, shop: Shop, customers: int, seed: int, now: datetime
+) -> list[Customer]:
+    """Customers with 1–6 orders over the 650 days before `now` (so within the 24 months the
+    revenue chart shows); every fourth has a cancelled one."""
     return scoring.build_history(
         db,
         shop,
         customers,
         seed,
-        NOW,
+        now,
         first_order_days=(20, 650),
         most_orders=6,
         prices=(1000, 20000),
@@ -53,19 +54,21 @@ def build_history(db: Session, shop: Shop, customers: int, seed: int) -> list[Cu
 
 @pytest.fixture
 def shops(db: Session, client: Any, runtime: Any) -> dict[str, Any]:
-    """Signed in as an account with a scored Tokyo shop (30 customers) and a second shop."""
+    """Signed in as an account with a scored Tokyo shop (30 customers) and a second shop; their
+    orders are dated back from `now`, the moment the test starts (not the suite's start)."""
     account = Account(name="Merchant")
     db.add(account)
     db.commit()
     tea = make_shop(db, account, "tea.myshopify.com", name="Tea House")
     other = make_shop(db, account, "other.myshopify.com", name="Other", currency="USD")
-    customers = build_history(db, tea, 30, seed=11)
-    build_history(db, other, 12, seed=12)
+    now = datetime.now(UTC)
+    customers = build_history(db, tea, 30, seed=11, now=now)
+    build_history(db, other, 12, seed=12, now=now)
     score_shop(db, tea.id)
     score_shop(db, other.id)
     response = sign_in_with_link(client, runtime, account.id)
     assert response.status_code == 302
-    return {"tea": tea, "other": other, "customers": customers}
+    return {"tea": tea, "other": other, "customers": customers, "now": now}
 
 
 def page(client: Any, path: str, **params: Any) -> str:
@@ -150,7 +153,7 @@ def test_segments_page_before_scoring(db: Session, client: Any, runtime: Any) ->
 
 
 def test_analytics_page_numbers(db: Session, client: Any, shops: dict[str, Any]) -> None:
-    tea, other = shops["tea"], shops["other"]
+    tea, other, now = shops["tea"], shops["other"], shops["now"]
     html = page(client, "/app/analytics", shop_id=tea.id)
 
     total = revenue(db, tea)
@@ -171,7 +174,7 @@ def test_analytics_page_numbers(db: Session, client: Any, shops: dict[str, Any])
         ).all()
     )
     churned = sum(
-        1 for cid, _, last in per_customer if last < NOW - timedelta(days=180) or p_alive[cid] < 0.3
+        1 for cid, _, last in per_customer if last < now - timedelta(days=180) or p_alive[cid] < 0.3
     )
     assert f'data-field="churn-rate">{churned / 30 * 100:.1f}%<' in html
     assert f'data-field="historic-ltv">{format_money(total / 30, "JPY")}<' in html
@@ -183,7 +186,7 @@ def test_analytics_page_numbers(db: Session, client: Any, shops: dict[str, Any])
     assert sum(Decimal(b.get("data-value", "0")) for b in bars) == total
     # The month axis is labelled by CLDR's English month format ("Nov 2026"), no longer by the
     # raw "2026-11" key.
-    this_month = NOW.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%b %Y")
+    this_month = now.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%b %Y")
     assert any(t.text == this_month for t in bars_svg.iter(f"{SVG}text"))
     assert cohort_svg.findall(f"{SVG}g")
     # The other shop (USD, ¥777,777 cancelled orders) never shows up.

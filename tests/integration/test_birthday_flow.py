@@ -78,8 +78,15 @@ def _turn_on(db: Session, shop: Shop, **changes: Any) -> None:
     db.commit()
 
 
-def _today() -> date:
-    return datetime.now(TOKYO).date()
+def _tokyo_date(now: datetime) -> date:
+    return now.astimezone(TOKYO).date()
+
+
+def _later_the_same_day(now: datetime) -> datetime:
+    """An hour after `now`, or the day's last moment if that is sooner: the same Tokyo date, so
+    a second scan finds the same birthdays whatever the hour the test runs at."""
+    last = now.astimezone(TOKYO).replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return min(now + timedelta(hours=1), last.astimezone(UTC))
 
 
 def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_year(
@@ -90,11 +97,12 @@ def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_ye
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
 ) -> None:
-    today = _today()
+    now = datetime.now(UTC)  # one moment for the whole test: its date is the birthday
+    today = _tokyo_date(now)
     store = sandbox.shop(DOMAIN)
-    made = store.create_customer(
+    made = store.create_customer(  # a leap year: the test may run on 29 February
         email="tanjoubi@example.jp", first_name="陽葵", last_name="森",
-        marketing_state="SUBSCRIBED", birth_date=date(1990, today.month, today.day), locale="ja",
+        marketing_state="SUBSCRIBED", birth_date=date(1992, today.month, today.day), locale="ja",
     )  # fmt: skip
     token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
     shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
@@ -109,7 +117,7 @@ def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_ye
         select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
     ).one()
     assert (customer.birth_year, customer.birth_month, customer.birth_day) == (
-        1990,
+        1992,
         today.month,
         today.day,
     )
@@ -118,11 +126,10 @@ def test_a_birthday_from_the_shopify_metafield_gets_its_email_and_code_once_a_ye
     ).all()
     assert len(with_birthdays) > 1  # the simulated store's own customers have some too
 
-    now = datetime.now(UTC)
     with live_app.app_context():
         started = daily_scan(db, shop, now)
         db.commit()
-        assert daily_scan(db, shop, now + timedelta(hours=1)) == []  # once a year
+        assert daily_scan(db, shop, _later_the_same_day(now)) == []  # once a year
         db.commit()
     runs = flow_runs(db, BIRTHDAY)
     assert runs
@@ -155,7 +162,8 @@ def test_a_birthday_added_later_arrives_with_the_customer_webhook_and_starts_the
     drain_jobs: Any,
     sandbox: SandboxShopify,
 ) -> None:
-    today = _today()
+    now = datetime.now(UTC)  # one moment for the whole test: its date is the birthday
+    today = _tokyo_date(now)
     store = sandbox.shop(DOMAIN)
     made = store.create_customer(
         email="atokara@example.jp", marketing_state="SUBSCRIBED", birth_date=None
@@ -178,7 +186,6 @@ def test_a_birthday_added_later_arrives_with_the_customer_webhook_and_starts_the
         select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
     ).one()
     assert customer.birth_month is None
-    now = datetime.now(UTC)
     with live_app.app_context():
         scan_shop(db, shop, now)  # the morning's scan: their birthday is not known yet
         db.commit()
@@ -205,7 +212,7 @@ def test_a_birthday_added_later_arrives_with_the_customer_webhook_and_starts_the
         today.day,
     )
     with live_app.app_context():  # a later scan the same day
-        started = scan_shop(db, db.get_one(Shop, shop.id), now + timedelta(hours=1))
+        started = scan_shop(db, db.get_one(Shop, shop.id), _later_the_same_day(now))
         db.commit()
     ours = [run for run in flow_runs(db, BIRTHDAY) if run.customer_id == customer.id]
     assert [run.trigger_key for run in ours] == [f"birthday:{today.year}"]
@@ -220,9 +227,11 @@ def test_a_birthday_from_woocommerce_customer_meta_starts_the_flow(
     woo: SandboxWooCommerce,
     sendgrid: SandboxSendGrid,
 ) -> None:
-    today = _today()
+    now = datetime.now(UTC)  # one moment for the whole test: its date is the birthday
+    today = _tokyo_date(now)
     made = woo.create_customer(STORE, email="woo.bd@example.jp", first_name="Aoi")
-    woo.set_meta(STORE, "customers", made["id"], "billing_birth_date", f"1985-{today:%m-%d}")
+    # A leap year: the test may run on 29 February.
+    woo.set_meta(STORE, "customers", made["id"], "billing_birth_date", f"1984-{today:%m-%d}")
     woo.set_meta(STORE, "customers", made["id"], "kizuna_marketing_consent", "subscribed")
     consumer_key, consumer_secret = woo.issue_key(STORE)
     keys = json.dumps({"consumer_key": consumer_key, "consumer_secret": consumer_secret})
@@ -245,12 +254,11 @@ def test_a_birthday_from_woocommerce_customer_meta_starts_the_flow(
         select(Customer).where(Customer.shop_id == shop.id, Customer.external_id == str(made["id"]))
     ).one()
     assert (customer.birth_year, customer.birth_month, customer.birth_day) == (
-        1985,
+        1984,
         today.month,
         today.day,
     )
 
-    now = datetime.now(UTC)
     with app.app_context():
         scan_shop(db, shop, now)
         db.commit()

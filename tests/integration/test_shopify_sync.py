@@ -28,6 +28,7 @@ from app.kizuna import Kizuna
 from app.models import Customer, Order, Product, Shop, WebhookEvent
 from app.models.flow import FlowRun
 from app.queueing import SYNC, WEBHOOKS
+from app.services import shop_status
 from app.services import sync as sync_service
 from app.services.install_shop import connect_custom_app
 from app.services.shop_errors import record_shop_error
@@ -53,6 +54,22 @@ def sandbox(servers: Any) -> Iterator[SandboxShopify]:
     yield from simulated_shopify.open_store(
         servers, DOMAIN, seed=11, customers=CUSTOMERS, name="Sync Store"
     )
+
+
+@pytest.fixture
+def progress_drawn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once `kizuna sync --follow` has drawn its first progress line."""
+    drawn = threading.Event()
+    report = shop_status.sync_report
+
+    def reporting(state: dict[str, Any] | None, now: Any) -> dict[str, Any]:
+        try:
+            return report(state, now)
+        finally:
+            drawn.set()
+
+    monkeypatch.setattr(shop_status, "sync_report", reporting)
+    return drawn
 
 
 def _connect(runtime: Kizuna, sandbox: SandboxShopify) -> int:
@@ -234,7 +251,12 @@ def test_without_read_all_orders_only_60_days_of_orders_are_read(
 
 
 def test_sync_command_queues_a_sync_and_follows_one_to_the_end(
-    live_app: Flask, runtime: Kizuna, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    progress_drawn: threading.Event,
 ) -> None:
     shop_id = _connect(runtime, sandbox)
     drain_jobs(SYNC)
@@ -262,7 +284,7 @@ def test_sync_command_queues_a_sync_and_follows_one_to_the_end(
     db.commit()
 
     def finish() -> None:
-        time.sleep(0.3)
+        progress_drawn.wait(timeout=30)  # the running sync is on screen first
         with runtime.db.session() as session:
             row = session.get(Shop, shop_id)
             assert row is not None
@@ -297,7 +319,12 @@ def test_sync_command_queues_a_sync_and_follows_one_to_the_end(
 
 
 def test_a_followed_sync_that_fails_says_why_in_the_shops_language(
-    live_app: Flask, runtime: Kizuna, db: Session, sandbox: SandboxShopify, drain_jobs: Any
+    live_app: Flask,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+    progress_drawn: threading.Event,
 ) -> None:
     shop_id = _connect(runtime, sandbox)
     drain_jobs(SYNC)
@@ -307,7 +334,7 @@ def test_a_followed_sync_that_fails_says_why_in_the_shops_language(
     db.commit()
 
     def fail() -> None:
-        time.sleep(0.3)
+        progress_drawn.wait(timeout=30)  # the running sync is on screen first
         with runtime.db.session() as session:
             row = session.get_one(Shop, shop_id)
             record_shop_error(

@@ -107,7 +107,8 @@ def test_a_confirmed_opt_in_brings_the_birthday_and_the_welcome_series(
     drain_jobs: Any,
     sendgrid: SandboxSendGrid,
 ) -> None:
-    today = datetime.now(TOKYO).date()
+    now = datetime.now(UTC)  # one moment for the whole test: its date is the birthday
+    today = now.astimezone(TOKYO).date()
     born = f"1992-{today:%m-%d}"
     response = _capture(client, runtime, store, marketing_consent=True, birthday=born)
     assert response.status_code == 200
@@ -138,7 +139,7 @@ def test_a_confirmed_opt_in_brings_the_birthday_and_the_welcome_series(
     [welcome] = flow_runs(db, WELCOME)  # a new subscriber
     assert welcome.customer_id == customer.id
     with app.app_context():
-        scan_shop(db, store, datetime.now(UTC))
+        scan_shop(db, store, now)
         db.commit()
     [birthday] = flow_runs(db, BIRTHDAY)
     assert (birthday.customer_id, birthday.trigger_key) == (customer.id, f"birthday:{today.year}")

@@ -599,7 +599,9 @@ def test_scheduler_enqueues_one_sweep_per_window(runtime: Any) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=run_scheduler, args=(runtime, stop, 0.2), daemon=True)
     thread.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10  # its first tick, however long a busy machine delays it
+    while queue.count < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
