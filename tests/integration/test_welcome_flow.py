@@ -3,16 +3,19 @@ a new subscriber (Shopify customer webhook with consent) or a first-time custome
 emails go out through `rules.decide`, a first order does not end a subscriber's series and the
 second purchase does; no consent or a suppressed address starts nothing, the frequency cap
 postpones; the backtest agrees with a hand count; the admin lists it with settings, preview
-and backtest.
+and backtest. On WooCommerce the same series runs from the store's signed webhooks.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,10 +23,14 @@ from app.flows.simulation import simulate
 from app.flows.welcome import SECOND_PURCHASE, WELCOME
 from app.models import Account, Customer, Order
 from app.models.flow import FlowRun, FlowSetting, Message, Suppression
+from app.models.woocommerce import WooCommerceShop
 from app.queueing import WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
+from connectors.sandbox.woocommerce import SandboxWooCommerce
+from connectors.sandbox.woocommerce.webhooks import sign
+from connectors.woocommerce.consent import KIZUNA_KEY
 from jobs.flows import dispatch_due_steps
-from tests.factories import cart_flow
+from tests.factories import cart_flow, woocommerce
 from tests.factories.admin import login, text_of
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import (
@@ -285,3 +292,66 @@ def _form_of(html: str) -> dict[str, str]:
         chosen = re.search(r'<option value="([^"]*)" selected', body)
         fields[name] = unescape(chosen[1]) if chosen else ""
     return fields
+
+
+# --- WooCommerce -----------------------------------------------------------------------------
+
+WOO_STORE = "welcome-tea"
+WOO_SECRET = "webhook-secret-welcome-0123"
+
+
+@pytest.fixture
+def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
+    yield from woocommerce.serve_store(serve, WOO_STORE, seed=31, customers=1)
+
+
+def _deliver_woo(client: Any, woo: SandboxWooCommerce, shop: Any, kind: str, item_id: int) -> None:
+    """The store's signed webhook for a created customer or order, as WooCommerce posts it."""
+    topic = {"customers": "customer.created", "orders": "order.created"}[kind]
+    body = json.dumps(woo.render(WOO_STORE, kind, item_id)).encode()
+    response = client.post(
+        f"/webhooks/woocommerce?shop={shop.id}",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-WC-Webhook-Topic": topic,
+            "X-WC-Webhook-Signature": sign(body, WOO_SECRET),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_new_woocommerce_subscriber_gets_the_series_and_the_second_order_ends_it(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    drain_jobs: Any,
+    woo: SandboxWooCommerce,
+    sendgrid: SandboxSendGrid,
+) -> None:
+    shop = woocommerce.build_connected_shop(db, runtime, woo, WOO_STORE, timezone="Asia/Tokyo")
+    db.get_one(WooCommerceShop, shop.id).webhook_secret_encrypted = runtime.cipher.encrypt(
+        WOO_SECRET
+    )
+    db.add(FlowSetting(shop_id=shop.id, flow_key=WELCOME, enabled=True, config=SERIES))
+    db.commit()
+    set_sender_identity(db, shop.id)
+    made = woo.create_customer(WOO_STORE, email="woo.new@example.jp", first_name="葵")
+    woo.set_meta(WOO_STORE, "customers", made["id"], KIZUNA_KEY, "subscribed")
+
+    _deliver_woo(client, woo, shop, "customers", made["id"])
+    drain_jobs(WEBHOOKS)
+    [run] = flow_runs(db, WELCOME)
+    assert (run.status, run.trigger_key, run.next_step) == ("running", "welcome", 1)
+    assert dispatch_due_steps(shop.id, WELCOME, 1, now=run.started_at)["sent:sent"] == 1
+    [first] = sendgrid.outbox
+    assert first.to_email == "woo.new@example.jp"
+
+    for _ in range(2):
+        order = woo.create_order(WOO_STORE, customer_id=made["id"])
+        _deliver_woo(client, woo, shop, "orders", order["id"])
+        drain_jobs(WEBHOOKS)
+    [run] = flow_runs(db, WELCOME)
+    assert (run.status, run.exit_reason) == ("exited", SECOND_PURCHASE)
+    assert dispatch_due_steps(shop.id, WELCOME, 2, now=run.started_at + timedelta(hours=72)) == {}
+    assert len(sendgrid.outbox) == 1
