@@ -245,6 +245,7 @@ class SyncRun:
         backfill on PostgreSQL writes each page set-wise (`bulk_load`)."""
         set_wise = self.report and bulk_load.copy_supported(self.session)
         loader = bulk_load.loader_for(stream.name) if set_wise else None
+        statistics = bulk_load.GrowingStatistics(bulk_load.LOADED_TABLES.get(stream.name, ()))
         for nodes in reading.read_pages(
             self.client, stream, self.cursors.get(stream.name), orders_since=self.orders_since()
         ):
@@ -253,6 +254,8 @@ class SyncRun:
                 self.stopped = True
                 return
             records = self.write(stream, nodes, loader)
+            if loader:
+                statistics.add(self.session, len(records))
             if stream.sorted_by_cursor:
                 moved = streams.advance_cursor(
                     self.cursors.get(stream.name),
@@ -356,6 +359,7 @@ class SyncRun:
                 assemble(rows, stream.bulk_children), BULK_SET_BATCH if loader else BULK_BATCH
             )
         )
+        statistics = bulk_load.GrowingStatistics(bulk_load.LOADED_TABLES.get(stream.name, ()))
         # Parsing and mapping the next batch (Python) overlaps writing this one (the database).
         with closing(prefetched(batches)) as mapped:
             for records, malformed in mapped:
@@ -364,6 +368,8 @@ class SyncRun:
                     self.stopped = True
                     return False
                 self.write_records(stream, records, malformed, loader)
+                if loader:
+                    statistics.add(self.session, len(records))
                 self.save()
         if totals_later:
             bulk_load.refresh_totals(self.session, self.shop_id, totals_later)

@@ -295,6 +295,9 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
             with woocommerce_client(runtime, shop) as client:
                 for name, pages, apply in streams:
                     done[name] = 0
+                    statistics = bulk_load.GrowingStatistics(
+                        WOOCOMMERCE_LOADED_TABLES.get(name, ()) if set_wise else ()
+                    )
                     _save_state(session, shop, stream=name, done=dict(done))
                     for page in pages(client):
                         # Locks the shop row until this page commits: a disconnect either
@@ -305,6 +308,7 @@ def run_sync(runtime: Kizuna, shop_id: int, *, incremental: bool) -> dict[str, i
                             return done
                         apply(page)
                         done[name] += len(page)
+                        statistics.add(session, len(page))
                         _save_state(session, shop, done=dict(done), skipped=skipped.streams)
                     if name == "orders" and totals_later:
                         bulk_load.refresh_totals(session, shop_id, totals_later)

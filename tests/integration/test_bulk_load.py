@@ -290,6 +290,33 @@ def test_analyze_runs_on_the_loaded_tables(db: Session) -> None:
     assert all(after[name] > before[name] for name in tables), (before, after)
 
 
+def test_a_long_load_refreshes_the_statistics_each_time_its_tables_double(db: Session) -> None:
+    # A load planned on the empty tables' statistics would scan the whole shop per batch.
+    statistics = bulk_load.GrowingStatistics(["customers", "orders"])
+    counts = []
+    for rows in (4_000, 5_999, 1, 9_999, 1, 20_000, 5_000):
+        statistics.add(db, rows)
+        db.commit()
+        counts.append(_settled_analyze_counts(db, ["customers", "orders"]))
+    runs = [counts[i]["orders"] - counts[0]["orders"] for i in range(len(counts))]
+    # At 10,000 rows written, then 20,000, then 40,000: never between.
+    assert runs == [0, 0, 1, 1, 2, 3, 3]
+    assert counts[-1]["customers"] - counts[0]["customers"] == 3
+
+
+def _settled_analyze_counts(session: Session, tables: list[str]) -> dict[str, int]:
+    """The counts once a just-committed ANALYZE is published (it is, shortly after)."""
+    seen = _analyze_counts(session, tables)
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        again = _analyze_counts(session, tables)
+        if again == seen:
+            return seen
+        seen = again
+    return seen
+
+
 def _analyze_counts(session: Session, tables: list[str]) -> dict[str, int]:
     session.commit()
     session.execute(text("SELECT pg_stat_clear_snapshot()"))
