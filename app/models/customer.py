@@ -149,9 +149,9 @@ class CustomerProduct(Base):
     __tablename__ = "customer_products"
     __table_args__ = (Index("ix_customer_products_customer_id", "customer_id"),)
 
-    shop_id: Mapped[int] = mapped_column(
-        ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No key to shops: the customer's cascades (a shop's deletion removes its customers) clear
+    # these rows, and a bulk load writes them by the hundred thousand without a second check.
+    shop_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True

@@ -1,4 +1,5 @@
-"""orders, order lines, customers, timeline events: no index on shop_id alone
+"""orders, order lines, customers, timeline events: no index on shop_id alone; customer_products:
+no key to shops
 
 Revision ID: 20261208_shop_prefix_indexes
 Revises: 20261207_messages_shop_customer
@@ -9,6 +10,10 @@ source key, and the orders' `(shop_id, customer_id, processed_at)`, the lines'
 `(shop_id, order_id)`, the customers' `(shop_id, id)`): they serve every read by shop. The
 single-column indexes only cost writes: every order, line, customer and timeline event a sync or
 a webhook writes updated one more index.
+
+`customer_products` keeps its key to customers (whose cascade clears its rows when a shop goes)
+and drops its key to shops: a bulk load writes these derived rows by the hundred thousand, and
+each key costs a lookup and a row lock per row.
 """
 
 from collections.abc import Sequence
@@ -33,8 +38,14 @@ def upgrade() -> None:
     with op.get_context().autocommit_block():
         for name, table in _INDEXES:
             op.drop_index(name, table_name=table, postgresql_concurrently=True)
+    with op.batch_alter_table("customer_products") as batch:
+        batch.drop_constraint("fk_customer_products_shop_id_shops", type_="foreignkey")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("customer_products") as batch:
+        batch.create_foreign_key(
+            "fk_customer_products_shop_id_shops", "shops", ["shop_id"], ["id"], ondelete="CASCADE"
+        )
     for name, table in _INDEXES:
         op.create_index(name, table, ["shop_id"])
