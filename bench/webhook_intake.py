@@ -162,9 +162,6 @@ def _payload(topic: str, n: int, rng: random.Random) -> dict[str, object]:
     }
 
 
-HISTORY_PAGE = 250  # a Shopify page: the size the sync writes at once
-
-
 def _history_payloads(n: int, customers: int, rng: random.Random) -> tuple[dict, dict, dict]:
     """Order `n` of the shop's history (placed over the last year, 1-3 of 20 products), its
     customer (one of `customers`, the live load's among them) and a checkout."""
@@ -204,12 +201,15 @@ def _history_payloads(n: int, customers: int, rng: random.Random) -> tuple[dict,
 
 
 def load_history(orders: int) -> None:
-    """Load the bench shop's history through the import path (the sync's upserts, a page at a
-    time, each committed), then run the shop's daily job as after a first sync."""
+    """Load the bench shop's history through the import path a first sync takes on PostgreSQL
+    (`bulk_load`: COPY into staging and set-wise merges, a commit per batch of
+    `sync.BULK_SET_BATCH`, statistics refreshed as the tables grow, totals recomputed once at
+    the end), then run the shop's daily job as after a first sync."""
     from app import create_app
     from app.kizuna import kizuna
     from app.models import Shop
-    from app.services import upsert
+    from app.services import bulk_load
+    from app.services.sync import BULK_SET_BATCH
     from connectors.shopify.webhooks import (
         checkout_from_payload,
         customer_from_payload,
@@ -222,18 +222,29 @@ def load_history(orders: int) -> None:
     app = create_app()
     with app.app_context(), kizuna().db.session() as session:
         shop_id = session.query(Shop.id).filter(Shop.domain == SHOP).scalar()
-        for start in range(0, orders, HISTORY_PAGE):
-            page = [
+        totals_later: set[int] = set()
+        write_orders = bulk_load.loader_for("orders", totals_later)
+        statistics = bulk_load.GrowingStatistics(bulk_load.LOADED_TABLES["orders"])
+        for start in range(0, orders, BULK_SET_BATCH):
+            batch = [
                 _history_payloads(n, customers, rng)
-                for n in range(start, min(orders, start + HISTORY_PAGE))
+                for n in range(start, min(orders, start + BULK_SET_BATCH))
             ]
-            upsert.upsert_customers(
-                session, shop_id, [customer_from_payload(c) for _o, c, _k in page]
+            bulk_load.load_customers(
+                session, shop_id, [customer_from_payload(c) for _o, c, _k in batch]
             )
-            upsert.upsert_orders(session, shop_id, [order_from_payload(o) for o, _c, _k in page])
-            checkouts = [checkout_from_payload(k) for _o, _c, k in page[: max(1, len(page) // 5)]]
-            upsert.upsert_checkouts(session, shop_id, checkouts)
+            write_orders(session, shop_id, [order_from_payload(o) for o, _c, _k in batch])
+            checkouts = [checkout_from_payload(k) for _o, _c, k in batch[: len(batch) // 5 or 1]]
+            bulk_load.load_checkouts(session, shop_id, checkouts)
+            statistics.add(session, len(batch))
             session.commit()
+            if start and start % (10 * BULK_SET_BATCH) == 0:
+                print(f"history: {start:,} of {orders:,} orders", flush=True)
+        bulk_load.refresh_totals(session, shop_id, totals_later)
+        bulk_load.analyze_loaded_tables(
+            session, {table for tables in bulk_load.LOADED_TABLES.values() for table in tables}
+        )
+        session.commit()
     score_shop_job(shop_id)
 
 
