@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,8 +22,6 @@ from app.db import utcnow
 from app.models import Account, Customer, Shop
 from app.models.campaign import CampaignRecipient
 from app.models.flow import Message
-from app.queueing import SYNC
-from app.services.install_shop import connect_custom_app
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.mutations import discounts
@@ -37,7 +34,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.factories import cart_flow
+from tests.factories import cart_flow, simulated_shopify
 from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
@@ -142,9 +139,7 @@ def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
     client: Any,
     monkeypatch: Any,
 ) -> None:
-    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, shopify, DOMAIN)
     _prepare(db, shop)
     created = [
         shopify.shop(DOMAIN).create_customer(email=f"buyer{n}@example.jp", first_name="花子")
@@ -247,9 +242,7 @@ def test_a_code_the_store_refuses_skips_its_recipient_and_tells_the_merchant(
     sendgrid: SandboxSendGrid,
     client: Any,
 ) -> None:
-    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, shopify, DOMAIN)
     _prepare(db, shop)
     known = shopify.shop(DOMAIN).create_customer(email="buyer0@example.jp", first_name="花子")
     _people(db, shop, [str(known["id"]), "999999999"])  # the second is unknown to the store
