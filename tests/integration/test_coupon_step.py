@@ -35,7 +35,7 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.coupons import coupons
 from jobs.flows import dispatch_due_steps
-from tests.factories import cart_flow, simulated_shopify
+from tests.factories import cart_flow, simulated_shopify, woocommerce
 from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
@@ -63,11 +63,7 @@ def sandbox(servers: Any) -> Iterator[SandboxShopify]:
 
 @pytest.fixture
 def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=19)
-    platform.add_store(url_path=STORE, customers=3, years=1, currency="JPY")
-    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
-    yield platform
-    platform.close()
+    yield from woocommerce.serve_store(serve, STORE, seed=19, customers=3)
 
 
 def _welcome_with_coupon(db: Session, shop: Shop, **coupon: Any) -> None:
