@@ -393,15 +393,12 @@ def _gunicorn(target: str, port: int, workers: int, env: dict[str, str]) -> subp
     raise SystemExit(f"gunicorn did not start for {target}")
 
 
-def prepare_database(history_orders: int = 0) -> tuple[str, dict[str, str]]:
-    """The bench's database made afresh with its shop (and, with `history_orders`, that many
-    orders loaded through the import path) and the environment Kizuna runs with against it;
-    → (database URL, environment)."""
-    url = fresh_database(PG_ADMIN, BENCH_DB)
-    add_shops(url, [SHOP], "ja")
+def kizuna_env(database_url: str) -> dict[str, str]:
+    """This process's environment with Kizuna configured for the bench: `database_url`, the
+    bench's Redis, development settings and the bench's instance folder."""
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=url,
+        DATABASE_URL=database_url,
         REDIS_URL=REDIS_URL,
         SECRET_KEY="bench-secret-key-0123456789",
         ENCRYPTION_KEYS=Fernet.generate_key().decode(),
@@ -411,6 +408,16 @@ def prepare_database(history_orders: int = 0) -> tuple[str, dict[str, str]]:
         KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
         PYTHONPATH=str(ROOT),
     )
+    return env
+
+
+def prepare_database(history_orders: int = 0) -> tuple[str, dict[str, str]]:
+    """The bench's database made afresh with its shop (and, with `history_orders`, that many
+    orders loaded through the import path) and the environment Kizuna runs with against it;
+    → (database URL, environment)."""
+    url = fresh_database(PG_ADMIN, BENCH_DB)
+    add_shops(url, [SHOP], "ja")
+    env = kizuna_env(url)
     if history_orders:
         started = time.perf_counter()
         subprocess.run(
