@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.database import add_shops, fresh_database  # noqa: E402
-from bench.workers import bench_env, measure_ceiling, start_workers, stop_workers  # noqa: E402
+from bench.workers import bench_env, measure_ceiling, poll, workers_running  # noqa: E402
 
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIZUNA_CAMPAIGN_BENCH_REDIS", "redis://127.0.0.1:6379/10")
@@ -281,32 +281,25 @@ def main() -> int:
     from app.models import Shop
 
     log_path = INSTANCE / "workers.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        workers = start_workers(env, args.workers, log)
-        try:
-            with get_app().app_context(), kizuna().db.session() as session:
-                shop = session.get_one(Shop, shop_id)
-                campaign = service.create(
-                    session,
-                    shop,
-                    name="Winter sale",
-                    audience={"segments": [segment_id], "rfm_groups": []},
-                    content=CONTENT,
-                )
-                campaign_id = campaign.id
-                scheduled_at = time.time()
-                service.schedule(session, shop, campaign_id, None)  # the first job snapshots
-            deadline = time.time() + max_wait_s
-            rss = 0.0
-            while time.time() < deadline:
-                time.sleep(1.0)
-                # Sampled while it runs: a job's forked work horse exits with its job.
-                rss = max(rss, peak_rss_mb([w.pid for w in workers]))
-                if not still_sending(database_url, campaign_id):
-                    break
-        finally:
-            stop_workers(workers)
+    with workers_running(env, args.workers, log_path) as workers:
+        with get_app().app_context(), kizuna().db.session() as session:
+            shop = session.get_one(Shop, shop_id)
+            campaign = service.create(
+                session,
+                shop,
+                name="Winter sale",
+                audience={"segments": [segment_id], "rfm_groups": []},
+                content=CONTENT,
+            )
+            campaign_id = campaign.id
+            scheduled_at = time.time()
+            service.schedule(session, shop, campaign_id, None)  # the first job snapshots
+        rss = 0.0
+        for _ in poll(time.time() + max_wait_s):
+            # Sampled while it runs: a job's forked work horse exits with its job.
+            rss = max(rss, peak_rss_mb([w.pid for w in workers]))
+            if not still_sending(database_url, campaign_id):
+                break
     server.shutdown()
 
     status, recipients, messages = campaign_state(database_url, campaign_id)

@@ -1,7 +1,7 @@
 """A bench's own database: dropped and created afresh, migrated to head, with an account and shops.
 
-Shared by the benches that need a fresh schema (`segments.py`, `bulk_import.py`); each names its
-own database, so benches never share rows.
+Shared by the benches that need a fresh schema (`segments.py`, `bulk_import.py`, `campaign.py`,
+`webhook_intake.py`); each names its own database, so benches never share rows.
 """
 
 from __future__ import annotations

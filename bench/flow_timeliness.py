@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.webhook_intake import PG_ADMIN  # noqa: E402
-from bench.workers import bench_env, measure_ceiling, start_workers, stop_workers  # noqa: E402
+from bench.workers import bench_env, measure_ceiling, poll, workers_running  # noqa: E402
 
 REDIS_URL = os.environ.get("KIZUNA_FLOW_BENCH_REDIS", "redis://127.0.0.1:6379/6")
 BENCH_DB = os.environ.get("KIZUNA_FLOW_BENCH_DB", "kizuna_flow_bench")
@@ -399,8 +399,7 @@ def wait_for_drain(
     """Until every run's email has arrived and nothing is pending or sending (→ drained), or
     progress stops for `stall_s` after the last due time (→ stalled), or `deadline`."""
     seen, progress_at = -1, time.time()
-    while time.time() < deadline:
-        time.sleep(1.0)
+    for _ in poll(deadline):
         arrived = len(sandbox.outbox)
         if arrived != seen:
             seen, progress_at = arrived, time.time()
@@ -465,34 +464,29 @@ def main() -> int:
     print(f"ceiling: {args.workers} bare-loop senders, {ceiling:.0f} sends/s")
 
     log_path = INSTANCE / "workers.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log:
-        workers = start_workers(env, args.workers, log)
-        try:
-            wait_for_workers(args.workers)
-            # Scheduling must be done before the first step falls due.
-            per_run = calibrate_scheduling(carts, spread_s)
-            lead = 10.0 + carts * per_run * 3.0  # the machine may be busier than when calibrating
-            first_due = datetime.now(UTC) + timedelta(seconds=lead)
-            due_by_run = insert_runs(database_url, shop_id, first_due, spread_s, args.flow)
-            scheduling_s = schedule_due_steps()
-            margin = (first_due - datetime.now(UTC)).total_seconds()
-            print(
-                f"scheduled: {len(due_by_run)} runs as {scheduled_jobs()} jobs (one per due "
-                f"second) in {scheduling_s:.1f}s, {margin:.1f}s before the first falls due"
-            )
-            last_due = max(due_by_run.values()).timestamp()
-            ended = wait_for_drain(
-                sandbox,
-                database_url,
-                len(due_by_run),
-                deadline=last_due + max_wait_s,
-                stall_s=120.0,
-                last_due=last_due,
-            )
-            stopped_at = datetime.now(UTC)
-        finally:
-            stop_workers(workers)
+    with workers_running(env, args.workers, log_path) as workers:
+        wait_for_workers(args.workers)
+        # Scheduling must be done before the first step falls due.
+        per_run = calibrate_scheduling(carts, spread_s)
+        lead = 10.0 + carts * per_run * 3.0  # the machine may be busier than when calibrating
+        first_due = datetime.now(UTC) + timedelta(seconds=lead)
+        due_by_run = insert_runs(database_url, shop_id, first_due, spread_s, args.flow)
+        scheduling_s = schedule_due_steps()
+        margin = (first_due - datetime.now(UTC)).total_seconds()
+        print(
+            f"scheduled: {len(due_by_run)} runs as {scheduled_jobs()} jobs (one per due "
+            f"second) in {scheduling_s:.1f}s, {margin:.1f}s before the first falls due"
+        )
+        last_due = max(due_by_run.values()).timestamp()
+        ended = wait_for_drain(
+            sandbox,
+            database_url,
+            len(due_by_run),
+            deadline=last_due + max_wait_s,
+            stall_s=120.0,
+            last_due=last_due,
+        )
+        stopped_at = datetime.now(UTC)
     server.shutdown()
     failed = [p.returncode for p in workers if p.returncode not in (0, -signal.SIGTERM)]
     if failed:

@@ -17,12 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_intake import BENCH_DB, PG_ADMIN, REDIS_URL, SECRET, build_deliveries  # noqa: E402
+from bench.webhook_intake import BENCH_DB, PG_ADMIN, build_deliveries, kizuna_env  # noqa: E402
 
 
 def main() -> None:
@@ -30,16 +28,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     args = parser.parse_args()
     base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    os.environ.update(
-        DATABASE_URL=f"{base}/{BENCH_DB}",
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        SHOPIFY_API_KEY="bench-app",
-        SHOPIFY_API_SECRET=SECRET,
-        KIZUNA_ENV="development",
-        KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
-    )
+    os.environ.update(kizuna_env(f"{base}/{BENCH_DB}"))
     from app import create_app
 
     client = create_app().test_client()

@@ -1,10 +1,10 @@
 """Where webhook processing spends its time: the workers' claim → apply → commit loop, in-process.
 
-Recreates the benchmark's database (as `bench/webhook_intake.py` does; `--history-orders N`
-loads a history first through the same import path), records the bench's signed deliveries
-through Flask's test client, then drains the inbox under cProfile the way a worker does
-(`jobs.webhook_inbox.drain`). Prints events per second of CPU and wall time, SQL statements per
-event (by their first words), and the functions that take the most time.
+Recreates the benchmark's database with `bench/webhook_intake.py`'s own `prepare_database`
+(`--history-orders N` loads a history first through the same import path), records the bench's
+signed deliveries through Flask's test client, then drains the inbox under cProfile the way a
+worker does (`jobs.webhook_inbox.drain`). Prints events per second of CPU and wall time, SQL
+statements per event (by their first words), and the functions that take the most time.
 
     python bench/profile_processing.py [--events 1000] [--history-orders 10000]
 """
@@ -15,23 +15,15 @@ import argparse
 import cProfile
 import os
 import pstats
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
-from cryptography.fernet import Fernet
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_intake import (  # noqa: E402
-    REDIS_URL,
-    SECRET,
-    _prepare_database,
-    build_deliveries,
-)
+from bench.webhook_intake import build_deliveries, prepare_database  # noqa: E402
 
 
 def _statement_kind(statement: str) -> str:
@@ -49,30 +41,8 @@ def main() -> None:
     parser.add_argument("--history-orders", type=int, default=0)
     parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args()
-    database_url = _prepare_database()
-    os.environ.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        SHOPIFY_API_KEY="bench-app",
-        SHOPIFY_API_SECRET=SECRET,
-        KIZUNA_ENV="development",
-        KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
-        PYTHONPATH=str(ROOT),
-    )
-    if args.history_orders:
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import bench.webhook_intake as b; b.load_history({args.history_orders})",
-            ],
-            cwd=ROOT,
-            check=True,
-        )
-        print(f"history: {args.history_orders} orders in {time.perf_counter() - started:.0f}s")
+    _database_url, env = prepare_database(args.history_orders)
+    os.environ.update(env)
 
     from sqlalchemy import event
 

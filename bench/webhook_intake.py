@@ -46,6 +46,10 @@ import redis
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.database import add_shops, fresh_database  # noqa: E402
+
 PG_ADMIN = os.environ.get("KIZUNA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KIZUNA_BENCH_REDIS", "redis://127.0.0.1:6379/14")
 BENCH_DB = os.environ.get("KIZUNA_BENCH_DB", "kizuna_bench")
@@ -400,27 +404,45 @@ def _gunicorn(target: str, port: int, workers: int, env: dict[str, str]) -> subp
     raise SystemExit(f"gunicorn did not start for {target}")
 
 
-def _prepare_database() -> str:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    base = PG_ADMIN.rpartition("/")[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    url = f"{base}/{BENCH_DB}"
-    sys.path.insert(0, str(ROOT))
-    from app.migrate import upgrade
+def kizuna_env(database_url: str) -> dict[str, str]:
+    """This process's environment with Kizuna configured for the bench: `database_url`, the
+    bench's Redis, development settings and the bench's instance folder."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret-key-0123456789",
+        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        SHOPIFY_API_KEY="bench-app",
+        SHOPIFY_API_SECRET=SECRET,
+        KIZUNA_ENV="development",
+        KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
+        PYTHONPATH=str(ROOT),
+    )
+    return env
 
-    upgrade(url)
-    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
-        account_id = connection.execute(
-            "INSERT INTO accounts (name, created_at) VALUES ('Bench', now()) RETURNING id"
-        ).fetchone()[0]  # type: ignore[index]
-        connection.execute(
-            "INSERT INTO shops (account_id, platform, domain, status, timezone, currency, locale,"
-            " webhooks_subscribed, sync_state, created_at) VALUES"
-            " (%s, 'shopify', %s, 'active', 'Asia/Tokyo', 'JPY', 'ja', 0, '{}', now())",
-            (account_id, SHOP),
+
+def prepare_database(history_orders: int = 0) -> tuple[str, dict[str, str]]:
+    """The bench's database made afresh with its shop (and, with `history_orders`, that many
+    orders loaded through the import path) and the environment Kizuna runs with against it;
+    → (database URL, environment)."""
+    url = fresh_database(PG_ADMIN, BENCH_DB)
+    add_shops(url, [SHOP], "ja")
+    env = kizuna_env(url)
+    if history_orders:
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import bench.webhook_intake as b; b.load_history({history_orders})",
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
         )
-    return url
+        print(f"history: {history_orders} orders loaded in {time.perf_counter() - started:.0f}s")
+    return url, env
 
 
 def _drain(env: dict[str, str], workers: int) -> float:
@@ -476,35 +498,8 @@ def main() -> int:
     args = parser.parse_args()
     seconds = args.seconds or (4.0 if args.quick else 30.0)
 
-    database_url = _prepare_database()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=database_url,
-        REDIS_URL=REDIS_URL,
-        SECRET_KEY="bench-secret-key-0123456789",
-        ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        SHOPIFY_API_KEY="bench-app",
-        SHOPIFY_API_SECRET=SECRET,
-        KIZUNA_ENV="development",
-        KIZUNA_INSTANCE=str(ROOT / "instance" / "bench"),
-        PYTHONPATH=str(ROOT),
-    )
-    if args.history_orders:
-        started = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import bench.webhook_intake as b; b.load_history({args.history_orders})",
-            ],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
-        print(
-            f"history: {args.history_orders} orders loaded in {time.perf_counter() - started:.0f}s"
-        )
+    database_url, env = prepare_database(args.history_orders)
     use_wrk = shutil.which("wrk") is not None
     deliveries = build_deliveries(int(seconds * 4000) + 1000)
     warmup, measured = deliveries[:200], deliveries[200:]

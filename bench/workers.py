@@ -1,6 +1,7 @@
 """The processes a bench runs Kizuna's jobs with: the environment they see (`bench_env`),
 `kizuna worker` processes started as the Procfile runs them and stopped with RQ's warm
-shutdown, and the ceiling's bare-loop senders (`measure_ceiling`).
+shutdown (`workers_running`), the loop a bench watches their work with (`poll`), and the
+ceiling's bare-loop senders (`measure_ceiling`).
 
 Shared by the benches that hand emails to the simulated SendGrid through real workers
 (`flow_timeliness.py`, `campaign.py`, `profile_flow.py`); each names its own Redis database and
@@ -14,6 +15,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -67,6 +70,29 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def workers_running(
+    env: dict[str, str], count: int, log_path: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`count` `kizuna worker` processes for the `with` block, logging to `log_path` (written
+    afresh); stopped with RQ's warm shutdown when the block ends, however it ends."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        workers = start_workers(env, count, log)
+        try:
+            yield workers
+        finally:
+            stop_workers(workers)
+
+
+def poll(deadline: float, interval: float = 1.0) -> Iterator[None]:
+    """Wakes every `interval` seconds until `deadline` (a `time.time()`): the body of the `for`
+    looks at the run and leaves the loop (`break`, `return`) once it has its answer."""
+    while time.time() < deadline:
+        time.sleep(interval)
+        yield
 
 
 def measure_ceiling(script: str, url: str, processes: int, seconds: float) -> float:

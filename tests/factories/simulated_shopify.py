@@ -1,8 +1,9 @@
 """A simulated Shopify store served over HTTP, with Kizuna on a second port it calls back
 (webhooks): `servers`, `config` and `live_app` (take them with `servers =
-simulated_shopify.servers`), and `open_store` for a test module's own `sandbox` fixture.
-`config_sending_mail` is `config` that also sends through the simulated SendGrid (take it with
-`config = simulated_shopify.config_sending_mail` and `sendgrid = cart_flow.sendgrid`).
+simulated_shopify.servers`), `open_store` for a test module's own `sandbox` fixture, and
+`install_and_connect` for a shop of a simulated store connected to Kizuna. `config_sending_mail`
+is `config` that also sends through the simulated SendGrid (take it with `config =
+simulated_shopify.config_sending_mail` and `sendgrid = cart_flow.sendgrid`).
 
 Test builders, no tests: test modules import them from here.
 """
@@ -14,8 +15,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from rq import Queue
+from sqlalchemy.orm import Session
 
 from app.config import Config, load_config
+from app.kizuna import Kizuna
+from app.models import Shop
+from app.queueing import SYNC
+from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from tests.conftest import (
     SHOPIFY_API_KEY,
@@ -51,6 +58,17 @@ def open_store(
     sandbox_dispatch.target = platform.wsgi_app
     yield platform
     platform.close()
+
+
+def install_and_connect(
+    runtime: Kizuna, db: Session, platform: SandboxShopify, domain: str
+) -> Shop:
+    """The shop on `domain` with Kizuna installed as a custom app (a non-expiring token) and
+    connected; its first sync's job is dropped from the queue, so the test adds its own rows."""
+    token = platform.install_app(domain, expiring=False)["access_token"]
+    shop = db.get_one(Shop, connect_custom_app(runtime, domain, token))
+    Queue(SYNC, connection=runtime.redis).empty()
+    return shop
 
 
 def load_app_config(

@@ -36,7 +36,7 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from jobs.flows import dispatch_due_steps
 from jobs.reconcile import reconcile_all
-from tests.factories import cart_flow, simulated_shopify
+from tests.factories import cart_flow, simulated_shopify, woocommerce
 from tests.factories.shopify_webhooks import DOMAIN, make_shop
 from tests.factories.shops import set_sender_identity
 from tests.factories.welcome import QUIET_FREE, flow_messages, flow_runs
@@ -63,11 +63,7 @@ def sandbox(servers: Any) -> Iterator[SandboxShopify]:
 
 @pytest.fixture
 def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=23)
-    platform.add_store(url_path=STORE, customers=8, years=1, currency="JPY")
-    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
-    yield platform
-    platform.close()
+    yield from woocommerce.serve_store(serve, STORE, seed=23, customers=8)
 
 
 def _turn_on(db: Session, shop: Shop, **changes: Any) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,8 +22,6 @@ from app.db import utcnow
 from app.models import Account, Customer, Shop
 from app.models.campaign import CampaignRecipient
 from app.models.flow import Message
-from app.queueing import SYNC
-from app.services.install_shop import connect_custom_app
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.mutations import discounts
@@ -37,7 +34,7 @@ from tests.conftest import (
     LiveServer,
     make_test_env,
 )
-from tests.factories import cart_flow
+from tests.factories import cart_flow, simulated_shopify, woocommerce
 from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.campaigns import content, draft, vip_segment
 from tests.factories.shops import set_sender_identity
@@ -112,13 +109,17 @@ def _people(db: Session, shop: Shop, external_ids: list[str]) -> None:
     db.commit()
 
 
-def _send(db: Session, runtime: Any, app: Flask, shop: Shop) -> Any:
+def _send(
+    db: Session, runtime: Any, app: Flask, shop: Shop, coupon: dict[str, Any] = COUPON
+) -> Any:
+    """A campaign with a coupon block sent to the shop's VIP segment; → (the campaign, each
+    recipient's code by customer id)."""
     segment = vip_segment(db, shop)
     campaign = draft(
         db,
         shop,
         {"segments": [segment.id], "rfm_groups": []},
-        body=content(coupon=COUPON, extra=({"type": "coupon"},)),
+        body=content(coupon=coupon, extra=({"type": "coupon"},)),
     )
     with app.app_context():
         sending.start(db, shop, campaign, utcnow())
@@ -142,9 +143,7 @@ def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
     client: Any,
     monkeypatch: Any,
 ) -> None:
-    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, shopify, DOMAIN)
     _prepare(db, shop)
     created = [
         shopify.shop(DOMAIN).create_customer(email=f"buyer{n}@example.jp", first_name="花子")
@@ -195,48 +194,31 @@ def test_shopify_codes_are_single_use_one_per_recipient_and_reused_on_retry(
     assert len(discounts(shopify.shop(DOMAIN))) == 3
 
 
+@pytest.fixture
+def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
+    yield from woocommerce.serve_store(serve, WOO_PATH, seed=7, customers=0)
+
+
 def test_woocommerce_coupons_are_single_use_one_per_recipient(
-    db: Session, runtime: Any, app: Flask, serve: Any, sendgrid: SandboxSendGrid
+    db: Session, runtime: Any, app: Flask, woo: SandboxWooCommerce, sendgrid: SandboxSendGrid
 ) -> None:
-    platform = SandboxWooCommerce(seed=7)
-    platform.add_store(url_path=WOO_PATH, customers=0, years=1, currency="JPY")
-    try:
-        url = serve(platform.wsgi_app).url
-        shop = db.get_one(Shop, connect_woo_store(runtime, platform, url, WOO_PATH))
-        _prepare(db, shop)
-        _people(db, shop, ["101", "102"])
-        campaign = None
-        fixed = {"kind": "fixed_amount", "value": 500, "expires_days": 7}
-        segment = vip_segment(db, shop)
-        campaign = draft(
-            db,
-            shop,
-            {"segments": [segment.id], "rfm_groups": []},
-            body=content(coupon=fixed, extra=({"type": "coupon"},)),
-        )
-        with app.app_context():
-            sending.start(db, shop, campaign, utcnow())
-            db.commit()
-            sending.send_campaign(runtime, campaign.id)
-        db.expire_all()
-        codes = [
-            r.coupon_code
-            for r in db.scalars(
-                select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
-            )
-        ]
-        assert len(set(codes)) == 2
-        made = coupons(platform.store(WOO_PATH))
-        assert set(made) == {code.lower() for code in codes if code}
-        for coupon in made.values():
-            assert (coupon["discount_type"], coupon["amount"]) == ("fixed_cart", "500")
-            assert coupon["usage_limit"] == 1
-            assert len(coupon["email_restrictions"]) == 1
-        for message in sendgrid.outbox:
-            assert sum(1 for code in codes if code and code in (message.html or "")) == 1
-            assert "￥500" in (message.html or "") or "¥500" in (message.html or "")
-    finally:
-        platform.close()
+    url = woo.url  # type: ignore[attr-defined]
+    shop = db.get_one(Shop, connect_woo_store(runtime, woo, url, WOO_PATH))
+    _prepare(db, shop)
+    _people(db, shop, ["101", "102"])
+    fixed = {"kind": "fixed_amount", "value": 500, "expires_days": 7}
+    _campaign, by_customer = _send(db, runtime, app, shop, fixed)
+    codes = list(by_customer.values())
+    assert len(set(codes)) == 2
+    made = coupons(woo.store(WOO_PATH))
+    assert set(made) == {code.lower() for code in codes if code}
+    for coupon in made.values():
+        assert (coupon["discount_type"], coupon["amount"]) == ("fixed_cart", "500")
+        assert coupon["usage_limit"] == 1
+        assert len(coupon["email_restrictions"]) == 1
+    for message in sendgrid.outbox:
+        assert sum(1 for code in codes if code and code in (message.html or "")) == 1
+        assert "￥500" in (message.html or "") or "¥500" in (message.html or "")
 
 
 def test_a_code_the_store_refuses_skips_its_recipient_and_tells_the_merchant(
@@ -247,9 +229,7 @@ def test_a_code_the_store_refuses_skips_its_recipient_and_tells_the_merchant(
     sendgrid: SandboxSendGrid,
     client: Any,
 ) -> None:
-    token = shopify.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, shopify, DOMAIN)
     _prepare(db, shop)
     known = shopify.shop(DOMAIN).create_customer(email="buyer0@example.jp", first_name="花子")
     _people(db, shop, [str(known["id"]), "999999999"])  # the second is unknown to the store

@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,8 +27,7 @@ from app.flows.welcome import WELCOME
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.models.woocommerce import WooCommerceShop
-from app.queueing import EMAIL, SYNC
-from app.services.install_shop import connect_custom_app
+from app.queueing import EMAIL
 from app.services.woocommerce_sync import run_sync
 from connectors.sandbox.sendgrid import SandboxSendGrid
 from connectors.sandbox.shopify import SandboxShopify
@@ -37,7 +35,7 @@ from connectors.sandbox.shopify.mutations import discounts
 from connectors.sandbox.woocommerce import SandboxWooCommerce
 from connectors.sandbox.woocommerce.coupons import coupons
 from jobs.flows import dispatch_due_steps
-from tests.factories import cart_flow, simulated_shopify
+from tests.factories import cart_flow, simulated_shopify, woocommerce
 from tests.factories.admin import login, pages_in_both_languages, text_of, with_real_sendgrid
 from tests.factories.shopify_webhooks import DOMAIN
 from tests.factories.shops import set_sender_identity
@@ -65,11 +63,7 @@ def sandbox(servers: Any) -> Iterator[SandboxShopify]:
 
 @pytest.fixture
 def woo(serve: Any) -> Iterator[SandboxWooCommerce]:
-    platform = SandboxWooCommerce(seed=19)
-    platform.add_store(url_path=STORE, customers=3, years=1, currency="JPY")
-    platform.url = serve(platform.wsgi_app).url  # type: ignore[attr-defined]
-    yield platform
-    platform.close()
+    yield from woocommerce.serve_store(serve, STORE, seed=19, customers=3)
 
 
 def _welcome_with_coupon(db: Session, shop: Shop, **coupon: Any) -> None:
@@ -109,9 +103,7 @@ def test_shopify_codes_are_one_per_message_reused_on_retry_and_never_made_by_the
     client: Any,
     monkeypatch: Any,
 ) -> None:
-    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, sandbox, DOMAIN)
     shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "Asia/Tokyo"
     _welcome_with_coupon(db, shop, coupon_kind="fixed", coupon_value=500, coupon_days=14)
     store = sandbox.shop(DOMAIN)
@@ -186,9 +178,7 @@ def test_a_code_the_store_refuses_sends_the_email_without_it_and_tells_the_merch
     sandbox: SandboxShopify,
     sendgrid: SandboxSendGrid,
 ) -> None:
-    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
-    shop = db.get_one(Shop, connect_custom_app(runtime, DOMAIN, token))
-    Queue(SYNC, connection=runtime.redis).empty()
+    shop = simulated_shopify.install_and_connect(runtime, db, sandbox, DOMAIN)
     shop.locale, shop.currency = "ja", "JPY"
     _welcome_with_coupon(db, shop, coupon_kind="percentage", coupon_value=10, coupon_days=14)
     unknown = Customer(

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from app.models import Account, Customer, Shop
 from app.models.flow import FlowRun, FlowSetting, Message
 from app.queueing import EMAIL, SYNC, WEBHOOKS
-from app.services.install_shop import connect_custom_app
 from app.services.shop_tokens import shopify_client
 from app.services.unsubscribe import make_token
 from connectors.base import ConnectorError
@@ -59,10 +58,7 @@ def sandbox(servers: Any) -> Iterator[SandboxShopify]:
 
 
 def connect(runtime: Any, sandbox: SandboxShopify, db: Session) -> Shop:
-    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
-    shop_id = connect_custom_app(runtime, DOMAIN, token)
-    Queue(SYNC, connection=runtime.redis).empty()  # no backfill: these tests add their rows
-    shop = db.get_one(Shop, shop_id)
+    shop = simulated_shopify.install_and_connect(runtime, db, sandbox, DOMAIN)
     shop.name, shop.locale, shop.currency, shop.timezone = "絆ストア", "ja", "JPY", "UTC"
     set_sender_identity(db, shop.id)
     return shop
