@@ -235,8 +235,24 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.sync_failed": lazy_gettext("Sync failed: %(reason)s"),
     "shop_error.webhook_setup_failed": lazy_gettext("Webhook setup failed: %(reason)s"),
     "shop_error.install_follow_up_failed": lazy_gettext("Install follow-up failed: %(reason)s"),
+    # `%(detail)s` is a `shop_error.reason.*` message (`shop_errors.shopify_sync_failure`); an
+    # older row holds an English text there, shown as it is.
     "shop_error.backfill_failed": lazy_gettext("Backfill failed: %(detail)s"),
     "shop_error.reason.internal": lazy_gettext("an internal error (logged)."),
+    "shop_error.reason.gave_up": lazy_gettext(
+        "Shopify did not answer, even after several retries."
+    ),
+    "shop_error.reason.no_answer": lazy_gettext("Shopify did not answer."),
+    "shop_error.reason.status": lazy_gettext("Shopify answered with HTTP status %(status)s."),
+    "shop_error.reason.bulk_busy": lazy_gettext(
+        "Shopify was already running another bulk export for this store."
+    ),
+    "shop_error.reason.bulk_timeout": lazy_gettext(
+        "Shopify's bulk export of the data did not finish in time."
+    ),
+    "shop_error.reason.database": lazy_gettext(
+        "Kizuna could not save the store's data (database error %(error)s, logged)."
+    ),
     "shop_error.webhook_failed": lazy_gettext(
         "A %(platform)s webhook (%(topic)s, event %(event)s, attempts: %(attempts)s) could not "
         "be processed: %(reason)s The next sync reconciles the data."
