@@ -131,7 +131,8 @@ def _worded_value(value: Any, separator: str = "list.separator") -> Any:
 def message_problem(text: str | None) -> str | None:
     """Why an email was not sent (`Message.last_error`) in the current language: its reason key
     worded (a send outcome, a skip, or the run's exit; `sendgrid_unavailable: …` as SendGrid
-    not answering), else the stored text (SendGrid's answer to a refused send)."""
+    not answering, `sendgrid_refused` a refused campaign send), else the stored text (SendGrid's
+    answer to a refused flow send)."""
     if not text:
         return None
     code = text.split(":", 1)[0].strip()
@@ -271,6 +272,15 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.campaign_emails_failed": lazy_gettext(
         "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s"
     ),
+    # Why a campaign's send is held or what failed (`Campaign.last_error_code`); `%(reason)s`
+    # is an `email_refusal.*` message.
+    "campaign_error.waiting_for_sender": lazy_gettext(
+        "Waiting for your sender details: the campaign goes out once they are set."
+    ),
+    "campaign_error.shop_inactive": lazy_gettext(
+        "The store is disconnected: the campaign goes on once it is connected again."
+    ),
+    "campaign_error.emails_failed": lazy_gettext("%(count)s emails were not sent: %(reason)s"),
     "shop_error.coupon_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) went out without its discount "
         "code: %(reason)s"
@@ -679,6 +689,10 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     ),
     "message.problem.sendgrid_unavailable": lazy_gettext(
         "SendGrid did not answer, even after several retries"
+    ),
+    "message.problem.sendgrid_refused": lazy_gettext("SendGrid refused it"),
+    "message.problem.invalid_email": lazy_gettext(
+        "SendGrid would refuse it: an address or header of the email is not valid"
     ),
     "message.problem.waiting_for_sender_identity": lazy_gettext("waiting for your sender details"),
     "message.problem.smart_sending": lazy_gettext("emailed recently (smart sending)"),
