@@ -32,7 +32,7 @@ def test_sqlite_schema_builds_and_matches_models(tmp_path: Path) -> None:
     assert _diff(url) == []
 
 
-BEFORE_CAMPAIGN_CODES = "20261207_messages_shop_customer"
+BEFORE_CAMPAIGN_CODES = "20261208_shop_prefix_indexes"
 
 
 def test_a_held_campaign_keeps_its_hold_as_a_key_across_the_migration(tmp_path: Path) -> None:

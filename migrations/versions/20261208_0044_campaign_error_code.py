@@ -1,7 +1,7 @@
 """campaigns.last_error_code and last_error_params: the campaign's problem as a message key
 
 Revision ID: 20261207_campaign_error_code
-Revises: 20261207_messages_shop_customer
+Revises: 20261208_shop_prefix_indexes
 Create Date: 2026-12-07 23:00:00
 
 `last_error` keeps the English text; the key and its values let the admin and the API word the
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261207_campaign_error_code"
-down_revision: str | None = "20261207_messages_shop_customer"
+down_revision: str | None = "20261208_shop_prefix_indexes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
