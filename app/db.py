@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -62,14 +62,6 @@ def to_decimal(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     return Decimal(str(value))
-
-
-def describe_error(error: BaseException) -> str:
-    """An error as a merchant's status page shows it: a database error by its class alone (its
-    statement means nothing there), anything else by its message."""
-    if isinstance(error, SQLAlchemyError):
-        return f"database error ({type(error).__name__})"
-    return str(error)
 
 
 def _server_error_names(error: BaseException) -> str | None:

@@ -131,7 +131,8 @@ def _worded_value(value: Any, separator: str = "list.separator") -> Any:
 def message_problem(text: str | None) -> str | None:
     """Why an email was not sent (`Message.last_error`) in the current language: its reason key
     worded (a send outcome, a skip, or the run's exit; `sendgrid_unavailable: …` as SendGrid
-    not answering), else the stored text (SendGrid's answer to a refused send)."""
+    not answering, `sendgrid_refused` a refused campaign send), else the stored text (SendGrid's
+    answer to a refused flow send)."""
     if not text:
         return None
     code = text.split(":", 1)[0].strip()
@@ -235,8 +236,24 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.sync_failed": lazy_gettext("Sync failed: %(reason)s"),
     "shop_error.webhook_setup_failed": lazy_gettext("Webhook setup failed: %(reason)s"),
     "shop_error.install_follow_up_failed": lazy_gettext("Install follow-up failed: %(reason)s"),
+    # `%(detail)s` is a `shop_error.reason.*` message (`shop_errors.shopify_sync_failure`); an
+    # older row holds an English text there, shown as it is.
     "shop_error.backfill_failed": lazy_gettext("Backfill failed: %(detail)s"),
     "shop_error.reason.internal": lazy_gettext("an internal error (logged)."),
+    "shop_error.reason.gave_up": lazy_gettext(
+        "Shopify did not answer, even after several retries."
+    ),
+    "shop_error.reason.no_answer": lazy_gettext("Shopify did not answer."),
+    "shop_error.reason.status": lazy_gettext("Shopify answered with HTTP status %(status)s."),
+    "shop_error.reason.bulk_busy": lazy_gettext(
+        "Shopify was already running another bulk export for this store."
+    ),
+    "shop_error.reason.bulk_timeout": lazy_gettext(
+        "Shopify's bulk export of the data did not finish in time."
+    ),
+    "shop_error.reason.database": lazy_gettext(
+        "Kizuna could not save the store's data (database error %(error)s, logged)."
+    ),
     "shop_error.webhook_failed": lazy_gettext(
         "A %(platform)s webhook (%(topic)s, event %(event)s, attempts: %(attempts)s) could not "
         "be processed: %(reason)s The next sync reconciles the data."
@@ -255,6 +272,15 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "shop_error.campaign_emails_failed": lazy_gettext(
         "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s"
     ),
+    # Why a campaign's send is held or what failed (`Campaign.last_error_code`); `%(reason)s`
+    # is an `email_refusal.*` message.
+    "campaign_error.waiting_for_sender": lazy_gettext(
+        "Waiting for your sender details: the campaign goes out once they are set."
+    ),
+    "campaign_error.shop_inactive": lazy_gettext(
+        "The store is disconnected: the campaign goes on once it is connected again."
+    ),
+    "campaign_error.emails_failed": lazy_gettext("%(count)s emails were not sent: %(reason)s"),
     "shop_error.coupon_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) went out without its discount "
         "code: %(reason)s"
@@ -663,6 +689,10 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     ),
     "message.problem.sendgrid_unavailable": lazy_gettext(
         "SendGrid did not answer, even after several retries"
+    ),
+    "message.problem.sendgrid_refused": lazy_gettext("SendGrid refused it"),
+    "message.problem.invalid_email": lazy_gettext(
+        "SendGrid would refuse it: an address or header of the email is not valid"
     ),
     "message.problem.waiting_for_sender_identity": lazy_gettext("waiting for your sender details"),
     "message.problem.smart_sending": lazy_gettext("emailed recently (smart sending)"),

@@ -23,6 +23,7 @@ from app.campaigns.report import CampaignReport, campaign_report
 from app.db import utcnow
 from app.kizuna import db_session
 from app.models.campaign import Campaign
+from app.services.shop_errors import stored_problem
 
 MAX_ID = 2**31 - 1
 FIELDS = service.FIELDS
@@ -40,7 +41,9 @@ def campaign_json(campaign: Campaign) -> dict[str, Any]:
         "scheduled_at": when(campaign.scheduled_at),
         "started_at": when(campaign.started_at),
         "finished_at": when(campaign.finished_at),
-        "last_error": campaign.last_error,
+        # Worded in the request's language; the code is the stable key (None: older text).
+        "last_error": stored_problem(campaign),
+        "last_error_code": campaign.last_error_code if campaign.last_error else None,
         "created_at": when(campaign.created_at),
         "updated_at": when(campaign.updated_at),
     }

@@ -12,7 +12,9 @@ claims after its previous batch and every statement of a batch names its custome
 so a batch costs the same at the millionth recipient as at the first, whatever the planner's
 statistics say.
 SendGrid's 429/5xx are retried by the client with backoff; then the batch's messages are
-`failed`, on the campaign's and the shop's status.
+`failed`, on the campaign's and the shop's status. A campaign's problem and its messages' are
+message keys with their values (`services.shop_errors.problem_columns`, `app.i18n.message_problem`),
+never SendGrid's words (they can quote an address).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from app.models.flow import Message
 from app.queueing import enqueue, enqueue_after_commit, job_id
 from app.services.inquiries import paused_customers
 from app.services.sender_identity import identity_of
-from app.services.shop_errors import record_shop_error, sending_refusal
+from app.services.shop_errors import problem_columns, record_shop_error, sending_refusal
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
 from app.tasks import SEND_CAMPAIGN
@@ -78,7 +80,13 @@ BATCH_SIZE = MAX_PERSONALIZATIONS
 LANES = 2
 WAITING_FOR_SENDER = "waiting_for_sender_identity"
 SHOP_INACTIVE = "shop_inactive"
-_ERROR_LIMIT = 500
+# A held send's problem on its campaign (`Campaign.last_error_code`), by why the batch stopped;
+# a batch that claims recipients again clears it.
+HOLDS = {
+    WAITING_FOR_SENDER: "campaign_error.waiting_for_sender",
+    SHOP_INACTIVE: "campaign_error.shop_inactive",
+}
+EMAILS_FAILED = "campaign_error.emails_failed"
 # Campaigns go at the time the merchant chose: no quiet hours (the caps still apply).
 _NO_QUIET = time(0, 0)
 
@@ -206,11 +214,11 @@ def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> N
             )
             if getattr(done, "rowcount", 0):
                 log.info("campaign sent campaign=%s", campaign_id)
-        elif batch.stop in (WAITING_FOR_SENDER, SHOP_INACTIVE):
+        elif batch.stop in HOLDS:
             session.execute(
                 update(Campaign)
                 .where(Campaign.id == campaign_id)
-                .values(last_error=batch.stop)
+                .values(**problem_columns(HOLDS[batch.stop]))
                 .execution_options(synchronize_session=False)
             )
         elif batch.claimed:
@@ -218,9 +226,9 @@ def _settle(runtime: Kizuna, campaign_id: int, batch: Batch, now: datetime) -> N
                 update(Campaign)
                 .where(
                     Campaign.id == campaign_id,
-                    Campaign.last_error.in_((WAITING_FOR_SENDER, SHOP_INACTIVE)),
+                    Campaign.last_error_code.in_(list(HOLDS.values())),
                 )
-                .values(last_error=None)
+                .values(last_error=None, last_error_code=None, last_error_params=None)
                 .execution_options(synchronize_session=False)
             )
         session.commit()
@@ -483,14 +491,20 @@ def _claim(
         )
         problem = refusal(email)
         if problem is not None:
-            refused.setdefault(problem, []).append(message_id)
+            # The reason names the field, never its value: the log keeps it, the message
+            # its code (`message.problem.invalid_email`).
+            log.warning(
+                "campaign email refused before sending campaign=%s message=%s reason=%s",
+                campaign.id,
+                message_id,
+                problem,
+            )
+            refused.setdefault(problem.split(":", 1)[0], []).append(message_id)
             continue
         emails.append(email)
-    for problem, ids in refused.items():
+    for code, ids in refused.items():
         session.execute(
-            update(Message)
-            .where(Message.id.in_(ids))
-            .values(status="failed", last_error=problem[:_ERROR_LIMIT])
+            update(Message).where(Message.id.in_(ids)).values(status="failed", last_error=code)
         )
     return emails
 
@@ -508,41 +522,48 @@ def deliver(runtime: Kizuna, campaign_id: int, emails: list[OutgoingEmail]) -> C
         ids = [
             int(p["custom_args"][KIZUNA_MESSAGE_ID_ARG]) for p in body.get("personalizations", [])
         ]
+        # A message's `last_error` is a code `app.i18n.message_problem` words.
         values: dict[str, Any]
-        failure: BaseException | None = None
+        failure: ConnectorError | None = None
         try:
             result = client.send(body)
         except SendOutcomeUnknown:
             values = {"status": "unknown", "last_error": "outcome_unknown"}
         except RetryableError as error:
-            values = {"status": "failed", "last_error": f"sendgrid_unavailable: {error}"}
+            values = {"status": "failed", "last_error": "sendgrid_unavailable"}
             failure = error
         except ConnectorError as error:
-            values = {"status": "failed", "last_error": str(error)}
+            values = {"status": "failed", "last_error": "sendgrid_refused"}
             failure = error
         else:
             values = {"status": "sent", "x_message_id": result.message_id, "last_error": None}
-        if values.get("last_error"):
-            values["last_error"] = values["last_error"][:_ERROR_LIMIT]
+        if failure is not None:
+            log.warning(
+                "campaign emails failed campaign=%s count=%d error=%s status=%s",
+                campaign_id,
+                len(ids),
+                type(failure).__name__,
+                failure.status,
+            )
         with runtime.db.session() as session:
             session.execute(update(Message).where(Message.id.in_(ids)).values(**values))
             if failure is not None:
-                _record_failure(session, campaign_id, len(ids), values["last_error"], failure)
+                _record_failure(session, campaign_id, len(ids), failure)
             session.commit()
         outcomes[values["status"]] += len(ids)
     log.info("campaign batch delivered campaign=%s outcomes=%s", campaign_id, dict(outcomes))
     return outcomes
 
 
-def _record_failure(
-    session: Session, campaign_id: int, count: int, error: str, failure: BaseException
-) -> None:
-    """Failed emails on the campaign (SendGrid's words, for support) and on its shop's status,
-    worded in the merchant's language without them (they can quote an address)."""
+def _record_failure(session: Session, campaign_id: int, count: int, failure: BaseException) -> None:
+    """Failed emails on the campaign and on its shop's status: how many, and why as SendGrid's
+    class of refusal or HTTP status (never its words: they can quote an address)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         return
-    campaign.last_error = f"{count} email(s) failed: {error}"[:_ERROR_LIMIT]
+    reason = sending_refusal(failure)
+    for column, value in problem_columns(EMAILS_FAILED, count=count, reason=reason).items():
+        setattr(campaign, column, value)
     shop = session.get(Shop, campaign.shop_id)
     if shop is not None:
         record_shop_error(
@@ -550,7 +571,7 @@ def _record_failure(
             "shop_error.campaign_emails_failed",
             campaign=campaign.name,
             count=count,
-            reason=sending_refusal(failure),
+            reason=reason,
         )
 
 

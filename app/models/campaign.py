@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import Base, UTCDateTime, utcnow
 
@@ -41,10 +41,22 @@ class Campaign(Base):
     scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Why the send is held or what failed (a code and ids, never personal data).
+    # Why the send is held or what failed, in English; `last_error_code` is its message key
+    # (`app.i18n.KEYED_MESSAGES`, `campaign_error.*`) and `last_error_params` the values that
+    # fill it in (counts and reason keys, never personal data), set together with
+    # `services.shop_errors.problem_columns`. A plain text written on its own clears the key,
+    # as on `Shop`.
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_code: Mapped[str | None] = mapped_column(String(80))
+    last_error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @validates("last_error")
+    def _plain_error_drops_its_key(self, _name: str, value: str | None) -> str | None:
+        self.last_error_code = None
+        self.last_error_params = None
+        return value
 
 
 class CampaignRecipient(Base):

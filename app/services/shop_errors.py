@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import httpx
 from flask_babel import force_locale
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import utcnow
 from app.i18n import DEFAULT_LANGUAGE, stored_error_text
@@ -89,6 +91,28 @@ def store_refusal(error: BaseException) -> dict[str, Any]:
             return nested("store_refusal.rejected")
         return nested("store_refusal.status", status=int(error.status))
     return nested("store_refusal.internal")
+
+
+def shopify_sync_failure(error: BaseException) -> dict[str, Any]:
+    """Why a Shopify sync stopped, as a nested problem: refused access, no answer, another
+    bulk export running, an HTTP status, an answer it could not read, or the class of a
+    database error. Never the exception's text: it can quote the store's answer or, for a
+    database error, the row's values."""
+    if isinstance(error, AuthenticationError):
+        return nested("shop_error.reason.token_refused")
+    if isinstance(error, RetryableError):
+        if error.code in ("bulk_busy", "bulk_timeout"):
+            return nested(f"shop_error.reason.{error.code}")
+        return nested("shop_error.reason.gave_up")
+    if isinstance(error, ConnectorError):
+        if error.status is not None and error.status >= 300:
+            return nested("shop_error.reason.status", status=int(error.status))
+        return nested("shop_error.reason.unexpected")
+    if isinstance(error, SQLAlchemyError):
+        return nested("shop_error.reason.database", error=type(error).__name__)
+    if isinstance(error, httpx.TransportError | OSError):  # a bulk result's download
+        return nested("shop_error.reason.no_answer")
+    return nested("shop_error.reason.internal")
 
 
 def sending_refusal(error: BaseException) -> dict[str, Any]:

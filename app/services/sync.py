@@ -25,13 +25,17 @@ from rq import get_current_job
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db import describe_error, utcnow
+from app.db import utcnow
 from app.flows import triggers as flow_triggers
 from app.kizuna import Kizuna
 from app.models import Shop, WebhookEvent
 from app.services import bulk_load, upsert
 from app.services.scoring import enqueue_scoring
-from app.services.shop_errors import record_shop_error, record_skipped_records
+from app.services.shop_errors import (
+    record_shop_error,
+    record_skipped_records,
+    shopify_sync_failure,
+)
 from app.services.shop_tokens import shopify_client
 from app.tasks import BACKFILL_SHOP
 from connectors.base import ConnectorError, RetryableError
@@ -63,7 +67,6 @@ BULK_POLL_FIRST_SECONDS = 1.0
 BULK_POLL_MAX_SECONDS = 30.0
 BULK_WAKE_SECONDS = 0.5
 BULK_WAIT_LIMIT_SECONDS = BACKFILL_SHOP.timeout - 600
-_ERROR_TEXT_LIMIT = 500
 # `sync_state["notice"]` holds a key of `app.i18n.KEYED_MESSAGES`, worded by the page.
 READ_ALL_ORDERS_NOTICE = "sync.notice.read_all_orders"
 
@@ -313,7 +316,9 @@ class SyncRun:
                 next_poll = now + interval
                 interval = min(interval * 2, BULK_POLL_MAX_SECONDS)
             if now - begun > BULK_WAIT_LIMIT_SECONDS:
-                raise RetryableError(f"bulk operation {operation_id} did not finish in time")
+                raise RetryableError(
+                    f"bulk operation {operation_id} did not finish in time", code="bulk_timeout"
+                )
             if _uninstalled(self.session, self.shop_id):
                 return None
             self.sleep(BULK_WAKE_SECONDS)
@@ -496,8 +501,7 @@ def _fail(session: Session, shop_id: int, error: Exception) -> None:
     log.warning("backfill failed shop_id=%s error=%s", shop_id, type(error).__name__)
     shop = session.get(Shop, shop_id)
     if shop is not None:
-        detail = describe_error(error)[:_ERROR_TEXT_LIMIT]
-        record_shop_error(shop, "shop_error.backfill_failed", detail=detail)
+        record_shop_error(shop, "shop_error.backfill_failed", detail=shopify_sync_failure(error))
         save_state(
             session, shop, status="failed", error=shop.last_error, finished_at=utcnow().isoformat()
         )

@@ -155,7 +155,8 @@ def session_cookie(db: Session, client: Any, runtime: Any) -> str:
 
 
 def _campaigns(db: Session) -> list[int]:
-    """A draft (to a saved segment) and a sent campaign in each shop; → their ids."""
+    """A draft (to a saved segment) and a sent campaign (some of whose emails failed) in each
+    shop; → their ids."""
     ids = []
     for shop in db.scalars(select(Shop)):
         segment = segments.save_segment(db, shop.id, "Campaign buyers", BUYERS).segment
@@ -175,6 +176,10 @@ def _campaigns(db: Session) -> list[int]:
                 holdout_percent=10,
                 started_at=NOW if status == "sent" else None,
             )
+            if status == "sent":  # with a problem, worded in the request's language
+                campaign.last_error = "2 emails were not sent: SendGrid did not accept it (logged)."
+                campaign.last_error_code = "campaign_error.emails_failed"
+                campaign.last_error_params = {"count": 2, "reason": {"code": "email_refusal.other"}}
             db.add(campaign)
             db.flush()
             ids.append(campaign.id)

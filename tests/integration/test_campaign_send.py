@@ -3,8 +3,10 @@ request per language with each recipient's own greeting (Japanese names family n
 unsubscribe link and no leftover tags, bodies valid against SendGrid's OpenAPI; exactly once
 across a worker killed mid-send and run again; lanes claiming past each other's batches and
 coming back for those let go; pause then resume, and cancel, between
-batches; SendGrid down → failed recipients on the campaign and the shop; a scheduled campaign
-started by the scheduler's tick at the shop's local time."""
+batches; SendGrid down or refusing → failed recipients on the campaign and the shop, worded in
+the merchant's language on the campaign's page, in the API and on each email; a held send
+(sender details, a disconnected store) said so and released; a scheduled campaign started by
+the scheduler's tick at the shop's local time."""
 
 from __future__ import annotations
 
@@ -268,31 +270,133 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
     assert (report.status, report.sent, report.cancelled) == ("cancelled", 10, 15)
 
 
-def test_sendgrid_down_fails_the_batch_on_the_campaign_and_the_shop_never_silently(
-    db: Session, runtime: Any, app: Any, client: Any, sendgrid: SandboxSendGrid
+@pytest.mark.parametrize(
+    ("status", "attempts", "english", "japanese", "message_en", "message_ja"),
+    [
+        (
+            503,
+            3,  # every attempt the client makes (with backoff)
+            "SendGrid did not answer, even after several retries.",
+            "何度か再試行しましたが、SendGrid から応答がありませんでした。",
+            "SendGrid did not answer, even after several retries",
+            "何度か再試行しましたが、SendGrid から応答がありませんでした",
+        ),
+        (
+            400,
+            1,  # a refusal is never retried
+            "SendGrid refused it with HTTP status 400.",
+            "SendGrid が HTTP ステータス 400 で拒否しました。",
+            "SendGrid refused it",
+            "SendGrid に拒否されました",
+        ),
+    ],
+    ids=["down", "refused"],
+)
+def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_silently(
+    db: Session,
+    runtime: Any,
+    app: Any,
+    client: Any,
+    sendgrid: SandboxSendGrid,
+    status: int,
+    attempts: int,
+    english: str,
+    japanese: str,
+    message_en: str,
+    message_ja: str,
 ) -> None:
     shop, campaign = _campaign(db, [Person() for _ in range(5)])
     _start(db, app, shop, campaign)
-    sendgrid.fail_next(503, count=3)  # every attempt the client makes (with backoff)
+    sendgrid.fail_next(status, count=attempts)
     with app.app_context():
         outcome = sending.send_campaign(runtime, campaign.id)
     assert outcome["sent:failed"] == 5
-    assert len(sendgrid.requests_to("/v3/mail/send")) == 3
+    assert len(sendgrid.requests_to("/v3/mail/send")) == attempts
     assert sendgrid.outbox == []
     db.expire_all()
-    assert {m.status for m in db.scalars(select(Message))} == {"failed"}
-    assert "5 email(s) failed" in (db.get_one(Campaign, campaign.id).last_error or "")
+    messages = list(db.scalars(select(Message)))
+    assert {m.status for m in messages} == {"failed"}
+    failed = db.get_one(Campaign, campaign.id)
+    assert (failed.last_error, failed.last_error_code) == (
+        f"5 emails were not sent: {english}",
+        sending.EMAILS_FAILED,
+    )
     db.refresh(shop)
     assert shop.last_error_code == "shop_error.campaign_emails_failed"
     pages = pages_in_both_languages(client, runtime, db, shop.id)
+    assert f"Campaign “{campaign.name}”: 5 emails were not sent: {english}" in pages["en"]
     assert (
-        f"Campaign “{campaign.name}”: 5 emails were not sent: SendGrid did not answer"
-    ) in pages["en"]
-    assert f"キャンペーン「{campaign.name}」: 5 通のメールを送信できませんでした" in pages["ja"]
+        f"キャンペーン「{campaign.name}」: 5 通のメールを送信できませんでした: {japanese}"
+        in pages["ja"]
+    )
+    # As the merchant reads it on the campaign's page, in the API and on each email.
+    report_pages = pages_in_both_languages(
+        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    )
+    outbox = pages_in_both_languages(client, runtime, db, shop.id, f"/app/outbox/{messages[0].id}")
+    for language, reason, on_message in (
+        ("en", english, message_en),
+        ("ja", japanese, message_ja),
+    ):
+        words = (
+            f"5 emails were not sent: {reason}"
+            if language == "en"
+            else f"5 通のメールを送信できませんでした: {reason}"
+        )
+        assert words in report_pages[language], language
+        api = client.get(
+            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert (api["last_error"], api["last_error_code"]) == (words, sending.EMAILS_FAILED)
+        assert on_message in outbox[language], language
+    assert "were not sent" not in report_pages["ja"]
     with app.app_context():
         report = campaign_report(db, shop, campaign.id)
     assert report is not None
     assert (report.failed, report.sent) == (5, 0)
+
+
+def test_an_email_sendgrid_would_refuse_is_failed_with_its_reason_not_its_address(
+    db: Session,
+    runtime: Any,
+    app: Any,
+    client: Any,
+    sendgrid: SandboxSendGrid,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shop, campaign = _campaign(db, [Person(), Person(email="not-an-email")])
+    _start(db, app, shop, campaign)
+    with app.app_context():
+        sending.send_campaign(runtime, campaign.id)
+    assert len(sendgrid.outbox) == 1
+    db.expire_all()
+    [refused] = db.scalars(select(Message).where(Message.status == "failed"))
+    assert refused.last_error == "invalid_email"
+    assert "to_email is not an email address" in caplog.text  # the field, for support
+    assert "not-an-email" not in caplog.text
+    outbox = pages_in_both_languages(client, runtime, db, shop.id, f"/app/outbox/{refused.id}")
+    assert (
+        "SendGrid would refuse it: an address or header of the email is not valid" in (outbox["en"])
+    )
+    assert "アドレスまたはヘッダーが正しくないため、SendGrid に受け付けられません" in outbox["ja"]
+
+
+def test_an_older_campaign_failure_is_shown_as_stored(
+    db: Session, runtime: Any, client: Any
+) -> None:
+    shop, campaign = _campaign(db, [Person()])
+    campaign.status = "sent"
+    campaign.last_error = "5 email(s) failed: SendGrid HTTP 400: no detail"  # no key: older row
+    db.commit()
+    pages = pages_in_both_languages(
+        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    )
+    for language in ("en", "ja"):
+        assert "5 email(s) failed: SendGrid HTTP 400: no detail" in pages[language]
+        api = client.get(
+            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert (api["last_error"], api["last_error_code"]) == (campaign.last_error, None)
 
 
 def test_a_scheduled_campaign_starts_at_the_shops_local_time_from_the_schedulers_tick(
@@ -320,7 +424,7 @@ def test_a_scheduled_campaign_starts_at_the_shops_local_time_from_the_schedulers
 
 
 def test_without_the_senders_details_the_campaign_waits_and_then_goes(
-    db: Session, runtime: Any, app: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
+    db: Session, runtime: Any, app: Any, client: Any, drain_jobs: Any, sendgrid: SandboxSendGrid
 ) -> None:
     shop, campaign = _campaign(db, [Person() for _ in range(3)])
     shop.sender_identity = None
@@ -330,8 +434,23 @@ def test_without_the_senders_details_the_campaign_waits_and_then_goes(
     assert sendgrid.outbox == []
     db.expire_all()
     held = db.get_one(Campaign, campaign.id)
-    assert (held.status, held.last_error) == ("sending", sending.WAITING_FOR_SENDER)
+    assert (held.status, held.last_error_code) == ("sending", "campaign_error.waiting_for_sender")
     assert _recipients(db, campaign) == {"queued": 3}
+    pages = pages_in_both_languages(
+        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    )
+    for language, words in (
+        ("en", "Waiting for your sender details: the campaign goes out once they are set."),
+        ("ja", "送信者情報の設定待ちです。設定されるとキャンペーンが送信されます。"),
+    ):
+        assert words in pages[language], language
+        api = client.get(
+            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert (api["last_error"], api["last_error_code"]) == (
+            words,
+            "campaign_error.waiting_for_sender",
+        )
     from tests.factories.shops import set_sender_identity
 
     set_sender_identity(db, shop.id)
@@ -339,3 +458,45 @@ def test_without_the_senders_details_the_campaign_waits_and_then_goes(
         start_due_campaigns()
     drain_jobs(EMAIL)
     assert len(sendgrid.outbox) == 3
+    db.expire_all()
+    gone = db.get_one(Campaign, campaign.id)
+    assert (gone.status, gone.last_error, gone.last_error_code) == ("sent", None, None)
+
+
+def test_a_disconnected_store_holds_the_campaign_until_it_is_back(
+    db: Session, runtime: Any, app: Any, client: Any, sendgrid: SandboxSendGrid
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(3)])
+    _start(db, app, shop, campaign)
+    shop.status = "error"  # e.g. Shopify refused the token: reconnect
+    db.commit()
+    with app.app_context():
+        assert sending.send_campaign(runtime, campaign.id) == {
+            "snapshot": 3,
+            "stop:shop_inactive": 1,
+        }
+    db.expire_all()
+    assert db.get_one(Campaign, campaign.id).last_error_code == "campaign_error.shop_inactive"
+    pages = pages_in_both_languages(
+        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    )
+    for language, words in (
+        ("en", "The store is disconnected: the campaign goes on once it is connected again."),
+        ("ja", "ストアとの接続が切れています。接続し直すとキャンペーンの送信が再開されます。"),
+    ):
+        assert words in pages[language], language
+        api = client.get(
+            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert (api["last_error"], api["last_error_code"]) == (
+            words,
+            "campaign_error.shop_inactive",
+        )
+    shop.status = "active"
+    db.commit()
+    with app.app_context():
+        sending.send_campaign(runtime, campaign.id)
+    assert len(sendgrid.outbox) == 3
+    db.expire_all()
+    back = db.get_one(Campaign, campaign.id)
+    assert (back.status, back.last_error, back.last_error_code) == ("sent", None, None)

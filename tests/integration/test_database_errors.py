@@ -24,6 +24,7 @@ from app.services.backfill_requests import enqueue_sync_now
 from app.services.install_shop import connect_custom_app
 from connectors.sandbox.shopify import SandboxShopify
 from tests.conftest import SHOPIFY_API_KEY, SHOPIFY_API_SECRET, LiveServer, make_test_env
+from tests.factories.admin import make_account, pages_in_both_languages
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -83,6 +84,7 @@ def config(
 
 def test_a_sync_that_fails_on_a_record_reports_no_personal_data(
     app: Any,
+    client: Any,
     runtime: Kizuna,
     db: Any,
     drain_jobs: Any,
@@ -92,7 +94,10 @@ def test_a_sync_that_fails_on_a_record_reports_no_personal_data(
     platform, _server = shopify
     store = platform.shop(DOMAIN)
     shop_id = connect_custom_app(
-        runtime, DOMAIN, platform.install_app(DOMAIN, expiring=False)["access_token"]
+        runtime,
+        DOMAIN,
+        platform.install_app(DOMAIN, expiring=False)["access_token"],
+        account_id=make_account(db).id,
     )
     with platform.webhooks_muted(DOMAIN):
         # PostgreSQL refuses a NUL in text: the customers insert fails with this row's values.
@@ -106,8 +111,23 @@ def test_a_sync_that_fails_on_a_record_reports_no_personal_data(
     shop = db.scalars(select(Shop).where(Shop.id == shop_id)).one()
     assert shop.sync_state["status"] == "failed"
     # The customer is not dropped: the backfill stops on it, and says so by the error's class.
-    assert shop.last_error == "Backfill failed: database error (DataError)"
+    assert shop.last_error_code == "shop_error.backfill_failed"
+    assert shop.last_error_params == {
+        "detail": {"code": "shop_error.reason.database", "params": {"error": "DataError"}}
+    }
     assert "DataError" in caplog.text  # the worker logged the failure
-    for where in (caplog.text, shop.last_error or "", str(shop.sync_state)):
+    pages = pages_in_both_languages(client, runtime, db, shop_id)
+    for language, words in (
+        ("en", "Backfill failed: Kizuna could not save the store's data (database error "),
+        ("ja", "過去データの取り込みに失敗しました: Kizuna がストアのデータを保存できませんでした"),
+    ):
+        assert words in pages[language], language
+        assert "DataError" in pages[language]
+    assert "Backfill failed" not in pages["ja"]
+    status = client.get("/app/status.json", headers={"Accept-Language": "ja"}).get_json()
+    assert status["shop"]["last_error_code"] == "shop_error.backfill_failed"
+    assert status["sync"]["error"] == status["shop"]["last_error"]
+    assert status["sync"]["error"].startswith("過去データの取り込みに失敗しました: ")
+    for where in (caplog.text, shop.last_error or "", str(shop.sync_state), *pages.values()):
         assert EMAIL not in where
         assert "Private" not in where

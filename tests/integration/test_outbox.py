@@ -286,6 +286,19 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
             "SendGrid did not answer, even after several retries",
             "何度か再試行しましたが、SendGrid から応答がありませんでした",
         ),
+        (
+            "failed",
+            "sendgrid_unavailable",
+            "SendGrid did not answer, even after several retries",
+            "何度か再試行しましたが、SendGrid から応答がありませんでした",
+        ),
+        ("failed", "sendgrid_refused", "SendGrid refused it", "SendGrid に拒否されました"),
+        (
+            "failed",
+            "invalid_email: to_email is not an email address",
+            "SendGrid would refuse it: an address or header of the email is not valid",
+            "アドレスまたはヘッダーが正しくないため、SendGrid に受け付けられません",
+        ),
         ("skipped", "no_consent", "no consent", "同意なし"),
         (
             "failed",
@@ -294,7 +307,15 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
             "The from address does not match a verified Sender Identity.",
         ),
     ],
-    ids=["answer_lost", "sendgrid_down", "run_exit", "sendgrid_words"],
+    ids=[
+        "answer_lost",
+        "sendgrid_down_older",
+        "sendgrid_down",
+        "sendgrid_refused",
+        "invalid_email",
+        "run_exit",
+        "sendgrid_words",
+    ],
 )
 def test_why_an_email_was_not_sent_reads_in_the_merchants_language(
     client: Any,

@@ -8,14 +8,24 @@ shown as it is. Flask test client on the integration database.
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
+import httpx
+import pytest
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from app.i18n import stored_error_text
 from app.models import Shop, WebhookEvent
 from app.models.tag_write_back import TagWriteBack
-from app.services.shop_errors import english_text, nested, record_shop_error
+from app.services.shop_errors import (
+    english_text,
+    nested,
+    record_shop_error,
+    shopify_sync_failure,
+)
+from connectors.base import AuthenticationError, ConnectorError, RetryableError
 from tests.factories.admin import login, make_account, make_shop, text_of
 
 JA = {"Accept-Language": "ja"}
@@ -109,7 +119,7 @@ def test_older_webhook_and_write_back_problems_are_shown_as_stored(
     db.commit()
     for language in ("en", "ja"):
         headers = {"Accept-Language": language}
-        home = text_of(client.get("/app", headers=headers))
+        home = html.unescape(text_of(client.get("/app", headers=headers)))
         assert "WebhookPayloadError: payload has no currency" in home
         write_back = text_of(client.get("/app/segments/write-back", headers=headers))
         assert "the store is unavailable" in write_back
@@ -139,3 +149,106 @@ def test_a_nested_problem_and_a_list_are_worded_in_the_request_language(app: Any
         "The sync left out 2 records from Shopify that Kizuna could not read: "
         "Customers: 2 (no id, unreadable date)"
     )
+
+
+# The exception's own text quotes what must stay out of every page: a store's answer, a row.
+SECRET = "hanako@example.com shpat_0123"
+
+
+@pytest.mark.parametrize(
+    ("error", "english", "japanese"),
+    [
+        (
+            AuthenticationError(SECRET, status=401),
+            "Shopify refused the access token.",
+            "Shopify がアクセストークンを拒否しました。",
+        ),
+        (
+            RetryableError(SECRET, status=503),
+            "Shopify did not answer, even after several retries.",
+            "何度か再試行しましたが、Shopify から応答がありませんでした。",
+        ),
+        (
+            RetryableError(SECRET, code="bulk_busy"),
+            "Shopify was already running another bulk export for this store.",
+            "このストアでは Shopify が別の一括エクスポートを実行中でした。",
+        ),
+        (
+            RetryableError(SECRET, code="bulk_timeout"),
+            "Shopify's bulk export of the data did not finish in time.",
+            "Shopify でのデータの一括エクスポートが時間内に終わりませんでした。",
+        ),
+        (
+            ConnectorError(SECRET, status=404),
+            "Shopify answered with HTTP status 404.",
+            "Shopify が HTTP ステータス 404 を返しました。",
+        ),
+        (
+            ConnectorError(SECRET, status=200),
+            "Shopify answered unexpectedly.",
+            "Shopify から想定外の応答がありました。",
+        ),
+        (
+            DataError(SECRET, None, Exception(SECRET)),
+            "Kizuna could not save the store's data (database error DataError, logged).",
+            "Kizuna がストアのデータを保存できませんでした（データベースエラー DataError、"
+            "記録済み）。",
+        ),
+        (
+            httpx.ReadTimeout(SECRET),
+            "Shopify did not answer.",
+            "Shopify から応答がありませんでした。",
+        ),
+        (
+            ValueError(SECRET),
+            "an internal error (logged).",
+            "内部エラーが発生しました(記録済み)。",
+        ),
+    ],
+    ids=[
+        "refused",
+        "gave_up",
+        "bulk_busy",
+        "bulk_timeout",
+        "status",
+        "unexpected",
+        "database",
+        "network",
+        "internal",
+    ],
+)
+def test_why_a_backfill_failed_is_worded_in_each_language(
+    client: Any, runtime: Any, db: Session, error: Exception, english: str, japanese: str
+) -> None:
+    shop = _shop_with(db, client, runtime)
+    record_shop_error(shop, "shop_error.backfill_failed", detail=shopify_sync_failure(error))
+    db.commit()
+    assert shop.last_error == f"Backfill failed: {english}"
+    for headers, words in (({}, f"Backfill failed: {english}"), (JA, japanese)):
+        home = html.unescape(text_of(client.get("/app", headers=headers)))
+        assert words in home, headers
+        api = client.get("/api/v1/shop", headers={**headers, **API}).get_json()
+        assert api["shop"]["last_error_code"] == "shop_error.backfill_failed"
+        assert words in api["shop"]["last_error"]
+        assert SECRET not in f"{home} {api}"
+    assert SECRET not in f"{shop.last_error} {shop.last_error_params}"
+
+
+def test_an_older_backfill_failure_keeps_its_text_in_the_merchants_language(
+    client: Any, runtime: Any, db: Session
+) -> None:
+    shop = _shop_with(db, client, runtime)
+    # As an older version stored it: the reason as English text in the values.
+    record_shop_error(shop, "shop_error.backfill_failed", detail="database error (DataError)")
+    db.commit()
+    for headers, words in (
+        ({}, "Backfill failed: database error (DataError)"),
+        (JA, "過去データの取り込みに失敗しました: database error (DataError)"),
+    ):
+        for page in ("/app", "/app/stores"):
+            assert words in text_of(client.get(page, headers=headers)), (page, headers)
+        api = client.get("/api/v1/shop", headers={**headers, **API}).get_json()
+        assert (api["shop"]["last_error"], api["shop"]["last_error_code"]) == (
+            words,
+            "shop_error.backfill_failed",
+        )

@@ -30,13 +30,15 @@ from app.models.flow import FlowRun
 from app.queueing import SYNC, WEBHOOKS
 from app.services import shop_status
 from app.services import sync as sync_service
+from app.services.backfill_requests import enqueue_sync_now
 from app.services.install_shop import connect_custom_app
-from app.services.shop_errors import record_shop_error
+from app.services.shop_errors import nested, record_shop_error
 from connectors.sandbox.shopify import SandboxShopify
 from connectors.sandbox.shopify.bulk import SandboxBulkOperations
 from connectors.shopify.streams import SAFETY_OVERLAP, parse_cursor
 from jobs.reconcile import reconcile_all
 from tests.factories import simulated_shopify
+from tests.factories.admin import make_account, pages_in_both_languages
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
@@ -338,7 +340,9 @@ def test_a_followed_sync_that_fails_says_why_in_the_shops_language(
         with runtime.db.session() as session:
             row = session.get_one(Shop, shop_id)
             record_shop_error(
-                row, "shop_error.backfill_failed", detail="database error (DataError)"
+                row,
+                "shop_error.backfill_failed",
+                detail=nested("shop_error.reason.status", status=500),
             )
             row.sync_state = {**row.sync_state, "status": "failed", "error": row.last_error}
             session.commit()
@@ -348,8 +352,52 @@ def test_a_followed_sync_that_fails_says_why_in_the_shops_language(
     followed = CliRunner().invoke(cli, ["sync", DOMAIN, "--follow", "--interval", "0.05"])
     thread.join()
     assert followed.exit_code != 0
-    assert "過去データの取り込みに失敗しました: database error (DataError)" in followed.output
+    assert (
+        "過去データの取り込みに失敗しました: Shopify が HTTP ステータス 500 を返しました。"
+        in followed.output
+    )
     assert "Backfill failed" not in followed.output
+    assert "Shopify answered" not in followed.output
+
+
+def test_a_backfill_shopify_refused_says_why_in_the_merchants_language(
+    live_app: Flask,
+    client: Any,
+    runtime: Kizuna,
+    db: Session,
+    sandbox: SandboxShopify,
+    drain_jobs: Any,
+) -> None:
+    account = make_account(db)
+    token = sandbox.install_app(DOMAIN, expiring=False)["access_token"]
+    shop_id = connect_custom_app(runtime, DOMAIN, token, account_id=account.id)
+    drain_jobs(SYNC)
+    # Not retried: the backfill stops on the first of its calls that gets it (the estimate of
+    # the totals before it does without).
+    sandbox.fail_admin_api(404, count=5)
+
+    enqueue_sync_now(runtime, shop_id, full=True)
+    drain_jobs(SYNC)
+
+    shop = _shop(db, shop_id)
+    assert shop.sync_state["status"] == "failed"
+    assert shop.last_error == "Backfill failed: Shopify answered with HTTP status 404."
+    worded = {
+        "en": shop.last_error,
+        "ja": "過去データの取り込みに失敗しました: Shopify が HTTP ステータス 404 を返しました。",
+    }
+    pages = pages_in_both_languages(client, runtime, db, shop_id)
+    assert "Backfill failed" not in pages["ja"]
+    for language, words in worded.items():
+        assert words in pages[language], language
+        api = client.get(
+            "/api/v1/shop", headers={"Accept-Language": language, "Accept": "application/json"}
+        ).get_json()
+        assert (api["shop"]["last_error"], api["shop"]["last_error_code"]) == (
+            words,
+            "shop_error.backfill_failed",
+        )
+        assert api["sync"]["error"] == words
 
 
 def test_without_the_finish_webhook_polling_completes_the_bulk_backfill(
