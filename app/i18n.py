@@ -7,6 +7,7 @@ literal strings (`pybabel extract` finds them); a message picked by data comes f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -128,14 +129,35 @@ def _worded_value(value: Any, separator: str = "list.separator") -> Any:
     return value
 
 
+# A message's stored problem with values: `code: name=value, …` (`message_error`).
+_PROBLEM_VALUES = re.compile(r"\w+=[\w.-]+(?:, \w+=[\w.-]+)*")
+
+
+def message_error(code: str, **values: Any) -> str:
+    """A message's `last_error` for the problem `code` with `values` (`sendgrid_refused:
+    status=400`), which `message_problem` words; each value a number or a word."""
+    if not values:
+        return code
+    return f"{code}: " + ", ".join(f"{name}={value}" for name, value in sorted(values.items()))
+
+
 def message_problem(text: str | None) -> str | None:
     """Why an email was not sent (`Message.last_error`) in the current language: its reason key
     worded (a send outcome, a skip, or the run's exit; `sendgrid_unavailable: …` as SendGrid
-    not answering, `sendgrid_refused` a refused campaign send), else the stored text (SendGrid's
-    answer to a refused flow send)."""
+    not answering, `sendgrid_refused: status=400` as a refusal and its HTTP status), else the
+    stored text (a row written before the keys: SendGrid's answer to a refused flow send).
+    A problem with values (`message_error`) is worded by `message.problem.<code>.<names>`,
+    else, as one without, by `message.problem.<code>`."""
     if not text:
         return None
-    code = text.split(":", 1)[0].strip()
+    code, _, detail = text.partition(":")
+    code, detail = code.strip(), detail.strip()
+    if _PROBLEM_VALUES.fullmatch(detail):
+        pairs = (pair.partition("=") for pair in detail.split(", "))
+        values = {name: value for name, _, value in pairs}
+        key = f"message.problem.{code}." + ".".join(sorted(values))
+        if key in KEYED_MESSAGES:
+            return text_for(key, **values)
     for key in (f"message.problem.{code}", f"run.exit.{code}"):
         if key in KEYED_MESSAGES:
             return text_for(key)
@@ -691,6 +713,9 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "SendGrid did not answer, even after several retries"
     ),
     "message.problem.sendgrid_refused": lazy_gettext("SendGrid refused it"),
+    "message.problem.sendgrid_refused.status": lazy_gettext(
+        "SendGrid refused it with HTTP status %(status)s"
+    ),
     "message.problem.invalid_email": lazy_gettext(
         "SendGrid would refuse it: an address or header of the email is not valid"
     ),

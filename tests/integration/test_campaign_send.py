@@ -271,13 +271,14 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
 
 
 @pytest.mark.parametrize(
-    ("status", "attempts", "english", "japanese", "message_en", "message_ja"),
+    ("status", "attempts", "english", "japanese", "stored", "message_en", "message_ja"),
     [
         (
             503,
             3,  # every attempt the client makes (with backoff)
             "SendGrid did not answer, even after several retries.",
             "何度か再試行しましたが、SendGrid から応答がありませんでした。",
+            "sendgrid_unavailable",
             "SendGrid did not answer, even after several retries",
             "何度か再試行しましたが、SendGrid から応答がありませんでした",
         ),
@@ -286,8 +287,9 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
             1,  # a refusal is never retried
             "SendGrid refused it with HTTP status 400.",
             "SendGrid が HTTP ステータス 400 で拒否しました。",
-            "SendGrid refused it",
-            "SendGrid に拒否されました",
+            "sendgrid_refused: status=400",
+            "SendGrid refused it with HTTP status 400",
+            "SendGrid が HTTP ステータス 400 で拒否しました",
         ),
     ],
     ids=["down", "refused"],
@@ -302,6 +304,7 @@ def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_sil
     attempts: int,
     english: str,
     japanese: str,
+    stored: str,
     message_en: str,
     message_ja: str,
 ) -> None:
@@ -315,7 +318,7 @@ def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_sil
     assert sendgrid.outbox == []
     db.expire_all()
     messages = list(db.scalars(select(Message)))
-    assert {m.status for m in messages} == {"failed"}
+    assert {(m.status, m.last_error) for m in messages} == {("failed", stored)}
     failed = db.get_one(Campaign, campaign.id)
     assert (failed.last_error, failed.last_error_code) == (
         f"5 emails were not sent: {english}",

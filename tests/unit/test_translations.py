@@ -19,6 +19,8 @@ from app.i18n import (
     choose_language,
     confidence_reason,
     group_label,
+    message_error,
+    message_problem,
     normalize_language,
     recipient_language,
     text_for,
@@ -145,6 +147,30 @@ def test_every_keyed_message_is_translated() -> None:
     for key, message in KEYED_MESSAGES.items():
         context = message._args[0] if len(message._args) == 2 else None
         assert japanese.get((context, message._args[-1])), key
+
+
+@pytest.mark.usefixtures("app")
+def test_a_message_problem_with_values_is_worded_with_them() -> None:
+    refused = message_error("sendgrid_refused", status=400)
+    assert refused == "sendgrid_refused: status=400"
+    assert message_error("sendgrid_unavailable") == "sendgrid_unavailable"
+    with force_locale("en"):
+        assert message_problem(refused) == "SendGrid refused it with HTTP status 400"
+        assert message_problem("sendgrid_refused") == "SendGrid refused it"
+        # Not values: a detail an older row kept beside its code, or free text.
+        assert message_problem("sendgrid_refused: invalid request") == "SendGrid refused it"
+        assert (
+            message_problem("sendgrid_unavailable: 503 Service Unavailable")
+            == "SendGrid did not answer, even after several retries"
+        )
+        assert (
+            message_problem("SendGrid HTTP 400: invalid request")
+            == "SendGrid HTTP 400: invalid request"
+        )
+        # Values no wording takes: the code's own wording.
+        assert message_problem("sendgrid_refused: reason=other") == "SendGrid refused it"
+    with force_locale("ja"):
+        assert message_problem(refused) == "SendGrid が HTTP ステータス 400 で拒否しました"
 
 
 def test_the_ci_check_passes() -> None:
