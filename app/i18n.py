@@ -2,17 +2,26 @@
 
 Layer: web presentation. `choose_language` is the only place a language is picked. Msgids are
 literal strings (`pybabel extract` finds them); a message picked by data comes from
-`KEYED_MESSAGES`, never a msgid built at run time.
+`KEYED_MESSAGES`, never a msgid built at run time; one that counts (`Counted`) has plural
+forms, picked by its `count` value.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, lazy_gettext, lazy_pgettext
+from flask_babel import (
+    LazyString,
+    force_locale,
+    get_locale,
+    lazy_gettext,
+    lazy_pgettext,
+    ngettext,
+)
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -70,12 +79,28 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A keyed message with plural forms: `forms(count, values)` is its `ngettext`, the form
+    picked by the message's `count` value (English has two, Japanese one)."""
+
+    forms: Callable[[int, dict[str, Any]], str]
+
+    def word(self, values: Mapping[str, Any]) -> str:
+        return self.forms(int(values["count"]), dict(values))
+
+
 def text_for(key: str, default: str | None = None, **values: Any) -> str:
     """The keyed message `key` in the current language, its `%(name)s` values filled in;
     `default` (else the key itself) when the table has no such key."""
     message = KEYED_MESSAGES.get(key)
     if message is None:
         return default if default is not None else key
+    if isinstance(message, Counted):
+        try:
+            return message.word(values)
+        except (KeyError, ValueError, TypeError):
+            return default if default is not None else key
     try:
         return str(message) % values
     except (KeyError, ValueError, TypeError):
@@ -184,7 +209,7 @@ def group_label(group: str, language: str | None = None) -> str:
     return text_for(key, default=group) if language is None else translate(language, key)
 
 
-KEYED_MESSAGES: dict[str, LazyString] = {
+KEYED_MESSAGES: dict[str, LazyString | Counted] = {
     # Between the items of a list worded into a message, and between sentences
     # (`stored_error_text`).
     "list.separator": lazy_pgettext("list.separator", ", "),
@@ -291,8 +316,13 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "Campaign “%(campaign)s”: no coupon code could be created for %(count)s of its "
         "recipients, who were skipped."
     ),
-    "shop_error.campaign_emails_failed": lazy_gettext(
-        "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s"
+    "shop_error.campaign_emails_failed": Counted(
+        lambda count, values: ngettext(
+            "Campaign “%(campaign)s”: %(count)s email was not sent: %(reason)s",
+            "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s",
+            count,
+            **values,
+        )
     ),
     # Why a campaign's send is held or what failed (`Campaign.last_error_code`); `%(reason)s`
     # is an `email_refusal.*` message.
@@ -302,7 +332,14 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "campaign_error.shop_inactive": lazy_gettext(
         "The store is disconnected: the campaign goes on once it is connected again."
     ),
-    "campaign_error.emails_failed": lazy_gettext("%(count)s emails were not sent: %(reason)s"),
+    "campaign_error.emails_failed": Counted(
+        lambda count, values: ngettext(
+            "%(count)s email was not sent: %(reason)s",
+            "%(count)s emails were not sent: %(reason)s",
+            count,
+            **values,
+        )
+    ),
     "shop_error.coupon_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) went out without its discount "
         "code: %(reason)s"

@@ -16,6 +16,7 @@ from flask_babel import Babel, force_locale, gettext, ngettext, npgettext
 from app.domain.rfm import GROUP_KEYS
 from app.i18n import (
     KEYED_MESSAGES,
+    Counted,
     choose_language,
     confidence_reason,
     group_label,
@@ -23,6 +24,7 @@ from app.i18n import (
     message_problem,
     normalize_language,
     recipient_language,
+    stored_error_text,
     text_for,
     translate,
 )
@@ -145,8 +147,51 @@ def test_every_label_used_by_the_admin_templates_is_in_the_catalogue() -> None:
 def test_every_keyed_message_is_translated() -> None:
     japanese = _japanese()
     for key, message in KEYED_MESSAGES.items():
+        if isinstance(message, Counted):
+            continue  # its plural forms: test_a_counted_message_picks_its_form_in_each_language
         context = message._args[0] if len(message._args) == 2 else None
         assert japanese.get((context, message._args[-1])), key
+
+
+@pytest.mark.usefixtures("app")
+@pytest.mark.parametrize(
+    ("count", "english", "japanese"),
+    [
+        (
+            1,
+            "1 email was not sent: SendGrid refused it with HTTP status 400.",
+            "1 通のメールを送信できませんでした: SendGrid が HTTP ステータス 400 で拒否しました。",
+        ),
+        (
+            3,
+            "3 emails were not sent: SendGrid refused it with HTTP status 400.",
+            "3 通のメールを送信できませんでした: SendGrid が HTTP ステータス 400 で拒否しました。",
+        ),
+    ],
+    ids=["one", "three"],
+)
+def test_a_counted_message_picks_its_form_in_each_language(
+    count: int, english: str, japanese: str
+) -> None:
+    reason = {"code": "email_refusal.status", "params": {"status": 400}}
+    params = {"count": count, "reason": reason}
+    shop_params = {**params, "campaign": "Winter sale"}
+    with force_locale("en"):
+        assert stored_error_text(None, "campaign_error.emails_failed", params) == english
+        assert (
+            stored_error_text(None, "shop_error.campaign_emails_failed", shop_params)
+            == f"Campaign “Winter sale”: {english}"
+        )
+        # A counted message without its values is its key, never a half-filled sentence.
+        assert text_for("campaign_error.emails_failed") == "campaign_error.emails_failed"
+    with force_locale("ja"):
+        assert stored_error_text(None, "campaign_error.emails_failed", params) == japanese
+        assert (
+            stored_error_text(None, "shop_error.campaign_emails_failed", shop_params)
+            == f"キャンペーン「Winter sale」: {japanese}"
+        )
+    counted = [key for key, message in KEYED_MESSAGES.items() if isinstance(message, Counted)]
+    assert sorted(counted) == ["campaign_error.emails_failed", "shop_error.campaign_emails_failed"]
 
 
 @pytest.mark.usefixtures("app")
