@@ -2,16 +2,26 @@
 
 Layer: web presentation. `choose_language` is the only place a language is picked. Msgids are
 literal strings (`pybabel extract` finds them); a message picked by data comes from
-`KEYED_MESSAGES`, never a msgid built at run time.
+`KEYED_MESSAGES`, never a msgid built at run time; one that counts (`Counted`) has plural
+forms, picked by its `count` value.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from flask_babel import LazyString, force_locale, get_locale, lazy_gettext, lazy_pgettext
+from flask_babel import (
+    LazyString,
+    force_locale,
+    get_locale,
+    lazy_gettext,
+    lazy_pgettext,
+    ngettext,
+)
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -69,12 +79,28 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
+@dataclass(frozen=True)
+class Counted:
+    """A keyed message with plural forms: `forms(count, values)` is its `ngettext`, the form
+    picked by the message's `count` value (English has two, Japanese one)."""
+
+    forms: Callable[[int, dict[str, Any]], str]
+
+    def word(self, values: Mapping[str, Any]) -> str:
+        return self.forms(int(values["count"]), dict(values))
+
+
 def text_for(key: str, default: str | None = None, **values: Any) -> str:
     """The keyed message `key` in the current language, its `%(name)s` values filled in;
     `default` (else the key itself) when the table has no such key."""
     message = KEYED_MESSAGES.get(key)
     if message is None:
         return default if default is not None else key
+    if isinstance(message, Counted):
+        try:
+            return message.word(values)
+        except (KeyError, ValueError, TypeError):
+            return default if default is not None else key
     try:
         return str(message) % values
     except (KeyError, ValueError, TypeError):
@@ -128,14 +154,35 @@ def _worded_value(value: Any, separator: str = "list.separator") -> Any:
     return value
 
 
+# A message's stored problem with values: `code: name=value, …` (`message_error`).
+_PROBLEM_VALUES = re.compile(r"\w+=[\w.-]+(?:, \w+=[\w.-]+)*")
+
+
+def message_error(code: str, **values: Any) -> str:
+    """A message's `last_error` for the problem `code` with `values` (`sendgrid_refused:
+    status=400`), which `message_problem` words; each value a number or a word."""
+    if not values:
+        return code
+    return f"{code}: " + ", ".join(f"{name}={value}" for name, value in sorted(values.items()))
+
+
 def message_problem(text: str | None) -> str | None:
     """Why an email was not sent (`Message.last_error`) in the current language: its reason key
     worded (a send outcome, a skip, or the run's exit; `sendgrid_unavailable: …` as SendGrid
-    not answering, `sendgrid_refused` a refused campaign send), else the stored text (SendGrid's
-    answer to a refused flow send)."""
+    not answering, `sendgrid_refused: status=400` as a refusal and its HTTP status), else the
+    stored text (a row written before the keys: SendGrid's answer to a refused flow send).
+    A problem with values (`message_error`) is worded by `message.problem.<code>.<names>`,
+    else, as one without, by `message.problem.<code>`."""
     if not text:
         return None
-    code = text.split(":", 1)[0].strip()
+    code, _, detail = text.partition(":")
+    code, detail = code.strip(), detail.strip()
+    if _PROBLEM_VALUES.fullmatch(detail):
+        pairs = (pair.partition("=") for pair in detail.split(", "))
+        values = {name: value for name, _, value in pairs}
+        key = f"message.problem.{code}." + ".".join(sorted(values))
+        if key in KEYED_MESSAGES:
+            return text_for(key, **values)
     for key in (f"message.problem.{code}", f"run.exit.{code}"):
         if key in KEYED_MESSAGES:
             return text_for(key)
@@ -162,7 +209,7 @@ def group_label(group: str, language: str | None = None) -> str:
     return text_for(key, default=group) if language is None else translate(language, key)
 
 
-KEYED_MESSAGES: dict[str, LazyString] = {
+KEYED_MESSAGES: dict[str, LazyString | Counted] = {
     # Between the items of a list worded into a message, and between sentences
     # (`stored_error_text`).
     "list.separator": lazy_pgettext("list.separator", ", "),
@@ -269,8 +316,13 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "Campaign “%(campaign)s”: no coupon code could be created for %(count)s of its "
         "recipients, who were skipped."
     ),
-    "shop_error.campaign_emails_failed": lazy_gettext(
-        "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s"
+    "shop_error.campaign_emails_failed": Counted(
+        lambda count, values: ngettext(
+            "Campaign “%(campaign)s”: %(count)s email was not sent: %(reason)s",
+            "Campaign “%(campaign)s”: %(count)s emails were not sent: %(reason)s",
+            count,
+            **values,
+        )
     ),
     # Why a campaign's send is held or what failed (`Campaign.last_error_code`); `%(reason)s`
     # is an `email_refusal.*` message.
@@ -280,7 +332,14 @@ KEYED_MESSAGES: dict[str, LazyString] = {
     "campaign_error.shop_inactive": lazy_gettext(
         "The store is disconnected: the campaign goes on once it is connected again."
     ),
-    "campaign_error.emails_failed": lazy_gettext("%(count)s emails were not sent: %(reason)s"),
+    "campaign_error.emails_failed": Counted(
+        lambda count, values: ngettext(
+            "%(count)s email was not sent: %(reason)s",
+            "%(count)s emails were not sent: %(reason)s",
+            count,
+            **values,
+        )
+    ),
     "shop_error.coupon_refused": lazy_gettext(
         "An email of the %(flow)s flow (message %(message)s) went out without its discount "
         "code: %(reason)s"
@@ -691,6 +750,9 @@ KEYED_MESSAGES: dict[str, LazyString] = {
         "SendGrid did not answer, even after several retries"
     ),
     "message.problem.sendgrid_refused": lazy_gettext("SendGrid refused it"),
+    "message.problem.sendgrid_refused.status": lazy_gettext(
+        "SendGrid refused it with HTTP status %(status)s"
+    ),
     "message.problem.invalid_email": lazy_gettext(
         "SendGrid would refuse it: an address or header of the email is not valid"
     ),

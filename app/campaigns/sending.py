@@ -57,11 +57,16 @@ from app.models.flow import Message
 from app.queueing import enqueue, enqueue_after_commit, job_id
 from app.services.inquiries import paused_customers
 from app.services.sender_identity import identity_of
-from app.services.shop_errors import problem_columns, record_shop_error, sending_refusal
+from app.services.shop_errors import (
+    message_failure,
+    problem_columns,
+    record_shop_error,
+    sending_refusal,
+)
 from app.services.unsubscribe import suppressed_emails
 from app.services.upsert import dialect_insert, normalize_email
 from app.tasks import SEND_CAMPAIGN
-from connectors.base import ConnectorError, RetryableError
+from connectors.base import ConnectorError
 from connectors.sendgrid.client import SendOutcomeUnknown
 from connectors.sendgrid.mail import (
     KIZUNA_MESSAGE_ID_ARG,
@@ -529,11 +534,8 @@ def deliver(runtime: Kizuna, campaign_id: int, emails: list[OutgoingEmail]) -> C
             result = client.send(body)
         except SendOutcomeUnknown:
             values = {"status": "unknown", "last_error": "outcome_unknown"}
-        except RetryableError as error:
-            values = {"status": "failed", "last_error": "sendgrid_unavailable"}
-            failure = error
         except ConnectorError as error:
-            values = {"status": "failed", "last_error": "sendgrid_refused"}
+            values = {"status": "failed", "last_error": message_failure(error)}
             failure = error
         else:
             values = {"status": "sent", "x_message_id": result.message_id, "last_error": None}

@@ -27,6 +27,7 @@ from app.flows.scheduling import claim_due_runs, enqueue_send, schedule_step
 from app.heartbeats import process_name
 from app.models import Shop
 from app.models.flow import FlowRun, Message
+from app.services.shop_errors import unsendable
 from app.services.upsert import dialect_insert
 from connectors.sendgrid.mail import MAX_PERSONALIZATIONS, OutgoingEmail, refusal
 
@@ -224,7 +225,7 @@ class _Batch:
             problem = refusal(email)
             if problem is not None:  # e.g. a malformed address: never sendable
                 decision.status = "failed"
-                refused[decision.message_id] = problem
+                refused[decision.message_id] = unsendable(decision.message_id, problem)
                 continue
             emails.append(email)
             claimed.setdefault(email.subject, []).append(decision.message_id)

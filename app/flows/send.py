@@ -2,7 +2,10 @@
 
 Layer: services; each step commits. Acts only on `pending` rows, decides again, claims and commits
 before the API call. 4xx → `failed`, never retried; a lost answer → `unknown`, never resent
-blindly (Mail Send has no idempotency key); cap and quiet hours postpone, never drop.
+blindly (Mail Send has no idempotency key); cap and quiet hours postpone, never drop. A
+message's problem is a code with its values (`services.shop_errors.message_failure`), worded by
+`app.i18n.message_problem`: never SendGrid's words (they can quote an address); the log keeps
+the error's class and HTTP status.
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ from app.heartbeats import process_name
 from app.kizuna import Kizuna
 from app.models import Shop
 from app.models.flow import FlowRun, Message
-from app.services.shop_errors import record_email_refusal, sending_refusal
+from app.services.shop_errors import (
+    message_failure,
+    record_email_refusal,
+    sending_refusal,
+    unsendable,
+)
 from connectors.base import ConnectorError, RetryableError
 from connectors.sendgrid.client import SendGridClient, SendOutcomeUnknown
 from connectors.sendgrid.mail import (
@@ -44,7 +52,6 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 RETRY_DELAY = timedelta(minutes=5)
-_ERROR_LIMIT = 500
 
 _clients = threading.local()  # SendGridClient is not for sharing across threads
 
@@ -155,7 +162,7 @@ def _prepare(runtime: Kizuna, message_id: int, now: datetime) -> tuple[str, dict
             return outcome, None
         problem = refusal(email)
         if problem is not None:
-            msg.status, msg.last_error = "failed", problem
+            msg.status, msg.last_error = "failed", unsendable(msg.id, problem)
             session.commit()
             return "failed", None
         body = build_mail_body(email)
@@ -231,7 +238,8 @@ def _prepare_batch(
                 runtime, session, facts, run, msg, now, shared=contents
             )
             if email is not None and (problem := refusal(email)) is not None:
-                msg.status, msg.last_error, email, result = "failed", problem, None, "failed"
+                msg.status, msg.last_error = "failed", unsendable(msg.id, problem)
+                email, result = None, "failed"
             if email is not None:
                 _claim(msg, email, now)
                 emails.append(email)
@@ -266,12 +274,11 @@ def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict
             result = client.send(body)
         except SendOutcomeUnknown:
             status, values = "unknown", {"status": "unknown", "last_error": "outcome_unknown"}
-        except RetryableError as error:
-            status, values = "pending", {"status": "pending", "last_error": str(error)}
+        except ConnectorError as error:  # RetryableError: retried later, up to MAX_ATTEMPTS
+            status = "pending" if isinstance(error, RetryableError) else "failed"
+            values = {"status": status, "last_error": message_failure(error)}
             reason = sending_refusal(error)
-        except ConnectorError as error:
-            status, values = "failed", {"status": "failed", "last_error": str(error)}
-            reason = sending_refusal(error)
+            _log_failure(error, f"flow={flow_key} recipients={len(ids)}")
         else:
             with runtime.db.session() as session:
                 session.execute(
@@ -282,8 +289,6 @@ def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict
                 session.commit()
             status, values = "sent", {}
         statuses.update(dict.fromkeys(ids, status))
-        if "last_error" in values:
-            values["last_error"] = values["last_error"][:_ERROR_LIMIT]
         for each in ids if values else ():
             if values["status"] == "pending":
                 attempts = _attempts(runtime, each)
@@ -292,6 +297,14 @@ def deliver(runtime: Kizuna, emails: list[OutgoingEmail], flow_key: str) -> dict
             statuses[each] = values["status"]
         log.info("batch sent flow=%s recipients=%s outcome=%s", flow_key, len(ids), status)
     return statuses
+
+
+def _log_failure(error: ConnectorError, which: str) -> None:
+    """SendGrid did not take a request (`which` emails): its class of error and HTTP status,
+    never its words."""
+    log.warning(
+        "flow email not sent %s error=%s status=%s", which, type(error).__name__, error.status
+    )
 
 
 def _attempts(runtime: Kizuna, message_id: int) -> int:
@@ -344,6 +357,7 @@ def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) 
         _finish(runtime, message_id, status="unknown", last_error="outcome_unknown")
         return "unknown"
     except RetryableError as error:
+        _log_failure(error, f"message_id={message_id}")
         with runtime.db.session() as session:
             attempts = session.get_one(Message, message_id).attempts
         status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
@@ -352,16 +366,17 @@ def send_message(runtime: Kizuna, message_id: int, now: datetime | None = None) 
             message_id,
             sending_refusal(error),
             status=status,
-            last_error=str(error)[:_ERROR_LIMIT],
+            last_error=message_failure(error),
         )
         return status
     except ConnectorError as error:  # 4xx (incl. 401/403) and "not configured": never retried
+        _log_failure(error, f"message_id={message_id}")
         _finish(
             runtime,
             message_id,
             sending_refusal(error),
             status="failed",
-            last_error=str(error)[:_ERROR_LIMIT],
+            last_error=message_failure(error),
         )
         return "failed"
     _mark_sent(runtime, message_id, result.message_id)

@@ -3,13 +3,15 @@
 Layer: services. `record_shop_error` is how a job puts a problem on a shop: the key
 (`app.i18n.KEYED_MESSAGES`) and values for every page to word in its own language, and the
 English text beside them for logs and older readers. Rows with a problem of their own
-(`WebhookEvent`, `TagWriteBack`) keep it the same way (`problem_columns`). Values are reason
+(`WebhookEvent`, `TagWriteBack`) keep it the same way (`problem_columns`); an email's message
+keeps a code and its values in its `last_error` (`message_failure`). Values are reason
 keys, counts, names of the merchant's own segments, topics and HTTP statuses: never a store's
 answer, a secret or a person's data (no customer ids, no addresses).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -18,9 +20,11 @@ from flask_babel import force_locale
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.db import utcnow
-from app.i18n import DEFAULT_LANGUAGE, stored_error_text
+from app.i18n import DEFAULT_LANGUAGE, message_error, stored_error_text
 from app.models import Shop
 from connectors.base import AuthenticationError, ConnectorError, RetryableError
+
+log = logging.getLogger(__name__)
 
 _TEXT_LIMIT = 500
 PLATFORM_NAMES = {"shopify": "Shopify", "woocommerce": "WooCommerce"}
@@ -123,6 +127,25 @@ def sending_refusal(error: BaseException) -> dict[str, Any]:
     if isinstance(error, ConnectorError) and error.status:
         return nested("email_refusal.status", status=int(error.status))
     return nested("email_refusal.other")
+
+
+def message_failure(error: BaseException) -> str:
+    """Why SendGrid did not take an email, as its message's `last_error` (worded by
+    `app.i18n.message_problem`): `sendgrid_unavailable` (retries spent) or `sendgrid_refused`
+    with its HTTP status, never SendGrid's words (they can quote an address)."""
+    if isinstance(error, RetryableError):
+        return message_error("sendgrid_unavailable")
+    if isinstance(error, ConnectorError) and error.status:
+        return message_error("sendgrid_refused", status=int(error.status))
+    return message_error("sendgrid_refused")
+
+
+def unsendable(message_id: int, problem: str) -> str:
+    """The `last_error` of a message whose email SendGrid would refuse (`problem`, from
+    `connectors.sendgrid.mail.refusal`): its code (`invalid_email`); the reason, which names the
+    field and never its value, is logged for support."""
+    log.warning("email refused before sending message_id=%s reason=%s", message_id, problem)
+    return problem.split(":", 1)[0].strip()
 
 
 def record_email_refusal(

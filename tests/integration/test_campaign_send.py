@@ -271,13 +271,14 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
 
 
 @pytest.mark.parametrize(
-    ("status", "attempts", "english", "japanese", "message_en", "message_ja"),
+    ("status", "attempts", "english", "japanese", "stored", "message_en", "message_ja"),
     [
         (
             503,
             3,  # every attempt the client makes (with backoff)
             "SendGrid did not answer, even after several retries.",
             "何度か再試行しましたが、SendGrid から応答がありませんでした。",
+            "sendgrid_unavailable",
             "SendGrid did not answer, even after several retries",
             "何度か再試行しましたが、SendGrid から応答がありませんでした",
         ),
@@ -286,8 +287,9 @@ def test_cancel_stops_the_send_and_nobody_else_is_emailed(
             1,  # a refusal is never retried
             "SendGrid refused it with HTTP status 400.",
             "SendGrid が HTTP ステータス 400 で拒否しました。",
-            "SendGrid refused it",
-            "SendGrid に拒否されました",
+            "sendgrid_refused: status=400",
+            "SendGrid refused it with HTTP status 400",
+            "SendGrid が HTTP ステータス 400 で拒否しました",
         ),
     ],
     ids=["down", "refused"],
@@ -302,6 +304,7 @@ def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_sil
     attempts: int,
     english: str,
     japanese: str,
+    stored: str,
     message_en: str,
     message_ja: str,
 ) -> None:
@@ -315,7 +318,7 @@ def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_sil
     assert sendgrid.outbox == []
     db.expire_all()
     messages = list(db.scalars(select(Message)))
-    assert {m.status for m in messages} == {"failed"}
+    assert {(m.status, m.last_error) for m in messages} == {("failed", stored)}
     failed = db.get_one(Campaign, campaign.id)
     assert (failed.last_error, failed.last_error_code) == (
         f"5 emails were not sent: {english}",
@@ -354,6 +357,50 @@ def test_sendgrid_failing_fails_the_batch_on_the_campaign_and_the_shop_never_sil
         report = campaign_report(db, shop, campaign.id)
     assert report is not None
     assert (report.failed, report.sent) == (5, 0)
+
+
+@pytest.mark.parametrize(
+    ("people", "english", "japanese"),
+    [
+        (1, "1 email was not sent", "1 通のメールを送信できませんでした"),
+        (3, "3 emails were not sent", "3 通のメールを送信できませんでした"),
+    ],
+    ids=["one", "three"],
+)
+def test_failed_emails_are_counted_in_the_words_of_each_language(
+    db: Session,
+    runtime: Any,
+    app: Any,
+    client: Any,
+    sendgrid: SandboxSendGrid,
+    people: int,
+    english: str,
+    japanese: str,
+) -> None:
+    shop, campaign = _campaign(db, [Person() for _ in range(people)])
+    _start(db, app, shop, campaign)
+    sendgrid.fail_next(400)
+    with app.app_context():
+        assert sending.send_campaign(runtime, campaign.id)["sent:failed"] == people
+    words = {
+        "en": f"{english}: SendGrid refused it with HTTP status 400.",
+        "ja": f"{japanese}: SendGrid が HTTP ステータス 400 で拒否しました。",
+    }
+    db.expire_all()
+    assert db.get_one(Campaign, campaign.id).last_error == words["en"]
+    report = pages_in_both_languages(
+        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    )
+    status = pages_in_both_languages(client, runtime, db, shop.id)
+    for language in ("en", "ja"):
+        assert words[language] in report[language], language
+        api = client.get(
+            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert api["last_error"] == words[language]
+    assert f"Campaign “{campaign.name}”: {words['en']}" in status["en"]
+    assert f"キャンペーン「{campaign.name}」: {words['ja']}" in status["ja"]
+    assert "1 emails" not in report["en"] + status["en"]
 
 
 def test_an_email_sendgrid_would_refuse_is_failed_with_its_reason_not_its_address(

@@ -23,14 +23,16 @@ from app.db import utcnow
 from app.models import Account, Customer, Shop
 from app.models.campaign import Campaign
 from app.models.flow import FlowRun, Message, MessageEvent
-from app.queueing import WEBHOOKS
+from app.queueing import EMAIL, WEBHOOKS
 from connectors.sandbox.sendgrid import SandboxSendGrid
+from jobs.flows import run_flow_step
 from tests.factories import cart_flow, flow_stats
 from tests.factories.admin import (
     login,
     make_account,
     make_customer,
     make_shop,
+    pages_in_both_languages,
     text_of,
     with_real_sendgrid,
 )
@@ -295,6 +297,12 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
         ("failed", "sendgrid_refused", "SendGrid refused it", "SendGrid に拒否されました"),
         (
             "failed",
+            "sendgrid_refused: status=400",
+            "SendGrid refused it with HTTP status 400",
+            "SendGrid が HTTP ステータス 400 で拒否しました",
+        ),
+        (
+            "failed",
             "invalid_email: to_email is not an email address",
             "SendGrid would refuse it: an address or header of the email is not valid",
             "アドレスまたはヘッダーが正しくないため、SendGrid に受け付けられません",
@@ -312,6 +320,7 @@ def test_a_sent_campaign_is_in_the_outbox_and_on_the_customer_page(
         "sendgrid_down_older",
         "sendgrid_down",
         "sendgrid_refused",
+        "sendgrid_refused_status",
         "invalid_email",
         "run_exit",
         "sendgrid_words",
@@ -339,3 +348,67 @@ def test_why_an_email_was_not_sent_reads_in_the_merchants_language(
         shown = re.search(r'data-field="message-problem">([^<]*)<', page)
         assert shown is not None, language
         assert expected in shown.group(1), (language, shown.group(1))
+
+
+@pytest.mark.parametrize(
+    ("status", "attempts", "outcome", "stored", "english", "japanese"),
+    [
+        (
+            400,
+            1,  # a refusal is never retried
+            "failed",
+            "sendgrid_refused: status=400",
+            "SendGrid refused it with HTTP status 400",
+            "SendGrid が HTTP ステータス 400 で拒否しました",
+        ),
+        (
+            503,
+            3,  # every attempt the client makes; the message is sent again later
+            "pending",
+            "sendgrid_unavailable",
+            "SendGrid did not answer, even after several retries",
+            "何度か再試行しましたが、SendGrid から応答がありませんでした",
+        ),
+    ],
+    ids=["refused", "unavailable"],
+)
+def test_a_flow_email_sendgrid_did_not_take_says_why_in_the_outbox_not_in_sendgrids_words(
+    client: Any,
+    db: Session,
+    runtime: Any,
+    drain_jobs: Any,
+    sendgrid: SandboxSendGrid,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    attempts: int,
+    outcome: str,
+    stored: str,
+    english: str,
+    japanese: str,
+) -> None:
+    shop = setup_shop(db)
+    deliver_checkout(client)
+    drain_jobs(WEBHOOKS)
+    [run] = runs(db)
+    run_flow_step(run.id, 1)
+    sendgrid.fail_next(status, count=attempts)
+    drain_jobs(EMAIL)
+    db.expire_all()
+    [message] = db.scalars(select(Message))
+    assert (message.status, message.last_error) == (outcome, stored)
+    assert len(sendgrid.requests_to("/v3/mail/send")) == attempts
+    # SendGrid's own words ("invalid request", "service unavailable") are neither stored nor
+    # logged; the log keeps the error's class and HTTP status.
+    words = {400: "invalid request", 503: "service unavailable"}[status]
+    db.refresh(shop)
+    kept = f"{message.last_error} {shop.last_error} {shop.last_error_params}"
+    assert words not in kept.lower()
+    assert "hanako" not in kept
+    assert words not in caplog.text.lower()
+    assert f"flow email not sent message_id={message.id}" in caplog.text
+    assert f"status={status}" in caplog.text
+    outbox = pages_in_both_languages(client, runtime, db, shop.id, f"/app/outbox/{message.id}")
+    for language, expected in (("en", english), ("ja", japanese)):
+        shown = re.search(r'data-field="message-problem">([^<]*)<', outbox[language])
+        assert shown is not None, language
+        assert shown.group(1).strip() == expected, (language, shown.group(1))

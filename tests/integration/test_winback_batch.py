@@ -89,7 +89,10 @@ def test_a_refused_batch_fails_every_message_in_it_and_is_not_retried(
     sendgrid.fail_next(400)
     drain_jobs(EMAIL)
     db.expire_all()
-    assert {m.status for m in db.scalars(select(Message))} == {"failed"}
+    # Each message keeps the refusal's code and HTTP status, never SendGrid's words.
+    assert {(m.status, m.last_error) for m in db.scalars(select(Message))} == {
+        ("failed", "sendgrid_refused: status=400")
+    }
     assert sendgrid.outbox == []
     db.refresh(shop)
     assert "An email of the Win-back flow" in (shop.last_error or "")

@@ -16,11 +16,15 @@ from flask_babel import Babel, force_locale, gettext, ngettext, npgettext
 from app.domain.rfm import GROUP_KEYS
 from app.i18n import (
     KEYED_MESSAGES,
+    Counted,
     choose_language,
     confidence_reason,
     group_label,
+    message_error,
+    message_problem,
     normalize_language,
     recipient_language,
+    stored_error_text,
     text_for,
     translate,
 )
@@ -143,8 +147,75 @@ def test_every_label_used_by_the_admin_templates_is_in_the_catalogue() -> None:
 def test_every_keyed_message_is_translated() -> None:
     japanese = _japanese()
     for key, message in KEYED_MESSAGES.items():
+        if isinstance(message, Counted):
+            continue  # its plural forms: test_a_counted_message_picks_its_form_in_each_language
         context = message._args[0] if len(message._args) == 2 else None
         assert japanese.get((context, message._args[-1])), key
+
+
+@pytest.mark.usefixtures("app")
+@pytest.mark.parametrize(
+    ("count", "english", "japanese"),
+    [
+        (
+            1,
+            "1 email was not sent: SendGrid refused it with HTTP status 400.",
+            "1 通のメールを送信できませんでした: SendGrid が HTTP ステータス 400 で拒否しました。",
+        ),
+        (
+            3,
+            "3 emails were not sent: SendGrid refused it with HTTP status 400.",
+            "3 通のメールを送信できませんでした: SendGrid が HTTP ステータス 400 で拒否しました。",
+        ),
+    ],
+    ids=["one", "three"],
+)
+def test_a_counted_message_picks_its_form_in_each_language(
+    count: int, english: str, japanese: str
+) -> None:
+    reason = {"code": "email_refusal.status", "params": {"status": 400}}
+    params = {"count": count, "reason": reason}
+    shop_params = {**params, "campaign": "Winter sale"}
+    with force_locale("en"):
+        assert stored_error_text(None, "campaign_error.emails_failed", params) == english
+        assert (
+            stored_error_text(None, "shop_error.campaign_emails_failed", shop_params)
+            == f"Campaign “Winter sale”: {english}"
+        )
+        # A counted message without its values is its key, never a half-filled sentence.
+        assert text_for("campaign_error.emails_failed") == "campaign_error.emails_failed"
+    with force_locale("ja"):
+        assert stored_error_text(None, "campaign_error.emails_failed", params) == japanese
+        assert (
+            stored_error_text(None, "shop_error.campaign_emails_failed", shop_params)
+            == f"キャンペーン「Winter sale」: {japanese}"
+        )
+    counted = [key for key, message in KEYED_MESSAGES.items() if isinstance(message, Counted)]
+    assert sorted(counted) == ["campaign_error.emails_failed", "shop_error.campaign_emails_failed"]
+
+
+@pytest.mark.usefixtures("app")
+def test_a_message_problem_with_values_is_worded_with_them() -> None:
+    refused = message_error("sendgrid_refused", status=400)
+    assert refused == "sendgrid_refused: status=400"
+    assert message_error("sendgrid_unavailable") == "sendgrid_unavailable"
+    with force_locale("en"):
+        assert message_problem(refused) == "SendGrid refused it with HTTP status 400"
+        assert message_problem("sendgrid_refused") == "SendGrid refused it"
+        # Not values: a detail an older row kept beside its code, or free text.
+        assert message_problem("sendgrid_refused: invalid request") == "SendGrid refused it"
+        assert (
+            message_problem("sendgrid_unavailable: 503 Service Unavailable")
+            == "SendGrid did not answer, even after several retries"
+        )
+        assert (
+            message_problem("SendGrid HTTP 400: invalid request")
+            == "SendGrid HTTP 400: invalid request"
+        )
+        # Values no wording takes: the code's own wording.
+        assert message_problem("sendgrid_refused: reason=other") == "SendGrid refused it"
+    with force_locale("ja"):
+        assert message_problem(refused) == "SendGrid が HTTP ステータス 400 で拒否しました"
 
 
 def test_the_ci_check_passes() -> None:
