@@ -37,7 +37,8 @@ recovered_s=…`, over both platforms:
   `unknown` (their send's outcome was lost: never resent);
 - recovered_s: seconds from the end of the last fault until nothing was overdue — no webhook
   event pending, no flow step overdue, no message due and unsent. Target: lost 0,
-  duplicates 0, duplicate_emails 0, recovered_s <= 120.
+  duplicates 0, duplicate_emails 0, recovered_s <= 120. The `backlog zero` line before it says
+  when each kind (events, runs, messages, sending) was last seen overdue, the last to clear first.
 The exit status is non-zero when anything was lost or done twice.
 """
 
@@ -1126,15 +1127,27 @@ def main() -> int:
         recovered_s = float("nan")
         deadline = last_fault + 60 * args.drain_minutes
         seen: dict[str, int] | None = None
+        # Per kind of backlog, seconds after the last fault it was last seen overdue.
+        last_overdue: dict[str, float] = {}
         while time.monotonic() < deadline:
             seen = backlog(pg.url)
+            if seen is not None:
+                now = time.monotonic() - last_fault
+                last_overdue.update({kind: now for kind, count in seen.items() if count})
             if seen is not None and not any(seen.values()):
                 recovered_s = time.monotonic() - last_fault
                 break
             time.sleep(1.0)
         say(
             f"backlog {'zero' if recovered_s == recovered_s else seen} "
-            f"{recovered_s:.0f}s after the last fault"
+            f"{recovered_s:.0f}s after the last fault; last overdue at "
+            + (
+                ", ".join(
+                    f"{kind} {at:.0f}s"
+                    for kind, at in sorted(last_overdue.items(), key=lambda item: -item[1])
+                )
+                or "none"
+            )
         )
         # Let the steps still to come fall due and go, then settle.
         horizon = max(

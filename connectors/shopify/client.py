@@ -1,7 +1,8 @@
 """The Shopify Admin GraphQL client: cost-aware, retrying, refreshing its token once on a 401.
 
 Layer: connectors. Tracks `throttleStatus`, waits before a request the bucket cannot pay for and
-after THROTTLED; 408/409/429/5xx/network errors back off exponentially honouring `Retry-After`;
+after THROTTLED, never longer than the bucket takes to fill (a cost above its maximum is asked
+again with backoff); 408/409/429/5xx/network errors back off exponentially honouring `Retry-After`;
 other 4xx and GraphQL `errors` raise. httpx directly: `shopify_app` drops THROTTLED data.
 """
 
@@ -168,7 +169,7 @@ class ShopifyAdminClient:
                     throttle_waits += 1
                     if throttle_waits > self.max_throttle_waits:
                         raise RetryableError("still throttled after waiting", code=code)
-                    self._wait_after_throttle(body)
+                    self._wait_after_throttle(body, throttle_waits)
                     continue
                 raise ConnectorError(f"GraphQL error: {message}", status=200, code=code)
             data = body.get("data")
@@ -245,12 +246,19 @@ class ShopifyAdminClient:
             log.info("shopify budget wait shop=%s seconds=%.2f", self.shop_domain, wait)
             self._sleep(wait)
 
-    def _wait_after_throttle(self, body: Mapping[str, Any]) -> None:
+    def _wait_after_throttle(self, body: Mapping[str, Any], waits: int) -> None:
+        """Sleep until the bucket holds the refused request's cost (`waits`: this is the
+        request's how-manyth THROTTLED answer). A cost above the bucket's maximum (its limit
+        was lowered) is never paid by waiting: the request is tried again once the bucket is
+        full, and no sooner than the exponential backoff, in case the limit is raised."""
         cost = (body.get("extensions") or {}).get("cost") or {}
         bucket = self.throttle
         requested = cost.get("requestedQueryCost")
         if bucket is None or bucket.restore_rate <= 0 or not isinstance(requested, int | float):
             wait = self.backoff_base
+        elif requested > bucket.maximum:
+            backoff = min(MAX_BACKOFF_SECONDS, self.backoff_base * 2 ** (waits - 1))
+            wait = max(backoff, (bucket.maximum - bucket.available) / bucket.restore_rate)
         else:
             wait = max(0.0, (float(requested) - bucket.available) / bucket.restore_rate)
         log.info("shopify throttled shop=%s wait=%.2f", self.shop_domain, wait)

@@ -43,10 +43,10 @@ def ok(data: dict[str, Any] | None = None, **cost: int) -> Response:
     return Response(json.dumps(body), content_type="application/json")
 
 
-def throttled(requested: int, available: int, restore: int = 100) -> Response:
+def throttled(requested: int, available: int, restore: int = 100, maximum: int = 2000) -> Response:
     body = {
         "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-        "extensions": _cost(requested, available, restore),
+        "extensions": _cost(requested, available, restore, maximum),
     }
     return Response(json.dumps(body), content_type="application/json")
 
@@ -163,6 +163,25 @@ def test_throttled_waits_for_the_missing_points_then_retries(
     assert client.execute(QUERY) == {"shop": {"name": "Demo"}}
     assert len(shopify.requests) == 2
     assert fake_time.sleeps == [pytest.approx(4.0)]
+
+
+def test_a_cost_above_the_buckets_maximum_waits_for_a_full_bucket_then_backs_off(
+    make_client: Any, fake_time: FakeTime
+) -> None:
+    # A bucket of 60 points refilling 5 a second never holds the 502 a page asks for: the
+    # request is asked again when the bucket is full (not after (502 - 30) / 5 = 94 s), then
+    # with doubling waits, until the limit is raised.
+    client, shopify = make_client(
+        [
+            throttled(requested=502, available=30, restore=5, maximum=60),
+            throttled(requested=502, available=60, restore=5, maximum=60),
+            throttled(requested=502, available=60, restore=5, maximum=60),
+            ok(),
+        ]
+    )
+    assert client.execute(QUERY) == {"shop": {"name": "Demo"}}
+    assert len(shopify.requests) == 4
+    assert fake_time.sleeps == [pytest.approx(6.0), 2.0, 4.0]
 
 
 def test_a_request_waits_when_its_known_cost_exceeds_the_bucket(
