@@ -42,8 +42,8 @@ INBOX_STOP_S = 30  # how long a stopping worker lets its inbox batch finish
 WORKER_ORDER = _FIRST + tuple(name for name in QUEUE_NAMES if name not in _FIRST)
 # How often a worker looks for a missing scheduler, and how long a scheduler lock may go
 # unrenewed before it counts as abandoned (a live scheduler renews it every second).
-SCHEDULER_CHECK_S = 5
-SCHEDULER_STALLED_S = 15.0
+SCHEDULER_CHECK_S = 2
+SCHEDULER_STALLED_S = 10.0
 SCHEDULER_STOP_S = 5.0  # how long a scheduler restarted to take more queues may take to stop
 
 # Atomically, per lock: one whose lease ran down below ARGV[1] ms (its holder stopped renewing
