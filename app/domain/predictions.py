@@ -927,11 +927,11 @@ def _expected_purchases_if_alive_by_integration(
         log_density = xlogy(beta_a - 1.0, p) + xlog1py(beta_b - 1.0, -p) - log_norm
         return purchases_given_dropout(p) * math.exp(log_density)
 
-    # A density singular at 0 (a < 1) is integrated in u = p^a, where p^(a-1) dp = du / a;
-    # one singular at 1 (b+x < 1) in v = (1-p)^(b+x), where (1-p)^(b+x-1) dp = -dv / (b+x).
-    def on_u(u: float) -> float:
-        p = u ** (1.0 / beta_a)
-        log_rest = xlog1py(beta_b - 1.0, -p) - log_norm - math.log(beta_a)
+    # A density singular at 0 (a < 1) leaves its factor p^(a-1) to QUADPACK's algebraic weight
+    # (QAWS) next to 0; one singular at 1 (b+x < 1) is integrated in v = (1-p)^(b+x), where
+    # (1-p)^(b+x-1) dp = -dv / (b+x).
+    def beside_zero(p: float) -> float:
+        log_rest = xlog1py(beta_b - 1.0, -p) - log_norm
         return purchases_given_dropout(p) * math.exp(log_rest)
 
     def on_v(v: float) -> float:
@@ -939,18 +939,28 @@ def _expected_purchases_if_alive_by_integration(
         log_rest = xlogy(beta_a - 1.0, p) - log_norm - math.log(beta_b)
         return purchases_given_dropout(p) * math.exp(log_rest)
 
-    # Where the integrand bends: the density's mode and mean, and p ≈ (alpha+T)/t, below which
-    # the purchases term is nearly linear in p. The quadrature splits there.
+    # Where the integrand bends: the density's mode and mean, p ≈ (alpha+T)/t, below which the
+    # purchases term is nearly linear in p, and p ≈ (alpha+T)/((r+x) t), beyond which it falls
+    # away from its value at 0. The quadrature splits there.
     marks = [
         (beta_a - 1.0) / (beta_a + beta_b - 2.0) if beta_a + beta_b > 2.0 else 0.5,
         beta_a / (beta_a + beta_b),
-        1.0 / scaled_horizon if scaled_horizon > 0.0 else 0.5,
     ]
+    if scaled_horizon > 0.0:
+        marks += [1.0 / scaled_horizon, 1.0 / (shape * scaled_horizon)]
     split = 0.5
     lower_marks = [m for m in marks if 0.0 < m < split]
     upper_marks = [m for m in marks if split < m < 1.0]
     if beta_a < 1.0:
-        value = _integrate(on_u, 0.0, split**beta_a, [m**beta_a for m in lower_marks])
+        # The weight's interval ends before anything but p^(a-1) changes much: (1-p)^(b+x-1)
+        # over 1/(b+x-1), the purchases term at the last two marks.
+        near_zero = min([split, 1.0 / max(beta_b - 1.0, 1.0), *marks[2:]])
+        value = float(
+            quad(
+                beside_zero, 0.0, near_zero, weight="alg", wvar=(beta_a - 1.0, 0.0), **_QUADRATURE
+            )[0]
+        )
+        value += _integrate(on_p, near_zero, split, lower_marks)
     else:
         value = _integrate(on_p, 0.0, split, lower_marks)
     if beta_b < 1.0:

@@ -512,3 +512,33 @@ def test_shop_whose_own_fit_fails_falls_back_and_says_so(
     assert predictions.model == "prior_blended"
     assert predictions.reason["key"] == "fit_failed"
     _assert_all_finite(predictions.customers)
+
+
+# --- where the closed form fails -------------------------------------------------------------
+
+# A shop whose customers buy at nearly the same rate and almost never drop out: scipy's 2F1 is
+# nan for every customer, so every expectation comes from the fallback.
+UNIFORM_RATE_FIT = BgNbdParams(r=298516.85, alpha=3269012.44, a=0.000668953335058742, b=294.042)
+# The published fit, a < 1 with b < 1 (so b+x < 1 for one-time buyers), and both below 1.
+ORDINARY_FITS = [
+    PUBLISHED_BGNBD,
+    BgNbdParams(r=2.0, alpha=10.0, a=0.05, b=0.5),
+    BgNbdParams(r=0.5, alpha=5.0, a=0.3, b=0.4),
+]
+
+
+def _fit_id(params: BgNbdParams) -> str:
+    return f"r={params.r:g},alpha={params.alpha:g},a={params.a:g},b={params.b:g}"
+
+
+@pytest.mark.parametrize("params", [UNIFORM_RATE_FIT, *ORDINARY_FITS], ids=_fit_id)
+def test_integration_has_the_expectations_slope_at_zero(params: BgNbdParams) -> None:
+    # E[X(t)] = (r+x) t/(alpha+T) (1 - O(t)): so short a horizon tests that the integral takes
+    # in all of the beta posterior's mass, however close to 0 or 1 the density piles up.
+    horizon, x, age = 1e-8, 3.0, 16.428571428571427
+
+    integrated = predictions_module._expected_purchases_if_alive_by_integration(
+        params, horizon, x, age
+    )
+
+    assert integrated == pytest.approx((params.r + x) * horizon / (params.alpha + age), rel=1e-8)
