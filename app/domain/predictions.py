@@ -6,6 +6,7 @@ is finite for valid input, one-time buyers and one-customer shops included.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -16,10 +17,12 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from scipy.integrate import quad
+from scipy.linalg import eigh_tridiagonal
 from scipy.optimize import minimize
 from scipy.special import betaln, expit, gammaln, hyp2f1, xlog1py, xlogy
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 ArrayLike = npt.ArrayLike
 Confidence = Literal["high", "medium", "low"]
 ModelSource = Literal["fitted", "prior_blended"]
@@ -54,6 +57,14 @@ _LOG_PARAMETER_BOUND = 15.0
 _SINGULARITY_GAP = 1e-6
 # A year's horizon (52 weekly periods) halved 26 times: the date is exact to under a second.
 _NEXT_PURCHASE_BISECTIONS = 26
+# Where the closed form fails, a Gauss rule for the dropout posterior with this many nodes is
+# checked against one with twice as many; values on which they differ by more than the relative
+# tolerance are integrated adaptively instead.
+_GAUSS_RULE_NODES = 40
+_GAUSS_RULE_AGREEMENT = 1e-9
+# Below this p·t/(alpha+T) (times r+x+1) the purchases given dropout p are (r+x) t/(alpha+T)
+# to double precision.
+_LINEAR_PURCHASES = 1e-17
 # full_output returns quadrature diagnostics instead of warning; the result is still its best.
 _QUADRATURE: dict[str, Any] = {"epsabs": 0.0, "epsrel": 1e-10, "limit": 200, "full_output": 1}
 # Keeps the spend prior's scale positive for shops whose orders so far net to nothing.
@@ -255,8 +266,10 @@ def expected_purchases(
     The hypergeometric term is evaluated after Euler's transformation,
     (1-z)^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z) with c = a+b+x-1,
     whose parameters do not grow with x. Where scipy's 2F1 still fails (nan for some large c
-    with z near 1) or the value breaks the bound E ≤ P(alive) (r+x) t / (alpha+T), the same
-    expectation is integrated numerically over the customer's dropout probability instead.
+    with z near 1, or for a large r) or the value breaks the bound
+    E ≤ P(alive) (r+x) t / (alpha+T), the same expectation is taken over the customer's dropout
+    probability instead: by Gauss quadrature for its beta posterior, checked against a rule
+    twice as fine, and by adaptive integration where the two disagree.
     """
     x, t_x, age = _customer_arrays(frequency, recency, T)
     horizon = np.asarray(t, dtype=np.float64)
@@ -318,12 +331,19 @@ def _bounded_if_alive(
     # (1 - e^(-λpt)) / p ≤ λt, averaged over the posterior rate of an alive customer.
     ceiling = (params.r + x) / (params.alpha + age) * horizon
     slack = 1e-9 * ceiling
-    suspect = ~np.isfinite(if_alive) | (if_alive < -slack) | (if_alive > ceiling + slack)
-    horizons = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x.shape)
-    for i in np.flatnonzero(suspect):
-        if_alive[i] = _expected_purchases_if_alive_by_integration(
-            params, float(horizons[i]), float(x[i]), float(age[i])
+    suspect = np.flatnonzero(
+        ~np.isfinite(if_alive) | (if_alive < -slack) | (if_alive > ceiling + slack)
+    )
+    if suspect.size:
+        horizons = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x.shape)[suspect]
+        values, settled = _expected_purchases_if_alive_by_gauss_rules(
+            params, horizons, x[suspect], age[suspect]
         )
+        if_alive[suspect] = values
+        for i in np.flatnonzero(~settled):
+            if_alive[suspect[i]] = _expected_purchases_if_alive_by_integration(
+                params, float(horizons[i]), float(x[suspect[i]]), float(age[suspect[i]])
+            )
     return np.asarray(np.clip(if_alive, 0.0, ceiling), dtype=np.float64)
 
 
@@ -907,6 +927,97 @@ def _expected_purchases_if_alive(
         return np.asarray((c / (a - 1.0)) * (1.0 - transformed), dtype=np.float64)
 
 
+def _expected_purchases_if_alive_by_gauss_rules(
+    params: BgNbdParams, horizon: FloatArray, x: FloatArray, age: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """The expectation if alive, E[g(p)] over the dropout posterior p ~ Beta(a, b+x), by Gauss
+    quadrature for that distribution; also whether a rule with half the nodes agreed.
+
+    g(p) = (1 - (1 + p t/(alpha+T))^-(r+x)) / p (see `_expected_purchases_if_alive_by_integration`)
+    is smooth and bounded on [0, 1], so an n-node rule, exact for polynomials of degree below
+    2n, converges fast wherever g bends on a scale the rule resolves; where it bends far more
+    sharply than the posterior spreads (a long horizon for a customer of high rate) the two
+    rules disagree and the caller integrates. Customers with the same x share the rules' nodes,
+    so each x is one matrix product.
+    """
+    shape = params.r + x
+    scaled_horizon = horizon / (params.alpha + age)
+    at_zero = shape * scaled_horizon
+    values = np.empty_like(at_zero)
+    settled = np.zeros(at_zero.shape, dtype=np.bool_)
+    if not x.size:
+        return values, settled
+    by_frequency = np.argsort(x, kind="stable")
+    frequencies, starts = np.unique(x[by_frequency], return_index=True)
+    for frequency, group in zip(frequencies, np.split(by_frequency, starts[1:]), strict=True):
+        coarse, fine = (
+            _beta_expectation_of_purchases(
+                _beta_gauss_rule(params.a, params.b + float(frequency), nodes),
+                float(params.r + frequency),
+                scaled_horizon[group],
+                at_zero[group],
+            )
+            for nodes in (_GAUSS_RULE_NODES, 2 * _GAUSS_RULE_NODES)
+        )
+        values[group] = fine
+        settled[group] = np.abs(fine - coarse) <= _GAUSS_RULE_AGREEMENT * np.abs(fine)
+    return values, settled
+
+
+def _beta_expectation_of_purchases(
+    rule: tuple[FloatArray, FloatArray],
+    shape: float,
+    scaled_horizon: FloatArray,
+    at_zero: FloatArray,
+) -> FloatArray:
+    nodes, weights = rule
+    scaled_nodes = np.outer(scaled_horizon, nodes)
+    linear = (shape + 1.0) * scaled_nodes < _LINEAR_PURCHASES
+    with np.errstate(divide="ignore", invalid="ignore"):
+        given_dropout = -np.expm1(-shape * np.log1p(scaled_nodes)) / nodes
+    given_dropout = np.where(linear, at_zero[:, None], given_dropout)
+    return np.asarray(given_dropout @ weights, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _beta_gauss_rule(shape_a: float, shape_b: float, nodes: int) -> tuple[FloatArray, FloatArray]:
+    """Nodes in [0, 1] and weights (summing to 1) of the `nodes`-point Gauss rule for the
+    Beta(shape_a, shape_b) distribution, by Golub & Welsch (1969): the eigenvalues of the Jacobi
+    matrix of its orthogonal polynomials, and the squared first components of the eigenvectors.
+
+    The matrix is the recurrence of the Jacobi polynomials P^(shape_b-1, shape_a-1) moved from
+    [-1, 1] to [0, 1]. Its diagonal is written as one fraction (not as 1 + A_k, which cancels
+    for a tiny a and a large b) and its first entries as the distribution's mean and variance
+    (where the general formulas divide 0 by 0). Neither 2^(shape_a+shape_b) nor B(shape_a,
+    shape_b) is formed, so neither a tiny a nor thousands of repeat purchases overflow it, as
+    they do scipy's `roots_jacobi`.
+    """
+    a, b = shape_a, shape_b
+    s = a + b - 2.0
+    k = np.arange(1, nodes, dtype=np.float64)
+    diagonal = np.empty(nodes, dtype=np.float64)
+    diagonal[0] = a / (a + b)
+    diagonal[1:] = (2.0 * k * k + 2.0 * k * (s + 1.0) + s * a) / (
+        (2.0 * k + s) * (2.0 * k + s + 2.0)
+    )
+    j = k[1:]
+    squared_off_diagonal = np.empty(nodes - 1, dtype=np.float64)
+    squared_off_diagonal[0] = a * b / ((a + b) ** 2 * (a + b + 1.0))
+    squared_off_diagonal[1:] = (
+        j
+        * (j + b - 1.0)
+        * (j + a - 1.0)
+        * (j + s)
+        / ((2.0 * j + s) ** 2 * (2.0 * j + s + 1.0) * (2.0 * j + s - 1.0))
+    )
+    eigenvalues, eigenvectors = eigh_tridiagonal(diagonal, np.sqrt(squared_off_diagonal))
+    weights = eigenvectors[0] ** 2
+    rule = (np.clip(eigenvalues, 0.0, 1.0), weights / np.sum(weights))
+    for array in rule:
+        array.setflags(write=False)
+    return rule
+
+
 def _expected_purchases_if_alive_by_integration(
     params: BgNbdParams, horizon: float, x: float, age: float
 ) -> float:
@@ -927,11 +1038,11 @@ def _expected_purchases_if_alive_by_integration(
         log_density = xlogy(beta_a - 1.0, p) + xlog1py(beta_b - 1.0, -p) - log_norm
         return purchases_given_dropout(p) * math.exp(log_density)
 
-    # A density singular at 0 (a < 1) is integrated in u = p^a, where p^(a-1) dp = du / a;
-    # one singular at 1 (b+x < 1) in v = (1-p)^(b+x), where (1-p)^(b+x-1) dp = -dv / (b+x).
-    def on_u(u: float) -> float:
-        p = u ** (1.0 / beta_a)
-        log_rest = xlog1py(beta_b - 1.0, -p) - log_norm - math.log(beta_a)
+    # A density singular at 0 (a < 1) leaves its factor p^(a-1) to QUADPACK's algebraic weight
+    # (QAWS) next to 0; one singular at 1 (b+x < 1) is integrated in v = (1-p)^(b+x), where
+    # (1-p)^(b+x-1) dp = -dv / (b+x).
+    def beside_zero(p: float) -> float:
+        log_rest = xlog1py(beta_b - 1.0, -p) - log_norm
         return purchases_given_dropout(p) * math.exp(log_rest)
 
     def on_v(v: float) -> float:
@@ -939,18 +1050,28 @@ def _expected_purchases_if_alive_by_integration(
         log_rest = xlogy(beta_a - 1.0, p) - log_norm - math.log(beta_b)
         return purchases_given_dropout(p) * math.exp(log_rest)
 
-    # Where the integrand bends: the density's mode and mean, and p ≈ (alpha+T)/t, below which
-    # the purchases term is nearly linear in p. The quadrature splits there.
+    # Where the integrand bends: the density's mode and mean, p ≈ (alpha+T)/t, below which the
+    # purchases term is nearly linear in p, and p ≈ (alpha+T)/((r+x) t), beyond which it falls
+    # away from its value at 0. The quadrature splits there.
     marks = [
         (beta_a - 1.0) / (beta_a + beta_b - 2.0) if beta_a + beta_b > 2.0 else 0.5,
         beta_a / (beta_a + beta_b),
-        1.0 / scaled_horizon if scaled_horizon > 0.0 else 0.5,
     ]
+    if scaled_horizon > 0.0:
+        marks += [1.0 / scaled_horizon, 1.0 / (shape * scaled_horizon)]
     split = 0.5
     lower_marks = [m for m in marks if 0.0 < m < split]
     upper_marks = [m for m in marks if split < m < 1.0]
     if beta_a < 1.0:
-        value = _integrate(on_u, 0.0, split**beta_a, [m**beta_a for m in lower_marks])
+        # The weight's interval ends before anything but p^(a-1) changes much: (1-p)^(b+x-1)
+        # over 1/(b+x-1), the purchases term at the last two marks.
+        near_zero = min([split, 1.0 / max(beta_b - 1.0, 1.0), *marks[2:]])
+        value = float(
+            quad(
+                beside_zero, 0.0, near_zero, weight="alg", wvar=(beta_a - 1.0, 0.0), **_QUADRATURE
+            )[0]
+        )
+        value += _integrate(on_p, near_zero, split, lower_marks)
     else:
         value = _integrate(on_p, 0.0, split, lower_marks)
     if beta_b < 1.0:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,10 +23,12 @@ from scipy.special import hyp2f1
 
 from app.domain import predictions as predictions_module
 from app.domain.predictions import (
+    DEFAULT_HORIZON_DAYS,
     BgNbdParams,
     CustomerSummary,
     GammaGammaParams,
     ModelFitError,
+    ShopModel,
     Transaction,
     bgnbd_log_likelihood,
     clv,
@@ -512,3 +515,168 @@ def test_shop_whose_own_fit_fails_falls_back_and_says_so(
     assert predictions.model == "prior_blended"
     assert predictions.reason["key"] == "fit_failed"
     _assert_all_finite(predictions.customers)
+
+
+# --- where the closed form fails: Gauss rules over the dropout posterior -----------------------
+
+# A shop whose customers buy at nearly the same rate and almost never drop out: scipy's 2F1 is
+# nan for every customer, so every expectation comes from the fallback.
+UNIFORM_RATE_FIT = BgNbdParams(r=298516.85, alpha=3269012.44, a=0.000668953335058742, b=294.042)
+EXTREME_VALUES = (0.001, 1.0, 1000.0)
+EXTREME_FITS = [
+    BgNbdParams(r=r, alpha=alpha, a=a, b=b)
+    for r in EXTREME_VALUES
+    for alpha in EXTREME_VALUES
+    for a in (0.001, 0.999999, 1.0, 7.0, 1000.0)
+    for b in EXTREME_VALUES
+]
+# The published fit, a < 1 with b < 1 (so b+x < 1 for one-time buyers), and both below 1.
+ORDINARY_FITS = [
+    PUBLISHED_BGNBD,
+    BgNbdParams(r=2.0, alpha=10.0, a=0.05, b=0.5),
+    BgNbdParams(r=0.5, alpha=5.0, a=0.3, b=0.4),
+]
+
+
+def _fit_id(params: BgNbdParams) -> str:
+    return f"r={params.r:g},alpha={params.alpha:g},a={params.a:g},b={params.b:g}"
+
+
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b"),
+    [
+        (UNIFORM_RATE_FIT.a, UNIFORM_RATE_FIT.b + 3.0),
+        # b+x in the thousands with a tiny a: scipy's roots_jacobi overflows to inf weights here.
+        (UNIFORM_RATE_FIT.a, UNIFORM_RATE_FIT.b + 3000.0),
+        (0.001, 0.001),
+        (0.3, 0.4),
+        (1.0, 1.0),
+        (1000.0, 0.001),
+        (7.0, 3000.0),
+        (1e-6, 10.0),
+    ],
+)
+def test_beta_gauss_rule_reproduces_the_beta_moments(shape_a: float, shape_b: float) -> None:
+    for nodes in (40, 80):
+        points, weights = predictions_module._beta_gauss_rule(shape_a, shape_b, nodes)
+
+        assert np.all((points >= 0.0) & (points <= 1.0))
+        assert np.all(weights >= 0.0)
+        assert float(np.sum(weights)) == pytest.approx(1.0, rel=1e-14)
+        moment = 1.0
+        for degree in range(1, 6):
+            moment *= (shape_a + degree - 1) / (shape_a + shape_b + degree - 1)
+            assert float(weights @ points**degree) == pytest.approx(moment, rel=1e-10)
+
+
+def _assert_gauss_rules_match_the_integration(
+    params: BgNbdParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rules and integration agree wherever the rules settle; returns x, T, t and settled."""
+    x, age, horizon = (
+        v.ravel()
+        for v in np.meshgrid(
+            [0.0, 1.0, 3.0, 5.0, 102.0, 2000.0],
+            [0.0, 16.428571428571427, 20_000.0],
+            [0.1, 1.0, 52.142857142857146, 520.0],
+            indexing="ij",
+        )
+    )
+
+    values, settled = predictions_module._expected_purchases_if_alive_by_gauss_rules(
+        params, horizon, x, age
+    )
+
+    for i in np.flatnonzero(settled):
+        integrated = predictions_module._expected_purchases_if_alive_by_integration(
+            params, float(horizon[i]), float(x[i]), float(age[i])
+        )
+        assert values[i] == pytest.approx(integrated, rel=1e-8), (horizon[i], x[i], age[i])
+    return x, age, horizon, settled
+
+
+@pytest.mark.parametrize("params", [UNIFORM_RATE_FIT, *ORDINARY_FITS], ids=_fit_id)
+def test_gauss_rules_match_the_integration_on_shop_like_fits(params: BgNbdParams) -> None:
+    x, age, horizon, settled = _assert_gauss_rules_match_the_integration(params)
+
+    # Within a year, every history a shop can have (one purchase a day at most) is settled by
+    # the rules; some ten-year horizons for new customers are left to the integration.
+    possible = age >= x / 7.0
+    assert np.all(settled[possible & (horizon <= 365 / 7)])
+    if params == UNIFORM_RATE_FIT:
+        assert np.all(settled)
+
+
+@pytest.mark.parametrize("params", EXTREME_FITS, ids=_fit_id)
+def test_gauss_rules_match_the_integration_for_extreme_parameters(params: BgNbdParams) -> None:
+    *_, settled = _assert_gauss_rules_match_the_integration(params)
+
+    assert np.any(settled)
+
+
+@pytest.mark.parametrize("params", [UNIFORM_RATE_FIT, *ORDINARY_FITS], ids=_fit_id)
+def test_integration_has_the_expectations_slope_at_zero(params: BgNbdParams) -> None:
+    # E[X(t)] = (r+x) t/(alpha+T) (1 - O(t)): so short a horizon tests that the integral takes
+    # in all of the beta posterior's mass, however close to 0 or 1 the density piles up.
+    horizon, x, age = 1e-8, 3.0, 16.428571428571427
+
+    integrated = predictions_module._expected_purchases_if_alive_by_integration(
+        params, horizon, x, age
+    )
+
+    assert integrated == pytest.approx((params.r + x) * horizon / (params.alpha + age), rel=1e-8)
+
+
+def _uniform_rate_shop(customers: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two years of customers buying at the fit's rate (about one order in eleven weeks)."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(1, 731, customers) / 7.0
+    x = rng.poisson(UNIFORM_RATE_FIT.r / UNIFORM_RATE_FIT.alpha * age).astype(float)
+    t_x = np.where(x > 0, np.floor(age * 7.0 * rng.uniform(0.5, 1.0, customers)) / 7.0, 0.0)
+    return x, t_x, age
+
+
+def test_a_shop_where_the_closed_form_fails_everywhere_is_predicted_without_integrating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    x, t_x, age = _uniform_rate_shop(customers=4000, seed=11)
+    horizon = DEFAULT_HORIZON_DAYS / 7.0
+    closed_form = predictions_module._expected_purchases_if_alive(
+        UNIFORM_RATE_FIT, np.asarray(horizon), x, age
+    )
+    assert np.all(np.isnan(closed_form))
+    fitted = ShopModel(
+        "high", {}, "fitted", UNIFORM_RATE_FIT, PUBLISHED_GAMMA_GAMMA, 4000, 0, 730, 4000
+    )
+    integrate = predictions_module._expected_purchases_if_alive_by_integration
+    by_rules = predictions_module._expected_purchases_if_alive_by_gauss_rules
+    counts = {"suspect": 0, "integrated": 0}
+
+    def counting_rules(*args: Any) -> Any:
+        counts["suspect"] += args[2].size
+        return by_rules(*args)
+
+    def counting_integration(*args: Any) -> float:
+        counts["integrated"] += 1
+        return integrate(*args)
+
+    monkeypatch.setattr(
+        predictions_module, "_expected_purchases_if_alive_by_gauss_rules", counting_rules
+    )
+    monkeypatch.setattr(
+        predictions_module, "_expected_purchases_if_alive_by_integration", counting_integration
+    )
+
+    predicted = predictions_module.predict_arrays(fitted, x, t_x, age, np.full(x.shape, 40.0))
+
+    # Each distinct (x, T) for the expectation and the CLV slices, and each distinct history in
+    # every step of the next-order search: over ten expectations a customer, all suspect.
+    assert counts["suspect"] > 10 * x.size
+    assert counts["integrated"] <= 0.01 * counts["suspect"]
+    for i in range(0, x.size, 400):
+        if_alive = integrate(UNIFORM_RATE_FIT, horizon, float(x[i]), float(age[i]))
+        assert predicted.expected_purchases[i] == pytest.approx(
+            if_alive * predicted.probability_alive[i], rel=1e-8
+        )
+    assert np.all(np.isfinite(predicted.periods_to_next))
+    assert np.all(predicted.predicted_clv > 0.0)
