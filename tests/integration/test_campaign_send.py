@@ -483,21 +483,16 @@ def test_without_the_senders_details_the_campaign_waits_and_then_goes(
     held = db.get_one(Campaign, campaign.id)
     assert (held.status, held.last_error_code) == ("sending", "campaign_error.waiting_for_sender")
     assert _recipients(db, campaign) == {"queued": 3}
-    pages = pages_in_both_languages(
-        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    _assert_hold_worded(
+        client,
+        runtime,
+        db,
+        shop.id,
+        campaign.id,
+        "campaign_error.waiting_for_sender",
+        en="Waiting for your sender details: the campaign goes out once they are set.",
+        ja="送信者情報の設定待ちです。設定されるとキャンペーンが送信されます。",
     )
-    for language, words in (
-        ("en", "Waiting for your sender details: the campaign goes out once they are set."),
-        ("ja", "送信者情報の設定待ちです。設定されるとキャンペーンが送信されます。"),
-    ):
-        assert words in pages[language], language
-        api = client.get(
-            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
-        ).get_json()
-        assert (api["last_error"], api["last_error_code"]) == (
-            words,
-            "campaign_error.waiting_for_sender",
-        )
     from tests.factories.shops import set_sender_identity
 
     set_sender_identity(db, shop.id)
@@ -508,6 +503,30 @@ def test_without_the_senders_details_the_campaign_waits_and_then_goes(
     db.expire_all()
     gone = db.get_one(Campaign, campaign.id)
     assert (gone.status, gone.last_error, gone.last_error_code) == ("sent", None, None)
+
+
+def _assert_hold_worded(
+    client: Any,
+    runtime: Any,
+    db: Session,
+    shop_id: int,
+    campaign_id: int,
+    code: str,
+    *,
+    en: str,
+    ja: str,
+) -> None:
+    """The campaign's hold reads `en` / `ja` on its report page and in `/api/v1/campaigns`,
+    beside its stable code."""
+    pages = pages_in_both_languages(
+        client, runtime, db, shop_id, f"/app/campaigns/{campaign_id}/report"
+    )
+    for language, words in (("en", en), ("ja", ja)):
+        assert words in pages[language], language
+        api = client.get(
+            f"/api/v1/campaigns/{campaign_id}", headers={"Accept-Language": language}
+        ).get_json()
+        assert (api["last_error"], api["last_error_code"]) == (words, code)
 
 
 def test_a_disconnected_store_holds_the_campaign_until_it_is_back(
@@ -524,21 +543,16 @@ def test_a_disconnected_store_holds_the_campaign_until_it_is_back(
         }
     db.expire_all()
     assert db.get_one(Campaign, campaign.id).last_error_code == "campaign_error.shop_inactive"
-    pages = pages_in_both_languages(
-        client, runtime, db, shop.id, f"/app/campaigns/{campaign.id}/report"
+    _assert_hold_worded(
+        client,
+        runtime,
+        db,
+        shop.id,
+        campaign.id,
+        "campaign_error.shop_inactive",
+        en="The store is disconnected: the campaign goes on once it is connected again.",
+        ja="ストアとの接続が切れています。接続し直すとキャンペーンの送信が再開されます。",
     )
-    for language, words in (
-        ("en", "The store is disconnected: the campaign goes on once it is connected again."),
-        ("ja", "ストアとの接続が切れています。接続し直すとキャンペーンの送信が再開されます。"),
-    ):
-        assert words in pages[language], language
-        api = client.get(
-            f"/api/v1/campaigns/{campaign.id}", headers={"Accept-Language": language}
-        ).get_json()
-        assert (api["last_error"], api["last_error_code"]) == (
-            words,
-            "campaign_error.shop_inactive",
-        )
     shop.status = "active"
     db.commit()
     with app.app_context():

@@ -6,10 +6,8 @@ stalled within seconds; processes run `python -m app.cli worker|scheduler` as th
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Config, load_config
 from app.models import Account, Shop
 from tests.conftest import make_test_env, sign_in_with_link
-from tests.processes import start_group, stop_group
+from tests.processes import cli_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 STALLED_AFTER = "2"
@@ -46,22 +44,7 @@ def config(env: dict[str, str]) -> Config:
 
 @pytest.fixture
 def start(env: dict[str, str]) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def _start(command: str) -> subprocess.Popen[bytes]:
-        process = start_group(
-            [sys.executable, "-m", "app.cli", command],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(process)
-        return process
-
-    yield _start
-    for process in started:  # a killed worker's forked RQ scheduler is still in its group
-        stop_group(process)
+    yield from cli_processes(env, ROOT)
 
 
 def wait_for_health(client: Any, status: int, timeout: float = 45.0) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ from jobs.worker import (
     scheduler_lease_s,
 )
 from tests.conftest import make_test_env
-from tests.processes import start_group, stop_group
+from tests.processes import cli_processes
 
 pytestmark = pytest.mark.integration
 
@@ -81,22 +80,7 @@ def start(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     env = make_test_env(database_url, redis_url, KIZUNA_INSTANCE=str(tmp_path / "instance"))
-    started: list[subprocess.Popen[bytes]] = []
-
-    def _start(command: str) -> subprocess.Popen[bytes]:
-        process = start_group(
-            [sys.executable, "-m", "app.cli", command],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        started.append(process)
-        return process
-
-    yield _start
-    for process in started:
-        stop_group(process)
+    yield from cli_processes(env, ROOT)
 
 
 def _owner_group(connection: redis.Redis, queue: str) -> int | None:
